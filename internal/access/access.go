@@ -1,0 +1,90 @@
+// Package access holds the authorization vocabulary shared by the services: the system tenant, the scopes
+// and roles the admin API and sudo rely on, and the sudo selector of the simple token API (seed 003 §1.3.2).
+package access
+
+import (
+	"strings"
+
+	"github.com/authsuite/authsuite/internal/apierror"
+)
+
+const (
+	// SystemTenant is the tenant created at bootstrap; its administrators may act in every tenant.
+	SystemTenant = "default"
+	// ScopeAdminAPI grants the admin API.
+	ScopeAdminAPI = "adminapi"
+	// ScopeSudo allows acting as a user with sudo=….
+	ScopeSudo = "sudo"
+	// RoleTenantAdmin lets a user administer their tenant through the admin API.
+	RoleTenantAdmin = "tenant_admin"
+)
+
+// SelectorKind says which user attribute a sudo selector matches.
+type SelectorKind string
+
+// The selector kinds of seed 003 §1.3.2. "username:" is the deprecated spelling of loginName.
+const (
+	ByUID       SelectorKind = "uid"
+	ByLoginName SelectorKind = "loginName"
+	ByEmail     SelectorKind = "email"
+	ByMobile    SelectorKind = "mobile"
+)
+
+// Selector names a user: sudo=uid:42 is Selector{ByUID, "42"}.
+type Selector struct {
+	Kind  SelectorKind
+	Value string
+}
+
+// String renders the selector in its canonical form.
+func (s Selector) String() string { return string(s.Kind) + ":" + s.Value }
+
+// ParseSelector parses a sudo value. Errors are *apierror.FieldError naming "sudo".
+func ParseSelector(s string) (Selector, error) {
+	prefix, value, ok := strings.Cut(s, ":")
+	if !ok {
+		return Selector{}, apierror.Invalid("sudo", "want uid:, loginName:, email: or mobile: followed by a value")
+	}
+	var kind SelectorKind
+	switch prefix {
+	case "uid":
+		kind = ByUID
+	case "loginName", "username":
+		kind = ByLoginName
+	case "email":
+		kind = ByEmail
+	case "mobile":
+		kind = ByMobile
+	default:
+		return Selector{}, apierror.Invalid("sudo", "unknown selector %q: want uid, loginName, email or mobile", truncate(prefix))
+	}
+	if value == "" || len(value) > 256 || strings.ContainsAny(value, "\x00\r\n") {
+		return Selector{}, apierror.Invalid("sudo", "the %s value must be 1 to 256 printable characters", kind)
+	}
+	return Selector{Kind: kind, Value: value}, nil
+}
+
+// CheckSudoTenant enforces that a client of a non-system tenant only acts as users of its own tenant.
+func CheckSudoTenant(callerTenant, targetTenant string) error {
+	if callerTenant == SystemTenant || callerTenant == targetTenant {
+		return nil
+	}
+	return apierror.PermissionDenied("sudo: a client of tenant %q cannot act in tenant %q", callerTenant, targetTenant)
+}
+
+// HasScope reports whether scope is among scopes.
+func HasScope(scopes []string, scope string) bool {
+	for _, s := range scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "…"
+	}
+	return s
+}

@@ -1,0 +1,132 @@
+// Package apierror defines the domain errors every authsuite service returns and the one place that maps
+// them onto gRPC status codes. Services return these values (wrapped with %w as they like); the gRPC
+// interceptors of this package turn them into statuses at the server edge, and the gateway turns statuses
+// into HTTP answers. Failure is never signalled through a response field.
+package apierror
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Wrap them with fmt.Errorf("…: %w", ErrX) or use the constructors below, and compare with
+// errors.Is.
+var (
+	// ErrNotFound: the named thing does not exist (gRPC NOT_FOUND, HTTP 404).
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a unique name is taken (gRPC ALREADY_EXISTS, HTTP 409).
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrFailedPrecondition: the system is not in a state that allows the operation (gRPC FAILED_PRECONDITION).
+	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrUnauthenticated: no or invalid credentials (gRPC UNAUTHENTICATED, HTTP 401).
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied: valid credentials that do not allow this (gRPC PERMISSION_DENIED, HTTP 403).
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrUnavailable: a dependency is briefly unreachable (gRPC UNAVAILABLE, HTTP 503).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// NotFound returns an error wrapping ErrNotFound whose message names what was missing.
+func NotFound(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrNotFound)
+}
+
+// AlreadyExists returns an error wrapping ErrAlreadyExists whose message names what is taken.
+func AlreadyExists(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrAlreadyExists)
+}
+
+// FailedPrecondition returns an error wrapping ErrFailedPrecondition.
+func FailedPrecondition(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrFailedPrecondition)
+}
+
+// Unauthenticated returns an error wrapping ErrUnauthenticated.
+func Unauthenticated(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrUnauthenticated)
+}
+
+// PermissionDenied returns an error wrapping ErrPermissionDenied.
+func PermissionDenied(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrPermissionDenied)
+}
+
+// FieldError reports an invalid request field (gRPC INVALID_ARGUMENT, HTTP 400). Field uses the REST
+// (camelCase) name, e.g. "redirectUris[1]".
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Invalid returns a *FieldError for field.
+func Invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// OAuth error codes: RFC 6749 §5.2 (token endpoint), §4.1.2.1 (authorization endpoint), RFC 6750 §3.1
+// (bearer tokens), RFC 7009 §2.2.1.
+const (
+	InvalidRequest          = "invalid_request"
+	InvalidClient           = "invalid_client"
+	InvalidGrant            = "invalid_grant"
+	UnauthorizedClient      = "unauthorized_client"
+	UnsupportedGrantType    = "unsupported_grant_type"
+	InvalidScope            = "invalid_scope"
+	AccessDenied            = "access_denied"
+	UnsupportedResponseType = "unsupported_response_type"
+	ServerError             = "server_error"
+	TemporarilyUnavailable  = "temporarily_unavailable"
+	InvalidToken            = "invalid_token"
+	InsufficientScope       = "insufficient_scope"
+	UnsupportedTokenType    = "unsupported_token_type"
+	LoginRequired           = "login_required"
+	ConsentRequired         = "consent_required"
+)
+
+// OAuthError is an OAuth 2.0 error: Code is one of the constants above, Description is safe to show to the
+// caller (it never contains a secret or token). Status, when not zero, overrides the HTTP status the code
+// maps to by default (see HTTPStatus).
+type OAuthError struct {
+	Code        string
+	Description string
+	Status      int
+}
+
+func (e *OAuthError) Error() string {
+	if e.Description == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Description
+}
+
+// OAuth returns an *OAuthError with the code's default status.
+func OAuth(code, format string, args ...any) error {
+	return &OAuthError{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// OAuthWithStatus returns an *OAuthError answered with the given HTTP status.
+func OAuthWithStatus(status int, code, format string, args ...any) error {
+	return &OAuthError{Code: code, Description: fmt.Sprintf(format, args...), Status: status}
+}
+
+// HTTPStatus is the HTTP status an OAuth error answers with: invalid_client 401 (RFC 6749 §5.2),
+// invalid_token 401 (RFC 6750 §3.1), insufficient_scope and access_denied 403, server_error 500,
+// temporarily_unavailable 503, anything else 400.
+func (e *OAuthError) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	switch e.Code {
+	case InvalidClient, InvalidToken:
+		return 401
+	case InsufficientScope, AccessDenied:
+		return 403
+	case ServerError:
+		return 500
+	case TemporarilyUnavailable:
+		return 503
+	}
+	return 400
+}

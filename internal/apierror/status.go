@@ -1,0 +1,155 @@
+package apierror
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+)
+
+// Domain is the ErrorInfo domain of every authsuite error detail.
+const Domain = "authsuite"
+
+// Metadata keys of the ErrorInfo detail.
+const (
+	metaField      = "field"
+	metaHTTPStatus = "http_status"
+)
+
+// ToStatus maps err to a gRPC status error. It is the only place that does so:
+//   - *OAuthError → the code its HTTP status implies, with ErrorInfo{Reason: OAuth code, http_status}
+//   - *FieldError → INVALID_ARGUMENT with ErrorInfo{Reason: "invalid_argument", field} and BadRequest
+//   - the sentinels → their codes
+//   - context errors → CANCELED / DEADLINE_EXCEEDED
+//   - an error that already is a status passes through
+//   - anything else → INTERNAL with a generic message (the caller should log the cause once).
+func ToStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	var oe *OAuthError
+	if errors.As(err, &oe) {
+		st := status.New(codeForHTTP(oe.HTTPStatus()), oe.Error())
+		return withDetails(st, &errdetails.ErrorInfo{
+			Reason:   oe.Code,
+			Domain:   Domain,
+			Metadata: map[string]string{metaHTTPStatus: strconv.Itoa(oe.HTTPStatus())},
+		})
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		st := status.New(codes.InvalidArgument, fe.Error())
+		return withDetails(st,
+			&errdetails.ErrorInfo{Reason: "invalid_argument", Domain: Domain, Metadata: map[string]string{metaField: fe.Field}},
+			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: fe.Field, Description: fe.Reason}}},
+		)
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, ErrAlreadyExists):
+		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, ErrFailedPrecondition):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, err.Error())
+	case errors.Is(err, ErrPermissionDenied):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, ErrUnavailable):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Internal, "internal error")
+}
+
+func withDetails(st *status.Status, details ...protoadapt.MessageV1) error {
+	if ds, err := st.WithDetails(details...); err == nil {
+		return ds.Err()
+	}
+	return st.Err()
+}
+
+func codeForHTTP(httpStatus int) codes.Code {
+	switch httpStatus {
+	case 401:
+		return codes.Unauthenticated
+	case 403:
+		return codes.PermissionDenied
+	case 404:
+		return codes.NotFound
+	case 409:
+		return codes.AlreadyExists
+	case 500:
+		return codes.Internal
+	case 503:
+		return codes.Unavailable
+	}
+	return codes.InvalidArgument
+}
+
+// Info is what the HTTP edge needs to render an error from a gRPC status.
+type Info struct {
+	Code       codes.Code
+	Message    string
+	OAuthCode  string // ErrorInfo reason, when the service gave one
+	Field      string // the invalid field, for INVALID_ARGUMENT
+	HTTPStatus int    // the status the service asked for, or 0
+}
+
+// FromStatus extracts Info from a gRPC error.
+func FromStatus(err error) Info {
+	st, _ := status.FromError(err)
+	info := Info{Code: st.Code(), Message: st.Message()}
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == Domain {
+			info.OAuthCode = ei.GetReason()
+			info.Field = ei.GetMetadata()[metaField]
+			if s, err := strconv.Atoi(ei.GetMetadata()[metaHTTPStatus]); err == nil {
+				info.HTTPStatus = s
+			}
+		}
+	}
+	return info
+}
+
+// UnaryServerInterceptor maps handler errors with ToStatus and logs internal errors once, without request
+// contents.
+func UnaryServerInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		if err != nil {
+			return nil, mapAndLog(log, info.FullMethod, err)
+		}
+		return resp, nil
+	}
+}
+
+// StreamServerInterceptor is UnaryServerInterceptor for streams.
+func StreamServerInterceptor(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := handler(srv, ss); err != nil {
+			return mapAndLog(log, info.FullMethod, err)
+		}
+		return nil
+	}
+}
+
+func mapAndLog(log *slog.Logger, method string, err error) error {
+	mapped := ToStatus(err)
+	if status.Code(mapped) == codes.Internal && log != nil {
+		log.Error("internal error", "method", method, "err", err)
+	}
+	return mapped
+}

@@ -88,3 +88,13 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// gRPC metadata keys under which the gateway forwards the caller's credentials and sudo request. The
+// gateway sets them from `Authorization: Bearer …` or `?access_token=`, and from `?sudo=`, `?tenantId=`,
+// `?tenantCode=` (when sudo is given); gRPC callers set them directly.
+const (
+	MDAuthorization  = "authorization"
+	MDSudo           = "authsuite-sudo"
+	MDSudoTenantID   = "authsuite-sudo-tenant-id"
+	MDSudoTenantCode = "authsuite-sudo-tenant-code"
+)

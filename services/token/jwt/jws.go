@@ -1,0 +1,223 @@
+package jwt
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+)
+
+// MaxTokenSize bounds the length of a token Verify looks at; longer input is rejected unread.
+const MaxTokenSize = 8 << 10
+
+// Errors of Verify. Their messages never contain the token.
+var (
+	// ErrMalformed: not a compact JWS of this package's shape (RFC 7515 §7.1), or its claims are not valid JSON
+	// with the required members.
+	ErrMalformed = errors.New("jwt: malformed token")
+	// ErrUnknownKey: the "kid" names no key the caller trusts, or the header's "alg" does not match that key.
+	ErrUnknownKey = errors.New("jwt: unknown signing key")
+	// ErrSignature: the signature does not verify.
+	ErrSignature = errors.New("jwt: invalid signature")
+)
+
+// Claims are the claims of an RFC 9068 access token (§2.2), plus the tenant and, under sudo, the actor
+// (RFC 8693 §4.1). Times are seconds since the epoch.
+type Claims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience Audience `json:"aud"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+	Tenant   string   `json:"tenant,omitempty"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	ID       string   `json:"jti"`
+	Act      *Actor   `json:"act,omitempty"`
+}
+
+// Actor is the acting party of a delegated token (RFC 8693 §4.1).
+type Actor struct {
+	ClientID string `json:"client_id,omitempty"`
+	Subject  string `json:"sub,omitempty"`
+}
+
+// Audience is the "aud" claim (RFC 7519 §4.1.3): written as a string when it has one member, read from a
+// string or an array of strings.
+type Audience []string
+
+// MarshalJSON writes a single audience as a string.
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON reads a string or an array of strings.
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*a = Audience{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return errors.New("aud: want a string or an array of strings")
+	}
+	*a = l
+	return nil
+}
+
+// Contains reports whether s is one of the audiences.
+func (a Audience) Contains(s string) bool {
+	for _, v := range a {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Sign returns the compact JWS (RFC 7515 §7.1) of c with the protected header {"alg","kid","typ":"at+jwt"}
+// (RFC 9068 §2.1).
+func (k *PrivateKey) Sign(c *Claims) (string, error) {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("jwt: encode claims: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(k.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
+	buf = append(buf, k.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := k.sign(buf)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+func (k *PrivateKey) sign(input []byte) ([]byte, error) {
+	switch k.pub.alg {
+	case ES256:
+		h := sha256.Sum256(input)
+		r, s, err := ecdsa.Sign(rand.Reader, k.ec, h[:])
+		if err != nil {
+			return nil, fmt.Errorf("jwt: sign: %w", err)
+		}
+		sig := make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+		return sig, nil
+	case EdDSA:
+		return k.signer.Sign(nil, input, crypto.Hash(0))
+	case RS256:
+		h := sha256.Sum256(input)
+		return k.signer.Sign(rand.Reader, h[:], crypto.SHA256)
+	}
+	return nil, fmt.Errorf("jwt: sign: unsupported algorithm %q", k.pub.alg)
+}
+
+// KeyLookup finds a trusted verification key by "kid".
+type KeyLookup func(kid string) (*PublicKey, bool)
+
+type header struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+var strict = base64.RawURLEncoding.Strict()
+
+// Verify checks that token is a compact JWS access token (typ at+jwt, RFC 9068 §4) signed by a key that
+// lookup returns, with that key's algorithm (never the "none" algorithm, never an algorithm the header picks
+// on its own), and returns its claims. iss, sub, client_id, exp, iat and jti must be present; time, issuer
+// and audience checks are the caller's. Errors wrap ErrMalformed, ErrUnknownKey or ErrSignature. Verify never
+// panics on any input.
+func Verify(token string, lookup KeyLookup) (*Claims, error) {
+	if len(token) == 0 || len(token) > MaxTokenSize {
+		return nil, ErrMalformed
+	}
+	h64, rest, ok := strings.Cut(token, ".")
+	if !ok {
+		return nil, ErrMalformed
+	}
+	p64, s64, ok := strings.Cut(rest, ".")
+	if !ok || strings.Contains(s64, ".") {
+		return nil, ErrMalformed
+	}
+	hb, err := strict.DecodeString(h64)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	var h header
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return nil, ErrMalformed
+	}
+	// RFC 7515 §4.1.11: we understand no extensions, so a crit header cannot be honoured.
+	if h.Crit != nil {
+		return nil, fmt.Errorf("%w: crit header not supported", ErrMalformed)
+	}
+	if t := strings.ToLower(h.Typ); t != "at+jwt" && t != "application/at+jwt" {
+		return nil, fmt.Errorf("%w: not an access token (typ)", ErrMalformed)
+	}
+	if h.Kid == "" {
+		return nil, fmt.Errorf("%w: no kid", ErrUnknownKey)
+	}
+	key, ok := lookup(h.Kid)
+	if !ok || key == nil || string(key.alg) != h.Alg {
+		return nil, ErrUnknownKey
+	}
+	sig, err := strict.DecodeString(s64)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	if !key.verify([]byte(token[:len(h64)+1+len(p64)]), sig) {
+		return nil, ErrSignature
+	}
+	pb, err := strict.DecodeString(p64)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	var c Claims
+	dec := json.NewDecoder(bytes.NewReader(pb))
+	if err := dec.Decode(&c); err != nil || dec.More() {
+		return nil, ErrMalformed
+	}
+	if c.Issuer == "" || c.Subject == "" || c.ClientID == "" || c.ID == "" || c.Expiry == 0 || c.IssuedAt == 0 {
+		return nil, fmt.Errorf("%w: missing required claim", ErrMalformed)
+	}
+	return &c, nil
+}
+
+func (p *PublicKey) verify(input, sig []byte) bool {
+	switch p.alg {
+	case ES256:
+		if len(sig) != 64 {
+			return false
+		}
+		h := sha256.Sum256(input)
+		r := new(big.Int).SetBytes(sig[:32])
+		s := new(big.Int).SetBytes(sig[32:])
+		return ecdsa.Verify(p.ec, h[:], r, s)
+	case EdDSA:
+		return len(sig) == ed25519.SignatureSize && ed25519.Verify(p.ed, input, sig)
+	case RS256:
+		h := sha256.Sum256(input)
+		return rsa.VerifyPKCS1v15(p.rsa, crypto.SHA256, h[:], sig) == nil
+	}
+	return false
+}

@@ -1,0 +1,56 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Load("serve", nil, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:8080" || c.GRPCAddr != "127.0.0.1:9090" || c.DataDir != "./data" ||
+		c.SigningAlg != "ES256" || c.KeyRotation != 90*24*time.Hour || c.MasterKeyFile != "data/master.key" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestEnvAndFlagPrecedence(t *testing.T) {
+	env := []string{"AUTHSUITE_HTTP_ADDR=127.0.0.1:1", "AUTHSUITE_GRPC_ADDR=127.0.0.1:2", "AUTHSUITE_DATA_DIR=/tmp/x",
+		"AUTHSUITE_ISSUER=https://id.example.com/", "AUTHSUITE_BOOTSTRAP_SECRET=s", "AUTHSUITE_MASTER_KEY=k"}
+	c, err := Load("serve", []string{"--grpc-addr", "127.0.0.1:3"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:1" || c.GRPCAddr != "127.0.0.1:3" || c.DataDir != "/tmp/x" ||
+		c.BootstrapSecret != "s" || c.MasterKey != "k" || c.IssuerFor(nil) != "https://id.example.com" {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestInvalidNamesTheSetting(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{args: []string{"--http-addr", "nope"}, want: "AUTHSUITE_HTTP_ADDR"},
+		{env: []string{"AUTHSUITE_GRPC_ADDR=:"}, want: "--grpc-addr"},
+		{args: []string{"--issuer", "ftp://x"}, want: "--issuer"},
+		{args: []string{"--issuer", "https://x/?a=b"}, want: "--issuer"},
+		{args: []string{"--signing-alg", "HS256"}, want: "--signing-alg"},
+		{env: []string{"AUTHSUITE_KEY_ROTATION=banana"}, want: "AUTHSUITE_KEY_ROTATION"},
+		{args: []string{"--key-rotation", "1m"}, want: "--key-rotation"},
+		{args: []string{"--log-format", "xml"}, want: "--log-format"},
+		{args: []string{"extra"}, want: "extra"},
+	}
+	for _, tt := range tests {
+		_, err := Load("serve", tt.args, tt.env, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load(%v, %v) = %v; want an error naming %s", tt.args, tt.env, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+// Package gateway is authsuite's REST face: one HTTP handler that serves every documented path of SPEC.md
+// and forwards each call to the owning service over gRPC. JSON routes are grpc-gateway handlers generated
+// from proto/authsuite/gateway.yaml; the form-encoded OAuth endpoints (RFC 6749 §3.2, RFC 7662, RFC 7009)
+// are written by hand here because their wire format (forms, HTTP Basic, OAuth error JSON) is not JSON-RPC.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/access"
+)
+
+// Backends are the gRPC connections the gateway forwards to. In the all-in-one process both point at the
+// same server.
+type Backends struct {
+	Registry grpc.ClientConnInterface
+	Token    grpc.ClientConnInterface
+}
+
+// Gateway is the HTTP handler of the REST API.
+type Gateway struct {
+	mux   *runtime.ServeMux
+	oauth tokenv1.OAuthServiceClient
+	log   *slog.Logger
+}
+
+// New builds the gateway. It does not dial anything: the backends' connections are used per request.
+func New(ctx context.Context, b Backends, log *slog.Logger) (*Gateway, error) {
+	g := &Gateway{oauth: tokenv1.NewOAuthServiceClient(b.Token), log: log}
+	g.mux = runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			// Fields at their default value are still written ("requireConsent": false); unset optional
+			// fields (write-only password, absent refresh_token) are not.
+			MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
+		}),
+		runtime.WithErrorHandler(g.writeGRPCError),
+		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithForwardResponseOption(responseHeaders),
+		runtime.WithDisableHTTPMethodOverride(),
+	)
+	regs := []func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error{
+		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+			return registryv1.RegisterTenantServiceHandlerClient(ctx, m, registryv1.NewTenantServiceClient(c))
+		},
+		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+			return registryv1.RegisterClientServiceHandlerClient(ctx, m, registryv1.NewClientServiceClient(c))
+		},
+		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+			return registryv1.RegisterUserServiceHandlerClient(ctx, m, registryv1.NewUserServiceClient(c))
+		},
+	}
+	for _, reg := range regs {
+		if err := reg(ctx, g.mux, b.Registry); err != nil {
+			return nil, err
+		}
+	}
+	if err := tokenv1.RegisterSimpleTokenServiceHandlerClient(ctx, g.mux, tokenv1.NewSimpleTokenServiceClient(b.Token)); err != nil {
+		return nil, err
+	}
+	if err := tokenv1.RegisterOAuthServiceHandlerClient(ctx, g.mux, g.oauth); err != nil {
+		return nil, err
+	}
+	for path, h := range map[string]http.HandlerFunc{
+		"/connect/token":      g.token,
+		"/connect/introspect": g.introspect,
+		"/connect/revocation": g.revocation,
+	} {
+		if err := g.mux.HandlePath(http.MethodPost, path, adapt(h)); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+func adapt(h http.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, _ map[string]string) { h(w, r) }
+}
+
+// ServeHTTP normalizes the request (see normalize) and routes it.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	normalize(r)
+	g.mux.ServeHTTP(w, r)
+}
+
+const (
+	adminV1 = "/api/adminapi2/v1/"
+	adminV2 = "/api/adminapi2/v2/"
+)
+
+// normalize makes the documented spellings of a path one route and moves credentials the simple token API
+// allows in the query into the headers the services read:
+//   - /api/adminapi2/v2/… is served as /api/adminapi2/v1/… (SPEC §4: the same handlers);
+//   - a trailing slash is dropped (the admin API documents POST …/clients/);
+//   - ?access_token= becomes Authorization: Bearer (seed 003 §1.3.1), unless the header is present;
+//   - ?sudo= with ?tenantId= / ?tenantCode= become the sudo headers (seed 003 §1.3.2).
+func normalize(r *http.Request) {
+	p := r.URL.Path
+	if strings.HasPrefix(p, adminV2) {
+		p = adminV1 + p[len(adminV2):]
+	}
+	if len(p) > 1 && strings.HasSuffix(p, "/") {
+		p = strings.TrimRight(p, "/")
+		if p == "" {
+			p = "/"
+		}
+	}
+	if p != r.URL.Path {
+		r.URL.Path = p
+		r.URL.RawPath = ""
+	}
+	if r.URL.RawQuery == "" {
+		return
+	}
+	q := r.URL.Query()
+	if tok := q.Get("access_token"); tok != "" && r.Header.Get("Authorization") == "" {
+		r.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if sudo := q.Get("sudo"); sudo != "" {
+		r.Header.Set(sudoHeader, sudo)
+		r.Header.Set(sudoTenantIDHeader, q.Get("tenantId"))
+		r.Header.Set(sudoTenantCodeHeader, q.Get("tenantCode"))
+	}
+}
+
+var (
+	sudoHeader           = textproto.CanonicalMIMEHeaderKey(access.MDSudo)
+	sudoTenantIDHeader   = textproto.CanonicalMIMEHeaderKey(access.MDSudoTenantID)
+	sudoTenantCodeHeader = textproto.CanonicalMIMEHeaderKey(access.MDSudoTenantCode)
+)
+
+// headerMatcher forwards the sudo headers as metadata, and everything grpc-gateway forwards by default
+// (Authorization becomes "authorization").
+func headerMatcher(key string) (string, bool) {
+	switch textproto.CanonicalMIMEHeaderKey(key) {
+	case sudoHeader:
+		return access.MDSudo, true
+	case sudoTenantIDHeader:
+		return access.MDSudoTenantID, true
+	case sudoTenantCodeHeader:
+		return access.MDSudoTenantCode, true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// responseHeaders sets what the REST contract asks beyond the body: 201 for creations (SPEC §1), and
+// no-store caching for responses carrying tokens (RFC 6749 §5.1).
+func responseHeaders(_ context.Context, w http.ResponseWriter, m proto.Message) error {
+	switch m.(type) {
+	case *registryv1.CreateClientSecretResponse: // carries the secret's only showing
+		noStore(w.Header())
+		w.WriteHeader(http.StatusCreated)
+	case *registryv1.CreateTenantResponse, *registryv1.CreateClientResponse, *registryv1.CreateUserResponse:
+		w.WriteHeader(http.StatusCreated)
+	case *tokenv1.GetTokenResponse, *tokenv1.CheckTokenResponse:
+		noStore(w.Header())
+	}
+	return nil
+}
+
+func noStore(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}

@@ -1,0 +1,276 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
+)
+
+// maxFormBytes bounds the body of the form endpoints; real requests are a few hundred bytes.
+const maxFormBytes = 64 << 10
+
+// formError is a request the gateway refuses before calling a service.
+type formError struct {
+	code  string
+	desc  string
+	basic bool // the client tried HTTP Basic: answer 401 with a Basic challenge
+}
+
+func (e *formError) Error() string { return e.code + ": " + e.desc }
+
+func invalidRequest(format string, args ...any) error {
+	return &formError{code: apierror.InvalidRequest, desc: fmt.Sprintf(format, args...)}
+}
+
+// ParseForm reads an RFC 6749 §3.2 request body: POST, application/x-www-form-urlencoded, at most 64 KiB,
+// no parameter repeated (§3.1). Parameters sent without a value are treated as omitted. The URL query is
+// ignored.
+func ParseForm(r *http.Request) (url.Values, error) {
+	if r.Method != http.MethodPost {
+		return nil, invalidRequest("the endpoint requires POST")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, invalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxFormBytes+1))
+	if err != nil {
+		return nil, invalidRequest("cannot read the request body")
+	}
+	if len(body) > maxFormBytes {
+		return nil, invalidRequest("the request body is larger than 64 KiB")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, invalidRequest("the body is not valid form encoding")
+	}
+	for k, vs := range form {
+		if len(vs) > 1 {
+			return nil, invalidRequest("parameter %q is repeated", truncate(k))
+		}
+		if vs[0] == "" {
+			delete(form, k)
+		}
+	}
+	return form, nil
+}
+
+// ClientAuth extracts the client's credentials (RFC 6749 §2.3.1): HTTP Basic, whose user and password are
+// form-encoded, or client_id/client_secret in the body, never both. A public client sends client_id only.
+func ClientAuth(r *http.Request, form url.Values) (*tokenv1.ClientCredentials, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return &tokenv1.ClientCredentials{ClientId: form.Get("client_id"), ClientSecret: form.Get("client_secret")}, nil
+	}
+	scheme, payload, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Basic") {
+		return nil, invalidRequest("client authentication must use the Basic scheme")
+	}
+	bad := &formError{code: apierror.InvalidClient, desc: "malformed Basic credentials", basic: true}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
+	if err != nil {
+		return nil, bad
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return nil, bad
+	}
+	id, err1 := url.QueryUnescape(user)
+	secret, err2 := url.QueryUnescape(pass)
+	if err1 != nil || err2 != nil || id == "" {
+		return nil, bad
+	}
+	if form.Has("client_secret") {
+		return nil, invalidRequest("use one client authentication method, not Basic and client_secret both")
+	}
+	if cid := form.Get("client_id"); cid != "" && cid != id {
+		return nil, bad
+	}
+	return &tokenv1.ClientCredentials{ClientId: id, ClientSecret: secret, Basic: true}, nil
+}
+
+// ParseTokenRequest reads a token request (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6) from an HTTP request.
+func ParseTokenRequest(r *http.Request) (*tokenv1.TokenRequest, error) {
+	form, err := ParseForm(r)
+	if err != nil {
+		return nil, err
+	}
+	client, err := ClientAuth(r, form)
+	if err != nil {
+		return nil, err
+	}
+	gt := form.Get("grant_type")
+	if gt == "" {
+		return nil, invalidRequest("grant_type is required")
+	}
+	return &tokenv1.TokenRequest{
+		Client:       client,
+		GrantType:    gt,
+		Scope:        form.Get("scope"),
+		Code:         form.Get("code"),
+		RedirectUri:  form.Get("redirect_uri"),
+		CodeVerifier: form.Get("code_verifier"),
+		RefreshToken: form.Get("refresh_token"),
+		Username:     form.Get("username"),
+		Password:     form.Get("password"),
+	}, nil
+}
+
+// tokenJSON is the successful token response (RFC 6749 §5.1).
+type tokenJSON struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int32  `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// token serves POST /connect/token.
+func (g *Gateway) token(w http.ResponseWriter, r *http.Request) {
+	noStore(w.Header())
+	req, err := ParseTokenRequest(r)
+	if err != nil {
+		writeOAuthError(w, err, false)
+		return
+	}
+	resp, err := g.oauth.Token(r.Context(), req)
+	if err != nil {
+		writeOAuthError(w, err, req.GetClient().GetBasic())
+		return
+	}
+	writeJSON(w, http.StatusOK, tokenJSON{
+		AccessToken:  resp.GetAccessToken(),
+		TokenType:    resp.GetTokenType(),
+		ExpiresIn:    resp.GetExpiresIn(),
+		Scope:        resp.GetScope(),
+		RefreshToken: resp.GetRefreshToken(),
+		IDToken:      resp.GetIdToken(),
+	})
+}
+
+var introspectionJSON = protojson.MarshalOptions{EmitDefaultValues: true}
+
+// introspect serves POST /connect/introspect (RFC 7662 §2).
+func (g *Gateway) introspect(w http.ResponseWriter, r *http.Request) {
+	noStore(w.Header())
+	form, client, ok := g.formWithClient(w, r)
+	if !ok {
+		return
+	}
+	if form.Get("token") == "" {
+		writeOAuthError(w, invalidRequest("token is required"), false)
+		return
+	}
+	resp, err := g.oauth.Introspect(r.Context(), &tokenv1.IntrospectRequest{
+		Client: client, Token: form.Get("token"), TokenTypeHint: form.Get("token_type_hint"),
+	})
+	if err != nil {
+		writeOAuthError(w, err, client.GetBasic())
+		return
+	}
+	b, err := introspectionJSON.Marshal(resp)
+	if err != nil {
+		writeOAuthError(w, err, false)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// revocation serves POST /connect/revocation (RFC 7009 §2): 200 with an empty body, also for unknown tokens.
+func (g *Gateway) revocation(w http.ResponseWriter, r *http.Request) {
+	form, client, ok := g.formWithClient(w, r)
+	if !ok {
+		return
+	}
+	if form.Get("token") == "" {
+		writeOAuthError(w, invalidRequest("token is required"), false)
+		return
+	}
+	_, err := g.oauth.Revoke(r.Context(), &tokenv1.RevokeRequest{
+		Client: client, Token: form.Get("token"), TokenTypeHint: form.Get("token_type_hint"),
+	})
+	if err != nil {
+		writeOAuthError(w, err, client.GetBasic())
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (g *Gateway) formWithClient(w http.ResponseWriter, r *http.Request) (url.Values, *tokenv1.ClientCredentials, bool) {
+	form, err := ParseForm(r)
+	if err != nil {
+		writeOAuthError(w, err, false)
+		return nil, nil, false
+	}
+	client, err := ClientAuth(r, form)
+	if err != nil {
+		writeOAuthError(w, err, false)
+		return nil, nil, false
+	}
+	return form, client, true
+}
+
+// writeOAuthError renders err as an RFC 6749 §5.2 error response. invalid_client answers 401, with a
+// Basic challenge when the client tried HTTP Basic.
+func writeOAuthError(w http.ResponseWriter, err error, basic bool) {
+	body := errorBody{}
+	status := http.StatusBadRequest
+	var fe *formError
+	if errors.As(err, &fe) {
+		body.Error, body.ErrorDescription = fe.code, fe.desc
+		basic = basic || fe.basic
+	} else {
+		info := apierror.FromStatus(err)
+		body.Error, body.ErrorDescription, body.Field = info.OAuthCode, info.Message, info.Field
+		if info.HTTPStatus != 0 {
+			status = info.HTTPStatus
+		}
+		switch {
+		case body.Error == "" || body.Error == "invalid_argument":
+			body.Error = errorCodeFor(info.Code)
+			if info.HTTPStatus == 0 {
+				status = oauthStatusFor(info.Code)
+			}
+		}
+		if info.Code == codes.Internal || info.Code == codes.Unknown {
+			body.ErrorDescription = "internal error"
+		}
+	}
+	if body.Error == apierror.InvalidClient {
+		status = http.StatusUnauthorized
+		if basic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="authsuite", charset="UTF-8"`)
+		}
+	}
+	writeJSON(w, status, body)
+}
+
+func oauthStatusFor(c codes.Code) int {
+	switch c {
+	case codes.Unavailable:
+		return http.StatusServiceUnavailable
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}

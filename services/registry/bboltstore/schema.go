@@ -1,0 +1,54 @@
+package bboltstore
+
+// The schema of registry.db: every bucket, declared once. Keys joined from parts use sep, which no tenant id,
+// client id, user id, login name, email or mobile may contain (the validators reject control characters).
+//
+// Version 1:
+//
+//	meta           "schema_version" → "1"
+//	tenants        tenantID → storedTenant (JSON)
+//	tenant_codes   code → tenantID
+//	clients        clientID → storedClient (JSON, secrets inside)
+//	tenant_clients tenantID sep clientID → ""
+//	users          tenantID sep userID → storedUser (JSON)
+//	user_logins    tenantID sep lower(loginName) → userID
+//	user_emails    tenantID sep lower(email) → userID
+//	user_mobiles   tenantID sep mobile → userID
+var (
+	bucketMeta          = []byte("meta")
+	bucketTenants       = []byte("tenants")
+	bucketTenantCodes   = []byte("tenant_codes")
+	bucketClients       = []byte("clients")
+	bucketTenantClients = []byte("tenant_clients")
+	bucketUsers         = []byte("users")
+	bucketUserLogins    = []byte("user_logins")
+	bucketUserEmails    = []byte("user_emails")
+	bucketUserMobiles   = []byte("user_mobiles")
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketTenants, bucketTenantCodes, bucketClients, bucketTenantClients,
+		bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles,
+	}
+
+	keySchemaVersion = []byte("schema_version")
+)
+
+// SchemaVersion is the layout this package reads and writes. Open refuses files of any other version.
+const SchemaVersion = "1"
+
+const sep = "\x00"
+
+func joinKey(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, sep...)
+		}
+		b = append(b, p...)
+	}
+	return b
+}

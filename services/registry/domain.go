@@ -1,0 +1,115 @@
+package registry
+
+import (
+	"slices"
+	"time"
+)
+
+// Tenant is an isolated set of clients and users. ID and Code are each unique across the registry.
+type Tenant struct {
+	ID         string
+	Code       string
+	Name       string
+	CreateTime time.Time
+}
+
+// Client is an OAuth 2.0 client (RFC 6749 §2) with its secrets. ID is unique across all tenants.
+// Lifetimes are whole seconds.
+type Client struct {
+	ID                               string
+	Name                             string
+	TenantID                         string
+	AllowOfflineAccess               bool
+	AllowRememberConsent             bool
+	BackChannelLogoutSessionRequired bool
+	BackChannelLogoutURI             string
+	RequireClientSecret              bool
+	RequireConsent                   bool
+	AllowNoPKCE                      bool
+	AllowROPC                        bool
+	AllowedGrantTypes                []string
+	AllowedCORSOrigins               []string
+	AllowedScopes                    []string
+	PostLogoutRedirectURIs           []string
+	RedirectURIs                     []string
+	RedirectURIPrefixMatching        bool
+	AccessTokenLifetime              time.Duration
+	RefreshTokenLifetime             time.Duration
+	CreateTime                       time.Time
+	UpdateTime                       time.Time
+	// Secrets are the client's secrets, ordered by StartTime then ID. Only digests are kept.
+	Secrets []Secret
+}
+
+// Secret is one client secret as stored: a keyed digest (suitekey, purpose SecretDigestPurpose), never the
+// value. It is usable only in [StartTime, Expiration).
+type Secret struct {
+	ID           string
+	Description  string
+	KeyID        string
+	Digest       []byte
+	ValueDisplay string
+	StartTime    time.Time
+	Expiration   time.Time
+	// LastUsed is the zero time until the secret first authenticates its client.
+	LastUsed time.Time
+}
+
+// SecretDigestPurpose is the suitekey.Digest purpose under which client secret values are hashed.
+const SecretDigestPurpose = "client-secret"
+
+// UsableAt reports whether the secret may authenticate its client at t: StartTime <= t < Expiration.
+func (s Secret) UsableAt(t time.Time) bool {
+	return !t.Before(s.StartTime) && t.Before(s.Expiration)
+}
+
+// SecretUse records that a secret authenticated its client at Time.
+type SecretUse struct {
+	ClientID string
+	SecretID string
+	Time     time.Time
+}
+
+// User is a person who can sign in to a tenant. PasswordHash is a PHC-style argon2id string (see
+// HashPassword) or empty when the user has no password; it never leaves the service.
+type User struct {
+	ID           string
+	TenantID     string
+	LoginName    string
+	Email        string
+	Mobile       string
+	DisplayName  string
+	PasswordHash string
+	Roles        []string
+	Disabled     bool
+	CreateTime   time.Time
+	UpdateTime   time.Time
+}
+
+// HasRole reports whether the user holds role.
+func (u User) HasRole(role string) bool { return slices.Contains(u.Roles, role) }
+
+// VerifyPassword reports, in constant time for a given hash, whether password is the user's password. A user
+// without a password verifies nothing.
+func (u User) VerifyPassword(password string) bool {
+	return VerifyPassword(u.PasswordHash, password)
+}
+
+// Clone returns a deep copy of c, so callers may modify slices without touching the original.
+func (c Client) Clone() Client {
+	c.AllowedGrantTypes = slices.Clone(c.AllowedGrantTypes)
+	c.AllowedCORSOrigins = slices.Clone(c.AllowedCORSOrigins)
+	c.AllowedScopes = slices.Clone(c.AllowedScopes)
+	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	secrets := make([]Secret, len(c.Secrets))
+	for i, s := range c.Secrets {
+		s.Digest = slices.Clone(s.Digest)
+		secrets[i] = s
+	}
+	if c.Secrets == nil {
+		secrets = nil
+	}
+	c.Secrets = secrets
+	return c
+}

@@ -1,0 +1,102 @@
+package registry
+
+import (
+	"context"
+
+	"github.com/authsuite/authsuite/internal/access"
+)
+
+// ListOptions selects one page of a listing ordered by key. After is the key of the last item of the previous
+// page ("" for the first page); Limit is the page size (values < 1 mean DefaultPageSize, values above
+// MaxPageSize mean MaxPageSize).
+type ListOptions struct {
+	Limit int
+	After string
+}
+
+// Page sizes of every listing.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// EffectiveLimit is the page size a backend must use for o.
+func (o ListOptions) EffectiveLimit() int {
+	switch {
+	case o.Limit < 1:
+		return DefaultPageSize
+	case o.Limit > MaxPageSize:
+		return MaxPageSize
+	}
+	return o.Limit
+}
+
+// Store persists the registry. Every method is safe for concurrent use and atomic: it either commits all its
+// effects durably (fsync) before returning nil or changes nothing. Errors wrap the apierror sentinels:
+// apierror.ErrNotFound when a named record (or the tenant it belongs to) does not exist,
+// apierror.ErrAlreadyExists when a unique key is taken. Returned values are copies that callers own.
+//
+// Listings return the items after opts.After in key order and the key to pass as After for the next page,
+// or "" when there is no further item.
+type Store interface {
+	// CreateTenant stores t. ErrAlreadyExists when t.ID or t.Code is taken.
+	CreateTenant(ctx context.Context, t Tenant) (Tenant, error)
+	// GetTenant returns the tenant with id. ErrNotFound when there is none.
+	GetTenant(ctx context.Context, id string) (Tenant, error)
+	// GetTenantByCode returns the tenant whose code is code. ErrNotFound when there is none.
+	GetTenantByCode(ctx context.Context, code string) (Tenant, error)
+	// ListTenants lists tenants ordered by ID.
+	ListTenants(ctx context.Context, opts ListOptions) (items []Tenant, next string, err error)
+	// UpdateTenant runs update on the stored tenant inside one write transaction and stores its result; an
+	// error from update aborts with nothing changed and is returned as is. The ID cannot change.
+	// ErrNotFound when there is no such tenant; ErrAlreadyExists when the new code is taken.
+	UpdateTenant(ctx context.Context, id string, update func(Tenant) (Tenant, error)) (Tenant, error)
+	// DeleteTenant deletes the tenant with all its clients (and their secrets) and users in one transaction,
+	// returning the IDs of the clients deleted, in order. ErrNotFound when there is no such tenant.
+	DeleteTenant(ctx context.Context, id string) (deletedClients []string, err error)
+
+	// CreateClient stores c. ErrNotFound when c.TenantID does not exist; ErrAlreadyExists when c.ID is taken
+	// in any tenant.
+	CreateClient(ctx context.Context, c Client) (Client, error)
+	// GetClient returns the client with id, whatever its tenant, secrets included. ErrNotFound when there is
+	// none.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients lists the clients of tenantID ordered by ID, or of every tenant when tenantID is "".
+	// A tenant that does not exist has no clients (no error).
+	ListClients(ctx context.Context, tenantID string, opts ListOptions) (items []Client, next string, err error)
+	// UpdateClient runs update on the stored client inside one write transaction and stores its result; an
+	// error from update aborts with nothing changed and is returned as is. The ID and TenantID cannot change.
+	// ErrNotFound when there is no such client.
+	UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) (Client, error)
+	// DeleteClient deletes the client and its secrets. ErrNotFound when there is none.
+	DeleteClient(ctx context.Context, id string) error
+	// RecordSecretUse sets LastUsed of each named secret to the use's time when that is later than the stored
+	// value, all in one write transaction. Unknown clients and secrets are skipped.
+	RecordSecretUse(ctx context.Context, uses []SecretUse) error
+
+	// CreateUser stores u. ErrNotFound when u.TenantID does not exist; ErrAlreadyExists when u.ID, its login
+	// name, or its email or mobile (when set) is taken in the tenant. Login names and emails compare
+	// case-insensitively.
+	CreateUser(ctx context.Context, u User) (User, error)
+	// GetUser returns the user tenantID/id. ErrNotFound when there is none.
+	GetUser(ctx context.Context, tenantID, id string) (User, error)
+	// FindUser returns the user of tenantID that sel names (uid, login name, email or mobile). ErrNotFound
+	// when there is none.
+	FindUser(ctx context.Context, tenantID string, sel access.Selector) (User, error)
+	// ListUsers lists the users of tenantID ordered by ID. A tenant that does not exist has no users.
+	ListUsers(ctx context.Context, tenantID string, opts ListOptions) (items []User, next string, err error)
+	// UpdateUser runs update on the stored user inside one write transaction, maintaining the unique indexes;
+	// an error from update aborts with nothing changed and is returned as is. The ID and TenantID cannot
+	// change. ErrNotFound when there is no such user; ErrAlreadyExists when a new login name, email or mobile
+	// is taken.
+	UpdateUser(ctx context.Context, tenantID, id string, update func(User) (User, error)) (User, error)
+	// DeleteUser deletes a user. ErrNotFound when there is none.
+	DeleteUser(ctx context.Context, tenantID, id string) error
+
+	// Seed stores the tenants, clients and users in one transaction if and only if the registry has no
+	// tenant; it reports whether it did. It is how Bootstrap stays atomic and idempotent.
+	Seed(ctx context.Context, tenants []Tenant, clients []Client, users []User) (bool, error)
+
+	// Close releases the store. Other methods must not be called after it.
+	Close() error
+}

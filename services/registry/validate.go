@@ -1,0 +1,289 @@
+package registry
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/authsuite/authsuite/internal/apierror"
+)
+
+// Grant types a client may be allowed (RFC 6749 §4.1, §4.3, §4.4, §6).
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantPassword          = "password"
+)
+
+// Client defaults and bounds (SPEC §4, seed 001).
+const (
+	DefaultAccessTokenLifetime  = 86400 * time.Second
+	MaxAccessTokenLifetime      = 31536000 * time.Second
+	DefaultRefreshTokenLifetime = 2592000 * time.Second
+	MaxRefreshTokenLifetime     = 94608000 * time.Second
+
+	maxClientIDLen = 200
+	maxNameLen     = 200
+	maxURILen      = 2000
+	maxListLen     = 100
+)
+
+// DefaultClient returns a client with every setting at its documented default: allowRememberConsent,
+// backChannelLogoutSessionRequired and requireClientSecret true, everything else off, lifetimes 86400 s and
+// 2592000 s. Request decoding starts from it and overlays what the caller set.
+func DefaultClient() Client {
+	return Client{
+		AllowRememberConsent:             true,
+		BackChannelLogoutSessionRequired: true,
+		RequireClientSecret:              true,
+		AccessTokenLifetime:              DefaultAccessTokenLifetime,
+		RefreshTokenLifetime:             DefaultRefreshTokenLifetime,
+	}
+}
+
+// ValidateClientID checks a client_id: 1 to 200 characters of [A-Za-z0-9._:-]. Errors name "clientId".
+func ValidateClientID(id string) error {
+	if id == "" || len(id) > maxClientIDLen {
+		return apierror.Invalid("clientId", "must be 1 to %d characters", maxClientIDLen)
+	}
+	for _, r := range id {
+		if !isIDChar(r) && r != ':' {
+			return apierror.Invalid("clientId", "may only contain letters, digits, '.', '_', ':' and '-'")
+		}
+	}
+	return nil
+}
+
+// ValidateClient checks every setting of c and returns the first problem as an *apierror.FieldError naming
+// the REST field (e.g. "redirectUris[1]"). It does not modify c and never panics.
+func ValidateClient(c Client) error {
+	if err := ValidateClientID(c.ID); err != nil {
+		return err
+	}
+	if err := validateText("clientName", c.Name, maxNameLen); err != nil {
+		return err
+	}
+	if len(c.AllowedGrantTypes) == 0 {
+		return apierror.Invalid("allowedGrantTypes", "at least one grant type is required")
+	}
+	if len(c.AllowedGrantTypes) > 4 {
+		return apierror.Invalid("allowedGrantTypes", "at most 4 grant types")
+	}
+	seen := map[string]bool{}
+	for i, g := range c.AllowedGrantTypes {
+		field := fmt.Sprintf("allowedGrantTypes[%d]", i)
+		switch g {
+		case GrantClientCredentials:
+			// RFC 6749 §4.4: client credentials are only for confidential clients.
+			if !c.RequireClientSecret {
+				return apierror.Invalid(field, "client_credentials requires requireClientSecret: true (RFC 6749 §4.4)")
+			}
+		case GrantAuthorizationCode:
+			// RFC 6749 §3.1.2.2: clients using the authorization endpoint register redirect URIs.
+			if len(c.RedirectURIs) == 0 {
+				return apierror.Invalid("redirectUris", "authorization_code requires at least one redirect URI (RFC 6749 §3.1.2.2)")
+			}
+		case GrantRefreshToken:
+			if !c.AllowOfflineAccess {
+				return apierror.Invalid(field, "refresh_token requires allowOfflineAccess: true")
+			}
+		case GrantPassword:
+			if !c.AllowROPC {
+				return apierror.Invalid(field, "password requires allowRopc: true")
+			}
+		default:
+			return apierror.Invalid(field, "unknown grant type %q: want client_credentials, authorization_code, refresh_token or password", clip(g))
+		}
+		if seen[g] {
+			return apierror.Invalid(field, "duplicate grant type %q", g)
+		}
+		seen[g] = true
+	}
+	// RFC 9700 §2.1.1: public clients must use PKCE.
+	if !c.RequireClientSecret && c.AllowNoPKCE {
+		return apierror.Invalid("allowNoPkce", "a client without a secret must use PKCE (RFC 9700 §2.1.1)")
+	}
+	if err := validateList("redirectUris", c.RedirectURIs, ValidateRedirectURI); err != nil {
+		return err
+	}
+	if err := validateList("postLogoutRedirectUris", c.PostLogoutRedirectURIs, ValidateRedirectURI); err != nil {
+		return err
+	}
+	if c.BackChannelLogoutURI != "" {
+		if err := ValidateRedirectURI("backChannelLogoutUri", c.BackChannelLogoutURI); err != nil {
+			return err
+		}
+	}
+	if err := validateList("allowedCorsOrigins", c.AllowedCORSOrigins, ValidateOrigin); err != nil {
+		return err
+	}
+	if err := validateList("allowedScopes", c.AllowedScopes, ValidateScopeToken); err != nil {
+		return err
+	}
+	if err := validateLifetime("accessTokenLifetime", c.AccessTokenLifetime, MaxAccessTokenLifetime); err != nil {
+		return err
+	}
+	return validateLifetime("refreshTokenLifetime", c.RefreshTokenLifetime, MaxRefreshTokenLifetime)
+}
+
+func validateLifetime(field string, d, max time.Duration) error {
+	if d < time.Second || d > max || d%time.Second != 0 {
+		return apierror.Invalid(field, "must be 1 to %d seconds", int64(max/time.Second))
+	}
+	return nil
+}
+
+// validateList checks each element with check (which names the element's field) and rejects duplicates and
+// lists longer than maxListLen.
+func validateList(field string, items []string, check func(field, v string) error) error {
+	if len(items) > maxListLen {
+		return apierror.Invalid(field, "at most %d entries", maxListLen)
+	}
+	seen := make(map[string]bool, len(items))
+	for i, v := range items {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if err := check(f, v); err != nil {
+			return err
+		}
+		if seen[v] {
+			return apierror.Invalid(f, "duplicate entry")
+		}
+		seen[v] = true
+	}
+	return nil
+}
+
+// forbiddenSchemes can run script or read local files when a browser is sent to them.
+var forbiddenSchemes = map[string]bool{"javascript": true, "data": true, "vbscript": true, "file": true, "blob": true}
+
+// ValidateRedirectURI checks a redirect URI (also used for post-logout and back-channel logout URIs): an
+// absolute URI with a scheme and a host (RFC 6749 §3.1.2), no fragment (RFC 6749 §3.1.2), no userinfo, no
+// whitespace or control characters, at most 2000 bytes, not a script or file scheme. Errors name field.
+func ValidateRedirectURI(field, raw string) error {
+	if raw == "" {
+		return apierror.Invalid(field, "must not be empty")
+	}
+	if len(raw) > maxURILen {
+		return apierror.Invalid(field, "must be at most %d bytes", maxURILen)
+	}
+	if !utf8.ValidString(raw) || strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '\\' }) {
+		return apierror.Invalid(field, "must not contain whitespace, control characters or backslashes")
+	}
+	if strings.Contains(raw, "#") {
+		return apierror.Invalid(field, "must not contain a fragment (RFC 6749 §3.1.2)")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return apierror.Invalid(field, "not a valid URI")
+	}
+	if u.Scheme == "" || u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
+		return apierror.Invalid(field, "must be an absolute URI with a scheme and a host (RFC 6749 §3.1.2)")
+	}
+	if forbiddenSchemes[strings.ToLower(u.Scheme)] {
+		return apierror.Invalid(field, "scheme %q is not allowed", u.Scheme)
+	}
+	if u.User != nil {
+		return apierror.Invalid(field, "must not contain userinfo")
+	}
+	if err := validPort(u.Port()); err != nil {
+		return apierror.Invalid(field, "%v", err)
+	}
+	return nil
+}
+
+func validPort(p string) error {
+	if p == "" {
+		return nil
+	}
+	n := 0
+	for _, r := range p {
+		if r < '0' || r > '9' {
+			return fmt.Errorf("invalid port")
+		}
+		n = n*10 + int(r-'0')
+		if n > 65535 {
+			return fmt.Errorf("invalid port")
+		}
+	}
+	return nil
+}
+
+// ValidateOrigin checks a CORS origin as browsers serialize it (RFC 6454 §6.2): lowercase http or https
+// scheme, a lowercase host and an optional port, nothing else (no path, not even "/"). Errors name field.
+func ValidateOrigin(field, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" || len(raw) > maxURILen {
+		return apierror.Invalid(field, "not a valid origin: want scheme://host[:port]")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" || u.Opaque != "" {
+		return apierror.Invalid(field, "must be an http or https origin: scheme://host[:port]")
+	}
+	if u.User != nil || u.Path != "" || u.RawQuery != "" || u.ForceQuery || strings.ContainsAny(raw, "#?\\ ") {
+		return apierror.Invalid(field, "must be an origin without path, query, fragment or userinfo")
+	}
+	if err := validPort(u.Port()); err != nil {
+		return apierror.Invalid(field, "%v", err)
+	}
+	if raw != strings.ToLower(raw) {
+		return apierror.Invalid(field, "must be lowercase, as browsers send it in the Origin header")
+	}
+	if u.Scheme+"://"+u.Host != raw {
+		return apierror.Invalid(field, "must be exactly scheme://host[:port]")
+	}
+	return nil
+}
+
+// ValidateScopeToken checks one scope-token (RFC 6749 §3.3): 1*( %x21 / %x23-5B / %x5D-7E ), at most 200
+// characters. Errors name field.
+func ValidateScopeToken(field, s string) error {
+	if s == "" || len(s) > 200 {
+		return apierror.Invalid(field, "must be 1 to 200 characters")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return apierror.Invalid(field, "not a scope-token: printable ASCII without space, '\"' or '\\' (RFC 6749 §3.3)")
+		}
+	}
+	return nil
+}
+
+// validateText checks a free-text field: valid UTF-8 without control characters, at most max bytes.
+func validateText(field, s string, max int) error {
+	if len(s) > max {
+		return apierror.Invalid(field, "must be at most %d bytes", max)
+	}
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+		return apierror.Invalid(field, "must be valid UTF-8 without control characters")
+	}
+	return nil
+}
+
+func isIDChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+}
+
+// validateID checks an identifier of [A-Za-z0-9._-]{1,64}.
+func validateID(field, id string) error {
+	if id == "" || len(id) > 64 {
+		return apierror.Invalid(field, "must be 1 to 64 characters")
+	}
+	for _, r := range id {
+		if !isIDChar(r) {
+			return apierror.Invalid(field, "may only contain letters, digits, '.', '_' and '-'")
+		}
+	}
+	return nil
+}
+
+// clip shortens a caller-supplied value quoted in an error message.
+func clip(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
+}

@@ -1,0 +1,318 @@
+package clients
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	"github.com/authsuite/authsuite/internal/suitekey"
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// snapshotAD binds the sealed snapshot to its purpose.
+var snapshotAD = []byte("authsuite token client-snapshot v1")
+
+// Config configures a Cache. Registry, Store and Keyring are required.
+type Config struct {
+	Registry registryv1.RegistryInternalServiceClient
+	Store    store.Store
+	Keyring  *suitekey.Keyring
+	Log      *slog.Logger
+	// ReconnectMin and ReconnectMax bound the exponential backoff between watch attempts (defaults 100 ms
+	// and 5 s); the backoff resets after a stream reached its synced marker.
+	ReconnectMin, ReconnectMax time.Duration
+	// PersistDelay coalesces snapshot writes: a change is written at most this long after it arrived
+	// (default 250 ms).
+	PersistDelay time.Duration
+}
+
+// Cache is the local copy of the registry's clients. Get is a map lookup under a read lock.
+type Cache struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.RWMutex
+	byID     map[string]*Client
+	ready    bool
+	readyCh  chan struct{}
+	lastHash [32]byte // of the last snapshot written or loaded
+
+	syncs   atomic.Uint64 // completed (re)syncs, for tests and metrics
+	changes atomic.Uint64
+	writes  atomic.Uint64 // snapshot writes
+	dirty   chan struct{}
+}
+
+// NewCache returns an empty cache; call Load, then Run.
+func NewCache(cfg Config) *Cache {
+	if cfg.ReconnectMin <= 0 {
+		cfg.ReconnectMin = 100 * time.Millisecond
+	}
+	if cfg.ReconnectMax < cfg.ReconnectMin {
+		cfg.ReconnectMax = max(5*time.Second, cfg.ReconnectMin)
+	}
+	if cfg.PersistDelay <= 0 {
+		cfg.PersistDelay = 250 * time.Millisecond
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1)}
+}
+
+// Get returns the client with id, which the caller must not modify.
+func (c *Cache) Get(id string) (*Client, bool) {
+	c.mu.RLock()
+	cl, ok := c.byID[id]
+	c.mu.RUnlock()
+	return cl, ok
+}
+
+// Ready reports whether the cache holds a complete snapshot: loaded from token.db or received from the
+// registry.
+func (c *Cache) Ready() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.ready
+}
+
+// ReadyC is closed once the cache becomes ready.
+func (c *Cache) ReadyC() <-chan struct{} { return c.readyCh }
+
+// Syncs counts the registry snapshots applied so far (one per successful (re)connect).
+func (c *Cache) Syncs() uint64 { return c.syncs.Load() }
+
+// Writes counts the snapshot writes to the store so far.
+func (c *Cache) Writes() uint64 { return c.writes.Load() }
+
+func (c *Cache) markReadyLocked() {
+	if !c.ready {
+		c.ready = true
+		close(c.readyCh)
+	}
+}
+
+type snapshot struct {
+	Clients []*Client `json:"clients"`
+}
+
+// Load reads the snapshot persisted by an earlier run, if any, so known clients work before the registry
+// answers. A snapshot that cannot be opened (another master key, corruption) is logged and ignored.
+func (c *Cache) Load(ctx context.Context) error {
+	sealed, err := c.cfg.Store.ClientSnapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("load client snapshot: %w", err)
+	}
+	if sealed == nil {
+		return nil
+	}
+	plain, err := c.cfg.Keyring.Open(sealed, snapshotAD)
+	if err != nil {
+		c.log.Warn("ignoring persisted client snapshot", "err", err)
+		return nil
+	}
+	var s snapshot
+	if err := json.Unmarshal(plain, &s); err != nil {
+		c.log.Warn("ignoring persisted client snapshot", "err", err)
+		return nil
+	}
+	m := make(map[string]*Client, len(s.Clients))
+	for _, cl := range s.Clients {
+		if cl != nil && cl.ID != "" {
+			m[cl.ID] = cl
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ready { // the registry was faster
+		return nil
+	}
+	c.byID = m
+	c.lastHash = sha256.Sum256(plain)
+	c.markReadyLocked()
+	c.log.Info("loaded persisted client snapshot", "clients", len(m))
+	return nil
+}
+
+// Run keeps the cache fed until ctx ends: it watches the registry, reconnecting with jittered exponential
+// backoff, and persists the snapshot after changes. Before returning it writes a pending change.
+func (c *Cache) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { c.watchLoop(ctx) })
+	wg.Go(func() { c.persistLoop(ctx) })
+	wg.Wait()
+}
+
+func (c *Cache) watchLoop(ctx context.Context) {
+	backoff := c.cfg.ReconnectMin
+	for {
+		synced, err := c.watchOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if synced {
+			backoff = c.cfg.ReconnectMin
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		c.log.Warn("registry client watch broken; serving cached clients", "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, c.cfg.ReconnectMax)
+	}
+}
+
+// watchOnce runs one WatchClients stream. Until the synced marker, events build a fresh snapshot that then
+// replaces the cache wholesale (so clients deleted while disconnected disappear); afterwards each event is
+// applied as it comes.
+func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.cfg.Registry.WatchClients(ctx, &registryv1.WatchClientsRequest{})
+	if err != nil {
+		return false, err
+	}
+	pending := map[string]*Client{}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			return synced, err
+		}
+		switch e := ev.GetEvent().(type) {
+		case *registryv1.WatchClientsResponse_Upsert:
+			cl, err := fromRecord(e.Upsert)
+			if err != nil {
+				c.log.Warn("skipping client record", "err", err)
+				continue
+			}
+			if synced {
+				c.apply(cl.ID, cl)
+			} else {
+				pending[cl.ID] = cl
+			}
+		case *registryv1.WatchClientsResponse_DeletedClientId:
+			if synced {
+				c.apply(e.DeletedClientId, nil)
+			} else {
+				delete(pending, e.DeletedClientId)
+			}
+		case *registryv1.WatchClientsResponse_Synced:
+			if !synced {
+				c.replace(pending)
+				pending = nil
+				synced = true
+			}
+		}
+	}
+}
+
+func (c *Cache) replace(m map[string]*Client) {
+	c.mu.Lock()
+	c.byID = m
+	c.markReadyLocked()
+	c.mu.Unlock()
+	c.syncs.Add(1)
+	c.log.Info("client snapshot synced from registry", "clients", len(m))
+	c.changed()
+}
+
+// apply sets (cl != nil) or deletes the client id.
+func (c *Cache) apply(id string, cl *Client) {
+	c.mu.Lock()
+	if cl == nil {
+		delete(c.byID, id)
+	} else {
+		c.byID[id] = cl
+	}
+	c.mu.Unlock()
+	c.changed()
+}
+
+func (c *Cache) changed() {
+	c.changes.Add(1)
+	select {
+	case c.dirty <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Cache) persistLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-c.dirty:
+				c.persist(context.WithoutCancel(ctx))
+			default:
+			}
+			return
+		case <-c.dirty:
+		}
+		t := time.NewTimer(c.cfg.PersistDelay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		c.persist(context.WithoutCancel(ctx))
+	}
+}
+
+// Persist writes the current content to the store unless it equals what was last written or loaded.
+func (c *Cache) Persist(ctx context.Context) error {
+	return c.persist(ctx)
+}
+
+func (c *Cache) persist(ctx context.Context) error {
+	c.mu.RLock()
+	if !c.ready {
+		c.mu.RUnlock()
+		return nil
+	}
+	s := snapshot{Clients: make([]*Client, 0, len(c.byID))}
+	for _, cl := range c.byID {
+		s.Clients = append(s.Clients, cl)
+	}
+	last := c.lastHash
+	c.mu.RUnlock()
+	slices.SortFunc(s.Clients, func(a, b *Client) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	plain, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(plain)
+	if sum == last {
+		return nil
+	}
+	if err := c.cfg.Store.PutClientSnapshot(ctx, c.cfg.Keyring.Seal(plain, snapshotAD)); err != nil {
+		c.log.Error("persist client snapshot", "err", err)
+		c.changed() // retry later
+		return err
+	}
+	c.mu.Lock()
+	c.lastHash = sum
+	c.mu.Unlock()
+	c.writes.Add(1)
+	return nil
+}

@@ -1,0 +1,81 @@
+// Package clients keeps the token service's local copy of the registry's OAuth clients: a cache fed by the
+// registry's WatchClients stream (reconnecting with backoff and resyncing after every reconnect), persisted
+// to token.db so that a restart during a registry outage still knows every client, and a recorder that
+// reports secret uses back to the registry in batches. Nothing on the request path calls the network or
+// writes to disk.
+package clients
+
+import (
+	"time"
+
+	"github.com/authsuite/authsuite/internal/suitekey"
+)
+
+// Client is what the token service knows about an OAuth client (RFC 6749 §2). A *Client handed out by the
+// Cache is never modified afterwards; changes replace it.
+type Client struct {
+	ID                               string        `json:"id"`
+	Name                             string        `json:"name,omitempty"`
+	TenantID                         string        `json:"tenant_id"`
+	TenantCode                       string        `json:"tenant_code"`
+	GrantTypes                       []string      `json:"grant_types,omitempty"`
+	Scopes                           []string      `json:"scopes,omitempty"`
+	AccessTokenLifetime              time.Duration `json:"access_token_lifetime"`
+	RefreshTokenLifetime             time.Duration `json:"refresh_token_lifetime"`
+	RequireSecret                    bool          `json:"require_secret"`
+	AllowOfflineAccess               bool          `json:"allow_offline_access,omitempty"`
+	AllowRememberConsent             bool          `json:"allow_remember_consent,omitempty"`
+	RequireConsent                   bool          `json:"require_consent,omitempty"`
+	AllowNoPKCE                      bool          `json:"allow_no_pkce,omitempty"`
+	AllowROPC                        bool          `json:"allow_ropc,omitempty"`
+	RedirectURIs                     []string      `json:"redirect_uris,omitempty"`
+	RedirectURIPrefixMatching        bool          `json:"redirect_uri_prefix_matching,omitempty"`
+	PostLogoutRedirectURIs           []string      `json:"post_logout_redirect_uris,omitempty"`
+	BackChannelLogoutURI             string        `json:"back_channel_logout_uri,omitempty"`
+	BackChannelLogoutSessionRequired bool          `json:"back_channel_logout_session_required,omitempty"`
+	CORSOrigins                      []string      `json:"cors_origins,omitempty"`
+	Secrets                          []Secret      `json:"secrets,omitempty"`
+}
+
+// Secret is a client secret as the registry stores it: a keyed digest (suitekey purpose "client-secret"),
+// never the value.
+type Secret struct {
+	ID        string    `json:"id"`
+	KeyID     string    `json:"key_id"`
+	Digest    []byte    `json:"digest"`
+	NotBefore time.Time `json:"not_before,omitzero"`
+	NotAfter  time.Time `json:"not_after,omitzero"` // zero: no expiry
+}
+
+// DigestPurpose is the suitekey purpose of client secret digests.
+const DigestPurpose = "client-secret"
+
+// MaxSecretLen bounds the secrets VerifySecret hashes; longer input never matches.
+const MaxSecretLen = 1024
+
+// HasGrant reports whether the client may use grant type g.
+func (c *Client) HasGrant(g string) bool {
+	for _, v := range c.GrantTypes {
+		if v == g {
+			return true
+		}
+	}
+	return false
+}
+
+// VerifySecret reports which of the client's secrets equals value and is valid at now (NotBefore ≤ now <
+// NotAfter), comparing keyed digests in constant time (RFC 6749 §2.3.1). It never logs or keeps value.
+func (c *Client) VerifySecret(kr *suitekey.Keyring, value string, now time.Time) (secretID string, ok bool) {
+	if value == "" || len(value) > MaxSecretLen {
+		return "", false
+	}
+	for _, s := range c.Secrets {
+		if now.Before(s.NotBefore) || (!s.NotAfter.IsZero() && !now.Before(s.NotAfter)) {
+			continue
+		}
+		if kr.VerifyDigest(DigestPurpose, s.KeyID, []byte(value), s.Digest) {
+			return s.ID, true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// fixture: a tenant "acme" with client "billing" (secret value) and an admin token.
+type fixture struct {
+	s          *suite
+	adminToken string
+	tenantID   string
+	secretID   string
+	secret     string
+}
+
+func newFixture(t *testing.T) *fixture {
+	s := startSuite(t)
+	f := &fixture{s: s, adminToken: clientToken(t, s, "admin", bootstrapSecret, "adminapi sudo")}
+	f.tenantID = expect(t, "tenant", s.call("POST", "/api/adminapi2/v1/tenants", f.adminToken, map[string]any{"code": "acme", "name": "Acme"}), 201)["tenantId"].(string)
+	expect(t, "client", s.call("POST", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients", f.adminToken, map[string]any{
+		"clientId": "billing", "allowedGrantTypes": []string{"client_credentials"}, "allowedScopes": []string{"orders.read", "adminapi"},
+	}), 201)
+	sec := expect(t, "secret", s.call("POST", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/billing/secrets", f.adminToken, map[string]any{}), 201)
+	f.secretID, f.secret = sec["secretId"].(string), sec["value"].(string)
+	return f
+}
+
+func TestTokenEndpointErrors(t *testing.T) {
+	f := newFixture(t)
+	s := f.s
+	tests := []struct {
+		name, body, user, pass string
+		status                 int
+		code                   string
+	}{
+		{"wrong secret in body", "grant_type=client_credentials&client_id=billing&client_secret=nope", "", "", 401, "invalid_client"},
+		{"unknown client", "grant_type=client_credentials&client_id=ghost&client_secret=x", "", "", 401, "invalid_client"},
+		{"wrong secret by Basic", "grant_type=client_credentials", "billing", "nope", 401, "invalid_client"},
+		{"unsupported grant", "grant_type=urn:example:magic&client_id=billing&client_secret=" + url.QueryEscape(f.secret), "", "", 400, "unsupported_grant_type"},
+		{"grant not allowed", "grant_type=password&username=a&password=b&client_id=billing&client_secret=" + url.QueryEscape(f.secret), "", "", 400, "unauthorized_client"},
+		{"scope not allowed", "grant_type=client_credentials&scope=orders.delete&client_id=billing&client_secret=" + url.QueryEscape(f.secret), "", "", 400, "invalid_scope"},
+		{"missing grant type", "client_id=billing", "", "", 400, "invalid_request"},
+	}
+	for _, tt := range tests {
+		r := s.form("/connect/token", tt.body, tt.user, tt.pass)
+		expect(t, tt.name, r, tt.status, tt.code)
+		if tt.user != "" && r.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: no WWW-Authenticate after a Basic attempt", tt.name)
+		}
+		if r.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q", tt.name, r.header.Get("Cache-Control"))
+		}
+	}
+	// The OAuth client library sees the RFC 6749 §5.2 error.
+	_, err := (&clientcredentials.Config{ClientID: "billing", ClientSecret: "wrong", TokenURL: s.base + "/connect/token"}).Token(context.Background())
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
+		t.Fatalf("x/oauth2 error %v", err)
+	}
+	// The simple API: wrong grant type, wrong secret, missing token on check.
+	expect(t, "simple wrong grant", s.call("GET", "/api/oauth2/server/tokens?grant_type=password&client_id=billing&client_secret=x", "", nil), 400, "unsupported_grant_type")
+	expect(t, "simple wrong secret", s.call("GET", "/api/oauth2/server/tokens?grant_type=client_credentials&client_id=billing&client_secret=x", "", nil), 401, "invalid_client")
+	expect(t, "check without token", s.call("GET", "/api/oauth2/server/tokens/check", "", nil), 400, "invalid_request")
+	expect(t, "check forged", s.call("GET", "/api/oauth2/server/tokens/check?token=eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "", nil), 400, "invalid_token")
+	if r := s.call("GET", "/api/oauth2/server/tokens/revoke", "", nil); r.status != 400 || r.json(t)["code"] == float64(0) {
+		t.Fatalf("revoke without token: %d %s", r.status, r.body)
+	}
+}
+
+func TestAdminAuthorization(t *testing.T) {
+	f := newFixture(t)
+	s := f.s
+	path := "/api/adminapi2/v1/tenants/" + f.tenantID + "/clients"
+	expect(t, "no token", s.call("GET", path, "", nil), 401)
+	expect(t, "garbage token", s.call("GET", path, "not-a-token", nil), 401)
+
+	// billing belongs to acme and holds adminapi: its own tenant yes, tenants API and other tenants no.
+	billing := clientToken(t, s, "billing", f.secret, "adminapi")
+	expect(t, "own tenant", s.call("GET", path, billing, nil), 200)
+	expect(t, "own tenant via ?access_token", s.call("GET", path+"?access_token="+billing, "", nil), 200)
+	expect(t, "tenants API", s.call("GET", "/api/adminapi2/v1/tenants", billing, nil), 403)
+	expect(t, "system tenant's clients", s.call("GET", "/api/adminapi2/v1/tenants/default/clients", billing, nil), 403)
+	noScope := clientToken(t, s, "billing", f.secret, "orders.read")
+	expect(t, "without adminapi scope", s.call("GET", path, noScope, nil), 403)
+
+	// Validation names the field; duplicates conflict; unknown tenants are 404.
+	r := expect(t, "bad redirect", s.call("POST", path, f.adminToken, map[string]any{
+		"clientId": "web", "allowedGrantTypes": []string{"authorization_code"}, "redirectUris": []string{"https://app.example.com/cb#frag"},
+	}), 400, "invalid_request")
+	if r["field"] == nil {
+		t.Errorf("validation error names no field: %v", r)
+	}
+	expect(t, "duplicate clientId", s.call("POST", path, f.adminToken, map[string]any{
+		"clientId": "billing", "allowedGrantTypes": []string{"client_credentials"},
+	}), 409)
+	expect(t, "unknown tenant", s.call("GET", "/api/adminapi2/v1/tenants/nope/clients", f.adminToken, nil), 404)
+
+	// A revoked admin token stops working at once.
+	expect(t, "revoke billing token", s.form("/connect/revocation", "token="+billing, "billing", f.secret), 200)
+	expect(t, "revoked token", s.call("GET", path, billing, nil), 401)
+}
+
+func TestSudo(t *testing.T) {
+	f := newFixture(t)
+	s := f.s
+	users := "/api/adminapi2/v1/tenants/" + f.tenantID + "/users"
+	alice := expect(t, "alice", s.call("POST", users, f.adminToken, map[string]any{
+		"loginName": "alice", "email": "alice@acme.test", "mobile": "+15550001", "password": "correct horse battery", "roles": []string{"tenant_admin"},
+	}), 201)
+	if _, shown := alice["password"]; shown {
+		t.Fatal("the password is returned")
+	}
+	bob := expect(t, "bob", s.call("POST", users, f.adminToken, map[string]any{"loginName": "bob"}), 201)
+
+	// The check endpoint answers for the impersonated user with the acting client.
+	for _, sel := range []string{"uid:" + alice["userId"].(string), "loginName:alice", "email:alice@acme.test", "mobile:+15550001", "username:alice"} {
+		q := url.Values{"token": {f.adminToken}, "sudo": {sel}, "tenantCode": {"acme"}}
+		c := expect(t, "check sudo "+sel, s.call("GET", "/api/oauth2/server/tokens/check?"+q.Encode(), "", nil), 200)
+		act, _ := c["act"].(map[string]any)
+		if c["sub"] != alice["userId"] || c["loginName"] != "alice" || c["tenant"] != f.tenantID || act["client_id"] != "admin" {
+			t.Fatalf("check with sudo=%s: %v", sel, c)
+		}
+	}
+	q := url.Values{"token": {f.adminToken}, "sudo": {"loginName:nobody"}, "tenantId": {f.tenantID}}
+	expect(t, "sudo unknown user", s.call("GET", "/api/oauth2/server/tokens/check?"+q.Encode(), "", nil), 404)
+	billing := clientToken(t, s, "billing", f.secret, "adminapi")
+	q = url.Values{"token": {billing}, "sudo": {"loginName:alice"}}
+	expect(t, "sudo without scope", s.call("GET", "/api/oauth2/server/tokens/check?"+q.Encode(), "", nil), 403)
+
+	// The admin API acts as the impersonated user: alice is a tenant admin, bob is not.
+	list := users + "?sudo=loginName:alice&tenantId=" + f.tenantID
+	expect(t, "admin call as alice", s.call("GET", list, f.adminToken, nil), 200)
+	expect(t, "admin call as bob", s.call("GET", users+"?sudo=uid:"+bob["userId"].(string)+"&tenantCode=acme", f.adminToken, nil), 403)
+	expect(t, "admin call as nobody", s.call("GET", users+"?sudo=loginName:ghost&tenantCode=acme", f.adminToken, nil), 404)
+	expect(t, "sudo without scope on admin API", s.call("GET", users+"?sudo=loginName:alice", billing, nil), 403)
+	expect(t, "alice cannot reach the tenants API", s.call("GET", "/api/adminapi2/v1/tenants?sudo=loginName:alice&tenantCode=acme", f.adminToken, nil), 403)
+}
+
+func TestIntrospectionAndRevocation(t *testing.T) {
+	f := newFixture(t)
+	s := f.s
+	tok := clientToken(t, s, "billing", f.secret, "orders.read")
+	in := expect(t, "introspect", s.form("/connect/introspect", "token="+tok, "billing", f.secret), 200)
+	if in["active"] != true || in["client_id"] != "billing" || in["scope"] != "orders.read" || in["tenant"] != f.tenantID {
+		t.Fatalf("introspection %v", in)
+	}
+	expect(t, "introspect unauthenticated", s.form("/connect/introspect", "token="+tok, "", ""), 401, "invalid_client")
+	expect(t, "revoke unknown", s.form("/connect/revocation", "token=unknown-token", "billing", f.secret), 200)
+	expect(t, "revoke", s.form("/connect/revocation", "token="+tok+"&token_type_hint=access_token", "billing", f.secret), 200)
+	in = expect(t, "introspect revoked", s.form("/connect/introspect", "token="+tok, "billing", f.secret), 200)
+	if len(in) != 1 || in["active"] != false {
+		t.Fatalf("revoked token introspects as %v", in)
+	}
+}
+
+func TestSecretChangesTakeEffectWithinASecond(t *testing.T) {
+	f := newFixture(t)
+	s := f.s
+	body := "grant_type=client_credentials"
+	expect(t, "token", s.form("/connect/token", body, "billing", f.secret), 200)
+	// A second secret for rotation; then the first is deleted.
+	second := expect(t, "second secret", s.call("POST", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/billing/secrets", f.adminToken,
+		map[string]any{"expiration": time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)}), 201)
+	eventually(t, time.Second, "new secret accepted", func() bool {
+		return s.form("/connect/token", body, "billing", second["value"].(string)).status == 200
+	})
+	expect(t, "delete first secret", s.call("DELETE", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/billing/secrets/"+f.secretID, f.adminToken, nil), 200)
+	eventually(t, time.Second, "deleted secret refused", func() bool {
+		return s.form("/connect/token", body, "billing", f.secret).status == 401
+	})
+	expect(t, "second secret still works", s.form("/connect/token", body, "billing", second["value"].(string)), 200)
+	// lastUsed shows up in the listing.
+	eventually(t, 15*time.Second, "lastUsed recorded", func() bool {
+		items := expect(t, "list", s.call("GET", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/billing/secrets", f.adminToken, nil), 200)["items"].([]any)
+		return len(items) == 1 && items[0].(map[string]any)["lastUsed"] != nil
+	})
+	// Deleting the client refuses it too.
+	expect(t, "delete client", s.call("DELETE", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/billing", f.adminToken, nil), 200)
+	eventually(t, time.Second, "deleted client refused", func() bool {
+		return s.form("/connect/token", body, "billing", second["value"].(string)).status == 401
+	})
+}

@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authsuite/authsuite/internal/app"
+	"github.com/authsuite/authsuite/internal/config"
+)
+
+const bootstrapSecret = "bootstrap-secret-for-tests-0123456789abcdef"
+
+// suite is an all-in-one authsuite started in-process on loopback ports, restartable on the same data.
+type suite struct {
+	t       *testing.T
+	dataDir string
+	running *app.Suite
+	base    string
+}
+
+func startSuite(t *testing.T) *suite {
+	t.Helper()
+	s := &suite{t: t, dataDir: t.TempDir()}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *suite) start() {
+	s.t.Helper()
+	cfg, err := config.Load("serve", []string{"--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--data-dir", s.dataDir},
+		[]string{"AUTHSUITE_BOOTSTRAP_SECRET=" + bootstrapSecret, "AUTHSUITE_BOOTSTRAP_PASSWORD=admin-password-1"}, io.Discard)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	running, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.running = running
+	s.base = running.Issuer
+}
+
+func (s *suite) stop() {
+	if s.running == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.running.Shutdown(ctx); err != nil {
+		s.t.Errorf("shutdown: %v", err)
+	}
+	s.running = nil
+}
+
+// restart stops the suite and starts it again on the same data directory (new ports).
+func (s *suite) restart() {
+	s.t.Helper()
+	s.stop()
+	s.start()
+}
+
+// response is a decoded HTTP answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
+	}
+	return m
+}
+
+// call sends method path with an optional JSON body and bearer token.
+func (s *suite) call(method, path, token string, body any) response {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return s.do(req)
+}
+
+// form POSTs an application/x-www-form-urlencoded body.
+func (s *suite) form(path, body string, basicUser, basicPass string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basicUser != "" {
+		req.SetBasicAuth(basicUser, basicPass)
+	}
+	return s.do(req)
+}
+
+func (s *suite) do(req *http.Request) response {
+	s.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// expect fails the test unless r has the status (and, when given, the OAuth error code).
+func expect(t *testing.T, what string, r response, status int, errorCode ...string) map[string]any {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("%s: status %d, want %d; body %s", what, r.status, status, r.body)
+	}
+	if len(r.body) == 0 {
+		return nil
+	}
+	m := r.json(t)
+	if len(errorCode) > 0 && m["error"] != errorCode[0] {
+		t.Fatalf("%s: error %v, want %s; body %s", what, m["error"], errorCode[0], r.body)
+	}
+	return m
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

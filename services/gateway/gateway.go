@@ -50,6 +50,7 @@ func New(ctx context.Context, b Backends, log *slog.Logger) (*Gateway, error) {
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
 		runtime.WithForwardResponseOption(responseHeaders),
 		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithWriteContentLength(),
 	)
 	regs := []func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error{
 		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {

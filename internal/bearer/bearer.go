@@ -1,0 +1,89 @@
+// Package bearer authenticates the callers of authsuite's public gRPC APIs: it reads the RFC 6750 bearer
+// token the gateway forwards as "authorization" metadata and verifies it through the token service's
+// internal API, so every service accepts exactly the tokens the token service issued and has not revoked.
+package bearer
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/access"
+	"github.com/authsuite/authsuite/internal/apierror"
+)
+
+// TokenInfo describes a verified access token.
+type TokenInfo struct {
+	Subject  string
+	ClientID string
+	TenantID string
+	UserID   string // empty for client (client_credentials) tokens
+	Scopes   []string
+	JTI      string
+	Expiry   time.Time
+}
+
+// HasScope reports whether the token carries scope.
+func (t TokenInfo) HasScope(scope string) bool { return access.HasScope(t.Scopes, scope) }
+
+// Authenticator verifies access tokens. Authenticate returns an error wrapping apierror.ErrUnauthenticated
+// for a token that is malformed, forged, expired or revoked, and apierror.ErrUnavailable when the verifier
+// cannot be reached.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (TokenInfo, error)
+}
+
+// FromContext returns the bearer token of an incoming gRPC call (metadata "authorization: Bearer …",
+// scheme case-insensitive per RFC 6750 §2.1), or an apierror.ErrUnauthenticated error.
+func FromContext(ctx context.Context) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get(access.MDAuthorization)
+	if len(vals) == 0 {
+		return "", apierror.Unauthenticated("a bearer token is required")
+	}
+	scheme, tok, ok := strings.Cut(vals[0], " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", apierror.Unauthenticated("the Authorization header must be Bearer <token>")
+	}
+	return tok, nil
+}
+
+// TokenService is an Authenticator backed by TokenInternalService.AuthenticateToken.
+type TokenService struct {
+	client tokenv1.TokenInternalServiceClient
+}
+
+// NewTokenService returns an Authenticator that asks the token service (whose connection must carry the
+// internal credential).
+func NewTokenService(client tokenv1.TokenInternalServiceClient) *TokenService {
+	return &TokenService{client: client}
+}
+
+// Authenticate implements Authenticator.
+func (a *TokenService) Authenticate(ctx context.Context, token string) (TokenInfo, error) {
+	resp, err := a.client.AuthenticateToken(ctx, &tokenv1.AuthenticateTokenRequest{Token: token})
+	if err != nil {
+		switch status.Code(err) {
+		case codes.Unauthenticated, codes.InvalidArgument:
+			return TokenInfo{}, apierror.Unauthenticated("invalid or expired access token")
+		case codes.Canceled, codes.DeadlineExceeded:
+			return TokenInfo{}, err
+		}
+		return TokenInfo{}, apierror.ErrUnavailable
+	}
+	return TokenInfo{
+		Subject:  resp.GetSubject(),
+		ClientID: resp.GetClientId(),
+		TenantID: resp.GetTenantId(),
+		UserID:   resp.GetUserId(),
+		Scopes:   resp.GetScopes(),
+		JTI:      resp.GetJti(),
+		Expiry:   time.Unix(resp.GetExpireTime(), 0),
+	}, nil
+}

@@ -1,0 +1,187 @@
+package server
+
+// Conversion between the registry's domain types and the generated protobuf types: the only file of the
+// service that knows both. Responses set every optional field, so REST answers show defaults
+// ("requireClientSecret": true); passwords are never written out; a secret's value only when given.
+
+import (
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/registry"
+)
+
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+// timeFromProto reads an optional timestamp: nil is the zero time; an out-of-range one is an error naming
+// field.
+func timeFromProto(field string, ts *timestamppb.Timestamp) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, nil
+	}
+	if err := ts.CheckValid(); err != nil {
+		return time.Time{}, apierror.Invalid(field, "not a valid timestamp")
+	}
+	return ts.AsTime(), nil
+}
+
+func tenantToProto(t registry.Tenant) *registryv1.Tenant {
+	return &registryv1.Tenant{TenantId: t.ID, Code: t.Code, Name: t.Name, CreateTime: timestamp(t.CreateTime)}
+}
+
+// tenantFromProto reads the writable fields of a tenant (id, code, name).
+func tenantFromProto(pb *registryv1.Tenant) registry.Tenant {
+	return registry.Tenant{ID: pb.GetTenantId(), Code: pb.GetCode(), Name: pb.GetName()}
+}
+
+// clientFromProto reads the writable settings of a client, starting from registry.DefaultClient so unset
+// optional fields take their defaults. Lifetimes are seconds; out-of-range values are left for
+// registry.ValidateClient to reject.
+func clientFromProto(pb *registryv1.Client) registry.Client {
+	c := registry.DefaultClient()
+	c.ID = pb.GetClientId()
+	c.Name = pb.GetClientName()
+	c.AllowOfflineAccess = pb.GetAllowOfflineAccess()
+	if pb.AllowRememberConsent != nil {
+		c.AllowRememberConsent = pb.GetAllowRememberConsent()
+	}
+	if pb.BackChannelLogoutSessionRequired != nil {
+		c.BackChannelLogoutSessionRequired = pb.GetBackChannelLogoutSessionRequired()
+	}
+	c.BackChannelLogoutURI = pb.GetBackChannelLogoutUri()
+	if pb.RequireClientSecret != nil {
+		c.RequireClientSecret = pb.GetRequireClientSecret()
+	}
+	c.RequireConsent = pb.GetRequireConsent()
+	c.AllowNoPKCE = pb.GetAllowNoPkce()
+	c.AllowROPC = pb.GetAllowRopc()
+	c.AllowedGrantTypes = slices.Clone(pb.GetAllowedGrantTypes())
+	c.AllowedCORSOrigins = slices.Clone(pb.GetAllowedCorsOrigins())
+	c.AllowedScopes = slices.Clone(pb.GetAllowedScopes())
+	c.PostLogoutRedirectURIs = slices.Clone(pb.GetPostLogoutRedirectUris())
+	c.RedirectURIs = slices.Clone(pb.GetRedirectUris())
+	c.RedirectURIPrefixMatching = pb.GetRedirectUriPrefixMatching()
+	if pb.AccessTokenLifetime != nil {
+		c.AccessTokenLifetime = time.Duration(pb.GetAccessTokenLifetime()) * time.Second
+	}
+	if pb.RefreshTokenLifetime != nil {
+		c.RefreshTokenLifetime = time.Duration(pb.GetRefreshTokenLifetime()) * time.Second
+	}
+	return c
+}
+
+func clientToProto(c registry.Client) *registryv1.Client {
+	return &registryv1.Client{
+		ClientId:                         c.ID,
+		ClientName:                       c.Name,
+		TenantId:                         c.TenantID,
+		AllowOfflineAccess:               c.AllowOfflineAccess,
+		AllowRememberConsent:             proto.Bool(c.AllowRememberConsent),
+		BackChannelLogoutSessionRequired: proto.Bool(c.BackChannelLogoutSessionRequired),
+		BackChannelLogoutUri:             c.BackChannelLogoutURI,
+		RequireClientSecret:              proto.Bool(c.RequireClientSecret),
+		RequireConsent:                   c.RequireConsent,
+		AllowNoPkce:                      c.AllowNoPKCE,
+		AllowRopc:                        c.AllowROPC,
+		AllowedGrantTypes:                nonNil(c.AllowedGrantTypes),
+		AllowedCorsOrigins:               nonNil(c.AllowedCORSOrigins),
+		AllowedScopes:                    nonNil(c.AllowedScopes),
+		PostLogoutRedirectUris:           nonNil(c.PostLogoutRedirectURIs),
+		RedirectUris:                     nonNil(c.RedirectURIs),
+		RedirectUriPrefixMatching:        c.RedirectURIPrefixMatching,
+		AccessTokenLifetime:              proto.Int32(int32(c.AccessTokenLifetime / time.Second)),
+		RefreshTokenLifetime:             proto.Int32(int32(c.RefreshTokenLifetime / time.Second)),
+		CreateTime:                       timestamp(c.CreateTime),
+		UpdateTime:                       timestamp(c.UpdateTime),
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return slices.Clone(s)
+}
+
+// secretToProto describes a stored secret; value is set only for the CreateClientSecret response.
+func secretToProto(s registry.Secret, value *string) *registryv1.ClientSecret {
+	return &registryv1.ClientSecret{
+		SecretId:     s.ID,
+		Description:  s.Description,
+		Value:        value,
+		ValueDisplay: s.ValueDisplay,
+		StartTime:    timestamp(s.StartTime),
+		Expiration:   timestamp(s.Expiration),
+		LastUsed:     timestamp(s.LastUsed),
+	}
+}
+
+// clientRecord is what the token service's client cache receives: settings, secret digests, tenant code.
+func clientRecord(c registry.Client, tenantCode string) *registryv1.ClientRecord {
+	rec := &registryv1.ClientRecord{Client: clientToProto(c), TenantCode: tenantCode}
+	for _, s := range c.Secrets {
+		rec.Secrets = append(rec.Secrets, &registryv1.SecretDigest{
+			SecretId:   s.ID,
+			Digest:     slices.Clone(s.Digest),
+			KeyId:      s.KeyID,
+			StartTime:  timestamp(s.StartTime),
+			Expiration: timestamp(s.Expiration),
+		})
+	}
+	return rec
+}
+
+// userFromProto reads a user's writable profile and, separately, the password when one is given.
+func userFromProto(pb *registryv1.User) (u registry.User, password *string) {
+	u = registry.User{
+		ID:          pb.GetUserId(),
+		LoginName:   pb.GetLoginName(),
+		Email:       pb.GetEmail(),
+		Mobile:      pb.GetMobile(),
+		DisplayName: pb.GetDisplayName(),
+		Roles:       slices.Clone(pb.GetRoles()),
+		Disabled:    pb.GetDisabled(),
+	}
+	return u, pb.Password
+}
+
+// userToProto describes a user; the password (hash) is never included.
+func userToProto(u registry.User) *registryv1.User {
+	return &registryv1.User{
+		UserId:      u.ID,
+		TenantId:    u.TenantID,
+		LoginName:   u.LoginName,
+		Email:       u.Email,
+		Mobile:      u.Mobile,
+		DisplayName: u.DisplayName,
+		Roles:       nonNil(u.Roles),
+		Disabled:    u.Disabled,
+		CreateTime:  timestamp(u.CreateTime),
+		UpdateTime:  timestamp(u.UpdateTime),
+	}
+}
+
+func secretUsesFromProto(uses []*registryv1.SecretUse) ([]registry.SecretUse, error) {
+	out := make([]registry.SecretUse, 0, len(uses))
+	for _, u := range uses {
+		t, err := timeFromProto("uses.usedTime", u.GetUsedTime())
+		if err != nil {
+			return nil, err
+		}
+		if t.IsZero() {
+			return nil, apierror.Invalid("uses.usedTime", "is required")
+		}
+		out = append(out, registry.SecretUse{ClientID: u.GetClientId(), SecretID: u.GetSecretId(), Time: t})
+	}
+	return out, nil
+}

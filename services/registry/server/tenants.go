@@ -1,0 +1,149 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	"github.com/authsuite/authsuite/internal/access"
+	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/registry"
+)
+
+// tenantService implements TenantService: system-tenant principals only.
+type tenantService struct {
+	registryv1.UnimplementedTenantServiceServer
+	s *Server
+}
+
+func (ts *tenantService) CreateTenant(ctx context.Context, req *registryv1.CreateTenantRequest) (resp *registryv1.CreateTenantResponse, err error) {
+	err = ts.s.admin(ctx, req.GetTenant().GetTenantId(), true, func(principal) error {
+		t := tenantFromProto(req.GetTenant())
+		if t.ID == "" {
+			t.ID = registry.NewID()
+		}
+		if err := registry.ValidateTenant(t); err != nil {
+			return err
+		}
+		t.CreateTime = ts.s.now().UTC()
+		t, err := ts.s.store.CreateTenant(ctx, t)
+		if err != nil {
+			return err
+		}
+		resp = &registryv1.CreateTenantResponse{Tenant: tenantToProto(t)}
+		return nil
+	})
+	return resp, err
+}
+
+func (ts *tenantService) ListTenants(ctx context.Context, req *registryv1.ListTenantsRequest) (resp *registryv1.ListTenantsResponse, err error) {
+	err = ts.s.admin(ctx, "", true, func(principal) error {
+		opts, err := registry.PageOptions(req.GetPageSize(), req.GetPageToken())
+		if err != nil {
+			return err
+		}
+		items, next, err := ts.s.store.ListTenants(ctx, opts)
+		if err != nil {
+			return err
+		}
+		resp = &registryv1.ListTenantsResponse{Items: []*registryv1.Tenant{}, NextPageToken: registry.EncodePageToken(next)}
+		for _, t := range items {
+			resp.Items = append(resp.Items, tenantToProto(t))
+		}
+		return nil
+	})
+	return resp, err
+}
+
+func (ts *tenantService) GetTenant(ctx context.Context, req *registryv1.GetTenantRequest) (resp *registryv1.GetTenantResponse, err error) {
+	err = ts.s.admin(ctx, req.GetTenantId(), true, func(principal) error {
+		t, err := ts.s.store.GetTenant(ctx, req.GetTenantId())
+		if err != nil {
+			return err
+		}
+		resp = &registryv1.GetTenantResponse{Tenant: tenantToProto(t)}
+		return nil
+	})
+	return resp, err
+}
+
+func (ts *tenantService) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantRequest) (resp *registryv1.UpdateTenantResponse, err error) {
+	err = ts.s.admin(ctx, req.GetTenantId(), true, func(principal) error {
+		in := tenantFromProto(req.GetTenant())
+		if in.ID != "" && in.ID != req.GetTenantId() {
+			return apierror.Invalid("tenantId", "the body's tenantId must match the path")
+		}
+		in.ID = req.GetTenantId()
+		if err := registry.ValidateTenant(in); err != nil {
+			if fe := (*apierror.FieldError)(nil); errors.As(err, &fe) && fe.Field == "tenantId" {
+				return apierror.NotFound("tenant %q", clipID(in.ID))
+			}
+			return err
+		}
+		// A code change changes every client record's tenant_code: hold the client feed.
+		ts.s.clientWrites.Lock()
+		defer ts.s.clientWrites.Unlock()
+		var oldCode string
+		t, err := ts.s.store.UpdateTenant(ctx, in.ID, func(old registry.Tenant) (registry.Tenant, error) {
+			oldCode = old.Code
+			old.Code, old.Name = in.Code, in.Name
+			return old, nil
+		})
+		if err != nil {
+			return err
+		}
+		if t.Code != oldCode {
+			ts.s.republishTenant(ctx, t.ID)
+		}
+		resp = &registryv1.UpdateTenantResponse{Tenant: tenantToProto(t)}
+		return nil
+	})
+	return resp, err
+}
+
+// republishTenant publishes every client of a tenant again (its tenant code changed). Call with
+// clientWrites held.
+func (s *Server) republishTenant(ctx context.Context, tenantID string) {
+	ctx = context.WithoutCancel(ctx)
+	after := ""
+	for {
+		items, next, err := s.store.ListClients(ctx, tenantID, registry.ListOptions{Limit: registry.MaxPageSize, After: after})
+		if err != nil {
+			s.log.Error("client feed: cannot list clients of renamed tenant; dropping watchers", "tenant", tenantID, "err", err)
+			s.feed.dropAll()
+			return
+		}
+		s.publishUpserts(ctx, items...)
+		if next == "" {
+			return
+		}
+		after = next
+	}
+}
+
+func (ts *tenantService) DeleteTenant(ctx context.Context, req *registryv1.DeleteTenantRequest) (resp *registryv1.DeleteTenantResponse, err error) {
+	err = ts.s.admin(ctx, req.GetTenantId(), true, func(principal) error {
+		if req.GetTenantId() == access.SystemTenant {
+			return apierror.FailedPrecondition("the system tenant %q cannot be deleted", access.SystemTenant)
+		}
+		ts.s.clientWrites.Lock()
+		defer ts.s.clientWrites.Unlock()
+		deleted, err := ts.s.store.DeleteTenant(ctx, req.GetTenantId())
+		if err != nil {
+			return err
+		}
+		for _, id := range deleted {
+			ts.s.feed.publish(deletedEvent(id))
+		}
+		resp = &registryv1.DeleteTenantResponse{}
+		return nil
+	})
+	return resp, err
+}
+
+func clipID(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	"github.com/authsuite/authsuite/services/registry"
+)
+
+// watchBuffer is how many events a watcher may lag behind before it is dropped (and must reconnect and
+// resync). Writers never wait for watchers.
+const watchBuffer = 1024
+
+// feed fans committed client changes out to WatchClients streams.
+type feed struct {
+	size int
+	mu   sync.Mutex
+	subs map[*watcher]struct{}
+}
+
+// watcher is one WatchClients stream's queue. gone is closed when the watcher fell behind and was dropped.
+type watcher struct {
+	ch   chan *registryv1.WatchClientsResponse
+	gone chan struct{}
+}
+
+func newFeed(size int) *feed { return &feed{size: size, subs: map[*watcher]struct{}{}} }
+
+func (f *feed) subscribe() *watcher {
+	w := &watcher{ch: make(chan *registryv1.WatchClientsResponse, f.size), gone: make(chan struct{})}
+	f.mu.Lock()
+	f.subs[w] = struct{}{}
+	f.mu.Unlock()
+	return w
+}
+
+func (f *feed) unsubscribe(w *watcher) {
+	f.mu.Lock()
+	delete(f.subs, w)
+	f.mu.Unlock()
+}
+
+// publish queues ev for every watcher without blocking; a watcher whose queue is full is dropped.
+func (f *feed) publish(ev *registryv1.WatchClientsResponse) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for w := range f.subs {
+		select {
+		case w.ch <- ev:
+		default:
+			close(w.gone)
+			delete(f.subs, w)
+		}
+	}
+}
+
+// dropAll drops every watcher, forcing resyncs: used when a change committed but its event cannot be built.
+func (f *feed) dropAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for w := range f.subs {
+		close(w.gone)
+		delete(f.subs, w)
+	}
+}
+
+func upsertEvent(c registry.Client, tenantCode string) *registryv1.WatchClientsResponse {
+	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Upsert{Upsert: clientRecord(c, tenantCode)}}
+}
+
+func deletedEvent(id string) *registryv1.WatchClientsResponse {
+	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_DeletedClientId{DeletedClientId: id}}
+}
+
+// publishUpserts publishes the new state of committed clients. Call with clientWrites held. The store is read
+// with a context that ignores the caller's cancellation: the change is committed, so its event must follow.
+func (s *Server) publishUpserts(ctx context.Context, clients ...registry.Client) {
+	ctx = context.WithoutCancel(ctx)
+	for _, c := range clients {
+		t, err := s.store.GetTenant(ctx, c.TenantID)
+		if err != nil {
+			s.log.Error("client feed: cannot read tenant of changed client; dropping watchers", "client_id", c.ID, "err", err)
+			s.feed.dropAll()
+			return
+		}
+		s.feed.publish(upsertEvent(c, t.Code))
+	}
+}

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"time"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/services/token/jwt"
+)
+
+// This file is the only place that builds tokenv1 messages from domain values.
+
+func authFrom(c *tokenv1.ClientCredentials) clientAuth {
+	return clientAuth{ClientID: c.GetClientId(), Secret: c.GetClientSecret()}
+}
+
+func toTokenResponse(i *issued) *tokenv1.TokenResponse {
+	return &tokenv1.TokenResponse{AccessToken: i.Token, TokenType: "Bearer", ExpiresIn: i.ExpiresIn, Scope: i.Scope}
+}
+
+func toGetTokenResponse(i *issued) *tokenv1.GetTokenResponse {
+	return &tokenv1.GetTokenResponse{AccessToken: i.Token, TokenType: "bearer", ExpiresIn: i.ExpiresIn, Scope: i.Scope}
+}
+
+func toCheckResponse(token string, v *verified, now time.Time) *tokenv1.CheckTokenResponse {
+	left := max(v.claims.Expiry-now.Unix(), 0)
+	return &tokenv1.CheckTokenResponse{
+		AccessToken: token, TokenType: "bearer", ExpiresIn: int32(min(left, 1<<31-1)), Scope: v.claims.Scope,
+	}
+}
+
+func withSudo(r *tokenv1.CheckTokenResponse, v *verified, u *registryv1.User) {
+	r.Sub = new(u.GetUserId())
+	r.LoginName = new(u.GetLoginName())
+	r.Tenant = new(u.GetTenantId())
+	r.Act = &tokenv1.Actor{ClientId: v.claims.ClientID, Sub: v.claims.Subject}
+}
+
+func toIntrospectResponse(c *jwt.Claims) *tokenv1.IntrospectResponse {
+	r := &tokenv1.IntrospectResponse{
+		Active:    true,
+		Scope:     new(c.Scope),
+		ClientId:  new(c.ClientID),
+		TokenType: new("Bearer"), // RFC 7662 §2.2: the token_type of RFC 6749 §7.1
+		Exp:       new(c.Expiry),
+		Iat:       new(c.IssuedAt),
+		Sub:       new(c.Subject),
+		Iss:       new(c.Issuer),
+		Jti:       new(c.ID),
+		Tenant:    new(c.Tenant),
+	}
+	if len(c.Audience) > 0 {
+		r.Aud = new(c.Audience[0])
+	}
+	return r
+}
+
+func toAuthenticateResponse(v *verified) *tokenv1.AuthenticateTokenResponse {
+	c := v.claims
+	return &tokenv1.AuthenticateTokenResponse{
+		Subject: c.Subject, ClientId: c.ClientID, TenantId: c.Tenant, Scopes: v.scopes, UserId: userID(c),
+		ExpireTime: c.Expiry, Jti: c.ID,
+	}
+}
+
+func toJwks(keys []jwt.JWK) *tokenv1.GetJwksResponse {
+	out := &tokenv1.GetJwksResponse{Keys: make([]*tokenv1.Jwk, 0, len(keys))}
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return new(s)
+	}
+	for _, k := range keys {
+		out.Keys = append(out.Keys, &tokenv1.Jwk{
+			Kty: k.Kty, Kid: k.Kid, Use: k.Use, Alg: k.Alg,
+			Crv: opt(k.Crv), X: opt(k.X), Y: opt(k.Y), N: opt(k.N), E: opt(k.E),
+		})
+	}
+	return out
+}
+
+// discoveryDocument is the provider metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3) with every
+// endpoint under the issuer, at the IdentityServer paths of SPEC §2.
+func discoveryDocument(issuer string, alg jwt.Alg) *tokenv1.GetDiscoveryResponse {
+	authMethods := []string{"client_secret_basic", "client_secret_post"}
+	return &tokenv1.GetDiscoveryResponse{
+		Issuer:                                    issuer,
+		AuthorizationEndpoint:                     issuer + "/connect/authorize",
+		TokenEndpoint:                             issuer + "/connect/token",
+		UserinfoEndpoint:                          issuer + "/connect/userinfo",
+		JwksUri:                                   issuer + "/.well-known/openid-configuration/jwks",
+		IntrospectionEndpoint:                     issuer + "/connect/introspect",
+		RevocationEndpoint:                        issuer + "/connect/revocation",
+		EndSessionEndpoint:                        issuer + "/connect/endsession",
+		ScopesSupported:                           []string{"openid", "profile", "email", "phone", "offline_access", "adminapi", "sudo"},
+		ResponseTypesSupported:                    []string{"code"},
+		ResponseModesSupported:                    []string{"query"},
+		GrantTypesSupported:                       []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword},
+		SubjectTypesSupported:                     []string{"public"},
+		IdTokenSigningAlgValuesSupported:          []string{string(alg)},
+		TokenEndpointAuthMethodsSupported:         authMethods,
+		IntrospectionEndpointAuthMethodsSupported: authMethods,
+		RevocationEndpointAuthMethodsSupported:    authMethods,
+		CodeChallengeMethodsSupported:             []string{"S256"},
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash",
+			"name", "preferred_username", "email", "phone_number", "tenant"},
+		BackchannelLogoutSupported:        true,
+		BackchannelLogoutSessionSupported: true,
+	}
+}

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
+)
+
+// Token is the token endpoint (RFC 6749 §3.2). Only grant_type=client_credentials (§4.4) is served so far;
+// the other grant types answer unsupported_grant_type. Errors are RFC 6749 §5.2 codes.
+func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1.TokenResponse, error) {
+	switch req.GetGrantType() {
+	case "":
+		return nil, apierror.OAuth(apierror.InvalidRequest, "grant_type is required")
+	case GrantClientCredentials:
+	default:
+		return nil, apierror.OAuth(apierror.UnsupportedGrantType, "grant_type %q is not supported", clip(req.GetGrantType()))
+	}
+	cl, err := s.authenticate(authFrom(req.GetClient()), true)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := s.clientCredentials(cl, req.GetScope())
+	if err != nil {
+		return nil, err
+	}
+	return toTokenResponse(iss), nil
+}
+
+// Introspect is token introspection (RFC 7662 §2). The caller authenticates as a confidential client
+// (§2.1). A token that is invalid, expired, revoked, or of another tenant while the caller is not of the
+// system tenant is answered with active=false only (§2.2).
+func (s *Server) Introspect(ctx context.Context, req *tokenv1.IntrospectRequest) (*tokenv1.IntrospectResponse, error) {
+	caller, err := s.authenticate(authFrom(req.GetClient()), true)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetToken() == "" {
+		return nil, apierror.OAuth(apierror.InvalidRequest, "token is required")
+	}
+	v, err := s.verifyToken(req.GetToken())
+	if err != nil {
+		return &tokenv1.IntrospectResponse{Active: false}, nil
+	}
+	if v.claims.Tenant != caller.TenantID && !s.isSystemTenant(caller.TenantID, caller.ID) {
+		return &tokenv1.IntrospectResponse{Active: false}, nil
+	}
+	return toIntrospectResponse(v.claims), nil
+}
+
+// Revoke is token revocation (RFC 7009 §2). The caller authenticates as a client (§2.1); an invalid or
+// unknown token, or one that is already expired or revoked, succeeds (§2.2); a token issued to another
+// client answers unauthorized_client. The revocation is durable before the answer.
+func (s *Server) Revoke(ctx context.Context, req *tokenv1.RevokeRequest) (*tokenv1.RevokeResponse, error) {
+	caller, err := s.authenticate(authFrom(req.GetClient()), false)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetToken() == "" {
+		return nil, apierror.OAuth(apierror.InvalidRequest, "token is required")
+	}
+	v, err := s.verifyToken(req.GetToken())
+	switch {
+	case errors.Is(err, errTokenInvalid):
+		return &tokenv1.RevokeResponse{}, nil
+	case v == nil:
+		return nil, err
+	case v.claims.ClientID != caller.ID:
+		return nil, apierror.OAuth(apierror.UnauthorizedClient, "the token was not issued to this client")
+	case err != nil: // expired or already revoked
+		return &tokenv1.RevokeResponse{}, nil
+	}
+	if err := s.revoke(ctx, v); err != nil {
+		return nil, err
+	}
+	return &tokenv1.RevokeResponse{}, nil
+}
+
+// GetDiscovery returns the provider metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3).
+func (s *Server) GetDiscovery(context.Context, *tokenv1.GetDiscoveryRequest) (*tokenv1.GetDiscoveryResponse, error) {
+	return s.discovery, nil
+}
+
+// GetJwks returns the public keys that verify tokens (RFC 7517 §5): the current key first, then retired
+// keys until every token they signed has expired.
+func (s *Server) GetJwks(context.Context, *tokenv1.GetJwksRequest) (*tokenv1.GetJwksResponse, error) {
+	return toJwks(s.keys.publicKeys()), nil
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

@@ -1,0 +1,223 @@
+// Package server is the token service: the core that issues and verifies access tokens (RFC 6749 §4.4
+// client credentials, RFC 9068 JWT access tokens, RFC 7662 introspection, RFC 7009 revocation, the simple
+// token API of seed 003) and its gRPC edge (tokenv1.OAuthService, SimpleTokenService, TokenInternalService).
+//
+// Issuing a client_credentials token and checking a token touch neither the network nor the disk: clients
+// come from a change-fed local cache (package clients), revocations from an in-memory set loaded at start,
+// signing keys from memory. Revocations are written through to the store before they are acknowledged.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/suitekey"
+	"github.com/authsuite/authsuite/services/token/clients"
+	"github.com/authsuite/authsuite/services/token/jwt"
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// Defaults of the optional Deps fields.
+const (
+	DefaultKeyRotation            = 90 * 24 * time.Hour
+	DefaultSecretUseFlushInterval = 5 * time.Second
+	DefaultMaintenanceInterval    = time.Hour
+	DefaultVerifyCacheSize        = 10_000
+)
+
+// Deps are the token service's dependencies and options. Store, Keyring, Registry and Issuer are required.
+type Deps struct {
+	// Store is token.db. The caller closes it after Run returned.
+	Store store.Store
+	// Keyring seals signing keys and the client snapshot, and verifies client secret digests.
+	Keyring *suitekey.Keyring
+	// Registry is the registry's internal API (the connection carries the internal credential).
+	Registry registryv1.RegistryInternalServiceClient
+	// Issuer is the issuer URL (http or https, no query or fragment); tokens carry it as iss and aud, and
+	// every discovery endpoint lives under it. A trailing slash is removed.
+	Issuer string
+	// Log receives operational logs; never secrets or tokens. Default: discard.
+	Log *slog.Logger
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+	// SigningAlg is the algorithm of new signing keys: ES256 (default), EdDSA or RS256. Changing it rotates
+	// the key at the next start.
+	SigningAlg string
+	// KeyRotation is the age at which the signing key is replaced (default 90 days); checked at start and
+	// every MaintenanceInterval.
+	KeyRotation time.Duration
+
+	// SecretUseFlushInterval is how often secret uses are reported to the registry (default 5 s).
+	SecretUseFlushInterval time.Duration
+	// MaintenanceInterval is how often key rotation and the revocation sweep run (default 1 h).
+	MaintenanceInterval time.Duration
+	// ReconnectMin and ReconnectMax bound the backoff between registry watch attempts (default 100 ms, 5 s).
+	ReconnectMin, ReconnectMax time.Duration
+	// VerifyCacheSize bounds the verified-token cache (default 10000 per generation, two generations;
+	// negative disables it).
+	VerifyCacheSize int
+}
+
+// Server implements the token service's gRPC APIs. Create it with New, register it with Register, and keep
+// Run running.
+type Server struct {
+	tokenv1.UnimplementedOAuthServiceServer
+	tokenv1.UnimplementedSimpleTokenServiceServer
+	tokenv1.UnimplementedTokenInternalServiceServer
+
+	st        store.Store
+	kr        *suitekey.Keyring
+	reg       registryv1.RegistryInternalServiceClient
+	issuer    string
+	log       *slog.Logger
+	now       func() time.Time
+	deps      Deps
+	keys      *keyManager
+	cache     *clients.Cache
+	uses      *clients.UseRecorder
+	revoked   *revocationSet
+	vcache    *verifiedCache
+	discovery *tokenv1.GetDiscoveryResponse
+
+	maintMu sync.Mutex
+}
+
+// New validates deps, loads or creates the signing keys (rotating them when due), loads the revocation list
+// and the persisted client snapshot. It makes no call to the registry; Run does.
+func New(deps Deps) (*Server, error) {
+	if deps.Store == nil || deps.Keyring == nil || deps.Registry == nil {
+		return nil, errors.New("token server: Store, Keyring and Registry are required")
+	}
+	issuer, err := normalizeIssuer(deps.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.SigningAlg == "" {
+		deps.SigningAlg = string(jwt.ES256)
+	}
+	alg, err := jwt.ParseAlg(deps.SigningAlg)
+	if err != nil {
+		return nil, fmt.Errorf("token server: %w", err)
+	}
+	if deps.KeyRotation == 0 {
+		deps.KeyRotation = DefaultKeyRotation
+	}
+	if deps.KeyRotation < time.Minute {
+		return nil, fmt.Errorf("token server: key rotation %v is shorter than a minute", deps.KeyRotation)
+	}
+	if deps.SecretUseFlushInterval <= 0 {
+		deps.SecretUseFlushInterval = DefaultSecretUseFlushInterval
+	}
+	if deps.MaintenanceInterval <= 0 {
+		deps.MaintenanceInterval = DefaultMaintenanceInterval
+	}
+	if deps.VerifyCacheSize == 0 {
+		deps.VerifyCacheSize = DefaultVerifyCacheSize
+	}
+	s := &Server{
+		st: deps.Store, kr: deps.Keyring, reg: deps.Registry, issuer: issuer, log: deps.Log, now: deps.Now, deps: deps,
+		keys: &keyManager{st: deps.Store, kr: deps.Keyring, alg: alg, rotation: deps.KeyRotation, now: deps.Now, log: deps.Log},
+		cache: clients.NewCache(clients.Config{
+			Registry: deps.Registry, Store: deps.Store, Keyring: deps.Keyring, Log: deps.Log,
+			ReconnectMin: deps.ReconnectMin, ReconnectMax: deps.ReconnectMax,
+		}),
+		uses:    clients.NewUseRecorder(deps.Registry, deps.Log),
+		revoked: &revocationSet{m: map[string]int64{}},
+		vcache:  newVerifiedCache(deps.VerifyCacheSize),
+	}
+	s.discovery = discoveryDocument(issuer, alg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.keys.ensure(ctx); err != nil {
+		return nil, err
+	}
+	revs, err := deps.Store.Revocations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load revocations: %w", err)
+	}
+	for _, r := range revs {
+		if !r.Expiry.Before(s.now()) {
+			s.revoked.add(r.JTI, r.Expiry.Unix())
+		}
+	}
+	if err := s.cache.Load(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func normalizeIssuer(raw string) (string, error) {
+	iss := strings.TrimSuffix(raw, "/")
+	u, err := url.Parse(iss)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("token server: issuer %q: want an http(s) URL without query or fragment", raw)
+	}
+	return iss, nil
+}
+
+// Register adds OAuthService, SimpleTokenService and TokenInternalService to g.
+func (s *Server) Register(g *grpc.Server) {
+	tokenv1.RegisterOAuthServiceServer(g, s)
+	tokenv1.RegisterSimpleTokenServiceServer(g, s)
+	tokenv1.RegisterTokenInternalServiceServer(g, s)
+}
+
+// Ready reports whether the service knows the clients: a snapshot was loaded from token.db or received from
+// the registry. Before that, every client authentication fails with invalid_client.
+func (s *Server) Ready() bool { return s.cache.Ready() }
+
+// ReadyC is closed when Ready becomes true.
+func (s *Server) ReadyC() <-chan struct{} { return s.cache.ReadyC() }
+
+// Run runs the background work until ctx ends: the registry client watch (with reconnects), snapshot
+// persistence, secret-use flushes, key rotation and the revocation sweep. It returns nil after ctx ended and
+// the last pending snapshot and secret uses were written (best effort); then the caller may close the store.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.cache.Run(ctx) })
+	wg.Go(func() { s.uses.Run(ctx, s.deps.SecretUseFlushInterval) })
+	wg.Go(func() {
+		t := time.NewTicker(s.deps.MaintenanceInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := s.maintain(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error("token maintenance", "err", err)
+				}
+			}
+		}
+	})
+	wg.Wait()
+	return nil
+}
+
+// maintain rotates the signing key when due, drops keys no token can need any more, and sweeps expired
+// revocations from memory and the store.
+func (s *Server) maintain(ctx context.Context) error {
+	s.maintMu.Lock()
+	defer s.maintMu.Unlock()
+	keyErr := s.keys.ensure(ctx)
+	now := s.now()
+	s.revoked.sweep(now)
+	_, sweepErr := s.st.SweepRevocations(ctx, now)
+	return errors.Join(keyErr, sweepErr)
+}

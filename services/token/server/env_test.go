@@ -188,7 +188,6 @@ func wantOAuth(t *testing.T, err error, code string, httpStatus int) {
 	}
 }
 
-
 // grpcDialPublic dials the env's token server without the internal credential.
 func grpcDialPublic(t *testing.T, e *env) grpc.ClientConnInterface {
 	t.Helper()

@@ -31,6 +31,8 @@ type fakeRegistry struct {
 	refuse   bool // WatchClients fails at once
 	uses     [][]*registryv1.SecretUse
 	resolves int
+	useTries int
+	useFail  bool
 	watches  int
 }
 
@@ -177,6 +179,10 @@ func (f *fakeRegistry) WatchClients(_ *registryv1.WatchClientsRequest, ss regist
 func (f *fakeRegistry) RecordSecretUse(_ context.Context, req *registryv1.RecordSecretUseRequest) (*registryv1.RecordSecretUseResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.useTries++
+	if f.useFail {
+		return nil, status.Error(codes.Unavailable, "registry refuses (test)")
+	}
 	f.uses = append(f.uses, req.GetUses())
 	return &registryv1.RecordSecretUseResponse{}, nil
 }
@@ -223,4 +229,16 @@ func (f *fakeRegistry) ResolveUser(_ context.Context, req *registryv1.ResolveUse
 		}
 	}
 	return nil, status.Error(codes.NotFound, "user not found")
+}
+
+func (f *fakeRegistry) failUses(v bool) {
+	f.mu.Lock()
+	f.useFail = v
+	f.mu.Unlock()
+}
+
+func (f *fakeRegistry) useAttempts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.useTries
 }

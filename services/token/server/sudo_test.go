@@ -1,0 +1,106 @@
+package server
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+)
+
+func TestCheckTokenSudoMatrix(t *testing.T) {
+	e := newEnv(t)
+	e.reg.mu.Lock()
+	e.reg.users = []*registryv1.User{
+		{UserId: "u1", TenantId: "default", LoginName: "root", Email: "root@example.com", Mobile: "100"},
+		{UserId: "u2", TenantId: "t-acme", LoginName: "alice", Email: "alice@acme.example", Mobile: "200"},
+		{UserId: "u3", TenantId: "t-beta", LoginName: "bob"},
+		{UserId: "u4", TenantId: "t-acme", LoginName: "mallory", Disabled: true},
+	}
+	e.reg.mu.Unlock()
+	e.reg.put(e.reg.record("acme-svc", "t-acme", allGrants, []string{"sudo", "read"}, 0, secretSpec{id: "a", value: "pw-acme"}))
+	waitFor(t, 5*time.Second, "acme client", func() bool { return e.known("acme-svc") })
+
+	sysSudo := e.mustToken("svc", svcSecret, "sudo")
+	sysNoSudo := e.mustToken("svc", svcSecret, "read")
+	acmeSudo := e.mustToken("acme-svc", "pw-acme", "sudo")
+
+	type want struct {
+		code     codes.Code
+		oauth    string // OAuth error code, when the answer is one
+		sub      string
+		login    string
+		tenant   string
+		actor    string
+		resolved bool // whether the registry was asked
+	}
+	cases := []struct {
+		name                    string
+		tok, sudo, tenID, tCode string
+		want                    want
+	}{
+		{"uid in own tenant", sysSudo, "uid:u1", "", "", want{sub: "u1", login: "root", tenant: "default", actor: "svc", resolved: true}},
+		{"loginName in another tenant by code", sysSudo, "loginName:alice", "", "acme", want{sub: "u2", login: "alice", tenant: "t-acme", actor: "svc", resolved: true}},
+		{"email by tenant id", sysSudo, "email:alice@acme.example", "t-acme", "", want{sub: "u2", login: "alice", tenant: "t-acme", actor: "svc", resolved: true}},
+		{"mobile", sysSudo, "mobile:100", "", "", want{sub: "u1", login: "root", tenant: "default", actor: "svc", resolved: true}},
+		{"deprecated username", sysSudo, "username:root", "", "", want{sub: "u1", login: "root", tenant: "default", actor: "svc", resolved: true}},
+		{"without scope sudo", sysNoSudo, "uid:u1", "", "", want{code: codes.PermissionDenied, oauth: "insufficient_scope"}},
+		{"unknown user", sysSudo, "uid:nobody", "", "", want{code: codes.NotFound, resolved: true}},
+		{"user of another tenant than named", sysSudo, "uid:u3", "t-acme", "", want{code: codes.NotFound, resolved: true}},
+		{"disabled user", sysSudo, "loginName:mallory", "t-acme", "", want{code: codes.PermissionDenied, resolved: true}},
+		{"bad selector", sysSudo, "nickname:x", "", "", want{code: codes.InvalidArgument}},
+		{"empty selector value", sysSudo, "uid:", "", "", want{code: codes.InvalidArgument}},
+		{"tenant client in own tenant (default)", acmeSudo, "loginName:alice", "", "", want{sub: "u2", login: "alice", tenant: "t-acme", actor: "acme-svc", resolved: true}},
+		{"tenant client in own tenant by code", acmeSudo, "uid:u2", "", "acme", want{sub: "u2", login: "alice", tenant: "t-acme", actor: "acme-svc", resolved: true}},
+		{"tenant client into another tenant by id", acmeSudo, "uid:u3", "t-beta", "", want{code: codes.PermissionDenied}},
+		{"tenant client into another tenant by code", acmeSudo, "uid:u1", "", "default", want{code: codes.PermissionDenied}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e.reg.mu.Lock()
+			before := e.reg.resolves
+			e.reg.mu.Unlock()
+			r, err := e.simple.CheckToken(context.Background(), &tokenv1.CheckTokenRequest{Token: c.tok, Sudo: c.sudo, TenantId: c.tenID, TenantCode: c.tCode})
+			e.reg.mu.Lock()
+			asked := e.reg.resolves > before
+			e.reg.mu.Unlock()
+			if asked != c.want.resolved {
+				t.Errorf("registry asked = %v, want %v", asked, c.want.resolved)
+			}
+			if c.want.code != codes.OK {
+				if status.Code(err) != c.want.code {
+					t.Fatalf("err = %v, want %v", err, c.want.code)
+				}
+				if c.want.oauth != "" {
+					wantOAuth(t, err, c.want.oauth, 403)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.GetSub() != c.want.sub || r.GetLoginName() != c.want.login || r.GetTenant() != c.want.tenant ||
+				r.GetAct().GetClientId() != c.want.actor || r.GetAct().GetSub() != c.want.actor ||
+				r.GetAccessToken() != c.tok || r.GetTokenType() != "bearer" || r.GetScope() != "sudo" {
+				t.Fatalf("answer %v", r)
+			}
+		})
+	}
+
+	// An invalid token is refused before sudo is looked at.
+	_, err := e.simple.CheckToken(context.Background(), &tokenv1.CheckTokenRequest{Token: "bad", Sudo: "uid:u1"})
+	wantOAuth(t, err, "invalid_token", 400)
+	// Registry down: sudo fails as unavailable, never falls back to the caller.
+	e.regStop()
+	_, err = e.simple.CheckToken(context.Background(), &tokenv1.CheckTokenRequest{Token: sysSudo, Sudo: "uid:u1"})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("registry down: %v", err)
+	}
+	if _, err := e.check(sysSudo); err != nil {
+		t.Fatalf("plain check with registry down: %v", err)
+	}
+}

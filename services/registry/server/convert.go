@@ -49,6 +49,9 @@ func tenantFromProto(pb *registryv1.Tenant) registry.Tenant {
 // registry.ValidateClient to reject.
 func clientFromProto(pb *registryv1.Client) registry.Client {
 	c := registry.DefaultClient()
+	if pb == nil {
+		return c
+	}
 	c.ID = pb.GetClientId()
 	c.Name = pb.GetClientName()
 	c.AllowOfflineAccess = pb.GetAllowOfflineAccess()
@@ -143,6 +146,9 @@ func clientRecord(c registry.Client, tenantCode string) *registryv1.ClientRecord
 
 // userFromProto reads a user's writable profile and, separately, the password when one is given.
 func userFromProto(pb *registryv1.User) (u registry.User, password *string) {
+	if pb == nil {
+		return registry.User{}, nil
+	}
 	u = registry.User{
 		ID:          pb.GetUserId(),
 		LoginName:   pb.GetLoginName(),

@@ -46,6 +46,16 @@ func (m *keyManager) needsNew(keys []store.SigningKey, now time.Time) bool {
 	return true
 }
 
+// anyExpired reports whether a retired key has outlived every token it can have signed.
+func (m *keyManager) anyExpired(keys []store.SigningKey, now time.Time) bool {
+	for _, k := range keys {
+		if !k.RetireTime.IsZero() && now.After(k.RetireTime.Add(RetiredKeyValidity)) {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *keyManager) open(k store.SigningKey) *jwt.PrivateKey {
 	der, err := m.kr.Open(k.Private, []byte(k.ID))
 	if err != nil {
@@ -71,6 +81,9 @@ func (m *keyManager) ensure(ctx context.Context) error {
 	keys, err := m.st.Keys(ctx)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
+	}
+	if !m.needsNew(keys, now) && !m.anyExpired(keys, now) {
+		return m.load(keys) // nothing to change: no write
 	}
 	var candidate *jwt.PrivateKey
 	if m.needsNew(keys, now) {

@@ -144,13 +144,3 @@ func (s *Server) RevokeToken(ctx context.Context, req *tokenv1.RevokeTokenReques
 	}
 	return &tokenv1.RevokeTokenResponse{Code: 0, Msg: "success"}, nil
 }
-
-// AuthenticateToken verifies a bearer access token for the other services (signature, expiry, revocation)
-// and describes it; an invalid token answers UNAUTHENTICATED.
-func (s *Server) AuthenticateToken(ctx context.Context, req *tokenv1.AuthenticateTokenRequest) (*tokenv1.AuthenticateTokenResponse, error) {
-	v, err := s.verifyToken(req.GetToken())
-	if err != nil {
-		return nil, apierror.Unauthenticated("access token: %s", err.Error())
-	}
-	return toAuthenticateResponse(v), nil
-}

@@ -1,0 +1,406 @@
+// Package bboltstore is the bbolt implementation of provider.Store (file provider.db). Every write is one
+// bbolt read-write transaction, fsynced before it returns; reads decode (copy) values before their
+// transaction ends. It passes storetest.Run.
+package bboltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/provider"
+)
+
+// ErrSchemaVersion is returned by Open for a file written by another (newer or unknown) schema version.
+var ErrSchemaVersion = errors.New("bboltstore: unsupported schema version")
+
+// Store is a provider.Store backed by one bbolt file. It is safe for concurrent use.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ provider.Store = (*Store)(nil)
+
+// Open opens (creating when missing, mode 0600) the bbolt file at path. It fails after one second when
+// another process holds the file, and with ErrSchemaVersion when the file has another schema version.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open provider store %s: %w", path, err)
+	}
+	if err := db.Update(initSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open provider store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+func initSchema(tx *bolt.Tx) error {
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		if v := meta.Get(keySchemaVersion); string(v) != SchemaVersion {
+			return fmt.Errorf("%w: file has %q, this build reads %q", ErrSchemaVersion, v, SchemaVersion)
+		}
+	} else if err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		// No meta bucket: the file must be new, not some other program's data.
+		return fmt.Errorf("%w: file has bucket %q but no schema version", ErrSchemaVersion, name)
+	}); err != nil {
+		return err
+	}
+	for _, b := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte(SchemaVersion))
+}
+
+// Close closes the file. Methods must not be called after it.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the underlying database for tests and backups (bolt.Tx.WriteTo). Do not write through it.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
+func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(fn)
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	// json.Unmarshal copies everything out of raw, which is only valid inside the transaction.
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("decode %T record: %w", v, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}
+
+func providerKey(k provider.ProviderKey) []byte { return joinKey(k.Type, k.Name) }
+
+// countConnectors counts the connectors using k.
+func countConnectors(tx *bolt.Tx, k provider.ProviderKey) int {
+	prefix := append(providerKey(k), sep...)
+	c := tx.Bucket(bucketProviderConnectors).Cursor()
+	n := 0
+	for key, _ := c.Seek(prefix); key != nil && bytes.HasPrefix(key, prefix); key, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+// PutProviders implements provider.Store.
+func (s *Store) PutProviders(ctx context.Context, ps []provider.Provider) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProviders)
+		var inUse []provider.ProviderKey
+		for _, p := range ps {
+			if b.Get(providerKey(p.ProviderKey)) != nil && countConnectors(tx, p.ProviderKey) > 0 {
+				inUse = append(inUse, p.ProviderKey)
+			}
+		}
+		if len(inUse) > 0 {
+			return &provider.InUseError{Providers: inUse}
+		}
+		for _, p := range ps {
+			if err := putJSON(b, providerKey(p.ProviderKey), fromProvider(p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GetProvider implements provider.Store.
+func (s *Store) GetProvider(ctx context.Context, k provider.ProviderKey) (provider.Provider, error) {
+	var out provider.Provider
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var sp storedProvider
+		ok, err := getJSON(tx.Bucket(bucketProviders), providerKey(k), &sp)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apierror.NotFound("provider %s", k)
+		}
+		out = sp.domain(countConnectors(tx, k))
+		return nil
+	})
+	return out, err
+}
+
+// ListProviders implements provider.Store.
+func (s *Store) ListProviders(ctx context.Context) ([]provider.Provider, error) {
+	var out []provider.Provider
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProviders).ForEach(func(_, v []byte) error {
+			var sp storedProvider
+			if err := json.Unmarshal(v, &sp); err != nil {
+				return fmt.Errorf("decode provider record: %w", err)
+			}
+			out = append(out, sp.domain(countConnectors(tx, provider.ProviderKey{Type: sp.Type, Name: sp.Name})))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DeleteProvider implements provider.Store.
+func (s *Store) DeleteProvider(ctx context.Context, k provider.ProviderKey) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProviders)
+		if b.Get(providerKey(k)) == nil {
+			return apierror.NotFound("provider %s", k)
+		}
+		if n := countConnectors(tx, k); n > 0 {
+			return apierror.FailedPrecondition("provider %s is used by %d connector(s); delete them first", k, n)
+		}
+		return b.Delete(providerKey(k))
+	})
+}
+
+// CreateConnector implements provider.Store.
+func (s *Store) CreateConnector(ctx context.Context, c provider.Connector, st provider.AuthState) error {
+	if c.ID == "" {
+		return apierror.Invalid("connectorId", "is required")
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketProviders).Get(providerKey(c.Provider)) == nil {
+			return apierror.NotFound("provider %s", c.Provider)
+		}
+		cb := tx.Bucket(bucketConnectors)
+		if cb.Get([]byte(c.ID)) != nil {
+			return apierror.AlreadyExists("connector %s", c.ID)
+		}
+		if err := putJSON(cb, []byte(c.ID), fromConnector(c)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketProviderConnectors).Put(joinKey(c.Provider.Type, c.Provider.Name, c.ID), nil); err != nil {
+			return err
+		}
+		if len(st.Hash) == 0 {
+			return nil
+		}
+		if err := putJSON(tx.Bucket(bucketAuthStates), st.Hash, storedState{ConnectorID: c.ID, SealedVerifier: st.SealedVerifier, Expiry: st.Expiry.UTC()}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketConnectorStates).Put(append(joinKey(c.ID, ""), st.Hash...), nil)
+	})
+}
+
+func getConnector(tx *bolt.Tx, id string) (storedConnector, error) {
+	var sc storedConnector
+	ok, err := getJSON(tx.Bucket(bucketConnectors), []byte(id), &sc)
+	if err != nil {
+		return sc, err
+	}
+	if !ok {
+		return sc, apierror.NotFound("connector %s", id)
+	}
+	return sc, nil
+}
+
+// GetConnector implements provider.Store.
+func (s *Store) GetConnector(ctx context.Context, id string) (provider.Connector, error) {
+	var out provider.Connector
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		sc, err := getConnector(tx, id)
+		out = sc.domain()
+		return err
+	})
+	return out, err
+}
+
+// ListConnectors implements provider.Store.
+func (s *Store) ListConnectors(ctx context.Context, f provider.ConnectorFilter) ([]provider.Connector, error) {
+	var out []provider.Connector
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConnectors).ForEach(func(_, v []byte) error {
+			var sc storedConnector
+			if err := json.Unmarshal(v, &sc); err != nil {
+				return fmt.Errorf("decode connector record: %w", err)
+			}
+			if c := sc.domain(); f.Match(c) {
+				out = append(out, c)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// UpdateConnector implements provider.Store.
+func (s *Store) UpdateConnector(ctx context.Context, id string, fn func(provider.Connector) (provider.Connector, error)) (provider.Connector, error) {
+	var out provider.Connector
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		sc, err := getConnector(tx, id)
+		if err != nil {
+			return err
+		}
+		old := sc.domain()
+		nc, err := fn(old)
+		if err != nil {
+			return err
+		}
+		nc.ID, nc.Provider, nc.TenantID, nc.Owner, nc.CreateTime = old.ID, old.Provider, old.TenantID, old.Owner, old.CreateTime
+		if err := putJSON(tx.Bucket(bucketConnectors), []byte(id), fromConnector(nc)); err != nil {
+			return err
+		}
+		out = fromConnector(nc).domain()
+		return nil
+	})
+	return out, err
+}
+
+// DeleteConnector implements provider.Store.
+func (s *Store) DeleteConnector(ctx context.Context, id string) (provider.Connector, error) {
+	var out provider.Connector
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		sc, err := getConnector(tx, id)
+		if err != nil {
+			return err
+		}
+		out = sc.domain()
+		if err := deleteStates(tx, id); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketProviderConnectors).Delete(joinKey(sc.Type, sc.Name, id)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketConnectors).Delete([]byte(id))
+	})
+	return out, err
+}
+
+func deleteStates(tx *bolt.Tx, id string) error {
+	prefix := joinKey(id, "")
+	cs := tx.Bucket(bucketConnectorStates)
+	var keys [][]byte
+	c := cs.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := tx.Bucket(bucketAuthStates).Delete(k[len(prefix):]); err != nil {
+			return err
+		}
+		if err := cs.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DropGrants implements provider.Store.
+func (s *Store) DropGrants(ctx context.Context, f provider.ConnectorFilter, now time.Time) ([]string, error) {
+	if f.Name == "" {
+		return nil, apierror.Invalid("oauthProvider", "is required")
+	}
+	var ids []string
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bucketConnectors)
+		var changed []storedConnector
+		if err := cb.ForEach(func(_, v []byte) error {
+			var sc storedConnector
+			if err := json.Unmarshal(v, &sc); err != nil {
+				return fmt.Errorf("decode connector record: %w", err)
+			}
+			if f.Match(sc.domain()) && (sc.SealedGrant != nil || sc.Status == string(provider.StatusActive)) {
+				changed = append(changed, sc)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, sc := range changed {
+			sc.SealedGrant, sc.Status, sc.UpdateTime = nil, string(provider.StatusRevoked), now.UTC()
+			if err := putJSON(cb, []byte(sc.ID), sc); err != nil {
+				return err
+			}
+			ids = append(ids, sc.ID)
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// TakeAuthState implements provider.Store.
+func (s *Store) TakeAuthState(ctx context.Context, hash []byte) (provider.AuthState, error) {
+	var out provider.AuthState
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		var ss storedState
+		ok, err := getJSON(tx.Bucket(bucketAuthStates), hash, &ss)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apierror.NotFound("authorization state")
+		}
+		if err := tx.Bucket(bucketAuthStates).Delete(hash); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketConnectorStates).Delete(append(joinKey(ss.ConnectorID, ""), hash...)); err != nil {
+			return err
+		}
+		out = provider.AuthState{Hash: bytes.Clone(hash), ConnectorID: ss.ConnectorID, SealedVerifier: ss.SealedVerifier, Expiry: ss.Expiry}
+		return nil
+	})
+	return out, err
+}
+
+// SweepAuthStates implements provider.Store.
+func (s *Store) SweepAuthStates(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAuthStates)
+		type dead struct {
+			hash []byte
+			id   string
+		}
+		var gone []dead
+		if err := b.ForEach(func(k, v []byte) error {
+			var ss storedState
+			if err := json.Unmarshal(v, &ss); err != nil || ss.Expiry.Before(now) {
+				gone = append(gone, dead{bytes.Clone(k), ss.ConnectorID})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, d := range gone {
+			if err := b.Delete(d.hash); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketConnectorStates).Delete(append(joinKey(d.id, ""), d.hash...)); err != nil {
+				return err
+			}
+		}
+		n = len(gone)
+		return nil
+	})
+	return n, err
+}

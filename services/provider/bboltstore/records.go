@@ -1,0 +1,64 @@
+package bboltstore
+
+import (
+	"time"
+
+	"github.com/authsuite/authsuite/services/provider"
+)
+
+// Stored forms: private, so the domain types can change without changing the file format.
+
+type storedProvider struct {
+	Type         string            `json:"type"`
+	Name         string            `json:"name"`
+	Settings     provider.Settings `json:"settings"`
+	SealedSecret []byte            `json:"sealed_secret"`
+	UpdateTime   time.Time         `json:"update_time"`
+}
+
+func fromProvider(p provider.Provider) storedProvider {
+	return storedProvider{Type: p.Type, Name: p.Name, Settings: p.Settings, SealedSecret: p.SealedSecret, UpdateTime: p.UpdateTime.UTC()}
+}
+
+func (s storedProvider) domain(connectors int) provider.Provider {
+	return provider.Provider{ProviderKey: provider.ProviderKey{Type: s.Type, Name: s.Name}, Settings: s.Settings,
+		SealedSecret: s.SealedSecret, UpdateTime: s.UpdateTime, Connectors: connectors}
+}
+
+type storedConnector struct {
+	ID          string    `json:"id"`
+	Type        string    `json:"type"`
+	Name        string    `json:"name"`
+	Kind        string    `json:"kind"`
+	TenantID    string    `json:"tenant_id"`
+	Owner       string    `json:"owner"`
+	Status      string    `json:"status"`
+	ReturnTo    string    `json:"return_to,omitempty"`
+	Subdomain   string    `json:"subdomain,omitempty"`
+	ResourceURL string    `json:"resource_url,omitempty"`
+	Scopes      []string  `json:"scopes,omitempty"`
+	Failure     string    `json:"failure,omitempty"`
+	SealedGrant []byte    `json:"sealed_grant,omitempty"`
+	CreateTime  time.Time `json:"create_time"`
+	UpdateTime  time.Time `json:"update_time"`
+}
+
+func fromConnector(c provider.Connector) storedConnector {
+	return storedConnector{ID: c.ID, Type: c.Provider.Type, Name: c.Provider.Name, Kind: string(c.Kind),
+		TenantID: c.TenantID, Owner: c.Owner, Status: string(c.Status), ReturnTo: c.ReturnTo,
+		Subdomain: c.Subdomain, ResourceURL: c.ResourceURL, Scopes: c.Scopes, Failure: c.Failure,
+		SealedGrant: c.SealedGrant, CreateTime: c.CreateTime.UTC(), UpdateTime: c.UpdateTime.UTC()}
+}
+
+func (s storedConnector) domain() provider.Connector {
+	return provider.Connector{ID: s.ID, Provider: provider.ProviderKey{Type: s.Type, Name: s.Name},
+		Kind: provider.Kind(s.Kind), TenantID: s.TenantID, Owner: s.Owner, Status: provider.Status(s.Status),
+		ReturnTo: s.ReturnTo, Subdomain: s.Subdomain, ResourceURL: s.ResourceURL, Scopes: s.Scopes,
+		Failure: s.Failure, SealedGrant: s.SealedGrant, CreateTime: s.CreateTime, UpdateTime: s.UpdateTime}
+}
+
+type storedState struct {
+	ConnectorID    string    `json:"connector_id"`
+	SealedVerifier []byte    `json:"sealed_verifier,omitempty"`
+	Expiry         time.Time `json:"expiry"`
+}

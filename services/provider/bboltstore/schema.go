@@ -1,0 +1,46 @@
+package bboltstore
+
+// The schema of provider.db: every bucket, declared once. Keys joined from parts use sep; the parser rejects
+// control characters in connector types and provider names, and ids are server-generated.
+//
+// Version 1:
+//
+//	meta                "schema_version" → "1"
+//	providers           type sep name → storedProvider (JSON; the secret sealed)
+//	connectors          id → storedConnector (JSON; the grant sealed)
+//	provider_connectors type sep name sep id → "" (which connectors use a provider)
+//	auth_states         sha256(state) → storedState (JSON; the PKCE verifier sealed)
+//	connector_states    id sep sha256(state) → "" (the pending authorizations of a connector)
+var (
+	bucketMeta               = []byte("meta")
+	bucketProviders          = []byte("providers")
+	bucketConnectors         = []byte("connectors")
+	bucketProviderConnectors = []byte("provider_connectors")
+	bucketAuthStates         = []byte("auth_states")
+	bucketConnectorStates    = []byte("connector_states")
+
+	allBuckets = [][]byte{bucketMeta, bucketProviders, bucketConnectors, bucketProviderConnectors,
+		bucketAuthStates, bucketConnectorStates}
+
+	keySchemaVersion = []byte("schema_version")
+)
+
+// SchemaVersion is the layout this package reads and writes. Open refuses files of any other version.
+const SchemaVersion = "1"
+
+const sep = "\x00"
+
+func joinKey(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, sep...)
+		}
+		b = append(b, p...)
+	}
+	return b
+}

@@ -1,0 +1,266 @@
+package provider
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// ClientAuth is how the client authenticates at a token endpoint (RFC 6749 §2.3.1).
+type ClientAuth string
+
+const (
+	// AuthPost sends client_id and client_secret in the form body.
+	AuthPost ClientAuth = "client_secret_post"
+	// AuthBasic sends them with HTTP Basic (the method every server must support).
+	AuthBasic ClientAuth = "client_secret_basic"
+)
+
+// Entry is the built-in knowledge about one connector type: which keys its configuration has, its
+// endpoints and default scopes, and its quirks. Endpoints may contain "{base_url}" (PingFederate) or
+// "{subdomain}" (Zendesk); "configured" types (odata, soap, swagger) take them from AUTH_URL and TOKEN_URL.
+type Entry struct {
+	Type string
+	// OAuthVersion is "2.0", or "1.0a" (trello; connectors unsupported).
+	OAuthVersion string
+	// Required and Optional are the configuration keys; the first required key is the client identifier,
+	// and SecretKey the secret.
+	Required  []string
+	Optional  []string
+	SecretKey string
+	// AuthURL, TokenURL, RevokeURL are the endpoints (RFC 6749 §3.1, §3.2, RFC 7009 §2); empty RevokeURL:
+	// the provider has no revocation endpoint.
+	AuthURL   string
+	TokenURL  string
+	RevokeURL string
+	// Scopes are requested by default, joined with ScopeSeparator (" " per RFC 6749 §3.3; Slack uses ",").
+	Scopes         []string
+	ScopeSeparator string
+	// AuthParams are added to the authorization request (Google: access_type=offline, prompt=consent).
+	AuthParams map[string]string
+	// PKCE: send an S256 code challenge (RFC 7636 §4.2).
+	PKCE bool
+	// ClientAuth at the token endpoint.
+	ClientAuth ClientAuth
+	// Configured: endpoints come from AUTH_URL/TOKEN_URL (odata, soap, swagger).
+	Configured bool
+	// PingFederate: endpoints are /as/authorization.oauth2 and /as/token.oauth2 under base_url.
+	PingFederate bool
+	// NeedsSubdomain: the connector must name a subdomain (Zendesk).
+	NeedsSubdomain bool
+	// NeedsResourceURL: the connector must give a resource URL unless the provider has RESOURCE_URL.
+	NeedsResourceURL bool
+	// InstanceURL: keep instance_url of the token response (Salesforce, ServiceMax).
+	InstanceURL bool
+	// SlackOK: the token endpoint answers 200 with "ok": false on errors (Slack).
+	SlackOK bool
+}
+
+// Catalog maps connector types to their entries. DefaultCatalog is the built-in one; tests may point entries
+// at fakes.
+type Catalog map[string]Entry
+
+const (
+	keyClientID       = "CLIENT_ID"
+	keyClientSecret   = "CLIENT_SECRET"
+	keyConsumerKey    = "CONSUMER_KEY"
+	keyConsumerSecret = "CONSUMER_SECRET"
+	keyBaseURL        = "base_url"
+	keyPFAdapter      = "PF_IDP_ADAPTER_ID"
+	keyResourceURL    = "RESOURCE_URL"
+	keyAuthURL        = "AUTH_URL"
+	keyTokenURL       = "TOKEN_URL"
+	keyRefreshURL     = "REFRESH_URL"
+	keyValidateURL    = "VALIDATE_URL"
+	keyValidateHdrs   = "oauth2_validate_headers"
+	keyParamsScope    = "oauth2_params_scope"
+)
+
+// ConnectorTypes are the 26 connector types of seed 000, in its order.
+var ConnectorTypes = []string{"azure", "bitly", "box", "dropbox", "dynamics365", "excel", "github",
+	"google_gmail", "google_drive", "google_form", "google_sheet", "google_task", "google_translator",
+	"integrity", "odata", "microsoft_365", "onedrive", "salesforce", "servicemax", "slack", "soap", "swagger",
+	"trello", "windchill", "youtube", "zendesk"}
+
+// DefaultCatalog returns a fresh copy of the built-in catalog: one entry per ConnectorTypes element.
+func DefaultCatalog() Catalog {
+	std := func(t string) Entry {
+		return Entry{Type: t, OAuthVersion: "2.0", Required: []string{keyClientID, keyClientSecret},
+			SecretKey: keyClientSecret, ScopeSeparator: " ", ClientAuth: AuthPost}
+	}
+	// Microsoft identity platform v2 endpoints (tenant "common": work, school and personal accounts).
+	microsoft := func(t string, scopes ...string) Entry {
+		e := std(t)
+		e.AuthURL = "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
+		e.TokenURL = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+		e.Scopes = append([]string{"offline_access"}, scopes...)
+		e.PKCE = true
+		return e
+	}
+	google := func(t string, scopes ...string) Entry {
+		e := std(t)
+		e.AuthURL = "https://accounts.google.com/o/oauth2/v2/auth"
+		e.TokenURL = "https://oauth2.googleapis.com/token"
+		e.RevokeURL = "https://oauth2.googleapis.com/revoke"
+		e.Scopes = append([]string{"openid", "email"}, scopes...)
+		// Without access_type=offline Google issues no refresh token; without prompt=consent it issues one
+		// only on the first authorization of the user.
+		e.AuthParams = map[string]string{"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"}
+		e.PKCE = true
+		return e
+	}
+	salesforce := func(t string) Entry {
+		e := std(t)
+		e.AuthURL = "https://login.salesforce.com/services/oauth2/authorize"
+		e.TokenURL = "https://login.salesforce.com/services/oauth2/token"
+		e.RevokeURL = "https://login.salesforce.com/services/oauth2/revoke"
+		e.Scopes = []string{"api", "refresh_token"}
+		e.PKCE = true
+		e.InstanceURL = true
+		return e
+	}
+	pingFederate := func(t string) Entry {
+		e := std(t)
+		e.Required = append(e.Required, keyBaseURL)
+		e.Optional = []string{keyPFAdapter, keyResourceURL}
+		e.AuthURL = "{base_url}/as/authorization.oauth2"
+		e.TokenURL = "{base_url}/as/token.oauth2"
+		e.PKCE = true
+		e.PingFederate = true
+		e.ClientAuth = AuthBasic
+		return e
+	}
+	configured := func(t string) Entry {
+		e := std(t)
+		e.Required = append(e.Required, keyAuthURL, keyTokenURL)
+		e.Optional = []string{keyRefreshURL, keyValidateURL, keyValidateHdrs, keyParamsScope}
+		e.Configured = true
+		e.PKCE = true
+		e.ClientAuth = AuthBasic
+		return e
+	}
+	c := Catalog{}
+	add := func(e Entry) { c[e.Type] = e }
+
+	add(microsoft("azure", "https://management.azure.com/user_impersonation"))
+	e := std("bitly")
+	e.AuthURL, e.TokenURL = "https://bitly.com/oauth/authorize", "https://api-ssl.bitly.com/oauth/access_token"
+	add(e)
+	e = std("box")
+	e.AuthURL, e.TokenURL, e.RevokeURL = "https://account.box.com/api/oauth2/authorize", "https://api.box.com/oauth2/token", "https://api.box.com/oauth2/revoke"
+	add(e)
+	e = std("dropbox")
+	e.AuthURL, e.TokenURL = "https://www.dropbox.com/oauth2/authorize", "https://api.dropboxapi.com/oauth2/token"
+	e.AuthParams = map[string]string{"token_access_type": "offline"}
+	e.PKCE = true
+	add(e)
+	add(microsoft("dynamics365", "https://admin.services.crm.dynamics.com/user_impersonation"))
+	add(microsoft("excel", "Files.ReadWrite.All", "User.Read"))
+	e = std("github")
+	e.AuthURL, e.TokenURL = "https://github.com/login/oauth/authorize", "https://github.com/login/oauth/access_token"
+	e.Scopes = []string{"repo", "read:user"}
+	e.PKCE = true
+	add(e)
+	add(google("google_gmail", "https://mail.google.com/"))
+	add(google("google_drive", "https://www.googleapis.com/auth/drive"))
+	add(google("google_form", "https://www.googleapis.com/auth/forms.body", "https://www.googleapis.com/auth/drive"))
+	add(google("google_sheet", "https://www.googleapis.com/auth/spreadsheets"))
+	add(google("google_task", "https://www.googleapis.com/auth/tasks"))
+	add(google("google_translator", "https://www.googleapis.com/auth/cloud-translation"))
+	add(pingFederate("integrity"))
+	add(configured("odata"))
+	add(microsoft("microsoft_365", "User.Read", "Mail.ReadWrite", "Calendars.ReadWrite"))
+	add(microsoft("onedrive", "Files.ReadWrite.All", "User.Read"))
+	add(salesforce("salesforce"))
+	add(salesforce("servicemax"))
+	e = std("slack")
+	e.AuthURL, e.TokenURL, e.RevokeURL = "https://slack.com/oauth/v2/authorize", "https://slack.com/api/oauth.v2.access", ""
+	e.Scopes = []string{"channels:read", "chat:write", "users:read"}
+	e.ScopeSeparator = ","
+	e.SlackOK = true
+	add(e)
+	add(configured("soap"))
+	add(configured("swagger"))
+	add(Entry{Type: "trello", OAuthVersion: "1.0a", Required: []string{keyConsumerKey, keyConsumerSecret},
+		SecretKey: keyConsumerSecret, AuthURL: "https://trello.com/1/OAuthAuthorizeToken",
+		TokenURL: "https://trello.com/1/OAuthGetAccessToken", Scopes: []string{"read", "write"}, ScopeSeparator: ","})
+	e = pingFederate("windchill")
+	e.NeedsResourceURL = true
+	add(e)
+	add(google("youtube", "https://www.googleapis.com/auth/youtube"))
+	e = std("zendesk")
+	e.AuthURL, e.TokenURL = "https://{subdomain}.zendesk.com/oauth/authorizations/new", "https://{subdomain}.zendesk.com/oauth/tokens"
+	e.Scopes = []string{"read", "write"}
+	e.NeedsSubdomain = true
+	add(e)
+	return c
+}
+
+// Types returns the catalog's connector types, sorted.
+func (c Catalog) Types() []string {
+	ts := make([]string, 0, len(c))
+	for t := range c {
+		ts = append(ts, t)
+	}
+	sort.Strings(ts)
+	return ts
+}
+
+// Endpoints are a provider's resolved URLs and parameters for one connector.
+type Endpoints struct {
+	AuthURL     string
+	TokenURL    string
+	RefreshURL  string
+	ValidateURL string
+	RevokeURL   string
+	Scopes      []string
+	AuthParams  url.Values
+}
+
+// Resolve computes the endpoints of provider p (of entry e) for connector c: PingFederate URLs under
+// base_url (a base_url already ending in "/as", as seed 000 shows it, is not doubled), the Zendesk
+// subdomain, configured URLs and scopes for odata/soap/swagger. It fails with a reason safe to show when the
+// type does not support connectors or a needed value is missing.
+func (e Entry) Resolve(p Provider, c Connector) (Endpoints, error) {
+	if e.OAuthVersion != "2.0" {
+		return Endpoints{}, fmt.Errorf("connector type %s uses OAuth %s, which connectors do not support; its configuration is stored for reference only", e.Type, e.OAuthVersion)
+	}
+	if len(p.Settings.Placeholders) > 0 {
+		return Endpoints{}, fmt.Errorf("provider %s still holds template placeholders in %s; load real values first", p.ProviderKey, strings.Join(p.Settings.Placeholders, ", "))
+	}
+	ep := Endpoints{AuthURL: e.AuthURL, TokenURL: e.TokenURL, RevokeURL: e.RevokeURL, Scopes: e.Scopes, AuthParams: url.Values{}}
+	for k, v := range e.AuthParams {
+		ep.AuthParams.Set(k, v)
+	}
+	switch {
+	case e.Configured:
+		ep.AuthURL, ep.TokenURL = p.Settings.AuthURL, p.Settings.TokenURL
+		ep.RefreshURL, ep.ValidateURL = p.Settings.RefreshURL, p.Settings.ValidateURL
+		ep.Scopes = nil
+		for _, s := range p.Settings.Scopes {
+			ep.Scopes = append(ep.Scopes, s.Scope)
+		}
+	case e.PingFederate:
+		base := strings.TrimRight(p.Settings.BaseURL, "/")
+		base = strings.TrimSuffix(base, "/as")
+		ep.AuthURL = strings.ReplaceAll(ep.AuthURL, "{base_url}", base)
+		ep.TokenURL = strings.ReplaceAll(ep.TokenURL, "{base_url}", base)
+		if p.Settings.PFIdPAdapterID != "" {
+			ep.AuthParams.Set("pfidpadapterid", p.Settings.PFIdPAdapterID)
+		}
+		if e.NeedsResourceURL && p.Settings.ResourceURL == "" && c.ResourceURL == "" {
+			return Endpoints{}, fmt.Errorf("provider %s has no RESOURCE_URL, so the connector must give resourceUrl", p.ProviderKey)
+		}
+	case e.NeedsSubdomain:
+		if c.Subdomain == "" {
+			return Endpoints{}, fmt.Errorf("connector type %s needs a subdomain", e.Type)
+		}
+		ep.AuthURL = strings.ReplaceAll(ep.AuthURL, "{subdomain}", c.Subdomain)
+		ep.TokenURL = strings.ReplaceAll(ep.TokenURL, "{subdomain}", c.Subdomain)
+	}
+	if ep.RefreshURL == "" {
+		ep.RefreshURL = ep.TokenURL
+	}
+	return ep, nil
+}

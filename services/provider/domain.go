@@ -1,0 +1,249 @@
+package provider
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ProviderKey names a provider: a connector type (the outer key of the configuration file) and a provider
+// name (the inner key).
+type ProviderKey struct {
+	Type string
+	Name string
+}
+
+// String renders the key as the seed names entries: "google_gmail/Gmail-1".
+func (k ProviderKey) String() string { return k.Type + "/" + k.Name }
+
+// Provider is a loaded provider configuration. Settings holds every non-secret key as loaded; the secret
+// (CLIENT_SECRET, or CONSUMER_SECRET for trello) is only in SealedSecret, sealed with SecretAD.
+type Provider struct {
+	ProviderKey
+	Settings     Settings
+	SealedSecret []byte
+	UpdateTime   time.Time
+	// Connectors is the number of connectors using the provider. Stores fill it on reads; it is ignored on
+	// writes.
+	Connectors int
+}
+
+// SecretAD is the additional data a provider's secret is sealed with: it binds the ciphertext to the
+// provider's key, so a sealed secret copied onto another record does not open.
+func SecretAD(k ProviderKey) []byte { return []byte("provider-secret\x00" + k.Type + "\x00" + k.Name) }
+
+// Settings are the non-secret values of a provider entry, typed. Raw keeps the loaded JSON values of the
+// same keys (for GetOAuthConfiguration), without the secret.
+type Settings struct {
+	ClientID        string         `json:"client_id"`
+	BaseURL         string         `json:"base_url,omitempty"`
+	PFIdPAdapterID  string         `json:"pf_idp_adapter_id,omitempty"`
+	ResourceURL     string         `json:"resource_url,omitempty"`
+	AuthURL         string         `json:"auth_url,omitempty"`
+	TokenURL        string         `json:"token_url,omitempty"`
+	RefreshURL      string         `json:"refresh_url,omitempty"`
+	ValidateURL     string         `json:"validate_url,omitempty"`
+	ValidateHeaders []Header       `json:"validate_headers,omitempty"`
+	Scopes          []ScopeOption  `json:"scopes,omitempty"`
+	Placeholders    []string       `json:"placeholders,omitempty"`
+	Raw             map[string]any `json:"raw,omitempty"`
+}
+
+// Header is one header of oauth2_validate_headers; "{access_token}" in Value is replaced by the token.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ScopeOption is one entry of oauth2_params_scope: a label and the scope value it stands for.
+type ScopeOption struct {
+	Label string `json:"label"`
+	Scope string `json:"scope"`
+}
+
+// Equal reports whether two settings are the same configuration.
+func (s Settings) Equal(o Settings) bool {
+	return fmt.Sprint(s.canon()) == fmt.Sprint(o.canon())
+}
+
+func (s Settings) canon() []any {
+	return []any{s.ClientID, s.BaseURL, s.PFIdPAdapterID, s.ResourceURL, s.AuthURL, s.TokenURL, s.RefreshURL,
+		s.ValidateURL, s.ValidateHeaders, s.Scopes, s.Placeholders}
+}
+
+// Kind says who may use a connector.
+type Kind string
+
+const (
+	// KindSession is a connector of one user (or client): only its owner obtains its tokens. This is
+	// ThingWorx Flow's per-user OAuth connection, the default.
+	KindSession Kind = "session"
+	// KindNamed is a shared connector: every caller of the owner's tenant sees it and may obtain its
+	// access token; only the owner and administrators delete it.
+	KindNamed Kind = "named"
+)
+
+// Status is a connector's life-cycle state.
+type Status string
+
+const (
+	// StatusPending: authorization started, the provider has not redirected back yet.
+	StatusPending Status = "pending"
+	// StatusActive: a grant is stored.
+	StatusActive Status = "active"
+	// StatusFailed: the provider refused, or the code exchange or validation failed.
+	StatusFailed Status = "failed"
+	// StatusRevoked: the grant was dropped (DeleteOAuthTokens, or the provider refused a refresh).
+	StatusRevoked Status = "revoked"
+)
+
+// Connector is a grant obtained from a provider for an owner. SealedGrant is the sealed JSON of a Grant
+// (see GrantAD); it is nil unless Status is StatusActive.
+type Connector struct {
+	ID          string
+	Provider    ProviderKey
+	Kind        Kind
+	TenantID    string
+	Owner       string // user id, or "client:<client id>"
+	Status      Status
+	ReturnTo    string
+	Subdomain   string
+	ResourceURL string
+	Scopes      []string
+	Failure     string
+	SealedGrant []byte
+	CreateTime  time.Time
+	UpdateTime  time.Time
+}
+
+// GrantAD is the additional data a connector's grant is sealed with.
+func GrantAD(connectorID string) []byte { return []byte("connector-grant\x00" + connectorID) }
+
+// VerifierAD is the additional data a PKCE verifier is sealed with.
+func VerifierAD(stateHash []byte) []byte { return append([]byte("pkce-verifier\x00"), stateHash...) }
+
+// Grant is what a provider's token endpoint answered (RFC 6749 §5.1), kept sealed in Connector.SealedGrant.
+type Grant struct {
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	Scope        string    `json:"scope,omitempty"`
+	InstanceURL  string    `json:"instance_url,omitempty"`
+}
+
+// AuthState is a pending authorization: the SHA-256 hash of the state value sent to the provider (never the
+// value), the connector it completes, the sealed PKCE verifier (nil without PKCE) and its expiry.
+type AuthState struct {
+	Hash           []byte
+	ConnectorID    string
+	SealedVerifier []byte
+	Expiry         time.Time
+}
+
+// HashState is the hash under which a state value is stored.
+func HashState(state string) []byte {
+	sum := sha256.Sum256([]byte(state))
+	return sum[:]
+}
+
+// ConnectorFilter selects connectors; empty fields match everything.
+type ConnectorFilter struct {
+	TenantID string
+	Owner    string
+	Type     string
+	Name     string
+}
+
+// Match reports whether c passes the filter.
+func (f ConnectorFilter) Match(c Connector) bool {
+	return (f.TenantID == "" || f.TenantID == c.TenantID) && (f.Owner == "" || f.Owner == c.Owner) &&
+		(f.Type == "" || f.Type == c.Provider.Type) && (f.Name == "" || f.Name == c.Provider.Name)
+}
+
+// Problem is one offending entry of a load: the entry, the key (empty for the whole entry) and why.
+type Problem struct {
+	Entry  ProviderKey
+	Key    string
+	Reason string
+}
+
+// Field is the REST path of the problem: oauthConfigurations.<type>.<name>[.<key>].
+func (p Problem) Field() string {
+	f := "oauthConfigurations"
+	if p.Entry.Type != "" {
+		f += "." + p.Entry.Type
+	}
+	if p.Entry.Name != "" {
+		f += "." + p.Entry.Name
+	}
+	if p.Key != "" {
+		f += "." + p.Key
+	}
+	return f
+}
+
+// String renders the problem as "google_gmail/Gmail-1: CLIENT_ID is required".
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Entry.Type != "" {
+		b.WriteString(p.Entry.Type)
+		if p.Entry.Name != "" {
+			b.WriteString("/" + p.Entry.Name)
+		}
+		b.WriteString(": ")
+	}
+	if p.Key != "" {
+		b.WriteString(p.Key + " ")
+	}
+	b.WriteString(p.Reason)
+	return b.String()
+}
+
+// LoadError lists every offending entry of a rejected load; nothing of the load was stored. InUse is true
+// when every problem is a provider in use (a precondition failure, not invalid input).
+type LoadError struct {
+	Problems []Problem
+	InUse    bool
+}
+
+func (e *LoadError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
+	}
+	what := "invalid OAuth configuration"
+	if e.InUse {
+		what = "OAuth configuration not loaded"
+	}
+	return fmt.Sprintf("%s, nothing was stored (%d problem(s)): %s", what, len(parts), strings.Join(parts, "; "))
+}
+
+// InUseError is returned by Store.PutProviders when it would change providers connectors use.
+type InUseError struct {
+	Providers []ProviderKey
+}
+
+func (e *InUseError) Error() string {
+	names := make([]string, len(e.Providers))
+	for i, k := range e.Providers {
+		names[i] = k.String()
+	}
+	return "providers in use by connectors: " + strings.Join(names, ", ")
+}
+
+// SortProblems orders problems by entry, then key, so answers are deterministic.
+func SortProblems(ps []Problem) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.Entry != b.Entry {
+			if a.Entry.Type != b.Entry.Type {
+				return a.Entry.Type < b.Entry.Type
+			}
+			return a.Entry.Name < b.Entry.Name
+		}
+		return a.Key < b.Key
+	})
+}

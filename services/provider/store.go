@@ -1,0 +1,51 @@
+package provider
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists providers, connectors and pending authorizations. Implementations must be safe for
+// concurrent use, make every write atomic and durable before returning, return copies (callers may keep and
+// change results), report a missing record with an error wrapping apierror.ErrNotFound, and pass
+// storetest.Run unchanged.
+type Store interface {
+	// PutProviders creates or replaces every provider of ps in one transaction. When any of them already
+	// exists and has connectors, nothing is written and the error is an *InUseError naming every such
+	// provider. UpdateTime is stored as given; Connectors is ignored.
+	PutProviders(ctx context.Context, ps []Provider) error
+	// GetProvider returns one provider with its connector count.
+	GetProvider(ctx context.Context, k ProviderKey) (Provider, error)
+	// ListProviders returns every provider with its connector count, ordered by type then name.
+	ListProviders(ctx context.Context) ([]Provider, error)
+	// DeleteProvider deletes a provider; an error wrapping apierror.ErrFailedPrecondition while a connector
+	// uses it.
+	DeleteProvider(ctx context.Context, k ProviderKey) error
+
+	// CreateConnector stores a new connector and, when st.Hash is not empty, its pending authorization, in
+	// one transaction. It fails with apierror.ErrNotFound when c's provider does not exist (so no connector
+	// ever refers to a missing provider) and apierror.ErrAlreadyExists for a taken id.
+	CreateConnector(ctx context.Context, c Connector, st AuthState) error
+	// GetConnector returns one connector.
+	GetConnector(ctx context.Context, id string) (Connector, error)
+	// ListConnectors returns the connectors matching f, ordered by id.
+	ListConnectors(ctx context.Context, f ConnectorFilter) ([]Connector, error)
+	// UpdateConnector runs fn on the stored connector inside one transaction and stores what it returns
+	// (ID, Provider, TenantID, Owner and CreateTime cannot change). An error from fn aborts and is returned.
+	UpdateConnector(ctx context.Context, id string, fn func(Connector) (Connector, error)) (Connector, error)
+	// DeleteConnector deletes a connector, its pending authorizations, and returns what was deleted.
+	DeleteConnector(ctx context.Context, id string) (Connector, error)
+	// DropGrants clears the grant of every connector matching f (which must name a provider Name) and marks
+	// it StatusRevoked, in one transaction; it returns the ids of the changed connectors.
+	DropGrants(ctx context.Context, f ConnectorFilter, now time.Time) ([]string, error)
+
+	// TakeAuthState removes and returns the pending authorization stored under hash: a second call for the
+	// same hash fails with apierror.ErrNotFound, so a state is used at most once even under concurrent
+	// callers. Expiry is the caller's to check.
+	TakeAuthState(ctx context.Context, hash []byte) (AuthState, error)
+	// SweepAuthStates deletes pending authorizations that expired before now and returns how many.
+	SweepAuthStates(ctx context.Context, now time.Time) (int, error)
+
+	// Close releases the store.
+	Close() error
+}

@@ -29,12 +29,21 @@ func newFixture(t *testing.T) *fixture {
 	}), 201)
 	sec := expect(t, "secret", s.call("POST", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/billing/secrets", f.adminToken, map[string]any{}), 201)
 	f.secretID, f.secret = sec["secretId"].(string), sec["value"].(string)
+	awaitClient(t, s, "billing", f.secret)
 	return f
 }
 
 func TestTokenEndpointErrors(t *testing.T) {
 	f := newFixture(t)
 	s := f.s
+	// A confidential client that may only use the authorization code grant.
+	expect(t, "web client", s.call("POST", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients", f.adminToken, map[string]any{
+		"clientId": "web", "allowedGrantTypes": []string{"authorization_code"}, "redirectUris": []string{"https://app.example.com/cb"},
+	}), 201)
+	webSecret := expect(t, "web secret", s.call("POST", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/web/secrets", f.adminToken, map[string]any{}), 201)["value"].(string)
+	eventually(t, time.Second, "web client known", func() bool {
+		return s.form("/connect/token", "grant_type=client_credentials", "web", webSecret).status != 401
+	})
 	tests := []struct {
 		name, body, user, pass string
 		status                 int
@@ -44,7 +53,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"unknown client", "grant_type=client_credentials&client_id=ghost&client_secret=x", "", "", 401, "invalid_client"},
 		{"wrong secret by Basic", "grant_type=client_credentials", "billing", "nope", 401, "invalid_client"},
 		{"unsupported grant", "grant_type=urn:example:magic&client_id=billing&client_secret=" + url.QueryEscape(f.secret), "", "", 400, "unsupported_grant_type"},
-		{"grant not allowed", "grant_type=password&username=a&password=b&client_id=billing&client_secret=" + url.QueryEscape(f.secret), "", "", 400, "unauthorized_client"},
+		{"grant not allowed", "grant_type=client_credentials&client_id=web&client_secret=" + url.QueryEscape(webSecret), "", "", 400, "unauthorized_client"},
 		{"scope not allowed", "grant_type=client_credentials&scope=orders.delete&client_id=billing&client_secret=" + url.QueryEscape(f.secret), "", "", 400, "invalid_scope"},
 		{"missing grant type", "client_id=billing", "", "", 400, "invalid_request"},
 	}
@@ -185,5 +194,14 @@ func TestSecretChangesTakeEffectWithinASecond(t *testing.T) {
 	expect(t, "delete client", s.call("DELETE", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/billing", f.adminToken, nil), 200)
 	eventually(t, time.Second, "deleted client refused", func() bool {
 		return s.form("/connect/token", body, "billing", second["value"].(string)).status == 401
+	})
+}
+
+// awaitClient waits until the token service knows a new client secret: registry changes reach it through
+// its change feed within a second.
+func awaitClient(t testing.TB, s *suite, id, secret string) {
+	t.Helper()
+	eventually(t, time.Second, id+" known to the token service", func() bool {
+		return s.form("/connect/token", "grant_type=client_credentials", id, secret).status == 200
 	})
 }

@@ -19,15 +19,17 @@ const bootstrapSecret = "bootstrap-secret-for-tests-0123456789abcdef"
 
 // suite is an all-in-one authsuite started in-process on loopback ports, restartable on the same data.
 type suite struct {
-	t       *testing.T
+	t       testing.TB
 	dataDir string
-	running *app.Suite
-	base    string
+	// Listen addresses: 127.0.0.1:0 on the first start, the bound ones afterwards.
+	httpAddr, grpcAddr string
+	running            *app.Suite
+	base               string
 }
 
-func startSuite(t *testing.T) *suite {
+func startSuite(t testing.TB) *suite {
 	t.Helper()
-	s := &suite{t: t, dataDir: t.TempDir()}
+	s := &suite{t: t, dataDir: t.TempDir(), httpAddr: "127.0.0.1:0", grpcAddr: "127.0.0.1:0"}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -35,7 +37,7 @@ func startSuite(t *testing.T) *suite {
 
 func (s *suite) start() {
 	s.t.Helper()
-	cfg, err := config.Load("serve", []string{"--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--data-dir", s.dataDir},
+	cfg, err := config.Load("serve", []string{"--http-addr", s.httpAddr, "--grpc-addr", s.grpcAddr, "--data-dir", s.dataDir},
 		[]string{"AUTHSUITE_BOOTSTRAP_SECRET=" + bootstrapSecret, "AUTHSUITE_BOOTSTRAP_PASSWORD=admin-password-1"}, io.Discard)
 	if err != nil {
 		s.t.Fatal(err)
@@ -46,6 +48,8 @@ func (s *suite) start() {
 	}
 	s.running = running
 	s.base = running.Issuer
+	// A restart comes back on the same addresses, so the issuer stays the same.
+	s.httpAddr, s.grpcAddr = running.HTTPAddr.String(), running.GRPCAddr.String()
 }
 
 func (s *suite) stop() {
@@ -60,7 +64,7 @@ func (s *suite) stop() {
 	s.running = nil
 }
 
-// restart stops the suite and starts it again on the same data directory (new ports).
+// restart stops the suite and starts it again on the same data directory and addresses.
 func (s *suite) restart() {
 	s.t.Helper()
 	s.stop()
@@ -74,7 +78,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -136,7 +140,7 @@ func (s *suite) do(req *http.Request) response {
 }
 
 // expect fails the test unless r has the status (and, when given, the OAuth error code).
-func expect(t *testing.T, what string, r response, status int, errorCode ...string) map[string]any {
+func expect(t testing.TB, what string, r response, status int, errorCode ...string) map[string]any {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("%s: status %d, want %d; body %s", what, r.status, status, r.body)
@@ -152,7 +156,7 @@ func expect(t *testing.T, what string, r response, status int, errorCode ...stri
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

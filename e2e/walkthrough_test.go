@@ -58,6 +58,8 @@ func TestMachineToMachineWalkthrough(t *testing.T) {
 		t.Fatal("a listing shows the secret value")
 	}
 
+	awaitClient(t, s, "billing", value)
+
 	// A token by the standard OAuth client library, verified against the published keys.
 	cc := clientcredentials.Config{ClientID: "billing", ClientSecret: value, TokenURL: s.base + "/connect/token", Scopes: []string{"orders.read"}}
 	tok, err := cc.Token(ctx)
@@ -109,7 +111,7 @@ func TestMachineToMachineWalkthrough(t *testing.T) {
 }
 
 // clientToken gets a client_credentials token with x/oauth2.
-func clientToken(t *testing.T, s *suite, id, secret, scope string) string {
+func clientToken(t testing.TB, s *suite, id, secret, scope string) string {
 	t.Helper()
 	cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: s.base + "/connect/token", Scopes: strings.Fields(scope)}
 	tok, err := cc.Token(context.Background())
@@ -154,4 +156,3 @@ func verifyAccessToken(t *testing.T, s *suite, raw string) map[string]any {
 	}
 	return claims
 }
-

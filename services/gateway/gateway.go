@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
@@ -26,6 +27,7 @@ import (
 type Backends struct {
 	Registry grpc.ClientConnInterface
 	Token    grpc.ClientConnInterface
+	Provider grpc.ClientConnInterface // optional: the provider service (SPEC §5)
 }
 
 // Gateway is the HTTP handler of the REST API.
@@ -49,6 +51,7 @@ func New(ctx context.Context, b Backends, log *slog.Logger) (*Gateway, error) {
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
 		runtime.WithForwardResponseOption(responseHeaders),
+		runtime.WithForwardResponseOption(providerResponseHeaders),
 		runtime.WithDisableHTTPMethodOverride(),
 		runtime.WithWriteContentLength(),
 	)
@@ -80,6 +83,11 @@ func New(ctx context.Context, b Backends, log *slog.Logger) (*Gateway, error) {
 		"/connect/revocation": g.revocation,
 	} {
 		if err := g.mux.HandlePath(http.MethodPost, path, adapt(h)); err != nil {
+			return nil, err
+		}
+	}
+	if b.Provider != nil {
+		if err := g.registerProvider(ctx, b.Provider); err != nil {
 			return nil, err
 		}
 	}
@@ -157,18 +165,37 @@ func headerMatcher(key string) (string, bool) {
 }
 
 // responseHeaders sets what the REST contract asks beyond the body: 201 for creations (SPEC §1), and
-// no-store caching for responses carrying tokens (RFC 6749 §5.1).
+// no-store caching for responses carrying tokens or secrets (RFC 6749 §5.1). Messages are matched by full
+// name because grpc-gateway hands response_body routes a wrapper type.
 func responseHeaders(_ context.Context, w http.ResponseWriter, m proto.Message) error {
-	switch m.(type) {
-	case *registryv1.CreateClientSecretResponse: // carries the secret's only showing
-		noStore(w.Header())
-		w.WriteHeader(http.StatusCreated)
-	case *registryv1.CreateTenantResponse, *registryv1.CreateClientResponse, *registryv1.CreateUserResponse:
-		w.WriteHeader(http.StatusCreated)
-	case *tokenv1.GetTokenResponse, *tokenv1.CheckTokenResponse:
+	name := m.ProtoReflect().Descriptor().FullName()
+	if noStoreResponses[name] {
 		noStore(w.Header())
 	}
+	if createdResponses[name] {
+		w.WriteHeader(http.StatusCreated)
+	}
 	return nil
+}
+
+var (
+	createdResponses = map[protoreflect.FullName]bool{}
+	noStoreResponses = map[protoreflect.FullName]bool{}
+)
+
+func init() {
+	for _, m := range []proto.Message{
+		&registryv1.CreateTenantResponse{}, &registryv1.CreateClientResponse{},
+		&registryv1.CreateClientSecretResponse{}, &registryv1.CreateUserResponse{},
+	} {
+		createdResponses[m.ProtoReflect().Descriptor().FullName()] = true
+	}
+	for _, m := range []proto.Message{
+		&registryv1.CreateClientSecretResponse{}, // the secret's only showing
+		&tokenv1.GetTokenResponse{}, &tokenv1.CheckTokenResponse{},
+	} {
+		noStoreResponses[m.ProtoReflect().Descriptor().FullName()] = true
+	}
 }
 
 func noStore(h http.Header) {

@@ -51,8 +51,9 @@ func ParseJSON(c Catalog, data []byte) ([]Parsed, []Problem) {
 
 // ParseConfig validates a decoded configuration ({<connector type>: {<provider name>: {<key>: <value>}}},
 // with JSON values as encoding/json or structpb decode them) against the catalog. It returns the valid
-// entries sorted by type and name and, when anything is wrong, every problem found (then the entries must
-// not be stored: a load is all or nothing). It never panics.
+// entries sorted by type and name and every problem found; when there is any problem, none of the entries
+// may be stored (a load is all or nothing) — they are returned so callers can report further problems
+// (such as providers in use) in the same answer. It never panics.
 func ParseConfig(c Catalog, doc any) ([]Parsed, []Problem) {
 	top, ok := doc.(map[string]any)
 	if !ok {
@@ -92,7 +93,7 @@ func ParseConfig(c Catalog, doc any) ([]Parsed, []Problem) {
 	}
 	if len(problems) > 0 {
 		SortProblems(problems)
-		return nil, problems
+		return out, problems
 	}
 	if n == 0 {
 		return nil, []Problem{{Reason: "names no provider"}}

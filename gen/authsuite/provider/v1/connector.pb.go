@@ -673,7 +673,7 @@ type GetConnectorTokenResponse struct {
 	// The token type, normally "Bearer".
 	TokenType string `protobuf:"bytes,2,opt,name=token_type,proto3" json:"token_type,omitempty"`
 	// Seconds until the token expires; 0 when the provider gave no lifetime.
-	ExpiresIn     int64 `protobuf:"varint,3,opt,name=expires_in,proto3" json:"expires_in,omitempty"`
+	ExpiresIn     int32 `protobuf:"varint,3,opt,name=expires_in,proto3" json:"expires_in,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -722,7 +722,7 @@ func (x *GetConnectorTokenResponse) GetTokenType() string {
 	return ""
 }
 
-func (x *GetConnectorTokenResponse) GetExpiresIn() int64 {
+func (x *GetConnectorTokenResponse) GetExpiresIn() int32 {
 	if x != nil {
 		return x.ExpiresIn
 	}
@@ -932,7 +932,7 @@ const file_authsuite_provider_v1_connector_proto_rawDesc = "" +
 	"token_type\x18\x02 \x01(\tR\n" +
 	"token_type\x12\x1e\n" +
 	"\n" +
-	"expires_in\x18\x03 \x01(\x03R\n" +
+	"expires_in\x18\x03 \x01(\x05R\n" +
 	"expires_in\"\x8c\x01\n" +
 	"\x1cCompleteAuthorizationRequest\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +

@@ -194,7 +194,7 @@ type GetAccessTokenResponse struct {
 	// The token type, normally "Bearer".
 	TokenType string `protobuf:"bytes,2,opt,name=token_type,json=tokenType,proto3" json:"token_type,omitempty"`
 	// Seconds until expiry; 0 when the provider gave no lifetime.
-	ExpiresIn int64 `protobuf:"varint,3,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
+	ExpiresIn int32 `protobuf:"varint,3,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
 	// Granted scopes.
 	Scopes []string `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// Salesforce/ServiceMax instance URL from the token response, when any.
@@ -247,7 +247,7 @@ func (x *GetAccessTokenResponse) GetTokenType() string {
 	return ""
 }
 
-func (x *GetAccessTokenResponse) GetExpiresIn() int64 {
+func (x *GetAccessTokenResponse) GetExpiresIn() int32 {
 	if x != nil {
 		return x.ExpiresIn
 	}
@@ -370,7 +370,7 @@ const file_authsuite_provider_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"token_type\x18\x02 \x01(\tR\ttokenType\x12\x1d\n" +
 	"\n" +
-	"expires_in\x18\x03 \x01(\x03R\texpiresIn\x12\x16\n" +
+	"expires_in\x18\x03 \x01(\x05R\texpiresIn\x12\x16\n" +
 	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12!\n" +
 	"\finstance_url\x18\x05 \x01(\tR\vinstanceUrl\";\n" +
 	"\x16RemoveConnectorRequest\x12!\n" +

@@ -1,0 +1,5 @@
+package server_test
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }

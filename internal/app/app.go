@@ -17,13 +17,14 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/config"
 	"github.com/authsuite/authsuite/internal/grpcserver"
+	"github.com/authsuite/authsuite/internal/inproc"
 	"github.com/authsuite/authsuite/internal/internalauth"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/gateway"
@@ -43,7 +44,7 @@ type Suite struct {
 	log     *slog.Logger
 	grpc    *grpcserver.Server
 	http    *http.Server
-	conn    *grpc.ClientConn
+	health  healthpb.HealthClient
 	closers []func() error
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -82,14 +83,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	s.GRPCAddr, s.HTTPAddr = grpcLis.Addr(), httpLis.Addr()
 	s.Issuer = cfg.IssuerFor(s.HTTPAddr)
 
-	// The services reach each other over gRPC, through the suite's own listener.
-	s.conn, err = grpc.NewClient(dialable(s.GRPCAddr),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(internalauth.Credentials(keys.InternalCredential())))
-	if err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, s.conn.Close)
+	// In one process the services reach each other, and the gateway reaches them, through an in-process
+	// gRPC channel running the same interceptors as the network server: the same API, without the socket.
+	s.grpc = grpcserver.New(log, keys.InternalCredential())
+	unary, stream := grpcserver.Interceptors(log, keys.InternalCredential())
+	channel := inproc.New(unary, stream, metadata.Pairs(internalauth.MetadataKey, keys.InternalCredential()))
+	both := registrars{s.grpc.Server, channel}
+	healthpb.RegisterHealthServer(channel, s.grpc.Health)
 
 	regDB, err := regstore.Open(filepath.Join(cfg.DataDir, "registry.db"))
 	if err != nil {
@@ -108,19 +108,18 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 
-	s.grpc = grpcserver.New(log, keys.InternalCredential())
 	regSrv := regserver.New(regserver.Deps{
 		Store:   regDB,
 		Keyring: keys,
-		Auth:    regserver.NewTokenAuthenticator(tokenv1.NewTokenInternalServiceClient(s.conn)),
+		Auth:    regserver.NewTokenAuthenticator(tokenv1.NewTokenInternalServiceClient(channel)),
 		Log:     log.With("service", "registry"),
 		Now:     time.Now,
 	})
-	regSrv.Register(s.grpc.Server)
+	regSrv.Register(both)
 	tokSrv, err := tokserver.New(tokserver.Deps{
 		Store:       tokDB,
 		Keyring:     keys,
-		Registry:    registryv1.NewRegistryInternalServiceClient(s.conn),
+		Registry:    registryv1.NewRegistryInternalServiceClient(channel),
 		Issuer:      s.Issuer,
 		Log:         log.With("service", "token"),
 		Now:         time.Now,
@@ -130,9 +129,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	if err != nil {
 		return nil, fmt.Errorf("token service: %w", err)
 	}
-	tokSrv.Register(s.grpc.Server)
+	tokSrv.Register(both)
 
-	gw, err := gateway.New(ctx, gateway.Backends{Registry: s.conn, Token: s.conn}, log.With("service", "gateway"))
+	public := channel.WithMetadata(nil) // the gateway carries no internal credential
+	s.health = healthpb.NewHealthClient(public)
+	gw, err := gateway.New(ctx, gateway.Backends{Registry: public, Token: public}, log.With("service", "gateway"))
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +175,7 @@ func (s *Suite) Errors() <-chan error { return s.errs }
 
 // readyz answers 200 when the gRPC services report SERVING.
 func (s *Suite) readyz(w http.ResponseWriter, r *http.Request) {
-	resp, err := healthpb.NewHealthClient(s.conn).Check(r.Context(), &healthpb.HealthCheckRequest{})
+	resp, err := s.health.Check(r.Context(), &healthpb.HealthCheckRequest{})
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		http.Error(w, "not ready\n", http.StatusServiceUnavailable)
 		return
@@ -225,6 +226,15 @@ func loadKeyring(cfg config.Config) (*suitekey.Keyring, error) {
 		return nil, fmt.Errorf("--master-key-file: %w", err)
 	}
 	return kr, nil
+}
+
+// registrars registers a service on several registrars at once.
+type registrars []grpc.ServiceRegistrar
+
+func (rs registrars) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	for _, r := range rs {
+		r.RegisterService(desc, impl)
+	}
 }
 
 // dialable turns a listen address into one a client can dial (an unspecified host becomes loopback).

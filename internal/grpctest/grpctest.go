@@ -15,7 +15,7 @@ import (
 
 // Serve starts an authsuite gRPC server (grpcserver.New) on 127.0.0.1:0 with the services that register
 // adds, and stops it when the test ends. It returns the listen address.
-func Serve(t testing.TB, internalCredential string, register func(*grpc.Server)) string {
+func Serve(t testing.TB, internalCredential string, register func(grpc.ServiceRegistrar)) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

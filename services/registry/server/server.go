@@ -63,7 +63,7 @@ func New(d Deps) *Server {
 }
 
 // Register adds TenantService, ClientService, UserService and RegistryInternalService to s.
-func (s *Server) Register(gs *grpc.Server) {
+func (s *Server) Register(gs grpc.ServiceRegistrar) {
 	registryv1.RegisterTenantServiceServer(gs, &tenantService{s: s})
 	registryv1.RegisterClientServiceServer(gs, &clientService{s: s})
 	registryv1.RegisterUserServiceServer(gs, &userService{s: s})

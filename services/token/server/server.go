@@ -172,7 +172,7 @@ func normalizeIssuer(raw string) (string, error) {
 }
 
 // Register adds OAuthService, SimpleTokenService and TokenInternalService to g.
-func (s *Server) Register(g *grpc.Server) {
+func (s *Server) Register(g grpc.ServiceRegistrar) {
 	tokenv1.RegisterOAuthServiceServer(g, s)
 	tokenv1.RegisterSimpleTokenServiceServer(g, s)
 	tokenv1.RegisterTokenInternalServiceServer(g, s)

@@ -1,5 +1,5 @@
-// Package app assembles and runs authsuite roles. Start runs the all-in-one suite: the registry and token
-// services on one gRPC server, each on its own bbolt file, talking to each other through that server's
+// Package app assembles and runs authsuite roles. Start runs the all-in-one suite: the registry, token and
+// provider services on one gRPC server, each on its own bbolt file, talking to each other through that server's
 // gRPC API (never through each other's stores), and the REST gateway in front of them.
 package app
 
@@ -22,12 +22,15 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/internal/config"
 	"github.com/authsuite/authsuite/internal/grpcserver"
 	"github.com/authsuite/authsuite/internal/inproc"
 	"github.com/authsuite/authsuite/internal/internalauth"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/gateway"
+	provstore "github.com/authsuite/authsuite/services/provider/bboltstore"
+	provserver "github.com/authsuite/authsuite/services/provider/server"
 	"github.com/authsuite/authsuite/services/registry"
 	regstore "github.com/authsuite/authsuite/services/registry/bboltstore"
 	regserver "github.com/authsuite/authsuite/services/registry/server"
@@ -102,6 +105,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	}
 	s.closers = append(s.closers, tokDB.Close)
 
+	provDB, err := provstore.Open(filepath.Join(cfg.DataDir, "provider.db"))
+	if err != nil {
+		return nil, fmt.Errorf("provider store: %w", err)
+	}
+	s.closers = append(s.closers, provDB.Close)
+
 	if err := registry.Bootstrap(ctx, regDB, keys, registry.BootstrapOptions{
 		Secret: cfg.BootstrapSecret, Password: cfg.BootstrapPassword, Out: bootstrapOut,
 	}); err != nil {
@@ -131,9 +140,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	}
 	tokSrv.Register(both)
 
+	provSrv := provserver.New(provserver.Deps{
+		Store:     provDB,
+		Keyring:   keys,
+		Auth:      bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(channel)),
+		PublicURL: s.Issuer,
+		Log:       log.With("service", "provider"),
+		Now:       time.Now,
+	})
+	provSrv.Register(both)
+
 	public := channel.WithMetadata(nil) // the gateway carries no internal credential
 	s.health = healthpb.NewHealthClient(public)
-	gw, err := gateway.New(ctx, gateway.Backends{Registry: public, Token: public}, log.With("service", "gateway"))
+	gw, err := gateway.New(ctx, gateway.Backends{Registry: public, Token: public, Provider: public}, log.With("service", "gateway"))
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +167,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	s.goRun("grpc", func() error { return s.grpc.Serve(grpcLis) })
 	s.background = make(chan struct{})
 	s.goRun("token background", func() error { defer close(s.background); return tokSrv.Run(runCtx) })
+	s.goRun("provider sweeper", func() error { provSrv.RunSweeper(runCtx, time.Minute); return nil })
 	s.goRun("http", func() error {
 		if err := s.http.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
 			return err

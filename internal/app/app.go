@@ -120,7 +120,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	regSrv := regserver.New(regserver.Deps{
 		Store:   regDB,
 		Keyring: keys,
-		Auth:    regserver.NewTokenAuthenticator(tokenv1.NewTokenInternalServiceClient(channel)),
+		Auth:    bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(channel)),
 		Log:     log.With("service", "registry"),
 		Now:     time.Now,
 	})

@@ -3,67 +3,14 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
-	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/services/registry"
 )
-
-// TokenInfo describes a verified access token. UserID is empty for a client's own token.
-type TokenInfo struct {
-	Subject  string
-	ClientID string
-	TenantID string
-	Scopes   []string
-	UserID   string
-}
-
-// Authenticator verifies bearer access tokens for the admin API. Authenticate returns an error wrapping
-// apierror.ErrUnauthenticated for an invalid, expired or revoked token, and another error (for example
-// wrapping apierror.ErrUnavailable) when it cannot decide. Implementations must be safe for concurrent use.
-type Authenticator interface {
-	Authenticate(ctx context.Context, token string) (TokenInfo, error)
-}
-
-// NewTokenAuthenticator returns an Authenticator that asks the token service
-// (TokenInternalService.AuthenticateToken). The client's connection must carry the suite's internal
-// credential (internalauth.Credentials). An UNAUTHENTICATED answer becomes apierror.ErrUnauthenticated;
-// any other failure becomes apierror.ErrUnavailable, so callers see 503 rather than a misleading 401.
-func NewTokenAuthenticator(c tokenv1.TokenInternalServiceClient) Authenticator {
-	return tokenAuthenticator{c: c}
-}
-
-type tokenAuthenticator struct {
-	c tokenv1.TokenInternalServiceClient
-}
-
-func (a tokenAuthenticator) Authenticate(ctx context.Context, token string) (TokenInfo, error) {
-	resp, err := a.c.AuthenticateToken(ctx, &tokenv1.AuthenticateTokenRequest{Token: token})
-	if err != nil {
-		switch status.Code(err) {
-		case codes.Unauthenticated:
-			return TokenInfo{}, apierror.Unauthenticated("invalid, expired or revoked access token")
-		case codes.Canceled, codes.DeadlineExceeded:
-			return TokenInfo{}, fmt.Errorf("token service: %w", ctx.Err())
-		}
-		// The token service's message is not passed on: it is not ours to show.
-		return TokenInfo{}, fmt.Errorf("token service cannot verify the access token (%s): %w", status.Code(err), apierror.ErrUnavailable)
-	}
-	return TokenInfo{
-		Subject:  resp.GetSubject(),
-		ClientID: resp.GetClientId(),
-		TenantID: resp.GetTenantId(),
-		Scopes:   resp.GetScopes(),
-		UserID:   resp.GetUserId(),
-	}, nil
-}
 
 // principal is who an admin call is authorized as: a client (UserID empty) or a user, of TenantID. Under
 // sudo it is the impersonated user and ClientID is the acting client.
@@ -106,21 +53,6 @@ func firstMD(md metadata.MD, key string) string {
 	return ""
 }
 
-// bearerToken extracts the token of an "authorization: Bearer <token>" header (RFC 6750 §2.1; the scheme is
-// case-insensitive).
-func bearerToken(md metadata.MD) (string, error) {
-	h := firstMD(md, access.MDAuthorization)
-	if h == "" {
-		return "", apierror.Unauthenticated("missing bearer token (Authorization: Bearer …)")
-	}
-	scheme, token, ok := strings.Cut(h, " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return "", apierror.Unauthenticated("the Authorization header must be \"Bearer <token>\" (RFC 6750 §2.1)")
-	}
-	return token, nil
-}
-
 // authenticate resolves the principal of an admin call (SPEC §3 and §4):
 //   - no or malformed bearer token → UNAUTHENTICATED; a token without scope adminapi → PERMISSION_DENIED;
 //   - a user token: the user must exist (else UNAUTHENTICATED), be enabled and hold role tenant_admin;
@@ -129,7 +61,7 @@ func bearerToken(md metadata.MD) (string, error) {
 //     must exist (else NOT_FOUND), be enabled and hold tenant_admin. It never falls back to the caller.
 func (s *Server) authenticate(ctx context.Context) (principal, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	token, err := bearerToken(md)
+	token, err := bearer.FromContext(ctx)
 	if err != nil {
 		return principal{}, err
 	}
@@ -171,7 +103,7 @@ func checkAdminUser(u registry.User) error {
 	return nil
 }
 
-func (s *Server) sudo(ctx context.Context, info TokenInfo, md metadata.MD, rawSel string) (principal, error) {
+func (s *Server) sudo(ctx context.Context, info bearer.TokenInfo, md metadata.MD, rawSel string) (principal, error) {
 	caller := principal{TenantID: info.TenantID, ClientID: info.ClientID, Sudo: true}
 	if !access.HasScope(info.Scopes, access.ScopeSudo) {
 		return caller, apierror.PermissionDenied("sudo requires scope %q", access.ScopeSudo)

@@ -5,16 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
-	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
-	"github.com/authsuite/authsuite/internal/apierror"
-	"github.com/authsuite/authsuite/services/registry/server"
+	"github.com/authsuite/authsuite/internal/bearer"
 )
 
 func TestAuthorizationMatrix(t *testing.T) {
@@ -23,10 +19,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e.createUser(t, "acme", &registryv1.User{LoginName: "worker", Mobile: "+100"})
 	e.createUser(t, "acme", &registryv1.User{LoginName: "gone", Roles: []string{access.RoleTenantAdmin}, Disabled: true})
 	sysAdmin := e.createUser(t, "default", &registryv1.User{LoginName: "root", Roles: []string{access.RoleTenantAdmin}})
-	e.auth.set("tok-user-admin", server.TokenInfo{ClientID: "spa", TenantID: "acme", UserID: admin.GetUserId(), Scopes: []string{"adminapi"}})
-	e.auth.set("tok-user-plain", server.TokenInfo{ClientID: "spa", TenantID: "acme", UserID: "nobody", Scopes: []string{"adminapi"}})
-	e.auth.set("tok-user-sys", server.TokenInfo{ClientID: "spa", TenantID: "default", UserID: sysAdmin.GetUserId(), Scopes: []string{"adminapi"}})
-	e.auth.set("tok-other", server.TokenInfo{ClientID: "other-admin", TenantID: "other", Scopes: []string{"adminapi", "sudo"}})
+	e.auth.set("tok-user-admin", bearer.TokenInfo{ClientID: "spa", TenantID: "acme", UserID: admin.GetUserId(), Scopes: []string{"adminapi"}})
+	e.auth.set("tok-user-plain", bearer.TokenInfo{ClientID: "spa", TenantID: "acme", UserID: "nobody", Scopes: []string{"adminapi"}})
+	e.auth.set("tok-user-sys", bearer.TokenInfo{ClientID: "spa", TenantID: "default", UserID: sysAdmin.GetUserId(), Scopes: []string{"adminapi"}})
+	e.auth.set("tok-other", bearer.TokenInfo{ClientID: "other-admin", TenantID: "other", Scopes: []string{"adminapi", "sudo"}})
 
 	list := func(ctx context.Context, tenant string) error {
 		_, err := e.clients.ListClients(ctx, &registryv1.ListClientsRequest{TenantId: tenant})
@@ -98,32 +94,4 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		}
 	})
-}
-
-// fakeTokenService answers AuthenticateToken for NewTokenAuthenticator.
-type fakeTokenService struct {
-	resp *tokenv1.AuthenticateTokenResponse
-	err  error
-}
-
-func (f fakeTokenService) AuthenticateToken(context.Context, *tokenv1.AuthenticateTokenRequest, ...grpc.CallOption) (*tokenv1.AuthenticateTokenResponse, error) {
-	return f.resp, f.err
-}
-
-func TestTokenAuthenticator(t *testing.T) {
-	ok := server.NewTokenAuthenticator(fakeTokenService{resp: &tokenv1.AuthenticateTokenResponse{
-		Subject: "s", ClientId: "c", TenantId: "t", Scopes: []string{"adminapi"}, UserId: "u",
-	}})
-	info, err := ok.Authenticate(context.Background(), "tok")
-	if err != nil || info.ClientID != "c" || info.TenantID != "t" || info.UserID != "u" || info.Subject != "s" || len(info.Scopes) != 1 {
-		t.Fatalf("Authenticate = %+v, %v", info, err)
-	}
-	bad := server.NewTokenAuthenticator(fakeTokenService{err: status.Error(codes.Unauthenticated, "expired")})
-	if _, err := bad.Authenticate(context.Background(), "tok"); apierror.FromStatus(apierror.ToStatus(err)).Code != codes.Unauthenticated {
-		t.Fatalf("unauthenticated answer → %v", err)
-	}
-	down := server.NewTokenAuthenticator(fakeTokenService{err: status.Error(codes.Unavailable, "connection refused")})
-	if _, err := down.Authenticate(context.Background(), "tok"); apierror.FromStatus(apierror.ToStatus(err)).Code != codes.Unavailable {
-		t.Fatalf("unavailable token service → %v", err)
-	}
 }

@@ -17,6 +17,7 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/internal/grpctest"
 	"github.com/authsuite/authsuite/internal/internalauth"
 	"github.com/authsuite/authsuite/internal/suitekey"
@@ -28,20 +29,20 @@ import (
 // fakeAuth is a hand-written Authenticator: tokens are looked up in a map.
 type fakeAuth struct {
 	mu     sync.Mutex
-	tokens map[string]server.TokenInfo
+	tokens map[string]bearer.TokenInfo
 }
 
-func (f *fakeAuth) Authenticate(_ context.Context, token string) (server.TokenInfo, error) {
+func (f *fakeAuth) Authenticate(_ context.Context, token string) (bearer.TokenInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	info, ok := f.tokens[token]
 	if !ok {
-		return server.TokenInfo{}, apierror.Unauthenticated("invalid token")
+		return bearer.TokenInfo{}, apierror.Unauthenticated("invalid token")
 	}
 	return info, nil
 }
 
-func (f *fakeAuth) set(token string, info server.TokenInfo) {
+func (f *fakeAuth) set(token string, info bearer.TokenInfo) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tokens[token] = info
@@ -109,7 +110,7 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &env{store: st, keyring: newKeyring(t), logs: &syncBuffer{}}
-	e.auth = &fakeAuth{tokens: map[string]server.TokenInfo{
+	e.auth = &fakeAuth{tokens: map[string]bearer.TokenInfo{
 		tokSystem:     {Subject: "admin", ClientID: "admin", TenantID: access.SystemTenant, Scopes: []string{"adminapi", "sudo"}},
 		tokSystemNoSu: {Subject: "ops", ClientID: "ops", TenantID: access.SystemTenant, Scopes: []string{"adminapi"}},
 		tokAcme:       {Subject: "acme-admin", ClientID: "acme-admin", TenantID: "acme", Scopes: []string{"adminapi"}},

@@ -18,6 +18,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/registry"
 )
@@ -27,7 +28,7 @@ import (
 type Deps struct {
 	Store   registry.Store
 	Keyring *suitekey.Keyring
-	Auth    Authenticator
+	Auth    bearer.Authenticator
 	Log     *slog.Logger
 	Now     func() time.Time
 }
@@ -36,7 +37,7 @@ type Deps struct {
 type Server struct {
 	store   registry.Store
 	keyring *suitekey.Keyring
-	auth    Authenticator
+	auth    bearer.Authenticator
 	log     *slog.Logger
 	now     func() time.Time
 

@@ -575,6 +575,116 @@ func (x *ResolveUserResponse) GetTenantCode() string {
 	return ""
 }
 
+// AuthenticateUserRequest is a sign-in attempt.
+type AuthenticateUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant whose users are searched.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The login name or e-mail address (case-insensitive).
+	Login string `protobuf:"bytes,2,opt,name=login,proto3" json:"login,omitempty"`
+	// The password; never logged or stored.
+	Password      string `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthenticateUserRequest) Reset() {
+	*x = AuthenticateUserRequest{}
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthenticateUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthenticateUserRequest) ProtoMessage() {}
+
+func (x *AuthenticateUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthenticateUserRequest.ProtoReflect.Descriptor instead.
+func (*AuthenticateUserRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AuthenticateUserRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *AuthenticateUserRequest) GetLogin() string {
+	if x != nil {
+		return x.Login
+	}
+	return ""
+}
+
+func (x *AuthenticateUserRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+// AuthenticateUserResponse carries the signed-in user.
+type AuthenticateUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user, without password.
+	User          *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthenticateUserResponse) Reset() {
+	*x = AuthenticateUserResponse{}
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthenticateUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthenticateUserResponse) ProtoMessage() {}
+
+func (x *AuthenticateUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthenticateUserResponse.ProtoReflect.Descriptor instead.
+func (*AuthenticateUserResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AuthenticateUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 var File_authsuite_registry_v1_internal_proto protoreflect.FileDescriptor
 
 const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
@@ -615,11 +725,18 @@ const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\x13ResolveUserResponse\x12/\n" +
 	"\x04user\x18\x01 \x01(\v2\x1b.authsuite.registry.v1.UserR\x04user\x12\x1f\n" +
 	"\vtenant_code\x18\x02 \x01(\tR\n" +
-	"tenantCode2\xdc\x02\n" +
+	"tenantCode\"h\n" +
+	"\x17AuthenticateUserRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x14\n" +
+	"\x05login\x18\x02 \x01(\tR\x05login\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\"K\n" +
+	"\x18AuthenticateUserResponse\x12/\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.authsuite.registry.v1.UserR\x04user2\xd1\x03\n" +
 	"\x17RegistryInternalService\x12i\n" +
 	"\fWatchClients\x12*.authsuite.registry.v1.WatchClientsRequest\x1a+.authsuite.registry.v1.WatchClientsResponse0\x01\x12p\n" +
 	"\x0fRecordSecretUse\x12-.authsuite.registry.v1.RecordSecretUseRequest\x1a..authsuite.registry.v1.RecordSecretUseResponse\x12d\n" +
-	"\vResolveUser\x12).authsuite.registry.v1.ResolveUserRequest\x1a*.authsuite.registry.v1.ResolveUserResponseB\xe5\x01\n" +
+	"\vResolveUser\x12).authsuite.registry.v1.ResolveUserRequest\x1a*.authsuite.registry.v1.ResolveUserResponse\x12s\n" +
+	"\x10AuthenticateUser\x12..authsuite.registry.v1.AuthenticateUserRequest\x1a/.authsuite.registry.v1.AuthenticateUserResponseB\xe5\x01\n" +
 	"\x19com.authsuite.registry.v1B\rInternalProtoP\x01ZCgithub.com/authsuite/authsuite/gen/authsuite/registry/v1;registryv1\xa2\x02\x03ARX\xaa\x02\x15Authsuite.Registry.V1\xca\x02\x15Authsuite\\Registry\\V1\xe2\x02!Authsuite\\Registry\\V1\\GPBMetadata\xea\x02\x17Authsuite::Registry::V1b\x06proto3"
 
 var (
@@ -634,41 +751,46 @@ func file_authsuite_registry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_authsuite_registry_v1_internal_proto_rawDescData
 }
 
-var file_authsuite_registry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_authsuite_registry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_authsuite_registry_v1_internal_proto_goTypes = []any{
-	(*WatchClientsRequest)(nil),     // 0: authsuite.registry.v1.WatchClientsRequest
-	(*WatchClientsResponse)(nil),    // 1: authsuite.registry.v1.WatchClientsResponse
-	(*ClientRecord)(nil),            // 2: authsuite.registry.v1.ClientRecord
-	(*SecretDigest)(nil),            // 3: authsuite.registry.v1.SecretDigest
-	(*RecordSecretUseRequest)(nil),  // 4: authsuite.registry.v1.RecordSecretUseRequest
-	(*SecretUse)(nil),               // 5: authsuite.registry.v1.SecretUse
-	(*RecordSecretUseResponse)(nil), // 6: authsuite.registry.v1.RecordSecretUseResponse
-	(*ResolveUserRequest)(nil),      // 7: authsuite.registry.v1.ResolveUserRequest
-	(*ResolveUserResponse)(nil),     // 8: authsuite.registry.v1.ResolveUserResponse
-	(*Client)(nil),                  // 9: authsuite.registry.v1.Client
-	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
-	(*User)(nil),                    // 11: authsuite.registry.v1.User
+	(*WatchClientsRequest)(nil),      // 0: authsuite.registry.v1.WatchClientsRequest
+	(*WatchClientsResponse)(nil),     // 1: authsuite.registry.v1.WatchClientsResponse
+	(*ClientRecord)(nil),             // 2: authsuite.registry.v1.ClientRecord
+	(*SecretDigest)(nil),             // 3: authsuite.registry.v1.SecretDigest
+	(*RecordSecretUseRequest)(nil),   // 4: authsuite.registry.v1.RecordSecretUseRequest
+	(*SecretUse)(nil),                // 5: authsuite.registry.v1.SecretUse
+	(*RecordSecretUseResponse)(nil),  // 6: authsuite.registry.v1.RecordSecretUseResponse
+	(*ResolveUserRequest)(nil),       // 7: authsuite.registry.v1.ResolveUserRequest
+	(*ResolveUserResponse)(nil),      // 8: authsuite.registry.v1.ResolveUserResponse
+	(*AuthenticateUserRequest)(nil),  // 9: authsuite.registry.v1.AuthenticateUserRequest
+	(*AuthenticateUserResponse)(nil), // 10: authsuite.registry.v1.AuthenticateUserResponse
+	(*Client)(nil),                   // 11: authsuite.registry.v1.Client
+	(*timestamppb.Timestamp)(nil),    // 12: google.protobuf.Timestamp
+	(*User)(nil),                     // 13: authsuite.registry.v1.User
 }
 var file_authsuite_registry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: authsuite.registry.v1.WatchClientsResponse.upsert:type_name -> authsuite.registry.v1.ClientRecord
-	9,  // 1: authsuite.registry.v1.ClientRecord.client:type_name -> authsuite.registry.v1.Client
+	11, // 1: authsuite.registry.v1.ClientRecord.client:type_name -> authsuite.registry.v1.Client
 	3,  // 2: authsuite.registry.v1.ClientRecord.secrets:type_name -> authsuite.registry.v1.SecretDigest
-	10, // 3: authsuite.registry.v1.SecretDigest.start_time:type_name -> google.protobuf.Timestamp
-	10, // 4: authsuite.registry.v1.SecretDigest.expiration:type_name -> google.protobuf.Timestamp
+	12, // 3: authsuite.registry.v1.SecretDigest.start_time:type_name -> google.protobuf.Timestamp
+	12, // 4: authsuite.registry.v1.SecretDigest.expiration:type_name -> google.protobuf.Timestamp
 	5,  // 5: authsuite.registry.v1.RecordSecretUseRequest.uses:type_name -> authsuite.registry.v1.SecretUse
-	10, // 6: authsuite.registry.v1.SecretUse.used_time:type_name -> google.protobuf.Timestamp
-	11, // 7: authsuite.registry.v1.ResolveUserResponse.user:type_name -> authsuite.registry.v1.User
-	0,  // 8: authsuite.registry.v1.RegistryInternalService.WatchClients:input_type -> authsuite.registry.v1.WatchClientsRequest
-	4,  // 9: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:input_type -> authsuite.registry.v1.RecordSecretUseRequest
-	7,  // 10: authsuite.registry.v1.RegistryInternalService.ResolveUser:input_type -> authsuite.registry.v1.ResolveUserRequest
-	1,  // 11: authsuite.registry.v1.RegistryInternalService.WatchClients:output_type -> authsuite.registry.v1.WatchClientsResponse
-	6,  // 12: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:output_type -> authsuite.registry.v1.RecordSecretUseResponse
-	8,  // 13: authsuite.registry.v1.RegistryInternalService.ResolveUser:output_type -> authsuite.registry.v1.ResolveUserResponse
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	12, // 6: authsuite.registry.v1.SecretUse.used_time:type_name -> google.protobuf.Timestamp
+	13, // 7: authsuite.registry.v1.ResolveUserResponse.user:type_name -> authsuite.registry.v1.User
+	13, // 8: authsuite.registry.v1.AuthenticateUserResponse.user:type_name -> authsuite.registry.v1.User
+	0,  // 9: authsuite.registry.v1.RegistryInternalService.WatchClients:input_type -> authsuite.registry.v1.WatchClientsRequest
+	4,  // 10: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:input_type -> authsuite.registry.v1.RecordSecretUseRequest
+	7,  // 11: authsuite.registry.v1.RegistryInternalService.ResolveUser:input_type -> authsuite.registry.v1.ResolveUserRequest
+	9,  // 12: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:input_type -> authsuite.registry.v1.AuthenticateUserRequest
+	1,  // 13: authsuite.registry.v1.RegistryInternalService.WatchClients:output_type -> authsuite.registry.v1.WatchClientsResponse
+	6,  // 14: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:output_type -> authsuite.registry.v1.RecordSecretUseResponse
+	8,  // 15: authsuite.registry.v1.RegistryInternalService.ResolveUser:output_type -> authsuite.registry.v1.ResolveUserResponse
+	10, // 16: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:output_type -> authsuite.registry.v1.AuthenticateUserResponse
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_registry_v1_internal_proto_init() }
@@ -689,7 +811,7 @@ func file_authsuite_registry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_registry_v1_internal_proto_rawDesc), len(file_authsuite_registry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

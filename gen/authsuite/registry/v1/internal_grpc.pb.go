@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RegistryInternalService_WatchClients_FullMethodName    = "/authsuite.registry.v1.RegistryInternalService/WatchClients"
-	RegistryInternalService_RecordSecretUse_FullMethodName = "/authsuite.registry.v1.RegistryInternalService/RecordSecretUse"
-	RegistryInternalService_ResolveUser_FullMethodName     = "/authsuite.registry.v1.RegistryInternalService/ResolveUser"
+	RegistryInternalService_WatchClients_FullMethodName     = "/authsuite.registry.v1.RegistryInternalService/WatchClients"
+	RegistryInternalService_RecordSecretUse_FullMethodName  = "/authsuite.registry.v1.RegistryInternalService/RecordSecretUse"
+	RegistryInternalService_ResolveUser_FullMethodName      = "/authsuite.registry.v1.RegistryInternalService/ResolveUser"
+	RegistryInternalService_AuthenticateUser_FullMethodName = "/authsuite.registry.v1.RegistryInternalService/AuthenticateUser"
 )
 
 // RegistryInternalServiceClient is the client API for RegistryInternalService service.
@@ -38,6 +39,10 @@ type RegistryInternalServiceClient interface {
 	RecordSecretUse(ctx context.Context, in *RecordSecretUseRequest, opts ...grpc.CallOption) (*RecordSecretUseResponse, error)
 	// ResolveUser finds a user by a sudo selector (uid:, loginName:, email:, mobile:, username:) in a tenant.
 	ResolveUser(ctx context.Context, in *ResolveUserRequest, opts ...grpc.CallOption) (*ResolveUserResponse, error)
+	// AuthenticateUser checks a user's password in a tenant (sign-in). Unknown user and wrong password fail
+	// alike with UNAUTHENTICATED, in about the same time; a disabled user with the right password fails with
+	// PERMISSION_DENIED.
+	AuthenticateUser(ctx context.Context, in *AuthenticateUserRequest, opts ...grpc.CallOption) (*AuthenticateUserResponse, error)
 }
 
 type registryInternalServiceClient struct {
@@ -87,6 +92,16 @@ func (c *registryInternalServiceClient) ResolveUser(ctx context.Context, in *Res
 	return out, nil
 }
 
+func (c *registryInternalServiceClient) AuthenticateUser(ctx context.Context, in *AuthenticateUserRequest, opts ...grpc.CallOption) (*AuthenticateUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuthenticateUserResponse)
+	err := c.cc.Invoke(ctx, RegistryInternalService_AuthenticateUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryInternalServiceServer is the server API for RegistryInternalService service.
 // All implementations must embed UnimplementedRegistryInternalServiceServer
 // for forward compatibility.
@@ -101,6 +116,10 @@ type RegistryInternalServiceServer interface {
 	RecordSecretUse(context.Context, *RecordSecretUseRequest) (*RecordSecretUseResponse, error)
 	// ResolveUser finds a user by a sudo selector (uid:, loginName:, email:, mobile:, username:) in a tenant.
 	ResolveUser(context.Context, *ResolveUserRequest) (*ResolveUserResponse, error)
+	// AuthenticateUser checks a user's password in a tenant (sign-in). Unknown user and wrong password fail
+	// alike with UNAUTHENTICATED, in about the same time; a disabled user with the right password fails with
+	// PERMISSION_DENIED.
+	AuthenticateUser(context.Context, *AuthenticateUserRequest) (*AuthenticateUserResponse, error)
 	mustEmbedUnimplementedRegistryInternalServiceServer()
 }
 
@@ -119,6 +138,9 @@ func (UnimplementedRegistryInternalServiceServer) RecordSecretUse(context.Contex
 }
 func (UnimplementedRegistryInternalServiceServer) ResolveUser(context.Context, *ResolveUserRequest) (*ResolveUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveUser not implemented")
+}
+func (UnimplementedRegistryInternalServiceServer) AuthenticateUser(context.Context, *AuthenticateUserRequest) (*AuthenticateUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AuthenticateUser not implemented")
 }
 func (UnimplementedRegistryInternalServiceServer) mustEmbedUnimplementedRegistryInternalServiceServer() {
 }
@@ -189,6 +211,24 @@ func _RegistryInternalService_ResolveUser_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryInternalService_AuthenticateUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuthenticateUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryInternalServiceServer).AuthenticateUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryInternalService_AuthenticateUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryInternalServiceServer).AuthenticateUser(ctx, req.(*AuthenticateUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryInternalService_ServiceDesc is the grpc.ServiceDesc for RegistryInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -203,6 +243,10 @@ var RegistryInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveUser",
 			Handler:    _RegistryInternalService_ResolveUser_Handler,
+		},
+		{
+			MethodName: "AuthenticateUser",
+			Handler:    _RegistryInternalService_AuthenticateUser_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

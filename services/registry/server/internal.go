@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc"
 
@@ -122,4 +124,49 @@ func (is *internalService) ResolveUser(ctx context.Context, req *registryv1.Reso
 		return nil, apierror.PermissionDenied("user %q is disabled and cannot be impersonated", u.ID)
 	}
 	return &registryv1.ResolveUserResponse{User: userToProto(u), TenantCode: t.Code}, nil
+}
+
+// dummyPasswordHash is verified against when no user matches, so that an unknown login name takes as long
+// to refuse as a wrong password (no user enumeration by timing).
+var dummyPasswordHash = registry.HashPassword("authsuite-dummy-password-never-matches")
+
+// errBadCredentials is the one answer for an unknown user or a wrong password.
+var errBadCredentials = apierror.Unauthenticated("invalid user name or password")
+
+// AuthenticateUser checks a sign-in attempt: the tenant's user whose login name (or, when the login contains
+// "@" and no login name matches, e-mail) equals login, case-insensitively, and whose argon2id password hash
+// verifies password. Unknown users, users without a password and wrong passwords fail alike with
+// UNAUTHENTICATED; a disabled user with the right password fails with PERMISSION_DENIED. The password is
+// never logged or returned.
+func (is *internalService) AuthenticateUser(ctx context.Context, req *registryv1.AuthenticateUserRequest) (*registryv1.AuthenticateUserResponse, error) {
+	if req.GetTenantId() == "" {
+		return nil, apierror.Invalid("tenantId", "is required")
+	}
+	login, password := req.GetLogin(), req.GetPassword()
+	if login == "" || len(login) > 256 || password == "" || len(password) > registry.MaxPasswordLen {
+		registry.VerifyPassword(dummyPasswordHash, "x")
+		return nil, errBadCredentials
+	}
+	u, err := is.s.store.FindUser(ctx, req.GetTenantId(), access.Selector{Kind: access.ByLoginName, Value: login})
+	if errors.Is(err, apierror.ErrNotFound) && strings.Contains(login, "@") {
+		u, err = is.s.store.FindUser(ctx, req.GetTenantId(), access.Selector{Kind: access.ByEmail, Value: login})
+	}
+	switch {
+	case errors.Is(err, apierror.ErrNotFound):
+		registry.VerifyPassword(dummyPasswordHash, password)
+		return nil, errBadCredentials
+	case err != nil:
+		return nil, err
+	}
+	if u.PasswordHash == "" {
+		registry.VerifyPassword(dummyPasswordHash, password)
+		return nil, errBadCredentials
+	}
+	if !u.VerifyPassword(password) {
+		return nil, errBadCredentials
+	}
+	if u.Disabled {
+		return nil, apierror.PermissionDenied("the user is disabled")
+	}
+	return &registryv1.AuthenticateUserResponse{User: userToProto(u)}, nil
 }

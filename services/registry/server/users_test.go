@@ -177,3 +177,42 @@ func TestTenants(t *testing.T) {
 	_, err = e.tenants.DeleteTenant(ctx, &registryv1.DeleteTenantRequest{TenantId: id})
 	wantCode(t, err, codes.NotFound)
 }
+
+func TestAuthenticateUser(t *testing.T) {
+	e := newEnv(t)
+	pw := "correct horse battery"
+	u := e.createUser(t, "acme", &registryv1.User{LoginName: "Alice", Email: "alice@acme.example", Password: &pw})
+	e.createUser(t, "acme", &registryv1.User{LoginName: "off", Password: &pw, Disabled: true})
+	e.createUser(t, "acme", &registryv1.User{LoginName: "nopw"})
+	ctx := t.Context()
+	for _, login := range []string{"alice", "ALICE", "alice@acme.example"} {
+		resp, err := e.internal.AuthenticateUser(ctx, &registryv1.AuthenticateUserRequest{TenantId: "acme", Login: login, Password: pw})
+		if err != nil || resp.GetUser().GetUserId() != u.GetUserId() || resp.GetUser().Password != nil {
+			t.Fatalf("AuthenticateUser(%s) = %v, %v", login, resp, err)
+		}
+	}
+	for _, req := range []*registryv1.AuthenticateUserRequest{
+		{TenantId: "acme", Login: "alice", Password: "wrong password"},
+		{TenantId: "acme", Login: "bob", Password: pw},
+		{TenantId: "default", Login: "alice", Password: pw}, // users of another tenant
+		{TenantId: "acme", Login: "nopw", Password: pw},
+		{TenantId: "acme", Login: "", Password: pw},
+		{TenantId: "acme", Login: "alice", Password: ""},
+		{TenantId: "acme", Login: "off", Password: "wrong password"},
+	} {
+		_, err := e.internal.AuthenticateUser(ctx, req)
+		wantCode(t, err, codes.Unauthenticated)
+		if err != nil && strings.Contains(err.Error(), pw) {
+			t.Fatal("the error shows the password")
+		}
+	}
+	_, err := e.internal.AuthenticateUser(ctx, &registryv1.AuthenticateUserRequest{TenantId: "acme", Login: "off", Password: pw})
+	wantCode(t, err, codes.PermissionDenied)
+	_, err = e.internal.AuthenticateUser(ctx, &registryv1.AuthenticateUserRequest{Login: "alice", Password: pw})
+	wantField(t, err, "tenantId")
+	_, err = e.noCred.AuthenticateUser(ctx, &registryv1.AuthenticateUserRequest{TenantId: "acme", Login: "alice", Password: pw})
+	wantCode(t, err, codes.PermissionDenied) // internal API without the internal credential
+	if strings.Contains(e.logs.String(), pw) {
+		t.Fatal("a log shows the password")
+	}
+}

@@ -37,7 +37,7 @@ func startSuite(t testing.TB) *suite {
 
 func (s *suite) start() {
 	s.t.Helper()
-	cfg, err := config.Load("serve", []string{"--http-addr", s.httpAddr, "--grpc-addr", s.grpcAddr, "--data-dir", s.dataDir},
+	cfg, err := config.Load(config.RoleAll, []string{"--http-addr", s.httpAddr, "--grpc-addr", s.grpcAddr, "--data-dir", s.dataDir},
 		[]string{"AUTHSUITE_BOOTSTRAP_SECRET=" + bootstrapSecret, "AUTHSUITE_BOOTSTRAP_PASSWORD=admin-password-1"}, io.Discard)
 	if err != nil {
 		s.t.Fatal(err)

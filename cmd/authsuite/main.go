@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
-	"time"
 
 	"github.com/authsuite/authsuite/internal/app"
 	"github.com/authsuite/authsuite/internal/config"
@@ -28,7 +28,8 @@ func main() {
 const usage = `usage: authsuite <command> [flags]
 
 commands:
-  serve    run the registry and token services and the REST gateway in one process
+  serve [token|registry|provider|gateway]
+           run every service and the REST gateway in one process, or one role per process
   version  print the version
 
 Run "authsuite serve -h" for the flags; each has an AUTHSUITE_* environment variable.
@@ -56,7 +57,15 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 var version = "dev"
 
 func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
-	cfg, err := config.Load("authsuite serve", args, env, stderr)
+	role := config.RoleAll
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		r, err := config.ParseRole(args[0])
+		if err != nil {
+			return err
+		}
+		role, args = r, args[1:]
+	}
+	cfg, err := config.Load(role, args, env, stderr)
 	if err != nil {
 		return err
 	}
@@ -71,7 +80,7 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 		log.Info("shutting down")
 	case runErr = <-suite.Errors():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := suite.Shutdown(shutdownCtx); err != nil && runErr == nil {
 		runErr = err

@@ -5,6 +5,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +18,16 @@ import (
 	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/backup"
 	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/internal/config"
 	"github.com/authsuite/authsuite/internal/grpcserver"
@@ -38,145 +44,295 @@ import (
 	tokstore "github.com/authsuite/authsuite/services/token/store/boltstore"
 )
 
-// Suite is a running all-in-one authsuite.
+// Suite is a running authsuite process: all-in-one or one role.
 type Suite struct {
-	HTTPAddr net.Addr // where the REST gateway listens
-	GRPCAddr net.Addr // where the gRPC services listen
+	HTTPAddr net.Addr // where the REST API (or a service role's health and metrics) listens
+	GRPCAddr net.Addr // where the gRPC services listen; nil for the gateway role
 	Issuer   string   // the OAuth issuer URL
 
 	log     *slog.Logger
 	grpc    *grpcserver.Server
 	http    *http.Server
-	health  healthpb.HealthClient
+	local   healthpb.HealthServer   // this process's health service, when it runs services
+	remote  []healthpb.HealthClient // the backends' health, for a gateway of remote services
 	closers []func() error
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	background chan struct{} // closed when the token service's background loops have returned
+	background chan struct{} // closed when the services' background loops have returned
 	errs       chan error
 }
 
-// Start opens the stores in cfg.DataDir, bootstraps an empty registry, binds the listeners and serves until
-// Shutdown. Bootstrap output (a generated admin secret) goes to bootstrapOut.
+// Start runs cfg.Role: for the all-in-one role, every service and the gateway connected through an
+// in-process gRPC channel; for a service role, that service on its own gRPC listener, reaching the others
+// over the network; for the gateway, the REST API in front of remote services. It opens the role's stores
+// in cfg.DataDir, bootstraps an empty registry (bootstrap output, such as a generated admin secret, goes to
+// bootstrapOut), binds the listeners and serves until Shutdown.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (s *Suite, err error) {
-	s = &Suite{log: log, errs: make(chan error, 4)}
+	s = &Suite{log: log, errs: make(chan error, 8), background: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.closeAll()
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	keys, err := loadKeyring(cfg)
-	if err != nil {
-		return nil, err
-	}
+	role := cfg.Role
+	runsServices := role != config.RoleGateway
 
-	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
-	if err != nil {
-		return nil, fmt.Errorf("--grpc-addr: %w", err)
-	}
-	s.closers = append(s.closers, ignoreClosed(grpcLis.Close))
 	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("--http-addr: %w", err)
 	}
 	s.closers = append(s.closers, ignoreClosed(httpLis.Close))
-	s.GRPCAddr, s.HTTPAddr = grpcLis.Addr(), httpLis.Addr()
+	s.HTTPAddr = httpLis.Addr()
 	s.Issuer = cfg.IssuerFor(s.HTTPAddr)
 
-	// In one process the services reach each other, and the gateway reaches them, through an in-process
-	// gRPC channel running the same interceptors as the network server: the same API, without the socket.
-	s.grpc = grpcserver.New(log, keys.InternalCredential())
-	unary, stream := grpcserver.Interceptors(log, keys.InternalCredential())
-	channel := inproc.New(unary, stream, metadata.Pairs(internalauth.MetadataKey, keys.InternalCredential()))
-	both := registrars{s.grpc.Server, channel}
-	healthpb.RegisterHealthServer(channel, s.grpc.Health)
-
-	regDB, err := regstore.Open(filepath.Join(cfg.DataDir, "registry.db"))
-	if err != nil {
-		return nil, fmt.Errorf("registry store: %w", err)
+	var (
+		keys      *suitekey.Keyring
+		grpcLis   net.Listener
+		registrar grpc.ServiceRegistrar
+		conns     backends // what the services use to reach each other (with the internal credential)
+		public    backends // what the gateway uses (without it)
+	)
+	if runsServices {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("--data-dir: %w", err)
+		}
+		if keys, err = loadKeyring(cfg); err != nil {
+			return nil, err
+		}
+		if grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+			return nil, fmt.Errorf("--grpc-addr: %w", err)
+		}
+		s.closers = append(s.closers, ignoreClosed(grpcLis.Close))
+		s.GRPCAddr = grpcLis.Addr()
+		var serverOpts []grpc.ServerOption
+		if cfg.GRPCTLSCA != "" {
+			tlsCfg, err := mutualTLS(cfg, true)
+			if err != nil {
+				return nil, err
+			}
+			serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+		}
+		s.grpc = grpcserver.New(log, keys.InternalCredential(), serverOpts...)
+		registrar = s.grpc.Server
+		s.local = s.grpc.Health
 	}
-	s.closers = append(s.closers, regDB.Close)
-	tokDB, err := tokstore.Open(filepath.Join(cfg.DataDir, "token.db"))
-	if err != nil {
-		return nil, fmt.Errorf("token store: %w", err)
+	if role == config.RoleAll {
+		// In one process the services reach each other, and the gateway reaches them, through an in-process
+		// gRPC channel running the same interceptors as the network server: the same API, without the socket.
+		unary, stream := grpcserver.Interceptors(log, keys.InternalCredential())
+		channel := inproc.New(unary, stream, metadata.Pairs(internalauth.MetadataKey, keys.InternalCredential()))
+		healthpb.RegisterHealthServer(channel, s.grpc.Health)
+		registrar = registrars{s.grpc.Server, channel}
+		conns = backends{Token: channel, Registry: channel, Provider: channel}
+		pub := channel.WithMetadata(nil) // the gateway carries no internal credential
+		public = backends{Token: pub, Registry: pub, Provider: pub}
+	} else {
+		cred := ""
+		if keys != nil {
+			cred = keys.InternalCredential()
+		}
+		if conns, err = s.dialBackends(cfg, cred); err != nil {
+			return nil, err
+		}
+		if role == config.RoleGateway {
+			public = conns
+		}
 	}
-	s.closers = append(s.closers, tokDB.Close)
-
-	provDB, err := provstore.Open(filepath.Join(cfg.DataDir, "provider.db"))
-	if err != nil {
-		return nil, fmt.Errorf("provider store: %w", err)
-	}
-	s.closers = append(s.closers, provDB.Close)
-
-	if err := registry.Bootstrap(ctx, regDB, keys, registry.BootstrapOptions{
-		Secret: cfg.BootstrapSecret, Password: cfg.BootstrapPassword, Out: bootstrapOut,
-	}); err != nil {
-		return nil, fmt.Errorf("bootstrap: %w", err)
-	}
-
-	regSrv := regserver.New(regserver.Deps{
-		Store:   regDB,
-		Keyring: keys,
-		Auth:    bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(channel)),
-		Log:     log.With("service", "registry"),
-		Now:     time.Now,
-	})
-	regSrv.Register(both)
-	tokSrv, err := tokserver.New(tokserver.Deps{
-		Store:       tokDB,
-		Keyring:     keys,
-		Registry:    registryv1.NewRegistryInternalServiceClient(channel),
-		Issuer:      s.Issuer,
-		Log:         log.With("service", "token"),
-		Now:         time.Now,
-		SigningAlg:  cfg.SigningAlg,
-		KeyRotation: cfg.KeyRotation,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("token service: %w", err)
-	}
-	tokSrv.Register(both)
-
-	provSrv := provserver.New(provserver.Deps{
-		Store:     provDB,
-		Keyring:   keys,
-		Auth:      bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(channel)),
-		PublicURL: s.Issuer,
-		Log:       log.With("service", "provider"),
-		Now:       time.Now,
-	})
-	provSrv.Register(both)
-
-	public := channel.WithMetadata(nil) // the gateway carries no internal credential
-	s.health = healthpb.NewHealthClient(public)
-	gw, err := gateway.New(ctx, gateway.Backends{Registry: public, Token: public, Provider: public}, log.With("service", "gateway"))
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/", gw)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	both := registrar // every service registers here: the gRPC server, and the in-process channel when all-in-one
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	s.goRun("grpc", func() error { return s.grpc.Serve(grpcLis) })
-	s.background = make(chan struct{})
-	s.goRun("token background", func() error { defer close(s.background); return tokSrv.Run(runCtx) })
-	s.goRun("provider sweeper", func() error { provSrv.RunSweeper(runCtx, time.Minute); return nil })
+	var background []func() error
+	dbs := map[string]*bolt.DB{} // the role's databases, streamed by BackupService
+
+	if role.Runs(config.RoleRegistry) {
+		regDB, err := regstore.Open(filepath.Join(cfg.DataDir, "registry.db"))
+		if err != nil {
+			return nil, fmt.Errorf("registry store: %w", err)
+		}
+		s.closers = append(s.closers, regDB.Close)
+		dbs["registry"] = regDB.DB()
+		if err := registry.Bootstrap(ctx, regDB, keys, registry.BootstrapOptions{
+			Secret: cfg.BootstrapSecret, Password: cfg.BootstrapPassword, Out: bootstrapOut,
+		}); err != nil {
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		regserver.New(regserver.Deps{
+			Store:   regDB,
+			Keyring: keys,
+			Auth:    bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
+			Log:     log.With("service", "registry"),
+			Now:     time.Now,
+		}).Register(both)
+	}
+	if role.Runs(config.RoleToken) {
+		tokDB, err := tokstore.Open(filepath.Join(cfg.DataDir, "token.db"))
+		if err != nil {
+			return nil, fmt.Errorf("token store: %w", err)
+		}
+		s.closers = append(s.closers, tokDB.Close)
+		dbs["token"] = tokDB.DB()
+		tokSrv, err := tokserver.New(tokserver.Deps{
+			Store:       tokDB,
+			Keyring:     keys,
+			Registry:    registryv1.NewRegistryInternalServiceClient(conns.Registry),
+			Issuer:      s.Issuer,
+			Log:         log.With("service", "token"),
+			Now:         time.Now,
+			SigningAlg:  cfg.SigningAlg,
+			KeyRotation: cfg.KeyRotation,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("token service: %w", err)
+		}
+		tokSrv.Register(both)
+		background = append(background, func() error { return tokSrv.Run(runCtx) })
+	}
+	if role.Runs(config.RoleProvider) {
+		provDB, err := provstore.Open(filepath.Join(cfg.DataDir, "provider.db"))
+		if err != nil {
+			return nil, fmt.Errorf("provider store: %w", err)
+		}
+		s.closers = append(s.closers, provDB.Close)
+		dbs["provider"] = provDB.DB()
+		provSrv := provserver.New(provserver.Deps{
+			Store:     provDB,
+			Keyring:   keys,
+			Auth:      bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
+			PublicURL: s.Issuer,
+			Log:       log.With("service", "provider"),
+			Now:       time.Now,
+		})
+		provSrv.Register(both)
+		background = append(background, func() error { provSrv.RunSweeper(runCtx, time.Minute); return nil })
+	}
+	if runsServices {
+		backup.New(backup.Deps{
+			Databases:          dbs,
+			Auth:               bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
+			InternalCredential: keys.InternalCredential(),
+			Log:                log.With("service", "backup"),
+		}).Register(both)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if role.Runs(config.RoleGateway) {
+		if s.local == nil {
+			s.remote = []healthpb.HealthClient{
+				healthpb.NewHealthClient(public.Token), healthpb.NewHealthClient(public.Registry), healthpb.NewHealthClient(public.Provider),
+			}
+		}
+		gw, err := gateway.New(ctx, gateway.Backends{Registry: public.Registry, Token: public.Token, Provider: public.Provider}, log.With("service", "gateway"))
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/", gw)
+	}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+
+	if s.grpc != nil {
+		s.goRun("grpc", func() error { return s.grpc.Serve(grpcLis) })
+	}
+	s.goRun("background", func() error {
+		defer close(s.background)
+		var wg sync.WaitGroup
+		errs := make([]error, len(background))
+		for i, f := range background {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = f() }()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	})
 	s.goRun("http", func() error {
-		if err := s.http.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if cfg.TLSCert != "" {
+			err = s.http.ServeTLS(httpLis, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			err = s.http.Serve(httpLis)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
 	})
-	s.grpc.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	log.Info("authsuite serving", "http_addr", s.HTTPAddr.String(), "grpc_addr", s.GRPCAddr.String(), "issuer", s.Issuer, "data_dir", cfg.DataDir)
+	if s.grpc != nil {
+		s.grpc.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	}
+	attrs := []any{"role", roleName(role), "http_addr", s.HTTPAddr.String(), "issuer", s.Issuer}
+	if s.GRPCAddr != nil {
+		attrs = append(attrs, "grpc_addr", s.GRPCAddr.String(), "data_dir", cfg.DataDir)
+	}
+	log.Info("authsuite serving", attrs...)
 	return s, nil
+}
+
+// backends are the connections to the three services.
+type backends struct {
+	Token, Registry, Provider grpc.ClientConnInterface
+}
+
+// dialBackends connects to the services a split role talks to. Service roles present the internal
+// credential; with --grpc-tls-ca every connection is mutual TLS.
+func (s *Suite) dialBackends(cfg config.Config, internalCredential string) (backends, error) {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if cfg.GRPCTLSCA != "" {
+		tlsCfg, err := mutualTLS(cfg, false)
+		if err != nil {
+			return backends{}, err
+		}
+		opts = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg))}
+	}
+	if internalCredential != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(internalauth.Credentials(internalCredential)))
+	}
+	var b backends
+	for _, t := range []struct {
+		addr string
+		into *grpc.ClientConnInterface
+	}{{cfg.TokenAddr, &b.Token}, {cfg.RegistryAddr, &b.Registry}, {cfg.ProviderAddr, &b.Provider}} {
+		cc, err := grpc.NewClient(t.addr, opts...) // connects lazily: roles may start in any order
+		if err != nil {
+			return backends{}, err
+		}
+		s.closers = append(s.closers, cc.Close)
+		*t.into = cc
+	}
+	return b, nil
+}
+
+// mutualTLS builds the TLS configuration of a role from --grpc-tls-cert, --grpc-tls-key and --grpc-tls-ca:
+// servers require client certificates signed by the CA, clients verify servers against it.
+func mutualTLS(cfg config.Config, server bool) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.GRPCTLSCert, cfg.GRPCTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("--grpc-tls-cert/--grpc-tls-key: %w", err)
+	}
+	pem, err := os.ReadFile(cfg.GRPCTLSCA)
+	if err != nil {
+		return nil, fmt.Errorf("--grpc-tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--grpc-tls-ca: no PEM certificate in %s", cfg.GRPCTLSCA)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if server {
+		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	} else {
+		c.RootCAs = pool
+	}
+	return c, nil
+}
+
+func roleName(r config.Role) string {
+	if r == config.RoleAll {
+		return "all"
+	}
+	return string(r)
 }
 
 func (s *Suite) goRun(name string, f func() error) {
@@ -193,10 +349,19 @@ func (s *Suite) goRun(name string, f func() error) {
 // Errors reports a component that stopped unexpectedly.
 func (s *Suite) Errors() <-chan error { return s.errs }
 
-// readyz answers 200 when the gRPC services report SERVING.
+// readyz answers 200 when this process's gRPC services report SERVING, or, for the gateway, when every
+// backend does.
 func (s *Suite) readyz(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.health.Check(r.Context(), &healthpb.HealthCheckRequest{})
-	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+	ok := true
+	if s.local != nil {
+		resp, err := s.local.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		ok = err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	}
+	for _, h := range s.remote {
+		resp, err := h.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		ok = ok && err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	}
+	if !ok {
 		http.Error(w, "not ready\n", http.StatusServiceUnavailable)
 		return
 	}
@@ -206,18 +371,22 @@ func (s *Suite) readyz(w http.ResponseWriter, r *http.Request) {
 // Shutdown stops accepting requests, lets in-flight ones finish (until ctx ends), stops the background
 // loops and closes the stores. Every write acknowledged before it is durable.
 func (s *Suite) Shutdown(ctx context.Context) error {
-	s.grpc.Health.Shutdown()
+	if s.grpc != nil {
+		s.grpc.Health.Shutdown()
+	}
 	httpErr := s.http.Shutdown(ctx)
 	// Background loops first: the token service's registry watch is a stream GracefulStop would wait for,
 	// and its last flush of secret uses still needs the registry serving.
 	s.cancel()
 	<-s.background
-	stopped := make(chan struct{})
-	go func() { s.grpc.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-ctx.Done():
-		s.grpc.Stop()
+	if s.grpc != nil {
+		stopped := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			s.grpc.Stop()
+		}
 	}
 	s.wg.Wait()
 	return errors.Join(httpErr, s.closeAll())
@@ -255,18 +424,6 @@ func (rs registrars) RegisterService(desc *grpc.ServiceDesc, impl any) {
 	for _, r := range rs {
 		r.RegisterService(desc, impl)
 	}
-}
-
-// dialable turns a listen address into one a client can dial (an unspecified host becomes loopback).
-func dialable(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }
 
 func ignoreClosed(f func() error) func() error {

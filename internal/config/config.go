@@ -15,10 +15,54 @@ import (
 	"time"
 )
 
+// Role is what one authsuite process runs.
+type Role string
+
+// The roles. RoleAll runs every service and the gateway in one process (the default).
+const (
+	RoleAll      Role = ""
+	RoleToken    Role = "token"
+	RoleRegistry Role = "registry"
+	RoleProvider Role = "provider"
+	RoleGateway  Role = "gateway"
+)
+
+// ParseRole reads a role name as given to `authsuite serve ROLE`.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleAll, RoleToken, RoleRegistry, RoleProvider, RoleGateway:
+		return r, nil
+	}
+	return "", fmt.Errorf("unknown role %q: want token, registry, provider or gateway", s)
+}
+
+// Runs reports whether a process of role r runs the part p (a service role or the gateway).
+func (r Role) Runs(p Role) bool { return r == RoleAll || r == p }
+
+// Default listen addresses per role, so that every role can run by hand on one host with no flags.
+var defaultAddrs = map[Role]struct{ http, grpc string }{
+	RoleAll:      {"127.0.0.1:8080", "127.0.0.1:9090"},
+	RoleGateway:  {"127.0.0.1:8080", ""},
+	RoleToken:    {"127.0.0.1:8081", "127.0.0.1:9091"},
+	RoleRegistry: {"127.0.0.1:8082", "127.0.0.1:9092"},
+	RoleProvider: {"127.0.0.1:8083", "127.0.0.1:9093"},
+}
+
 // Config is the validated configuration of one authsuite process.
 type Config struct {
-	HTTPAddr      string        // REST gateway listen address
-	GRPCAddr      string        // gRPC listen address
+	Role Role // what this process runs
+
+	HTTPAddr      string        // REST gateway listen address (gateway, all); /healthz, /readyz, /metrics (services)
+	GRPCAddr      string        // gRPC listen address (services)
+	TokenAddr     string        // where the token service is reached (split roles)
+	RegistryAddr  string        // where the registry is reached (split roles)
+	ProviderAddr  string        // where the provider service is reached (split roles)
+	TLSCert       string        // gateway HTTPS certificate (PEM file); with TLSKey
+	TLSKey        string        // gateway HTTPS key (PEM file)
+	GRPCTLSCert   string        // this role's certificate for mutual TLS between roles
+	GRPCTLSKey    string        // its key
+	GRPCTLSCA     string        // the CA that signs every role's certificate
+	ShutdownGrace time.Duration // how long in-flight requests may take to finish on SIGTERM
 	DataDir       string        // where the bbolt files and the generated master key live
 	Issuer        string        // OAuth issuer; empty means http:// + the bound HTTP address
 	MasterKeyFile string        // key file used when AUTHSUITE_MASTER_KEY is not set
@@ -38,20 +82,31 @@ func EnvName(flagName string) string {
 	return "AUTHSUITE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// Load parses args (without the program and subcommand names) and env ("KEY=value" pairs). Help output
-// and errors go to out.
-func Load(name string, args []string, env []string, out io.Writer) (Config, error) {
+// Load parses the flags of `authsuite serve [role]` from args (without the program, subcommand and role
+// names) and env ("KEY=value" pairs). Help output and errors go to out.
+func Load(role Role, args []string, env []string, out io.Writer) (Config, error) {
+	name := strings.TrimSpace("authsuite serve " + string(role))
+	def := defaultAddrs[role]
 	envMap := map[string]string{}
 	for _, kv := range env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			envMap[k] = v
 		}
 	}
-	var c Config
+	c := Config{Role: role}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "REST gateway listen address")
-	fs.StringVar(&c.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address")
+	fs.StringVar(&c.HTTPAddr, "http-addr", def.http, "HTTP listen address: the REST API (gateway), or /healthz, /readyz and /metrics (service roles)")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", def.grpc, "gRPC listen address (not used by the gateway role)")
+	fs.StringVar(&c.TokenAddr, "token-addr", defaultAddrs[RoleToken].grpc, "gRPC address of the token service (split roles)")
+	fs.StringVar(&c.RegistryAddr, "registry-addr", defaultAddrs[RoleRegistry].grpc, "gRPC address of the registry (split roles)")
+	fs.StringVar(&c.ProviderAddr, "provider-addr", defaultAddrs[RoleProvider].grpc, "gRPC address of the provider service (split roles)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve the REST API over HTTPS with this certificate (PEM)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "the HTTPS private key (PEM)")
+	fs.StringVar(&c.GRPCTLSCert, "grpc-tls-cert", "", "certificate of this role for mutual TLS between roles (PEM)")
+	fs.StringVar(&c.GRPCTLSKey, "grpc-tls-key", "", "private key for --grpc-tls-cert (PEM)")
+	fs.StringVar(&c.GRPCTLSCA, "grpc-tls-ca", "", "CA certificate that signs every role's certificate; enables mutual TLS (PEM)")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the bbolt files")
 	fs.StringVar(&c.Issuer, "issuer", "", "OAuth issuer URL (default http:// + the HTTP address)")
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "master key file, created when missing (default DATA_DIR/master.key; AUTHSUITE_MASTER_KEY wins)")
@@ -87,6 +142,10 @@ func Load(name string, args []string, env []string, out io.Writer) (Config, erro
 	c.MasterKey = envMap["AUTHSUITE_MASTER_KEY"]
 	c.BootstrapSecret = envMap["AUTHSUITE_BOOTSTRAP_SECRET"]
 	c.BootstrapPassword = envMap["AUTHSUITE_BOOTSTRAP_PASSWORD"]
+	if role != RoleAll && role != RoleGateway && c.MasterKey == "" && c.MasterKeyFile == "" {
+		// Roles in separate processes must share one key (internal credential, secret digests, sealed records).
+		return Config{}, fmt.Errorf("the %s role needs the suite's shared master key: set AUTHSUITE_MASTER_KEY or --master-key-file (%s)", role, EnvName("master-key-file"))
+	}
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 	}
@@ -99,10 +158,29 @@ func (c Config) Validate() error {
 	bad := func(flagName, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("--%s (%s): %s", flagName, EnvName(flagName), fmt.Sprintf(format, args...)))
 	}
-	for name, addr := range map[string]string{"http-addr": c.HTTPAddr, "grpc-addr": c.GRPCAddr} {
+	addrs := map[string]string{"http-addr": c.HTTPAddr}
+	if c.Role != RoleGateway {
+		addrs["grpc-addr"] = c.GRPCAddr
+	}
+	if c.Role != RoleAll {
+		addrs["token-addr"], addrs["registry-addr"], addrs["provider-addr"] = c.TokenAddr, c.RegistryAddr, c.ProviderAddr
+	}
+	for name, addr := range addrs {
 		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 			bad(name, "want host:port, got %q", addr)
 		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert", "--tls-cert and --tls-key go together")
+	}
+	if c.GRPCTLSCA != "" && (c.GRPCTLSCert == "" || c.GRPCTLSKey == "") {
+		bad("grpc-tls-ca", "mutual TLS needs --grpc-tls-cert and --grpc-tls-key too")
+	}
+	if c.GRPCTLSCA == "" && (c.GRPCTLSCert != "" || c.GRPCTLSKey != "") {
+		bad("grpc-tls-ca", "is required with --grpc-tls-cert and --grpc-tls-key")
+	}
+	if c.ShutdownGrace < 0 {
+		bad("shutdown-grace", "must not be negative")
 	}
 	if c.DataDir == "" {
 		bad("data-dir", "must not be empty")
@@ -135,10 +213,18 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// IssuerFor returns the configured issuer, or http:// + the bound HTTP address.
+// IssuerFor returns the configured issuer. Without one, the all-in-one process and the gateway use their
+// bound HTTP address (https when serving TLS), and the service roles the default gateway address.
 func (c Config) IssuerFor(boundHTTP net.Addr) string {
 	if c.Issuer != "" {
 		return strings.TrimRight(c.Issuer, "/")
 	}
-	return "http://" + boundHTTP.String()
+	scheme := "http://"
+	if c.TLSCert != "" {
+		scheme = "https://"
+	}
+	if c.Role != RoleAll && c.Role != RoleGateway {
+		return scheme + defaultAddrs[RoleGateway].http
+	}
+	return scheme + boundHTTP.String()
 }

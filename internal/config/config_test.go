@@ -8,7 +8,7 @@ import (
 )
 
 func TestDefaults(t *testing.T) {
-	c, err := Load("serve", nil, nil, io.Discard)
+	c, err := Load(RoleAll, nil, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestDefaults(t *testing.T) {
 func TestEnvAndFlagPrecedence(t *testing.T) {
 	env := []string{"AUTHSUITE_HTTP_ADDR=127.0.0.1:1", "AUTHSUITE_GRPC_ADDR=127.0.0.1:2", "AUTHSUITE_DATA_DIR=/tmp/x",
 		"AUTHSUITE_ISSUER=https://id.example.com/", "AUTHSUITE_BOOTSTRAP_SECRET=s", "AUTHSUITE_MASTER_KEY=k"}
-	c, err := Load("serve", []string{"--grpc-addr", "127.0.0.1:3"}, env, io.Discard)
+	c, err := Load(RoleAll, []string{"--grpc-addr", "127.0.0.1:3"}, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,9 +48,47 @@ func TestInvalidNamesTheSetting(t *testing.T) {
 		{args: []string{"extra"}, want: "extra"},
 	}
 	for _, tt := range tests {
-		_, err := Load("serve", tt.args, tt.env, io.Discard)
+		_, err := Load(RoleAll, tt.args, tt.env, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Load(%v, %v) = %v; want an error naming %s", tt.args, tt.env, err, tt.want)
+		}
+	}
+}
+
+func TestRoles(t *testing.T) {
+	key := []string{"AUTHSUITE_MASTER_KEY=k"}
+	for role, want := range map[Role][2]string{
+		RoleToken: {"127.0.0.1:8081", "127.0.0.1:9091"}, RoleRegistry: {"127.0.0.1:8082", "127.0.0.1:9092"},
+		RoleProvider: {"127.0.0.1:8083", "127.0.0.1:9093"}, RoleGateway: {"127.0.0.1:8080", ""},
+	} {
+		c, err := Load(role, nil, key, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", role, err)
+		}
+		if c.HTTPAddr != want[0] || c.GRPCAddr != want[1] || c.TokenAddr != "127.0.0.1:9091" || c.RegistryAddr != "127.0.0.1:9092" {
+			t.Errorf("%s defaults: %+v", role, c)
+		}
+	}
+	if _, err := Load(RoleToken, nil, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "AUTHSUITE_MASTER_KEY") {
+		t.Errorf("token role without a shared key: %v", err)
+	}
+	if _, err := Load(RoleGateway, nil, nil, io.Discard); err != nil {
+		t.Errorf("the gateway needs no key: %v", err)
+	}
+	if _, err := ParseRole("db"); err == nil {
+		t.Error("ParseRole accepted an unknown role")
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert", "c.pem"}, "--tls-cert"},
+		{[]string{"--grpc-tls-ca", "ca.pem"}, "--grpc-tls-ca"},
+		{[]string{"--grpc-tls-cert", "c.pem", "--grpc-tls-key", "k.pem"}, "--grpc-tls-ca"},
+		{[]string{"--registry-addr", "nowhere"}, "--registry-addr"},
+	} {
+		if _, err := Load(RoleToken, tt.args, key, io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load(token, %v) = %v; want an error naming %s", tt.args, err, tt.want)
 		}
 	}
 }

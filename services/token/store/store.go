@@ -1,5 +1,6 @@
-// Package store defines what the token service persists in token.db: its signing keys, the revocation list
-// and the last client snapshot received from the registry. Implementations must pass storetest.Run.
+// Package store defines what the token service persists in token.db: its signing keys, the revocation list,
+// the last client snapshot received from the registry, and the records of browser sign-in (interactions,
+// SSO sessions, authorization codes, refresh tokens, remembered consents, login failure counts). Implementations must pass storetest.Run.
 package store
 
 import (
@@ -55,6 +56,55 @@ type Store interface {
 	PutClientSnapshot(ctx context.Context, data []byte) error
 	// ClientSnapshot returns the saved client snapshot, or nil and no error when none was saved.
 	ClientSnapshot(ctx context.Context) ([]byte, error)
+
+	// PutInteraction stores (or replaces) an interaction under i.ID.
+	PutInteraction(ctx context.Context, i Interaction) error
+	// Interaction returns the interaction stored under id, or ErrNotFound.
+	Interaction(ctx context.Context, id []byte) (Interaction, error)
+	// DeleteInteraction deletes the interaction under id; deleting a missing one succeeds.
+	DeleteInteraction(ctx context.Context, id []byte) error
+
+	// PutSession stores (or replaces) a session under s.ID.
+	PutSession(ctx context.Context, s Session) error
+	// Session returns the session stored under id, or ErrNotFound.
+	Session(ctx context.Context, id []byte) (Session, error)
+	// UpdateSession runs update on the stored session inside one transaction and stores its result (the ID
+	// cannot change); an error from update aborts with nothing changed and is returned as is. ErrNotFound
+	// when there is no such session.
+	UpdateSession(ctx context.Context, id []byte, update func(Session) (Session, error)) (Session, error)
+	// DeleteSession deletes the session under id and returns what it was, or ErrNotFound.
+	DeleteSession(ctx context.Context, id []byte) (Session, error)
+
+	// PutCode stores a new authorization code under c.Hash.
+	PutCode(ctx context.Context, c AuthCode) error
+	// ConsumeCode marks the code under hash used, atomically, after check accepted it (check runs inside
+	// the transaction; its error aborts with nothing changed and is returned as is). ErrNotFound when there
+	// is no such code; ErrUsed, with the code, when it was used before (check is not called then).
+	ConsumeCode(ctx context.Context, hash []byte, check func(AuthCode) error) (AuthCode, error)
+
+	// PutRefreshToken stores a new refresh token under t.Hash.
+	PutRefreshToken(ctx context.Context, t RefreshToken) error
+	// RotateRefreshToken atomically marks the token under hash used and stores the token rotate returns
+	// (rotate runs inside the transaction with the old token; its error aborts with nothing changed and is
+	// returned as is). ErrNotFound when there is no such token; ErrUsed, with the old token, when it was
+	// rotated before (rotate is not called then).
+	RotateRefreshToken(ctx context.Context, hash []byte, rotate func(old RefreshToken) (RefreshToken, error)) (RefreshToken, error)
+
+	// PutConsent stores (or replaces) the consent of c.TenantID/c.UserID for c.ClientID.
+	PutConsent(ctx context.Context, c Consent) error
+	// Consent returns the remembered consent of a user for a client, or ErrNotFound.
+	Consent(ctx context.Context, tenantID, userID, clientID string) (Consent, error)
+
+	// PutLoginFailures stores (or replaces) the failure count under f.Key.
+	PutLoginFailures(ctx context.Context, f LoginFailures) error
+	// LoginFailures returns the failure count under key, or ErrNotFound.
+	LoginFailures(ctx context.Context, key string) (LoginFailures, error)
+	// DeleteLoginFailures forgets the failures under key; deleting a missing one succeeds.
+	DeleteLoginFailures(ctx context.Context, key string) error
+
+	// SweepExpired deletes every interaction, session, code, refresh token, consent and failure count whose
+	// Expiry is before t, and says how many it deleted.
+	SweepExpired(ctx context.Context, t time.Time) (int, error)
 
 	// Close releases the store. Methods called afterwards return ErrClosed.
 	Close() error

@@ -39,11 +39,21 @@ func Open(path string) (*Store, error) {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		switch v := meta.Get(keySchemaVersion); {
-		case v == nil:
+		v := meta.Get(keySchemaVersion)
+		if v == nil {
 			return meta.Put(keySchemaVersion, []byte(schemaVersion))
-		case string(v) != schemaVersion:
-			return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
+		}
+		// Upgrade older layouts in place, in this one transaction (all or nothing).
+		ver := string(v)
+		for ver != schemaVersion {
+			next, ok := migrations[ver]
+			if !ok {
+				return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
+			}
+			ver = next
+		}
+		if ver != string(v) {
+			return meta.Put(keySchemaVersion, []byte(ver))
 		}
 		return nil
 	})

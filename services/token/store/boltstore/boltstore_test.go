@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -64,4 +65,49 @@ func TestLockedFileFailsFast(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMigrateFromSchema1 opens a token.db written by the schema-1 layout: its keys, revocations and client
+// snapshot are kept, the sign-in buckets are added, and the version becomes 2.
+func TestMigrateFromSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range []string{"meta", "signing_keys", "revocations", "clients"} {
+			if _, err := tx.CreateBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte("1"))
+		tx.Bucket([]byte("revocations")).Put([]byte("jti-1"), []byte{0, 0, 0, 0, 0x7f, 0, 0, 0})
+		return tx.Bucket([]byte("clients")).Put([]byte("snapshot"), []byte("sealed"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	revs, err := s.Revocations(t.Context())
+	if err != nil || len(revs) != 1 || revs[0].JTI != "jti-1" {
+		t.Fatalf("revocations after migration: %v, %v", revs, err)
+	}
+	if snap, err := s.ClientSnapshot(t.Context()); err != nil || string(snap) != "sealed" {
+		t.Fatalf("snapshot after migration: %q, %v", snap, err)
+	}
+	if err := s.PutSession(t.Context(), store.Session{ID: []byte("0123456789abcdef0123456789abcdef"), Expiry: time.Now()}); err != nil {
+		t.Fatalf("sign-in bucket missing: %v", err)
+	}
+	s.DB().View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema_version")); string(v) != "2" {
+			t.Errorf("schema version %q, want 2", v)
+		}
+		return nil
+	})
 }

@@ -1,17 +1,37 @@
 package boltstore
 
-// The buckets of token.db, declared once. Changing what a bucket holds means bumping schemaVersion.
+// The buckets of token.db, declared once. Changing what a bucket holds means bumping schemaVersion and
+// adding a step to migrations.
 var (
 	// bucketMeta holds keySchemaVersion.
 	bucketMeta = []byte("meta")
 	// bucketKeys maps key id → JSON storedKey.
 	bucketKeys = []byte("signing_keys")
-	// bucketRevocations maps jti → 8-byte big-endian expiry (Unix seconds).
+	// bucketRevocations maps jti (or "family:" + family id) → 8-byte big-endian expiry (Unix seconds).
 	bucketRevocations = []byte("revocations")
 	// bucketClients holds keyClientSnapshot → the sealed client snapshot.
 	bucketClients = []byte("clients")
 
-	allBuckets = [][]byte{bucketMeta, bucketKeys, bucketRevocations, bucketClients}
+	// The sign-in buckets (schema 2). Each value is an 8-byte big-endian expiry (Unix seconds) followed by
+	// the record's JSON, so the sweep reads expiries without decoding.
+
+	// bucketInteractions maps SHA-256(interaction id) → store.Interaction.
+	bucketInteractions = []byte("interactions")
+	// bucketSessions maps SHA-256(session cookie) → store.Session.
+	bucketSessions = []byte("sessions")
+	// bucketCodes maps SHA-256(authorization code) → store.AuthCode.
+	bucketCodes = []byte("auth_codes")
+	// bucketRefresh maps SHA-256(refresh token) → store.RefreshToken.
+	bucketRefresh = []byte("refresh_tokens")
+	// bucketConsents maps tenant id "\x00" user id "\x00" client id → store.Consent.
+	bucketConsents = []byte("consents")
+	// bucketLoginFailures maps a throttling key → store.LoginFailures.
+	bucketLoginFailures = []byte("login_failures")
+
+	allBuckets = [][]byte{bucketMeta, bucketKeys, bucketRevocations, bucketClients,
+		bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures}
+	// expiringBuckets are the buckets SweepExpired sweeps.
+	expiringBuckets = [][]byte{bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures}
 )
 
 var (
@@ -20,4 +40,10 @@ var (
 )
 
 // schemaVersion is the layout this code reads and writes.
-const schemaVersion = "1"
+const schemaVersion = "2"
+
+// migrations maps a stored schema version to the version it upgrades to. Each step keeps existing data;
+// missing buckets are created by Open before the steps run.
+var migrations = map[string]string{
+	"1": "2", // 1 → 2 adds the sign-in buckets only
+}

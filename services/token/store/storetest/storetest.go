@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"ClientSnapshot", testClientSnapshot},
 		{"Closed", testClosed},
 	}
+	tests = append(tests, signinTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "token.db")

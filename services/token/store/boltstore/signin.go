@@ -1,0 +1,346 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// encodeRecord is the stored form of a sign-in record: 8-byte big-endian expiry (Unix seconds), then JSON.
+func encodeRecord(exp time.Time, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 8, 8+len(b))
+	binary.BigEndian.PutUint64(out, uint64(exp.Unix()))
+	return append(out, b...), nil
+}
+
+// decodeRecord reads a record made by encodeRecord into v (json.Unmarshal copies out of the mmap).
+func decodeRecord(raw []byte, v any) (time.Time, error) {
+	if len(raw) < 8 {
+		return time.Time{}, errors.New("token store: truncated record")
+	}
+	exp := time.Unix(int64(binary.BigEndian.Uint64(raw[:8])), 0)
+	if err := json.Unmarshal(raw[8:], v); err != nil {
+		return time.Time{}, fmt.Errorf("token store: record: %w", err)
+	}
+	return exp, nil
+}
+
+func validKey(k []byte) error {
+	if len(k) == 0 || len(k) > 512 {
+		return errors.New("token store: empty or oversized key")
+	}
+	return nil
+}
+
+// put stores one record; concurrent puts share fsyncs (bolt.DB.Batch; the function is idempotent).
+func (s *Store) put(ctx context.Context, bucket, key []byte, exp time.Time, v any) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if err := validKey(key); err != nil {
+		return err
+	}
+	raw, err := encodeRecord(exp, v)
+	if err != nil {
+		return err
+	}
+	key = bytes.Clone(key)
+	return s.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, raw) })
+}
+
+func (s *Store) get(ctx context.Context, bucket, key []byte, v any) (time.Time, error) {
+	if err := s.check(ctx); err != nil {
+		return time.Time{}, err
+	}
+	var exp time.Time
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucket).Get(key)
+		if raw == nil {
+			return store.ErrNotFound
+		}
+		var err error
+		exp, err = decodeRecord(raw, v)
+		return err
+	})
+	return exp, err
+}
+
+func (s *Store) del(ctx context.Context, bucket, key []byte) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	key = bytes.Clone(key)
+	return s.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete(key) })
+}
+
+// PutInteraction implements store.Store.
+func (s *Store) PutInteraction(ctx context.Context, i store.Interaction) error {
+	return s.put(ctx, bucketInteractions, i.ID, i.Expiry, i)
+}
+
+// Interaction implements store.Store.
+func (s *Store) Interaction(ctx context.Context, id []byte) (store.Interaction, error) {
+	var i store.Interaction
+	exp, err := s.get(ctx, bucketInteractions, id, &i)
+	if err != nil {
+		return store.Interaction{}, err
+	}
+	i.ID, i.Expiry = bytes.Clone(id), exp
+	return i, nil
+}
+
+// DeleteInteraction implements store.Store.
+func (s *Store) DeleteInteraction(ctx context.Context, id []byte) error {
+	return s.del(ctx, bucketInteractions, id)
+}
+
+// PutSession implements store.Store.
+func (s *Store) PutSession(ctx context.Context, se store.Session) error {
+	return s.put(ctx, bucketSessions, se.ID, se.Expiry, se)
+}
+
+// Session implements store.Store.
+func (s *Store) Session(ctx context.Context, id []byte) (store.Session, error) {
+	var se store.Session
+	exp, err := s.get(ctx, bucketSessions, id, &se)
+	if err != nil {
+		return store.Session{}, err
+	}
+	se.ID, se.Expiry = bytes.Clone(id), exp
+	return se, nil
+}
+
+// UpdateSession implements store.Store.
+func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(store.Session) (store.Session, error)) (store.Session, error) {
+	if err := s.check(ctx); err != nil {
+		return store.Session{}, err
+	}
+	var out store.Session
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		raw := b.Get(id)
+		if raw == nil {
+			return store.ErrNotFound
+		}
+		var old store.Session
+		exp, err := decodeRecord(raw, &old)
+		if err != nil {
+			return err
+		}
+		old.ID, old.Expiry = bytes.Clone(id), exp
+		next, err := update(old)
+		if err != nil {
+			return err
+		}
+		next.ID = old.ID
+		v, err := encodeRecord(next.Expiry, next)
+		if err != nil {
+			return err
+		}
+		out = next
+		return b.Put(id, v)
+	})
+	return out, err
+}
+
+// DeleteSession implements store.Store.
+func (s *Store) DeleteSession(ctx context.Context, id []byte) (store.Session, error) {
+	if err := s.check(ctx); err != nil {
+		return store.Session{}, err
+	}
+	var out store.Session
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		raw := b.Get(id)
+		if raw == nil {
+			return store.ErrNotFound
+		}
+		exp, err := decodeRecord(raw, &out)
+		if err != nil {
+			return err
+		}
+		out.ID, out.Expiry = bytes.Clone(id), exp
+		return b.Delete(id)
+	})
+	return out, err
+}
+
+// PutCode implements store.Store.
+func (s *Store) PutCode(ctx context.Context, c store.AuthCode) error {
+	return s.put(ctx, bucketCodes, c.Hash, c.Expiry, c)
+}
+
+// ConsumeCode implements store.Store.
+func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(store.AuthCode) error) (store.AuthCode, error) {
+	if err := s.check(ctx); err != nil {
+		return store.AuthCode{}, err
+	}
+	var out store.AuthCode
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCodes)
+		raw := b.Get(hash)
+		if raw == nil {
+			return store.ErrNotFound
+		}
+		var c store.AuthCode
+		exp, err := decodeRecord(raw, &c)
+		if err != nil {
+			return err
+		}
+		c.Hash, c.Expiry = bytes.Clone(hash), exp
+		out = c
+		if c.Used {
+			return store.ErrUsed
+		}
+		if err := check(c); err != nil {
+			return err
+		}
+		c.Used = true
+		v, err := encodeRecord(c.Expiry, c)
+		if err != nil {
+			return err
+		}
+		return b.Put(hash, v)
+	})
+	return out, err
+}
+
+// PutRefreshToken implements store.Store.
+func (s *Store) PutRefreshToken(ctx context.Context, t store.RefreshToken) error {
+	return s.put(ctx, bucketRefresh, t.Hash, t.Expiry, t)
+}
+
+// RotateRefreshToken implements store.Store.
+func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, rotate func(store.RefreshToken) (store.RefreshToken, error)) (store.RefreshToken, error) {
+	if err := s.check(ctx); err != nil {
+		return store.RefreshToken{}, err
+	}
+	var out store.RefreshToken
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRefresh)
+		raw := b.Get(hash)
+		if raw == nil {
+			return store.ErrNotFound
+		}
+		var old store.RefreshToken
+		exp, err := decodeRecord(raw, &old)
+		if err != nil {
+			return err
+		}
+		old.Hash, old.Expiry = bytes.Clone(hash), exp
+		if old.Used {
+			out = old
+			return store.ErrUsed
+		}
+		next, err := rotate(old)
+		if err != nil {
+			return err
+		}
+		if err := validKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || b.Get(next.Hash) != nil {
+			return errors.New("token store: rotated refresh token needs a new, unused key")
+		}
+		old.Used = true
+		ov, err := encodeRecord(old.Expiry, old)
+		if err != nil {
+			return err
+		}
+		nv, err := encodeRecord(next.Expiry, next)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(hash, ov); err != nil {
+			return err
+		}
+		out = next
+		return b.Put(bytes.Clone(next.Hash), nv)
+	})
+	return out, err
+}
+
+func consentKey(tenantID, userID, clientID string) []byte {
+	return []byte(tenantID + "\x00" + userID + "\x00" + clientID)
+}
+
+// PutConsent implements store.Store.
+func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
+	if c.TenantID == "" || c.UserID == "" || c.ClientID == "" {
+		return errors.New("token store: consent needs tenant, user and client")
+	}
+	return s.put(ctx, bucketConsents, consentKey(c.TenantID, c.UserID, c.ClientID), c.Expiry, c)
+}
+
+// Consent implements store.Store.
+func (s *Store) Consent(ctx context.Context, tenantID, userID, clientID string) (store.Consent, error) {
+	var c store.Consent
+	exp, err := s.get(ctx, bucketConsents, consentKey(tenantID, userID, clientID), &c)
+	if err != nil {
+		return store.Consent{}, err
+	}
+	c.Expiry = exp
+	return c, nil
+}
+
+// PutLoginFailures implements store.Store.
+func (s *Store) PutLoginFailures(ctx context.Context, f store.LoginFailures) error {
+	return s.put(ctx, bucketLoginFailures, []byte(f.Key), f.Expiry, f)
+}
+
+// LoginFailures implements store.Store.
+func (s *Store) LoginFailures(ctx context.Context, key string) (store.LoginFailures, error) {
+	var f store.LoginFailures
+	exp, err := s.get(ctx, bucketLoginFailures, []byte(key), &f)
+	if err != nil {
+		return store.LoginFailures{}, err
+	}
+	f.Key, f.Expiry = key, exp
+	return f, nil
+}
+
+// DeleteLoginFailures implements store.Store.
+func (s *Store) DeleteLoginFailures(ctx context.Context, key string) error {
+	return s.del(ctx, bucketLoginFailures, []byte(key))
+}
+
+// SweepExpired implements store.Store.
+func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		for _, name := range expiringBuckets {
+			b := tx.Bucket(name)
+			var expired [][]byte
+			err := b.ForEach(func(k, v []byte) error {
+				if len(v) < 8 || time.Unix(int64(binary.BigEndian.Uint64(v[:8])), 0).Before(t) {
+					expired = append(expired, bytes.Clone(k))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range expired {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			n += len(expired)
+		}
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// Errors of the sign-in records.
+var (
+	// ErrNotFound: no record under that key (or it was swept).
+	ErrNotFound = errors.New("token store: not found")
+	// ErrUsed: a single-use record (authorization code, rotated refresh token) was already used. The methods
+	// returning it also return the record, so the caller can revoke what was issued from it.
+	ErrUsed = errors.New("token store: already used")
+)
+
+// Every sign-in record has an Expiry after which SweepExpired may delete it; readers must still check it,
+// since sweeping runs only now and then. Keys that are bearer secrets (interaction ids, session cookies,
+// codes, refresh tokens) are given to the store as SHA-256 digests of ≥256-bit random values, never raw.
+
+// Interaction is a pending authorization request (OIDC Core §3.1.2.1) between the authorization endpoint
+// and the code: the validated request, and the user once signed in.
+type Interaction struct {
+	ID            []byte    `json:"-"` // SHA-256 of the interaction id
+	ClientID      string    `json:"client_id"`
+	TenantID      string    `json:"tenant_id"`
+	RedirectURI   string    `json:"redirect_uri"`
+	Scopes        []string  `json:"scopes"`
+	State         string    `json:"state,omitempty"`
+	Nonce         string    `json:"nonce,omitempty"`
+	CodeChallenge string    `json:"code_challenge,omitempty"`
+	Prompt        []string  `json:"prompt,omitempty"`
+	MaxAge        int64     `json:"max_age"` // -1 when absent
+	LoginHint     string    `json:"login_hint,omitempty"`
+	UserID        string    `json:"user_id,omitempty"` // set once the user signed in for this interaction
+	UserName      string    `json:"user_name,omitempty"`
+	SessionID     []byte    `json:"session_id,omitempty"` // SHA-256 of the session cookie the user signed in with
+	Expiry        time.Time `json:"-"`
+}
+
+// Session is an SSO session (OIDC Core §3.1.2.1 "End-User session"), found by the SHA-256 of its cookie.
+type Session struct {
+	ID       []byte    `json:"-"`   // SHA-256 of the cookie value
+	SID      string    `json:"sid"` // the public session id of ID tokens and logout tokens
+	UserID   string    `json:"user_id"`
+	UserName string    `json:"user_name,omitempty"`
+	TenantID string    `json:"tenant_id"`
+	AuthTime time.Time `json:"auth_time"`
+	Clients  []string  `json:"clients,omitempty"` // clients that received a code in this session
+	Expiry   time.Time `json:"-"`
+}
+
+// AuthCode is an authorization code (RFC 6749 §4.1.2), found by the SHA-256 of its value. It is bound to the
+// client, the redirect URI, the PKCE challenge (RFC 7636 §4.4) and the nonce; FamilyID names every token
+// issued from it, so a replay can revoke them (RFC 6749 §4.1.2, RFC 9700 §4.14).
+type AuthCode struct {
+	Hash          []byte    `json:"-"`
+	ClientID      string    `json:"client_id"`
+	TenantID      string    `json:"tenant_id"`
+	UserID        string    `json:"user_id"`
+	RedirectURI   string    `json:"redirect_uri"`
+	Scopes        []string  `json:"scopes"`
+	Nonce         string    `json:"nonce,omitempty"`
+	CodeChallenge string    `json:"code_challenge,omitempty"`
+	SID           string    `json:"sid"`
+	AuthTime      time.Time `json:"auth_time"`
+	FamilyID      string    `json:"family_id"`
+	Used          bool      `json:"used,omitempty"`
+	Expiry        time.Time `json:"-"`
+}
+
+// RefreshToken is a refresh token (RFC 6749 §6), found by the SHA-256 of its value. Tokens rotated from one
+// another share FamilyID; Expiry is the family's absolute end (refreshTokenLifetime from the first token).
+// A rotated token stays stored with Used set until Expiry, so that its reuse is detected (RFC 9700 §4.14.2).
+type RefreshToken struct {
+	Hash     []byte    `json:"-"`
+	FamilyID string    `json:"family_id"`
+	ClientID string    `json:"client_id"`
+	TenantID string    `json:"tenant_id"`
+	UserID   string    `json:"user_id"`
+	Scopes   []string  `json:"scopes"`
+	SID      string    `json:"sid,omitempty"`
+	AuthTime time.Time `json:"auth_time"`
+	Used     bool      `json:"used,omitempty"`
+	Expiry   time.Time `json:"-"`
+}
+
+// Consent is a remembered consent: the scopes a user allowed a client.
+type Consent struct {
+	TenantID string    `json:"tenant_id"`
+	UserID   string    `json:"user_id"`
+	ClientID string    `json:"client_id"`
+	Scopes   []string  `json:"scopes"`
+	Expiry   time.Time `json:"-"`
+}
+
+// LoginFailures counts recent failed sign-ins for one throttling key (an account or an address).
+type LoginFailures struct {
+	Key         string    `json:"-"`
+	Count       int       `json:"count"`
+	Last        time.Time `json:"last"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
+	Expiry      time.Time `json:"-"`
+}

@@ -1,0 +1,258 @@
+package storetest
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// signinTests are the conformance tests of the sign-in records; Run runs them with the others.
+var signinTests = []struct {
+	name string
+	fn   func(t *testing.T, open func() store.Store)
+}{
+	{"Interactions", testInteractions},
+	{"Sessions", testSessions},
+	{"CodeSingleUse", testCodeSingleUse},
+	{"RefreshRotation", testRefreshRotation},
+	{"ConsentsAndFailures", testConsentsAndFailures},
+	{"SweepExpired", testSweepExpired},
+}
+
+func h(s string) []byte { return bytes.Repeat([]byte(s), 32/len(s)+1)[:32] }
+
+func testInteractions(t *testing.T, open func() store.Store) {
+	s := open()
+	in := store.Interaction{ID: h("i"), ClientID: "web", TenantID: "t", RedirectURI: "https://a/cb", Scopes: []string{"openid"},
+		State: "st", Nonce: "n", CodeChallenge: "cc", Prompt: []string{"login"}, MaxAge: -1, Expiry: t0().Add(time.Hour)}
+	if err := s.PutInteraction(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Interaction(ctx, h("x")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing interaction: %v", err)
+	}
+	s.Close()
+	s = open()
+	defer s.Close()
+	got, err := s.Interaction(ctx, h("i"))
+	if err != nil || got.ClientID != "web" || got.Nonce != "n" || got.MaxAge != -1 || !got.Expiry.Equal(in.Expiry) ||
+		!bytes.Equal(got.ID, in.ID) || !slices.Equal(got.Prompt, in.Prompt) {
+		t.Fatalf("after reopen: %+v, %v", got, err)
+	}
+	got.UserID = "u1"
+	if err := s.PutInteraction(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Interaction(ctx, h("i")); again.UserID != "u1" {
+		t.Fatalf("replace: %+v", again)
+	}
+	if err := s.DeleteInteraction(ctx, h("i")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteInteraction(ctx, h("i")); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, err := s.Interaction(ctx, h("i")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+}
+
+func testSessions(t *testing.T, open func() store.Store) {
+	s := open()
+	defer s.Close()
+	se := store.Session{ID: h("s"), SID: "sid1", UserID: "u", TenantID: "t", AuthTime: t0(), Expiry: t0().Add(time.Hour)}
+	if err := s.PutSession(ctx, se); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, c := range []string{"a", "b", "c", "d"} {
+		wg.Go(func() {
+			if _, err := s.UpdateSession(ctx, h("s"), func(old store.Session) (store.Session, error) {
+				old.Clients = append(old.Clients, c)
+				return old, nil
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	boom := errors.New("boom")
+	if _, err := s.UpdateSession(ctx, h("s"), func(store.Session) (store.Session, error) { return store.Session{}, boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing update: %v", err)
+	}
+	if _, err := s.UpdateSession(ctx, h("x"), func(o store.Session) (store.Session, error) { return o, nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update of a missing session: %v", err)
+	}
+	got, err := s.Session(ctx, h("s"))
+	if err != nil || len(got.Clients) != 4 || got.SID != "sid1" || !got.AuthTime.Equal(t0()) {
+		t.Fatalf("session = %+v, %v", got, err)
+	}
+	del, err := s.DeleteSession(ctx, h("s"))
+	if err != nil || del.SID != "sid1" || len(del.Clients) != 4 {
+		t.Fatalf("delete = %+v, %v", del, err)
+	}
+	if _, err := s.DeleteSession(ctx, h("s")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func testCodeSingleUse(t *testing.T, open func() store.Store) {
+	s := open()
+	defer s.Close()
+	c := store.AuthCode{Hash: h("c"), ClientID: "web", UserID: "u", RedirectURI: "https://a/cb", FamilyID: "f1", Expiry: t0().Add(time.Minute)}
+	if err := s.PutCode(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	// A refused check changes nothing.
+	boom := errors.New("wrong verifier")
+	if _, err := s.ConsumeCode(ctx, h("c"), func(store.AuthCode) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("refused check: %v", err)
+	}
+	var wins, used atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			got, err := s.ConsumeCode(ctx, h("c"), func(store.AuthCode) error { return nil })
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, store.ErrUsed) && got.FamilyID == "f1":
+				used.Add(1)
+			default:
+				t.Errorf("consume: %+v, %v", got, err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 || used.Load() != 7 {
+		t.Fatalf("%d consumed, %d refused as used; want 1 and 7", wins.Load(), used.Load())
+	}
+	if _, err := s.ConsumeCode(ctx, h("x"), func(store.AuthCode) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing code: %v", err)
+	}
+}
+
+func testRefreshRotation(t *testing.T, open func() store.Store) {
+	s := open()
+	first := store.RefreshToken{Hash: h("r0"), FamilyID: "f", ClientID: "web", UserID: "u", Scopes: []string{"openid", "offline_access"}, Expiry: t0().Add(time.Hour)}
+	if err := s.PutRefreshToken(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	next := func(key string) func(old store.RefreshToken) (store.RefreshToken, error) {
+		return func(old store.RefreshToken) (store.RefreshToken, error) {
+			n := old
+			n.Hash, n.Used = h(key), false
+			return n, nil
+		}
+	}
+	boom := errors.New("boom")
+	if _, err := s.RotateRefreshToken(ctx, h("r0"), func(store.RefreshToken) (store.RefreshToken, error) { return store.RefreshToken{}, boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing rotate: %v", err)
+	}
+	if _, err := s.RotateRefreshToken(ctx, h("r0"), func(o store.RefreshToken) (store.RefreshToken, error) { return o, nil }); err == nil {
+		t.Fatal("rotation to the same key accepted")
+	}
+	// Concurrent rotations of one token: exactly one wins, the others see reuse.
+	var wins, used atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			_, err := s.RotateRefreshToken(ctx, h("r0"), next(string(rune('a'+i))+"1"))
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, store.ErrUsed):
+				used.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 || used.Load() != 5 {
+		t.Fatalf("%d rotations, %d reuses; want 1 and 5", wins.Load(), used.Load())
+	}
+	s.Close()
+	s = open()
+	defer s.Close()
+	old, err := s.RotateRefreshToken(ctx, h("r0"), next("zz"))
+	if !errors.Is(err, store.ErrUsed) || old.FamilyID != "f" || !old.Used || !old.Expiry.Equal(first.Expiry) {
+		t.Fatalf("reuse after reopen: %+v, %v", old, err)
+	}
+	if _, err := s.RotateRefreshToken(ctx, h("nope"), next("zz")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing token: %v", err)
+	}
+}
+
+func testConsentsAndFailures(t *testing.T, open func() store.Store) {
+	s := open()
+	defer s.Close()
+	c := store.Consent{TenantID: "t", UserID: "u", ClientID: "web", Scopes: []string{"openid", "email"}, Expiry: t0().Add(time.Hour)}
+	if err := s.PutConsent(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutConsent(ctx, store.Consent{UserID: "u", ClientID: "web"}); err == nil {
+		t.Fatal("consent without tenant accepted")
+	}
+	got, err := s.Consent(ctx, "t", "u", "web")
+	if err != nil || !slices.Equal(got.Scopes, c.Scopes) || !got.Expiry.Equal(c.Expiry) {
+		t.Fatalf("consent = %+v, %v", got, err)
+	}
+	if _, err := s.Consent(ctx, "t", "u", "other"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("other client: %v", err)
+	}
+	f := store.LoginFailures{Key: "acct:t/alice", Count: 3, Last: t0(), LockedUntil: t0().Add(time.Minute), Expiry: t0().Add(time.Hour)}
+	if err := s.PutLoginFailures(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	gf, err := s.LoginFailures(ctx, f.Key)
+	if err != nil || gf.Count != 3 || !gf.LockedUntil.Equal(f.LockedUntil) || gf.Key != f.Key {
+		t.Fatalf("failures = %+v, %v", gf, err)
+	}
+	if err := s.DeleteLoginFailures(ctx, f.Key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoginFailures(ctx, f.Key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+}
+
+func testSweepExpired(t *testing.T, open func() store.Store) {
+	s := open()
+	defer s.Close()
+	old, live := t0(), t0().Add(time.Hour)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.PutInteraction(ctx, store.Interaction{ID: h("i1"), Expiry: old}))
+	must(s.PutInteraction(ctx, store.Interaction{ID: h("i2"), Expiry: live}))
+	must(s.PutSession(ctx, store.Session{ID: h("s1"), Expiry: old}))
+	must(s.PutCode(ctx, store.AuthCode{Hash: h("c1"), Expiry: old}))
+	must(s.PutRefreshToken(ctx, store.RefreshToken{Hash: h("r1"), Expiry: old}))
+	must(s.PutRefreshToken(ctx, store.RefreshToken{Hash: h("r2"), Expiry: live}))
+	must(s.PutConsent(ctx, store.Consent{TenantID: "t", UserID: "u", ClientID: "c", Expiry: old}))
+	must(s.PutLoginFailures(ctx, store.LoginFailures{Key: "k", Expiry: old}))
+	must(s.Revoke(ctx, store.Revocation{JTI: "j", Expiry: old}))
+	n, err := s.SweepExpired(ctx, t0().Add(time.Minute))
+	if err != nil || n != 6 {
+		t.Fatalf("swept %d, %v; want 6", n, err)
+	}
+	if _, err := s.Interaction(ctx, h("i2")); err != nil {
+		t.Fatalf("live interaction swept: %v", err)
+	}
+	if _, err := s.RotateRefreshToken(ctx, h("r1"), func(o store.RefreshToken) (store.RefreshToken, error) { return o, nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired refresh token kept: %v", err)
+	}
+	if len(revMap(t, s)) != 1 {
+		t.Fatal("SweepExpired touched revocations")
+	}
+}

@@ -43,6 +43,14 @@ type Claims struct {
 	IssuedAt int64    `json:"iat"`
 	ID       string   `json:"jti"`
 	Act      *Actor   `json:"act,omitempty"`
+	// AuthTime is set on tokens issued to a signed-in user (OIDC Core §2 auth_time): it is what tells a
+	// user token from a client token.
+	AuthTime int64 `json:"auth_time,omitempty"`
+	// FamilyID (private claim) names the authorization code / refresh token family the token was issued
+	// from; revoking the family revokes the token (RFC 9700 §4.14.2).
+	FamilyID string `json:"fid,omitempty"`
+	// SID is the SSO session the token was issued in (OIDC Front-/Back-Channel Logout sid).
+	SID string `json:"sid,omitempty"`
 }
 
 // Actor is the acting party of a delegated token (RFC 8693 §4.1).
@@ -148,6 +156,64 @@ var strict = base64.RawURLEncoding.Strict()
 // and audience checks are the caller's. Errors wrap ErrMalformed, ErrUnknownKey or ErrSignature. Verify never
 // panics on any input.
 func Verify(token string, lookup KeyLookup) (*Claims, error) {
+	pb, err := verifyCompact(token, "at+jwt", lookup)
+	if err != nil {
+		return nil, err
+	}
+	var c Claims
+	dec := json.NewDecoder(bytes.NewReader(pb))
+	if err := dec.Decode(&c); err != nil || dec.More() {
+		return nil, ErrMalformed
+	}
+	if c.Issuer == "" || c.Subject == "" || c.ClientID == "" || c.ID == "" || c.Expiry == 0 || c.IssuedAt == 0 {
+		return nil, fmt.Errorf("%w: missing required claim", ErrMalformed)
+	}
+	return &c, nil
+}
+
+// SignTyped returns the compact JWS of claims (any JSON-encodable value) with the protected header
+// {"alg","kid","typ":typ}: "JWT" for ID tokens (OIDC Core §2), "logout+jwt" for logout tokens (Back-Channel
+// Logout 1.0 §2.4).
+func (k *PrivateKey) SignTyped(typ string, claims any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("jwt: encode claims: %w", err)
+	}
+	hdr, err := json.Marshal(map[string]string{"alg": string(k.pub.alg), "kid": k.pub.kid, "typ": typ})
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	buf := enc.AppendEncode(nil, hdr)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := k.sign(buf)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// VerifyTyped checks that token is a compact JWS whose typ is typ (case-insensitive, optionally with the
+// "application/" prefix) signed by a key lookup returns, with that key's algorithm, and decodes its claims
+// into out. Claim checks are the caller's. Errors wrap ErrMalformed, ErrUnknownKey or ErrSignature; it never
+// panics on any input.
+func VerifyTyped(token, typ string, lookup KeyLookup, out any) error {
+	pb, err := verifyCompact(token, typ, lookup)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(pb))
+	if err := dec.Decode(out); err != nil || dec.More() {
+		return ErrMalformed
+	}
+	return nil
+}
+
+// verifyCompact checks the header and signature of a compact JWS of the given typ and returns its payload.
+func verifyCompact(token, typ string, lookup KeyLookup) ([]byte, error) {
 	if len(token) == 0 || len(token) > MaxTokenSize {
 		return nil, ErrMalformed
 	}
@@ -171,8 +237,8 @@ func Verify(token string, lookup KeyLookup) (*Claims, error) {
 	if h.Crit != nil {
 		return nil, fmt.Errorf("%w: crit header not supported", ErrMalformed)
 	}
-	if t := strings.ToLower(h.Typ); t != "at+jwt" && t != "application/at+jwt" {
-		return nil, fmt.Errorf("%w: not an access token (typ)", ErrMalformed)
+	if t := strings.ToLower(h.Typ); t != typ && t != "application/"+typ {
+		return nil, fmt.Errorf("%w: unexpected token type (typ)", ErrMalformed)
 	}
 	if h.Kid == "" {
 		return nil, fmt.Errorf("%w: no kid", ErrUnknownKey)
@@ -192,15 +258,7 @@ func Verify(token string, lookup KeyLookup) (*Claims, error) {
 	if err != nil {
 		return nil, ErrMalformed
 	}
-	var c Claims
-	dec := json.NewDecoder(bytes.NewReader(pb))
-	if err := dec.Decode(&c); err != nil || dec.More() {
-		return nil, ErrMalformed
-	}
-	if c.Issuer == "" || c.Subject == "" || c.ClientID == "" || c.ID == "" || c.Expiry == 0 || c.IssuedAt == 0 {
-		return nil, fmt.Errorf("%w: missing required claim", ErrMalformed)
-	}
-	return &c, nil
+	return pb, nil
 }
 
 func (p *PublicKey) verify(input, sig []byte) bool {

@@ -302,3 +302,28 @@ func benchVerify(b *testing.B, alg Alg) {
 func BenchmarkVerifyES256(b *testing.B) { benchVerify(b, ES256) }
 func BenchmarkVerifyEdDSA(b *testing.B) { benchVerify(b, EdDSA) }
 func BenchmarkVerifyRS256(b *testing.B) { benchVerify(b, RS256) }
+
+// TestSignTyped checks ID/logout tokens: they verify as their own typ only, so an ID token is never accepted
+// as an access token and the other way round.
+func TestSignTyped(t *testing.T) {
+	k, _ := Generate(ES256)
+	tok, err := k.SignTyped("JWT", map[string]any{"iss": "https://i", "sub": "u", "nonce": "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := VerifyTyped(tok, "jwt", lookupOf(k), &got); err != nil || got["nonce"] != "n" {
+		t.Fatalf("VerifyTyped = %v, %v", got, err)
+	}
+	if _, err := Verify(tok, lookupOf(k)); err == nil {
+		t.Fatal("an ID token verified as an access token")
+	}
+	at, _ := k.Sign(&Claims{Issuer: "i", Subject: "s", ClientID: "c", ID: "j", Expiry: 2, IssuedAt: 1})
+	if err := VerifyTyped(at, "jwt", lookupOf(k), &got); err == nil {
+		t.Fatal("an access token verified as an ID token")
+	}
+	other, _ := Generate(ES256)
+	if err := VerifyTyped(tok, "jwt", lookupOf(other), &got); err == nil {
+		t.Fatal("a token of an unknown key verified")
+	}
+}

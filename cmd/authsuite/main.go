@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/authsuite/authsuite/internal/app"
 	"github.com/authsuite/authsuite/internal/config"
@@ -30,6 +32,8 @@ const usage = `usage: authsuite <command> [flags]
 commands:
   serve [token|registry|provider|gateway]
            run every service and the REST gateway in one process, or one role per process
+  healthcheck URL
+           exit 0 when URL (e.g. http://127.0.0.1:8080/readyz) answers 200 (for container health checks)
   version  print the version
 
 Run "authsuite serve -h" for the flags; each has an AUTHSUITE_* environment variable.
@@ -43,6 +47,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], env, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:])
 	case "version":
 		fmt.Fprintln(stdout, "authsuite", version)
 		return nil
@@ -96,4 +102,26 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// healthcheck GETs a readiness URL: the container health check of images that have no shell or curl.
+func healthcheck(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("usage: authsuite healthcheck URL")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", args[0], resp.Status)
+	}
+	return nil
 }

@@ -316,3 +316,18 @@ func (c *Cache) persist(ctx context.Context) error {
 	c.writes.Add(1)
 	return nil
 }
+
+// HasCORSOrigin reports whether some client lists origin in its allowed CORS origins (exact match, as
+// browsers send origins: scheme://host[:port]).
+func (c *Cache) HasCORSOrigin(origin string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, cl := range c.byID {
+		for _, o := range cl.CORSOrigins {
+			if o == origin {
+				return true
+			}
+		}
+	}
+	return false
+}

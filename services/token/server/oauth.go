@@ -8,19 +8,29 @@ import (
 	"github.com/authsuite/authsuite/internal/apierror"
 )
 
-// Token is the token endpoint (RFC 6749 §3.2). Only grant_type=client_credentials (§4.4) is served so far;
-// the other grant types answer unsupported_grant_type. Errors are RFC 6749 §5.2 codes.
+// Token is the token endpoint (RFC 6749 §3.2): client_credentials (§4.4, confidential clients only),
+// authorization_code (§4.1.3), refresh_token (§6) and password (§4.3, allowRopc clients only). Public
+// clients authenticate by client_id alone for the grants that allow them. Errors are RFC 6749 §5.2 codes.
 func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1.TokenResponse, error) {
-	switch req.GetGrantType() {
+	gt := req.GetGrantType()
+	switch gt {
 	case "":
 		return nil, apierror.OAuth(apierror.InvalidRequest, "grant_type is required")
-	case GrantClientCredentials:
+	case GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword:
 	default:
-		return nil, apierror.OAuth(apierror.UnsupportedGrantType, "grant_type %q is not supported", clip(req.GetGrantType()))
+		return nil, apierror.OAuth(apierror.UnsupportedGrantType, "grant_type %q is not supported", clip(gt))
 	}
-	cl, err := s.authenticate(authFrom(req.GetClient()), true)
+	cl, err := s.authenticate(authFrom(req.GetClient()), gt == GrantClientCredentials)
 	if err != nil {
 		return nil, err
+	}
+	switch gt {
+	case GrantAuthorizationCode:
+		return s.authorizationCode(ctx, cl, req)
+	case GrantRefreshToken:
+		return s.refreshToken(ctx, cl, req)
+	case GrantPassword:
+		return s.password(ctx, cl, req)
 	}
 	iss, err := s.clientCredentials(cl, req.GetScope())
 	if err != nil {

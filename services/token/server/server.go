@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -63,6 +64,12 @@ type Deps struct {
 	MaintenanceInterval time.Duration
 	// ReconnectMin and ReconnectMax bound the backoff between registry watch attempts (default 100 ms, 5 s).
 	ReconnectMin, ReconnectMax time.Duration
+	// CodeLifetime is how long an authorization code can be redeemed (default 60 s).
+	CodeLifetime time.Duration
+	// SessionLifetime is how long an SSO session lasts after its login (default 10 h).
+	SessionLifetime time.Duration
+	// HTTPClient sends back-channel logout tokens. Default: a client with BackChannelTimeout.
+	HTTPClient *http.Client
 	// VerifyCacheSize bounds the verified-token cache (default 10000 per generation, two generations;
 	// negative disables it).
 	VerifyCacheSize int
@@ -74,6 +81,7 @@ type Server struct {
 	tokenv1.UnimplementedOAuthServiceServer
 	tokenv1.UnimplementedSimpleTokenServiceServer
 	tokenv1.UnimplementedTokenInternalServiceServer
+	tokenv1.UnimplementedAuthorizeServiceServer
 
 	st        store.Store
 	kr        *suitekey.Keyring
@@ -89,7 +97,9 @@ type Server struct {
 	vcache    *verifiedCache
 	discovery *tokenv1.GetDiscoveryResponse
 
-	maintMu sync.Mutex
+	maintMu    sync.Mutex
+	httpClient *http.Client
+	bg         sync.WaitGroup // back-channel logout sends in flight
 }
 
 // New validates deps, loads or creates the signing keys (rotating them when due), loads the revocation list
@@ -127,6 +137,15 @@ func New(deps Deps) (*Server, error) {
 	if deps.MaintenanceInterval <= 0 {
 		deps.MaintenanceInterval = DefaultMaintenanceInterval
 	}
+	if deps.CodeLifetime <= 0 {
+		deps.CodeLifetime = DefaultCodeLifetime
+	}
+	if deps.SessionLifetime <= 0 {
+		deps.SessionLifetime = DefaultSessionLifetime
+	}
+	if deps.HTTPClient == nil {
+		deps.HTTPClient = &http.Client{Timeout: BackChannelTimeout}
+	}
 	if deps.VerifyCacheSize == 0 {
 		deps.VerifyCacheSize = DefaultVerifyCacheSize
 	}
@@ -137,9 +156,10 @@ func New(deps Deps) (*Server, error) {
 			Registry: deps.Registry, Store: deps.Store, Keyring: deps.Keyring, Log: deps.Log,
 			ReconnectMin: deps.ReconnectMin, ReconnectMax: deps.ReconnectMax,
 		}),
-		uses:    clients.NewUseRecorder(deps.Registry, deps.Log),
-		revoked: &revocationSet{m: map[string]int64{}},
-		vcache:  newVerifiedCache(deps.VerifyCacheSize),
+		uses:       clients.NewUseRecorder(deps.Registry, deps.Log),
+		revoked:    &revocationSet{m: map[string]int64{}},
+		vcache:     newVerifiedCache(deps.VerifyCacheSize),
+		httpClient: deps.HTTPClient,
 	}
 	s.discovery = discoveryDocument(issuer, alg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -171,9 +191,10 @@ func normalizeIssuer(raw string) (string, error) {
 	return iss, nil
 }
 
-// Register adds OAuthService, SimpleTokenService and TokenInternalService to g.
+// Register adds OAuthService, SimpleTokenService, AuthorizeService and TokenInternalService to g.
 func (s *Server) Register(g grpc.ServiceRegistrar) {
 	tokenv1.RegisterOAuthServiceServer(g, s)
+	tokenv1.RegisterAuthorizeServiceServer(g, s)
 	tokenv1.RegisterSimpleTokenServiceServer(g, s)
 	tokenv1.RegisterTokenInternalServiceServer(g, s)
 }
@@ -207,11 +228,12 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	})
 	wg.Wait()
+	s.bg.Wait() // back-channel logout sends in flight (each bounded by BackChannelTimeout)
 	return nil
 }
 
 // maintain rotates the signing key when due, drops keys no token can need any more, and sweeps expired
-// revocations from memory and the store.
+// revocations (from memory and the store) and expired sign-in records.
 func (s *Server) maintain(ctx context.Context) error {
 	s.maintMu.Lock()
 	defer s.maintMu.Unlock()
@@ -219,5 +241,6 @@ func (s *Server) maintain(ctx context.Context) error {
 	now := s.now()
 	s.revoked.sweep(now)
 	_, sweepErr := s.st.SweepRevocations(ctx, now)
-	return errors.Join(keyErr, sweepErr)
+	_, signinErr := s.st.SweepExpired(ctx, now)
+	return errors.Join(keyErr, sweepErr, signinErr)
 }

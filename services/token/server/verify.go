@@ -46,7 +46,7 @@ func (s *Server) verifyToken(token string) (*verified, error) {
 	if s.now().Unix() >= v.claims.Expiry {
 		return v, errTokenExpired
 	}
-	if s.revoked.has(v.claims.ID) {
+	if s.revoked.has(v.claims.ID) || (v.claims.FamilyID != "" && s.revoked.has(familyKey(v.claims.FamilyID))) {
 		return v, errTokenRevoked
 	}
 	return v, nil
@@ -63,9 +63,10 @@ func (s *Server) revoke(ctx context.Context, v *verified) error {
 	return nil
 }
 
-// userID is the token's user: empty for a client's own token (sub = client_id, client_credentials).
+// userID is the token's user: the subject of a token issued to a signed-in user, which carries auth_time;
+// empty for a client's own token (client_credentials, sub = client_id).
 func userID(c *jwt.Claims) string {
-	if c.Subject == c.ClientID {
+	if c.AuthTime == 0 {
 		return ""
 	}
 	return c.Subject

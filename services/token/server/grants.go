@@ -1,0 +1,329 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"hash"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/token/clients"
+	"github.com/authsuite/authsuite/services/token/jwt"
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// userGrant is what user tokens are issued for: the user, the granted scopes and where they came from.
+type userGrant struct {
+	UserID, TenantID string
+	Scopes           []string
+	AuthTime         time.Time
+	SID, Nonce       string
+	FamilyID         string
+	FamilyEnd        time.Time // absolute end of the refresh token family (refreshTokenLifetime)
+}
+
+// familyKey is the revocation-set entry that revokes every token of a code / refresh token family.
+func familyKey(fid string) string { return "family:" + fid }
+
+// revokeFamily revokes every token issued from a code or refresh token family, durably, then in memory:
+// access tokens carrying the family (fid claim) stop verifying and its refresh tokens stop rotating
+// (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
+func (s *Server) revokeFamily(ctx context.Context, cl *clients.Client, fid string) error {
+	until := s.now().Add(max(cl.RefreshTokenLifetime, min(cl.AccessTokenLifetime, MaxAccessTokenLifetime)) + time.Hour)
+	if err := s.st.Revoke(ctx, store.Revocation{JTI: familyKey(fid), Expiry: until}); err != nil {
+		return err
+	}
+	s.revoked.add(familyKey(fid), until.Unix())
+	return nil
+}
+
+var errGrant = func(format string, args ...any) error { return apierror.OAuth(apierror.InvalidGrant, format, args...) }
+
+// authorizationCode redeems a code (RFC 6749 §4.1.3, §4.1.4): bound to the client, the redirect URI and the
+// PKCE challenge (RFC 7636 §4.6). A code is single-use: a second redemption fails and revokes every token
+// issued from the first (RFC 6749 §4.1.2). Checks that fail leave the code unused.
+func (s *Server) authorizationCode(ctx context.Context, cl *clients.Client, req *tokenv1.TokenRequest) (*tokenv1.TokenResponse, error) {
+	if !cl.HasGrant(GrantAuthorizationCode) {
+		return nil, apierror.OAuth(apierror.UnauthorizedClient, "the client may not use the authorization_code grant")
+	}
+	code, verifier := req.GetCode(), req.GetCodeVerifier()
+	switch {
+	case code == "":
+		return nil, apierror.OAuth(apierror.InvalidRequest, "code is required")
+	case req.GetRedirectUri() == "":
+		return nil, apierror.OAuth(apierror.InvalidRequest, "redirect_uri is required")
+	case verifier != "" && !validVerifier(verifier):
+		return nil, apierror.OAuth(apierror.InvalidRequest, "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)")
+	case len(code) > 128:
+		return nil, errGrant("the authorization code is invalid or expired")
+	}
+	now := s.now()
+	c, err := s.st.ConsumeCode(ctx, digest(code), func(c store.AuthCode) error {
+		switch {
+		case c.ClientID != cl.ID:
+			return errGrant("the authorization code was issued to another client")
+		case !now.Before(c.Expiry):
+			return errGrant("the authorization code is invalid or expired")
+		case c.RedirectURI != req.GetRedirectUri():
+			return errGrant("redirect_uri does not match the authorization request")
+		case c.CodeChallenge == "" && verifier != "":
+			// RFC 9700 §2.1.1: a verifier without a challenge is a PKCE downgrade attempt.
+			return errGrant("code_verifier sent but the authorization request had no code_challenge")
+		case c.CodeChallenge != "" && verifier == "":
+			return errGrant("code_verifier is required")
+		case c.CodeChallenge != "" && !s256Matches(verifier, c.CodeChallenge):
+			return errGrant("code_verifier does not match the code_challenge")
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrUsed):
+		if c.ClientID == cl.ID {
+			if rerr := s.revokeFamily(ctx, cl, c.FamilyID); rerr != nil {
+				return nil, rerr
+			}
+		}
+		s.log.Warn("audit", "event", "code_replay", "client_id", cl.ID, "user_id", c.UserID)
+		return nil, errGrant("the authorization code was already used; the tokens issued from it are revoked")
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errGrant("the authorization code is invalid or expired")
+	case err != nil:
+		return nil, err
+	}
+	return s.issueForUser(ctx, cl, userGrant{
+		UserID: c.UserID, TenantID: c.TenantID, Scopes: c.Scopes, AuthTime: c.AuthTime, SID: c.SID, Nonce: c.Nonce,
+		FamilyID: c.FamilyID, FamilyEnd: now.Add(cl.RefreshTokenLifetime),
+	}, "")
+}
+
+// s256Matches checks a PKCE verifier against an S256 challenge in constant time (RFC 7636 §4.6).
+func s256Matches(verifier, challenge string) bool {
+	h := sha256.Sum256([]byte(verifier))
+	got := base64.RawURLEncoding.EncodeToString(h[:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
+}
+
+// refreshToken is the refresh grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2): each use returns a new
+// refresh token of the same family and marks the old one used; presenting a used one revokes the whole
+// family. The family ends refreshTokenLifetime after its first token, however often it rotates.
+func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *tokenv1.TokenRequest) (*tokenv1.TokenResponse, error) {
+	if !cl.AllowOfflineAccess {
+		return nil, apierror.OAuth(apierror.UnauthorizedClient, "the client may not use refresh tokens (allowOfflineAccess is false)")
+	}
+	rt := req.GetRefreshToken()
+	if rt == "" {
+		return nil, apierror.OAuth(apierror.InvalidRequest, "refresh_token is required")
+	}
+	if len(rt) > 128 {
+		return nil, errGrant("the refresh token is invalid or expired")
+	}
+	now := s.now()
+	next := newSecret()
+	var narrowed []string
+	rotated, err := s.st.RotateRefreshToken(ctx, digest(rt), func(old store.RefreshToken) (store.RefreshToken, error) {
+		switch {
+		case old.ClientID != cl.ID:
+			return old, errGrant("the refresh token was issued to another client")
+		case !now.Before(old.Expiry):
+			return old, errGrant("the refresh token is invalid or expired")
+		case s.revoked.has(familyKey(old.FamilyID)):
+			return old, errGrant("the refresh token has been revoked")
+		}
+		// RFC 6749 §6: a narrower scope may be asked for; never a wider one.
+		narrowed = old.Scopes
+		if req.GetScope() != "" {
+			narrowed = nil
+			for _, sc := range strings.Fields(req.GetScope()) {
+				if !slices.Contains(old.Scopes, sc) {
+					return old, apierror.OAuth(apierror.InvalidScope, "scope %q was not granted", clip(sc))
+				}
+				if !slices.Contains(narrowed, sc) {
+					narrowed = append(narrowed, sc)
+				}
+			}
+		}
+		n := old
+		n.Hash, n.Used = digest(next), false
+		return n, nil
+	})
+	switch {
+	case errors.Is(err, store.ErrUsed):
+		if rotated.ClientID == cl.ID {
+			if rerr := s.revokeFamily(ctx, cl, rotated.FamilyID); rerr != nil {
+				return nil, rerr
+			}
+		}
+		s.log.Warn("audit", "event", "refresh_token_reuse", "client_id", cl.ID, "user_id", rotated.UserID)
+		return nil, errGrant("the refresh token was already used; its family is revoked")
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errGrant("the refresh token is invalid or expired")
+	case err != nil:
+		return nil, err
+	}
+	// A disabled or deleted user gets nothing more; a registry outage does not stop refreshes (SPEC §7).
+	if err := s.userStillActive(ctx, rotated.TenantID, rotated.UserID); err != nil {
+		if rerr := s.revokeFamily(ctx, cl, rotated.FamilyID); rerr != nil {
+			return nil, rerr
+		}
+		return nil, err
+	}
+	return s.issueForUser(ctx, cl, userGrant{
+		UserID: rotated.UserID, TenantID: rotated.TenantID, Scopes: narrowed, AuthTime: rotated.AuthTime, SID: rotated.SID,
+		FamilyID: rotated.FamilyID, FamilyEnd: rotated.Expiry,
+	}, next)
+}
+
+// userStillActive returns invalid_grant when the registry says the user is disabled or gone; a registry
+// that cannot be reached is not a reason to refuse.
+func (s *Server) userStillActive(ctx context.Context, tenantID, userID string) error {
+	_, err := s.reg.ResolveUser(ctx, &registryv1.ResolveUserRequest{Selector: "uid:" + userID, TenantId: tenantID})
+	switch status.Code(err) {
+	case codes.OK:
+		return nil
+	case codes.PermissionDenied:
+		return errGrant("the user is disabled")
+	case codes.NotFound:
+		return errGrant("the user no longer exists")
+	}
+	s.log.Warn("registry unreachable: refresh allowed without checking the user", "err", err)
+	return nil
+}
+
+// password is the resource owner password credentials grant (RFC 6749 §4.3), only for clients registered
+// with allowRopc (RFC 9700 §2.4 advises against it otherwise). Failed attempts are throttled per account.
+func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.TokenRequest) (*tokenv1.TokenResponse, error) {
+	if !cl.AllowROPC || !cl.HasGrant(GrantPassword) {
+		return nil, apierror.OAuth(apierror.UnauthorizedClient, "the client may not use the password grant (allowRopc)")
+	}
+	username := strings.TrimSpace(req.GetUsername())
+	if username == "" || req.GetPassword() == "" {
+		return nil, apierror.OAuth(apierror.InvalidRequest, "username and password are required")
+	}
+	var scopes []string
+	if req.GetScope() == "" {
+		for _, sc := range cl.Scopes {
+			if sc != ScopeOfflineAccess || cl.AllowOfflineAccess {
+				scopes = append(scopes, sc)
+			}
+		}
+	} else {
+		var err error
+		if scopes, err = requestedScopes(cl, req.GetScope()); err != nil {
+			return nil, apierror.OAuth(apierror.InvalidScope, "%s", err.Error())
+		}
+	}
+	keys := []string{accountKey(cl.TenantID, username)}
+	b := &tokenv1.Browser{}
+	if msg, err := s.throttled(ctx, keys); err != nil {
+		return nil, err
+	} else if msg != "" {
+		s.audit("password_grant", "throttled", cl, "", username, b)
+		return nil, errGrant("%s", msg)
+	}
+	u, err := s.authenticateUser(ctx, cl.TenantID, username, req.GetPassword())
+	switch {
+	case errors.Is(err, errUserDisabled):
+		s.audit("password_grant", "disabled", cl, "", username, b)
+		return nil, errGrant("the user is disabled")
+	case errors.Is(err, errUserCredentials):
+		s.audit("password_grant", "bad_credentials", cl, "", username, b)
+		if err := s.recordFailure(ctx, keys); err != nil {
+			return nil, err
+		}
+		return nil, errGrant("invalid user name or password")
+	case err != nil:
+		return nil, err
+	}
+	if err := s.st.DeleteLoginFailures(ctx, keys[0]); err != nil {
+		return nil, err
+	}
+	s.audit("password_grant", "success", cl, u.GetUserId(), username, b)
+	now := s.now()
+	return s.issueForUser(ctx, cl, userGrant{
+		UserID: u.GetUserId(), TenantID: cl.TenantID, Scopes: scopes, AuthTime: now, FamilyID: newJTI(),
+		FamilyEnd: now.Add(cl.RefreshTokenLifetime),
+	}, "")
+}
+
+// issueForUser signs the access token of a user grant (RFC 9068, with auth_time marking it a user token and
+// fid naming its family), the ID token when openid was granted (OIDC Core §3.1.3.3), and a refresh token when
+// offline_access was granted to a client allowed offline access. refresh is the already stored rotated
+// refresh token of a refresh grant; otherwise a new one is stored here (durably, before answering).
+func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGrant, refresh string) (*tokenv1.TokenResponse, error) {
+	lifetime := max(min(cl.AccessTokenLifetime, MaxAccessTokenLifetime), time.Second)
+	now := s.now()
+	scope := strings.Join(g.Scopes, " ")
+	signer := s.keys.signer()
+	at, err := signer.Sign(&jwt.Claims{
+		Issuer: s.issuer, Subject: g.UserID, Audience: jwt.Audience{s.issuer}, ClientID: cl.ID, Scope: scope,
+		Tenant: g.TenantID, IssuedAt: now.Unix(), Expiry: now.Add(lifetime).Unix(), ID: newJTI(),
+		AuthTime: max(g.AuthTime.Unix(), 1), FamilyID: g.FamilyID, SID: g.SID,
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp := &tokenv1.TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int32(lifetime / time.Second), Scope: scope}
+	if slices.Contains(g.Scopes, ScopeOfflineAccess) && cl.AllowOfflineAccess {
+		if refresh == "" {
+			refresh = newSecret()
+			if err := s.st.PutRefreshToken(ctx, store.RefreshToken{
+				Hash: digest(refresh), FamilyID: g.FamilyID, ClientID: cl.ID, TenantID: g.TenantID, UserID: g.UserID,
+				Scopes: g.Scopes, SID: g.SID, AuthTime: g.AuthTime, Expiry: g.FamilyEnd,
+			}); err != nil {
+				return nil, err
+			}
+		}
+		resp.RefreshToken = &refresh
+	}
+	if slices.Contains(g.Scopes, ScopeOpenID) {
+		idt, err := signer.SignTyped("JWT", idTokenClaims{
+			Issuer: s.issuer, Subject: g.UserID, Audience: cl.ID, Expiry: now.Add(IDTokenLifetime).Unix(),
+			IssuedAt: now.Unix(), AuthTime: g.AuthTime.Unix(), Nonce: g.Nonce, SID: g.SID,
+			AtHash: leftHalfHash(signer.Alg(), at),
+		})
+		if err != nil {
+			return nil, err
+		}
+		resp.IdToken = &idt
+	}
+	return resp, nil
+}
+
+// idTokenClaims are the claims of an ID token (OIDC Core §2, §3.1.3.6 at_hash, Front-/Back-Channel sid).
+type idTokenClaims struct {
+	Issuer   string `json:"iss"`
+	Subject  string `json:"sub"`
+	Audience string `json:"aud"`
+	Expiry   int64  `json:"exp"`
+	IssuedAt int64  `json:"iat"`
+	AuthTime int64  `json:"auth_time"`
+	Nonce    string `json:"nonce,omitempty"`
+	SID      string `json:"sid,omitempty"`
+	AtHash   string `json:"at_hash,omitempty"`
+}
+
+// leftHalfHash is at_hash (OIDC Core §3.1.3.6): the base64url of the left half of the hash of the ASCII
+// token, with the hash of the signing algorithm (SHA-256 for ES256 and RS256; SHA-512 for EdDSA, as
+// OpenID Foundation clients such as go-oidc expect for Ed25519).
+func leftHalfHash(alg jwt.Alg, token string) string {
+	var h hash.Hash
+	if alg == jwt.EdDSA {
+		h = sha512.New()
+	} else {
+		h = sha256.New()
+	}
+	h.Write([]byte(token))
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}

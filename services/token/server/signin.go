@@ -1,0 +1,423 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/token/clients"
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// Defaults of the sign-in lifetimes.
+const (
+	// DefaultCodeLifetime is how long an authorization code can be redeemed (SPEC §2: 60 s).
+	DefaultCodeLifetime = 60 * time.Second
+	// DefaultSessionLifetime is how long an SSO session lasts after the login that started it.
+	DefaultSessionLifetime = 10 * time.Hour
+	// InteractionLifetime is how long a login or consent page stays usable.
+	InteractionLifetime = 15 * time.Minute
+	// ConsentLifetime is how long a remembered consent is honoured.
+	ConsentLifetime = 365 * 24 * time.Hour
+	// IDTokenLifetime is the lifetime of ID tokens (OIDC Core §2 exp).
+	IDTokenLifetime = 5 * time.Minute
+)
+
+// Messages of the login page. They never say whether the user exists.
+const (
+	msgBadCredentials = "Invalid user name or password."
+	msgDisabled       = "This account is disabled. Contact your administrator."
+)
+
+// newSecret returns 256 random bits, base64url: the value of codes, refresh tokens, session cookies and
+// interaction ids. Only its SHA-256 (digest) is stored.
+func newSecret() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// digest is the storage key of a bearer secret made by newSecret.
+func digest(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// secureCookies reports whether cookies must be Secure: the issuer is https.
+func (s *Server) secureCookies() bool { return strings.HasPrefix(s.issuer, "https://") }
+
+// currentSession returns the live SSO session the cookie names in tenantID, or nil.
+func (s *Server) currentSession(ctx context.Context, cookie, tenantID string) (*store.Session, error) {
+	if cookie == "" || len(cookie) > 128 {
+		return nil, nil
+	}
+	se, err := s.st.Session(ctx, digest(cookie))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !s.now().Before(se.Expiry) || se.TenantID != tenantID:
+		return nil, nil
+	}
+	return &se, nil
+}
+
+// Authorize is the authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2).
+func (s *Server) Authorize(ctx context.Context, req *tokenv1.AuthorizeRequest) (*tokenv1.AuthorizeResponse, error) {
+	ar, aerr := parseAuthorizeRequest(req.GetParameters(), s.cache.Get)
+	if aerr != nil {
+		if aerr.RedirectURI == "" {
+			return nil, apierror.OAuth(aerr.Code, "%s", aerr.Description)
+		}
+		return &tokenv1.AuthorizeResponse{Step: s.redirectStep(errorRedirect(aerr.RedirectURI, aerr.Code, aerr.Description, aerr.State, s.issuer))}, nil
+	}
+	in := &store.Interaction{
+		ClientID: ar.Client.ID, TenantID: ar.Client.TenantID, RedirectURI: ar.RedirectURI, Scopes: ar.Scopes,
+		State: ar.State, Nonce: ar.Nonce, CodeChallenge: ar.CodeChallenge, Prompt: ar.Prompt, MaxAge: ar.MaxAge,
+		LoginHint: ar.LoginHint,
+	}
+	sess, err := s.currentSession(ctx, req.GetBrowser().GetSessionCookie(), ar.Client.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	step, err := s.next(ctx, ar.Client, in, "", sess, false)
+	if err != nil {
+		return nil, err
+	}
+	return &tokenv1.AuthorizeResponse{Step: step}, nil
+}
+
+// next decides what follows for an interaction (OIDC Core §3.1.2.3, §3.1.2.4): a login when there is no
+// usable session (none, prompt=login, max_age exceeded), a consent when the client requires one that is not
+// remembered (or prompt=consent), else the code. prompt=none turns a needed page into login_required or
+// consent_required (§3.1.2.6). fresh says the user just signed in for this interaction. id is the
+// interaction's id when it is already stored.
+func (s *Server) next(ctx context.Context, cl *clients.Client, in *store.Interaction, id string, sess *store.Session, fresh bool) (*tokenv1.Step, error) {
+	none := slices.Contains(in.Prompt, "none")
+	needLogin := sess == nil
+	if sess != nil && !fresh {
+		if slices.Contains(in.Prompt, "login") {
+			needLogin = true
+		}
+		if in.MaxAge >= 0 && s.now().Sub(sess.AuthTime) > time.Duration(in.MaxAge)*time.Second {
+			needLogin = true
+		}
+	}
+	if needLogin {
+		if none {
+			return s.redirectStep(errorRedirect(in.RedirectURI, apierror.LoginRequired, "the user is not signed in", in.State, s.issuer)), nil
+		}
+		id, err := s.saveInteraction(ctx, in, id)
+		if err != nil {
+			return nil, err
+		}
+		return &tokenv1.Step{Step: &tokenv1.Step_Login{Login: &tokenv1.LoginPage{
+			InteractionId: id, ClientName: clientName(cl), LoginHint: in.LoginHint,
+		}}, SecureCookies: s.secureCookies()}, nil
+	}
+	in.UserID, in.UserName, in.SessionID = sess.UserID, sess.UserName, sess.ID
+	if cl.RequireConsent {
+		remembered := false
+		if !slices.Contains(in.Prompt, "consent") {
+			c, err := s.st.Consent(ctx, sess.TenantID, sess.UserID, cl.ID)
+			switch {
+			case err == nil:
+				remembered = s.now().Before(c.Expiry) && covers(c.Scopes, in.Scopes)
+			case !errors.Is(err, store.ErrNotFound):
+				return nil, err
+			}
+		}
+		if !remembered {
+			if none {
+				return s.redirectStep(errorRedirect(in.RedirectURI, apierror.ConsentRequired, "the user has not consented", in.State, s.issuer)), nil
+			}
+			id, err := s.saveInteraction(ctx, in, id)
+			if err != nil {
+				return nil, err
+			}
+			return &tokenv1.Step{Step: &tokenv1.Step_Consent{Consent: &tokenv1.ConsentPage{
+				InteractionId: id, ClientName: clientName(cl), Scopes: in.Scopes,
+				AllowRemember: cl.AllowRememberConsent, UserName: sess.UserName,
+			}}, SecureCookies: s.secureCookies()}, nil
+		}
+	}
+	return s.finish(ctx, cl, in, sess)
+}
+
+func covers(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func clientName(cl *clients.Client) string {
+	if cl.Name != "" {
+		return cl.Name
+	}
+	return cl.ID
+}
+
+// saveInteraction stores in under id (a new id when empty) and returns the id.
+func (s *Server) saveInteraction(ctx context.Context, in *store.Interaction, id string) (string, error) {
+	if id == "" {
+		id = newSecret()
+		in.ID = digest(id)
+		in.Expiry = s.now().Add(InteractionLifetime)
+	}
+	if err := s.st.PutInteraction(ctx, *in); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// errInteractionGone is answered for an unknown or expired interaction (an old login page).
+var errInteractionGone = apierror.FailedPrecondition("the sign-in request has expired or was already completed; start again from the application")
+
+// loadInteraction returns the live interaction with id and its client.
+func (s *Server) loadInteraction(ctx context.Context, id string) (*store.Interaction, *clients.Client, error) {
+	if id == "" || len(id) > 128 {
+		return nil, nil, errInteractionGone
+	}
+	in, err := s.st.Interaction(ctx, digest(id))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil, errInteractionGone
+	case err != nil:
+		return nil, nil, err
+	case !s.now().Before(in.Expiry):
+		return nil, nil, errInteractionGone
+	}
+	cl, ok := s.cache.Get(in.ClientID)
+	if !ok || cl.TenantID != in.TenantID {
+		return nil, nil, errInteractionGone
+	}
+	return &in, cl, nil
+}
+
+// finish issues the authorization code (RFC 6749 §4.1.2) for a signed-in interaction: it records the client
+// in the session (for back-channel logout), stores the code's digest durably, drops the interaction, and
+// answers the redirect with code, state and iss (RFC 9207).
+func (s *Server) finish(ctx context.Context, cl *clients.Client, in *store.Interaction, sess *store.Session) (*tokenv1.Step, error) {
+	if !slices.Contains(sess.Clients, cl.ID) {
+		if _, err := s.st.UpdateSession(ctx, sess.ID, func(old store.Session) (store.Session, error) {
+			if !slices.Contains(old.Clients, cl.ID) {
+				old.Clients = append(old.Clients, cl.ID)
+			}
+			return old, nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	code := newSecret()
+	now := s.now()
+	if err := s.st.PutCode(ctx, store.AuthCode{
+		Hash: digest(code), ClientID: cl.ID, TenantID: cl.TenantID, UserID: sess.UserID, RedirectURI: in.RedirectURI,
+		Scopes: in.Scopes, Nonce: in.Nonce, CodeChallenge: in.CodeChallenge, SID: sess.SID, AuthTime: sess.AuthTime,
+		FamilyID: newJTI(), Expiry: now.Add(s.deps.CodeLifetime),
+	}); err != nil {
+		return nil, err
+	}
+	if in.ID != nil {
+		if err := s.st.DeleteInteraction(ctx, in.ID); err != nil {
+			return nil, err
+		}
+	}
+	q := url.Values{"code": {code}, "iss": {s.issuer}}
+	if in.State != "" {
+		q.Set("state", in.State)
+	}
+	return s.redirectStep(withQuery(in.RedirectURI, q)), nil
+}
+
+func (s *Server) redirectStep(uri string) *tokenv1.Step {
+	return &tokenv1.Step{Step: &tokenv1.Step_RedirectUri{RedirectUri: uri}, SecureCookies: s.secureCookies()}
+}
+
+// errorRedirect is the error response of RFC 6749 §4.1.2.1 (with iss, RFC 9207 §2).
+func errorRedirect(redirectURI, code, desc, state, issuer string) string {
+	q := url.Values{"error": {code}, "iss": {issuer}}
+	if desc != "" {
+		q.Set("error_description", desc)
+	}
+	if state != "" {
+		q.Set("state", state)
+	}
+	return withQuery(redirectURI, q)
+}
+
+// withQuery adds q to the query of uri, keeping the query the client registered (RFC 6749 §3.1.2).
+func withQuery(uri string, q url.Values) string {
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	return uri + sep + q.Encode()
+}
+
+// Login checks a submitted login form (SPEC §2 sign-in): throttling first, then the user's password in the
+// client's tenant through the registry. A failure shows the login page again with a message that does not
+// reveal whether the user exists; a success starts an SSO session (cookie value in the step) and continues
+// with consent or the code. Every attempt is audit-logged without the password.
+func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1.LoginResponse, error) {
+	in, cl, err := s.loadInteraction(ctx, req.GetInteractionId())
+	if err != nil {
+		return nil, err
+	}
+	b := req.GetBrowser()
+	username := strings.TrimSpace(req.GetUsername())
+	again := func(msg string) *tokenv1.LoginResponse {
+		return &tokenv1.LoginResponse{Step: &tokenv1.Step{Step: &tokenv1.Step_Login{Login: &tokenv1.LoginPage{
+			InteractionId: req.GetInteractionId(), ClientName: clientName(cl), LoginHint: clip(username), Error: msg,
+		}}, SecureCookies: s.secureCookies()}}
+	}
+	if username == "" || req.GetPassword() == "" {
+		return again("Enter your user name and password."), nil
+	}
+	keys := []string{accountKey(cl.TenantID, username), addressKey(b.GetRemoteAddr())}
+	if msg, err := s.throttled(ctx, keys); err != nil {
+		return nil, err
+	} else if msg != "" {
+		s.audit("login", "throttled", cl, "", username, b)
+		return again(msg), nil
+	}
+	u, err := s.authenticateUser(ctx, cl.TenantID, username, req.GetPassword())
+	switch {
+	case errors.Is(err, errUserDisabled):
+		s.audit("login", "disabled", cl, u.GetUserId(), username, b)
+		return again(msgDisabled), nil
+	case errors.Is(err, errUserCredentials):
+		s.audit("login", "bad_credentials", cl, "", username, b)
+		if err := s.recordFailure(ctx, keys); err != nil {
+			return nil, err
+		}
+		msg := msgBadCredentials
+		if m, err := s.throttled(ctx, keys); err == nil && m != "" {
+			msg += " " + m
+		}
+		return again(msg), nil
+	case err != nil:
+		return nil, err
+	}
+	if err := s.st.DeleteLoginFailures(ctx, keys[0]); err != nil {
+		return nil, err
+	}
+	s.audit("login", "success", cl, u.GetUserId(), username, b)
+
+	// A new session replaces the browser's previous one (session fixation, RFC 9700 §4.x; OIDC Core §3.1.2.3).
+	if old := b.GetSessionCookie(); old != "" && len(old) <= 128 {
+		if prev, err := s.st.DeleteSession(ctx, digest(old)); err == nil {
+			s.backChannelLogout(prev)
+		}
+	}
+	cookie := newSecret()
+	now := s.now()
+	name := u.GetDisplayName()
+	if name == "" {
+		name = u.GetLoginName()
+	}
+	sess := store.Session{
+		ID: digest(cookie), SID: newJTI(), UserID: u.GetUserId(), UserName: name, TenantID: cl.TenantID,
+		AuthTime: now, Expiry: now.Add(s.deps.SessionLifetime),
+	}
+	if err := s.st.PutSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	step, err := s.next(ctx, cl, in, req.GetInteractionId(), &sess, true)
+	if err != nil {
+		return nil, err
+	}
+	step.SetSessionCookie = cookie
+	step.SessionCookieMaxAge = int64(s.deps.SessionLifetime / time.Second)
+	return &tokenv1.LoginResponse{Step: step}, nil
+}
+
+// Consent records the decision of a consent page. The browser must still hold the session the page was shown
+// for. Denial answers access_denied to the client (RFC 6749 §4.1.2.1); "remember" is stored only for clients
+// with allowRememberConsent.
+func (s *Server) Consent(ctx context.Context, req *tokenv1.ConsentRequest) (*tokenv1.ConsentResponse, error) {
+	in, cl, err := s.loadInteraction(ctx, req.GetInteractionId())
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.currentSession(ctx, req.GetBrowser().GetSessionCookie(), cl.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if sess == nil || in.UserID == "" || !bytes.Equal(sess.ID, in.SessionID) {
+		return nil, errInteractionGone
+	}
+	if !req.GetAllow() {
+		if err := s.st.DeleteInteraction(ctx, in.ID); err != nil {
+			return nil, err
+		}
+		s.audit("consent", "denied", cl, sess.UserID, "", req.GetBrowser())
+		return &tokenv1.ConsentResponse{Step: s.redirectStep(errorRedirect(in.RedirectURI, apierror.AccessDenied, "the user denied the request", in.State, s.issuer))}, nil
+	}
+	if req.GetRemember() && cl.AllowRememberConsent {
+		if err := s.st.PutConsent(ctx, store.Consent{
+			TenantID: cl.TenantID, UserID: sess.UserID, ClientID: cl.ID, Scopes: in.Scopes, Expiry: s.now().Add(ConsentLifetime),
+		}); err != nil {
+			return nil, err
+		}
+	}
+	s.audit("consent", "granted", cl, sess.UserID, "", req.GetBrowser())
+	step, err := s.finish(ctx, cl, in, sess)
+	if err != nil {
+		return nil, err
+	}
+	return &tokenv1.ConsentResponse{Step: step}, nil
+}
+
+// Reasons a password check fails.
+var (
+	errUserCredentials = errors.New("invalid user name or password")
+	errUserDisabled    = errors.New("the user is disabled")
+)
+
+// authenticateUser asks the registry to check a password. It returns errUserCredentials (unknown user or
+// wrong password, indistinguishable), errUserDisabled (with the user), or the registry's error.
+func (s *Server) authenticateUser(ctx context.Context, tenantID, login, password string) (*registryv1.User, error) {
+	resp, err := s.reg.AuthenticateUser(ctx, &registryv1.AuthenticateUserRequest{TenantId: tenantID, Login: login, Password: password})
+	switch status.Code(err) {
+	case codes.OK:
+		return resp.GetUser(), nil
+	case codes.Unauthenticated, codes.InvalidArgument, codes.NotFound:
+		return nil, errUserCredentials
+	case codes.PermissionDenied:
+		return nil, errUserDisabled
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return nil, apierror.OAuth(apierror.TemporarilyUnavailable, "the user directory is unavailable; try again")
+	}
+	s.log.Error("registry AuthenticateUser", "err", err)
+	return nil, errors.New("user directory error")
+}
+
+// audit writes one audit record of a sign-in event. It never contains a password, code or token.
+func (s *Server) audit(event, outcome string, cl *clients.Client, userID, loginName string, b *tokenv1.Browser) {
+	attrs := []any{"event", event, "outcome", outcome, "client_id", cl.ID, "tenant", cl.TenantID,
+		"remote_addr", clip(b.GetRemoteAddr()), "user_agent", clip(b.GetUserAgent())}
+	if userID != "" {
+		attrs = append(attrs, "user_id", userID)
+	}
+	if loginName != "" {
+		attrs = append(attrs, "login_name", clip(loginName))
+	}
+	s.log.Info("audit", attrs...)
+}

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	"slices"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
+)
+
+// UserInfo is the UserInfo endpoint (OIDC Core §5.3): the access token must be a live user token with scope
+// openid (else invalid_token 401 / insufficient_scope 403, RFC 6750 §3.1); claims are released by scope
+// (§5.4): profile → name, preferred_username, updated_at; email → email, email_verified; phone →
+// phone_number, phone_number_verified. A disabled or deleted user's token answers invalid_token.
+func (s *Server) UserInfo(ctx context.Context, req *tokenv1.UserInfoRequest) (*tokenv1.UserInfoResponse, error) {
+	v, err := s.verifyToken(req.GetAccessToken())
+	if err != nil {
+		return nil, apierror.OAuth(apierror.InvalidToken, "access token: %s", err.Error())
+	}
+	uid := userID(v.claims)
+	if uid == "" {
+		return nil, apierror.OAuth(apierror.InvalidToken, "the access token was not issued to a user")
+	}
+	if !slices.Contains(v.scopes, ScopeOpenID) {
+		return nil, apierror.OAuth(apierror.InsufficientScope, "the access token lacks the openid scope")
+	}
+	resp, err := s.reg.ResolveUser(ctx, &registryv1.ResolveUserRequest{Selector: "uid:" + uid, TenantId: v.claims.Tenant})
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.PermissionDenied, codes.NotFound:
+		return nil, apierror.OAuth(apierror.InvalidToken, "the user is disabled or no longer exists")
+	case codes.Unavailable:
+		return nil, apierror.OAuth(apierror.TemporarilyUnavailable, "the user directory is unavailable; try again")
+	default:
+		return nil, err
+	}
+	u := resp.GetUser()
+	out := &tokenv1.UserInfoResponse{Sub: uid, Tenant: v.claims.Tenant}
+	has := func(sc string) bool { return slices.Contains(v.scopes, sc) }
+	if has("profile") {
+		out.Name = nonEmpty(u.GetDisplayName())
+		out.PreferredUsername = nonEmpty(u.GetLoginName())
+		if u.GetUpdateTime() != nil {
+			out.UpdatedAt = new(u.GetUpdateTime().GetSeconds())
+		}
+	}
+	if has("email") && u.GetEmail() != "" {
+		out.Email, out.EmailVerified = new(u.GetEmail()), new(false)
+	}
+	if has("phone") && u.GetMobile() != "" {
+		out.PhoneNumber, out.PhoneNumberVerified = new(u.GetMobile()), new(false)
+	}
+	return out, nil
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// CheckCorsOrigin says whether origin is listed in some client's allowedCorsOrigins (from the local client
+// cache; no I/O).
+func (s *Server) CheckCorsOrigin(_ context.Context, req *tokenv1.CheckCorsOriginRequest) (*tokenv1.CheckCorsOriginResponse, error) {
+	o := req.GetOrigin()
+	return &tokenv1.CheckCorsOriginResponse{Allowed: o != "" && len(o) <= 512 && s.cache.HasCORSOrigin(o)}, nil
+}

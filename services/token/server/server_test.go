@@ -110,7 +110,7 @@ func TestTokenErrors(t *testing.T) {
 		httpStatus int
 	}{
 		{"no grant_type", &tokenv1.TokenRequest{Client: creds("svc", svcSecret)}, apierror.InvalidRequest, 400},
-		{"authorization_code not yet", &tokenv1.TokenRequest{GrantType: "authorization_code", Client: creds("svc", svcSecret), Code: "x"}, apierror.UnsupportedGrantType, 400},
+		{"authorization_code not allowed", &tokenv1.TokenRequest{GrantType: "authorization_code", Client: creds("svc", svcSecret), Code: "x"}, apierror.UnauthorizedClient, 400},
 		{"password without allowRopc", &tokenv1.TokenRequest{GrantType: "password", Client: creds("svc", svcSecret)}, apierror.UnauthorizedClient, 400},
 		{"unknown grant", &tokenv1.TokenRequest{GrantType: "urn:x", Client: creds("svc", svcSecret)}, apierror.UnsupportedGrantType, 400},
 		{"no client", &tokenv1.TokenRequest{GrantType: GrantClientCredentials}, apierror.InvalidClient, 401},

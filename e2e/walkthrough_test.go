@@ -156,3 +156,34 @@ func verifyAccessToken(t *testing.T, s *suite, raw string) map[string]any {
 	}
 	return claims
 }
+
+func TestOpenAPIAndHealth(t *testing.T) {
+	s := startSuite(t)
+	doc := expect(t, "openapi", s.call("GET", "/openapi.json", "", nil), 200)
+	paths, _ := doc["paths"].(map[string]any)
+	for _, p := range []string{"/api/adminapi2/v1/tenants/{tenantId}/clients", "/api/oauth2/server/tokens/check"} {
+		if paths[p] == nil {
+			t.Errorf("openapi.json lacks %s", p)
+		}
+	}
+	// Metrics count the calls just made, by route and by RPC, and the tokens issued by grant type.
+	clientToken(t, s, "admin", bootstrapSecret, "adminapi")
+	s.form("/connect/token", "grant_type=client_credentials", "admin", "wrong")
+	m := string(s.call("GET", "/metrics", "", nil).body)
+	for _, want := range []string{
+		`authsuite_http_requests_total{method="GET",route="/openapi.json",status="200"} 1`,
+		`authsuite_tokens_issued_total{grant_type="client_credentials"} 1`,
+		`authsuite_errors_total{code="invalid_client"} 1`,
+		`authsuite_grpc_requests_total{code="OK",method="/authsuite.token.v1.OAuthService/Token"} 1`,
+		`authsuite_store_write_seconds_total{store="registry"}`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if r := s.call("GET", p, "", nil); r.status != 200 {
+			t.Errorf("%s: %d", p, r.status)
+		}
+	}
+}

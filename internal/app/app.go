@@ -33,6 +33,7 @@ import (
 	"github.com/authsuite/authsuite/internal/grpcserver"
 	"github.com/authsuite/authsuite/internal/inproc"
 	"github.com/authsuite/authsuite/internal/internalauth"
+	"github.com/authsuite/authsuite/internal/metrics"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/gateway"
 	provstore "github.com/authsuite/authsuite/services/provider/bboltstore"
@@ -53,6 +54,7 @@ type Suite struct {
 	log     *slog.Logger
 	grpc    *grpcserver.Server
 	http    *http.Server
+	metrics *metrics.Metrics
 	local   healthpb.HealthServer   // this process's health service, when it runs services
 	remote  []healthpb.HealthClient // the backends' health, for a gateway of remote services
 	closers []func() error
@@ -69,7 +71,7 @@ type Suite struct {
 // in cfg.DataDir, bootstraps an empty registry (bootstrap output, such as a generated admin secret, goes to
 // bootstrapOut), binds the listeners and serves until Shutdown.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (s *Suite, err error) {
-	s = &Suite{log: log, errs: make(chan error, 8), background: make(chan struct{})}
+	s = &Suite{log: log, errs: make(chan error, 8), background: make(chan struct{}), metrics: metrics.New(roleName(cfg.Role))}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -113,14 +115,15 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			}
 			serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 		}
-		s.grpc = grpcserver.New(log, keys.InternalCredential(), serverOpts...)
+		unary, stream := grpcserver.Interceptors(log, keys.InternalCredential(), s.metrics)
+		s.grpc = grpcserver.NewWith(unary, stream, serverOpts...)
 		registrar = s.grpc.Server
 		s.local = s.grpc.Health
 	}
 	if role == config.RoleAll {
 		// In one process the services reach each other, and the gateway reaches them, through an in-process
 		// gRPC channel running the same interceptors as the network server: the same API, without the socket.
-		unary, stream := grpcserver.Interceptors(log, keys.InternalCredential())
+		unary, stream := grpcserver.Interceptors(log, keys.InternalCredential(), s.metrics)
 		channel := inproc.New(unary, stream, metadata.Pairs(internalauth.MetadataKey, keys.InternalCredential()))
 		healthpb.RegisterHealthServer(channel, s.grpc.Health)
 		registrar = registrars{s.grpc.Server, channel}
@@ -143,7 +146,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	var background []func() error
+	var (
+		background []func() error
+		ready      <-chan struct{} // closed when this process can serve: the token service knows the clients
+	)
 	dbs := map[string]*bolt.DB{} // the role's databases, streamed by BackupService
 
 	if role.Runs(config.RoleRegistry) {
@@ -152,6 +158,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			return nil, fmt.Errorf("registry store: %w", err)
 		}
 		s.closers = append(s.closers, regDB.Close)
+		s.metrics.WatchBolt("registry", regDB.DB())
 		dbs["registry"] = regDB.DB()
 		if err := registry.Bootstrap(ctx, regDB, keys, registry.BootstrapOptions{
 			Secret: cfg.BootstrapSecret, Password: cfg.BootstrapPassword, Out: bootstrapOut,
@@ -172,6 +179,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			return nil, fmt.Errorf("token store: %w", err)
 		}
 		s.closers = append(s.closers, tokDB.Close)
+		s.metrics.WatchBolt("token", tokDB.DB())
 		dbs["token"] = tokDB.DB()
 		tokSrv, err := tokserver.New(tokserver.Deps{
 			Store:       tokDB,
@@ -187,6 +195,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			return nil, fmt.Errorf("token service: %w", err)
 		}
 		tokSrv.Register(both)
+		ready = tokSrv.ReadyC()
 		background = append(background, func() error { return tokSrv.Run(runCtx) })
 	}
 	if role.Runs(config.RoleProvider) {
@@ -195,6 +204,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			return nil, fmt.Errorf("provider store: %w", err)
 		}
 		s.closers = append(s.closers, provDB.Close)
+		s.metrics.WatchBolt("provider", provDB.DB())
 		dbs["provider"] = provDB.DB()
 		provSrv := provserver.New(provserver.Deps{
 			Store:     provDB,
@@ -219,6 +229,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.Handler())
 	if role.Runs(config.RoleGateway) {
 		if s.local == nil {
 			s.remote = []healthpb.HealthClient{
@@ -229,9 +240,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		if err != nil {
 			return nil, err
 		}
+		mux.Handle("GET /openapi.json", gateway.OpenAPI())
 		mux.Handle("/", gw)
 	}
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	s.http = &http.Server{Handler: s.metrics.HTTPMiddleware(mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 
 	if s.grpc != nil {
 		s.goRun("grpc", func() error { return s.grpc.Serve(grpcLis) })
@@ -260,7 +272,30 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		return nil
 	})
 	if s.grpc != nil {
-		s.grpc.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		if ready == nil {
+			s.grpc.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		} else {
+			// Not serving until the token service has its view of the clients (from token.db or the registry).
+			s.grpc.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			go func() {
+				select {
+				case <-ready:
+					s.grpc.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+				case <-runCtx.Done():
+				}
+			}()
+		}
+	}
+	if role == config.RoleAll {
+		// The registry is in this process: wait for the first sync, so the suite answers for every client
+		// as soon as Start returns.
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(30 * time.Second):
+			return nil, errors.New("the token service did not receive the clients from the registry within 30s")
+		}
 	}
 	attrs := []any{"role", roleName(role), "http_addr", s.HTTPAddr.String(), "issuer", s.Issuer}
 	if s.GRPCAddr != nil {

@@ -1,5 +1,6 @@
 // Package grpcserver builds the gRPC servers of every authsuite role with the same interceptor chain:
-// internal-credential guard first, then domain-error mapping (apierror), plus health and reflection.
+// optional outer layers (metrics), the internal-credential guard, then domain-error mapping (apierror),
+// plus health and reflection.
 package grpcserver
 
 import (
@@ -21,10 +22,21 @@ type Server struct {
 	Health *health.Server
 }
 
-// New returns a server whose internal services require internalCredential and whose handler errors are
-// mapped by apierror.ToStatus. Extra options are appended (e.g. TLS credentials).
+// Layer is an outer interceptor pair, such as *metrics.Metrics.
+type Layer interface {
+	UnaryServerInterceptor() grpc.UnaryServerInterceptor
+	StreamServerInterceptor() grpc.StreamServerInterceptor
+}
+
+// New returns a server running the chain of Interceptors(log, internalCredential) with no outer layers.
+// Extra options are appended (e.g. TLS credentials).
 func New(log *slog.Logger, internalCredential string, opts ...grpc.ServerOption) *Server {
 	unary, stream := Interceptors(log, internalCredential)
+	return NewWith(unary, stream, opts...)
+}
+
+// NewWith returns a server running the given interceptors, with health and reflection registered.
+func NewWith(unary grpc.UnaryServerInterceptor, stream grpc.StreamServerInterceptor, opts ...grpc.ServerOption) *Server {
 	base := []grpc.ServerOption{grpc.UnaryInterceptor(unary), grpc.StreamInterceptor(stream)}
 	s := grpc.NewServer(append(base, opts...)...)
 	hs := health.NewServer()
@@ -34,16 +46,36 @@ func New(log *slog.Logger, internalCredential string, opts ...grpc.ServerOption)
 }
 
 // Interceptors returns the chain every authsuite gRPC endpoint runs, as single interceptors, so that the
-// in-process channel (internal/inproc) applies exactly what the network server does: the internal-credential
-// guard, then domain-error mapping.
-func Interceptors(log *slog.Logger, internalCredential string) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
-	guardU, mapU := internalauth.UnaryServerInterceptor(internalCredential), apierror.UnaryServerInterceptor(log)
-	guardS, mapS := internalauth.StreamServerInterceptor(internalCredential), apierror.StreamServerInterceptor(log)
-	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		return guardU(ctx, req, info, func(ctx context.Context, req any) (any, error) { return mapU(ctx, req, info, h) })
+// in-process channel (internal/inproc) applies exactly what the network server does: the outer layers
+// (first outermost), the internal-credential guard, then domain-error mapping.
+func Interceptors(log *slog.Logger, internalCredential string, outer ...Layer) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	unaries := []grpc.UnaryServerInterceptor{}
+	streams := []grpc.StreamServerInterceptor{}
+	for _, l := range outer {
+		unaries = append(unaries, l.UnaryServerInterceptor())
+		streams = append(streams, l.StreamServerInterceptor())
 	}
-	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		return guardS(srv, ss, info, func(srv any, ss grpc.ServerStream) error { return mapS(srv, ss, info, h) })
+	unaries = append(unaries, internalauth.UnaryServerInterceptor(internalCredential), apierror.UnaryServerInterceptor(log))
+	streams = append(streams, internalauth.StreamServerInterceptor(internalCredential), apierror.StreamServerInterceptor(log))
+	return chainUnary(unaries), chainStream(streams)
+}
+
+func chainUnary(is []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		for i := len(is) - 1; i >= 0; i-- {
+			next, ic := h, is[i]
+			h = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, next) }
+		}
+		return h(ctx, req)
 	}
-	return unary, stream
+}
+
+func chainStream(is []grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		for i := len(is) - 1; i >= 0; i-- {
+			next, ic := h, is[i]
+			h = func(srv any, ss grpc.ServerStream) error { return ic(srv, ss, info, next) }
+		}
+		return h(srv, ss)
+	}
 }

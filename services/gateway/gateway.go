@@ -34,6 +34,7 @@ type Backends struct {
 type Gateway struct {
 	mux   *runtime.ServeMux
 	oauth tokenv1.OAuthServiceClient
+	authz tokenv1.AuthorizeServiceClient
 	log   *slog.Logger
 }
 
@@ -86,6 +87,9 @@ func New(ctx context.Context, b Backends, log *slog.Logger) (*Gateway, error) {
 			return nil, err
 		}
 	}
+	if err := g.registerSignIn(b.Token); err != nil {
+		return nil, err
+	}
 	if b.Provider != nil {
 		if err := g.registerProvider(ctx, b.Provider); err != nil {
 			return nil, err
@@ -98,9 +102,12 @@ func adapt(h http.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, _ map[string]string) { h(w, r) }
 }
 
-// ServeHTTP normalizes the request (see normalize) and routes it.
+// ServeHTTP normalizes the request (see normalize), answers CORS preflights (see cors) and routes it.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	normalize(r)
+	if g.cors(w, r) {
+		return
+	}
 	g.mux.ServeHTTP(w, r)
 }
 

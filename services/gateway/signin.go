@@ -1,0 +1,391 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
+)
+
+// The browser sign-in pages (SPEC §2): the gateway renders what the token service's AuthorizeService
+// decides and carries the browser's facts (cookies, address, user agent) to it. No page needs JavaScript.
+
+// Cookie names.
+const (
+	// SessionCookie holds the SSO session (HttpOnly, SameSite=Lax, Secure when the issuer is https).
+	SessionCookie = "authsuite_session"
+	// CSRFCookie holds the per-browser key of the CSRF tokens of the login and consent forms
+	// (double-submit: the form carries HMAC(cookie, interaction id), binding it to browser and interaction).
+	CSRFCookie = "authsuite_csrf"
+)
+
+//go:embed pages/*.html
+var pageFiles embed.FS
+
+var pages = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
+
+// signInPaths are the hand-written browser and OIDC endpoints, all for GET and POST unless noted.
+func (g *Gateway) registerSignIn(cc grpc.ClientConnInterface) error {
+	g.authz = tokenv1.NewAuthorizeServiceClient(cc)
+	routes := []struct {
+		methods []string
+		path    string
+		h       http.HandlerFunc
+	}{
+		{[]string{http.MethodGet, http.MethodPost}, "/connect/authorize", g.authorize},
+		{[]string{http.MethodPost}, "/connect/login", g.login},
+		{[]string{http.MethodPost}, "/connect/consent", g.consent},
+		{[]string{http.MethodGet, http.MethodPost}, "/connect/endsession", g.endSession},
+		{[]string{http.MethodGet, http.MethodPost}, "/connect/userinfo", g.userInfo},
+	}
+	for _, r := range routes {
+		for _, m := range r.methods {
+			if err := g.mux.HandlePath(m, r.path, adapt(r.h)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pageHeaders are set on every sign-in page and redirect: never cached, never framed (clickjacking,
+// RFC 6749 §10.13), no referrer leaking codes.
+func pageHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// browser collects what the token service needs to know about the browser.
+func browser(r *http.Request) *tokenv1.Browser {
+	b := &tokenv1.Browser{UserAgent: r.UserAgent()}
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		b.SessionCookie = c.Value
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		b.RemoteAddr = host
+	} else {
+		b.RemoteAddr = r.RemoteAddr
+	}
+	return b
+}
+
+// requestParameters returns the form-encoded parameters of a GET (query) or POST (body) request
+// (OIDC Core §3.1.2.1: the authorization endpoint supports both).
+func requestParameters(r *http.Request) (string, error) {
+	if r.Method == http.MethodGet {
+		return r.URL.RawQuery, nil
+	}
+	form, err := ParseForm(r)
+	if err != nil {
+		return "", err
+	}
+	return form.Encode(), nil
+}
+
+// authorize serves GET|POST /connect/authorize.
+func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) {
+	pageHeaders(w.Header())
+	params, err := requestParameters(r)
+	if err != nil {
+		g.errorPage(w, err)
+		return
+	}
+	resp, err := g.authz.Authorize(r.Context(), &tokenv1.AuthorizeRequest{Parameters: params, Browser: browser(r)})
+	if err != nil {
+		g.errorPage(w, err)
+		return
+	}
+	g.step(w, r, resp.GetStep())
+}
+
+// login serves POST /connect/login, the login form.
+func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
+	pageHeaders(w.Header())
+	form, ok := g.pageForm(w, r)
+	if !ok {
+		return
+	}
+	resp, err := g.authz.Login(r.Context(), &tokenv1.LoginRequest{
+		InteractionId: form.Get("interaction"), Username: form.Get("username"), Password: form.Get("password"), Browser: browser(r),
+	})
+	if err != nil {
+		g.errorPage(w, err)
+		return
+	}
+	g.step(w, r, resp.GetStep())
+}
+
+// consent serves POST /connect/consent, the consent form.
+func (g *Gateway) consent(w http.ResponseWriter, r *http.Request) {
+	pageHeaders(w.Header())
+	form, ok := g.pageForm(w, r)
+	if !ok {
+		return
+	}
+	resp, err := g.authz.Consent(r.Context(), &tokenv1.ConsentRequest{
+		InteractionId: form.Get("interaction"), Allow: form.Get("decision") == "allow", Remember: form.Get("remember") != "",
+		Browser: browser(r),
+	})
+	if err != nil {
+		g.errorPage(w, err)
+		return
+	}
+	g.step(w, r, resp.GetStep())
+}
+
+// pageForm parses a login or consent form and checks its CSRF token against the browser's CSRF cookie
+// and the interaction.
+func (g *Gateway) pageForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	form, err := ParseForm(r)
+	if err != nil {
+		g.errorPage(w, err)
+		return nil, false
+	}
+	c, err := r.Cookie(CSRFCookie)
+	if err != nil || c.Value == "" || !hmac.Equal([]byte(csrfToken(c.Value, form.Get("interaction"))), []byte(form.Get("csrf_token"))) {
+		g.messagePage(w, http.StatusForbidden, "Sign-in failed", apierror.InvalidRequest,
+			"The form has expired or did not come from this site. Go back to the application and start again.")
+		return nil, false
+	}
+	return form, true
+}
+
+// csrfToken is HMAC-SHA-256(key = the browser's CSRF cookie, interaction id), base64url.
+func csrfToken(cookie, interaction string) string {
+	m := hmac.New(sha256.New, []byte(cookie))
+	m.Write([]byte(interaction))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// csrfCookie returns the browser's CSRF key, setting a new one when it has none.
+func csrfCookie(w http.ResponseWriter, r *http.Request, secure bool) string {
+	if c, err := r.Cookie(CSRFCookie); err == nil && len(c.Value) >= 32 && len(c.Value) <= 64 {
+		return c.Value
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	v := base64.RawURLEncoding.EncodeToString(b[:])
+	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: v, Path: "/connect/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
+	return v
+}
+
+// step carries out what the token service decided: set the session cookie, then redirect or render a page.
+func (g *Gateway) step(w http.ResponseWriter, r *http.Request, st *tokenv1.Step) {
+	if v := st.GetSetSessionCookie(); v != "" {
+		http.SetCookie(w, &http.Cookie{
+			Name: SessionCookie, Value: v, Path: "/", MaxAge: int(st.GetSessionCookieMaxAge()),
+			HttpOnly: true, Secure: st.GetSecureCookies(), SameSite: http.SameSiteLaxMode,
+		})
+	}
+	switch s := st.GetStep().(type) {
+	case *tokenv1.Step_RedirectUri:
+		redirect(w, r, s.RedirectUri)
+	case *tokenv1.Step_Login:
+		p := s.Login
+		g.render(w, http.StatusOK, "login.html", map[string]any{
+			"Title": "Sign in", "ClientName": p.GetClientName(), "Error": p.GetError(), "LoginHint": p.GetLoginHint(),
+			"Interaction": p.GetInteractionId(), "CSRF": csrfToken(csrfCookie(w, r, st.GetSecureCookies()), p.GetInteractionId()),
+		})
+	case *tokenv1.Step_Consent:
+		p := s.Consent
+		g.render(w, http.StatusOK, "consent.html", map[string]any{
+			"Title": "Allow access", "ClientName": p.GetClientName(), "Scopes": p.GetScopes(), "UserName": p.GetUserName(),
+			"AllowRemember": p.GetAllowRemember(), "Interaction": p.GetInteractionId(),
+			"CSRF": csrfToken(csrfCookie(w, r, st.GetSecureCookies()), p.GetInteractionId()),
+		})
+	default:
+		g.messagePage(w, http.StatusInternalServerError, "Sign-in failed", apierror.ServerError, "internal error")
+	}
+}
+
+// redirect answers 302 to a GET and 303 to a POST (so the browser follows with GET).
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	w.Header().Set("Location", to)
+	w.WriteHeader(status)
+}
+
+// errorPage shows an error that must not be redirected to the client (RFC 6749 §4.1.2.1: invalid client or
+// redirect URI), or a failure of the service.
+func (g *Gateway) errorPage(w http.ResponseWriter, err error) {
+	var fe *formError
+	if asFormError(err, &fe) {
+		g.messagePage(w, http.StatusBadRequest, "Sign-in failed", fe.code, fe.desc)
+		return
+	}
+	info := apierror.FromStatus(err)
+	code, msg, status := info.OAuthCode, info.Message, info.HTTPStatus
+	if code == "" || code == "invalid_argument" {
+		code = errorCodeFor(info.Code)
+	}
+	if status == 0 {
+		status = oauthStatusFor(info.Code)
+		if info.Code == codes.FailedPrecondition {
+			status = http.StatusBadRequest
+		}
+	}
+	if info.Code == codes.Internal || info.Code == codes.Unknown {
+		msg = "internal error"
+		g.log.Error("sign-in page", "err", err)
+	}
+	g.messagePage(w, status, "Sign-in failed", code, msg)
+}
+
+func (g *Gateway) messagePage(w http.ResponseWriter, status int, title, code, msg string) {
+	g.render(w, status, "message.html", map[string]any{"Title": title, "Code": code, "Message": msg})
+}
+
+func (g *Gateway) render(w http.ResponseWriter, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		g.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// endSession serves GET|POST /connect/endsession (OpenID Connect RP-Initiated Logout 1.0 §2): the token
+// service ends the session; the gateway clears the cookie and redirects to the registered
+// post_logout_redirect_uri or shows the signed-out page.
+func (g *Gateway) endSession(w http.ResponseWriter, r *http.Request) {
+	pageHeaders(w.Header())
+	params, err := requestParameters(r)
+	if err != nil {
+		g.errorPage(w, err)
+		return
+	}
+	resp, err := g.authz.EndSession(r.Context(), &tokenv1.EndSessionRequest{Parameters: params, Browser: browser(r)})
+	if err != nil {
+		g.errorPage(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: resp.GetSecureCookies(), SameSite: http.SameSiteLaxMode})
+	if to := resp.GetRedirectUri(); to != "" {
+		redirect(w, r, to)
+		return
+	}
+	g.messagePage(w, http.StatusOK, "Signed out", "", "You have been signed out. You can close this window.")
+}
+
+var userInfoJSON = protojson.MarshalOptions{}
+
+// userInfo serves GET|POST /connect/userinfo (OIDC Core §5.3). The token comes as a bearer header or, on
+// POST, as the access_token form parameter (RFC 6750 §2.1, §2.2). Errors carry the RFC 6750 §3 challenge.
+func (g *Gateway) userInfo(w http.ResponseWriter, r *http.Request) {
+	noStore(w.Header())
+	token := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, v, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			bearerError(w, http.StatusUnauthorized, apierror.InvalidRequest, "use the Bearer scheme")
+			return
+		}
+		token = strings.TrimSpace(v)
+	} else if r.Method == http.MethodPost {
+		form, err := ParseForm(r)
+		if err != nil {
+			bearerError(w, http.StatusBadRequest, apierror.InvalidRequest, "the body must be a form")
+			return
+		}
+		token = form.Get("access_token")
+	}
+	if token == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="authsuite"`)
+		writeJSON(w, http.StatusUnauthorized, errorBody{Error: apierror.InvalidToken, ErrorDescription: "an access token is required"})
+		return
+	}
+	resp, err := g.authz.UserInfo(r.Context(), &tokenv1.UserInfoRequest{AccessToken: token})
+	if err != nil {
+		info := apierror.FromStatus(err)
+		status := info.HTTPStatus
+		if status == 0 {
+			status = oauthStatusFor(info.Code)
+		}
+		code := info.OAuthCode
+		if code == "" {
+			code = errorCodeFor(info.Code)
+		}
+		bearerError(w, status, code, info.Message)
+		return
+	}
+	b, err := userInfoJSON.Marshal(resp)
+	if err != nil {
+		writeOAuthError(w, err, false)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// bearerError answers an RFC 6750 §3 error with its WWW-Authenticate challenge.
+func bearerError(w http.ResponseWriter, status int, code, desc string) {
+	if code == apierror.InvalidToken || code == apierror.InsufficientScope || code == apierror.InvalidRequest {
+		w.Header().Set("WWW-Authenticate", `Bearer error="`+code+`"`)
+	}
+	writeJSON(w, status, errorBody{Error: code, ErrorDescription: desc})
+}
+
+// corsPaths are the endpoints browsers may call cross-origin (SPEC: token, userinfo and discovery), for the
+// origins some client lists in allowedCorsOrigins.
+var corsPaths = map[string]bool{
+	"/connect/token": true, "/connect/userinfo": true,
+	"/.well-known/openid-configuration": true, "/.well-known/openid-configuration/jwks": true,
+}
+
+// cors adds the CORS headers (Fetch standard) for allowed origins and answers preflights. It reports
+// whether the request was answered.
+func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !corsPaths[r.URL.Path] {
+		return false
+	}
+	w.Header().Add("Vary", "Origin")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	resp, err := g.authz.CheckCorsOrigin(r.Context(), &tokenv1.CheckCorsOriginRequest{Origin: origin})
+	if err == nil && resp.GetAllowed() {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		if preflight {
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			w.Header().Set("Access-Control-Max-Age", "600")
+		}
+	}
+	if preflight {
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	return false
+}
+
+func asFormError(err error, target **formError) bool {
+	fe, ok := err.(*formError)
+	if ok {
+		*target = fe
+	}
+	return ok
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authsuite/authsuite/internal/app"
+	"github.com/authsuite/authsuite/internal/cli"
 	"github.com/authsuite/authsuite/internal/config"
 )
 
@@ -23,7 +24,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "authsuite:", err)
-		os.Exit(1)
+		os.Exit(cli.ExitCode(err))
 	}
 }
 
@@ -35,6 +36,8 @@ commands:
   healthcheck URL
            exit 0 when URL (e.g. http://127.0.0.1:8080/readyz) answers 200 (for container health checks)
   version  print the version
+  help     this text, with the operator commands (tenant, client, secret, user, provider, backup, restore)
+           and their exit codes
 
 Run "authsuite serve -h" for the flags; each has an AUTHSUITE_* environment variable.
 `
@@ -52,8 +55,10 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	case "version":
 		fmt.Fprintln(stdout, "authsuite", version)
 		return nil
+	case "tenant", "client", "secret", "user", "provider", "backup", "restore":
+		return cli.Run(ctx, args, env, cli.IO{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage, "\n", cli.Usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)

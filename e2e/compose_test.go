@@ -59,20 +59,7 @@ func TestComposeStack(t *testing.T) {
 	waitReadyWithin(t, base+"/readyz", 3*time.Minute)
 
 	s := &suite{t: t, base: base}
-	var admin string
-	eventually(t, 30*time.Second, "admin token", func() bool {
-		r := s.form("/connect/token", "grant_type=client_credentials&scope=adminapi", "admin", bootstrapSecret)
-		if r.status == 200 {
-			admin = r.json(t)["access_token"].(string)
-		}
-		return r.status == 200
-	})
-	tenant := expect(t, "tenant", s.call("POST", "/api/adminapi2/v1/tenants/", admin, map[string]any{"code": "acme"}), 201)["tenantId"].(string)
-	expect(t, "client", s.call("POST", "/api/adminapi2/v1/tenants/"+tenant+"/clients/", admin, map[string]any{
-		"clientId": "billing", "allowedGrantTypes": []string{"client_credentials"}, "allowedScopes": []string{"orders.read"},
-	}), 201)
-	secret := expect(t, "secret", s.call("POST", "/api/adminapi2/v1/tenants/"+tenant+"/clients/billing/secrets/", admin, map[string]any{}), 201)["value"].(string)
-	awaitClient(t, s, "billing", secret)
+	admin, tenant, secret := setupBilling(t, s, 30*time.Second)
 	tok := expect(t, "token", s.form("/connect/token", "grant_type=client_credentials", "billing", secret), 200)["access_token"].(string)
 
 	// Kill the registry container: tokens keep working; after it is back, the client is still there.

@@ -166,3 +166,23 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// setupBilling waits for an admin token, then creates tenant "acme" with client "billing" (scope
+// orders.read) and a secret through the admin API, and waits until the token service knows the secret.
+func setupBilling(t testing.TB, s *suite, within time.Duration) (admin, tenantID, secret string) {
+	t.Helper()
+	eventually(t, within, "admin token", func() bool {
+		r := s.form("/connect/token", "grant_type=client_credentials&scope=adminapi", "admin", bootstrapSecret)
+		if r.status == 200 {
+			admin = r.json(t)["access_token"].(string)
+		}
+		return r.status == 200
+	})
+	tenantID = expect(t, "tenant", s.call("POST", "/api/adminapi2/v1/tenants/", admin, map[string]any{"code": "acme"}), 201)["tenantId"].(string)
+	expect(t, "client", s.call("POST", "/api/adminapi2/v1/tenants/"+tenantID+"/clients/", admin, map[string]any{
+		"clientId": "billing", "allowedGrantTypes": []string{"client_credentials"}, "allowedScopes": []string{"orders.read"},
+	}), 201)
+	secret = expect(t, "secret", s.call("POST", "/api/adminapi2/v1/tenants/"+tenantID+"/clients/billing/secrets/", admin, map[string]any{}), 201)["value"].(string)
+	awaitClient(t, s, "billing", secret)
+	return admin, tenantID, secret
+}

@@ -147,20 +147,7 @@ func TestSplitRoles(t *testing.T) {
 	waitReady(t, base+"/readyz", all...)
 
 	s := &suite{t: t, base: base}
-	var admin string
-	eventually(t, 10*time.Second, "admin token", func() bool {
-		r := s.form("/connect/token", "grant_type=client_credentials&scope=adminapi", "admin", bootstrapSecret)
-		if r.status == 200 {
-			admin = r.json(t)["access_token"].(string)
-		}
-		return r.status == 200
-	})
-	tenant := expect(t, "tenant", s.call("POST", "/api/adminapi2/v1/tenants/", admin, map[string]any{"code": "acme"}), 201)["tenantId"].(string)
-	expect(t, "client", s.call("POST", "/api/adminapi2/v1/tenants/"+tenant+"/clients/", admin, map[string]any{
-		"clientId": "billing", "allowedGrantTypes": []string{"client_credentials"}, "allowedScopes": []string{"orders.read"},
-	}), 201)
-	secret := expect(t, "secret", s.call("POST", "/api/adminapi2/v1/tenants/"+tenant+"/clients/billing/secrets/", admin, map[string]any{}), 201)["value"].(string)
-	awaitClient(t, s, "billing", secret)
+	admin, tenant, secret := setupBilling(t, s, 10*time.Second)
 
 	// The registry dies: the token service keeps issuing and checking for known clients.
 	procs["registry"].kill9()

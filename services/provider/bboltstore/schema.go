@@ -1,5 +1,7 @@
 package bboltstore
 
+import "github.com/authsuite/authsuite/internal/boltdb"
+
 // The schema of provider.db: every bucket, declared once. Keys joined from parts use sep; the parser rejects
 // control characters in connector types and provider names, and ids are server-generated.
 //
@@ -12,17 +14,14 @@ package bboltstore
 //	auth_states         sha256(state) → storedState (JSON; the PKCE verifier sealed)
 //	connector_states    id sep sha256(state) → "" (the pending authorizations of a connector)
 var (
-	bucketMeta               = []byte("meta")
 	bucketProviders          = []byte("providers")
 	bucketConnectors         = []byte("connectors")
 	bucketProviderConnectors = []byte("provider_connectors")
 	bucketAuthStates         = []byte("auth_states")
 	bucketConnectorStates    = []byte("connector_states")
 
-	allBuckets = [][]byte{bucketMeta, bucketProviders, bucketConnectors, bucketProviderConnectors,
+	allBuckets = [][]byte{bucketProviders, bucketConnectors, bucketProviderConnectors,
 		bucketAuthStates, bucketConnectorStates}
-
-	keySchemaVersion = []byte("schema_version")
 )
 
 // SchemaVersion is the layout this package reads and writes. Open refuses files of any other version.
@@ -44,3 +43,5 @@ func joinKey(parts ...string) []byte {
 	}
 	return b
 }
+
+var schema = boltdb.Schema{Version: SchemaVersion, Buckets: allBuckets}

@@ -7,12 +7,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/authsuite/authsuite/internal/boltdb"
 
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -20,7 +20,7 @@ import (
 )
 
 // ErrSchemaVersion is returned by Open for a file written by another (newer or unknown) schema version.
-var ErrSchemaVersion = errors.New("bboltstore: unsupported schema version")
+var ErrSchemaVersion = boltdb.ErrSchemaVersion
 
 // Store is a registry.Store backed by one bbolt file. It is safe for concurrent use.
 type Store struct {
@@ -32,36 +32,11 @@ var _ registry.Store = (*Store)(nil)
 // Open opens (creating when missing, mode 0600) the bbolt file at path. It fails after one second when
 // another process holds the file, and with ErrSchemaVersion when the file has another schema version.
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := boltdb.Open(path, schema)
 	if err != nil {
-		return nil, fmt.Errorf("open registry store %s: %w", path, err)
-	}
-	if err := db.Update(initSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open registry store %s: %w", path, err)
+		return nil, fmt.Errorf("registry store: %w", err)
 	}
 	return &Store{db: db}, nil
-}
-
-func initSchema(tx *bolt.Tx) error {
-	if meta := tx.Bucket(bucketMeta); meta != nil {
-		if v := meta.Get(keySchemaVersion); string(v) != SchemaVersion {
-			return fmt.Errorf("%w: file has %q, this build reads %q", ErrSchemaVersion, v, SchemaVersion)
-		}
-	} else {
-		// No meta bucket: the file must be new, not some other program's data.
-		if err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-			return fmt.Errorf("%w: file has bucket %q but no schema version", ErrSchemaVersion, name)
-		}); err != nil {
-			return err
-		}
-	}
-	for _, b := range allBuckets {
-		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-			return err
-		}
-	}
-	return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte(SchemaVersion))
 }
 
 // Close closes the file. Methods must not be called after it.
@@ -71,38 +46,17 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) DB() *bolt.DB { return s.db }
 
 func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.View(fn)
+	return boltdb.View(ctx, s.db, fn)
 }
 
 func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(fn)
+	return boltdb.Update(ctx, s.db, fn)
 }
 
-func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
-	raw := b.Get(key)
-	if raw == nil {
-		return false, nil
-	}
-	// json.Unmarshal copies everything out of raw, which is only valid inside the transaction.
-	if err := json.Unmarshal(raw, v); err != nil {
-		return true, fmt.Errorf("decode %T record: %w", v, err)
-	}
-	return true, nil
-}
-
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, raw)
-}
+var (
+	getJSON = boltdb.GetJSON
+	putJSON = boltdb.PutJSON
+)
 
 // page walks the keys of b that start with prefix, after prefix+after, calling fn with the key's suffix and
 // value until limit items were taken; it returns the suffix of the last item when more follow.

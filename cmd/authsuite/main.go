@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -81,6 +82,11 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	if !hasEnv(env, "GOGC") {
+		// The live heap of a role is tens of megabytes: collecting at 400% instead of 100% spends a fifth
+		// less CPU on the token paths (measured) for a few hundred megabytes at most.
+		debug.SetGCPercent(400)
+	}
 	suite, err := app.Start(ctx, cfg, log, stderr)
 	if err != nil {
 		return err
@@ -129,4 +135,13 @@ func healthcheck(ctx context.Context, args []string) error {
 		return fmt.Errorf("%s answered %s", args[0], resp.Status)
 	}
 	return nil
+}
+
+func hasEnv(env []string, name string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			return true
+		}
+	}
+	return false
 }

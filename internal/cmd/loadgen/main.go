@@ -36,14 +36,15 @@ func main() {
 	conns := flag.Int("conns", 64, "concurrent keep-alive connections")
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
 	maxRequests := flag.Int("max-requests", 5_000_000, "stop after this many requests in all")
+	rate := flag.Float64("rate", 0, "requests per second in all, spread over the connections (0: as fast as possible)")
 	flag.Parse()
-	if err := run(*base, *adminSecret, *mode, *conns, *duration, *maxRequests); err != nil {
+	if err := run(*base, *adminSecret, *mode, *conns, *duration, *maxRequests, *rate); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(base, adminSecret, mode string, conns int, duration time.Duration, maxRequests int) error {
+func run(base, adminSecret, mode string, conns int, duration time.Duration, maxRequests int, rate float64) error {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("-base: %q is not a URL", base)
@@ -88,7 +89,11 @@ func run(base, adminSecret, mode string, conns int, duration time.Duration, maxR
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat, fails, err := drive(ctx, u.Host, req, budget)
+			var interval time.Duration
+			if rate > 0 {
+				interval = time.Duration(float64(conns) / rate * float64(time.Second))
+			}
+			lat, fails, err := drive(ctx, u.Host, req, budget, interval)
 			mu.Lock()
 			latencies = append(latencies, lat...)
 			failures += fails
@@ -105,8 +110,8 @@ func run(base, adminSecret, mode string, conns int, duration time.Duration, maxR
 	}
 	slices.Sort(latencies)
 	pct := func(p float64) time.Duration { return latencies[int(float64(len(latencies)-1)*p)] }
-	fmt.Printf("mode=%s conns=%d duration=%s requests=%d failures=%d throughput=%.0f/s p50=%s p90=%s p99=%s max=%s\n",
-		mode, conns, elapsed.Round(time.Millisecond), len(latencies), failures, float64(len(latencies))/elapsed.Seconds(),
+	fmt.Printf("mode=%s conns=%d rate=%.0f duration=%s requests=%d failures=%d throughput=%.0f/s p50=%s p90=%s p99=%s max=%s\n",
+		mode, conns, rate, elapsed.Round(time.Millisecond), len(latencies), failures, float64(len(latencies))/elapsed.Seconds(),
 		pct(0.50), pct(0.90), pct(0.99), latencies[len(latencies)-1])
 	if firstErr != nil {
 		fmt.Println("first error:", firstErr)
@@ -118,8 +123,10 @@ func run(base, adminSecret, mode string, conns int, duration time.Duration, maxR
 }
 
 // drive sends req over one connection until ctx ends or the budget is spent, returning the latency of each
-// 200 answer and the count of other answers.
-func drive(ctx context.Context, host string, req []byte, budget <-chan struct{}) ([]time.Duration, int, error) {
+// 200 answer and the count of other answers. With a non-zero interval the connection sends on a fixed
+// schedule (open loop) and latency counts from the scheduled send time, so a slow answer that delays the
+// next send is charged to that request too (no coordinated omission).
+func drive(ctx context.Context, host string, req []byte, budget <-chan struct{}, interval time.Duration) ([]time.Duration, int, error) {
 	c, err := net.Dial("tcp", host)
 	if err != nil {
 		return nil, 0, err
@@ -129,8 +136,23 @@ func drive(ctx context.Context, host string, req []byte, budget <-chan struct{})
 	r := bufio.NewReaderSize(c, 16<<10)
 	lat := make([]time.Duration, 0, 1<<16)
 	fails := 0
+	next := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for range budget {
 		t0 := time.Now()
+		if interval > 0 {
+			if wait := next.Sub(t0); wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					return lat, fails, nil
+				}
+			}
+			t0 = next
+			next = next.Add(interval)
+		}
 		if _, err := c.Write(req); err != nil {
 			return lat, fails, ignoreDone(ctx, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/authsuite/authsuite/internal/app"
+	"github.com/authsuite/authsuite/internal/cli"
 	"github.com/authsuite/authsuite/internal/config"
 	"github.com/authsuite/authsuite/internal/suitekey"
 )
@@ -117,6 +119,20 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("issuer %v, want %s", d["issuer"], base)
 	}
 	expect(t, "admin API through mutual TLS", s.call("GET", "/api/adminapi2/v1/tenants", admin, nil), 200)
+
+	// The admin CLI reaches a role over mutual TLS (in split mode with a token obtained over HTTPS).
+	var out, errOut strings.Builder
+	cliArgs := []string{"tenant", "list", "--grpc-addr", addr["registry"], "--token", admin, "--output", "json"}
+	stdio := cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut}
+	if err := cli.Run(context.Background(), append(cliArgs, "--grpc-tls-ca", caFile, "--grpc-tls-cert", certFile, "--grpc-tls-key", keyFile), nil, stdio); err != nil {
+		t.Fatalf("cli over mutual TLS: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), `"code": "default"`) && !strings.Contains(out.String(), `"code":"default"`) {
+		t.Fatalf("cli listed %s", out.String())
+	}
+	if err := cli.Run(context.Background(), append(cliArgs, "--timeout", "2s"), nil, stdio); cli.ExitCode(err) != cli.ExitUnavailable {
+		t.Fatalf("cli without TLS: %v (exit %d)", err, cli.ExitCode(err))
+	}
 
 	// The services refuse plaintext and clients without a certificate.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +34,7 @@ import (
 	"github.com/authsuite/authsuite/internal/internalauth"
 	"github.com/authsuite/authsuite/internal/metrics"
 	"github.com/authsuite/authsuite/internal/suitekey"
+	"github.com/authsuite/authsuite/internal/tlsconfig"
 	"github.com/authsuite/authsuite/services/gateway"
 	provstore "github.com/authsuite/authsuite/services/provider/bboltstore"
 	provserver "github.com/authsuite/authsuite/services/provider/server"
@@ -339,26 +339,11 @@ func (s *Suite) dialBackends(cfg config.Config, internalCredential string) (back
 	return b, nil
 }
 
-// mutualTLS builds the TLS configuration of a role from --grpc-tls-cert, --grpc-tls-key and --grpc-tls-ca:
-// servers require client certificates signed by the CA, clients verify servers against it.
+// mutualTLS builds a role's TLS configuration from --grpc-tls-cert, --grpc-tls-key and --grpc-tls-ca.
 func mutualTLS(cfg config.Config, server bool) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(cfg.GRPCTLSCert, cfg.GRPCTLSKey)
+	c, err := tlsconfig.Mutual(cfg.GRPCTLSCert, cfg.GRPCTLSKey, cfg.GRPCTLSCA, server)
 	if err != nil {
-		return nil, fmt.Errorf("--grpc-tls-cert/--grpc-tls-key: %w", err)
-	}
-	pem, err := os.ReadFile(cfg.GRPCTLSCA)
-	if err != nil {
-		return nil, fmt.Errorf("--grpc-tls-ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--grpc-tls-ca: no PEM certificate in %s", cfg.GRPCTLSCA)
-	}
-	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if server {
-		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
-	} else {
-		c.RootCAs = pool
+		return nil, fmt.Errorf("--grpc-tls-cert/--grpc-tls-key/--grpc-tls-ca: %w", err)
 	}
 	return c, nil
 }

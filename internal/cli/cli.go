@@ -42,7 +42,8 @@ const Usage = `operator commands (gRPC; run "authsuite <command> -h" for the fla
   Connection: --grpc-addr (AUTHSUITE_GRPC_ADDR, default 127.0.0.1:9090); credentials --token
   (AUTHSUITE_TOKEN), or --client-id/--client-secret (AUTHSUITE_CLIENT_ID/AUTHSUITE_CLIENT_SECRET; default
   client admin with AUTHSUITE_BOOTSTRAP_SECRET) exchanged for a token with scope adminapi; --output json|table
-  (AUTHSUITE_OUTPUT, default table).
+  (AUTHSUITE_OUTPUT, default table); mutual TLS to roles run with it: --grpc-tls-ca, --grpc-tls-cert,
+  --grpc-tls-key (AUTHSUITE_GRPC_TLS_*).
 
 exit codes:
   0  success

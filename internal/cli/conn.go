@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -20,6 +21,7 @@ import (
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/tlsconfig"
 )
 
 // common are the flags every gRPC command takes. Each has an AUTHSUITE_* environment variable, which a flag
@@ -31,6 +33,9 @@ type common struct {
 	token        string
 	output       string
 	timeout      time.Duration
+	tlsCA        string // with tlsCert and tlsKey: mutual TLS to roles started with --grpc-tls-*
+	tlsCert      string
+	tlsKey       string
 }
 
 // envFlags are the flags whose AUTHSUITE_* variables apply (only these: a variable must not fill in an
@@ -42,6 +47,9 @@ var envFlags = map[string]string{
 	"token":         "AUTHSUITE_TOKEN",
 	"output":        "AUTHSUITE_OUTPUT",
 	"timeout":       "AUTHSUITE_TIMEOUT",
+	"grpc-tls-ca":   "AUTHSUITE_GRPC_TLS_CA",
+	"grpc-tls-cert": "AUTHSUITE_GRPC_TLS_CERT",
+	"grpc-tls-key":  "AUTHSUITE_GRPC_TLS_KEY",
 	"tenant":        "AUTHSUITE_TENANT",
 }
 
@@ -67,6 +75,9 @@ func (c *common) register(fs *flag.FlagSet, defaultTimeout time.Duration) {
 	fs.StringVar(&c.token, "token", "", "an access token with scope adminapi, used instead of client credentials (prefer AUTHSUITE_TOKEN)")
 	fs.StringVar(&c.output, "output", "table", "output format: json or table")
 	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "give up after this long (0: never)")
+	fs.StringVar(&c.tlsCA, "grpc-tls-ca", "", "CA of the roles' certificates: connect with mutual TLS (with --grpc-tls-cert, --grpc-tls-key)")
+	fs.StringVar(&c.tlsCert, "grpc-tls-cert", "", "client certificate for mutual TLS (PEM)")
+	fs.StringVar(&c.tlsKey, "grpc-tls-key", "", "its private key (PEM)")
 }
 
 // parse parses args with fs, letting positional arguments and flags mix ("get ID --tenant t"), applies the
@@ -137,7 +148,18 @@ func (e *env) connect(ctx context.Context, c *common) (*session, error) {
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return nil, flagErr("--grpc-addr", "want host:port, got %q", truncate(c.addr))
 	}
-	conn, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if c.tlsCA != "" || c.tlsCert != "" || c.tlsKey != "" {
+		if c.tlsCA == "" || c.tlsCert == "" || c.tlsKey == "" {
+			return nil, flagErr("--grpc-tls-ca", "mutual TLS needs --grpc-tls-ca, --grpc-tls-cert and --grpc-tls-key together")
+		}
+		tlsCfg, err := tlsconfig.Mutual(c.tlsCert, c.tlsKey, c.tlsCA, false)
+		if err != nil {
+			return nil, flagErr("--grpc-tls-cert", "%v", err)
+		}
+		creds = credentials.NewTLS(tlsCfg)
+	}
+	conn, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return nil, flagErr("--grpc-addr", "%v", err)
 	}

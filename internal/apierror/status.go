@@ -35,7 +35,11 @@ func ToStatus(err error) error {
 	}
 	var oe *OAuthError
 	if errors.As(err, &oe) {
-		st := status.New(codeForHTTP(oe.HTTPStatus()), oe.Error())
+		msg := oe.Description // the code travels in ErrorInfo; error_description is the description alone
+		if msg == "" {
+			msg = oe.Code
+		}
+		st := status.New(codeForHTTP(oe.HTTPStatus()), msg)
 		return withDetails(st, &errdetails.ErrorInfo{
 			Reason:   oe.Code,
 			Domain:   Domain,

@@ -99,7 +99,7 @@ func discoveryDocument(issuer string, alg jwt.Alg) *tokenv1.GetDiscoveryResponse
 		GrantTypesSupported:                       []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword},
 		SubjectTypesSupported:                     []string{"public"},
 		IdTokenSigningAlgValuesSupported:          []string{string(alg)},
-		TokenEndpointAuthMethodsSupported:         authMethods,
+		TokenEndpointAuthMethodsSupported:         append([]string{"none"}, authMethods...), // "none": public clients, PKCE
 		IntrospectionEndpointAuthMethodsSupported: authMethods,
 		RevocationEndpointAuthMethodsSupported:    authMethods,
 		CodeChallengeMethodsSupported:             []string{"S256"},
@@ -107,5 +107,7 @@ func discoveryDocument(issuer string, alg jwt.Alg) *tokenv1.GetDiscoveryResponse
 			"name", "preferred_username", "email", "phone_number", "tenant"},
 		BackchannelLogoutSupported:        true,
 		BackchannelLogoutSessionSupported: true,
+		// Authorization responses carry iss (RFC 9207 §2), so clients can tell issuers apart.
+		AuthorizationResponseIssParameterSupported: true,
 	}
 }

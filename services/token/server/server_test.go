@@ -449,7 +449,7 @@ func TestDiscovery(t *testing.T) {
 	eq("response types", d.GetResponseTypesSupported(), []string{"code"})
 	eq("subject types", d.GetSubjectTypesSupported(), []string{"public"})
 	eq("pkce", d.GetCodeChallengeMethodsSupported(), []string{"S256"})
-	eq("auth methods", d.GetTokenEndpointAuthMethodsSupported(), []string{"client_secret_basic", "client_secret_post"})
+	eq("auth methods", d.GetTokenEndpointAuthMethodsSupported(), []string{"none", "client_secret_basic", "client_secret_post"})
 	eq("algs", d.GetIdTokenSigningAlgValuesSupported(), []string{"EdDSA"})
 	eq("scopes", d.GetScopesSupported(), []string{"openid", "profile", "email", "phone", "offline_access", "adminapi", "sudo"})
 	if !d.GetBackchannelLogoutSupported() {

@@ -680,8 +680,10 @@ type GetDiscoveryResponse struct {
 	BackchannelLogoutSupported bool `protobuf:"varint,20,opt,name=backchannel_logout_supported,proto3" json:"backchannel_logout_supported,omitempty"`
 	// Whether back-channel logout tokens carry sid.
 	BackchannelLogoutSessionSupported bool `protobuf:"varint,21,opt,name=backchannel_logout_session_supported,proto3" json:"backchannel_logout_session_supported,omitempty"`
-	unknownFields                     protoimpl.UnknownFields
-	sizeCache                         protoimpl.SizeCache
+	// Whether authorization responses carry the iss parameter (RFC 9207 §3).
+	AuthorizationResponseIssParameterSupported bool `protobuf:"varint,22,opt,name=authorization_response_iss_parameter_supported,proto3" json:"authorization_response_iss_parameter_supported,omitempty"`
+	unknownFields                              protoimpl.UnknownFields
+	sizeCache                                  protoimpl.SizeCache
 }
 
 func (x *GetDiscoveryResponse) Reset() {
@@ -857,6 +859,13 @@ func (x *GetDiscoveryResponse) GetBackchannelLogoutSupported() bool {
 func (x *GetDiscoveryResponse) GetBackchannelLogoutSessionSupported() bool {
 	if x != nil {
 		return x.BackchannelLogoutSessionSupported
+	}
+	return false
+}
+
+func (x *GetDiscoveryResponse) GetAuthorizationResponseIssParameterSupported() bool {
+	if x != nil {
+		return x.AuthorizationResponseIssParameterSupported
 	}
 	return false
 }
@@ -1130,7 +1139,7 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12&\n" +
 	"\x0ftoken_type_hint\x18\x03 \x01(\tR\rtokenTypeHint\"\x10\n" +
 	"\x0eRevokeResponse\"\x15\n" +
-	"\x13GetDiscoveryRequest\"\x8c\n" +
+	"\x13GetDiscoveryRequest\"\xf4\n" +
 	"\n" +
 	"\x14GetDiscoveryResponse\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x126\n" +
@@ -1154,7 +1163,8 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	" code_challenge_methods_supported\x18\x12 \x03(\tR code_challenge_methods_supported\x12*\n" +
 	"\x10claims_supported\x18\x13 \x03(\tR\x10claims_supported\x12B\n" +
 	"\x1cbackchannel_logout_supported\x18\x14 \x01(\bR\x1cbackchannel_logout_supported\x12R\n" +
-	"$backchannel_logout_session_supported\x18\x15 \x01(\bR$backchannel_logout_session_supported\"\x10\n" +
+	"$backchannel_logout_session_supported\x18\x15 \x01(\bR$backchannel_logout_session_supported\x12f\n" +
+	".authorization_response_iss_parameter_supported\x18\x16 \x01(\bR.authorization_response_iss_parameter_supported\"\x10\n" +
 	"\x0eGetJwksRequest\">\n" +
 	"\x0fGetJwksResponse\x12+\n" +
 	"\x04keys\x18\x01 \x03(\v2\x17.authsuite.token.v1.JwkR\x04keys\"\xd0\x01\n" +

@@ -101,3 +101,24 @@ func PutJSON(b *bolt.Bucket, key []byte, v any) error {
 	}
 	return b.Put(key, raw)
 }
+
+// KeySep separates the parts of a composite key. No part may contain it: authsuite's validators reject
+// control characters in every identifier that becomes a key part.
+const KeySep = "\x00"
+
+// JoinKey joins key parts with KeySep. Keys sharing leading parts sort together, so a prefix scan over
+// JoinKey(tenant, "") lists a tenant's records.
+func JoinKey(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, KeySep...)
+		}
+		b = append(b, p...)
+	}
+	return b
+}

@@ -165,17 +165,11 @@ var introspectionJSON = protojson.MarshalOptions{EmitDefaultValues: true}
 // introspect serves POST /connect/introspect (RFC 7662 §2).
 func (g *Gateway) introspect(w http.ResponseWriter, r *http.Request) {
 	noStore(w.Header())
-	form, client, ok := g.formWithClient(w, r)
+	client, token, hint, ok := clientAndToken(w, r)
 	if !ok {
 		return
 	}
-	if form.Get("token") == "" {
-		writeOAuthError(w, invalidRequest("token is required"), false)
-		return
-	}
-	resp, err := g.oauth.Introspect(r.Context(), &tokenv1.IntrospectRequest{
-		Client: client, Token: form.Get("token"), TokenTypeHint: form.Get("token_type_hint"),
-	})
+	resp, err := g.oauth.Introspect(r.Context(), &tokenv1.IntrospectRequest{Client: client, Token: token, TokenTypeHint: hint})
 	if err != nil {
 		writeOAuthError(w, err, client.GetBasic())
 		return
@@ -191,17 +185,11 @@ func (g *Gateway) introspect(w http.ResponseWriter, r *http.Request) {
 
 // revocation serves POST /connect/revocation (RFC 7009 §2): 200 with an empty body, also for unknown tokens.
 func (g *Gateway) revocation(w http.ResponseWriter, r *http.Request) {
-	form, client, ok := g.formWithClient(w, r)
+	client, token, hint, ok := clientAndToken(w, r)
 	if !ok {
 		return
 	}
-	if form.Get("token") == "" {
-		writeOAuthError(w, invalidRequest("token is required"), false)
-		return
-	}
-	_, err := g.oauth.Revoke(r.Context(), &tokenv1.RevokeRequest{
-		Client: client, Token: form.Get("token"), TokenTypeHint: form.Get("token_type_hint"),
-	})
+	_, err := g.oauth.Revoke(r.Context(), &tokenv1.RevokeRequest{Client: client, Token: token, TokenTypeHint: hint})
 	if err != nil {
 		writeOAuthError(w, err, client.GetBasic())
 		return
@@ -209,18 +197,22 @@ func (g *Gateway) revocation(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (g *Gateway) formWithClient(w http.ResponseWriter, r *http.Request) (url.Values, *tokenv1.ClientCredentials, bool) {
+// clientAndToken reads the form of an introspection (RFC 7662 §2.1) or revocation (RFC 7009 §2.1) request:
+// the caller's client credentials, the required token and the optional token_type_hint. On a bad request it
+// writes the error and reports false.
+func clientAndToken(w http.ResponseWriter, r *http.Request) (client *tokenv1.ClientCredentials, token, hint string, ok bool) {
 	form, err := ParseForm(r)
+	if err == nil {
+		client, err = ClientAuth(r, form)
+	}
+	if err == nil && form.Get("token") == "" {
+		err = invalidRequest("token is required")
+	}
 	if err != nil {
 		writeOAuthError(w, err, false)
-		return nil, nil, false
+		return nil, "", "", false
 	}
-	client, err := ClientAuth(r, form)
-	if err != nil {
-		writeOAuthError(w, err, false)
-		return nil, nil, false
-	}
-	return form, client, true
+	return client, form.Get("token"), form.Get("token_type_hint"), true
 }
 
 // writeOAuthError renders err as an RFC 6749 §5.2 error response. invalid_client answers 401, with a

@@ -35,21 +35,8 @@ var (
 // SchemaVersion is the layout this package reads and writes. Open refuses files of any other version.
 const SchemaVersion = "1"
 
-const sep = "\x00"
+var joinKey = boltdb.JoinKey
 
-func joinKey(parts ...string) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p) + 1
-	}
-	b := make([]byte, 0, n)
-	for i, p := range parts {
-		if i > 0 {
-			b = append(b, sep...)
-		}
-		b = append(b, p...)
-	}
-	return b
-}
+const sep = boltdb.KeySep
 
 var schema = boltdb.Schema{Version: SchemaVersion, Buckets: allBuckets}

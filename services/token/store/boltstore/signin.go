@@ -37,6 +37,24 @@ func decodeRecord(raw []byte, v any) (time.Time, error) {
 	return exp, nil
 }
 
+// getIn decodes the record at key of b into v and returns its expiry; store.ErrNotFound when absent.
+func getIn(b *bolt.Bucket, key []byte, v any) (time.Time, error) {
+	raw := b.Get(key)
+	if raw == nil {
+		return time.Time{}, store.ErrNotFound
+	}
+	return decodeRecord(raw, v)
+}
+
+// putIn encodes v with its expiry and stores it at key of b.
+func putIn(b *bolt.Bucket, key []byte, exp time.Time, v any) error {
+	raw, err := encodeRecord(exp, v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}
+
 func validKey(k []byte) error {
 	if len(k) == 0 || len(k) > 512 {
 		return errors.New("token store: empty or oversized key")
@@ -66,12 +84,8 @@ func (s *Store) get(ctx context.Context, bucket, key []byte, v any) (time.Time, 
 	}
 	var exp time.Time
 	err := s.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucket).Get(key)
-		if raw == nil {
-			return store.ErrNotFound
-		}
 		var err error
-		exp, err = decodeRecord(raw, v)
+		exp, err = getIn(tx.Bucket(bucket), key, v)
 		return err
 	})
 	return exp, err
@@ -130,12 +144,8 @@ func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(store.
 	var out store.Session
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
-		raw := b.Get(id)
-		if raw == nil {
-			return store.ErrNotFound
-		}
 		var old store.Session
-		exp, err := decodeRecord(raw, &old)
+		exp, err := getIn(b, id, &old)
 		if err != nil {
 			return err
 		}
@@ -145,12 +155,8 @@ func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(store.
 			return err
 		}
 		next.ID = old.ID
-		v, err := encodeRecord(next.Expiry, next)
-		if err != nil {
-			return err
-		}
 		out = next
-		return b.Put(id, v)
+		return putIn(b, id, next.Expiry, next)
 	})
 	return out, err
 }
@@ -163,11 +169,7 @@ func (s *Store) DeleteSession(ctx context.Context, id []byte) (store.Session, er
 	var out store.Session
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
-		raw := b.Get(id)
-		if raw == nil {
-			return store.ErrNotFound
-		}
-		exp, err := decodeRecord(raw, &out)
+		exp, err := getIn(b, id, &out)
 		if err != nil {
 			return err
 		}
@@ -190,12 +192,8 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(store.A
 	var out store.AuthCode
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCodes)
-		raw := b.Get(hash)
-		if raw == nil {
-			return store.ErrNotFound
-		}
 		var c store.AuthCode
-		exp, err := decodeRecord(raw, &c)
+		exp, err := getIn(b, hash, &c)
 		if err != nil {
 			return err
 		}
@@ -208,11 +206,7 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(store.A
 			return err
 		}
 		c.Used = true
-		v, err := encodeRecord(c.Expiry, c)
-		if err != nil {
-			return err
-		}
-		return b.Put(hash, v)
+		return putIn(b, hash, c.Expiry, c)
 	})
 	return out, err
 }
@@ -230,12 +224,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, rotate func
 	var out store.RefreshToken
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRefresh)
-		raw := b.Get(hash)
-		if raw == nil {
-			return store.ErrNotFound
-		}
 		var old store.RefreshToken
-		exp, err := decodeRecord(raw, &old)
+		exp, err := getIn(b, hash, &old)
 		if err != nil {
 			return err
 		}
@@ -252,19 +242,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, rotate func
 			return errors.New("token store: rotated refresh token needs a new, unused key")
 		}
 		old.Used = true
-		ov, err := encodeRecord(old.Expiry, old)
-		if err != nil {
-			return err
-		}
-		nv, err := encodeRecord(next.Expiry, next)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(hash, ov); err != nil {
+		if err := putIn(b, hash, old.Expiry, old); err != nil {
 			return err
 		}
 		out = next
-		return b.Put(bytes.Clone(next.Hash), nv)
+		return putIn(b, bytes.Clone(next.Hash), next.Expiry, next)
 	})
 	return out, err
 }

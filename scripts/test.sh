@@ -1,8 +1,29 @@
 #!/usr/bin/env bash
 # The test command: every check a change must pass. Run from anywhere: `bash scripts/test.sh`.
-# Needs Go and, for the race detector, a C compiler (.ci/run installs it on a bare machine).
+# On a bare machine (Go and Debian's apt) it first installs what the tests need: a C compiler for the race
+# detector and chromium for the real-browser sign-in test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+need=()
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v git >/dev/null || need+=(git)
+command -v chromium >/dev/null || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]} with apt"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Say up front which environment-dependent tests run: go test prints skips only with -v.
+if docker info >/dev/null 2>&1; then
+  echo "Docker engine answers: e2e/TestComposeStack builds the images and runs the stack."
+else
+  echo "No Docker engine answers: e2e/TestComposeStack will SKIP (the compose stack is not tested in this run)."
+fi
+echo "Browser for e2e/TestBrowserSignIn: $(command -v chromium) ($(chromium --version 2>/dev/null | head -1))"
 
 step() { printf '\n== %s\n' "$*"; }
 buf() { go tool -modfile=tools/go.mod buf "$@"; }

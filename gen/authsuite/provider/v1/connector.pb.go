@@ -284,7 +284,8 @@ type CreateConnectorResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The connector's id.
 	ConnectorId string `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
-	// The provider's authorization URL with state and PKCE; send the browser there.
+	// The provider's authorization URL (with state and PKCE for OAuth 2.0; with the temporary credentials'
+	// oauth_token for OAuth 1.0a, RFC 5849 §2.2); send the browser there.
 	AuthorizationUrl string `protobuf:"bytes,2,opt,name=authorization_url,json=authorizationUrl,proto3" json:"authorization_url,omitempty"`
 	// Always "pending".
 	Status        string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
@@ -665,12 +666,15 @@ func (x *GetConnectorTokenRequest) GetConnectorId() string {
 	return ""
 }
 
-// GetConnectorTokenResponse is the connector's access token (RFC 6749 §5.1 field names).
+// GetConnectorTokenResponse is the connector's access token (RFC 6749 §5.1 field names). For an OAuth 1.0a
+// connector (trello) access_token is the token credentials' identifier (RFC 5849 §2.3), token_type is
+// "OAuth1" and expires_in 0; its token secret is never sent over REST (Trello accepts the consumer key
+// and this token as its key and token parameters; internal services get the secret over gRPC).
 type GetConnectorTokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The access token.
 	AccessToken string `protobuf:"bytes,1,opt,name=access_token,proto3" json:"access_token,omitempty"`
-	// The token type, normally "Bearer".
+	// The token type, normally "Bearer"; "OAuth1" for OAuth 1.0a connectors.
 	TokenType string `protobuf:"bytes,2,opt,name=token_type,proto3" json:"token_type,omitempty"`
 	// Seconds until the token expires; 0 when the provider gave no lifetime.
 	ExpiresIn     int32 `protobuf:"varint,3,opt,name=expires_in,proto3" json:"expires_in,omitempty"`
@@ -740,8 +744,13 @@ type CompleteAuthorizationRequest struct {
 	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
 	// The provider's error description.
 	ErrorDescription string `protobuf:"bytes,4,opt,name=error_description,proto3" json:"error_description,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// OAuth 1.0a (RFC 5849 §2.2): the temporary credentials identifier, which correlates the return in
+	// place of state.
+	OauthToken string `protobuf:"bytes,5,opt,name=oauth_token,proto3" json:"oauth_token,omitempty"`
+	// OAuth 1.0a (RFC 5849 §2.2): the verification code.
+	OauthVerifier string `protobuf:"bytes,6,opt,name=oauth_verifier,proto3" json:"oauth_verifier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompleteAuthorizationRequest) Reset() {
@@ -798,6 +807,20 @@ func (x *CompleteAuthorizationRequest) GetError() string {
 func (x *CompleteAuthorizationRequest) GetErrorDescription() string {
 	if x != nil {
 		return x.ErrorDescription
+	}
+	return ""
+}
+
+func (x *CompleteAuthorizationRequest) GetOauthToken() string {
+	if x != nil {
+		return x.OauthToken
+	}
+	return ""
+}
+
+func (x *CompleteAuthorizationRequest) GetOauthVerifier() string {
+	if x != nil {
+		return x.OauthVerifier
 	}
 	return ""
 }
@@ -933,12 +956,14 @@ const file_authsuite_provider_v1_connector_proto_rawDesc = "" +
 	"token_type\x12\x1e\n" +
 	"\n" +
 	"expires_in\x18\x03 \x01(\x05R\n" +
-	"expires_in\"\x8c\x01\n" +
+	"expires_in\"\xd6\x01\n" +
 	"\x1cCompleteAuthorizationRequest\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12,\n" +
-	"\x11error_description\x18\x04 \x01(\tR\x11error_description\"w\n" +
+	"\x11error_description\x18\x04 \x01(\tR\x11error_description\x12 \n" +
+	"\voauth_token\x18\x05 \x01(\tR\voauth_token\x12&\n" +
+	"\x0eoauth_verifier\x18\x06 \x01(\tR\x0eoauth_verifier\"w\n" +
 	"\x1dCompleteAuthorizationResponse\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12\x1b\n" +
 	"\treturn_to\x18\x02 \x01(\tR\breturnTo\x12\x16\n" +

@@ -191,14 +191,21 @@ type GetAccessTokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The access token.
 	AccessToken string `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
-	// The token type, normally "Bearer".
+	// The token type, normally "Bearer"; "OAuth1" for OAuth 1.0a connectors.
 	TokenType string `protobuf:"bytes,2,opt,name=token_type,json=tokenType,proto3" json:"token_type,omitempty"`
 	// Seconds until expiry; 0 when the provider gave no lifetime.
 	ExpiresIn int32 `protobuf:"varint,3,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
 	// Granted scopes.
 	Scopes []string `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// Salesforce/ServiceMax instance URL from the token response, when any.
-	InstanceUrl   string `protobuf:"bytes,5,opt,name=instance_url,json=instanceUrl,proto3" json:"instance_url,omitempty"`
+	InstanceUrl string `protobuf:"bytes,5,opt,name=instance_url,json=instanceUrl,proto3" json:"instance_url,omitempty"`
+	// OAuth 1.0a connectors (token_type "OAuth1"): the token credentials' shared secret (RFC 5849 §2.3),
+	// which signs requests together with the consumer secret (§3.4.2). OAuth 1.0a tokens neither expire
+	// nor refresh (expires_in is 0).
+	TokenSecret *string `protobuf:"bytes,6,opt,name=token_secret,json=tokenSecret,proto3,oneof" json:"token_secret,omitempty"`
+	// OAuth 1.0a connectors: the client identifier (CONSUMER_KEY, RFC 5849 oauth_consumer_key), which is
+	// not secret. The consumer secret is never handed out.
+	ConsumerKey   *string `protobuf:"bytes,7,opt,name=consumer_key,json=consumerKey,proto3,oneof" json:"consumer_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -264,6 +271,20 @@ func (x *GetAccessTokenResponse) GetScopes() []string {
 func (x *GetAccessTokenResponse) GetInstanceUrl() string {
 	if x != nil {
 		return x.InstanceUrl
+	}
+	return ""
+}
+
+func (x *GetAccessTokenResponse) GetTokenSecret() string {
+	if x != nil && x.TokenSecret != nil {
+		return *x.TokenSecret
+	}
+	return ""
+}
+
+func (x *GetAccessTokenResponse) GetConsumerKey() string {
+	if x != nil && x.ConsumerKey != nil {
+		return *x.ConsumerKey
 	}
 	return ""
 }
@@ -364,7 +385,7 @@ const file_authsuite_provider_v1_internal_proto_rawDesc = "" +
 	"\x16FindConnectorsResponse\x126\n" +
 	"\x05items\x18\x01 \x03(\v2 .authsuite.provider.v1.ConnectorR\x05items\":\n" +
 	"\x15GetAccessTokenRequest\x12!\n" +
-	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\"\xb4\x01\n" +
+	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\"\xa6\x02\n" +
 	"\x16GetAccessTokenResponse\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x1d\n" +
 	"\n" +
@@ -372,7 +393,11 @@ const file_authsuite_provider_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"expires_in\x18\x03 \x01(\x05R\texpiresIn\x12\x16\n" +
 	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12!\n" +
-	"\finstance_url\x18\x05 \x01(\tR\vinstanceUrl\";\n" +
+	"\finstance_url\x18\x05 \x01(\tR\vinstanceUrl\x12&\n" +
+	"\ftoken_secret\x18\x06 \x01(\tH\x00R\vtokenSecret\x88\x01\x01\x12&\n" +
+	"\fconsumer_key\x18\a \x01(\tH\x01R\vconsumerKey\x88\x01\x01B\x0f\n" +
+	"\r_token_secretB\x0f\n" +
+	"\r_consumer_key\";\n" +
 	"\x16RemoveConnectorRequest\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\"\x19\n" +
 	"\x17RemoveConnectorResponse2\xe9\x02\n" +
@@ -425,6 +450,7 @@ func file_authsuite_provider_v1_internal_proto_init() {
 		return
 	}
 	file_authsuite_provider_v1_connector_proto_init()
+	file_authsuite_provider_v1_internal_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

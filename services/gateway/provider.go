@@ -45,9 +45,10 @@ var returnPage = template.Must(template.New("return").Parse(`<!doctype html>
 <body><h1>{{.Title}}</h1><p>{{.Message}}</p></body></html>
 `))
 
-// providerReturn completes a connector's authorization (RFC 6749 §4.1.2) when the provider sends the
-// browser back: it redirects (303) to the connector's returnTo, or shows a short success page. A forged,
-// expired or replayed state, or a provider's refusal, shows an error page (400) and changes nothing else.
+// providerReturn completes a connector's authorization (RFC 6749 §4.1.2; for OAuth 1.0a RFC 5849 §2.2,
+// oauth_token and oauth_verifier) when the provider sends the browser back: it redirects (303) to the
+// connector's returnTo, or shows a short success page. A forged, expired or replayed state or oauth_token,
+// or a provider's refusal, shows an error page (400) and changes nothing else.
 // The page is never cached and sends no Referer (the URL carried the code).
 func (g *Gateway) providerReturn(c providerv1.ConnectorServiceClient) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +60,7 @@ func (g *Gateway) providerReturn(c providerv1.ConnectorServiceClient) http.Handl
 		q := r.URL.Query()
 		resp, err := c.CompleteAuthorization(r.Context(), &providerv1.CompleteAuthorizationRequest{
 			State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"), ErrorDescription: q.Get("error_description"),
+			OauthToken: q.Get("oauth_token"), OauthVerifier: q.Get("oauth_verifier"),
 		})
 		if err != nil {
 			info := apierror.FromStatus(err)

@@ -22,7 +22,9 @@ const (
 // "{subdomain}" (Zendesk); "configured" types (odata, soap, swagger) take them from AUTH_URL and TOKEN_URL.
 type Entry struct {
 	Type string
-	// OAuthVersion is "2.0", or "1.0a" (trello; connectors unsupported).
+	// OAuthVersion is "2.0", or "1.0a" (trello, RFC 5849: AuthURL is the resource owner authorization
+	// endpoint §2.2, TokenURL the token request endpoint §2.3, RequestTokenURL the temporary credential
+	// request endpoint §2.1; signatures are HMAC-SHA1).
 	OAuthVersion string
 	// Required and Optional are the configuration keys; the first required key is the client identifier,
 	// and SecretKey the secret.
@@ -34,6 +36,9 @@ type Entry struct {
 	AuthURL   string
 	TokenURL  string
 	RevokeURL string
+	// RequestTokenURL is the OAuth 1.0a temporary credential request endpoint (RFC 5849 §2.1); empty for
+	// OAuth 2.0.
+	RequestTokenURL string
 	// Scopes are requested by default, joined with ScopeSeparator (" " per RFC 6749 §3.3; Slack uses ",").
 	Scopes         []string
 	ScopeSeparator string
@@ -182,9 +187,13 @@ func DefaultCatalog() Catalog {
 	add(e)
 	add(configured("soap"))
 	add(configured("swagger"))
+	// Trello speaks OAuth 1.0a. Its authorization endpoint also takes name (shown to the user), scope
+	// (comma-separated) and expiration ("never": the token lives until the user revokes it).
 	add(Entry{Type: "trello", OAuthVersion: "1.0a", Required: []string{keyConsumerKey, keyConsumerSecret},
-		SecretKey: keyConsumerSecret, AuthURL: "https://trello.com/1/OAuthAuthorizeToken",
-		TokenURL: "https://trello.com/1/OAuthGetAccessToken", Scopes: []string{"read", "write"}, ScopeSeparator: ","})
+		SecretKey: keyConsumerSecret, RequestTokenURL: "https://trello.com/1/OAuthGetRequestToken",
+		AuthURL: "https://trello.com/1/OAuthAuthorizeToken", TokenURL: "https://trello.com/1/OAuthGetAccessToken",
+		Scopes: []string{"read", "write"}, ScopeSeparator: ",",
+		AuthParams: map[string]string{"name": "authsuite", "expiration": "never"}})
 	e = pingFederate("windchill")
 	e.NeedsResourceURL = true
 	add(e)
@@ -209,21 +218,24 @@ func (c Catalog) Types() []string {
 
 // Endpoints are a provider's resolved URLs and parameters for one connector.
 type Endpoints struct {
-	AuthURL     string
-	TokenURL    string
-	RefreshURL  string
-	ValidateURL string
-	RevokeURL   string
-	Scopes      []string
-	AuthParams  url.Values
+	// RequestTokenURL: OAuth 1.0a only (RFC 5849 §2.1).
+	RequestTokenURL string
+	AuthURL         string
+	TokenURL        string
+	RefreshURL      string
+	ValidateURL     string
+	RevokeURL       string
+	Scopes          []string
+	AuthParams      url.Values
 }
 
 // Resolve computes the endpoints of provider p (of entry e) for connector c: PingFederate URLs under
 // base_url (a base_url already ending in "/as", as seed 000 shows it, is not doubled), the Zendesk
-// subdomain, configured URLs and scopes for odata/soap/swagger. It fails with a reason safe to show when the
-// type does not support connectors or a needed value is missing.
+// subdomain, configured URLs and scopes for odata/soap/swagger, the three OAuth 1.0a endpoints (RFC 5849 §2)
+// for trello. It fails with a reason safe to show when the type does not support connectors or a needed
+// value is missing.
 func (e Entry) Resolve(p Provider, c Connector) (Endpoints, error) {
-	if e.OAuthVersion != "2.0" {
+	if e.OAuthVersion != "2.0" && e.OAuthVersion != "1.0a" {
 		return Endpoints{}, fmt.Errorf("connector type %s uses OAuth %s, which connectors do not support; its configuration is stored for reference only", e.Type, e.OAuthVersion)
 	}
 	if len(p.Settings.Placeholders) > 0 {
@@ -232,6 +244,11 @@ func (e Entry) Resolve(p Provider, c Connector) (Endpoints, error) {
 	ep := Endpoints{AuthURL: e.AuthURL, TokenURL: e.TokenURL, RevokeURL: e.RevokeURL, Scopes: e.Scopes, AuthParams: url.Values{}}
 	for k, v := range e.AuthParams {
 		ep.AuthParams.Set(k, v)
+	}
+	if e.OAuthVersion == "1.0a" {
+		// No refresh (RFC 5849 token credentials do not expire by protocol) and no revocation endpoint.
+		ep.RequestTokenURL, ep.RefreshURL, ep.RevokeURL = e.RequestTokenURL, "", ""
+		return ep, nil
 	}
 	switch {
 	case e.Configured:

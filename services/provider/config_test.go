@@ -154,8 +154,14 @@ func TestResolvePingFederateAndQuirks(t *testing.T) {
 	if z.AuthURL != "https://acme.zendesk.com/oauth/authorizations/new" {
 		t.Errorf("zendesk = %s", z.AuthURL)
 	}
-	if _, err := c["trello"].Resolve(provider.Provider{}, provider.Connector{}); err == nil || !strings.Contains(err.Error(), "1.0a") {
-		t.Errorf("trello = %v", err)
+	tr, err := c["trello"].Resolve(provider.Provider{}, provider.Connector{})
+	if err != nil || tr.RequestTokenURL != "https://trello.com/1/OAuthGetRequestToken" || tr.AuthURL != "https://trello.com/1/OAuthAuthorizeToken" ||
+		tr.TokenURL != "https://trello.com/1/OAuthGetAccessToken" || tr.RefreshURL != "" || tr.AuthParams.Get("expiration") != "never" ||
+		strings.Join(tr.Scopes, c["trello"].ScopeSeparator) != "read,write" {
+		t.Errorf("trello = %+v, %v", tr, err)
+	}
+	if _, err := (provider.Entry{Type: "x", OAuthVersion: "1.0"}).Resolve(provider.Provider{}, provider.Connector{}); err == nil {
+		t.Error("an unsupported OAuth version resolved")
 	}
 	if !strings.Contains(c["onedrive"].AuthURL, "/oauth2/v2.0/authorize") || !c["salesforce"].InstanceURL {
 		t.Error("microsoft v2 / salesforce instance url quirks missing")

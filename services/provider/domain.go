@@ -124,7 +124,15 @@ func GrantAD(connectorID string) []byte { return []byte("connector-grant\x00" + 
 // VerifierAD is the additional data a PKCE verifier is sealed with.
 func VerifierAD(stateHash []byte) []byte { return append([]byte("pkce-verifier\x00"), stateHash...) }
 
+// TemporarySecretAD is the additional data the shared secret of OAuth 1.0a temporary credentials (RFC 5849
+// §2.1) is sealed with; it differs from VerifierAD, so neither opens as the other.
+func TemporarySecretAD(tokenHash []byte) []byte {
+	return append([]byte("oauth1-temporary-secret\x00"), tokenHash...)
+}
+
 // Grant is what a provider's token endpoint answered (RFC 6749 §5.1), kept sealed in Connector.SealedGrant.
+// For OAuth 1.0a (RFC 5849 §2.3) AccessToken and TokenSecret are the token credentials, TokenType is
+// TokenTypeOAuth1, ConsumerKey the client identifier they were issued to, and Expiry is zero.
 type Grant struct {
 	AccessToken  string    `json:"access_token"`
 	RefreshToken string    `json:"refresh_token,omitempty"`
@@ -132,10 +140,18 @@ type Grant struct {
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Scope        string    `json:"scope,omitempty"`
 	InstanceURL  string    `json:"instance_url,omitempty"`
+	TokenSecret  string    `json:"token_secret,omitempty"`
+	ConsumerKey  string    `json:"consumer_key,omitempty"`
 }
 
-// AuthState is a pending authorization: the SHA-256 hash of the state value sent to the provider (never the
-// value), the connector it completes, the sealed PKCE verifier (nil without PKCE) and its expiry.
+// TokenTypeOAuth1 is the token type of OAuth 1.0a grants.
+const TokenTypeOAuth1 = "OAuth1"
+
+// AuthState is a pending authorization: the hash of what correlates the provider's redirect back (the
+// state value sent to the provider, HashState, or for OAuth 1.0a the temporary credentials' oauth_token,
+// HashTemporaryToken; never the value), the connector it completes, the sealed secret the return step
+// needs (the PKCE verifier sealed with VerifierAD, or the temporary credentials' shared secret sealed with
+// TemporarySecretAD; nil when there is none) and its expiry.
 type AuthState struct {
 	Hash           []byte
 	ConnectorID    string
@@ -146,6 +162,14 @@ type AuthState struct {
 // HashState is the hash under which a state value is stored.
 func HashState(state string) []byte {
 	sum := sha256.Sum256([]byte(state))
+	return sum[:]
+}
+
+// HashTemporaryToken is the hash under which an OAuth 1.0a temporary credentials identifier (RFC 5849 §2.1
+// oauth_token) is stored. It is domain-separated from HashState, so a state value presented as an
+// oauth_token (or the reverse) never finds a pending authorization.
+func HashTemporaryToken(token string) []byte {
+	sum := sha256.Sum256([]byte("oauth1-temporary-token\x00" + token))
 	return sum[:]
 }
 

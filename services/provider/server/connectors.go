@@ -14,6 +14,7 @@ import (
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/services/provider"
+	"github.com/authsuite/authsuite/services/provider/oauth1"
 )
 
 type connectorService struct {
@@ -23,10 +24,10 @@ type connectorService struct {
 
 var subdomainRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// CreateConnector starts the authorization code flow (RFC 6749 §4.1.1) for the caller: it stores a pending
-// connector and a single-use state (256 bits, stored hashed, expiring after StateTTL) with, where the
-// catalog says the provider supports it, a PKCE S256 verifier (RFC 7636 §4.1-4.2), and answers the
-// provider's authorization URL.
+// CreateConnector starts authorization for the caller and answers the provider's authorization URL. For
+// OAuth 2.0 it starts the authorization code flow (RFC 6749 §4.1.1): it stores a pending connector and a
+// single-use state (256 bits, stored hashed, expiring after StateTTL) with, where the catalog says the
+// provider supports it, a PKCE S256 verifier (RFC 7636 §4.1-4.2). For OAuth 1.0a see startOAuth1.
 func (c *connectorService) CreateConnector(ctx context.Context, req *providerv1.CreateConnectorRequest) (*providerv1.CreateConnectorResponse, error) {
 	s := c.s
 	p, err := s.authenticate(ctx)
@@ -81,8 +82,28 @@ func (c *connectorService) CreateConnector(ctx context.Context, req *providerv1.
 	if err != nil {
 		return nil, apierror.FailedPrecondition("%s", err.Error())
 	}
+	var authURL string
+	var st provider.AuthState
+	if entry.OAuthVersion == "1.0a" {
+		authURL, st, err = s.startOAuth1(ctx, prov, ep, con.ID, now)
+	} else {
+		authURL, st, err = s.startOAuth2(entry, prov, ep, con.ID, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateConnector(ctx, con, st); err != nil {
+		return nil, err
+	}
+	s.log.Info("connector authorization started", "connector_id", con.ID, "connector_type", k.Type, "oauth_provider", k.Name, "tenant_id", p.TenantID, "owner", p.Owner)
+	return &providerv1.CreateConnectorResponse{ConnectorId: con.ID, AuthorizationUrl: authURL, Status: string(provider.StatusPending)}, nil
+}
+
+// startOAuth2 builds the authorization request (RFC 6749 §4.1.1) and the pending authorization to store.
+func (s *Server) startOAuth2(entry provider.Entry, prov provider.Provider, ep provider.Endpoints, connectorID string, now time.Time) (string, provider.AuthState, error) {
+	k := prov.ProviderKey
 	state := randomString(32)
-	st := provider.AuthState{Hash: provider.HashState(state), ConnectorID: con.ID, Expiry: now.Add(StateTTL)}
+	st := provider.AuthState{Hash: provider.HashState(state), ConnectorID: connectorID, Expiry: now.Add(StateTTL)}
 	q := url.Values{}
 	if entry.PKCE {
 		verifier := randomString(32) // 43 characters, RFC 7636 §4.1
@@ -93,7 +114,7 @@ func (c *connectorService) CreateConnector(ctx context.Context, req *providerv1.
 	}
 	authURL, err := url.Parse(ep.AuthURL)
 	if err != nil {
-		return nil, apierror.FailedPrecondition("provider %s has an unusable authorization URL", k)
+		return "", st, apierror.FailedPrecondition("provider %s has an unusable authorization URL", k)
 	}
 	for name, vals := range authURL.Query() {
 		if q.Get(name) == "" {
@@ -111,12 +132,53 @@ func (c *connectorService) CreateConnector(ctx context.Context, req *providerv1.
 		q.Set("scope", strings.Join(ep.Scopes, entry.ScopeSeparator))
 	}
 	authURL.RawQuery = q.Encode()
-	if err := s.store.CreateConnector(ctx, con, st); err != nil {
-		return nil, err
-	}
-	s.log.Info("connector authorization started", "connector_id", con.ID, "connector_type", k.Type, "oauth_provider", k.Name, "tenant_id", p.TenantID, "owner", p.Owner)
-	return &providerv1.CreateConnectorResponse{ConnectorId: con.ID, AuthorizationUrl: authURL.String(), Status: string(provider.StatusPending)}, nil
+	return authURL.String(), st, nil
 }
+
+// startOAuth1 obtains temporary credentials (RFC 5849 §2.1: a POST signed with the client credentials and
+// an empty token secret, oauth_callback set to the return URL) and builds the resource owner authorization
+// URL (§2.2: oauth_token plus the catalog's parameters and scopes). OAuth 1.0a has no state: the return is
+// correlated by the temporary oauth_token, stored only as HashTemporaryToken, single-use and expiring after
+// StateTTL like a state; the temporary shared secret is stored only sealed. A provider that does not
+// confirm the callback (oauth_callback_confirmed=true, §2.1) is refused, since it speaks OAuth 1.0 without
+// the "a" revision's verifier.
+func (s *Server) startOAuth1(ctx context.Context, prov provider.Provider, ep provider.Endpoints, connectorID string, now time.Time) (string, provider.AuthState, error) {
+	k := prov.ProviderKey
+	authURL, err := url.Parse(ep.AuthURL)
+	if err != nil || ep.RequestTokenURL == "" {
+		return "", provider.AuthState{}, apierror.FailedPrecondition("provider %s has an unusable authorization URL", k)
+	}
+	secret, err := s.keys.Open(prov.SealedSecret, provider.SecretAD(k))
+	if err != nil {
+		return "", provider.AuthState{}, err
+	}
+	tc, err := s.oauth1Request(ctx, ep.RequestTokenURL, prov.Settings.ClientID, string(secret), "", "",
+		oauth1.Param{Name: "oauth_callback", Value: s.redirectURI})
+	if err != nil {
+		return "", provider.AuthState{}, outboundError("temporary credential request failed", err)
+	}
+	token := tc.Get("oauth_token")
+	if tc.Get("oauth_callback_confirmed") != "true" || len(token) > maxOAuthToken {
+		return "", provider.AuthState{}, outboundError("temporary credential request failed",
+			&providerError{Code: "invalid_response", Description: "the provider did not confirm the callback (OAuth 1.0a, RFC 5849 §2.1)"})
+	}
+	hash := provider.HashTemporaryToken(token)
+	st := provider.AuthState{Hash: hash, ConnectorID: connectorID, Expiry: now.Add(StateTTL),
+		SealedVerifier: s.keys.Seal([]byte(tc.Get("oauth_token_secret")), provider.TemporarySecretAD(hash))}
+	q := authURL.Query()
+	for name := range ep.AuthParams {
+		q.Set(name, ep.AuthParams.Get(name))
+	}
+	if len(ep.Scopes) > 0 {
+		q.Set("scope", strings.Join(ep.Scopes, s.catalog[k.Type].ScopeSeparator))
+	}
+	q.Set("oauth_token", token)
+	authURL.RawQuery = q.Encode()
+	return authURL.String(), st, nil
+}
+
+// maxOAuthToken bounds an OAuth 1.0a token identifier accepted from a provider or a browser.
+const maxOAuthToken = 512
 
 // checkReturnTo allows a local path ("/…", not "//…") or an absolute URL of an allowed origin, so the
 // return URL cannot be used as an open redirector.
@@ -137,9 +199,13 @@ func (s *Server) checkReturnTo(rt string) error {
 // CompleteAuthorization finishes the flow at the return URL (RFC 6749 §4.1.2): it consumes the state (once;
 // unknown, expired and replayed states change nothing), exchanges the code at the token endpoint
 // (§4.1.3, with the PKCE verifier), validates the token at VALIDATE_URL when configured, and stores the
-// grant sealed. A provider's refusal (§4.1.2.1) or a failed exchange marks the connector failed.
+// grant sealed. A provider's refusal (§4.1.2.1) or a failed exchange marks the connector failed. A return
+// with oauth_token and no state is an OAuth 1.0a return (see completeOAuth1).
 func (c *connectorService) CompleteAuthorization(ctx context.Context, req *providerv1.CompleteAuthorizationRequest) (*providerv1.CompleteAuthorizationResponse, error) {
 	s := c.s
+	if req.GetState() == "" && req.GetOauthToken() != "" {
+		return s.completeOAuth1(ctx, req)
+	}
 	if req.GetState() == "" || len(req.GetState()) > 512 {
 		return nil, apierror.Invalid("state", "is missing; start the authorization again")
 	}
@@ -152,7 +218,7 @@ func (c *connectorService) CompleteAuthorization(ctx context.Context, req *provi
 		return nil, err
 	}
 	con, err := s.store.GetConnector(ctx, st.ConnectorID)
-	if errors.Is(err, apierror.ErrNotFound) || (err == nil && con.Status != provider.StatusPending) {
+	if errors.Is(err, apierror.ErrNotFound) || (err == nil && (con.Status != provider.StatusPending || s.catalog[con.Provider.Type].OAuthVersion != "2.0")) {
 		return nil, badState
 	}
 	if err != nil {
@@ -199,14 +265,20 @@ func (c *connectorService) CompleteAuthorization(ctx context.Context, req *provi
 	if g.Scope == "" {
 		g.Scope = strings.Join(ep.Scopes, " ")
 	}
-	sealed, err := s.sealGrant(con.ID, g)
+	return s.activate(ctx, con.ID, g, badState)
+}
+
+// activate stores g sealed as the grant of the pending connector id and marks it active; it fails with
+// notPending when the connector is no longer pending (it completed or failed meanwhile).
+func (s *Server) activate(ctx context.Context, id string, g provider.Grant, notPending error) (*providerv1.CompleteAuthorizationResponse, error) {
+	sealed, err := s.sealGrant(id, g)
 	if err != nil {
 		return nil, err
 	}
-	gen := s.cacheGen(con.ID)
-	con, err = s.store.UpdateConnector(ctx, con.ID, func(c provider.Connector) (provider.Connector, error) {
+	gen := s.cacheGen(id)
+	con, err := s.store.UpdateConnector(ctx, id, func(c provider.Connector) (provider.Connector, error) {
 		if c.Status != provider.StatusPending {
-			return c, badState
+			return c, notPending
 		}
 		c.Status, c.SealedGrant, c.Scopes, c.Failure, c.UpdateTime = provider.StatusActive, sealed, scopeList(g.Scope), "", s.now()
 		return c, nil
@@ -217,6 +289,61 @@ func (c *connectorService) CompleteAuthorization(ctx context.Context, req *provi
 	s.cachePut(con.ID, gen, g)
 	s.log.Info("connector authorized", "connector_id", con.ID, "connector_type", con.Provider.Type, "oauth_provider", con.Provider.Name)
 	return &providerv1.CompleteAuthorizationResponse{ConnectorId: con.ID, ReturnTo: con.ReturnTo, Status: string(con.Status)}, nil
+}
+
+// completeOAuth1 finishes an OAuth 1.0a authorization at the return URL (RFC 5849 §2.2-2.3). The
+// temporary oauth_token plays the role of state: it is consumed once (unknown, replayed and expired tokens
+// are refused like states, and only an expired one changes anything: its connector is marked failed, as for
+// OAuth 2.0). The oauth_verifier is then exchanged, in a request signed with the client secret and the
+// temporary shared secret, for token credentials (§2.3), which are stored sealed as the connector's grant
+// (token type TokenTypeOAuth1, no expiry, no refresh token). A return without a verifier (the user
+// declined) or a refused exchange marks the connector failed.
+func (s *Server) completeOAuth1(ctx context.Context, req *providerv1.CompleteAuthorizationRequest) (*providerv1.CompleteAuthorizationResponse, error) {
+	badToken := apierror.Invalid("oauth_token", "is unknown, expired or already used; start the authorization again")
+	if len(req.GetOauthToken()) > maxOAuthToken {
+		return nil, badToken
+	}
+	st, err := s.store.TakeAuthState(ctx, provider.HashTemporaryToken(req.GetOauthToken()))
+	if errors.Is(err, apierror.ErrNotFound) {
+		return nil, badToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	con, err := s.store.GetConnector(ctx, st.ConnectorID)
+	if errors.Is(err, apierror.ErrNotFound) || (err == nil && (con.Status != provider.StatusPending || s.catalog[con.Provider.Type].OAuthVersion != "1.0a")) {
+		return nil, badToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.now().After(st.Expiry) {
+		s.fail(ctx, con.ID, "authorization expired before the provider redirected back")
+		return nil, badToken
+	}
+	verifier := req.GetOauthVerifier()
+	if verifier == "" || len(verifier) > 4096 {
+		s.fail(ctx, con.ID, "the provider sent no verifier: authorization was declined")
+		return nil, apierror.Invalid("oauth_verifier", "is missing: authorization was declined")
+	}
+	tempSecret, err := s.keys.Open(st.SealedVerifier, provider.TemporarySecretAD(st.Hash))
+	if err != nil {
+		return nil, err
+	}
+	prov, secret, ep, err := s.providerFor(ctx, con)
+	if err != nil {
+		s.fail(ctx, con.ID, "the provider configuration is no longer usable")
+		return nil, err
+	}
+	tc, err := s.oauth1Request(ctx, ep.TokenURL, prov.Settings.ClientID, secret, req.GetOauthToken(), string(tempSecret),
+		oauth1.Param{Name: "oauth_verifier", Value: verifier})
+	if err != nil {
+		s.fail(ctx, con.ID, "token request failed")
+		return nil, outboundError("token request failed", err)
+	}
+	g := provider.Grant{AccessToken: tc.Get("oauth_token"), TokenSecret: tc.Get("oauth_token_secret"),
+		TokenType: provider.TokenTypeOAuth1, ConsumerKey: prov.Settings.ClientID, Scope: strings.Join(ep.Scopes, " ")}
+	return s.activate(ctx, con.ID, g, badToken)
 }
 
 // fail marks a pending connector failed with a reason safe to show.
@@ -472,7 +599,8 @@ func (s *Server) deleteConnector(ctx context.Context, id string) error {
 }
 
 // GetConnectorToken answers the connector's access token (RFC 6749 §5.1 names), refreshed first when
-// expired. Only the owner, or any caller of the tenant for a named connector, gets it.
+// expired. Only the owner, or any caller of the tenant for a named connector, gets it. For an OAuth 1.0a
+// connector it answers the token (type "OAuth1", expires_in 0) and never the token secret.
 func (c *connectorService) GetConnectorToken(ctx context.Context, req *providerv1.GetConnectorTokenRequest) (*providerv1.GetConnectorTokenResponse, error) {
 	s := c.s
 	if _, _, err := s.callerConnector(ctx, req.GetConnectorId(), principal.usable); err != nil {
@@ -507,6 +635,8 @@ func (i *internalService) FindConnectors(ctx context.Context, req *providerv1.Fi
 }
 
 // GetAccessToken answers a connector's current access token, refreshing it exactly once under concurrency.
+// For an OAuth 1.0a connector it answers the token credentials (RFC 5849 §2.3): token, token_secret and
+// consumer_key, token type TokenTypeOAuth1, expires_in 0 (they neither expire nor refresh).
 func (i *internalService) GetAccessToken(ctx context.Context, req *providerv1.GetAccessTokenRequest) (*providerv1.GetAccessTokenResponse, error) {
 	if req.GetConnectorId() == "" {
 		return nil, apierror.Invalid("connectorId", "is required")
@@ -515,8 +645,12 @@ func (i *internalService) GetAccessToken(ctx context.Context, req *providerv1.Ge
 	if err != nil {
 		return nil, err
 	}
-	return &providerv1.GetAccessTokenResponse{AccessToken: g.AccessToken, TokenType: g.TokenType,
-		ExpiresIn: i.s.expiresIn(g), Scopes: scopeList(g.Scope), InstanceUrl: g.InstanceURL}, nil
+	resp := &providerv1.GetAccessTokenResponse{AccessToken: g.AccessToken, TokenType: g.TokenType,
+		ExpiresIn: i.s.expiresIn(g), Scopes: scopeList(g.Scope), InstanceUrl: g.InstanceURL}
+	if g.TokenType == provider.TokenTypeOAuth1 {
+		resp.TokenSecret, resp.ConsumerKey = &g.TokenSecret, &g.ConsumerKey
+	}
+	return resp, nil
 }
 
 // RemoveConnector deletes a connector and its grant.

@@ -188,6 +188,7 @@ type env struct {
 	gw       *httptest.Server
 	clock    *clock
 	fake     *fakeProvider
+	trello   *fakeTrello
 	store    provider.Store
 }
 
@@ -195,6 +196,7 @@ func newEnv(t testing.TB) *env {
 	tt, _ := t.(*testing.T)
 	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	fake := newFakeProvider(t, c)
+	trello := newFakeTrello(t, c)
 	st, err := bboltstore.Open(filepath.Join(t.TempDir(), "provider.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +210,11 @@ func newEnv(t testing.TB) *env {
 	od := cat["odata"]
 	od.RevokeURL = fake.URL + "/revoke" // odata has no revocation endpoint; the fake does
 	cat["odata"] = od
+	tr := cat["trello"]
+	tr.RequestTokenURL = trello.URL + "/1/OAuthGetRequestToken"
+	tr.AuthURL = trello.URL + "/1/OAuthAuthorizeToken"
+	tr.TokenURL = trello.URL + "/1/OAuthGetAccessToken"
+	cat["trello"] = tr
 	srv := server.New(server.Deps{Store: st, Keyring: keys, Auth: tokens, PublicURL: publicURL, Catalog: cat,
 		HTTPClient: fake.Client(), Now: c.Now, Log: slog.New(slog.DiscardHandler)})
 	cred := keys.InternalCredential()
@@ -221,7 +228,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(gw.Close)
 	return &env{t: tt, srv: srv, conn: conn, config: providerv1.NewProviderConfigServiceClient(conn),
 		conns: providerv1.NewConnectorServiceClient(conn), internal: providerv1.NewProviderInternalServiceClient(conn),
-		gw: gw, clock: c, fake: fake, store: st}
+		gw: gw, clock: c, fake: fake, trello: trello, store: st}
 }
 
 func as(tok string) context.Context {

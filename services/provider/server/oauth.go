@@ -16,6 +16,7 @@ import (
 
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/services/provider"
+	"github.com/authsuite/authsuite/services/provider/oauth1"
 )
 
 // The outbound side: authsuite as an OAuth 2.0 client of a provider (RFC 6749 §4.1.3, §6; RFC 7009).
@@ -236,4 +237,42 @@ func safeText(s string, max int) string {
 		s += "…"
 	}
 	return s
+}
+
+// oauth1Request makes a signed OAuth 1.0a POST (RFC 5849 §3.1, HMAC-SHA1, parameters in the Authorization
+// header §3.5.1, empty body) to a temporary credential (§2.1) or token (§2.3) endpoint and returns the
+// form-encoded answer, which must be 200 and carry oauth_token and oauth_token_secret. tokenSecret is empty
+// for temporary credential requests (§2.1). A refusal is a *providerError whose description is the
+// provider's (shortened, printable) answer; nothing secret is in it.
+func (s *Server) oauth1Request(ctx context.Context, endpoint, consumerKey, consumerSecret, token, tokenSecret string, extra ...oauth1.Param) (url.Values, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, nil)
+	if err != nil {
+		return nil, errUnreachable
+	}
+	c := oauth1.Client{ConsumerKey: consumerKey, ConsumerSecret: consumerSecret, Now: s.now}
+	if err := c.Sign(req, nil, token, tokenSecret, extra...); err != nil {
+		return nil, errUnreachable
+	}
+	req.Header.Set("Accept", "application/x-www-form-urlencoded")
+	resp, err := s.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errUnreachable
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	if err != nil || len(body) > MaxResponseBytes {
+		return nil, errUnreachable
+	}
+	if resp.StatusCode != http.StatusOK {
+		// Trello answers refusals in plain text ("invalid signature", "token not found").
+		return nil, &providerError{Code: "http_" + strconv.Itoa(resp.StatusCode), Description: safeText(string(body), 200)}
+	}
+	q, err := url.ParseQuery(strings.TrimSpace(string(body)))
+	if err != nil || q.Get("oauth_token") == "" || q.Get("oauth_token_secret") == "" {
+		return nil, &providerError{Code: "invalid_response", Description: "no oauth_token and oauth_token_secret in the answer"}
+	}
+	return q, nil
 }

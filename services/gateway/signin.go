@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"net"
 	"net/http"
@@ -229,8 +230,7 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 // errorPage shows an error that must not be redirected to the client (RFC 6749 §4.1.2.1: invalid client or
 // redirect URI), or a failure of the service.
 func (g *Gateway) errorPage(w http.ResponseWriter, err error) {
-	var fe *formError
-	if asFormError(err, &fe) {
+	if fe := (*formError)(nil); errors.As(err, &fe) {
 		g.messagePage(w, http.StatusBadRequest, "Sign-in failed", fe.code, fe.desc)
 		return
 	}
@@ -380,12 +380,4 @@ func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	return false
-}
-
-func asFormError(err error, target **formError) bool {
-	fe, ok := err.(*formError)
-	if ok {
-		*target = fe
-	}
-	return ok
 }

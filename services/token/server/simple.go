@@ -76,7 +76,7 @@ func (s *Server) sudo(ctx context.Context, v *verified, selector, tenantID, tena
 	if err != nil {
 		return nil, err
 	}
-	system := s.isSystemTenant(c.Tenant, c.ClientID)
+	system := isSystemTenant(c.Tenant)
 	callerTenant := c.Tenant
 	if system {
 		callerTenant = access.SystemTenant

@@ -80,14 +80,7 @@ func userID(c *jwt.Claims) string {
 	return c.Subject
 }
 
-// isSystemTenant reports whether a tenant (by id, or by the code of the client's tenant) is the system
-// tenant, whose clients may see and act in every tenant.
-func (s *Server) isSystemTenant(tenantID, clientID string) bool {
-	if tenantID == access.SystemTenant {
-		return true
-	}
-	if cl, ok := s.cache.Get(clientID); ok && cl.TenantID == tenantID && cl.TenantCode == access.SystemTenant {
-		return true
-	}
-	return false
-}
+// isSystemTenant reports whether a tenant id is the system tenant (access.SystemTenant), whose clients may see
+// and act in every tenant. Only the id counts: tenant codes are editable names, so a tenant whose code is
+// "default" gains nothing by it.
+func isSystemTenant(tenantID string) bool { return tenantID == access.SystemTenant }

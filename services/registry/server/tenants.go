@@ -86,6 +86,11 @@ func (ts *tenantService) UpdateTenant(ctx context.Context, req *registryv1.Updat
 		var oldCode string
 		t, err := ts.s.store.UpdateTenant(ctx, in.ID, func(old registry.Tenant) (registry.Tenant, error) {
 			oldCode = old.Code
+			// Bootstrap, configuration and operators find the system tenant by its code "default" too:
+			// keep it stable (the system tenant is decided by id alone, so a rename would only confuse).
+			if old.ID == access.SystemTenant && in.Code != old.Code {
+				return old, apierror.FailedPrecondition("code: the code of the system tenant %q cannot change", access.SystemTenant)
+			}
 			old.Code, old.Name = in.Code, in.Name
 			return old, nil
 		})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -28,11 +29,17 @@ var (
 type Schema struct {
 	Version string
 	Buckets [][]byte
+	// Migrate, optional, upgrades older files: it maps a stored version to the step that upgrades a file
+	// from it to the next version. Versions are then decimal integers and each step adds one ("1" → "2").
+	// Open creates every bucket of Buckets before the steps run, and runs the steps and the version change
+	// in its one transaction: all or nothing.
+	Migrate map[string]func(*bolt.Tx) error
 }
 
 // Open opens (creating when missing, mode 0600) the bbolt file at path, failing after LockTimeout when
 // another process holds it. A new file gets every bucket and the schema version; an existing one must carry
-// exactly s.Version, else Open fails with ErrSchemaVersion and changes nothing.
+// exactly s.Version or one s.Migrate upgrades from (then it is upgraded in place), else Open fails with
+// ErrSchemaVersion and changes nothing.
 func Open(path string, s Schema) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: LockTimeout})
 	if err != nil {
@@ -46,9 +53,17 @@ func Open(path string, s Schema) (*bolt.DB, error) {
 }
 
 func initSchema(tx *bolt.Tx, s Schema) error {
+	var steps []func(*bolt.Tx) error
 	if meta := tx.Bucket(bucketMeta); meta != nil {
-		if v := meta.Get(keySchemaVersion); string(v) != s.Version {
-			return fmt.Errorf("%w: file has %q, this build reads %q", ErrSchemaVersion, v, s.Version)
+		v := string(meta.Get(keySchemaVersion))
+		for v != s.Version {
+			step, ok := s.Migrate[v]
+			n, err := strconv.Atoi(v)
+			if !ok || err != nil || len(steps) > len(s.Migrate) {
+				return fmt.Errorf("%w: file has %q, this build reads %q", ErrSchemaVersion, meta.Get(keySchemaVersion), s.Version)
+			}
+			steps = append(steps, step)
+			v = strconv.Itoa(n + 1)
 		}
 	} else if err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 		// No meta bucket: the file must be new, not some other program's data.
@@ -59,6 +74,11 @@ func initSchema(tx *bolt.Tx, s Schema) error {
 	for _, b := range append([][]byte{bucketMeta}, s.Buckets...) {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
+		}
+	}
+	for _, step := range steps {
+		if err := step(tx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
 		}
 	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte(s.Version))

@@ -175,10 +175,15 @@ func TestSplitRoles(t *testing.T) {
 	expect(t, "revoked after restart", s.call("GET", "/api/oauth2/server/tokens/check?token="+tok, "", nil), 400, "invalid_token")
 	expect(t, "new token after restart", s.form("/connect/token", "grant_type=client_credentials", "billing", second), 200)
 
-	// Graceful shutdown on SIGTERM.
-	for _, n := range []string{"gateway", "provider", "token", "registry"} {
+	// Graceful shutdown on SIGTERM, the registry first: it must not wait for the token service's watch
+	// stream (which a separate process holds open) until the grace period runs out.
+	for _, n := range []string{"registry", "token", "provider", "gateway"} {
+		began := time.Now()
 		if err := procs[n].stop(); err != nil {
 			t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", n, err, procs[n].logs)
+		}
+		if took := time.Since(began); took > 10*time.Second {
+			t.Errorf("%s took %s to stop", n, took)
 		}
 		if n == "gateway" && strings.Contains(procs[n].logs.String(), `"level":"ERROR"`) {
 			t.Errorf("gateway logged errors:\n%s", procs[n].logs)

@@ -62,6 +62,7 @@ type Suite struct {
 	wg      sync.WaitGroup
 
 	background chan struct{} // closed when the services' background loops have returned
+	endStreams func()        // ends the registry's watch streams, when this process runs the registry
 	errs       chan error
 }
 
@@ -74,7 +75,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	s = &Suite{log: log, errs: make(chan error, 8), background: make(chan struct{}), metrics: metrics.New(roleName(cfg.Role))}
 	defer func() {
 		if err != nil {
-			s.closeAll()
+			s.abort()
 		}
 	}()
 	role := cfg.Role
@@ -165,13 +166,15 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		}); err != nil {
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
-		regserver.New(regserver.Deps{
+		regSrv := regserver.New(regserver.Deps{
 			Store:   regDB,
 			Keyring: keys,
 			Auth:    bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
 			Log:     log.With("service", "registry"),
 			Now:     time.Now,
-		}).Register(both)
+		})
+		regSrv.Register(both)
+		s.endStreams = regSrv.EndWatches
 	}
 	if role.Runs(config.RoleToken) {
 		tokDB, err := tokstore.Open(filepath.Join(cfg.DataDir, "token.db"))
@@ -389,16 +392,18 @@ func (s *Suite) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // Shutdown stops accepting requests, lets in-flight ones finish (until ctx ends), stops the background
-// loops and closes the stores. Every write acknowledged before it is durable.
+// loops and closes the stores. Every write acknowledged before it is durable. The order matters: REST first
+// (its handlers are the in-process callers of the services), then the registry's watch streams, which other
+// processes hold open and GracefulStop would wait on, then gRPC, and only then the background loops, so no
+// request can start background work while the services wait for theirs to end.
 func (s *Suite) Shutdown(ctx context.Context) error {
 	if s.grpc != nil {
 		s.grpc.Health.Shutdown()
 	}
 	httpErr := s.http.Shutdown(ctx)
-	// Background loops first: the token service's registry watch is a stream GracefulStop would wait for,
-	// and its last flush of secret uses still needs the registry serving.
-	s.cancel()
-	<-s.background
+	if s.endStreams != nil {
+		s.endStreams()
+	}
 	if s.grpc != nil {
 		stopped := make(chan struct{})
 		go func() { s.grpc.GracefulStop(); close(stopped) }()
@@ -408,8 +413,28 @@ func (s *Suite) Shutdown(ctx context.Context) error {
 			s.grpc.Stop()
 		}
 	}
+	s.cancel()
+	<-s.background
 	s.wg.Wait()
 	return errors.Join(httpErr, s.closeAll())
+}
+
+// abort undoes a Start that failed part-way: whatever was started is stopped before the stores close.
+func (s *Suite) abort() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.http != nil {
+		s.http.Close()
+	}
+	if s.grpc != nil {
+		s.grpc.Stop()
+	}
+	if s.endStreams != nil {
+		s.endStreams()
+	}
+	s.wg.Wait()
+	s.closeAll()
 }
 
 func (s *Suite) closeAll() error {

@@ -70,6 +70,7 @@ type env struct {
 	// noCred is the internal service over a connection without the internal credential.
 	noCred registryv1.RegistryInternalServiceClient
 	logs   *syncBuffer
+	srv    *server.Server
 }
 
 type syncBuffer struct {
@@ -127,6 +128,7 @@ func newEnv(t testing.TB) *env {
 		Store: st, Keyring: e.keyring, Auth: e.auth,
 		Log: slog.New(slog.NewJSONHandler(e.logs, nil)),
 	})
+	e.srv = srv
 	e.cred = e.keyring.InternalCredential()
 	e.addr = grpctest.Serve(t, e.cred, srv.Register)
 	cc := grpctest.Dial(t, e.addr, e.cred)

@@ -14,9 +14,10 @@ const watchBuffer = 1024
 
 // feed fans committed client changes out to WatchClients streams.
 type feed struct {
-	size int
-	mu   sync.Mutex
-	subs map[*watcher]struct{}
+	size   int
+	mu     sync.Mutex
+	subs   map[*watcher]struct{}
+	closed bool // after close, new watchers are dropped at once
 }
 
 // watcher is one WatchClients stream's queue. gone is closed when the watcher fell behind and was dropped.
@@ -30,7 +31,11 @@ func newFeed(size int) *feed { return &feed{size: size, subs: map[*watcher]struc
 func (f *feed) subscribe() *watcher {
 	w := &watcher{ch: make(chan *registryv1.WatchClientsResponse, f.size), gone: make(chan struct{})}
 	f.mu.Lock()
-	f.subs[w] = struct{}{}
+	if f.closed {
+		close(w.gone)
+	} else {
+		f.subs[w] = struct{}{}
+	}
 	f.mu.Unlock()
 	return w
 }
@@ -64,6 +69,19 @@ func (f *feed) dropAll() {
 		delete(f.subs, w)
 	}
 }
+
+// close drops every watcher and every later one.
+func (f *feed) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.dropAll()
+}
+
+// EndWatches ends every WatchClients stream (the watchers see UNAVAILABLE and reconnect elsewhere or later)
+// and ends new ones at once. Call it when shutting down, before GracefulStop, which would otherwise wait for
+// the watchers of other processes to hang up.
+func (s *Server) EndWatches() { s.feed.close() }
 
 func upsertEvent(c registry.Client, tenantCode string) *registryv1.WatchClientsResponse {
 	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Upsert{Upsert: clientRecord(c, tenantCode)}}

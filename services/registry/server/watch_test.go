@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 )
@@ -209,4 +210,32 @@ func dialSmallWindow(t *testing.T, e *env) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { cc.Close() })
 	return cc
+}
+
+func TestEndWatches(t *testing.T) {
+	e := newEnv(t)
+	stream, err := e.internal.WatchClients(context.Background(), &registryv1.WatchClientsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetSynced() {
+			break
+		}
+	}
+	e.srv.EndWatches()
+	for {
+		_, err := stream.Recv()
+		if err == nil {
+			continue
+		}
+		if status.Code(err) != codes.Unavailable {
+			t.Fatalf("after EndWatches: %v", err)
+		}
+		break
+	}
 }

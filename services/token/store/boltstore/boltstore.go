@@ -14,6 +14,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/authsuite/authsuite/internal/boltdb"
 	"github.com/authsuite/authsuite/services/token/store"
 )
 
@@ -25,41 +26,13 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens or creates the bbolt file at path. It fails after one second instead of waiting when another
-// process holds the file, and fails when the file has another schema version.
+// Open opens or creates the bbolt file at path (internal/boltdb: it fails after boltdb.LockTimeout instead of
+// waiting when another process holds the file, and fails when the file has a schema version this build
+// neither reads nor migrates from).
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := boltdb.Open(path, boltdb.Schema{Version: schemaVersion, Buckets: allBuckets, Migrate: migrations})
 	if err != nil {
-		return nil, fmt.Errorf("open token store %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		v := meta.Get(keySchemaVersion)
-		if v == nil {
-			return meta.Put(keySchemaVersion, []byte(schemaVersion))
-		}
-		// Upgrade older layouts in place, in this one transaction (all or nothing).
-		ver := string(v)
-		for ver != schemaVersion {
-			next, ok := migrations[ver]
-			if !ok {
-				return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
-			}
-			ver = next
-		}
-		if ver != string(v) {
-			return meta.Put(keySchemaVersion, []byte(ver))
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open token store %s: %w", path, err)
+		return nil, fmt.Errorf("open token store: %w", err)
 	}
 	return &Store{db: db}, nil
 }
@@ -110,7 +83,7 @@ func (s *Store) Keys(ctx context.Context) ([]store.SigningKey, error) {
 		return nil, err
 	}
 	var keys []store.SigningKey
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := boltdb.View(ctx, s.db, func(tx *bolt.Tx) error {
 		var err error
 		keys, err = readKeys(tx)
 		return err
@@ -123,7 +96,7 @@ func (s *Store) UpdateKeys(ctx context.Context, update func([]store.SigningKey) 
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		old, err := readKeys(tx)
 		if err != nil {
 			return err
@@ -180,7 +153,7 @@ func (s *Store) Revocations(ctx context.Context) ([]store.Revocation, error) {
 		return nil, err
 	}
 	var out []store.Revocation
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := boltdb.View(ctx, s.db, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRevocations).ForEach(func(k, v []byte) error {
 			if len(v) != 8 {
 				return fmt.Errorf("revocation: bad value length %d", len(v))
@@ -198,7 +171,7 @@ func (s *Store) SweepRevocations(ctx context.Context, t time.Time) (int, error) 
 		return 0, err
 	}
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRevocations)
 		var expired [][]byte
 		err := b.ForEach(func(k, v []byte) error {
@@ -226,7 +199,7 @@ func (s *Store) PutClientSnapshot(ctx context.Context, data []byte) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketClients).Put(keyClientSnapshot, data)
 	})
 }
@@ -237,7 +210,7 @@ func (s *Store) ClientSnapshot(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	var out []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := boltdb.View(ctx, s.db, func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketClients).Get(keyClientSnapshot); v != nil {
 			out = bytes.Clone(v)
 		}

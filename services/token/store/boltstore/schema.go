@@ -1,10 +1,10 @@
 package boltstore
 
-// The buckets of token.db, declared once. Changing what a bucket holds means bumping schemaVersion and
-// adding a step to migrations.
+import bolt "go.etcd.io/bbolt"
+
+// The buckets of token.db, declared once (internal/boltdb keeps the schema version in its meta bucket).
+// Changing what a bucket holds means bumping schemaVersion and adding a step to migrations.
 var (
-	// bucketMeta holds keySchemaVersion.
-	bucketMeta = []byte("meta")
 	// bucketKeys maps key id → JSON storedKey.
 	bucketKeys = []byte("signing_keys")
 	// bucketRevocations maps jti (or "family:" + family id) → 8-byte big-endian expiry (Unix seconds).
@@ -28,22 +28,20 @@ var (
 	// bucketLoginFailures maps a throttling key → store.LoginFailures.
 	bucketLoginFailures = []byte("login_failures")
 
-	allBuckets = [][]byte{bucketMeta, bucketKeys, bucketRevocations, bucketClients,
+	allBuckets = [][]byte{bucketKeys, bucketRevocations, bucketClients,
 		bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures}
 	// expiringBuckets are the buckets SweepExpired sweeps.
 	expiringBuckets = [][]byte{bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures}
 )
 
-var (
-	keySchemaVersion  = []byte("schema_version")
-	keyClientSnapshot = []byte("snapshot")
-)
+// keyClientSnapshot is the one key of bucketClients.
+var keyClientSnapshot = []byte("snapshot")
 
 // schemaVersion is the layout this code reads and writes.
 const schemaVersion = "2"
 
-// migrations maps a stored schema version to the version it upgrades to. Each step keeps existing data;
-// missing buckets are created by Open before the steps run.
-var migrations = map[string]string{
-	"1": "2", // 1 → 2 adds the sign-in buckets only
+// migrations are the upgrade steps of older files (boltdb.Schema.Migrate: from-version → step to the next).
+// Each step keeps existing data; boltdb.Open creates missing buckets before the steps run.
+var migrations = map[string]func(*bolt.Tx) error{
+	"1": func(*bolt.Tx) error { return nil }, // 1 → 2 adds the sign-in buckets only
 }

@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/authsuite/authsuite/internal/boltdb"
 	"github.com/authsuite/authsuite/services/token/store"
 )
 
@@ -83,7 +84,7 @@ func (s *Store) get(ctx context.Context, bucket, key []byte, v any) (time.Time, 
 		return time.Time{}, err
 	}
 	var exp time.Time
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := boltdb.View(ctx, s.db, func(tx *bolt.Tx) error {
 		var err error
 		exp, err = getIn(tx.Bucket(bucket), key, v)
 		return err
@@ -142,7 +143,7 @@ func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(store.
 		return store.Session{}, err
 	}
 	var out store.Session
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
 		var old store.Session
 		exp, err := getIn(b, id, &old)
@@ -167,7 +168,7 @@ func (s *Store) DeleteSession(ctx context.Context, id []byte) (store.Session, er
 		return store.Session{}, err
 	}
 	var out store.Session
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
 		exp, err := getIn(b, id, &out)
 		if err != nil {
@@ -190,7 +191,7 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(store.A
 		return store.AuthCode{}, err
 	}
 	var out store.AuthCode
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCodes)
 		var c store.AuthCode
 		exp, err := getIn(b, hash, &c)
@@ -222,7 +223,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, rotate func
 		return store.RefreshToken{}, err
 	}
 	var out store.RefreshToken
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRefresh)
 		var old store.RefreshToken
 		exp, err := getIn(b, hash, &old)
@@ -252,7 +253,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, rotate func
 }
 
 func consentKey(tenantID, userID, clientID string) []byte {
-	return []byte(tenantID + "\x00" + userID + "\x00" + clientID)
+	return boltdb.JoinKey(tenantID, userID, clientID)
 }
 
 // PutConsent implements store.Store.
@@ -301,7 +302,7 @@ func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 		return 0, err
 	}
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		n = 0
 		for _, name := range expiringBuckets {
 			b := tx.Bucket(name)

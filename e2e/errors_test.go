@@ -77,6 +77,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 	expect(t, "simple wrong grant", s.call("GET", "/api/oauth2/server/tokens?grant_type=password&client_id=billing&client_secret=x", "", nil), 400, "unsupported_grant_type")
 	expect(t, "simple wrong secret", s.call("GET", "/api/oauth2/server/tokens?grant_type=client_credentials&client_id=billing&client_secret=x", "", nil), 401, "invalid_client")
 	expect(t, "check without token", s.call("GET", "/api/oauth2/server/tokens/check", "", nil), 400, "invalid_request")
+	expect(t, "query not UTF-8", s.call("GET", "/api/oauth2/server/tokens/check?token=%FF", "", nil), 400, "invalid_request")
+	expect(t, "form not UTF-8", s.form("/connect/token", "grant_type=client_credentials&client_id=%FF", "", ""), 400, "invalid_request")
 	expect(t, "check forged", s.call("GET", "/api/oauth2/server/tokens/check?token=eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "", nil), 400, "invalid_token")
 	if r := s.call("GET", "/api/oauth2/server/tokens/revoke", "", nil); r.status != 400 || r.json(t)["code"] == float64(0) {
 		t.Fatalf("revoke without token: %d %s", r.status, r.body)

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -102,13 +104,35 @@ func adapt(h http.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, _ map[string]string) { h(w, r) }
 }
 
-// ServeHTTP normalizes the request (see normalize), answers CORS preflights (see cors) and routes it.
+// ServeHTTP normalizes the request (see normalize), answers CORS preflights (see cors) and routes it. A
+// query that is not UTF-8 is refused first: protobuf strings must be UTF-8, and a service could otherwise
+// not decode the request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" {
+		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || !validUTF8(q) {
+			writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", ErrorDescription: "the query must be valid form encoding of UTF-8 text"})
+			return
+		}
+	}
 	normalize(r)
 	if g.cors(w, r) {
 		return
 	}
 	g.mux.ServeHTTP(w, r)
+}
+
+func validUTF8(v url.Values) bool {
+	for k, vs := range v {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, s := range vs {
+			if !utf8.ValidString(s) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 const (

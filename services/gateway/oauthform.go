@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -58,6 +59,9 @@ func ParseForm(r *http.Request) (url.Values, error) {
 	for k, vs := range form {
 		if len(vs) > 1 {
 			return nil, invalidRequest("parameter %q is repeated", truncate(k))
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
+			return nil, invalidRequest("parameters must be UTF-8")
 		}
 		if vs[0] == "" {
 			delete(form, k)

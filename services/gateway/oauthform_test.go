@@ -64,6 +64,7 @@ func TestParseTokenRequestRejects(t *testing.T) {
 		{"bearer scheme", formRequest("grant_type=client_credentials", "Bearer abc"), "invalid_request"},
 		{"too large", formRequest("grant_type=client_credentials&x="+strings.Repeat("a", maxFormBytes), ""), "invalid_request"},
 		{"bad encoding", formRequest("grant_type=%zz", ""), "invalid_request"},
+		{"not UTF-8", formRequest("grant_type=client_credentials&client_id=%FF", ""), "invalid_request"},
 	}
 	for _, tt := range tests {
 		_, err := ParseTokenRequest(tt.req)

@@ -50,3 +50,15 @@ func TestToStatusAndBack(t *testing.T) {
 		t.Error("ToStatus(nil) is not nil")
 	}
 }
+
+func TestCodeName(t *testing.T) {
+	for c, want := range map[codes.Code]string{
+		codes.OK: "ok", codes.NotFound: "not_found", codes.DeadlineExceeded: "deadline_exceeded",
+		codes.Canceled: "canceled", codes.Unauthenticated: "unauthenticated", codes.DataLoss: "data_loss",
+		codes.Code(99): "unknown",
+	} {
+		if got := CodeName(c); got != want {
+			t.Errorf("CodeName(%v) = %q, want %q", c, got, want)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -156,4 +158,33 @@ func mapAndLog(log *slog.Logger, method string, err error) error {
 		log.Error("internal error", "method", method, "err", err)
 	}
 	return mapped
+}
+
+// codeNames holds the snake_case names of the gRPC codes, indexed by code ("not_found", "ok").
+var codeNames = func() []string {
+	names := make([]string, codes.Unauthenticated+1)
+	for c := range names {
+		var b strings.Builder
+		name := codes.Code(c).String()
+		for i, r := range name {
+			if unicode.IsUpper(r) {
+				if i > 0 && !unicode.IsUpper(rune(name[i-1])) {
+					b.WriteByte('_')
+				}
+				r = unicode.ToLower(r)
+			}
+			b.WriteRune(r)
+		}
+		names[c] = b.String()
+	}
+	return names
+}()
+
+// CodeName is the snake_case name of a gRPC code ("NotFound" → "not_found", "OK" → "ok"); codes outside
+// the gRPC set are "unknown". It is what the REST errors and the metrics call a code without an OAuth name.
+func CodeName(c codes.Code) string {
+	if int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return "unknown"
 }

@@ -2,9 +2,7 @@ package metrics
 
 import (
 	"context"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -83,38 +81,11 @@ func (m *Metrics) observeRPC(method string, start time.Time, err error) {
 		}
 		label := info.OAuthCode
 		if label == "" {
-			label = snakeCodeName(code)
+			label = apierror.CodeName(code)
 		}
 		m.errorSeries.get(label).Inc()
 	}
 	s := m.grpcSeries.get(grpcKey{method: method, code: code})
 	s.requests.Inc()
 	s.duration.Observe(time.Since(start).Seconds())
-}
-
-// snakeCodes holds the snake_case names of the gRPC codes, indexed by code.
-var snakeCodes = func() []string {
-	names := make([]string, codes.Unauthenticated+1)
-	for c := range names {
-		names[c] = toSnake(codes.Code(c).String())
-	}
-	return names
-}()
-
-// snakeCodeName is the snake_case name of a gRPC code in the gRPC set ("not_found", "deadline_exceeded").
-func snakeCodeName(c codes.Code) string { return snakeCodes[c] }
-
-// toSnake turns a CamelCase gRPC code name into snake_case ("NotFound" → "not_found", "OK" → "ok").
-func toSnake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 && !unicode.IsUpper(rune(s[i-1])) {
-				b.WriteByte('_')
-			}
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -484,14 +484,3 @@ func TestMetricNamesLint(t *testing.T) {
 		}
 	}
 }
-
-func TestToSnake(t *testing.T) {
-	for c, want := range map[codes.Code]string{
-		codes.OK: "ok", codes.NotFound: "not_found", codes.DeadlineExceeded: "deadline_exceeded",
-		codes.Canceled: "canceled", codes.Unauthenticated: "unauthenticated", codes.DataLoss: "data_loss",
-	} {
-		if got := snakeCodeName(c); got != want {
-			t.Errorf("snakeCodeName(%v) = %q, want %q", c, got, want)
-		}
-	}
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -71,22 +70,7 @@ func errorCodeFor(c codes.Code) string {
 	case codes.Internal, codes.Unknown, codes.DataLoss:
 		return apierror.ServerError
 	}
-	return toSnake(c.String())
-}
-
-// toSnake turns a gRPC code name (NotFound) into not_found.
-func toSnake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if r >= 'A' && r <= 'Z' {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return apierror.CodeName(c)
 }
 
 func routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, status int) {

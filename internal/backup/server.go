@@ -11,7 +11,6 @@ package backup
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +24,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 
 	opsv1 "github.com/authsuite/authsuite/gen/authsuite/ops/v1"
 	"github.com/authsuite/authsuite/internal/access"
@@ -80,13 +78,8 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) { opsv1.RegisterBackupServic
 // authorize admits the internal credential, or a client token of the system tenant with scope adminapi. A
 // backup holds every tenant's data, so tenant administrators and user tokens are refused.
 func (s *Server) authorize(ctx context.Context) (string, error) {
-	if s.cred != "" {
-		md, _ := metadata.FromIncomingContext(ctx)
-		for _, v := range md.Get(internalauth.MetadataKey) {
-			if subtle.ConstantTimeCompare([]byte(v), []byte(s.cred)) == 1 {
-				return "internal", nil
-			}
-		}
+	if internalauth.HasCredential(ctx, s.cred) {
+		return "internal", nil
 	}
 	tok, err := bearer.FromContext(ctx)
 	if err != nil {

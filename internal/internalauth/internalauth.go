@@ -37,16 +37,25 @@ func isInternal(fullMethod string) bool {
 }
 
 func check(ctx context.Context, cred, fullMethod string) error {
-	if !isInternal(fullMethod) {
+	if !isInternal(fullMethod) || HasCredential(ctx, cred) {
 		return nil
+	}
+	return status.Error(codes.PermissionDenied, "internal API: missing or wrong internal credential")
+}
+
+// HasCredential reports, in constant time per value, whether the incoming call carries cred. An empty cred
+// matches nothing.
+func HasCredential(ctx context.Context, cred string) bool {
+	if cred == "" {
+		return false
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	for _, v := range md.Get(MetadataKey) {
 		if subtle.ConstantTimeCompare([]byte(v), []byte(cred)) == 1 {
-			return nil
+			return true
 		}
 	}
-	return status.Error(codes.PermissionDenied, "internal API: missing or wrong internal credential")
+	return false
 }
 
 // UnaryServerInterceptor rejects calls to internal services that lack cred with PERMISSION_DENIED.

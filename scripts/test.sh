@@ -45,9 +45,13 @@ if [ -n "$(git status --porcelain -- gen services/gateway/openapi.json)" ]; then
   echo "scripts/generate.sh changed generated files: commit them"; git status --porcelain -- gen services/gateway/openapi.json; exit 1
 fi
 
-step "buf breaking against the previous commit"
-if git rev-parse -q --verify HEAD~1 >/dev/null && git ls-tree -d HEAD~1 proto >/dev/null 2>&1 && [ -n "$(git ls-tree HEAD~1 proto)" ]; then
-  buf breaking --against ".git#ref=HEAD~1,subdir=proto"
+step "buf breaking"
+# A branch is compared with main; main itself with its previous commit (what CI runs on).
+branch=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo HEAD)
+if [ "$branch" != "main" ] && git rev-parse -q --verify refs/heads/main >/dev/null; then
+  echo "against main"; buf breaking --against ".git#branch=main,subdir=proto"
+elif git rev-parse -q --verify HEAD~1 >/dev/null && [ -n "$(git ls-tree HEAD~1 proto 2>/dev/null)" ]; then
+  echo "against the previous commit"; buf breaking --against ".git#ref=HEAD~1,subdir=proto"
 else
   echo "no previous schema to compare with"
 fi

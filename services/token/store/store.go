@@ -90,6 +90,9 @@ type Store interface {
 	// rotated before (rotate is not called then).
 	RotateRefreshToken(ctx context.Context, hash []byte, rotate func(old RefreshToken) (RefreshToken, error)) (RefreshToken, error)
 
+	// RefreshToken returns the refresh token stored under hash (used or not), or ErrNotFound.
+	RefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
+
 	// PutConsent stores (or replaces) the consent of c.TenantID/c.UserID for c.ClientID.
 	PutConsent(ctx context.Context, c Consent) error
 	// Consent returns the remembered consent of a user for a client, or ErrNotFound.
@@ -99,6 +102,11 @@ type Store interface {
 	PutLoginFailures(ctx context.Context, f LoginFailures) error
 	// LoginFailures returns the failure count under key, or ErrNotFound.
 	LoginFailures(ctx context.Context, key string) (LoginFailures, error)
+	// UpdateLoginFailures runs update on the failure count under key and stores its result (under key, with
+	// the Expiry it returns), atomically: read, update and write happen in one transaction, so concurrent
+	// updates of one key never lose a count. When nothing is stored under key, update gets the zero value
+	// with Key set. An error from update aborts with nothing changed and is returned as is.
+	UpdateLoginFailures(ctx context.Context, key string, update func(LoginFailures) (LoginFailures, error)) (LoginFailures, error)
 	// DeleteLoginFailures forgets the failures under key; deleting a missing one succeeds.
 	DeleteLoginFailures(ctx context.Context, key string) error
 

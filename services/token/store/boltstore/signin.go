@@ -252,6 +252,17 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, rotate func
 	return out, err
 }
 
+// RefreshToken implements store.Store.
+func (s *Store) RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
+	var t store.RefreshToken
+	exp, err := s.get(ctx, bucketRefresh, hash, &t)
+	if err != nil {
+		return store.RefreshToken{}, err
+	}
+	t.Hash, t.Expiry = bytes.Clone(hash), exp
+	return t, nil
+}
+
 func consentKey(tenantID, userID, clientID string) []byte {
 	return boltdb.JoinKey(tenantID, userID, clientID)
 }
@@ -289,6 +300,43 @@ func (s *Store) LoginFailures(ctx context.Context, key string) (store.LoginFailu
 	}
 	f.Key, f.Expiry = key, exp
 	return f, nil
+}
+
+// UpdateLoginFailures implements store.Store in one bbolt read-write transaction.
+func (s *Store) UpdateLoginFailures(ctx context.Context, key string, update func(store.LoginFailures) (store.LoginFailures, error)) (store.LoginFailures, error) {
+	if err := s.check(ctx); err != nil {
+		return store.LoginFailures{}, err
+	}
+	k := []byte(key)
+	if err := validKey(k); err != nil {
+		return store.LoginFailures{}, err
+	}
+	var out store.LoginFailures
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLoginFailures)
+		var old store.LoginFailures
+		exp, err := getIn(b, k, &old)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			old = store.LoginFailures{}
+		case err != nil:
+			return err
+		default:
+			old.Expiry = exp
+		}
+		old.Key = key
+		next, err := update(old)
+		if err != nil {
+			return err
+		}
+		next.Key = key
+		out = next
+		return putIn(b, k, next.Expiry, next)
+	})
+	if err != nil {
+		return store.LoginFailures{}, err
+	}
+	return out, nil
 }
 
 // DeleteLoginFailures implements store.Store.

@@ -22,6 +22,9 @@ var signinTests = []struct {
 	{"CodeSingleUse", testCodeSingleUse},
 	{"RefreshRotation", testRefreshRotation},
 	{"ConsentsAndFailures", testConsentsAndFailures},
+	{"UpdateLoginFailures", testUpdateLoginFailures},
+	{"UpdateLoginFailuresConcurrent", testUpdateLoginFailuresConcurrent},
+	{"RefreshTokenLookup", testRefreshTokenLookup},
 	{"SweepExpired", testSweepExpired},
 }
 
@@ -254,5 +257,101 @@ func testSweepExpired(t *testing.T, open func() store.Store) {
 	}
 	if len(revMap(t, s)) != 1 {
 		t.Fatal("SweepExpired touched revocations")
+	}
+}
+
+func testUpdateLoginFailures(t *testing.T, open func() store.Store) {
+	s := open()
+	defer s.Close()
+	// Absent: update sees the zero value (with the key); its result is stored with its expiry.
+	got, err := s.UpdateLoginFailures(ctx, "acct:x", func(f store.LoginFailures) (store.LoginFailures, error) {
+		if f.Count != 0 || !f.Last.IsZero() || !f.Expiry.IsZero() || f.Key != "acct:x" {
+			t.Errorf("absent record: update got %+v", f)
+		}
+		f.Count, f.Last, f.Expiry = 1, t0(), t0().Add(time.Hour)
+		return f, nil
+	})
+	if err != nil || got.Count != 1 || got.Key != "acct:x" {
+		t.Fatalf("first update = %+v, %v", got, err)
+	}
+	got, err = s.UpdateLoginFailures(ctx, "acct:x", func(f store.LoginFailures) (store.LoginFailures, error) {
+		if f.Count != 1 || !f.Last.Equal(t0()) || !f.Expiry.Equal(t0().Add(time.Hour)) {
+			t.Errorf("stored record: update got %+v", f)
+		}
+		f.Count++
+		f.LockedUntil = t0().Add(time.Minute)
+		return f, nil
+	})
+	if err != nil || got.Count != 2 {
+		t.Fatalf("second update = %+v, %v", got, err)
+	}
+	// An error from update changes nothing and is returned as is.
+	boom := errors.New("boom")
+	if _, err := s.UpdateLoginFailures(ctx, "acct:x", func(f store.LoginFailures) (store.LoginFailures, error) {
+		f.Count = 99
+		return f, boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("failing update: %v", err)
+	}
+	if _, err := s.UpdateLoginFailures(ctx, "acct:new", func(f store.LoginFailures) (store.LoginFailures, error) { return f, boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing update of an absent key: %v", err)
+	}
+	if _, err := s.LoginFailures(ctx, "acct:new"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("failed update of an absent key stored something: %v", err)
+	}
+	s.Close()
+	s = open()
+	defer s.Close()
+	f, err := s.LoginFailures(ctx, "acct:x")
+	if err != nil || f.Count != 2 || !f.LockedUntil.Equal(t0().Add(time.Minute)) || !f.Expiry.Equal(t0().Add(time.Hour)) {
+		t.Fatalf("after reopen: %+v, %v", f, err)
+	}
+}
+
+// testUpdateLoginFailuresConcurrent: concurrent increments of one key lose nothing.
+func testUpdateLoginFailuresConcurrent(t *testing.T, open func() store.Store) {
+	s := open()
+	defer s.Close()
+	const n = 40
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := s.UpdateLoginFailures(ctx, "acct:race", func(f store.LoginFailures) (store.LoginFailures, error) {
+				f.Count++
+				f.Expiry = t0().Add(time.Hour)
+				return f, nil
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if f, err := s.LoginFailures(ctx, "acct:race"); err != nil || f.Count != n {
+		t.Fatalf("after %d concurrent increments: %+v, %v", n, f, err)
+	}
+}
+
+func testRefreshTokenLookup(t *testing.T, open func() store.Store) {
+	s := open()
+	defer s.Close()
+	if _, err := s.RefreshToken(ctx, h("nope")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	rt := store.RefreshToken{Hash: h("r"), FamilyID: "fam", ClientID: "web", TenantID: "t", UserID: "u", Scopes: []string{"openid"}, Expiry: t0().Add(time.Hour)}
+	if err := s.PutRefreshToken(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RotateRefreshToken(ctx, h("r"), func(o store.RefreshToken) (store.RefreshToken, error) {
+		o.Hash = h("r2")
+		return o, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RefreshToken(ctx, h("r"))
+	if err != nil || !got.Used || got.FamilyID != "fam" || got.ClientID != "web" || !bytes.Equal(got.Hash, h("r")) || !got.Expiry.Equal(rt.Expiry) {
+		t.Fatalf("rotated token = %+v, %v", got, err)
+	}
+	if got, err := s.RefreshToken(ctx, h("r2")); err != nil || got.Used || got.FamilyID != "fam" {
+		t.Fatalf("new token = %+v, %v", got, err)
 	}
 }

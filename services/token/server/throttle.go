@@ -82,7 +82,8 @@ func (s *Server) throttled(ctx context.Context, keys []string) (string, error) {
 	return msg, nil
 }
 
-// recordFailure counts a failed sign-in for every key, durably.
+// recordFailure counts a failed sign-in for every key, durably and atomically per key (one store
+// transaction reads, counts and writes), so concurrent failures each count and reach the lock.
 func (s *Server) recordFailure(ctx context.Context, keys []string) error {
 	now := s.now()
 	for _, k := range keys {
@@ -90,22 +91,26 @@ func (s *Server) recordFailure(ctx context.Context, keys []string) error {
 			continue
 		}
 		p := policyOf(k)
-		f, err := s.st.LoginFailures(ctx, k)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		locked := false
+		f, err := s.st.UpdateLoginFailures(ctx, k, func(f store.LoginFailures) (store.LoginFailures, error) {
+			locked = false // the update may run again if the transaction retries
+			if f.Count == 0 || (!f.LockedUntil.IsZero() && !now.Before(f.LockedUntil)) || now.Sub(f.Last) > p.Window {
+				f = store.LoginFailures{Key: k}
+			}
+			f.Count++
+			f.Last = now
+			if f.Count >= p.LockAt {
+				f.LockedUntil = now.Add(p.Lock)
+				locked = true
+			}
+			f.Expiry = now.Add(p.Window + p.Lock)
+			return f, nil
+		})
+		if err != nil {
 			return err
 		}
-		if errors.Is(err, store.ErrNotFound) || (!f.LockedUntil.IsZero() && !now.Before(f.LockedUntil)) || now.Sub(f.Last) > p.Window {
-			f = store.LoginFailures{Key: k}
-		}
-		f.Count++
-		f.Last = now
-		if f.Count >= p.LockAt {
-			f.LockedUntil = now.Add(p.Lock)
+		if locked {
 			s.log.Warn("audit", "event", "login_lock", "key_kind", k[:strings.IndexByte(k, ':')], "until", f.LockedUntil)
-		}
-		f.Expiry = now.Add(p.Window + p.Lock)
-		if err := s.st.PutLoginFailures(ctx, f); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -259,7 +259,8 @@ func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.
 // issueForUser signs the access token of a user grant (RFC 9068, with auth_time marking it a user token and
 // fid naming its family), the ID token when openid was granted (OIDC Core §3.1.3.3), and a refresh token when
 // offline_access was granted to a client allowed offline access. refresh is the already stored rotated
-// refresh token of a refresh grant; otherwise a new one is stored here (durably, before answering).
+// refresh token of a refresh grant, always returned; otherwise a new one is stored here (durably, before
+// answering).
 func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGrant, refresh string) (*tokenv1.TokenResponse, error) {
 	lifetime := max(min(cl.AccessTokenLifetime, MaxAccessTokenLifetime), time.Second)
 	now := s.now()
@@ -274,15 +275,20 @@ func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGra
 		return nil, err
 	}
 	resp := &tokenv1.TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int32(lifetime / time.Second), Scope: scope}
-	if slices.Contains(g.Scopes, ScopeOfflineAccess) && cl.AllowOfflineAccess {
-		if refresh == "" {
-			refresh = newSecret()
-			if err := s.st.PutRefreshToken(ctx, store.RefreshToken{
-				Hash: digest(refresh), FamilyID: g.FamilyID, ClientID: cl.ID, TenantID: g.TenantID, UserID: g.UserID,
-				Scopes: g.Scopes, SID: g.SID, AuthTime: g.AuthTime, Expiry: g.FamilyEnd,
-			}); err != nil {
-				return nil, err
-			}
+	switch {
+	case refresh != "":
+		// A refresh grant rotated the token: the new one is always returned, even when this response's
+		// scope was narrowed without offline_access, since the old one is now used and presenting it again
+		// would revoke the family (RFC 6749 §6: the refresh token stays usable; the family keeps its
+		// originally granted scopes as the ceiling).
+		resp.RefreshToken = &refresh
+	case slices.Contains(g.Scopes, ScopeOfflineAccess) && cl.AllowOfflineAccess:
+		refresh = newSecret()
+		if err := s.st.PutRefreshToken(ctx, store.RefreshToken{
+			Hash: digest(refresh), FamilyID: g.FamilyID, ClientID: cl.ID, TenantID: g.TenantID, UserID: g.UserID,
+			Scopes: g.Scopes, SID: g.SID, AuthTime: g.AuthTime, Expiry: g.FamilyEnd,
+		}); err != nil {
+			return nil, err
 		}
 		resp.RefreshToken = &refresh
 	}

@@ -6,6 +6,8 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/token/clients"
+	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // Token is the token endpoint (RFC 6749 §3.2): client_credentials (§4.4, confidential clients only),
@@ -60,32 +62,75 @@ func (s *Server) Introspect(ctx context.Context, req *tokenv1.IntrospectRequest)
 	return toIntrospectResponse(v.claims), nil
 }
 
-// Revoke is token revocation (RFC 7009 §2). The caller authenticates as a client (§2.1); an invalid or
-// unknown token, or one that is already expired or revoked, succeeds (§2.2); a token issued to another
+// Revoke is token revocation (RFC 7009 §2). The caller authenticates as a client (§2.1). An access token is
+// revoked by its jti; a refresh token, found by its stored digest, revokes its whole family (its rotations and
+// every access token issued from it, RFC 7009 §2.1 "SHOULD also invalidate all access tokens based on the
+// same authorization grant"). token_type_hint only decides which kind is looked up first (§2.1). An invalid
+// or unknown token, or one that is already expired or revoked, succeeds (§2.2); a token issued to another
 // client answers unauthorized_client. The revocation is durable before the answer.
 func (s *Server) Revoke(ctx context.Context, req *tokenv1.RevokeRequest) (*tokenv1.RevokeResponse, error) {
 	caller, err := s.authenticate(authFrom(req.GetClient()), false)
 	if err != nil {
 		return nil, err
 	}
-	if req.GetToken() == "" {
+	tok := req.GetToken()
+	if tok == "" {
 		return nil, apierror.OAuth(apierror.InvalidRequest, "token is required")
 	}
-	v, err := s.verifyToken(req.GetToken())
+	kinds := []func(context.Context, *clients.Client, string) (bool, error){s.revokeAccessToken, s.revokeRefreshToken}
+	if req.GetTokenTypeHint() == "refresh_token" {
+		kinds[0], kinds[1] = kinds[1], kinds[0]
+	}
+	for _, revoke := range kinds {
+		found, err := revoke(ctx, caller, tok)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			break
+		}
+	}
+	return &tokenv1.RevokeResponse{}, nil // revoked, or unknown (§2.2)
+}
+
+// revokeAccessToken revokes tok when it is an access token of this issuer, reporting whether it was one.
+func (s *Server) revokeAccessToken(ctx context.Context, caller *clients.Client, tok string) (bool, error) {
+	v, err := s.verifyToken(tok)
 	switch {
 	case errors.Is(err, errTokenInvalid):
-		return &tokenv1.RevokeResponse{}, nil
+		return false, nil
 	case v == nil:
-		return nil, err
+		return false, err
 	case v.claims.ClientID != caller.ID:
-		return nil, apierror.OAuth(apierror.UnauthorizedClient, "the token was not issued to this client")
+		return true, apierror.OAuth(apierror.UnauthorizedClient, "the token was not issued to this client")
 	case err != nil: // expired or already revoked
-		return &tokenv1.RevokeResponse{}, nil
+		return true, nil
 	}
-	if err := s.revoke(ctx, v); err != nil {
-		return nil, err
+	return true, s.revoke(ctx, v)
+}
+
+// revokeRefreshToken revokes the family of tok when it is a stored refresh token (used or not), reporting
+// whether it was one.
+func (s *Server) revokeRefreshToken(ctx context.Context, caller *clients.Client, tok string) (bool, error) {
+	if len(tok) > 128 {
+		return false, nil
 	}
-	return &tokenv1.RevokeResponse{}, nil
+	rt, err := s.st.RefreshToken(ctx, digest(tok))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case rt.ClientID != caller.ID:
+		return true, apierror.OAuth(apierror.UnauthorizedClient, "the token was not issued to this client")
+	case !s.now().Before(rt.Expiry) || s.revoked.has(familyKey(rt.FamilyID)):
+		return true, nil // expired or already revoked
+	}
+	if err := s.revokeFamily(ctx, caller, rt.FamilyID); err != nil {
+		return true, err
+	}
+	s.log.Info("audit", "event", "refresh_token_revoked", "client_id", caller.ID, "user_id", rt.UserID)
+	return true, nil
 }
 
 // GetDiscovery returns the provider metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3).

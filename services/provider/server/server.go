@@ -85,7 +85,7 @@ type Server struct {
 	flights flightGroup
 	cacheMu sync.RWMutex
 	cache   map[string]provider.Grant // connector id → its current grant, decrypted
-	gen     map[string]uint64         // connector id → bumped by forget; stale puts are dropped
+	gen     uint64                    // bumped by every forget; puts read before a forget are dropped
 }
 
 // New builds a server from d. It panics if d.Store or d.Keyring is nil or d.PublicURL is not an absolute
@@ -116,7 +116,7 @@ func New(d Deps) *Server {
 	}
 	return &Server{store: d.Store, keys: d.Keyring, auth: d.Auth, catalog: d.Catalog, http: d.HTTPClient,
 		log: d.Log, now: d.Now, redirectURI: pub.String() + ReturnPath, origins: origins,
-		cache: map[string]provider.Grant{}, gen: map[string]uint64{}}
+		cache: map[string]provider.Grant{}}
 }
 
 // Register adds ProviderConfigService, ConnectorService and ProviderInternalService to gs (a *grpc.Server).
@@ -199,18 +199,20 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// cacheGen returns the cache generation of a connector; pass it to cachePut after the store write.
-func (s *Server) cacheGen(id string) uint64 {
+// cacheGen returns the cache generation; pass it to cachePut after the store write. One counter for all
+// connectors keeps memory bounded: a forget elsewhere only costs a put its caching (the next read goes to
+// the store).
+func (s *Server) cacheGen(string) uint64 {
 	s.cacheMu.RLock()
 	defer s.cacheMu.RUnlock()
-	return s.gen[id]
+	return s.gen
 }
 
-// cachePut caches g unless the connector was forgotten since gen was read.
+// cachePut caches g unless any connector was forgotten since gen was read.
 func (s *Server) cachePut(id string, gen uint64, g provider.Grant) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
-	if s.gen[id] == gen {
+	if s.gen == gen {
 		s.cache[id] = g
 	}
 }
@@ -227,5 +229,5 @@ func (s *Server) forget(id string) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	delete(s.cache, id)
-	s.gen[id]++
+	s.gen++
 }

@@ -56,7 +56,7 @@ func ParseSelector(s string) (Selector, error) {
 	case "mobile":
 		kind = ByMobile
 	default:
-		return Selector{}, apierror.Invalid("sudo", "unknown selector %q: want uid, loginName, email or mobile", truncate(prefix))
+		return Selector{}, apierror.Invalid("sudo", "unknown selector %q: want uid, loginName, email or mobile", apierror.Clip(prefix, 32))
 	}
 	if value == "" || len(value) > 256 || strings.ContainsAny(value, "\x00\r\n") {
 		return Selector{}, apierror.Invalid("sudo", "the %s value must be 1 to 256 printable characters", kind)
@@ -80,13 +80,6 @@ func HasScope(scopes []string, scope string) bool {
 		}
 	}
 	return false
-}
-
-func truncate(s string) string {
-	if len(s) > 32 {
-		return s[:32] + "…"
-	}
-	return s
 }
 
 // gRPC metadata keys under which the gateway forwards the caller's credentials and sudo request. The

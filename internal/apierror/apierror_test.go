@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -59,6 +60,27 @@ func TestCodeName(t *testing.T) {
 	} {
 		if got := CodeName(c); got != want {
 			t.Errorf("CodeName(%v) = %q, want %q", c, got, want)
+		}
+	}
+}
+
+func TestClip(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"longer than ten", 10, "longer tha…"},
+		{"日本語テキスト", 7, "日本…"}, // never splits a character
+		{"a\nb\x00c", 10, "a?b?c"},
+		{"bad\xffutf8", 10, "bad?utf8"},
+		{"", 5, ""},
+	} {
+		got := Clip(tt.in, tt.max)
+		if got != tt.want || !utf8.ValidString(got) {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
 		}
 	}
 }

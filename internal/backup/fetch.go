@@ -66,7 +66,7 @@ func Fetch(ctx context.Context, c opsv1.BackupServiceClient, dir string, now fun
 	for _, d := range list.GetDatabases() {
 		name := d.GetName()
 		if !validName.MatchString(name) || seen[name] {
-			return nil, fmt.Errorf("the server listed an invalid or repeated database name %q", truncate(name))
+			return nil, fmt.Errorf("the server listed an invalid or repeated database name %q", apierror.Clip(name, 64))
 		}
 		seen[name] = true
 		f, err := fetchOne(ctx, c, dir, name)

@@ -128,7 +128,7 @@ func ReadManifest(dir string) (*Manifest, error) {
 	seen := map[string]bool{}
 	for i, d := range m.Databases {
 		if !validName.MatchString(d.Name) || d.File != d.Name+".db" || seen[d.Name] {
-			return nil, apierror.Invalid("--from", "%s: databases[%d]: invalid or repeated name %q / file %q", ManifestFile, i, truncate(d.Name), truncate(d.File))
+			return nil, apierror.Invalid("--from", "%s: databases[%d]: invalid or repeated name %q / file %q", ManifestFile, i, apierror.Clip(d.Name, 64), apierror.Clip(d.File, 64))
 		}
 		seen[d.Name] = true
 	}

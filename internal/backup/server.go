@@ -134,7 +134,7 @@ func (s *Server) Backup(req *opsv1.BackupRequest, stream grpc.ServerStreamingSer
 	}
 	db, ok := s.dbs[name]
 	if !ok {
-		return apierror.NotFound("database %q (this server holds %s)", truncate(name), strings.Join(slices.Sorted(maps.Keys(s.dbs)), ", "))
+		return apierror.NotFound("database %q (this server holds %s)", apierror.Clip(name, 64), strings.Join(slices.Sorted(maps.Keys(s.dbs)), ", "))
 	}
 	spool, err := os.CreateTemp(filepath.Dir(db.Path()), "."+name+".backup-*")
 	if err != nil {
@@ -193,11 +193,4 @@ func (s *Server) Backup(req *opsv1.BackupRequest, stream grpc.ServerStreamingSer
 	}
 	s.log.Info("backup streamed", "database", name, "size_bytes", size, "transaction_id", txid, "by", who)
 	return nil
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

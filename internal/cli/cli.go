@@ -14,6 +14,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/authsuite/authsuite/internal/apierror"
 )
 
 // IO is where a command reads and writes.
@@ -162,14 +164,7 @@ func (e *env) subcommand(ctx context.Context, command string, args []string, ver
 	}
 	f, ok := verbs[args[0]]
 	if !ok {
-		return usageErr("unknown subcommand %q: want one of %s", truncate(args[0]), strings.Join(names, ", "))
+		return usageErr("unknown subcommand %q: want one of %s", apierror.Clip(args[0], 64), strings.Join(names, ", "))
 	}
 	return f(ctx, args[1:])
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

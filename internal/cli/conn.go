@@ -113,7 +113,7 @@ func (e *env) parse(fs *flag.FlagSet, args []string) ([]string, map[string]bool,
 	}
 	if f := fs.Lookup("output"); f != nil {
 		if v := f.Value.String(); v != "json" && v != "table" {
-			return nil, nil, flagErr("--output", "want json or table, got %q", truncate(v))
+			return nil, nil, flagErr("--output", "want json or table, got %q", apierror.Clip(v, 64))
 		}
 	}
 	return pos, given, nil
@@ -125,7 +125,7 @@ func positional(pos []string, names ...string) error {
 		return usageErr("missing argument %s", strings.ToUpper(names[len(pos)]))
 	}
 	if len(pos) > len(names) {
-		return usageErr("unexpected argument %q", truncate(pos[len(names)]))
+		return usageErr("unexpected argument %q", apierror.Clip(pos[len(names)], 64))
 	}
 	return nil
 }
@@ -146,7 +146,7 @@ func (s *session) close() {
 // with scope adminapi for --client-id/--client-secret (AUTHSUITE_BOOTSTRAP_SECRET for client admin).
 func (e *env) connect(ctx context.Context, c *common) (*session, error) {
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
-		return nil, flagErr("--grpc-addr", "want host:port, got %q", truncate(c.addr))
+		return nil, flagErr("--grpc-addr", "want host:port, got %q", apierror.Clip(c.addr, 64))
 	}
 	creds := insecure.NewCredentials()
 	if c.tlsCA != "" || c.tlsCert != "" || c.tlsKey != "" {
@@ -200,7 +200,7 @@ func (e *env) exchange(ctx context.Context, conn *grpc.ClientConn, c *common) (s
 		default:
 			code = ExitAuth // a refused client or scope is an authentication failure, whatever its OAuth code
 		}
-		return "", &ExitError{Code: code, Err: fmt.Errorf("cannot get an access token for client %q: %s", truncate(c.clientID), clean(msg))}
+		return "", &ExitError{Code: code, Err: fmt.Errorf("cannot get an access token for client %q: %s", apierror.Clip(c.clientID, 64), clean(msg))}
 	}
 	return resp.GetAccessToken(), nil
 }

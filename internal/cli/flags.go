@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authsuite/authsuite/internal/apierror"
 )
 
 // listFlag is a list given as comma-separated values, the flag repeatable: --scopes a,b --scopes c. An empty
@@ -41,7 +43,7 @@ func (s *secondsFlag) Set(v string) error {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return fmt.Errorf("want seconds or a duration such as 1h, got %q", truncate(v))
+		return fmt.Errorf("want seconds or a duration such as 1h, got %q", apierror.Clip(v, 64))
 	}
 	if d%time.Second != 0 || d.Seconds() > math.MaxInt32 || d.Seconds() < math.MinInt32 {
 		return fmt.Errorf("want whole seconds up to %d, got %s", math.MaxInt32, d)
@@ -71,7 +73,7 @@ func (f *timeFlag) Set(v string) error {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return fmt.Errorf("want an RFC 3339 time or a duration from now such as 720h, got %q", truncate(v))
+		return fmt.Errorf("want an RFC 3339 time or a duration from now such as 720h, got %q", apierror.Clip(v, 64))
 	}
 	f.t = f.now().Add(d)
 	return nil

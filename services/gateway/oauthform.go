@@ -58,7 +58,7 @@ func ParseForm(r *http.Request) (url.Values, error) {
 	}
 	for k, vs := range form {
 		if len(vs) > 1 {
-			return nil, invalidRequest("parameter %q is repeated", truncate(k))
+			return nil, invalidRequest("parameter %q is repeated", apierror.Clip(k, 40))
 		}
 		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
 			return nil, invalidRequest("parameters must be UTF-8")
@@ -262,11 +262,4 @@ func oauthStatusFor(c codes.Code) int {
 		return http.StatusInternalServerError
 	}
 	return http.StatusBadRequest
-}
-
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/authsuite/authsuite/internal/apierror"
 )
 
 // Limits of a configuration file.
@@ -65,7 +67,7 @@ func ParseConfig(c Catalog, doc any) ([]Parsed, []Problem) {
 	for _, typ := range sortedKeys(top) {
 		e, known := c[typ]
 		if !known {
-			problems = append(problems, Problem{Entry: ProviderKey{Type: shorten(typ)}, Reason: "is not a known connector type (want one of " + strings.Join(c.Types(), ", ") + ")"})
+			problems = append(problems, Problem{Entry: ProviderKey{Type: apierror.Clip(typ, 64)}, Reason: "is not a known connector type (want one of " + strings.Join(c.Types(), ", ") + ")"})
 			continue
 		}
 		providers, ok := top[typ].(map[string]any)
@@ -77,7 +79,7 @@ func ParseConfig(c Catalog, doc any) ([]Parsed, []Problem) {
 			n++
 			k := ProviderKey{Type: typ, Name: name}
 			if reason := checkName(name); reason != "" {
-				problems = append(problems, Problem{Entry: ProviderKey{Type: typ, Name: shorten(name)}, Reason: reason})
+				problems = append(problems, Problem{Entry: ProviderKey{Type: typ, Name: apierror.Clip(name, 64)}, Reason: reason})
 				continue
 			}
 			p, ps := parseEntry(e, k, providers[name])
@@ -138,7 +140,7 @@ func parseEntry(e Entry, k ProviderKey, v any) (Parsed, []Problem) {
 			canon = keyBaseURL
 		}
 		if !allowed[canon] {
-			bad(shorten(key), "is not a setting of %s (want %s)", e.Type, strings.Join(append(append([]string(nil), e.Required...), e.Optional...), ", "))
+			bad(apierror.Clip(key, 64), "is not a setting of %s (want %s)", e.Type, strings.Join(append(append([]string(nil), e.Required...), e.Optional...), ", "))
 			continue
 		}
 		if _, dup := vals[canon]; dup {
@@ -275,10 +277,10 @@ func parseHeaders(v any) ([]Header, string) {
 		for _, name := range sortedKeys(o) {
 			val, ok := o[name].(string)
 			if !ok {
-				return nil, fmt.Sprintf("[%d]: header %q must have a string value", i, shorten(name))
+				return nil, fmt.Sprintf("[%d]: header %q must have a string value", i, apierror.Clip(name, 64))
 			}
 			if !validToken(name) {
-				return nil, fmt.Sprintf("[%d]: %q is not a valid header name", i, shorten(name))
+				return nil, fmt.Sprintf("[%d]: %q is not a valid header name", i, apierror.Clip(name, 64))
 			}
 			if strings.ContainsAny(val, "\r\n\x00") || len(val) > MaxValueLen {
 				return nil, fmt.Sprintf("[%d]: header %s has an invalid value", i, name)
@@ -301,10 +303,10 @@ func parseScopes(v any) ([]ScopeOption, string) {
 		for _, label := range sortedKeys(o) {
 			val, ok := o[label].(string)
 			if !ok {
-				return nil, fmt.Sprintf("[%d]: scope %q must have a string value", i, shorten(label))
+				return nil, fmt.Sprintf("[%d]: scope %q must have a string value", i, apierror.Clip(label, 64))
 			}
 			if !validScope(val) {
-				return nil, fmt.Sprintf("[%d]: %q is not a valid scope (RFC 6749 §3.3)", i, shorten(val))
+				return nil, fmt.Sprintf("[%d]: %q is not a valid scope (RFC 6749 §3.3)", i, apierror.Clip(val, 64))
 			}
 			so = append(so, ScopeOption{Label: label, Scope: val})
 		}
@@ -391,22 +393,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-// shorten keeps user-supplied names in messages short and printable.
-func shorten(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if isControl(r) || r == utf8.RuneError {
-			return '?'
-		}
-		return r
-	}, s)
-	if len(s) > 64 {
-		for i := 64; i > 0; i-- {
-			if utf8.RuneStart(s[i]) {
-				return s[:i] + "…"
-			}
-		}
-	}
-	return s
 }

@@ -96,7 +96,7 @@ func ValidateClient(c Client) error {
 				return apierror.Invalid(field, "password requires allowRopc: true")
 			}
 		default:
-			return apierror.Invalid(field, "unknown grant type %q: want client_credentials, authorization_code, refresh_token or password", clip(g))
+			return apierror.Invalid(field, "unknown grant type %q: want client_credentials, authorization_code, refresh_token or password", apierror.Clip(g, 40))
 		}
 		if seen[g] {
 			return apierror.Invalid(field, "duplicate grant type %q", g)
@@ -278,12 +278,4 @@ func validateID(field, id string) error {
 		}
 	}
 	return nil
-}
-
-// clip shortens a caller-supplied value quoted in an error message.
-func clip(s string) string {
-	if len(s) > 40 {
-		s = s[:40] + "…"
-	}
-	return strings.ToValidUTF8(s, "?")
 }

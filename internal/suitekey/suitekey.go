@@ -35,8 +35,9 @@ type key struct {
 	master []byte
 	aead   cipher.AEAD
 
-	mu      sync.Mutex
-	subkeys map[string][]byte
+	// subkeys caches the HKDF subkey of each purpose (purpose → []byte). Purposes are few and fixed, so
+	// after the first use of each every lookup is a lock-free read.
+	subkeys sync.Map
 }
 
 // Keyring is safe for concurrent use.
@@ -97,7 +98,7 @@ func New(keys ...[]byte) (*Keyring, error) {
 			return nil, err
 		}
 		sum := sha256.Sum256(raw)
-		k := &key{id: hex.EncodeToString(sum[:4]), master: append([]byte(nil), raw...), aead: aead, subkeys: map[string][]byte{}}
+		k := &key{id: hex.EncodeToString(sum[:4]), master: append([]byte(nil), raw...), aead: aead}
 		if kr.primary == nil {
 			kr.primary = k
 		}
@@ -196,19 +197,18 @@ func (kr *Keyring) Open(sealed, additionalData []byte) ([]byte, error) {
 	return pt, nil
 }
 
-// subkey derives (once) the HKDF-SHA-256 key of a purpose under k.
+// subkey derives the HKDF-SHA-256 key of a purpose under k, once per purpose; lookups take no lock.
 func (k *key) subkey(purpose string) []byte {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if sk, ok := k.subkeys[purpose]; ok {
-		return sk
+	if sk, ok := k.subkeys.Load(purpose); ok {
+		return sk.([]byte)
 	}
 	sk, err := hkdf.Key(sha256.New, k.master, nil, "authsuite "+purpose, 32)
 	if err != nil {
 		panic(err) // only fails for impossible lengths
 	}
-	k.subkeys[purpose] = sk
-	return sk
+	// Concurrent first uses derive the same value; whichever is stored first is kept.
+	v, _ := k.subkeys.LoadOrStore(purpose, sk)
+	return v.([]byte)
 }
 
 // Digest is HMAC-SHA-256 of data under the primary key's subkey for purpose. It returns the key id to store
@@ -220,11 +220,19 @@ func (kr *Keyring) Digest(purpose string, data []byte) (keyID string, sum []byte
 // VerifyDigest reports, in constant time for a given key, whether sum is Digest(purpose, data) under the key
 // keyID. An unknown key id verifies nothing.
 func (kr *Keyring) VerifyDigest(purpose, keyID string, data, sum []byte) bool {
+	m := kr.MAC(purpose, keyID, data)
+	return m != nil && hmac.Equal(m, sum)
+}
+
+// MAC is HMAC-SHA-256 of data under keyID's subkey for purpose (what Digest made under that key); nil for an
+// unknown key id. Callers checking one input against several digests of one key compute it once and compare
+// each digest with hmac.Equal.
+func (kr *Keyring) MAC(purpose, keyID string, data []byte) []byte {
 	k, ok := kr.byID[keyID]
 	if !ok {
-		return false
+		return nil
 	}
-	return hmac.Equal(mac(k.subkey(purpose), data), sum)
+	return mac(k.subkey(purpose), data)
 }
 
 // Hasher returns an HMAC-SHA-256 hash.Hash under keyID's subkey for purpose, for callers that verify many

@@ -3,6 +3,7 @@ package suitekey
 import (
 	"bytes"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -85,4 +86,32 @@ func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = kr.Open(b, nil) // must not panic
 	})
+}
+
+// TestSubkeysConcurrentFirstUse: many goroutines deriving the same purposes at once agree, and MAC matches
+// Digest and VerifyDigest.
+func TestSubkeysConcurrentFirstUse(t *testing.T) {
+	kr, err := New(make([]byte, KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	ref, _ := New(make([]byte, KeySize))
+	for _, p := range []string{"a", "b", "c"} {
+		_, want[p] = ref.Digest(p, []byte("data"))
+	}
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Go(func() {
+			p := []string{"a", "b", "c"}[i%3]
+			kid, sum := kr.Digest(p, []byte("data"))
+			if !bytes.Equal(sum, want[p]) || !kr.VerifyDigest(p, kid, []byte("data"), sum) || !bytes.Equal(kr.MAC(p, kid, []byte("data")), sum) {
+				t.Errorf("purpose %s: inconsistent digests", p)
+			}
+		})
+	}
+	wg.Wait()
+	if kr.MAC("a", "unknown", []byte("data")) != nil || kr.VerifyDigest("a", "unknown", []byte("data"), want["a"]) {
+		t.Fatal("unknown key id verified")
+	}
 }

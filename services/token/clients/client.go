@@ -6,6 +6,7 @@
 package clients
 
 import (
+	"crypto/hmac"
 	"time"
 
 	"github.com/authsuite/authsuite/internal/suitekey"
@@ -64,16 +65,39 @@ func (c *Client) HasGrant(g string) bool {
 }
 
 // VerifySecret reports which of the client's secrets equals value and is valid at now (NotBefore ≤ now <
-// NotAfter), comparing keyed digests in constant time (RFC 6749 §2.3.1). It never logs or keeps value.
+// NotAfter), comparing keyed digests in constant time (RFC 6749 §2.3.1): it computes one MAC of value per key
+// id (secrets made under one master key share it) and compares it with hmac.Equal against every valid secret
+// of that key id. It never logs or keeps value.
 func (c *Client) VerifySecret(kr *suitekey.Keyring, value string, now time.Time) (secretID string, ok bool) {
 	if value == "" || len(value) > MaxSecretLen {
 		return "", false
 	}
+	v := []byte(value)
+	// Key ids seen so far and their MACs of value; clients have a few secrets under one or two keys.
+	var ids [2]string
+	var sums [2][]byte
+	seen := 0
 	for _, s := range c.Secrets {
 		if now.Before(s.NotBefore) || (!s.NotAfter.IsZero() && !now.Before(s.NotAfter)) {
 			continue
 		}
-		if kr.VerifyDigest(DigestPurpose, s.KeyID, []byte(value), s.Digest) {
+		var sum []byte
+		for i := range min(seen, len(ids)) {
+			if ids[i] == s.KeyID {
+				sum = sums[i]
+				break
+			}
+		}
+		if sum == nil {
+			if sum = kr.MAC(DigestPurpose, s.KeyID, v); sum == nil {
+				continue // unknown key id
+			}
+			if seen < len(ids) {
+				ids[seen], sums[seen] = s.KeyID, sum
+			}
+			seen++
+		}
+		if hmac.Equal(sum, s.Digest) {
 			return s.ID, true
 		}
 	}

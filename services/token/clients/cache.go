@@ -41,6 +41,7 @@ type Cache struct {
 
 	mu       sync.RWMutex
 	byID     map[string]*Client
+	origins  map[string]int // CORS origin → how many clients of byID list it; kept with byID under mu
 	ready    bool
 	readyCh  chan struct{}
 	lastHash [32]byte // of the last snapshot written or loaded
@@ -66,7 +67,7 @@ func NewCache(cfg Config) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1)}
+	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, origins: map[string]int{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1)}
 }
 
 // Get returns the client with id, which the caller must not modify.
@@ -136,7 +137,7 @@ func (c *Cache) Load(ctx context.Context) error {
 	if c.ready { // the registry was faster
 		return nil
 	}
-	c.byID = m
+	c.setAllLocked(m)
 	c.lastHash = sha256.Sum256(plain)
 	c.markReadyLocked()
 	c.log.Info("loaded persisted client snapshot", "clients", len(m))
@@ -221,7 +222,7 @@ func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 
 func (c *Cache) replace(m map[string]*Client) {
 	c.mu.Lock()
-	c.byID = m
+	c.setAllLocked(m)
 	c.markReadyLocked()
 	c.mu.Unlock()
 	c.syncs.Add(1)
@@ -232,13 +233,46 @@ func (c *Cache) replace(m map[string]*Client) {
 // apply sets (cl != nil) or deletes the client id.
 func (c *Cache) apply(id string, cl *Client) {
 	c.mu.Lock()
-	if cl == nil {
-		delete(c.byID, id)
-	} else {
-		c.byID[id] = cl
-	}
+	c.putLocked(id, cl)
 	c.mu.Unlock()
 	c.changed()
+}
+
+// putLocked sets (cl != nil) or deletes the client id, keeping the origin counts. Call with mu held.
+func (c *Cache) putLocked(id string, cl *Client) {
+	if old, ok := c.byID[id]; ok {
+		c.countOrigins(old, -1)
+	}
+	if cl == nil {
+		delete(c.byID, id)
+		return
+	}
+	c.byID[id] = cl
+	c.countOrigins(cl, +1)
+}
+
+// setAllLocked replaces every client and recounts the origins. Call with mu held.
+func (c *Cache) setAllLocked(m map[string]*Client) {
+	c.byID = m
+	c.origins = map[string]int{}
+	for _, cl := range m {
+		c.countOrigins(cl, +1)
+	}
+}
+
+// countOrigins adds delta to the count of each distinct origin cl lists (a client listing one origin twice
+// counts once). Call with mu held.
+func (c *Cache) countOrigins(cl *Client, delta int) {
+	for i, o := range cl.CORSOrigins {
+		if slices.Contains(cl.CORSOrigins[:i], o) {
+			continue
+		}
+		if n := c.origins[o] + delta; n > 0 {
+			c.origins[o] = n
+		} else {
+			delete(c.origins, o)
+		}
+	}
 }
 
 func (c *Cache) changed() {
@@ -318,16 +352,10 @@ func (c *Cache) persist(ctx context.Context) error {
 }
 
 // HasCORSOrigin reports whether some client lists origin in its allowed CORS origins (exact match, as
-// browsers send origins: scheme://host[:port]).
+// browsers send origins: scheme://host[:port]). One map lookup: the cache keeps a count per origin.
 func (c *Cache) HasCORSOrigin(origin string) bool {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for _, cl := range c.byID {
-		for _, o := range cl.CORSOrigins {
-			if o == origin {
-				return true
-			}
-		}
-	}
-	return false
+	n := c.origins[origin]
+	c.mu.RUnlock()
+	return n > 0
 }

@@ -51,6 +51,7 @@ func (g *Gateway) registerSignIn(cc grpc.ClientConnInterface) error {
 		{[]string{http.MethodPost}, "/connect/login", g.login},
 		{[]string{http.MethodPost}, "/connect/consent", g.consent},
 		{[]string{http.MethodGet, http.MethodPost}, "/connect/endsession", g.endSession},
+		{[]string{http.MethodPost}, "/connect/endsession/confirm", g.endSessionConfirm},
 		{[]string{http.MethodGet, http.MethodPost}, "/connect/userinfo", g.userInfo},
 	}
 	for _, r := range routes {
@@ -152,7 +153,7 @@ func (g *Gateway) consent(w http.ResponseWriter, r *http.Request) {
 	g.step(w, r, resp.GetStep())
 }
 
-// pageForm parses a login or consent form and checks its CSRF token against the browser's CSRF cookie
+// pageForm parses a login, consent or logout confirmation form and checks its CSRF token against the browser's CSRF cookie
 // and the interaction.
 func (g *Gateway) pageForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	form, err := ParseForm(r)
@@ -268,9 +269,10 @@ func (g *Gateway) render(w http.ResponseWriter, status int, name string, data an
 	w.Write(buf.Bytes())
 }
 
-// endSession serves GET|POST /connect/endsession (OpenID Connect RP-Initiated Logout 1.0 §2): the token
-// service ends the session; the gateway clears the cookie and redirects to the registered
-// post_logout_redirect_uri or shows the signed-out page.
+// endSession serves GET|POST /connect/endsession (OpenID Connect RP-Initiated Logout 1.0 §2). When the token
+// service ended the session, the gateway clears the cookie and redirects to the registered
+// post_logout_redirect_uri or shows the signed-out page; when it asks for the user's confirmation, the
+// gateway shows the confirmation page (CSRF-protected like the login form) and ends nothing.
 func (g *Gateway) endSession(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w.Header())
 	params, err := requestParameters(r)
@@ -283,9 +285,43 @@ func (g *Gateway) endSession(w http.ResponseWriter, r *http.Request) {
 		g.errorPage(w, err)
 		return
 	}
+	if id := resp.GetConfirmId(); id != "" {
+		g.render(w, http.StatusOK, "logout.html", map[string]any{
+			"Title": "Sign out", "ClientName": resp.GetClientName(), "Interaction": id,
+			"CSRF": csrfToken(csrfCookie(w, r, resp.GetSecureCookies()), id),
+		})
+		return
+	}
+	g.signedOut(w, r, resp.GetSecureCookies(), resp.GetRedirectUri())
+}
+
+// endSessionConfirm serves POST /connect/endsession/confirm, the logout confirmation form.
+func (g *Gateway) endSessionConfirm(w http.ResponseWriter, r *http.Request) {
+	pageHeaders(w.Header())
+	form, ok := g.pageForm(w, r)
+	if !ok {
+		return
+	}
+	resp, err := g.authz.ConfirmEndSession(r.Context(), &tokenv1.ConfirmEndSessionRequest{
+		ConfirmId: form.Get("interaction"), Logout: form.Get("decision") == "yes", Browser: browser(r),
+	})
+	if err != nil {
+		g.errorPage(w, err)
+		return
+	}
+	if !resp.GetLoggedOut() {
+		g.messagePage(w, http.StatusOK, "Still signed in", "", "You are still signed in. You can close this window.")
+		return
+	}
+	g.signedOut(w, r, resp.GetSecureCookies(), resp.GetRedirectUri())
+}
+
+// signedOut clears the session cookie, then redirects to the validated post-logout URI or shows the
+// signed-out page.
+func (g *Gateway) signedOut(w http.ResponseWriter, r *http.Request, secure bool, to string) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: resp.GetSecureCookies(), SameSite: http.SameSiteLaxMode})
-	if to := resp.GetRedirectUri(); to != "" {
+		Secure: secure, SameSite: http.SameSiteLaxMode})
+	if to != "" {
 		redirect(w, r, to)
 		return
 	}

@@ -22,10 +22,13 @@ const BackChannelTimeout = 5 * time.Second
 const backChannelEvent = "http://schemas.openid.net/event/backchannel-logout"
 
 // EndSession is RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2, §3): it checks
-// id_token_hint (signed by this issuer; an expired one is accepted), requires post_logout_redirect_uri to be
-// registered exactly for the client the hint or client_id names, ends the browser's SSO session and
-// notifies every client of that session with a back-channel logout URI (in the background, so the browser's
-// redirect does not wait for them). Invalid parameters fail with INVALID_ARGUMENT (shown, never redirected).
+// id_token_hint (signed by this issuer; an expired one is accepted) and requires post_logout_redirect_uri to
+// be registered exactly for the client the hint or client_id names. When the browser has a live SSO session
+// and the hint names that session (its sid, or its user when the hint has no sid), the session ends at once;
+// otherwise the user must confirm (§2: "the OP MUST ask the End-User whether to log out"), so the answer
+// carries a confirm_id for ConfirmEndSession and nothing ends yet. Without a live session there is nothing to
+// end and the answer redirects at once. Invalid parameters fail with INVALID_ARGUMENT (shown, never
+// redirected).
 func (s *Server) EndSession(ctx context.Context, req *tokenv1.EndSessionRequest) (*tokenv1.EndSessionResponse, error) {
 	raw := req.GetParameters()
 	if len(raw) > maxAuthorizeParams {
@@ -41,15 +44,16 @@ func (s *Server) EndSession(ctx context.Context, req *tokenv1.EndSessionRequest)
 		}
 	}
 	clientID := q.Get("client_id")
-	if hint := q.Get("id_token_hint"); hint != "" {
+	var hint *idTokenClaims
+	if h := q.Get("id_token_hint"); h != "" {
 		var c idTokenClaims
-		if err := jwt.VerifyTyped(hint, "jwt", s.keys.lookup, &c); err != nil || c.Issuer != s.issuer || c.Audience == "" {
+		if err := jwt.VerifyTyped(h, "jwt", s.keys.lookup, &c); err != nil || c.Issuer != s.issuer || c.Audience == "" {
 			return nil, apierror.OAuth(apierror.InvalidRequest, "id_token_hint is not an ID token of this issuer")
 		}
 		if clientID != "" && clientID != c.Audience {
 			return nil, apierror.OAuth(apierror.InvalidRequest, "client_id does not match id_token_hint")
 		}
-		clientID = c.Audience
+		clientID, hint = c.Audience, &c
 	}
 	redirect := ""
 	if plr := q.Get("post_logout_redirect_uri"); plr != "" {
@@ -74,17 +78,103 @@ func (s *Server) EndSession(ctx context.Context, req *tokenv1.EndSessionRequest)
 			redirect = withQuery(plr, v)
 		}
 	}
+	resp := &tokenv1.EndSessionResponse{SecureCookies: s.secureCookies()}
+	cookie := req.GetBrowser().GetSessionCookie()
+	if cookie == "" || len(cookie) > 128 {
+		resp.RedirectUri = redirect
+		return resp, nil
+	}
+	sess, err := s.st.Session(ctx, digest(cookie))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		resp.RedirectUri = redirect
+		return resp, nil
+	case err != nil:
+		return nil, err
+	}
+	live := s.now().Before(sess.Expiry)
+	if live && !hintNames(hint, &sess) {
+		// §2: the logout was not asked for by (a client of) this session: ask the user.
+		in := &store.Interaction{ClientID: clientID, RedirectURI: redirect, Logout: true}
+		if cl, ok := s.cache.Get(clientID); ok {
+			in.TenantID = cl.TenantID
+			resp.ClientName = clientName(cl)
+		}
+		id, err := s.saveInteraction(ctx, in, "")
+		if err != nil {
+			return nil, err
+		}
+		resp.ConfirmId = id
+		return resp, nil
+	}
+	if err := s.endSession(ctx, cookie, req.GetBrowser()); err != nil {
+		return nil, err
+	}
+	resp.RedirectUri = redirect
+	return resp, nil
+}
+
+// hintNames reports whether a verified id_token_hint belongs to the session: its sid is the session's, or,
+// for an ID token without sid, its subject is the session's user.
+func hintNames(hint *idTokenClaims, sess *store.Session) bool {
+	switch {
+	case hint == nil:
+		return false
+	case hint.SID != "":
+		return hint.SID == sess.SID
+	default:
+		return hint.Subject == sess.UserID
+	}
+}
+
+// errLogoutGone is answered for an unknown, used or expired logout confirmation.
+var errLogoutGone = apierror.FailedPrecondition("the logout request has expired or was already answered; start again from the application")
+
+// ConfirmEndSession carries out the user's answer to a logout confirmation (RP-Initiated Logout 1.0 §2). The
+// confirmation is single-use. On logout it ends the browser's session, sends back-channel logout as
+// EndSession does, and answers the post_logout_redirect_uri validated by EndSession (with state), if any; on
+// cancel it ends nothing.
+func (s *Server) ConfirmEndSession(ctx context.Context, req *tokenv1.ConfirmEndSessionRequest) (*tokenv1.ConfirmEndSessionResponse, error) {
+	id := req.GetConfirmId()
+	if id == "" || len(id) > 128 {
+		return nil, errLogoutGone
+	}
+	in, err := s.st.Interaction(ctx, digest(id))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errLogoutGone
+	case err != nil:
+		return nil, err
+	case !in.Logout || !s.now().Before(in.Expiry):
+		return nil, errLogoutGone
+	}
+	if err := s.st.DeleteInteraction(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	resp := &tokenv1.ConfirmEndSessionResponse{SecureCookies: s.secureCookies()}
+	if !req.GetLogout() {
+		return resp, nil
+	}
 	if cookie := req.GetBrowser().GetSessionCookie(); cookie != "" && len(cookie) <= 128 {
-		sess, err := s.st.DeleteSession(ctx, digest(cookie))
-		switch {
-		case err == nil:
-			s.log.Info("audit", "event", "logout", "user_id", sess.UserID, "tenant", sess.TenantID, "remote_addr", clip(req.GetBrowser().GetRemoteAddr()))
-			s.backChannelLogout(sess)
-		case !errors.Is(err, store.ErrNotFound):
+		if err := s.endSession(ctx, cookie, req.GetBrowser()); err != nil {
 			return nil, err
 		}
 	}
-	return &tokenv1.EndSessionResponse{RedirectUri: redirect, SecureCookies: s.secureCookies()}, nil
+	resp.LoggedOut, resp.RedirectUri = true, in.RedirectURI
+	return resp, nil
+}
+
+// endSession deletes the session the cookie names, if any, and notifies its clients over the back channel.
+func (s *Server) endSession(ctx context.Context, cookie string, b *tokenv1.Browser) error {
+	sess, err := s.st.DeleteSession(ctx, digest(cookie))
+	switch {
+	case err == nil:
+		s.log.Info("audit", "event", "logout", "user_id", sess.UserID, "tenant", sess.TenantID, "remote_addr", clip(b.GetRemoteAddr()))
+		s.backChannelLogout(sess)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return nil
 }
 
 // logoutClaims are the claims of a logout token (Back-Channel Logout 1.0 §2.4).

@@ -201,7 +201,7 @@ func (s *Server) loadInteraction(ctx context.Context, id string) (*store.Interac
 		return nil, nil, errInteractionGone
 	case err != nil:
 		return nil, nil, err
-	case !s.now().Before(in.Expiry):
+	case !s.now().Before(in.Expiry) || in.Logout:
 		return nil, nil, errInteractionGone
 	}
 	cl, ok := s.cache.Get(in.ClientID)

@@ -19,23 +19,27 @@ var (
 // codes, refresh tokens) are given to the store as SHA-256 digests of ≥256-bit random values, never raw.
 
 // Interaction is a pending authorization request (OIDC Core §3.1.2.1) between the authorization endpoint
-// and the code: the validated request, and the user once signed in.
+// and the code: the validated request, and the user once signed in. With Logout set it is instead a logout
+// waiting for the user's confirmation.
 type Interaction struct {
-	ID            []byte    `json:"-"` // SHA-256 of the interaction id
-	ClientID      string    `json:"client_id"`
-	TenantID      string    `json:"tenant_id"`
-	RedirectURI   string    `json:"redirect_uri"`
-	Scopes        []string  `json:"scopes"`
-	State         string    `json:"state,omitempty"`
-	Nonce         string    `json:"nonce,omitempty"`
-	CodeChallenge string    `json:"code_challenge,omitempty"`
-	Prompt        []string  `json:"prompt,omitempty"`
-	MaxAge        int64     `json:"max_age"` // -1 when absent
-	LoginHint     string    `json:"login_hint,omitempty"`
-	UserID        string    `json:"user_id,omitempty"` // set once the user signed in for this interaction
-	UserName      string    `json:"user_name,omitempty"`
-	SessionID     []byte    `json:"session_id,omitempty"` // SHA-256 of the session cookie the user signed in with
-	Expiry        time.Time `json:"-"`
+	ID            []byte   `json:"-"` // SHA-256 of the interaction id
+	ClientID      string   `json:"client_id"`
+	TenantID      string   `json:"tenant_id"`
+	RedirectURI   string   `json:"redirect_uri"`
+	Scopes        []string `json:"scopes"`
+	State         string   `json:"state,omitempty"`
+	Nonce         string   `json:"nonce,omitempty"`
+	CodeChallenge string   `json:"code_challenge,omitempty"`
+	Prompt        []string `json:"prompt,omitempty"`
+	MaxAge        int64    `json:"max_age"` // -1 when absent
+	LoginHint     string   `json:"login_hint,omitempty"`
+	UserID        string   `json:"user_id,omitempty"` // set once the user signed in for this interaction
+	UserName      string   `json:"user_name,omitempty"`
+	SessionID     []byte   `json:"session_id,omitempty"` // SHA-256 of the session cookie the user signed in with
+	// Logout marks a pending logout confirmation (RP-Initiated Logout 1.0 §2) rather than an authorization
+	// request: RedirectURI is then the validated post_logout_redirect_uri with state (or empty).
+	Logout bool      `json:"logout,omitempty"`
+	Expiry time.Time `json:"-"`
 }
 
 // Session is an SSO session (OIDC Core §3.1.2.1 "End-User session"), found by the SHA-256 of its cookie.

@@ -766,13 +766,19 @@ func (x *EndSessionRequest) GetBrowser() *Browser {
 	return nil
 }
 
-// EndSessionResponse says where the browser goes after logout.
+// EndSessionResponse says where the browser goes after logout, or that the user must confirm it first.
 type EndSessionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The registered post_logout_redirect_uri with state; empty: show the signed-out page.
+	// The registered post_logout_redirect_uri with state; empty: show the signed-out page. Empty when
+	// confirm_id is set.
 	RedirectUri string `protobuf:"bytes,1,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
 	// Whether cookies carry the Secure attribute (for clearing the session cookie).
 	SecureCookies bool `protobuf:"varint,2,opt,name=secure_cookies,json=secureCookies,proto3" json:"secure_cookies,omitempty"`
+	// When set, nothing was ended yet: show the logout confirmation page, which posts this id (opaque,
+	// single-use, short-lived) back with ConfirmEndSessionRequest. The session cookie must be kept.
+	ConfirmId string `protobuf:"bytes,3,opt,name=confirm_id,json=confirmId,proto3" json:"confirm_id,omitempty"`
+	// The display name of the client that asked for the logout, for the confirmation page; may be empty.
+	ClientName    string `protobuf:"bytes,4,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -821,6 +827,148 @@ func (x *EndSessionResponse) GetSecureCookies() bool {
 	return false
 }
 
+func (x *EndSessionResponse) GetConfirmId() string {
+	if x != nil {
+		return x.ConfirmId
+	}
+	return ""
+}
+
+func (x *EndSessionResponse) GetClientName() string {
+	if x != nil {
+		return x.ClientName
+	}
+	return ""
+}
+
+// ConfirmEndSessionRequest is the user's answer on the logout confirmation page.
+type ConfirmEndSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The confirm_id of the EndSessionResponse.
+	ConfirmId string `protobuf:"bytes,1,opt,name=confirm_id,json=confirmId,proto3" json:"confirm_id,omitempty"`
+	// Whether the user chose to log out.
+	Logout bool `protobuf:"varint,2,opt,name=logout,proto3" json:"logout,omitempty"`
+	// The browser.
+	Browser       *Browser `protobuf:"bytes,3,opt,name=browser,proto3" json:"browser,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmEndSessionRequest) Reset() {
+	*x = ConfirmEndSessionRequest{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmEndSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmEndSessionRequest) ProtoMessage() {}
+
+func (x *ConfirmEndSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmEndSessionRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmEndSessionRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ConfirmEndSessionRequest) GetConfirmId() string {
+	if x != nil {
+		return x.ConfirmId
+	}
+	return ""
+}
+
+func (x *ConfirmEndSessionRequest) GetLogout() bool {
+	if x != nil {
+		return x.Logout
+	}
+	return false
+}
+
+func (x *ConfirmEndSessionRequest) GetBrowser() *Browser {
+	if x != nil {
+		return x.Browser
+	}
+	return nil
+}
+
+// ConfirmEndSessionResponse says where the browser goes after answering.
+type ConfirmEndSessionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the session was ended (clear the session cookie).
+	LoggedOut bool `protobuf:"varint,1,opt,name=logged_out,json=loggedOut,proto3" json:"logged_out,omitempty"`
+	// After a logout, the validated post_logout_redirect_uri with state; empty: show the signed-out page.
+	RedirectUri string `protobuf:"bytes,2,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
+	// Whether cookies carry the Secure attribute (for clearing the session cookie).
+	SecureCookies bool `protobuf:"varint,3,opt,name=secure_cookies,json=secureCookies,proto3" json:"secure_cookies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmEndSessionResponse) Reset() {
+	*x = ConfirmEndSessionResponse{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmEndSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmEndSessionResponse) ProtoMessage() {}
+
+func (x *ConfirmEndSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmEndSessionResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmEndSessionResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ConfirmEndSessionResponse) GetLoggedOut() bool {
+	if x != nil {
+		return x.LoggedOut
+	}
+	return false
+}
+
+func (x *ConfirmEndSessionResponse) GetRedirectUri() string {
+	if x != nil {
+		return x.RedirectUri
+	}
+	return ""
+}
+
+func (x *ConfirmEndSessionResponse) GetSecureCookies() bool {
+	if x != nil {
+		return x.SecureCookies
+	}
+	return false
+}
+
 // UserInfoRequest carries the bearer access token.
 type UserInfoRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -832,7 +980,7 @@ type UserInfoRequest struct {
 
 func (x *UserInfoRequest) Reset() {
 	*x = UserInfoRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +992,7 @@ func (x *UserInfoRequest) String() string {
 func (*UserInfoRequest) ProtoMessage() {}
 
 func (x *UserInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +1005,7 @@ func (x *UserInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfoRequest.ProtoReflect.Descriptor instead.
 func (*UserInfoRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{12}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UserInfoRequest) GetAccessToken() string {
@@ -894,7 +1042,7 @@ type UserInfoResponse struct {
 
 func (x *UserInfoResponse) Reset() {
 	*x = UserInfoResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1054,7 @@ func (x *UserInfoResponse) String() string {
 func (*UserInfoResponse) ProtoMessage() {}
 
 func (x *UserInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1067,7 @@ func (x *UserInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfoResponse.ProtoReflect.Descriptor instead.
 func (*UserInfoResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{13}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UserInfoResponse) GetSub() string {
@@ -996,7 +1144,7 @@ type CheckCorsOriginRequest struct {
 
 func (x *CheckCorsOriginRequest) Reset() {
 	*x = CheckCorsOriginRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1008,7 +1156,7 @@ func (x *CheckCorsOriginRequest) String() string {
 func (*CheckCorsOriginRequest) ProtoMessage() {}
 
 func (x *CheckCorsOriginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1021,7 +1169,7 @@ func (x *CheckCorsOriginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCorsOriginRequest.ProtoReflect.Descriptor instead.
 func (*CheckCorsOriginRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{14}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CheckCorsOriginRequest) GetOrigin() string {
@@ -1042,7 +1190,7 @@ type CheckCorsOriginResponse struct {
 
 func (x *CheckCorsOriginResponse) Reset() {
 	*x = CheckCorsOriginResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1202,7 @@ func (x *CheckCorsOriginResponse) String() string {
 func (*CheckCorsOriginResponse) ProtoMessage() {}
 
 func (x *CheckCorsOriginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1215,7 @@ func (x *CheckCorsOriginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCorsOriginResponse.ProtoReflect.Descriptor instead.
 func (*CheckCorsOriginResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{15}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CheckCorsOriginResponse) GetAllowed() bool {
@@ -1135,10 +1283,24 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\n" +
 	"parameters\x18\x01 \x01(\tR\n" +
 	"parameters\x125\n" +
-	"\abrowser\x18\x02 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"^\n" +
+	"\abrowser\x18\x02 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"\x9e\x01\n" +
 	"\x12EndSessionResponse\x12!\n" +
 	"\fredirect_uri\x18\x01 \x01(\tR\vredirectUri\x12%\n" +
-	"\x0esecure_cookies\x18\x02 \x01(\bR\rsecureCookies\"4\n" +
+	"\x0esecure_cookies\x18\x02 \x01(\bR\rsecureCookies\x12\x1d\n" +
+	"\n" +
+	"confirm_id\x18\x03 \x01(\tR\tconfirmId\x12\x1f\n" +
+	"\vclient_name\x18\x04 \x01(\tR\n" +
+	"clientName\"\x88\x01\n" +
+	"\x18ConfirmEndSessionRequest\x12\x1d\n" +
+	"\n" +
+	"confirm_id\x18\x01 \x01(\tR\tconfirmId\x12\x16\n" +
+	"\x06logout\x18\x02 \x01(\bR\x06logout\x125\n" +
+	"\abrowser\x18\x03 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"\x84\x01\n" +
+	"\x19ConfirmEndSessionResponse\x12\x1d\n" +
+	"\n" +
+	"logged_out\x18\x01 \x01(\bR\tloggedOut\x12!\n" +
+	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12%\n" +
+	"\x0esecure_cookies\x18\x03 \x01(\bR\rsecureCookies\"4\n" +
 	"\x0fUserInfoRequest\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\"\xd2\x03\n" +
 	"\x10UserInfoResponse\x12\x10\n" +
@@ -1163,13 +1325,14 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\x16CheckCorsOriginRequest\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\"3\n" +
 	"\x17CheckCorsOriginResponse\x12\x18\n" +
-	"\aallowed\x18\x01 \x01(\bR\aallowed2\xae\x04\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed2\xa0\x05\n" +
 	"\x10AuthorizeService\x12X\n" +
 	"\tAuthorize\x12$.authsuite.token.v1.AuthorizeRequest\x1a%.authsuite.token.v1.AuthorizeResponse\x12L\n" +
 	"\x05Login\x12 .authsuite.token.v1.LoginRequest\x1a!.authsuite.token.v1.LoginResponse\x12R\n" +
 	"\aConsent\x12\".authsuite.token.v1.ConsentRequest\x1a#.authsuite.token.v1.ConsentResponse\x12[\n" +
 	"\n" +
-	"EndSession\x12%.authsuite.token.v1.EndSessionRequest\x1a&.authsuite.token.v1.EndSessionResponse\x12U\n" +
+	"EndSession\x12%.authsuite.token.v1.EndSessionRequest\x1a&.authsuite.token.v1.EndSessionResponse\x12p\n" +
+	"\x11ConfirmEndSession\x12,.authsuite.token.v1.ConfirmEndSessionRequest\x1a-.authsuite.token.v1.ConfirmEndSessionResponse\x12U\n" +
 	"\bUserInfo\x12#.authsuite.token.v1.UserInfoRequest\x1a$.authsuite.token.v1.UserInfoResponse\x12j\n" +
 	"\x0fCheckCorsOrigin\x12*.authsuite.token.v1.CheckCorsOriginRequest\x1a+.authsuite.token.v1.CheckCorsOriginResponseB\xd1\x01\n" +
 	"\x16com.authsuite.token.v1B\x0eAuthorizeProtoP\x01Z=github.com/authsuite/authsuite/gen/authsuite/token/v1;tokenv1\xa2\x02\x03ATX\xaa\x02\x12Authsuite.Token.V1\xca\x02\x12Authsuite\\Token\\V1\xe2\x02\x1eAuthsuite\\Token\\V1\\GPBMetadata\xea\x02\x14Authsuite::Token::V1b\x06proto3"
@@ -1186,24 +1349,26 @@ func file_authsuite_token_v1_authorize_proto_rawDescGZIP() []byte {
 	return file_authsuite_token_v1_authorize_proto_rawDescData
 }
 
-var file_authsuite_token_v1_authorize_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_authsuite_token_v1_authorize_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_authsuite_token_v1_authorize_proto_goTypes = []any{
-	(*Browser)(nil),                 // 0: authsuite.token.v1.Browser
-	(*AuthorizeRequest)(nil),        // 1: authsuite.token.v1.AuthorizeRequest
-	(*Step)(nil),                    // 2: authsuite.token.v1.Step
-	(*LoginPage)(nil),               // 3: authsuite.token.v1.LoginPage
-	(*ConsentPage)(nil),             // 4: authsuite.token.v1.ConsentPage
-	(*AuthorizeResponse)(nil),       // 5: authsuite.token.v1.AuthorizeResponse
-	(*LoginRequest)(nil),            // 6: authsuite.token.v1.LoginRequest
-	(*LoginResponse)(nil),           // 7: authsuite.token.v1.LoginResponse
-	(*ConsentRequest)(nil),          // 8: authsuite.token.v1.ConsentRequest
-	(*ConsentResponse)(nil),         // 9: authsuite.token.v1.ConsentResponse
-	(*EndSessionRequest)(nil),       // 10: authsuite.token.v1.EndSessionRequest
-	(*EndSessionResponse)(nil),      // 11: authsuite.token.v1.EndSessionResponse
-	(*UserInfoRequest)(nil),         // 12: authsuite.token.v1.UserInfoRequest
-	(*UserInfoResponse)(nil),        // 13: authsuite.token.v1.UserInfoResponse
-	(*CheckCorsOriginRequest)(nil),  // 14: authsuite.token.v1.CheckCorsOriginRequest
-	(*CheckCorsOriginResponse)(nil), // 15: authsuite.token.v1.CheckCorsOriginResponse
+	(*Browser)(nil),                   // 0: authsuite.token.v1.Browser
+	(*AuthorizeRequest)(nil),          // 1: authsuite.token.v1.AuthorizeRequest
+	(*Step)(nil),                      // 2: authsuite.token.v1.Step
+	(*LoginPage)(nil),                 // 3: authsuite.token.v1.LoginPage
+	(*ConsentPage)(nil),               // 4: authsuite.token.v1.ConsentPage
+	(*AuthorizeResponse)(nil),         // 5: authsuite.token.v1.AuthorizeResponse
+	(*LoginRequest)(nil),              // 6: authsuite.token.v1.LoginRequest
+	(*LoginResponse)(nil),             // 7: authsuite.token.v1.LoginResponse
+	(*ConsentRequest)(nil),            // 8: authsuite.token.v1.ConsentRequest
+	(*ConsentResponse)(nil),           // 9: authsuite.token.v1.ConsentResponse
+	(*EndSessionRequest)(nil),         // 10: authsuite.token.v1.EndSessionRequest
+	(*EndSessionResponse)(nil),        // 11: authsuite.token.v1.EndSessionResponse
+	(*ConfirmEndSessionRequest)(nil),  // 12: authsuite.token.v1.ConfirmEndSessionRequest
+	(*ConfirmEndSessionResponse)(nil), // 13: authsuite.token.v1.ConfirmEndSessionResponse
+	(*UserInfoRequest)(nil),           // 14: authsuite.token.v1.UserInfoRequest
+	(*UserInfoResponse)(nil),          // 15: authsuite.token.v1.UserInfoResponse
+	(*CheckCorsOriginRequest)(nil),    // 16: authsuite.token.v1.CheckCorsOriginRequest
+	(*CheckCorsOriginResponse)(nil),   // 17: authsuite.token.v1.CheckCorsOriginResponse
 }
 var file_authsuite_token_v1_authorize_proto_depIdxs = []int32{
 	0,  // 0: authsuite.token.v1.AuthorizeRequest.browser:type_name -> authsuite.token.v1.Browser
@@ -1215,23 +1380,26 @@ var file_authsuite_token_v1_authorize_proto_depIdxs = []int32{
 	0,  // 6: authsuite.token.v1.ConsentRequest.browser:type_name -> authsuite.token.v1.Browser
 	2,  // 7: authsuite.token.v1.ConsentResponse.step:type_name -> authsuite.token.v1.Step
 	0,  // 8: authsuite.token.v1.EndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
-	1,  // 9: authsuite.token.v1.AuthorizeService.Authorize:input_type -> authsuite.token.v1.AuthorizeRequest
-	6,  // 10: authsuite.token.v1.AuthorizeService.Login:input_type -> authsuite.token.v1.LoginRequest
-	8,  // 11: authsuite.token.v1.AuthorizeService.Consent:input_type -> authsuite.token.v1.ConsentRequest
-	10, // 12: authsuite.token.v1.AuthorizeService.EndSession:input_type -> authsuite.token.v1.EndSessionRequest
-	12, // 13: authsuite.token.v1.AuthorizeService.UserInfo:input_type -> authsuite.token.v1.UserInfoRequest
-	14, // 14: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:input_type -> authsuite.token.v1.CheckCorsOriginRequest
-	5,  // 15: authsuite.token.v1.AuthorizeService.Authorize:output_type -> authsuite.token.v1.AuthorizeResponse
-	7,  // 16: authsuite.token.v1.AuthorizeService.Login:output_type -> authsuite.token.v1.LoginResponse
-	9,  // 17: authsuite.token.v1.AuthorizeService.Consent:output_type -> authsuite.token.v1.ConsentResponse
-	11, // 18: authsuite.token.v1.AuthorizeService.EndSession:output_type -> authsuite.token.v1.EndSessionResponse
-	13, // 19: authsuite.token.v1.AuthorizeService.UserInfo:output_type -> authsuite.token.v1.UserInfoResponse
-	15, // 20: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:output_type -> authsuite.token.v1.CheckCorsOriginResponse
-	15, // [15:21] is the sub-list for method output_type
-	9,  // [9:15] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	0,  // 9: authsuite.token.v1.ConfirmEndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
+	1,  // 10: authsuite.token.v1.AuthorizeService.Authorize:input_type -> authsuite.token.v1.AuthorizeRequest
+	6,  // 11: authsuite.token.v1.AuthorizeService.Login:input_type -> authsuite.token.v1.LoginRequest
+	8,  // 12: authsuite.token.v1.AuthorizeService.Consent:input_type -> authsuite.token.v1.ConsentRequest
+	10, // 13: authsuite.token.v1.AuthorizeService.EndSession:input_type -> authsuite.token.v1.EndSessionRequest
+	12, // 14: authsuite.token.v1.AuthorizeService.ConfirmEndSession:input_type -> authsuite.token.v1.ConfirmEndSessionRequest
+	14, // 15: authsuite.token.v1.AuthorizeService.UserInfo:input_type -> authsuite.token.v1.UserInfoRequest
+	16, // 16: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:input_type -> authsuite.token.v1.CheckCorsOriginRequest
+	5,  // 17: authsuite.token.v1.AuthorizeService.Authorize:output_type -> authsuite.token.v1.AuthorizeResponse
+	7,  // 18: authsuite.token.v1.AuthorizeService.Login:output_type -> authsuite.token.v1.LoginResponse
+	9,  // 19: authsuite.token.v1.AuthorizeService.Consent:output_type -> authsuite.token.v1.ConsentResponse
+	11, // 20: authsuite.token.v1.AuthorizeService.EndSession:output_type -> authsuite.token.v1.EndSessionResponse
+	13, // 21: authsuite.token.v1.AuthorizeService.ConfirmEndSession:output_type -> authsuite.token.v1.ConfirmEndSessionResponse
+	15, // 22: authsuite.token.v1.AuthorizeService.UserInfo:output_type -> authsuite.token.v1.UserInfoResponse
+	17, // 23: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:output_type -> authsuite.token.v1.CheckCorsOriginResponse
+	17, // [17:24] is the sub-list for method output_type
+	10, // [10:17] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_token_v1_authorize_proto_init() }
@@ -1244,14 +1412,14 @@ func file_authsuite_token_v1_authorize_proto_init() {
 		(*Step_Login)(nil),
 		(*Step_Consent)(nil),
 	}
-	file_authsuite_token_v1_authorize_proto_msgTypes[13].OneofWrappers = []any{}
+	file_authsuite_token_v1_authorize_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_token_v1_authorize_proto_rawDesc), len(file_authsuite_token_v1_authorize_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

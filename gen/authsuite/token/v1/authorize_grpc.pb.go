@@ -19,12 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthorizeService_Authorize_FullMethodName       = "/authsuite.token.v1.AuthorizeService/Authorize"
-	AuthorizeService_Login_FullMethodName           = "/authsuite.token.v1.AuthorizeService/Login"
-	AuthorizeService_Consent_FullMethodName         = "/authsuite.token.v1.AuthorizeService/Consent"
-	AuthorizeService_EndSession_FullMethodName      = "/authsuite.token.v1.AuthorizeService/EndSession"
-	AuthorizeService_UserInfo_FullMethodName        = "/authsuite.token.v1.AuthorizeService/UserInfo"
-	AuthorizeService_CheckCorsOrigin_FullMethodName = "/authsuite.token.v1.AuthorizeService/CheckCorsOrigin"
+	AuthorizeService_Authorize_FullMethodName         = "/authsuite.token.v1.AuthorizeService/Authorize"
+	AuthorizeService_Login_FullMethodName             = "/authsuite.token.v1.AuthorizeService/Login"
+	AuthorizeService_Consent_FullMethodName           = "/authsuite.token.v1.AuthorizeService/Consent"
+	AuthorizeService_EndSession_FullMethodName        = "/authsuite.token.v1.AuthorizeService/EndSession"
+	AuthorizeService_ConfirmEndSession_FullMethodName = "/authsuite.token.v1.AuthorizeService/ConfirmEndSession"
+	AuthorizeService_UserInfo_FullMethodName          = "/authsuite.token.v1.AuthorizeService/UserInfo"
+	AuthorizeService_CheckCorsOrigin_FullMethodName   = "/authsuite.token.v1.AuthorizeService/CheckCorsOrigin"
 )
 
 // AuthorizeServiceClient is the client API for AuthorizeService service.
@@ -48,6 +49,9 @@ type AuthorizeServiceClient interface {
 	// EndSession is RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2): it ends the SSO session
 	// and sends back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.5).
 	EndSession(ctx context.Context, in *EndSessionRequest, opts ...grpc.CallOption) (*EndSessionResponse, error)
+	// ConfirmEndSession carries out, or cancels, a logout that EndSession asked the user to confirm
+	// (OpenID Connect RP-Initiated Logout 1.0 §2: without a matching id_token_hint the OP asks the user).
+	ConfirmEndSession(ctx context.Context, in *ConfirmEndSessionRequest, opts ...grpc.CallOption) (*ConfirmEndSessionResponse, error)
 	// UserInfo returns the claims of an access token's user by scope (OIDC Core §5.3, §5.4).
 	UserInfo(ctx context.Context, in *UserInfoRequest, opts ...grpc.CallOption) (*UserInfoResponse, error)
 	// CheckCorsOrigin says whether an origin is in some client's allowedCorsOrigins.
@@ -102,6 +106,16 @@ func (c *authorizeServiceClient) EndSession(ctx context.Context, in *EndSessionR
 	return out, nil
 }
 
+func (c *authorizeServiceClient) ConfirmEndSession(ctx context.Context, in *ConfirmEndSessionRequest, opts ...grpc.CallOption) (*ConfirmEndSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmEndSessionResponse)
+	err := c.cc.Invoke(ctx, AuthorizeService_ConfirmEndSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *authorizeServiceClient) UserInfo(ctx context.Context, in *UserInfoRequest, opts ...grpc.CallOption) (*UserInfoResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UserInfoResponse)
@@ -143,6 +157,9 @@ type AuthorizeServiceServer interface {
 	// EndSession is RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2): it ends the SSO session
 	// and sends back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.5).
 	EndSession(context.Context, *EndSessionRequest) (*EndSessionResponse, error)
+	// ConfirmEndSession carries out, or cancels, a logout that EndSession asked the user to confirm
+	// (OpenID Connect RP-Initiated Logout 1.0 §2: without a matching id_token_hint the OP asks the user).
+	ConfirmEndSession(context.Context, *ConfirmEndSessionRequest) (*ConfirmEndSessionResponse, error)
 	// UserInfo returns the claims of an access token's user by scope (OIDC Core §5.3, §5.4).
 	UserInfo(context.Context, *UserInfoRequest) (*UserInfoResponse, error)
 	// CheckCorsOrigin says whether an origin is in some client's allowedCorsOrigins.
@@ -168,6 +185,9 @@ func (UnimplementedAuthorizeServiceServer) Consent(context.Context, *ConsentRequ
 }
 func (UnimplementedAuthorizeServiceServer) EndSession(context.Context, *EndSessionRequest) (*EndSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EndSession not implemented")
+}
+func (UnimplementedAuthorizeServiceServer) ConfirmEndSession(context.Context, *ConfirmEndSessionRequest) (*ConfirmEndSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmEndSession not implemented")
 }
 func (UnimplementedAuthorizeServiceServer) UserInfo(context.Context, *UserInfoRequest) (*UserInfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UserInfo not implemented")
@@ -268,6 +288,24 @@ func _AuthorizeService_EndSession_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthorizeService_ConfirmEndSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmEndSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthorizeServiceServer).ConfirmEndSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthorizeService_ConfirmEndSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthorizeServiceServer).ConfirmEndSession(ctx, req.(*ConfirmEndSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuthorizeService_UserInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UserInfoRequest)
 	if err := dec(in); err != nil {
@@ -326,6 +364,10 @@ var AuthorizeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EndSession",
 			Handler:    _AuthorizeService_EndSession_Handler,
+		},
+		{
+			MethodName: "ConfirmEndSession",
+			Handler:    _AuthorizeService_ConfirmEndSession_Handler,
 		},
 		{
 			MethodName: "UserInfo",

@@ -146,9 +146,4 @@ func (ts *tenantService) DeleteTenant(ctx context.Context, req *registryv1.Delet
 	return resp, err
 }
 
-func clipID(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
-}
+func clipID(s string) string { return apierror.Clip(s, 64) }

@@ -144,9 +144,4 @@ func (s *Server) GetJwks(context.Context, *tokenv1.GetJwksRequest) (*tokenv1.Get
 	return toJwks(s.keys.publicKeys()), nil
 }
 
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
-}
+func clip(s string) string { return apierror.Clip(s, 64) }

@@ -464,9 +464,12 @@ type ResolveUserRequest struct {
 	// The user's tenant by id; tenant_code may be used instead.
 	TenantId string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	// The user's tenant by code.
-	TenantCode    string `protobuf:"bytes,3,opt,name=tenant_code,json=tenantCode,proto3" json:"tenant_code,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TenantCode string `protobuf:"bytes,3,opt,name=tenant_code,json=tenantCode,proto3" json:"tenant_code,omitempty"`
+	// When true a disabled user is answered (with disabled set) instead of refused with PERMISSION_DENIED, so
+	// that authorization can tell a disabled user from an unknown one.
+	IncludeDisabled bool `protobuf:"varint,4,opt,name=include_disabled,json=includeDisabled,proto3" json:"include_disabled,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ResolveUserRequest) Reset() {
@@ -518,6 +521,13 @@ func (x *ResolveUserRequest) GetTenantCode() string {
 		return x.TenantCode
 	}
 	return ""
+}
+
+func (x *ResolveUserRequest) GetIncludeDisabled() bool {
+	if x != nil {
+		return x.IncludeDisabled
+	}
+	return false
 }
 
 // ResolveUserResponse carries the user found.
@@ -575,6 +585,116 @@ func (x *ResolveUserResponse) GetTenantCode() string {
 	return ""
 }
 
+// LookupTenantRequest names a tenant by id, or by code when tenant_id is empty.
+type LookupTenantRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant's id; takes precedence over tenant_code.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The tenant's code.
+	TenantCode    string `protobuf:"bytes,2,opt,name=tenant_code,json=tenantCode,proto3" json:"tenant_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupTenantRequest) Reset() {
+	*x = LookupTenantRequest{}
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupTenantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupTenantRequest) ProtoMessage() {}
+
+func (x *LookupTenantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupTenantRequest.ProtoReflect.Descriptor instead.
+func (*LookupTenantRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *LookupTenantRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *LookupTenantRequest) GetTenantCode() string {
+	if x != nil {
+		return x.TenantCode
+	}
+	return ""
+}
+
+// LookupTenantResponse carries the tenant found.
+type LookupTenantResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant's id.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The tenant's code.
+	TenantCode    string `protobuf:"bytes,2,opt,name=tenant_code,json=tenantCode,proto3" json:"tenant_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupTenantResponse) Reset() {
+	*x = LookupTenantResponse{}
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupTenantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupTenantResponse) ProtoMessage() {}
+
+func (x *LookupTenantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupTenantResponse.ProtoReflect.Descriptor instead.
+func (*LookupTenantResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LookupTenantResponse) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *LookupTenantResponse) GetTenantCode() string {
+	if x != nil {
+		return x.TenantCode
+	}
+	return ""
+}
+
 // AuthenticateUserRequest is a sign-in attempt.
 type AuthenticateUserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -590,7 +710,7 @@ type AuthenticateUserRequest struct {
 
 func (x *AuthenticateUserRequest) Reset() {
 	*x = AuthenticateUserRequest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +722,7 @@ func (x *AuthenticateUserRequest) String() string {
 func (*AuthenticateUserRequest) ProtoMessage() {}
 
 func (x *AuthenticateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +735,7 @@ func (x *AuthenticateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateUserRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateUserRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{9}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AuthenticateUserRequest) GetTenantId() string {
@@ -650,7 +770,7 @@ type AuthenticateUserResponse struct {
 
 func (x *AuthenticateUserResponse) Reset() {
 	*x = AuthenticateUserResponse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +782,7 @@ func (x *AuthenticateUserResponse) String() string {
 func (*AuthenticateUserResponse) ProtoMessage() {}
 
 func (x *AuthenticateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +795,7 @@ func (x *AuthenticateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateUserResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateUserResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{10}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AuthenticateUserResponse) GetUser() *User {
@@ -716,14 +836,23 @@ const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x1b\n" +
 	"\tsecret_id\x18\x02 \x01(\tR\bsecretId\x127\n" +
 	"\tused_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\busedTime\"\x19\n" +
-	"\x17RecordSecretUseResponse\"n\n" +
+	"\x17RecordSecretUseResponse\"\x99\x01\n" +
 	"\x12ResolveUserRequest\x12\x1a\n" +
 	"\bselector\x18\x01 \x01(\tR\bselector\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1f\n" +
 	"\vtenant_code\x18\x03 \x01(\tR\n" +
-	"tenantCode\"g\n" +
+	"tenantCode\x12)\n" +
+	"\x10include_disabled\x18\x04 \x01(\bR\x0fincludeDisabled\"g\n" +
 	"\x13ResolveUserResponse\x12/\n" +
 	"\x04user\x18\x01 \x01(\v2\x1b.authsuite.registry.v1.UserR\x04user\x12\x1f\n" +
+	"\vtenant_code\x18\x02 \x01(\tR\n" +
+	"tenantCode\"S\n" +
+	"\x13LookupTenantRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1f\n" +
+	"\vtenant_code\x18\x02 \x01(\tR\n" +
+	"tenantCode\"T\n" +
+	"\x14LookupTenantResponse\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1f\n" +
 	"\vtenant_code\x18\x02 \x01(\tR\n" +
 	"tenantCode\"h\n" +
 	"\x17AuthenticateUserRequest\x12\x1b\n" +
@@ -731,11 +860,12 @@ const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\x05login\x18\x02 \x01(\tR\x05login\x12\x1a\n" +
 	"\bpassword\x18\x03 \x01(\tR\bpassword\"K\n" +
 	"\x18AuthenticateUserResponse\x12/\n" +
-	"\x04user\x18\x01 \x01(\v2\x1b.authsuite.registry.v1.UserR\x04user2\xd1\x03\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.authsuite.registry.v1.UserR\x04user2\xba\x04\n" +
 	"\x17RegistryInternalService\x12i\n" +
 	"\fWatchClients\x12*.authsuite.registry.v1.WatchClientsRequest\x1a+.authsuite.registry.v1.WatchClientsResponse0\x01\x12p\n" +
 	"\x0fRecordSecretUse\x12-.authsuite.registry.v1.RecordSecretUseRequest\x1a..authsuite.registry.v1.RecordSecretUseResponse\x12d\n" +
-	"\vResolveUser\x12).authsuite.registry.v1.ResolveUserRequest\x1a*.authsuite.registry.v1.ResolveUserResponse\x12s\n" +
+	"\vResolveUser\x12).authsuite.registry.v1.ResolveUserRequest\x1a*.authsuite.registry.v1.ResolveUserResponse\x12g\n" +
+	"\fLookupTenant\x12*.authsuite.registry.v1.LookupTenantRequest\x1a+.authsuite.registry.v1.LookupTenantResponse\x12s\n" +
 	"\x10AuthenticateUser\x12..authsuite.registry.v1.AuthenticateUserRequest\x1a/.authsuite.registry.v1.AuthenticateUserResponseB\xe5\x01\n" +
 	"\x19com.authsuite.registry.v1B\rInternalProtoP\x01ZCgithub.com/authsuite/authsuite/gen/authsuite/registry/v1;registryv1\xa2\x02\x03ARX\xaa\x02\x15Authsuite.Registry.V1\xca\x02\x15Authsuite\\Registry\\V1\xe2\x02!Authsuite\\Registry\\V1\\GPBMetadata\xea\x02\x17Authsuite::Registry::V1b\x06proto3"
 
@@ -751,7 +881,7 @@ func file_authsuite_registry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_authsuite_registry_v1_internal_proto_rawDescData
 }
 
-var file_authsuite_registry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_authsuite_registry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_authsuite_registry_v1_internal_proto_goTypes = []any{
 	(*WatchClientsRequest)(nil),      // 0: authsuite.registry.v1.WatchClientsRequest
 	(*WatchClientsResponse)(nil),     // 1: authsuite.registry.v1.WatchClientsResponse
@@ -762,32 +892,36 @@ var file_authsuite_registry_v1_internal_proto_goTypes = []any{
 	(*RecordSecretUseResponse)(nil),  // 6: authsuite.registry.v1.RecordSecretUseResponse
 	(*ResolveUserRequest)(nil),       // 7: authsuite.registry.v1.ResolveUserRequest
 	(*ResolveUserResponse)(nil),      // 8: authsuite.registry.v1.ResolveUserResponse
-	(*AuthenticateUserRequest)(nil),  // 9: authsuite.registry.v1.AuthenticateUserRequest
-	(*AuthenticateUserResponse)(nil), // 10: authsuite.registry.v1.AuthenticateUserResponse
-	(*Client)(nil),                   // 11: authsuite.registry.v1.Client
-	(*timestamppb.Timestamp)(nil),    // 12: google.protobuf.Timestamp
-	(*User)(nil),                     // 13: authsuite.registry.v1.User
+	(*LookupTenantRequest)(nil),      // 9: authsuite.registry.v1.LookupTenantRequest
+	(*LookupTenantResponse)(nil),     // 10: authsuite.registry.v1.LookupTenantResponse
+	(*AuthenticateUserRequest)(nil),  // 11: authsuite.registry.v1.AuthenticateUserRequest
+	(*AuthenticateUserResponse)(nil), // 12: authsuite.registry.v1.AuthenticateUserResponse
+	(*Client)(nil),                   // 13: authsuite.registry.v1.Client
+	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
+	(*User)(nil),                     // 15: authsuite.registry.v1.User
 }
 var file_authsuite_registry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: authsuite.registry.v1.WatchClientsResponse.upsert:type_name -> authsuite.registry.v1.ClientRecord
-	11, // 1: authsuite.registry.v1.ClientRecord.client:type_name -> authsuite.registry.v1.Client
+	13, // 1: authsuite.registry.v1.ClientRecord.client:type_name -> authsuite.registry.v1.Client
 	3,  // 2: authsuite.registry.v1.ClientRecord.secrets:type_name -> authsuite.registry.v1.SecretDigest
-	12, // 3: authsuite.registry.v1.SecretDigest.start_time:type_name -> google.protobuf.Timestamp
-	12, // 4: authsuite.registry.v1.SecretDigest.expiration:type_name -> google.protobuf.Timestamp
+	14, // 3: authsuite.registry.v1.SecretDigest.start_time:type_name -> google.protobuf.Timestamp
+	14, // 4: authsuite.registry.v1.SecretDigest.expiration:type_name -> google.protobuf.Timestamp
 	5,  // 5: authsuite.registry.v1.RecordSecretUseRequest.uses:type_name -> authsuite.registry.v1.SecretUse
-	12, // 6: authsuite.registry.v1.SecretUse.used_time:type_name -> google.protobuf.Timestamp
-	13, // 7: authsuite.registry.v1.ResolveUserResponse.user:type_name -> authsuite.registry.v1.User
-	13, // 8: authsuite.registry.v1.AuthenticateUserResponse.user:type_name -> authsuite.registry.v1.User
+	14, // 6: authsuite.registry.v1.SecretUse.used_time:type_name -> google.protobuf.Timestamp
+	15, // 7: authsuite.registry.v1.ResolveUserResponse.user:type_name -> authsuite.registry.v1.User
+	15, // 8: authsuite.registry.v1.AuthenticateUserResponse.user:type_name -> authsuite.registry.v1.User
 	0,  // 9: authsuite.registry.v1.RegistryInternalService.WatchClients:input_type -> authsuite.registry.v1.WatchClientsRequest
 	4,  // 10: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:input_type -> authsuite.registry.v1.RecordSecretUseRequest
 	7,  // 11: authsuite.registry.v1.RegistryInternalService.ResolveUser:input_type -> authsuite.registry.v1.ResolveUserRequest
-	9,  // 12: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:input_type -> authsuite.registry.v1.AuthenticateUserRequest
-	1,  // 13: authsuite.registry.v1.RegistryInternalService.WatchClients:output_type -> authsuite.registry.v1.WatchClientsResponse
-	6,  // 14: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:output_type -> authsuite.registry.v1.RecordSecretUseResponse
-	8,  // 15: authsuite.registry.v1.RegistryInternalService.ResolveUser:output_type -> authsuite.registry.v1.ResolveUserResponse
-	10, // 16: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:output_type -> authsuite.registry.v1.AuthenticateUserResponse
-	13, // [13:17] is the sub-list for method output_type
-	9,  // [9:13] is the sub-list for method input_type
+	9,  // 12: authsuite.registry.v1.RegistryInternalService.LookupTenant:input_type -> authsuite.registry.v1.LookupTenantRequest
+	11, // 13: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:input_type -> authsuite.registry.v1.AuthenticateUserRequest
+	1,  // 14: authsuite.registry.v1.RegistryInternalService.WatchClients:output_type -> authsuite.registry.v1.WatchClientsResponse
+	6,  // 15: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:output_type -> authsuite.registry.v1.RecordSecretUseResponse
+	8,  // 16: authsuite.registry.v1.RegistryInternalService.ResolveUser:output_type -> authsuite.registry.v1.ResolveUserResponse
+	10, // 17: authsuite.registry.v1.RegistryInternalService.LookupTenant:output_type -> authsuite.registry.v1.LookupTenantResponse
+	12, // 18: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:output_type -> authsuite.registry.v1.AuthenticateUserResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -811,7 +945,7 @@ func file_authsuite_registry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_registry_v1_internal_proto_rawDesc), len(file_authsuite_registry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

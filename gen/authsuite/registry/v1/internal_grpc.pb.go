@@ -22,6 +22,7 @@ const (
 	RegistryInternalService_WatchClients_FullMethodName     = "/authsuite.registry.v1.RegistryInternalService/WatchClients"
 	RegistryInternalService_RecordSecretUse_FullMethodName  = "/authsuite.registry.v1.RegistryInternalService/RecordSecretUse"
 	RegistryInternalService_ResolveUser_FullMethodName      = "/authsuite.registry.v1.RegistryInternalService/ResolveUser"
+	RegistryInternalService_LookupTenant_FullMethodName     = "/authsuite.registry.v1.RegistryInternalService/LookupTenant"
 	RegistryInternalService_AuthenticateUser_FullMethodName = "/authsuite.registry.v1.RegistryInternalService/AuthenticateUser"
 )
 
@@ -39,6 +40,9 @@ type RegistryInternalServiceClient interface {
 	RecordSecretUse(ctx context.Context, in *RecordSecretUseRequest, opts ...grpc.CallOption) (*RecordSecretUseResponse, error)
 	// ResolveUser finds a user by a sudo selector (uid:, loginName:, email:, mobile:, username:) in a tenant.
 	ResolveUser(ctx context.Context, in *ResolveUserRequest, opts ...grpc.CallOption) (*ResolveUserResponse, error)
+	// LookupTenant finds a tenant by id or code: the fact authorization (internal/access) needs to place a sudo
+	// target. An unknown tenant is NOT_FOUND.
+	LookupTenant(ctx context.Context, in *LookupTenantRequest, opts ...grpc.CallOption) (*LookupTenantResponse, error)
 	// AuthenticateUser checks a user's password in a tenant (sign-in). Unknown user and wrong password fail
 	// alike with UNAUTHENTICATED, in about the same time; a disabled user with the right password fails with
 	// PERMISSION_DENIED.
@@ -92,6 +96,16 @@ func (c *registryInternalServiceClient) ResolveUser(ctx context.Context, in *Res
 	return out, nil
 }
 
+func (c *registryInternalServiceClient) LookupTenant(ctx context.Context, in *LookupTenantRequest, opts ...grpc.CallOption) (*LookupTenantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LookupTenantResponse)
+	err := c.cc.Invoke(ctx, RegistryInternalService_LookupTenant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryInternalServiceClient) AuthenticateUser(ctx context.Context, in *AuthenticateUserRequest, opts ...grpc.CallOption) (*AuthenticateUserResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AuthenticateUserResponse)
@@ -116,6 +130,9 @@ type RegistryInternalServiceServer interface {
 	RecordSecretUse(context.Context, *RecordSecretUseRequest) (*RecordSecretUseResponse, error)
 	// ResolveUser finds a user by a sudo selector (uid:, loginName:, email:, mobile:, username:) in a tenant.
 	ResolveUser(context.Context, *ResolveUserRequest) (*ResolveUserResponse, error)
+	// LookupTenant finds a tenant by id or code: the fact authorization (internal/access) needs to place a sudo
+	// target. An unknown tenant is NOT_FOUND.
+	LookupTenant(context.Context, *LookupTenantRequest) (*LookupTenantResponse, error)
 	// AuthenticateUser checks a user's password in a tenant (sign-in). Unknown user and wrong password fail
 	// alike with UNAUTHENTICATED, in about the same time; a disabled user with the right password fails with
 	// PERMISSION_DENIED.
@@ -138,6 +155,9 @@ func (UnimplementedRegistryInternalServiceServer) RecordSecretUse(context.Contex
 }
 func (UnimplementedRegistryInternalServiceServer) ResolveUser(context.Context, *ResolveUserRequest) (*ResolveUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveUser not implemented")
+}
+func (UnimplementedRegistryInternalServiceServer) LookupTenant(context.Context, *LookupTenantRequest) (*LookupTenantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LookupTenant not implemented")
 }
 func (UnimplementedRegistryInternalServiceServer) AuthenticateUser(context.Context, *AuthenticateUserRequest) (*AuthenticateUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AuthenticateUser not implemented")
@@ -211,6 +231,24 @@ func _RegistryInternalService_ResolveUser_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryInternalService_LookupTenant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LookupTenantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryInternalServiceServer).LookupTenant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryInternalService_LookupTenant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryInternalServiceServer).LookupTenant(ctx, req.(*LookupTenantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryInternalService_AuthenticateUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AuthenticateUserRequest)
 	if err := dec(in); err != nil {
@@ -243,6 +281,10 @@ var RegistryInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveUser",
 			Handler:    _RegistryInternalService_ResolveUser_Handler,
+		},
+		{
+			MethodName: "LookupTenant",
+			Handler:    _RegistryInternalService_LookupTenant_Handler,
 		},
 		{
 			MethodName: "AuthenticateUser",

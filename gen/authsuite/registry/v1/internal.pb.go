@@ -69,7 +69,13 @@ type WatchClientsResponse struct {
 	//	*WatchClientsResponse_Upsert
 	//	*WatchClientsResponse_DeletedClientId
 	//	*WatchClientsResponse_Synced
-	Event         isWatchClientsResponse_Event `protobuf_oneof:"event"`
+	//	*WatchClientsResponse_UserUpsert
+	//	*WatchClientsResponse_DeletedUser
+	//	*WatchClientsResponse_DeletedTenantId
+	Event isWatchClientsResponse_Event `protobuf_oneof:"event"`
+	// Set on the synced event when the snapshot listed every user account (user_upsert events). A watcher
+	// must not conclude that a user is gone from a snapshot without it.
+	UsersSynced   bool `protobuf:"varint,7,opt,name=users_synced,json=usersSynced,proto3" json:"users_synced,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -138,6 +144,40 @@ func (x *WatchClientsResponse) GetSynced() bool {
 	return false
 }
 
+func (x *WatchClientsResponse) GetUserUpsert() *UserRecord {
+	if x != nil {
+		if x, ok := x.Event.(*WatchClientsResponse_UserUpsert); ok {
+			return x.UserUpsert
+		}
+	}
+	return nil
+}
+
+func (x *WatchClientsResponse) GetDeletedUser() *UserRef {
+	if x != nil {
+		if x, ok := x.Event.(*WatchClientsResponse_DeletedUser); ok {
+			return x.DeletedUser
+		}
+	}
+	return nil
+}
+
+func (x *WatchClientsResponse) GetDeletedTenantId() string {
+	if x != nil {
+		if x, ok := x.Event.(*WatchClientsResponse_DeletedTenantId); ok {
+			return x.DeletedTenantId
+		}
+	}
+	return ""
+}
+
+func (x *WatchClientsResponse) GetUsersSynced() bool {
+	if x != nil {
+		return x.UsersSynced
+	}
+	return false
+}
+
 type isWatchClientsResponse_Event interface {
 	isWatchClientsResponse_Event()
 }
@@ -157,11 +197,182 @@ type WatchClientsResponse_Synced struct {
 	Synced bool `protobuf:"varint,3,opt,name=synced,proto3,oneof"`
 }
 
+type WatchClientsResponse_UserUpsert struct {
+	// A user account was created or changed (or is part of the initial snapshot).
+	UserUpsert *UserRecord `protobuf:"bytes,4,opt,name=user_upsert,json=userUpsert,proto3,oneof"`
+}
+
+type WatchClientsResponse_DeletedUser struct {
+	// A user account was deleted.
+	DeletedUser *UserRef `protobuf:"bytes,5,opt,name=deleted_user,json=deletedUser,proto3,oneof"`
+}
+
+type WatchClientsResponse_DeletedTenantId struct {
+	// A tenant was deleted, and with it every user account of the tenant (its clients are reported by
+	// deleted_client_id events).
+	DeletedTenantId string `protobuf:"bytes,6,opt,name=deleted_tenant_id,json=deletedTenantId,proto3,oneof"`
+}
+
 func (*WatchClientsResponse_Upsert) isWatchClientsResponse_Event() {}
 
 func (*WatchClientsResponse_DeletedClientId) isWatchClientsResponse_Event() {}
 
 func (*WatchClientsResponse_Synced) isWatchClientsResponse_Event() {}
+
+func (*WatchClientsResponse_UserUpsert) isWatchClientsResponse_Event() {}
+
+func (*WatchClientsResponse_DeletedUser) isWatchClientsResponse_Event() {}
+
+func (*WatchClientsResponse_DeletedTenantId) isWatchClientsResponse_Event() {}
+
+// UserRecord is what the token service needs to tell whether a user's sign-ins, sessions and tokens are
+// still good: never the password hash or the profile.
+type UserRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's tenant.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The user's id in the tenant.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// A random value given to the account when it was created and never changed: a user deleted and
+	// created again with the same user_id has another incarnation. Empty for accounts created before
+	// incarnations existed.
+	Incarnation string `protobuf:"bytes,3,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// Whether the user is disabled.
+	Disabled bool `protobuf:"varint,4,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// When the user was last disabled (unset if never): nothing issued to the account before it is good.
+	DisableTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=disable_time,json=disableTime,proto3" json:"disable_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserRecord) Reset() {
+	*x = UserRecord{}
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserRecord) ProtoMessage() {}
+
+func (x *UserRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserRecord.ProtoReflect.Descriptor instead.
+func (*UserRecord) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *UserRecord) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *UserRecord) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UserRecord) GetIncarnation() string {
+	if x != nil {
+		return x.Incarnation
+	}
+	return ""
+}
+
+func (x *UserRecord) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *UserRecord) GetDisableTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DisableTime
+	}
+	return nil
+}
+
+// UserRef names a deleted user account.
+type UserRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's tenant.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The user's id in the tenant.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The incarnation of the deleted account.
+	Incarnation   string `protobuf:"bytes,3,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserRef) Reset() {
+	*x = UserRef{}
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserRef) ProtoMessage() {}
+
+func (x *UserRef) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserRef.ProtoReflect.Descriptor instead.
+func (*UserRef) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UserRef) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *UserRef) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UserRef) GetIncarnation() string {
+	if x != nil {
+		return x.Incarnation
+	}
+	return ""
+}
 
 // ClientRecord is what the token service needs to authenticate a client and issue its tokens.
 type ClientRecord struct {
@@ -178,7 +389,7 @@ type ClientRecord struct {
 
 func (x *ClientRecord) Reset() {
 	*x = ClientRecord{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[2]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -190,7 +401,7 @@ func (x *ClientRecord) String() string {
 func (*ClientRecord) ProtoMessage() {}
 
 func (x *ClientRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[2]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -203,7 +414,7 @@ func (x *ClientRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientRecord.ProtoReflect.Descriptor instead.
 func (*ClientRecord) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{2}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ClientRecord) GetClient() *Client {
@@ -246,7 +457,7 @@ type SecretDigest struct {
 
 func (x *SecretDigest) Reset() {
 	*x = SecretDigest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[3]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -258,7 +469,7 @@ func (x *SecretDigest) String() string {
 func (*SecretDigest) ProtoMessage() {}
 
 func (x *SecretDigest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[3]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -271,7 +482,7 @@ func (x *SecretDigest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretDigest.ProtoReflect.Descriptor instead.
 func (*SecretDigest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{3}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SecretDigest) GetSecretId() string {
@@ -320,7 +531,7 @@ type RecordSecretUseRequest struct {
 
 func (x *RecordSecretUseRequest) Reset() {
 	*x = RecordSecretUseRequest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[4]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +543,7 @@ func (x *RecordSecretUseRequest) String() string {
 func (*RecordSecretUseRequest) ProtoMessage() {}
 
 func (x *RecordSecretUseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[4]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +556,7 @@ func (x *RecordSecretUseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSecretUseRequest.ProtoReflect.Descriptor instead.
 func (*RecordSecretUseRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{4}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RecordSecretUseRequest) GetUses() []*SecretUse {
@@ -370,7 +581,7 @@ type SecretUse struct {
 
 func (x *SecretUse) Reset() {
 	*x = SecretUse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[5]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -382,7 +593,7 @@ func (x *SecretUse) String() string {
 func (*SecretUse) ProtoMessage() {}
 
 func (x *SecretUse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[5]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -395,7 +606,7 @@ func (x *SecretUse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretUse.ProtoReflect.Descriptor instead.
 func (*SecretUse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{5}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SecretUse) GetClientId() string {
@@ -428,7 +639,7 @@ type RecordSecretUseResponse struct {
 
 func (x *RecordSecretUseResponse) Reset() {
 	*x = RecordSecretUseResponse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[6]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +651,7 @@ func (x *RecordSecretUseResponse) String() string {
 func (*RecordSecretUseResponse) ProtoMessage() {}
 
 func (x *RecordSecretUseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[6]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +664,7 @@ func (x *RecordSecretUseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSecretUseResponse.ProtoReflect.Descriptor instead.
 func (*RecordSecretUseResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{6}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{8}
 }
 
 // ResolveUserRequest names a user the way sudo does.
@@ -474,7 +685,7 @@ type ResolveUserRequest struct {
 
 func (x *ResolveUserRequest) Reset() {
 	*x = ResolveUserRequest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[7]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +697,7 @@ func (x *ResolveUserRequest) String() string {
 func (*ResolveUserRequest) ProtoMessage() {}
 
 func (x *ResolveUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[7]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +710,7 @@ func (x *ResolveUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveUserRequest.ProtoReflect.Descriptor instead.
 func (*ResolveUserRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{7}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ResolveUserRequest) GetSelector() string {
@@ -536,14 +747,16 @@ type ResolveUserResponse struct {
 	// The user, without password.
 	User *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// The code of the user's tenant.
-	TenantCode    string `protobuf:"bytes,2,opt,name=tenant_code,json=tenantCode,proto3" json:"tenant_code,omitempty"`
+	TenantCode string `protobuf:"bytes,2,opt,name=tenant_code,json=tenantCode,proto3" json:"tenant_code,omitempty"`
+	// The account's incarnation (see UserRecord).
+	Incarnation   string `protobuf:"bytes,3,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResolveUserResponse) Reset() {
 	*x = ResolveUserResponse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[8]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -555,7 +768,7 @@ func (x *ResolveUserResponse) String() string {
 func (*ResolveUserResponse) ProtoMessage() {}
 
 func (x *ResolveUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[8]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -568,7 +781,7 @@ func (x *ResolveUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveUserResponse.ProtoReflect.Descriptor instead.
 func (*ResolveUserResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{8}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ResolveUserResponse) GetUser() *User {
@@ -581,6 +794,13 @@ func (x *ResolveUserResponse) GetUser() *User {
 func (x *ResolveUserResponse) GetTenantCode() string {
 	if x != nil {
 		return x.TenantCode
+	}
+	return ""
+}
+
+func (x *ResolveUserResponse) GetIncarnation() string {
+	if x != nil {
+		return x.Incarnation
 	}
 	return ""
 }
@@ -598,7 +818,7 @@ type LookupTenantRequest struct {
 
 func (x *LookupTenantRequest) Reset() {
 	*x = LookupTenantRequest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +830,7 @@ func (x *LookupTenantRequest) String() string {
 func (*LookupTenantRequest) ProtoMessage() {}
 
 func (x *LookupTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +843,7 @@ func (x *LookupTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupTenantRequest.ProtoReflect.Descriptor instead.
 func (*LookupTenantRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{9}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LookupTenantRequest) GetTenantId() string {
@@ -653,7 +873,7 @@ type LookupTenantResponse struct {
 
 func (x *LookupTenantResponse) Reset() {
 	*x = LookupTenantResponse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +885,7 @@ func (x *LookupTenantResponse) String() string {
 func (*LookupTenantResponse) ProtoMessage() {}
 
 func (x *LookupTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +898,7 @@ func (x *LookupTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupTenantResponse.ProtoReflect.Descriptor instead.
 func (*LookupTenantResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{10}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LookupTenantResponse) GetTenantId() string {
@@ -710,7 +930,7 @@ type AuthenticateUserRequest struct {
 
 func (x *AuthenticateUserRequest) Reset() {
 	*x = AuthenticateUserRequest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[11]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +942,7 @@ func (x *AuthenticateUserRequest) String() string {
 func (*AuthenticateUserRequest) ProtoMessage() {}
 
 func (x *AuthenticateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[11]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +955,7 @@ func (x *AuthenticateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateUserRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateUserRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{11}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AuthenticateUserRequest) GetTenantId() string {
@@ -763,14 +983,16 @@ func (x *AuthenticateUserRequest) GetPassword() string {
 type AuthenticateUserResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The user, without password.
-	User          *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	User *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The account's incarnation (see UserRecord): sessions, codes and tokens of this sign-in are bound to it.
+	Incarnation   string `protobuf:"bytes,2,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthenticateUserResponse) Reset() {
 	*x = AuthenticateUserResponse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[12]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +1004,7 @@ func (x *AuthenticateUserResponse) String() string {
 func (*AuthenticateUserResponse) ProtoMessage() {}
 
 func (x *AuthenticateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[12]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +1017,7 @@ func (x *AuthenticateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateUserResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateUserResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{12}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AuthenticateUserResponse) GetUser() *User {
@@ -805,17 +1027,40 @@ func (x *AuthenticateUserResponse) GetUser() *User {
 	return nil
 }
 
+func (x *AuthenticateUserResponse) GetIncarnation() string {
+	if x != nil {
+		return x.Incarnation
+	}
+	return ""
+}
+
 var File_authsuite_registry_v1_internal_proto protoreflect.FileDescriptor
 
 const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"$authsuite/registry/v1/internal.proto\x12\x15authsuite.registry.v1\x1a\"authsuite/registry/v1/client.proto\x1a authsuite/registry/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n" +
-	"\x13WatchClientsRequest\"\xa6\x01\n" +
+	"\x13WatchClientsRequest\"\x82\x03\n" +
 	"\x14WatchClientsResponse\x12=\n" +
 	"\x06upsert\x18\x01 \x01(\v2#.authsuite.registry.v1.ClientRecordH\x00R\x06upsert\x12,\n" +
 	"\x11deleted_client_id\x18\x02 \x01(\tH\x00R\x0fdeletedClientId\x12\x18\n" +
-	"\x06synced\x18\x03 \x01(\bH\x00R\x06syncedB\a\n" +
-	"\x05event\"\xa5\x01\n" +
+	"\x06synced\x18\x03 \x01(\bH\x00R\x06synced\x12D\n" +
+	"\vuser_upsert\x18\x04 \x01(\v2!.authsuite.registry.v1.UserRecordH\x00R\n" +
+	"userUpsert\x12C\n" +
+	"\fdeleted_user\x18\x05 \x01(\v2\x1e.authsuite.registry.v1.UserRefH\x00R\vdeletedUser\x12,\n" +
+	"\x11deleted_tenant_id\x18\x06 \x01(\tH\x00R\x0fdeletedTenantId\x12!\n" +
+	"\fusers_synced\x18\a \x01(\bR\vusersSyncedB\a\n" +
+	"\x05event\"\xbf\x01\n" +
+	"\n" +
+	"UserRecord\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12 \n" +
+	"\vincarnation\x18\x03 \x01(\tR\vincarnation\x12\x1a\n" +
+	"\bdisabled\x18\x04 \x01(\bR\bdisabled\x12=\n" +
+	"\fdisable_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vdisableTime\"a\n" +
+	"\aUserRef\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12 \n" +
+	"\vincarnation\x18\x03 \x01(\tR\vincarnation\"\xa5\x01\n" +
 	"\fClientRecord\x125\n" +
 	"\x06client\x18\x01 \x01(\v2\x1d.authsuite.registry.v1.ClientR\x06client\x12=\n" +
 	"\asecrets\x18\x02 \x03(\v2#.authsuite.registry.v1.SecretDigestR\asecrets\x12\x1f\n" +
@@ -842,11 +1087,12 @@ const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1f\n" +
 	"\vtenant_code\x18\x03 \x01(\tR\n" +
 	"tenantCode\x12)\n" +
-	"\x10include_disabled\x18\x04 \x01(\bR\x0fincludeDisabled\"g\n" +
+	"\x10include_disabled\x18\x04 \x01(\bR\x0fincludeDisabled\"\x89\x01\n" +
 	"\x13ResolveUserResponse\x12/\n" +
 	"\x04user\x18\x01 \x01(\v2\x1b.authsuite.registry.v1.UserR\x04user\x12\x1f\n" +
 	"\vtenant_code\x18\x02 \x01(\tR\n" +
-	"tenantCode\"S\n" +
+	"tenantCode\x12 \n" +
+	"\vincarnation\x18\x03 \x01(\tR\vincarnation\"S\n" +
 	"\x13LookupTenantRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1f\n" +
 	"\vtenant_code\x18\x02 \x01(\tR\n" +
@@ -858,9 +1104,10 @@ const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\x17AuthenticateUserRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x14\n" +
 	"\x05login\x18\x02 \x01(\tR\x05login\x12\x1a\n" +
-	"\bpassword\x18\x03 \x01(\tR\bpassword\"K\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\"m\n" +
 	"\x18AuthenticateUserResponse\x12/\n" +
-	"\x04user\x18\x01 \x01(\v2\x1b.authsuite.registry.v1.UserR\x04user2\xba\x04\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.authsuite.registry.v1.UserR\x04user\x12 \n" +
+	"\vincarnation\x18\x02 \x01(\tR\vincarnation2\xba\x04\n" +
 	"\x17RegistryInternalService\x12i\n" +
 	"\fWatchClients\x12*.authsuite.registry.v1.WatchClientsRequest\x1a+.authsuite.registry.v1.WatchClientsResponse0\x01\x12p\n" +
 	"\x0fRecordSecretUse\x12-.authsuite.registry.v1.RecordSecretUseRequest\x1a..authsuite.registry.v1.RecordSecretUseResponse\x12d\n" +
@@ -881,50 +1128,55 @@ func file_authsuite_registry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_authsuite_registry_v1_internal_proto_rawDescData
 }
 
-var file_authsuite_registry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_authsuite_registry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_authsuite_registry_v1_internal_proto_goTypes = []any{
 	(*WatchClientsRequest)(nil),      // 0: authsuite.registry.v1.WatchClientsRequest
 	(*WatchClientsResponse)(nil),     // 1: authsuite.registry.v1.WatchClientsResponse
-	(*ClientRecord)(nil),             // 2: authsuite.registry.v1.ClientRecord
-	(*SecretDigest)(nil),             // 3: authsuite.registry.v1.SecretDigest
-	(*RecordSecretUseRequest)(nil),   // 4: authsuite.registry.v1.RecordSecretUseRequest
-	(*SecretUse)(nil),                // 5: authsuite.registry.v1.SecretUse
-	(*RecordSecretUseResponse)(nil),  // 6: authsuite.registry.v1.RecordSecretUseResponse
-	(*ResolveUserRequest)(nil),       // 7: authsuite.registry.v1.ResolveUserRequest
-	(*ResolveUserResponse)(nil),      // 8: authsuite.registry.v1.ResolveUserResponse
-	(*LookupTenantRequest)(nil),      // 9: authsuite.registry.v1.LookupTenantRequest
-	(*LookupTenantResponse)(nil),     // 10: authsuite.registry.v1.LookupTenantResponse
-	(*AuthenticateUserRequest)(nil),  // 11: authsuite.registry.v1.AuthenticateUserRequest
-	(*AuthenticateUserResponse)(nil), // 12: authsuite.registry.v1.AuthenticateUserResponse
-	(*Client)(nil),                   // 13: authsuite.registry.v1.Client
-	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
-	(*User)(nil),                     // 15: authsuite.registry.v1.User
+	(*UserRecord)(nil),               // 2: authsuite.registry.v1.UserRecord
+	(*UserRef)(nil),                  // 3: authsuite.registry.v1.UserRef
+	(*ClientRecord)(nil),             // 4: authsuite.registry.v1.ClientRecord
+	(*SecretDigest)(nil),             // 5: authsuite.registry.v1.SecretDigest
+	(*RecordSecretUseRequest)(nil),   // 6: authsuite.registry.v1.RecordSecretUseRequest
+	(*SecretUse)(nil),                // 7: authsuite.registry.v1.SecretUse
+	(*RecordSecretUseResponse)(nil),  // 8: authsuite.registry.v1.RecordSecretUseResponse
+	(*ResolveUserRequest)(nil),       // 9: authsuite.registry.v1.ResolveUserRequest
+	(*ResolveUserResponse)(nil),      // 10: authsuite.registry.v1.ResolveUserResponse
+	(*LookupTenantRequest)(nil),      // 11: authsuite.registry.v1.LookupTenantRequest
+	(*LookupTenantResponse)(nil),     // 12: authsuite.registry.v1.LookupTenantResponse
+	(*AuthenticateUserRequest)(nil),  // 13: authsuite.registry.v1.AuthenticateUserRequest
+	(*AuthenticateUserResponse)(nil), // 14: authsuite.registry.v1.AuthenticateUserResponse
+	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
+	(*Client)(nil),                   // 16: authsuite.registry.v1.Client
+	(*User)(nil),                     // 17: authsuite.registry.v1.User
 }
 var file_authsuite_registry_v1_internal_proto_depIdxs = []int32{
-	2,  // 0: authsuite.registry.v1.WatchClientsResponse.upsert:type_name -> authsuite.registry.v1.ClientRecord
-	13, // 1: authsuite.registry.v1.ClientRecord.client:type_name -> authsuite.registry.v1.Client
-	3,  // 2: authsuite.registry.v1.ClientRecord.secrets:type_name -> authsuite.registry.v1.SecretDigest
-	14, // 3: authsuite.registry.v1.SecretDigest.start_time:type_name -> google.protobuf.Timestamp
-	14, // 4: authsuite.registry.v1.SecretDigest.expiration:type_name -> google.protobuf.Timestamp
-	5,  // 5: authsuite.registry.v1.RecordSecretUseRequest.uses:type_name -> authsuite.registry.v1.SecretUse
-	14, // 6: authsuite.registry.v1.SecretUse.used_time:type_name -> google.protobuf.Timestamp
-	15, // 7: authsuite.registry.v1.ResolveUserResponse.user:type_name -> authsuite.registry.v1.User
-	15, // 8: authsuite.registry.v1.AuthenticateUserResponse.user:type_name -> authsuite.registry.v1.User
-	0,  // 9: authsuite.registry.v1.RegistryInternalService.WatchClients:input_type -> authsuite.registry.v1.WatchClientsRequest
-	4,  // 10: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:input_type -> authsuite.registry.v1.RecordSecretUseRequest
-	7,  // 11: authsuite.registry.v1.RegistryInternalService.ResolveUser:input_type -> authsuite.registry.v1.ResolveUserRequest
-	9,  // 12: authsuite.registry.v1.RegistryInternalService.LookupTenant:input_type -> authsuite.registry.v1.LookupTenantRequest
-	11, // 13: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:input_type -> authsuite.registry.v1.AuthenticateUserRequest
-	1,  // 14: authsuite.registry.v1.RegistryInternalService.WatchClients:output_type -> authsuite.registry.v1.WatchClientsResponse
-	6,  // 15: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:output_type -> authsuite.registry.v1.RecordSecretUseResponse
-	8,  // 16: authsuite.registry.v1.RegistryInternalService.ResolveUser:output_type -> authsuite.registry.v1.ResolveUserResponse
-	10, // 17: authsuite.registry.v1.RegistryInternalService.LookupTenant:output_type -> authsuite.registry.v1.LookupTenantResponse
-	12, // 18: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:output_type -> authsuite.registry.v1.AuthenticateUserResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	4,  // 0: authsuite.registry.v1.WatchClientsResponse.upsert:type_name -> authsuite.registry.v1.ClientRecord
+	2,  // 1: authsuite.registry.v1.WatchClientsResponse.user_upsert:type_name -> authsuite.registry.v1.UserRecord
+	3,  // 2: authsuite.registry.v1.WatchClientsResponse.deleted_user:type_name -> authsuite.registry.v1.UserRef
+	15, // 3: authsuite.registry.v1.UserRecord.disable_time:type_name -> google.protobuf.Timestamp
+	16, // 4: authsuite.registry.v1.ClientRecord.client:type_name -> authsuite.registry.v1.Client
+	5,  // 5: authsuite.registry.v1.ClientRecord.secrets:type_name -> authsuite.registry.v1.SecretDigest
+	15, // 6: authsuite.registry.v1.SecretDigest.start_time:type_name -> google.protobuf.Timestamp
+	15, // 7: authsuite.registry.v1.SecretDigest.expiration:type_name -> google.protobuf.Timestamp
+	7,  // 8: authsuite.registry.v1.RecordSecretUseRequest.uses:type_name -> authsuite.registry.v1.SecretUse
+	15, // 9: authsuite.registry.v1.SecretUse.used_time:type_name -> google.protobuf.Timestamp
+	17, // 10: authsuite.registry.v1.ResolveUserResponse.user:type_name -> authsuite.registry.v1.User
+	17, // 11: authsuite.registry.v1.AuthenticateUserResponse.user:type_name -> authsuite.registry.v1.User
+	0,  // 12: authsuite.registry.v1.RegistryInternalService.WatchClients:input_type -> authsuite.registry.v1.WatchClientsRequest
+	6,  // 13: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:input_type -> authsuite.registry.v1.RecordSecretUseRequest
+	9,  // 14: authsuite.registry.v1.RegistryInternalService.ResolveUser:input_type -> authsuite.registry.v1.ResolveUserRequest
+	11, // 15: authsuite.registry.v1.RegistryInternalService.LookupTenant:input_type -> authsuite.registry.v1.LookupTenantRequest
+	13, // 16: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:input_type -> authsuite.registry.v1.AuthenticateUserRequest
+	1,  // 17: authsuite.registry.v1.RegistryInternalService.WatchClients:output_type -> authsuite.registry.v1.WatchClientsResponse
+	8,  // 18: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:output_type -> authsuite.registry.v1.RecordSecretUseResponse
+	10, // 19: authsuite.registry.v1.RegistryInternalService.ResolveUser:output_type -> authsuite.registry.v1.ResolveUserResponse
+	12, // 20: authsuite.registry.v1.RegistryInternalService.LookupTenant:output_type -> authsuite.registry.v1.LookupTenantResponse
+	14, // 21: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:output_type -> authsuite.registry.v1.AuthenticateUserResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_registry_v1_internal_proto_init() }
@@ -938,6 +1190,9 @@ func file_authsuite_registry_v1_internal_proto_init() {
 		(*WatchClientsResponse_Upsert)(nil),
 		(*WatchClientsResponse_DeletedClientId)(nil),
 		(*WatchClientsResponse_Synced)(nil),
+		(*WatchClientsResponse_UserUpsert)(nil),
+		(*WatchClientsResponse_DeletedUser)(nil),
+		(*WatchClientsResponse_DeletedTenantId)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -945,7 +1200,7 @@ func file_authsuite_registry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_registry_v1_internal_proto_rawDesc), len(file_authsuite_registry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,8 +33,9 @@ const (
 // RegistryInternalService serves the other authsuite services. Every call must carry the suite's internal
 // credential; it is never exposed through the REST gateway.
 type RegistryInternalServiceClient interface {
-	// WatchClients streams every client with its secret digests, then a synced marker, then every change as it
-	// commits. Each event carries the whole new state, so replaying events converges.
+	// WatchClients streams every client with its secret digests and every user account's status, then a
+	// synced marker, then every change as it commits. Each event carries the whole new state, so replaying
+	// events converges.
 	WatchClients(ctx context.Context, in *WatchClientsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchClientsResponse], error)
 	// RecordSecretUse records when secrets last authenticated their clients, in one write.
 	RecordSecretUse(ctx context.Context, in *RecordSecretUseRequest, opts ...grpc.CallOption) (*RecordSecretUseResponse, error)
@@ -123,8 +124,9 @@ func (c *registryInternalServiceClient) AuthenticateUser(ctx context.Context, in
 // RegistryInternalService serves the other authsuite services. Every call must carry the suite's internal
 // credential; it is never exposed through the REST gateway.
 type RegistryInternalServiceServer interface {
-	// WatchClients streams every client with its secret digests, then a synced marker, then every change as it
-	// commits. Each event carries the whole new state, so replaying events converges.
+	// WatchClients streams every client with its secret digests and every user account's status, then a
+	// synced marker, then every change as it commits. Each event carries the whole new state, so replaying
+	// events converges.
 	WatchClients(*WatchClientsRequest, grpc.ServerStreamingServer[WatchClientsResponse]) error
 	// RecordSecretUse records when secrets last authenticated their clients, in one write.
 	RecordSecretUse(context.Context, *RecordSecretUseRequest) (*RecordSecretUseResponse, error)

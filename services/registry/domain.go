@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"crypto/rand"
 	"slices"
 	"time"
 )
@@ -72,6 +73,17 @@ type SecretUse struct {
 
 // User is a person who can sign in to a tenant. PasswordHash is a PHC-style argon2id string (see
 // HashPassword) or empty when the user has no password; it never leaves the service.
+//
+// Incarnation is a random value the store gives the account when it is created and that nothing changes
+// afterwards. Sessions, codes and tokens are bound to it, so a user deleted and created again with the same
+// ID (or in a tenant deleted and created again with the same ID) is another account and inherits none of
+// them. This is chosen over forbidding the reuse of IDs (tombstones): tombstones would have to outlive
+// tenant deletion and be kept forever, whereas a random value per account needs no memory of deleted
+// accounts at all, and a full snapshot of the live accounts is all a watcher needs to resync. Accounts
+// created before incarnations existed have "" (and any account created since has another value).
+//
+// DisableTime is when Disabled last turned true (zero if never): nothing issued to the account before it
+// is good again after the account is enabled.
 type User struct {
 	ID           string
 	TenantID     string
@@ -82,9 +94,15 @@ type User struct {
 	PasswordHash string
 	Roles        []string
 	Disabled     bool
+	Incarnation  string
+	DisableTime  time.Time
 	CreateTime   time.Time
 	UpdateTime   time.Time
 }
+
+// NewIncarnation returns a new account incarnation: 128 random bits (crypto/rand.Text), so two accounts
+// never share one.
+func NewIncarnation() string { return rand.Text() }
 
 // HasRole reports whether the user holds role.
 func (u User) HasRole(role string) bool { return slices.Contains(u.Roles, role) }

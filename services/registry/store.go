@@ -74,8 +74,9 @@ type Store interface {
 	// value, all in one write transaction. Unknown clients and secrets are skipped.
 	RecordSecretUse(ctx context.Context, uses []SecretUse) error
 
-	// CreateUser stores u. ErrNotFound when u.TenantID does not exist; ErrAlreadyExists when u.ID, its login
-	// name, or its email or mobile (when set) is taken in the tenant. Login names and emails compare
+	// CreateUser stores u with a new random Incarnation (NewIncarnation; u.Incarnation is ignored) and
+	// returns it so. ErrNotFound when u.TenantID does not exist; ErrAlreadyExists when u.ID, its login name,
+	// or its email or mobile (when set) is taken in the tenant. Login names and emails compare
 	// case-insensitively.
 	CreateUser(ctx context.Context, u User) (User, error)
 	// GetUser returns the user tenantID/id. ErrNotFound when there is none.
@@ -86,15 +87,15 @@ type Store interface {
 	// ListUsers lists the users of tenantID ordered by ID. A tenant that does not exist has no users.
 	ListUsers(ctx context.Context, tenantID string, opts ListOptions) (items []User, next string, err error)
 	// UpdateUser runs update on the stored user inside one write transaction, maintaining the unique indexes;
-	// an error from update aborts with nothing changed and is returned as is. The ID and TenantID cannot
-	// change. ErrNotFound when there is no such user; ErrAlreadyExists when a new login name, email or mobile
-	// is taken.
+	// an error from update aborts with nothing changed and is returned as is. The ID, TenantID and
+	// Incarnation cannot change. ErrNotFound when there is no such user; ErrAlreadyExists when a new login
+	// name, email or mobile is taken.
 	UpdateUser(ctx context.Context, tenantID, id string, update func(User) (User, error)) (User, error)
 	// DeleteUser deletes a user. ErrNotFound when there is none.
 	DeleteUser(ctx context.Context, tenantID, id string) error
 
-	// Seed stores the tenants, clients and users in one transaction if and only if the registry has no
-	// tenant; it reports whether it did. It is how Bootstrap stays atomic and idempotent.
+	// Seed stores the tenants, clients and users (each with a new Incarnation, as CreateUser) in one
+	// transaction if and only if the registry has no tenant; it reports whether it did. It is how Bootstrap stays atomic and idempotent.
 	Seed(ctx context.Context, tenants []Tenant, clients []Client, users []User) (bool, error)
 
 	// Close releases the store. Other methods must not be called after it.

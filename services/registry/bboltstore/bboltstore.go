@@ -444,6 +444,7 @@ func deleteUserIndexes(tx *bolt.Tx, u registry.User) error {
 
 // CreateUser implements registry.Store.
 func (s *Store) CreateUser(ctx context.Context, u registry.User) (registry.User, error) {
+	u.Incarnation = registry.NewIncarnation()
 	err := s.update(ctx, func(tx *bolt.Tx) error { return createUser(tx, u) })
 	if err != nil {
 		return registry.User{}, err
@@ -451,6 +452,7 @@ func (s *Store) CreateUser(ctx context.Context, u registry.User) (registry.User,
 	return u, nil
 }
 
+// createUser stores u as given; callers set a new incarnation first.
 func createUser(tx *bolt.Tx, u registry.User) error {
 	if tx.Bucket(bucketTenants).Get([]byte(u.TenantID)) == nil {
 		return apierror.NotFound("tenant %q", u.TenantID)
@@ -538,7 +540,7 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, update func
 		if err != nil {
 			return err
 		}
-		u.ID, u.TenantID = old.ID, old.TenantID
+		u.ID, u.TenantID, u.Incarnation = old.ID, old.TenantID, old.Incarnation
 		if err := deleteUserIndexes(tx, old); err != nil {
 			return err
 		}
@@ -584,6 +586,7 @@ func (s *Store) Seed(ctx context.Context, tenants []registry.Tenant, clients []r
 			}
 		}
 		for _, u := range users {
+			u.Incarnation = registry.NewIncarnation()
 			if err := createUser(tx, u); err != nil {
 				return err
 			}

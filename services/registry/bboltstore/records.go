@@ -118,6 +118,8 @@ type storedUser struct {
 	PasswordHash string    `json:"password_hash,omitempty"`
 	Roles        []string  `json:"roles,omitempty"`
 	Disabled     bool      `json:"disabled"`
+	Incarnation  string    `json:"incarnation,omitempty"`
+	DisableTime  time.Time `json:"disable_time,omitzero"`
 	CreateTime   time.Time `json:"create_time"`
 	UpdateTime   time.Time `json:"update_time"`
 }
@@ -126,7 +128,7 @@ func userToStored(u registry.User) storedUser {
 	return storedUser{
 		ID: u.ID, TenantID: u.TenantID, LoginName: u.LoginName, Email: u.Email, Mobile: u.Mobile,
 		DisplayName: u.DisplayName, PasswordHash: u.PasswordHash, Roles: u.Roles, Disabled: u.Disabled,
-		CreateTime: u.CreateTime, UpdateTime: u.UpdateTime,
+		Incarnation: u.Incarnation, DisableTime: u.DisableTime, CreateTime: u.CreateTime, UpdateTime: u.UpdateTime,
 	}
 }
 
@@ -134,6 +136,6 @@ func (s storedUser) domain() registry.User {
 	return registry.User{
 		ID: s.ID, TenantID: s.TenantID, LoginName: s.LoginName, Email: s.Email, Mobile: s.Mobile,
 		DisplayName: s.DisplayName, PasswordHash: s.PasswordHash, Roles: s.Roles, Disabled: s.Disabled,
-		CreateTime: s.CreateTime, UpdateTime: s.UpdateTime,
+		Incarnation: s.Incarnation, DisableTime: s.DisableTime, CreateTime: s.CreateTime, UpdateTime: s.UpdateTime,
 	}
 }

@@ -27,9 +27,9 @@ type internalService struct {
 // errWatchBehind ends a stream whose watcher could not keep up; the client reconnects and resyncs.
 var errWatchBehind = fmt.Errorf("client watch fell behind; reconnect to resync: %w", apierror.ErrUnavailable)
 
-// WatchClients subscribes first, then sends the snapshot (every client, paged from the store), then synced,
-// then every queued and later event. Events may repeat state already in the snapshot; each carries the
-// whole new state, so applying them in order converges.
+// WatchClients subscribes first, then sends the snapshot (every client, then every user account, paged from
+// the store), then synced (with users_synced), then every queued and later event. Events may repeat state
+// already in the snapshot; each carries the whole new state, so applying them in order converges.
 func (is *internalService) WatchClients(_ *registryv1.WatchClientsRequest, stream grpc.ServerStreamingServer[registryv1.WatchClientsResponse]) error {
 	ctx := stream.Context()
 	s := is.s
@@ -63,7 +63,11 @@ func (is *internalService) WatchClients(_ *registryv1.WatchClientsRequest, strea
 		}
 		after = next
 	}
-	if err := stream.Send(&registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Synced{Synced: true}}); err != nil {
+	if err := s.sendUsers(ctx, stream.Send); err != nil {
+		return err
+	}
+	synced := &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Synced{Synced: true}, UsersSynced: true}
+	if err := stream.Send(synced); err != nil {
 		return err
 	}
 	for {
@@ -123,7 +127,7 @@ func (is *internalService) ResolveUser(ctx context.Context, req *registryv1.Reso
 	if u.Disabled {
 		return nil, apierror.PermissionDenied("user %q is disabled and cannot be impersonated", u.ID)
 	}
-	return &registryv1.ResolveUserResponse{User: userToProto(u), TenantCode: t.Code}, nil
+	return &registryv1.ResolveUserResponse{User: userToProto(u), TenantCode: t.Code, Incarnation: u.Incarnation}, nil
 }
 
 // dummyPasswordHash is verified against when no user matches, so that an unknown login name takes as long
@@ -168,5 +172,5 @@ func (is *internalService) AuthenticateUser(ctx context.Context, req *registryv1
 	if u.Disabled {
 		return nil, apierror.PermissionDenied("the user is disabled")
 	}
-	return &registryv1.AuthenticateUserResponse{User: userToProto(u)}, nil
+	return &registryv1.AuthenticateUserResponse{User: userToProto(u), Incarnation: u.Incarnation}, nil
 }

@@ -41,7 +41,8 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	// clientWrites is held around every write that changes what WatchClients reports, from the store write
+	// clientWrites is held around every write that changes what WatchClients reports (clients, tenant codes,
+	// users), from the store write
 	// through the publication of its events, and around subscription. Events therefore reach watchers in
 	// commit order, and a new watcher either sees a change in its snapshot or as an event after it.
 	clientWrites sync.Mutex

@@ -140,6 +140,7 @@ func (ts *tenantService) DeleteTenant(ctx context.Context, req *registryv1.Delet
 		for _, id := range deleted {
 			ts.s.feed.publish(deletedEvent(id))
 		}
+		ts.s.feed.publish(tenantDeletedEvent(req.GetTenantId()))
 		resp = &registryv1.DeleteTenantResponse{}
 		return nil
 	})

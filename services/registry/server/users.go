@@ -42,10 +42,16 @@ func (us *userService) CreateUser(ctx context.Context, req *registryv1.CreateUse
 		u.TenantID = req.GetTenantId()
 		now := us.s.now().UTC()
 		u.CreateTime, u.UpdateTime = now, now
+		if u.Disabled {
+			u.DisableTime = now
+		}
+		us.s.clientWrites.Lock()
+		defer us.s.clientWrites.Unlock()
 		u, err := us.s.store.CreateUser(ctx, u)
 		if err != nil {
 			return err
 		}
+		us.s.feed.publish(userUpsertEvent(u))
 		resp = &registryv1.CreateUserResponse{User: userToProto(u)}
 		return nil
 	})
@@ -113,16 +119,24 @@ func (us *userService) UpdateUser(ctx context.Context, req *registryv1.UpdateUse
 			hash = registry.HashPassword(*password)
 		}
 		now := us.s.now().UTC()
+		us.s.clientWrites.Lock()
+		defer us.s.clientWrites.Unlock()
 		u, err := us.s.store.UpdateUser(ctx, req.GetTenantId(), in.ID, func(old registry.User) (registry.User, error) {
 			in.TenantID, in.CreateTime, in.UpdateTime, in.PasswordHash = old.TenantID, old.CreateTime, now, old.PasswordHash
 			if password != nil {
 				in.PasswordHash = hash
+			}
+			// Disabling ends everything issued to the account so far, also once it is enabled again.
+			in.DisableTime = old.DisableTime
+			if in.Disabled && !old.Disabled {
+				in.DisableTime = now
 			}
 			return in, nil
 		})
 		if err != nil {
 			return err
 		}
+		us.s.feed.publish(userUpsertEvent(u))
 		resp = &registryv1.UpdateUserResponse{User: userToProto(u)}
 		return nil
 	})
@@ -131,9 +145,16 @@ func (us *userService) UpdateUser(ctx context.Context, req *registryv1.UpdateUse
 
 func (us *userService) DeleteUser(ctx context.Context, req *registryv1.DeleteUserRequest) (resp *registryv1.DeleteUserResponse, err error) {
 	err = us.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
+		us.s.clientWrites.Lock()
+		defer us.s.clientWrites.Unlock()
+		u, err := us.s.store.GetUser(ctx, req.GetTenantId(), req.GetUserId())
+		if err != nil {
+			return err
+		}
 		if err := us.s.store.DeleteUser(ctx, req.GetTenantId(), req.GetUserId()); err != nil {
 			return err
 		}
+		us.s.feed.publish(userDeletedEvent(u))
 		resp = &registryv1.DeleteUserResponse{}
 		return nil
 	})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/services/registry"
 )
@@ -12,7 +14,7 @@ import (
 // resync). Writers never wait for watchers.
 const watchBuffer = 1024
 
-// feed fans committed client changes out to WatchClients streams.
+// feed fans committed client and user changes out to WatchClients streams.
 type feed struct {
 	size   int
 	mu     sync.Mutex
@@ -89,6 +91,64 @@ func upsertEvent(c registry.Client, tenantCode string) *registryv1.WatchClientsR
 
 func deletedEvent(id string) *registryv1.WatchClientsResponse {
 	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_DeletedClientId{DeletedClientId: id}}
+}
+
+// userRecord is the part of a user the token service needs to end a disabled, deleted or re-created
+// account's sign-ins: never the password hash or the profile.
+func userRecord(u registry.User) *registryv1.UserRecord {
+	r := &registryv1.UserRecord{TenantId: u.TenantID, UserId: u.ID, Incarnation: u.Incarnation, Disabled: u.Disabled}
+	if !u.DisableTime.IsZero() {
+		r.DisableTime = timestamppb.New(u.DisableTime)
+	}
+	return r
+}
+
+func userUpsertEvent(u registry.User) *registryv1.WatchClientsResponse {
+	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_UserUpsert{UserUpsert: userRecord(u)}}
+}
+
+func userDeletedEvent(u registry.User) *registryv1.WatchClientsResponse {
+	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_DeletedUser{DeletedUser: &registryv1.UserRef{
+		TenantId: u.TenantID, UserId: u.ID, Incarnation: u.Incarnation,
+	}}}
+}
+
+// tenantDeletedEvent says every user of the tenant is gone (one event however many users it had).
+func tenantDeletedEvent(tenantID string) *registryv1.WatchClientsResponse {
+	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_DeletedTenantId{DeletedTenantId: tenantID}}
+}
+
+// sendUsers streams every user of every tenant as user_upsert events, paged from the store.
+func (s *Server) sendUsers(ctx context.Context, send func(*registryv1.WatchClientsResponse) error) error {
+	afterTenant := ""
+	for {
+		tenants, nextTenant, err := s.store.ListTenants(ctx, registry.ListOptions{Limit: registry.MaxPageSize, After: afterTenant})
+		if err != nil {
+			return err
+		}
+		for _, t := range tenants {
+			after := ""
+			for {
+				users, next, err := s.store.ListUsers(ctx, t.ID, registry.ListOptions{Limit: registry.MaxPageSize, After: after})
+				if err != nil {
+					return err
+				}
+				for _, u := range users {
+					if err := send(userUpsertEvent(u)); err != nil {
+						return err
+					}
+				}
+				if next == "" {
+					break
+				}
+				after = next
+			}
+		}
+		if nextTenant == "" {
+			return nil
+		}
+		afterTenant = nextTenant
+	}
 }
 
 // publishUpserts publishes the new state of committed clients. Call with clientWrites held. The store is read

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"UserFind", testUserFind},
 		{"UserIndexesFollowUpdates", testUserIndexesFollowUpdates},
 		{"UserPaging", testUserPaging},
+		{"UserIncarnation", testUserIncarnation},
 		{"Seed", testSeed},
 		{"ReturnedValuesAreCopies", testCopies},
 	}
@@ -637,8 +638,8 @@ func testSeed(t *testing.T, s registry.Store) {
 	if _, err := s.GetClient(ctx, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetUser(ctx, "default", "u1"); err != nil {
-		t.Fatal(err)
+	if u, err := s.GetUser(ctx, "default", "u1"); err != nil || u.Incarnation == "" {
+		t.Fatalf("seeded user: %+v, %v; want it with an incarnation", u, err)
 	}
 	other := registry.Tenant{ID: "x", Code: "x"}
 	done, err = s.Seed(ctx, []registry.Tenant{other}, nil, nil)
@@ -695,5 +696,49 @@ func equalUser(a, b registry.User) bool {
 	return a.ID == b.ID && a.TenantID == b.TenantID && a.LoginName == b.LoginName && a.Email == b.Email &&
 		a.Mobile == b.Mobile && a.DisplayName == b.DisplayName && a.PasswordHash == b.PasswordHash &&
 		slices.Equal(a.Roles, b.Roles) && a.Disabled == b.Disabled && a.CreateTime.Equal(b.CreateTime) &&
-		a.UpdateTime.Equal(b.UpdateTime)
+		a.UpdateTime.Equal(b.UpdateTime) && a.DisableTime.Equal(b.DisableTime)
+}
+
+// testUserIncarnation: the store gives every created or seeded account a fresh incarnation (ignoring the
+// caller's), keeps it through updates and reopening reads, keeps DisableTime, and gives a user deleted and
+// created again with the same id (or in a tenant deleted and created again) a different one.
+func testUserIncarnation(t *testing.T, s registry.Store) {
+	ctx := context.Background()
+	mustTenant(t, s, "a")
+	in := newUser("a", "u1")
+	in.Incarnation = "chosen-by-caller"
+	created := mustUser(t, s, in)
+	if created.Incarnation == "" || created.Incarnation == "chosen-by-caller" {
+		t.Fatalf("CreateUser incarnation = %q; want a new random value", created.Incarnation)
+	}
+	got, err := s.GetUser(ctx, "a", "u1")
+	if err != nil || got.Incarnation != created.Incarnation {
+		t.Fatalf("GetUser incarnation = %q, %v; want %q", got.Incarnation, err, created.Incarnation)
+	}
+	disabled := t0.Add(time.Minute)
+	up, err := s.UpdateUser(ctx, "a", "u1", func(u registry.User) (registry.User, error) {
+		u.Incarnation, u.Disabled, u.DisableTime = "changed", true, disabled
+		return u, nil
+	})
+	if err != nil || up.Incarnation != created.Incarnation || !up.DisableTime.Equal(disabled) {
+		t.Fatalf("UpdateUser = %+v, %v; want incarnation %q kept and the disable time stored", up, err, created.Incarnation)
+	}
+	if got, _ := s.GetUser(ctx, "a", "u1"); got.Incarnation != created.Incarnation || !got.DisableTime.Equal(disabled) {
+		t.Fatalf("after update: incarnation %q disable time %v", got.Incarnation, got.DisableTime)
+	}
+	if err := s.DeleteUser(ctx, "a", "u1"); err != nil {
+		t.Fatal(err)
+	}
+	again := mustUser(t, s, newUser("a", "u1"))
+	if again.Incarnation == "" || again.Incarnation == created.Incarnation {
+		t.Fatalf("re-created user has incarnation %q; want a new one (old %q)", again.Incarnation, created.Incarnation)
+	}
+	if _, err := s.DeleteTenant(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	mustTenant(t, s, "a")
+	third := mustUser(t, s, newUser("a", "u1"))
+	if third.Incarnation == again.Incarnation || third.Incarnation == created.Incarnation {
+		t.Fatalf("user of a re-created tenant reuses incarnation %q", third.Incarnation)
+	}
 }

@@ -115,6 +115,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	normalize(r)
+	if !sudoForwardable(r.Header) {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", ErrorDescription: "sudo, tenantId and tenantCode must be printable ASCII"})
+		return
+	}
 	if g.cors(w, r) {
 		return
 	}
@@ -180,6 +184,22 @@ var (
 	sudoTenantIDHeader   = textproto.CanonicalMIMEHeaderKey(access.MDSudoTenantID)
 	sudoTenantCodeHeader = textproto.CanonicalMIMEHeaderKey(access.MDSudoTenantCode)
 )
+
+// sudoForwardable reports whether every sudo header value can travel as gRPC metadata, whose text values
+// are printable ASCII (gRPC PROTOCOL-HTTP2 "ASCII-Value"). grpc-gateway silently drops any other value, which
+// would turn a sudo call into a call as the caller itself (SPEC §3 forbids that fallback).
+func sudoForwardable(h http.Header) bool {
+	for _, k := range []string{sudoHeader, sudoTenantIDHeader, sudoTenantCodeHeader} {
+		for _, v := range h.Values(k) {
+			for i := 0; i < len(v); i++ {
+				if v[i] < 0x20 || v[i] > 0x7e {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
 
 // headerMatcher forwards the sudo headers as metadata, and everything grpc-gateway forwards by default
 // (Authorization becomes "authorization").

@@ -87,3 +87,41 @@ func (a *TokenService) Authenticate(ctx context.Context, token string) (TokenInf
 		Expiry:   time.Unix(resp.GetExpireTime(), 0),
 	}, nil
 }
+
+// Token is the token as the authorization rule (internal/access) sees it.
+func (t TokenInfo) Token() access.Token {
+	return access.Token{ClientID: t.ClientID, TenantID: t.TenantID, UserID: t.UserID, Scopes: t.Scopes}
+}
+
+// SudoFromContext returns the sudo an incoming call asks for (metadata access.MDSudo,
+// access.MDSudoTenantID, access.MDSudoTenantCode, first values), the zero value when it asks for none.
+func SudoFromContext(ctx context.Context) access.SudoRequest {
+	md, _ := metadata.FromIncomingContext(ctx)
+	first := func(key string) string {
+		if v := md.Get(key); len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return access.SudoRequest{Selector: first(access.MDSudo), TenantID: first(access.MDSudoTenantID), TenantCode: first(access.MDSudoTenantCode)}
+}
+
+// Resolve is how every service's public API authorizes a call: it reads the bearer token (UNAUTHENTICATED
+// when missing or malformed), verifies it with auth (UNAUTHENTICATED when auth is nil or the token is not
+// live), then applies access.Resolve with dir and the call's sudo request. The returned principal always
+// carries the real caller, also when an error is returned after the token was verified, so the error can be
+// audited against it.
+func Resolve(ctx context.Context, auth Authenticator, dir access.Directory) (access.Principal, error) {
+	tok, err := FromContext(ctx)
+	if err != nil {
+		return access.Principal{}, err
+	}
+	if auth == nil {
+		return access.Principal{}, apierror.Unauthenticated("this service accepts no bearer tokens")
+	}
+	info, err := auth.Authenticate(ctx, tok)
+	if err != nil {
+		return access.Principal{}, err
+	}
+	return access.Resolve(ctx, dir, info.Token(), SudoFromContext(ctx))
+}

@@ -14,8 +14,10 @@ import (
 	"github.com/authsuite/authsuite/internal/bearer"
 )
 
-// fakeTokenService answers AuthenticateToken for NewTokenService.
+// fakeTokenService answers AuthenticateToken for NewTokenService; any other method is not called (the
+// embedded nil interface would panic).
 type fakeTokenService struct {
+	tokenv1.TokenInternalServiceClient
 	resp *tokenv1.AuthenticateTokenResponse
 	err  error
 }

@@ -22,6 +22,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e.auth.set("tok-user-admin", bearer.TokenInfo{ClientID: "spa", TenantID: "acme", UserID: admin.GetUserId(), Scopes: []string{"adminapi"}})
 	e.auth.set("tok-user-plain", bearer.TokenInfo{ClientID: "spa", TenantID: "acme", UserID: "nobody", Scopes: []string{"adminapi"}})
 	e.auth.set("tok-user-sys", bearer.TokenInfo{ClientID: "spa", TenantID: "default", UserID: sysAdmin.GetUserId(), Scopes: []string{"adminapi"}})
+	worker := e.createUser(t, "default", &registryv1.User{LoginName: "sysworker"})
+	e.auth.set("tok-user-sys-sudo", bearer.TokenInfo{ClientID: "spa", TenantID: "default", UserID: sysAdmin.GetUserId(), Scopes: []string{"adminapi", "sudo"}})
+	e.auth.set("tok-user-norole-sudo", bearer.TokenInfo{ClientID: "spa", TenantID: "default", UserID: worker.GetUserId(), Scopes: []string{"adminapi", "sudo"}})
+	e.auth.set("tok-user-admin-sudo", bearer.TokenInfo{ClientID: "spa", TenantID: "acme", UserID: admin.GetUserId(), Scopes: []string{"adminapi", "sudo"}})
 	e.auth.set("tok-other", bearer.TokenInfo{ClientID: "other-admin", TenantID: "other", Scopes: []string{"adminapi", "sudo"}})
 
 	list := func(ctx context.Context, tenant string) error {
@@ -61,6 +65,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"sudo in own tenant by tenant client", as(tokAcmeSudo, access.MDSudo, "loginName:boss"), "acme", codes.OK},
 		{"sudo cross-tenant by non-system client", as("tok-other", access.MDSudo, "loginName:boss", access.MDSudoTenantID, "acme"), "acme", codes.PermissionDenied},
 		{"sudo cross-tenant by code, non-system client", as("tok-other", access.MDSudo, "loginName:boss", access.MDSudoTenantCode, "acme-code"), "acme", codes.PermissionDenied},
+		{"sudo by a system tenant_admin user", as("tok-user-sys-sudo", access.MDSudo, "loginName:boss", access.MDSudoTenantID, "acme"), "acme", codes.OK},
+		{"sudo by a user without roles", as("tok-user-norole-sudo", access.MDSudo, "loginName:boss", access.MDSudoTenantID, "acme"), "acme", codes.PermissionDenied},
+		{"sudo by a user without roles, own tenant", as("tok-user-norole-sudo", access.MDSudo, "loginName:root"), "default", codes.PermissionDenied},
+		{"sudo by a non-system tenant_admin user", as("tok-user-admin-sudo", access.MDSudo, "loginName:boss"), "acme", codes.PermissionDenied},
 		{"sudo unknown code, non-system client", as("tok-other", access.MDSudo, "loginName:boss", access.MDSudoTenantCode, "nope"), "acme", codes.PermissionDenied},
 	}
 	for _, tc := range tests {
@@ -83,7 +91,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	t.Run("audit log", func(t *testing.T) {
 		logs := e.logs.String()
-		for _, want := range []string{`"msg":"admin call"`, `"method":"/authsuite.registry.v1.ClientService/ListClients"`, `"principal":"user:acme/` + admin.GetUserId(), `"acting_client":"admin"`, `"outcome":"PermissionDenied"`, `"sudo":true`} {
+		for _, want := range []string{`"msg":"admin call"`, `"method":"/authsuite.registry.v1.ClientService/ListClients"`, `"caller_client_id":"admin"`, `"caller_tenant":"default"`, `"as_user_id":"` + admin.GetUserId() + `"`, `"as_tenant":"acme"`, `"outcome":"PermissionDenied"`, `"sudo":true`} {
 			if !strings.Contains(logs, want) {
 				t.Errorf("audit log lacks %s", want)
 			}

@@ -102,7 +102,7 @@ func (is *internalService) RecordSecretUse(ctx context.Context, req *registryv1.
 }
 
 // ResolveUser finds the user a sudo selector names in a tenant (by id or code). A disabled user cannot be
-// impersonated: PERMISSION_DENIED.
+// impersonated: PERMISSION_DENIED, unless include_disabled asks for it (with its disabled flag set).
 func (is *internalService) ResolveUser(ctx context.Context, req *registryv1.ResolveUserRequest) (*registryv1.ResolveUserResponse, error) {
 	sel, err := access.ParseSelector(req.GetSelector())
 	if err != nil {
@@ -124,7 +124,7 @@ func (is *internalService) ResolveUser(ctx context.Context, req *registryv1.Reso
 	if err != nil {
 		return nil, err
 	}
-	if u.Disabled {
+	if u.Disabled && !req.GetIncludeDisabled() {
 		return nil, apierror.PermissionDenied("user %q is disabled and cannot be impersonated", u.ID)
 	}
 	return &registryv1.ResolveUserResponse{User: userToProto(u), TenantCode: t.Code, Incarnation: u.Incarnation}, nil

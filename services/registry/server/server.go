@@ -75,10 +75,7 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 // admin runs one admin API call: it authenticates the caller, checks that the principal may act in tenantID
 // (system tenant only when systemOnly), runs fn, and writes one audit record whatever the outcome.
 func (s *Server) admin(ctx context.Context, tenantID string, systemOnly bool, fn func(p principal) error) error {
-	p, err := s.authenticate(ctx)
-	if err == nil {
-		err = p.mayActIn(tenantID, systemOnly)
-	}
+	p, err := s.authorize(ctx, tenantID, systemOnly)
 	if err == nil {
 		err = fn(p)
 	}
@@ -86,22 +83,16 @@ func (s *Server) admin(ctx context.Context, tenantID string, systemOnly bool, fn
 	return err
 }
 
-// audit logs who did what where, and how it ended. It never logs request contents, tokens or secrets.
+// audit logs who did what where, and how it ended: the RPC method, the real caller and, under sudo, the
+// impersonated user (access.Principal.AuditAttrs). It never logs request contents, tokens or secrets.
 func (s *Server) audit(ctx context.Context, p principal, tenantID string, err error) {
 	method, _ := grpc.Method(ctx)
 	outcome := "ok"
 	if err != nil {
 		outcome = status.Code(apierror.ToStatus(err)).String()
 	}
-	attrs := []slog.Attr{
-		slog.String("method", method),
-		slog.String("principal", p.String()),
-		slog.String("acting_client", p.ClientID),
-		slog.String("principal_tenant", p.TenantID),
-		slog.String("tenant", tenantID),
-		slog.Bool("sudo", p.Sudo),
-		slog.String("outcome", outcome),
-	}
+	attrs := append([]slog.Attr{slog.String("method", method)}, p.AuditAttrs()...)
+	attrs = append(attrs, slog.String("tenant", tenantID), slog.String("outcome", outcome))
 	level := slog.LevelInfo
 	if err != nil {
 		level = slog.LevelWarn

@@ -52,6 +52,8 @@ type Session struct {
 	AuthTime time.Time `json:"auth_time"`
 	Clients  []string  `json:"clients,omitempty"` // clients that received a code in this session
 	Expiry   time.Time `json:"-"`
+	// Incarnation is the account incarnation (Account) of UserID the session was issued to.
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // AuthCode is an authorization code (RFC 6749 §4.1.2), found by the SHA-256 of its value. It is bound to the
@@ -71,6 +73,8 @@ type AuthCode struct {
 	FamilyID      string    `json:"family_id"`
 	Used          bool      `json:"used,omitempty"`
 	Expiry        time.Time `json:"-"`
+	// Incarnation is the account incarnation (Account) of UserID the code was issued to.
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // RefreshToken is a refresh token (RFC 6749 §6), found by the SHA-256 of its value. Tokens rotated from one
@@ -87,6 +91,8 @@ type RefreshToken struct {
 	AuthTime time.Time `json:"auth_time"`
 	Used     bool      `json:"used,omitempty"`
 	Expiry   time.Time `json:"-"`
+	// Incarnation is the account incarnation (Account) of UserID the family was issued to.
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // Consent is a remembered consent: the scopes a user allowed a client.

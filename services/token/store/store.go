@@ -37,6 +37,8 @@ type Revocation struct {
 // Store is the token service's persistence. All methods are safe for concurrent use, take ctx first and
 // return data owned by the caller. A method that returns without error has made its change durable (fsync).
 type Store interface {
+	AccountStore
+
 	// Keys returns every stored signing key, ordered by CreateTime.
 	Keys(ctx context.Context) ([]SigningKey, error)
 	// UpdateKeys replaces the key set with what update returns, atomically: update runs inside one

@@ -1,0 +1,28 @@
+package store
+
+import "context"
+
+// Account names one incarnation of a user account: a registry user (tenant and user id) as it was created.
+// A user deleted and created again with the same id is another account (another Incarnation); Incarnation
+// is "" for accounts, and records, that predate incarnations.
+type Account struct {
+	TenantID    string
+	UserID      string
+	Incarnation string
+}
+
+// AccountStore ends what a user account holds in token.db when the account is disabled or deleted. Each
+// method takes a batch (every user of a deleted tenant, say) and handles it in one transaction: it either
+// ends everything of every account listed or changes nothing. A record belongs to an account when its
+// TenantID, UserID and Incarnation all equal the account's; records of other incarnations of the same user
+// id are left alone. Both methods scan their records, so they cost O(records) per call: they run once per
+// account change, never per request.
+type AccountStore interface {
+	// DeleteAccountSessions deletes every SSO session of accounts and returns the sessions it deleted (for
+	// back-channel logout), in no particular order.
+	DeleteAccountSessions(ctx context.Context, accounts []Account) ([]Session, error)
+	// DeleteAccountRefreshTokens deletes every refresh token of accounts, used or not, so that their
+	// families can never be refreshed again (a later presentation finds nothing: ErrNotFound), and returns
+	// the distinct family ids it ended, in no particular order.
+	DeleteAccountRefreshTokens(ctx context.Context, accounts []Account) (families []string, err error)
+}

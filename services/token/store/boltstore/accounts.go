@@ -1,0 +1,110 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/authsuite/authsuite/internal/boltdb"
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// accountSet is a batch of accounts for membership tests.
+type accountSet map[store.Account]struct{}
+
+func newAccountSet(accounts []store.Account) accountSet {
+	m := make(accountSet, len(accounts))
+	for _, a := range accounts {
+		m[a] = struct{}{}
+	}
+	return m
+}
+
+func (m accountSet) has(tenantID, userID, incarnation string) bool {
+	_, ok := m[store.Account{TenantID: tenantID, UserID: userID, Incarnation: incarnation}]
+	return ok
+}
+
+// deleteMatching deletes, inside tx, every record of bucket that decodes into a fresh V and satisfies
+// match, returning the deleted records with their keys and expiries. Keys are collected before deleting:
+// deleting while a bolt cursor iterates skips keys.
+func deleteMatching[V any](tx *bolt.Tx, bucket []byte, match func(*V) bool, keep func(key []byte, exp time.Time, v *V)) error {
+	b := tx.Bucket(bucket)
+	var doomed [][]byte
+	err := b.ForEach(func(k, raw []byte) error {
+		var v V
+		exp, err := decodeRecord(raw, &v)
+		if err != nil {
+			return err
+		}
+		if match(&v) {
+			doomed = append(doomed, bytes.Clone(k))
+			keep(doomed[len(doomed)-1], exp, &v)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range doomed {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteAccountSessions implements store.AccountStore in one bbolt transaction.
+func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []store.Account) ([]store.Session, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if len(accounts) == 0 {
+		return nil, nil
+	}
+	set := newAccountSet(accounts)
+	var out []store.Session
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
+		out = nil
+		return deleteMatching(tx, bucketSessions,
+			func(se *store.Session) bool { return set.has(se.TenantID, se.UserID, se.Incarnation) },
+			func(k []byte, exp time.Time, se *store.Session) {
+				se.ID, se.Expiry = k, exp
+				out = append(out, *se)
+			})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteAccountRefreshTokens implements store.AccountStore in one bbolt transaction.
+func (s *Store) DeleteAccountRefreshTokens(ctx context.Context, accounts []store.Account) ([]string, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if len(accounts) == 0 {
+		return nil, nil
+	}
+	set := newAccountSet(accounts)
+	var families []string
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
+		families = nil
+		seen := map[string]bool{}
+		return deleteMatching(tx, bucketRefresh,
+			func(t *store.RefreshToken) bool { return set.has(t.TenantID, t.UserID, t.Incarnation) },
+			func(_ []byte, _ time.Time, t *store.RefreshToken) {
+				if !seen[t.FamilyID] {
+					seen[t.FamilyID] = true
+					families = append(families, t.FamilyID)
+				}
+			})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return families, nil
+}

@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// accountTests are the conformance tests of store.AccountStore; Run runs them with the others.
+var accountTests = []struct {
+	name string
+	fn   func(t *testing.T, open func() store.Store)
+}{
+	{"DeleteAccountSessions", testDeleteAccountSessions},
+	{"DeleteAccountRefreshTokens", testDeleteAccountRefreshTokens},
+}
+
+// testDeleteAccountSessions: the sessions of the listed accounts go, in one call, and are returned; sessions
+// of another incarnation of the same user id, of another user or tenant stay; an empty batch changes
+// nothing; the deletion survives a reopen.
+func testDeleteAccountSessions(t *testing.T, open func() store.Store) {
+	s := open()
+	exp := t0().Add(time.Hour)
+	sessions := []store.Session{
+		{ID: h("a1"), SID: "a1", TenantID: "t", UserID: "alice", Incarnation: "inc1", AuthTime: t0(), Clients: []string{"web"}, Expiry: exp},
+		{ID: h("a2"), SID: "a2", TenantID: "t", UserID: "alice", Incarnation: "inc1", AuthTime: t0(), Expiry: exp},
+		{ID: h("a3"), SID: "a3", TenantID: "t", UserID: "alice", Incarnation: "inc2", AuthTime: t0(), Expiry: exp}, // re-created alice
+		{ID: h("b1"), SID: "b1", TenantID: "t", UserID: "bob", Incarnation: "", AuthTime: t0(), Expiry: exp},       // legacy record
+		{ID: h("c1"), SID: "c1", TenantID: "other", UserID: "alice", Incarnation: "inc1", AuthTime: t0(), Expiry: exp},
+	}
+	for _, se := range sessions {
+		if err := s.PutSession(ctx, se); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.DeleteAccountSessions(ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("empty batch: %v, %v", got, err)
+	}
+	got, err := s.DeleteAccountSessions(ctx, []store.Account{
+		{TenantID: "t", UserID: "alice", Incarnation: "inc1"},
+		{TenantID: "t", UserID: "bob", Incarnation: ""},
+		{TenantID: "t", UserID: "nobody", Incarnation: "x"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sids []string
+	for _, se := range got {
+		sids = append(sids, se.SID)
+		if se.SID == "a1" && (!bytes.Equal(se.ID, h("a1")) || !se.Expiry.Equal(exp) || !slices.Equal(se.Clients, []string{"web"})) {
+			t.Fatalf("returned session is incomplete: %+v", se)
+		}
+	}
+	slices.Sort(sids)
+	if !slices.Equal(sids, []string{"a1", "a2", "b1"}) {
+		t.Fatalf("deleted sessions %v; want a1 a2 b1", sids)
+	}
+	s.Close()
+	s = open()
+	defer s.Close()
+	for _, se := range sessions {
+		_, err := s.Session(ctx, se.ID)
+		gone := errors.Is(err, store.ErrNotFound)
+		if want := slices.Contains(sids, se.SID); gone != want {
+			t.Fatalf("session %s after reopen: %v; want gone=%t", se.SID, err, want)
+		}
+	}
+	if again, err := s.DeleteAccountSessions(ctx, []store.Account{{TenantID: "t", UserID: "alice", Incarnation: "inc1"}}); err != nil || len(again) != 0 {
+		t.Fatalf("second deletion: %v, %v; want nothing", again, err)
+	}
+}
+
+// testDeleteAccountRefreshTokens: every refresh token of the listed accounts goes, used or not, and the
+// distinct families are returned once each; other incarnations, users and tenants keep theirs; a deleted
+// token can be neither rotated nor looked up.
+func testDeleteAccountRefreshTokens(t *testing.T, open func() store.Store) {
+	s := open()
+	defer s.Close()
+	exp := t0().Add(time.Hour)
+	tokens := []store.RefreshToken{
+		{Hash: h("r1"), FamilyID: "f1", ClientID: "web", TenantID: "t", UserID: "alice", Incarnation: "inc1", Expiry: exp},
+		{Hash: h("r2"), FamilyID: "f1", ClientID: "web", TenantID: "t", UserID: "alice", Incarnation: "inc1", Expiry: exp},
+		{Hash: h("r3"), FamilyID: "f2", ClientID: "app", TenantID: "t", UserID: "alice", Incarnation: "inc1", Expiry: exp},
+		{Hash: h("r4"), FamilyID: "f3", ClientID: "web", TenantID: "t", UserID: "alice", Incarnation: "inc2", Expiry: exp},
+		{Hash: h("r5"), FamilyID: "f4", ClientID: "web", TenantID: "u", UserID: "alice", Incarnation: "inc1", Expiry: exp},
+	}
+	for _, rt := range tokens {
+		if err := s.PutRefreshToken(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// r1 rotated to r6: r1 is used, r6 carries the family on.
+	if _, err := s.RotateRefreshToken(ctx, h("r1"), func(old store.RefreshToken) (store.RefreshToken, error) {
+		old.Hash = h("r6")
+		return old, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fams, err := s.DeleteAccountRefreshTokens(ctx, []store.Account{{TenantID: "t", UserID: "alice", Incarnation: "inc1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(fams)
+	if !slices.Equal(fams, []string{"f1", "f2"}) {
+		t.Fatalf("ended families %v; want f1 f2", fams)
+	}
+	for _, k := range []string{"r1", "r2", "r3", "r6"} {
+		if _, err := s.RefreshToken(ctx, h(k)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("token %s after deletion: %v; want ErrNotFound", k, err)
+		}
+		if _, err := s.RotateRefreshToken(ctx, h(k), func(old store.RefreshToken) (store.RefreshToken, error) {
+			old.Hash = h("n" + k)
+			return old, nil
+		}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("rotating deleted token %s: %v; want ErrNotFound", k, err)
+		}
+	}
+	for _, k := range []string{"r4", "r5"} {
+		if _, err := s.RefreshToken(ctx, h(k)); err != nil {
+			t.Fatalf("token %s of another account: %v", k, err)
+		}
+	}
+	if fams, err := s.DeleteAccountRefreshTokens(ctx, nil); err != nil || len(fams) != 0 {
+		t.Fatalf("empty batch: %v, %v", fams, err)
+	}
+}

@@ -1,5 +1,6 @@
-// Package access holds the authorization vocabulary shared by the services: the system tenant, the scopes
-// and roles the admin API and sudo rely on, and the sudo selector of the simple token API (seed 003 §1.3.2).
+// Package access is the authorization of the whole suite: the vocabulary (the system tenant, the scopes and
+// roles the admin API and sudo rely on, the sudo selector of seed 003 §1.3.2) and the one rule every service
+// applies (Resolve and Principal, in rule.go). It is pure: the facts it needs come through Directory.
 package access
 
 import (
@@ -62,14 +63,6 @@ func ParseSelector(s string) (Selector, error) {
 		return Selector{}, apierror.Invalid("sudo", "the %s value must be 1 to 256 printable characters", kind)
 	}
 	return Selector{Kind: kind, Value: value}, nil
-}
-
-// CheckSudoTenant enforces that a client of a non-system tenant only acts as users of its own tenant.
-func CheckSudoTenant(callerTenant, targetTenant string) error {
-	if callerTenant == SystemTenant || callerTenant == targetTenant {
-		return nil
-	}
-	return apierror.PermissionDenied("sudo: a client of tenant %q cannot act in tenant %q", callerTenant, targetTenant)
 }
 
 // HasScope reports whether scope is among scopes.

@@ -3,8 +3,8 @@ package server
 import (
 	"time"
 
-	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/services/token/jwt"
 )
 
@@ -29,10 +29,10 @@ func toCheckResponse(token string, v *verified, now time.Time) *tokenv1.CheckTok
 	}
 }
 
-func withSudo(r *tokenv1.CheckTokenResponse, v *verified, u *registryv1.User) {
-	r.Sub = new(u.GetUserId())
-	r.LoginName = new(u.GetLoginName())
-	r.Tenant = new(u.GetTenantId())
+func withSudo(r *tokenv1.CheckTokenResponse, v *verified, u *access.User) {
+	r.Sub = new(u.ID)
+	r.LoginName = new(u.LoginName)
+	r.Tenant = new(u.TenantID)
 	r.Act = &tokenv1.Actor{ClientId: v.claims.ClientID, Sub: v.claims.Subject}
 }
 

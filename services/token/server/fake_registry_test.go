@@ -231,6 +231,18 @@ func (f *fakeRegistry) ResolveUser(_ context.Context, req *registryv1.ResolveUse
 	return nil, status.Error(codes.NotFound, "user not found")
 }
 
+// LookupTenant finds a tenant of f.tenants by id, else by code.
+func (f *fakeRegistry) LookupTenant(_ context.Context, req *registryv1.LookupTenantRequest) (*registryv1.LookupTenantResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, code := range f.tenants {
+		if (req.GetTenantId() != "" && id == req.GetTenantId()) || (req.GetTenantId() == "" && code == req.GetTenantCode()) {
+			return &registryv1.LookupTenantResponse{TenantId: id, TenantCode: code}, nil
+		}
+	}
+	return nil, status.Error(codes.NotFound, "tenant not found")
+}
+
 func (f *fakeRegistry) failUses(v bool) {
 	f.mu.Lock()
 	f.useFail = v

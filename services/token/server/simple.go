@@ -2,16 +2,12 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/directory"
 )
 
 // GetToken is GET /api/oauth2/server/tokens (seed 003 §1.2.1): the client credentials grant with the
@@ -42,10 +38,12 @@ func invalidToken(err error) error {
 
 // CheckToken is GET /api/oauth2/server/tokens/check (seed 003 §1.2.2). A live token answers its four
 // fields with expires_in the seconds left; an expired, revoked or forged one answers 400 invalid_token.
-// With sudo (seed 003 §1.3.2) the token must carry scope sudo (403 insufficient_scope otherwise, never a
-// silent fallback), the user is resolved in the named tenant (or the token's own) through the registry
-// (404 unknown, 403 disabled), a client of a non-system tenant may only reach its own tenant (403), and the
-// answer describes the user (sub, loginName, tenant) and the acting client (act, RFC 8693 §4.1).
+// With sudo (seed 003 §1.3.2) the suite's one rule decides (access.Resolve, with the registry as
+// directory): the token must carry scope sudo (403 insufficient_scope otherwise, never a silent fallback)
+// and be a client's or a system-tenant admin's (403 for any other user token); the user is resolved in the
+// named tenant (or the token's own) — 404 unknown, 403 disabled —, a client of a non-system tenant may only
+// reach its own tenant (one 403 for unknown and foreign tenants alike), and the answer describes the user
+// (sub, loginName, tenant) and the acting client (act, RFC 8693 §4.1).
 func (s *Server) CheckToken(ctx context.Context, req *tokenv1.CheckTokenRequest) (*tokenv1.CheckTokenResponse, error) {
 	if req.GetToken() == "" {
 		return nil, apierror.OAuthWithStatus(http.StatusBadRequest, apierror.InvalidRequest, "token is required")
@@ -55,75 +53,18 @@ func (s *Server) CheckToken(ctx context.Context, req *tokenv1.CheckTokenRequest)
 		return nil, invalidToken(err)
 	}
 	resp := toCheckResponse(req.GetToken(), v, s.now())
-	if req.GetSudo() == "" {
+	sudo := access.SudoRequest{Selector: req.GetSudo(), TenantID: req.GetTenantId(), TenantCode: req.GetTenantCode()}
+	if !sudo.Asked() {
 		return resp, nil
 	}
-	u, err := s.sudo(ctx, v, req.GetSudo(), req.GetTenantId(), req.GetTenantCode())
-	if err != nil {
-		return nil, err
-	}
-	withSudo(resp, v, u)
-	return resp, nil
-}
-
-// sudo resolves the user a sudo request names and checks that the token may act as them.
-func (s *Server) sudo(ctx context.Context, v *verified, selector, tenantID, tenantCode string) (*registryv1.User, error) {
 	c := v.claims
-	if !access.HasScope(v.scopes, access.ScopeSudo) {
-		return nil, apierror.OAuth(apierror.InsufficientScope, "sudo requires a token with scope sudo")
-	}
-	sel, err := access.ParseSelector(selector)
+	tok := access.Token{ClientID: c.ClientID, TenantID: c.Tenant, UserID: userID(c), Scopes: v.scopes}
+	p, err := access.Resolve(ctx, directory.NewRegistry(s.reg), tok, sudo)
 	if err != nil {
 		return nil, err
 	}
-	system := isSystemTenant(c.Tenant)
-	callerTenant := c.Tenant
-	if system {
-		callerTenant = access.SystemTenant
-	}
-	// Refuse other tenants before asking the registry, so the answer does not reveal who exists there.
-	if !system {
-		callerCode := ""
-		if cl, ok := s.cache.Get(c.ClientID); ok && cl.TenantID == c.Tenant {
-			callerCode = cl.TenantCode
-		}
-		if (tenantID != "" && tenantID != c.Tenant) || (tenantCode != "" && tenantCode != callerCode) {
-			return nil, apierror.PermissionDenied("sudo: a client of this tenant cannot act in another tenant")
-		}
-	}
-	if tenantID == "" && tenantCode == "" {
-		tenantID = c.Tenant
-	}
-	res, err := s.reg.ResolveUser(ctx, &registryv1.ResolveUserRequest{Selector: sel.String(), TenantId: tenantID, TenantCode: tenantCode})
-	if err != nil {
-		return nil, registryError(err)
-	}
-	u := res.GetUser()
-	if u == nil {
-		return nil, apierror.NotFound("sudo: user %s", sel.Kind)
-	}
-	if err := access.CheckSudoTenant(callerTenant, u.GetTenantId()); err != nil {
-		return nil, err
-	}
-	if u.GetDisabled() {
-		return nil, apierror.PermissionDenied("sudo: the user is disabled")
-	}
-	return u, nil
-}
-
-// registryError maps a failed registry call to the service's domain errors.
-func registryError(err error) error {
-	st, _ := status.FromError(err)
-	switch st.Code() {
-	case codes.NotFound:
-		return apierror.NotFound("sudo: no such user in that tenant")
-	case codes.InvalidArgument:
-		return err // names the field; carries no secret
-	case codes.Canceled, codes.DeadlineExceeded:
-		return err
-	}
-	// Anything else (unreachable, misconfigured internal credential) is the suite's problem, not the caller's.
-	return fmt.Errorf("sudo: registry: %s: %w", st.Code(), apierror.ErrUnavailable)
+	withSudo(resp, v, p.As)
+	return resp, nil
 }
 
 // RevokeToken is GET /api/oauth2/server/tokens/revoke (seed 003 §1.2.3): it revokes the token durably and

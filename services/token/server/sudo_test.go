@@ -91,6 +91,14 @@ func TestCheckTokenSudoMatrix(t *testing.T) {
 		})
 	}
 
+	// Issue 8 item 19: for a client of a non-system tenant an unknown tenant code answers exactly what a
+	// foreign one does, so codes of other tenants cannot be probed.
+	_, foreign := e.simple.CheckToken(context.Background(), &tokenv1.CheckTokenRequest{Token: acmeSudo, Sudo: "uid:u3", TenantCode: "beta"})
+	_, unknown := e.simple.CheckToken(context.Background(), &tokenv1.CheckTokenRequest{Token: acmeSudo, Sudo: "uid:u3", TenantCode: "no-such-code"})
+	if status.Code(foreign) != codes.PermissionDenied || status.Convert(foreign).Message() != status.Convert(unknown).Message() || status.Code(unknown) != status.Code(foreign) {
+		t.Fatalf("foreign tenant code answers %v; unknown code answers %v", foreign, unknown)
+	}
+
 	// An invalid token is refused before sudo is looked at.
 	_, err := e.simple.CheckToken(context.Background(), &tokenv1.CheckTokenRequest{Token: "bad", Sudo: "uid:u1"})
 	wantOAuth(t, err, "invalid_token", 400)

@@ -6,7 +6,7 @@
 //
 // Guarantees: request and response messages are deep-copied across the channel (neither side can alias
 // the other's messages); outgoing metadata becomes the handler's incoming metadata, plus the channel's
-// fixed metadata; a cancelled caller context cancels the handler; unary and streaming RPCs are supported.
+// fixed metadata; grpc.Method(ctx) names the full method, as on a grpc.Server; a cancelled caller context cancels the handler; unary and streaming RPCs are supported.
 // Server-set headers and trailers are not delivered to the caller.
 package inproc
 
@@ -67,13 +67,25 @@ func (c *Channel) RegisterService(desc *grpc.ServiceDesc, impl any) {
 	}
 }
 
-// serverContext turns the caller's outgoing metadata into the handler's incoming metadata.
-func (c *Channel) serverContext(ctx context.Context) context.Context {
+// serverContext turns the caller's outgoing metadata into the handler's incoming metadata, and names the
+// method as a grpc.Server does, so that grpc.Method(ctx) answers the full method ("/pkg.Service/Method") in
+// every interceptor and handler, as over the network.
+func (c *Channel) serverContext(ctx context.Context, method string) context.Context {
 	out, _ := metadata.FromOutgoingContext(ctx)
 	md := metadata.Join(out, c.fixed)
 	// Drop the caller's outgoing metadata so a handler that calls onward does not forward it by accident.
-	return metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md)
+	ctx = metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md)
+	return grpc.NewContextWithServerTransportStream(ctx, transportStream(method))
 }
+
+// transportStream is the grpc.ServerTransportStream of an in-process call: it names the method; headers and
+// trailers are not delivered (see the package comment), so setting them succeeds and does nothing.
+type transportStream string
+
+func (t transportStream) Method() string             { return string(t) }
+func (transportStream) SetHeader(metadata.MD) error  { return nil }
+func (transportStream) SendHeader(metadata.MD) error { return nil }
+func (transportStream) SetTrailer(metadata.MD) error { return nil }
 
 // Invoke implements grpc.ClientConnInterface for unary RPCs.
 func (c *Channel) Invoke(ctx context.Context, method string, args, reply any, _ ...grpc.CallOption) error {
@@ -85,7 +97,7 @@ func (c *Channel) Invoke(ctx context.Context, method string, args, reply any, _ 
 		return status.FromContextError(err).Err()
 	}
 	dec := func(into any) error { return copyMessage(into, args) }
-	resp, err := m.handler(m.impl, c.serverContext(ctx), dec, c.unary)
+	resp, err := m.handler(m.impl, c.serverContext(ctx, method), dec, c.unary)
 	if err != nil {
 		if _, ok := status.FromError(err); !ok {
 			return status.Error(codes.Unknown, err.Error())
@@ -113,7 +125,7 @@ func (c *Channel) NewStream(ctx context.Context, desc *grpc.StreamDesc, method s
 	if !ok {
 		return nil, status.Errorf(codes.Unimplemented, "unknown method %s", method)
 	}
-	sctx, cancel := context.WithCancel(c.serverContext(ctx))
+	sctx, cancel := context.WithCancel(c.serverContext(ctx, method))
 	p := &pipe{
 		ctx:    sctx,
 		cancel: cancel,

@@ -19,8 +19,10 @@ const maxURILen = 2000
 // match a registered URI as a string prefix, and then only if the candidate
 //   - parses as an absolute URI with a host, without userinfo, fragment, whitespace, control characters or
 //     backslashes;
-//   - has no dot-segments ("." or "..", RFC 3986 §3.3) in its path, not even percent-encoded, and no
-//     percent-encoded slash or backslash there (which some servers decode into segments);
+//   - has no dot-segments ("." or "..", RFC 3986 §3.3) in its path in any form a server might resolve:
+//     percent-encoded once or more ("%2e", "%252e"), with matrix parameters ("..;x"), with NULs or other
+//     control characters (".%00."), padded with dots or spaces; no backslash and no percent-encoded slash
+//     there (which some servers decode into segments) — see safePath;
 //   - has the same scheme, host and port (default ports made explicit) as the registered prefix.
 //
 // It never panics, whatever the input.
@@ -78,16 +80,62 @@ func safeCandidate(candidate string) (*url.URL, bool) {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	lower := strings.ToLower(path)
-	if strings.Contains(lower, "%2e") || strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
-		return nil, false
+	return u, safePath(path)
+}
+
+// maxDecodeRounds bounds how many layers of percent-encoding safePath peels ("%252e" is two).
+const maxDecodeRounds = 4
+
+// safePath reports whether a raw URI path is free of everything a server or proxy behind the prefix might
+// turn into a step out of it (RFC 3986 §5.2.4 remove_dot_segments, and what real servers do beyond it).
+// The path is percent-decoded repeatedly (RFC 3986 §2.1; double encoding such as "%252e" is decoded by
+// some proxy chains) until it no longer changes, and refused when
+//   - a layer is not valid percent-encoding, or more than maxDecodeRounds layers are needed;
+//   - any layer holds a NUL or other control character, a backslash, or an encoded "/" (a segment
+//     boundary the prefix did not show);
+//   - any segment of any layer, after cutting off matrix parameters (";…", which Tomcat and Spring strip
+//     before resolving "..;"), is made only of dots and spaces ("." and ".." of RFC 3986 §3.3, and
+//     "..." / ". ." that Windows servers trim to them), or holds a full-width or one-dot-leader dot.
+func safePath(raw string) bool {
+	slashes := strings.Count(raw, "/")
+	p := raw
+	for round := 0; ; round++ {
+		if !safeLayer(p) || strings.Count(p, "/") != slashes {
+			return false
+		}
+		if !strings.Contains(p, "%") {
+			return true
+		}
+		if round == maxDecodeRounds {
+			return false
+		}
+		d, err := url.PathUnescape(p)
+		if err != nil {
+			return false
+		}
+		p = d
 	}
-	for _, seg := range strings.Split(path, "/") {
-		if seg == "." || seg == ".." {
-			return nil, false
+}
+
+// safeLayer checks one decoding layer of a path: no control characters or backslashes, no dot-segment.
+func safeLayer(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return false
 		}
 	}
-	return u, true
+	for seg := range strings.SplitSeq(p, "/") {
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i]
+		}
+		if seg != "" && strings.Trim(seg, ". ") == "" {
+			return false
+		}
+		if strings.ContainsAny(seg, "\uff0e\u2024\ufe52") {
+			return false
+		}
+	}
+	return true
 }
 
 // sameOrigin compares scheme, host and port (RFC 6454 §5), filling in default ports.

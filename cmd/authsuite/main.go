@@ -18,6 +18,8 @@ import (
 	"github.com/authsuite/authsuite/internal/app"
 	"github.com/authsuite/authsuite/internal/cli"
 	"github.com/authsuite/authsuite/internal/config"
+	"github.com/authsuite/authsuite/internal/internalauth"
+	"github.com/authsuite/authsuite/internal/suitekey"
 )
 
 func main() {
@@ -36,6 +38,9 @@ commands:
            run every service and the REST gateway in one process, or one role per process
   healthcheck URL
            exit 0 when URL (e.g. http://127.0.0.1:8080/readyz) answers 200 (for container health checks)
+  gateway-credential
+           print the credential a separate gateway role needs (AUTHSUITE_GATEWAY_CREDENTIAL), derived
+           from AUTHSUITE_MASTER_KEY; it opens the services' browser-facing calls only
   version  print the version
   help     this text, with the operator commands (tenant, client, secret, user, provider, backup, restore)
            and their exit codes
@@ -53,6 +58,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return serve(ctx, args[1:], env, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:])
+	case "gateway-credential":
+		return printGatewayCredential(env, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "authsuite", version)
 		return nil
@@ -134,6 +141,26 @@ func healthcheck(ctx context.Context, args []string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s answered %s", args[0], resp.Status)
 	}
+	return nil
+}
+
+// printGatewayCredential prints the gateway credential derived from AUTHSUITE_MASTER_KEY, for a gateway
+// role that must not hold the master key (docker-compose.yml, scripts/stack.sh).
+func printGatewayCredential(env []string, stdout io.Writer) error {
+	key := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "AUTHSUITE_MASTER_KEY="); ok {
+			key = v
+		}
+	}
+	if key == "" {
+		return fmt.Errorf("gateway-credential: set AUTHSUITE_MASTER_KEY to the suite's master key")
+	}
+	kr, err := suitekey.Parse(key)
+	if err != nil {
+		return fmt.Errorf("AUTHSUITE_MASTER_KEY: %w", err)
+	}
+	fmt.Fprintln(stdout, internalauth.GatewayCredential(kr))
 	return nil
 }
 

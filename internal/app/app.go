@@ -71,9 +71,8 @@ type Suite struct {
 // over the network; for the gateway, the REST API in front of remote services. It opens the role's stores
 // in cfg.DataDir, bootstraps an empty registry (bootstrap output, such as a generated admin secret, goes to
 // bootstrapOut), binds the listeners and serves until Shutdown.
-func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (_ *Suite, err error) {
-	// s is not the named result: every failing return sets that to nil, and abort must run on what was built.
-	s := &Suite{log: log, errs: make(chan error, 8), background: make(chan struct{}), metrics: metrics.New(roleName(cfg.Role))}
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (s *Suite, err error) {
+	s = &Suite{log: log, errs: make(chan error, 8), background: make(chan struct{}), metrics: metrics.New(roleName(cfg.Role))}
 	defer func() {
 		if err != nil {
 			s.abort()
@@ -117,7 +116,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			}
 			serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 		}
-		unary, stream := grpcserver.Interceptors(log, keys.InternalCredential(), s.metrics)
+		unary, stream := grpcserver.Interceptors(log, guardOf(keys), s.metrics)
 		s.grpc = grpcserver.NewWith(unary, stream, serverOpts...)
 		registrar = s.grpc.Server
 		s.local = s.grpc.Health
@@ -125,17 +124,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	if role == config.RoleAll {
 		// In one process the services reach each other, and the gateway reaches them, through an in-process
 		// gRPC channel running the same interceptors as the network server: the same API, without the socket.
-		unary, stream := grpcserver.Interceptors(log, keys.InternalCredential(), s.metrics)
+		unary, stream := grpcserver.Interceptors(log, guardOf(keys), s.metrics)
 		channel := inproc.New(unary, stream, metadata.Pairs(internalauth.MetadataKey, keys.InternalCredential()))
 		healthpb.RegisterHealthServer(channel, s.grpc.Health)
 		registrar = registrars{s.grpc.Server, channel}
 		conns = backends{Token: channel, Registry: channel, Provider: channel}
-		pub := channel.WithMetadata(nil) // the gateway carries no internal credential
+		// The gateway carries the gateway credential, which opens the browser-facing methods only.
+		pub := channel.WithMetadata(metadata.Pairs(internalauth.GatewayMetadataKey, internalauth.GatewayCredential(keys)))
 		public = backends{Token: pub, Registry: pub, Provider: pub}
 	} else {
-		cred := ""
+		var cred credentials.PerRPCCredentials
 		if keys != nil {
-			cred = keys.InternalCredential()
+			cred = internalauth.Credentials(keys.InternalCredential())
+		} else if cred, err = gatewayCredential(cfg); err != nil {
+			return nil, err
 		}
 		if conns, err = s.dialBackends(cfg, cred); err != nil {
 			return nil, err
@@ -314,9 +316,9 @@ type backends struct {
 	Token, Registry, Provider grpc.ClientConnInterface
 }
 
-// dialBackends connects to the services a split role talks to. Service roles present the internal
-// credential; with --grpc-tls-ca every connection is mutual TLS.
-func (s *Suite) dialBackends(cfg config.Config, internalCredential string) (backends, error) {
+// dialBackends connects to the services a split role talks to, presenting cred: the internal credential
+// (service roles) or the gateway credential (the gateway). With --grpc-tls-ca every connection is mutual TLS.
+func (s *Suite) dialBackends(cfg config.Config, cred credentials.PerRPCCredentials) (backends, error) {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if cfg.GRPCTLSCA != "" {
 		tlsCfg, err := mutualTLS(cfg, false)
@@ -325,9 +327,7 @@ func (s *Suite) dialBackends(cfg config.Config, internalCredential string) (back
 		}
 		opts = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg))}
 	}
-	if internalCredential != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(internalauth.Credentials(internalCredential)))
-	}
+	opts = append(opts, grpc.WithPerRPCCredentials(cred))
 	var b backends
 	for _, t := range []struct {
 		addr string
@@ -445,6 +445,26 @@ func (s *Suite) closeAll() error {
 	}
 	s.closers = nil
 	return errors.Join(errs...)
+}
+
+// guardOf is the access rule of this process's gRPC services: the internal credential opens everything,
+// the gateway credential the browser-facing methods (internal/internalauth).
+func guardOf(keys *suitekey.Keyring) internalauth.Guard {
+	return internalauth.Guard{Internal: keys.InternalCredential(), Gateway: internalauth.GatewayCredential(keys)}
+}
+
+// gatewayCredential is what a gateway role presents to the services: AUTHSUITE_GATEWAY_CREDENTIAL, or the
+// credential derived from AUTHSUITE_MASTER_KEY when only that is given. The gateway never presents the
+// internal credential.
+func gatewayCredential(cfg config.Config) (credentials.PerRPCCredentials, error) {
+	if cfg.GatewayCredential != "" {
+		return internalauth.GatewayCredentials(cfg.GatewayCredential), nil
+	}
+	kr, err := suitekey.Parse(cfg.MasterKey)
+	if err != nil {
+		return nil, fmt.Errorf("AUTHSUITE_MASTER_KEY: %w", err)
+	}
+	return internalauth.GatewayCredentials(internalauth.GatewayCredential(kr)), nil
 }
 
 // loadKeyring takes AUTHSUITE_MASTER_KEY when set, else the key file (created on first start).

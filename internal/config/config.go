@@ -75,6 +75,10 @@ type Config struct {
 	MasterKey         string // AUTHSUITE_MASTER_KEY
 	BootstrapSecret   string // AUTHSUITE_BOOTSTRAP_SECRET
 	BootstrapPassword string // AUTHSUITE_BOOTSTRAP_PASSWORD
+	// GatewayCredential (AUTHSUITE_GATEWAY_CREDENTIAL) is what a gateway role presents to the services'
+	// browser-facing methods (internal/internalauth); `authsuite gateway-credential` prints it from
+	// AUTHSUITE_MASTER_KEY. A gateway given the master key instead derives it.
+	GatewayCredential string
 }
 
 // EnvName is the environment variable that overrides a flag.
@@ -142,6 +146,11 @@ func Load(role Role, args []string, env []string, out io.Writer) (Config, error)
 	c.MasterKey = envMap["AUTHSUITE_MASTER_KEY"]
 	c.BootstrapSecret = envMap["AUTHSUITE_BOOTSTRAP_SECRET"]
 	c.BootstrapPassword = envMap["AUTHSUITE_BOOTSTRAP_PASSWORD"]
+	c.GatewayCredential = envMap["AUTHSUITE_GATEWAY_CREDENTIAL"]
+	if role == RoleGateway && c.GatewayCredential == "" && c.MasterKey == "" {
+		// Without it the services refuse the sign-in pages' calls (only the gateway may state browser facts).
+		return Config{}, fmt.Errorf("the gateway role needs the gateway credential: set AUTHSUITE_GATEWAY_CREDENTIAL to the output of `authsuite gateway-credential` (run where AUTHSUITE_MASTER_KEY is set)")
+	}
 	if role != RoleAll && role != RoleGateway && c.MasterKey == "" && c.MasterKeyFile == "" {
 		// Roles in separate processes must share one key (internal credential, secret digests, sealed records).
 		return Config{}, fmt.Errorf("the %s role needs the suite's shared master key: set AUTHSUITE_MASTER_KEY or --master-key-file (%s)", role, EnvName("master-key-file"))

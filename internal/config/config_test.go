@@ -72,8 +72,11 @@ func TestRoles(t *testing.T) {
 	if _, err := Load(RoleToken, nil, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "AUTHSUITE_MASTER_KEY") {
 		t.Errorf("token role without a shared key: %v", err)
 	}
-	if _, err := Load(RoleGateway, nil, nil, io.Discard); err != nil {
-		t.Errorf("the gateway needs no key: %v", err)
+	if _, err := Load(RoleGateway, nil, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "AUTHSUITE_GATEWAY_CREDENTIAL") {
+		t.Errorf("gateway role without its credential: %v", err)
+	}
+	if c, err := Load(RoleGateway, nil, []string{"AUTHSUITE_GATEWAY_CREDENTIAL=g"}, io.Discard); err != nil || c.GatewayCredential != "g" || c.MasterKey != "" {
+		t.Errorf("the gateway needs its credential, not the master key: %+v, %v", c, err)
 	}
 	if _, err := ParseRole("db"); err == nil {
 		t.Error("ParseRole accepted an unknown role")

@@ -1,6 +1,7 @@
 // Package grpcserver builds the gRPC servers of every authsuite role with the same interceptor chain:
-// optional outer layers (metrics), the internal-credential guard, then domain-error mapping (apierror),
-// plus health and reflection.
+// optional outer layers (metrics), the credential guard (internal/internalauth: internal APIs need the
+// internal credential, browser-facing methods the gateway or internal credential), then domain-error mapping
+// (apierror), plus health and reflection.
 package grpcserver
 
 import (
@@ -32,10 +33,11 @@ type Layer interface {
 	StreamServerInterceptor() grpc.StreamServerInterceptor
 }
 
-// New returns a server running the chain of Interceptors(log, internalCredential) with no outer layers.
-// Extra options are appended (e.g. TLS credentials).
+// New returns a server running the chain of Interceptors with no outer layers, guarded by the internal
+// credential alone (browser-facing methods then need it too). Extra options are appended (e.g. TLS
+// credentials).
 func New(log *slog.Logger, internalCredential string, opts ...grpc.ServerOption) *Server {
-	unary, stream := Interceptors(log, internalCredential)
+	unary, stream := Interceptors(log, internalauth.Guard{Internal: internalCredential})
 	return NewWith(unary, stream, opts...)
 }
 
@@ -51,16 +53,16 @@ func NewWith(unary grpc.UnaryServerInterceptor, stream grpc.StreamServerIntercep
 
 // Interceptors returns the chain every authsuite gRPC endpoint runs, as single interceptors, so that the
 // in-process channel (internal/inproc) applies exactly what the network server does: the outer layers
-// (first outermost), panic recovery, the internal-credential guard, then domain-error mapping.
-func Interceptors(log *slog.Logger, internalCredential string, outer ...Layer) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+// (first outermost), panic recovery, the credential guard, then domain-error mapping.
+func Interceptors(log *slog.Logger, guard internalauth.Guard, outer ...Layer) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
 	unaries := []grpc.UnaryServerInterceptor{}
 	streams := []grpc.StreamServerInterceptor{}
 	for _, l := range outer {
 		unaries = append(unaries, l.UnaryServerInterceptor())
 		streams = append(streams, l.StreamServerInterceptor())
 	}
-	unaries = append(unaries, recoverUnary(log), internalauth.UnaryServerInterceptor(internalCredential), apierror.UnaryServerInterceptor(log))
-	streams = append(streams, recoverStream(log), internalauth.StreamServerInterceptor(internalCredential), apierror.StreamServerInterceptor(log))
+	unaries = append(unaries, recoverUnary(log), guard.Unary(), apierror.UnaryServerInterceptor(log))
+	streams = append(streams, recoverStream(log), guard.Stream(), apierror.StreamServerInterceptor(log))
 	return chainUnary(unaries), chainStream(streams)
 }
 

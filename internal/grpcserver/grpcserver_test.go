@@ -8,10 +8,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/authsuite/authsuite/internal/internalauth"
 )
 
 func TestPanicBecomesInternal(t *testing.T) {
-	unary, stream := Interceptors(slog.New(slog.DiscardHandler), "cred")
+	unary, stream := Interceptors(slog.New(slog.DiscardHandler), internalauth.Guard{Internal: "cred"})
 	_, err := unary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/x.Public/Boom"},
 		func(context.Context, any) (any, error) { panic("boom") })
 	if status.Code(err) != codes.Internal {
@@ -45,7 +47,7 @@ func TestChainOrder(t *testing.T) {
 }
 
 func TestInternalServicesNeedTheCredential(t *testing.T) {
-	unary, _ := Interceptors(slog.New(slog.DiscardHandler), "cred")
+	unary, _ := Interceptors(slog.New(slog.DiscardHandler), internalauth.Guard{Internal: "cred"})
 	_, err := unary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/x.RegistryInternalService/Watch"},
 		func(context.Context, any) (any, error) { return nil, nil })
 	if status.Code(err) != codes.PermissionDenied {

@@ -14,7 +14,7 @@ import (
 // neither lists it.
 func TestCORSOriginsFollowClients(t *testing.T) {
 	e := newEnv(t)
-	authz := tokenv1.NewAuthorizeServiceClient(e.publicConn)
+	authz := tokenv1.NewAuthorizeServiceClient(e.browserConn)
 	allowed := func(origin string) bool {
 		t.Helper()
 		r, err := authz.CheckCorsOrigin(context.Background(), &tokenv1.CheckCorsOriginRequest{Origin: origin})

@@ -78,6 +78,9 @@ type env struct {
 	stopRun  func()
 
 	publicConn grpc.ClientConnInterface
+	// browserConn carries the internal credential, which the browser-facing AuthorizeService requires
+	// (the gateway presents its own credential; see internal/internalauth).
+	browserConn grpc.ClientConnInterface
 }
 
 func newEnv(t *testing.T, mod ...func(*Deps)) *env {
@@ -119,6 +122,7 @@ func (e *env) start(mod ...func(*Deps)) {
 	addr := grpctest.Serve(t, e.cred, e.srv.Register)
 	public := grpctest.Dial(t, addr, "")
 	e.publicConn = public
+	e.browserConn = grpctest.Dial(t, addr, e.cred)
 	e.oauth = tokenv1.NewOAuthServiceClient(public)
 	e.simple = tokenv1.NewSimpleTokenServiceClient(public)
 	e.internal = tokenv1.NewTokenInternalServiceClient(grpctest.Dial(t, addr, e.cred))

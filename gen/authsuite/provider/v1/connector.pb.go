@@ -7,6 +7,7 @@
 package providerv1
 
 import (
+	_ "github.com/authsuite/authsuite/gen/authsuite/options/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -893,7 +894,7 @@ var File_authsuite_provider_v1_connector_proto protoreflect.FileDescriptor
 
 const file_authsuite_provider_v1_connector_proto_rawDesc = "" +
 	"\n" +
-	"%authsuite/provider/v1/connector.proto\x12\x15authsuite.provider.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x04\n" +
+	"%authsuite/provider/v1/connector.proto\x12\x15authsuite.provider.v1\x1a\"authsuite/options/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x04\n" +
 	"\tConnector\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12%\n" +
 	"\x0econnector_type\x18\x02 \x01(\tR\rconnectorType\x12%\n" +
@@ -967,14 +968,14 @@ const file_authsuite_provider_v1_connector_proto_rawDesc = "" +
 	"\x1dCompleteAuthorizationResponse\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12\x1b\n" +
 	"\treturn_to\x18\x02 \x01(\tR\breturnTo\x12\x16\n" +
-	"\x06status\x18\x03 \x01(\tR\x06status2\xcb\x05\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status2\xd1\x05\n" +
 	"\x10ConnectorService\x12p\n" +
 	"\x0fCreateConnector\x12-.authsuite.provider.v1.CreateConnectorRequest\x1a..authsuite.provider.v1.CreateConnectorResponse\x12m\n" +
 	"\x0eListConnectors\x12,.authsuite.provider.v1.ListConnectorsRequest\x1a-.authsuite.provider.v1.ListConnectorsResponse\x12g\n" +
 	"\fGetConnector\x12*.authsuite.provider.v1.GetConnectorRequest\x1a+.authsuite.provider.v1.GetConnectorResponse\x12p\n" +
 	"\x0fDeleteConnector\x12-.authsuite.provider.v1.DeleteConnectorRequest\x1a..authsuite.provider.v1.DeleteConnectorResponse\x12v\n" +
-	"\x11GetConnectorToken\x12/.authsuite.provider.v1.GetConnectorTokenRequest\x1a0.authsuite.provider.v1.GetConnectorTokenResponse\x12\x82\x01\n" +
-	"\x15CompleteAuthorization\x123.authsuite.provider.v1.CompleteAuthorizationRequest\x1a4.authsuite.provider.v1.CompleteAuthorizationResponseB\xe6\x01\n" +
+	"\x11GetConnectorToken\x12/.authsuite.provider.v1.GetConnectorTokenRequest\x1a0.authsuite.provider.v1.GetConnectorTokenResponse\x12\x88\x01\n" +
+	"\x15CompleteAuthorization\x123.authsuite.provider.v1.CompleteAuthorizationRequest\x1a4.authsuite.provider.v1.CompleteAuthorizationResponse\"\x04\xa0\xbb\x18\x01B\xe6\x01\n" +
 	"\x19com.authsuite.provider.v1B\x0eConnectorProtoP\x01ZCgithub.com/authsuite/authsuite/gen/authsuite/provider/v1;providerv1\xa2\x02\x03APX\xaa\x02\x15Authsuite.Provider.V1\xca\x02\x15Authsuite\\Provider\\V1\xe2\x02!Authsuite\\Provider\\V1\\GPBMetadata\xea\x02\x17Authsuite::Provider::V1b\x06proto3"
 
 var (

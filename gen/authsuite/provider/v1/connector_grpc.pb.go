@@ -46,6 +46,7 @@ type ConnectorServiceClient interface {
 	GetConnectorToken(ctx context.Context, in *GetConnectorTokenRequest, opts ...grpc.CallOption) (*GetConnectorTokenResponse, error)
 	// CompleteAuthorization handles the provider's redirect back (RFC 6749 §4.1.2): the state authenticates
 	// the call, which needs no bearer token. A forged, expired or replayed state answers INVALID_ARGUMENT.
+	// Browser-facing: only the gateway, which received the redirect, may call it.
 	CompleteAuthorization(ctx context.Context, in *CompleteAuthorizationRequest, opts ...grpc.CallOption) (*CompleteAuthorizationResponse, error)
 }
 
@@ -136,6 +137,7 @@ type ConnectorServiceServer interface {
 	GetConnectorToken(context.Context, *GetConnectorTokenRequest) (*GetConnectorTokenResponse, error)
 	// CompleteAuthorization handles the provider's redirect back (RFC 6749 §4.1.2): the state authenticates
 	// the call, which needs no bearer token. A forged, expired or replayed state answers INVALID_ARGUMENT.
+	// Browser-facing: only the gateway, which received the redirect, may call it.
 	CompleteAuthorization(context.Context, *CompleteAuthorizationRequest) (*CompleteAuthorizationResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }

@@ -7,6 +7,7 @@
 package tokenv1
 
 import (
+	_ "github.com/authsuite/authsuite/gen/authsuite/options/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -1229,7 +1230,7 @@ var File_authsuite_token_v1_authorize_proto protoreflect.FileDescriptor
 
 const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\n" +
-	"\"authsuite/token/v1/authorize.proto\x12\x12authsuite.token.v1\"p\n" +
+	"\"authsuite/token/v1/authorize.proto\x12\x12authsuite.token.v1\x1a\"authsuite/options/v1/options.proto\"p\n" +
 	"\aBrowser\x12%\n" +
 	"\x0esession_cookie\x18\x01 \x01(\tR\rsessionCookie\x12\x1f\n" +
 	"\vremote_addr\x18\x02 \x01(\tR\n" +
@@ -1325,7 +1326,7 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\x16CheckCorsOriginRequest\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\"3\n" +
 	"\x17CheckCorsOriginResponse\x12\x18\n" +
-	"\aallowed\x18\x01 \x01(\bR\aallowed2\xa0\x05\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed2\xa6\x05\n" +
 	"\x10AuthorizeService\x12X\n" +
 	"\tAuthorize\x12$.authsuite.token.v1.AuthorizeRequest\x1a%.authsuite.token.v1.AuthorizeResponse\x12L\n" +
 	"\x05Login\x12 .authsuite.token.v1.LoginRequest\x1a!.authsuite.token.v1.LoginResponse\x12R\n" +
@@ -1334,7 +1335,7 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"EndSession\x12%.authsuite.token.v1.EndSessionRequest\x1a&.authsuite.token.v1.EndSessionResponse\x12p\n" +
 	"\x11ConfirmEndSession\x12,.authsuite.token.v1.ConfirmEndSessionRequest\x1a-.authsuite.token.v1.ConfirmEndSessionResponse\x12U\n" +
 	"\bUserInfo\x12#.authsuite.token.v1.UserInfoRequest\x1a$.authsuite.token.v1.UserInfoResponse\x12j\n" +
-	"\x0fCheckCorsOrigin\x12*.authsuite.token.v1.CheckCorsOriginRequest\x1a+.authsuite.token.v1.CheckCorsOriginResponseB\xd1\x01\n" +
+	"\x0fCheckCorsOrigin\x12*.authsuite.token.v1.CheckCorsOriginRequest\x1a+.authsuite.token.v1.CheckCorsOriginResponse\x1a\x04\xa0\xbb\x18\x01B\xd1\x01\n" +
 	"\x16com.authsuite.token.v1B\x0eAuthorizeProtoP\x01Z=github.com/authsuite/authsuite/gen/authsuite/token/v1;tokenv1\xa2\x02\x03ATX\xaa\x02\x12Authsuite.Token.V1\xca\x02\x12Authsuite\\Token\\V1\xe2\x02\x1eAuthsuite\\Token\\V1\\GPBMetadata\xea\x02\x14Authsuite::Token::V1b\x06proto3"
 
 var (

@@ -35,7 +35,8 @@ const (
 // AuthorizeService runs browser sign-in (OpenID Connect Core 1.0 §3.1, RFC 6749 §4.1): the authorization
 // endpoint, the login and consent steps, RP-initiated logout, userinfo and the CORS policy. The gateway calls
 // it and only renders what it answers (HTML pages, redirects, cookies); every decision is made here.
-// Browser facts (the SSO cookie value, the remote address, the user agent) travel in the requests.
+// Browser facts (the SSO cookie value, the remote address, the user agent) travel in the requests, so
+// every method is browser-facing: only the gateway (or another service) may call it.
 type AuthorizeServiceClient interface {
 	// Authorize validates an authorization request (OIDC Core §3.1.2.1, RFC 6749 §4.1.1, RFC 7636 §4.3) and
 	// answers the next step: a redirect to the client (a code or an RFC 6749 §4.1.2.1 error), a login page, a
@@ -143,7 +144,8 @@ func (c *authorizeServiceClient) CheckCorsOrigin(ctx context.Context, in *CheckC
 // AuthorizeService runs browser sign-in (OpenID Connect Core 1.0 §3.1, RFC 6749 §4.1): the authorization
 // endpoint, the login and consent steps, RP-initiated logout, userinfo and the CORS policy. The gateway calls
 // it and only renders what it answers (HTML pages, redirects, cookies); every decision is made here.
-// Browser facts (the SSO cookie value, the remote address, the user agent) travel in the requests.
+// Browser facts (the SSO cookie value, the remote address, the user agent) travel in the requests, so
+// every method is browser-facing: only the gateway (or another service) may call it.
 type AuthorizeServiceServer interface {
 	// Authorize validates an authorization request (OIDC Core §3.1.2.1, RFC 6749 §4.1.1, RFC 7636 §4.3) and
 	// answers the next step: a redirect to the client (a code or an RFC 6749 §4.1.2.1 error), a login page, a

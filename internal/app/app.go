@@ -71,8 +71,9 @@ type Suite struct {
 // over the network; for the gateway, the REST API in front of remote services. It opens the role's stores
 // in cfg.DataDir, bootstraps an empty registry (bootstrap output, such as a generated admin secret, goes to
 // bootstrapOut), binds the listeners and serves until Shutdown.
-func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (s *Suite, err error) {
-	s = &Suite{log: log, errs: make(chan error, 8), background: make(chan struct{}), metrics: metrics.New(roleName(cfg.Role))}
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (_ *Suite, err error) {
+	// s is not the named result: every failing return sets that to nil, and abort must run on what was built.
+	s := &Suite{log: log, errs: make(chan error, 8), background: make(chan struct{}), metrics: metrics.New(roleName(cfg.Role))}
 	defer func() {
 		if err != nil {
 			s.abort()

@@ -48,3 +48,43 @@ func TestSudoValuesGRPCCannotCarryAreRefused(t *testing.T) {
 	req.Header.Set("Authsuite-Sudo-Tenant-Code", "acme")
 	expect(t, "admin API with a sudo header", s.do(req), 400, "invalid_request")
 }
+
+// TestUserValidationAsDocumented: registry.ValidateUser documents login names without ':' (the sudo selector
+// separator) and e-mail addresses without control characters, but accepted both (found by FuzzValidateUser).
+// The admin API must answer 400 naming the field and store nothing.
+func TestUserValidationAsDocumented(t *testing.T) {
+	f := newFixture(t)
+	s := f.s
+	users := "/api/adminapi2/v1/tenants/" + f.tenantID + "/users"
+	for _, tc := range []struct {
+		field string
+		body  map[string]any
+	}{
+		{"loginName", map[string]any{"loginName": "uid:alice"}},
+		{"email", map[string]any{"loginName": "bob", "email": "bob@acme\x01.test"}},
+		{"email", map[string]any{"loginName": "carol", "email": "carol@acme.test\x7f"}},
+	} {
+		r := s.call("POST", users, f.adminToken, tc.body)
+		var body struct {
+			Error string `json:"error"`
+			Field string `json:"field"`
+		}
+		if err := json.Unmarshal(r.body, &body); err != nil {
+			t.Fatalf("%v: body %q: %v", tc.body, r.body, err)
+		}
+		if r.status != http.StatusBadRequest || body.Error != "invalid_request" || body.Field != tc.field {
+			t.Fatalf("create %q: status %d body %s, want 400 naming %s", tc.body, r.status, r.body, tc.field)
+		}
+	}
+	var list struct {
+		Items []struct {
+			LoginName string `json:"loginName"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(s.call("GET", users, f.adminToken, nil).body, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 0 {
+		t.Fatalf("refused users were stored: %+v", list.Items)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -53,10 +54,13 @@ func ValidateUser(u User) error {
 	if strings.TrimSpace(u.LoginName) != u.LoginName {
 		return apierror.Invalid("loginName", "must not start or end with spaces")
 	}
+	if strings.Contains(u.LoginName, ":") {
+		return apierror.Invalid("loginName", "must not contain ':' (it separates the kind and value of a sudo selector)")
+	}
 	if u.Email != "" {
 		local, domain, ok := strings.Cut(u.Email, "@")
 		if !ok || local == "" || domain == "" || strings.Contains(domain, "@") || len(u.Email) > 254 ||
-			strings.ContainsAny(u.Email, " \t\r\n\x00<>()[],;\"\\") || !utf8.ValidString(u.Email) ||
+			strings.ContainsAny(u.Email, " <>()[],;\"\\") || strings.ContainsFunc(u.Email, unicode.IsControl) || !utf8.ValidString(u.Email) ||
 			strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
 			return apierror.Invalid("email", "not an e-mail address")
 		}

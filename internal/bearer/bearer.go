@@ -5,9 +5,11 @@ package bearer
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -124,4 +126,20 @@ func Resolve(ctx context.Context, auth Authenticator, dir access.Directory) (acc
 		return access.Principal{}, err
 	}
 	return access.Resolve(ctx, dir, info.Token(), SudoFromContext(ctx))
+}
+
+// Audit writes the one audit record of an authorized call: "admin call" with the full RPC method
+// (grpc.Method, which the in-process channel sets too), the real caller and, under sudo, the impersonated
+// user (access.Principal.AuditAttrs), extra, and the outcome (ok, or the gRPC code name, at level Warn).
+// It never logs request contents, tokens or secrets; p may be the zero Principal of a call that failed to
+// authenticate.
+func Audit(ctx context.Context, log *slog.Logger, p access.Principal, err error, extra ...slog.Attr) {
+	method, _ := grpc.Method(ctx)
+	outcome, level := "ok", slog.LevelInfo
+	if err != nil {
+		outcome, level = status.Code(apierror.ToStatus(err)).String(), slog.LevelWarn
+	}
+	attrs := append([]slog.Attr{slog.String("method", method)}, p.AuditAttrs()...)
+	attrs = append(append(attrs, extra...), slog.String("outcome", outcome))
+	log.LogAttrs(ctx, level, "admin call", attrs...)
 }

@@ -14,10 +14,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
-	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/registry"
@@ -83,19 +81,8 @@ func (s *Server) admin(ctx context.Context, tenantID string, systemOnly bool, fn
 	return err
 }
 
-// audit logs who did what where, and how it ended: the RPC method, the real caller and, under sudo, the
-// impersonated user (access.Principal.AuditAttrs). It never logs request contents, tokens or secrets.
+// audit logs who did what where, and how it ended (bearer.Audit: the RPC method, the real caller and, under
+// sudo, the impersonated user). It never logs request contents, tokens or secrets.
 func (s *Server) audit(ctx context.Context, p principal, tenantID string, err error) {
-	method, _ := grpc.Method(ctx)
-	outcome := "ok"
-	if err != nil {
-		outcome = status.Code(apierror.ToStatus(err)).String()
-	}
-	attrs := append([]slog.Attr{slog.String("method", method)}, p.AuditAttrs()...)
-	attrs = append(attrs, slog.String("tenant", tenantID), slog.String("outcome", outcome))
-	level := slog.LevelInfo
-	if err != nil {
-		level = slog.LevelWarn
-	}
-	s.log.LogAttrs(ctx, level, "admin call", attrs...)
+	bearer.Audit(ctx, s.log, p, err, slog.String("tenant", tenantID))
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"hash"
 	"slices"
 	"strings"
@@ -114,11 +115,26 @@ func s256Matches(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
 }
 
+// RefreshGracePeriod is how long after a rotation the rotated refresh token may be presented again to get
+// the same successor (a client that lost the answer retries), as Keycloak and Okta allow. Any older token,
+// or this one later, is a reuse and revokes the family (RFC 9700 §4.14.2).
+const RefreshGracePeriod = 30 * time.Second
+
 // refreshToken is the refresh grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2): each use returns a new
 // refresh token of the same family and marks the old one used; presenting a used one revokes the whole
-// family. The family ends refreshTokenLifetime after its first token, however often it rotates.
+// family, except the immediately previous token within RefreshGracePeriod of its rotation, which gets the
+// same successor again (its value is kept sealed with the suite keyring for that window, since the store
+// holds only digests). The family ends refreshTokenLifetime after its first token, however often it
+// rotates.
+//
+// The client is checked as it is now, on every refresh: it must still exist (authentication), still have
+// the refresh_token grant and offline access, and the family keeps only the scopes the client may still
+// have (refreshScopes). Checks that fail leave the token unused.
 func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *tokenv1.TokenRequest) (*tokenv1.TokenResponse, error) {
-	if !cl.AllowOfflineAccess {
+	switch {
+	case !cl.HasGrant(GrantRefreshToken):
+		return nil, apierror.OAuth(apierror.UnauthorizedClient, "the client may not use the refresh_token grant")
+	case !cl.AllowOfflineAccess:
 		return nil, apierror.OAuth(apierror.UnauthorizedClient, "the client may not use refresh tokens (allowOfflineAccess is false)")
 	}
 	rt := req.GetRefreshToken()
@@ -129,9 +145,10 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 		return nil, errGrant("the refresh token is invalid or expired")
 	}
 	now := s.now()
-	next := newSecret()
+	next, hash := newSecret(), digest(rt)
 	var narrowed []string
-	rotated, err := s.st.RotateRefreshToken(ctx, digest(rt), func(old store.RefreshToken) (store.RefreshToken, error) {
+	grace := store.RefreshGrace{Now: now, Window: RefreshGracePeriod, Sealed: s.kr.Seal([]byte(next), hash)}
+	res, err := s.st.RotateRefreshTokenGrace(ctx, hash, grace, func(old store.RefreshToken) (store.RefreshToken, error) {
 		switch {
 		case old.ClientID != cl.ID:
 			return old, errGrant("the refresh token was issued to another client")
@@ -140,36 +157,37 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 		case s.revoked.has(familyKey(old.FamilyID)):
 			return old, errGrant("the refresh token has been revoked")
 		}
-		// RFC 6749 §6: a narrower scope may be asked for; never a wider one.
-		narrowed = old.Scopes
-		if req.GetScope() != "" {
-			narrowed = nil
-			for _, sc := range strings.Fields(req.GetScope()) {
-				if !slices.Contains(old.Scopes, sc) {
-					return old, apierror.OAuth(apierror.InvalidScope, "scope %q was not granted", clip(sc))
-				}
-				if !slices.Contains(narrowed, sc) {
-					narrowed = append(narrowed, sc)
-				}
-			}
+		ceiling, scopes, err := refreshScopes(cl, old.Scopes, req.GetScope())
+		if err != nil {
+			return old, err
 		}
+		narrowed = scopes
 		n := old
-		n.Hash, n.Used = digest(next), false
+		n.Hash, n.Scopes = digest(next), ceiling
 		return n, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrUsed):
-		if rotated.ClientID == cl.ID {
-			if rerr := s.revokeFamily(ctx, cl, rotated.FamilyID); rerr != nil {
+		if res.Token.ClientID == cl.ID {
+			if rerr := s.revokeFamily(ctx, cl, res.Token.FamilyID); rerr != nil {
 				return nil, rerr
 			}
 		}
-		s.log.Warn("audit", "event", "refresh_token_reuse", "client_id", cl.ID, "user_id", rotated.UserID)
+		s.log.Warn("audit", "event", "refresh_token_reuse", "client_id", cl.ID, "user_id", res.Token.UserID)
 		return nil, errGrant("the refresh token was already used; its family is revoked")
 	case errors.Is(err, store.ErrNotFound):
 		return nil, errGrant("the refresh token is invalid or expired")
 	case err != nil:
 		return nil, err
+	}
+	rotated := res.Token
+	if res.Replayed {
+		plain, err := s.kr.Open(res.Sealed, hash)
+		if err != nil {
+			return nil, fmt.Errorf("open the kept refresh token successor: %w", err)
+		}
+		next = string(plain)
+		s.log.Info("audit", "event", "refresh_token_retry", "client_id", cl.ID, "user_id", rotated.UserID)
 	}
 	// A disabled or deleted user gets nothing more; a registry outage does not stop refreshes (SPEC §7).
 	if err := s.userStillActive(ctx, rotated.TenantID, rotated.UserID); err != nil {
@@ -182,6 +200,47 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 		UserID: rotated.UserID, TenantID: rotated.TenantID, Scopes: narrowed, AuthTime: rotated.AuthTime, SID: rotated.SID,
 		FamilyID: rotated.FamilyID, FamilyEnd: rotated.Expiry,
 	}, next)
+}
+
+// refreshScopes bounds a refresh's scope twice. RFC 6749 §6: the requested scope "MUST NOT include any
+// scope not originally granted", and when omitted it is the original grant's. And the client's current
+// registration: a scope removed from the client since (or offline_access, when offline access was taken
+// away) is no longer part of the family. ceiling is the granted scopes the client may still have, which the
+// rotated token keeps; scopes is what this refresh issues: ceiling, or the requested scopes, each of which
+// must be in ceiling (invalid_scope otherwise). Without offline_access left in ceiling the family cannot
+// refresh at all (invalid_grant).
+func refreshScopes(cl *clients.Client, granted []string, requested string) (ceiling, scopes []string, err error) {
+	allowed := func(sc string) bool {
+		return slices.Contains(cl.Scopes, sc) && (sc != ScopeOfflineAccess || cl.AllowOfflineAccess)
+	}
+	for _, sc := range granted {
+		if allowed(sc) && !slices.Contains(ceiling, sc) {
+			ceiling = append(ceiling, sc)
+		}
+	}
+	if !slices.Contains(ceiling, ScopeOfflineAccess) {
+		return nil, nil, errGrant("the client may no longer obtain offline access (offline_access was removed from it)")
+	}
+	if requested == "" {
+		return ceiling, ceiling, nil
+	}
+	if len(requested) > 4096 {
+		return nil, nil, apierror.OAuth(apierror.InvalidScope, "scope is too long")
+	}
+	for _, sc := range strings.Fields(requested) {
+		switch {
+		case !slices.Contains(granted, sc):
+			return nil, nil, apierror.OAuth(apierror.InvalidScope, "scope %q was not granted", clip(sc))
+		case !slices.Contains(ceiling, sc):
+			return nil, nil, apierror.OAuth(apierror.InvalidScope, "scope %q is no longer allowed for this client", clip(sc))
+		case !slices.Contains(scopes, sc):
+			scopes = append(scopes, sc)
+		}
+	}
+	if len(scopes) == 0 {
+		return ceiling, ceiling, nil
+	}
+	return ceiling, scopes, nil
 }
 
 // userStillActive returns invalid_grant when the registry says the user is disabled or gone; a registry
@@ -282,7 +341,7 @@ func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGra
 		// would revoke the family (RFC 6749 §6: the refresh token stays usable; the family keeps its
 		// originally granted scopes as the ceiling).
 		resp.RefreshToken = &refresh
-	case slices.Contains(g.Scopes, ScopeOfflineAccess) && cl.AllowOfflineAccess:
+	case slices.Contains(g.Scopes, ScopeOfflineAccess) && cl.AllowOfflineAccess && cl.HasGrant(GrantRefreshToken):
 		refresh = newSecret()
 		if err := s.st.PutRefreshToken(ctx, store.RefreshToken{
 			Hash: digest(refresh), FamilyID: g.FamilyID, ClientID: cl.ID, TenantID: g.TenantID, UserID: g.UserID,

@@ -93,6 +93,40 @@ type RefreshToken struct {
 	Expiry   time.Time `json:"-"`
 	// Incarnation is the account incarnation (Account) of UserID the family was issued to.
 	Incarnation string `json:"incarnation,omitempty"`
+
+	// The rotation grace period (RotateRefreshTokenGrace), set by the store on rotation:
+	// Successor is the SHA-256 of the token this one was rotated to; SealedSuccessor is that token's value,
+	// sealed by the caller, kept so that a retry with this token until GraceUntil gets the same successor
+	// (and dropped once the successor itself rotates); Predecessor is the SHA-256 of the token this one
+	// was rotated from.
+	Successor       []byte    `json:"successor,omitempty"`
+	SealedSuccessor []byte    `json:"sealed_successor,omitempty"`
+	GraceUntil      time.Time `json:"grace_until,omitzero"`
+	Predecessor     []byte    `json:"predecessor,omitempty"`
+}
+
+// RefreshGrace is the grace period of one rotation (RotateRefreshTokenGrace).
+type RefreshGrace struct {
+	// Now is the time of the rotation (or of the retry).
+	Now time.Time
+	// Window is how long after a rotation the rotated token may be presented again to get the same
+	// successor.
+	Window time.Duration
+	// Sealed is the new token's value, sealed by the caller; the store keeps it, opaque, for the window.
+	Sealed []byte
+}
+
+// RefreshRotated is what RotateRefreshTokenGrace did.
+type RefreshRotated struct {
+	// Token is the successor: the token just stored, or, when Replayed, the one stored by the earlier
+	// rotation.
+	Token RefreshToken
+	// Sealed is the successor's sealed value: RefreshGrace.Sealed, or, when Replayed, the one kept from the
+	// earlier rotation.
+	Sealed []byte
+	// Replayed is set when the presented token had already been rotated, within its grace window, to a
+	// successor still unused: nothing was changed.
+	Replayed bool
 }
 
 // Consent is a remembered consent: the scopes a user allowed a client.

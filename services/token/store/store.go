@@ -92,6 +92,21 @@ type Store interface {
 	// rotated before (rotate is not called then).
 	RotateRefreshToken(ctx context.Context, hash []byte, rotate func(old RefreshToken) (RefreshToken, error)) (RefreshToken, error)
 
+	// RotateRefreshTokenGrace is RotateRefreshToken with a grace period for the immediately previous token
+	// (RFC 9700 §4.14.2 rotation; the retry window of Keycloak and Okta). In one transaction:
+	//   - an unused token under hash is given to rotate; the token rotate returns (with a new, unused Hash)
+	//     is stored with Predecessor=hash, and the old one is marked used with Successor, SealedSuccessor
+	//     (g.Sealed) and GraceUntil (g.Now+g.Window). The old token's own predecessor loses its sealed
+	//     successor, since it can no longer be replayed. The answer carries the new token and g.Sealed.
+	//   - a used token whose GraceUntil is after g.Now and whose successor is stored and still unused is
+	//     also given to rotate (to be checked; what it returns is not stored) and, if rotate accepts it,
+	//     answered with that successor and its kept sealed value, Replayed set; nothing changes.
+	//   - any other used token (its successor rotated on, or the window over) is ErrUsed with the old token
+	//     (rotate is not called then).
+	// An error from rotate aborts with nothing changed and is returned as is; ErrNotFound when there is no
+	// token under hash. Concurrent calls for one token are serialized: exactly one rotates it.
+	RotateRefreshTokenGrace(ctx context.Context, hash []byte, g RefreshGrace, rotate func(old RefreshToken) (RefreshToken, error)) (RefreshRotated, error)
+
 	// RefreshToken returns the refresh token stored under hash (used or not), or ErrNotFound.
 	RefreshToken(ctx context.Context, hash []byte) (RefreshToken, error)
 

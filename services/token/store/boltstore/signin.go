@@ -252,6 +252,96 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, rotate func
 	return out, err
 }
 
+// RotateRefreshTokenGrace implements store.Store.
+func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g store.RefreshGrace, rotate func(store.RefreshToken) (store.RefreshToken, error)) (store.RefreshRotated, error) {
+	if err := s.check(ctx); err != nil {
+		return store.RefreshRotated{}, err
+	}
+	var out store.RefreshRotated
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
+		out = store.RefreshRotated{}
+		b := tx.Bucket(bucketRefresh)
+		var old store.RefreshToken
+		exp, err := getIn(b, hash, &old)
+		if err != nil {
+			return err
+		}
+		old.Hash, old.Expiry = bytes.Clone(hash), exp
+		if old.Used {
+			return replayIn(b, old, g.Now, rotate, &out)
+		}
+		next, err := rotate(old)
+		if err != nil {
+			return err
+		}
+		if err := validKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || b.Get(next.Hash) != nil {
+			return errors.New("token store: rotated refresh token needs a new, unused key")
+		}
+		next.Hash, next.Used, next.Predecessor = bytes.Clone(next.Hash), false, old.Hash
+		next.Successor, next.SealedSuccessor, next.GraceUntil = nil, nil, time.Time{}
+		if err := putIn(b, next.Hash, next.Expiry, next); err != nil {
+			return err
+		}
+		pred := old.Predecessor
+		old.Used, old.Successor, old.SealedSuccessor, old.GraceUntil = true, next.Hash, bytes.Clone(g.Sealed), g.Now.Add(g.Window)
+		if err := putIn(b, hash, old.Expiry, old); err != nil {
+			return err
+		}
+		if err := dropSealedSuccessor(b, pred); err != nil {
+			return err
+		}
+		out = store.RefreshRotated{Token: next, Sealed: old.SealedSuccessor}
+		return nil
+	})
+	return out, err
+}
+
+// replayIn answers a used token old: with its successor when old is within its grace window and the
+// successor is still unused and rotate accepts old; else store.ErrUsed with old in out.Token.
+func replayIn(b *bolt.Bucket, old store.RefreshToken, now time.Time, rotate func(store.RefreshToken) (store.RefreshToken, error), out *store.RefreshRotated) error {
+	out.Token = old
+	if len(old.Successor) == 0 || len(old.SealedSuccessor) == 0 || !now.Before(old.GraceUntil) {
+		return store.ErrUsed
+	}
+	var next store.RefreshToken
+	exp, err := getIn(b, old.Successor, &next)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.ErrUsed
+	case err != nil:
+		return err
+	case next.Used:
+		return store.ErrUsed
+	}
+	if _, err := rotate(old); err != nil {
+		out.Token = store.RefreshToken{}
+		return err
+	}
+	next.Hash, next.Expiry = bytes.Clone(old.Successor), exp
+	*out = store.RefreshRotated{Token: next, Sealed: bytes.Clone(old.SealedSuccessor), Replayed: true}
+	return nil
+}
+
+// dropSealedSuccessor forgets the sealed successor kept on the token under hash (if any): once that
+// successor has rotated on, the token can no longer be replayed.
+func dropSealedSuccessor(b *bolt.Bucket, hash []byte) error {
+	if len(hash) == 0 {
+		return nil
+	}
+	var t store.RefreshToken
+	exp, err := getIn(b, hash, &t)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case t.SealedSuccessor == nil:
+		return nil
+	}
+	t.SealedSuccessor = nil
+	return putIn(b, bytes.Clone(hash), exp, t)
+}
+
 // RefreshToken implements store.Store.
 func (s *Store) RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
 	var t store.RefreshToken

@@ -25,6 +25,8 @@ var signinTests = []struct {
 	{"UpdateLoginFailures", testUpdateLoginFailures},
 	{"UpdateLoginFailuresConcurrent", testUpdateLoginFailuresConcurrent},
 	{"RefreshTokenLookup", testRefreshTokenLookup},
+	{"RefreshRotationGrace", testRefreshRotationGrace},
+	{"RefreshRotationGraceConcurrent", testRefreshRotationGraceConcurrent},
 	{"SweepExpired", testSweepExpired},
 }
 

@@ -9,56 +9,38 @@ import (
 
 // TestConnectorAgainstOwnTokenService is the provider service's round trip with no internet: an odata
 // provider whose AUTH_URL, TOKEN_URL, REFRESH_URL and VALIDATE_URL point at authsuite's own token service
-// (a client registered there), a user who signs in through the login page, the return at
+// (a client registered there), a user who signs in through the login page and starts the connector at
+// authsuite's start URL, the return at
 // /Thingworx/Oauths/oauth/return, then get, expire, refresh and revoke the connector's token.
 func TestConnectorAgainstOwnTokenService(t *testing.T) {
-	f := newSigninFixture(t)
+	// The integration platform's client at "the provider" (authsuite itself): access tokens live 1 s.
+	f := newConnectorFixture(t, 1)
 	s := f.s
 	base := s.base
-	returnURL := base + "/Thingworx/Oauths/oauth/return"
+	returnURL, flowSecret := f.returnURL, f.flowSecret
 
-	// The integration platform's client at "the provider" (authsuite itself): access tokens live 1 s.
-	tenantPath := "/api/adminapi2/v1/tenants/" + f.tenantID
-	expect(t, "flow client", s.call("POST", tenantPath+"/clients/", f.adminToken, map[string]any{
-		"clientId": "flow", "allowedGrantTypes": []string{"authorization_code", "refresh_token"}, "allowOfflineAccess": true,
-		"allowedScopes": []string{"openid", "profile", "offline_access"}, "redirectUris": []string{returnURL},
-		"accessTokenLifetime": 1,
-	}), 201)
-	flowSecret := expect(t, "flow secret", s.call("POST", tenantPath+"/clients/flow/secrets/", f.adminToken, map[string]any{}), 201)["value"].(string)
-	eventually(t, 2*time.Second, "flow known", func() bool {
-		return s.form("/connect/token", "grant_type=authorization_code&code=x&redirect_uri=x", "flow", flowSecret).status == 400
-	})
-
-	// Load the provider with the seed's odata keys, pointed at authsuite.
-	cfg := map[string]any{"oauthConfigurations": map[string]any{"odata": map[string]any{"authsuite": map[string]any{
-		"CLIENT_ID": "flow", "CLIENT_SECRET": flowSecret,
-		"AUTH_URL": base + "/connect/authorize", "TOKEN_URL": base + "/connect/token",
-		"REFRESH_URL": base + "/connect/token", "VALIDATE_URL": base + "/connect/userinfo",
-		"oauth2_validate_headers": []string{`{"Authorization":"Bearer {access_token}"}`},
-		"oauth2_params_scope":     []string{`{"OPENID":"openid"}`, `{"PROFILE":"profile"}`, `{"OFFLINE":"offline_access"}`},
-	}}}}
-	expect(t, "load", s.call("POST", "/Thingworx/Subsystems/WorkflowSubsystem/Services/LoadOAuthConfiguration", f.adminToken, cfg), 200)
-
-	// Alice, signed in to authsuite (password grant of the fixture's legacy client), starts a connector.
-	alice := expect(t, "alice token", s.form("/connect/token", "grant_type=password&scope=openid&username=alice&password="+alicePassword,
-		"legacy", f.ropcSecret), 200)["access_token"].(string)
-	con := expect(t, "start connector", s.call("POST", "/api/provider/v1/connectors", alice, map[string]any{
-		"connectorType": "odata", "oauthProvider": "authsuite", "kind": "session",
-	}), 201)
-	id, authURL := con["connectorId"].(string), con["authorizationUrl"].(string)
-	if con["status"] != "pending" || !strings.HasPrefix(authURL, base+"/connect/authorize?") {
-		t.Fatalf("connector %v", con)
-	}
-	q, _ := url.Parse(authURL)
-	if q.Query().Get("state") == "" || q.Query().Get("code_challenge_method") != "S256" {
-		t.Fatalf("authorization URL lacks state or PKCE: %s", authURL)
+	// Alice, signed in to authsuite (password grant of the fixture's legacy client), creates a connector.
+	alice := f.userToken(t, "alice", alicePassword)
+	id, authURL := f.createConnector(t, alice, nil)
+	if !strings.HasPrefix(authURL, base+"/api/provider/v1/connectors/"+id+"/start") {
+		t.Fatalf("authorizationUrl %s is not authsuite's start URL", authURL)
 	}
 
-	// Her browser signs in at the provider and comes back to the return URL.
+	// Her browser, signed in to authsuite, starts it: authsuite sends it to the provider with state and PKCE.
 	b := newBrowser(t)
-	back := b.login(base, b.get(authURL), "alice", alicePassword)
+	f.signIn(t, b, "alice", alicePassword)
+	start := b.get(authURL)
+	if start.status != 303 || !strings.HasPrefix(start.location, base+"/connect/authorize?") {
+		t.Fatalf("start: %d %q %s", start.status, start.location, start.body)
+	}
+	q, _ := url.Parse(start.location)
+	if q.Query().Get("state") == "" || q.Query().Get("code_challenge_method") != "S256" {
+		t.Fatalf("authorization request lacks state or PKCE: %s", start.location)
+	}
+	// The provider (authsuite, through the SSO session) sends it back to the return URL.
+	back := b.get(start.location)
 	if back.status != 302 && back.status != 303 || !strings.HasPrefix(back.location, returnURL+"?") {
-		t.Fatalf("after login: %d %q %s", back.status, back.location, back.body)
+		t.Fatalf("at the provider: %d %q %s", back.status, back.location, back.body)
 	}
 	done := b.get(back.location)
 	if done.status != 200 {

@@ -217,6 +217,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Store:     provDB,
 			Keyring:   keys,
 			Auth:      bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
+			Sessions:  provserver.TokenSessions(tokenv1.NewTokenInternalServiceClient(conns.Token)),
 			PublicURL: s.Issuer,
 			Log:       log.With("service", "provider"),
 			Now:       time.Now,

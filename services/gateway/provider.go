@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -25,7 +26,83 @@ func (g *Gateway) registerProvider(ctx context.Context, cc grpc.ClientConnInterf
 	if err := providerv1.RegisterConnectorServiceHandlerClient(ctx, g.mux, connectors); err != nil {
 		return err
 	}
+	if err := g.mux.HandlePath(http.MethodGet, providerStartPath, g.providerStart(connectors)); err != nil {
+		return err
+	}
 	return g.mux.HandlePath(http.MethodGet, providerReturnPath, adapt(g.providerReturn(connectors)))
+}
+
+// providerStartPath is where a connector's authorizationUrl points: the start step in the owner's browser.
+const providerStartPath = "/api/provider/v1/connectors/{connector_id}/start"
+
+// Binding cookie names the provider service sets (see providerv1.BindingCookie): under an https public URL
+// the "__Secure-" one.
+const (
+	bindingCookie       = "authsuite_connector"
+	secureBindingCookie = "__Secure-" + bindingCookie
+)
+
+// cookieValue is the value of the request's cookie name, or "".
+func cookieValue(r *http.Request, name string) string {
+	if c, err := r.Cookie(name); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// providerStart serves a connector's start URL (RFC 6749 §10.12, RFC 9700 §4.7): it states the browser's SSO
+// session and binding cookies (and the start_token of a client's connector) to the provider service, which
+// decides; on success it sets the binding cookie it was given (HttpOnly, SameSite=Lax, scoped to the return
+// path) and redirects (303) to the provider. A refusal is an error page: 401 asks the owner to sign in to
+// authsuite first, 403 says the link belongs to someone else or was used, and nothing changes.
+func (g *Gateway) providerStart(c providerv1.ConnectorServiceClient) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		browserPageHeaders(w.Header())
+		resp, err := c.StartAuthorization(r.Context(), &providerv1.StartAuthorizationRequest{
+			ConnectorId: params["connector_id"], StartToken: r.URL.Query().Get("start_token"),
+			SessionCookie:       cookieValue(r, SessionCookie),
+			BindingCookie:       cookieValue(r, bindingCookie),
+			SecureBindingCookie: cookieValue(r, secureBindingCookie),
+		})
+		if err != nil {
+			g.connectorErrorPage(w, "Cannot start authorization", err)
+			return
+		}
+		if bc := resp.GetBindingCookie(); bc.GetValue() != "" {
+			http.SetCookie(w, &http.Cookie{Name: bc.GetName(), Value: bc.GetValue(), Path: bc.GetPath(), MaxAge: int(bc.GetMaxAge()),
+				HttpOnly: true, Secure: bc.GetSecure(), SameSite: http.SameSiteLaxMode})
+		}
+		http.Redirect(w, r, resp.GetRedirectUrl(), http.StatusSeeOther)
+	}
+}
+
+// browserPageHeaders: never cached, no Referer (URLs carry states and codes), nothing active.
+func browserPageHeaders(h http.Header) {
+	noStore(h)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// connectorErrorPage shows a start or return refusal with the status its gRPC code stands for.
+func (g *Gateway) connectorErrorPage(w http.ResponseWriter, title string, err error) {
+	info := apierror.FromStatus(err)
+	status, msg := http.StatusBadRequest, info.Message
+	switch info.Code {
+	case codes.InvalidArgument, codes.FailedPrecondition:
+	case codes.NotFound:
+		status = http.StatusNotFound
+	case codes.Unauthenticated:
+		status, title = http.StatusUnauthorized, "Sign in first"
+	case codes.PermissionDenied:
+		status = http.StatusForbidden
+	case codes.Unavailable:
+		status = http.StatusBadGateway
+	default:
+		status, msg = http.StatusInternalServerError, "internal error"
+	}
+	writePage(w, status, title, msg)
 }
 
 // providerResponseHeaders: 201 for a created connector (SPEC §1) and no-store for connector tokens
@@ -46,34 +123,24 @@ var returnPage = template.Must(template.New("return").Parse(`<!doctype html>
 `))
 
 // providerReturn completes a connector's authorization (RFC 6749 §4.1.2; for OAuth 1.0a RFC 5849 §2.2,
-// oauth_token and oauth_verifier) when the provider sends the browser back: it redirects (303) to the
-// connector's returnTo, or shows a short success page. A forged, expired or replayed state or oauth_token,
-// or a provider's refusal, shows an error page (400) and changes nothing else.
-// The page is never cached and sends no Referer (the URL carried the code).
+// oauth_token and oauth_verifier) when the provider sends the browser back, stating the browser's binding
+// and SSO session cookies (RFC 6749 §10.12, RFC 9700 §4.7): it redirects (303) to the connector's returnTo,
+// or shows a short success page. A forged, expired or replayed state or oauth_token, a browser that did not
+// start the flow, or a provider's refusal, shows an error page (400, or 403 for another signed-in user) and
+// stores nothing. The page is never cached and sends no Referer (the URL carried the code).
 func (g *Gateway) providerReturn(c providerv1.ConnectorServiceClient) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		noStore(h)
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
+		browserPageHeaders(w.Header())
 		q := r.URL.Query()
 		resp, err := c.CompleteAuthorization(r.Context(), &providerv1.CompleteAuthorizationRequest{
 			State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"), ErrorDescription: q.Get("error_description"),
 			OauthToken: q.Get("oauth_token"), OauthVerifier: q.Get("oauth_verifier"),
+			SessionCookie:       cookieValue(r, SessionCookie),
+			BindingCookie:       cookieValue(r, bindingCookie),
+			SecureBindingCookie: cookieValue(r, secureBindingCookie),
 		})
 		if err != nil {
-			info := apierror.FromStatus(err)
-			status := http.StatusBadRequest
-			msg := info.Message
-			switch info.Code {
-			case codes.InvalidArgument, codes.FailedPrecondition, codes.NotFound:
-			case codes.Unavailable:
-				status = http.StatusBadGateway
-			default:
-				status, msg = http.StatusInternalServerError, "internal error"
-			}
-			writePage(w, status, "Authorization failed", msg)
+			g.connectorErrorPage(w, "Authorization failed", err)
 			return
 		}
 		if resp.GetReturnTo() != "" {

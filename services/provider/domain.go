@@ -2,6 +2,7 @@ package provider
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -147,11 +148,17 @@ type Grant struct {
 // TokenTypeOAuth1 is the token type of OAuth 1.0a grants.
 const TokenTypeOAuth1 = "OAuth1"
 
-// AuthState is a pending authorization: the hash of what correlates the provider's redirect back (the
-// state value sent to the provider, HashState, or for OAuth 1.0a the temporary credentials' oauth_token,
-// HashTemporaryToken; never the value), the connector it completes, the sealed secret the return step
-// needs (the PKCE verifier sealed with VerifierAD, or the temporary credentials' shared secret sealed with
-// TemporarySecretAD; nil when there is none) and its expiry.
+// AuthState is a pending authorization: the hash of what correlates the browser's next request (see
+// below; never the value), the connector it completes, the sealed secret the return step needs (the PKCE
+// verifier sealed with VerifierAD, or the temporary credentials' shared secret sealed with
+// TemporarySecretAD; nil when there is none) and its expiry. Hash is one of:
+//   - HashState(state, binding): an OAuth 2.0 authorization sent to the provider with state;
+//   - HashTemporaryToken(oauth_token, binding): an OAuth 1.0a one, correlated by the temporary credentials;
+//   - HashStartToken(start token): a client's connector waiting for its browser to start it.
+//
+// binding is the value of the binding cookie of the browser that started the flow. Because it is part of
+// the key, a return from any other browser finds nothing and changes nothing (RFC 6749 §10.12, RFC 9700
+// §4.7), and cannot use up the owner's state either.
 type AuthState struct {
 	Hash           []byte
 	ConnectorID    string
@@ -159,18 +166,30 @@ type AuthState struct {
 	Expiry         time.Time
 }
 
-// HashState is the hash under which a state value is stored.
-func HashState(state string) []byte {
-	sum := sha256.Sum256([]byte(state))
-	return sum[:]
-}
+// HashState is the hash under which an OAuth 2.0 state value, started in the browser holding the binding
+// cookie value binding, is stored.
+func HashState(state, binding string) []byte { return hashKey("connector-state", state, binding) }
 
 // HashTemporaryToken is the hash under which an OAuth 1.0a temporary credentials identifier (RFC 5849 §2.1
-// oauth_token) is stored. It is domain-separated from HashState, so a state value presented as an
-// oauth_token (or the reverse) never finds a pending authorization.
-func HashTemporaryToken(token string) []byte {
-	sum := sha256.Sum256([]byte("oauth1-temporary-token\x00" + token))
-	return sum[:]
+// oauth_token), started in the browser holding binding, is stored. It is domain-separated from HashState,
+// so a state value presented as an oauth_token (or the reverse) never finds a pending authorization.
+func HashTemporaryToken(token, binding string) []byte {
+	return hashKey("oauth1-temporary-token", token, binding)
+}
+
+// HashStartToken is the hash under which a client's connector's single-use start token is stored.
+func HashStartToken(token string) []byte { return hashKey("connector-start-token", token, "") }
+
+// hashKey is SHA-256 over the purpose and the values, each preceded by its length, so no two different
+// lists of values hash alike.
+func hashKey(purpose string, values ...string) []byte {
+	h := sha256.New()
+	h.Write([]byte(purpose))
+	for _, v := range values {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(v))))
+		h.Write([]byte(v))
+	}
+	return h.Sum(nil)
 }
 
 // ConnectorFilter selects connectors; empty fields match everything.

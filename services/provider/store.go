@@ -39,6 +39,9 @@ type Store interface {
 	// it StatusRevoked, in one transaction; it returns the ids of the changed connectors.
 	DropGrants(ctx context.Context, f ConnectorFilter, now time.Time) ([]string, error)
 
+	// PutAuthState stores a pending authorization for the existing connector st.ConnectorID (an error
+	// wrapping apierror.ErrNotFound when it does not exist), atomically and durably.
+	PutAuthState(ctx context.Context, st AuthState) error
 	// TakeAuthState removes and returns the pending authorization stored under hash: a second call for the
 	// same hash fails with apierror.ErrNotFound, so a state is used at most once even under concurrent
 	// callers. Expiry is the caller's to check.

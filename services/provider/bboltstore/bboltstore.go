@@ -162,10 +162,29 @@ func (s *Store) CreateConnector(ctx context.Context, c provider.Connector, st pr
 		if len(st.Hash) == 0 {
 			return nil
 		}
-		if err := putJSON(tx.Bucket(bucketAuthStates), st.Hash, storedState{ConnectorID: c.ID, SealedVerifier: st.SealedVerifier, Expiry: st.Expiry.UTC()}); err != nil {
+		st.ConnectorID = c.ID
+		return putState(tx, st)
+	})
+}
+
+// putState stores st under its hash and indexes it under its connector.
+func putState(tx *bolt.Tx, st provider.AuthState) error {
+	if err := putJSON(tx.Bucket(bucketAuthStates), st.Hash, storedState{ConnectorID: st.ConnectorID, SealedVerifier: st.SealedVerifier, Expiry: st.Expiry.UTC()}); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketConnectorStates).Put(append(joinKey(st.ConnectorID, ""), st.Hash...), nil)
+}
+
+// PutAuthState implements provider.Store.
+func (s *Store) PutAuthState(ctx context.Context, st provider.AuthState) error {
+	if len(st.Hash) == 0 || st.ConnectorID == "" {
+		return apierror.Invalid("state", "hash and connector id are required")
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		if _, err := getConnector(tx, st.ConnectorID); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketConnectorStates).Put(append(joinKey(c.ID, ""), st.Hash...), nil)
+		return putState(tx, st)
 	})
 }
 

@@ -24,10 +24,11 @@ type connectorService struct {
 
 var subdomainRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// CreateConnector starts authorization for the caller and answers the provider's authorization URL. For
-// OAuth 2.0 it starts the authorization code flow (RFC 6749 §4.1.1): it stores a pending connector and a
-// single-use state (256 bits, stored hashed, expiring after StateTTL) with, where the catalog says the
-// provider supports it, a PKCE S256 verifier (RFC 7636 §4.1-4.2). For OAuth 1.0a see startOAuth1.
+// CreateConnector stores a pending connector for the caller and answers the URL where its owner's browser
+// starts authorization: authsuite's own start step (StartAuthorization), never the provider's URL, so the
+// grant can only be obtained in the owner's browser (RFC 6749 §10.12, RFC 9700 §4.7). A client's connector
+// (owner client:<id>, which has no browser session) gets a single-use start token in that URL (256 bits,
+// stored only as HashStartToken, expiring after StateTTL). Nothing is sent to the provider yet.
 func (c *connectorService) CreateConnector(ctx context.Context, req *providerv1.CreateConnectorRequest) (*providerv1.CreateConnectorResponse, error) {
 	s := c.s
 	p, err := s.authenticate(ctx)
@@ -54,8 +55,8 @@ func (c *connectorService) CreateConnector(ctx context.Context, req *providerv1.
 	}
 	returnTo := req.GetReturnTo()
 	if req.ReturnTo != nil {
-		if err := s.checkReturnTo(returnTo); err != nil {
-			return nil, err
+		if _, err := s.returnTo.Check(returnTo); err != nil {
+			return nil, apierror.Invalid("returnTo", "%s", err.Error())
 		}
 	}
 	if req.Subdomain != nil && !subdomainRE.MatchString(req.GetSubdomain()) {
@@ -82,28 +83,153 @@ func (c *connectorService) CreateConnector(ctx context.Context, req *providerv1.
 	if err != nil {
 		return nil, apierror.FailedPrecondition("%s", err.Error())
 	}
-	var authURL string
-	var st provider.AuthState
-	if entry.OAuthVersion == "1.0a" {
-		authURL, st, err = s.startOAuth1(ctx, prov, ep, con.ID, now)
-	} else {
-		authURL, st, err = s.startOAuth2(entry, prov, ep, con.ID, now)
+	if _, err := url.Parse(ep.AuthURL); err != nil || (entry.OAuthVersion == "1.0a" && ep.RequestTokenURL == "") {
+		return nil, apierror.FailedPrecondition("provider %s has an unusable authorization URL", k)
 	}
-	if err != nil {
-		return nil, err
+	authURL := s.startURL + url.PathEscape(con.ID) + "/start"
+	var st provider.AuthState
+	if clientOwned(con) {
+		tok := randomString(32)
+		st = provider.AuthState{Hash: provider.HashStartToken(tok), ConnectorID: con.ID, Expiry: now.Add(StateTTL)}
+		authURL += "?" + url.Values{"start_token": {tok}}.Encode()
 	}
 	if err := s.store.CreateConnector(ctx, con, st); err != nil {
 		return nil, err
 	}
-	s.log.Info("connector authorization started", "connector_id", con.ID, "connector_type", k.Type, "oauth_provider", k.Name, "tenant_id", p.TenantID, "owner", p.Owner)
+	s.log.Info("connector created", "connector_id", con.ID, "connector_type", k.Type, "oauth_provider", k.Name, "tenant_id", p.TenantID, "owner", p.Owner)
 	return &providerv1.CreateConnectorResponse{ConnectorId: con.ID, AuthorizationUrl: authURL, Status: string(provider.StatusPending)}, nil
 }
 
-// startOAuth2 builds the authorization request (RFC 6749 §4.1.1) and the pending authorization to store.
-func (s *Server) startOAuth2(entry provider.Entry, prov provider.Provider, ep provider.Endpoints, connectorID string, now time.Time) (string, provider.AuthState, error) {
+// clientOwned reports whether a connector belongs to a client (owner client:<id>) rather than a user.
+func clientOwned(c provider.Connector) bool { return strings.HasPrefix(c.Owner, "client:") }
+
+// StartAuthorization is the start step of a connector's authorization (the authorizationUrl CreateConnector
+// answered). It authenticates the browser as the connector's owner, which binds the grant to the owner
+// (RFC 6749 §10.12, RFC 9700 §4.7): a user's connector needs that user's live SSO session in this browser
+// (resolved by the token service); a client's connector needs its single-use start token, consumed here.
+// It then builds the provider's authorization request — for OAuth 2.0 the authorization code flow (RFC 6749
+// §4.1.1) with a single-use state (256 bits, expiring after StateTTL) and, where the catalog says the
+// provider supports it, a PKCE S256 verifier (RFC 7636 §4.1-4.2); for OAuth 1.0a see startOAuth1 — and
+// stores it under a hash of the correlating value and this browser's binding cookie, which the answer
+// tells the gateway to set (HttpOnly, SameSite=Lax, Path=ReturnPath, Max-Age StateTTL, Secure and
+// "__Secure-" prefixed under https). A binding cookie the browser already holds is reused, so one browser
+// may run several flows at once. A user's connector can be started again while it is pending; every
+// refusal changes nothing (a client's start token is used up once presented).
+func (c *connectorService) StartAuthorization(ctx context.Context, req *providerv1.StartAuthorizationRequest) (*providerv1.StartAuthorizationResponse, error) {
+	s := c.s
+	id := req.GetConnectorId()
+	if id == "" || len(id) > 128 {
+		return nil, apierror.Invalid("connectorId", "is required")
+	}
+	con, err := s.store.GetConnector(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if con.Status != provider.StatusPending {
+		return nil, apierror.FailedPrecondition("connector %s is %s, not pending: create a new connector to authorize again", id, con.Status)
+	}
+	if err := s.checkStarter(ctx, con, req); err != nil {
+		return nil, err
+	}
+	binding := s.binding(req.GetBindingCookie(), req.GetSecureBindingCookie())
+	if binding == "" {
+		binding = randomString(32)
+	}
+	prov, secret, ep, err := s.providerFor(ctx, con)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var redirect string
+	var st provider.AuthState
+	if entry := s.catalog[con.Provider.Type]; entry.OAuthVersion == "1.0a" {
+		redirect, st, err = s.startOAuth1(ctx, prov, secret, ep, con.ID, binding, now)
+	} else {
+		redirect, st, err = s.startOAuth2(entry, prov, ep, con.ID, binding, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.PutAuthState(ctx, st); err != nil {
+		return nil, err
+	}
+	s.log.Info("connector authorization started", "connector_id", con.ID, "connector_type", con.Provider.Type, "oauth_provider", con.Provider.Name, "tenant_id", con.TenantID, "owner", con.Owner)
+	name := BindingCookie
+	if s.secure {
+		name = SecureBindingCookie
+	}
+	return &providerv1.StartAuthorizationResponse{RedirectUrl: redirect, BindingCookie: &providerv1.BindingCookie{
+		Name: name, Value: binding, Path: ReturnPath, MaxAge: int32(StateTTL / time.Second), Secure: s.secure,
+	}}, nil
+}
+
+// checkStarter authenticates the browser at the start step as con's owner: the start token of a client's
+// connector (used up here, whatever follows), or the SSO session of the owning user.
+func (s *Server) checkStarter(ctx context.Context, con provider.Connector, req *providerv1.StartAuthorizationRequest) error {
+	if clientOwned(con) {
+		badToken := apierror.PermissionDenied("the start link is unknown, used or expired: create the connector again to get a new one")
+		tok := req.GetStartToken()
+		if tok == "" || len(tok) > 128 {
+			return badToken
+		}
+		st, err := s.store.TakeAuthState(ctx, provider.HashStartToken(tok))
+		if errors.Is(err, apierror.ErrNotFound) || (err == nil && (st.ConnectorID != con.ID || s.now().After(st.Expiry))) {
+			return badToken
+		}
+		return err
+	}
+	user, ok, err := s.sessionUser(ctx, con.TenantID, req.GetSessionCookie())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apierror.Unauthenticated("sign in to authsuite in this browser as the connector's owner, then open this link again")
+	}
+	if user != con.Owner {
+		return apierror.PermissionDenied("this connector belongs to another user: only its owner's browser can authorize it")
+	}
+	return nil
+}
+
+// sessionUser resolves a browser's SSO session of tenant to its user; ok is false without a live one.
+func (s *Server) sessionUser(ctx context.Context, tenantID, cookie string) (string, bool, error) {
+	if cookie == "" || s.sessions == nil {
+		return "", false, nil
+	}
+	return s.sessions.ResolveSession(ctx, tenantID, cookie)
+}
+
+// Binding cookie names: the "__Secure-" prefix (RFC 6265bis §4.1.3.1) under an https public URL, so only a
+// secure origin can set it. "__Host-" is not possible: the cookie is scoped to ReturnPath.
+const (
+	BindingCookie       = "authsuite_connector"
+	SecureBindingCookie = "__Secure-" + BindingCookie
+)
+
+// binding picks the browser's binding cookie for this server's scheme and returns it when it is one this
+// server could have issued (43 base64url characters, 256 bits), else "".
+func (s *Server) binding(plain, secure string) string {
+	v := plain
+	if s.secure {
+		v = secure
+	}
+	if len(v) != 43 {
+		return ""
+	}
+	for _, r := range v {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+			return ""
+		}
+	}
+	return v
+}
+
+// startOAuth2 builds the authorization request (RFC 6749 §4.1.1) and the pending authorization to store,
+// bound to the browser holding the binding cookie value binding.
+func (s *Server) startOAuth2(entry provider.Entry, prov provider.Provider, ep provider.Endpoints, connectorID, binding string, now time.Time) (string, provider.AuthState, error) {
 	k := prov.ProviderKey
 	state := randomString(32)
-	st := provider.AuthState{Hash: provider.HashState(state), ConnectorID: connectorID, Expiry: now.Add(StateTTL)}
+	st := provider.AuthState{Hash: provider.HashState(state, binding), ConnectorID: connectorID, Expiry: now.Add(StateTTL)}
 	q := url.Values{}
 	if entry.PKCE {
 		verifier := randomString(32) // 43 characters, RFC 7636 §4.1
@@ -139,20 +265,16 @@ func (s *Server) startOAuth2(entry provider.Entry, prov provider.Provider, ep pr
 // an empty token secret, oauth_callback set to the return URL) and builds the resource owner authorization
 // URL (§2.2: oauth_token plus the catalog's parameters and scopes). OAuth 1.0a has no state: the return is
 // correlated by the temporary oauth_token, stored only as HashTemporaryToken, single-use and expiring after
-// StateTTL like a state; the temporary shared secret is stored only sealed. A provider that does not
-// confirm the callback (oauth_callback_confirmed=true, §2.1) is refused, since it speaks OAuth 1.0 without
-// the "a" revision's verifier.
-func (s *Server) startOAuth1(ctx context.Context, prov provider.Provider, ep provider.Endpoints, connectorID string, now time.Time) (string, provider.AuthState, error) {
+// StateTTL like a state, and bound like a state to the browser holding binding; the temporary shared
+// secret is stored only sealed. A provider that does not confirm the callback (oauth_callback_confirmed=true,
+// §2.1) is refused, since it speaks OAuth 1.0 without the "a" revision's verifier.
+func (s *Server) startOAuth1(ctx context.Context, prov provider.Provider, secret string, ep provider.Endpoints, connectorID, binding string, now time.Time) (string, provider.AuthState, error) {
 	k := prov.ProviderKey
 	authURL, err := url.Parse(ep.AuthURL)
 	if err != nil || ep.RequestTokenURL == "" {
 		return "", provider.AuthState{}, apierror.FailedPrecondition("provider %s has an unusable authorization URL", k)
 	}
-	secret, err := s.keys.Open(prov.SealedSecret, provider.SecretAD(k))
-	if err != nil {
-		return "", provider.AuthState{}, err
-	}
-	tc, err := s.oauth1Request(ctx, ep.RequestTokenURL, prov.Settings.ClientID, string(secret), "", "",
+	tc, err := s.oauth1Request(ctx, ep.RequestTokenURL, prov.Settings.ClientID, secret, "", "",
 		oauth1.Param{Name: "oauth_callback", Value: s.redirectURI})
 	if err != nil {
 		return "", provider.AuthState{}, outboundError("temporary credential request failed", err)
@@ -162,7 +284,7 @@ func (s *Server) startOAuth1(ctx context.Context, prov provider.Provider, ep pro
 		return "", provider.AuthState{}, outboundError("temporary credential request failed",
 			&providerError{Code: "invalid_response", Description: "the provider did not confirm the callback (OAuth 1.0a, RFC 5849 §2.1)"})
 	}
-	hash := provider.HashTemporaryToken(token)
+	hash := provider.HashTemporaryToken(token, binding)
 	st := provider.AuthState{Hash: hash, ConnectorID: connectorID, Expiry: now.Add(StateTTL),
 		SealedVerifier: s.keys.Seal([]byte(tc.Get("oauth_token_secret")), provider.TemporarySecretAD(hash))}
 	q := authURL.Query()
@@ -180,27 +302,15 @@ func (s *Server) startOAuth1(ctx context.Context, prov provider.Provider, ep pro
 // maxOAuthToken bounds an OAuth 1.0a token identifier accepted from a provider or a browser.
 const maxOAuthToken = 512
 
-// checkReturnTo allows a local path ("/…", not "//…") or an absolute URL of an allowed origin, so the
-// return URL cannot be used as an open redirector.
-func (s *Server) checkReturnTo(rt string) error {
-	if rt == "" || len(rt) > 2048 || strings.ContainsAny(rt, "\r\n\x00\\") {
-		return apierror.Invalid("returnTo", "must be a path or an absolute URL of an allowed origin")
-	}
-	if strings.HasPrefix(rt, "/") && !strings.HasPrefix(rt, "//") {
-		return nil
-	}
-	u, err := url.Parse(rt)
-	if err != nil || u.User != nil || !s.origins[u.Scheme+"://"+u.Host] {
-		return apierror.Invalid("returnTo", "must be a path or an absolute URL of an allowed origin")
-	}
-	return nil
-}
-
-// CompleteAuthorization finishes the flow at the return URL (RFC 6749 §4.1.2): it consumes the state (once;
-// unknown, expired and replayed states change nothing), exchanges the code at the token endpoint
-// (§4.1.3, with the PKCE verifier), validates the token at VALIDATE_URL when configured, and stores the
-// grant sealed. A provider's refusal (§4.1.2.1) or a failed exchange marks the connector failed. A return
-// with oauth_token and no state is an OAuth 1.0a return (see completeOAuth1).
+// CompleteAuthorization finishes the flow at the return URL (RFC 6749 §4.1.2). The state counts only
+// together with the binding cookie of the browser that started the flow (RFC 6749 §10.12, RFC 9700 §4.7):
+// the pending authorization is keyed by both, so a return in any other browser finds nothing and changes
+// nothing. It consumes the state (once; unknown, expired and replayed states change nothing else), refuses
+// a browser signed in to authsuite as a user other than the owner of a user's connector (storing nothing),
+// exchanges the code at the token endpoint (§4.1.3, with the PKCE verifier), validates the token at
+// VALIDATE_URL when configured, and stores the grant sealed. A provider's refusal (§4.1.2.1) or a failed
+// exchange marks the connector failed. A return with oauth_token and no state is an OAuth 1.0a return (see
+// completeOAuth1).
 func (c *connectorService) CompleteAuthorization(ctx context.Context, req *providerv1.CompleteAuthorizationRequest) (*providerv1.CompleteAuthorizationResponse, error) {
 	s := c.s
 	if req.GetState() == "" && req.GetOauthToken() != "" {
@@ -209,8 +319,12 @@ func (c *connectorService) CompleteAuthorization(ctx context.Context, req *provi
 	if req.GetState() == "" || len(req.GetState()) > 512 {
 		return nil, apierror.Invalid("state", "is missing; start the authorization again")
 	}
-	badState := apierror.Invalid("state", "is unknown, expired or already used; start the authorization again")
-	st, err := s.store.TakeAuthState(ctx, provider.HashState(req.GetState()))
+	badState := apierror.Invalid("state", "is unknown, expired or already used, or this browser did not start the authorization; start it again from the link, in the owner's browser")
+	binding := s.binding(req.GetBindingCookie(), req.GetSecureBindingCookie())
+	if binding == "" {
+		return nil, badState
+	}
+	st, err := s.store.TakeAuthState(ctx, provider.HashState(req.GetState(), binding))
 	if errors.Is(err, apierror.ErrNotFound) {
 		return nil, badState
 	}
@@ -222,6 +336,9 @@ func (c *connectorService) CompleteAuthorization(ctx context.Context, req *provi
 		return nil, badState
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkReturner(ctx, con, req.GetSessionCookie()); err != nil {
 		return nil, err
 	}
 	if s.now().After(st.Expiry) {
@@ -268,6 +385,24 @@ func (c *connectorService) CompleteAuthorization(ctx context.Context, req *provi
 	return s.activate(ctx, con.ID, g, badState)
 }
 
+// checkReturner refuses a return in a browser signed in to authsuite as another user than the owner of a
+// user's connector (the binding cookie says it is the browser that started the flow, but the account in it
+// changed since). Nothing is stored; the owner can start again.
+func (s *Server) checkReturner(ctx context.Context, con provider.Connector, cookie string) error {
+	if clientOwned(con) {
+		return nil
+	}
+	user, ok, err := s.sessionUser(ctx, con.TenantID, cookie)
+	if err != nil {
+		return err
+	}
+	if ok && user != con.Owner {
+		s.log.Info("connector return refused: another user's browser", "connector_id", con.ID)
+		return apierror.PermissionDenied("this browser is signed in as another user than the connector's owner; nothing was stored")
+	}
+	return nil
+}
+
 // activate stores g sealed as the grant of the pending connector id and marks it active; it fails with
 // notPending when the connector is no longer pending (it completed or failed meanwhile).
 func (s *Server) activate(ctx context.Context, id string, g provider.Grant, notPending error) (*providerv1.CompleteAuthorizationResponse, error) {
@@ -288,22 +423,34 @@ func (s *Server) activate(ctx context.Context, id string, g provider.Grant, notP
 	}
 	s.cachePut(con.ID, gen, g)
 	s.log.Info("connector authorized", "connector_id", con.ID, "connector_type", con.Provider.Type, "oauth_provider", con.Provider.Name)
-	return &providerv1.CompleteAuthorizationResponse{ConnectorId: con.ID, ReturnTo: con.ReturnTo, Status: string(con.Status)}, nil
+	// The stored returnTo is checked again at the redirect (it may predate today's rules): an unsafe one is
+	// dropped and the browser sees the success page instead.
+	returnTo := con.ReturnTo
+	if returnTo != "" {
+		if _, err := s.returnTo.Check(returnTo); err != nil {
+			s.log.Warn("stored returnTo refused at the redirect", "connector_id", con.ID)
+			returnTo = ""
+		}
+	}
+	return &providerv1.CompleteAuthorizationResponse{ConnectorId: con.ID, ReturnTo: returnTo, Status: string(con.Status)}, nil
 }
 
 // completeOAuth1 finishes an OAuth 1.0a authorization at the return URL (RFC 5849 §2.2-2.3). The
-// temporary oauth_token plays the role of state: it is consumed once (unknown, replayed and expired tokens
+// temporary oauth_token plays the role of state, and like a state counts only with the binding cookie of
+// the browser that started the flow (and not in another signed-in user's browser, see checkReturner): it
+// is consumed once (unknown, replayed and expired tokens
 // are refused like states, and only an expired one changes anything: its connector is marked failed, as for
 // OAuth 2.0). The oauth_verifier is then exchanged, in a request signed with the client secret and the
 // temporary shared secret, for token credentials (§2.3), which are stored sealed as the connector's grant
 // (token type TokenTypeOAuth1, no expiry, no refresh token). A return without a verifier (the user
 // declined) or a refused exchange marks the connector failed.
 func (s *Server) completeOAuth1(ctx context.Context, req *providerv1.CompleteAuthorizationRequest) (*providerv1.CompleteAuthorizationResponse, error) {
-	badToken := apierror.Invalid("oauth_token", "is unknown, expired or already used; start the authorization again")
-	if len(req.GetOauthToken()) > maxOAuthToken {
+	badToken := apierror.Invalid("oauth_token", "is unknown, expired or already used, or this browser did not start the authorization; start it again from the link, in the owner's browser")
+	binding := s.binding(req.GetBindingCookie(), req.GetSecureBindingCookie())
+	if len(req.GetOauthToken()) > maxOAuthToken || binding == "" {
 		return nil, badToken
 	}
-	st, err := s.store.TakeAuthState(ctx, provider.HashTemporaryToken(req.GetOauthToken()))
+	st, err := s.store.TakeAuthState(ctx, provider.HashTemporaryToken(req.GetOauthToken(), binding))
 	if errors.Is(err, apierror.ErrNotFound) {
 		return nil, badToken
 	}
@@ -315,6 +462,9 @@ func (s *Server) completeOAuth1(ctx context.Context, req *providerv1.CompleteAut
 		return nil, badToken
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkReturner(ctx, con, req.GetSessionCookie()); err != nil {
 		return nil, err
 	}
 	if s.now().After(st.Expiry) {

@@ -215,7 +215,7 @@ func newEnv(t testing.TB) *env {
 	tr.AuthURL = trello.URL + "/1/OAuthAuthorizeToken"
 	tr.TokenURL = trello.URL + "/1/OAuthGetAccessToken"
 	cat["trello"] = tr
-	srv := server.New(server.Deps{Store: st, Keyring: keys, Auth: tokens, PublicURL: publicURL, Catalog: cat,
+	srv := server.New(server.Deps{Store: st, Keyring: keys, Auth: tokens, Sessions: fakeSessions{}, PublicURL: publicURL, Catalog: cat,
 		HTTPClient: fake.Client(), Now: c.Now, Log: slog.New(slog.DiscardHandler)})
 	cred := keys.InternalCredential()
 	addr := grpctest.Serve(t, cred, srv.Register)
@@ -272,9 +272,60 @@ func (e *env) mustLoad(t testing.TB, body string) {
 	}
 }
 
-// authorize creates a connector and walks the browser through the fake provider back to the gateway's
-// return URL; it returns the connector id and the return URL's response.
-func (e *env) authorize(t testing.TB, tok, body string) (string, *http.Response) {
+// fakeSessions resolves the SSO session cookie "sess-<token name>" to that token's user and tenant.
+type fakeSessions struct{}
+
+func (fakeSessions) ResolveSession(_ context.Context, tenantID, cookie string) (string, bool, error) {
+	name, ok := strings.CutPrefix(cookie, "sess-")
+	ti, known := tokens[name]
+	if !ok || !known || ti.UserID == "" || ti.TenantID != tenantID {
+		return "", false, nil
+	}
+	return ti.UserID, true, nil
+}
+
+// session is the SSO session cookie of tok's user (none for a client's token).
+func session(tok string) *http.Cookie {
+	if tokens[tok].UserID == "" {
+		return nil
+	}
+	return &http.Cookie{Name: gateway.SessionCookie, Value: "sess-" + tok}
+}
+
+// visit GETs u (a public URL is sent to the gateway instead) with the cookies, without following redirects.
+func (e *env) visit(t testing.TB, u string, cookies ...*http.Cookie) *http.Response {
+	t.Helper()
+	if strings.HasPrefix(u, publicURL) {
+		u = e.gw.URL + strings.TrimPrefix(u, publicURL)
+	}
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cookies {
+		if c != nil {
+			req.AddCookie(c)
+		}
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Header.Set("X-Body", string(b))
+	return resp
+}
+
+// page is visit's status and body.
+func (e *env) page(t testing.TB, u string, cookies ...*http.Cookie) (int, string) {
+	t.Helper()
+	resp := e.visit(t, u, cookies...)
+	return resp.StatusCode, resp.Header.Get("X-Body")
+}
+
+// create creates a connector as tok and returns its id and authorizationUrl (authsuite's start URL).
+func (e *env) create(t testing.TB, tok, body string) (string, string) {
 	t.Helper()
 	code, b := e.rest(t, "POST", "/api/provider/v1/connectors", tok, body)
 	if code != 201 {
@@ -285,7 +336,46 @@ func (e *env) authorize(t testing.TB, tok, body string) (string, *http.Response)
 		ConnectorID      *string `json:"connectorId"`
 		AuthorizationURL *string `json:"authorizationUrl"`
 	}{&id, &authURL})
-	resp, err := noRedirect.Get(authURL)
+	if !strings.HasPrefix(authURL, publicURL+"/api/provider/v1/connectors/"+id+"/start") {
+		t.Fatalf("authorizationUrl %s is not the start URL", authURL)
+	}
+	return id, authURL
+}
+
+// start opens authURL in the browser of tok's user (with its session cookie) and returns the provider URL
+// it is redirected to and the binding cookie it gets, checking the cookie's attributes.
+func (e *env) start(t testing.TB, tok, authURL string) (string, *http.Cookie) {
+	t.Helper()
+	resp := e.visit(t, authURL, session(tok))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start = %d %s", resp.StatusCode, resp.Header.Get("X-Body"))
+	}
+	var binding *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == server.SecureBindingCookie {
+			binding = c
+		}
+	}
+	if binding == nil || !binding.HttpOnly || !binding.Secure || binding.SameSite != http.SameSiteLaxMode ||
+		binding.Path != server.ReturnPath || binding.MaxAge != int(server.StateTTL/time.Second) || len(binding.Value) != 43 {
+		t.Fatalf("binding cookie %+v (Set-Cookie %q)", binding, resp.Header.Values("Set-Cookie"))
+	}
+	return resp.Header.Get("Location"), &http.Cookie{Name: binding.Name, Value: binding.Value}
+}
+
+// begin creates a connector as tok and starts it in tok's browser: connector id, provider URL, binding.
+func (e *env) begin(t testing.TB, tok, body string) (string, string, *http.Cookie) {
+	t.Helper()
+	id, authURL := e.create(t, tok, body)
+	to, binding := e.start(t, tok, authURL)
+	return id, to, binding
+}
+
+// atProvider lets the (fake) provider answer the authorization request at providerURL and returns the
+// return URL it redirects the browser to.
+func (e *env) atProvider(t testing.TB, providerURL string) string {
+	t.Helper()
+	resp, err := noRedirect.Get(providerURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,11 +384,17 @@ func (e *env) authorize(t testing.TB, tok, body string) (string, *http.Response)
 	if !strings.HasPrefix(loc, publicURL+server.ReturnPath+"?") {
 		t.Fatalf("provider redirected to %q (status %d)", loc, resp.StatusCode)
 	}
-	back, err := noRedirect.Get(e.gw.URL + strings.TrimPrefix(loc, publicURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	back.Body.Close()
-	back.Header.Set("X-Return-URL", e.gw.URL+strings.TrimPrefix(loc, publicURL))
-	return id, back
+	return loc
+}
+
+// authorize creates a connector and walks tok's browser through the start step and the fake provider back
+// to the gateway's return URL; it returns the connector id and the return URL's response (its URL in the
+// X-Return-URL header).
+func (e *env) authorize(t testing.TB, tok, body string) (string, *http.Response) {
+	t.Helper()
+	id, to, binding := e.begin(t, tok, body)
+	back := e.atProvider(t, to)
+	resp := e.visit(t, back, binding, session(tok))
+	resp.Header.Set("X-Return-URL", back)
+	return id, resp
 }

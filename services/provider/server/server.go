@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -26,11 +27,15 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/bearer"
+	"github.com/authsuite/authsuite/internal/returnto"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/provider"
 )
@@ -51,16 +56,46 @@ const (
 	expirySkew = 30 * time.Second
 )
 
+// SessionResolver resolves a browser's authsuite SSO session cookie to its user within a tenant (the token
+// service's ResolveSession). ok is false, with a nil error, when the cookie names no live session of that
+// tenant; an error means the answer is unknown (the token service is unreachable).
+type SessionResolver interface {
+	ResolveSession(ctx context.Context, tenantID, cookie string) (userID string, ok bool, err error)
+}
+
+// TokenSessions is a SessionResolver backed by TokenInternalService.ResolveSession (the connection must
+// carry the internal credential).
+func TokenSessions(client tokenv1.TokenInternalServiceClient) SessionResolver { return tokenSessions{client} }
+
+type tokenSessions struct{ c tokenv1.TokenInternalServiceClient }
+
+func (t tokenSessions) ResolveSession(ctx context.Context, tenantID, cookie string) (string, bool, error) {
+	resp, err := t.c.ResolveSession(ctx, &tokenv1.ResolveSessionRequest{SessionCookie: cookie, TenantId: tenantID})
+	switch status.Code(err) {
+	case codes.OK:
+		return resp.GetUserId(), resp.GetUserId() != "", nil
+	case codes.Unauthenticated, codes.InvalidArgument, codes.NotFound:
+		return "", false, nil
+	case codes.Canceled, codes.DeadlineExceeded:
+		return "", false, err
+	}
+	return "", false, fmt.Errorf("resolve the browser's session: %w", apierror.ErrUnavailable)
+}
+
 // Deps are the server's dependencies. Store and Keyring are required. Auth verifies bearer tokens; when nil
-// every public call answers UNAUTHENTICATED. PublicURL is the gateway's external base URL (e.g.
-// "https://auth.example.com"); the redirect URI sent to providers is PublicURL+ReturnPath. ReturnOrigins are
-// extra origins (scheme://host[:port]) a connector's returnTo may point at besides PublicURL's. Catalog
+// every public call answers UNAUTHENTICATED. Sessions resolves the SSO session of a user connector's
+// owner at the start and return steps; when nil no user's connector can be started. PublicURL is the
+// gateway's external base URL (e.g. "https://auth.example.com"); the redirect URI sent to providers is
+// PublicURL+ReturnPath, and connectors start at PublicURL/api/provider/v1/connectors/{id}/start.
+// ReturnOrigins are extra origins (scheme://host[:port]) a connector's returnTo may point at besides
+// PublicURL's (see internal/returnto). Catalog
 // defaults to provider.DefaultCatalog(), HTTPClient to a client with DefaultHTTPTimeout, Log to discarding,
 // Now to time.Now.
 type Deps struct {
 	Store         provider.Store
 	Keyring       *suitekey.Keyring
 	Auth          bearer.Authenticator
+	Sessions      SessionResolver
 	PublicURL     string
 	ReturnOrigins []string
 	Catalog       provider.Catalog
@@ -78,8 +113,11 @@ type Server struct {
 	http        *http.Client
 	log         *slog.Logger
 	now         func() time.Time
+	sessions    SessionResolver
 	redirectURI string
-	origins     map[string]bool
+	startURL    string // PublicURL/api/provider/v1/connectors/; + id + "/start"
+	secure      bool   // PublicURL is https: binding cookies are Secure and "__Secure-" prefixed
+	returnTo    *returnto.Policy
 
 	loadMu  sync.Mutex // serializes loads, so "unchanged" decisions hold until the write
 	flights flightGroup
@@ -88,8 +126,9 @@ type Server struct {
 	gen     uint64                    // bumped by every forget; puts read before a forget are dropped
 }
 
-// New builds a server from d. It panics if d.Store or d.Keyring is nil or d.PublicURL is not an absolute
-// http(s) URL (programming or configuration errors, caught at start-up).
+// New builds a server from d. It panics if d.Store or d.Keyring is nil, d.PublicURL is not an absolute
+// http(s) URL or a ReturnOrigins entry is not an origin (programming or configuration errors, caught at
+// start-up).
 func New(d Deps) *Server {
 	if d.Store == nil || d.Keyring == nil {
 		panic("provider server: Deps.Store and Deps.Keyring are required")
@@ -110,13 +149,13 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	origins := map[string]bool{pub.Scheme + "://" + pub.Host: true}
-	for _, o := range d.ReturnOrigins {
-		origins[strings.TrimRight(o, "/")] = true
+	policy, err := returnto.New(append([]string{pub.Scheme + "://" + pub.Host}, d.ReturnOrigins...)...)
+	if err != nil {
+		panic("provider server: Deps.ReturnOrigins: " + err.Error())
 	}
-	return &Server{store: d.Store, keys: d.Keyring, auth: d.Auth, catalog: d.Catalog, http: d.HTTPClient,
-		log: d.Log, now: d.Now, redirectURI: pub.String() + ReturnPath, origins: origins,
-		cache: map[string]provider.Grant{}}
+	return &Server{store: d.Store, keys: d.Keyring, auth: d.Auth, sessions: d.Sessions, catalog: d.Catalog, http: d.HTTPClient,
+		log: d.Log, now: d.Now, redirectURI: pub.String() + ReturnPath, startURL: pub.String() + "/api/provider/v1/connectors/",
+		secure: pub.Scheme == "https", returnTo: policy, cache: map[string]provider.Grant{}}
 }
 
 // Register adds ProviderConfigService, ConnectorService and ProviderInternalService to gs (a *grpc.Server).

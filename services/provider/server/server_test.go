@@ -2,8 +2,8 @@ package server_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -264,52 +264,40 @@ func TestConnectorRoundTrip(t *testing.T) {
 func TestStateForgeryReplayAndExpiry(t *testing.T) {
 	e := newEnv(t)
 	e.mustLoad(t, e.odataConfig("OData"))
-	_, back := e.authorize(t, "alice", `{"connectorType": "odata", "oauthProvider": "OData"}`)
-	if back.StatusCode != 200 {
-		t.Fatalf("first return = %d", back.StatusCode)
+	id, to, binding := e.begin(t, "alice", `{"connectorType": "odata", "oauthProvider": "OData"}`)
+	back := e.atProvider(t, to)
+	if code, b := e.page(t, back, binding); code != 200 {
+		t.Fatalf("first return = %d %s", code, b)
 	}
-	get := func(u string) (int, string) {
-		resp, err := noRedirect.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	// Replay of the same code and state.
-	if code, b := get(back.Header.Get("X-Return-URL")); code != 400 || !strings.Contains(b, "unknown, expired or already used") {
+	// Replay of the same code and state, even in the same browser.
+	if code, b := e.page(t, back, binding); code != 400 || !strings.Contains(b, "unknown, expired or already used") {
 		t.Fatalf("replay = %d %s", code, b)
 	}
 	// Forged state.
-	if code, _ := get(e.gw.URL + server_ReturnPath + "?code=x&state=forged"); code != 400 {
+	if code, _ := e.page(t, e.gw.URL+server_ReturnPath+"?code=x&state=forged", binding); code != 400 {
 		t.Fatalf("forged = %d", code)
 	}
-	if code, _ := get(e.gw.URL + server_ReturnPath + "?code=x"); code != 400 {
+	if code, _ := e.page(t, e.gw.URL+server_ReturnPath+"?code=x", binding); code != 400 {
 		t.Fatalf("missing state = %d", code)
 	}
-	// Expired: start, let 11 minutes pass, come back.
-	code, b := e.rest(t, "POST", "/api/provider/v1/connectors", "alice", `{"connectorType": "odata", "oauthProvider": "OData"}`)
-	if code != 201 {
-		t.Fatal(b)
+	if code, b := e.rest(t, "GET", "/api/provider/v1/connectors/"+id, "alice", ""); !strings.Contains(b, `"status":"active"`) {
+		t.Fatalf("connector = %d %s", code, b)
 	}
-	var c struct{ ConnectorID, AuthorizationURL string }
-	mustJSON(t, b, &c)
-	resp, _ := noRedirect.Get(c.AuthorizationURL)
-	resp.Body.Close()
+	// Expired: start, let 11 minutes pass, come back.
+	expired, to, binding := e.begin(t, "alice", `{"connectorType": "odata", "oauthProvider": "OData"}`)
+	back = e.atProvider(t, to)
 	e.clock.Advance(11 * time.Minute)
-	if code, _ := get(e.gw.URL + strings.TrimPrefix(resp.Header.Get("Location"), publicURL)); code != 400 {
+	if code, _ := e.page(t, back, binding); code != 400 {
 		t.Fatalf("expired state = %d", code)
 	}
-	if code, b := e.rest(t, "GET", "/api/provider/v1/connectors/"+c.ConnectorID, "alice", ""); !strings.Contains(b, `"status":"failed"`) {
+	if code, b := e.rest(t, "GET", "/api/provider/v1/connectors/"+expired, "alice", ""); !strings.Contains(b, `"status":"failed"`) {
 		t.Fatalf("expired connector = %d %s", code, b)
 	}
 	// The provider refuses.
-	code, b = e.rest(t, "POST", "/api/provider/v1/connectors", "alice", `{"connectorType": "odata", "oauthProvider": "OData"}`)
-	mustJSON(t, b, &c)
-	u, _ := http.NewRequest("GET", c.AuthorizationURL, nil)
-	state := u.URL.Query().Get("state")
-	if code, b := get(e.gw.URL + server_ReturnPath + "?error=access_denied&state=" + state); code != 400 || !strings.Contains(b, "access_denied") {
+	_, to, binding = e.begin(t, "alice", `{"connectorType": "odata", "oauthProvider": "OData"}`)
+	u, _ := url.Parse(to)
+	state := u.Query().Get("state")
+	if code, b := e.page(t, e.gw.URL+server_ReturnPath+"?error=access_denied&state="+state, binding); code != 400 || !strings.Contains(b, "access_denied") {
 		t.Fatalf("refusal = %d %s", code, b)
 	}
 }
@@ -386,15 +374,24 @@ func TestCreateConnectorValidation(t *testing.T) {
 		{"alice", `{"connectorType": "odata", "oauthProvider": "OData", "kind": "shared"}`, 400, "kind"},
 		{"alice", `{"connectorType": "odata", "oauthProvider": "OData", "returnTo": "https://evil.example.net/"}`, 400, "returnTo"},
 		{"alice", `{"connectorType": "odata", "oauthProvider": "OData", "returnTo": "//evil.example.net/"}`, 400, "returnTo"},
-		// Trello speaks OAuth 1.0a; the fake refuses this provider's unknown consumer key.
-		{"alice", `{"connectorType": "trello", "oauthProvider": "Trello"}`, 400, "temporary credential request failed: the provider answered http_401: invalid key"},
+		{"alice", `{"connectorType": "odata", "oauthProvider": "OData", "returnTo": "/\t/evil.example.net"}`, 400, "returnTo"},
 		{"alice", `{"connectorType": "zendesk", "oauthProvider": "Zendesk"}`, 400, "subdomain"},
-		{"alice", `{"connectorType": "zendesk", "oauthProvider": "Zendesk", "subdomain": "acme"}`, 201, "acme.zendesk.com"},
-		{"alice", `{"connectorType": "odata", "oauthProvider": "OData", "returnTo": "https://flow.example.com/x"}`, 201, "code_challenge_method=S256"},
+		{"alice", `{"connectorType": "zendesk", "oauthProvider": "Zendesk", "subdomain": "acme"}`, 201, "/start"},
+		{"alice", `{"connectorType": "odata", "oauthProvider": "OData", "returnTo": "https://flow.example.com/x"}`, 201, "/start"},
 	} {
 		if code, b := e.rest(t, "POST", "/api/provider/v1/connectors", tc.tok, tc.body); code != tc.want || !strings.Contains(b, tc.contains) {
 			t.Errorf("%s as %q = %d %s, want %d containing %q", tc.body, tc.tok, code, b, tc.want, tc.contains)
 		}
+	}
+	// The start step goes to the provider: a zendesk one at its subdomain, a Trello one (OAuth 1.0a)
+	// whose unknown consumer key the fake refuses, which the start page reports.
+	_, authURL := e.create(t, "alice", `{"connectorType": "zendesk", "oauthProvider": "Zendesk", "subdomain": "acme"}`)
+	if to, _ := e.start(t, "alice", authURL); !strings.HasPrefix(to, "https://acme.zendesk.com/") {
+		t.Errorf("zendesk start redirects to %s", to)
+	}
+	_, authURL = e.create(t, "alice", `{"connectorType": "trello", "oauthProvider": "Trello"}`)
+	if code, b := e.page(t, authURL, session("alice")); code != 400 || !strings.Contains(b, "temporary credential request failed: the provider answered http_401: invalid key") {
+		t.Errorf("trello start with an unknown key = %d %s", code, b)
 	}
 }
 

@@ -254,17 +254,6 @@ func (e *env) trelloConfig(name, secret string) string {
 	return fmt.Sprintf(`{"oauthConfigurations": {"trello": {%q: {"CONSUMER_KEY": %q, "CONSUMER_SECRET": %q}}}}`, name, trelloKey, secret)
 }
 
-func getPage(t testing.TB, u string) (int, string) {
-	t.Helper()
-	resp, err := noRedirect.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 func TestTrelloRoundTrip(t *testing.T) {
 	e := newEnv(t)
 	e.mustLoad(t, e.trelloConfig("Trello", trelloSecret))
@@ -323,7 +312,7 @@ func TestTrelloRoundTrip(t *testing.T) {
 		t.Fatal("getting an OAuth 1.0a token called the provider")
 	}
 	// Replaying the return changes nothing.
-	if code, b := getPage(t, back.Header.Get("X-Return-URL")); code != 400 || !strings.Contains(b, "unknown, expired or already used") {
+	if code, b := e.page(t, back.Header.Get("X-Return-URL")); code != 400 || !strings.Contains(b, "unknown, expired or already used") {
 		t.Fatalf("replay = %d %s", code, b)
 	}
 	if r, err := e.internal.GetAccessToken(as(""), &providerv1.GetAccessTokenRequest{ConnectorId: id}); err != nil || r.GetAccessToken() != "acc-3" {
@@ -341,21 +330,21 @@ func TestTrelloRoundTrip(t *testing.T) {
 	}
 }
 
-// A wrong consumer secret gives a signature the fake refuses: the connector is not created and the
-// provider's reason reaches the caller.
+// A wrong consumer secret gives a signature the fake refuses: the start step fails with the provider's
+// reason, and the connector stays pending.
 func TestTrelloBadSignatureRefused(t *testing.T) {
 	e := newEnv(t)
 	e.mustLoad(t, e.trelloConfig("Wrong", "not-the-secret"))
-	code, b := e.rest(t, "POST", "/api/provider/v1/connectors", "alice", `{"connectorType": "trello", "oauthProvider": "Wrong"}`)
-	if code != 400 || !strings.Contains(b, "invalid signature") {
-		t.Fatalf("create with a wrong secret = %d %s", code, b)
+	id, authURL := e.create(t, "alice", `{"connectorType": "trello", "oauthProvider": "Wrong"}`)
+	if code, b := e.page(t, authURL, session("alice")); code != 400 || !strings.Contains(b, "invalid signature") {
+		t.Fatalf("start with a wrong secret = %d %s", code, b)
 	}
-	if code, b := e.rest(t, "GET", "/api/provider/v1/connectors", "alice", ""); code != 200 || strings.Contains(b, "connectorId") {
-		t.Fatalf("connectors after a refused start = %d %s", code, b)
+	if code, b := e.rest(t, "GET", "/api/provider/v1/connectors/"+id, "alice", ""); code != 200 || !strings.Contains(b, `"status":"pending"`) {
+		t.Fatalf("connector after a refused start = %d %s", code, b)
 	}
 	// The fake itself refuses a tampered signature and a replayed nonce.
 	e.mustLoad(t, e.trelloConfig("Trello", trelloSecret))
-	id, _ := e.authorize(t, "alice", `{"connectorType": "trello", "oauthProvider": "Trello"}`)
+	id, _ = e.authorize(t, "alice", `{"connectorType": "trello", "oauthProvider": "Trello"}`)
 	r, err := e.internal.GetAccessToken(as(""), &providerv1.GetAccessTokenRequest{ConnectorId: id})
 	if err != nil {
 		t.Fatal(err)
@@ -387,14 +376,8 @@ func TestTrelloForgedReplayedExpiredToken(t *testing.T) {
 	e := newEnv(t)
 	e.mustLoad(t, e.trelloConfig("Trello", trelloSecret))
 	e.mustLoad(t, e.odataConfig("OData"))
-	start := func(body string) (id, authURL string) {
-		code, b := e.rest(t, "POST", "/api/provider/v1/connectors", "alice", body)
-		if code != 201 {
-			t.Fatalf("create = %d %s", code, b)
-		}
-		var c struct{ ConnectorID, AuthorizationURL string }
-		mustJSON(t, b, &c)
-		return c.ConnectorID, c.AuthorizationURL
+	start := func(body string) (id, authURL string, binding *http.Cookie) {
+		return e.begin(t, "alice", body)
 	}
 	statusOf := func(id string) string {
 		_, b := e.rest(t, "GET", "/api/provider/v1/connectors/"+id, "alice", "")
@@ -404,13 +387,13 @@ func TestTrelloForgedReplayedExpiredToken(t *testing.T) {
 	}
 	returnURL := e.gw.URL + server.ReturnPath
 
-	pending, authURL := start(`{"connectorType": "trello", "oauthProvider": "Trello"}`)
+	pending, authURL, binding := start(`{"connectorType": "trello", "oauthProvider": "Trello"}`)
 	u, _ := url.Parse(authURL)
 	if !strings.HasPrefix(authURL, e.trello.URL+"/1/OAuthAuthorizeToken?") || u.Query().Get("oauth_token") == "" ||
 		u.Query().Get("scope") != "read,write" || u.Query().Get("expiration") != "never" || u.Query().Get("name") != "authsuite" || u.Query().Get("state") != "" {
 		t.Fatalf("authorization URL = %s", authURL)
 	}
-	odata, odataURL := start(`{"connectorType": "odata", "oauthProvider": "OData"}`)
+	odata, odataURL, _ := start(`{"connectorType": "odata", "oauthProvider": "OData"}`)
 	ou, _ := url.Parse(odataURL)
 	for _, tc := range []struct{ name, query string }{
 		{"forged oauth_token", "oauth_token=temp-999&oauth_verifier=ver-1"},
@@ -418,7 +401,7 @@ func TestTrelloForgedReplayedExpiredToken(t *testing.T) {
 		{"the trello oauth_token as state", url.Values{"state": {u.Query().Get("oauth_token")}, "code": {"x"}}.Encode()},
 		{"oversized oauth_token", "oauth_token=" + strings.Repeat("a", 600) + "&oauth_verifier=x"},
 	} {
-		if code, b := getPage(t, returnURL+"?"+tc.query); code != 400 || !strings.Contains(b, "Authorization failed") {
+		if code, b := e.page(t, returnURL+"?"+tc.query, binding); code != 400 || !strings.Contains(b, "Authorization failed") {
 			t.Errorf("%s = %d %s", tc.name, code, b)
 		}
 	}
@@ -426,26 +409,27 @@ func TestTrelloForgedReplayedExpiredToken(t *testing.T) {
 	if statusOf(pending) != "pending" || statusOf(odata) != "pending" {
 		t.Fatalf("statuses after forgeries: %s %s", statusOf(pending), statusOf(odata))
 	}
-	resp, err := noRedirect.Get(authURL)
-	if err != nil {
-		t.Fatal(err)
+	back := e.atProvider(t, authURL)
+	// The return in a browser without the binding cookie, or with another one, finds nothing.
+	if code, b := e.page(t, back); code != 400 || statusOf(pending) != "pending" {
+		t.Fatalf("return without the binding cookie = %d %s, status %s", code, b, statusOf(pending))
 	}
-	resp.Body.Close()
-	back := e.gw.URL + strings.TrimPrefix(resp.Header.Get("Location"), publicURL)
-	if code, b := getPage(t, back); code != 200 || statusOf(pending) != "active" {
+	if code, b := e.page(t, back, &http.Cookie{Name: server.SecureBindingCookie, Value: strings.Repeat("A", 43)}); code != 400 || statusOf(pending) != "pending" {
+		t.Fatalf("return with a wrong binding cookie = %d %s, status %s", code, b, statusOf(pending))
+	}
+	if code, b := e.page(t, back, binding); code != 200 || statusOf(pending) != "active" {
 		t.Fatalf("return = %d %s, status %s", code, b, statusOf(pending))
 	}
 	// Replayed.
-	if code, b := getPage(t, back); code != 400 || !strings.Contains(b, "unknown, expired or already used") {
+	if code, b := e.page(t, back, binding); code != 400 || !strings.Contains(b, "unknown, expired or already used") {
 		t.Fatalf("replay = %d %s", code, b)
 	}
 
 	// Expired: the provider redirects back after StateTTL.
-	expired, authURL := start(`{"connectorType": "trello", "oauthProvider": "Trello"}`)
-	resp, _ = noRedirect.Get(authURL)
-	resp.Body.Close()
+	expired, authURL, binding := start(`{"connectorType": "trello", "oauthProvider": "Trello"}`)
+	back = e.atProvider(t, authURL)
 	e.clock.Advance(server.StateTTL + time.Second)
-	if code, b := getPage(t, e.gw.URL+strings.TrimPrefix(resp.Header.Get("Location"), publicURL)); code != 400 || !strings.Contains(b, "unknown, expired or already used") {
+	if code, b := e.page(t, back, binding); code != 400 || !strings.Contains(b, "unknown, expired or already used") {
 		t.Fatalf("expired = %d %s", code, b)
 	}
 	if statusOf(expired) != "failed" {
@@ -453,18 +437,16 @@ func TestTrelloForgedReplayedExpiredToken(t *testing.T) {
 	}
 
 	// Declined (no verifier) and a wrong verifier (the fake refuses the exchange): failed, not active.
-	declined, authURL := start(`{"connectorType": "trello", "oauthProvider": "Trello"}`)
+	declined, authURL, binding := start(`{"connectorType": "trello", "oauthProvider": "Trello"}`)
 	du, _ := url.Parse(authURL)
-	if code, _ := getPage(t, returnURL+"?oauth_token="+url.QueryEscape(du.Query().Get("oauth_token"))); code != 400 || statusOf(declined) != "failed" {
+	if code, _ := e.page(t, returnURL+"?oauth_token="+url.QueryEscape(du.Query().Get("oauth_token")), binding); code != 400 || statusOf(declined) != "failed" {
 		t.Fatalf("declined = %d, status %s", code, statusOf(declined))
 	}
-	wrong, authURL := start(`{"connectorType": "trello", "oauthProvider": "Trello"}`)
-	resp, _ = noRedirect.Get(authURL)
-	resp.Body.Close()
-	loc, _ := url.Parse(resp.Header.Get("Location"))
+	wrong, authURL, binding := start(`{"connectorType": "trello", "oauthProvider": "Trello"}`)
+	loc, _ := url.Parse(e.atProvider(t, authURL))
 	q := loc.Query()
 	q.Set("oauth_verifier", "forged")
-	if code, b := getPage(t, returnURL+"?"+q.Encode()); code != 400 || !strings.Contains(b, "invalid verifier") || statusOf(wrong) != "failed" {
+	if code, b := e.page(t, returnURL+"?"+q.Encode(), binding); code != 400 || !strings.Contains(b, "invalid verifier") || statusOf(wrong) != "failed" {
 		t.Fatalf("wrong verifier = %d %s, status %s", code, b, statusOf(wrong))
 	}
 }

@@ -196,7 +196,7 @@ func testAuthStateSingleUse(t *testing.T, s provider.Store) {
 	ctx := context.Background()
 	p := prov("odata", "OData", "a")
 	must(t, s.PutProviders(ctx, []provider.Provider{p}))
-	h := provider.HashState("state-1")
+	h := provider.HashState("state-1", "browser-1")
 	must(t, s.CreateConnector(ctx, conn("c1", p.ProviderKey, "u"), provider.AuthState{Hash: h, ConnectorID: "c1", SealedVerifier: []byte("v"), Expiry: t0.Add(time.Minute)}))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -222,8 +222,34 @@ func testAuthStateSingleUse(t *testing.T, s provider.Store) {
 	if wins != 1 {
 		t.Fatalf("state taken %d times, want exactly once", wins)
 	}
-	// Deleting a connector drops its pending states.
-	h2 := provider.HashState("state-2")
+	// A state added later (PutAuthState) is taken like one stored with its connector; a connector that does
+	// not exist takes none.
+	h3 := provider.HashState("state-3", "browser-1")
+	must(t, s.PutAuthState(ctx, provider.AuthState{Hash: h3, ConnectorID: "c1", SealedVerifier: []byte("w"), Expiry: t0.Add(time.Hour)}))
+	if st, err := s.TakeAuthState(ctx, h3); err != nil || st.ConnectorID != "c1" || string(st.SealedVerifier) != "w" || !st.Expiry.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("TakeAuthState of a put state = %+v, %v", st, err)
+	}
+	if err := s.PutAuthState(ctx, provider.AuthState{Hash: h3, ConnectorID: "missing", Expiry: t0.Add(time.Hour)}); !errors.Is(err, apierror.ErrNotFound) {
+		t.Fatalf("PutAuthState for a missing connector = %v, want ErrNotFound", err)
+	}
+	if _, err := s.TakeAuthState(ctx, h3); !errors.Is(err, apierror.ErrNotFound) {
+		t.Fatalf("a refused PutAuthState stored a state: %v", err)
+	}
+	// Deleting a connector drops its pending states, the put ones too.
+	must(t, s.PutAuthState(ctx, provider.AuthState{Hash: provider.HashState("state-4", "b"), ConnectorID: "c1", Expiry: t0.Add(time.Hour)}))
+	if _, err := s.DeleteConnector(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TakeAuthState(ctx, provider.HashState("state-4", "b")); !errors.Is(err, apierror.ErrNotFound) {
+		t.Fatalf("put state of a deleted connector = %v", err)
+	}
+	// The binding is part of the key: another browser's binding finds nothing.
+	if provider.HashState("s", "b1") == nil || string(provider.HashState("s", "b1")) == string(provider.HashState("s", "b2")) ||
+		string(provider.HashState("s", "")) == string(provider.HashTemporaryToken("s", "")) || string(provider.HashState("ab", "c")) == string(provider.HashState("a", "bc")) {
+		t.Fatal("state hashes do not separate bindings, kinds or value boundaries")
+	}
+
+	h2 := provider.HashState("state-2", "browser-1")
 	must(t, s.CreateConnector(ctx, conn("c2", p.ProviderKey, "u"), provider.AuthState{Hash: h2, ConnectorID: "c2", Expiry: t0.Add(time.Minute)}))
 	if _, err := s.DeleteConnector(ctx, "c2"); err != nil {
 		t.Fatal(err)
@@ -237,17 +263,17 @@ func testSweep(t *testing.T, s provider.Store) {
 	ctx := context.Background()
 	p := prov("box", "Box", "a")
 	must(t, s.PutProviders(ctx, []provider.Provider{p}))
-	must(t, s.CreateConnector(ctx, conn("old", p.ProviderKey, "u"), provider.AuthState{Hash: provider.HashState("old"), ConnectorID: "old", Expiry: t0}))
-	must(t, s.CreateConnector(ctx, conn("new", p.ProviderKey, "u"), provider.AuthState{Hash: provider.HashState("new"), ConnectorID: "new", Expiry: t0.Add(time.Hour)}))
+	must(t, s.CreateConnector(ctx, conn("old", p.ProviderKey, "u"), provider.AuthState{Hash: provider.HashState("old", "b"), ConnectorID: "old", Expiry: t0}))
+	must(t, s.CreateConnector(ctx, conn("new", p.ProviderKey, "u"), provider.AuthState{Hash: provider.HashState("new", "b"), ConnectorID: "new", Expiry: t0.Add(time.Hour)}))
 	n, err := s.SweepAuthStates(ctx, t0.Add(time.Minute))
 	must(t, err)
 	if n != 1 {
 		t.Fatalf("swept %d, want 1", n)
 	}
-	if _, err := s.TakeAuthState(ctx, provider.HashState("old")); !errors.Is(err, apierror.ErrNotFound) {
+	if _, err := s.TakeAuthState(ctx, provider.HashState("old", "b")); !errors.Is(err, apierror.ErrNotFound) {
 		t.Fatalf("swept state still there: %v", err)
 	}
-	if _, err := s.TakeAuthState(ctx, provider.HashState("new")); err != nil {
+	if _, err := s.TakeAuthState(ctx, provider.HashState("new", "b")); err != nil {
 		t.Fatalf("live state swept: %v", err)
 	}
 }

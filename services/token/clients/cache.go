@@ -1,13 +1,16 @@
 package clients
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,24 +35,34 @@ type Config struct {
 	// PersistDelay coalesces snapshot writes: a change is written at most this long after it arrived
 	// (default 250 ms).
 	PersistDelay time.Duration
+	// AccountsEnded, when set, is called with the user accounts whose sessions and refresh tokens must end
+	// (deleted, re-created with another incarnation, or disabled), after the cache already refuses them
+	// (CheckAccount). It runs in the watch goroutine, in feed order, and should not block long.
+	AccountsEnded func(ctx context.Context, ended []store.Account)
 }
 
-// Cache is the local copy of the registry's clients. Get is a map lookup under a read lock.
+// Cache is the local copy of the registry's clients and of the status of its user accounts. Get and
+// CheckAccount are map lookups under a read lock.
 type Cache struct {
 	cfg Config
 	log *slog.Logger
 
-	mu       sync.RWMutex
-	byID     map[string]*Client
-	origins  map[string]int // CORS origin → how many clients of byID list it; kept with byID under mu
-	ready    bool
-	readyCh  chan struct{}
-	lastHash [32]byte // of the last snapshot written or loaded
+	mu      sync.RWMutex
+	byID    map[string]*Client
+	origins map[string]int // CORS origin → how many clients of byID list it; kept with byID under mu
+	ready   bool
+	readyCh chan struct{}
+	// accounts is every user account (kept with byID under mu); accountsReady says the list is complete.
+	accounts      map[accountKey]*Account
+	accountsReady bool
+	lastHash      [32]byte // of the last snapshot written or loaded
 
 	syncs   atomic.Uint64 // completed (re)syncs, for tests and metrics
 	changes atomic.Uint64
 	writes  atomic.Uint64 // snapshot writes
-	dirty   chan struct{}
+	// accountChanges counts applied user events and resyncs.
+	accountChanges atomic.Uint64
+	dirty          chan struct{}
 }
 
 // NewCache returns an empty cache; call Load, then Run.
@@ -67,7 +80,7 @@ func NewCache(cfg Config) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, origins: map[string]int{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1)}
+	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, origins: map[string]int{}, accounts: map[accountKey]*Account{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1)}
 }
 
 // Get returns the client with id, which the caller must not modify.
@@ -104,6 +117,10 @@ func (c *Cache) markReadyLocked() {
 
 type snapshot struct {
 	Clients []*Client `json:"clients"`
+	// Accounts are every user account when AccountsKnown (snapshots written before user events have
+	// neither).
+	Accounts      []*Account `json:"accounts,omitempty"`
+	AccountsKnown bool       `json:"accounts_known,omitempty"`
 }
 
 // Load reads the snapshot persisted by an earlier run, if any, so known clients work before the registry
@@ -138,9 +155,18 @@ func (c *Cache) Load(ctx context.Context) error {
 		return nil
 	}
 	c.setAllLocked(m)
+	if s.AccountsKnown {
+		accounts := make(map[accountKey]*Account, len(s.Accounts))
+		for _, a := range s.Accounts {
+			if a != nil && a.TenantID != "" && a.UserID != "" {
+				accounts[a.key()] = a
+			}
+		}
+		c.replaceAccountsLocked(accounts)
+	}
 	c.lastHash = sha256.Sum256(plain)
 	c.markReadyLocked()
-	c.log.Info("loaded persisted client snapshot", "clients", len(m))
+	c.log.Info("loaded persisted client snapshot", "clients", len(m), "accounts", len(s.Accounts))
 	return nil
 }
 
@@ -187,6 +213,7 @@ func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 		return false, err
 	}
 	pending := map[string]*Client{}
+	pendingAccounts := map[accountKey]*Account{}
 	for {
 		ev, err := stream.Recv()
 		if err != nil {
@@ -210,24 +237,61 @@ func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 			} else {
 				delete(pending, e.DeletedClientId)
 			}
+		case *registryv1.WatchClientsResponse_UserUpsert:
+			a, err := accountFromRecord(e.UserUpsert)
+			if err != nil {
+				c.log.Warn("skipping user record", "err", err)
+				continue
+			}
+			if synced {
+				c.endAccounts(ctx, c.applyAccount(a.key(), a))
+			} else {
+				pendingAccounts[a.key()] = a
+			}
+		case *registryv1.WatchClientsResponse_DeletedUser:
+			k := accountKey{e.DeletedUser.GetTenantId(), e.DeletedUser.GetUserId()}
+			if synced {
+				c.endAccounts(ctx, c.applyAccount(k, nil))
+			} else {
+				delete(pendingAccounts, k)
+			}
+		case *registryv1.WatchClientsResponse_DeletedTenantId:
+			if synced {
+				c.endAccounts(ctx, c.deleteTenantAccounts(e.DeletedTenantId))
+			} else {
+				maps.DeleteFunc(pendingAccounts, func(k accountKey, _ *Account) bool { return k.tenantID == e.DeletedTenantId })
+			}
 		case *registryv1.WatchClientsResponse_Synced:
 			if !synced {
-				c.replace(pending)
-				pending = nil
+				if !ev.GetUsersSynced() {
+					pendingAccounts = nil // a registry without user events: keep what is known
+				}
+				c.endAccounts(ctx, c.replace(pending, pendingAccounts))
+				pending, pendingAccounts = nil, nil
 				synced = true
 			}
 		}
 	}
 }
 
-func (c *Cache) replace(m map[string]*Client) {
+// replace installs a registry snapshot: the clients, and the accounts unless accounts is nil. It returns
+// the accounts the snapshot ended (missed deletions and disables).
+func (c *Cache) replace(m map[string]*Client, accounts map[accountKey]*Account) []store.Account {
+	var ended []store.Account
 	c.mu.Lock()
 	c.setAllLocked(m)
+	if accounts != nil {
+		ended = c.replaceAccountsLocked(accounts)
+	}
 	c.markReadyLocked()
 	c.mu.Unlock()
 	c.syncs.Add(1)
-	c.log.Info("client snapshot synced from registry", "clients", len(m))
+	if accounts != nil {
+		c.accountChanges.Add(1)
+	}
+	c.log.Info("client snapshot synced from registry", "clients", len(m), "accounts", len(accounts))
 	c.changed()
+	return ended
 }
 
 // apply sets (cl != nil) or deletes the client id.
@@ -316,12 +380,21 @@ func (c *Cache) persist(ctx context.Context) error {
 		c.mu.RUnlock()
 		return nil
 	}
-	s := snapshot{Clients: make([]*Client, 0, len(c.byID))}
+	s := snapshot{Clients: make([]*Client, 0, len(c.byID)), AccountsKnown: c.accountsReady}
 	for _, cl := range c.byID {
 		s.Clients = append(s.Clients, cl)
 	}
+	if c.accountsReady {
+		s.Accounts = make([]*Account, 0, len(c.accounts))
+		for _, a := range c.accounts {
+			s.Accounts = append(s.Accounts, a)
+		}
+	}
 	last := c.lastHash
 	c.mu.RUnlock()
+	slices.SortFunc(s.Accounts, func(a, b *Account) int {
+		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.UserID, b.UserID))
+	})
 	slices.SortFunc(s.Clients, func(a, b *Client) int {
 		if a.ID < b.ID {
 			return -1

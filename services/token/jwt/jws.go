@@ -54,6 +54,10 @@ type Claims struct {
 	FamilyID string `json:"fid,omitempty"`
 	// SID is the SSO session the token was issued in (OIDC Front-/Back-Channel Logout sid).
 	SID string `json:"sid,omitempty"`
+	// Incarnation (private claim) is the incarnation of the user account the token was issued to (the
+	// registry's per-account random value): a user deleted and created again with the same id is another
+	// account, and this token is not good for it.
+	Incarnation string `json:"uinc,omitempty"`
 }
 
 // Actor is the acting party of a delegated token (RFC 8693 §4.1).

@@ -13,10 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/services/token/clients"
@@ -32,6 +28,7 @@ type userGrant struct {
 	SID, Nonce       string
 	FamilyID         string
 	FamilyEnd        time.Time // absolute end of the refresh token family (refreshTokenLifetime)
+	Incarnation      string    // of the user's account (accounts.go)
 }
 
 // familyKey is the revocation-set entry that revokes every token of a code / refresh token family.
@@ -102,9 +99,13 @@ func (s *Server) authorizationCode(ctx context.Context, cl *clients.Client, req 
 	case err != nil:
 		return nil, err
 	}
+	// The user may have been disabled, deleted or re-created since the code was issued (accounts.go).
+	if err := s.grantAccountLive(c.TenantID, c.UserID, c.Incarnation, c.AuthTime); err != nil {
+		return nil, err
+	}
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: c.UserID, TenantID: c.TenantID, Scopes: c.Scopes, AuthTime: c.AuthTime, SID: c.SID, Nonce: c.Nonce,
-		FamilyID: c.FamilyID, FamilyEnd: now.Add(cl.RefreshTokenLifetime),
+		FamilyID: c.FamilyID, FamilyEnd: now.Add(cl.RefreshTokenLifetime), Incarnation: c.Incarnation,
 	}, "")
 }
 
@@ -190,7 +191,7 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 		s.log.Info("audit", "event", "refresh_token_retry", "client_id", cl.ID, "user_id", rotated.UserID)
 	}
 	// A disabled or deleted user gets nothing more; a registry outage does not stop refreshes (SPEC §7).
-	if err := s.userStillActive(ctx, rotated.TenantID, rotated.UserID); err != nil {
+	if err := s.grantAccountLive(rotated.TenantID, rotated.UserID, rotated.Incarnation, rotated.AuthTime); err != nil {
 		if rerr := s.revokeFamily(ctx, cl, rotated.FamilyID); rerr != nil {
 			return nil, rerr
 		}
@@ -198,7 +199,7 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 	}
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: rotated.UserID, TenantID: rotated.TenantID, Scopes: narrowed, AuthTime: rotated.AuthTime, SID: rotated.SID,
-		FamilyID: rotated.FamilyID, FamilyEnd: rotated.Expiry,
+		FamilyID: rotated.FamilyID, FamilyEnd: rotated.Expiry, Incarnation: rotated.Incarnation,
 	}, next)
 }
 
@@ -241,22 +242,6 @@ func refreshScopes(cl *clients.Client, granted []string, requested string) (ceil
 		return ceiling, ceiling, nil
 	}
 	return ceiling, scopes, nil
-}
-
-// userStillActive returns invalid_grant when the registry says the user is disabled or gone; a registry
-// that cannot be reached is not a reason to refuse.
-func (s *Server) userStillActive(ctx context.Context, tenantID, userID string) error {
-	_, err := s.reg.ResolveUser(ctx, &registryv1.ResolveUserRequest{Selector: "uid:" + userID, TenantId: tenantID})
-	switch status.Code(err) {
-	case codes.OK:
-		return nil
-	case codes.PermissionDenied:
-		return errGrant("the user is disabled")
-	case codes.NotFound:
-		return errGrant("the user no longer exists")
-	}
-	s.log.Warn("registry unreachable: refresh allowed without checking the user", "err", err)
-	return nil
 }
 
 // password is the resource owner password credentials grant (RFC 6749 §4.3), only for clients registered
@@ -307,11 +292,20 @@ func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.
 	if err := s.st.DeleteLoginFailures(ctx, keys[0]); err != nil {
 		return nil, err
 	}
+	inc, err := s.incarnationOf(ctx, cl.TenantID, u.GetUserId())
+	switch {
+	case errors.Is(err, errUserDisabled):
+		return nil, errGrant("the user is disabled") // disabled or deleted since the password check
+	case errors.Is(err, errUserCredentials):
+		return nil, errGrant("invalid user name or password")
+	case err != nil:
+		return nil, err
+	}
 	s.audit("password_grant", "success", cl, u.GetUserId(), username, b)
 	now := s.now()
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: u.GetUserId(), TenantID: cl.TenantID, Scopes: scopes, AuthTime: now, FamilyID: newJTI(),
-		FamilyEnd: now.Add(cl.RefreshTokenLifetime),
+		FamilyEnd: now.Add(cl.RefreshTokenLifetime), Incarnation: inc,
 	}, "")
 }
 
@@ -328,7 +322,7 @@ func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGra
 	at, err := signer.Sign(&jwt.Claims{
 		Issuer: s.issuer, Subject: g.UserID, Audience: jwt.Audience{s.issuer}, ClientID: cl.ID, Scope: scope,
 		Tenant: g.TenantID, IssuedAt: now.Unix(), Expiry: now.Add(lifetime).Unix(), ID: newJTI(),
-		AuthTime: max(g.AuthTime.Unix(), 1), FamilyID: g.FamilyID, SID: g.SID,
+		AuthTime: max(g.AuthTime.Unix(), 1), FamilyID: g.FamilyID, SID: g.SID, Incarnation: g.Incarnation,
 	})
 	if err != nil {
 		return nil, err
@@ -345,7 +339,7 @@ func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGra
 		refresh = newSecret()
 		if err := s.st.PutRefreshToken(ctx, store.RefreshToken{
 			Hash: digest(refresh), FamilyID: g.FamilyID, ClientID: cl.ID, TenantID: g.TenantID, UserID: g.UserID,
-			Scopes: g.Scopes, SID: g.SID, AuthTime: g.AuthTime, Expiry: g.FamilyEnd,
+			Scopes: g.Scopes, SID: g.SID, AuthTime: g.AuthTime, Expiry: g.FamilyEnd, Incarnation: g.Incarnation,
 		}); err != nil {
 			return nil, err
 		}

@@ -149,12 +149,14 @@ func New(deps Deps) (*Server, error) {
 	if deps.VerifyCacheSize == 0 {
 		deps.VerifyCacheSize = DefaultVerifyCacheSize
 	}
-	s := &Server{
+	var s *Server
+	s = &Server{
 		st: deps.Store, kr: deps.Keyring, reg: deps.Registry, issuer: issuer, log: deps.Log, now: deps.Now, deps: deps,
 		keys: &keyManager{st: deps.Store, kr: deps.Keyring, alg: alg, rotation: deps.KeyRotation, now: deps.Now, log: deps.Log},
 		cache: clients.NewCache(clients.Config{
 			Registry: deps.Registry, Store: deps.Store, Keyring: deps.Keyring, Log: deps.Log,
 			ReconnectMin: deps.ReconnectMin, ReconnectMax: deps.ReconnectMax,
+			AccountsEnded: func(ctx context.Context, ended []store.Account) { s.endAccounts(ctx, ended) },
 		}),
 		uses:       clients.NewUseRecorder(deps.Registry, deps.Log),
 		revoked:    &revocationSet{m: map[string]int64{}},

@@ -59,7 +59,9 @@ func digest(secret string) []byte {
 // secureCookies reports whether cookies must be Secure: the issuer is https.
 func (s *Server) secureCookies() bool { return strings.HasPrefix(s.issuer, "https://") }
 
-// currentSession returns the live SSO session the cookie names in tenantID, or nil.
+// currentSession returns the live SSO session the cookie names in tenantID, or nil. A session of a user
+// since disabled, deleted or re-created (another account incarnation) is not live (see accounts.go): the
+// browser is asked to sign in again.
 func (s *Server) currentSession(ctx context.Context, cookie, tenantID string) (*store.Session, error) {
 	if cookie == "" || len(cookie) > 128 {
 		return nil, nil
@@ -71,6 +73,8 @@ func (s *Server) currentSession(ctx context.Context, cookie, tenantID string) (*
 	case err != nil:
 		return nil, err
 	case !s.now().Before(se.Expiry) || se.TenantID != tenantID:
+		return nil, nil
+	case s.accountLive(se.TenantID, se.UserID, se.Incarnation, se.AuthTime) != nil:
 		return nil, nil
 	}
 	return &se, nil
@@ -230,7 +234,7 @@ func (s *Server) finish(ctx context.Context, cl *clients.Client, in *store.Inter
 	if err := s.st.PutCode(ctx, store.AuthCode{
 		Hash: digest(code), ClientID: cl.ID, TenantID: cl.TenantID, UserID: sess.UserID, RedirectURI: in.RedirectURI,
 		Scopes: in.Scopes, Nonce: in.Nonce, CodeChallenge: in.CodeChallenge, SID: sess.SID, AuthTime: sess.AuthTime,
-		FamilyID: newJTI(), Expiry: now.Add(s.deps.CodeLifetime),
+		FamilyID: newJTI(), Expiry: now.Add(s.deps.CodeLifetime), Incarnation: sess.Incarnation,
 	}); err != nil {
 		return nil, err
 	}
@@ -318,6 +322,15 @@ func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1
 	if err := s.st.DeleteLoginFailures(ctx, keys[0]); err != nil {
 		return nil, err
 	}
+	inc, err := s.incarnationOf(ctx, cl.TenantID, u.GetUserId())
+	switch {
+	case errors.Is(err, errUserDisabled):
+		return again(msgDisabled), nil // disabled or deleted since the password check
+	case errors.Is(err, errUserCredentials):
+		return again(msgBadCredentials), nil
+	case err != nil:
+		return nil, err
+	}
 	s.audit("login", "success", cl, u.GetUserId(), username, b)
 
 	// A new session replaces the browser's previous one (session fixation, RFC 9700 §4.x; OIDC Core §3.1.2.3).
@@ -334,7 +347,7 @@ func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1
 	}
 	sess := store.Session{
 		ID: digest(cookie), SID: newJTI(), UserID: u.GetUserId(), UserName: name, TenantID: cl.TenantID,
-		AuthTime: now, Expiry: now.Add(s.deps.SessionLifetime),
+		AuthTime: now, Expiry: now.Add(s.deps.SessionLifetime), Incarnation: inc,
 	}
 	if err := s.st.PutSession(ctx, sess); err != nil {
 		return nil, err

@@ -38,6 +38,11 @@ func (s *Server) UserInfo(ctx context.Context, req *tokenv1.UserInfoRequest) (*t
 	default:
 		return nil, err
 	}
+	// The directory may already hold a user created again under the token's user id (before the change
+	// feed reached this service): that is another account, whose claims the token must not read.
+	if resp.GetIncarnation() != v.claims.Incarnation {
+		return nil, apierror.OAuth(apierror.InvalidToken, "the user is disabled or no longer exists")
+	}
 	u := resp.GetUser()
 	out := &tokenv1.UserInfoResponse{Sub: uid, Tenant: v.claims.Tenant}
 	has := func(sc string) bool { return slices.Contains(v.scopes, sc) }

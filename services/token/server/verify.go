@@ -21,9 +21,10 @@ var (
 
 // verifyToken checks token's signature (against current and retired keys), issuer and audience, then its
 // expiry and the revocation set. For errTokenExpired and errTokenRevoked it also returns the verified
-// token; for other errors nil. Tokens of a client that no longer exists count as revoked. The signature
-// check is cached by the token's SHA-256; expiry, revocation and the client's existence are checked on every
-// call. No I/O.
+// token; for other errors nil. Tokens of a client that no longer exists count as revoked, and so do a
+// user's tokens once the user is deleted, re-created (another account incarnation) or disabled (see
+// accounts.go). The signature check is cached by the token's SHA-256; expiry, revocation, the client's
+// existence and the user's status are checked on every call. No I/O.
 func (s *Server) verifyToken(token string) (*verified, error) {
 	if token == "" {
 		return nil, errTokenMissing
@@ -54,6 +55,12 @@ func (s *Server) verifyToken(token string) (*verified, error) {
 		// Deleting a client ends its tokens too: a deleted (for example compromised) client's tokens are
 		// treated as revoked. A memory lookup in the client view, which knows every client once ready.
 		if _, ok := s.cache.Get(v.claims.ClientID); !ok {
+			return v, errTokenRevoked
+		}
+	}
+	if uid := userID(v.claims); uid != "" {
+		// iat has whole seconds: a token issued in the second of a disable counts as issued before it.
+		if s.accountLive(v.claims.Tenant, uid, v.claims.Incarnation, time.Unix(v.claims.IssuedAt, 0)) != nil {
 			return v, errTokenRevoked
 		}
 	}

@@ -285,8 +285,13 @@ type CreateConnectorResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The connector's id.
 	ConnectorId string `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
-	// The provider's authorization URL (with state and PKCE for OAuth 2.0; with the temporary credentials'
-	// oauth_token for OAuth 1.0a, RFC 5849 §2.2); send the browser there.
+	// Where the owner's browser starts authorization: authsuite's start URL,
+	// <public URL>/api/provider/v1/connectors/{connector_id}/start, never the provider's own URL, so the flow
+	// is bound to the browser that starts it (RFC 6749 §10.12, RFC 9700 §4.7). For a user's connector the
+	// browser must hold that user's authsuite SSO session; for a client's connector (owner client:<id>) the
+	// URL carries a single-use start_token valid for 10 minutes, and the first browser that opens it is the
+	// one that can complete the flow. The start step redirects to the provider (with state and PKCE for
+	// OAuth 2.0; with temporary credentials for OAuth 1.0a, RFC 5849 §2.2).
 	AuthorizationUrl string `protobuf:"bytes,2,opt,name=authorization_url,json=authorizationUrl,proto3" json:"authorization_url,omitempty"`
 	// Always "pending".
 	Status        string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
@@ -750,8 +755,15 @@ type CompleteAuthorizationRequest struct {
 	OauthToken string `protobuf:"bytes,5,opt,name=oauth_token,proto3" json:"oauth_token,omitempty"`
 	// OAuth 1.0a (RFC 5849 §2.2): the verification code.
 	OauthVerifier string `protobuf:"bytes,6,opt,name=oauth_verifier,proto3" json:"oauth_verifier,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The browser's authsuite SSO session cookie, when it sent one (stated by the gateway).
+	SessionCookie string `protobuf:"bytes,7,opt,name=session_cookie,json=sessionCookie,proto3" json:"session_cookie,omitempty"`
+	// The browser's binding cookie under an http public URL (BindingCookie.name "authsuite_connector").
+	BindingCookie string `protobuf:"bytes,8,opt,name=binding_cookie,json=bindingCookie,proto3" json:"binding_cookie,omitempty"`
+	// The browser's binding cookie under an https public URL (BindingCookie.name
+	// "__Secure-authsuite_connector").
+	SecureBindingCookie string `protobuf:"bytes,9,opt,name=secure_binding_cookie,json=secureBindingCookie,proto3" json:"secure_binding_cookie,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *CompleteAuthorizationRequest) Reset() {
@@ -826,6 +838,248 @@ func (x *CompleteAuthorizationRequest) GetOauthVerifier() string {
 	return ""
 }
 
+func (x *CompleteAuthorizationRequest) GetSessionCookie() string {
+	if x != nil {
+		return x.SessionCookie
+	}
+	return ""
+}
+
+func (x *CompleteAuthorizationRequest) GetBindingCookie() string {
+	if x != nil {
+		return x.BindingCookie
+	}
+	return ""
+}
+
+func (x *CompleteAuthorizationRequest) GetSecureBindingCookie() string {
+	if x != nil {
+		return x.SecureBindingCookie
+	}
+	return ""
+}
+
+// StartAuthorizationRequest carries the start URL's parameters and the browser's cookies.
+type StartAuthorizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The connector to authorize.
+	ConnectorId string `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
+	// The single-use start token of a client's connector (the start_token query parameter).
+	StartToken string `protobuf:"bytes,2,opt,name=start_token,json=startToken,proto3" json:"start_token,omitempty"`
+	// The browser's authsuite SSO session cookie, when it sent one.
+	SessionCookie string `protobuf:"bytes,3,opt,name=session_cookie,json=sessionCookie,proto3" json:"session_cookie,omitempty"`
+	// The browser's binding cookie under an http public URL, when it has one (it is reused, so one browser
+	// can run several flows at once).
+	BindingCookie string `protobuf:"bytes,4,opt,name=binding_cookie,json=bindingCookie,proto3" json:"binding_cookie,omitempty"`
+	// The browser's binding cookie under an https public URL, when it has one.
+	SecureBindingCookie string `protobuf:"bytes,5,opt,name=secure_binding_cookie,json=secureBindingCookie,proto3" json:"secure_binding_cookie,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *StartAuthorizationRequest) Reset() {
+	*x = StartAuthorizationRequest{}
+	mi := &file_authsuite_provider_v1_connector_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartAuthorizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartAuthorizationRequest) ProtoMessage() {}
+
+func (x *StartAuthorizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_provider_v1_connector_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartAuthorizationRequest.ProtoReflect.Descriptor instead.
+func (*StartAuthorizationRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_provider_v1_connector_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StartAuthorizationRequest) GetConnectorId() string {
+	if x != nil {
+		return x.ConnectorId
+	}
+	return ""
+}
+
+func (x *StartAuthorizationRequest) GetStartToken() string {
+	if x != nil {
+		return x.StartToken
+	}
+	return ""
+}
+
+func (x *StartAuthorizationRequest) GetSessionCookie() string {
+	if x != nil {
+		return x.SessionCookie
+	}
+	return ""
+}
+
+func (x *StartAuthorizationRequest) GetBindingCookie() string {
+	if x != nil {
+		return x.BindingCookie
+	}
+	return ""
+}
+
+func (x *StartAuthorizationRequest) GetSecureBindingCookie() string {
+	if x != nil {
+		return x.SecureBindingCookie
+	}
+	return ""
+}
+
+// StartAuthorizationResponse says where the browser goes and what it must keep.
+type StartAuthorizationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider's authorization URL; redirect the browser there.
+	RedirectUrl string `protobuf:"bytes,1,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
+	// The binding cookie to set before redirecting.
+	BindingCookie *BindingCookie `protobuf:"bytes,2,opt,name=binding_cookie,json=bindingCookie,proto3" json:"binding_cookie,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartAuthorizationResponse) Reset() {
+	*x = StartAuthorizationResponse{}
+	mi := &file_authsuite_provider_v1_connector_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartAuthorizationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartAuthorizationResponse) ProtoMessage() {}
+
+func (x *StartAuthorizationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_provider_v1_connector_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartAuthorizationResponse.ProtoReflect.Descriptor instead.
+func (*StartAuthorizationResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_provider_v1_connector_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StartAuthorizationResponse) GetRedirectUrl() string {
+	if x != nil {
+		return x.RedirectUrl
+	}
+	return ""
+}
+
+func (x *StartAuthorizationResponse) GetBindingCookie() *BindingCookie {
+	if x != nil {
+		return x.BindingCookie
+	}
+	return nil
+}
+
+// BindingCookie binds a pending authorization to one browser: HttpOnly, SameSite=Lax (the provider's
+// redirect back is a top-level GET), scoped to the return path and short-lived.
+type BindingCookie struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cookie name: "__Secure-authsuite_connector" under https, "authsuite_connector" otherwise.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The cookie value (256 random bits); only its hash is stored.
+	Value string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// The cookie path: the return path.
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// Seconds the cookie lives.
+	MaxAge int32 `protobuf:"varint,4,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	// Whether the cookie is Secure (the public URL is https).
+	Secure        bool `protobuf:"varint,5,opt,name=secure,proto3" json:"secure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BindingCookie) Reset() {
+	*x = BindingCookie{}
+	mi := &file_authsuite_provider_v1_connector_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BindingCookie) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BindingCookie) ProtoMessage() {}
+
+func (x *BindingCookie) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_provider_v1_connector_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BindingCookie.ProtoReflect.Descriptor instead.
+func (*BindingCookie) Descriptor() ([]byte, []int) {
+	return file_authsuite_provider_v1_connector_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BindingCookie) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BindingCookie) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *BindingCookie) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *BindingCookie) GetMaxAge() int32 {
+	if x != nil {
+		return x.MaxAge
+	}
+	return 0
+}
+
+func (x *BindingCookie) GetSecure() bool {
+	if x != nil {
+		return x.Secure
+	}
+	return false
+}
+
 // CompleteAuthorizationResponse says where the browser goes next.
 type CompleteAuthorizationResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -841,7 +1095,7 @@ type CompleteAuthorizationResponse struct {
 
 func (x *CompleteAuthorizationResponse) Reset() {
 	*x = CompleteAuthorizationResponse{}
-	mi := &file_authsuite_provider_v1_connector_proto_msgTypes[12]
+	mi := &file_authsuite_provider_v1_connector_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +1107,7 @@ func (x *CompleteAuthorizationResponse) String() string {
 func (*CompleteAuthorizationResponse) ProtoMessage() {}
 
 func (x *CompleteAuthorizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_provider_v1_connector_proto_msgTypes[12]
+	mi := &file_authsuite_provider_v1_connector_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +1120,7 @@ func (x *CompleteAuthorizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteAuthorizationResponse.ProtoReflect.Descriptor instead.
 func (*CompleteAuthorizationResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_provider_v1_connector_proto_rawDescGZIP(), []int{12}
+	return file_authsuite_provider_v1_connector_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CompleteAuthorizationResponse) GetConnectorId() string {
@@ -957,25 +1211,45 @@ const file_authsuite_provider_v1_connector_proto_rawDesc = "" +
 	"token_type\x12\x1e\n" +
 	"\n" +
 	"expires_in\x18\x03 \x01(\x05R\n" +
-	"expires_in\"\xd6\x01\n" +
+	"expires_in\"\xd8\x02\n" +
 	"\x1cCompleteAuthorizationRequest\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12,\n" +
 	"\x11error_description\x18\x04 \x01(\tR\x11error_description\x12 \n" +
 	"\voauth_token\x18\x05 \x01(\tR\voauth_token\x12&\n" +
-	"\x0eoauth_verifier\x18\x06 \x01(\tR\x0eoauth_verifier\"w\n" +
+	"\x0eoauth_verifier\x18\x06 \x01(\tR\x0eoauth_verifier\x12%\n" +
+	"\x0esession_cookie\x18\a \x01(\tR\rsessionCookie\x12%\n" +
+	"\x0ebinding_cookie\x18\b \x01(\tR\rbindingCookie\x122\n" +
+	"\x15secure_binding_cookie\x18\t \x01(\tR\x13secureBindingCookie\"\xe1\x01\n" +
+	"\x19StartAuthorizationRequest\x12!\n" +
+	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12\x1f\n" +
+	"\vstart_token\x18\x02 \x01(\tR\n" +
+	"startToken\x12%\n" +
+	"\x0esession_cookie\x18\x03 \x01(\tR\rsessionCookie\x12%\n" +
+	"\x0ebinding_cookie\x18\x04 \x01(\tR\rbindingCookie\x122\n" +
+	"\x15secure_binding_cookie\x18\x05 \x01(\tR\x13secureBindingCookie\"\x8c\x01\n" +
+	"\x1aStartAuthorizationResponse\x12!\n" +
+	"\fredirect_url\x18\x01 \x01(\tR\vredirectUrl\x12K\n" +
+	"\x0ebinding_cookie\x18\x02 \x01(\v2$.authsuite.provider.v1.BindingCookieR\rbindingCookie\"~\n" +
+	"\rBindingCookie\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x17\n" +
+	"\amax_age\x18\x04 \x01(\x05R\x06maxAge\x12\x16\n" +
+	"\x06secure\x18\x05 \x01(\bR\x06secure\"w\n" +
 	"\x1dCompleteAuthorizationResponse\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12\x1b\n" +
 	"\treturn_to\x18\x02 \x01(\tR\breturnTo\x12\x16\n" +
-	"\x06status\x18\x03 \x01(\tR\x06status2\xd1\x05\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status2\xd2\x06\n" +
 	"\x10ConnectorService\x12p\n" +
 	"\x0fCreateConnector\x12-.authsuite.provider.v1.CreateConnectorRequest\x1a..authsuite.provider.v1.CreateConnectorResponse\x12m\n" +
 	"\x0eListConnectors\x12,.authsuite.provider.v1.ListConnectorsRequest\x1a-.authsuite.provider.v1.ListConnectorsResponse\x12g\n" +
 	"\fGetConnector\x12*.authsuite.provider.v1.GetConnectorRequest\x1a+.authsuite.provider.v1.GetConnectorResponse\x12p\n" +
 	"\x0fDeleteConnector\x12-.authsuite.provider.v1.DeleteConnectorRequest\x1a..authsuite.provider.v1.DeleteConnectorResponse\x12v\n" +
 	"\x11GetConnectorToken\x12/.authsuite.provider.v1.GetConnectorTokenRequest\x1a0.authsuite.provider.v1.GetConnectorTokenResponse\x12\x88\x01\n" +
-	"\x15CompleteAuthorization\x123.authsuite.provider.v1.CompleteAuthorizationRequest\x1a4.authsuite.provider.v1.CompleteAuthorizationResponse\"\x04\xa0\xbb\x18\x01B\xe6\x01\n" +
+	"\x15CompleteAuthorization\x123.authsuite.provider.v1.CompleteAuthorizationRequest\x1a4.authsuite.provider.v1.CompleteAuthorizationResponse\"\x04\xa0\xbb\x18\x01\x12\x7f\n" +
+	"\x12StartAuthorization\x120.authsuite.provider.v1.StartAuthorizationRequest\x1a1.authsuite.provider.v1.StartAuthorizationResponse\"\x04\xa0\xbb\x18\x01B\xe6\x01\n" +
 	"\x19com.authsuite.provider.v1B\x0eConnectorProtoP\x01ZCgithub.com/authsuite/authsuite/gen/authsuite/provider/v1;providerv1\xa2\x02\x03APX\xaa\x02\x15Authsuite.Provider.V1\xca\x02\x15Authsuite\\Provider\\V1\xe2\x02!Authsuite\\Provider\\V1\\GPBMetadata\xea\x02\x17Authsuite::Provider::V1b\x06proto3"
 
 var (
@@ -990,7 +1264,7 @@ func file_authsuite_provider_v1_connector_proto_rawDescGZIP() []byte {
 	return file_authsuite_provider_v1_connector_proto_rawDescData
 }
 
-var file_authsuite_provider_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_authsuite_provider_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_authsuite_provider_v1_connector_proto_goTypes = []any{
 	(*Connector)(nil),                     // 0: authsuite.provider.v1.Connector
 	(*CreateConnectorRequest)(nil),        // 1: authsuite.provider.v1.CreateConnectorRequest
@@ -1004,31 +1278,37 @@ var file_authsuite_provider_v1_connector_proto_goTypes = []any{
 	(*GetConnectorTokenRequest)(nil),      // 9: authsuite.provider.v1.GetConnectorTokenRequest
 	(*GetConnectorTokenResponse)(nil),     // 10: authsuite.provider.v1.GetConnectorTokenResponse
 	(*CompleteAuthorizationRequest)(nil),  // 11: authsuite.provider.v1.CompleteAuthorizationRequest
-	(*CompleteAuthorizationResponse)(nil), // 12: authsuite.provider.v1.CompleteAuthorizationResponse
-	(*timestamppb.Timestamp)(nil),         // 13: google.protobuf.Timestamp
+	(*StartAuthorizationRequest)(nil),     // 12: authsuite.provider.v1.StartAuthorizationRequest
+	(*StartAuthorizationResponse)(nil),    // 13: authsuite.provider.v1.StartAuthorizationResponse
+	(*BindingCookie)(nil),                 // 14: authsuite.provider.v1.BindingCookie
+	(*CompleteAuthorizationResponse)(nil), // 15: authsuite.provider.v1.CompleteAuthorizationResponse
+	(*timestamppb.Timestamp)(nil),         // 16: google.protobuf.Timestamp
 }
 var file_authsuite_provider_v1_connector_proto_depIdxs = []int32{
-	13, // 0: authsuite.provider.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
-	13, // 1: authsuite.provider.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
+	16, // 0: authsuite.provider.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
+	16, // 1: authsuite.provider.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: authsuite.provider.v1.ListConnectorsResponse.items:type_name -> authsuite.provider.v1.Connector
 	0,  // 3: authsuite.provider.v1.GetConnectorResponse.connector:type_name -> authsuite.provider.v1.Connector
-	1,  // 4: authsuite.provider.v1.ConnectorService.CreateConnector:input_type -> authsuite.provider.v1.CreateConnectorRequest
-	3,  // 5: authsuite.provider.v1.ConnectorService.ListConnectors:input_type -> authsuite.provider.v1.ListConnectorsRequest
-	5,  // 6: authsuite.provider.v1.ConnectorService.GetConnector:input_type -> authsuite.provider.v1.GetConnectorRequest
-	7,  // 7: authsuite.provider.v1.ConnectorService.DeleteConnector:input_type -> authsuite.provider.v1.DeleteConnectorRequest
-	9,  // 8: authsuite.provider.v1.ConnectorService.GetConnectorToken:input_type -> authsuite.provider.v1.GetConnectorTokenRequest
-	11, // 9: authsuite.provider.v1.ConnectorService.CompleteAuthorization:input_type -> authsuite.provider.v1.CompleteAuthorizationRequest
-	2,  // 10: authsuite.provider.v1.ConnectorService.CreateConnector:output_type -> authsuite.provider.v1.CreateConnectorResponse
-	4,  // 11: authsuite.provider.v1.ConnectorService.ListConnectors:output_type -> authsuite.provider.v1.ListConnectorsResponse
-	6,  // 12: authsuite.provider.v1.ConnectorService.GetConnector:output_type -> authsuite.provider.v1.GetConnectorResponse
-	8,  // 13: authsuite.provider.v1.ConnectorService.DeleteConnector:output_type -> authsuite.provider.v1.DeleteConnectorResponse
-	10, // 14: authsuite.provider.v1.ConnectorService.GetConnectorToken:output_type -> authsuite.provider.v1.GetConnectorTokenResponse
-	12, // 15: authsuite.provider.v1.ConnectorService.CompleteAuthorization:output_type -> authsuite.provider.v1.CompleteAuthorizationResponse
-	10, // [10:16] is the sub-list for method output_type
-	4,  // [4:10] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	14, // 4: authsuite.provider.v1.StartAuthorizationResponse.binding_cookie:type_name -> authsuite.provider.v1.BindingCookie
+	1,  // 5: authsuite.provider.v1.ConnectorService.CreateConnector:input_type -> authsuite.provider.v1.CreateConnectorRequest
+	3,  // 6: authsuite.provider.v1.ConnectorService.ListConnectors:input_type -> authsuite.provider.v1.ListConnectorsRequest
+	5,  // 7: authsuite.provider.v1.ConnectorService.GetConnector:input_type -> authsuite.provider.v1.GetConnectorRequest
+	7,  // 8: authsuite.provider.v1.ConnectorService.DeleteConnector:input_type -> authsuite.provider.v1.DeleteConnectorRequest
+	9,  // 9: authsuite.provider.v1.ConnectorService.GetConnectorToken:input_type -> authsuite.provider.v1.GetConnectorTokenRequest
+	11, // 10: authsuite.provider.v1.ConnectorService.CompleteAuthorization:input_type -> authsuite.provider.v1.CompleteAuthorizationRequest
+	12, // 11: authsuite.provider.v1.ConnectorService.StartAuthorization:input_type -> authsuite.provider.v1.StartAuthorizationRequest
+	2,  // 12: authsuite.provider.v1.ConnectorService.CreateConnector:output_type -> authsuite.provider.v1.CreateConnectorResponse
+	4,  // 13: authsuite.provider.v1.ConnectorService.ListConnectors:output_type -> authsuite.provider.v1.ListConnectorsResponse
+	6,  // 14: authsuite.provider.v1.ConnectorService.GetConnector:output_type -> authsuite.provider.v1.GetConnectorResponse
+	8,  // 15: authsuite.provider.v1.ConnectorService.DeleteConnector:output_type -> authsuite.provider.v1.DeleteConnectorResponse
+	10, // 16: authsuite.provider.v1.ConnectorService.GetConnectorToken:output_type -> authsuite.provider.v1.GetConnectorTokenResponse
+	15, // 17: authsuite.provider.v1.ConnectorService.CompleteAuthorization:output_type -> authsuite.provider.v1.CompleteAuthorizationResponse
+	13, // 18: authsuite.provider.v1.ConnectorService.StartAuthorization:output_type -> authsuite.provider.v1.StartAuthorizationResponse
+	12, // [12:19] is the sub-list for method output_type
+	5,  // [5:12] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_provider_v1_connector_proto_init() }
@@ -1044,7 +1324,7 @@ func file_authsuite_provider_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_provider_v1_connector_proto_rawDesc), len(file_authsuite_provider_v1_connector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	ConnectorService_DeleteConnector_FullMethodName       = "/authsuite.provider.v1.ConnectorService/DeleteConnector"
 	ConnectorService_GetConnectorToken_FullMethodName     = "/authsuite.provider.v1.ConnectorService/GetConnectorToken"
 	ConnectorService_CompleteAuthorization_FullMethodName = "/authsuite.provider.v1.ConnectorService/CompleteAuthorization"
+	ConnectorService_StartAuthorization_FullMethodName    = "/authsuite.provider.v1.ConnectorService/StartAuthorization"
 )
 
 // ConnectorServiceClient is the client API for ConnectorService service.
@@ -44,10 +45,23 @@ type ConnectorServiceClient interface {
 	DeleteConnector(ctx context.Context, in *DeleteConnectorRequest, opts ...grpc.CallOption) (*DeleteConnectorResponse, error)
 	// GetConnectorToken answers the connector's current access token, refreshed first when expired.
 	GetConnectorToken(ctx context.Context, in *GetConnectorTokenRequest, opts ...grpc.CallOption) (*GetConnectorTokenResponse, error)
-	// CompleteAuthorization handles the provider's redirect back (RFC 6749 §4.1.2): the state authenticates
-	// the call, which needs no bearer token. A forged, expired or replayed state answers INVALID_ARGUMENT.
+	// CompleteAuthorization handles the provider's redirect back (RFC 6749 §4.1.2): the state together with
+	// the browser's binding cookie authenticates the call, which needs no bearer token (RFC 6749 §10.12,
+	// RFC 9700 §4.7). A forged, expired or replayed state, or one presented without the binding cookie of the
+	// browser that started the flow, answers INVALID_ARGUMENT and changes nothing; a return in the browser of
+	// a signed-in user other than the owner answers PERMISSION_DENIED and stores no grant.
 	// Browser-facing: only the gateway, which received the redirect, may call it.
 	CompleteAuthorization(ctx context.Context, in *CompleteAuthorizationRequest, opts ...grpc.CallOption) (*CompleteAuthorizationResponse, error)
+	// StartAuthorization is the start step a connector's authorization_url points at (GET
+	// /api/provider/v1/connectors/{connector_id}/start, served by the gateway): it authenticates the browser as
+	// the connector's owner (the owner's SSO session for a user's connector, the single-use start_token for a
+	// client's), creates the provider authorization request (state and PKCE, or OAuth 1.0a temporary
+	// credentials) bound to the browser's binding cookie, and answers where to send the browser and the
+	// cookie to set. Without a session it answers UNAUTHENTICATED; another user's session, or a used, expired
+	// or foreign start token, PERMISSION_DENIED; a connector that is no longer pending FAILED_PRECONDITION.
+	// Nothing changes on failure. Browser-facing: only the gateway, which states the browser's cookies, may
+	// call it.
+	StartAuthorization(ctx context.Context, in *StartAuthorizationRequest, opts ...grpc.CallOption) (*StartAuthorizationResponse, error)
 }
 
 type connectorServiceClient struct {
@@ -118,6 +132,16 @@ func (c *connectorServiceClient) CompleteAuthorization(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *connectorServiceClient) StartAuthorization(ctx context.Context, in *StartAuthorizationRequest, opts ...grpc.CallOption) (*StartAuthorizationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartAuthorizationResponse)
+	err := c.cc.Invoke(ctx, ConnectorService_StartAuthorization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServiceServer is the server API for ConnectorService service.
 // All implementations must embed UnimplementedConnectorServiceServer
 // for forward compatibility.
@@ -135,10 +159,23 @@ type ConnectorServiceServer interface {
 	DeleteConnector(context.Context, *DeleteConnectorRequest) (*DeleteConnectorResponse, error)
 	// GetConnectorToken answers the connector's current access token, refreshed first when expired.
 	GetConnectorToken(context.Context, *GetConnectorTokenRequest) (*GetConnectorTokenResponse, error)
-	// CompleteAuthorization handles the provider's redirect back (RFC 6749 §4.1.2): the state authenticates
-	// the call, which needs no bearer token. A forged, expired or replayed state answers INVALID_ARGUMENT.
+	// CompleteAuthorization handles the provider's redirect back (RFC 6749 §4.1.2): the state together with
+	// the browser's binding cookie authenticates the call, which needs no bearer token (RFC 6749 §10.12,
+	// RFC 9700 §4.7). A forged, expired or replayed state, or one presented without the binding cookie of the
+	// browser that started the flow, answers INVALID_ARGUMENT and changes nothing; a return in the browser of
+	// a signed-in user other than the owner answers PERMISSION_DENIED and stores no grant.
 	// Browser-facing: only the gateway, which received the redirect, may call it.
 	CompleteAuthorization(context.Context, *CompleteAuthorizationRequest) (*CompleteAuthorizationResponse, error)
+	// StartAuthorization is the start step a connector's authorization_url points at (GET
+	// /api/provider/v1/connectors/{connector_id}/start, served by the gateway): it authenticates the browser as
+	// the connector's owner (the owner's SSO session for a user's connector, the single-use start_token for a
+	// client's), creates the provider authorization request (state and PKCE, or OAuth 1.0a temporary
+	// credentials) bound to the browser's binding cookie, and answers where to send the browser and the
+	// cookie to set. Without a session it answers UNAUTHENTICATED; another user's session, or a used, expired
+	// or foreign start token, PERMISSION_DENIED; a connector that is no longer pending FAILED_PRECONDITION.
+	// Nothing changes on failure. Browser-facing: only the gateway, which states the browser's cookies, may
+	// call it.
+	StartAuthorization(context.Context, *StartAuthorizationRequest) (*StartAuthorizationResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }
 
@@ -166,6 +203,9 @@ func (UnimplementedConnectorServiceServer) GetConnectorToken(context.Context, *G
 }
 func (UnimplementedConnectorServiceServer) CompleteAuthorization(context.Context, *CompleteAuthorizationRequest) (*CompleteAuthorizationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CompleteAuthorization not implemented")
+}
+func (UnimplementedConnectorServiceServer) StartAuthorization(context.Context, *StartAuthorizationRequest) (*StartAuthorizationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartAuthorization not implemented")
 }
 func (UnimplementedConnectorServiceServer) mustEmbedUnimplementedConnectorServiceServer() {}
 func (UnimplementedConnectorServiceServer) testEmbeddedByValue()                          {}
@@ -296,6 +336,24 @@ func _ConnectorService_CompleteAuthorization_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorService_StartAuthorization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartAuthorizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServiceServer).StartAuthorization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorService_StartAuthorization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServiceServer).StartAuthorization(ctx, req.(*StartAuthorizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConnectorService_ServiceDesc is the grpc.ServiceDesc for ConnectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -326,6 +384,10 @@ var ConnectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CompleteAuthorization",
 			Handler:    _ConnectorService_CompleteAuthorization_Handler,
+		},
+		{
+			MethodName: "StartAuthorization",
+			Handler:    _ConnectorService_StartAuthorization_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

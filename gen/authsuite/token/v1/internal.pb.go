@@ -21,6 +21,116 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ResolveSessionRequest carries a session cookie and the tenant it must belong to.
+type ResolveSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The value of the browser's SSO session cookie.
+	SessionCookie string `protobuf:"bytes,1,opt,name=session_cookie,json=sessionCookie,proto3" json:"session_cookie,omitempty"`
+	// The tenant the session must belong to.
+	TenantId      string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveSessionRequest) Reset() {
+	*x = ResolveSessionRequest{}
+	mi := &file_authsuite_token_v1_internal_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveSessionRequest) ProtoMessage() {}
+
+func (x *ResolveSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_internal_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveSessionRequest.ProtoReflect.Descriptor instead.
+func (*ResolveSessionRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_internal_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ResolveSessionRequest) GetSessionCookie() string {
+	if x != nil {
+		return x.SessionCookie
+	}
+	return ""
+}
+
+func (x *ResolveSessionRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+// ResolveSessionResponse names the session's user.
+type ResolveSessionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signed-in user's id.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The session's tenant.
+	TenantId      string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveSessionResponse) Reset() {
+	*x = ResolveSessionResponse{}
+	mi := &file_authsuite_token_v1_internal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveSessionResponse) ProtoMessage() {}
+
+func (x *ResolveSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_internal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveSessionResponse.ProtoReflect.Descriptor instead.
+func (*ResolveSessionResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_internal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ResolveSessionResponse) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ResolveSessionResponse) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
 // AuthenticateTokenRequest carries a bearer token.
 type AuthenticateTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -32,7 +142,7 @@ type AuthenticateTokenRequest struct {
 
 func (x *AuthenticateTokenRequest) Reset() {
 	*x = AuthenticateTokenRequest{}
-	mi := &file_authsuite_token_v1_internal_proto_msgTypes[0]
+	mi := &file_authsuite_token_v1_internal_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +154,7 @@ func (x *AuthenticateTokenRequest) String() string {
 func (*AuthenticateTokenRequest) ProtoMessage() {}
 
 func (x *AuthenticateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_internal_proto_msgTypes[0]
+	mi := &file_authsuite_token_v1_internal_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +167,7 @@ func (x *AuthenticateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateTokenRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_internal_proto_rawDescGZIP(), []int{0}
+	return file_authsuite_token_v1_internal_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AuthenticateTokenRequest) GetToken() string {
@@ -90,7 +200,7 @@ type AuthenticateTokenResponse struct {
 
 func (x *AuthenticateTokenResponse) Reset() {
 	*x = AuthenticateTokenResponse{}
-	mi := &file_authsuite_token_v1_internal_proto_msgTypes[1]
+	mi := &file_authsuite_token_v1_internal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +212,7 @@ func (x *AuthenticateTokenResponse) String() string {
 func (*AuthenticateTokenResponse) ProtoMessage() {}
 
 func (x *AuthenticateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_internal_proto_msgTypes[1]
+	mi := &file_authsuite_token_v1_internal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +225,7 @@ func (x *AuthenticateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateTokenResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_internal_proto_rawDescGZIP(), []int{1}
+	return file_authsuite_token_v1_internal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AuthenticateTokenResponse) GetSubject() string {
@@ -171,7 +281,13 @@ var File_authsuite_token_v1_internal_proto protoreflect.FileDescriptor
 
 const file_authsuite_token_v1_internal_proto_rawDesc = "" +
 	"\n" +
-	"!authsuite/token/v1/internal.proto\x12\x12authsuite.token.v1\"0\n" +
+	"!authsuite/token/v1/internal.proto\x12\x12authsuite.token.v1\"[\n" +
+	"\x15ResolveSessionRequest\x12%\n" +
+	"\x0esession_cookie\x18\x01 \x01(\tR\rsessionCookie\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\"N\n" +
+	"\x16ResolveSessionResponse\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\"0\n" +
 	"\x18AuthenticateTokenRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"\xd3\x01\n" +
 	"\x19AuthenticateTokenResponse\x12\x18\n" +
@@ -182,9 +298,10 @@ const file_authsuite_token_v1_internal_proto_rawDesc = "" +
 	"\auser_id\x18\x05 \x01(\tR\x06userId\x12\x1f\n" +
 	"\vexpire_time\x18\x06 \x01(\x03R\n" +
 	"expireTime\x12\x10\n" +
-	"\x03jti\x18\a \x01(\tR\x03jti2\x88\x01\n" +
+	"\x03jti\x18\a \x01(\tR\x03jti2\xf1\x01\n" +
 	"\x14TokenInternalService\x12p\n" +
-	"\x11AuthenticateToken\x12,.authsuite.token.v1.AuthenticateTokenRequest\x1a-.authsuite.token.v1.AuthenticateTokenResponseB\xd0\x01\n" +
+	"\x11AuthenticateToken\x12,.authsuite.token.v1.AuthenticateTokenRequest\x1a-.authsuite.token.v1.AuthenticateTokenResponse\x12g\n" +
+	"\x0eResolveSession\x12).authsuite.token.v1.ResolveSessionRequest\x1a*.authsuite.token.v1.ResolveSessionResponseB\xd0\x01\n" +
 	"\x16com.authsuite.token.v1B\rInternalProtoP\x01Z=github.com/authsuite/authsuite/gen/authsuite/token/v1;tokenv1\xa2\x02\x03ATX\xaa\x02\x12Authsuite.Token.V1\xca\x02\x12Authsuite\\Token\\V1\xe2\x02\x1eAuthsuite\\Token\\V1\\GPBMetadata\xea\x02\x14Authsuite::Token::V1b\x06proto3"
 
 var (
@@ -199,16 +316,20 @@ func file_authsuite_token_v1_internal_proto_rawDescGZIP() []byte {
 	return file_authsuite_token_v1_internal_proto_rawDescData
 }
 
-var file_authsuite_token_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_authsuite_token_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_authsuite_token_v1_internal_proto_goTypes = []any{
-	(*AuthenticateTokenRequest)(nil),  // 0: authsuite.token.v1.AuthenticateTokenRequest
-	(*AuthenticateTokenResponse)(nil), // 1: authsuite.token.v1.AuthenticateTokenResponse
+	(*ResolveSessionRequest)(nil),     // 0: authsuite.token.v1.ResolveSessionRequest
+	(*ResolveSessionResponse)(nil),    // 1: authsuite.token.v1.ResolveSessionResponse
+	(*AuthenticateTokenRequest)(nil),  // 2: authsuite.token.v1.AuthenticateTokenRequest
+	(*AuthenticateTokenResponse)(nil), // 3: authsuite.token.v1.AuthenticateTokenResponse
 }
 var file_authsuite_token_v1_internal_proto_depIdxs = []int32{
-	0, // 0: authsuite.token.v1.TokenInternalService.AuthenticateToken:input_type -> authsuite.token.v1.AuthenticateTokenRequest
-	1, // 1: authsuite.token.v1.TokenInternalService.AuthenticateToken:output_type -> authsuite.token.v1.AuthenticateTokenResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
+	2, // 0: authsuite.token.v1.TokenInternalService.AuthenticateToken:input_type -> authsuite.token.v1.AuthenticateTokenRequest
+	0, // 1: authsuite.token.v1.TokenInternalService.ResolveSession:input_type -> authsuite.token.v1.ResolveSessionRequest
+	3, // 2: authsuite.token.v1.TokenInternalService.AuthenticateToken:output_type -> authsuite.token.v1.AuthenticateTokenResponse
+	1, // 3: authsuite.token.v1.TokenInternalService.ResolveSession:output_type -> authsuite.token.v1.ResolveSessionResponse
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -225,7 +346,7 @@ func file_authsuite_token_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_token_v1_internal_proto_rawDesc), len(file_authsuite_token_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

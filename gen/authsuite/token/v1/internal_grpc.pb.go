@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	TokenInternalService_AuthenticateToken_FullMethodName = "/authsuite.token.v1.TokenInternalService/AuthenticateToken"
+	TokenInternalService_ResolveSession_FullMethodName    = "/authsuite.token.v1.TokenInternalService/ResolveSession"
 )
 
 // TokenInternalServiceClient is the client API for TokenInternalService service.
@@ -32,6 +33,10 @@ type TokenInternalServiceClient interface {
 	// AuthenticateToken verifies a bearer access token (signature, expiry, revocation) and describes it.
 	// An invalid token answers UNAUTHENTICATED.
 	AuthenticateToken(ctx context.Context, in *AuthenticateTokenRequest, opts ...grpc.CallOption) (*AuthenticateTokenResponse, error)
+	// ResolveSession resolves a browser's SSO session cookie to the signed-in user, when the session is live
+	// and of the given tenant (the checks sign-in applies before reusing a session). Anything else (no such
+	// session, expired, ended, another tenant's) answers UNAUTHENTICATED. The cookie is never logged.
+	ResolveSession(ctx context.Context, in *ResolveSessionRequest, opts ...grpc.CallOption) (*ResolveSessionResponse, error)
 }
 
 type tokenInternalServiceClient struct {
@@ -52,6 +57,16 @@ func (c *tokenInternalServiceClient) AuthenticateToken(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *tokenInternalServiceClient) ResolveSession(ctx context.Context, in *ResolveSessionRequest, opts ...grpc.CallOption) (*ResolveSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveSessionResponse)
+	err := c.cc.Invoke(ctx, TokenInternalService_ResolveSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TokenInternalServiceServer is the server API for TokenInternalService service.
 // All implementations must embed UnimplementedTokenInternalServiceServer
 // for forward compatibility.
@@ -62,6 +77,10 @@ type TokenInternalServiceServer interface {
 	// AuthenticateToken verifies a bearer access token (signature, expiry, revocation) and describes it.
 	// An invalid token answers UNAUTHENTICATED.
 	AuthenticateToken(context.Context, *AuthenticateTokenRequest) (*AuthenticateTokenResponse, error)
+	// ResolveSession resolves a browser's SSO session cookie to the signed-in user, when the session is live
+	// and of the given tenant (the checks sign-in applies before reusing a session). Anything else (no such
+	// session, expired, ended, another tenant's) answers UNAUTHENTICATED. The cookie is never logged.
+	ResolveSession(context.Context, *ResolveSessionRequest) (*ResolveSessionResponse, error)
 	mustEmbedUnimplementedTokenInternalServiceServer()
 }
 
@@ -74,6 +93,9 @@ type UnimplementedTokenInternalServiceServer struct{}
 
 func (UnimplementedTokenInternalServiceServer) AuthenticateToken(context.Context, *AuthenticateTokenRequest) (*AuthenticateTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AuthenticateToken not implemented")
+}
+func (UnimplementedTokenInternalServiceServer) ResolveSession(context.Context, *ResolveSessionRequest) (*ResolveSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveSession not implemented")
 }
 func (UnimplementedTokenInternalServiceServer) mustEmbedUnimplementedTokenInternalServiceServer() {}
 func (UnimplementedTokenInternalServiceServer) testEmbeddedByValue()                              {}
@@ -114,6 +136,24 @@ func _TokenInternalService_AuthenticateToken_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TokenInternalService_ResolveSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TokenInternalServiceServer).ResolveSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TokenInternalService_ResolveSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TokenInternalServiceServer).ResolveSession(ctx, req.(*ResolveSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TokenInternalService_ServiceDesc is the grpc.ServiceDesc for TokenInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +164,10 @@ var TokenInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AuthenticateToken",
 			Handler:    _TokenInternalService_AuthenticateToken_Handler,
+		},
+		{
+			MethodName: "ResolveSession",
+			Handler:    _TokenInternalService_ResolveSession_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

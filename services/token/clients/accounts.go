@@ -1,0 +1,171 @@
+package clients
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// Account is the status of a user account as the registry's change feed reports it (registry UserRecord):
+// which incarnation of the user id is live, whether it is disabled, and when it was last disabled. An
+// *Account handed out by the Cache is never modified afterwards; changes replace it.
+type Account struct {
+	TenantID    string    `json:"tenant_id"`
+	UserID      string    `json:"user_id"`
+	Incarnation string    `json:"incarnation,omitempty"`
+	Disabled    bool      `json:"disabled,omitempty"`
+	DisableTime time.Time `json:"disable_time,omitzero"`
+}
+
+// Why CheckAccount refuses. Messages name no user.
+var (
+	// ErrAccountGone: the user no longer exists, or was deleted and created again (another incarnation).
+	ErrAccountGone = errors.New("the user no longer exists")
+	// ErrAccountDisabled: the user is disabled, or was disabled after the thing checked was issued.
+	ErrAccountDisabled = errors.New("the user is disabled")
+)
+
+type accountKey struct{ tenantID, userID string }
+
+func (a *Account) key() accountKey { return accountKey{a.TenantID, a.UserID} }
+
+func (a *Account) ref() store.Account {
+	return store.Account{TenantID: a.TenantID, UserID: a.UserID, Incarnation: a.Incarnation}
+}
+
+// endedBy reports whether replacing a with next (nil: deleted) ends what was issued to a: the account is
+// gone or another incarnation, or it was disabled (again) since.
+func (a *Account) endedBy(next *Account) bool {
+	return next == nil || next.Incarnation != a.Incarnation || (next.Disabled && !a.Disabled) ||
+		!next.DisableTime.Equal(a.DisableTime)
+}
+
+// CheckAccount says whether what was issued at issued to the incarnation of tenantID/userID (an access
+// token, an SSO session, a code, a refresh token family) is still good: the user exists with that
+// incarnation, is not disabled, and was not disabled at or after issued. It returns nil, ErrAccountGone or
+// ErrAccountDisabled. It is a map lookup under a read lock: no I/O.
+//
+// Until the cache holds a complete list of the accounts (AccountsReady: from a registry snapshot that
+// carried users_synced, or a persisted one made from such a snapshot) it cannot tell a deleted user from an
+// unknown one and answers nil: only a token service upgraded from a version without user events, whose
+// registry has not answered yet, or whose registry predates user events, is in that state.
+func (c *Cache) CheckAccount(tenantID, userID, incarnation string, issued time.Time) error {
+	c.mu.RLock()
+	a, ok := c.accounts[accountKey{tenantID, userID}]
+	ready := c.accountsReady
+	c.mu.RUnlock()
+	switch {
+	case !ready:
+		return nil
+	case !ok || a.Incarnation != incarnation:
+		return ErrAccountGone
+	case a.Disabled || !issued.After(a.DisableTime):
+		return ErrAccountDisabled
+	}
+	return nil
+}
+
+// AccountsReady reports whether the cache holds the complete list of user accounts (see CheckAccount).
+func (c *Cache) AccountsReady() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.accountsReady
+}
+
+// AccountChanges counts the user account changes applied so far (events and resyncs), for tests and
+// metrics.
+func (c *Cache) AccountChanges() uint64 { return c.accountChanges.Load() }
+
+func accountFromRecord(r *registryv1.UserRecord) (*Account, error) {
+	if r.GetTenantId() == "" || r.GetUserId() == "" {
+		return nil, errors.New("user record without tenant_id or user_id")
+	}
+	a := &Account{TenantID: r.GetTenantId(), UserID: r.GetUserId(), Incarnation: r.GetIncarnation(), Disabled: r.GetDisabled()}
+	if r.DisableTime != nil {
+		a.DisableTime = r.GetDisableTime().AsTime()
+	}
+	return a, nil
+}
+
+// putAccountLocked sets (a != nil) or deletes the account under k and returns the account it ended, if
+// any. Call with mu held.
+func (c *Cache) putAccountLocked(k accountKey, a *Account) (ended *store.Account) {
+	old, ok := c.accounts[k]
+	if a == nil {
+		delete(c.accounts, k)
+	} else {
+		c.accounts[k] = a
+	}
+	if ok && old.endedBy(a) {
+		r := old.ref()
+		return &r
+	}
+	return nil
+}
+
+// applyAccount applies one user event (a == nil deletes k) and ends what it ended.
+func (c *Cache) applyAccount(k accountKey, a *Account) []store.Account {
+	c.mu.Lock()
+	ended := c.putAccountLocked(k, a)
+	c.mu.Unlock()
+	c.accountChanges.Add(1)
+	c.changed()
+	if ended == nil {
+		return nil
+	}
+	return []store.Account{*ended}
+}
+
+// deleteTenantAccounts drops every account of a deleted tenant and returns them, ended.
+func (c *Cache) deleteTenantAccounts(tenantID string) []store.Account {
+	var ended []store.Account
+	c.mu.Lock()
+	for k, a := range c.accounts {
+		if k.tenantID == tenantID {
+			ended = append(ended, a.ref())
+			delete(c.accounts, k)
+		}
+	}
+	c.mu.Unlock()
+	c.accountChanges.Add(1)
+	c.changed()
+	return ended
+}
+
+// replaceAccountsLocked installs a complete account list and returns the accounts it ended (the previous
+// list, when there was one, compared with the new). Call with mu held.
+func (c *Cache) replaceAccountsLocked(m map[accountKey]*Account) []store.Account {
+	var ended []store.Account
+	if c.accountsReady {
+		for k, old := range c.accounts {
+			if old.endedBy(m[k]) {
+				ended = append(ended, old.ref())
+			}
+		}
+	}
+	c.accounts, c.accountsReady = m, true
+	return ended
+}
+
+// endAccounts hands ended accounts to Config.AccountsEnded (in the watch goroutine, so in feed order).
+func (c *Cache) endAccounts(ctx context.Context, ended []store.Account) {
+	if len(ended) == 0 || c.cfg.AccountsEnded == nil {
+		return
+	}
+	c.cfg.AccountsEnded(ctx, ended)
+}
+
+// Incarnation returns the incarnation of the live account tenantID/userID, if the account list is complete
+// and holds it.
+func (c *Cache) Incarnation(tenantID, userID string) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	a, ok := c.accounts[accountKey{tenantID, userID}]
+	if !ok || !c.accountsReady {
+		return "", false
+	}
+	return a.Incarnation, true
+}

@@ -103,14 +103,17 @@ func (s *Server) tokenRequest(ctx context.Context, e provider.Entry, endpoint, c
 		return provider.Grant{}, errUnreachable
 	}
 	if tr.Error != "" || resp.StatusCode != http.StatusOK || (e.SlackOK && tr.OK != nil && !*tr.OK) {
-		code := tr.Error
+		code := safeText(tr.Error, 64) // an error code of nothing printable is no code
 		if code == "" {
 			code = "http_" + strconv.Itoa(resp.StatusCode)
 		}
-		return provider.Grant{}, &providerError{Code: safeText(code, 64), Description: safeText(tr.ErrorDescription, 200)}
+		return provider.Grant{}, &providerError{Code: code, Description: safeText(tr.ErrorDescription, 200)}
 	}
 	if tr.AccessToken == "" {
 		return provider.Grant{}, &providerError{Code: "invalid_response", Description: "no access_token in the token response"}
+	}
+	if !isVSCHAR(tr.AccessToken) || (tr.RefreshToken != "" && !isVSCHAR(tr.RefreshToken)) {
+		return provider.Grant{}, &providerError{Code: "invalid_response", Description: "access_token or refresh_token is not 1*VSCHAR (RFC 6749 Appendix A.12, A.17)"}
 	}
 	g := provider.Grant{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, TokenType: tr.TokenType, Scope: tr.Scope}
 	if g.TokenType == "" {
@@ -123,6 +126,20 @@ func (s *Server) tokenRequest(ctx context.Context, e provider.Entry, endpoint, c
 		g.Expiry = s.now().Add(time.Duration(secs) * time.Second)
 	}
 	return g, nil
+}
+
+// isVSCHAR reports whether s is 1*VSCHAR (%x20-7E), the syntax of access-token and refresh-token (RFC 6749
+// Appendix A.12, A.17). Anything else would be stored and later sent in Authorization headers.
+func isVSCHAR(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // parseExpiresIn reads expires_in as a JSON number or, as some providers send it, a string.

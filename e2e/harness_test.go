@@ -25,6 +25,9 @@ type suite struct {
 	httpAddr, grpcAddr string
 	running            *app.Suite
 	base               string
+	// strictOutbound starts the suite without --allow-private-outbound, so back-channel logout and provider
+	// requests to loopback receivers are refused as in production.
+	strictOutbound bool
 }
 
 func startSuite(t testing.TB) *suite {
@@ -37,7 +40,11 @@ func startSuite(t testing.TB) *suite {
 
 func (s *suite) start() {
 	s.t.Helper()
-	cfg, err := config.Load(config.RoleAll, []string{"--http-addr", s.httpAddr, "--grpc-addr", s.grpcAddr, "--data-dir", s.dataDir},
+	args := []string{"--http-addr", s.httpAddr, "--grpc-addr", s.grpcAddr, "--data-dir", s.dataDir}
+	if !s.strictOutbound {
+		args = append(args, "--allow-private-outbound") // the tests' receivers and providers live on loopback
+	}
+	cfg, err := config.Load(config.RoleAll, args,
 		[]string{"AUTHSUITE_BOOTSTRAP_SECRET=" + bootstrapSecret, "AUTHSUITE_BOOTSTRAP_PASSWORD=admin-password-1"}, io.Discard)
 	if err != nil {
 		s.t.Fatal(err)

@@ -70,6 +70,9 @@ type Config struct {
 	KeyRotation   time.Duration // signing key rotation period
 	LogFormat     string        // text or json
 	LogLevel      string        // debug, info, warn, error
+	// AllowPrivateOutbound lets outbound HTTP (back-channel logout, provider endpoints) reach loopback,
+	// private, link-local and other non-public addresses (internal/outbound).
+	AllowPrivateOutbound bool
 
 	// From the environment only: secrets do not belong on a command line.
 	MasterKey         string // AUTHSUITE_MASTER_KEY
@@ -118,6 +121,7 @@ func Load(role Role, args []string, env []string, out io.Writer) (Config, error)
 	fs.DurationVar(&c.KeyRotation, "key-rotation", 90*24*time.Hour, "signing key rotation period")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&c.AllowPrivateOutbound, "allow-private-outbound", false, "let back-channel logout and provider requests reach loopback, private and link-local addresses (refused by default against SSRF)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "usage: %s [flags]\nEvery flag can be set by its AUTHSUITE_* variable, e.g. --http-addr by %s.\n", name, EnvName("http-addr"))
 		fs.PrintDefaults()

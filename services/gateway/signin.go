@@ -355,6 +355,11 @@ func (g *Gateway) userInfo(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: apierror.InvalidToken, ErrorDescription: "an access token is required"})
 		return
 	}
+	if strings.ToValidUTF8(token, "\uFFFD") != token {
+		// No token of ours is anything but ASCII, and gRPC cannot carry a string that is not UTF-8.
+		bearerError(w, http.StatusUnauthorized, apierror.InvalidToken, "the access token is not valid")
+		return
+	}
 	resp, err := g.authz.UserInfo(r.Context(), &tokenv1.UserInfoRequest{AccessToken: token})
 	if err != nil {
 		info := apierror.FromStatus(err)

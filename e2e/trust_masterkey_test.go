@@ -3,21 +3,28 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/authsuite/authsuite/internal/suitekey"
 )
 
 // runFailing runs the built binary with args and env, expecting it to exit non-zero within 30 s, and returns
 // what it wrote to stderr.
 func runFailing(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, authsuiteBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -89,4 +96,193 @@ func hasArg(args []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// node is one all-in-one authsuite process of the built binary on a data directory, with fixed loopback
+// addresses so that restarts keep the issuer.
+type node struct {
+	t              *testing.T
+	dir, http, rpc string
+}
+
+func newNode(t *testing.T) *node {
+	return &node{t: t, dir: t.TempDir(), http: freeAddr(t), rpc: freeAddr(t)}
+}
+
+func (n *node) args() []string {
+	return []string{"serve", "--http-addr", n.http, "--grpc-addr", n.rpc, "--data-dir", n.dir, "--log-format", "json"}
+}
+
+// serve starts the binary with env and waits until it is ready; the caller stops it.
+func (n *node) serve(env ...string) *process {
+	n.t.Helper()
+	p := &process{t: n.t, args: n.args(), env: append([]string{"AUTHSUITE_BOOTSTRAP_SECRET=" + bootstrapSecret}, env...)}
+	p.start()
+	n.t.Cleanup(func() { p.kill9() })
+	waitReady(n.t, "http://"+n.http+"/readyz", p)
+	return p
+}
+
+// fail runs the binary with env, expecting a start-up failure, and returns its stderr.
+func (n *node) fail(t *testing.T, env ...string) string {
+	t.Helper()
+	return runFailing(t, append([]string{"AUTHSUITE_BOOTSTRAP_SECRET=" + bootstrapSecret}, env...), n.args()...)
+}
+
+// fileHashes maps each file of dir to the SHA-256 of its content.
+func fileHashes(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][32]byte{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = sha256.Sum256(b)
+	}
+	return out
+}
+
+// checked is the answer of the simple token API's check endpoint.
+type checked struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope"`
+}
+
+// tokenChecks fails the test unless the check endpoint calls tok live.
+func tokenChecks(t *testing.T, s *suite, tok string) {
+	t.Helper()
+	r := s.call("GET", "/api/oauth2/server/tokens/check?token="+url.QueryEscape(tok), "", nil)
+	var c checked
+	if r.status != 200 || json.Unmarshal(r.body, &c) != nil || c.ExpiresIn <= 0 {
+		t.Fatalf("check: %d %s", r.status, r.body)
+	}
+}
+
+// TestMasterKeyMismatchRefusesToStart: on existing data, a missing, wrong or malformed master key (item 14)
+// is a start-up error naming the setting and the key id the data was sealed under; no file changes, no
+// master.key is generated, and the right key afterwards starts the suite with every secret and token intact.
+func TestMasterKeyMismatchRefusesToStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	n := newNode(t)
+	p := n.serve()
+	s := &suite{t: t, base: "http://" + n.http}
+	_, _, secret := setupBilling(t, s, 10*time.Second)
+	tok := clientToken(t, s, "billing", secret, "orders.read")
+	if err := p.stop(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, p.logs)
+	}
+	keyFile := filepath.Join(n.dir, "master.key")
+	rightKey, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := suitekey.Parse(string(rightKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantID := kr.PrimaryID()
+	otherKey := suitekey.Generate()
+	otherRing, _ := suitekey.Parse(otherKey)
+
+	for _, tc := range []struct {
+		name    string
+		setup   func() // changes the key setting before the start
+		env     []string
+		want    []string // what the error line names
+		keyFile bool     // whether master.key exists during the start
+	}{
+		{"missing key file", func() { os.Remove(keyFile) }, nil, []string{"--master-key-file", "does not exist", wantID}, false},
+		{"wrong key file", func() { os.WriteFile(keyFile, []byte(otherKey+"\n"), 0o600) }, nil, []string{"--master-key-file", wantID, otherRing.PrimaryID()}, true},
+		{"malformed key file", func() { os.WriteFile(keyFile, []byte("not a key\n"), 0o600) }, nil, []string{"--master-key-file"}, true},
+		{"wrong AUTHSUITE_MASTER_KEY", func() {}, []string{"AUTHSUITE_MASTER_KEY=" + otherKey}, []string{"AUTHSUITE_MASTER_KEY", wantID}, true},
+		{"malformed AUTHSUITE_MASTER_KEY", func() {}, []string{"AUTHSUITE_MASTER_KEY=" + otherKey[:20]}, []string{"AUTHSUITE_MASTER_KEY"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(keyFile, rightKey, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			tc.setup()
+			before := fileHashes(t, n.dir)
+			out := n.fail(t, tc.env...)
+			oneLine(t, out, tc.want[0])
+			for _, w := range tc.want[1:] {
+				if !strings.Contains(out, w) {
+					t.Errorf("the error does not name %q: %s", w, out)
+				}
+			}
+			if strings.Contains(out, otherKey[:20]) || strings.Contains(out, strings.TrimSpace(string(rightKey))) {
+				t.Errorf("the error quotes a key: %s", out)
+			}
+			after := fileHashes(t, n.dir)
+			if len(after) != len(before) {
+				t.Errorf("files before %d, after %d", len(before), len(after))
+			}
+			for name, h := range before {
+				if after[name] != h {
+					t.Errorf("%s changed", name)
+				}
+			}
+			if _, err := os.Stat(keyFile); (err == nil) != tc.keyFile {
+				t.Errorf("master.key exists: %v, want %v", err == nil, tc.keyFile)
+			}
+		})
+	}
+
+	// Files from before key records were kept: the token service still refuses a key that cannot open its
+	// signing key, instead of retiring it, and no store records the wrong key.
+	t.Run("wrong key on files without a key record", func(t *testing.T) {
+		for _, f := range []string{"registry.db", "token.db", "provider.db"} {
+			stripKeyRecord(t, filepath.Join(n.dir, f))
+		}
+		if err := os.WriteFile(keyFile, []byte(otherKey+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := n.fail(t)
+		oneLine(t, out, "signing key")
+		if !strings.Contains(out, otherRing.PrimaryID()) {
+			t.Errorf("the error does not name the key id: %s", out)
+		}
+	})
+
+	// The right key: the suite starts, the old secret and token work, and the signing key was not retired.
+	if err := os.WriteFile(keyFile, rightKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = n.serve()
+	defer p.stop()
+	tokenChecks(t, s, tok)
+	if got := clientToken(t, s, "billing", secret, "orders.read"); got == "" {
+		t.Fatal("no token with the old secret")
+	}
+	var jwks struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	r := s.call("GET", "/.well-known/openid-configuration/jwks", "", nil)
+	if err := json.Unmarshal(r.body, &jwks); err != nil || len(jwks.Keys) != 1 {
+		t.Fatalf("jwks after restarts: %s (want the one original key)", r.body)
+	}
+}
+
+// stripKeyRecord deletes the master-key record of a bbolt file, as files written before records existed.
+func stripKeyRecord(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte("master_keys")) }); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -33,7 +32,6 @@ import (
 	"github.com/authsuite/authsuite/internal/inproc"
 	"github.com/authsuite/authsuite/internal/internalauth"
 	"github.com/authsuite/authsuite/internal/metrics"
-	"github.com/authsuite/authsuite/internal/outbound"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/internal/tlsconfig"
 	"github.com/authsuite/authsuite/services/gateway"
@@ -99,10 +97,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		public    backends // what the gateway uses (without it)
 	)
 	if runsServices {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("--data-dir: %w", err)
-		}
-		if keys, err = loadKeyring(cfg); err != nil {
+		if keys, err = openKeyring(cfg); err != nil { // checks the data's key before anything is written
 			return nil, err
 		}
 		if grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
@@ -198,7 +193,6 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Now:         time.Now,
 			SigningAlg:  cfg.SigningAlg,
 			KeyRotation: cfg.KeyRotation,
-			HTTPClient:  outbound.New(outbound.Options{AllowPrivate: cfg.AllowPrivateOutbound, Timeout: tokserver.BackChannelTimeout}),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("token service: %w", err)
@@ -219,12 +213,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Store:     provDB,
 			Keyring:   keys,
 			Auth:      bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
-			Sessions:  provserver.TokenSessions(tokenv1.NewTokenInternalServiceClient(conns.Token)),
 			PublicURL: s.Issuer,
-			HTTPClient: outbound.New(outbound.Options{AllowPrivate: cfg.AllowPrivateOutbound,
-				Timeout: provserver.DefaultHTTPTimeout, MaxResponseBytes: provserver.MaxResponseBytes}),
-			Log: log.With("service", "provider"),
-			Now: time.Now,
+			Log:       log.With("service", "provider"),
+			Now:       time.Now,
 		})
 		provSrv.Register(both)
 		background = append(background, func() error { provSrv.RunSweeper(runCtx, time.Minute); return nil })
@@ -236,6 +227,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			InternalCredential: keys.InternalCredential(),
 			Log:                log.With("service", "backup"),
 		}).Register(both)
+	}
+
+	// Every store opened with the keyring and its service started: record the primary key in each before
+	// any request can seal under it (a file from before key records is adopted here).
+	if err := adoptKeys(dbs, keys); err != nil {
+		return nil, err
 	}
 
 	mux := http.NewServeMux()
@@ -471,22 +468,6 @@ func gatewayCredential(cfg config.Config) (credentials.PerRPCCredentials, error)
 		return nil, fmt.Errorf("AUTHSUITE_MASTER_KEY: %w", err)
 	}
 	return internalauth.GatewayCredentials(internalauth.GatewayCredential(kr)), nil
-}
-
-// loadKeyring takes AUTHSUITE_MASTER_KEY when set, else the key file (created on first start).
-func loadKeyring(cfg config.Config) (*suitekey.Keyring, error) {
-	if cfg.MasterKey != "" {
-		kr, err := suitekey.Parse(cfg.MasterKey)
-		if err != nil {
-			return nil, fmt.Errorf("AUTHSUITE_MASTER_KEY: %w", err)
-		}
-		return kr, nil
-	}
-	kr, err := suitekey.LoadOrCreateFile(cfg.MasterKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("--master-key-file: %w", err)
-	}
-	return kr, nil
 }
 
 // registrars registers a service on several registrars at once.

@@ -1,5 +1,6 @@
 // Package boltdb holds what every authsuite bbolt store does the same way: opening a file with a lock
-// timeout and a checked schema version, context-aware transactions, and JSON records.
+// timeout and a checked schema version, context-aware transactions, JSON records, and the record of the
+// master keys the file's data is sealed under (checked before a service opens the file, see AdoptKeys).
 package boltdb
 
 import (
@@ -7,10 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/authsuite/authsuite/internal/suitekey"
 )
 
 // ErrSchemaVersion is returned by Open for a file written with another (newer or unknown) schema version,
@@ -141,4 +145,76 @@ func JoinKey(parts ...string) []byte {
 		b = append(b, p...)
 	}
 	return b
+}
+
+// keyMasterKeys is the meta record (a suitekey.Record) naming the master keys the file's data is sealed and
+// digested under.
+var keyMasterKeys = []byte("master_keys")
+
+// ReadKeyRecord reads the master-key record of the bbolt file at path without writing to it (a read-only
+// open, failing after LockTimeout while another process holds the file). exists is false, and the record
+// zero, when there is no file; a file from before records existed has the zero record.
+func ReadKeyRecord(path string) (rec suitekey.Record, exists bool, err error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return suitekey.Record{}, false, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: LockTimeout})
+	if err != nil {
+		return suitekey.Record{}, true, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		rec, err = KeyRecord(tx)
+		return err
+	})
+	if err != nil {
+		return suitekey.Record{}, true, fmt.Errorf("%s: %w", path, err)
+	}
+	return rec, true, nil
+}
+
+// KeyRecord reads the master-key record in tx; the zero record when there is none.
+func KeyRecord(tx *bolt.Tx) (suitekey.Record, error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return suitekey.Record{}, nil
+	}
+	return suitekey.ParseRecord(meta.Get(keyMasterKeys))
+}
+
+// PutKeyRecord stores the master-key record in tx.
+func PutKeyRecord(tx *bolt.Tx, rec suitekey.Record) error {
+	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	return meta.Put(keyMasterKeys, rec.Marshal())
+}
+
+// AdoptKeys checks that kr holds every master key db's data is sealed under (a *suitekey.MissingKeyError
+// otherwise, changing nothing) and records kr's primary key, under which the services seal from now on.
+// It writes only when the record changes.
+func AdoptKeys(db *bolt.DB, kr *suitekey.Keyring) error {
+	var rec suitekey.Record
+	if err := db.View(func(tx *bolt.Tx) (err error) { rec, err = KeyRecord(tx); return err }); err != nil {
+		return err
+	}
+	if err := kr.Check(rec); err != nil {
+		return err
+	}
+	next, changed := kr.Adopt(rec)
+	if !changed {
+		return nil
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		cur, err := KeyRecord(tx)
+		if err != nil {
+			return err
+		}
+		if err := kr.Check(cur); err != nil {
+			return err
+		}
+		next, _ = kr.Adopt(cur)
+		return PutKeyRecord(tx, next)
+	})
 }

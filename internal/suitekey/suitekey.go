@@ -4,6 +4,18 @@
 //
 // A Keyring has one primary key, used for everything new, and any number of older keys that still open and
 // verify what they made; every sealed record and digest names its key by id, so keys can rotate.
+//
+// Key check. A key's id is the first 4 bytes of SHA-256 of the key: a key check value. Each data file keeps a
+// Record of the ids its data is sealed under; a service checks it (Keyring.Check) before it writes anything,
+// so a lost or wrong key is a start-up error naming the id the data needs, never a silently new key.
+//
+// Rotation (`authsuite rekey`, internal/rekey). Sealed values are opened and sealed again under the new key.
+// Client secrets are kept only as keyed digests, which cannot be recomputed without the secrets, so for
+// digests the design is an envelope: when a key is dropped, its digest subkeys (RetainedPurposes, and only
+// those) are kept, sealed under the new key, in each file's Record. The alternative, keeping the old master
+// key until the last digest under it is gone, would keep a key that opens old data and derives the internal
+// credential; a retained digest subkey can only recognise secrets that already exist. Rekeying again reseals
+// the retained subkeys too, so any number of rotations leaves exactly one master key in use.
 package suitekey
 
 import (
@@ -32,8 +44,8 @@ var ErrOpen = errors.New("suitekey: cannot open sealed data")
 
 type key struct {
 	id     string
-	master []byte
-	aead   cipher.AEAD
+	master []byte      // nil for a retained key (see Record): it has digest subkeys only
+	aead   cipher.AEAD // nil for a retained key
 
 	// subkeys caches the HKDF subkey of each purpose (purpose → []byte). Purposes are few and fixed, so
 	// after the first use of each every lookup is a lock-free read.
@@ -43,7 +55,8 @@ type key struct {
 // Keyring is safe for concurrent use.
 type Keyring struct {
 	primary *key
-	byID    map[string]*key
+	byID    map[string]*key // master keys and retained keys
+	order   []*key          // the master keys, as given
 }
 
 // Parse reads a key list: comma-separated keys, each 32 bytes in standard or URL-safe base64 (padded or
@@ -103,6 +116,7 @@ func New(keys ...[]byte) (*Keyring, error) {
 			kr.primary = k
 		}
 		kr.byID[k.id] = k
+		kr.order = append(kr.order, k)
 	}
 	return kr, nil
 }
@@ -119,8 +133,7 @@ func Generate() string {
 // LoadOrCreateFile reads a key file (the Parse format, one line), creating it with a new key and mode 0600
 // when it does not exist.
 func LoadOrCreateFile(path string) (*Keyring, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, err
 		}
@@ -142,6 +155,12 @@ func LoadOrCreateFile(path string) (*Keyring, error) {
 		}
 		return Parse(spec)
 	}
+	return LoadFile(path)
+}
+
+// LoadFile reads a key file (the Parse format); unlike LoadOrCreateFile it never creates one.
+func LoadFile(path string) (*Keyring, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read master key file: %w", err)
 	}
@@ -182,7 +201,7 @@ func (kr *Keyring) Open(sealed, additionalData []byte) ([]byte, error) {
 		return nil, ErrOpen
 	}
 	k, ok := kr.byID[string(sealed[2:2+idLen])]
-	if !ok {
+	if !ok || k.aead == nil {
 		return nil, ErrOpen
 	}
 	rest := sealed[2+idLen:]
@@ -197,10 +216,14 @@ func (kr *Keyring) Open(sealed, additionalData []byte) ([]byte, error) {
 	return pt, nil
 }
 
-// subkey derives the HKDF-SHA-256 key of a purpose under k, once per purpose; lookups take no lock.
+// subkey derives the HKDF-SHA-256 key of a purpose under k, once per purpose; lookups take no lock. A
+// retained key answers only the purposes it kept, nil for the others.
 func (k *key) subkey(purpose string) []byte {
 	if sk, ok := k.subkeys.Load(purpose); ok {
 		return sk.([]byte)
+	}
+	if k.master == nil {
+		return nil
 	}
 	sk, err := hkdf.Key(sha256.New, k.master, nil, "authsuite "+purpose, 32)
 	if err != nil {
@@ -232,7 +255,11 @@ func (kr *Keyring) MAC(purpose, keyID string, data []byte) []byte {
 	if !ok {
 		return nil
 	}
-	return mac(k.subkey(purpose), data)
+	sk := k.subkey(purpose)
+	if sk == nil {
+		return nil
+	}
+	return mac(sk, data)
 }
 
 // Hasher returns an HMAC-SHA-256 hash.Hash under keyID's subkey for purpose, for callers that verify many
@@ -242,7 +269,11 @@ func (kr *Keyring) Hasher(purpose, keyID string) hash.Hash {
 	if !ok {
 		return nil
 	}
-	return hmac.New(sha256.New, k.subkey(purpose))
+	sk := k.subkey(purpose)
+	if sk == nil {
+		return nil
+	}
+	return hmac.New(sha256.New, sk)
 }
 
 func mac(key, data []byte) []byte {

@@ -35,15 +35,27 @@ type keyManager struct {
 	jwks    []jwt.JWK // current first, then retired, newest first
 }
 
-// needsNew reports whether keys lack a usable current key of the configured algorithm younger than the
-// rotation period.
+// needsNew reports whether keys lack a current key of the configured algorithm younger than the rotation
+// period. A current key that cannot be opened is not a reason to rotate: ensure refuses to start instead.
 func (m *keyManager) needsNew(keys []store.SigningKey, now time.Time) bool {
 	for _, k := range keys {
 		if k.RetireTime.IsZero() {
-			return k.Alg != string(m.alg) || !now.Before(k.CreateTime.Add(m.rotation)) || m.open(k) == nil
+			return k.Alg != string(m.alg) || !now.Before(k.CreateTime.Add(m.rotation))
 		}
 	}
 	return true
+}
+
+// checkOpen fails when a stored key cannot be opened with the master keyring (a wrong or lost master key, or
+// a damaged record). Replacing it would retire a key that still signs live tokens, for good: ensure changes
+// nothing then.
+func (m *keyManager) checkOpen(keys []store.SigningKey) error {
+	for _, k := range keys {
+		if _, err := m.parse(k); err != nil {
+			return fmt.Errorf("signing keys: key %s %w; nothing was changed", k.ID, err)
+		}
+	}
+	return nil
 }
 
 // anyExpired reports whether a retired key has outlived every token it can have signed.
@@ -56,23 +68,34 @@ func (m *keyManager) anyExpired(keys []store.SigningKey, now time.Time) bool {
 	return false
 }
 
+// open returns k's private key, or nil after logging why it is unusable.
 func (m *keyManager) open(k store.SigningKey) *jwt.PrivateKey {
-	der, err := m.kr.Open(k.Private, []byte(k.ID))
+	pk, err := m.parse(k)
 	if err != nil {
-		m.log.Error("cannot open signing key (was the master key changed?)", "kid", k.ID, "err", err)
-		return nil
-	}
-	alg, err := jwt.ParseAlg(k.Alg)
-	if err != nil {
-		m.log.Error("signing key has an unknown algorithm", "kid", k.ID, "alg", k.Alg)
-		return nil
-	}
-	pk, err := jwt.ParsePrivateKey(alg, der)
-	if err != nil || pk.KeyID() != k.ID {
-		m.log.Error("signing key does not parse", "kid", k.ID, "err", err)
+		m.log.Error("unusable signing key", "kid", k.ID, "err", err)
 		return nil
 	}
 	return pk
+}
+
+// parse opens and parses k's sealed private key.
+func (m *keyManager) parse(k store.SigningKey) (*jwt.PrivateKey, error) {
+	der, err := m.kr.Open(k.Private, []byte(k.ID))
+	if err != nil {
+		return nil, fmt.Errorf("cannot be opened with master key id %s (a wrong master key?): %w", m.kr.PrimaryID(), err)
+	}
+	alg, err := jwt.ParseAlg(k.Alg)
+	if err != nil {
+		return nil, fmt.Errorf("unknown algorithm %q", k.Alg)
+	}
+	pk, err := jwt.ParsePrivateKey(alg, der)
+	if err != nil {
+		return nil, fmt.Errorf("does not parse: %w", err)
+	}
+	if pk.KeyID() != k.ID {
+		return nil, fmt.Errorf("its key id is %s", pk.KeyID())
+	}
+	return pk, nil
 }
 
 // ensure brings the stored key set up to date (first key, rotation, expiry of old keys) and loads it.
@@ -81,6 +104,9 @@ func (m *keyManager) ensure(ctx context.Context) error {
 	keys, err := m.st.Keys(ctx)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
+	}
+	if err := m.checkOpen(keys); err != nil {
+		return err
 	}
 	if !m.needsNew(keys, now) && !m.anyExpired(keys, now) {
 		return m.load(keys) // nothing to change: no write

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,5 +91,29 @@ func TestBackChannelLogoutDoesNotFollowRedirects(t *testing.T) {
 	f.logoutAndDrain(t)
 	if rec.count("/redirect") != 1 || rec.count("/backchannel") != 0 {
 		t.Fatalf("sent to /redirect %d times, followed to /backchannel %d times; want 1 and 0", rec.count("/redirect"), rec.count("/backchannel"))
+	}
+}
+
+// TestProviderFetchRefusesLoopback (issue 8 item 16): without --allow-private-outbound, a provider whose
+// TOKEN_URL is on 127.0.0.1 (here authsuite itself) gets no request: the connector's return fails with an
+// error page, stores nothing, and the connector does not become active.
+func TestProviderFetchRefusesLoopback(t *testing.T) {
+	f := newConnectorFixture(t, 60)
+	f.s.strictOutbound = true
+	f.s.restart()
+	alice := f.userToken(t, "alice", alicePassword)
+	id, authURL := f.createConnector(t, alice, nil)
+	b := newBrowser(t)
+	f.signIn(t, b, "alice", alicePassword)
+	ret := f.toReturn(t, b, authURL)
+	p := b.get(ret)
+	if p.status < 400 || !strings.Contains(p.body, "could not be reached") {
+		t.Fatalf("return with a loopback TOKEN_URL answered %d: %s", p.status, p.body)
+	}
+	if st := f.connectorStatus(t, alice, id); st == "active" {
+		t.Fatal("connector active after a refused token fetch")
+	}
+	if r := f.s.call("POST", "/api/provider/v1/connectors/"+id+"/token", alice, map[string]any{}); r.status == 200 {
+		t.Fatalf("connector hands out a token: %s", r.body)
 	}
 }

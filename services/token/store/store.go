@@ -124,6 +124,12 @@ type Store interface {
 	// updates of one key never lose a count. When nothing is stored under key, update gets the zero value
 	// with Key set. An error from update aborts with nothing changed and is returned as is.
 	UpdateLoginFailures(ctx context.Context, key string, update func(LoginFailures) (LoginFailures, error)) (LoginFailures, error)
+	// UpdateLoginFailureSet is UpdateLoginFailures for several keys in one transaction: update gets the
+	// records under keys, in order (the zero value with Key set for an absent one), and returns one record per
+	// key, in the same order; all are stored, or none. keys must be distinct. A record returned with Count 0 and no LockedUntil is
+	// deleted. An error from update (or a result of another length) aborts with nothing changed; update's own
+	// error is returned as is. update may run more than once and must not keep state between runs.
+	UpdateLoginFailureSet(ctx context.Context, keys []string, update func([]LoginFailures) ([]LoginFailures, error)) ([]LoginFailures, error)
 	// DeleteLoginFailures forgets the failures under key; deleting a missing one succeeds.
 	DeleteLoginFailures(ctx context.Context, key string) error
 

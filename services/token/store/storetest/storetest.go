@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"Closed", testClosed},
 	}
 	tests = append(tests, signinTests...)
+	tests = append(tests, throttleTests...)
 	tests = append(tests, accountTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

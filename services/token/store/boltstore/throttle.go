@@ -1,0 +1,70 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/authsuite/authsuite/internal/boltdb"
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// UpdateLoginFailureSet implements store.Store in one bbolt read-write transaction.
+func (s *Store) UpdateLoginFailureSet(ctx context.Context, keys []string, update func([]store.LoginFailures) ([]store.LoginFailures, error)) ([]store.LoginFailures, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
+		if err := validKey([]byte(k)); err != nil {
+			return nil, err
+		}
+		if slices.Contains(keys[:i], k) {
+			return nil, fmt.Errorf("token store: login failure key %q given twice", k)
+		}
+	}
+	var out []store.LoginFailures
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLoginFailures)
+		old := make([]store.LoginFailures, len(keys))
+		for i, k := range keys {
+			exp, err := getIn(b, []byte(k), &old[i])
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				old[i] = store.LoginFailures{}
+			case err != nil:
+				return err
+			default:
+				old[i].Expiry = exp
+			}
+			old[i].Key = k
+		}
+		next, err := update(old)
+		if err != nil {
+			return err
+		}
+		if len(next) != len(keys) {
+			return fmt.Errorf("token store: login failure update returned %d records for %d keys", len(next), len(keys))
+		}
+		for i, k := range keys {
+			next[i].Key = k
+			if next[i].Count == 0 && next[i].LockedUntil.IsZero() {
+				if err := b.Delete([]byte(k)); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := putIn(b, []byte(k), next[i].Expiry, next[i]); err != nil {
+				return err
+			}
+		}
+		out = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/authsuite/authsuite/internal/backup"
 	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/internal/config"
+	"github.com/authsuite/authsuite/internal/directory"
 	"github.com/authsuite/authsuite/internal/grpcserver"
 	"github.com/authsuite/authsuite/internal/inproc"
 	"github.com/authsuite/authsuite/internal/internalauth"
@@ -213,6 +214,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Store:     provDB,
 			Keyring:   keys,
 			Auth:      bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
+			Directory: directory.NewRegistry(registryv1.NewRegistryInternalServiceClient(conns.Registry)),
 			PublicURL: s.Issuer,
 			Log:       log.With("service", "provider"),
 			Now:       time.Now,

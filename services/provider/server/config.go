@@ -23,7 +23,7 @@ type configService struct {
 // Gmail-1 as it was plus a new Gmail-2) works. Loads take effect at once.
 func (c *configService) LoadOAuthConfiguration(ctx context.Context, req *providerv1.LoadOAuthConfigurationRequest) (*providerv1.LoadOAuthConfigurationResponse, error) {
 	s := c.s
-	if _, err := s.systemAdmin(ctx); err != nil {
+	if _, err := s.admin(ctx, true); err != nil {
 		return nil, err
 	}
 	if req.GetOauthConfigurations() == nil {
@@ -104,12 +104,8 @@ func (s *Server) sameProvider(old provider.Provider, p provider.Parsed) bool {
 // GetOAuthConfiguration lists every loaded provider without secrets.
 func (c *configService) GetOAuthConfiguration(ctx context.Context, _ *providerv1.GetOAuthConfigurationRequest) (*providerv1.GetOAuthConfigurationResponse, error) {
 	s := c.s
-	p, err := s.authenticate(ctx)
-	if err != nil {
+	if _, err := s.admin(ctx, false); err != nil {
 		return nil, err
-	}
-	if !p.Admin {
-		return nil, apierror.PermissionDenied("scope adminapi is required")
 	}
 	ps, err := s.store.ListProviders(ctx)
 	if err != nil {
@@ -125,7 +121,7 @@ func (c *configService) GetOAuthConfiguration(ctx context.Context, _ *providerv1
 // DeleteOAuthConfiguration deletes one provider unless a connector uses it.
 func (c *configService) DeleteOAuthConfiguration(ctx context.Context, req *providerv1.DeleteOAuthConfigurationRequest) (*providerv1.DeleteOAuthConfigurationResponse, error) {
 	s := c.s
-	if _, err := s.systemAdmin(ctx); err != nil {
+	if _, err := s.admin(ctx, true); err != nil {
 		return nil, err
 	}
 	k := provider.ProviderKey{Type: req.GetConnectorName(), Name: req.GetOauthProvider()}
@@ -151,7 +147,7 @@ func (c *configService) DeleteOAuthConfiguration(ctx context.Context, req *provi
 // connectors stay, with status "revoked", until deleted; they still count as using the provider.
 func (c *configService) DeleteOAuthTokens(ctx context.Context, req *providerv1.DeleteOAuthTokensRequest) (*providerv1.DeleteOAuthTokensResponse, error) {
 	s := c.s
-	if _, err := s.systemAdmin(ctx); err != nil {
+	if _, err := s.admin(ctx, true); err != nil {
 		return nil, err
 	}
 	if req.GetOauthProvider() == "" {

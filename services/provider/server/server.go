@@ -3,11 +3,13 @@
 // /api/provider/v1) and ProviderInternalService (other services' access to connector tokens, guarded by the
 // internal credential that grpcserver enforces by name).
 //
-// Authorization, per call from the bearer token (internal/bearer):
-//   - providers are suite-wide: loading and deleting them, and DeleteOAuthTokens, need scope adminapi of
-//     the system tenant; listing them needs scope adminapi of any tenant (no secrets are shown);
-//   - connectors need any valid token; the owner is the token's user, or client:<client id> for a client's
-//     own token, in the token's tenant (see Connector in the proto for session vs named semantics).
+// Authorization, per call, is the suite's one rule (internal/access, through bearer.Resolve, with the
+// registry as directory); sudo is applied, never ignored: the call acts as the selected user.
+//   - providers are suite-wide: loading and deleting them, and DeleteOAuthTokens, need an admin of the
+//     system tenant; listing them needs an admin of any tenant (no secrets are shown);
+//   - connectors need any valid token; the owner is the (impersonated) user, or client:<client id> for a
+//     client's own token, in that tenant (see Connector in the proto for session vs named semantics); a
+//     user sees and deletes its own, an admin of a tenant that tenant's, an admin of the system tenant all.
 //
 // Handlers return apierror values (and, for rejected loads, a status listing every problem); grpcserver's
 // interceptor maps them. Nothing secret is logged.
@@ -95,6 +97,7 @@ type Deps struct {
 	Store         provider.Store
 	Keyring       *suitekey.Keyring
 	Auth          bearer.Authenticator
+	Directory     access.Directory // users and tenants for the authorization rule; nil refuses user admins and sudo
 	Sessions      SessionResolver
 	PublicURL     string
 	ReturnOrigins []string
@@ -109,6 +112,7 @@ type Server struct {
 	store       provider.Store
 	keys        *suitekey.Keyring
 	auth        bearer.Authenticator
+	dir         access.Directory
 	catalog     provider.Catalog
 	http        *http.Client
 	log         *slog.Logger
@@ -153,7 +157,7 @@ func New(d Deps) *Server {
 	if err != nil {
 		panic("provider server: Deps.ReturnOrigins: " + err.Error())
 	}
-	return &Server{store: d.Store, keys: d.Keyring, auth: d.Auth, sessions: d.Sessions, catalog: d.Catalog, http: d.HTTPClient,
+	return &Server{store: d.Store, keys: d.Keyring, auth: d.Auth, dir: d.Directory, sessions: d.Sessions, catalog: d.Catalog, http: d.HTTPClient,
 		log: d.Log, now: d.Now, redirectURI: pub.String() + ReturnPath, startURL: pub.String() + "/api/provider/v1/connectors/",
 		secure: pub.Scheme == "https", returnTo: policy, cache: map[string]provider.Grant{}}
 }
@@ -181,49 +185,6 @@ func (s *Server) RunSweeper(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
-}
-
-// principal is the verified caller of a public call.
-type principal struct {
-	TenantID string
-	Owner    string // user id, or client:<client id>
-	Admin    bool   // scope adminapi
-}
-
-func (p principal) system() bool { return p.TenantID == access.SystemTenant }
-
-func (s *Server) authenticate(ctx context.Context) (principal, error) {
-	tok, err := bearer.FromContext(ctx)
-	if err != nil {
-		return principal{}, err
-	}
-	if s.auth == nil {
-		return principal{}, apierror.Unauthenticated("no token verifier is configured")
-	}
-	info, err := s.auth.Authenticate(ctx, tok)
-	if err != nil {
-		return principal{}, err
-	}
-	owner := info.UserID
-	if owner == "" {
-		owner = "client:" + info.ClientID
-	}
-	return principal{TenantID: info.TenantID, Owner: owner, Admin: info.HasScope(access.ScopeAdminAPI)}, nil
-}
-
-// systemAdmin authorizes provider changes: scope adminapi of the system tenant (providers are suite-wide).
-func (s *Server) systemAdmin(ctx context.Context) (principal, error) {
-	p, err := s.authenticate(ctx)
-	if err != nil {
-		return p, err
-	}
-	if !p.Admin {
-		return p, apierror.PermissionDenied("scope %s is required", access.ScopeAdminAPI)
-	}
-	if !p.system() {
-		return p, apierror.PermissionDenied("OAuth providers are suite-wide: only administrators of the system tenant may change them")
-	}
-	return p, nil
 }
 
 func randomString(n int) string {

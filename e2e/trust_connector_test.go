@@ -12,6 +12,13 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/internalauth"
 )
 
 // The connector flow is bound to its owner's browser (issue 8 item 1, RFC 6749 §10.12, RFC 9700 §4.7):
@@ -371,4 +378,34 @@ func expectRaw(t testing.TB, what string, r response, status int) []byte {
 		t.Fatalf("%s: status %d, want %d; body %s", what, r.status, status, r.body)
 	}
 	return r.body
+}
+
+// TestConnectorStartOnlyFromGateway: StartAuthorization and CompleteAuthorization state a browser's cookies,
+// so a direct gRPC caller gets PERMISSION_DENIED (issue 8 item 6's gateway credential), and the session
+// lookup behind them is an internal API that even the gateway credential does not open.
+func TestConnectorStartOnlyFromGateway(t *testing.T) {
+	f := newConnectorFixture(t, 300)
+	bobToken := f.userToken(t, "robert", robertPassword)
+	id, _ := f.createConnector(t, bobToken, nil)
+	ctx := context.Background()
+	direct := providerv1.NewConnectorServiceClient(dialGRPC(t, f.s))
+	if _, err := direct.StartAuthorization(ctx, &providerv1.StartAuthorizationRequest{ConnectorId: id, SessionCookie: "planted"}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("direct StartAuthorization: %v, want PermissionDenied", err)
+	}
+	if _, err := direct.CompleteAuthorization(ctx, &providerv1.CompleteAuthorizationRequest{State: "x", Code: "y", BindingCookie: randomCookie()}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("direct CompleteAuthorization: %v, want PermissionDenied", err)
+	}
+	gw := dialGRPC(t, f.s, grpcCred{gateway: internalauth.GatewayCredential(suiteKeys(t, f.s))})
+	for name, cc := range map[string]*grpc.ClientConn{"no credential": dialGRPC(t, f.s), "the gateway credential": gw} {
+		if _, err := tokenv1.NewTokenInternalServiceClient(cc).ResolveSession(ctx, &tokenv1.ResolveSessionRequest{SessionCookie: "x", TenantId: f.tenantID}); status.Code(err) != codes.PermissionDenied {
+			t.Errorf("ResolveSession with %s: %v, want PermissionDenied", name, err)
+		}
+	}
+	// The gateway credential opens the start step, which still wants the owner's session.
+	if _, err := providerv1.NewConnectorServiceClient(gw).StartAuthorization(ctx, &providerv1.StartAuthorizationRequest{ConnectorId: id}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("StartAuthorization through the gateway credential without a session: %v, want Unauthenticated", err)
+	}
+	if st := f.connectorStatus(t, bobToken, id); st != "pending" {
+		t.Fatalf("connector is %s", st)
+	}
 }

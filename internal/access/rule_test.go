@@ -197,3 +197,19 @@ func FuzzSudoTenant(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkResolveClient is the hot path: a plain client token, no sudo, no directory call.
+func BenchmarkResolveClient(b *testing.B) {
+	dir := newFakeDir()
+	tok := Token{ClientID: "app", TenantID: "acme", Scopes: []string{"read", ScopeAdminAPI}}
+	ctx := context.Background()
+	for b.Loop() {
+		p, err := Resolve(ctx, dir, tok, SudoRequest{})
+		if err != nil || p.RequireAdminOf("acme") != nil {
+			b.Fatal(err)
+		}
+	}
+	if dir.calls != 0 {
+		b.Fatalf("%d directory calls", dir.calls)
+	}
+}

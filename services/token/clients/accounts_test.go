@@ -75,7 +75,7 @@ func syncedEv(users bool) *registryv1.WatchClientsResponse {
 	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Synced{Synced: true}, UsersSynced: users}
 }
 
-func openTokenStore(t *testing.T, path string) store.Store {
+func openTokenStore(t testing.TB, path string) store.Store {
 	t.Helper()
 	st, err := boltstore.Open(path)
 	if err != nil {
@@ -85,7 +85,7 @@ func openTokenStore(t *testing.T, path string) store.Store {
 	return st
 }
 
-func testKeyring(t *testing.T) *suitekey.Keyring {
+func testKeyring(t testing.TB) *suitekey.Keyring {
 	kr, err := suitekey.New(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)

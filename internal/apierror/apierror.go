@@ -7,6 +7,7 @@ package apierror
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel errors. Wrap them with fmt.Errorf("…: %w", ErrX) or use the constructors below, and compare with
@@ -92,6 +93,9 @@ type OAuthError struct {
 	Code        string
 	Description string
 	Status      int
+	// RetryAfter, when not zero, says when the same request may pass (throttling, RFC 6585 §4): it travels as
+	// google.rpc.RetryInfo and the REST gateway sends it as Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *OAuthError) Error() string {

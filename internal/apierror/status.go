@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -26,6 +27,8 @@ const (
 
 // ToStatus maps err to a gRPC status error. It is the only place that does so:
 //   - *OAuthError → the code its HTTP status implies, with ErrorInfo{Reason: OAuth code, http_status}
+//     (+ RetryInfo when it has a RetryAfter)
+//   - Overloaded → UNAVAILABLE with RetryInfo
 //   - *FieldError → INVALID_ARGUMENT with ErrorInfo{Reason: "invalid_argument", field} and BadRequest
 //   - the sentinels → their codes
 //   - context errors → CANCELED / DEADLINE_EXCEEDED
@@ -42,11 +45,18 @@ func ToStatus(err error) error {
 			msg = oe.Code
 		}
 		st := status.New(codeForHTTP(oe.HTTPStatus()), msg)
-		return withDetails(st, &errdetails.ErrorInfo{
+		details := []protoadapt.MessageV1{&errdetails.ErrorInfo{
 			Reason:   oe.Code,
 			Domain:   Domain,
 			Metadata: map[string]string{metaHTTPStatus: strconv.Itoa(oe.HTTPStatus())},
-		})
+		}}
+		if ri := retryInfo(oe.RetryAfter); ri != nil {
+			details = append(details, ri)
+		}
+		return withDetails(st, details...)
+	}
+	if oe, ok := asOverloaded(err); ok {
+		return overloadedStatus(oe)
 	}
 	var fe *FieldError
 	if errors.As(err, &fe) {
@@ -112,6 +122,9 @@ type Info struct {
 	OAuthCode  string // ErrorInfo reason, when the service gave one
 	Field      string // the invalid field, for INVALID_ARGUMENT
 	HTTPStatus int    // the status the service asked for, or 0
+	// RetryAfter is when a retry may pass (the status's google.rpc.RetryInfo), or 0. The HTTP edge sends it as
+	// Retry-After (RetryAfterSeconds).
+	RetryAfter time.Duration
 }
 
 // FromStatus extracts Info from a gRPC error.
@@ -119,6 +132,9 @@ func FromStatus(err error) Info {
 	st, _ := status.FromError(err)
 	info := Info{Code: st.Code(), Message: st.Message()}
 	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().IsValid() {
+			info.RetryAfter = max(ri.GetRetryDelay().AsDuration(), 0)
+		}
 		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == Domain {
 			info.OAuthCode = ei.GetReason()
 			info.Field = ei.GetMetadata()[metaField]

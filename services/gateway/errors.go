@@ -35,7 +35,11 @@ func (g *Gateway) writeGRPCError(_ context.Context, _ *runtime.ServeMux, _ runti
 	status := info.HTTPStatus
 	if status == 0 {
 		status = runtime.HTTPStatusFromCode(info.Code)
+		if info.Code == codes.ResourceExhausted {
+			status = http.StatusServiceUnavailable // shed load, like UNAVAILABLE
+		}
 	}
+	retryAfter(w.Header(), info)
 	if r.URL.Path == simpleRevokePath {
 		writeJSON(w, status, revokeFailure{Code: status, Msg: info.Message})
 		return
@@ -53,6 +57,14 @@ func (g *Gateway) writeGRPCError(_ context.Context, _ *runtime.ServeMux, _ runti
 		body.ErrorDescription = "internal error"
 	}
 	writeJSON(w, status, body)
+}
+
+// retryAfter sends Retry-After (RFC 9110 §10.2.3) when the service said when a retry may pass (shed load
+// answered 503, throttling 429). Every error writer of the gateway calls it, so the header is mapped here only.
+func retryAfter(h http.Header, info apierror.Info) {
+	if v := apierror.RetryAfterSeconds(info.RetryAfter); v != "" {
+		h.Set("Retry-After", v)
+	}
 }
 
 // errorCodeFor names an error without an OAuth code after its gRPC code, in the OAuth style

@@ -230,6 +230,7 @@ func writeOAuthError(w http.ResponseWriter, err error, basic bool) {
 		basic = basic || fe.basic
 	} else {
 		info := apierror.FromStatus(err)
+		retryAfter(w.Header(), info)
 		body.Error, body.ErrorDescription, body.Field = info.OAuthCode, info.Message, info.Field
 		if info.HTTPStatus != 0 {
 			status = info.HTTPStatus
@@ -256,7 +257,7 @@ func writeOAuthError(w http.ResponseWriter, err error, basic bool) {
 
 func oauthStatusFor(c codes.Code) int {
 	switch c {
-	case codes.Unavailable:
+	case codes.Unavailable, codes.ResourceExhausted:
 		return http.StatusServiceUnavailable
 	case codes.Internal, codes.Unknown, codes.DataLoss:
 		return http.StatusInternalServerError

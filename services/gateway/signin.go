@@ -236,6 +236,7 @@ func (g *Gateway) errorPage(w http.ResponseWriter, err error) {
 		return
 	}
 	info := apierror.FromStatus(err)
+	retryAfter(w.Header(), info)
 	code, msg, status := info.OAuthCode, info.Message, info.HTTPStatus
 	if code == "" || code == "invalid_argument" {
 		code = errorCodeFor(info.Code)

@@ -137,6 +137,15 @@ var dummyPasswordHash = registry.HashPassword("authsuite-dummy-password-never-ma
 // errBadCredentials is the one answer for an unknown user or a wrong password.
 var errBadCredentials = apierror.Unauthenticated("invalid user name or password")
 
+// refuse spends a password check on the dummy hash, within the same bound as a real one, and answers
+// errBadCredentials (or the bound's refusal, as a real check would).
+func refuse(ctx context.Context, password string) error {
+	if _, err := registry.VerifyPasswordContext(ctx, dummyPasswordHash, password); err != nil {
+		return err
+	}
+	return errBadCredentials
+}
+
 // AuthenticateUser checks a sign-in attempt: the tenant's user whose login name (or, when the login contains
 // "@" and no login name matches, e-mail) equals login, case-insensitively, and whose argon2id password hash
 // verifies password. Unknown users, users without a password and wrong passwords fail alike with
@@ -148,8 +157,7 @@ func (is *internalService) AuthenticateUser(ctx context.Context, req *registryv1
 	}
 	login, password := req.GetLogin(), req.GetPassword()
 	if login == "" || len(login) > 256 || password == "" || len(password) > registry.MaxPasswordLen {
-		registry.VerifyPassword(dummyPasswordHash, "x")
-		return nil, errBadCredentials
+		return nil, refuse(ctx, "x")
 	}
 	u, err := is.s.store.FindUser(ctx, req.GetTenantId(), access.Selector{Kind: access.ByLoginName, Value: login})
 	if errors.Is(err, apierror.ErrNotFound) && strings.Contains(login, "@") {
@@ -157,16 +165,20 @@ func (is *internalService) AuthenticateUser(ctx context.Context, req *registryv1
 	}
 	switch {
 	case errors.Is(err, apierror.ErrNotFound):
-		registry.VerifyPassword(dummyPasswordHash, password)
-		return nil, errBadCredentials
+		return nil, refuse(ctx, password)
 	case err != nil:
 		return nil, err
 	}
 	if u.PasswordHash == "" {
-		registry.VerifyPassword(dummyPasswordHash, password)
-		return nil, errBadCredentials
+		return nil, refuse(ctx, password)
 	}
-	if !u.VerifyPassword(password) {
+	// Bounded (registry.VerifyPasswordContext): beyond the hashing slots and queue the attempt is shed with
+	// UNAVAILABLE and a retry hint before any hashing, so a burst of sign-ins cannot exhaust memory.
+	ok, err := registry.VerifyPasswordContext(ctx, u.PasswordHash, password)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, errBadCredentials
 	}
 	if u.Disabled {

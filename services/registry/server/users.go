@@ -37,7 +37,11 @@ func (us *userService) CreateUser(ctx context.Context, req *registryv1.CreateUse
 			return err
 		}
 		if password != nil {
-			u.PasswordHash = registry.HashPassword(*password)
+			h, err := registry.HashPasswordContext(ctx, *password)
+			if err != nil {
+				return err
+			}
+			u.PasswordHash = h
 		}
 		u.TenantID = req.GetTenantId()
 		now := us.s.now().UTC()
@@ -116,7 +120,11 @@ func (us *userService) UpdateUser(ctx context.Context, req *registryv1.UpdateUse
 			if _, err := us.s.store.GetUser(ctx, req.GetTenantId(), in.ID); err != nil {
 				return err // fail fast before hashing
 			}
-			hash = registry.HashPassword(*password)
+			h, err := registry.HashPasswordContext(ctx, *password)
+			if err != nil {
+				return err
+			}
+			hash = h
 		}
 		now := us.s.now().UTC()
 		us.s.clientWrites.Lock()

@@ -415,8 +415,11 @@ func (s *Server) authenticateUser(ctx context.Context, tenantID, login, password
 		return nil, errUserCredentials
 	case codes.PermissionDenied:
 		return nil, errUserDisabled
-	case codes.Unavailable, codes.DeadlineExceeded:
-		return nil, apierror.OAuth(apierror.TemporarilyUnavailable, "the user directory is unavailable; try again")
+	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded:
+		// The registry sheds password checks beyond its bound with a retry hint (registry.VerifyPasswordContext);
+		// pass it on (503 with Retry-After).
+		return nil, &apierror.OAuthError{Code: apierror.TemporarilyUnavailable, Description: "the user directory is busy or unavailable; try again",
+			RetryAfter: max(apierror.FromStatus(err).RetryAfter, time.Second)}
 	}
 	s.log.Error("registry AuthenticateUser", "err", err)
 	return nil, errors.New("user directory error")

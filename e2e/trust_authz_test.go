@@ -35,6 +35,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 // auditRecord is one "admin call" record, typed.
 type auditRecord struct {
 	Msg            string `json:"msg"`
+	Event          string `json:"event"`
 	Service        string `json:"service"`
 	Method         string `json:"method"`
 	CallerClientID string `json:"caller_client_id"`
@@ -46,7 +47,7 @@ type auditRecord struct {
 	Outcome        string `json:"outcome"`
 }
 
-// audits returns every audit record logged so far.
+// audits returns every audit record of an authorized call or a sudo check logged so far.
 func (b *logBuffer) audits(t *testing.T) []auditRecord {
 	t.Helper()
 	b.mu.Lock()
@@ -60,7 +61,7 @@ func (b *logBuffer) audits(t *testing.T) []auditRecord {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("log line %q is not JSON: %v", sc.Bytes(), err)
 		}
-		if r.Msg == "admin call" {
+		if r.Msg == "admin call" || r.Msg == "audit" && r.Event == "sudo_check" {
 			out = append(out, r)
 		}
 	}
@@ -305,6 +306,8 @@ func TestAuthzAuditNamesCallerAndMethod(t *testing.T) {
 	expect(t, "registry as admin user", s.call("GET", authzTenants+f.acmeID+"/clients/?sudo=loginName:admin", f.admin, nil), 200)
 	expect(t, "provider as admin user", s.call("POST", authzThingworx+"GetOAuthConfiguration?sudo=loginName:admin", f.admin, map[string]any{}), 200)
 	s.call("GET", authzTenants+"?sudo=loginName:admin", f.nobody, nil) // refused: its record must name the real caller
+	expect(t, "unknown user", s.call("GET", "/api/oauth2/server/tokens/check?sudo=uid:nobody-in-acme&token="+url.QueryEscape(f.billing), "", nil), 404)
+	checkToken(t, s, f.admin, "sudo=loginName:nobody")
 
 	want := []auditRecord{
 		{Msg: "admin call", Service: "registry", Method: "/authsuite.registry.v1.ClientService/ListClients", CallerClientID: "admin",
@@ -313,6 +316,10 @@ func TestAuthzAuditNamesCallerAndMethod(t *testing.T) {
 			CallerTenant: "default", Sudo: true, AsUserID: f.adminUserID, AsTenant: "default", Outcome: "ok"},
 		{Msg: "admin call", Service: "registry", Method: "/authsuite.registry.v1.TenantService/ListTenants", CallerClientID: "console",
 			CallerUserID: f.nobodyID, CallerTenant: "default", Outcome: "PermissionDenied"},
+		{Msg: "audit", Event: "sudo_check", Service: "token", Method: "/authsuite.token.v1.SimpleTokenService/CheckToken", CallerClientID: "admin",
+			CallerTenant: "default", Sudo: true, AsUserID: f.nobodyID, AsTenant: "default", Outcome: "ok"},
+		{Msg: "audit", Event: "sudo_check", Service: "token", Method: "/authsuite.token.v1.SimpleTokenService/CheckToken", CallerClientID: "billing",
+			CallerTenant: f.acmeID, Outcome: "NotFound"},
 	}
 	got := f.logs.audits(t)
 	for _, w := range want {

@@ -2,7 +2,11 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
@@ -60,11 +64,24 @@ func (s *Server) CheckToken(ctx context.Context, req *tokenv1.CheckTokenRequest)
 	c := v.claims
 	tok := access.Token{ClientID: c.ClientID, TenantID: c.Tenant, UserID: userID(c), Scopes: v.scopes}
 	p, err := access.Resolve(ctx, directory.NewRegistry(s.reg), tok, sudo)
+	s.auditSudo(ctx, p, err)
 	if err != nil {
 		return nil, err
 	}
 	withSudo(resp, v, p.As)
 	return resp, nil
+}
+
+// auditSudo records a sudo check, granted or refused: the method, the real caller (the token's client, user
+// and tenant), the impersonated user when granted, and the outcome. It never logs the token.
+func (s *Server) auditSudo(ctx context.Context, p access.Principal, err error) {
+	method, _ := grpc.Method(ctx)
+	outcome, level := "ok", slog.LevelInfo
+	if err != nil {
+		outcome, level = status.Code(apierror.ToStatus(err)).String(), slog.LevelWarn
+	}
+	attrs := append([]slog.Attr{slog.String("event", "sudo_check"), slog.String("method", method)}, p.AuditAttrs()...)
+	s.log.LogAttrs(ctx, level, "audit", append(attrs, slog.String("outcome", outcome))...)
 }
 
 // RevokeToken is GET /api/oauth2/server/tokens/revoke (seed 003 §1.2.3): it revokes the token durably and

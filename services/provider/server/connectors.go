@@ -119,7 +119,7 @@ func (c *connectorService) StartAuthorization(ctx context.Context, req *provider
 	s := c.s
 	id := req.GetConnectorId()
 	if id == "" || len(id) > 128 {
-		return nil, apierror.Invalid("connectorId", "is required")
+		return nil, apierror.Invalid("connectorId", "is required, at most 128 characters")
 	}
 	con, err := s.store.GetConnector(ctx, id)
 	if err != nil {

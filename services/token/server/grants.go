@@ -267,31 +267,24 @@ func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.
 			return nil, apierror.OAuth(apierror.InvalidScope, "%s", err.Error())
 		}
 	}
-	keys := []string{accountKey(cl.TenantID, username)}
+	// Throttled per account (checkPassword; the token request carries no browser address). The audit names
+	// the account, never the typed name.
 	b := &tokenv1.Browser{}
-	if msg, err := s.throttled(ctx, keys); err != nil {
-		return nil, err
-	} else if msg != "" {
-		s.audit("password_grant", "throttled", cl, "", username, b)
-		return nil, errGrant("%s", msg)
-	}
-	u, err := s.authenticateUser(ctx, cl.TenantID, username, req.GetPassword())
+	u, account, ref, err := s.checkPassword(ctx, cl.TenantID, username, req.GetPassword(), "")
 	switch {
+	case ref != nil:
+		s.audit("password_grant", "throttled", cl, account.GetUserId(), account.GetLoginName(), b)
+		return nil, &apierror.OAuthError{Code: apierror.InvalidGrant, Description: ref.message(), RetryAfter: ref.wait}
 	case errors.Is(err, errUserDisabled):
-		s.audit("password_grant", "disabled", cl, "", username, b)
+		s.audit("password_grant", "disabled", cl, account.GetUserId(), account.GetLoginName(), b)
 		return nil, errGrant("the user is disabled")
 	case errors.Is(err, errUserCredentials):
-		s.audit("password_grant", "bad_credentials", cl, "", username, b)
-		if err := s.recordFailure(ctx, keys); err != nil {
-			return nil, err
-		}
+		s.audit("password_grant", "bad_credentials", cl, account.GetUserId(), account.GetLoginName(), b)
 		return nil, errGrant("invalid user name or password")
 	case err != nil:
 		return nil, err
 	}
-	if err := s.st.DeleteLoginFailures(ctx, keys[0]); err != nil {
-		return nil, err
-	}
+	s.audit("password_grant", "success", cl, u.GetUserId(), u.GetLoginName(), b)
 	inc, err := s.incarnationOf(ctx, cl.TenantID, u.GetUserId())
 	switch {
 	case errors.Is(err, errUserDisabled):
@@ -301,7 +294,6 @@ func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.
 	case err != nil:
 		return nil, err
 	}
-	s.audit("password_grant", "success", cl, u.GetUserId(), username, b)
 	now := s.now()
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: u.GetUserId(), TenantID: cl.TenantID, Scopes: scopes, AuthTime: now, FamilyID: newJTI(),

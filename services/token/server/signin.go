@@ -275,10 +275,11 @@ func withQuery(uri string, q url.Values) string {
 	return uri + sep + q.Encode()
 }
 
-// Login checks a submitted login form (SPEC §2 sign-in): throttling first, then the user's password in the
-// client's tenant through the registry. A failure shows the login page again with a message that does not
-// reveal whether the user exists; a success starts an SSO session (cookie value in the step) and continues
-// with consent or the code. Every attempt is audit-logged without the password.
+// Login checks a submitted login form (SPEC §2 sign-in): the attempt is reserved against the login throttle
+// first (checkPassword), then the user's password is checked in the client's tenant through the registry. A
+// failure shows the login page again with a message that does not reveal whether the user exists; an address
+// that must slow down is answered 429 with Retry-After; a success starts an SSO session (cookie value in the
+// step) and continues with consent or the code. Every attempt is audit-logged without the password.
 func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1.LoginResponse, error) {
 	in, cl, err := s.loadInteraction(ctx, req.GetInteractionId())
 	if err != nil {
@@ -294,32 +295,23 @@ func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1
 	if username == "" || req.GetPassword() == "" {
 		return again("Enter your user name and password."), nil
 	}
-	keys := []string{accountKey(cl.TenantID, username), addressKey(b.GetRemoteAddr())}
-	if msg, err := s.throttled(ctx, keys); err != nil {
-		return nil, err
-	} else if msg != "" {
-		s.audit("login", "throttled", cl, "", username, b)
-		return again(msg), nil
-	}
-	u, err := s.authenticateUser(ctx, cl.TenantID, username, req.GetPassword())
+	// Throttled per account and per address (checkPassword). The audit names the account, never the typed
+	// name: a password typed into the name field must not reach the logs.
+	u, account, ref, err := s.checkPassword(ctx, cl.TenantID, username, req.GetPassword(), b.GetRemoteAddr())
 	switch {
+	case ref != nil && ref.address:
+		s.audit("login", "throttled_address", cl, account.GetUserId(), account.GetLoginName(), b)
+		return nil, ref.slowDown()
+	case ref != nil:
+		s.audit("login", "throttled", cl, account.GetUserId(), account.GetLoginName(), b)
+		return again(ref.message()), nil
 	case errors.Is(err, errUserDisabled):
-		s.audit("login", "disabled", cl, u.GetUserId(), username, b)
+		s.audit("login", "disabled", cl, account.GetUserId(), account.GetLoginName(), b)
 		return again(msgDisabled), nil
 	case errors.Is(err, errUserCredentials):
-		s.audit("login", "bad_credentials", cl, "", username, b)
-		if err := s.recordFailure(ctx, keys); err != nil {
-			return nil, err
-		}
-		msg := msgBadCredentials
-		if m, err := s.throttled(ctx, keys); err == nil && m != "" {
-			msg += " " + m
-		}
-		return again(msg), nil
+		s.audit("login", "bad_credentials", cl, account.GetUserId(), account.GetLoginName(), b)
+		return again(msgBadCredentials), nil
 	case err != nil:
-		return nil, err
-	}
-	if err := s.st.DeleteLoginFailures(ctx, keys[0]); err != nil {
 		return nil, err
 	}
 	inc, err := s.incarnationOf(ctx, cl.TenantID, u.GetUserId())
@@ -331,7 +323,7 @@ func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1
 	case err != nil:
 		return nil, err
 	}
-	s.audit("login", "success", cl, u.GetUserId(), username, b)
+	s.audit("login", "success", cl, u.GetUserId(), u.GetLoginName(), b)
 
 	// A new session replaces the browser's previous one (session fixation, RFC 9700 §4.x; OIDC Core §3.1.2.3).
 	if old := b.GetSessionCookie(); old != "" && len(old) <= 128 {
@@ -425,7 +417,8 @@ func (s *Server) authenticateUser(ctx context.Context, tenantID, login, password
 	return nil, errors.New("user directory error")
 }
 
-// audit writes one audit record of a sign-in event. It never contains a password, code or token.
+// audit writes one audit record of a sign-in event. It never contains a password, code or token. loginName
+// must be the login name of the account userID (never what was typed: that may be a password).
 func (s *Server) audit(event, outcome string, cl *clients.Client, userID, loginName string, b *tokenv1.Browser) {
 	attrs := []any{"event", event, "outcome", outcome, "client_id", cl.ID, "tenant", cl.TenantID,
 		"remote_addr", clip(b.GetRemoteAddr()), "user_agent", clip(b.GetUserAgent())}

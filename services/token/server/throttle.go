@@ -6,119 +6,343 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/services/token/store"
 )
 
-// throttlePolicy slows down and then locks repeated failed sign-ins for one key: after Free failures each
-// further attempt must wait 1 s, 2 s, 4 s … (at most MaxDelay) after the last failure; at LockAt failures the
-// key is locked for Lock. Failures older than Window are forgotten.
+// Login throttling (OWASP Authentication Cheat Sheet, "Login Throttling"; RFC 6749 §10.10 asks for it on the
+// password grant). Every sign-in attempt is reserved before its password is checked and settled after:
+//
+//  1. reserve: one store transaction reads the counts of every key of the attempt (the account, and the
+//     remote address when known), refuses the attempt when a key must wait or is locked, and otherwise counts
+//     it on every key. Concurrent attempts are serialized by the transaction, so no more attempts are checked
+//     than the policies allow, however many arrive at once.
+//  2. the password is checked (by the registry);
+//  3. settle: a wrong password keeps its count (and restarts the delay from the answer); a right one clears the
+//     account and refunds the address; an attempt that was not answered (the registry shed it or failed)
+//     is refunded.
+
+// throttlePolicy is how one kind of key throttles: Free failures pass at once; after that an attempt must
+// wait Base, then twice as long per further failure (at most MaxDelay), after the last one; with LockAt > 0,
+// LockAt failures lock the key for Lock. CountEarly counts an attempt made before its wait is over as a failure
+// (it guessed too early: Keycloak's "quick login check"), so a burst reaches the lock instead of being
+// answered for free. Failures older than Window are forgotten.
 type throttlePolicy struct {
-	Free, LockAt int
-	MaxDelay     time.Duration
-	Lock, Window time.Duration
+	Free       int
+	Base       time.Duration
+	MaxDelay   time.Duration
+	LockAt     int
+	Lock       time.Duration
+	Window     time.Duration
+	CountEarly bool
 }
 
-// Login throttling (SPEC §2, OWASP Authentication Cheat Sheet): per account, and per address (looser,
-// since many users can share one address).
+// The policies. An account locks: at most LockAt passwords are ever checked for it per window. An address
+// only slows down, and attempts refused for it are not counted: many users can share one address (a NAT,
+// or a proxy that is not configured as trusted), and a lock would shut all of them out; a user who waits
+// as told and gives the right password signs in.
 var (
-	accountPolicy = throttlePolicy{Free: 3, LockAt: 10, MaxDelay: 30 * time.Second, Lock: 15 * time.Minute, Window: 15 * time.Minute}
-	addressPolicy = throttlePolicy{Free: 10, LockAt: 50, MaxDelay: 30 * time.Second, Lock: 15 * time.Minute, Window: 15 * time.Minute}
+	accountPolicy = throttlePolicy{Free: 3, Base: time.Second, MaxDelay: 30 * time.Second, LockAt: 10,
+		Lock: 15 * time.Minute, Window: 15 * time.Minute, CountEarly: true}
+	addressPolicy = throttlePolicy{Free: 10, Base: 2 * time.Second, MaxDelay: 30 * time.Second, Window: 15 * time.Minute}
 )
 
-// accountKey is the throttling key of a login name in a tenant (hashed: keys have a fixed size and the
-// store holds no login names).
-func accountKey(tenantID, login string) string {
-	h := sha256.Sum256([]byte(tenantID + "\x00" + strings.ToLower(login)))
-	return "acct:" + hex.EncodeToString(h[:16])
+// Key kinds. Account keys name an account or, for a name that matches none, the typed name; both use the
+// account policy, so an unknown name is throttled exactly like a known one.
+const (
+	kindAccount = "acct"
+	kindAddress = "addr"
+)
+
+// throttleKey is a fixed-size key of kind for the given parts (hashed: the store holds no login names or
+// addresses).
+func throttleKey(kind string, parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return kind + ":" + hex.EncodeToString(h[:16])
 }
 
-// addressKey is the throttling key of a remote address; "" when unknown.
+// accountKey is the key of an account (by user id) in a tenant.
+func accountKey(tenantID, userID string) string { return throttleKey(kindAccount, tenantID, "id", userID) }
+
+// nameKey is the key of a typed login name that matches no account (case-insensitive, as logins match).
+func nameKey(tenantID, login string) string {
+	return throttleKey(kindAccount, tenantID, "name", strings.ToLower(login))
+}
+
+// addressKey is the key of a remote address; "" when unknown.
 func addressKey(addr string) string {
 	if addr == "" {
 		return ""
 	}
-	h := sha256.Sum256([]byte(addr))
-	return "addr:" + hex.EncodeToString(h[:16])
+	return throttleKey(kindAddress, addr)
 }
 
 func policyOf(key string) throttlePolicy {
-	if strings.HasPrefix(key, "addr:") {
+	if strings.HasPrefix(key, kindAddress+":") {
 		return addressPolicy
 	}
 	return accountPolicy
 }
 
-// throttled returns a message for the user when any key must wait or is locked, else "".
-func (s *Server) throttled(ctx context.Context, keys []string) (string, error) {
-	now := s.now()
-	msg := ""
-	for _, k := range keys {
-		if k == "" {
-			continue
-		}
-		f, err := s.st.LoginFailures(ctx, k)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		p := policyOf(k)
-		switch {
-		case now.Before(f.LockedUntil):
-			return fmt.Sprintf("Too many failed sign-in attempts: sign-in is locked for %s. Try again later.", roundUp(f.LockedUntil.Sub(now))), nil
-		case !f.LockedUntil.IsZero() || now.Sub(f.Last) > p.Window:
-			continue // the lock or the window has passed
-		case f.Count >= p.Free:
-			wait := min(time.Second<<min(f.Count-p.Free, 10), p.MaxDelay)
-			if left := f.Last.Add(wait).Sub(now); left > 0 && msg == "" {
-				msg = fmt.Sprintf("Too many failed sign-in attempts. Wait %s before trying again.", roundUp(left))
-			}
-		}
+// live is f as the policy sees it at now: the zero record (with f's key) once its window or lock has passed.
+func (p throttlePolicy) live(f store.LoginFailures, now time.Time) store.LoginFailures {
+	if f.Count == 0 || (!f.LockedUntil.IsZero() && !now.Before(f.LockedUntil)) || now.Sub(f.Last) > p.Window {
+		return store.LoginFailures{Key: f.Key}
 	}
-	return msg, nil
+	return f
 }
 
-// recordFailure counts a failed sign-in for every key, durably and atomically per key (one store
-// transaction reads, counts and writes), so concurrent failures each count and reach the lock.
-func (s *Server) recordFailure(ctx context.Context, keys []string) error {
+// wait is how long an attempt under the live record f must still wait at now (0: it may go ahead), and
+// whether f is locked.
+func (p throttlePolicy) wait(f store.LoginFailures, now time.Time) (time.Duration, bool) {
+	if now.Before(f.LockedUntil) {
+		return f.LockedUntil.Sub(now), true
+	}
+	if f.Count < p.Free {
+		return 0, false
+	}
+	delay := min(p.Base<<min(f.Count-p.Free, 16), p.MaxDelay)
+	return max(f.Last.Add(delay).Sub(now), 0), false
+}
+
+// count counts one attempt on the live record f at now, locking it when it reaches LockAt.
+func (p throttlePolicy) count(f store.LoginFailures, now time.Time) store.LoginFailures {
+	f.Count++
+	f.Last = now
+	if p.LockAt > 0 && f.Count >= p.LockAt && f.LockedUntil.IsZero() {
+		f.LockedUntil = now.Add(p.Lock)
+	}
+	f.Expiry = now.Add(p.Window + p.Lock)
+	return f
+}
+
+// refusal is why an attempt may not be checked now.
+type refusal struct {
+	wait    time.Duration
+	locked  bool // a key is locked
+	address bool // only the address refused: the network must slow down
+}
+
+// message is what the user is told; it never says whether the account exists.
+func (r *refusal) message() string {
+	switch {
+	case r.locked:
+		return fmt.Sprintf("Too many failed sign-in attempts: sign-in is locked for %s. Try again later.", roundUp(r.wait))
+	case r.address:
+		return fmt.Sprintf("Too many sign-in attempts from your network. Wait %s before trying again.", roundUp(r.wait))
+	}
+	return fmt.Sprintf("Too many failed sign-in attempts. Wait %s before trying again.", roundUp(r.wait))
+}
+
+// slowDown is the error of an attempt refused for its address only: 429 with Retry-After (RFC 6585 §4), so
+// that clients wait instead of retrying at once.
+func (r *refusal) slowDown() error {
+	return &apierror.OAuthError{Code: apierror.TemporarilyUnavailable, Description: r.message(), Status: http.StatusTooManyRequests, RetryAfter: r.wait}
+}
+
+// errNothingToStore aborts a reservation transaction that changes nothing (a refusal that counts nothing).
+var errNothingToStore = errors.New("nothing to store")
+
+// reserve counts one attempt on every key ("" keys are skipped) before its password is checked, in one store
+// transaction, or refuses it (a non-nil refusal, with nothing counted except CountEarly penalties). A reserved
+// attempt must be settled.
+func (s *Server) reserve(ctx context.Context, keys []string) (*refusal, error) {
+	keys = presentKeys(keys)
 	now := s.now()
+	var ref *refusal
+	var penalized []string // keys the refusal locked
+	_, err := s.st.UpdateLoginFailureSet(ctx, keys, func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
+		ref, penalized = nil, nil // the update may run again
+		waits := make([]time.Duration, len(fs))
+		for i := range fs {
+			p := policyOf(keys[i])
+			fs[i] = p.live(fs[i], now)
+			w, locked := p.wait(fs[i], now)
+			waits[i] = w
+			if w > 0 {
+				ref = worse(ref, &refusal{wait: w, locked: locked, address: !strings.HasPrefix(keys[i], kindAccount+":")})
+			}
+		}
+		if ref == nil {
+			for i := range fs {
+				fs[i] = policyOf(keys[i]).count(fs[i], now)
+			}
+			return fs, nil
+		}
+		changed := false
+		for i := range fs {
+			p := policyOf(keys[i])
+			if waits[i] == 0 || !p.CountEarly || now.Before(fs[i].LockedUntil) {
+				continue
+			}
+			fs[i] = p.count(fs[i], now)
+			changed = true
+			w, locked := p.wait(fs[i], now)
+			if locked {
+				penalized = append(penalized, keys[i])
+			}
+			ref = worse(ref, &refusal{wait: w, locked: locked})
+		}
+		if !changed {
+			return nil, errNothingToStore
+		}
+		return fs, nil
+	})
+	if err != nil && !errors.Is(err, errNothingToStore) {
+		return nil, err
+	}
+	for _, k := range penalized {
+		s.logLock(k)
+	}
+	return ref, nil
+}
+
+// worse is the refusal to report of two: a lock before a wait, the longer wait, an account before an address.
+func worse(a, b *refusal) *refusal {
+	switch {
+	case a == nil:
+		return b
+	case a.locked != b.locked:
+		if b.locked {
+			return b
+		}
+		return a
+	case a.address != b.address:
+		if a.address {
+			return b
+		}
+		return a
+	case b.wait > a.wait:
+		return b
+	}
+	return a
+}
+
+// outcome is how a reserved attempt ended.
+type outcome int
+
+const (
+	outcomeWrong      outcome = iota // the password was checked and is wrong (or the name matches no account)
+	outcomeRight                     // the password was right (also for a disabled user)
+	outcomeUnanswered                // the check did not answer (shed, failed): the attempt is refunded
+)
+
+// settle ends a reserved attempt (see the package comment on throttling). It runs even when ctx is cancelled,
+// so that no reservation is left counted by a client that went away.
+func (s *Server) settle(ctx context.Context, keys []string, o outcome) error {
+	keys = presentKeys(keys)
+	now := s.now()
+	var locked []string
+	_, err := s.st.UpdateLoginFailureSet(context.WithoutCancel(ctx), keys, func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
+		locked = nil
+		for i := range fs {
+			p := policyOf(keys[i])
+			fs[i] = p.live(fs[i], now)
+			switch {
+			case fs[i].Count == 0:
+			case o == outcomeWrong:
+				fs[i].Last = now // the delay runs from the answer
+				if now.Before(fs[i].LockedUntil) {
+					locked = append(locked, keys[i])
+				}
+			case o == outcomeRight && p.LockAt > 0:
+				fs[i] = store.LoginFailures{Key: keys[i]} // the account's owner is back: forget its failures
+			default:
+				fs[i].Count--
+				if fs[i].Count < p.LockAt {
+					fs[i].LockedUntil = time.Time{}
+				}
+			}
+		}
+		return fs, nil
+	})
+	for _, k := range locked {
+		s.logLock(k)
+	}
+	return err
+}
+
+func (s *Server) logLock(key string) {
+	s.log.Warn("audit", "event", "login_lock", "key_kind", key[:strings.IndexByte(key, ':')])
+}
+
+func presentKeys(keys []string) []string {
+	out := keys[:0:0]
 	for _, k := range keys {
-		if k == "" {
-			continue
-		}
-		p := policyOf(k)
-		locked := false
-		f, err := s.st.UpdateLoginFailures(ctx, k, func(f store.LoginFailures) (store.LoginFailures, error) {
-			locked = false // the update may run again if the transaction retries
-			if f.Count == 0 || (!f.LockedUntil.IsZero() && !now.Before(f.LockedUntil)) || now.Sub(f.Last) > p.Window {
-				f = store.LoginFailures{Key: k}
-			}
-			f.Count++
-			f.Last = now
-			if f.Count >= p.LockAt {
-				f.LockedUntil = now.Add(p.Lock)
-				locked = true
-			}
-			f.Expiry = now.Add(p.Window + p.Lock)
-			return f, nil
-		})
-		if err != nil {
-			return err
-		}
-		if locked {
-			s.log.Warn("audit", "event", "login_lock", "key_kind", k[:strings.IndexByte(k, ':')], "until", f.LockedUntil)
+		if k != "" {
+			out = append(out, k)
 		}
 	}
-	return nil
+	return out
+}
+
+// signInAccount resolves a typed login to the account it names, matching as AuthenticateUser does (the
+// login name, or the e-mail address when the login contains "@" and no login name matches), and returns the
+// account's throttling key and user. A login that matches no active account gets the key of the typed name
+// and a nil user: it is throttled like an account, so the answers do not tell the two apart.
+func (s *Server) signInAccount(ctx context.Context, tenantID, login string) (string, *registryv1.User, error) {
+	selectors := []string{"loginName:" + login}
+	if strings.Contains(login, "@") {
+		selectors = append(selectors, "email:"+login)
+	}
+	for _, sel := range selectors {
+		resp, err := s.reg.ResolveUser(ctx, &registryv1.ResolveUserRequest{Selector: sel, TenantId: tenantID})
+		switch status.Code(err) {
+		case codes.OK:
+			return accountKey(tenantID, resp.GetUser().GetUserId()), resp.GetUser(), nil
+		case codes.NotFound, codes.InvalidArgument, codes.PermissionDenied:
+			continue // unknown, not a valid login, or disabled (no password check can sign it in)
+		case codes.Unavailable, codes.DeadlineExceeded:
+			return "", nil, apierror.OAuth(apierror.TemporarilyUnavailable, "the user directory is unavailable; try again")
+		}
+		s.log.Error("registry ResolveUser", "err", err)
+		return "", nil, errors.New("user directory error")
+	}
+	return nameKey(tenantID, login), nil, nil
+}
+
+// checkPassword runs one throttled password check for login in tenantID: it resolves the account, reserves
+// the attempt on the account and on the remote address (addr, "" when unknown), checks the password and
+// settles. It returns the refusal when the attempt may not be checked now; otherwise the user (with the
+// error of authenticateUser: errUserCredentials, errUserDisabled, or a failure) and the resolved account
+// (nil for a login that matches none), which is what may be logged.
+func (s *Server) checkPassword(ctx context.Context, tenantID, login, password, addr string) (u, account *registryv1.User, ref *refusal, err error) {
+	key, account, err := s.signInAccount(ctx, tenantID, login)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keys := []string{key, addressKey(addr)}
+	if ref, err := s.reserve(ctx, keys); err != nil || ref != nil {
+		return nil, account, ref, err
+	}
+	u, err = s.authenticateUser(ctx, tenantID, login, password)
+	if err == nil && account != nil && u.GetUserId() != account.GetUserId() {
+		u, err = nil, errUserCredentials // renamed in between: the budget reserved was another account's
+	}
+	o := outcomeUnanswered
+	switch {
+	case err == nil, errors.Is(err, errUserDisabled):
+		o = outcomeRight
+	case errors.Is(err, errUserCredentials):
+		o = outcomeWrong
+	}
+	if serr := s.settle(ctx, keys, o); serr != nil && err == nil {
+		return nil, account, nil, serr
+	}
+	return u, account, nil, err
 }
 
 func roundUp(d time.Duration) string {
 	if d >= time.Minute {
 		return fmt.Sprintf("%d minutes", int((d+time.Minute-1)/time.Minute))
 	}
-	return fmt.Sprintf("%d seconds", int((d+time.Second-1)/time.Second))
+	return fmt.Sprintf("%d seconds", max(int((d+time.Second-1)/time.Second), 1))
 }

@@ -247,7 +247,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 				healthpb.NewHealthClient(public.Token), healthpb.NewHealthClient(public.Registry), healthpb.NewHealthClient(public.Provider),
 			}
 		}
-		gw, err := gateway.New(ctx, gateway.Backends{Registry: public.Registry, Token: public.Token, Provider: public.Provider}, log.With("service", "gateway"))
+		gw, err := gateway.New(ctx, gateway.Backends{Registry: public.Registry, Token: public.Token, Provider: public.Provider}, log.With("service", "gateway"),
+			gateway.WithTrustedProxies(cfg.TrustedProxies))
 		if err != nil {
 			return nil, err
 		}

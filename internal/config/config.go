@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/authsuite/authsuite/internal/clientip"
 )
 
 // Role is what one authsuite process runs.
@@ -70,6 +72,8 @@ type Config struct {
 	KeyRotation   time.Duration // signing key rotation period
 	LogFormat     string        // text or json
 	LogLevel      string        // debug, info, warn, error
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For the gateway believes (internal/clientip).
+	TrustedProxies clientip.Trusted
 	// AllowPrivateOutbound lets outbound HTTP (back-channel logout, provider endpoints) reach loopback,
 	// private, link-local and other non-public addresses (internal/outbound).
 	AllowPrivateOutbound bool
@@ -117,6 +121,10 @@ func Load(role Role, args []string, env []string, out io.Writer) (Config, error)
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the bbolt files")
 	fs.StringVar(&c.Issuer, "issuer", "", "OAuth issuer URL (default http:// + the HTTP address)")
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "master key file, created when missing (default DATA_DIR/master.key; AUTHSUITE_MASTER_KEY wins)")
+	fs.Func("trusted-proxies", "comma-separated CIDR prefixes or addresses of reverse proxies whose X-Forwarded-For names the client (default: none, the header is ignored)", func(v string) (err error) {
+		c.TrustedProxies, err = clientip.Parse(v)
+		return err
+	})
 	fs.StringVar(&c.SigningAlg, "signing-alg", "ES256", "access and ID token signing algorithm: ES256, EdDSA or RS256")
 	fs.DurationVar(&c.KeyRotation, "key-rotation", 90*24*time.Hour, "signing key rotation period")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")

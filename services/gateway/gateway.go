@@ -22,6 +22,7 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
+	"github.com/authsuite/authsuite/internal/clientip"
 )
 
 // Backends are the gRPC connections the gateway forwards to. In the all-in-one process both point at the
@@ -38,11 +39,16 @@ type Gateway struct {
 	oauth tokenv1.OAuthServiceClient
 	authz tokenv1.AuthorizeServiceClient
 	log   *slog.Logger
+	// proxies are the trusted reverse proxies (clientAddr); none by default.
+	proxies clientip.Trusted
 }
 
 // New builds the gateway. It does not dial anything: the backends' connections are used per request.
-func New(ctx context.Context, b Backends, log *slog.Logger) (*Gateway, error) {
+func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	g := &Gateway{oauth: tokenv1.NewOAuthServiceClient(b.Token), log: log}
+	for _, o := range opts {
+		o(g)
+	}
 	g.mux = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			// Fields at their default value are still written ("requireConsent": false); unset optional

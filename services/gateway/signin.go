@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"html/template"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -75,16 +74,12 @@ func pageHeaders(h http.Header) {
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
-// browser collects what the token service needs to know about the browser.
-func browser(r *http.Request) *tokenv1.Browser {
-	b := &tokenv1.Browser{UserAgent: r.UserAgent()}
+// browser collects what the token service needs to know about the browser. Its address is the client's
+// behind the trusted proxies (clientAddr).
+func (g *Gateway) browser(r *http.Request) *tokenv1.Browser {
+	b := &tokenv1.Browser{UserAgent: r.UserAgent(), RemoteAddr: g.clientAddr(r)}
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		b.SessionCookie = c.Value
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		b.RemoteAddr = host
-	} else {
-		b.RemoteAddr = r.RemoteAddr
 	}
 	return b
 }
@@ -110,7 +105,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) {
 		g.errorPage(w, err)
 		return
 	}
-	resp, err := g.authz.Authorize(r.Context(), &tokenv1.AuthorizeRequest{Parameters: params, Browser: browser(r)})
+	resp, err := g.authz.Authorize(r.Context(), &tokenv1.AuthorizeRequest{Parameters: params, Browser: g.browser(r)})
 	if err != nil {
 		g.errorPage(w, err)
 		return
@@ -126,7 +121,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := g.authz.Login(r.Context(), &tokenv1.LoginRequest{
-		InteractionId: form.Get("interaction"), Username: form.Get("username"), Password: form.Get("password"), Browser: browser(r),
+		InteractionId: form.Get("interaction"), Username: form.Get("username"), Password: form.Get("password"), Browser: g.browser(r),
 	})
 	if err != nil {
 		g.errorPage(w, err)
@@ -144,7 +139,7 @@ func (g *Gateway) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := g.authz.Consent(r.Context(), &tokenv1.ConsentRequest{
 		InteractionId: form.Get("interaction"), Allow: form.Get("decision") == "allow", Remember: form.Get("remember") != "",
-		Browser: browser(r),
+		Browser: g.browser(r),
 	})
 	if err != nil {
 		g.errorPage(w, err)
@@ -281,7 +276,7 @@ func (g *Gateway) endSession(w http.ResponseWriter, r *http.Request) {
 		g.errorPage(w, err)
 		return
 	}
-	resp, err := g.authz.EndSession(r.Context(), &tokenv1.EndSessionRequest{Parameters: params, Browser: browser(r)})
+	resp, err := g.authz.EndSession(r.Context(), &tokenv1.EndSessionRequest{Parameters: params, Browser: g.browser(r)})
 	if err != nil {
 		g.errorPage(w, err)
 		return
@@ -304,7 +299,7 @@ func (g *Gateway) endSessionConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := g.authz.ConfirmEndSession(r.Context(), &tokenv1.ConfirmEndSessionRequest{
-		ConfirmId: form.Get("interaction"), Logout: form.Get("decision") == "yes", Browser: browser(r),
+		ConfirmId: form.Get("interaction"), Logout: form.Get("decision") == "yes", Browser: g.browser(r),
 	})
 	if err != nil {
 		g.errorPage(w, err)

@@ -284,3 +284,24 @@ func TestRecreatedUserIsAnotherAccount(t *testing.T) {
 	// The old tokens are still refused after the new account's activity.
 	rp.assertLocked(t, g, time.Now())
 }
+
+// TestRecreatedUserDoesNotInheritConsent (item 9): a consent the old account remembered for a client is not
+// the new account's: signing in to the same client shows the consent page again.
+func TestRecreatedUserDoesNotInheritConsent(t *testing.T) {
+	f := newSigninFixture(t)
+	b := newBrowser(t)
+	p := b.login(f.s.base, b.get(f.authorizeURL("web", "openid profile", "st", "n", usersChallenge())), "alice", alicePassword)
+	redirectParams(t, b.consent(f.s.base, p, true, true), f.callback)
+	// Remembered: the old account is not asked again.
+	redirectParams(t, b.get(f.authorizeURL("web", "openid profile", "st", "n", usersChallenge())), f.callback)
+
+	expect(t, "DELETE alice", f.s.call("DELETE", f.aliceURL(), f.adminToken, nil), 200)
+	expect(t, "re-create alice", f.s.call("POST", "/api/adminapi2/v1/tenants/"+f.tenantID+"/users/", f.adminToken, map[string]any{
+		"userId": f.aliceID, "loginName": "alice", "password": alicePassword,
+	}), 201)
+	nb := newBrowser(t)
+	p = nb.get(f.authorizeURL("web", "openid profile", "st", "n", usersChallenge()))
+	if p = nb.login(f.s.base, p, "alice", alicePassword); !p.isConsent() {
+		t.Fatalf("the new account skipped consent (status %d location %q): it inherited the old account's", p.status, p.location)
+	}
+}

@@ -140,7 +140,7 @@ func (s *Server) next(ctx context.Context, cl *clients.Client, in *store.Interac
 			c, err := s.st.Consent(ctx, sess.TenantID, sess.UserID, cl.ID)
 			switch {
 			case err == nil:
-				remembered = s.now().Before(c.Expiry) && covers(c.Scopes, in.Scopes)
+				remembered = s.now().Before(c.Expiry) && covers(c.Scopes, in.Scopes) && c.Incarnation == sess.Incarnation
 			case !errors.Is(err, store.ErrNotFound):
 				return nil, err
 			}
@@ -378,6 +378,7 @@ func (s *Server) Consent(ctx context.Context, req *tokenv1.ConsentRequest) (*tok
 	if req.GetRemember() && cl.AllowRememberConsent {
 		if err := s.st.PutConsent(ctx, store.Consent{
 			TenantID: cl.TenantID, UserID: sess.UserID, ClientID: cl.ID, Scopes: in.Scopes, Expiry: s.now().Add(ConsentLifetime),
+			Incarnation: sess.Incarnation,
 		}); err != nil {
 			return nil, err
 		}

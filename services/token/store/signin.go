@@ -136,6 +136,9 @@ type Consent struct {
 	ClientID string    `json:"client_id"`
 	Scopes   []string  `json:"scopes"`
 	Expiry   time.Time `json:"-"`
+	// Incarnation is the account incarnation (Account) of UserID that consented: another account with the
+	// same user id has not.
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // LoginFailures counts recent failed sign-ins for one throttling key (an account or an address).

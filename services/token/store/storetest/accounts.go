@@ -17,6 +17,43 @@ var accountTests = []struct {
 }{
 	{"DeleteAccountSessions", testDeleteAccountSessions},
 	{"DeleteAccountRefreshTokens", testDeleteAccountRefreshTokens},
+	{"AccountIncarnationStored", testAccountIncarnationStored},
+}
+
+// testAccountIncarnationStored: sessions, codes, refresh tokens and consents keep the account incarnation
+// they were stored with.
+func testAccountIncarnationStored(t *testing.T, open func() store.Store) {
+	s := open()
+	defer s.Close()
+	exp := t0().Add(time.Hour)
+	if err := s.PutSession(ctx, store.Session{ID: h("s"), SID: "s", TenantID: "t", UserID: "u", Incarnation: "i1", Expiry: exp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutCode(ctx, store.AuthCode{Hash: h("c"), ClientID: "web", TenantID: "t", UserID: "u", Incarnation: "i2", Expiry: exp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRefreshToken(ctx, store.RefreshToken{Hash: h("r"), FamilyID: "f", ClientID: "web", TenantID: "t", UserID: "u", Incarnation: "i3", Expiry: exp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutConsent(ctx, store.Consent{TenantID: "t", UserID: "u", ClientID: "web", Scopes: []string{"openid"}, Incarnation: "i4", Expiry: exp}); err != nil {
+		t.Fatal(err)
+	}
+	se, err := s.Session(ctx, h("s"))
+	if err != nil || se.Incarnation != "i1" {
+		t.Fatalf("session: %+v, %v", se, err)
+	}
+	c, err := s.ConsumeCode(ctx, h("c"), func(store.AuthCode) error { return nil })
+	if err != nil || c.Incarnation != "i2" {
+		t.Fatalf("code: %+v, %v", c, err)
+	}
+	rt, err := s.RefreshToken(ctx, h("r"))
+	if err != nil || rt.Incarnation != "i3" {
+		t.Fatalf("refresh token: %+v, %v", rt, err)
+	}
+	co, err := s.Consent(ctx, "t", "u", "web")
+	if err != nil || co.Incarnation != "i4" {
+		t.Fatalf("consent: %+v, %v", co, err)
+	}
 }
 
 // testDeleteAccountSessions: the sessions of the listed accounts go, in one call, and are returned; sessions

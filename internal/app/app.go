@@ -33,6 +33,7 @@ import (
 	"github.com/authsuite/authsuite/internal/inproc"
 	"github.com/authsuite/authsuite/internal/internalauth"
 	"github.com/authsuite/authsuite/internal/metrics"
+	"github.com/authsuite/authsuite/internal/outbound"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/internal/tlsconfig"
 	"github.com/authsuite/authsuite/services/gateway"
@@ -194,6 +195,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Now:         time.Now,
 			SigningAlg:  cfg.SigningAlg,
 			KeyRotation: cfg.KeyRotation,
+			HTTPClient:  outbound.New(outbound.Options{AllowPrivate: cfg.AllowPrivateOutbound, Timeout: tokserver.BackChannelTimeout}),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("token service: %w", err)
@@ -216,8 +218,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Auth:      bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
 			Directory: directory.NewRegistry(registryv1.NewRegistryInternalServiceClient(conns.Registry)),
 			PublicURL: s.Issuer,
-			Log:       log.With("service", "provider"),
-			Now:       time.Now,
+			HTTPClient: outbound.New(outbound.Options{AllowPrivate: cfg.AllowPrivateOutbound,
+				Timeout: provserver.DefaultHTTPTimeout, MaxResponseBytes: provserver.MaxResponseBytes}),
+			Log: log.With("service", "provider"),
+			Now: time.Now,
 		})
 		provSrv.Register(both)
 		background = append(background, func() error { provSrv.RunSweeper(runCtx, time.Minute); return nil })

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -114,5 +116,94 @@ func TestTrustBrowserFactsOnlyFromGateway(t *testing.T) {
 	// Through the gateway, the sign-in works end to end.
 	if code := f.codeFor(t, newBrowser(t), "spa", "openid", challenge); code == "" {
 		t.Fatal("no code through the REST sign-in")
+	}
+}
+
+// metricValue scrapes /metrics and returns the value of the sample whose line starts with prefix.
+func metricValue(t testing.TB, s *suite, prefix string) float64 {
+	t.Helper()
+	r := s.call("GET", "/metrics", "", nil)
+	if r.status != 200 {
+		t.Fatalf("/metrics: %d", r.status)
+	}
+	for _, line := range strings.Split(string(r.body), "\n") {
+		if rest, ok := strings.CutPrefix(line, prefix+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", line, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no metric %s in /metrics", prefix)
+	return 0
+}
+
+const tokenPagesWritten = `authsuite_store_pages_written_total{store="token"}`
+
+// TestTrustAuthorizeWritesNothing (issue 8 item 13): unauthenticated authorization requests store nothing
+// until the user submits the login form (the login page carries the request sealed); the login still works
+// from such a page, and a tampered sealed value is refused.
+func TestTrustAuthorizeWritesNothing(t *testing.T) {
+	f := newSigninFixture(t)
+	s := f.s
+	_, challenge := pkce()
+	// A round of unauthenticated requests must not write token.db. The client snapshot the fixture's setup
+	// caused is persisted in the background (within 250 ms), so one earlier round may see that write; a
+	// round takes longer than that, and the old code wrote once per request in every round.
+	var pages []page
+	clean := false
+	for round := 0; round < 3 && !clean; round++ {
+		before := metricValue(t, s, tokenPagesWritten)
+		pages = pages[:0]
+		for i := 0; i < 100; i++ {
+			p := newBrowser(t).get(f.authorizeURL("spa", "openid", "st", "n-1", challenge))
+			if !p.isLogin() {
+				t.Fatalf("request %d: want the login page, got %d %s", i, p.status, p.body)
+			}
+			if i < 3 {
+				pages = append(pages, p)
+			}
+		}
+		after := metricValue(t, s, tokenPagesWritten)
+		t.Logf("round %d: token.db pages written %v → %v", round, before, after)
+		clean = after == before
+	}
+	if !clean {
+		t.Fatal("100 unauthenticated authorization requests wrote to token.db in every round")
+	}
+
+	// The login works from a page whose request was never stored.
+	b := newBrowser(t)
+	p := b.get(f.authorizeURL("spa", "openid", "st", "n-1", challenge))
+	if q := redirectParams(t, b.login(s.base, p, "alice", alicePassword), f.callback); q.Get("code") == "" || q.Get("state") != "st" {
+		t.Fatalf("no code after the login: %v", q)
+	}
+
+	// A tampered sealed value is refused by the token service (asked as the gateway would)…
+	interaction := pages[0].hidden(t).Get("interaction")
+	raw := []byte(interaction)
+	if raw[len(raw)/2] == 'A' { // another base64url character: the value still decodes, but does not open
+		raw[len(raw)/2] = 'B'
+	} else {
+		raw[len(raw)/2] = 'A'
+	}
+	authz := tokenv1.NewAuthorizeServiceClient(dialGRPC(t, s, grpcCred{gateway: internalauth.GatewayCredential(suiteKeys(t, s))}))
+	for name, id := range map[string]string{"tampered": string(raw), "truncated": interaction[:len(interaction)-4], "foreign prefix": "s1." + interaction[3:20]} {
+		_, err := authz.Login(context.Background(), &tokenv1.LoginRequest{InteractionId: id, Username: "alice", Password: alicePassword,
+			Browser: &tokenv1.Browser{RemoteAddr: "127.0.0.1"}})
+		if status.Code(err) != codes.FailedPrecondition {
+			t.Errorf("%s sealed interaction: %v, want FailedPrecondition", name, err)
+		}
+	}
+	// …and through the gateway nothing is signed in with it.
+	b2 := newBrowser(t)
+	p2 := b2.get(f.authorizeURL("spa", "openid", "st", "n-1", challenge))
+	form := p2.hidden(t)
+	form.Set("interaction", string(raw))
+	form.Set("username", "alice")
+	form.Set("password", alicePassword)
+	if r := b2.post(s.base+"/connect/login", form); r.status < 400 || r.location != "" {
+		t.Fatalf("login with a tampered interaction: %d %q", r.status, r.location)
 	}
 }

@@ -33,6 +33,7 @@ const (
 	DefaultKeyRotation            = 90 * 24 * time.Hour
 	DefaultSecretUseFlushInterval = 5 * time.Second
 	DefaultMaintenanceInterval    = time.Hour
+	DefaultSweepInterval          = time.Minute
 	DefaultVerifyCacheSize        = 10_000
 )
 
@@ -62,6 +63,9 @@ type Deps struct {
 	SecretUseFlushInterval time.Duration
 	// MaintenanceInterval is how often key rotation and the revocation sweep run (default 1 h).
 	MaintenanceInterval time.Duration
+	// SweepInterval is how often expired sign-in records (interactions, sessions, codes, …) are deleted
+	// (default 1 min), so abandoned ones do not pile up between maintenance runs.
+	SweepInterval time.Duration
 	// ReconnectMin and ReconnectMax bound the backoff between registry watch attempts (default 100 ms, 5 s).
 	ReconnectMin, ReconnectMax time.Duration
 	// CodeLifetime is how long an authorization code can be redeemed (default 60 s).
@@ -146,6 +150,9 @@ func New(deps Deps) (*Server, error) {
 	if deps.HTTPClient == nil {
 		deps.HTTPClient = &http.Client{Timeout: BackChannelTimeout}
 	}
+	if deps.SweepInterval <= 0 {
+		deps.SweepInterval = DefaultSweepInterval
+	}
 	if deps.VerifyCacheSize == 0 {
 		deps.VerifyCacheSize = DefaultVerifyCacheSize
 	}
@@ -225,6 +232,20 @@ func (s *Server) Run(ctx context.Context) error {
 			case <-t.C:
 				if err := s.maintain(ctx); err != nil && ctx.Err() == nil {
 					s.log.Error("token maintenance", "err", err)
+				}
+			}
+		}
+	})
+	wg.Go(func() {
+		t := time.NewTicker(s.deps.SweepInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := s.st.SweepExpired(ctx, s.now()); err != nil && ctx.Err() == nil {
+					s.log.Error("sweep expired sign-in records", "err", err)
 				}
 			}
 		}

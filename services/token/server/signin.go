@@ -125,9 +125,13 @@ func (s *Server) next(ctx context.Context, cl *clients.Client, in *store.Interac
 		if none {
 			return s.redirectStep(errorRedirect(in.RedirectURI, apierror.LoginRequired, "the user is not signed in", in.State, s.issuer)), nil
 		}
-		id, err := s.saveInteraction(ctx, in, id)
-		if err != nil {
-			return nil, err
+		if in.ID == nil {
+			// Nothing is stored before the user submits the login form: the page carries the validated
+			// request sealed (interaction_seal.go), so unauthenticated requests cost no write.
+			var err error
+			if id, err = s.sealInteraction(in); err != nil {
+				return nil, err
+			}
 		}
 		return &tokenv1.Step{Step: &tokenv1.Step_Login{Login: &tokenv1.LoginPage{
 			InteractionId: id, ClientName: clientName(cl), LoginHint: in.LoginHint,
@@ -178,9 +182,10 @@ func clientName(cl *clients.Client) string {
 	return cl.ID
 }
 
-// saveInteraction stores in under id (a new id when empty) and returns the id.
+// saveInteraction stores in under id, or under a new id when in is not stored yet (new, or carried sealed
+// by the login page), and returns the id.
 func (s *Server) saveInteraction(ctx context.Context, in *store.Interaction, id string) (string, error) {
-	if id == "" {
+	if in.ID == nil {
 		id = newSecret()
 		in.ID = digest(id)
 		in.Expiry = s.now().Add(InteractionLifetime)
@@ -196,6 +201,9 @@ var errInteractionGone = apierror.FailedPrecondition("the sign-in request has ex
 
 // loadInteraction returns the live interaction with id and its client.
 func (s *Server) loadInteraction(ctx context.Context, id string) (*store.Interaction, *clients.Client, error) {
+	if isSealedInteraction(id) {
+		return s.openInteraction(id)
+	}
 	if id == "" || len(id) > 128 {
 		return nil, nil, errInteractionGone
 	}

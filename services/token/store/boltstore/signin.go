@@ -439,6 +439,11 @@ func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
+	// The sweep runs every minute: when nothing has expired, a read transaction answers, with no write and
+	// no fsync.
+	if expired, err := s.anyExpired(ctx, t); err != nil || !expired {
+		return 0, err
+	}
 	n := 0
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		n = 0
@@ -464,4 +469,19 @@ func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// anyExpired reports whether some record of an expiring bucket has expired before t.
+func (s *Store) anyExpired(ctx context.Context, t time.Time) (bool, error) {
+	found := false
+	err := boltdb.View(ctx, s.db, func(tx *bolt.Tx) error {
+		for _, name := range expiringBuckets {
+			c := tx.Bucket(name).Cursor()
+			for k, v := c.First(); k != nil && !found; k, v = c.Next() {
+				found = len(v) < 8 || time.Unix(int64(binary.BigEndian.Uint64(v[:8])), 0).Before(t)
+			}
+		}
+		return nil
+	})
+	return found, err
 }

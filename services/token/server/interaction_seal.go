@@ -1,0 +1,93 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/authsuite/authsuite/internal/suitekey"
+	"github.com/authsuite/authsuite/services/token/clients"
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// A login page does not cost a write. Until the user submits the login form, the validated authorization
+// request (OIDC Core §3.1.2.1) travels in the page as a sealed interaction id: AES-256-GCM under the suite
+// keyring (suitekey.Seal: key id, random nonce, authenticated), with its expiry inside. Only the token
+// service can make or open one; a changed byte makes it unopenable. It is stored as a regular interaction
+// only once the user signed in and a consent page follows.
+//
+// A sealed id can be submitted more than once until it expires, as the login page itself can be reloaded:
+// each submission needs the user's password and passes the login throttle, exactly like a new request.
+
+const (
+	// sealedInteractionPrefix starts every sealed interaction id; stored ids are 43 base64url characters
+	// and never contain a dot.
+	sealedInteractionPrefix = "s1."
+	// maxSealedInteraction bounds what openInteraction decodes: the authorization request is at most
+	// maxAuthorizeParams bytes, sealed and base64url-encoded well within this.
+	maxSealedInteraction = 64 << 10
+)
+
+// sealedInteractionAAD binds sealed values to their use: a record sealed for another purpose under the
+// same keyring never opens as an interaction.
+var sealedInteractionAAD = []byte("authsuite token interaction v1")
+
+// sealedInteraction is the sealed plaintext: the interaction and its expiry (store.Interaction keeps the
+// expiry out of its JSON).
+type sealedInteraction struct {
+	store.Interaction
+	Exp int64 `json:"exp"` // Unix seconds
+}
+
+func isSealedInteraction(id string) bool { return strings.HasPrefix(id, sealedInteractionPrefix) }
+
+// sealInteraction returns the sealed id of a new (not stored) interaction, valid for InteractionLifetime.
+func (s *Server) sealInteraction(in *store.Interaction) (string, error) {
+	b, err := json.Marshal(sealedInteraction{Interaction: *in, Exp: s.now().Add(InteractionLifetime).Unix()})
+	if err != nil {
+		return "", err
+	}
+	return sealedInteractionPrefix + base64.RawURLEncoding.EncodeToString(s.kr.Seal(b, sealedInteractionAAD)), nil
+}
+
+// openInteraction returns the interaction sealed in id and its client, or errInteractionGone when id was not
+// made by sealInteraction under a key of the ring (tampered, truncated, another key), has expired, or names
+// a client that no longer exists in its tenant. The interaction it returns is not stored (ID is nil).
+func (s *Server) openInteraction(id string) (*store.Interaction, *clients.Client, error) {
+	in, ok := unsealInteraction(s.kr, s.now(), id)
+	if !ok {
+		return nil, nil, errInteractionGone
+	}
+	cl, ok := s.cache.Get(in.ClientID)
+	if !ok || cl.TenantID != in.TenantID {
+		return nil, nil, errInteractionGone
+	}
+	return in, cl, nil
+}
+
+// unsealInteraction opens a sealed interaction id made under a key of kr that is still live at now. It
+// never panics; it answers false for anything else.
+func unsealInteraction(kr *suitekey.Keyring, now time.Time, id string) (*store.Interaction, bool) {
+	if !isSealedInteraction(id) || len(id) > maxSealedInteraction {
+		return nil, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(id[len(sealedInteractionPrefix):])
+	if err != nil {
+		return nil, false
+	}
+	plain, err := kr.Open(raw, sealedInteractionAAD)
+	if err != nil {
+		return nil, false
+	}
+	var si sealedInteraction
+	if err := json.Unmarshal(plain, &si); err != nil || si.Logout || si.UserID != "" || si.ClientID == "" {
+		return nil, false
+	}
+	in := si.Interaction
+	in.ID, in.Expiry = nil, time.Unix(si.Exp, 0)
+	if !now.Before(in.Expiry) {
+		return nil, false
+	}
+	return &in, true
+}

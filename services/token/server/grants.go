@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"hash"
 	"slices"
 	"strings"
@@ -185,7 +184,10 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 	if res.Replayed {
 		plain, err := s.kr.Open(res.Sealed, hash)
 		if err != nil {
-			return nil, fmt.Errorf("open the kept refresh token successor: %w", err)
+			// The key that sealed it is gone (a rekey dropped it within the window): the successor cannot be
+			// handed out again, but it stays valid, so the family is not revoked.
+			s.log.Warn("refresh token retry: the kept successor cannot be opened", "client_id", cl.ID, "err", err)
+			return nil, errGrant("the refresh token was already used")
 		}
 		next = string(plain)
 		s.log.Info("audit", "event", "refresh_token_retry", "client_id", cl.ID, "user_id", rotated.UserID)

@@ -76,3 +76,28 @@ func TestRefreshRetryNeedsTheSameClient(t *testing.T) {
 		t.Fatalf("the owner's retry after another client's attempt: %v", err)
 	}
 }
+
+// TestRefreshRetryWithUnopenableSuccessor: when the kept successor cannot be unsealed (its key was dropped
+// by a rekey inside the window), the retry is invalid_grant, and the successor itself keeps working: the
+// family is not revoked.
+func TestRefreshRetryWithUnopenableSuccessor(t *testing.T) {
+	e, rt0 := refreshEnv(t)
+	r1, err := e.refresh(rt0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	old, err := e.st.RefreshToken(ctx, digest(rt0))
+	if err != nil || old.SealedSuccessor == nil {
+		t.Fatalf("rotated token: %+v, %v", old, err)
+	}
+	old.SealedSuccessor = []byte("sealed under a key that is gone")
+	if err := e.st.PutRefreshToken(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.refresh(rt0)
+	wantOAuth(t, err, apierror.InvalidGrant, 400)
+	if _, err := e.refresh(r1.GetRefreshToken()); err != nil {
+		t.Fatalf("the successor after a failed retry: %v", err)
+	}
+}

@@ -42,7 +42,13 @@ type signinFixture struct {
 
 func newSigninFixture(t testing.TB) *signinFixture {
 	t.Helper()
-	f := &signinFixture{s: startSuite(t)}
+	return signinFixtureOn(t, startSuite(t))
+}
+
+// signinFixtureOn creates the fixture's tenant, users and clients on an already started suite s0.
+func signinFixtureOn(t testing.TB, s0 *suite) *signinFixture {
+	t.Helper()
+	f := &signinFixture{s: s0}
 	s := f.s
 	f.rp = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/backchannel" {

@@ -114,3 +114,36 @@ func FuzzClient(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParse checks that a parsed set prints in a form that parses back to the same set, of masked prefixes
+// without zones, and that Parse never accepts an element that is not an address or prefix.
+func FuzzParse(f *testing.F) {
+	f.Add("10.0.0.0/8, 192.0.2.1")
+	f.Add("::ffff:10.0.0.0/104,::1")
+	f.Add("fe80::1%eth0")
+	f.Fuzz(func(t *testing.T, s string) {
+		tr, err := Parse(s)
+		if err != nil {
+			return
+		}
+		for _, p := range tr {
+			if !p.IsValid() || p != p.Masked() || p.Addr().Zone() != "" || p.Addr().Is4In6() {
+				t.Fatalf("Parse(%q) holds %v", s, p)
+			}
+		}
+		back, err := Parse(tr.String())
+		if err != nil || back.String() != tr.String() {
+			t.Fatalf("Parse(%q) = %q, which parses as %q, %v", s, tr, back, err)
+		}
+		for el := range strings.SplitSeq(s, ",") {
+			if el = strings.TrimSpace(el); el == "" {
+				continue
+			}
+			if _, perr := netip.ParsePrefix(el); perr != nil {
+				if _, aerr := netip.ParseAddr(el); aerr != nil {
+					t.Fatalf("Parse(%q) accepted %q", s, el)
+				}
+			}
+		}
+	})
+}

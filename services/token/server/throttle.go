@@ -70,7 +70,9 @@ func throttleKey(kind string, parts ...string) string {
 }
 
 // accountKey is the key of an account (by user id) in a tenant.
-func accountKey(tenantID, userID string) string { return throttleKey(kindAccount, tenantID, "id", userID) }
+func accountKey(tenantID, userID string) string {
+	return throttleKey(kindAccount, tenantID, "id", userID)
+}
 
 // nameKey is the key of a typed login name that matches no account (case-insensitive, as logins match).
 func nameKey(tenantID, login string) string {

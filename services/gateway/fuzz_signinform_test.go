@@ -250,3 +250,26 @@ func FuzzUserInfoRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestSignInSurvivesNonUTF8UserAgent: the User-Agent the gateway states to the token service went into a
+// protobuf string unchecked, so over a real gRPC connection (split roles) a browser sending bytes that are not
+// UTF-8 got 500 on every sign-in page (found with the marshalling recorder of FuzzUserInfoRequest). The
+// User-Agent is informational: it is passed on with invalid bytes replaced.
+func TestSignInSurvivesNonUTF8UserAgent(t *testing.T) {
+	rec := &callRecorder{err: status.Error(codes.InvalidArgument, "unknown client_id")}
+	g, err := New(context.Background(), Backends{Registry: rec, Token: rec}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/connect/authorize?client_id=x", nil)
+	r.Header.Set("User-Agent", "Mozilla/5.0 \xff\xfe")
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, r)
+	calls := rec.take()
+	if w.Code >= 500 || len(calls) != 1 {
+		t.Fatalf("authorize with a non-UTF-8 User-Agent: %d, %d calls", w.Code, len(calls))
+	}
+	if ua := calls[0].(*tokenv1.AuthorizeRequest).GetBrowser().GetUserAgent(); !utf8.ValidString(ua) || !strings.HasPrefix(ua, "Mozilla/5.0 ") {
+		t.Fatalf("User-Agent passed on as %q", ua)
+	}
+}

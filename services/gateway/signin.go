@@ -77,7 +77,9 @@ func pageHeaders(h http.Header) {
 // browser collects what the token service needs to know about the browser. Its address is the client's
 // behind the trusted proxies (clientAddr).
 func (g *Gateway) browser(r *http.Request) *tokenv1.Browser {
-	b := &tokenv1.Browser{UserAgent: r.UserAgent(), RemoteAddr: g.clientAddr(r)}
+	// The User-Agent is informational; protobuf strings must be UTF-8, so invalid bytes are replaced rather
+	// than failing the call (gRPC would refuse to marshal it).
+	b := &tokenv1.Browser{UserAgent: strings.ToValidUTF8(r.UserAgent(), "\uFFFD"), RemoteAddr: g.clientAddr(r)}
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		b.SessionCookie = c.Value
 	}

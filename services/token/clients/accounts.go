@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/services/token/store"
@@ -82,6 +83,11 @@ func (c *Cache) AccountChanges() uint64 { return c.accountChanges.Load() }
 func accountFromRecord(r *registryv1.UserRecord) (*Account, error) {
 	if r.GetTenantId() == "" || r.GetUserId() == "" {
 		return nil, errors.New("user record without tenant_id or user_id")
+	}
+	// Protobuf strings are UTF-8 on the wire; the persisted snapshot (JSON) could not keep anything else
+	// byte for byte, and an incarnation that changed on reload would end the account.
+	if !utf8.ValidString(r.GetTenantId()) || !utf8.ValidString(r.GetUserId()) || !utf8.ValidString(r.GetIncarnation()) {
+		return nil, errors.New("user record with invalid UTF-8")
 	}
 	a := &Account{TenantID: r.GetTenantId(), UserID: r.GetUserId(), Incarnation: r.GetIncarnation(), Disabled: r.GetDisabled()}
 	if r.DisableTime != nil {

@@ -1,12 +1,18 @@
 package clients
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"slices"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/token/store"
 )
 
@@ -106,6 +112,82 @@ func FuzzAccountEvents(f *testing.F) {
 				}
 			}
 			model = next
+		}
+	})
+}
+
+// snapshotStore keeps the sealed snapshot in memory; the account fuzz target needs nothing else.
+type snapshotStore struct {
+	store.Store
+	data []byte
+}
+
+func (s *snapshotStore) PutClientSnapshot(_ context.Context, b []byte) error {
+	s.data = slices.Clone(b)
+	return nil
+}
+func (s *snapshotStore) ClientSnapshot(context.Context) ([]byte, error) { return slices.Clone(s.data), nil }
+
+// FuzzAccountRecord converts fuzzed registry user records and checks that a record is refused exactly when
+// it lacks a tenant or user id or is not UTF-8, that an accepted one is what CheckAccount then answers from, and that the
+// answer survives the persisted snapshot (Persist, then Load in a new cache), disable times to the
+// nanosecond included.
+func FuzzAccountRecord(f *testing.F) {
+	f.Add("t", "u", "inc", true, int64(1_900_000_000), int32(5))
+	f.Add("", "u", "", false, int64(0), int32(0))
+	f.Add("t", "u", "", false, int64(-1), int32(999_999_999))
+	kr, err := suitekey.New(make([]byte, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, tenant, user, inc string, disabled bool, secs int64, nanos int32) {
+		r := &registryv1.UserRecord{TenantId: tenant, UserId: user, Incarnation: inc, Disabled: disabled}
+		if secs != 0 || nanos != 0 {
+			r.DisableTime = &timestamppb.Timestamp{Seconds: secs % 1e11, Nanos: nanos % 1e9}
+			if !r.GetDisableTime().IsValid() {
+				r.DisableTime = nil
+			}
+		}
+		a, err := accountFromRecord(r)
+		valid := tenant != "" && user != "" && utf8.ValidString(tenant) && utf8.ValidString(user) && utf8.ValidString(inc)
+		if (err != nil) == valid {
+			t.Fatalf("accountFromRecord(%v) error %v", r, err)
+		}
+		if err != nil {
+			return
+		}
+		st := &snapshotStore{}
+		c := NewCache(Config{Store: st, Keyring: kr})
+		c.replace(map[string]*Client{}, map[accountKey]*Account{a.key(): a})
+		if err := c.Persist(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		c2 := NewCache(Config{Store: st, Keyring: kr})
+		if err := c2.Load(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var at []time.Time
+		if r.DisableTime != nil {
+			d := r.GetDisableTime().AsTime()
+			at = append(at, d, d.Add(time.Nanosecond), d.Add(-time.Nanosecond))
+		}
+		at = append(at, time.Unix(0, 0), time.Unix(4_000_000_000, 0))
+		for _, ti := range at {
+			want := error(nil)
+			switch {
+			case disabled:
+				want = ErrAccountDisabled
+			case r.DisableTime != nil && !ti.After(r.GetDisableTime().AsTime()):
+				want = ErrAccountDisabled
+			}
+			for i, cache := range []*Cache{c, c2} {
+				if got := cache.CheckAccount(tenant, user, inc, ti); got != want {
+					t.Fatalf("cache %d: CheckAccount(%q, %q, %q, %v) = %v, want %v", i, tenant, user, inc, ti, got, want)
+				}
+				if got := cache.CheckAccount(tenant, user, inc+"x", ti); got != ErrAccountGone {
+					t.Fatalf("cache %d: another incarnation: %v", i, got)
+				}
+			}
 		}
 	})
 }

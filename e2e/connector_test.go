@@ -55,13 +55,18 @@ func TestConnectorAgainstOwnTokenService(t *testing.T) {
 		t.Fatalf("connector after return: %v", got)
 	}
 
-	// The current access token is one authsuite issued to flow for alice.
-	first := expect(t, "token", s.call("POST", "/api/provider/v1/connectors/"+id+"/token", alice, map[string]any{}), 200)
-	firstToken := first["access_token"].(string)
-	in := expect(t, "introspect", s.form("/connect/introspect", "token="+url.QueryEscape(firstToken), "flow", flowSecret), 200)
-	if in["active"] != true || in["sub"] != f.aliceID || in["client_id"] != "flow" {
-		t.Fatalf("connector token introspects as %v", in)
-	}
+	// The current access token is one authsuite issued to flow for alice. It lives one second, so on a busy
+	// machine it may expire before it is introspected: then the next one (refreshed) is checked.
+	var firstToken string
+	eventually(t, 5*time.Second, "an active connector token", func() bool {
+		first := expect(t, "token", s.call("POST", "/api/provider/v1/connectors/"+id+"/token", alice, map[string]any{}), 200)
+		firstToken = first["access_token"].(string)
+		in := expect(t, "introspect", s.form("/connect/introspect", "token="+url.QueryEscape(firstToken), "flow", flowSecret), 200)
+		if in["active"] == true && (in["sub"] != f.aliceID || in["client_id"] != "flow") {
+			t.Fatalf("connector token introspects as %v", in)
+		}
+		return in["active"] == true
+	})
 
 	// It expires after a second; the next request refreshes it at REFRESH_URL.
 	eventually(t, 5*time.Second, "refreshed token", func() bool {

@@ -42,8 +42,8 @@ commands:
            print the credential a separate gateway role needs (AUTHSUITE_GATEWAY_CREDENTIAL), derived
            from AUTHSUITE_MASTER_KEY; it opens the services' browser-facing calls only
   version  print the version
-  help     this text, with the operator commands (tenant, client, secret, user, provider, backup, restore)
-           and their exit codes
+  help     this text, with the operator commands (tenant, client, secret, user, provider, backup, restore,
+           rekey) and their exit codes
 
 Run "authsuite serve -h" for the flags; each has an AUTHSUITE_* environment variable.
 `
@@ -63,7 +63,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	case "version":
 		fmt.Fprintln(stdout, "authsuite", version)
 		return nil
-	case "tenant", "client", "secret", "user", "provider", "backup", "restore":
+	case "tenant", "client", "secret", "user", "provider", "backup", "restore", "rekey":
 		return cli.Run(ctx, args, env, cli.IO{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage, "\n", cli.Usage)

@@ -4,6 +4,7 @@
 package boltdb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -217,4 +218,100 @@ func AdoptKeys(db *bolt.DB, kr *suitekey.Keyring) error {
 		next, _ = kr.Adopt(cur)
 		return PutKeyRecord(tx, next)
 	})
+}
+
+// Reseal opens one sealed value with its additional data under any key of a keyring and seals it again under
+// the primary key (suitekey.Keyring.Reseal); changed is false when it was sealed under the primary already.
+type Reseal func(sealed, additionalData []byte) (out []byte, changed bool, err error)
+
+// Rekey reseals a store under kr's primary key in one transaction, all or nothing: it checks the file's
+// master-key record (a *suitekey.MissingKeyError when kr lacks a key the data is sealed under), runs
+// resealAll, which must reseal every sealed value of the file through the Reseal it is given and report how
+// many it changed, and records that the data is sealed under the primary key alone, keeping the digest
+// subkeys of every other key (suitekey.Keyring.Rekeyed). Running it again is harmless.
+func Rekey(db *bolt.DB, kr *suitekey.Keyring, resealAll func(*bolt.Tx, Reseal) (int, error)) (changed int, rec suitekey.Record, err error) {
+	err = db.Update(func(tx *bolt.Tx) error {
+		old, err := KeyRecord(tx)
+		if err != nil {
+			return err
+		}
+		if err := kr.Check(old); err != nil {
+			return err
+		}
+		full, err := kr.WithRetained(old)
+		if err != nil {
+			return err
+		}
+		if changed, err = resealAll(tx, full.Reseal); err != nil {
+			return err
+		}
+		if rec, err = full.Rekeyed(old); err != nil {
+			return err
+		}
+		return PutKeyRecord(tx, rec)
+	})
+	return changed, rec, err
+}
+
+// ResealJSONField reseals, in every JSON object record of bucket b, the base64 field named field (a sealed
+// []byte), with the additional data ad(key, record) returns. Other fields are kept as they are, including
+// ones this code does not know. Records without the field are left alone.
+func ResealJSONField(b *bolt.Bucket, field string, ad func(key []byte, rec map[string]json.RawMessage) ([]byte, error), reseal Reseal) (int, error) {
+	type update struct{ key, value []byte }
+	var updates []update
+	err := b.ForEach(func(k, v []byte) error {
+		var rec map[string]json.RawMessage
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("record %q: %w", k, err)
+		}
+		raw, ok := rec[field]
+		if !ok || string(raw) == "null" {
+			return nil
+		}
+		var sealed []byte
+		if err := json.Unmarshal(raw, &sealed); err != nil {
+			return fmt.Errorf("record %q: %s: %w", k, field, err)
+		}
+		if len(sealed) == 0 {
+			return nil
+		}
+		data, err := ad(k, rec)
+		if err != nil {
+			return fmt.Errorf("record %q: %w", k, err)
+		}
+		out, changed, err := reseal(sealed, data)
+		if err != nil {
+			return fmt.Errorf("record %q: %s: %w", k, field, err)
+		}
+		if !changed {
+			return nil
+		}
+		if rec[field], err = json.Marshal(out); err != nil {
+			return err
+		}
+		nv, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		updates = append(updates, update{bytes.Clone(k), nv})
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range updates { // not inside ForEach: a bucket must not change while it is iterated
+		if err := b.Put(u.key, u.value); err != nil {
+			return 0, err
+		}
+	}
+	return len(updates), nil
+}
+
+// StringField reads the JSON string field name of a record decoded as in ResealJSONField.
+func StringField(rec map[string]json.RawMessage, name string) (string, error) {
+	var s string
+	if err := json.Unmarshal(rec[name], &s); err != nil {
+		return "", fmt.Errorf("field %s: %w", name, err)
+	}
+	return s, nil
 }

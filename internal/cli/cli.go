@@ -26,7 +26,7 @@ type IO struct {
 }
 
 // Commands are the command names Run handles.
-var Commands = []string{"tenant", "client", "secret", "user", "provider", "backup", "restore"}
+var Commands = []string{"tenant", "client", "secret", "user", "provider", "backup", "restore", "rekey"}
 
 // Handles reports whether Run handles the command name.
 func Handles(name string) bool { return slices.Contains(Commands, name) }
@@ -40,6 +40,8 @@ const Usage = `operator commands (gRPC; run "authsuite <command> -h" for the fla
   provider load FILE|list|delete               third-party OAuth provider configurations
   backup   --out DIR                           consistent copy of every database of a running server
   restore  --from DIR --data-dir DIR [--force] install a backup into a stopped server's data directory
+  rekey    [--data-dir DIR]                    reseal a stopped server's data under a new master key: the key
+                                               setting holds NEW,OLD; afterwards NEW alone works (README)
 
   Connection: --grpc-addr (AUTHSUITE_GRPC_ADDR, default 127.0.0.1:9090); credentials --token
   (AUTHSUITE_TOKEN), or --client-id/--client-secret (AUTHSUITE_CLIENT_ID/AUTHSUITE_CLIENT_SECRET; default
@@ -116,6 +118,8 @@ func Run(ctx context.Context, args, env []string, stdio IO) error {
 		err = e.backup(ctx, args[1:])
 	case "restore":
 		err = e.restore(args[1:])
+	case "rekey":
+		err = e.rekey(args[1:])
 	}
 	if errors.Is(err, errHelp) {
 		return nil

@@ -37,6 +37,12 @@ func (a *Account) ref() store.Account {
 	return store.Account{TenantID: a.TenantID, UserID: a.UserID, Incarnation: a.Incarnation}
 }
 
+// same reports whether a and b say the same about the same account.
+func (a *Account) same(b *Account) bool {
+	return a.TenantID == b.TenantID && a.UserID == b.UserID && a.Incarnation == b.Incarnation &&
+		a.Disabled == b.Disabled && a.DisableTime.Equal(b.DisableTime)
+}
+
 // endedBy reports whether replacing a with next (nil: deleted) ends what was issued to a: the account is
 // gone or another incarnation, or it was disabled (again) since.
 func (a *Account) endedBy(next *Account) bool {
@@ -96,27 +102,34 @@ func accountFromRecord(r *registryv1.UserRecord) (*Account, error) {
 	return a, nil
 }
 
-// putAccountLocked sets (a != nil) or deletes the account under k and returns the account it ended, if
-// any. Call with mu held.
-func (c *Cache) putAccountLocked(k accountKey, a *Account) (ended *store.Account) {
+// putAccountLocked sets (a != nil) or deletes the account under k. It reports whether that changed the
+// view and returns the account it ended, if any. Call with mu held.
+func (c *Cache) putAccountLocked(k accountKey, a *Account) (changed bool, ended *store.Account) {
 	old, ok := c.accounts[k]
-	if a == nil {
+	switch {
+	case a == nil && !ok, a != nil && ok && a.same(old):
+		return false, nil // most user updates (a new display name, say) change nothing here
+	case a == nil:
 		delete(c.accounts, k)
-	} else {
+	default:
 		c.accounts[k] = a
 	}
 	if ok && old.endedBy(a) {
 		r := old.ref()
-		return &r
+		return true, &r
 	}
-	return nil
+	return true, nil
 }
 
-// applyAccount applies one user event (a == nil deletes k) and ends what it ended.
+// applyAccount applies one user event (a == nil deletes k) and returns what it ended. Only a change of the
+// view marks the snapshot for writing.
 func (c *Cache) applyAccount(k accountKey, a *Account) []store.Account {
 	c.mu.Lock()
-	ended := c.putAccountLocked(k, a)
+	changed, ended := c.putAccountLocked(k, a)
 	c.mu.Unlock()
+	if !changed {
+		return nil
+	}
 	c.accountChanges.Add(1)
 	c.changed()
 	if ended == nil {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,8 +136,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		var cred credentials.PerRPCCredentials
 		if keys != nil {
 			cred = internalauth.Credentials(keys.InternalCredential())
-		} else if cred, err = gatewayCredential(cfg); err != nil {
-			return nil, err
+		} else {
+			gw, err := gatewayCredential(cfg, nil)
+			if err != nil {
+				return nil, err
+			}
+			cred = internalauth.GatewayCredentials(gw)
 		}
 		if conns, err = s.dialBackends(cfg, cred); err != nil {
 			return nil, err
@@ -242,6 +247,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	}
 
 	mux := http.NewServeMux()
+	var gatewayOpts []gateway.Option
+	if role.Runs(config.RoleGateway) {
+		gwCred, err := gatewayCredential(cfg, keys)
+		if err != nil {
+			return nil, err
+		}
+		gatewayOpts = []gateway.Option{gateway.WithServerKey(gwCred), gateway.WithSecureCookies(strings.HasPrefix(s.Issuer, "https://"))}
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
@@ -252,7 +265,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			}
 		}
 		gw, err := gateway.New(ctx, gateway.Backends{Registry: public.Registry, Token: public.Token, Provider: public.Provider}, log.With("service", "gateway"),
-			gateway.WithTrustedProxies(cfg.TrustedProxies))
+			append(gatewayOpts, gateway.WithTrustedProxies(cfg.TrustedProxies))...)
 		if err != nil {
 			return nil, err
 		}
@@ -463,18 +476,22 @@ func guardOf(keys *suitekey.Keyring) internalauth.Guard {
 	return internalauth.Guard{Internal: keys.InternalCredential(), Gateway: internalauth.GatewayCredential(keys)}
 }
 
-// gatewayCredential is what a gateway role presents to the services: AUTHSUITE_GATEWAY_CREDENTIAL, or the
-// credential derived from AUTHSUITE_MASTER_KEY when only that is given. The gateway never presents the
-// internal credential.
-func gatewayCredential(cfg config.Config) (credentials.PerRPCCredentials, error) {
-	if cfg.GatewayCredential != "" {
-		return internalauth.GatewayCredentials(cfg.GatewayCredential), nil
+// gatewayCredential is what the gateway presents to the services, and what keys its CSRF tokens: derived
+// from keys when this process holds them (all-in-one), else AUTHSUITE_GATEWAY_CREDENTIAL, or the credential
+// derived from AUTHSUITE_MASTER_KEY when only that is given. The gateway never presents the internal
+// credential.
+func gatewayCredential(cfg config.Config, keys *suitekey.Keyring) (string, error) {
+	switch {
+	case keys != nil:
+		return internalauth.GatewayCredential(keys), nil
+	case cfg.GatewayCredential != "":
+		return cfg.GatewayCredential, nil
 	}
 	kr, err := suitekey.Parse(cfg.MasterKey)
 	if err != nil {
-		return nil, fmt.Errorf("AUTHSUITE_MASTER_KEY: %w", err)
+		return "", fmt.Errorf("AUTHSUITE_MASTER_KEY: %w", err)
 	}
-	return internalauth.GatewayCredentials(internalauth.GatewayCredential(kr)), nil
+	return internalauth.GatewayCredential(kr), nil
 }
 
 // registrars registers a service on several registrars at once.

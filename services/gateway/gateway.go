@@ -38,6 +38,9 @@ type Gateway struct {
 	mux   *runtime.ServeMux
 	oauth tokenv1.OAuthServiceClient
 	authz tokenv1.AuthorizeServiceClient
+	// csrfKey keys the sign-in forms' CSRF tokens; secureCookies: the public URL is https (csrf.go).
+	csrfKey       []byte
+	secureCookies bool
 	log   *slog.Logger
 	// proxies are the trusted reverse proxies (clientAddr); none by default.
 	proxies clientip.Trusted
@@ -45,7 +48,7 @@ type Gateway struct {
 
 // New builds the gateway. It does not dial anything: the backends' connections are used per request.
 func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Gateway, error) {
-	g := &Gateway{oauth: tokenv1.NewOAuthServiceClient(b.Token), log: log}
+	g := &Gateway{oauth: tokenv1.NewOAuthServiceClient(b.Token), log: log, csrfKey: newCSRFKey()}
 	for _, o := range opts {
 		o(g)
 	}

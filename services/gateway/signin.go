@@ -2,11 +2,7 @@ package gateway
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"net/http"
@@ -28,9 +24,6 @@ import (
 const (
 	// SessionCookie holds the SSO session (HttpOnly, SameSite=Lax, Secure when the issuer is https).
 	SessionCookie = "authsuite_session"
-	// CSRFCookie holds the per-browser key of the CSRF tokens of the login and consent forms
-	// (double-submit: the form carries HMAC(cookie, interaction id), binding it to browser and interaction).
-	CSRFCookie = "authsuite_csrf"
 )
 
 //go:embed pages/*.html
@@ -158,32 +151,12 @@ func (g *Gateway) pageForm(w http.ResponseWriter, r *http.Request) (url.Values, 
 		g.errorPage(w, err)
 		return nil, false
 	}
-	c, err := r.Cookie(CSRFCookie)
-	if err != nil || c.Value == "" || !hmac.Equal([]byte(csrfToken(c.Value, form.Get("interaction"))), []byte(form.Get("csrf_token"))) {
+	if !g.validCSRF(r, form.Get("interaction"), form.Get("csrf_token")) {
 		g.messagePage(w, http.StatusForbidden, "Sign-in failed", apierror.InvalidRequest,
 			"The form has expired or did not come from this site. Go back to the application and start again.")
 		return nil, false
 	}
 	return form, true
-}
-
-// csrfToken is HMAC-SHA-256(key = the browser's CSRF cookie, interaction id), base64url.
-func csrfToken(cookie, interaction string) string {
-	m := hmac.New(sha256.New, []byte(cookie))
-	m.Write([]byte(interaction))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// csrfCookie returns the browser's CSRF key, setting a new one when it has none.
-func csrfCookie(w http.ResponseWriter, r *http.Request, secure bool) string {
-	if c, err := r.Cookie(CSRFCookie); err == nil && len(c.Value) >= 32 && len(c.Value) <= 64 {
-		return c.Value
-	}
-	var b [32]byte
-	rand.Read(b[:])
-	v := base64.RawURLEncoding.EncodeToString(b[:])
-	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: v, Path: "/connect/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
-	return v
 }
 
 // step carries out what the token service decided: set the session cookie, then redirect or render a page.
@@ -201,14 +174,14 @@ func (g *Gateway) step(w http.ResponseWriter, r *http.Request, st *tokenv1.Step)
 		p := s.Login
 		g.render(w, http.StatusOK, "login.html", map[string]any{
 			"Title": "Sign in", "ClientName": p.GetClientName(), "Error": p.GetError(), "LoginHint": p.GetLoginHint(),
-			"Interaction": p.GetInteractionId(), "CSRF": csrfToken(csrfCookie(w, r, st.GetSecureCookies()), p.GetInteractionId()),
+			"Interaction": p.GetInteractionId(), "CSRF": g.formCSRF(w, r, p.GetInteractionId()),
 		})
 	case *tokenv1.Step_Consent:
 		p := s.Consent
 		g.render(w, http.StatusOK, "consent.html", map[string]any{
 			"Title": "Allow access", "ClientName": p.GetClientName(), "Scopes": p.GetScopes(), "UserName": p.GetUserName(),
 			"AllowRemember": p.GetAllowRemember(), "Interaction": p.GetInteractionId(),
-			"CSRF": csrfToken(csrfCookie(w, r, st.GetSecureCookies()), p.GetInteractionId()),
+			"CSRF": g.formCSRF(w, r, p.GetInteractionId()),
 		})
 	default:
 		g.messagePage(w, http.StatusInternalServerError, "Sign-in failed", apierror.ServerError, "internal error")
@@ -286,7 +259,7 @@ func (g *Gateway) endSession(w http.ResponseWriter, r *http.Request) {
 	if id := resp.GetConfirmId(); id != "" {
 		g.render(w, http.StatusOK, "logout.html", map[string]any{
 			"Title": "Sign out", "ClientName": resp.GetClientName(), "Interaction": id,
-			"CSRF": csrfToken(csrfCookie(w, r, resp.GetSecureCookies()), id),
+			"CSRF": g.formCSRF(w, r, id),
 		})
 		return
 	}

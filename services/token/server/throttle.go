@@ -162,41 +162,12 @@ func (s *Server) reserve(ctx context.Context, keys []string) (*refusal, error) {
 	var ref *refusal
 	var penalized []string // keys the refusal locked
 	_, err := s.st.UpdateLoginFailureSet(ctx, keys, func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
-		ref, penalized = nil, nil // the update may run again
-		waits := make([]time.Duration, len(fs))
-		for i := range fs {
-			p := policyOf(keys[i])
-			fs[i] = p.live(fs[i], now)
-			w, locked := p.wait(fs[i], now)
-			waits[i] = w
-			if w > 0 {
-				ref = worse(ref, &refusal{wait: w, locked: locked, address: !strings.HasPrefix(keys[i], kindAccount+":")})
-			}
-		}
-		if ref == nil {
-			for i := range fs {
-				fs[i] = policyOf(keys[i]).count(fs[i], now)
-			}
-			return fs, nil
-		}
-		changed := false
-		for i := range fs {
-			p := policyOf(keys[i])
-			if waits[i] == 0 || !p.CountEarly || now.Before(fs[i].LockedUntil) {
-				continue
-			}
-			fs[i] = p.count(fs[i], now)
-			changed = true
-			w, locked := p.wait(fs[i], now)
-			if locked {
-				penalized = append(penalized, keys[i])
-			}
-			ref = worse(ref, &refusal{wait: w, locked: locked})
-		}
-		if !changed {
+		var next []store.LoginFailures
+		next, ref, penalized = reserveRecords(keys, fs, now) // the update may run again: nothing is kept
+		if next == nil {
 			return nil, errNothingToStore
 		}
-		return fs, nil
+		return next, nil
 	})
 	if err != nil && !errors.Is(err, errNothingToStore) {
 		return nil, err
@@ -205,6 +176,49 @@ func (s *Server) reserve(ctx context.Context, keys []string) (*refusal, error) {
 		s.logLock(k)
 	}
 	return ref, nil
+}
+
+// reserveRecords is the decision of reserve over the stored records fs of keys at now: the records to store
+// (nil when nothing changes), the refusal (nil: the attempt is counted on every key and may be checked) and
+// the keys a refusal locked. fs is modified.
+func reserveRecords(keys []string, fs []store.LoginFailures, now time.Time) ([]store.LoginFailures, *refusal, []string) {
+	var ref *refusal
+	waits := make([]time.Duration, len(fs))
+	for i := range fs {
+		p := policyOf(keys[i])
+		fs[i] = p.live(fs[i], now)
+		w, locked := p.wait(fs[i], now)
+		waits[i] = w
+		if w > 0 {
+			ref = worse(ref, &refusal{wait: w, locked: locked, address: !strings.HasPrefix(keys[i], kindAccount+":")})
+		}
+	}
+	if ref == nil {
+		for i := range fs {
+			fs[i] = policyOf(keys[i]).count(fs[i], now)
+			fs[i].Pending++
+		}
+		return fs, nil, nil
+	}
+	changed := false
+	var penalized []string
+	for i := range fs {
+		p := policyOf(keys[i])
+		if waits[i] == 0 || !p.CountEarly || now.Before(fs[i].LockedUntil) {
+			continue
+		}
+		fs[i] = p.count(fs[i], now)
+		changed = true
+		w, locked := p.wait(fs[i], now)
+		if locked {
+			penalized = append(penalized, keys[i])
+		}
+		ref = worse(ref, &refusal{wait: w, locked: locked})
+	}
+	if !changed {
+		return nil, ref, nil
+	}
+	return fs, ref, penalized
 }
 
 // worse is the refusal to report of two: a lock before a wait, the longer wait, an account before an address.
@@ -244,32 +258,46 @@ func (s *Server) settle(ctx context.Context, keys []string, o outcome) error {
 	now := s.now()
 	var locked []string
 	_, err := s.st.UpdateLoginFailureSet(context.WithoutCancel(ctx), keys, func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
-		locked = nil
-		for i := range fs {
-			p := policyOf(keys[i])
-			fs[i] = p.live(fs[i], now)
-			switch {
-			case fs[i].Count == 0:
-			case o == outcomeWrong:
-				fs[i].Last = now // the delay runs from the answer
-				if now.Before(fs[i].LockedUntil) {
-					locked = append(locked, keys[i])
-				}
-			case o == outcomeRight && p.LockAt > 0:
-				fs[i] = store.LoginFailures{Key: keys[i]} // the account's owner is back: forget its failures
-			default:
-				fs[i].Count--
-				if fs[i].Count < p.LockAt {
-					fs[i].LockedUntil = time.Time{}
-				}
-			}
-		}
-		return fs, nil
+		var next []store.LoginFailures
+		next, locked = settleRecords(keys, fs, now, o)
+		return next, nil
 	})
 	for _, k := range locked {
 		s.logLock(k)
 	}
 	return err
+}
+
+// settleRecords is the decision of settle over the stored records fs of keys at now: the records to store
+// and the keys that are locked after a wrong password. fs is modified.
+func settleRecords(keys []string, fs []store.LoginFailures, now time.Time, o outcome) ([]store.LoginFailures, []string) {
+	var locked []string
+	for i := range fs {
+		p := policyOf(keys[i])
+		fs[i] = p.live(fs[i], now)
+		if fs[i].Count == 0 {
+			continue // the window or lock has passed: nothing of this attempt is left
+		}
+		fs[i].Pending = max(fs[i].Pending-1, 0)
+		switch {
+		case o == outcomeWrong:
+			fs[i].Last = now // the delay runs from the answer
+			if now.Before(fs[i].LockedUntil) {
+				locked = append(locked, keys[i])
+			}
+			continue
+		case o == outcomeRight && p.LockAt > 0:
+			// The account's owner is back: forget its failures, but not the attempts still being checked
+			// (they were counted before this one succeeded, and are passwords checked all the same).
+			fs[i].Count = min(fs[i].Pending, fs[i].Count)
+		default:
+			fs[i].Count = max(fs[i].Count-1, 0)
+		}
+		if fs[i].Count < p.LockAt {
+			fs[i].LockedUntil = time.Time{}
+		}
+	}
+	return fs, locked
 }
 
 func (s *Server) logLock(key string) {

@@ -141,10 +141,12 @@ type Consent struct {
 	Incarnation string `json:"incarnation,omitempty"`
 }
 
-// LoginFailures counts recent failed sign-ins for one throttling key (an account or an address).
+// LoginFailures counts recent failed sign-ins for one throttling key (an account or an address). Count
+// includes the Pending attempts: counted before their password was checked, not settled yet.
 type LoginFailures struct {
 	Key         string    `json:"-"`
 	Count       int       `json:"count"`
+	Pending     int       `json:"pending,omitzero"`
 	Last        time.Time `json:"last"`
 	LockedUntil time.Time `json:"locked_until,omitzero"`
 	Expiry      time.Time `json:"-"`

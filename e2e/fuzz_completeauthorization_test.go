@@ -58,6 +58,8 @@ func FuzzCompleteAuthorization(f *testing.F) {
 		f.Fatalf("no state, code or binding cookie: %s, cookie %q", back, realBind)
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	baseline := pageText(f, client, cf.returnURL, cf.returnURL+"?state=x", cf.returnURL+"?%zz", cf.returnURL+"?oauth_token=x",
+		cf.returnURL+"?state=x&error=access_denied")
 	expand := strings.NewReplacer("$STATE", url.QueryEscape(realState), "$CODE", url.QueryEscape(realCode), "$BIND", realBind)
 
 	f.Fuzz(func(t *testing.T, query, cookie string) {
@@ -95,7 +97,7 @@ func FuzzCompleteAuthorization(f *testing.F) {
 			t.Fatalf("return ?%s with cookie %q redirected to %q", query, cookie, body.location)
 		}
 		if qerr == nil {
-			noMarkupEcho(t, q, []byte(body.body))
+			noMarkupEcho(t, q, []byte(body.body), baseline)
 		}
 		if st := statusOf(t, client, cf.s.base+"/api/provider/v1/connectors/"+id, owner); st != "pending" {
 			t.Fatalf("return ?%s with cookie %q left the connector %s", query, cookie, st)

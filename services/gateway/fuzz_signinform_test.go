@@ -154,7 +154,7 @@ func (c *callRecorder) take() []proto.Message {
 //     never quotes the token.
 func FuzzUserInfoRequest(f *testing.F) {
 	for _, s := range []struct {
-		post               bool
+		post              bool
 		auth, query, body string
 	}{
 		{false, "Bearer eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "", ""},
@@ -239,7 +239,8 @@ func FuzzUserInfoRequest(f *testing.F) {
 		if w.Code == http.StatusUnauthorized && !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer") {
 			t.Fatalf("401 without a Bearer challenge: %q", w.Header().Get("WWW-Authenticate"))
 		}
-		if len(want) >= 6 && strings.Contains(w.Body.String(), want) {
+		// The gateway's and the recorder's messages hold no digit, so a token with one cannot appear by chance.
+		if len(want) >= 6 && strings.ContainsAny(want, "0123456789") && strings.Contains(w.Body.String(), want) {
 			t.Fatalf("answer quotes the token: %s", w.Body)
 		}
 		switch {

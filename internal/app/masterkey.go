@@ -98,7 +98,7 @@ func openKeyring(cfg config.Config) (*suitekey.Keyring, error) {
 // loadKeyFile reads the key file; when it does not exist it creates one, unless data files exist (then a
 // new key could open nothing, and creating it would hide the loss).
 func loadKeyFile(path string, withData []string, recs []suitekey.Record) (*suitekey.Keyring, error) {
-	src := fmt.Sprintf("--master-key-file (%s) %s", config.EnvName("master-key-file"), path)
+	src := fmt.Sprintf("--master-key-file (%s)", config.EnvName("master-key-file"))
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && len(withData) > 0 {
 		var ids []string
 		for _, r := range recs {
@@ -108,8 +108,8 @@ func loadKeyFile(path string, withData []string, recs []suitekey.Record) (*suite
 		if len(ids) > 0 {
 			expected = "master key id " + strings.Join(dedupe(ids), ", ")
 		}
-		return nil, fmt.Errorf("%s: does not exist, but %s holds data sealed under %s: restore the key file or set AUTHSUITE_MASTER_KEY (a new key would open nothing); nothing was changed",
-			src, strings.Join(withData, " and "), expected)
+		return nil, fmt.Errorf("%s: %s does not exist, but %s hold%s data sealed under %s: restore the key file or set AUTHSUITE_MASTER_KEY (a new key would open nothing); nothing was changed",
+			src, path, strings.Join(withData, ", "), map[bool]string{true: "s", false: ""}[len(withData) == 1], expected)
 	}
 	kr, err := suitekey.LoadOrCreateFile(path)
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/authsuite/authsuite/internal/config"
 	"github.com/authsuite/authsuite/internal/directory"
 	"github.com/authsuite/authsuite/internal/grpcserver"
+	"github.com/authsuite/authsuite/internal/httplimit"
 	"github.com/authsuite/authsuite/internal/inproc"
 	"github.com/authsuite/authsuite/internal/internalauth"
 	"github.com/authsuite/authsuite/internal/metrics"
@@ -253,7 +254,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		if err != nil {
 			return nil, err
 		}
-		gatewayOpts = []gateway.Option{gateway.WithServerKey(gwCred), gateway.WithSecureCookies(strings.HasPrefix(s.Issuer, "https://"))}
+		gatewayOpts = []gateway.Option{gateway.WithServerKey(gwCred), gateway.WithSecureCookies(strings.HasPrefix(s.Issuer, "https://")),
+			gateway.WithBodyLimits(cfg.MaxBodyBytes, cfg.MaxProviderConfigBytes)}
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -272,7 +274,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		mux.Handle("GET /openapi.json", gateway.OpenAPI())
 		mux.Handle("/", gw)
 	}
-	s.http = &http.Server{Handler: s.metrics.HTTPMiddleware(mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	s.http, httpLis = restServer(cfg, httpLis, s.metrics.HTTPMiddleware(mux))
 
 	if s.grpc != nil {
 		s.goRun("grpc", func() error { return s.grpc.Serve(grpcLis) })
@@ -492,6 +494,34 @@ func gatewayCredential(cfg config.Config, keys *suitekey.Keyring) (string, error
 		return "", fmt.Errorf("AUTHSUITE_MASTER_KEY: %w", err)
 	}
 	return internalauth.GatewayCredential(kr), nil
+}
+
+// restServer bounds the REST listener (issue: trickled bodies held connections forever): the whole request
+// must arrive within --http-read-timeout, the answer within --http-write-timeout, an idle keep-alive
+// connection closes after --http-idle-timeout, and at most --max-connections are open, one in eight (at
+// least 2) kept for /healthz and /readyz (internal/httplimit) so the orchestrator still sees the process
+// while clients hold the rest.
+func restServer(cfg config.Config, lis net.Listener, h http.Handler) (*http.Server, net.Listener) {
+	or := func(d, def time.Duration) time.Duration {
+		if d <= 0 {
+			return def
+		}
+		return d
+	}
+	read := or(cfg.HTTPReadTimeout, 30*time.Second)
+	maxConns := cfg.MaxConnections
+	if maxConns <= 0 {
+		maxConns = 1024
+	}
+	limited := httplimit.NewListener(lis, maxConns, max(maxConns/8, 2))
+	return &http.Server{
+		Handler:           httplimit.Handler(h, "/healthz", "/readyz"),
+		ConnContext:       httplimit.ConnContext,
+		ReadHeaderTimeout: min(10*time.Second, read),
+		ReadTimeout:       read,
+		WriteTimeout:      or(cfg.HTTPWriteTimeout, 60*time.Second),
+		IdleTimeout:       or(cfg.HTTPIdleTimeout, 120*time.Second),
+	}, limited
 }
 
 // registrars registers a service on several registrars at once.

@@ -72,6 +72,14 @@ type Config struct {
 	KeyRotation   time.Duration // signing key rotation period
 	LogFormat     string        // text or json
 	LogLevel      string        // debug, info, warn, error
+
+	// Bounds of the REST listener (gateway and all-in-one; internal/httplimit).
+	MaxBodyBytes           int64         // largest request body (413 beyond)
+	MaxProviderConfigBytes int64         // largest LoadOAuthConfiguration body
+	HTTPReadTimeout        time.Duration // whole request, headers and body
+	HTTPWriteTimeout       time.Duration // from the end of the request headers to the end of the response
+	HTTPIdleTimeout        time.Duration // keep-alive connection waiting for its next request
+	MaxConnections         int           // open REST connections; a share is kept for /healthz and /readyz
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For the gateway believes (internal/clientip).
 	TrustedProxies clientip.Trusted
 	// AllowPrivateOutbound lets outbound HTTP (back-channel logout, provider endpoints) reach loopback,
@@ -129,6 +137,12 @@ func Load(role Role, args []string, env []string, out io.Writer) (Config, error)
 	fs.DurationVar(&c.KeyRotation, "key-rotation", 90*24*time.Hour, "signing key rotation period")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "largest REST request body in bytes; larger ones are answered 413")
+	fs.Int64Var(&c.MaxProviderConfigBytes, "max-provider-config-bytes", 1<<20, "largest LoadOAuthConfiguration body in bytes")
+	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", 30*time.Second, "time a client has to send a whole REST request (headers and body)")
+	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", 60*time.Second, "time to answer a REST request once its headers are read")
+	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 120*time.Second, "how long an idle keep-alive REST connection stays open")
+	fs.IntVar(&c.MaxConnections, "max-connections", 1024, "open REST connections at most; one in eight (at least 2) is kept for /healthz and /readyz")
 	fs.BoolVar(&c.AllowPrivateOutbound, "allow-private-outbound", false, "let back-channel logout and provider requests reach loopback, private and link-local addresses (refused by default against SSRF)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "usage: %s [flags]\nEvery flag can be set by its AUTHSUITE_* variable, e.g. --http-addr by %s.\n", name, EnvName("http-addr"))
@@ -230,6 +244,20 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log-level", "want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.MaxBodyBytes < 1<<10 {
+		bad("max-body-bytes", "must be at least 1024, got %d", c.MaxBodyBytes)
+	}
+	if c.MaxProviderConfigBytes < 1<<10 {
+		bad("max-provider-config-bytes", "must be at least 1024, got %d", c.MaxProviderConfigBytes)
+	}
+	for name, d := range map[string]time.Duration{"http-read-timeout": c.HTTPReadTimeout, "http-write-timeout": c.HTTPWriteTimeout, "http-idle-timeout": c.HTTPIdleTimeout} {
+		if d < 100*time.Millisecond {
+			bad(name, "must be at least 100ms, got %s", d)
+		}
+	}
+	if c.MaxConnections < 4 {
+		bad("max-connections", "must be at least 4, got %d", c.MaxConnections)
 	}
 	return errors.Join(errs...)
 }

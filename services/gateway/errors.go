@@ -31,6 +31,10 @@ const simpleRevokePath = "/api/oauth2/server/tokens/revoke"
 // standard mapping of its gRPC code, and the error object. Unauthenticated bearer calls also get the
 // RFC 6750 §3 challenge.
 func (g *Gateway) writeGRPCError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if bodyTooLarge(r) { // the body could not be decoded because it was cut at its limit
+		tooLarge(w, g.bodyLimit(r.URL.Path))
+		return
+	}
 	info := apierror.FromStatus(err)
 	status := info.HTTPStatus
 	if status == 0 {

@@ -41,6 +41,10 @@ type Gateway struct {
 	// csrfKey keys the sign-in forms' CSRF tokens; secureCookies: the public URL is https (csrf.go).
 	csrfKey       []byte
 	secureCookies bool
+	// simple checks bearer tokens before a large body is read; maxBody and maxProviderConfig bound
+	// request bodies (body.go).
+	simple                     tokenv1.SimpleTokenServiceClient
+	maxBody, maxProviderConfig int64
 	log   *slog.Logger
 	// proxies are the trusted reverse proxies (clientAddr); none by default.
 	proxies clientip.Trusted
@@ -48,7 +52,7 @@ type Gateway struct {
 
 // New builds the gateway. It does not dial anything: the backends' connections are used per request.
 func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Gateway, error) {
-	g := &Gateway{oauth: tokenv1.NewOAuthServiceClient(b.Token), log: log, csrfKey: newCSRFKey()}
+	g := &Gateway{oauth: tokenv1.NewOAuthServiceClient(b.Token), simple: tokenv1.NewSimpleTokenServiceClient(b.Token), log: log, csrfKey: newCSRFKey()}
 	for _, o := range opts {
 		o(g)
 	}
@@ -113,7 +117,8 @@ func adapt(h http.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, _ map[string]string) { h(w, r) }
 }
 
-// ServeHTTP normalizes the request (see normalize), answers CORS preflights (see cors) and routes it. A
+// ServeHTTP normalizes the request (see normalize), answers CORS preflights (see cors), bounds the body (see
+// limitBody) and routes it. A
 // query that is not UTF-8 is refused first: protobuf strings must be UTF-8, and a service could otherwise
 // not decode the request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +133,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", ErrorDescription: "sudo, tenantId and tenantCode must be printable ASCII"})
 		return
 	}
-	if g.cors(w, r) {
+	if g.cors(w, r) || !g.limitBody(w, r) {
 		return
 	}
 	g.mux.ServeHTTP(w, r)

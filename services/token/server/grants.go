@@ -247,7 +247,8 @@ func refreshScopes(cl *clients.Client, granted []string, requested string) (ceil
 }
 
 // password is the resource owner password credentials grant (RFC 6749 §4.3), only for clients registered
-// with allowRopc (RFC 9700 §2.4 advises against it otherwise). Failed attempts are throttled per account.
+// with allowRopc (RFC 9700 §2.4 advises against it otherwise). Attempts are throttled per account, at most
+// the lock threshold's number of passwords checked per window however many arrive at once (RFC 6749 §10.10).
 func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.TokenRequest) (*tokenv1.TokenResponse, error) {
 	if !cl.AllowROPC || !cl.HasGrant(GrantPassword) {
 		return nil, apierror.OAuth(apierror.UnauthorizedClient, "the client may not use the password grant (allowRopc)")

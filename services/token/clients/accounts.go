@@ -114,6 +114,7 @@ func (c *Cache) putAccountLocked(k accountKey, a *Account) (changed bool, ended 
 	default:
 		c.accounts[k] = a
 	}
+	c.notifyAccountsLocked()
 	if ok && old.endedBy(a) {
 		r := old.ref()
 		return true, &r
@@ -148,6 +149,7 @@ func (c *Cache) deleteTenantAccounts(tenantID string) []store.Account {
 			delete(c.accounts, k)
 		}
 	}
+	c.notifyAccountsLocked()
 	c.mu.Unlock()
 	c.accountChanges.Add(1)
 	c.changed()
@@ -166,7 +168,41 @@ func (c *Cache) replaceAccountsLocked(m map[accountKey]*Account) []store.Account
 		}
 	}
 	c.accounts, c.accountsReady = m, true
+	c.notifyAccountsLocked()
 	return ended
+}
+
+// notifyAccountsLocked wakes AwaitAccount callers after a change of the accounts. Call with mu held.
+func (c *Cache) notifyAccountsLocked() {
+	if c.accountsChanged != nil {
+		close(c.accountsChanged)
+	}
+	c.accountsChanged = make(chan struct{})
+}
+
+// AwaitAccount returns once the view lists the account tenantID/userID with incarnation, or holds no
+// complete account list (CheckAccount then refuses nobody for being unknown), or ctx ends (with its error).
+// A sign-in of an account created a moment ago waits here for the change feed to deliver the account, so
+// that the session and tokens it starts are not refused as unknown right after.
+func (c *Cache) AwaitAccount(ctx context.Context, tenantID, userID, incarnation string) error {
+	for {
+		c.mu.Lock()
+		a, ok := c.accounts[accountKey{tenantID, userID}]
+		if !c.accountsReady || ok && a.Incarnation == incarnation {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.accountsChanged == nil {
+			c.accountsChanged = make(chan struct{})
+		}
+		ch := c.accountsChanged
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // endAccounts hands ended accounts to Config.AccountsEnded (in the watch goroutine, so in feed order).

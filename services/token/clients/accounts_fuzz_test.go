@@ -126,7 +126,9 @@ func (s *snapshotStore) PutClientSnapshot(_ context.Context, b []byte) error {
 	s.data = slices.Clone(b)
 	return nil
 }
-func (s *snapshotStore) ClientSnapshot(context.Context) ([]byte, error) { return slices.Clone(s.data), nil }
+func (s *snapshotStore) ClientSnapshot(context.Context) ([]byte, error) {
+	return slices.Clone(s.data), nil
+}
 
 // FuzzAccountRecord converts fuzzed registry user records and checks that a record is refused exactly when
 // it lacks a tenant or user id or is not UTF-8, that an accepted one is what CheckAccount then answers from, and that the

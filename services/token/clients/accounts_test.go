@@ -245,3 +245,37 @@ func TestAccountViewWithoutUserEvents(t *testing.T) {
 		t.Fatal("an incomplete account list refused a user")
 	}
 }
+
+// TestAwaitAccount: a sign-in of a just-created account waits until the view lists that incarnation (and
+// not for another one), returns at once when the view holds no complete list, and gives up with ctx.
+func TestAwaitAccount(t *testing.T) {
+	c := NewCache(Config{})
+	if err := c.AwaitAccount(context.Background(), "t", "u", "i1"); err != nil {
+		t.Fatalf("without an account list: %v", err)
+	}
+	c.replace(map[string]*Client{}, map[accountKey]*Account{})
+	done := make(chan error, 1)
+	go func() { done <- c.AwaitAccount(context.Background(), "t", "u", "i1") }()
+	other := &Account{TenantID: "t", UserID: "u", Incarnation: "i0"}
+	c.applyAccount(other.key(), other)
+	select {
+	case err := <-done:
+		t.Fatalf("returned (%v) for another incarnation", err)
+	default:
+	}
+	a := &Account{TenantID: "t", UserID: "u", Incarnation: "i1"}
+	c.applyAccount(a.key(), a)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not woken by the account's arrival")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.AwaitAccount(ctx, "t", "nobody", "x"); err != context.Canceled {
+		t.Fatalf("with a cancelled ctx: %v", err)
+	}
+}

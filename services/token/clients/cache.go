@@ -55,7 +55,9 @@ type Cache struct {
 	// accounts is every user account (kept with byID under mu); accountsReady says the list is complete.
 	accounts      map[accountKey]*Account
 	accountsReady bool
-	lastHash      [32]byte // of the last snapshot written or loaded
+	// accountsChanged is closed (and replaced) at every change of accounts, for AwaitAccount.
+	accountsChanged chan struct{}
+	lastHash        [32]byte // of the last snapshot written or loaded
 
 	syncs   atomic.Uint64 // completed (re)syncs, for tests and metrics
 	changes atomic.Uint64

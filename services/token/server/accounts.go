@@ -70,6 +70,9 @@ func (s *Server) endAccounts(ctx context.Context, accounts []store.Account) {
 	s.log.Info("audit", attrs...)
 }
 
+// accountFeedWait bounds how long a sign-in waits for the change feed to deliver a just-created account.
+const accountFeedWait = 2 * time.Second
+
 // incarnationOf returns the incarnation of the account tenantID/userID the registry has just signed in, to
 // bind the new session or tokens to: from the account view, or, while the view does not list the account
 // yet (it was created a moment ago and the change feed has not delivered it), from the registry. Should the
@@ -82,6 +85,13 @@ func (s *Server) incarnationOf(ctx context.Context, tenantID, userID string) (st
 	resp, err := s.reg.ResolveUser(ctx, &registryv1.ResolveUserRequest{Selector: "uid:" + userID, TenantId: tenantID})
 	switch status.Code(err) {
 	case codes.OK:
+		// The feed delivers a new account within milliseconds; wait for it (bounded), so the session and
+		// tokens bound to it are not refused as unknown right after this sign-in.
+		wctx, cancel := context.WithTimeout(ctx, accountFeedWait)
+		defer cancel()
+		if err := s.cache.AwaitAccount(wctx, tenantID, userID, resp.GetIncarnation()); err != nil {
+			s.log.Warn("the change feed has not delivered a signed-in account yet", "tenant", tenantID, "user_id", userID)
+		}
 		return resp.GetIncarnation(), nil
 	case codes.PermissionDenied:
 		return "", errUserDisabled

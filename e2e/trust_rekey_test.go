@@ -106,6 +106,10 @@ func TestRekeyOneProcess(t *testing.T) {
 		t.Fatalf("connector return: %d %s", done.status, done.body)
 	}
 	first := connectorToken(t, s, alice, id)
+	// A refresh token rotated just before the stop: its successor, kept sealed for the retry grace window,
+	// must survive the rekey too.
+	rt1 := passwordGrant(t, s, f.ropcSecret).RefreshToken
+	rt2 := redeemRefresh(t, s, f.ropcSecret, rt1).RefreshToken
 
 	keyFile := filepath.Join(s.dataDir, "master.key")
 	oldKey, newKey := readKey(t, keyFile), suitekey.Generate()
@@ -132,6 +136,9 @@ func TestRekeyOneProcess(t *testing.T) {
 		t.Fatalf("the access token issued before the rekey: %s", r.body)
 	}
 	f.userToken(t, "alice", alicePassword) // client legacy's old secret, password grant
+	if again := redeemRefresh(t, s, f.ropcSecret, rt1).RefreshToken; again != rt2 {
+		t.Errorf("a retry within the grace window after the rekey got another refresh token")
+	}
 	// The connector's grant opens, and its refresh at the provider's TOKEN_URL uses the provider's
 	// CLIENT_SECRET, sealed under A before the rekey.
 	eventually(t, 10*time.Second, "connector token refreshed after the rekey", func() bool {
@@ -199,4 +206,32 @@ func TestRekeySplitRoleLayout(t *testing.T) {
 	s.start()
 	tokenChecks(t, s, tok)
 	clientToken(t, s, "billing", secret, "orders.read")
+}
+
+// grantAnswer is the part of a token response these tests read.
+type grantAnswer struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// passwordGrant signs alice in through client legacy with offline access.
+func passwordGrant(t *testing.T, s *suite, secret string) grantAnswer {
+	t.Helper()
+	return tokenForm(t, s, secret, "grant_type=password&scope=openid%20offline_access&username=alice&password="+url.QueryEscape(alicePassword))
+}
+
+// redeemRefresh redeems refresh token rt of client legacy.
+func redeemRefresh(t *testing.T, s *suite, secret, rt string) grantAnswer {
+	t.Helper()
+	return tokenForm(t, s, secret, "grant_type=refresh_token&refresh_token="+url.QueryEscape(rt))
+}
+
+func tokenForm(t *testing.T, s *suite, secret, body string) grantAnswer {
+	t.Helper()
+	var g grantAnswer
+	decodeJSON(t, expectRaw(t, "token", s.form("/connect/token", body, "legacy", secret), 200), &g)
+	if g.AccessToken == "" || g.RefreshToken == "" {
+		t.Fatalf("token answer without tokens: %+v", g)
+	}
+	return g
 }

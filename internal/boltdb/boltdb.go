@@ -254,57 +254,71 @@ func Rekey(db *bolt.DB, kr *suitekey.Keyring, resealAll func(*bolt.Tx, Reseal) (
 }
 
 // ResealJSONField reseals, in every JSON object record of bucket b, the base64 field named field (a sealed
-// []byte), with the additional data ad(key, record) returns. Other fields are kept as they are, including
-// ones this code does not know. Records without the field are left alone.
+// []byte), with the additional data ad(key, record) returns (see ResealJSONObject).
 func ResealJSONField(b *bolt.Bucket, field string, ad func(key []byte, rec map[string]json.RawMessage) ([]byte, error), reseal Reseal) (int, error) {
+	return ResealRecords(b, func(k, v []byte) ([]byte, bool, error) {
+		return ResealJSONObject(v, field, func(rec map[string]json.RawMessage) ([]byte, error) { return ad(k, rec) }, reseal)
+	})
+}
+
+// ResealRecords replaces each record of bucket b with what reseal answers for it, when it reports a
+// change, and counts the changes. Puts happen after the iteration: a bucket must not change while iterated.
+func ResealRecords(b *bolt.Bucket, reseal func(key, value []byte) (out []byte, changed bool, err error)) (int, error) {
 	type update struct{ key, value []byte }
 	var updates []update
 	err := b.ForEach(func(k, v []byte) error {
-		var rec map[string]json.RawMessage
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("record %q: %w", k, err)
-		}
-		raw, ok := rec[field]
-		if !ok || string(raw) == "null" {
-			return nil
-		}
-		var sealed []byte
-		if err := json.Unmarshal(raw, &sealed); err != nil {
-			return fmt.Errorf("record %q: %s: %w", k, field, err)
-		}
-		if len(sealed) == 0 {
-			return nil
-		}
-		data, err := ad(k, rec)
+		nv, changed, err := reseal(k, v)
 		if err != nil {
 			return fmt.Errorf("record %q: %w", k, err)
 		}
-		out, changed, err := reseal(sealed, data)
-		if err != nil {
-			return fmt.Errorf("record %q: %s: %w", k, field, err)
+		if changed {
+			updates = append(updates, update{bytes.Clone(k), nv})
 		}
-		if !changed {
-			return nil
-		}
-		if rec[field], err = json.Marshal(out); err != nil {
-			return err
-		}
-		nv, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		updates = append(updates, update{bytes.Clone(k), nv})
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
-	for _, u := range updates { // not inside ForEach: a bucket must not change while it is iterated
+	for _, u := range updates {
 		if err := b.Put(u.key, u.value); err != nil {
 			return 0, err
 		}
 	}
 	return len(updates), nil
+}
+
+// ResealJSONObject reseals the base64 field named field (a sealed []byte) of the JSON object raw, with the
+// additional data ad(record) returns. Other fields are kept as they are, including ones this code does not
+// know; a record without the field is left alone (changed false).
+func ResealJSONObject(raw []byte, field string, ad func(rec map[string]json.RawMessage) ([]byte, error), reseal Reseal) (out []byte, changed bool, err error) {
+	var rec map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return nil, false, err
+	}
+	v, ok := rec[field]
+	if !ok || string(v) == "null" {
+		return raw, false, nil
+	}
+	var sealed []byte
+	if err := json.Unmarshal(v, &sealed); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", field, err)
+	}
+	if len(sealed) == 0 {
+		return raw, false, nil
+	}
+	data, err := ad(rec)
+	if err != nil {
+		return nil, false, err
+	}
+	resealed, changed, err := reseal(sealed, data)
+	if err != nil || !changed {
+		return raw, false, err
+	}
+	if rec[field], err = json.Marshal(resealed); err != nil {
+		return nil, false, err
+	}
+	out, err = json.Marshal(rec)
+	return out, err == nil, err
 }
 
 // StringField reads the JSON string field name of a record decoded as in ResealJSONField.

@@ -100,3 +100,23 @@ func TestRekeyResealsOneFieldAllOrNothing(t *testing.T) {
 		t.Fatalf("adopting the old key after the rekey: %v", err)
 	}
 }
+
+// BenchmarkReadKeyRecord is the start-up cost of the key check, per file: a read-only open, one Get, close.
+func BenchmarkReadKeyRecord(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "x.db")
+	db, err := Open(path, Schema{Version: "1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kr, _ := suitekey.Parse(suitekey.Generate())
+	if err := AdoptKeys(db, kr); err != nil {
+		b.Fatal(err)
+	}
+	db.Close()
+	for b.Loop() {
+		rec, _, err := ReadKeyRecord(path)
+		if err != nil || kr.Check(rec) != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -480,3 +480,24 @@ func TestTrustedProxyForwardedFor(t *testing.T) {
 	})
 	retryAfter(t, "untrusted X-Forwarded-For", g.postLogin(gb, gform, "alice", alicePassword, "198.51.100.77"))
 }
+
+// TestThrottleKeyedOnDisabledAccount (item 20): a disabled account's login name and e-mail address share one
+// budget too; its right password, once the budget is spent, is refused with the lock, not "disabled".
+func TestThrottleKeyedOnDisabledAccount(t *testing.T) {
+	f := newSigninFixture(t)
+	expect(t, "carol", f.s.call("POST", "/api/adminapi2/v1/tenants/"+f.tenantID+"/users/", f.adminToken, map[string]any{
+		"loginName": "carol", "email": "carol@acme.example", "password": "carol-password-123", "disabled": true,
+	}), 201)
+	for i := range accountLockAt {
+		name := "carol"
+		if i%2 == 1 {
+			name = "carol@acme.example"
+		}
+		if a := f.passwordGrant(name, "wrong-guess"); a.status != http.StatusBadRequest {
+			t.Fatalf("guess %d: status %d %s", i, a.status, a.body)
+		}
+	}
+	if e := decodeError(t, f.passwordGrant("carol@acme.example", "carol-password-123")); !strings.Contains(e.ErrorDescription, "locked") {
+		t.Fatalf("after %d guesses split over login name and e-mail: %+v, want the account locked", accountLockAt, e)
+	}
+}

@@ -316,20 +316,21 @@ func presentKeys(keys []string) []string {
 
 // signInAccount resolves a typed login to the account it names, matching as AuthenticateUser does (the
 // login name, or the e-mail address when the login contains "@" and no login name matches), and returns the
-// account's throttling key and user. A login that matches no active account gets the key of the typed name
-// and a nil user: it is throttled like an account, so the answers do not tell the two apart.
+// account's throttling key and user (a disabled account too: guesses at its password are guesses all the
+// same). A login that matches no account gets the key of the typed name and a nil user: it is throttled like
+// an account, so the answers do not tell the two apart.
 func (s *Server) signInAccount(ctx context.Context, tenantID, login string) (string, *registryv1.User, error) {
 	selectors := []string{"loginName:" + login}
 	if strings.Contains(login, "@") {
 		selectors = append(selectors, "email:"+login)
 	}
 	for _, sel := range selectors {
-		resp, err := s.reg.ResolveUser(ctx, &registryv1.ResolveUserRequest{Selector: sel, TenantId: tenantID})
+		resp, err := s.reg.ResolveUser(ctx, &registryv1.ResolveUserRequest{Selector: sel, TenantId: tenantID, IncludeDisabled: true})
 		switch status.Code(err) {
 		case codes.OK:
 			return accountKey(tenantID, resp.GetUser().GetUserId()), resp.GetUser(), nil
 		case codes.NotFound, codes.InvalidArgument, codes.PermissionDenied:
-			continue // unknown, not a valid login, or disabled (no password check can sign it in)
+			continue // unknown, or not a valid login
 		case codes.Unavailable, codes.DeadlineExceeded:
 			return "", nil, apierror.OAuth(apierror.TemporarilyUnavailable, "the user directory is unavailable; try again")
 		}

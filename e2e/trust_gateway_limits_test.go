@@ -193,3 +193,20 @@ func TestTrustSlowClientsAreCut(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustFormBodyLimit (issue 8 item 10): the form-encoded OAuth endpoints and sign-in forms answer 413,
+// in their usual error shape, to a body over their 64 KiB bound.
+func TestTrustFormBodyLimit(t *testing.T) {
+	s := startSuite(t)
+	big := "grant_type=client_credentials&pad=" + strings.Repeat("x", 100<<10)
+	r := s.form("/connect/token", big, "admin", bootstrapSecret)
+	if r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("/connect/token with a 100 KiB form: status %d, want 413; %s", r.status, r.body)
+	}
+	if e := decodeRESTErr(t, "token 413", r.body); e.Error != "invalid_request" {
+		t.Fatalf("error %q, want invalid_request", e.Error)
+	}
+	if r := s.form("/connect/login", big, "", ""); r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("/connect/login with a 100 KiB form: status %d, want 413", r.status)
+	}
+}

@@ -26,6 +26,8 @@ type formError struct {
 	code  string
 	desc  string
 	basic bool // the client tried HTTP Basic: answer 401 with a Basic challenge
+	// status overrides the answer's HTTP status (413 for a body over the limit, RFC 9110 §15.5.14).
+	status int
 }
 
 func (e *formError) Error() string { return e.code + ": " + e.desc }
@@ -50,7 +52,7 @@ func ParseForm(r *http.Request) (url.Values, error) {
 		return nil, invalidRequest("cannot read the request body")
 	}
 	if len(body) > maxFormBytes {
-		return nil, invalidRequest("the request body is larger than 64 KiB")
+		return nil, &formError{code: apierror.InvalidRequest, desc: "the request body is larger than 64 KiB", status: http.StatusRequestEntityTooLarge}
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -228,6 +230,9 @@ func writeOAuthError(w http.ResponseWriter, err error, basic bool) {
 	if errors.As(err, &fe) {
 		body.Error, body.ErrorDescription = fe.code, fe.desc
 		basic = basic || fe.basic
+		if fe.status != 0 {
+			status = fe.status
+		}
 	} else {
 		info := apierror.FromStatus(err)
 		retryAfter(w.Header(), info)

@@ -202,7 +202,11 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 // redirect URI), or a failure of the service.
 func (g *Gateway) errorPage(w http.ResponseWriter, err error) {
 	if fe := (*formError)(nil); errors.As(err, &fe) {
-		g.messagePage(w, http.StatusBadRequest, "Sign-in failed", fe.code, fe.desc)
+		status := http.StatusBadRequest
+		if fe.status != 0 {
+			status = fe.status
+		}
+		g.messagePage(w, status, "Sign-in failed", fe.code, fe.desc)
 		return
 	}
 	info := apierror.FromStatus(err)

@@ -216,12 +216,16 @@ func TestDisabledUserLosesAccess(t *testing.T) {
 		"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}, "scope": {"openid"},
 	}), 400, "invalid_grant")
 
-	// Enabled again: what was issued before the disable stays dead; a new sign-in works.
+	// Enabled again: what was issued before the disable stays dead; a new sign-in works. Enabling sends no
+	// event a test can see, so poll (bounded) until a fresh token is active: then the token service has
+	// applied the change (and the second of the disable, in which nothing issued counts, is over).
 	f.putAlice(t, false)
-	eventually(t, time.Second, "alice enabled at the token service", func() bool {
-		return f.tokenForm("legacy", f.ropcSecret, url.Values{
+	eventually(t, 3*time.Second, "a fresh token of the enabled user is active", func() bool {
+		var tok usersTokens
+		usersDecode(t, "password grant after enabling", f.tokenForm("legacy", f.ropcSecret, url.Values{
 			"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}, "scope": {"openid"},
-		}).status == 200
+		}), 200, &tok)
+		return rp.introspectActive(t, tok.AccessToken)
 	})
 	rp.assertLocked(t, g, time.Now())
 	verifier, challenge := pkce()

@@ -99,8 +99,13 @@ func (kr *Keyring) Check(rec Record) error {
 }
 
 // Adopt returns rec with kr's primary key added to Keys, and whether that changed it: a file must list a key
-// before anything is sealed under it.
+// before anything is sealed under it. A file without a record (written before records existed) may hold data
+// under any key of kr, so it gets them all.
 func (kr *Keyring) Adopt(rec Record) (Record, bool) {
+	if len(rec.Keys) == 0 {
+		rec.Keys = kr.IDs()
+		return rec, true
+	}
 	if slices.Contains(rec.Keys, kr.primary.id) {
 		return rec, false
 	}
@@ -139,17 +144,19 @@ func (kr *Keyring) WithRetained(recs ...Record) (*Keyring, error) {
 }
 
 // Rekeyed returns the record of a file whose sealed data has all been resealed under kr's primary key: Keys
-// is the primary alone, and every other key of rec (a master key of kr or a retained one) is retained, its
-// RetainedPurposes subkeys sealed under the primary. kr must hold rec's keys (Check) and its retained keys
-// (WithRetained).
+// is the primary alone, and every other key of rec or of kr (a master key or a retained one) is retained, its
+// RetainedPurposes subkeys sealed under the primary. kr's other master keys are retained too, whether rec
+// lists them or not: a file from before records existed lists none. kr must hold rec's keys (Check) and its
+// retained keys (WithRetained).
 func (kr *Keyring) Rekeyed(rec Record) (Record, error) {
 	if err := kr.Check(rec); err != nil {
 		return Record{}, err
 	}
 	ids := append(slices.Clone(rec.Keys), slices.Collect(maps.Keys(rec.Retained))...)
+	ids = append(ids, kr.IDs()...)
 	out := Record{Keys: []string{kr.primary.id}, Retained: map[string][]byte{}}
 	for _, id := range ids {
-		if id == kr.primary.id {
+		if _, done := out.Retained[id]; done || id == kr.primary.id {
 			continue
 		}
 		k, ok := kr.byID[id]

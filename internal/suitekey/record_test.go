@@ -102,6 +102,35 @@ func TestAdopt(t *testing.T) {
 	if _, changed := a.Adopt(rec); changed {
 		t.Fatal("adopting twice changes the record")
 	}
+	// A new primary in front: added to what the file already lists.
+	specB := Generate()
+	ba, _ := Parse(specB + "," + Generate())
+	rec, _ = ba.Adopt(Record{Keys: []string{ba.IDs()[1]}})
+	if !slices.Equal(rec.Keys, []string{ba.IDs()[1], ba.PrimaryID()}) {
+		t.Fatalf("%+v", rec)
+	}
+	// A file without a record may hold data under any key given: it lists them all.
+	if rec, _ = ba.Adopt(Record{}); !slices.Equal(rec.Keys, ba.IDs()) {
+		t.Fatalf("legacy file adopted %+v", rec)
+	}
+}
+
+// TestRekeyedLegacyFile: rekeying a file without a record retains the digest subkeys of every old key given,
+// since its digests may be under any of them.
+func TestRekeyedLegacyFile(t *testing.T) {
+	specA, specB := Generate(), Generate()
+	a, _ := Parse(specA)
+	id, sum := a.Digest("client-secret", []byte("s3cret"))
+	ba, _ := Parse(specB + "," + specA)
+	rec, err := ba.Rekeyed(Record{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Parse(specB)
+	bFull, err := b.WithRetained(rec)
+	if err != nil || !bFull.VerifyDigest("client-secret", id, []byte("s3cret"), sum) {
+		t.Fatalf("digest under A after rekeying a legacy file: %v %+v", err, rec)
+	}
 }
 
 // FuzzParseRecord: a stored record either fails to parse or round-trips exactly, with only well-formed ids.

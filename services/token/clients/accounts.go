@@ -131,8 +131,7 @@ func (c *Cache) applyAccount(k accountKey, a *Account) []store.Account {
 	if !changed {
 		return nil
 	}
-	c.accountChanges.Add(1)
-	c.changed()
+	c.markAccountsChanged()
 	if ended == nil {
 		return nil
 	}
@@ -151,8 +150,7 @@ func (c *Cache) deleteTenantAccounts(tenantID string) []store.Account {
 	}
 	c.notifyAccountsLocked()
 	c.mu.Unlock()
-	c.accountChanges.Add(1)
-	c.changed()
+	c.markAccountsChanged()
 	return ended
 }
 
@@ -170,6 +168,18 @@ func (c *Cache) replaceAccountsLocked(m map[accountKey]*Account) []store.Account
 	c.accounts, c.accountsReady = m, true
 	c.notifyAccountsLocked()
 	return ended
+}
+
+// markAccountsChanged counts an account change and schedules the snapshot write for AccountPersistDelay
+// later, coalescing the changes in between (a client change or Persist writes them sooner).
+func (c *Cache) markAccountsChanged() {
+	c.accountChanges.Add(1)
+	if c.accountsPending.CompareAndSwap(false, true) {
+		time.AfterFunc(c.cfg.AccountPersistDelay, func() {
+			c.accountsPending.Store(false)
+			c.changed()
+		})
+	}
 }
 
 // notifyAccountsLocked wakes AwaitAccount callers after a change of the accounts. Call with mu held.

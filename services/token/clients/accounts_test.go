@@ -279,3 +279,46 @@ func TestAwaitAccount(t *testing.T) {
 		t.Fatalf("with a cancelled ctx: %v", err)
 	}
 }
+
+// TestAccountChangesPersistCoalesced: a burst of account changes is written once, after AccountPersistDelay;
+// a change still waiting for its delay is written when the cache stops.
+func TestAccountChangesPersistCoalesced(t *testing.T) {
+	st := openTokenStore(t, filepath.Join(t.TempDir(), "token.db"))
+	kr := testKeyring(t)
+	c := NewCache(Config{Registry: &scriptRegistry{}, Store: st, Keyring: kr, PersistDelay: time.Millisecond, AccountPersistDelay: 500 * time.Millisecond})
+	c.replace(map[string]*Client{}, map[accountKey]*Account{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.persistLoop(ctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Writes() == 0 { // the resync's own write
+		if time.Now().After(deadline) {
+			t.Fatal("resync not persisted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 100 {
+		a := &Account{TenantID: "t", UserID: fmt.Sprint("u", i), Incarnation: "i"}
+		c.applyAccount(a.key(), a)
+	}
+	for c.Writes() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("account burst not persisted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if w := c.Writes(); w != 2 {
+		t.Fatalf("%d snapshot writes for one burst of 100 account changes; want 1", w-1)
+	}
+	last := &Account{TenantID: "t", UserID: "late", Incarnation: "i"}
+	c.applyAccount(last.key(), last)
+	cancel()
+	<-done
+	c2 := NewCache(Config{Store: st, Keyring: kr})
+	if err := c2.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c2.CheckAccount("t", "late", "i", t0) != nil || c2.CheckAccount("t", "u99", "i", t0) != nil {
+		t.Fatal("account changes pending at shutdown were not persisted")
+	}
+}

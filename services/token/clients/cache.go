@@ -35,6 +35,10 @@ type Config struct {
 	// PersistDelay coalesces snapshot writes: a change is written at most this long after it arrived
 	// (default 250 ms).
 	PersistDelay time.Duration
+	// AccountPersistDelay coalesces the snapshot writes of user account changes (default 5 s). A snapshot
+	// write costs O(clients + accounts), and accounts change in bulk (imports, tenant clean-ups); the
+	// persisted accounts only matter to a restart while the registry is unreachable.
+	AccountPersistDelay time.Duration
 	// AccountsEnded, when set, is called with the user accounts whose sessions and refresh tokens must end
 	// (deleted, re-created with another incarnation, or disabled), after the cache already refuses them
 	// (CheckAccount). It runs in the watch goroutine, in feed order, and should not block long.
@@ -64,6 +68,8 @@ type Cache struct {
 	writes  atomic.Uint64 // snapshot writes
 	// accountChanges counts applied user events and resyncs.
 	accountChanges atomic.Uint64
+	// accountsPending is set while an account change waits for its AccountPersistDelay.
+	accountsPending atomic.Bool
 	dirty          chan struct{}
 }
 
@@ -74,6 +80,9 @@ func NewCache(cfg Config) *Cache {
 	}
 	if cfg.ReconnectMax < cfg.ReconnectMin {
 		cfg.ReconnectMax = max(5*time.Second, cfg.ReconnectMin)
+	}
+	if cfg.AccountPersistDelay <= 0 {
+		cfg.AccountPersistDelay = 5 * time.Second
 	}
 	if cfg.PersistDelay <= 0 {
 		cfg.PersistDelay = 250 * time.Millisecond
@@ -357,6 +366,9 @@ func (c *Cache) persistLoop(ctx context.Context) {
 			case <-c.dirty:
 				c.persist(context.WithoutCancel(ctx))
 			default:
+				if c.accountsPending.Load() {
+					c.persist(context.WithoutCancel(ctx))
+				}
 			}
 			return
 		case <-c.dirty:

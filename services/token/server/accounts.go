@@ -35,8 +35,8 @@ func (s *Server) accountLive(tenantID, userID, incarnation string, issued time.T
 	return s.cache.CheckAccount(tenantID, userID, incarnation, issued)
 }
 
-// grantAccountLive is accountLive as an invalid_grant error (RFC 6749 §5.2: the grant "was issued to another
-// client" or is otherwise invalid; a disabled or deleted resource owner's grant is invalid).
+// grantAccountLive is accountLive as an invalid_grant error (RFC 6749 §5.2: the authorization grant or
+// refresh token is "invalid, expired, revoked"; what a disabled, deleted or re-created user held is revoked).
 func (s *Server) grantAccountLive(tenantID, userID, incarnation string, issued time.Time) error {
 	switch err := s.accountLive(tenantID, userID, incarnation, issued); {
 	case errors.Is(err, clients.ErrAccountDisabled):
@@ -49,7 +49,7 @@ func (s *Server) grantAccountLive(tenantID, userID, incarnation string, issued t
 
 // endAccounts ends what token.db holds for accounts the registry reports deleted, re-created or disabled:
 // their SSO sessions (each ended session sends back-channel logout to its clients, OIDC Back-Channel
-// Logout 1.0 §2.7) and their refresh tokens, each in one store transaction. The cache already refuses
+// Logout 1.0 §2.5) and their refresh tokens, each in one store transaction. The cache already refuses
 // them; a failure is logged and leaves records that can no longer be used.
 func (s *Server) endAccounts(ctx context.Context, accounts []store.Account) {
 	sessions, err := s.st.DeleteAccountSessions(ctx, accounts)

@@ -156,6 +156,7 @@ func (rp *usersRP) awaitEnded(t *testing.T, changed time.Time) {
 		if tok == "" {
 			t.Fatal("back-channel logout without logout_token")
 		}
+		t.Logf("session ended %v after the change was answered", time.Since(changed))
 	case <-time.After(time.Until(changed.Add(time.Second))):
 		t.Fatal("alice's session was not ended within a second of the change")
 	}

@@ -1,0 +1,33 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// TestExpiredSignInRecordsAreSweptPromptly (issue 8 item 13): an expired interaction is deleted by the
+// frequent sweep (SweepInterval), not left until the hourly maintenance; a live one stays.
+func TestExpiredSignInRecordsAreSweptPromptly(t *testing.T) {
+	e := newEnv(t, func(d *Deps) { d.SweepInterval = 20 * time.Millisecond })
+	ctx := context.Background()
+	now := e.clock.Now()
+	expired := store.Interaction{ID: digest("old"), ClientID: "svc", TenantID: "default", Expiry: now.Add(time.Minute)}
+	live := store.Interaction{ID: digest("new"), ClientID: "svc", TenantID: "default", Expiry: now.Add(time.Hour)}
+	for _, in := range []store.Interaction{expired, live} {
+		if err := e.st.PutInteraction(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Advance(2 * time.Minute)
+	waitFor(t, 5*time.Second, "expired interaction swept", func() bool {
+		_, err := e.st.Interaction(ctx, expired.ID)
+		return errors.Is(err, store.ErrNotFound)
+	})
+	if _, err := e.st.Interaction(ctx, live.ID); err != nil {
+		t.Fatalf("the live interaction was swept: %v", err)
+	}
+}

@@ -168,7 +168,9 @@ func (g Guard) Stream() grpc.StreamServerInterceptor {
 
 // UnaryServerInterceptor is Guard{Internal: cred}.Unary(): browser-facing methods then need the internal
 // credential too.
-func UnaryServerInterceptor(cred string) grpc.UnaryServerInterceptor { return Guard{Internal: cred}.Unary() }
+func UnaryServerInterceptor(cred string) grpc.UnaryServerInterceptor {
+	return Guard{Internal: cred}.Unary()
+}
 
 // StreamServerInterceptor is Guard{Internal: cred}.Stream().
 func StreamServerInterceptor(cred string) grpc.StreamServerInterceptor {

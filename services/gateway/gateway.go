@@ -45,7 +45,7 @@ type Gateway struct {
 	// request bodies (body.go).
 	simple                     tokenv1.SimpleTokenServiceClient
 	maxBody, maxProviderConfig int64
-	log   *slog.Logger
+	log                        *slog.Logger
 	// proxies are the trusted reverse proxies (clientAddr); none by default.
 	proxies clientip.Trusted
 }

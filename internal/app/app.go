@@ -222,6 +222,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Store:     provDB,
 			Keyring:   keys,
 			Auth:      bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
+			Sessions:  provserver.TokenSessions(tokenv1.NewTokenInternalServiceClient(conns.Token)),
 			Directory: directory.NewRegistry(registryv1.NewRegistryInternalServiceClient(conns.Registry)),
 			PublicURL: s.Issuer,
 			HTTPClient: outbound.New(outbound.Options{AllowPrivate: cfg.AllowPrivateOutbound,

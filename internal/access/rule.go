@@ -127,13 +127,13 @@ func (p Principal) RequireAdmin() error {
 }
 
 // RequireSystemAdmin returns nil for an admin of SystemTenant (suite-wide operations), else
-// PERMISSION_DENIED.
-func (p Principal) RequireSystemAdmin() error {
+// PERMISSION_DENIED saying that only they may do what (e.g. "manage tenants").
+func (p Principal) RequireSystemAdmin(what string) error {
 	if err := p.RequireAdmin(); err != nil {
 		return err
 	}
 	if p.TenantID() != SystemTenant {
-		return apierror.PermissionDenied("only administrators of the system tenant may do this")
+		return apierror.PermissionDenied("only administrators of the system tenant may %s", what)
 	}
 	return nil
 }

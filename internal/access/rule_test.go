@@ -136,7 +136,7 @@ func TestResolve(t *testing.T) {
 			if p.Admin() != tc.want.admin || p.SystemAdmin() != tc.want.system {
 				t.Errorf("Admin %v SystemAdmin %v, want %v %v", p.Admin(), p.SystemAdmin(), tc.want.admin, tc.want.system)
 			}
-			if (p.RequireAdmin() == nil) != tc.want.admin || (p.RequireSystemAdmin() == nil) != tc.want.system {
+			if (p.RequireAdmin() == nil) != tc.want.admin || (p.RequireSystemAdmin("test") == nil) != tc.want.system {
 				t.Errorf("Require* disagree with Admin/SystemAdmin")
 			}
 			if tc.want.checkDirs && dir.calls != tc.want.dirCalls {
@@ -155,7 +155,7 @@ func TestRequireAdminOf(t *testing.T) {
 	if acme.RequireAdminOf("acme") != nil || sys.RequireAdminOf("acme") != nil || sys.RequireAdminOf("ghost") != nil {
 		t.Error("an admin of the tenant or of the system tenant must be allowed")
 	}
-	for _, err := range []error{acme.RequireAdminOf("other"), acme.RequireSystemAdmin(), none.RequireAdminOf("acme")} {
+	for _, err := range []error{acme.RequireAdminOf("other"), acme.RequireSystemAdmin("test"), none.RequireAdminOf("acme")} {
 		if !errors.Is(err, apierror.ErrPermissionDenied) {
 			t.Errorf("err = %v, want PermissionDenied", err)
 		}

@@ -38,7 +38,7 @@ func (s *Server) authenticate(ctx context.Context) (principal, error) {
 func (s *Server) admin(ctx context.Context, systemOnly bool) (principal, error) {
 	p, err := s.authenticate(ctx)
 	if err == nil && systemOnly {
-		err = p.Access.RequireSystemAdmin()
+		err = p.Access.RequireSystemAdmin("change OAuth providers or their tokens: they are suite-wide")
 	} else if err == nil {
 		err = p.Access.RequireAdmin()
 	}

@@ -26,7 +26,7 @@ func (s *Server) authorize(ctx context.Context, tenantID string, systemOnly bool
 		return p, err
 	}
 	if systemOnly {
-		return p, p.RequireSystemAdmin()
+		return p, p.RequireSystemAdmin("manage tenants")
 	}
 	return p, p.RequireAdminOf(tenantID)
 }

@@ -40,7 +40,6 @@ func TestParseSelector(t *testing.T) {
 	}
 }
 
-
 func FuzzParseSelector(f *testing.F) {
 	for _, s := range []string{"uid:1", "loginName:x", "email:", ":", "username:é"} {
 		f.Add(s)

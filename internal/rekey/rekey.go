@@ -58,7 +58,9 @@ var files = []file{
 			return nil, nil, err
 		}
 		return s.DB(), s.Close, nil
-	}, func(tx *bolt.Tx, r boltdb.Reseal) (int, error) { return tokstore.ResealAll(tx, r, clients.SnapshotAD()) }},
+	}, func(tx *bolt.Tx, r boltdb.Reseal) (int, error) {
+		return tokstore.ResealAll(tx, r, clients.SnapshotAD())
+	}},
 	{"provider.db", func(p string) (*bolt.DB, func() error, error) {
 		s, err := provstore.Open(p)
 		if err != nil {

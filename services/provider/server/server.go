@@ -67,9 +67,13 @@ type SessionResolver interface {
 
 // TokenSessions is a SessionResolver backed by TokenInternalService.ResolveSession (the connection must
 // carry the internal credential).
-func TokenSessions(client tokenv1.TokenInternalServiceClient) SessionResolver { return tokenSessions{client} }
+func TokenSessions(client tokenv1.TokenInternalServiceClient) SessionResolver {
+	return tokenSessions{client}
+}
 
-type tokenSessions struct{ c tokenv1.TokenInternalServiceClient }
+type tokenSessions struct {
+	c tokenv1.TokenInternalServiceClient
+}
 
 func (t tokenSessions) ResolveSession(ctx context.Context, tenantID, cookie string) (string, bool, error) {
 	resp, err := t.c.ResolveSession(ctx, &tokenv1.ResolveSessionRequest{SessionCookie: cookie, TenantId: tenantID})

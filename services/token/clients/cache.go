@@ -70,7 +70,7 @@ type Cache struct {
 	accountChanges atomic.Uint64
 	// accountsPending is set while an account change waits for its AccountPersistDelay.
 	accountsPending atomic.Bool
-	dirty          chan struct{}
+	dirty           chan struct{}
 }
 
 // NewCache returns an empty cache; call Load, then Run.

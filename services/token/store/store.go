@@ -86,14 +86,9 @@ type Store interface {
 
 	// PutRefreshToken stores a new refresh token under t.Hash.
 	PutRefreshToken(ctx context.Context, t RefreshToken) error
-	// RotateRefreshToken atomically marks the token under hash used and stores the token rotate returns
-	// (rotate runs inside the transaction with the old token; its error aborts with nothing changed and is
-	// returned as is). ErrNotFound when there is no such token; ErrUsed, with the old token, when it was
-	// rotated before (rotate is not called then).
-	RotateRefreshToken(ctx context.Context, hash []byte, rotate func(old RefreshToken) (RefreshToken, error)) (RefreshToken, error)
-
-	// RotateRefreshTokenGrace is RotateRefreshToken with a grace period for the immediately previous token
-	// (RFC 9700 §4.14.2 rotation; the retry window of Keycloak and Okta). In one transaction:
+	// RotateRefreshTokenGrace rotates the refresh token under hash (RFC 9700 §4.14.2), with a grace period
+	// for the immediately previous token (the retry window of Keycloak and Okta). rotate runs inside the
+	// transaction with the old token. In one transaction:
 	//   - an unused token under hash is given to rotate; the token rotate returns (with a new, unused Hash)
 	//     is stored with Predecessor=hash, and the old one is marked used with Successor, SealedSuccessor
 	//     (g.Sealed) and GraceUntil (g.Now+g.Window). The old token's own predecessor loses its sealed

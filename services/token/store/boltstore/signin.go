@@ -217,41 +217,6 @@ func (s *Store) PutRefreshToken(ctx context.Context, t store.RefreshToken) error
 	return s.put(ctx, bucketRefresh, t.Hash, t.Expiry, t)
 }
 
-// RotateRefreshToken implements store.Store.
-func (s *Store) RotateRefreshToken(ctx context.Context, hash []byte, rotate func(store.RefreshToken) (store.RefreshToken, error)) (store.RefreshToken, error) {
-	if err := s.check(ctx); err != nil {
-		return store.RefreshToken{}, err
-	}
-	var out store.RefreshToken
-	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRefresh)
-		var old store.RefreshToken
-		exp, err := getIn(b, hash, &old)
-		if err != nil {
-			return err
-		}
-		old.Hash, old.Expiry = bytes.Clone(hash), exp
-		if old.Used {
-			out = old
-			return store.ErrUsed
-		}
-		next, err := rotate(old)
-		if err != nil {
-			return err
-		}
-		if err := validKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || b.Get(next.Hash) != nil {
-			return errors.New("token store: rotated refresh token needs a new, unused key")
-		}
-		old.Used = true
-		if err := putIn(b, hash, old.Expiry, old); err != nil {
-			return err
-		}
-		out = next
-		return putIn(b, bytes.Clone(next.Hash), next.Expiry, next)
-	})
-	return out, err
-}
-
 // RotateRefreshTokenGrace implements store.Store.
 func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g store.RefreshGrace, rotate func(store.RefreshToken) (store.RefreshToken, error)) (store.RefreshRotated, error) {
 	if err := s.check(ctx); err != nil {

@@ -131,7 +131,7 @@ func testDeleteAccountRefreshTokens(t *testing.T, open func() store.Store) {
 		}
 	}
 	// r1 rotated to r6: r1 is used, r6 carries the family on.
-	if _, err := s.RotateRefreshToken(ctx, h("r1"), func(old store.RefreshToken) (store.RefreshToken, error) {
+	if _, err := rotateNoGrace(ctx, s, h("r1"), func(old store.RefreshToken) (store.RefreshToken, error) {
 		old.Hash = h("r6")
 		return old, nil
 	}); err != nil {
@@ -149,7 +149,7 @@ func testDeleteAccountRefreshTokens(t *testing.T, open func() store.Store) {
 		if _, err := s.RefreshToken(ctx, h(k)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("token %s after deletion: %v; want ErrNotFound", k, err)
 		}
-		if _, err := s.RotateRefreshToken(ctx, h(k), func(old store.RefreshToken) (store.RefreshToken, error) {
+		if _, err := rotateNoGrace(ctx, s, h(k), func(old store.RefreshToken) (store.RefreshToken, error) {
 			old.Hash = h("n" + k)
 			return old, nil
 		}); !errors.Is(err, store.ErrNotFound) {

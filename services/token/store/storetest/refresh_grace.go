@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -130,4 +131,11 @@ func testRefreshRotationGraceConcurrent(t *testing.T, open func() store.Store) {
 			}
 		}
 	}
+}
+
+// rotateNoGrace rotates the token under hash with no retry window: a used token is always ErrUsed, with the
+// old token, and rotate is not called then.
+func rotateNoGrace(ctx context.Context, s store.Store, hash []byte, rotate func(store.RefreshToken) (store.RefreshToken, error)) (store.RefreshToken, error) {
+	out, err := s.RotateRefreshTokenGrace(ctx, hash, store.RefreshGrace{Now: time.Now()}, rotate)
+	return out.Token, err
 }

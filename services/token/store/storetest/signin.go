@@ -157,10 +157,10 @@ func testRefreshRotation(t *testing.T, open func() store.Store) {
 		}
 	}
 	boom := errors.New("boom")
-	if _, err := s.RotateRefreshToken(ctx, h("r0"), func(store.RefreshToken) (store.RefreshToken, error) { return store.RefreshToken{}, boom }); !errors.Is(err, boom) {
+	if _, err := rotateNoGrace(ctx, s, h("r0"), func(store.RefreshToken) (store.RefreshToken, error) { return store.RefreshToken{}, boom }); !errors.Is(err, boom) {
 		t.Fatalf("failing rotate: %v", err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, h("r0"), func(o store.RefreshToken) (store.RefreshToken, error) { return o, nil }); err == nil {
+	if _, err := rotateNoGrace(ctx, s, h("r0"), func(o store.RefreshToken) (store.RefreshToken, error) { return o, nil }); err == nil {
 		t.Fatal("rotation to the same key accepted")
 	}
 	// Concurrent rotations of one token: exactly one wins, the others see reuse.
@@ -168,7 +168,7 @@ func testRefreshRotation(t *testing.T, open func() store.Store) {
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Go(func() {
-			_, err := s.RotateRefreshToken(ctx, h("r0"), next(string(rune('a'+i))+"1"))
+			_, err := rotateNoGrace(ctx, s, h("r0"), next(string(rune('a'+i))+"1"))
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -186,11 +186,11 @@ func testRefreshRotation(t *testing.T, open func() store.Store) {
 	s.Close()
 	s = open()
 	defer s.Close()
-	old, err := s.RotateRefreshToken(ctx, h("r0"), next("zz"))
+	old, err := rotateNoGrace(ctx, s, h("r0"), next("zz"))
 	if !errors.Is(err, store.ErrUsed) || old.FamilyID != "f" || !old.Used || !old.Expiry.Equal(first.Expiry) {
 		t.Fatalf("reuse after reopen: %+v, %v", old, err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, h("nope"), next("zz")); !errors.Is(err, store.ErrNotFound) {
+	if _, err := rotateNoGrace(ctx, s, h("nope"), next("zz")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing token: %v", err)
 	}
 }
@@ -254,7 +254,7 @@ func testSweepExpired(t *testing.T, open func() store.Store) {
 	if _, err := s.Interaction(ctx, h("i2")); err != nil {
 		t.Fatalf("live interaction swept: %v", err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, h("r1"), func(o store.RefreshToken) (store.RefreshToken, error) { return o, nil }); !errors.Is(err, store.ErrNotFound) {
+	if _, err := rotateNoGrace(ctx, s, h("r1"), func(o store.RefreshToken) (store.RefreshToken, error) { return o, nil }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expired refresh token kept: %v", err)
 	}
 	if len(revMap(t, s)) != 1 {
@@ -343,7 +343,7 @@ func testRefreshTokenLookup(t *testing.T, open func() store.Store) {
 	if err := s.PutRefreshToken(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, h("r"), func(o store.RefreshToken) (store.RefreshToken, error) {
+	if _, err := rotateNoGrace(ctx, s, h("r"), func(o store.RefreshToken) (store.RefreshToken, error) {
 		o.Hash = h("r2")
 		return o, nil
 	}); err != nil {

@@ -110,23 +110,16 @@ type Store interface {
 	// Consent returns the remembered consent of a user for a client, or ErrNotFound.
 	Consent(ctx context.Context, tenantID, userID, clientID string) (Consent, error)
 
-	// PutLoginFailures stores (or replaces) the failure count under f.Key.
-	PutLoginFailures(ctx context.Context, f LoginFailures) error
 	// LoginFailures returns the failure count under key, or ErrNotFound.
 	LoginFailures(ctx context.Context, key string) (LoginFailures, error)
-	// UpdateLoginFailures runs update on the failure count under key and stores its result (under key, with
-	// the Expiry it returns), atomically: read, update and write happen in one transaction, so concurrent
-	// updates of one key never lose a count. When nothing is stored under key, update gets the zero value
-	// with Key set. An error from update aborts with nothing changed and is returned as is.
-	UpdateLoginFailures(ctx context.Context, key string, update func(LoginFailures) (LoginFailures, error)) (LoginFailures, error)
-	// UpdateLoginFailureSet is UpdateLoginFailures for several keys in one transaction: update gets the
-	// records under keys, in order (the zero value with Key set for an absent one), and returns one record per
-	// key, in the same order; all are stored, or none. keys must be distinct. A record returned with Count 0 and no LockedUntil is
-	// deleted. An error from update (or a result of another length) aborts with nothing changed; update's own
-	// error is returned as is. update may run more than once and must not keep state between runs.
+	// UpdateLoginFailureSet runs update on the failure counts under keys and stores what it returns, in one
+	// transaction, so concurrent updates never lose a count: update gets the records under keys, in order
+	// (the zero value with Key set for an absent one), and returns one record per key, in the same order
+	// (each stored under its key with the Expiry it carries); all are stored, or none. keys must be
+	// distinct. A record returned with Count 0 and no LockedUntil is deleted. An error from update (or a
+	// result of another length) aborts with nothing changed; update's own error is returned as is. update
+	// may run more than once and must not keep state between runs.
 	UpdateLoginFailureSet(ctx context.Context, keys []string, update func([]LoginFailures) ([]LoginFailures, error)) ([]LoginFailures, error)
-	// DeleteLoginFailures forgets the failures under key; deleting a missing one succeeds.
-	DeleteLoginFailures(ctx context.Context, key string) error
 
 	// SweepExpired deletes every interaction, session, code, refresh token, consent and failure count whose
 	// Expiry is before t, and says how many it deleted.

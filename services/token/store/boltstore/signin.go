@@ -341,11 +341,6 @@ func (s *Store) Consent(ctx context.Context, tenantID, userID, clientID string) 
 	return c, nil
 }
 
-// PutLoginFailures implements store.Store.
-func (s *Store) PutLoginFailures(ctx context.Context, f store.LoginFailures) error {
-	return s.put(ctx, bucketLoginFailures, []byte(f.Key), f.Expiry, f)
-}
-
 // LoginFailures implements store.Store.
 func (s *Store) LoginFailures(ctx context.Context, key string) (store.LoginFailures, error) {
 	var f store.LoginFailures
@@ -355,48 +350,6 @@ func (s *Store) LoginFailures(ctx context.Context, key string) (store.LoginFailu
 	}
 	f.Key, f.Expiry = key, exp
 	return f, nil
-}
-
-// UpdateLoginFailures implements store.Store in one bbolt read-write transaction.
-func (s *Store) UpdateLoginFailures(ctx context.Context, key string, update func(store.LoginFailures) (store.LoginFailures, error)) (store.LoginFailures, error) {
-	if err := s.check(ctx); err != nil {
-		return store.LoginFailures{}, err
-	}
-	k := []byte(key)
-	if err := validKey(k); err != nil {
-		return store.LoginFailures{}, err
-	}
-	var out store.LoginFailures
-	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLoginFailures)
-		var old store.LoginFailures
-		exp, err := getIn(b, k, &old)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			old = store.LoginFailures{}
-		case err != nil:
-			return err
-		default:
-			old.Expiry = exp
-		}
-		old.Key = key
-		next, err := update(old)
-		if err != nil {
-			return err
-		}
-		next.Key = key
-		out = next
-		return putIn(b, k, next.Expiry, next)
-	})
-	if err != nil {
-		return store.LoginFailures{}, err
-	}
-	return out, nil
-}
-
-// DeleteLoginFailures implements store.Store.
-func (s *Store) DeleteLoginFailures(ctx context.Context, key string) error {
-	return s.del(ctx, bucketLoginFailures, []byte(key))
 }
 
 // SweepExpired implements store.Store.

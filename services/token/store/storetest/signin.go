@@ -22,8 +22,6 @@ var signinTests = []struct {
 	{"CodeSingleUse", testCodeSingleUse},
 	{"RefreshRotation", testRefreshRotation},
 	{"ConsentsAndFailures", testConsentsAndFailures},
-	{"UpdateLoginFailures", testUpdateLoginFailures},
-	{"UpdateLoginFailuresConcurrent", testUpdateLoginFailuresConcurrent},
 	{"RefreshTokenLookup", testRefreshTokenLookup},
 	{"RefreshRotationGrace", testRefreshRotationGrace},
 	{"RefreshRotationGraceConcurrent", testRefreshRotationGraceConcurrent},
@@ -213,14 +211,14 @@ func testConsentsAndFailures(t *testing.T, open func() store.Store) {
 		t.Fatalf("other client: %v", err)
 	}
 	f := store.LoginFailures{Key: "acct:t/alice", Count: 3, Last: t0(), LockedUntil: t0().Add(time.Minute), Expiry: t0().Add(time.Hour)}
-	if err := s.PutLoginFailures(ctx, f); err != nil {
+	if err := putFailures(s, f); err != nil {
 		t.Fatal(err)
 	}
 	gf, err := s.LoginFailures(ctx, f.Key)
 	if err != nil || gf.Count != 3 || !gf.LockedUntil.Equal(f.LockedUntil) || gf.Key != f.Key {
 		t.Fatalf("failures = %+v, %v", gf, err)
 	}
-	if err := s.DeleteLoginFailures(ctx, f.Key); err != nil {
+	if err := putFailures(s, store.LoginFailures{Key: f.Key}); err != nil { // Count 0, no lock: deleted
 		t.Fatal(err)
 	}
 	if _, err := s.LoginFailures(ctx, f.Key); !errors.Is(err, store.ErrNotFound) {
@@ -245,7 +243,7 @@ func testSweepExpired(t *testing.T, open func() store.Store) {
 	must(s.PutRefreshToken(ctx, store.RefreshToken{Hash: h("r1"), Expiry: old}))
 	must(s.PutRefreshToken(ctx, store.RefreshToken{Hash: h("r2"), Expiry: live}))
 	must(s.PutConsent(ctx, store.Consent{TenantID: "t", UserID: "u", ClientID: "c", Expiry: old}))
-	must(s.PutLoginFailures(ctx, store.LoginFailures{Key: "k", Expiry: old}))
+	must(putFailures(s, store.LoginFailures{Key: "k", Count: 1, Expiry: old}))
 	must(s.Revoke(ctx, store.Revocation{JTI: "j", Expiry: old}))
 	n, err := s.SweepExpired(ctx, t0().Add(time.Minute))
 	if err != nil || n != 6 {
@@ -259,77 +257,6 @@ func testSweepExpired(t *testing.T, open func() store.Store) {
 	}
 	if len(revMap(t, s)) != 1 {
 		t.Fatal("SweepExpired touched revocations")
-	}
-}
-
-func testUpdateLoginFailures(t *testing.T, open func() store.Store) {
-	s := open()
-	defer s.Close()
-	// Absent: update sees the zero value (with the key); its result is stored with its expiry.
-	got, err := s.UpdateLoginFailures(ctx, "acct:x", func(f store.LoginFailures) (store.LoginFailures, error) {
-		if f.Count != 0 || !f.Last.IsZero() || !f.Expiry.IsZero() || f.Key != "acct:x" {
-			t.Errorf("absent record: update got %+v", f)
-		}
-		f.Count, f.Last, f.Expiry = 1, t0(), t0().Add(time.Hour)
-		return f, nil
-	})
-	if err != nil || got.Count != 1 || got.Key != "acct:x" {
-		t.Fatalf("first update = %+v, %v", got, err)
-	}
-	got, err = s.UpdateLoginFailures(ctx, "acct:x", func(f store.LoginFailures) (store.LoginFailures, error) {
-		if f.Count != 1 || !f.Last.Equal(t0()) || !f.Expiry.Equal(t0().Add(time.Hour)) {
-			t.Errorf("stored record: update got %+v", f)
-		}
-		f.Count++
-		f.LockedUntil = t0().Add(time.Minute)
-		return f, nil
-	})
-	if err != nil || got.Count != 2 {
-		t.Fatalf("second update = %+v, %v", got, err)
-	}
-	// An error from update changes nothing and is returned as is.
-	boom := errors.New("boom")
-	if _, err := s.UpdateLoginFailures(ctx, "acct:x", func(f store.LoginFailures) (store.LoginFailures, error) {
-		f.Count = 99
-		return f, boom
-	}); !errors.Is(err, boom) {
-		t.Fatalf("failing update: %v", err)
-	}
-	if _, err := s.UpdateLoginFailures(ctx, "acct:new", func(f store.LoginFailures) (store.LoginFailures, error) { return f, boom }); !errors.Is(err, boom) {
-		t.Fatalf("failing update of an absent key: %v", err)
-	}
-	if _, err := s.LoginFailures(ctx, "acct:new"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("failed update of an absent key stored something: %v", err)
-	}
-	s.Close()
-	s = open()
-	defer s.Close()
-	f, err := s.LoginFailures(ctx, "acct:x")
-	if err != nil || f.Count != 2 || !f.LockedUntil.Equal(t0().Add(time.Minute)) || !f.Expiry.Equal(t0().Add(time.Hour)) {
-		t.Fatalf("after reopen: %+v, %v", f, err)
-	}
-}
-
-// testUpdateLoginFailuresConcurrent: concurrent increments of one key lose nothing.
-func testUpdateLoginFailuresConcurrent(t *testing.T, open func() store.Store) {
-	s := open()
-	defer s.Close()
-	const n = 40
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			if _, err := s.UpdateLoginFailures(ctx, "acct:race", func(f store.LoginFailures) (store.LoginFailures, error) {
-				f.Count++
-				f.Expiry = t0().Add(time.Hour)
-				return f, nil
-			}); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if f, err := s.LoginFailures(ctx, "acct:race"); err != nil || f.Count != n {
-		t.Fatalf("after %d concurrent increments: %+v, %v", n, f, err)
 	}
 }
 
@@ -356,4 +283,13 @@ func testRefreshTokenLookup(t *testing.T, open func() store.Store) {
 	if got, err := s.RefreshToken(ctx, h("r2")); err != nil || got.Used || got.FamilyID != "fam" {
 		t.Fatalf("new token = %+v, %v", got, err)
 	}
+}
+
+// putFailures stores f under f.Key through UpdateLoginFailureSet (a record with Count 0 and no lock is
+// deleted).
+func putFailures(s store.Store, f store.LoginFailures) error {
+	_, err := s.UpdateLoginFailureSet(ctx, []string{f.Key}, func([]store.LoginFailures) ([]store.LoginFailures, error) {
+		return []store.LoginFailures{f}, nil
+	})
+	return err
 }

@@ -77,8 +77,13 @@ func HasScope(scopes []string, scope string) bool {
 
 // gRPC metadata keys under which the gateway forwards the caller's credentials and sudo request. The
 // gateway sets them from `Authorization: Bearer …` or `?access_token=`, and from `?sudo=`, `?tenantId=`,
-// `?tenantCode=` (when sudo is given); gRPC callers set them directly.
+// `?tenantCode=` (when sudo is given); gRPC callers set them directly. Text metadata carries printable ASCII
+// only, so each sudo key may also be sent in its binary form (the key + BinarySuffix, any UTF-8), which wins
+// over the text form; the gateway always uses it, so a login name like 张三 reaches the services intact.
 const (
+	// BinarySuffix marks a gRPC binary metadata key (PROTOCOL-HTTP2 "Binary-Header").
+	BinarySuffix = "-bin"
+
 	MDAuthorization  = "authorization"
 	MDSudo           = "authsuite-sudo"
 	MDSudoTenantID   = "authsuite-sudo-tenant-id"

@@ -96,10 +96,14 @@ func (t TokenInfo) Token() access.Token {
 }
 
 // SudoFromContext returns the sudo an incoming call asks for (metadata access.MDSudo,
-// access.MDSudoTenantID, access.MDSudoTenantCode, first values), the zero value when it asks for none.
+// access.MDSudoTenantID, access.MDSudoTenantCode, first values; each key's binary form wins over its text
+// form), the zero value when it asks for none.
 func SudoFromContext(ctx context.Context) access.SudoRequest {
 	md, _ := metadata.FromIncomingContext(ctx)
 	first := func(key string) string {
+		if v := md.Get(key + access.BinarySuffix); len(v) > 0 {
+			return v[0]
+		}
 		if v := md.Get(key); len(v) > 0 {
 			return v[0]
 		}

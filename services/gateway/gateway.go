@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/textproto"
@@ -128,11 +129,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	normalize(r)
 	if !sudoForwardable(r.Header) {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", ErrorDescription: "sudo, tenantId and tenantCode must be printable ASCII"})
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", ErrorDescription: "the Authsuite-Sudo* headers must be printable ASCII: send other values in the query or in the -Bin headers (base64)"})
 		return
 	}
+	normalize(r)
 	if g.cors(w, r) || !g.limitBody(w, r) {
 		return
 	}
@@ -187,9 +188,11 @@ func normalize(r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+tok)
 	}
 	if sudo := q.Get("sudo"); sudo != "" {
-		r.Header.Set(sudoHeader, sudo)
-		r.Header.Set(sudoTenantIDHeader, q.Get("tenantId"))
-		r.Header.Set(sudoTenantCodeHeader, q.Get("tenantCode"))
+		// Binary headers (base64 over HTTP, raw bytes in metadata): the values are UTF-8 that text metadata
+		// cannot carry, and they win over any text header the client set.
+		r.Header.Set(sudoBinHeader, base64.StdEncoding.EncodeToString([]byte(sudo)))
+		r.Header.Set(sudoTenantIDBinHeader, base64.StdEncoding.EncodeToString([]byte(q.Get("tenantId"))))
+		r.Header.Set(sudoTenantCodeBinHeader, base64.StdEncoding.EncodeToString([]byte(q.Get("tenantCode"))))
 	}
 }
 
@@ -197,11 +200,16 @@ var (
 	sudoHeader           = textproto.CanonicalMIMEHeaderKey(access.MDSudo)
 	sudoTenantIDHeader   = textproto.CanonicalMIMEHeaderKey(access.MDSudoTenantID)
 	sudoTenantCodeHeader = textproto.CanonicalMIMEHeaderKey(access.MDSudoTenantCode)
+
+	sudoBinHeader           = textproto.CanonicalMIMEHeaderKey(access.MDSudo + access.BinarySuffix)
+	sudoTenantIDBinHeader   = textproto.CanonicalMIMEHeaderKey(access.MDSudoTenantID + access.BinarySuffix)
+	sudoTenantCodeBinHeader = textproto.CanonicalMIMEHeaderKey(access.MDSudoTenantCode + access.BinarySuffix)
 )
 
-// sudoForwardable reports whether every sudo header value can travel as gRPC metadata, whose text values
-// are printable ASCII (gRPC PROTOCOL-HTTP2 "ASCII-Value"). grpc-gateway silently drops any other value, which
-// would turn a sudo call into a call as the caller itself (SPEC §3 forbids that fallback).
+// sudoForwardable reports whether every sudo text header a client set can travel as gRPC metadata, whose
+// text values are printable ASCII (gRPC PROTOCOL-HTTP2 "ASCII-Value"). grpc-gateway silently drops any other
+// value, which would turn a sudo call into a call as the caller itself (SPEC §3 forbids that fallback). The
+// query's sudo always travels in the binary headers (see normalize), which carry any UTF-8.
 func sudoForwardable(h http.Header) bool {
 	for _, k := range []string{sudoHeader, sudoTenantIDHeader, sudoTenantCodeHeader} {
 		for _, v := range h.Values(k) {
@@ -225,6 +233,9 @@ func headerMatcher(key string) (string, bool) {
 		return access.MDSudoTenantID, true
 	case sudoTenantCodeHeader:
 		return access.MDSudoTenantCode, true
+	case sudoBinHeader, sudoTenantIDBinHeader, sudoTenantCodeBinHeader:
+		// grpc-gateway base64-decodes a "-Bin" header into the binary metadata value.
+		return strings.ToLower(key), true
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }

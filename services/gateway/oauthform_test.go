@@ -93,12 +93,15 @@ func TestNormalize(t *testing.T) {
 		{in: "/api/adminapi2/v1/tenants/?access_token=abc", path: "/api/adminapi2/v1/tenants", auth: "Bearer abc"},
 		{in: "/api/oauth2/server/tokens/check?token=x&sudo=uid:7&tenantId=acme", path: "/api/oauth2/server/tokens/check", sudo: "uid:7", tenant: "acme"},
 		{in: "/", path: "/"},
+		{in: "/api/oauth2/server/tokens/check?sudo=loginName:%E5%BC%A0%E4%B8%89&tenantId=acme", path: "/api/oauth2/server/tokens/check", sudo: "loginName:张三", tenant: "acme"},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(http.MethodGet, tt.in, nil)
 		normalize(r)
-		if r.URL.Path != tt.path || r.Header.Get("Authorization") != tt.auth || r.Header.Get(sudoHeader) != tt.sudo || r.Header.Get(sudoTenantIDHeader) != tt.tenant {
-			t.Errorf("normalize(%s): path %s auth %q sudo %q tenant %q", tt.in, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get(sudoHeader), r.Header.Get(sudoTenantIDHeader))
+		sudo, _ := base64.StdEncoding.DecodeString(r.Header.Get(sudoBinHeader))
+		tenant, _ := base64.StdEncoding.DecodeString(r.Header.Get(sudoTenantIDBinHeader))
+		if r.URL.Path != tt.path || r.Header.Get("Authorization") != tt.auth || string(sudo) != tt.sudo || string(tenant) != tt.tenant {
+			t.Errorf("normalize(%s): path %s auth %q sudo %q tenant %q", tt.in, r.URL.Path, r.Header.Get("Authorization"), sudo, tenant)
 		}
 	}
 	// An explicit Authorization header wins over ?access_token=.

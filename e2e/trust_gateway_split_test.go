@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,6 +76,15 @@ func TestTrustSplitGatewayCredential(t *testing.T) {
 		p = newBrowser(t).get(base + authorize)
 		return p.isLogin()
 	})
+	// sudo crosses real gRPC connections as binary metadata, so a non-ASCII login name arrives intact.
+	sudoer := clientToken(t, s, "admin", bootstrapSecret, "adminapi sudo")
+	users := "/api/adminapi2/v1/tenants/" + tenant + "/users/"
+	expect(t, "user 张三", s.call("POST", users, admin, map[string]any{"loginName": "张三"}), 201)
+	as := url.Values{"sudo": {"loginName:张三"}, "tenantCode": {"acme"}}.Encode()
+	expect(t, "admin API as 张三 (no tenant_admin)", s.call("GET", users+"?"+as, sudoer, nil), 403)
+	if c := expect(t, "check as 张三", s.call("GET", "/api/oauth2/server/tokens/check?token="+sudoer+"&"+as, "", nil), 200); c["loginName"] != "张三" {
+		t.Fatalf("check as 张三 answered %v", c)
+	}
 	bad := newBrowser(t).get("http://" + addr["bad-gateway"] + authorize)
 	if bad.status < http.StatusBadRequest || bad.isLogin() || !strings.Contains(bad.body, "access_denied") {
 		t.Fatalf("gateway with a wrong credential: status %d, want an access_denied error page: %s", bad.status, bad.body)

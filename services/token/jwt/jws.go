@@ -242,7 +242,10 @@ func VerifyTyped(token, typ string, lookup KeyLookup, out any) error {
 
 // verifyCompact checks the header and signature of a compact JWS of the given typ and returns its payload.
 func verifyCompact(token, typ string, lookup KeyLookup) ([]byte, error) {
-	if len(token) == 0 || len(token) > MaxTokenSize {
+	// RFC 7515 §7.1: the parts are base64url without line breaks. encoding/base64 skips CR and LF even in
+	// Strict mode, which would give one token many spellings (each a separate entry of any cache keyed on
+	// the token string), so they are refused here.
+	if len(token) == 0 || len(token) > MaxTokenSize || strings.ContainsAny(token, "\r\n") {
 		return nil, ErrMalformed
 	}
 	h64, rest, ok := strings.Cut(token, ".")

@@ -130,6 +130,8 @@ func TestVerifyRejects(t *testing.T) {
 		"tampered claim": {parts[0] + "." + enc([]byte(`{"iss":"x"}`)) + "." + parts[2], ErrSignature},
 		"short sig":      {parts[0] + "." + parts[1] + "." + enc([]byte("abc")), ErrSignature},
 		"too long":       {strings.Repeat("a", MaxTokenSize+1), ErrMalformed},
+		"LF in sig":      {parts[0] + "." + parts[1] + "." + parts[2][:8] + "\n" + parts[2][8:], ErrMalformed},
+		"CRLF in claims": {parts[0] + "." + parts[1][:4] + "\r\n" + parts[1][4:] + "." + parts[2], ErrMalformed},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

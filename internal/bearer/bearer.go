@@ -50,10 +50,29 @@ func FromContext(ctx context.Context) (string, error) {
 	}
 	scheme, tok, ok := strings.Cut(vals[0], " ")
 	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+	if !ok || !strings.EqualFold(scheme, "Bearer") || !IsB64Token(tok) {
 		return "", apierror.Unauthenticated("the Authorization header must be Bearer <token>")
 	}
 	return tok, nil
+}
+
+// IsB64Token reports whether s has the syntax of a bearer credential, RFC 6750 §2.1:
+// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func IsB64Token(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // TokenService is an Authenticator backed by TokenInternalService.AuthenticateToken.

@@ -3,6 +3,7 @@ package bearer_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -51,10 +52,13 @@ func FuzzFromContext(f *testing.F) {
 			if got == "" || strings.TrimSpace(got) != got || strings.TrimSpace(rest) != got {
 				t.Fatalf("FromContext(%q) = %q: not the trimmed credential", header, got)
 			}
+			if !b64token.MatchString(got) {
+				t.Fatalf("FromContext(%q) = %q: not an RFC 6750 b64token", header, got)
+			}
 		}
 
 		// Round trip through every casing of the scheme.
-		if token == "" || strings.TrimSpace(token) != token {
+		if !b64token.MatchString(token) {
 			return
 		}
 		for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
@@ -65,6 +69,9 @@ func FuzzFromContext(f *testing.F) {
 		}
 	})
 }
+
+// b64token is RFC 6750 §2.1's credential syntax, the reference for bearer.IsB64Token.
+var b64token = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
 
 func checkUnauthenticated(t *testing.T, err error, header string) {
 	t.Helper()

@@ -21,25 +21,32 @@ import (
 	"github.com/authsuite/authsuite/internal/suitekey"
 )
 
-// runFailing runs the built binary with args and env, expecting it to exit non-zero within 30 s, and returns
-// what it wrote to stderr.
-func runFailing(t *testing.T, env []string, args ...string) string {
+// runBinary runs the built binary with args and env (added to this process's) within limit and returns its
+// stdout, stderr and exit error. On the deadline it sends SIGQUIT, so the Go runtime prints every goroutine's
+// stack to stderr.
+func runBinary(t *testing.T, limit time.Duration, env []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	bin := authsuiteBinary(t) // built before the deadline starts: a build may take a while
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	// On the deadline, SIGQUIT: the Go runtime then prints every goroutine's stack to stderr.
 	cmd.Cancel, cmd.WaitDelay = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }, 5*time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// runFailing runs the built binary, expecting a non-zero exit within 15 s, and returns its stderr.
+func runFailing(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	stdout, stderr, err := runBinary(t, 15*time.Second, env, args...)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() <= 0 {
-		t.Fatalf("authsuite %v: want a non-zero exit, got %v\nstdout: %s\nstderr: %s", args, err, stdout.String(), stderr.String())
+		t.Fatalf("authsuite %v: want a non-zero exit, got %v\nstdout: %s\nstderr: %s", args, err, stdout, stderr)
 	}
-	return stderr.String()
+	return stderr
 }
 
 // oneLine checks that out is exactly one line naming want and no panic trace.

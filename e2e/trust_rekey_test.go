@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,22 +19,14 @@ import (
 // Master-key rotation (issue 8 item 25): `authsuite rekey` on a stopped server's data, with the new key in
 // front of the old one; afterwards the new key alone opens everything, and the old key alone opens nothing.
 
-// runOK runs the built binary, expecting success, and returns its stdout.
+// runOK runs the built binary, expecting success within 30 s, and returns its stdout.
 func runOK(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	bin := authsuiteBinary(t) // built before the deadline starts: a build may take a while
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	// On the deadline, SIGQUIT: the Go runtime then prints every goroutine's stack to stderr.
-	cmd.Cancel, cmd.WaitDelay = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }, 5*time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("authsuite %v: %v\nstdout: %s\nstderr: %s", args, err, stdout.String(), stderr.String())
+	stdout, stderr, err := runBinary(t, 30*time.Second, env, args...)
+	if err != nil {
+		t.Fatalf("authsuite %v: %v\nstdout: %s\nstderr: %s", args, err, stdout, stderr)
 	}
-	return stdout.String()
+	return stdout
 }
 
 func readKey(t *testing.T, path string) string {

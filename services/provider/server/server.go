@@ -37,6 +37,7 @@ import (
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/bearer"
+	"github.com/authsuite/authsuite/internal/periodic"
 	"github.com/authsuite/authsuite/internal/returnto"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/provider"
@@ -175,20 +176,13 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 
 // RunSweeper deletes expired pending authorizations every interval until ctx ends.
 func (s *Server) RunSweeper(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.store.SweepAuthStates(ctx, s.now()); err != nil {
-				s.log.Warn("sweep expired authorization states", "err", err)
-			} else if n > 0 {
-				s.log.Info("swept expired authorization states", "count", n)
-			}
+	periodic.Run(ctx, every, func(ctx context.Context) {
+		if n, err := s.store.SweepAuthStates(ctx, s.now()); err != nil {
+			s.log.Warn("sweep expired authorization states", "err", err)
+		} else if n > 0 {
+			s.log.Info("swept expired authorization states", "count", n)
 		}
-	}
+	})
 }
 
 func randomString(n int) string {

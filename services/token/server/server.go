@@ -22,6 +22,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/periodic"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/token/clients"
 	"github.com/authsuite/authsuite/services/token/jwt"
@@ -223,32 +224,18 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.cache.Run(ctx) })
 	wg.Go(func() { s.uses.Run(ctx, s.deps.SecretUseFlushInterval) })
 	wg.Go(func() {
-		t := time.NewTicker(s.deps.MaintenanceInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := s.maintain(ctx); err != nil && ctx.Err() == nil {
-					s.log.Error("token maintenance", "err", err)
-				}
+		periodic.Run(ctx, s.deps.MaintenanceInterval, func(ctx context.Context) {
+			if err := s.maintain(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("token maintenance", "err", err)
 			}
-		}
+		})
 	})
 	wg.Go(func() {
-		t := time.NewTicker(s.deps.SweepInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := s.st.SweepExpired(ctx, s.now()); err != nil && ctx.Err() == nil {
-					s.log.Error("sweep expired sign-in records", "err", err)
-				}
+		periodic.Run(ctx, s.deps.SweepInterval, func(ctx context.Context) {
+			if _, err := s.st.SweepExpired(ctx, s.now()); err != nil && ctx.Err() == nil {
+				s.log.Error("sweep expired sign-in records", "err", err)
 			}
-		}
+		})
 	})
 	wg.Wait()
 	s.bg.Wait() // back-channel logout sends in flight (each bounded by BackChannelTimeout)

@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -166,9 +165,8 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-var introspectionJSON = protojson.MarshalOptions{EmitDefaultValues: true}
-
-// introspect serves POST /connect/introspect (RFC 7662 §2).
+// introspect serves POST /connect/introspect (RFC 7662 §2). exp and iat are JSON numbers (§2.2; see
+// marshalOAuthJSON).
 func (g *Gateway) introspect(w http.ResponseWriter, r *http.Request) {
 	noStore(w.Header())
 	client, token, hint, ok := clientAndToken(w, r)
@@ -180,13 +178,9 @@ func (g *Gateway) introspect(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, err, client.GetBasic())
 		return
 	}
-	b, err := introspectionJSON.Marshal(resp)
-	if err != nil {
+	if err := writeOAuthJSON(w, resp); err != nil {
 		writeOAuthError(w, err, false)
-		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
 }
 
 // revocation serves POST /connect/revocation (RFC 7009 §2): 200 with an empty body, also for unknown tokens.

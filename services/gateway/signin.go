@@ -11,7 +11,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -303,8 +302,6 @@ func (g *Gateway) signedOut(w http.ResponseWriter, r *http.Request, secure bool,
 	g.messagePage(w, http.StatusOK, "Signed out", "", "You have been signed out. You can close this window.")
 }
 
-var userInfoJSON = protojson.MarshalOptions{}
-
 // userInfo serves GET|POST /connect/userinfo (OIDC Core §5.3). The token comes as a bearer header or, on
 // POST, as the access_token form parameter (RFC 6750 §2.1, §2.2). Errors carry the RFC 6750 §3 challenge.
 func (g *Gateway) userInfo(w http.ResponseWriter, r *http.Request) {
@@ -349,13 +346,10 @@ func (g *Gateway) userInfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(w, status, code, info.Message)
 		return
 	}
-	b, err := userInfoJSON.Marshal(resp)
-	if err != nil {
+	// updated_at is a JSON number (OIDC Core §5.1; see marshalOAuthJSON).
+	if err := writeOAuthJSON(w, resp); err != nil {
 		writeOAuthError(w, err, false)
-		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
 }
 
 // bearerError answers an RFC 6750 §3 error with its WWW-Authenticate challenge.

@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// oauthProtoJSON is the first step of marshalOAuthJSON: every field under its json_name, fields at their
+// default value written too (introspection's "active": false), unset optional fields left out.
+var oauthProtoJSON = protojson.MarshalOptions{EmitDefaultValues: true}
+
+// marshalOAuthJSON renders m as an OAuth 2.0 / OpenID Connect JSON object. It is protojson's rendering
+// with one difference: 64-bit integer fields (int64, sint64, sfixed64, uint64, fixed64), at any depth, are
+// JSON numbers. The proto3 JSON mapping writes them as strings, but OAuth bodies define them as numbers:
+// RFC 7662 §2.2 exp, iat and nbf ("integer timestamp"), OIDC Core §5.1 updated_at ("JSON number"), and typed
+// clients (go-oidc, x/oauth2, oauth2-proxy) refuse a string there. Every field of m is kept, so a claim
+// added to a response message later is written without touching this code. Object keys come out sorted.
+func marshalOAuthJSON(m proto.Message) ([]byte, error) {
+	b, err := oauthProtoJSON.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	fixed, err := numeric64(b, m.ProtoReflect().Descriptor())
+	if err != nil {
+		return nil, err
+	}
+	return fixed, nil
+}
+
+// writeOAuthJSON answers 200 with m rendered by marshalOAuthJSON.
+func writeOAuthJSON(w http.ResponseWriter, m proto.Message) error {
+	b, err := marshalOAuthJSON(m)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	return nil
+}
+
+// is64 reports whether protojson writes the field's scalar values as quoted decimal strings.
+func is64(fd protoreflect.FieldDescriptor) bool {
+	switch fd.Kind() {
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind,
+		protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return true
+	}
+	return false
+}
+
+var errNot64 = errors.New("oauth json: a 64-bit field is not a decimal string")
+
+// numeric64 rewrites the protojson object raw of a message of type md: each 64-bit integer value becomes a
+// JSON number, recursing into nested messages (singular, repeated and map values). Well-known types
+// (Timestamp, Duration, wrappers, Struct) have their own JSON forms and are left as protojson wrote them.
+func numeric64(raw json.RawMessage, md protoreflect.MessageDescriptor) (json.RawMessage, error) {
+	if md.FullName().Parent() == "google.protobuf" {
+		return raw, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	changed := false
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		v, ok := obj[fd.JSONName()]
+		if !ok {
+			continue
+		}
+		nv, err := numericValue(v, fd)
+		if err != nil {
+			return nil, err
+		}
+		obj[fd.JSONName()] = nv
+		changed = true
+	}
+	if !changed {
+		return raw, nil
+	}
+	return json.Marshal(obj)
+}
+
+// numericValue rewrites the JSON value v of field fd (see numeric64).
+func numericValue(v json.RawMessage, fd protoreflect.FieldDescriptor) (json.RawMessage, error) {
+	elem := fd
+	if fd.IsMap() {
+		elem = fd.MapValue()
+	}
+	if !is64(elem) && elem.Kind() != protoreflect.MessageKind && elem.Kind() != protoreflect.GroupKind {
+		return v, nil
+	}
+	one := func(e json.RawMessage) (json.RawMessage, error) {
+		if is64(elem) {
+			return unquote64(e)
+		}
+		return numeric64(e, elem.Message())
+	}
+	switch {
+	case fd.IsMap():
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, err
+		}
+		for k, e := range m {
+			ne, err := one(e)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = ne
+		}
+		return json.Marshal(m)
+	case fd.IsList():
+		var l []json.RawMessage
+		if err := json.Unmarshal(v, &l); err != nil {
+			return nil, err
+		}
+		for i, e := range l {
+			ne, err := one(e)
+			if err != nil {
+				return nil, err
+			}
+			l[i] = ne
+		}
+		return json.Marshal(l)
+	}
+	return one(v)
+}
+
+// unquote64 turns protojson's "123" into 123. Only a quoted base-10 integer that fits 64 bits is accepted,
+// so the result is always a valid JSON number.
+func unquote64(v json.RawMessage) (json.RawMessage, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil || s == "" || s[0] == '+' {
+		return nil, errNot64
+	}
+	if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+		if _, err := strconv.ParseUint(s, 10, 64); err != nil {
+			return nil, errNot64
+		}
+	}
+	return json.RawMessage(s), nil
+}

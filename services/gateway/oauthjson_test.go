@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"net/http/httptest"
+	"testing"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+)
+
+// introspectionTyped is RFC 7662 §2.2 as a client decodes it.
+type introspectionTyped struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope"`
+	ClientID  string `json:"client_id"`
+	TokenType string `json:"token_type"`
+	Exp       int64  `json:"exp"`
+	Iat       int64  `json:"iat"`
+	Sub       string `json:"sub"`
+}
+
+// userInfoTyped is OIDC Core §5.1 as a client decodes it.
+type userInfoTyped struct {
+	Sub                 string `json:"sub"`
+	UpdatedAt           int64  `json:"updated_at"`
+	EmailVerified       bool   `json:"email_verified"`
+	PhoneNumberVerified bool   `json:"phone_number_verified"`
+}
+
+func strictDecode(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("typed decode of %s: %v", b, err)
+	}
+}
+
+func TestMarshalOAuthJSONNumbers(t *testing.T) {
+	b, err := marshalOAuthJSON(&tokenv1.IntrospectResponse{
+		Active: true, Exp: proto.Int64(1767225600), Iat: proto.Int64(1767222000), ClientId: proto.String("c"),
+		TokenType: proto.String("refresh_token"), Scope: proto.String("openid offline_access"), Sub: proto.String("u1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in introspectionTyped
+	strictDecode(t, b, &in)
+	if !in.Active || in.Exp != 1767225600 || in.Iat != 1767222000 || in.ClientID != "c" || in.TokenType != "refresh_token" || in.Sub != "u1" {
+		t.Fatalf("decoded %+v from %s", in, b)
+	}
+
+	b, err = marshalOAuthJSON(&tokenv1.IntrospectResponse{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"active":false}` {
+		t.Fatalf("inactive answer = %s, want only active=false (RFC 7662 §2.2)", b)
+	}
+
+	b, err = marshalOAuthJSON(&tokenv1.UserInfoResponse{
+		Sub: "u1", Tenant: "t", UpdatedAt: proto.Int64(math.MaxInt64), EmailVerified: proto.Bool(true),
+		Email: proto.String("a@example.com"), PhoneNumberVerified: proto.Bool(false),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ui userInfoTyped
+	strictDecode(t, b, &ui)
+	if ui.Sub != "u1" || ui.UpdatedAt != math.MaxInt64 || !ui.EmailVerified || ui.PhoneNumberVerified {
+		t.Fatalf("decoded %+v from %s", ui, b)
+	}
+	var raw map[string]any
+	strictDecode(t, b, &raw)
+	if _, ok := raw["phone_number"]; ok {
+		t.Fatalf("unset optional claim written: %s", b)
+	}
+}
+
+// TestMarshalOAuthJSONNested covers the recursion: repeated and nested 64-bit values, and well-known types
+// left in their own JSON form.
+func TestMarshalOAuthJSONNested(t *testing.T) {
+	s, _ := structpb.NewStruct(map[string]any{"n": 1.5, "s": "x"})
+	b, err := marshalOAuthJSON(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	strictDecode(t, b, &got)
+	if got["n"] != 1.5 || got["s"] != "x" {
+		t.Fatalf("struct rendered as %s", b)
+	}
+}
+
+// TestOAuthBodiesHaveNoQuoted64 guards the class: the OAuth/OIDC bodies that grpc-gateway writes with
+// protojson's defaults (discovery, JWKS, the simple token API) must not gain a 64-bit integer field, which
+// would be written as a JSON string. Such a field belongs in a body written by marshalOAuthJSON.
+func TestOAuthBodiesHaveNoQuoted64(t *testing.T) {
+	for _, m := range []proto.Message{
+		&tokenv1.GetDiscoveryResponse{}, &tokenv1.GetJwksResponse{},
+		&tokenv1.GetTokenResponse{}, &tokenv1.CheckTokenResponse{}, &tokenv1.RevokeTokenResponse{},
+	} {
+		if f := find64(m.ProtoReflect().Descriptor(), map[protoreflect.FullName]bool{}); f != "" {
+			t.Errorf("%s has the 64-bit field %s: protojson writes it as a string", m.ProtoReflect().Descriptor().FullName(), f)
+		}
+	}
+}
+
+func find64(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) protoreflect.FullName {
+	if seen[md.FullName()] {
+		return ""
+	}
+	seen[md.FullName()] = true
+	for i := 0; i < md.Fields().Len(); i++ {
+		fd := md.Fields().Get(i)
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if is64(fd) {
+			return fd.FullName()
+		}
+		if fd.Message() != nil {
+			if f := find64(fd.Message(), seen); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+func TestWriteOAuthJSON(t *testing.T) {
+	w := httptest.NewRecorder()
+	if err := writeOAuthJSON(w, &tokenv1.IntrospectResponse{Active: true, Exp: proto.Int64(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != 200 || w.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("status %d, content type %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	if !bytes.Contains(w.Body.Bytes(), []byte(`"exp":7`)) {
+		t.Fatalf("body %s", w.Body)
+	}
+}
+
+// FuzzMarshalOAuthJSON: whatever the values, the introspection and userinfo bodies decode into typed
+// structs with the same numbers and strings.
+func FuzzMarshalOAuthJSON(f *testing.F) {
+	f.Add(int64(0), int64(-1), "openid", "c", true)
+	f.Add(int64(math.MaxInt64), int64(math.MinInt64), "a \"b\" \\ \u2028", "\u5f20\u4e09", false)
+	f.Fuzz(func(t *testing.T, exp, iat int64, scope, sub string, verified bool) {
+		in := &tokenv1.IntrospectResponse{Active: true, Exp: &exp, Iat: &iat, Scope: &scope, Sub: &sub}
+		if !utf8.ValidString(scope) || !utf8.ValidString(sub) {
+			return // protobuf strings are UTF-8; the services never produce anything else
+		}
+		b, err := marshalOAuthJSON(in)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		var got introspectionTyped
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("decode %s: %v", b, err)
+		}
+		if got.Exp != exp || got.Iat != iat || got.Scope != scope || got.Sub != sub || !got.Active {
+			t.Fatalf("round trip %+v from %s", got, b)
+		}
+		u := &tokenv1.UserInfoResponse{Sub: sub, UpdatedAt: &exp, EmailVerified: &verified}
+		b, err = marshalOAuthJSON(u)
+		if err != nil {
+			t.Fatalf("marshal userinfo: %v", err)
+		}
+		var gu userInfoTyped
+		if err := json.Unmarshal(b, &gu); err != nil {
+			t.Fatalf("decode %s: %v", b, err)
+		}
+		if gu.UpdatedAt != exp || gu.EmailVerified != verified || gu.Sub != sub {
+			t.Fatalf("round trip %+v from %s", gu, b)
+		}
+	})
+}

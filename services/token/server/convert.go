@@ -1,11 +1,13 @@
 package server
 
 import (
+	"strings"
 	"time"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/services/token/jwt"
+	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // This file is the only place that builds tokenv1 messages from domain values.
@@ -51,6 +53,25 @@ func toIntrospectResponse(c *jwt.Claims) *tokenv1.IntrospectResponse {
 	}
 	if len(c.Audience) > 0 {
 		r.Aud = new(c.Audience[0])
+	}
+	return r
+}
+
+// toRefreshIntrospectResponse describes an active refresh token (RFC 7662 §2.2) with the scopes a refresh
+// would grant now. iat is the token's own issue (rotation) time, absent for tokens stored before it was kept.
+func toRefreshIntrospectResponse(rt store.RefreshToken, scopes []string, issuer string) *tokenv1.IntrospectResponse {
+	r := &tokenv1.IntrospectResponse{
+		Active:    true,
+		Scope:     new(strings.Join(scopes, " ")),
+		ClientId:  new(rt.ClientID),
+		TokenType: new(GrantRefreshToken),
+		Exp:       new(rt.Expiry.Unix()),
+		Sub:       new(rt.UserID),
+		Iss:       new(issuer),
+		Tenant:    new(rt.TenantID),
+	}
+	if !rt.IssueTime.IsZero() {
+		r.Iat = new(rt.IssueTime.Unix())
 	}
 	return r
 }

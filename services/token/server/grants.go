@@ -163,7 +163,7 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 		}
 		narrowed = scopes
 		n := old
-		n.Hash, n.Scopes = digest(next), ceiling
+		n.Hash, n.Scopes, n.IssueTime = digest(next), ceiling, now
 		return n, nil
 	})
 	switch {
@@ -335,6 +335,7 @@ func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGra
 		if err := s.st.PutRefreshToken(ctx, store.RefreshToken{
 			Hash: digest(refresh), FamilyID: g.FamilyID, ClientID: cl.ID, TenantID: g.TenantID, UserID: g.UserID,
 			Scopes: g.Scopes, SID: g.SID, AuthTime: g.AuthTime, Expiry: g.FamilyEnd, Incarnation: g.Incarnation,
+			IssueTime: now,
 		}); err != nil {
 			return nil, err
 		}

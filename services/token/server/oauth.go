@@ -42,24 +42,85 @@ func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1
 }
 
 // Introspect is token introspection (RFC 7662 §2). The caller authenticates as a confidential client
-// (§2.1). A token that is invalid, expired, revoked, or of another tenant while the caller is not of the
-// system tenant is answered with active=false only (§2.2).
+// (§2.1). Both kinds of token are answered; token_type_hint (access_token or refresh_token) only decides
+// which kind is looked up first (§2.1), the other is tried next:
+//   - an access token (token_type "Bearer") is active while it verifies (signature, expiry, revocation, its
+//     client and user still live) and belongs to the caller's tenant, or the caller is of the system tenant;
+//   - a refresh token (token_type "refresh_token"), found by its stored digest with one store read and no
+//     write, is active only to the client it was issued to (§4: a client must not learn about other
+//     clients' tokens), while it is unused, unexpired and its family unrevoked, its user's account is live
+//     and the client may still refresh it (refresh_token grant, offline access); scope is what a refresh
+//     would grant now.
+//
+// Anything else (invalid, expired, revoked, unknown) is answered with active=false only (§2.2).
 func (s *Server) Introspect(ctx context.Context, req *tokenv1.IntrospectRequest) (*tokenv1.IntrospectResponse, error) {
 	caller, err := s.authenticate(authFrom(req.GetClient()), true)
 	if err != nil {
 		return nil, err
 	}
-	if req.GetToken() == "" {
+	tok := req.GetToken()
+	if tok == "" {
 		return nil, apierror.OAuth(apierror.InvalidRequest, "token is required")
 	}
-	v, err := s.verifyToken(req.GetToken())
+	kinds := []func(context.Context, *clients.Client, string) (*tokenv1.IntrospectResponse, bool, error){
+		s.introspectAccessToken, s.introspectRefreshToken,
+	}
+	if req.GetTokenTypeHint() == GrantRefreshToken {
+		kinds[0], kinds[1] = kinds[1], kinds[0]
+	}
+	for _, introspect := range kinds {
+		resp, found, err := introspect(ctx, caller, tok)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			return resp, nil
+		}
+	}
+	return inactive(), nil
+}
+
+// inactive is the whole answer about a token that is not active (RFC 7662 §2.2).
+func inactive() *tokenv1.IntrospectResponse { return &tokenv1.IntrospectResponse{Active: false} }
+
+// introspectAccessToken answers about tok when it is an access token of this issuer, reporting whether it
+// was one.
+func (s *Server) introspectAccessToken(_ context.Context, caller *clients.Client, tok string) (*tokenv1.IntrospectResponse, bool, error) {
+	v, err := s.verifyToken(tok)
+	switch {
+	case v == nil:
+		return nil, false, nil // not a token of ours: perhaps a refresh token
+	case err != nil:
+		return inactive(), true, nil // expired or revoked
+	case v.claims.Tenant != caller.TenantID && !isSystemTenant(caller.TenantID):
+		return inactive(), true, nil
+	}
+	return toIntrospectResponse(v.claims), true, nil
+}
+
+// introspectRefreshToken answers about tok when it is a stored refresh token, reporting whether it was one.
+// It reads the store and writes nothing.
+func (s *Server) introspectRefreshToken(ctx context.Context, caller *clients.Client, tok string) (*tokenv1.IntrospectResponse, bool, error) {
+	if len(tok) > 128 {
+		return nil, false, nil
+	}
+	rt, err := s.st.RefreshToken(ctx, digest(tok))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	if rt.ClientID != caller.ID || rt.Used || !s.now().Before(rt.Expiry) || s.revoked.has(familyKey(rt.FamilyID)) ||
+		!caller.HasGrant(GrantRefreshToken) || !caller.AllowOfflineAccess ||
+		s.accountLive(rt.TenantID, rt.UserID, rt.Incarnation, rt.AuthTime) != nil {
+		return inactive(), true, nil
+	}
+	scopes, _, err := refreshScopes(caller, rt.Scopes, "")
 	if err != nil {
-		return &tokenv1.IntrospectResponse{Active: false}, nil
+		return inactive(), true, nil // offline_access was taken from the client: the family cannot refresh
 	}
-	if v.claims.Tenant != caller.TenantID && !isSystemTenant(caller.TenantID) {
-		return &tokenv1.IntrospectResponse{Active: false}, nil
-	}
-	return toIntrospectResponse(v.claims), nil
+	return toRefreshIntrospectResponse(rt, scopes, s.issuer), true, nil
 }
 
 // Revoke is token revocation (RFC 7009 §2). The caller authenticates as a client (§2.1). An access token is

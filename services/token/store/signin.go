@@ -93,6 +93,9 @@ type RefreshToken struct {
 	Expiry   time.Time `json:"-"`
 	// Incarnation is the account incarnation (Account) of UserID the family was issued to.
 	Incarnation string `json:"incarnation,omitempty"`
+	// IssueTime is when this token was issued (the family's first token, or this rotation); zero for tokens
+	// stored before it was kept. Introspection answers it as iat.
+	IssueTime time.Time `json:"issue_time,omitzero"`
 
 	// The rotation grace period (RotateRefreshTokenGrace), set by the store on rotation:
 	// Successor is the SHA-256 of the token this one was rotated to; SealedSuccessor is that token's value,

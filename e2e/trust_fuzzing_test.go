@@ -10,7 +10,7 @@ import (
 // TestSudoCarriesAnyUTF8: gRPC text metadata carries printable ASCII only (PROTOCOL-HTTP2 "ASCII-Value"), and
 // grpc-gateway silently drops any other header value, so a sudo naming a non-ASCII login (found by
 // FuzzNormalize) used to reach the services without its sudo and run as the caller itself — the silent
-// fallback SPEC §3 forbids. The gateway now forwards the query's sudo in binary metadata: a user named josé
+// fallback docs/reference.md#sudo forbids. The gateway now forwards the query's sudo in binary metadata: a user named josé
 // or 张三 can be impersonated on every API, an unknown one is 404, never the caller; a client that sets the
 // text sudo header itself with such a value gets 400 instead of a dropped header.
 func TestSudoCarriesAnyUTF8(t *testing.T) {

@@ -23,7 +23,7 @@ func TestMachineToMachineWalkthrough(t *testing.T) {
 
 	adminToken := clientToken(t, s, "admin", bootstrapSecret, "adminapi sudo")
 
-	// Tenant, client and secret through the admin API (seed 001), trailing slashes as documented.
+	// Tenant, client and secret through the admin API (docs/reference/admin-api.md), trailing slashes as documented.
 	tenant := expect(t, "create tenant", s.call("POST", "/api/adminapi2/v1/tenants/", adminToken,
 		map[string]any{"code": "acme", "name": "Acme"}), 201)
 	tenantID := tenant["tenantId"].(string)
@@ -81,7 +81,7 @@ func TestMachineToMachineWalkthrough(t *testing.T) {
 		}
 	}
 
-	// The simple token API (seed 003) issues and checks.
+	// The simple token API (docs/reference/simple-token-api.md) issues and checks.
 	q := url.Values{"grant_type": {"client_credentials"}, "client_id": {"billing"}, "client_secret": {value}}
 	simple := expect(t, "simple token", s.call("GET", "/api/oauth2/server/tokens?"+q.Encode(), "", nil), 200)
 	if simple["token_type"] != "bearer" || simple["access_token"] == "" || simple["scope"] != "orders.read orders.write" {

@@ -1,5 +1,5 @@
 // Package access is the authorization of the whole suite: the vocabulary (the system tenant, the scopes and
-// roles the admin API and sudo rely on, the sudo selector of seed 003 §1.3.2) and the one rule every service
+// roles the admin API and sudo rely on, the sudo selector of docs/reference.md#sudo) and the one rule every service
 // applies (Resolve and Principal, in rule.go). It is pure: the facts it needs come through Directory.
 package access
 
@@ -23,7 +23,7 @@ const (
 // SelectorKind says which user attribute a sudo selector matches.
 type SelectorKind string
 
-// The selector kinds of seed 003 §1.3.2. "username:" is the deprecated spelling of loginName.
+// The selector kinds of docs/reference.md#sudo. "username:" is the deprecated spelling of loginName.
 const (
 	ByUID       SelectorKind = "uid"
 	ByLoginName SelectorKind = "loginName"

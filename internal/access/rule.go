@@ -9,7 +9,7 @@ import (
 	"github.com/authsuite/authsuite/internal/apierror"
 )
 
-// This file is the one authorization rule of the suite (SPEC §3, §4; seed 003 §1.3.2). Every service resolves
+// This file is the one authorization rule of the suite (docs/reference.md#authorization, docs/reference.md#sudo). Every service resolves
 // its caller with Resolve and then asks the Principal; none keeps a copy of the rule.
 //
 //   - An admin is a token with scope adminapi that is either a client token, or a user token whose user
@@ -33,7 +33,7 @@ type Token struct {
 // IsClient reports whether the token is a client's own token (no user).
 func (t Token) IsClient() bool { return t.UserID == "" }
 
-// SudoRequest is the sudo a call asks for (seed 003 §1.3.2): the raw selector ("uid:42", …) and the target
+// SudoRequest is the sudo a call asks for (docs/reference.md#sudo): the raw selector ("uid:42", …) and the target
 // tenant by id or, when TenantID is empty, by code; both empty means the caller's own tenant.
 type SudoRequest struct {
 	Selector   string

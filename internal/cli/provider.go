@@ -15,7 +15,7 @@ func (e *env) provider(ctx context.Context, args []string) error {
 		return func(ctx context.Context, args []string) error { return e.runCommand(ctx, args, cmd) }
 	}
 	return e.subcommand(ctx, "provider", args, map[string]func(context.Context, []string) error{
-		// load takes the seed's LoadOAuthConfiguration file; it is all or nothing on the server.
+		// load takes ThingWorx Flow's LoadOAuthConfiguration file; it is all or nothing on the server.
 		"load": run(command{
 			name: "provider load", synopsis: "FILE.json (\"-\": stdin)", args: []string{"file"},
 			check: func(pos []string, _ map[string]bool) error {

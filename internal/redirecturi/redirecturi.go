@@ -15,7 +15,7 @@ const maxURILen = 2000
 // client registering the URIs registered, with prefix matching enabled or not.
 //
 // A candidate equal, character for character, to a registered URI always matches: RFC 9700 §4.1.3 requires
-// exact string matching. Only when prefixMatching is set (seed 001's prefix registrations) may a candidate
+// exact string matching. Only when prefixMatching is set (redirectUriPrefixMatching, docs/reference/admin-api.md#redirect-uri-matching) may a candidate
 // match a registered URI as a string prefix, and then only if the candidate
 //   - parses as an absolute URI with a host, without userinfo, fragment, whitespace, control characters or
 //     backslashes;

@@ -54,12 +54,12 @@ func first(md metadata.MD, key string) (string, bool) {
 }
 
 // FuzzNormalize drives the gateway's ServeHTTP with arbitrary queries on the simple token API's check route
-// (seed 003 §1.3.1 access_token, §1.3.2 sudo) and checks, against net/url as the reference parser:
+// (docs/reference.md#bearer-tokens for access_token, docs/reference.md#sudo) and checks, against net/url as the reference parser:
 //   - a query the gateway forwards is valid form encoding of UTF-8 (anything else answers 400);
 //   - the service sees "authorization: Bearer <access_token>" exactly when the query carries a token and
 //     the request had no Authorization header, and an explicit header is never replaced;
 //   - the service sees the sudo, tenant id and tenant code metadata exactly as the query spelled them
-//     whenever the query asks for sudo (SPEC §3: sudo never silently falls back to the caller's identity),
+//     whenever the query asks for sudo (docs/reference.md#sudo: sudo never silently falls back to the caller's identity),
 //     and no sudo metadata at all when it does not;
 //   - a query that is valid UTF-8 form encoding is never refused (binary metadata carries any UTF-8), and a
 //     refused one reaches no service.

@@ -208,7 +208,7 @@ func FuzzUserInfoRequest(f *testing.F) {
 			scheme, cred, _ := strings.Cut(auth, " ")
 			want, usable = strings.TrimSpace(cred), strings.EqualFold(scheme, "Bearer")
 		case q.Get("access_token") != "":
-			// ?access_token= becomes the Bearer header (seed 003 §1.3.1, RFC 6750 §2.3).
+			// ?access_token= becomes the Bearer header (RFC 6750 §2.3, docs/reference.md#bearer-tokens).
 			want = strings.TrimSpace(q.Get("access_token"))
 		case post:
 			form, ok := refParseForm(true, "application/x-www-form-urlencoded", body)

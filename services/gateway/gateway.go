@@ -1,4 +1,4 @@
-// Package gateway is authsuite's REST face: one HTTP handler that serves every documented path of SPEC.md
+// Package gateway is authsuite's REST face: one HTTP handler that serves every documented path of docs/reference.md
 // and forwards each call to the owning service over gRPC. JSON routes are grpc-gateway handlers generated
 // from proto/authsuite/gateway.yaml; the form-encoded OAuth endpoints (RFC 6749 §3.2, RFC 7662, RFC 7009)
 // are written by hand here because their wire format (forms, HTTP Basic, OAuth error JSON) is not JSON-RPC.
@@ -31,7 +31,7 @@ import (
 type Backends struct {
 	Registry grpc.ClientConnInterface
 	Token    grpc.ClientConnInterface
-	Provider grpc.ClientConnInterface // optional: the provider service (SPEC §5)
+	Provider grpc.ClientConnInterface // optional: the provider service (docs/reference/providers.md)
 }
 
 // Gateway is the HTTP handler of the REST API.
@@ -161,10 +161,10 @@ const (
 
 // normalize makes the documented spellings of a path one route and moves credentials the simple token API
 // allows in the query into the headers the services read:
-//   - /api/adminapi2/v2/… is served as /api/adminapi2/v1/… (SPEC §4: the same handlers);
+//   - /api/adminapi2/v2/… is served as /api/adminapi2/v1/… (docs/reference/admin-api.md#base-path: the same handlers);
 //   - a trailing slash is dropped (the admin API documents POST …/clients/);
-//   - ?access_token= becomes Authorization: Bearer (seed 003 §1.3.1), unless the header is present;
-//   - ?sudo= with ?tenantId= / ?tenantCode= become the sudo headers (seed 003 §1.3.2).
+//   - ?access_token= becomes Authorization: Bearer (RFC 6750 §2.3, docs/reference.md#bearer-tokens), unless the header is present;
+//   - ?sudo= with ?tenantId= / ?tenantCode= become the sudo headers (docs/reference.md#sudo).
 func normalize(r *http.Request) {
 	p := r.URL.Path
 	if strings.HasPrefix(p, adminV2) {
@@ -208,7 +208,7 @@ var (
 
 // sudoForwardable reports whether every sudo text header a client set can travel as gRPC metadata, whose
 // text values are printable ASCII (gRPC PROTOCOL-HTTP2 "ASCII-Value"). grpc-gateway silently drops any other
-// value, which would turn a sudo call into a call as the caller itself (SPEC §3 forbids that fallback). The
+// value, which would turn a sudo call into a call as the caller itself (docs/reference.md#sudo forbids that fallback). The
 // query's sudo always travels in the binary headers (see normalize), which carry any UTF-8.
 func sudoForwardable(h http.Header) bool {
 	for _, k := range []string{sudoHeader, sudoTenantIDHeader, sudoTenantCodeHeader} {
@@ -240,7 +240,7 @@ func headerMatcher(key string) (string, bool) {
 	return runtime.DefaultHeaderMatcher(key)
 }
 
-// responseHeaders sets what the REST contract asks beyond the body: 201 for creations (SPEC §1), and
+// responseHeaders sets what the REST contract asks beyond the body: 201 for creations (docs/reference.md#conventions), and
 // no-store caching for responses carrying tokens or secrets (RFC 6749 §5.1). Messages are matched by full
 // name because grpc-gateway hands response_body routes a wrapper type.
 func responseHeaders(_ context.Context, w http.ResponseWriter, m proto.Message) error {

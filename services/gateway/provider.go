@@ -14,7 +14,7 @@ import (
 	"github.com/authsuite/authsuite/internal/apierror"
 )
 
-// providerReturnPath is the OAuth return (redirect) URL registered at third parties (seed 000).
+// providerReturnPath is the OAuth return (redirect) URL registered at third parties (docs/reference/providers.md#return-url).
 const providerReturnPath = "/Thingworx/Oauths/oauth/return"
 
 // registerProvider adds the provider service's generated REST handlers and the browser return URL.
@@ -105,7 +105,7 @@ func (g *Gateway) connectorErrorPage(w http.ResponseWriter, title string, err er
 	writePage(w, status, title, msg)
 }
 
-// providerResponseHeaders: 201 for a created connector (SPEC §1) and no-store for connector tokens
+// providerResponseHeaders: 201 for a created connector (docs/reference.md#conventions) and no-store for connector tokens
 // (RFC 6749 §5.1).
 func providerResponseHeaders(_ context.Context, w http.ResponseWriter, m proto.Message) error {
 	switch m.(type) {

@@ -82,7 +82,7 @@ const (
 	keyParamsScope    = "oauth2_params_scope"
 )
 
-// ConnectorTypes are the 26 connector types of seed 000, in its order.
+// ConnectorTypes are the 26 connector types of ThingWorx Flow (docs/reference/providers.md#connector-types), in its order.
 var ConnectorTypes = []string{"azure", "bitly", "box", "dropbox", "dynamics365", "excel", "github",
 	"google_gmail", "google_drive", "google_form", "google_sheet", "google_task", "google_translator",
 	"integrity", "odata", "microsoft_365", "onedrive", "salesforce", "servicemax", "slack", "soap", "swagger",
@@ -230,7 +230,7 @@ type Endpoints struct {
 }
 
 // Resolve computes the endpoints of provider p (of entry e) for connector c: PingFederate URLs under
-// base_url (a base_url already ending in "/as", as seed 000 shows it, is not doubled), the Zendesk
+// base_url (a base_url already ending in "/as", as ThingWorx Flow's documentation shows it, is not doubled), the Zendesk
 // subdomain, configured URLs and scopes for odata/soap/swagger, the three OAuth 1.0a endpoints (RFC 5849 §2)
 // for trello. It fails with a reason safe to show when the type does not support connectors or a needed
 // value is missing.

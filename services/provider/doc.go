@@ -1,8 +1,8 @@
-// Package provider is the domain of authsuite's provider service (SPEC §5, seed 000): the configurations of
+// Package provider is the domain of authsuite's provider service (docs/reference/providers.md): the configurations of
 // third-party OAuth providers that authsuite is itself a client of (LoadOAuthConfiguration), the built-in
 // catalog of their endpoints, and connectors — grants obtained from those providers on behalf of a caller.
 //
-// Providers are suite-wide, not per tenant: the seed's configuration file has no tenant dimension (one
+// Providers are suite-wide, not per tenant: ThingWorx Flow's configuration file has no tenant dimension (one
 // ThingWorx Flow server, one file), so only administrators of the system tenant may load or delete them,
 // while connectors belong to a user or client of any tenant.
 //

@@ -16,7 +16,7 @@ type ProviderKey struct {
 	Name string
 }
 
-// String renders the key as the seed names entries: "google_gmail/Gmail-1".
+// String renders the key as ThingWorx Flow names entries: "google_gmail/Gmail-1".
 func (k ProviderKey) String() string { return k.Type + "/" + k.Name }
 
 // Provider is a loaded provider configuration. Settings holds every non-secret key as loaded; the secret

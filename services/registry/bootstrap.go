@@ -21,7 +21,7 @@ type BootstrapOptions struct {
 	Now      func() time.Time
 }
 
-// Bootstrap IDs and names (SPEC §1).
+// Bootstrap IDs and names (docs/reference.md#bootstrap).
 const (
 	BootstrapClientID  = "admin"
 	BootstrapLoginName = "admin"

@@ -8,7 +8,7 @@ import (
 	"github.com/authsuite/authsuite/internal/apierror"
 )
 
-// FuzzSecretWindow checks SecretWindow (SPEC §4: startTime defaults to now, expiration between 1 day and 3
+// FuzzSecretWindow checks SecretWindow (docs/reference/admin-api.md#client-secrets: startTime defaults to now, expiration between 1 day and 3
 // years ahead, default 6 months) on arbitrary times a REST caller can send (protobuf Timestamps: years 1 to
 // 9999) and clocks from 1970 to 2200:
 //   - an accepted window is in UTC, its expiration is after its start and between now+1 day and now+3 years
@@ -43,7 +43,7 @@ func FuzzSecretWindow(f *testing.F) {
 		if expS != 0 || expNS != 0 {
 			exp = time.Unix(expS, int64(expNS))
 		}
-		// The reference, written from SPEC §4 and the documentation.
+		// The reference, written from docs/reference/admin-api.md#client-secrets.
 		wantStart, wantExp := start, exp
 		if wantStart.IsZero() {
 			wantStart = now

@@ -100,7 +100,7 @@ func ValidatePassword(pw string) error {
 	return nil
 }
 
-// Secret rules (SPEC §4, seed 001).
+// Secret rules (docs/reference/admin-api.md#client-secrets).
 const (
 	DefaultSecretLifetime = 6 // months
 	MinSecretLifetime     = 24 * time.Hour

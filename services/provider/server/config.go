@@ -16,10 +16,10 @@ type configService struct {
 	s *Server
 }
 
-// LoadOAuthConfiguration implements seed 000's LoadOAuthConfiguration, all or nothing: every entry is
+// LoadOAuthConfiguration implements ThingWorx Flow's LoadOAuthConfiguration (docs/reference/providers.md#loadoauthconfiguration), all or nothing: every entry is
 // validated, and every entry that would change a provider a connector uses is refused; any problem stores
 // nothing and is answered with all problems. An entry equal to the stored provider (secret included) is
-// "unchanged" and allowed even when the provider is in use, so the seed's remedy (reload the file with
+// "unchanged" and allowed even when the provider is in use, so the documented remedy (reload the file with
 // Gmail-1 as it was plus a new Gmail-2) works. Loads take effect at once.
 func (c *configService) LoadOAuthConfiguration(ctx context.Context, req *providerv1.LoadOAuthConfigurationRequest) (*providerv1.LoadOAuthConfigurationResponse, error) {
 	s := c.s

@@ -254,7 +254,7 @@ func (e *env) rest(t testing.TB, method, path, tok, body string) (int, string) {
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-// odataConfig is a provider pointing at the fake, with the seed's validate headers and scope list.
+// odataConfig is a provider pointing at the fake, with the validate headers and scope list of ThingWorx Flow's odata example.
 func (e *env) odataConfig(name string) string {
 	return fmt.Sprintf(`{"oauthConfigurations": {"odata": {%q: {
 "CLIENT_ID": %q, "CLIENT_SECRET": %q,

@@ -1,4 +1,4 @@
-// Package server is the gRPC edge of the provider service (SPEC §5, seed 000): ProviderConfigService (the
+// Package server is the gRPC edge of the provider service (docs/reference/providers.md): ProviderConfigService (the
 // ThingWorx Flow configuration services, reached through the REST gateway), ConnectorService (connectors,
 // /api/provider/v1) and ProviderInternalService (other services' access to connector tokens, guarded by the
 // internal credential that grpcserver enforces by name).
@@ -43,7 +43,7 @@ import (
 	"github.com/authsuite/authsuite/services/provider"
 )
 
-// ReturnPath is the OAuth return (redirect) path registered at third parties (seed 000).
+// ReturnPath is the OAuth return (redirect) path registered at third parties (docs/reference/providers.md#return-url).
 const ReturnPath = "/Thingworx/Oauths/oauth/return"
 
 // Defaults of Deps.

@@ -155,7 +155,7 @@ func TestBadFileStoresNothingAndListsEveryEntry(t *testing.T) {
 	if err != nil || len(resp.GetItems()) != 0 {
 		t.Fatalf("after a refused load: %v %v", resp, err)
 	}
-	// Not JSON at all (the seed's removal fragment).
+	// Not JSON at all (a fragment of ThingWorx Flow's removal example).
 	frag, _ := os.ReadFile("../testdata/seed_removal_fragment.txt")
 	if code, b := e.rest(t, "POST", loadPath, "sys-admin", `{"oauthConfigurations": {`+string(frag)+`}}`); code != 400 {
 		t.Fatalf("fragment = %d %s", code, b)
@@ -165,7 +165,7 @@ func TestBadFileStoresNothingAndListsEveryEntry(t *testing.T) {
 	}
 }
 
-// Seed 000, troubleshooting: a provider a connector uses cannot be replaced; the other valid providers of
+// docs/reference/providers.md#loadoauthconfiguration: a provider a connector uses cannot be replaced; the other valid providers of
 // the same file are not stored either; loading it unchanged with a new Gmail-2 works.
 func TestTroubleshootingProviderInUse(t *testing.T) {
 	e := newEnv(t)

@@ -14,7 +14,7 @@ import (
 // caller, and under sudo the impersonated user whose roles and tenant decide.
 type principal = access.Principal
 
-// authorize resolves the caller of an admin call (SPEC §3 and §4) with bearer.Resolve against the
+// authorize resolves the caller of an admin call (docs/reference.md#authorization, docs/reference.md#sudo) with bearer.Resolve against the
 // registry's own store, then requires an admin of tenantID or of the system tenant, or, when systemOnly
 // (TenantService), an admin of the system tenant. Errors: UNAUTHENTICATED without a live token (or when its
 // user no longer exists); PERMISSION_DENIED without scope adminapi or role tenant_admin, in another tenant,

@@ -1,5 +1,5 @@
 // Package server is the gRPC edge of the registry service: TenantService, ClientService and UserService (the
-// admin API of SPEC §4, reached through the REST gateway) and RegistryInternalService (the other services'
+// admin API of docs/reference/admin-api.md, reached through the REST gateway) and RegistryInternalService (the other services'
 // API: client change feed, secret-use recording, sudo user resolution).
 //
 // Every public call is authorized per call from the bearer token in the "authorization" metadata (see

@@ -102,7 +102,7 @@ func toJwks(keys []jwt.JWK) *tokenv1.GetJwksResponse {
 }
 
 // discoveryDocument is the provider metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3) with every
-// endpoint under the issuer, at the IdentityServer paths of SPEC §2.
+// endpoint under the issuer, at the IdentityServer paths (docs/reference/oauth.md#endpoints).
 func discoveryDocument(issuer string, alg jwt.Alg) *tokenv1.GetDiscoveryResponse {
 	authMethods := []string{"client_secret_basic", "client_secret_post"}
 	return &tokenv1.GetDiscoveryResponse{

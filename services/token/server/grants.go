@@ -192,7 +192,7 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 		next = string(plain)
 		s.log.Info("audit", "event", "refresh_token_retry", "client_id", cl.ID, "user_id", rotated.UserID)
 	}
-	// A disabled or deleted user gets nothing more; a registry outage does not stop refreshes (SPEC §7).
+	// A disabled or deleted user gets nothing more; a registry outage does not stop refreshes (docs/reference.md#registry-outages).
 	if err := s.grantAccountLive(rotated.TenantID, rotated.UserID, rotated.Incarnation, rotated.AuthTime); err != nil {
 		if rerr := s.revokeFamily(ctx, cl, rotated.FamilyID); rerr != nil {
 			return nil, rerr

@@ -1,6 +1,6 @@
 // Package server is the token service: the core that issues and verifies access tokens (RFC 6749 §4.4
 // client credentials, RFC 9068 JWT access tokens, RFC 7662 introspection, RFC 7009 revocation, the simple
-// token API of seed 003) and its gRPC edge (tokenv1.OAuthService, SimpleTokenService, TokenInternalService).
+// token API, docs/reference/simple-token-api.md) and its gRPC edge (tokenv1.OAuthService, SimpleTokenService, TokenInternalService).
 //
 // Issuing a client_credentials token and checking a token touch neither the network nor the disk: clients
 // come from a change-fed local cache (package clients), revocations from an in-memory set loaded at start,

@@ -24,7 +24,7 @@ import (
 
 // Defaults of the sign-in lifetimes.
 const (
-	// DefaultCodeLifetime is how long an authorization code can be redeemed (SPEC §2: 60 s).
+	// DefaultCodeLifetime is how long an authorization code can be redeemed (docs/reference.md#lifetimes-and-defaults: 60 s).
 	DefaultCodeLifetime = 60 * time.Second
 	// DefaultSessionLifetime is how long an SSO session lasts after the login that started it.
 	DefaultSessionLifetime = 10 * time.Hour
@@ -283,7 +283,7 @@ func withQuery(uri string, q url.Values) string {
 	return uri + sep + q.Encode()
 }
 
-// Login checks a submitted login form (SPEC §2 sign-in): the attempt is reserved against the login throttle
+// Login checks a submitted login form (docs/reference/oauth.md#sign-in-pages): the attempt is reserved against the login throttle
 // first (checkPassword), then the user's password is checked in the client's tenant through the registry. A
 // failure shows the login page again with a message that does not reveal whether the user exists; an address
 // that must slow down is answered 429 with Retry-After; a success starts an SSO session (cookie value in the

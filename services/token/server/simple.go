@@ -14,7 +14,7 @@ import (
 	"github.com/authsuite/authsuite/internal/directory"
 )
 
-// GetToken is GET /api/oauth2/server/tokens (seed 003 §1.2.1): the client credentials grant with the
+// GetToken is GET /api/oauth2/server/tokens (docs/reference/simple-token-api.md#get-a-token): the client credentials grant with the
 // credentials in the query. Errors are those of Token.
 func (s *Server) GetToken(ctx context.Context, req *tokenv1.GetTokenRequest) (*tokenv1.GetTokenResponse, error) {
 	switch req.GetGrantType() {
@@ -35,14 +35,14 @@ func (s *Server) GetToken(ctx context.Context, req *tokenv1.GetTokenRequest) (*t
 	return toGetTokenResponse(iss), nil
 }
 
-// invalidToken is the check endpoint's answer for a bad token: HTTP 400 invalid_token (SPEC §3).
+// invalidToken is the check endpoint's answer for a bad token: HTTP 400 invalid_token (docs/reference/simple-token-api.md#check-a-token).
 func invalidToken(err error) error {
 	return apierror.OAuthWithStatus(http.StatusBadRequest, apierror.InvalidToken, "%s", err.Error())
 }
 
-// CheckToken is GET /api/oauth2/server/tokens/check (seed 003 §1.2.2). A live token answers its four
+// CheckToken is GET /api/oauth2/server/tokens/check (docs/reference/simple-token-api.md#check-a-token). A live token answers its four
 // fields with expires_in the seconds left; an expired, revoked or forged one answers 400 invalid_token.
-// With sudo (seed 003 §1.3.2) the suite's one rule decides (access.Resolve, with the registry as
+// With sudo (docs/reference.md#sudo) the suite's one rule decides (access.Resolve, with the registry as
 // directory): the token must carry scope sudo (403 insufficient_scope otherwise, never a silent fallback)
 // and be a client's or a system-tenant admin's (403 for any other user token); the user is resolved in the
 // named tenant (or the token's own) — 404 unknown, 403 disabled —, a client of a non-system tenant may only
@@ -84,7 +84,7 @@ func (s *Server) auditSudo(ctx context.Context, p access.Principal, err error) {
 	s.log.LogAttrs(ctx, level, "audit", append(attrs, slog.String("outcome", outcome))...)
 }
 
-// RevokeToken is GET /api/oauth2/server/tokens/revoke (seed 003 §1.2.3): it revokes the token durably and
+// RevokeToken is GET /api/oauth2/server/tokens/revoke (docs/reference/simple-token-api.md#revoke-a-token): it revokes the token durably and
 // answers code 0 "success"; an already expired or revoked token succeeds too. An empty token answers 400
 // invalid_request and a forged or unparseable one 400 invalid_token (errors, never a non-zero code field).
 func (s *Server) RevokeToken(ctx context.Context, req *tokenv1.RevokeTokenRequest) (*tokenv1.RevokeTokenResponse, error) {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ const (
 	GrantPassword          = "password"
 )
 
-// Client defaults and bounds (docs/reference/admin-api.md#client-fields).
+// Client defaults and bounds (SPEC §4, seed 001).
 const (
 	DefaultAccessTokenLifetime  = 86400 * time.Second
 	MaxAccessTokenLifetime      = 31536000 * time.Second
@@ -212,8 +213,10 @@ func validPort(p string) error {
 	return nil
 }
 
-// ValidateOrigin checks a CORS origin as browsers serialize it (RFC 6454 §6.2): lowercase http or https
-// scheme, a lowercase host and an optional port, nothing else (no path, not even "/"). Errors name field.
+// ValidateOrigin checks a CORS origin in the form browsers send it in the Origin header, the ASCII
+// serialization of RFC 6454 §6.2: an http or https scheme and a host, both lowercase, and a port only when
+// it is not the scheme's default; nothing else (no path, not even "/"). NormalizeOrigin turns the other
+// spellings of the same origin into that form. Errors name field.
 func ValidateOrigin(field, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || raw == "" || len(raw) > maxURILen {
@@ -228,13 +231,95 @@ func ValidateOrigin(field, raw string) error {
 	if err := validPort(u.Port()); err != nil {
 		return apierror.Invalid(field, "%v", err)
 	}
+	if err := validOriginHost(u.Hostname(), strings.HasPrefix(u.Host, "[")); err != "" {
+		return apierror.Invalid(field, "%s", err)
+	}
 	if raw != strings.ToLower(raw) {
 		return apierror.Invalid(field, "must be lowercase, as browsers send it in the Origin header")
 	}
 	if u.Scheme+"://"+u.Host != raw {
 		return apierror.Invalid(field, "must be exactly scheme://host[:port]")
 	}
+	if strings.HasSuffix(u.Host, ":") {
+		return apierror.Invalid(field, "must not end in ':' without a port")
+	}
+	if p := u.Port(); len(p) > 1 && p[0] == '0' {
+		return apierror.Invalid(field, "the port must be written without leading zeros, as browsers send it")
+	}
+	if u.Port() == defaultPorts[u.Scheme] {
+		return apierror.Invalid(field, "must not name the default port %s: browsers leave it out (RFC 6454 §6.2)", u.Port())
+	}
 	return nil
+}
+
+var defaultPorts = map[string]string{"http": "80", "https": "443"}
+
+// validOriginHost says what is wrong with the host of an origin, or "": an origin is compared whole with
+// the Origin header, so the host must be one browsers can send: a bracketed IPv6 address, or ASCII letters,
+// digits, '.', '-' and '_' (an IPv4 address, a DNS name, an internationalized name in its xn-- form).
+func validOriginHost(host string, bracketed bool) string {
+	if strings.Contains(host, "*") {
+		return "wildcards are not supported: list each origin"
+	}
+	if bracketed {
+		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil && !strings.Contains(host, ":") {
+			return "not a valid IPv6 address"
+		}
+		return ""
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return "the host must be a DNS name or an IP address in ASCII (an internationalized name in its xn-- form)"
+		}
+	}
+	return ""
+}
+
+// NormalizeOrigin returns the serialization browsers send (RFC 6454 §6.2) of a CORS origin spelt otherwise:
+// scheme and host in lowercase (they are case-insensitive, RFC 3986 §6.2.2.1) and without the scheme's
+// default port, so "HTTPS://MyApp.MyDomain.com:443" becomes "https://myapp.mydomain.com". Anything else, and
+// anything that would still not be a valid origin, is returned unchanged for ValidateOrigin to refuse. It is
+// idempotent, and a changed result always passes ValidateOrigin.
+func NormalizeOrigin(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	scheme = strings.ToLower(scheme)
+	host := strings.ToLower(rest)
+	if i := strings.LastIndexByte(host, ':'); i > strings.LastIndexByte(host, ']') {
+		port := host[i+1:]
+		if port != "" {
+			if port = strings.TrimLeft(port, "0"); port == "" {
+				port = "0"
+			}
+		}
+		if port == "" || port == defaultPorts[scheme] {
+			host = host[:i]
+		} else {
+			host = host[:i+1] + port
+		}
+	}
+	norm := scheme + "://" + host
+	if norm == raw || ValidateOrigin("", norm) != nil {
+		return raw
+	}
+	return norm
+}
+
+// NormalizeClient returns c with its CORS origins in the form browsers send them (NormalizeOrigin); it is
+// what is stored and answered. Redirect URIs are kept byte for byte: they are matched exactly (RFC 9700
+// §2.1), and their paths are case-sensitive (RFC 3986 §6.2.2.1).
+func NormalizeClient(c Client) Client {
+	if len(c.AllowedCORSOrigins) > 0 {
+		origins := make([]string, len(c.AllowedCORSOrigins))
+		for i, o := range c.AllowedCORSOrigins {
+			origins[i] = NormalizeOrigin(o)
+		}
+		c.AllowedCORSOrigins = origins
+	}
+	return c
 }
 
 // ValidateScopeToken checks one scope-token (RFC 6749 §3.3): 1*( %x21 / %x23-5B / %x5D-7E ), at most 200

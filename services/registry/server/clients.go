@@ -32,11 +32,11 @@ func (s *Server) tenantClient(ctx context.Context, tenantID, clientID string) (r
 }
 
 func (cs *clientService) CreateClient(ctx context.Context, req *registryv1.CreateClientRequest) (resp *registryv1.CreateClientResponse, err error) {
-	err = cs.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
+	err = cs.s.admin(ctx, req.GetTenantId(), false, func(p principal) error {
 		if req.GetClient() == nil {
 			return apierror.Invalid("client", "is required")
 		}
-		c := clientFromProto(req.GetClient())
+		c := registry.NormalizeClient(clientFromProto(req.GetClient()))
 		if err := registry.ValidateClient(c); err != nil {
 			return err
 		}
@@ -45,7 +45,11 @@ func (cs *clientService) CreateClient(ctx context.Context, req *registryv1.Creat
 		c.CreateTime, c.UpdateTime = now, now
 		cs.s.clientWrites.Lock()
 		defer cs.s.clientWrites.Unlock()
+		id := c.ID
 		c, err := cs.s.store.CreateClient(ctx, c)
+		if errors.Is(err, apierror.ErrAlreadyExists) {
+			return cs.s.clientIDTaken(ctx, p, id)
+		}
 		if err != nil {
 			return err
 		}
@@ -54,6 +58,21 @@ func (cs *clientService) CreateClient(ctx context.Context, req *registryv1.Creat
 		return nil
 	})
 	return resp, err
+}
+
+// clientIDTaken is the ALREADY_EXISTS answer to creating a client whose id is in use: client ids are unique
+// across tenants, because token requests name the client without its tenant. The message names the tenant
+// holding the id only when the caller administers it (an admin of that tenant or of the system tenant);
+// anyone else learns that the id is taken, nothing about where.
+func (s *Server) clientIDTaken(ctx context.Context, p principal, clientID string) error {
+	if old, err := s.store.GetClient(ctx, clientID); err == nil && p.RequireAdminOf(old.TenantID) == nil {
+		name := old.TenantID
+		if t, err := s.store.GetTenant(ctx, old.TenantID); err == nil && t.Code != "" {
+			name = t.Code
+		}
+		return apierror.AlreadyExists("client id %q is taken in tenant %s", clipID(clientID), name)
+	}
+	return apierror.AlreadyExists("client id %q is taken (client ids are unique across tenants)", clipID(clientID))
 }
 
 func (cs *clientService) ListClients(ctx context.Context, req *registryv1.ListClientsRequest) (resp *registryv1.ListClientsResponse, err error) {
@@ -95,7 +114,7 @@ func (cs *clientService) UpdateClient(ctx context.Context, req *registryv1.Updat
 		if req.GetClient() == nil {
 			return apierror.Invalid("client", "is required")
 		}
-		in := clientFromProto(req.GetClient())
+		in := registry.NormalizeClient(clientFromProto(req.GetClient()))
 		if in.ID != "" && in.ID != req.GetClientId() {
 			return apierror.Invalid("clientId", "the body's clientId must match the path")
 		}

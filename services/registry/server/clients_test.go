@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -55,7 +57,7 @@ func TestCreateClientValidation(t *testing.T) {
 		{"CORS origin with path", func(c *registryv1.Client) { c.AllowedCorsOrigins = []string{"https://app.example/path"} }, "allowedCorsOrigins[0]"},
 		{"CORS origin with trailing slash", func(c *registryv1.Client) { c.AllowedCorsOrigins = []string{"https://app.example/"} }, "allowedCorsOrigins[0]"},
 		{"CORS origin not http", func(c *registryv1.Client) { c.AllowedCorsOrigins = []string{"ftp://app.example"} }, "allowedCorsOrigins[0]"},
-		{"CORS origin uppercase", func(c *registryv1.Client) { c.AllowedCorsOrigins = []string{"https://App.example"} }, "allowedCorsOrigins[0]"},
+		{"CORS origin wildcard", func(c *registryv1.Client) { c.AllowedCorsOrigins = []string{"https://*.app.example"} }, "allowedCorsOrigins[0]"},
 		{"CORS origin with query", func(c *registryv1.Client) { c.AllowedCorsOrigins = []string{"https://app.example?x"} }, "allowedCorsOrigins[0]"},
 		{"scope with space", func(c *registryv1.Client) { c.AllowedScopes = []string{"openid", "a b"} }, "allowedScopes[1]"},
 		{"scope with quote", func(c *registryv1.Client) { c.AllowedScopes = []string{`a"b`} }, "allowedScopes[0]"},
@@ -227,5 +229,62 @@ func TestListPaging(t *testing.T) {
 	resp, err := e.clients.ListClients(as(tokAcme), &registryv1.ListClientsRequest{TenantId: "acme", PageSize: 5000})
 	if err != nil || len(resp.GetItems()) != 5 {
 		t.Fatalf("oversized page: %v, %v", resp, err)
+	}
+}
+
+// TestDuplicateClientIDNamesVisibleTenant: client ids are unique across tenants. The conflict names the
+// tenant holding the id when the caller administers it (its admin, or a system admin), and only that the id
+// is taken otherwise.
+func TestDuplicateClientIDNamesVisibleTenant(t *testing.T) {
+	e := newEnv(t)
+	e.createClient(t, "acme", "billing")
+	e.createClient(t, "default", "sysapp")
+	for _, tc := range []struct {
+		token, tenant, id string
+		want, notWant     string
+	}{
+		{tokSystem, "default", "billing", `client id "billing" is taken in tenant acme-code`, ""},
+		{tokAcme, "acme", "billing", `client id "billing" is taken in tenant acme-code`, ""},
+		{tokAcme, "acme", "sysapp", `client id "sysapp" is taken`, "default"},
+	} {
+		_, err := e.clients.CreateClient(as(tc.token), &registryv1.CreateClientRequest{TenantId: tc.tenant, Client: validClient(tc.id)})
+		wantCode(t, err, codes.AlreadyExists)
+		msg := status.Convert(err).Message()
+		if !strings.Contains(msg, tc.want) || tc.notWant != "" && strings.Contains(msg, tc.notWant) {
+			t.Errorf("%s creating %s in %s: %q, want %q without %q", tc.token, tc.id, tc.tenant, msg, tc.want, tc.notWant)
+		}
+	}
+}
+
+// TestCreateClientNormalizesOrigins: the seed's own body lists "https://myApp.myDomain.com"; it is stored
+// and answered as browsers send it, and redirect URIs keep their case.
+func TestCreateClientNormalizesOrigins(t *testing.T) {
+	e := newEnv(t)
+	in := validClient("seed")
+	in.AllowedCorsOrigins = []string{"https://myApp.myDomain.com", "HTTP://LOCALHOST:3000"}
+	in.RedirectUris = []string{"https://myApp.myDomain.com/oauth-signin.html"}
+	resp, err := e.clients.CreateClient(as(tokSystem), &registryv1.CreateClientRequest{TenantId: "acme", Client: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.GetClient().GetAllowedCorsOrigins(); !slices.Equal(got, []string{"https://myapp.mydomain.com", "http://localhost:3000"}) {
+		t.Fatalf("origins answered %q", got)
+	}
+	if got := resp.GetClient().GetRedirectUris(); !slices.Equal(got, in.RedirectUris) {
+		t.Fatalf("redirect URIs answered %q", got)
+	}
+	get, err := e.clients.GetClient(as(tokSystem), &registryv1.GetClientRequest{TenantId: "acme", ClientId: "seed"})
+	if err != nil || !slices.Equal(get.GetClient().GetAllowedCorsOrigins(), resp.GetClient().GetAllowedCorsOrigins()) {
+		t.Fatalf("stored origins %q (%v)", get.GetClient().GetAllowedCorsOrigins(), err)
+	}
+	// The same origin in two spellings is one entry listed twice.
+	in.ClientId, in.AllowedCorsOrigins = "dup-origin", []string{"https://app.example", "https://App.Example:443"}
+	_, err = e.clients.CreateClient(as(tokSystem), &registryv1.CreateClientRequest{TenantId: "acme", Client: in})
+	wantField(t, err, "allowedCorsOrigins[1]")
+	// Still no paths or wildcards.
+	for _, o := range []string{"https://App.example/", "https://*.example.com"} {
+		in.ClientId, in.AllowedCorsOrigins = "bad-origin", []string{o}
+		_, err = e.clients.CreateClient(as(tokSystem), &registryv1.CreateClientRequest{TenantId: "acme", Client: in})
+		wantField(t, err, "allowedCorsOrigins[0]")
 	}
 }

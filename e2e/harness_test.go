@@ -22,9 +22,9 @@ type suite struct {
 	t       testing.TB
 	dataDir string
 	// Listen addresses: 127.0.0.1:0 on the first start, the bound ones afterwards.
-	httpAddr, grpcAddr string
-	running            *app.Suite
-	base               string
+	httpAddr, grpcAddr, adminAddr string
+	running                       *app.Suite
+	base                          string
 	// strictOutbound starts the suite without --allow-private-outbound, so back-channel logout and provider
 	// requests to loopback receivers are refused as in production.
 	strictOutbound bool
@@ -40,7 +40,10 @@ func startSuite(t testing.TB) *suite {
 
 func (s *suite) start() {
 	s.t.Helper()
-	args := []string{"--http-addr", s.httpAddr, "--grpc-addr", s.grpcAddr, "--data-dir", s.dataDir}
+	if s.adminAddr == "" {
+		s.adminAddr = "127.0.0.1:0"
+	}
+	args := []string{"--http-addr", s.httpAddr, "--grpc-addr", s.grpcAddr, "--admin-addr", s.adminAddr, "--data-dir", s.dataDir}
 	if !s.strictOutbound {
 		args = append(args, "--allow-private-outbound") // the tests' receivers and providers live on loopback
 	}
@@ -56,7 +59,17 @@ func (s *suite) start() {
 	s.running = running
 	s.base = running.Issuer
 	// A restart comes back on the same addresses, so the issuer stays the same.
-	s.httpAddr, s.grpcAddr = running.HTTPAddr.String(), running.GRPCAddr.String()
+	s.httpAddr, s.grpcAddr, s.adminAddr = running.HTTPAddr.String(), running.GRPCAddr.String(), running.AdminAddr.String()
+}
+
+// adminGet GETs path (/metrics, /healthz, /readyz) from the running suite's admin listener.
+func (s *suite) adminGet(path string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.running.AdminAddr.String()+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return s.do(req)
 }
 
 func (s *suite) stop() {

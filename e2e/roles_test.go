@@ -130,7 +130,7 @@ func TestSplitRoles(t *testing.T) {
 	role := func(name string) *process {
 		args := append([]string{"serve", name, "--log-format", "json"}, common...)
 		if name == "gateway" {
-			args = append(args, "--http-addr", addr["gateway"])
+			args = append(args, "--http-addr", addr["gateway"], "--admin-addr", "127.0.0.1:0")
 		} else {
 			args = append(args, "--grpc-addr", addr[name], "--http-addr", addr[name+"-http"], "--data-dir", filepath.Join(data, name))
 		}

@@ -86,7 +86,7 @@ func TestTLS(t *testing.T) {
 	for _, role := range []config.Role{config.RoleRegistry, config.RoleToken, config.RoleProvider, config.RoleGateway} {
 		args := append([]string{"--http-addr", "127.0.0.1:0"}, mtls...)
 		if role == config.RoleGateway {
-			args = append(mtls, "--http-addr", addr["gateway"], "--tls-cert", certFile, "--tls-key", keyFile)
+			args = append(mtls, "--http-addr", addr["gateway"], "--admin-addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
 		} else {
 			args = append(args, "--grpc-addr", addr[string(role)], "--data-dir", filepath.Join(dir, string(role)))
 		}

@@ -51,10 +51,10 @@ func TestTrustSplitGatewayCredential(t *testing.T) {
 			t.Fatalf("%s: %v", role, err)
 		}
 	}
-	if err := start(config.RoleGateway, []string{"--http-addr", addr["gateway"]}, []string{"AUTHSUITE_GATEWAY_CREDENTIAL=" + internalauth.GatewayCredential(kr)}); err != nil {
+	if err := start(config.RoleGateway, []string{"--http-addr", addr["gateway"], "--admin-addr", "127.0.0.1:0"}, []string{"AUTHSUITE_GATEWAY_CREDENTIAL=" + internalauth.GatewayCredential(kr)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := start(config.RoleGateway, []string{"--http-addr", addr["bad-gateway"]}, []string{"AUTHSUITE_GATEWAY_CREDENTIAL=" + kr.InternalCredential() + "x"}); err != nil {
+	if err := start(config.RoleGateway, []string{"--http-addr", addr["bad-gateway"], "--admin-addr", "127.0.0.1:0"}, []string{"AUTHSUITE_GATEWAY_CREDENTIAL=" + kr.InternalCredential() + "x"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := start(config.RoleGateway, []string{"--http-addr", "127.0.0.1:0"}, nil); err == nil || !strings.Contains(err.Error(), "AUTHSUITE_GATEWAY_CREDENTIAL") {

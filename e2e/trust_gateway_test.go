@@ -119,10 +119,11 @@ func TestTrustBrowserFactsOnlyFromGateway(t *testing.T) {
 	}
 }
 
-// metricValue scrapes /metrics and returns the value of the sample whose line starts with prefix.
+// metricValue scrapes /metrics (on the admin listener) and returns the value of the sample whose line starts
+// with prefix.
 func metricValue(t testing.TB, s *suite, prefix string) float64 {
 	t.Helper()
-	r := s.call("GET", "/metrics", "", nil)
+	r := s.adminGet("/metrics")
 	if r.status != 200 {
 		t.Fatalf("/metrics: %d", r.status)
 	}

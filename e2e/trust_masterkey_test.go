@@ -121,7 +121,7 @@ func newNode(t *testing.T) *node {
 }
 
 func (n *node) args() []string {
-	return []string{"serve", "--http-addr", n.http, "--grpc-addr", n.rpc, "--data-dir", n.dir, "--log-format", "json"}
+	return []string{"serve", "--http-addr", n.http, "--grpc-addr", n.rpc, "--admin-addr", "127.0.0.1:0", "--data-dir", n.dir, "--log-format", "json"}
 }
 
 // serve starts the binary with env and waits until it is ready; the caller stops it.

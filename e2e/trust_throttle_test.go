@@ -75,7 +75,7 @@ func startSuiteWith(t testing.TB, logs io.Writer, flags ...string) *suite {
 // GET /metrics).
 func passwordChecks(t testing.TB, s *suite) int {
 	t.Helper()
-	resp, err := http.Get(s.base + "/metrics")
+	resp, err := http.Get("http://" + s.running.AdminAddr.String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

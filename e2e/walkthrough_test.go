@@ -169,7 +169,7 @@ func TestOpenAPIAndHealth(t *testing.T) {
 	// Metrics count the calls just made, by route and by RPC, and the tokens issued by grant type.
 	clientToken(t, s, "admin", bootstrapSecret, "adminapi")
 	s.form("/connect/token", "grant_type=client_credentials", "admin", "wrong")
-	m := string(s.call("GET", "/metrics", "", nil).body)
+	m := string(s.adminGet("/metrics").body)
 	for _, want := range []string{
 		`authsuite_http_requests_total{method="GET",route="/openapi.json",status="200"} 1`,
 		`authsuite_tokens_issued_total{grant_type="client_credentials"} 1`,

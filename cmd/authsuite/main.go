@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,7 +46,8 @@ commands:
   help     this text, with the operator commands (tenant, client, secret, user, provider, backup, restore,
            rekey) and their exit codes
 
-Run "authsuite serve -h" for the flags; each has an AUTHSUITE_* environment variable.
+Run "authsuite serve -h" for the flags, each with its AUTHSUITE_* environment variable, and the settings
+read from the environment only (master key, bootstrap secret and password, gateway credential).
 `
 
 func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
@@ -55,7 +57,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], env, stderr)
+		return serve(ctx, args[1:], env, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:])
 	case "gateway-credential":
@@ -75,7 +77,9 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 
 var version = "dev"
 
-func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
+// serve runs `authsuite serve [role] [flags]`; -h or --help prints every flag and environment-only setting
+// to stdout and exits 0.
+func serve(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
 	role := config.RoleAll
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		r, err := config.ParseRole(args[0])
@@ -84,7 +88,10 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 		}
 		role, args = r, args[1:]
 	}
-	cfg, err := config.Load(role, args, env, stderr)
+	cfg, err := config.Load(role, args, env, stdout)
+	if errors.Is(err, config.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -50,13 +50,15 @@ import (
 
 // Suite is a running authsuite process: all-in-one or one role.
 type Suite struct {
-	HTTPAddr net.Addr // where the REST API (or a service role's health and metrics) listens
-	GRPCAddr net.Addr // where the gRPC services listen; nil for the gateway role
-	Issuer   string   // the OAuth issuer URL
+	HTTPAddr  net.Addr // where the REST API listens (one-process mode and gateway); nil for a service role
+	AdminAddr net.Addr // where /metrics, /healthz and /readyz answer (every role); /metrics only there
+	GRPCAddr  net.Addr // where the gRPC services listen; nil for the gateway role
+	Issuer    string   // the OAuth issuer URL
 
 	log     *slog.Logger
 	grpc    *grpcserver.Server
-	http    *http.Server
+	http    *http.Server // the REST API; nil for a service role
+	admin   *http.Server
 	metrics *metrics.Metrics
 	local   healthpb.HealthServer   // this process's health service, when it runs services
 	remote  []healthpb.HealthClient // the backends' health, for a gateway of remote services
@@ -85,12 +87,20 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	role := cfg.Role
 	runsServices := role != config.RoleGateway
 
-	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("--http-addr: %w", err)
+	var httpLis net.Listener
+	if role.Runs(config.RoleGateway) {
+		if httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("--http-addr: %w", err)
+		}
+		s.closers = append(s.closers, ignoreClosed(httpLis.Close))
+		s.HTTPAddr = httpLis.Addr()
 	}
-	s.closers = append(s.closers, ignoreClosed(httpLis.Close))
-	s.HTTPAddr = httpLis.Addr()
+	adminLis, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--admin-addr: %w", err)
+	}
+	s.closers = append(s.closers, ignoreClosed(adminLis.Close))
+	s.AdminAddr = adminLis.Addr()
 	s.Issuer = cfg.IssuerFor(s.HTTPAddr)
 
 	var (
@@ -170,7 +180,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		s.metrics.WatchBolt("registry", regDB.DB())
 		dbs["registry"] = regDB.DB()
 		if err := registry.Bootstrap(ctx, regDB, keys, registry.BootstrapOptions{
-			Secret: cfg.BootstrapSecret, Password: cfg.BootstrapPassword, Out: bootstrapOut,
+			Secret: cfg.BootstrapSecret, Password: cfg.BootstrapPassword, Out: bootstrapOut, Log: log.With("service", "registry"),
 		}); err != nil {
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
@@ -248,6 +258,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		return nil, err
 	}
 
+	// The admin listener: metrics, liveness and readiness, in every role. /metrics is served here only, never
+	// on the public REST port, which keeps /healthz and /readyz for load balancers that probe it.
+	adminMux := http.NewServeMux()
+	adminMux.HandleFunc("GET /healthz", healthz)
+	adminMux.HandleFunc("GET /readyz", s.readyz)
+	adminMux.Handle("GET /metrics", s.metrics.Handler())
+	s.admin = adminServer(s.metrics.HTTPMiddleware(adminMux))
+
 	mux := http.NewServeMux()
 	var gatewayOpts []gateway.Option
 	if role.Runs(config.RoleGateway) {
@@ -258,9 +276,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		gatewayOpts = []gateway.Option{gateway.WithServerKey(gwCred), gateway.WithSecureCookies(strings.HasPrefix(s.Issuer, "https://")),
 			gateway.WithBodyLimits(cfg.MaxBodyBytes, cfg.MaxProviderConfigBytes)}
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metrics.Handler())
 	if role.Runs(config.RoleGateway) {
 		if s.local == nil {
 			s.remote = []healthpb.HealthClient{
@@ -274,8 +291,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		}
 		mux.Handle("GET /openapi.json", gateway.OpenAPI())
 		mux.Handle("/", gw)
+		s.http, httpLis = restServer(cfg, httpLis, s.metrics.HTTPMiddleware(mux))
 	}
-	s.http, httpLis = restServer(cfg, httpLis, s.metrics.HTTPMiddleware(mux))
 
 	if s.grpc != nil {
 		s.goRun("grpc", func() error { return s.grpc.Serve(grpcLis) })
@@ -291,14 +308,22 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		wg.Wait()
 		return errors.Join(errs...)
 	})
-	s.goRun("http", func() error {
-		var err error
-		if cfg.TLSCert != "" {
-			err = s.http.ServeTLS(httpLis, cfg.TLSCert, cfg.TLSKey)
-		} else {
-			err = s.http.Serve(httpLis)
-		}
-		if !errors.Is(err, http.ErrServerClosed) {
+	if s.http != nil {
+		s.goRun("http", func() error {
+			var err error
+			if cfg.TLSCert != "" {
+				err = s.http.ServeTLS(httpLis, cfg.TLSCert, cfg.TLSKey)
+			} else {
+				err = s.http.Serve(httpLis)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+	s.goRun("admin", func() error {
+		if err := s.admin.Serve(adminLis); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
@@ -329,7 +354,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			return nil, errors.New("the token service did not receive the clients from the registry within 30s")
 		}
 	}
-	attrs := []any{"role", roleName(role), "http_addr", s.HTTPAddr.String(), "issuer", s.Issuer}
+	attrs := []any{"role", roleName(role), "admin_addr", s.AdminAddr.String(), "issuer", s.Issuer}
+	if s.HTTPAddr != nil {
+		attrs = append(attrs, "http_addr", s.HTTPAddr.String())
+	}
 	if s.GRPCAddr != nil {
 		attrs = append(attrs, "grpc_addr", s.GRPCAddr.String(), "data_dir", cfg.DataDir)
 	}
@@ -399,6 +427,9 @@ func (s *Suite) goRun(name string, f func() error) {
 // Errors reports a component that stopped unexpectedly.
 func (s *Suite) Errors() <-chan error { return s.errs }
 
+// healthz answers 200 while the process runs.
+func healthz(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }
+
 // readyz answers 200 when this process's gRPC services report SERVING, or, for the gateway, when every
 // backend does.
 func (s *Suite) readyz(w http.ResponseWriter, r *http.Request) {
@@ -422,12 +453,16 @@ func (s *Suite) readyz(w http.ResponseWriter, r *http.Request) {
 // loops and closes the stores. Every write acknowledged before it is durable. The order matters: REST first
 // (its handlers are the in-process callers of the services), then the registry's watch streams, which other
 // processes hold open and GracefulStop would wait on, then gRPC, and only then the background loops, so no
-// request can start background work while the services wait for theirs to end.
+// request can start background work while the services wait for theirs to end. The admin listener answers
+// until the end (/readyz 503 from the start of Shutdown), so probes and scrapes see the drain.
 func (s *Suite) Shutdown(ctx context.Context) error {
 	if s.grpc != nil {
 		s.grpc.Health.Shutdown()
 	}
-	httpErr := s.http.Shutdown(ctx)
+	var httpErr error
+	if s.http != nil {
+		httpErr = s.http.Shutdown(ctx)
+	}
 	if s.endStreams != nil {
 		s.endStreams()
 	}
@@ -442,8 +477,9 @@ func (s *Suite) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	<-s.background
+	adminErr := s.admin.Shutdown(ctx)
 	s.wg.Wait()
-	return errors.Join(httpErr, s.closeAll())
+	return errors.Join(httpErr, adminErr, s.closeAll())
 }
 
 // abort undoes a Start that failed part-way: whatever was started is stopped before the stores close.
@@ -453,6 +489,9 @@ func (s *Suite) abort() {
 	}
 	if s.http != nil {
 		s.http.Close()
+	}
+	if s.admin != nil {
+		s.admin.Close()
 	}
 	if s.grpc != nil {
 		s.grpc.Stop()
@@ -523,6 +562,18 @@ func restServer(cfg config.Config, lis net.Listener, h http.Handler) (*http.Serv
 		WriteTimeout:      or(cfg.HTTPWriteTimeout, 60*time.Second),
 		IdleTimeout:       or(cfg.HTTPIdleTimeout, 120*time.Second),
 	}, limited
+}
+
+// adminServer serves the admin listener: small answers to probes and scrapers, with timeouts so that a stalled
+// client cannot hold a connection.
+func adminServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
 }
 
 // registrars registers a service on several registrars at once.

@@ -41,20 +41,36 @@ func ParseRole(s string) (Role, error) {
 // Runs reports whether a process of role r runs the part p (a service role or the gateway).
 func (r Role) Runs(p Role) bool { return r == RoleAll || r == p }
 
-// Default listen addresses per role, so that every role can run by hand on one host with no flags.
-var defaultAddrs = map[Role]struct{ http, grpc string }{
-	RoleAll:      {"127.0.0.1:8080", "127.0.0.1:9090"},
-	RoleGateway:  {"127.0.0.1:8080", ""},
-	RoleToken:    {"127.0.0.1:8081", "127.0.0.1:9091"},
-	RoleRegistry: {"127.0.0.1:8082", "127.0.0.1:9092"},
-	RoleProvider: {"127.0.0.1:8083", "127.0.0.1:9093"},
+// Default listen addresses per role, so that every role can run by hand on one host with no flags: the REST
+// API (one-process mode and gateway), gRPC (services) and the admin listener (/metrics, /healthz, /readyz).
+// The service roles' admin listeners keep the ports their health listeners always had.
+var defaultAddrs = map[Role]struct{ http, grpc, admin string }{
+	RoleAll:      {"127.0.0.1:8080", "127.0.0.1:9090", "127.0.0.1:8084"},
+	RoleGateway:  {"127.0.0.1:8080", "", "127.0.0.1:8084"},
+	RoleToken:    {"", "127.0.0.1:9091", "127.0.0.1:8081"},
+	RoleRegistry: {"", "127.0.0.1:9092", "127.0.0.1:8082"},
+	RoleProvider: {"", "127.0.0.1:9093", "127.0.0.1:8083"},
+}
+
+// ErrHelp is returned by Load when -h or --help was given: the usage was written and nothing else happens.
+var ErrHelp = flag.ErrHelp
+
+// EnvOnly are the settings read from the environment only (secrets do not belong on a command line), with
+// what each does. Usage lists them; Load reads exactly these.
+var EnvOnly = []struct{ Name, Usage string }{
+	{"AUTHSUITE_MASTER_KEY", "the suite's master key, base64 of 32 random bytes (NEW,OLD while rotating); wins over --master-key-file. Every service role needs it (or the file); losing it loses every secret and sealed record"},
+	{"AUTHSUITE_BOOTSTRAP_SECRET", "secret of the admin client created on the first start of an empty registry (when unset, one is generated and printed once); ignored, with one warning, once the data directory is bootstrapped"},
+	{"AUTHSUITE_BOOTSTRAP_PASSWORD", "when set on that first start, also creates user admin (tenant_admin) with this password; ignored, with one warning, afterwards"},
+	{"AUTHSUITE_GATEWAY_CREDENTIAL", "what the gateway role presents to the services instead of the master key: the output of `authsuite gateway-credential`"},
+	{"GOGC", "Go's garbage collection target; serve uses 400 unless it is set"},
 }
 
 // Config is the validated configuration of one authsuite process.
 type Config struct {
 	Role Role // what this process runs
 
-	HTTPAddr      string        // REST gateway listen address (gateway, all); /healthz, /readyz, /metrics (services)
+	HTTPAddr      string        // REST API listen address (gateway, all; empty for a service role), also /healthz, /readyz
+	AdminAddr     string        // admin listener: /metrics, /healthz, /readyz (every role)
 	GRPCAddr      string        // gRPC listen address (services)
 	TokenAddr     string        // where the token service is reached (split roles)
 	RegistryAddr  string        // where the registry is reached (split roles)
@@ -102,10 +118,9 @@ func EnvName(flagName string) string {
 }
 
 // Load parses the flags of `authsuite serve [role]` from args (without the program, subcommand and role
-// names) and env ("KEY=value" pairs). Help output and errors go to out.
+// names) and env ("KEY=value" pairs). On -h or --help it writes Usage to out and returns ErrHelp; parse errors
+// are returned, never written.
 func Load(role Role, args []string, env []string, out io.Writer) (Config, error) {
-	name := strings.TrimSpace("authsuite serve " + string(role))
-	def := defaultAddrs[role]
 	envMap := map[string]string{}
 	for _, kv := range env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -113,9 +128,101 @@ func Load(role Role, args []string, env []string, out io.Writer) (Config, error)
 		}
 	}
 	c := Config{Role: role}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&c.HTTPAddr, "http-addr", def.http, "HTTP listen address: the REST API (gateway), or /healthz, /readyz and /metrics (service roles)")
+	fs := newFlagSet(role, &c)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			if out != nil {
+				io.WriteString(out, Usage(role))
+			}
+			return Config{}, ErrHelp
+		}
+		return Config{}, fmt.Errorf("%v (`%s -h` lists the flags)", err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		v, ok := envMap[EnvName(f.Name)]
+		if given[f.Name] || !ok {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", EnvName(f.Name), err))
+		}
+		given[f.Name] = true
+	})
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	if err := c.resolveAdminAddr(given["http-addr"], given["admin-addr"]); err != nil {
+		return Config{}, err
+	}
+	c.MasterKey = envMap["AUTHSUITE_MASTER_KEY"]
+	c.BootstrapSecret = envMap["AUTHSUITE_BOOTSTRAP_SECRET"]
+	c.BootstrapPassword = envMap["AUTHSUITE_BOOTSTRAP_PASSWORD"]
+	c.GatewayCredential = envMap["AUTHSUITE_GATEWAY_CREDENTIAL"]
+	if role == RoleGateway && c.GatewayCredential == "" && c.MasterKey == "" {
+		// Without it the services refuse the sign-in pages' calls (only the gateway may state browser facts).
+		return Config{}, fmt.Errorf("the gateway role needs the gateway credential: set AUTHSUITE_GATEWAY_CREDENTIAL to the output of `authsuite gateway-credential` (run where AUTHSUITE_MASTER_KEY is set)")
+	}
+	if role != RoleAll && role != RoleGateway && c.MasterKey == "" && c.MasterKeyFile == "" {
+		// Roles in separate processes must share one key (internal credential, secret digests, sealed records).
+		return Config{}, fmt.Errorf("the %s role needs the suite's shared master key: set AUTHSUITE_MASTER_KEY or --master-key-file (%s)", role, EnvName("master-key-file"))
+	}
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	return c, c.Validate()
+}
+
+// resolveAdminAddr settles the admin listener. A service role has no REST API: its one HTTP listener is the
+// admin listener, and --http-addr, the name it had before --admin-addr, still sets it (giving both with
+// different values is an error). For the one-process mode and the gateway, an ephemeral REST port
+// (--http-addr …:0, as tests and embedders use) makes the default admin port ephemeral too, so that two such
+// processes never contend for the fixed default.
+func (c *Config) resolveAdminAddr(httpGiven, adminGiven bool) error {
+	if !c.Role.Runs(RoleGateway) {
+		if httpGiven {
+			if adminGiven && c.AdminAddr != c.HTTPAddr {
+				return fmt.Errorf("--http-addr (%s): a %s role serves no REST API; its HTTP listener is --admin-addr (%s), which it contradicts", EnvName("http-addr"), c.Role, EnvName("admin-addr"))
+			}
+			c.AdminAddr = c.HTTPAddr
+		}
+		c.HTTPAddr = ""
+		return nil
+	}
+	if !adminGiven {
+		if host, port, err := net.SplitHostPort(c.HTTPAddr); err == nil && port == "0" {
+			c.AdminAddr = net.JoinHostPort(defaultHost(host), "0")
+		}
+	}
+	return nil
+}
+
+// defaultHost is where an ephemeral admin listener binds for a REST listener on host: the same loopback
+// address, and loopback for a wildcard one (the admin listener is never public by default).
+func defaultHost(host string) string {
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return host
+	}
+	return "127.0.0.1"
+}
+
+// newFlagSet registers every flag of role into c; its output is discarded (Load reports errors, Usage helps).
+func newFlagSet(role Role, c *Config) *flag.FlagSet {
+	def := defaultAddrs[role]
+	fs := flag.NewFlagSet(strings.TrimSpace("authsuite serve "+string(role)), flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	httpUsage := "REST API listen address (the one-process mode and the gateway role); /healthz and /readyz answer there too"
+	if !role.Runs(RoleGateway) {
+		httpUsage = "former name of --admin-addr for this role, which serves no REST API"
+	}
+	fs.StringVar(&c.HTTPAddr, "http-addr", def.http, httpUsage)
+	fs.StringVar(&c.AdminAddr, "admin-addr", def.admin, "admin listen address: /metrics, /healthz and /readyz, never on the REST port (ephemeral when --http-addr's port is 0 and this is not given)")
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", def.grpc, "gRPC listen address (not used by the gateway role)")
 	fs.StringVar(&c.TokenAddr, "token-addr", defaultAddrs[RoleToken].grpc, "gRPC address of the token service (split roles)")
 	fs.StringVar(&c.RegistryAddr, "registry-addr", defaultAddrs[RoleRegistry].grpc, "gRPC address of the registry (split roles)")
@@ -144,47 +251,28 @@ func Load(role Role, args []string, env []string, out io.Writer) (Config, error)
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 120*time.Second, "how long an idle keep-alive REST connection stays open")
 	fs.IntVar(&c.MaxConnections, "max-connections", 1024, "open REST connections at most; one in eight (at least 2) is kept for /healthz and /readyz")
 	fs.BoolVar(&c.AllowPrivateOutbound, "allow-private-outbound", false, "let back-channel logout and provider requests reach loopback, private and link-local addresses (refused by default against SSRF)")
-	fs.Usage = func() {
-		fmt.Fprintf(out, "usage: %s [flags]\nEvery flag can be set by its AUTHSUITE_* variable, e.g. --http-addr by %s.\n", name, EnvName("http-addr"))
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var errs []error
+	return fs
+}
+
+// Usage is the help of `authsuite serve [role] -h`: every flag with its AUTHSUITE_* variable and default,
+// then the settings read from the environment only.
+func Usage(role Role) string {
+	var b strings.Builder
+	fs := newFlagSet(role, &Config{})
+	fmt.Fprintf(&b, "usage: %s [flags]\n\n", fs.Name())
+	b.WriteString("Flags (each can be set by its AUTHSUITE_* variable; a flag on the command line wins):\n")
 	fs.VisitAll(func(f *flag.Flag) {
-		v, ok := envMap[EnvName(f.Name)]
-		if given[f.Name] || !ok {
-			return
+		def := f.DefValue
+		if def == "" {
+			def = "none"
 		}
-		if err := fs.Set(f.Name, v); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %v", EnvName(f.Name), err))
-		}
+		fmt.Fprintf(&b, "  --%s  %s  (default %s)\n      %s\n", f.Name, EnvName(f.Name), def, f.Usage)
 	})
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+	b.WriteString("\nEnvironment only (never flags):\n")
+	for _, e := range EnvOnly {
+		fmt.Fprintf(&b, "  %s\n      %s\n", e.Name, e.Usage)
 	}
-	c.MasterKey = envMap["AUTHSUITE_MASTER_KEY"]
-	c.BootstrapSecret = envMap["AUTHSUITE_BOOTSTRAP_SECRET"]
-	c.BootstrapPassword = envMap["AUTHSUITE_BOOTSTRAP_PASSWORD"]
-	c.GatewayCredential = envMap["AUTHSUITE_GATEWAY_CREDENTIAL"]
-	if role == RoleGateway && c.GatewayCredential == "" && c.MasterKey == "" {
-		// Without it the services refuse the sign-in pages' calls (only the gateway may state browser facts).
-		return Config{}, fmt.Errorf("the gateway role needs the gateway credential: set AUTHSUITE_GATEWAY_CREDENTIAL to the output of `authsuite gateway-credential` (run where AUTHSUITE_MASTER_KEY is set)")
-	}
-	if role != RoleAll && role != RoleGateway && c.MasterKey == "" && c.MasterKeyFile == "" {
-		// Roles in separate processes must share one key (internal credential, secret digests, sealed records).
-		return Config{}, fmt.Errorf("the %s role needs the suite's shared master key: set AUTHSUITE_MASTER_KEY or --master-key-file (%s)", role, EnvName("master-key-file"))
-	}
-	if c.MasterKeyFile == "" {
-		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
-	}
-	return c, c.Validate()
+	return b.String()
 }
 
 // Validate checks every setting and names the first wrong ones.
@@ -193,7 +281,10 @@ func (c Config) Validate() error {
 	bad := func(flagName, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("--%s (%s): %s", flagName, EnvName(flagName), fmt.Sprintf(format, args...)))
 	}
-	addrs := map[string]string{"http-addr": c.HTTPAddr}
+	addrs := map[string]string{"admin-addr": c.AdminAddr}
+	if c.Role.Runs(RoleGateway) {
+		addrs["http-addr"] = c.HTTPAddr
+	}
 	if c.Role != RoleGateway {
 		addrs["grpc-addr"] = c.GRPCAddr
 	}
@@ -204,6 +295,9 @@ func (c Config) Validate() error {
 		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 			bad(name, "want host:port, got %q", addr)
 		}
+	}
+	if c.Role.Runs(RoleGateway) && c.AdminAddr == c.HTTPAddr && !strings.HasSuffix(c.AdminAddr, ":0") {
+		bad("admin-addr", "must differ from --http-addr: /metrics is never served on the REST port")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert", "--tls-cert and --tls-key go together")

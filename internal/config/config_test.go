@@ -57,15 +57,16 @@ func TestInvalidNamesTheSetting(t *testing.T) {
 
 func TestRoles(t *testing.T) {
 	key := []string{"AUTHSUITE_MASTER_KEY=k"}
-	for role, want := range map[Role][2]string{
-		RoleToken: {"127.0.0.1:8081", "127.0.0.1:9091"}, RoleRegistry: {"127.0.0.1:8082", "127.0.0.1:9092"},
-		RoleProvider: {"127.0.0.1:8083", "127.0.0.1:9093"}, RoleGateway: {"127.0.0.1:8080", ""},
+	for role, want := range map[Role][3]string{
+		RoleToken: {"", "127.0.0.1:9091", "127.0.0.1:8081"}, RoleRegistry: {"", "127.0.0.1:9092", "127.0.0.1:8082"},
+		RoleProvider: {"", "127.0.0.1:9093", "127.0.0.1:8083"}, RoleGateway: {"127.0.0.1:8080", "", "127.0.0.1:8084"},
+		RoleAll: {"127.0.0.1:8080", "127.0.0.1:9090", "127.0.0.1:8084"},
 	} {
 		c, err := Load(role, nil, key, io.Discard)
 		if err != nil {
 			t.Fatalf("%s: %v", role, err)
 		}
-		if c.HTTPAddr != want[0] || c.GRPCAddr != want[1] || c.TokenAddr != "127.0.0.1:9091" || c.RegistryAddr != "127.0.0.1:9092" {
+		if c.HTTPAddr != want[0] || c.GRPCAddr != want[1] || c.AdminAddr != want[2] || c.TokenAddr != "127.0.0.1:9091" || c.RegistryAddr != "127.0.0.1:9092" {
 			t.Errorf("%s defaults: %+v", role, c)
 		}
 	}

@@ -2,9 +2,11 @@ package registry
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/authsuite/authsuite/internal/access"
@@ -13,13 +15,22 @@ import (
 
 // BootstrapOptions configures Bootstrap. Secret is the admin client's secret (AUTHSUITE_BOOTSTRAP_SECRET);
 // when empty one is generated and written once to Out. Password, when set (AUTHSUITE_BOOTSTRAP_PASSWORD),
-// also creates user "admin". Now defaults to time.Now.
+// also creates user "admin". Log receives the warnings about settings an already bootstrapped registry
+// ignores (nil: discarded). Now defaults to time.Now.
 type BootstrapOptions struct {
 	Secret   string
 	Password string
 	Out      io.Writer
+	Log      *slog.Logger
 	Now      func() time.Time
 }
+
+// The warnings of a start whose bootstrap settings the data no longer reflects. They name the variable,
+// never its value.
+const (
+	IgnoredSecretWarning   = "AUTHSUITE_BOOTSTRAP_SECRET is ignored: the data directory is already bootstrapped"
+	IgnoredPasswordWarning = "AUTHSUITE_BOOTSTRAP_PASSWORD is ignored: the data directory is already bootstrapped"
+)
 
 // Bootstrap IDs and names (docs/reference.md#bootstrap).
 const (
@@ -31,8 +42,11 @@ const (
 // "System"), client "admin" (grant client_credentials, scopes "adminapi sudo") with one secret valid for 3
 // years, and, when opts.Password is set, user "admin" with role tenant_admin. Everything is written in one
 // transaction (Store.Seed), so a crash leaves either nothing or everything. On a registry that has a tenant
-// it changes nothing and prints nothing, so it is safe to call on every start. The generated secret is
-// printed as "bootstrap: admin client secret: …" to opts.Out only after the commit; it is never logged.
+// it changes nothing and prints nothing, so it is safe to call on every start; there, a given secret that is
+// not one of the admin client's secrets, or a given password that is not user admin's, logs one warning each
+// (IgnoredSecretWarning, IgnoredPasswordWarning), since changing them no longer changes anything. The
+// generated secret is printed as "bootstrap: admin client secret: …" to opts.Out only after the commit;
+// it is never logged, nor is a given secret or password.
 func Bootstrap(ctx context.Context, store Store, keyring *suitekey.Keyring, opts BootstrapOptions) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -41,7 +55,8 @@ func Bootstrap(ctx context.Context, store Store, keyring *suitekey.Keyring, opts
 	if tenants, _, err := store.ListTenants(ctx, ListOptions{Limit: 1}); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	} else if len(tenants) > 0 {
-		return nil // already bootstrapped: change nothing
+		warnIgnored(ctx, store, keyring, opts) // already bootstrapped: change nothing
+		return nil
 	}
 	value, generated := opts.Secret, false
 	if value == "" {
@@ -100,4 +115,39 @@ func Bootstrap(ctx context.Context, store Store, keyring *suitekey.Keyring, opts
 		}
 	}
 	return nil
+}
+
+// warnIgnored logs one warning for each bootstrap setting given to an already bootstrapped registry that the
+// data does not reflect: a secret none of the admin client's secrets verifies (or no admin client), a
+// password user admin of the system tenant does not have (or no such user). A read failure counts as not
+// reflected: the warning then says what an operator must check anyway. When the master key opens none of
+// the admin client's secret digests (a wrong key, which start-up reports on its own) it cannot tell, and
+// says nothing about the secret.
+func warnIgnored(ctx context.Context, store Store, keyring *suitekey.Keyring, opts BootstrapOptions) {
+	if opts.Log == nil {
+		return
+	}
+	if opts.Secret != "" {
+		known, decidable := false, true
+		if c, err := store.GetClient(ctx, BootstrapClientID); err == nil && len(c.Secrets) > 0 {
+			decidable = false
+			for _, sec := range c.Secrets {
+				m := keyring.MAC(SecretDigestPurpose, sec.KeyID, []byte(opts.Secret))
+				decidable = decidable || m != nil
+				if m != nil && hmac.Equal(m, sec.Digest) {
+					known = true
+					break
+				}
+			}
+		}
+		if decidable && !known {
+			opts.Log.Warn(IgnoredSecretWarning)
+		}
+	}
+	if opts.Password != "" {
+		u, err := store.FindUser(ctx, access.SystemTenant, access.Selector{Kind: access.ByLoginName, Value: BootstrapLoginName})
+		if err != nil || !u.VerifyPassword(opts.Password) {
+			opts.Log.Warn(IgnoredPasswordWarning)
+		}
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,5 +117,67 @@ func TestBootstrapRefusesBadInput(t *testing.T) {
 	}
 	if tenants, _, _ := s.ListTenants(ctx, registry.ListOptions{}); len(tenants) != 0 {
 		t.Fatal("failed bootstrap wrote something")
+	}
+}
+
+// On an already bootstrapped registry a different AUTHSUITE_BOOTSTRAP_SECRET or AUTHSUITE_BOOTSTRAP_PASSWORD
+// changes nothing, so each logs exactly one warning saying it is ignored, never its value; the values the
+// data holds log nothing.
+func TestBootstrapWarnsWhenSettingsAreIgnored(t *testing.T) {
+	ctx := context.Background()
+	s, kr := openStore(t), keyring(t)
+	if err := registry.Bootstrap(ctx, s, kr, registry.BootstrapOptions{Secret: "first-secret", Password: "first password"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, secret, password string
+		want                   []string
+	}{
+		{"same settings", "first-secret", "first password", nil},
+		{"none given", "", "", nil},
+		{"other secret", "second-secret", "", []string{registry.IgnoredSecretWarning}},
+		{"other password", "first-secret", "second password", []string{registry.IgnoredPasswordWarning}},
+		{"both other", "second-secret", "second password", []string{registry.IgnoredSecretWarning, registry.IgnoredPasswordWarning}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs, out bytes.Buffer
+			log := slog.New(slog.NewJSONHandler(&logs, nil))
+			if err := registry.Bootstrap(ctx, s, kr, registry.BootstrapOptions{Secret: tt.secret, Password: tt.password, Out: &out, Log: log}); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				if line == "" {
+					continue
+				}
+				var rec struct{ Level, Msg string }
+				if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Level != "WARN" {
+					t.Fatalf("log line %q: %v", line, err)
+				}
+				got = append(got, rec.Msg)
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("warnings %q, want %q", got, tt.want)
+			}
+			for _, secret := range []string{"first-secret", "second-secret", "first password", "second password"} {
+				if strings.Contains(logs.String(), secret) || strings.Contains(out.String(), secret) {
+					t.Errorf("a bootstrap value was written: logs %q out %q", logs.String(), out.String())
+				}
+			}
+		})
+	}
+	c, _ := s.GetClient(ctx, "admin")
+	if len(c.Secrets) != 1 || !kr.VerifyDigest(registry.SecretDigestPurpose, c.Secrets[0].KeyID, []byte("first-secret"), c.Secrets[0].Digest) {
+		t.Fatal("an ignored secret changed the admin client")
+	}
+
+	// Under a master key that opens none of the admin client's digests nothing can be told (start-up reports
+	// the wrong key on its own): no warning about the secret.
+	var logs bytes.Buffer
+	if err := registry.Bootstrap(ctx, s, keyring(t), registry.BootstrapOptions{Secret: "first-secret", Log: slog.New(slog.NewJSONHandler(&logs, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("a wrong master key made the secret look ignored: %s", logs.String())
 	}
 }

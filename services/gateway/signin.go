@@ -43,7 +43,7 @@ func (g *Gateway) registerSignIn(cc grpc.ClientConnInterface) error {
 		{[]string{http.MethodPost}, "/connect/consent", g.consent},
 		{[]string{http.MethodGet, http.MethodPost}, "/connect/endsession", g.endSession},
 		{[]string{http.MethodPost}, "/connect/endsession/confirm", g.endSessionConfirm},
-		{[]string{http.MethodGet, http.MethodPost}, "/connect/userinfo", g.userInfo},
+		{[]string{http.MethodGet, http.MethodPost}, "/connect/userinfo", noSudo(g.userInfo)},
 	}
 	for _, r := range routes {
 		for _, m := range r.methods {

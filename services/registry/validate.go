@@ -20,7 +20,7 @@ const (
 	GrantPassword          = "password"
 )
 
-// Client defaults and bounds (SPEC §4, seed 001).
+// Client defaults and bounds (docs/reference/admin-api.md#client-fields).
 const (
 	DefaultAccessTokenLifetime  = 86400 * time.Second
 	MaxAccessTokenLifetime      = 31536000 * time.Second

@@ -33,16 +33,20 @@ type Interaction struct {
 	Prompt        []string `json:"prompt,omitempty"`
 	MaxAge        int64    `json:"max_age"` // -1 when absent
 	LoginHint     string   `json:"login_hint,omitempty"`
-	UserID        string   `json:"user_id,omitempty"` // set once the user signed in for this interaction
-	UserName      string   `json:"user_name,omitempty"`
-	SessionID     []byte   `json:"session_id,omitempty"` // SHA-256 of the session cookie the user signed in with
+	// ResponseMode is how the response goes to RedirectURI: "" (query) or "form_post" (OAuth 2.0 Form Post
+	// Response Mode).
+	ResponseMode string `json:"response_mode,omitempty"`
+	UserID       string `json:"user_id,omitempty"` // set once the user signed in for this interaction
+	UserName     string `json:"user_name,omitempty"`
+	SessionID    []byte `json:"session_id,omitempty"` // SHA-256 of the session cookie the user signed in with
 	// Logout marks a pending logout confirmation (RP-Initiated Logout 1.0 §2) rather than an authorization
 	// request: RedirectURI is then the validated post_logout_redirect_uri with state (or empty).
 	Logout bool      `json:"logout,omitempty"`
 	Expiry time.Time `json:"-"`
 }
 
-// Session is an SSO session (OIDC Core §3.1.2.1 "End-User session"), found by the SHA-256 of its cookie.
+// Session is an SSO session (OIDC Core §3.1.2.1 "End-User session"), found by the SHA-256 of its cookie, or
+// by its SID (SessionBySID). SIDs are unique: the store keeps one index entry per SID.
 type Session struct {
 	ID       []byte    `json:"-"`   // SHA-256 of the cookie value
 	SID      string    `json:"sid"` // the public session id of ID tokens and logout tokens

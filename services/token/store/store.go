@@ -76,6 +76,9 @@ type Store interface {
 	UpdateSession(ctx context.Context, id []byte, update func(Session) (Session, error)) (Session, error)
 	// DeleteSession deletes the session under id and returns what it was, or ErrNotFound.
 	DeleteSession(ctx context.Context, id []byte) (Session, error)
+	// SessionBySID returns the stored session whose SID is sid (with its ID), or ErrNotFound. It reads an
+	// index, never a scan: RP-initiated logout with an id_token_hint names the session only by its sid.
+	SessionBySID(ctx context.Context, sid string) (Session, error)
 
 	// PutCode stores a new authorization code under c.Hash.
 	PutCode(ctx context.Context, c AuthCode) error

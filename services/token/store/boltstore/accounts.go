@@ -68,12 +68,25 @@ func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []store.Acco
 	var out []store.Session
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		out = nil
-		return deleteMatching(tx, bucketSessions,
+		err := deleteMatching(tx, bucketSessions,
 			func(se *store.Session) bool { return set.has(se.TenantID, se.UserID, se.Incarnation) },
 			func(k []byte, exp time.Time, se *store.Session) {
 				se.ID, se.Expiry = k, exp
 				out = append(out, *se)
 			})
+		if err != nil {
+			return err
+		}
+		// Their SID index entries go with them.
+		idx := tx.Bucket(bucketSessionSIDs)
+		for _, se := range out {
+			if v := idx.Get([]byte(se.SID)); se.SID != "" && len(v) >= 8 && bytes.Equal(v[8:], se.ID) {
+				if err := idx.Delete([]byte(se.SID)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

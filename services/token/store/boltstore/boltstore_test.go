@@ -105,9 +105,44 @@ func TestMigrateFromSchema1(t *testing.T) {
 		t.Fatalf("sign-in bucket missing: %v", err)
 	}
 	s.DB().View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket([]byte("meta")).Get([]byte("schema_version")); string(v) != "2" {
-			t.Errorf("schema version %q, want 2", v)
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema_version")); string(v) != "3" {
+			t.Errorf("schema version %q, want 3", v)
 		}
 		return nil
 	})
+}
+
+// TestMigrateFromSchema2IndexesSessions: sessions stored before the SID index existed are found by their SID
+// after the upgrade, so an id_token_hint issued before it still ends its session.
+func TestMigrateFromSchema2IndexesSessions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token.db")
+	id := []byte("0123456789abcdef0123456789abcdef")
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	s, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSession(t.Context(), store.Session{ID: id, SID: "sid-old", UserID: "u", Expiry: exp}); err != nil {
+		t.Fatal(err)
+	}
+	// Make the file what schema 2 wrote: no index bucket, version 2.
+	err = s.DB().Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket([]byte("session_sids")); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte("2"))
+	})
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	se, err := s.SessionBySID(t.Context(), "sid-old")
+	if err != nil || string(se.ID) != string(id) || se.UserID != "u" || !se.Expiry.Equal(exp) {
+		t.Fatalf("SessionBySID after migration = %+v, %v", se, err)
+	}
 }

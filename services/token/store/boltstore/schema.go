@@ -1,6 +1,10 @@
 package boltstore
 
-import bolt "go.etcd.io/bbolt"
+import (
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/authsuite/authsuite/services/token/store"
+)
 
 // The buckets of token.db, declared once (internal/boltdb keeps the schema version in its meta bucket).
 // Changing what a bucket holds means bumping schemaVersion and adding a step to migrations.
@@ -27,21 +31,40 @@ var (
 	bucketConsents = []byte("consents")
 	// bucketLoginFailures maps a throttling key → store.LoginFailures.
 	bucketLoginFailures = []byte("login_failures")
+	// bucketSessionSIDs (schema 3) maps a session's SID → 8-byte big-endian expiry (the session's) followed
+	// by the session's key in bucketSessions. It is written in the transaction that writes the session, so
+	// the sweep drops both together.
+	bucketSessionSIDs = []byte("session_sids")
 
 	allBuckets = [][]byte{bucketKeys, bucketRevocations, bucketClients,
-		bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures}
+		bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures,
+		bucketSessionSIDs}
 	// expiringBuckets are the buckets SweepExpired sweeps.
-	expiringBuckets = [][]byte{bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures}
+	expiringBuckets = [][]byte{bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures,
+		bucketSessionSIDs}
 )
 
 // keyClientSnapshot is the one key of bucketClients.
 var keyClientSnapshot = []byte("snapshot")
 
 // schemaVersion is the layout this code reads and writes.
-const schemaVersion = "2"
+const schemaVersion = "3"
 
 // migrations are the upgrade steps of older files (boltdb.Schema.Migrate: from-version → step to the next).
 // Each step keeps existing data; boltdb.Open creates missing buckets before the steps run.
 var migrations = map[string]func(*bolt.Tx) error{
 	"1": func(*bolt.Tx) error { return nil }, // 1 → 2 adds the sign-in buckets only
+	"2": indexSessionSIDs,                    // 2 → 3 indexes the stored sessions by SID
+}
+
+// indexSessionSIDs fills bucketSessionSIDs from the sessions already stored.
+func indexSessionSIDs(tx *bolt.Tx) error {
+	return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+		var se store.Session
+		exp, err := decodeRecord(v, &se)
+		if err != nil {
+			return err
+		}
+		return putSIDIndex(tx, se.SID, k, exp)
+	})
 }

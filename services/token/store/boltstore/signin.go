@@ -121,9 +121,87 @@ func (s *Store) DeleteInteraction(ctx context.Context, id []byte) error {
 	return s.del(ctx, bucketInteractions, id)
 }
 
-// PutSession implements store.Store.
+// PutSession implements store.Store. The session and its SID index entry are written in one transaction.
 func (s *Store) PutSession(ctx context.Context, se store.Session) error {
-	return s.put(ctx, bucketSessions, se.ID, se.Expiry, se)
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if err := validKey(se.ID); err != nil {
+		return err
+	}
+	raw, err := encodeRecord(se.Expiry, se)
+	if err != nil {
+		return err
+	}
+	id := bytes.Clone(se.ID)
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		if err := dropSIDIndex(tx, b.Get(id), id); err != nil {
+			return err
+		}
+		if err := b.Put(id, raw); err != nil {
+			return err
+		}
+		return putSIDIndex(tx, se.SID, id, se.Expiry)
+	})
+}
+
+// putSIDIndex points sid at the session stored under id (no entry for an empty or oversized sid).
+func putSIDIndex(tx *bolt.Tx, sid string, id []byte, exp time.Time) error {
+	if sid == "" || validKey([]byte(sid)) != nil {
+		return nil
+	}
+	v := make([]byte, 8, 8+len(id))
+	binary.BigEndian.PutUint64(v, uint64(exp.Unix()))
+	return tx.Bucket(bucketSessionSIDs).Put([]byte(sid), append(v, id...))
+}
+
+// dropSIDIndex deletes the SID index entry of the stored session record old (nil: none) under id, if the
+// entry still points at id.
+func dropSIDIndex(tx *bolt.Tx, old, id []byte) error {
+	if old == nil {
+		return nil
+	}
+	var se store.Session
+	if _, err := decodeRecord(old, &se); err != nil || se.SID == "" || validKey([]byte(se.SID)) != nil {
+		return nil // an undecodable record has no usable index entry
+	}
+	b := tx.Bucket(bucketSessionSIDs)
+	if v := b.Get([]byte(se.SID)); len(v) >= 8 && bytes.Equal(v[8:], id) {
+		return b.Delete([]byte(se.SID))
+	}
+	return nil
+}
+
+// SessionBySID implements store.Store through the SID index.
+func (s *Store) SessionBySID(ctx context.Context, sid string) (store.Session, error) {
+	if err := s.check(ctx); err != nil {
+		return store.Session{}, err
+	}
+	if sid == "" || validKey([]byte(sid)) != nil {
+		return store.Session{}, store.ErrNotFound
+	}
+	var se store.Session
+	err := boltdb.View(ctx, s.db, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSessionSIDs).Get([]byte(sid))
+		if len(v) <= 8 {
+			return store.ErrNotFound
+		}
+		id := bytes.Clone(v[8:])
+		exp, err := getIn(tx.Bucket(bucketSessions), id, &se)
+		if err != nil {
+			return err
+		}
+		if se.SID != sid {
+			return store.ErrNotFound
+		}
+		se.ID, se.Expiry = id, exp
+		return nil
+	})
+	if err != nil {
+		return store.Session{}, err
+	}
+	return se, nil
 }
 
 // Session implements store.Store.
@@ -157,7 +235,13 @@ func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(store.
 		}
 		next.ID = old.ID
 		out = next
-		return putIn(b, id, next.Expiry, next)
+		if err := dropSIDIndex(tx, b.Get(id), id); err != nil {
+			return err
+		}
+		if err := putIn(b, id, next.Expiry, next); err != nil {
+			return err
+		}
+		return putSIDIndex(tx, next.SID, id, next.Expiry)
 	})
 	return out, err
 }
@@ -175,6 +259,9 @@ func (s *Store) DeleteSession(ctx context.Context, id []byte) (store.Session, er
 			return err
 		}
 		out.ID, out.Expiry = bytes.Clone(id), exp
+		if err := dropSIDIndex(tx, b.Get(id), id); err != nil {
+			return err
+		}
 		return b.Delete(id)
 	})
 	return out, err
@@ -382,7 +469,9 @@ func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 					return err
 				}
 			}
-			n += len(expired)
+			if !bytes.Equal(name, bucketSessionSIDs) { // index entries are not records of their own
+				n += len(expired)
+			}
 		}
 		return nil
 	})

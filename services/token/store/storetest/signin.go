@@ -19,6 +19,7 @@ var signinTests = []struct {
 }{
 	{"Interactions", testInteractions},
 	{"Sessions", testSessions},
+	{"SessionBySID", testSessionBySID},
 	{"CodeSingleUse", testCodeSingleUse},
 	{"RefreshRotation", testRefreshRotation},
 	{"ConsentsAndFailures", testConsentsAndFailures},
@@ -292,4 +293,66 @@ func putFailures(s store.Store, f store.LoginFailures) error {
 		return []store.LoginFailures{f}, nil
 	})
 	return err
+}
+
+// testSessionBySID: a session is found by its SID while it is stored, and not after it was deleted (by id or
+// with its account), swept, or given another SID; a SID never names another session.
+func testSessionBySID(t *testing.T, open func() store.Store) {
+	s := open()
+	defer s.Close()
+	want := func(sid string, id []byte) {
+		t.Helper()
+		got, err := s.SessionBySID(ctx, sid)
+		switch {
+		case id == nil && !errors.Is(err, store.ErrNotFound):
+			t.Fatalf("SessionBySID(%q) = %x, %v; want ErrNotFound", sid, got.ID, err)
+		case id != nil && (err != nil || !bytes.Equal(got.ID, id) || got.SID != sid || got.Expiry.IsZero()):
+			t.Fatalf("SessionBySID(%q) = %+v, %v; want the session %x", sid, got, err, id)
+		}
+	}
+	live := t0().Add(time.Hour)
+	acct := store.Account{TenantID: "t", UserID: "u", Incarnation: "i1"}
+	for _, se := range []store.Session{
+		{ID: h("a"), SID: "sid-a", UserID: "u", TenantID: "t", Incarnation: "i1", Expiry: live},
+		{ID: h("b"), SID: "sid-b", UserID: "v", TenantID: "t", Expiry: live},
+		{ID: h("c"), SID: "sid-c", UserID: "u", TenantID: "t", Incarnation: "i1", Expiry: t0()},
+		{ID: h("d"), SID: "sid-d", UserID: "w", TenantID: "t", Expiry: live},
+	} {
+		if err := s.PutSession(ctx, se); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want("sid-a", h("a"))
+	want("sid-b", h("b"))
+	want("", nil)
+	want("nope", nil)
+
+	if _, err := s.DeleteSession(ctx, h("b")); err != nil {
+		t.Fatal(err)
+	}
+	want("sid-b", nil)
+
+	// Replacing a session under the same id with another SID moves the index.
+	if err := s.PutSession(ctx, store.Session{ID: h("d"), SID: "sid-d2", UserID: "w", TenantID: "t", Expiry: live}); err != nil {
+		t.Fatal(err)
+	}
+	want("sid-d", nil)
+	want("sid-d2", h("d"))
+	if _, err := s.UpdateSession(ctx, h("d"), func(o store.Session) (store.Session, error) { o.SID = "sid-d3"; return o, nil }); err != nil {
+		t.Fatal(err)
+	}
+	want("sid-d2", nil)
+	want("sid-d3", h("d"))
+
+	if n, err := s.SweepExpired(ctx, t0().Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("swept %d, %v; want 1 (the expired session)", n, err)
+	}
+	want("sid-c", nil)
+	want("sid-a", h("a"))
+
+	if _, err := s.DeleteAccountSessions(ctx, []store.Account{acct}); err != nil {
+		t.Fatal(err)
+	}
+	want("sid-a", nil)
+	want("sid-d3", h("d"))
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: every check a change must pass. Run from anywhere: `bash scripts/test.sh`.
 # On a bare machine (Go and Debian's apt) it first installs what the tests need: a C compiler for the race
-# detector and chromium for the real-browser sign-in test.
+# detector, chromium for the real-browser sign-in test, and curl, jq and openssl for e2e/TestREADME, which runs
+# the README's shell blocks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,9 @@ need=()
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v git >/dev/null || need+=(git)
 command -v chromium >/dev/null || need+=(chromium)
+command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} with apt"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,12 +1,14 @@
-// Package apierror defines the domain errors every authsuite service returns and the one place that maps
-// them onto gRPC status codes. Services return these values (wrapped with %w as they like); the gRPC
-// interceptors of this package turn them into statuses at the server edge, and the gateway turns statuses
-// into HTTP answers. Failure is never signalled through a response field.
+// Package apierror is the domain error vocabulary every authsuite service returns: sentinels, field errors,
+// multi-field violations and OAuth 2.0 errors. It imports no RPC or HTTP package, so domain packages can use it
+// and stay free of the wire. Services return these values (wrapped with %w as they like); internal/apistatus
+// maps them onto gRPC statuses at the server edge, and the gateway renders the statuses as HTTP answers.
+// Failure is never signalled through a response field.
 package apierror
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -64,6 +66,69 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 // Invalid returns a *FieldError for field.
 func Invalid(field, format string, args ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Violations refuses a request whole for several problems at once (e.g. a provider configuration file with
+// many offending entries), so the caller can fix them all in one go. It is INVALID_ARGUMENT (HTTP 400), or
+// FAILED_PRECONDITION when Kind is ErrFailedPrecondition (every problem is a state of the system, not of the
+// input). Every entry of Fields travels as a google.rpc.BadRequest field violation, and the REST answer lists
+// them as "violations": [{"field": …, "description": …}].
+type Violations struct {
+	// Summary says what was refused, e.g. "invalid OAuth configuration, nothing was stored".
+	Summary string
+	// Field names what the refusal is about as a whole (e.g. "oauthConfigurations"); empty means the one
+	// entry's field when there is exactly one.
+	Field string
+	// Fields are the problems, in the order to show them. Field uses the REST (camelCase) path.
+	Fields []FieldError
+	// Kind is nil (invalid input) or ErrFailedPrecondition.
+	Kind error
+}
+
+// Error is the summary followed by every problem: "summary (2 problems): a: why; b: why".
+func (e *Violations) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i := range e.Fields {
+		parts[i] = e.Fields[i].Error()
+	}
+	n := "problem"
+	if len(parts) != 1 {
+		n = "problems"
+	}
+	summary := e.Summary
+	if summary == "" {
+		summary = "invalid request"
+	}
+	return fmt.Sprintf("%s (%d %s): %s", summary, len(parts), n, strings.Join(parts, "; "))
+}
+
+// Unwrap makes errors.Is(err, ErrFailedPrecondition) hold when Kind says so.
+func (e *Violations) Unwrap() error { return e.Kind }
+
+// MainField is the field the refusal as a whole is about: Field, or the one problem's field.
+func (e *Violations) MainField() string {
+	if e.Field == "" && len(e.Fields) == 1 {
+		return e.Fields[0].Field
+	}
+	return e.Field
+}
+
+// sentinels are the errors whose text the constructors append.
+var sentinels = []error{ErrNotFound, ErrAlreadyExists, ErrFailedPrecondition, ErrUnauthenticated, ErrPermissionDenied, ErrUnavailable}
+
+// Text is err's message as the caller should read it: without the ": not found" (or other sentinel) suffix
+// the constructors and %w wrapping append, since the status code already says it. An error that is nothing
+// but a sentinel keeps its text.
+func Text(err error) string {
+	msg := err.Error()
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			if t, ok := strings.CutSuffix(msg, ": "+s.Error()); ok && t != "" {
+				return t
+			}
+		}
+	}
+	return msg
 }
 
 // OAuth error codes: RFC 6749 §5.2 (token endpoint), §4.1.2.1 (authorization endpoint), RFC 6750 §3.1

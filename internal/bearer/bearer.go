@@ -17,6 +17,7 @@ import (
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 )
 
 // TokenInfo describes a verified access token.
@@ -160,7 +161,7 @@ func Audit(ctx context.Context, log *slog.Logger, p access.Principal, err error,
 	method, _ := grpc.Method(ctx)
 	outcome, level := "ok", slog.LevelInfo
 	if err != nil {
-		outcome, level = status.Code(apierror.ToStatus(err)).String(), slog.LevelWarn
+		outcome, level = status.Code(apistatus.ToStatus(err)).String(), slog.LevelWarn
 	}
 	attrs := append([]slog.Attr{slog.String("method", method)}, p.AuditAttrs()...)
 	attrs = append(append(attrs, extra...), slog.String("outcome", outcome))

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
-	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/internal/bearer"
 )
 
@@ -35,11 +35,11 @@ func TestTokenAuthenticator(t *testing.T) {
 		t.Fatalf("Authenticate = %+v, %v", info, err)
 	}
 	bad := bearer.NewTokenService(fakeTokenService{err: status.Error(codes.Unauthenticated, "expired")})
-	if _, err := bad.Authenticate(context.Background(), "tok"); apierror.FromStatus(apierror.ToStatus(err)).Code != codes.Unauthenticated {
+	if _, err := bad.Authenticate(context.Background(), "tok"); apistatus.FromStatus(apistatus.ToStatus(err)).Code != codes.Unauthenticated {
 		t.Fatalf("unauthenticated answer → %v", err)
 	}
 	down := bearer.NewTokenService(fakeTokenService{err: status.Error(codes.Unavailable, "connection refused")})
-	if _, err := down.Authenticate(context.Background(), "tok"); apierror.FromStatus(apierror.ToStatus(err)).Code != codes.Unavailable {
+	if _, err := down.Authenticate(context.Background(), "tok"); apistatus.FromStatus(apistatus.ToStatus(err)).Code != codes.Unavailable {
 		t.Fatalf("unavailable token service → %v", err)
 	}
 }
@@ -63,7 +63,7 @@ func TestFromContext(t *testing.T) {
 		if tt.ok != (err == nil) || got != tt.want {
 			t.Errorf("FromContext(%q) = %q, %v", tt.header, got, err)
 		}
-		if err != nil && apierror.FromStatus(apierror.ToStatus(err)).Code != codes.Unauthenticated {
+		if err != nil && apistatus.FromStatus(apistatus.ToStatus(err)).Code != codes.Unauthenticated {
 			t.Errorf("FromContext(%q) error is not UNAUTHENTICATED: %v", tt.header, err)
 		}
 	}

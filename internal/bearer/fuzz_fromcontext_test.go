@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/internal/bearer"
 )
 
@@ -78,7 +79,7 @@ func checkUnauthenticated(t *testing.T, err error, header string) {
 	if !errors.Is(err, apierror.ErrUnauthenticated) {
 		t.Fatalf("FromContext(%q): error %v does not wrap ErrUnauthenticated", header, err)
 	}
-	if c := apierror.FromStatus(apierror.ToStatus(err)).Code; c != codes.Unauthenticated {
+	if c := apistatus.FromStatus(apistatus.ToStatus(err)).Code; c != codes.Unauthenticated {
 		t.Fatalf("FromContext(%q): status %v, want UNAUTHENTICATED", header, c)
 	}
 	// The fixed messages carry no digits, so a credential with one cannot appear in them by chance.

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 )
 
 // usageError is a wrong command line: exit code 1.
@@ -28,7 +29,7 @@ func flagErr(flag, format string, args ...any) error {
 
 // classify turns a command's error into an *ExitError with the documented code and a message that names
 // the offending field: local flag and file errors, domain errors, and gRPC statuses from the server (read
-// with apierror.FromStatus).
+// with apistatus.FromStatus).
 func classify(command string, err error) *ExitError {
 	var ee *ExitError
 	if errors.As(err, &ee) {
@@ -43,12 +44,11 @@ func classify(command string, err error) *ExitError {
 	case errors.As(err, &fe):
 		code, msg = ExitUsage, fieldMessage(fe.Field, err.Error())
 	case errors.Is(err, apierror.ErrNotFound):
-		code, msg = ExitNotFound, trimSentinel(msg, apierror.ErrNotFound)
+		code, msg = ExitNotFound, apierror.Text(err)
 	case errors.Is(err, apierror.ErrUnauthenticated), errors.Is(err, apierror.ErrPermissionDenied):
-		code = ExitAuth
-		msg = trimSentinel(trimSentinel(msg, apierror.ErrUnauthenticated), apierror.ErrPermissionDenied)
+		code, msg = ExitAuth, apierror.Text(err)
 	case errors.Is(err, apierror.ErrAlreadyExists), errors.Is(err, apierror.ErrFailedPrecondition):
-		code, msg = ExitConflict, trimSentinel(msg, apierror.ErrFailedPrecondition)
+		code, msg = ExitConflict, apierror.Text(err)
 	case errors.Is(err, apierror.ErrUnavailable):
 		code = ExitUnavailable
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -61,20 +61,18 @@ func classify(command string, err error) *ExitError {
 	return &ExitError{Code: code, Err: errors.New(clean(msg))}
 }
 
-// fromStatus maps a gRPC status from the server to an exit code and a message.
+// fromStatus maps a gRPC status from the server to an exit code and a message: the code's label, then what
+// the service said (the status message carries no sentinel suffix, apistatus strips it).
 func fromStatus(err error) (int, string) {
-	info := apierror.FromStatus(err)
+	info := apistatus.FromStatus(err)
 	if info.Field != "" {
 		return ExitUsage, fieldMessage(info.Field, info.Message)
 	}
-	label := codeName(info.Code)
-	// Domain errors end with their sentinel's text ("…: not found"); the label already says it.
-	msg := strings.TrimSuffix(info.Message, ": "+label)
-	msg = strings.TrimSuffix(msg, ": unauthenticated")
+	msg := info.Message
 	if info.OAuthCode != "" && !strings.HasPrefix(msg, info.OAuthCode) {
 		msg = info.OAuthCode + ": " + msg
 	}
-	return exitCodeOf(info.Code), label + ": " + msg
+	return exitCodeOf(info.Code), apistatus.CodeLabel(info.Code) + ": " + msg
 }
 
 // exitCodeOf is the exit code of a gRPC status code.
@@ -92,33 +90,6 @@ func exitCodeOf(c codes.Code) int {
 		return ExitConflict
 	}
 	return ExitUnavailable
-}
-
-func codeName(c codes.Code) string {
-	switch c {
-	case codes.AlreadyExists:
-		return "conflict"
-	case codes.FailedPrecondition:
-		return "failed precondition"
-	case codes.Unauthenticated:
-		return "authentication failed"
-	case codes.PermissionDenied:
-		return "permission denied"
-	case codes.NotFound:
-		return "not found"
-	case codes.InvalidArgument:
-		return "invalid argument"
-	case codes.Internal:
-		return "internal error"
-	case codes.DeadlineExceeded:
-		return "deadline exceeded"
-	}
-	return strings.ToLower(c.String())
-}
-
-// trimSentinel drops the ": <sentinel>" that apierror's constructors append; the exit code says it.
-func trimSentinel(msg string, sentinel error) string {
-	return strings.TrimSuffix(msg, ": "+sentinel.Error())
 }
 
 // fieldMessage renders "invalid <field>: <reason>", dropping a "<field>: " the reason already starts with.

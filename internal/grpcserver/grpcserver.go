@@ -1,7 +1,7 @@
 // Package grpcserver builds the gRPC servers of every authsuite role with the same interceptor chain:
 // optional outer layers (metrics), the credential guard (internal/internalauth: internal APIs need the
 // internal credential, browser-facing methods the gateway or internal credential), then domain-error mapping
-// (apierror), plus health and reflection.
+// (apistatus), plus health and reflection.
 package grpcserver
 
 import (
@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
-	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/internal/internalauth"
 )
 
@@ -61,8 +61,8 @@ func Interceptors(log *slog.Logger, guard internalauth.Guard, outer ...Layer) (g
 		unaries = append(unaries, l.UnaryServerInterceptor())
 		streams = append(streams, l.StreamServerInterceptor())
 	}
-	unaries = append(unaries, recoverUnary(log), guard.Unary(), apierror.UnaryServerInterceptor(log))
-	streams = append(streams, recoverStream(log), guard.Stream(), apierror.StreamServerInterceptor(log))
+	unaries = append(unaries, recoverUnary(log), guard.Unary(), apistatus.UnaryServerInterceptor(log))
+	streams = append(streams, recoverStream(log), guard.Stream(), apistatus.StreamServerInterceptor(log))
 	return chainUnary(unaries), chainStream(streams)
 }
 

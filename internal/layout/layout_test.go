@@ -50,6 +50,41 @@ func domainOrStore(pkg string) bool {
 	return false
 }
 
+// TestDomainIsFreeOfGRPC: a service's domain and storage layers depend on no RPC framework, even through a
+// shared package: gRPC, its status types and the generated code are the server edge's business, so a store or
+// a domain rule can be reused (and tested) without them.
+func TestDomainIsFreeOfGRPC(t *testing.T) {
+	checked := 0
+	for pkg, ds := range deps(t) {
+		if !domainOrStore(pkg) {
+			continue
+		}
+		checked++
+		var bad []string
+		for _, d := range ds {
+			if rpcFramework(d) {
+				bad = append(bad, d)
+			}
+		}
+		if len(bad) > 0 {
+			t.Errorf("%s depends on %d gRPC packages (go list -deps), e.g. %s: domain and store packages stay free of gRPC (map errors with internal/apistatus at the server edge)", pkg, len(bad), bad[0])
+		}
+	}
+	if checked < 7 {
+		t.Fatalf("only %d domain and store packages found: the layout changed, update domainOrStore", checked)
+	}
+}
+
+// rpcFramework reports whether an import path is gRPC or the Google RPC types that come with it.
+func rpcFramework(path string) bool {
+	for _, p := range []string{"google.golang.org/grpc", "google.golang.org/genproto/googleapis/rpc", "github.com/grpc-ecosystem/"} {
+		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // assemblers may import the services: they build the binary, the operator commands and offline tools.
 var assemblers = map[string]bool{"internal/app": true, "internal/cli": true, "internal/rekey": true}
 
@@ -65,6 +100,9 @@ func TestDependenciesPointOneWay(t *testing.T) {
 			}
 			if domainOrStore(pkg) && strings.HasPrefix(dep, "gen/") {
 				t.Errorf("%s imports %s: generated types stay at the server edge", pkg, dep)
+			}
+			if domainOrStore(pkg) && d == "github.com/authsuite/authsuite/internal/apistatus" {
+				t.Errorf("%s imports %s: the gRPC mapping of errors belongs to the server edge", pkg, dep)
 			}
 			if strings.HasPrefix(pkg, "internal/") && !assemblers[pkg] && !strings.HasPrefix(pkg, "internal/cmd/") && service(dep) != "" {
 				t.Errorf("%s imports %s: shared packages import no service", pkg, dep)

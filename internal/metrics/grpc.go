@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
-	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 )
 
 // Full method names whose success issues a token.
@@ -36,8 +36,8 @@ type grpcSeries struct {
 // and counts tokens issued by a successful OAuthService/Token (by the request's grant type) or
 // SimpleTokenService/GetToken (client_credentials).
 //
-// A failure is classified as apierror.ToStatus maps it, so the labels are those the client sees whether this
-// interceptor runs outside or inside apierror.UnaryServerInterceptor; put it first in the chain so its
+// A failure is classified as apistatus.ToStatus maps it, so the labels are those the client sees whether this
+// interceptor runs outside or inside apistatus.UnaryServerInterceptor; put it first in the chain so its
 // duration covers the others. It never changes the request, the response or the error.
 func (m *Metrics) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -73,15 +73,14 @@ func (m *Metrics) StreamServerInterceptor() grpc.StreamServerInterceptor {
 func (m *Metrics) observeRPC(method string, start time.Time, err error) {
 	code := codes.OK
 	if err != nil {
-		err = apierror.ToStatus(err)
-		info := apierror.FromStatus(err)
+		info := apistatus.Of(err)
 		code = info.Code
 		if code > codes.Unauthenticated {
 			code = codes.Unknown // not a gRPC code: keep the label set closed
 		}
 		label := info.OAuthCode
 		if label == "" {
-			label = apierror.CodeName(code)
+			label = apistatus.CodeName(code)
 		}
 		m.errorSeries.get(label).Inc()
 	}

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 )
 
 // scrape GETs m's /metrics and returns every sample by its series, written as the text format writes it
@@ -163,8 +164,8 @@ func startServer(t *testing.T, m *Metrics) *grpc.ClientConn {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(m.UnaryServerInterceptor(), apierror.UnaryServerInterceptor(nil)),
-		grpc.ChainStreamInterceptor(m.StreamServerInterceptor(), apierror.StreamServerInterceptor(nil)),
+		grpc.ChainUnaryInterceptor(m.UnaryServerInterceptor(), apistatus.UnaryServerInterceptor(nil)),
+		grpc.ChainStreamInterceptor(m.StreamServerInterceptor(), apistatus.StreamServerInterceptor(nil)),
 	)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	for i := range fakeServices {
@@ -204,7 +205,7 @@ func TestGRPCInterceptors(t *testing.T) {
 		}
 	}
 	err := invoke(oauthTokenMethod, "bad")
-	if info := apierror.FromStatus(err); info.OAuthCode != apierror.InvalidGrant {
+	if info := apistatus.FromStatus(err); info.OAuthCode != apierror.InvalidGrant {
 		t.Fatalf("Token(bad): %v, want invalid_grant", err)
 	}
 	if err := invoke(simpleTokenMethod, ""); err != nil {

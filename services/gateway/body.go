@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -74,23 +73,22 @@ func (g *Gateway) limitBody(w http.ResponseWriter, r *http.Request) bool {
 	}
 	limit := g.bodyLimit(r.URL.Path)
 	if r.ContentLength > limit {
-		tooLarge(w, limit)
+		g.tooLarge(w, r, limit)
 		return false
 	}
 	if (r.ContentLength < 0 || r.ContentLength > authFirstBytes) && !strings.HasPrefix(r.URL.Path, "/connect/") && !g.bearerValid(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="authsuite"`)
-		writeJSON(w, http.StatusUnauthorized, errorBody{Error: apierror.InvalidToken,
-			ErrorDescription: fmt.Sprintf("a request body larger than %d bytes needs a valid access token", authFirstBytes)})
+		g.writeError(w, r, apierror.OAuthWithStatus(http.StatusUnauthorized, apierror.InvalidToken,
+			"a request body larger than %d bytes needs a valid access token", authFirstBytes))
 		return false
 	}
 	r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit)}
 	return true
 }
 
-func tooLarge(w http.ResponseWriter, limit int64) {
+func (g *Gateway) tooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
 	w.Header().Set("Connection", "close") // the rest of the body is not read
-	writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: apierror.InvalidRequest,
-		ErrorDescription: fmt.Sprintf("the request body is larger than %d bytes", limit)})
+	g.writeError(w, r, apierror.OAuthWithStatus(http.StatusRequestEntityTooLarge, apierror.InvalidRequest,
+		"the request body is larger than %d bytes", limit))
 }
 
 // bearerValid reports whether r carries a bearer access token (RFC 6750 §2.1) the token service accepts.

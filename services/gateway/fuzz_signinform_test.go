@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
 )
 
 // FuzzParseForm checks the form parsing the login, consent, logout-confirmation, token, introspection,
@@ -31,7 +32,7 @@ import (
 //     64 KiB, valid form encoding of UTF-8, with no parameter repeated;
 //   - what it returns is the reference parse without the parameters sent empty (treated as omitted), one
 //     value each, so the login form's username/password/interaction are exactly what the browser sent;
-//   - a refusal is a *formError with code invalid_request.
+//   - a refusal is an *apierror.OAuthError with code invalid_request.
 func FuzzParseForm(f *testing.F) {
 	for _, s := range []struct {
 		post  bool
@@ -67,8 +68,8 @@ func FuzzParseForm(f *testing.F) {
 
 		want, ok := refParseForm(post, ctype, body)
 		if err != nil {
-			var fe *formError
-			if !errors.As(err, &fe) || fe.code != "invalid_request" {
+			var fe *apierror.OAuthError
+			if !errors.As(err, &fe) || fe.Code != "invalid_request" {
 				t.Fatalf("ParseForm: error %v is not invalid_request", err)
 			}
 			if ok {

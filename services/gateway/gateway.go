@@ -125,12 +125,12 @@ func adapt(h http.HandlerFunc) runtime.HandlerFunc {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || !validUTF8(q) {
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", ErrorDescription: "the query must be valid form encoding of UTF-8 text"})
+			g.writeError(w, r, invalidRequest("the query must be valid form encoding of UTF-8 text"))
 			return
 		}
 	}
 	if !sudoForwardable(r.Header) {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", ErrorDescription: "the Authsuite-Sudo* headers must be printable ASCII: send other values in the query or in the -Bin headers (base64)"})
+		g.writeError(w, r, invalidRequest("the Authsuite-Sudo* headers must be printable ASCII: send other values in the query or in the -Bin headers (base64)"))
 		return
 	}
 	normalize(r)

@@ -3,15 +3,12 @@ package gateway
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf8"
-
-	"google.golang.org/grpc/codes"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -20,19 +17,9 @@ import (
 // maxFormBytes bounds the body of the form endpoints; real requests are a few hundred bytes.
 const maxFormBytes = 64 << 10
 
-// formError is a request the gateway refuses before calling a service.
-type formError struct {
-	code  string
-	desc  string
-	basic bool // the client tried HTTP Basic: answer 401 with a Basic challenge
-	// status overrides the answer's HTTP status (413 for a body over the limit, RFC 9110 §15.5.14).
-	status int
-}
-
-func (e *formError) Error() string { return e.code + ": " + e.desc }
-
+// invalidRequest is a request the gateway refuses before calling a service (RFC 6749 §5.2 invalid_request).
 func invalidRequest(format string, args ...any) error {
-	return &formError{code: apierror.InvalidRequest, desc: fmt.Sprintf(format, args...)}
+	return apierror.OAuth(apierror.InvalidRequest, format, args...)
 }
 
 // ParseForm reads an RFC 6749 §3.2 request body: POST, application/x-www-form-urlencoded, at most 64 KiB,
@@ -51,7 +38,7 @@ func ParseForm(r *http.Request) (url.Values, error) {
 		return nil, invalidRequest("cannot read the request body")
 	}
 	if len(body) > maxFormBytes {
-		return nil, &formError{code: apierror.InvalidRequest, desc: "the request body is larger than 64 KiB", status: http.StatusRequestEntityTooLarge}
+		return nil, apierror.OAuthWithStatus(http.StatusRequestEntityTooLarge, apierror.InvalidRequest, "the request body is larger than 64 KiB")
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -82,7 +69,7 @@ func ClientAuth(r *http.Request, form url.Values) (*tokenv1.ClientCredentials, e
 	if !strings.EqualFold(scheme, "Basic") {
 		return nil, invalidRequest("client authentication must use the Basic scheme")
 	}
-	bad := &formError{code: apierror.InvalidClient, desc: "malformed Basic credentials", basic: true}
+	bad := apierror.OAuth(apierror.InvalidClient, "malformed Basic credentials")
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
 	if err != nil {
 		return nil, bad
@@ -215,51 +202,16 @@ func clientAndToken(w http.ResponseWriter, r *http.Request) (client *tokenv1.Cli
 	return client, form.Get("token"), form.Get("token_type_hint"), true
 }
 
-// writeOAuthError renders err as an RFC 6749 §5.2 error response. invalid_client answers 401, with a
-// Basic challenge when the client tried HTTP Basic.
+// writeOAuthError renders err as an RFC 6749 §5.2 error response (writeAnswer): client errors are 400 except
+// invalid_client, 401 with a Basic challenge when the client tried HTTP Basic (basic, or a malformed Basic
+// header the gateway refused itself).
 func writeOAuthError(w http.ResponseWriter, err error, basic bool) {
-	body := errorBody{}
-	status := http.StatusBadRequest
-	var fe *formError
-	if errors.As(err, &fe) {
-		body.Error, body.ErrorDescription = fe.code, fe.desc
-		basic = basic || fe.basic
-		if fe.status != 0 {
-			status = fe.status
-		}
-	} else {
-		info := apierror.FromStatus(err)
-		retryAfter(w.Header(), info)
-		body.Error, body.ErrorDescription, body.Field = info.OAuthCode, info.Message, info.Field
-		if info.HTTPStatus != 0 {
-			status = info.HTTPStatus
-		}
-		switch {
-		case body.Error == "" || body.Error == "invalid_argument":
-			body.Error = errorCodeFor(info.Code)
-			if info.HTTPStatus == 0 {
-				status = oauthStatusFor(info.Code)
-			}
-		}
-		if info.Code == codes.Internal || info.Code == codes.Unknown {
-			body.ErrorDescription = "internal error"
-		}
-	}
-	if body.Error == apierror.InvalidClient {
-		status = http.StatusUnauthorized
-		if basic {
-			w.Header().Set("WWW-Authenticate", `Basic realm="authsuite", charset="UTF-8"`)
-		}
-	}
-	writeJSON(w, status, body)
+	writeAnswer(w, err, answer{kind: oauthJSON, basic: basic || localInvalidClient(err)}, nil)
 }
 
-func oauthStatusFor(c codes.Code) int {
-	switch c {
-	case codes.Unavailable, codes.ResourceExhausted:
-		return http.StatusServiceUnavailable
-	case codes.Internal, codes.Unknown, codes.DataLoss:
-		return http.StatusInternalServerError
-	}
-	return http.StatusBadRequest
+// localInvalidClient reports whether err is the gateway's own invalid_client: ClientAuth answers it only for
+// a malformed Authorization: Basic header, so the client tried HTTP Basic.
+func localInvalidClient(err error) bool {
+	var oe *apierror.OAuthError
+	return errors.As(err, &oe) && oe.Code == apierror.InvalidClient
 }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/authsuite/authsuite/internal/apierror"
 )
 
 func formRequest(body, auth string) *http.Request {
@@ -68,8 +70,8 @@ func TestParseTokenRequestRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := ParseTokenRequest(tt.req)
-		var fe *formError
-		if !errors.As(err, &fe) || fe.code != tt.code {
+		var fe *apierror.OAuthError
+		if !errors.As(err, &fe) || fe.Code != tt.code {
 			t.Errorf("%s: got %v, want %s", tt.name, err, tt.code)
 		}
 	}
@@ -122,8 +124,8 @@ func FuzzParseTokenRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body, auth string) {
 		req, err := ParseTokenRequest(formRequest(body, auth))
 		if err != nil {
-			var fe *formError
-			if !errors.As(err, &fe) || fe.code == "" {
+			var fe *apierror.OAuthError
+			if !errors.As(err, &fe) || fe.Code == "" {
 				t.Fatalf("untyped error %v", err)
 			}
 			return

@@ -7,11 +7,9 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
-	"github.com/authsuite/authsuite/internal/apierror"
 )
 
 // providerReturnPath is the OAuth return (redirect) URL registered at third parties (docs/reference/providers.md#return-url).
@@ -85,24 +83,10 @@ func browserPageHeaders(h http.Header) {
 	h.Set("X-Content-Type-Options", "nosniff")
 }
 
-// connectorErrorPage shows a start or return refusal with the status its gRPC code stands for.
+// connectorErrorPage shows a start or return refusal as a page (writeAnswer) with the status its code stands
+// for; a refusal for want of a session is titled "Sign in first".
 func (g *Gateway) connectorErrorPage(w http.ResponseWriter, title string, err error) {
-	info := apierror.FromStatus(err)
-	status, msg := http.StatusBadRequest, info.Message
-	switch info.Code {
-	case codes.InvalidArgument, codes.FailedPrecondition:
-	case codes.NotFound:
-		status = http.StatusNotFound
-	case codes.Unauthenticated:
-		status, title = http.StatusUnauthorized, "Sign in first"
-	case codes.PermissionDenied:
-		status = http.StatusForbidden
-	case codes.Unavailable:
-		status = http.StatusBadGateway
-	default:
-		status, msg = http.StatusInternalServerError, "internal error"
-	}
-	writePage(w, status, title, msg)
+	writeAnswer(w, err, answer{kind: connectorPage, title: title}, g.log)
 }
 
 // providerResponseHeaders: 201 for a created connector (docs/reference.md#conventions) and no-store for connector tokens

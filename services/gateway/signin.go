@@ -1,16 +1,13 @@
 package gateway
 
 import (
-	"bytes"
 	"embed"
-	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -197,34 +194,10 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 	w.WriteHeader(status)
 }
 
-// errorPage shows an error that must not be redirected to the client (RFC 6749 §4.1.2.1: invalid client or
-// redirect URI), or a failure of the service.
+// errorPage shows an error of a sign-in page (writeAnswer): one that must not be redirected to the client
+// (RFC 6749 §4.1.2.1: invalid client or redirect URI), or a failure of the service.
 func (g *Gateway) errorPage(w http.ResponseWriter, err error) {
-	if fe := (*formError)(nil); errors.As(err, &fe) {
-		status := http.StatusBadRequest
-		if fe.status != 0 {
-			status = fe.status
-		}
-		g.messagePage(w, status, "Sign-in failed", fe.code, fe.desc)
-		return
-	}
-	info := apierror.FromStatus(err)
-	retryAfter(w.Header(), info)
-	code, msg, status := info.OAuthCode, info.Message, info.HTTPStatus
-	if code == "" || code == "invalid_argument" {
-		code = errorCodeFor(info.Code)
-	}
-	if status == 0 {
-		status = oauthStatusFor(info.Code)
-		if info.Code == codes.FailedPrecondition {
-			status = http.StatusBadRequest
-		}
-	}
-	if info.Code == codes.Internal || info.Code == codes.Unknown {
-		msg = "internal error"
-		g.log.Error("sign-in page", "err", err)
-	}
-	g.messagePage(w, status, "Sign-in failed", code, msg)
+	writeAnswer(w, err, answer{kind: signInPage, title: "Sign-in failed"}, g.log)
 }
 
 func (g *Gateway) messagePage(w http.ResponseWriter, status int, title, code, msg string) {
@@ -232,15 +205,7 @@ func (g *Gateway) messagePage(w http.ResponseWriter, status int, title, code, ms
 }
 
 func (g *Gateway) render(w http.ResponseWriter, status int, name string, data any) {
-	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
-		g.log.Error("render page", "page", name, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	renderPage(w, status, name, data, g.log)
 }
 
 // endSession serves GET|POST /connect/endsession (OpenID Connect RP-Initiated Logout 1.0 §2). When the token
@@ -323,8 +288,7 @@ func (g *Gateway) userInfo(w http.ResponseWriter, r *http.Request) {
 		token = form.Get("access_token")
 	}
 	if token == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="authsuite"`)
-		writeJSON(w, http.StatusUnauthorized, errorBody{Error: apierror.InvalidToken, ErrorDescription: "an access token is required"})
+		writeBearerError(w, errNoToken)
 		return
 	}
 	if strings.ToValidUTF8(token, "\uFFFD") != token {
@@ -334,16 +298,7 @@ func (g *Gateway) userInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := g.authz.UserInfo(r.Context(), &tokenv1.UserInfoRequest{AccessToken: token})
 	if err != nil {
-		info := apierror.FromStatus(err)
-		status := info.HTTPStatus
-		if status == 0 {
-			status = oauthStatusFor(info.Code)
-		}
-		code := info.OAuthCode
-		if code == "" {
-			code = errorCodeFor(info.Code)
-		}
-		bearerError(w, status, code, info.Message)
+		writeBearerError(w, err)
 		return
 	}
 	// updated_at is a JSON number (OIDC Core §5.1; see marshalOAuthJSON).
@@ -352,12 +307,15 @@ func (g *Gateway) userInfo(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// bearerError answers an RFC 6750 §3 error with its WWW-Authenticate challenge.
+// bearerError answers an RFC 6750 §3 error with its WWW-Authenticate challenge (writeAnswer).
 func bearerError(w http.ResponseWriter, status int, code, desc string) {
-	if code == apierror.InvalidToken || code == apierror.InsufficientScope || code == apierror.InvalidRequest {
-		w.Header().Set("WWW-Authenticate", `Bearer error="`+code+`"`)
-	}
-	writeJSON(w, status, errorBody{Error: code, ErrorDescription: desc})
+	writeBearerError(w, &apierror.OAuthError{Code: code, Description: desc, Status: status})
+}
+
+// writeBearerError answers err as a protected resource's error (RFC 6750 §3): errNoToken with a bare
+// challenge, anything else with a challenge naming the error.
+func writeBearerError(w http.ResponseWriter, err error) {
+	writeAnswer(w, err, answer{kind: bearerJSON, bearer: true}, nil)
 }
 
 // corsPaths are the endpoints browsers may call cross-origin (SPEC: token, userinfo and discovery), for the

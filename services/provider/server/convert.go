@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
-	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/services/provider"
 )
 
@@ -34,7 +34,7 @@ func loadErrorStatus(e *provider.LoadError) error {
 		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: p.Field(), Description: p.String()})
 	}
 	st := status.New(code, e.Error())
-	if ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: apierror.Domain, Metadata: map[string]string{"field": field}}, br); err == nil {
+	if ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: apistatus.Domain, Metadata: map[string]string{"field": field}}, br); err == nil {
 		return ds.Err()
 	}
 	return st.Err()

@@ -17,6 +17,7 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/internal/grpctest"
 	"github.com/authsuite/authsuite/internal/internalauth"
@@ -181,14 +182,14 @@ func (e *env) createUser(t testing.TB, tenant string, u *registryv1.User) *regis
 
 func wantCode(t testing.TB, err error, code codes.Code) {
 	t.Helper()
-	if got := apierror.FromStatus(err).Code; got != code {
+	if got := apistatus.FromStatus(err).Code; got != code {
 		t.Fatalf("got %v (%v), want %v", got, err, code)
 	}
 }
 
 func wantField(t testing.TB, err error, field string) {
 	t.Helper()
-	info := apierror.FromStatus(err)
+	info := apistatus.FromStatus(err)
 	if info.Code != codes.InvalidArgument || info.Field != field {
 		t.Fatalf("got %v field %q (%v), want InvalidArgument naming %q", info.Code, info.Field, err, field)
 	}

@@ -7,6 +7,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 )
 
 func (e *env) known(id string) bool { _, ok := e.srv.cache.Get(id); return ok }
@@ -98,7 +99,7 @@ func TestSecretAndClientDeletionTakeEffectWithinASecond(t *testing.T) {
 	e.reg.put(e.reg.record("svc", "default", allGrants, []string{"read"}, 0)) // secret deleted
 	waitFor(t, time.Second, "secret deletion", func() bool {
 		_, err := e.token("svc", svcSecret, "")
-		return apierror.FromStatus(err).OAuthCode == apierror.InvalidClient
+		return apistatus.FromStatus(err).OAuthCode == apierror.InvalidClient
 	})
 	t.Logf("secret deletion effective after %v", time.Since(start))
 
@@ -107,7 +108,7 @@ func TestSecretAndClientDeletionTakeEffectWithinASecond(t *testing.T) {
 	e.reg.del("svc", false)
 	waitFor(t, time.Second, "client deletion", func() bool {
 		_, err := e.token("svc", "pw-n", "")
-		return apierror.FromStatus(err).OAuthCode == apierror.InvalidClient
+		return apistatus.FromStatus(err).OAuthCode == apierror.InvalidClient
 	})
 }
 

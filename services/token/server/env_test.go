@@ -12,7 +12,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
-	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/internal/grpctest"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/token/store"
@@ -186,7 +186,7 @@ func wantOAuth(t *testing.T, err error, code string, httpStatus int) {
 	if err == nil {
 		t.Fatalf("succeeded; want %s", code)
 	}
-	info := apierror.FromStatus(err)
+	info := apistatus.FromStatus(err)
 	if info.OAuthCode != code || info.HTTPStatus != httpStatus {
 		t.Fatalf("got %v (oauth %q, http %d); want %s %d", err, info.OAuthCode, info.HTTPStatus, code, httpStatus)
 	}

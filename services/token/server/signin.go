@@ -18,6 +18,7 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/services/token/clients"
 	"github.com/authsuite/authsuite/services/token/store"
 )
@@ -420,7 +421,7 @@ func (s *Server) authenticateUser(ctx context.Context, tenantID, login, password
 		// The registry sheds password checks beyond its bound with a retry hint (registry.VerifyPasswordContext);
 		// pass it on (503 with Retry-After).
 		return nil, &apierror.OAuthError{Code: apierror.TemporarilyUnavailable, Description: "the user directory is busy or unavailable; try again",
-			RetryAfter: max(apierror.FromStatus(err).RetryAfter, time.Second)}
+			RetryAfter: max(apistatus.FromStatus(err).RetryAfter, time.Second)}
 	}
 	s.log.Error("registry AuthenticateUser", "err", err)
 	return nil, errors.New("user directory error")

@@ -11,6 +11,7 @@ import (
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/internal/directory"
 )
 
@@ -78,7 +79,7 @@ func (s *Server) auditSudo(ctx context.Context, p access.Principal, err error) {
 	method, _ := grpc.Method(ctx)
 	outcome, level := "ok", slog.LevelInfo
 	if err != nil {
-		outcome, level = status.Code(apierror.ToStatus(err)).String(), slog.LevelWarn
+		outcome, level = status.Code(apistatus.ToStatus(err)).String(), slog.LevelWarn
 	}
 	attrs := append([]slog.Attr{slog.String("event", "sudo_check"), slog.String("method", method)}, p.AuditAttrs()...)
 	s.log.LogAttrs(ctx, level, "audit", append(attrs, slog.String("outcome", outcome))...)

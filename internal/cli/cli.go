@@ -43,6 +43,11 @@ const Usage = `operator commands (gRPC; run "authsuite <command> -h" for the fla
   rekey    [--data-dir DIR]                    reseal a stopped server's data under a new master key: the key
                                                setting holds NEW,OLD; afterwards NEW alone works (README)
 
+  Every command names the object it acts on by its id, the first argument: "tenant get ID",
+  "client create ID", "client update ID", "secret delete ID --client CLIENT_ID", "user get ID" (tenant and
+  client create also take it as --id, deprecated); the tenant or client an object belongs to is a flag
+  (--tenant, default the system tenant; --client).
+
   Connection: --grpc-addr (AUTHSUITE_GRPC_ADDR, default 127.0.0.1:9090); credentials --token
   (AUTHSUITE_TOKEN), or --client-id/--client-secret (AUTHSUITE_CLIENT_ID/AUTHSUITE_CLIENT_SECRET; default
   client admin with AUTHSUITE_BOOTSTRAP_SECRET) exchanged for a token with scope adminapi; --output json|table

@@ -12,9 +12,11 @@ import (
 func TestTenants(t *testing.T) {
 	s := startSuite(t)
 	tr := newTranscript(t, s)
-	tr.run(cli.ExitOK, "", "tenant", "create", "--id", "acme", "--code", "acme", "--name", "Acme")
+	tr.run(cli.ExitOK, "", "tenant", "create", "acme", "--code", "acme", "--name", "Acme")
+	// --id is the deprecated spelling of the argument; both at once must agree.
 	tr.run(cli.ExitConflict, "", "tenant", "create", "--id", "acme2", "--code", "acme", "--name", "Acme again")
-	tr.run(cli.ExitUsage, "", "tenant", "create", "--id", "bad", "--code", "no spaces allowed")
+	tr.run(cli.ExitUsage, "", "tenant", "create", "acme3", "--id", "acme4", "--code", "acme3")
+	tr.run(cli.ExitUsage, "", "tenant", "create", "bad", "--code", "no spaces allowed")
 	tr.run(cli.ExitOK, "", "tenant", "get", "acme", "--output", "json")
 	tr.run(cli.ExitOK, "", "tenant", "list")
 	tr.run(cli.ExitOK, "", "tenant", "list", "--output", "json")
@@ -29,12 +31,13 @@ func TestTenants(t *testing.T) {
 func TestClientsAndSecrets(t *testing.T) {
 	s := startSuite(t)
 	tr := newTranscript(t, s)
-	tr.run(cli.ExitOK, "", "client", "create", "--id", "billing", "--name", "Billing", "--grant-types", "client_credentials",
+	tr.run(cli.ExitOK, "", "client", "create", "billing", "--name", "Billing", "--grant-types", "client_credentials",
 		"--scopes", "orders.read,orders.write", "--output", "json")
 	tr.run(cli.ExitOK, "", "client", "create", "--from-file", "testdata/client.json", "--require-consent=false")
 	tr.run(cli.ExitUsage, "", "client", "create", "--from-file", "testdata/client_unknown_field.json")
 	tr.run(cli.ExitUsage, "", "client", "create", "--from-file", "testdata/missing.json")
-	tr.run(cli.ExitUsage, "", "client", "create", "--id", "bad", "--grant-types", "authorization_code", "--redirect-uris", "https://ok.example/cb,not a uri")
+	tr.run(cli.ExitUsage, "", "client", "create", "--grant-types", "client_credentials")
+	tr.run(cli.ExitUsage, "", "client", "create", "bad", "--grant-types", "authorization_code", "--redirect-uris", "https://ok.example/cb,not a uri")
 	tr.run(cli.ExitUsage, "", "client", "create", "--id", "bad", "--access-token-lifetime", "forever")
 	tr.run(cli.ExitConflict, "", "client", "create", "--id", "billing", "--grant-types", "client_credentials")
 	tr.run(cli.ExitOK, "", "client", "get", "billing")
@@ -92,6 +95,9 @@ func TestUsers(t *testing.T) {
 	tr.env = s.env()
 	tr.run(cli.ExitUsage, "", "user", "create", "--id", "carol", "--login-name", "carol", "--email", "not-an-email")
 	tr.run(cli.ExitOK, "", "user", "get", "alice")
+	tr.run(cli.ExitOK, "", "user", "update", "alice", "--email-verified", "--output", "json")
+	tr.run(cli.ExitOK, "", "user", "update", "alice", "--email", "alice@new.example", "--output", "json") // resets emailVerified
+	tr.run(cli.ExitUsage, "", "user", "update", "alice", "--phone-verified")                              // no mobile
 	tr.run(cli.ExitOK, "", "user", "list")
 	tr.run(cli.ExitOK, "", "user", "update", "bob", "--display-name", "Bob B", "--disabled", "--output", "json")
 	r3 := tr.run(cli.ExitOK, "another-password-1\n", "user", "update", "bob", "--password-stdin")

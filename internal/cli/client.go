@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -10,9 +11,11 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/strictjson"
 )
 
 // fileJSON reads REST bodies: unknown fields are errors (a misspelt field must not be dropped silently).
+// Client files are read with strictjson, which names the unknown field.
 var fileJSON = protojson.UnmarshalOptions{DiscardUnknown: false}
 
 // tenantFlag registers --tenant (AUTHSUITE_TENANT), defaulting to the system tenant.
@@ -34,7 +37,7 @@ type clientFlags struct {
 
 func (f *clientFlags) register(fs *flag.FlagSet, create bool) {
 	if create {
-		fs.StringVar(&f.id, "id", "", "client id (unique across tenants)")
+		fs.StringVar(&f.id, "id", "", "deprecated: give CLIENT_ID as the argument")
 		fs.StringVar(&f.file, "from-file", "", "JSON body of POST /tenants/{tenantId}/clients/ (\"-\": stdin); flags given override it")
 	} else {
 		fs.StringVar(&f.file, "from-file", "", "JSON body of PUT …/clients/{clientId}: replaces every setting (\"-\": stdin); flags given override it")
@@ -76,7 +79,11 @@ func (e *env) clientFromFile(path string) (*registryv1.Client, error) {
 		return nil, err
 	}
 	c := &registryv1.Client{}
-	if err := fileJSON.Unmarshal(b, c); err != nil {
+	if err := strictjson.Unmarshal(b, c); err != nil {
+		// An unknown member is named as the REST API names it (field "allowedScope").
+		if fe := (*apierror.FieldError)(nil); errors.As(err, &fe) {
+			return nil, apierror.Invalid(fe.Field, "%s, in --from-file", fe.Reason)
+		}
 		return nil, apierror.Invalid("--from-file", "%s", clean(err.Error()))
 	}
 	return c, nil
@@ -104,7 +111,7 @@ func (f *clientFlags) anyGiven(given map[string]bool) bool {
 
 // apply sets the fields of c whose flags were given.
 func (f *clientFlags) apply(c *registryv1.Client, given map[string]bool) {
-	if given["id"] {
+	if f.id != "" { // create's CLIENT_ID (createID), which overrides --from-file's
 		c.ClientId = f.id
 	}
 	if given["name"] {
@@ -176,9 +183,18 @@ func (e *env) client(ctx context.Context, args []string) error {
 	}
 	return e.subcommand(ctx, "client", args, map[string]func(context.Context, []string) error{
 		"create": run(command{
-			name: "client create", synopsis: "[--tenant T] (--id ID | --from-file FILE.json) [settings]",
+			name: "client create", synopsis: "CLIENT_ID [--tenant T] [--from-file FILE.json] [settings] (CLIENT_ID may come from the file)",
+			args: []string{"client_id"}, optional: 1,
 			flags: withTenant(func(fs *flag.FlagSet) { f.register(fs, true) }),
-			check: readFile,
+			check: func(pos []string, given map[string]bool) (err error) {
+				if f.id, err = createID(pos[0], f.id, given["id"]); err != nil {
+					return err
+				}
+				if f.id == "" && !given["from-file"] {
+					return usageErr("missing argument CLIENT_ID")
+				}
+				return readFile(pos, given)
+			},
 			run: func(s *session, p printer, _ []string, given map[string]bool) error {
 				c := fromFile
 				if c == nil {

@@ -248,7 +248,8 @@ func (e *env) readInput(flagName, path string) ([]byte, error) {
 type command struct {
 	name     string                                          // "client create"
 	synopsis string                                          // arguments and flags, for the usage line
-	args     []string                                        // names of the required positional arguments
+	args     []string                                        // names of the positional arguments
+	optional int                                             // how many of the last args may be left out ("")
 	flags    func(fs *flag.FlagSet)                          // registers the command's own flags
 	check    func(pos []string, given map[string]bool) error // validates input before connecting (optional)
 	run      func(s *session, p printer, pos []string, given map[string]bool) error
@@ -265,6 +266,9 @@ func (e *env) runCommand(ctx context.Context, args []string, cmd command) error 
 	pos, given, err := e.parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if n := len(cmd.args) - len(pos); n > 0 && n <= cmd.optional {
+		pos = append(pos, make([]string, n)...)
 	}
 	if err := positional(pos, cmd.args...); err != nil {
 		return err

@@ -87,3 +87,17 @@ func (b boolFlags) add(fs *flag.FlagSet, name, usage string) {
 	b[name] = v
 	fs.BoolVar(v, name, false, usage)
 }
+
+// createID resolves the id a create command gives its new object. Every command names the object it acts
+// on by a positional argument (tenant get ID, client create ID); create also takes the older --id flag, kept
+// as a deprecated alias so that existing scripts keep working. Giving both with different values is a usage
+// error naming --id.
+func createID(arg, flagValue string, flagGiven bool) (string, error) {
+	switch {
+	case !flagGiven:
+		return arg, nil
+	case arg == "" || arg == flagValue:
+		return flagValue, nil
+	}
+	return "", flagErr("--id", "%q differs from the argument %q: give the id once, as the argument", apierror.Clip(flagValue, 64), apierror.Clip(arg, 64))
+}

@@ -19,7 +19,7 @@ func (e *env) tenant(ctx context.Context, args []string) error {
 	tenantFlags := func(withID bool) func(fs *flag.FlagSet) {
 		return func(fs *flag.FlagSet) {
 			if withID {
-				fs.StringVar(&id, "id", "", "tenant id (default: generated)")
+				fs.StringVar(&id, "id", "", "deprecated: give TENANT_ID as the argument")
 			}
 			fs.StringVar(&code, "code", "", "unique tenant code")
 			fs.StringVar(&name, "name", "", "display name")
@@ -30,7 +30,12 @@ func (e *env) tenant(ctx context.Context, args []string) error {
 	}
 	return e.subcommand(ctx, "tenant", args, map[string]func(context.Context, []string) error{
 		"create": run(command{
-			name: "tenant create", synopsis: "--code CODE [--name NAME] [--id ID]", flags: tenantFlags(true),
+			name: "tenant create", synopsis: "[TENANT_ID] --code CODE [--name NAME] (TENANT_ID default: generated)",
+			args: []string{"tenant_id"}, optional: 1, flags: tenantFlags(true),
+			check: func(pos []string, given map[string]bool) (err error) {
+				id, err = createID(pos[0], id, given["id"])
+				return err
+			},
 			run: func(s *session, p printer, _ []string, _ map[string]bool) error {
 				resp, err := registryv1.NewTenantServiceClient(s.conn).CreateTenant(s.ctx, &registryv1.CreateTenantRequest{
 					Tenant: &registryv1.Tenant{TenantId: id, Code: code, Name: name},

@@ -239,7 +239,7 @@ func TestEndSessionErrors(t *testing.T) {
 			t.Fatalf("%s: %d %q", what, p.status, p.location)
 		}
 	}
-	if p := b.get(f.s.base + "/connect/endsession"); p.status != 200 || !strings.Contains(p.body, "signed out") {
+	if p := b.get(f.s.base + "/connect/endsession"); p.status != 200 || !strings.Contains(p.body, "not signed in") {
 		t.Fatalf("plain logout: %d %s", p.status, p.body)
 	}
 }

@@ -103,7 +103,7 @@ func TestLogoutNeedsConfirmation(t *testing.T) {
 }
 
 // TestLogoutWithMatchingHint: an id_token_hint of the browser's own session logs out at once; a hint of
-// another session (another browser) only asks.
+// another session (another browser) ends that session, but the browser's own only after it confirms.
 func TestLogoutWithMatchingHint(t *testing.T) {
 	f := newSigninFixture(t)
 	s := f.s
@@ -118,11 +118,11 @@ func TestLogoutWithMatchingHint(t *testing.T) {
 	if p := b2.get(q(idt1)); !p.isLogoutConfirmation() || !f.signedIn(t, b2) {
 		t.Fatalf("hint of another session: %d %q", p.status, p.location)
 	}
+	if f.signedIn(t, b1) {
+		t.Fatal("the session the hint names survived")
+	}
 	p := b2.get(q(idt2))
 	if r := redirectParams(t, p, f.rp.URL+"/bye"); r.Get("state") != "st" || f.signedIn(t, b2) {
 		t.Fatalf("matching hint: %d %q", p.status, p.location)
-	}
-	if !f.signedIn(t, b1) {
-		t.Fatal("the other browser's session ended")
 	}
 }

@@ -172,6 +172,8 @@ func (g *Gateway) step(w http.ResponseWriter, r *http.Request, st *tokenv1.Step)
 			"Title": "Sign in", "ClientName": p.GetClientName(), "Error": p.GetError(), "LoginHint": p.GetLoginHint(),
 			"Interaction": p.GetInteractionId(), "CSRF": g.formCSRF(w, r, p.GetInteractionId()),
 		})
+	case *tokenv1.Step_FormPost:
+		g.formPost(w, s.FormPost)
 	case *tokenv1.Step_Consent:
 		p := s.Consent
 		g.render(w, http.StatusOK, "consent.html", map[string]any{
@@ -208,10 +210,12 @@ func (g *Gateway) render(w http.ResponseWriter, status int, name string, data an
 	renderPage(w, status, name, data, g.log)
 }
 
-// endSession serves GET|POST /connect/endsession (OpenID Connect RP-Initiated Logout 1.0 §2). When the token
-// service ended the session, the gateway clears the cookie and redirects to the registered
-// post_logout_redirect_uri or shows the signed-out page; when it asks for the user's confirmation, the
-// gateway shows the confirmation page (CSRF-protected like the login form) and ends nothing.
+// endSession serves GET|POST /connect/endsession (OpenID Connect RP-Initiated Logout 1.0 §2). Unless the
+// token service asks for the user's confirmation, the gateway clears the cookie and redirects to the
+// registered post_logout_redirect_uri, or shows a page that says "signed out" only when a session ended
+// (by the id_token_hint's sid, even when a relying party's server calls without a cookie, or by the
+// browser's cookie). When it asks for confirmation, the gateway shows the confirmation page
+// (CSRF-protected like the login form) and clears nothing.
 func (g *Gateway) endSession(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w.Header())
 	params, err := requestParameters(r)
@@ -231,7 +235,7 @@ func (g *Gateway) endSession(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	g.signedOut(w, r, resp.GetSecureCookies(), resp.GetRedirectUri())
+	g.signedOut(w, r, resp.GetSecureCookies(), resp.GetRedirectUri(), resp.GetSessionEnded())
 }
 
 // endSessionConfirm serves POST /connect/endsession/confirm, the logout confirmation form.
@@ -252,19 +256,22 @@ func (g *Gateway) endSessionConfirm(w http.ResponseWriter, r *http.Request) {
 		g.messagePage(w, http.StatusOK, "Still signed in", "", "You are still signed in. You can close this window.")
 		return
 	}
-	g.signedOut(w, r, resp.GetSecureCookies(), resp.GetRedirectUri())
+	g.signedOut(w, r, resp.GetSecureCookies(), resp.GetRedirectUri(), true)
 }
 
 // signedOut clears the session cookie, then redirects to the validated post-logout URI or shows the
-// signed-out page.
-func (g *Gateway) signedOut(w http.ResponseWriter, r *http.Request, secure bool, to string) {
+// signed-out page when ended, else a page saying that nobody was signed in.
+func (g *Gateway) signedOut(w http.ResponseWriter, r *http.Request, secure bool, to string, ended bool) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: secure, SameSite: http.SameSiteLaxMode})
-	if to != "" {
+	switch {
+	case to != "":
 		redirect(w, r, to)
-		return
+	case ended:
+		g.messagePage(w, http.StatusOK, "Signed out", "", "You have been signed out. You can close this window.")
+	default:
+		g.messagePage(w, http.StatusOK, "Not signed in", "", "There was no session to end: you were not signed in. You can close this window.")
 	}
-	g.messagePage(w, http.StatusOK, "Signed out", "", "You have been signed out. You can close this window.")
 }
 
 // userInfo serves GET|POST /connect/userinfo (OIDC Core §5.3). The token comes as a bearer header or, on

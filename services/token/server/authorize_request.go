@@ -38,7 +38,18 @@ type authzRequest struct {
 	Prompt        []string
 	MaxAge        int64 // -1 when absent
 	LoginHint     string
+	ResponseMode  string // "" (query) or responseModeFormPost
 }
+
+// Response modes of the authorization endpoint (OAuth 2.0 Multiple Response Type Encoding Practices §2.1,
+// OAuth 2.0 Form Post Response Mode §2). The query mode, the default of response_type=code, is stored as "".
+const (
+	responseModeQuery    = "query"
+	responseModeFormPost = "form_post"
+)
+
+// ResponseModesSupported is the discovery document's response_modes_supported (RFC 8414 §2).
+var ResponseModesSupported = []string{responseModeQuery, responseModeFormPost}
 
 // authzError is a refused authorization request. With RedirectURI empty, the client or redirect URI could not
 // be trusted and the error must be shown to the user, never redirected (RFC 6749 §4.1.2.1, §10.15); otherwise
@@ -46,6 +57,7 @@ type authzRequest struct {
 type authzError struct {
 	Code, Description  string
 	RedirectURI, State string
+	ResponseMode       string // how the error goes to RedirectURI ("" query, or responseModeFormPost)
 }
 
 // parseAuthorizeRequest parses and validates the form-encoded parameters of an authorization request in the
@@ -104,8 +116,15 @@ func parseAuthorizeRequest(raw string, lookup func(id string) (*clients.Client, 
 	if len(q["state"]) > 1 {
 		state = ""
 	}
+	// Errors go back in the response mode the client asked for when that mode is one we support (Form Post
+	// Response Mode §2: "all response parameters"); a missing, repeated or unknown response_mode is answered
+	// in the query, the default of response_type=code.
+	mode := ""
+	if rm := q["response_mode"]; len(rm) == 1 && rm[0] == responseModeFormPost {
+		mode = responseModeFormPost
+	}
 	fail := func(code, format string, args ...any) *authzError {
-		return &authzError{Code: code, Description: fmt.Sprintf(format, args...), RedirectURI: redirect, State: state}
+		return &authzError{Code: code, Description: fmt.Sprintf(format, args...), RedirectURI: redirect, State: state, ResponseMode: mode}
 	}
 	for k, vs := range q {
 		if len(vs) > 1 {
@@ -115,7 +134,7 @@ func parseAuthorizeRequest(raw string, lookup func(id string) (*clients.Client, 
 	if len(state) > maxStateLen {
 		return nil, fail(apierror.InvalidRequest, "state is longer than %d bytes", maxStateLen)
 	}
-	r := &authzRequest{Client: cl, RedirectURI: redirect, State: state, MaxAge: -1}
+	r := &authzRequest{Client: cl, RedirectURI: redirect, State: state, MaxAge: -1, ResponseMode: mode}
 	get := func(name string) string { v, _ := one(name); return v }
 	// OIDC Core §6: request objects are not supported.
 	if get("request") != "" {
@@ -131,8 +150,16 @@ func parseAuthorizeRequest(raw string, lookup func(id string) (*clients.Client, 
 	default:
 		return nil, fail(apierror.UnsupportedResponseType, "response_type must be code")
 	}
-	if rm := get("response_mode"); rm != "" && rm != "query" {
-		return nil, fail(apierror.InvalidRequest, "response_mode must be query")
+	switch rm := get("response_mode"); rm {
+	case "", responseModeQuery:
+	case responseModeFormPost:
+		// The browser can POST a form only to a web address: a native app's custom scheme gets the query.
+		if u, err := url.Parse(redirect); err != nil || u.Scheme != "http" && u.Scheme != "https" {
+			mode = ""
+			return nil, fail(apierror.InvalidRequest, "response_mode=form_post needs an http or https redirect_uri")
+		}
+	default:
+		return nil, fail(apierror.InvalidRequest, "response_mode must be query or form_post")
 	}
 	if !cl.HasGrant(GrantAuthorizationCode) {
 		return nil, fail(apierror.UnauthorizedClient, "the client may not use the authorization code grant")

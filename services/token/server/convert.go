@@ -116,7 +116,7 @@ func discoveryDocument(issuer string, alg jwt.Alg) *tokenv1.GetDiscoveryResponse
 		EndSessionEndpoint:                        issuer + "/connect/endsession",
 		ScopesSupported:                           []string{"openid", "profile", "email", "phone", "offline_access", "adminapi", "sudo"},
 		ResponseTypesSupported:                    []string{"code"},
-		ResponseModesSupported:                    []string{"query"},
+		ResponseModesSupported:                    ResponseModesSupported,
 		GrantTypesSupported:                       []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword},
 		SubjectTypesSupported:                     []string{"public"},
 		IdTokenSigningAlgValuesSupported:          []string{string(alg)},

@@ -21,14 +21,19 @@ const BackChannelTimeout = 5 * time.Second
 // backChannelEvent is the event of a logout token (Back-Channel Logout 1.0 §2.4).
 const backChannelEvent = "http://schemas.openid.net/event/backchannel-logout"
 
-// EndSession is RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2, §3): it checks
-// id_token_hint (signed by this issuer; an expired one is accepted) and requires post_logout_redirect_uri to
-// be registered exactly for the client the hint or client_id names. When the browser has a live SSO session
-// and the hint names that session (its sid, or its user when the hint has no sid), the session ends at once;
-// otherwise the user must confirm (§2: "the OP MUST ask the End-User whether to log out"), so the answer
-// carries a confirm_id for ConfirmEndSession and nothing ends yet. Without a live session there is nothing to
-// end and the answer redirects at once. Invalid parameters fail with INVALID_ARGUMENT (shown, never
-// redirected).
+// EndSession is RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2, §3). It checks
+// id_token_hint (signed by this issuer; an expired one is accepted, §2: "the OP SHOULD accept ID Tokens that
+// have expired") and requires post_logout_redirect_uri to be registered exactly for the client the hint or
+// client_id names (§3); an invalid one fails with INVALID_ARGUMENT (shown, never redirected) and ends nothing.
+//
+// A valid hint with a sid ends the session it names, for the hint's subject, at once and with or without the
+// browser's cookie: a relying party's server may call this endpoint (oauth2-proxy's backend logout URL), and
+// the hint is the RP's proof of that session. Its clients get back-channel logout tokens (Back-Channel
+// Logout 1.0 §2.5). The browser's own session ends at once only when the hint names it; a live session the
+// hint does not name is never ended on the hint's authority (an old ID token of one user must not sign
+// another user's browser out): the user must confirm (§2: "the OP MUST ask the End-User whether to log
+// out"), so the answer carries a confirm_id for ConfirmEndSession. session_ended says whether a session
+// ended.
 func (s *Server) EndSession(ctx context.Context, req *tokenv1.EndSessionRequest) (*tokenv1.EndSessionResponse, error) {
 	raw := req.GetParameters()
 	if len(raw) > maxAuthorizeParams {
@@ -47,7 +52,7 @@ func (s *Server) EndSession(ctx context.Context, req *tokenv1.EndSessionRequest)
 	var hint *idTokenClaims
 	if h := q.Get("id_token_hint"); h != "" {
 		var c idTokenClaims
-		if err := jwt.VerifyTyped(h, "jwt", s.keys.lookup, &c); err != nil || c.Issuer != s.issuer || c.Audience == "" {
+		if err := jwt.VerifyTyped(h, "jwt", s.keys.lookup, &c); err != nil || c.Issuer != s.issuer || c.Audience == "" || c.Subject == "" {
 			return nil, apierror.OAuth(apierror.InvalidRequest, "id_token_hint is not an ID token of this issuer")
 		}
 		if clientID != "" && clientID != c.Audience {
@@ -78,23 +83,30 @@ func (s *Server) EndSession(ctx context.Context, req *tokenv1.EndSessionRequest)
 			redirect = withQuery(plr, v)
 		}
 	}
-	resp := &tokenv1.EndSessionResponse{SecureCookies: s.secureCookies()}
+	resp := &tokenv1.EndSessionResponse{SecureCookies: s.secureCookies(), RedirectUri: redirect}
+	if hint != nil && hint.SID != "" {
+		ended, err := s.endHintedSession(ctx, hint, req.GetBrowser())
+		if err != nil {
+			return nil, err
+		}
+		resp.SessionEnded = ended
+	}
 	cookie := req.GetBrowser().GetSessionCookie()
 	if cookie == "" || len(cookie) > 128 {
-		resp.RedirectUri = redirect
 		return resp, nil
 	}
 	sess, err := s.st.Session(ctx, digest(cookie))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		resp.RedirectUri = redirect
+		// No session, or the one the hint named and that just ended.
 		return resp, nil
 	case err != nil:
 		return nil, err
 	}
 	live := s.now().Before(sess.Expiry)
 	if live && !hintNames(hint, &sess) {
-		// §2: the logout was not asked for by (a client of) this session: ask the user.
+		// §2: the logout of this browser's session was not asked for by (a client of) this session: ask the
+		// user. A session the hint named has already ended above.
 		in := &store.Interaction{ClientID: clientID, RedirectURI: redirect, Logout: true}
 		if cl, ok := s.cache.Get(clientID); ok {
 			in.TenantID = cl.TenantID
@@ -104,24 +116,55 @@ func (s *Server) EndSession(ctx context.Context, req *tokenv1.EndSessionRequest)
 		if err != nil {
 			return nil, err
 		}
-		resp.ConfirmId = id
+		resp.ConfirmId, resp.RedirectUri = id, ""
 		return resp, nil
 	}
-	if err := s.endSession(ctx, cookie, req.GetBrowser()); err != nil {
+	ended, err := s.endSession(ctx, cookie, req.GetBrowser())
+	if err != nil {
 		return nil, err
 	}
-	resp.RedirectUri = redirect
+	resp.SessionEnded = resp.SessionEnded || ended && live
 	return resp, nil
 }
 
-// hintNames reports whether a verified id_token_hint belongs to the session: its sid is the session's, or,
-// for an ID token without sid, its subject is the session's user.
+// endHintedSession ends the live session a verified id_token_hint names by its sid, when that session is
+// the hint's subject's and its client (the hint's audience) received a code in it, and sends its
+// back-channel logout. It reports whether a session ended; a sid naming nothing (already ended, expired,
+// swept, someone else's) ends nothing.
+func (s *Server) endHintedSession(ctx context.Context, hint *idTokenClaims, b *tokenv1.Browser) (bool, error) {
+	sess, err := s.st.SessionBySID(ctx, hint.SID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case sess.UserID != hint.Subject || !slices.Contains(sess.Clients, hint.Audience) || !s.now().Before(sess.Expiry):
+		return false, nil
+	}
+	if cl, ok := s.cache.Get(hint.Audience); ok && cl.TenantID != sess.TenantID {
+		return false, nil
+	}
+	ended, err := s.st.DeleteSession(ctx, sess.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil // ended concurrently
+	case err != nil:
+		return false, err
+	}
+	s.log.Info("audit", "event", "logout", "by", "id_token_hint", "client_id", hint.Audience, "user_id", ended.UserID,
+		"tenant", ended.TenantID, "remote_addr", clip(b.GetRemoteAddr()))
+	s.backChannelLogout(ended)
+	return true, nil
+}
+
+// hintNames reports whether a verified id_token_hint belongs to the session: its sid and subject are the
+// session's, or, for an ID token without sid, its subject is the session's user.
 func hintNames(hint *idTokenClaims, sess *store.Session) bool {
 	switch {
 	case hint == nil:
 		return false
 	case hint.SID != "":
-		return hint.SID == sess.SID
+		return hint.SID == sess.SID && hint.Subject == sess.UserID
 	default:
 		return hint.Subject == sess.UserID
 	}
@@ -156,7 +199,7 @@ func (s *Server) ConfirmEndSession(ctx context.Context, req *tokenv1.ConfirmEndS
 		return resp, nil
 	}
 	if cookie := req.GetBrowser().GetSessionCookie(); cookie != "" && len(cookie) <= 128 {
-		if err := s.endSession(ctx, cookie, req.GetBrowser()); err != nil {
+		if _, err := s.endSession(ctx, cookie, req.GetBrowser()); err != nil {
 			return nil, err
 		}
 	}
@@ -165,16 +208,18 @@ func (s *Server) ConfirmEndSession(ctx context.Context, req *tokenv1.ConfirmEndS
 }
 
 // endSession deletes the session the cookie names, if any, and notifies its clients over the back channel.
-func (s *Server) endSession(ctx context.Context, cookie string, b *tokenv1.Browser) error {
+// It reports whether a session was deleted.
+func (s *Server) endSession(ctx context.Context, cookie string, b *tokenv1.Browser) (bool, error) {
 	sess, err := s.st.DeleteSession(ctx, digest(cookie))
 	switch {
 	case err == nil:
 		s.log.Info("audit", "event", "logout", "user_id", sess.UserID, "tenant", sess.TenantID, "remote_addr", clip(b.GetRemoteAddr()))
 		s.backChannelLogout(sess)
+		return true, nil
 	case !errors.Is(err, store.ErrNotFound):
-		return err
+		return false, err
 	}
-	return nil
+	return false, nil
 }
 
 // logoutClaims are the claims of a logout token (Back-Channel Logout 1.0 §2.4).

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -88,12 +89,12 @@ func (s *Server) Authorize(ctx context.Context, req *tokenv1.AuthorizeRequest) (
 		if aerr.RedirectURI == "" {
 			return nil, apierror.OAuth(aerr.Code, "%s", aerr.Description)
 		}
-		return &tokenv1.AuthorizeResponse{Step: s.redirectStep(errorRedirect(aerr.RedirectURI, aerr.Code, aerr.Description, aerr.State, s.issuer))}, nil
+		return &tokenv1.AuthorizeResponse{Step: s.respond(aerr.RedirectURI, aerr.ResponseMode, errorParams(aerr.Code, aerr.Description, aerr.State, s.issuer))}, nil
 	}
 	in := &store.Interaction{
 		ClientID: ar.Client.ID, TenantID: ar.Client.TenantID, RedirectURI: ar.RedirectURI, Scopes: ar.Scopes,
 		State: ar.State, Nonce: ar.Nonce, CodeChallenge: ar.CodeChallenge, Prompt: ar.Prompt, MaxAge: ar.MaxAge,
-		LoginHint: ar.LoginHint,
+		LoginHint: ar.LoginHint, ResponseMode: ar.ResponseMode,
 	}
 	sess, err := s.currentSession(ctx, req.GetBrowser().GetSessionCookie(), ar.Client.TenantID)
 	if err != nil {
@@ -124,7 +125,7 @@ func (s *Server) next(ctx context.Context, cl *clients.Client, in *store.Interac
 	}
 	if needLogin {
 		if none {
-			return s.redirectStep(errorRedirect(in.RedirectURI, apierror.LoginRequired, "the user is not signed in", in.State, s.issuer)), nil
+			return s.respond(in.RedirectURI, in.ResponseMode, errorParams(apierror.LoginRequired, "the user is not signed in", in.State, s.issuer)), nil
 		}
 		if in.ID == nil {
 			// Nothing is stored before the user submits the login form: the page carries the validated
@@ -152,7 +153,7 @@ func (s *Server) next(ctx context.Context, cl *clients.Client, in *store.Interac
 		}
 		if !remembered {
 			if none {
-				return s.redirectStep(errorRedirect(in.RedirectURI, apierror.ConsentRequired, "the user has not consented", in.State, s.issuer)), nil
+				return s.respond(in.RedirectURI, in.ResponseMode, errorParams(apierror.ConsentRequired, "the user has not consented", in.State, s.issuer)), nil
 			}
 			id, err := s.saveInteraction(ctx, in, id)
 			if err != nil {
@@ -256,15 +257,32 @@ func (s *Server) finish(ctx context.Context, cl *clients.Client, in *store.Inter
 	if in.State != "" {
 		q.Set("state", in.State)
 	}
-	return s.redirectStep(withQuery(in.RedirectURI, q)), nil
+	return s.respond(in.RedirectURI, in.ResponseMode, q), nil
+}
+
+// respond answers the client at its validated redirect URI with the response parameters q: by default a
+// redirect with q added to the URI's query (RFC 6749 §4.1.2); with responseModeFormPost an HTML form that
+// the browser POSTs to the URI unchanged, the parameters in the body (OAuth 2.0 Form Post Response Mode §2),
+// so that codes do not travel in URLs. Parameters are ordered by name.
+func (s *Server) respond(redirectURI, mode string, q url.Values) *tokenv1.Step {
+	if mode != responseModeFormPost {
+		return s.redirectStep(withQuery(redirectURI, q))
+	}
+	fp := &tokenv1.FormPost{Action: redirectURI}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		for _, v := range q[k] {
+			fp.Params = append(fp.Params, &tokenv1.FormParam{Name: k, Value: v})
+		}
+	}
+	return &tokenv1.Step{Step: &tokenv1.Step_FormPost{FormPost: fp}, SecureCookies: s.secureCookies()}
 }
 
 func (s *Server) redirectStep(uri string) *tokenv1.Step {
 	return &tokenv1.Step{Step: &tokenv1.Step_RedirectUri{RedirectUri: uri}, SecureCookies: s.secureCookies()}
 }
 
-// errorRedirect is the error response of RFC 6749 §4.1.2.1 (with iss, RFC 9207 §2).
-func errorRedirect(redirectURI, code, desc, state, issuer string) string {
+// errorParams are the parameters of the error response of RFC 6749 §4.1.2.1 (with iss, RFC 9207 §2).
+func errorParams(code, desc, state, issuer string) url.Values {
 	q := url.Values{"error": {code}, "iss": {issuer}}
 	if desc != "" {
 		q.Set("error_description", desc)
@@ -272,7 +290,7 @@ func errorRedirect(redirectURI, code, desc, state, issuer string) string {
 	if state != "" {
 		q.Set("state", state)
 	}
-	return withQuery(redirectURI, q)
+	return q
 }
 
 // withQuery adds q to the query of uri, keeping the query the client registered (RFC 6749 §3.1.2).
@@ -382,7 +400,7 @@ func (s *Server) Consent(ctx context.Context, req *tokenv1.ConsentRequest) (*tok
 			return nil, err
 		}
 		s.audit("consent", "denied", cl, sess.UserID, "", req.GetBrowser())
-		return &tokenv1.ConsentResponse{Step: s.redirectStep(errorRedirect(in.RedirectURI, apierror.AccessDenied, "the user denied the request", in.State, s.issuer))}, nil
+		return &tokenv1.ConsentResponse{Step: s.respond(in.RedirectURI, in.ResponseMode, errorParams(apierror.AccessDenied, "the user denied the request", in.State, s.issuer))}, nil
 	}
 	if req.GetRemember() && cl.AllowRememberConsent {
 		if err := s.st.PutConsent(ctx, store.Consent{

@@ -151,6 +151,7 @@ type Step struct {
 	//	*Step_RedirectUri
 	//	*Step_Login
 	//	*Step_Consent
+	//	*Step_FormPost
 	Step isStep_Step `protobuf_oneof:"step"`
 	// Set the SSO session cookie to this value (after a login); empty: leave it.
 	SetSessionCookie string `protobuf:"bytes,4,opt,name=set_session_cookie,json=setSessionCookie,proto3" json:"set_session_cookie,omitempty"`
@@ -226,6 +227,15 @@ func (x *Step) GetConsent() *ConsentPage {
 	return nil
 }
 
+func (x *Step) GetFormPost() *FormPost {
+	if x != nil {
+		if x, ok := x.Step.(*Step_FormPost); ok {
+			return x.FormPost
+		}
+	}
+	return nil
+}
+
 func (x *Step) GetSetSessionCookie() string {
 	if x != nil {
 		return x.SetSessionCookie
@@ -266,11 +276,130 @@ type Step_Consent struct {
 	Consent *ConsentPage `protobuf:"bytes,3,opt,name=consent,proto3,oneof"`
 }
 
+type Step_FormPost struct {
+	// Answer the client with an auto-submitting HTML form POSTed to its redirect URI (OAuth 2.0 Form Post
+	// Response Mode), for an authorization request with response_mode=form_post.
+	FormPost *FormPost `protobuf:"bytes,7,opt,name=form_post,json=formPost,proto3,oneof"`
+}
+
 func (*Step_RedirectUri) isStep_Step() {}
 
 func (*Step_Login) isStep_Step() {}
 
 func (*Step_Consent) isStep_Step() {}
+
+func (*Step_FormPost) isStep_Step() {}
+
+// FormPost is an authorization response delivered by the browser as an HTML form POST (OAuth 2.0 Form Post
+// Response Mode §2): the page must submit exactly these parameters, in order, to action.
+type FormPost struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client's validated redirect URI, exactly as registered and requested (with its own query, if any).
+	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	// The response parameters (code, state, iss; or error, error_description, state, iss).
+	Params        []*FormParam `protobuf:"bytes,2,rep,name=params,proto3" json:"params,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FormPost) Reset() {
+	*x = FormPost{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FormPost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FormPost) ProtoMessage() {}
+
+func (x *FormPost) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FormPost.ProtoReflect.Descriptor instead.
+func (*FormPost) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FormPost) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *FormPost) GetParams() []*FormParam {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+// FormParam is one name/value pair of a FormPost.
+type FormParam struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The parameter name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The parameter value.
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FormParam) Reset() {
+	*x = FormParam{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FormParam) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FormParam) ProtoMessage() {}
+
+func (x *FormParam) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FormParam.ProtoReflect.Descriptor instead.
+func (*FormParam) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *FormParam) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FormParam) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
 
 // LoginPage is what the login page shows.
 type LoginPage struct {
@@ -289,7 +418,7 @@ type LoginPage struct {
 
 func (x *LoginPage) Reset() {
 	*x = LoginPage{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[3]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +430,7 @@ func (x *LoginPage) String() string {
 func (*LoginPage) ProtoMessage() {}
 
 func (x *LoginPage) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[3]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +443,7 @@ func (x *LoginPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginPage.ProtoReflect.Descriptor instead.
 func (*LoginPage) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{3}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LoginPage) GetInteractionId() string {
@@ -364,7 +493,7 @@ type ConsentPage struct {
 
 func (x *ConsentPage) Reset() {
 	*x = ConsentPage{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[4]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +505,7 @@ func (x *ConsentPage) String() string {
 func (*ConsentPage) ProtoMessage() {}
 
 func (x *ConsentPage) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[4]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +518,7 @@ func (x *ConsentPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentPage.ProtoReflect.Descriptor instead.
 func (*ConsentPage) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{4}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ConsentPage) GetInteractionId() string {
@@ -438,7 +567,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[5]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +579,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[5]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +592,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{5}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AuthorizeResponse) GetStep() *Step {
@@ -490,7 +619,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[6]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +631,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[6]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +644,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{6}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LoginRequest) GetInteractionId() string {
@@ -557,7 +686,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[7]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +698,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[7]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +711,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{7}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LoginResponse) GetStep() *Step {
@@ -609,7 +738,7 @@ type ConsentRequest struct {
 
 func (x *ConsentRequest) Reset() {
 	*x = ConsentRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[8]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +750,7 @@ func (x *ConsentRequest) String() string {
 func (*ConsentRequest) ProtoMessage() {}
 
 func (x *ConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[8]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +763,7 @@ func (x *ConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentRequest.ProtoReflect.Descriptor instead.
 func (*ConsentRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{8}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ConsentRequest) GetInteractionId() string {
@@ -676,7 +805,7 @@ type ConsentResponse struct {
 
 func (x *ConsentResponse) Reset() {
 	*x = ConsentResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[9]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +817,7 @@ func (x *ConsentResponse) String() string {
 func (*ConsentResponse) ProtoMessage() {}
 
 func (x *ConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[9]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +830,7 @@ func (x *ConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentResponse.ProtoReflect.Descriptor instead.
 func (*ConsentResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{9}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ConsentResponse) GetStep() *Step {
@@ -725,7 +854,7 @@ type EndSessionRequest struct {
 
 func (x *EndSessionRequest) Reset() {
 	*x = EndSessionRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[10]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +866,7 @@ func (x *EndSessionRequest) String() string {
 func (*EndSessionRequest) ProtoMessage() {}
 
 func (x *EndSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[10]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +879,7 @@ func (x *EndSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndSessionRequest.ProtoReflect.Descriptor instead.
 func (*EndSessionRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{10}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *EndSessionRequest) GetParameters() string {
@@ -779,14 +908,17 @@ type EndSessionResponse struct {
 	// single-use, short-lived) back with ConfirmEndSessionRequest. The session cookie must be kept.
 	ConfirmId string `protobuf:"bytes,3,opt,name=confirm_id,json=confirmId,proto3" json:"confirm_id,omitempty"`
 	// The display name of the client that asked for the logout, for the confirmation page; may be empty.
-	ClientName    string `protobuf:"bytes,4,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
+	ClientName string `protobuf:"bytes,4,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
+	// Whether this request ended an SSO session (the one id_token_hint names, or the browser's): only then
+	// does the signed-out page say so. False when there was nothing to end.
+	SessionEnded  bool `protobuf:"varint,5,opt,name=session_ended,json=sessionEnded,proto3" json:"session_ended,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EndSessionResponse) Reset() {
 	*x = EndSessionResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[11]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +930,7 @@ func (x *EndSessionResponse) String() string {
 func (*EndSessionResponse) ProtoMessage() {}
 
 func (x *EndSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[11]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +943,7 @@ func (x *EndSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndSessionResponse.ProtoReflect.Descriptor instead.
 func (*EndSessionResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{11}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EndSessionResponse) GetRedirectUri() string {
@@ -842,6 +974,13 @@ func (x *EndSessionResponse) GetClientName() string {
 	return ""
 }
 
+func (x *EndSessionResponse) GetSessionEnded() bool {
+	if x != nil {
+		return x.SessionEnded
+	}
+	return false
+}
+
 // ConfirmEndSessionRequest is the user's answer on the logout confirmation page.
 type ConfirmEndSessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -857,7 +996,7 @@ type ConfirmEndSessionRequest struct {
 
 func (x *ConfirmEndSessionRequest) Reset() {
 	*x = ConfirmEndSessionRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +1008,7 @@ func (x *ConfirmEndSessionRequest) String() string {
 func (*ConfirmEndSessionRequest) ProtoMessage() {}
 
 func (x *ConfirmEndSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +1021,7 @@ func (x *ConfirmEndSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEndSessionRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmEndSessionRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{12}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConfirmEndSessionRequest) GetConfirmId() string {
@@ -921,7 +1060,7 @@ type ConfirmEndSessionResponse struct {
 
 func (x *ConfirmEndSessionResponse) Reset() {
 	*x = ConfirmEndSessionResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1072,7 @@ func (x *ConfirmEndSessionResponse) String() string {
 func (*ConfirmEndSessionResponse) ProtoMessage() {}
 
 func (x *ConfirmEndSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1085,7 @@ func (x *ConfirmEndSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEndSessionResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmEndSessionResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{13}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConfirmEndSessionResponse) GetLoggedOut() bool {
@@ -981,7 +1120,7 @@ type UserInfoRequest struct {
 
 func (x *UserInfoRequest) Reset() {
 	*x = UserInfoRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1132,7 @@ func (x *UserInfoRequest) String() string {
 func (*UserInfoRequest) ProtoMessage() {}
 
 func (x *UserInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1145,7 @@ func (x *UserInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfoRequest.ProtoReflect.Descriptor instead.
 func (*UserInfoRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{14}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UserInfoRequest) GetAccessToken() string {
@@ -1043,7 +1182,7 @@ type UserInfoResponse struct {
 
 func (x *UserInfoResponse) Reset() {
 	*x = UserInfoResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1194,7 @@ func (x *UserInfoResponse) String() string {
 func (*UserInfoResponse) ProtoMessage() {}
 
 func (x *UserInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1207,7 @@ func (x *UserInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfoResponse.ProtoReflect.Descriptor instead.
 func (*UserInfoResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{15}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UserInfoResponse) GetSub() string {
@@ -1145,7 +1284,7 @@ type CheckCorsOriginRequest struct {
 
 func (x *CheckCorsOriginRequest) Reset() {
 	*x = CheckCorsOriginRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[16]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1296,7 @@ func (x *CheckCorsOriginRequest) String() string {
 func (*CheckCorsOriginRequest) ProtoMessage() {}
 
 func (x *CheckCorsOriginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[16]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1309,7 @@ func (x *CheckCorsOriginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCorsOriginRequest.ProtoReflect.Descriptor instead.
 func (*CheckCorsOriginRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{16}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CheckCorsOriginRequest) GetOrigin() string {
@@ -1191,7 +1330,7 @@ type CheckCorsOriginResponse struct {
 
 func (x *CheckCorsOriginResponse) Reset() {
 	*x = CheckCorsOriginResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[17]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1342,7 @@ func (x *CheckCorsOriginResponse) String() string {
 func (*CheckCorsOriginResponse) ProtoMessage() {}
 
 func (x *CheckCorsOriginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[17]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1355,7 @@ func (x *CheckCorsOriginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCorsOriginResponse.ProtoReflect.Descriptor instead.
 func (*CheckCorsOriginResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{17}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CheckCorsOriginResponse) GetAllowed() bool {
@@ -1241,15 +1380,22 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\n" +
 	"parameters\x18\x01 \x01(\tR\n" +
 	"parameters\x125\n" +
-	"\abrowser\x18\x02 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"\xb1\x02\n" +
+	"\abrowser\x18\x02 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"\xee\x02\n" +
 	"\x04Step\x12#\n" +
 	"\fredirect_uri\x18\x01 \x01(\tH\x00R\vredirectUri\x125\n" +
 	"\x05login\x18\x02 \x01(\v2\x1d.authsuite.token.v1.LoginPageH\x00R\x05login\x12;\n" +
-	"\aconsent\x18\x03 \x01(\v2\x1f.authsuite.token.v1.ConsentPageH\x00R\aconsent\x12,\n" +
+	"\aconsent\x18\x03 \x01(\v2\x1f.authsuite.token.v1.ConsentPageH\x00R\aconsent\x12;\n" +
+	"\tform_post\x18\a \x01(\v2\x1c.authsuite.token.v1.FormPostH\x00R\bformPost\x12,\n" +
 	"\x12set_session_cookie\x18\x04 \x01(\tR\x10setSessionCookie\x123\n" +
 	"\x16session_cookie_max_age\x18\x05 \x01(\x03R\x13sessionCookieMaxAge\x12%\n" +
 	"\x0esecure_cookies\x18\x06 \x01(\bR\rsecureCookiesB\x06\n" +
-	"\x04step\"\x88\x01\n" +
+	"\x04step\"Y\n" +
+	"\bFormPost\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x125\n" +
+	"\x06params\x18\x02 \x03(\v2\x1d.authsuite.token.v1.FormParamR\x06params\"5\n" +
+	"\tFormParam\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x88\x01\n" +
 	"\tLoginPage\x12%\n" +
 	"\x0einteraction_id\x18\x01 \x01(\tR\rinteractionId\x12\x1f\n" +
 	"\vclient_name\x18\x02 \x01(\tR\n" +
@@ -1284,14 +1430,15 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\n" +
 	"parameters\x18\x01 \x01(\tR\n" +
 	"parameters\x125\n" +
-	"\abrowser\x18\x02 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"\x9e\x01\n" +
+	"\abrowser\x18\x02 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"\xc3\x01\n" +
 	"\x12EndSessionResponse\x12!\n" +
 	"\fredirect_uri\x18\x01 \x01(\tR\vredirectUri\x12%\n" +
 	"\x0esecure_cookies\x18\x02 \x01(\bR\rsecureCookies\x12\x1d\n" +
 	"\n" +
 	"confirm_id\x18\x03 \x01(\tR\tconfirmId\x12\x1f\n" +
 	"\vclient_name\x18\x04 \x01(\tR\n" +
-	"clientName\"\x88\x01\n" +
+	"clientName\x12#\n" +
+	"\rsession_ended\x18\x05 \x01(\bR\fsessionEnded\"\x88\x01\n" +
 	"\x18ConfirmEndSessionRequest\x12\x1d\n" +
 	"\n" +
 	"confirm_id\x18\x01 \x01(\tR\tconfirmId\x12\x16\n" +
@@ -1350,57 +1497,61 @@ func file_authsuite_token_v1_authorize_proto_rawDescGZIP() []byte {
 	return file_authsuite_token_v1_authorize_proto_rawDescData
 }
 
-var file_authsuite_token_v1_authorize_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_authsuite_token_v1_authorize_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_authsuite_token_v1_authorize_proto_goTypes = []any{
 	(*Browser)(nil),                   // 0: authsuite.token.v1.Browser
 	(*AuthorizeRequest)(nil),          // 1: authsuite.token.v1.AuthorizeRequest
 	(*Step)(nil),                      // 2: authsuite.token.v1.Step
-	(*LoginPage)(nil),                 // 3: authsuite.token.v1.LoginPage
-	(*ConsentPage)(nil),               // 4: authsuite.token.v1.ConsentPage
-	(*AuthorizeResponse)(nil),         // 5: authsuite.token.v1.AuthorizeResponse
-	(*LoginRequest)(nil),              // 6: authsuite.token.v1.LoginRequest
-	(*LoginResponse)(nil),             // 7: authsuite.token.v1.LoginResponse
-	(*ConsentRequest)(nil),            // 8: authsuite.token.v1.ConsentRequest
-	(*ConsentResponse)(nil),           // 9: authsuite.token.v1.ConsentResponse
-	(*EndSessionRequest)(nil),         // 10: authsuite.token.v1.EndSessionRequest
-	(*EndSessionResponse)(nil),        // 11: authsuite.token.v1.EndSessionResponse
-	(*ConfirmEndSessionRequest)(nil),  // 12: authsuite.token.v1.ConfirmEndSessionRequest
-	(*ConfirmEndSessionResponse)(nil), // 13: authsuite.token.v1.ConfirmEndSessionResponse
-	(*UserInfoRequest)(nil),           // 14: authsuite.token.v1.UserInfoRequest
-	(*UserInfoResponse)(nil),          // 15: authsuite.token.v1.UserInfoResponse
-	(*CheckCorsOriginRequest)(nil),    // 16: authsuite.token.v1.CheckCorsOriginRequest
-	(*CheckCorsOriginResponse)(nil),   // 17: authsuite.token.v1.CheckCorsOriginResponse
+	(*FormPost)(nil),                  // 3: authsuite.token.v1.FormPost
+	(*FormParam)(nil),                 // 4: authsuite.token.v1.FormParam
+	(*LoginPage)(nil),                 // 5: authsuite.token.v1.LoginPage
+	(*ConsentPage)(nil),               // 6: authsuite.token.v1.ConsentPage
+	(*AuthorizeResponse)(nil),         // 7: authsuite.token.v1.AuthorizeResponse
+	(*LoginRequest)(nil),              // 8: authsuite.token.v1.LoginRequest
+	(*LoginResponse)(nil),             // 9: authsuite.token.v1.LoginResponse
+	(*ConsentRequest)(nil),            // 10: authsuite.token.v1.ConsentRequest
+	(*ConsentResponse)(nil),           // 11: authsuite.token.v1.ConsentResponse
+	(*EndSessionRequest)(nil),         // 12: authsuite.token.v1.EndSessionRequest
+	(*EndSessionResponse)(nil),        // 13: authsuite.token.v1.EndSessionResponse
+	(*ConfirmEndSessionRequest)(nil),  // 14: authsuite.token.v1.ConfirmEndSessionRequest
+	(*ConfirmEndSessionResponse)(nil), // 15: authsuite.token.v1.ConfirmEndSessionResponse
+	(*UserInfoRequest)(nil),           // 16: authsuite.token.v1.UserInfoRequest
+	(*UserInfoResponse)(nil),          // 17: authsuite.token.v1.UserInfoResponse
+	(*CheckCorsOriginRequest)(nil),    // 18: authsuite.token.v1.CheckCorsOriginRequest
+	(*CheckCorsOriginResponse)(nil),   // 19: authsuite.token.v1.CheckCorsOriginResponse
 }
 var file_authsuite_token_v1_authorize_proto_depIdxs = []int32{
 	0,  // 0: authsuite.token.v1.AuthorizeRequest.browser:type_name -> authsuite.token.v1.Browser
-	3,  // 1: authsuite.token.v1.Step.login:type_name -> authsuite.token.v1.LoginPage
-	4,  // 2: authsuite.token.v1.Step.consent:type_name -> authsuite.token.v1.ConsentPage
-	2,  // 3: authsuite.token.v1.AuthorizeResponse.step:type_name -> authsuite.token.v1.Step
-	0,  // 4: authsuite.token.v1.LoginRequest.browser:type_name -> authsuite.token.v1.Browser
-	2,  // 5: authsuite.token.v1.LoginResponse.step:type_name -> authsuite.token.v1.Step
-	0,  // 6: authsuite.token.v1.ConsentRequest.browser:type_name -> authsuite.token.v1.Browser
-	2,  // 7: authsuite.token.v1.ConsentResponse.step:type_name -> authsuite.token.v1.Step
-	0,  // 8: authsuite.token.v1.EndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
-	0,  // 9: authsuite.token.v1.ConfirmEndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
-	1,  // 10: authsuite.token.v1.AuthorizeService.Authorize:input_type -> authsuite.token.v1.AuthorizeRequest
-	6,  // 11: authsuite.token.v1.AuthorizeService.Login:input_type -> authsuite.token.v1.LoginRequest
-	8,  // 12: authsuite.token.v1.AuthorizeService.Consent:input_type -> authsuite.token.v1.ConsentRequest
-	10, // 13: authsuite.token.v1.AuthorizeService.EndSession:input_type -> authsuite.token.v1.EndSessionRequest
-	12, // 14: authsuite.token.v1.AuthorizeService.ConfirmEndSession:input_type -> authsuite.token.v1.ConfirmEndSessionRequest
-	14, // 15: authsuite.token.v1.AuthorizeService.UserInfo:input_type -> authsuite.token.v1.UserInfoRequest
-	16, // 16: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:input_type -> authsuite.token.v1.CheckCorsOriginRequest
-	5,  // 17: authsuite.token.v1.AuthorizeService.Authorize:output_type -> authsuite.token.v1.AuthorizeResponse
-	7,  // 18: authsuite.token.v1.AuthorizeService.Login:output_type -> authsuite.token.v1.LoginResponse
-	9,  // 19: authsuite.token.v1.AuthorizeService.Consent:output_type -> authsuite.token.v1.ConsentResponse
-	11, // 20: authsuite.token.v1.AuthorizeService.EndSession:output_type -> authsuite.token.v1.EndSessionResponse
-	13, // 21: authsuite.token.v1.AuthorizeService.ConfirmEndSession:output_type -> authsuite.token.v1.ConfirmEndSessionResponse
-	15, // 22: authsuite.token.v1.AuthorizeService.UserInfo:output_type -> authsuite.token.v1.UserInfoResponse
-	17, // 23: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:output_type -> authsuite.token.v1.CheckCorsOriginResponse
-	17, // [17:24] is the sub-list for method output_type
-	10, // [10:17] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	5,  // 1: authsuite.token.v1.Step.login:type_name -> authsuite.token.v1.LoginPage
+	6,  // 2: authsuite.token.v1.Step.consent:type_name -> authsuite.token.v1.ConsentPage
+	3,  // 3: authsuite.token.v1.Step.form_post:type_name -> authsuite.token.v1.FormPost
+	4,  // 4: authsuite.token.v1.FormPost.params:type_name -> authsuite.token.v1.FormParam
+	2,  // 5: authsuite.token.v1.AuthorizeResponse.step:type_name -> authsuite.token.v1.Step
+	0,  // 6: authsuite.token.v1.LoginRequest.browser:type_name -> authsuite.token.v1.Browser
+	2,  // 7: authsuite.token.v1.LoginResponse.step:type_name -> authsuite.token.v1.Step
+	0,  // 8: authsuite.token.v1.ConsentRequest.browser:type_name -> authsuite.token.v1.Browser
+	2,  // 9: authsuite.token.v1.ConsentResponse.step:type_name -> authsuite.token.v1.Step
+	0,  // 10: authsuite.token.v1.EndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
+	0,  // 11: authsuite.token.v1.ConfirmEndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
+	1,  // 12: authsuite.token.v1.AuthorizeService.Authorize:input_type -> authsuite.token.v1.AuthorizeRequest
+	8,  // 13: authsuite.token.v1.AuthorizeService.Login:input_type -> authsuite.token.v1.LoginRequest
+	10, // 14: authsuite.token.v1.AuthorizeService.Consent:input_type -> authsuite.token.v1.ConsentRequest
+	12, // 15: authsuite.token.v1.AuthorizeService.EndSession:input_type -> authsuite.token.v1.EndSessionRequest
+	14, // 16: authsuite.token.v1.AuthorizeService.ConfirmEndSession:input_type -> authsuite.token.v1.ConfirmEndSessionRequest
+	16, // 17: authsuite.token.v1.AuthorizeService.UserInfo:input_type -> authsuite.token.v1.UserInfoRequest
+	18, // 18: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:input_type -> authsuite.token.v1.CheckCorsOriginRequest
+	7,  // 19: authsuite.token.v1.AuthorizeService.Authorize:output_type -> authsuite.token.v1.AuthorizeResponse
+	9,  // 20: authsuite.token.v1.AuthorizeService.Login:output_type -> authsuite.token.v1.LoginResponse
+	11, // 21: authsuite.token.v1.AuthorizeService.Consent:output_type -> authsuite.token.v1.ConsentResponse
+	13, // 22: authsuite.token.v1.AuthorizeService.EndSession:output_type -> authsuite.token.v1.EndSessionResponse
+	15, // 23: authsuite.token.v1.AuthorizeService.ConfirmEndSession:output_type -> authsuite.token.v1.ConfirmEndSessionResponse
+	17, // 24: authsuite.token.v1.AuthorizeService.UserInfo:output_type -> authsuite.token.v1.UserInfoResponse
+	19, // 25: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:output_type -> authsuite.token.v1.CheckCorsOriginResponse
+	19, // [19:26] is the sub-list for method output_type
+	12, // [12:19] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_token_v1_authorize_proto_init() }
@@ -1412,15 +1563,16 @@ func file_authsuite_token_v1_authorize_proto_init() {
 		(*Step_RedirectUri)(nil),
 		(*Step_Login)(nil),
 		(*Step_Consent)(nil),
+		(*Step_FormPost)(nil),
 	}
-	file_authsuite_token_v1_authorize_proto_msgTypes[15].OneofWrappers = []any{}
+	file_authsuite_token_v1_authorize_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_token_v1_authorize_proto_rawDesc), len(file_authsuite_token_v1_authorize_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,7 +48,9 @@ type AuthorizeServiceClient interface {
 	// Consent records the user's decision on a pending interaction and answers the next step.
 	Consent(ctx context.Context, in *ConsentRequest, opts ...grpc.CallOption) (*ConsentResponse, error)
 	// EndSession is RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2): it ends the SSO session
-	// and sends back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.5).
+	// a valid id_token_hint names by its sid, with or without the browser's cookie (so a relying party's
+	// server can call it), and sends back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.5).
+	// The browser's own session, when the hint does not name it, ends only after the user confirms.
 	EndSession(ctx context.Context, in *EndSessionRequest, opts ...grpc.CallOption) (*EndSessionResponse, error)
 	// ConfirmEndSession carries out, or cancels, a logout that EndSession asked the user to confirm
 	// (OpenID Connect RP-Initiated Logout 1.0 §2: without a matching id_token_hint the OP asks the user).
@@ -157,7 +159,9 @@ type AuthorizeServiceServer interface {
 	// Consent records the user's decision on a pending interaction and answers the next step.
 	Consent(context.Context, *ConsentRequest) (*ConsentResponse, error)
 	// EndSession is RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2): it ends the SSO session
-	// and sends back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.5).
+	// a valid id_token_hint names by its sid, with or without the browser's cookie (so a relying party's
+	// server can call it), and sends back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.5).
+	// The browser's own session, when the hint does not name it, ends only after the user confirms.
 	EndSession(context.Context, *EndSessionRequest) (*EndSessionResponse, error)
 	// ConfirmEndSession carries out, or cancels, a logout that EndSession asked the user to confirm
 	// (OpenID Connect RP-Initiated Logout 1.0 §2: without a matching id_token_hint the OP asks the user).

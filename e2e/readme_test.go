@@ -247,7 +247,10 @@ var servingLine = regexp.MustCompile(`authsuite serving.*\bhttp_addr"?[=:]"?([0-
 func (s *readmeServer) start() error {
 	s.cmd = exec.Command(s.bin, append([]string{"serve"}, s.args...)...)
 	s.cmd.Dir = s.dir
-	s.cmd.Env = append(append([]string{}, s.env...), "AUTHSUITE_HTTP_ADDR="+s.httpAddr, "AUTHSUITE_GRPC_ADDR="+s.grpcAddr)
+	// The admin listener (/metrics) is not the README's business: always a free port, also on a restart,
+	// where the REST port is the bound one and the admin default would be the fixed 127.0.0.1:8084.
+	s.cmd.Env = append(append([]string{}, s.env...), "AUTHSUITE_HTTP_ADDR="+s.httpAddr, "AUTHSUITE_GRPC_ADDR="+s.grpcAddr,
+		"AUTHSUITE_ADMIN_ADDR=127.0.0.1:0")
 	pr, pw := io.Pipe()
 	s.cmd.Stdout, s.cmd.Stderr = pw, pw
 	if err := s.cmd.Start(); err != nil {

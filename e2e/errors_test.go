@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,4 +211,114 @@ func awaitClient(t testing.TB, s *suite, id, secret string) {
 	eventually(t, time.Second, id+" known to the token service", func() bool {
 		return s.form("/connect/token", "grant_type=client_credentials", id, secret).status == 200
 	})
+}
+
+// restError is the JSON error object every JSON route answers: the RFC 6749 §5.2 members, the invalid
+// field, and every problem of a multi-problem refusal.
+type restError struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+	Field            string `json:"field"`
+	Violations       []struct {
+		Field       string `json:"field"`
+		Description string `json:"description"`
+	} `json:"violations"`
+}
+
+// decodeRESTError decodes r's body as an restError (unknown members refused) and checks what every JSON error
+// body guarantees: application/json, one object ending with a newline, no HTML escapes, no gRPC code name
+// appended to the description.
+func decodeRESTError(t *testing.T, what string, r response, status int, code string) restError {
+	t.Helper()
+	if r.status != status || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		t.Fatalf("%s: %d %s %s, want %d JSON", what, r.status, r.header.Get("Content-Type"), r.body, status)
+	}
+	if !bytes.HasSuffix(r.body, []byte("}\n")) {
+		t.Errorf("%s: body %q does not end with a newline", what, r.body)
+	}
+	if bytes.Contains(r.body, []byte(`\u003c`)) || bytes.Contains(r.body, []byte(`\u003e`)) || bytes.Contains(r.body, []byte(`\u0026`)) {
+		t.Errorf("%s: body %s is HTML-escaped", what, r.body)
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	var e restError
+	if err := dec.Decode(&e); err != nil {
+		t.Fatalf("%s: body %s: %v", what, r.body, err)
+	}
+	if e.Error != code {
+		t.Fatalf("%s: error %q, want %q (%s)", what, e.Error, code, r.body)
+	}
+	for _, suffix := range []string{": failed precondition", ": not found", ": already exists", ": permission denied", ": unauthenticated", ": invalid argument"} {
+		if strings.HasSuffix(e.ErrorDescription, suffix) {
+			t.Errorf("%s: error_description %q ends with a gRPC code name", what, e.ErrorDescription)
+		}
+	}
+	return e
+}
+
+// TestErrorAnswers: errors over REST are typed JSON objects ending with a newline, not HTML-escaped, whose
+// error_description is what the service said (no ": failed precondition" suffix), and a refusal with many
+// problems lists each as a violation; the simple revoke API answers {code, msg}, userinfo the RFC 6750 §3
+// challenge.
+func TestErrorAnswers(t *testing.T) {
+	f := newFixture(t)
+	s := f.s
+
+	e := decodeRESTError(t, "delete the system tenant", s.call("DELETE", "/api/adminapi2/v1/tenants/default", f.adminToken, nil), 400, "failed_precondition")
+	if e.ErrorDescription != `the system tenant "default" cannot be deleted` {
+		t.Errorf("error_description %q", e.ErrorDescription)
+	}
+	e = decodeRESTError(t, "unknown tenant", s.call("GET", "/api/adminapi2/v1/tenants/nope/clients", f.adminToken, nil), 404, "not_found")
+	if e.ErrorDescription == "" || strings.Contains(e.ErrorDescription, "not found") {
+		t.Errorf("unknown tenant: error_description %q", e.ErrorDescription)
+	}
+
+	// Caller input quoted in a description keeps its characters.
+	e = decodeRESTError(t, "repeated parameter", s.form("/connect/token", "grant_type=client_credentials&%3Ctoken%3E=a&%3Ctoken%3E=b", "", ""), 400, "invalid_request")
+	if !strings.Contains(e.ErrorDescription, `"<token>"`) {
+		t.Errorf("repeated parameter: error_description %q", e.ErrorDescription)
+	}
+
+	// A provider file with several problems: every one is a structured violation.
+	bad := map[string]any{"oauthConfigurations": map[string]any{
+		"no_such_type": map[string]any{"x": map[string]any{"CLIENT_ID": "id", "CLIENT_SECRET": "secret"}},
+		"github":       map[string]any{"gh": map[string]any{"CLIENT_SECRET": "secret"}},
+		"slack":        map[string]any{"sl": "not an object"},
+	}}
+	e = decodeRESTError(t, "bad provider file", s.call("POST", "/Thingworx/Subsystems/WorkflowSubsystem/Services/LoadOAuthConfiguration", f.adminToken, bad), 400, "invalid_request")
+	if len(e.Violations) < 3 {
+		t.Fatalf("bad provider file: %d violations, want one per problem: %+v", len(e.Violations), e)
+	}
+	fields := map[string]bool{}
+	for _, v := range e.Violations {
+		if !strings.HasPrefix(v.Field, "oauthConfigurations.") || v.Description == "" {
+			t.Errorf("violation %+v", v)
+		}
+		fields[strings.SplitN(strings.TrimPrefix(v.Field, "oauthConfigurations."), ".", 2)[0]] = true
+	}
+	if !fields["no_such_type"] || !fields["github"] || !fields["slack"] {
+		t.Errorf("violations name %v, want no_such_type, github and slack", fields)
+	}
+
+	// The simple revoke API's failure shape.
+	r := s.call("GET", "/api/oauth2/server/tokens/revoke", "", nil)
+	var rf struct {
+		Code int    `json:"code"`
+		Msg  string `json:"msg"`
+	}
+	if err := json.Unmarshal(r.body, &rf); err != nil || r.status != 400 || rf.Code != 400 || rf.Msg == "" || !bytes.HasSuffix(r.body, []byte("\n")) {
+		t.Fatalf("revoke without token: %d %q (%v)", r.status, r.body, err)
+	}
+
+	// userinfo without a token: 401, a challenge without an error code (RFC 6750 §3.1).
+	r = s.call("GET", "/connect/userinfo", "", nil)
+	decodeRESTError(t, "userinfo without a token", r, 401, "invalid_token")
+	if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="authsuite"` {
+		t.Errorf("userinfo challenge %q", got)
+	}
+	r = s.call("GET", "/connect/userinfo", "not-a-token", nil)
+	decodeRESTError(t, "userinfo with a bad token", r, 401, "invalid_token")
+	if got := r.header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
+		t.Errorf("userinfo challenge %q", got)
+	}
 }

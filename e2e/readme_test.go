@@ -353,6 +353,8 @@ func needReadmeTools(t *testing.T) {
 	}
 }
 
+// loadReadme returns README.md's shell blocks and checks its first screen: the title, then prose, then the
+// quick start, before any section.
 func loadReadme(t *testing.T) []readmeBlock {
 	t.Helper()
 	doc, err := os.ReadFile("../README.md")
@@ -365,6 +367,19 @@ func loadReadme(t *testing.T) []readmeBlock {
 	}
 	if len(blocks) == 0 {
 		t.Fatal("README.md has no ```sh block")
+	}
+	lines := strings.Split(string(doc), "\n")
+	if !strings.HasPrefix(lines[0], "# ") {
+		t.Errorf("README.md starts with %q, not the title", lines[0])
+	}
+	const firstScreen = 25
+	if blocks[0].line > firstScreen {
+		t.Errorf("README.md: the quick start begins on line %d, not on the first screen (%d lines)", blocks[0].line, firstScreen)
+	}
+	for i := 1; i < blocks[0].line-1 && i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "#") {
+			t.Errorf("README.md line %d: a heading (%q) before the quick start", i+1, lines[i])
+		}
 	}
 	return blocks
 }

@@ -21,6 +21,7 @@ type userFlags struct {
 	id, loginName, email, mobile, displayName string
 	roles                                     listFlag
 	disabled                                  bool
+	emailVerified, phoneVerified              bool
 	passwordStdin                             bool
 }
 
@@ -34,10 +35,12 @@ func (f *userFlags) register(fs *flag.FlagSet, create bool) {
 	fs.StringVar(&f.displayName, "display-name", "", "displayName")
 	fs.Var(&f.roles, "roles", "roles, comma-separated (e.g. tenant_admin)")
 	fs.BoolVar(&f.disabled, "disabled", false, "a disabled user cannot sign in or be impersonated")
+	fs.BoolVar(&f.emailVerified, "email-verified", false, "the email is verified (claim email_verified); update: a new email without this flag resets it")
+	fs.BoolVar(&f.phoneVerified, "phone-verified", false, "the mobile is verified (claim phone_number_verified); update: a new mobile without this flag resets it")
 	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of stdin (create: or set "+PasswordEnv+")")
 }
 
-var userSettings = []string{"login-name", "email", "mobile", "display-name", "roles", "disabled", "password-stdin"}
+var userSettings = []string{"login-name", "email", "mobile", "display-name", "roles", "disabled", "email-verified", "phone-verified", "password-stdin"}
 
 func (f *userFlags) apply(u *registryv1.User, given map[string]bool) {
 	if given["id"] {
@@ -60,6 +63,12 @@ func (f *userFlags) apply(u *registryv1.User, given map[string]bool) {
 	}
 	if given["disabled"] {
 		u.Disabled = f.disabled
+	}
+	if given["email-verified"] {
+		u.EmailVerified = proto.Bool(f.emailVerified)
+	}
+	if given["phone-verified"] {
+		u.PhoneVerified = proto.Bool(f.phoneVerified)
 	}
 }
 
@@ -175,6 +184,8 @@ func (e *env) user(ctx context.Context, args []string) error {
 				}
 				u := cur.GetUser()
 				u.TenantId, u.CreateTime, u.UpdateTime, u.Password = "", nil, nil, nil // output only
+				// Unstated, the server keeps each flag while its address stays and resets it when the address changes.
+				u.EmailVerified, u.PhoneVerified = nil, nil
 				f.apply(u, given)
 				if pw != nil {
 					u.Password = proto.String(*pw)

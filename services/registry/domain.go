@@ -3,6 +3,7 @@ package registry
 import (
 	"crypto/rand"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -98,6 +99,28 @@ type User struct {
 	DisableTime  time.Time
 	CreateTime   time.Time
 	UpdateTime   time.Time
+	// EmailVerified and PhoneVerified say that Email and Mobile are verified (OpenID Connect Core §5.1
+	// email_verified, phone_number_verified). Neither is true without its address (ValidateUser).
+	EmailVerified bool
+	PhoneVerified bool
+}
+
+// Verification says which verification flags an update states; an unstated one follows KeepVerification.
+type Verification struct {
+	EmailStated, PhoneStated bool
+}
+
+// KeepVerification completes an update of old to u for the flags the update did not state: a flag is kept
+// while its address stays the same (an e-mail address compared ignoring case, as the directory's uniqueness
+// does) and reset to false when the address changes or is removed, so a new address is never taken for
+// verified (Keycloak behaves alike). Stated flags are left as given.
+func (u *User) KeepVerification(old User, v Verification) {
+	if !v.EmailStated {
+		u.EmailVerified = old.EmailVerified && u.Email != "" && strings.EqualFold(u.Email, old.Email)
+	}
+	if !v.PhoneStated {
+		u.PhoneVerified = old.PhoneVerified && u.Mobile != "" && u.Mobile == old.Mobile
+	}
 }
 
 // NewIncarnation returns a new account incarnation: 128 random bits (crypto/rand.Text), so two accounts

@@ -40,7 +40,8 @@ func ValidateUserID(id string) error { return validateID("userId", id) }
 // ValidateUser checks a user's profile (not the password, see ValidatePassword): id, a required login name
 // (1 to 200 bytes, no control characters or ':'), an optional email (local@domain, at most 254 bytes), an
 // optional mobile number (an optional '+' and 3 to 20 digits), a display name of at most 200 bytes and roles
-// of [A-Za-z0-9._:-]{1,64} without duplicates. Errors name the REST field.
+// of [A-Za-z0-9._:-]{1,64} without duplicates; emailVerified and phoneVerified only with their address. Errors
+// name the REST field.
 func ValidateUser(u User) error {
 	if err := ValidateUserID(u.ID); err != nil {
 		return err
@@ -70,6 +71,12 @@ func ValidateUser(u User) error {
 		if len(digits) < 3 || len(digits) > 20 || strings.Trim(digits, "0123456789") != "" {
 			return apierror.Invalid("mobile", "want an optional '+' and 3 to 20 digits")
 		}
+	}
+	if u.EmailVerified && u.Email == "" {
+		return apierror.Invalid("emailVerified", "cannot be true without an email")
+	}
+	if u.PhoneVerified && u.Mobile == "" {
+		return apierror.Invalid("phoneVerified", "cannot be true without a mobile")
 	}
 	if err := validateText("displayName", u.DisplayName, maxNameLen); err != nil {
 		return err

@@ -122,6 +122,9 @@ type storedUser struct {
 	DisableTime  time.Time `json:"disable_time,omitzero"`
 	CreateTime   time.Time `json:"create_time"`
 	UpdateTime   time.Time `json:"update_time"`
+	// Absent (false) in records written before verification was kept.
+	EmailVerified bool `json:"email_verified,omitempty"`
+	PhoneVerified bool `json:"phone_verified,omitempty"`
 }
 
 func userToStored(u registry.User) storedUser {
@@ -129,6 +132,7 @@ func userToStored(u registry.User) storedUser {
 		ID: u.ID, TenantID: u.TenantID, LoginName: u.LoginName, Email: u.Email, Mobile: u.Mobile,
 		DisplayName: u.DisplayName, PasswordHash: u.PasswordHash, Roles: u.Roles, Disabled: u.Disabled,
 		Incarnation: u.Incarnation, DisableTime: u.DisableTime, CreateTime: u.CreateTime, UpdateTime: u.UpdateTime,
+		EmailVerified: u.EmailVerified, PhoneVerified: u.PhoneVerified,
 	}
 }
 
@@ -137,5 +141,6 @@ func (s storedUser) domain() registry.User {
 		ID: s.ID, TenantID: s.TenantID, LoginName: s.LoginName, Email: s.Email, Mobile: s.Mobile,
 		DisplayName: s.DisplayName, PasswordHash: s.PasswordHash, Roles: s.Roles, Disabled: s.Disabled,
 		Incarnation: s.Incarnation, DisableTime: s.DisableTime, CreateTime: s.CreateTime, UpdateTime: s.UpdateTime,
+		EmailVerified: s.EmailVerified, PhoneVerified: s.PhoneVerified,
 	}
 }

@@ -150,15 +150,22 @@ func userFromProto(pb *registryv1.User) (u registry.User, password *string) {
 		return registry.User{}, nil
 	}
 	u = registry.User{
-		ID:          pb.GetUserId(),
-		LoginName:   pb.GetLoginName(),
-		Email:       pb.GetEmail(),
-		Mobile:      pb.GetMobile(),
-		DisplayName: pb.GetDisplayName(),
-		Roles:       slices.Clone(pb.GetRoles()),
-		Disabled:    pb.GetDisabled(),
+		ID:            pb.GetUserId(),
+		LoginName:     pb.GetLoginName(),
+		Email:         pb.GetEmail(),
+		Mobile:        pb.GetMobile(),
+		DisplayName:   pb.GetDisplayName(),
+		Roles:         slices.Clone(pb.GetRoles()),
+		Disabled:      pb.GetDisabled(),
+		EmailVerified: pb.GetEmailVerified(),
+		PhoneVerified: pb.GetPhoneVerified(),
 	}
 	return u, pb.Password
+}
+
+// verificationFromProto says which verification flags a user message states (registry.KeepVerification).
+func verificationFromProto(pb *registryv1.User) registry.Verification {
+	return registry.Verification{EmailStated: pb.EmailVerified != nil, PhoneStated: pb.PhoneVerified != nil}
 }
 
 // userToProto describes a user; the password (hash) is never included.
@@ -174,6 +181,9 @@ func userToProto(u registry.User) *registryv1.User {
 		Disabled:    u.Disabled,
 		CreateTime:  timestamp(u.CreateTime),
 		UpdateTime:  timestamp(u.UpdateTime),
+
+		EmailVerified: new(u.EmailVerified),
+		PhoneVerified: new(u.PhoneVerified),
 	}
 }
 

@@ -134,6 +134,7 @@ func (us *userService) UpdateUser(ctx context.Context, req *registryv1.UpdateUse
 			if password != nil {
 				in.PasswordHash = hash
 			}
+			in.KeepVerification(old, verificationFromProto(req.GetUser()))
 			// Disabling ends everything issued to the account so far, also once it is enabled again.
 			in.DisableTime = old.DisableTime
 			if in.Disabled && !old.Disabled {

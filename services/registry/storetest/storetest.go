@@ -460,6 +460,7 @@ func testUserCRUD(t *testing.T, s registry.Store) {
 	mustTenant(t, s, "a")
 	want := newUser("a", "u1")
 	want.Email, want.Mobile, want.Disabled = "u1@example.com", "+4912345", true
+	want.EmailVerified, want.PhoneVerified = true, true
 	mustUser(t, s, want)
 	got, err := s.GetUser(ctx, "a", "u1")
 	if err != nil || !equalUser(got, want) {
@@ -696,7 +697,8 @@ func equalUser(a, b registry.User) bool {
 	return a.ID == b.ID && a.TenantID == b.TenantID && a.LoginName == b.LoginName && a.Email == b.Email &&
 		a.Mobile == b.Mobile && a.DisplayName == b.DisplayName && a.PasswordHash == b.PasswordHash &&
 		slices.Equal(a.Roles, b.Roles) && a.Disabled == b.Disabled && a.CreateTime.Equal(b.CreateTime) &&
-		a.UpdateTime.Equal(b.UpdateTime) && a.DisableTime.Equal(b.DisableTime)
+		a.UpdateTime.Equal(b.UpdateTime) && a.DisableTime.Equal(b.DisableTime) &&
+		a.EmailVerified == b.EmailVerified && a.PhoneVerified == b.PhoneVerified
 }
 
 // testUserIncarnation: the store gives every created or seeded account a fresh incarnation (ignoring the

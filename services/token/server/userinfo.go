@@ -15,7 +15,8 @@ import (
 // UserInfo is the UserInfo endpoint (OIDC Core §5.3): the access token must be a live user token with scope
 // openid (else invalid_token 401 / insufficient_scope 403, RFC 6750 §3.1); claims are released by scope
 // (§5.4): profile → name, preferred_username, updated_at; email → email, email_verified; phone →
-// phone_number, phone_number_verified. A disabled or deleted user's token answers invalid_token.
+// phone_number, phone_number_verified (the user's emailVerified and phoneVerified). A disabled or deleted
+// user's token answers invalid_token.
 func (s *Server) UserInfo(ctx context.Context, req *tokenv1.UserInfoRequest) (*tokenv1.UserInfoResponse, error) {
 	v, err := s.verifyToken(req.GetAccessToken())
 	if err != nil {
@@ -54,10 +55,10 @@ func (s *Server) UserInfo(ctx context.Context, req *tokenv1.UserInfoRequest) (*t
 		}
 	}
 	if has("email") && u.GetEmail() != "" {
-		out.Email, out.EmailVerified = new(u.GetEmail()), new(false)
+		out.Email, out.EmailVerified = new(u.GetEmail()), new(u.GetEmailVerified())
 	}
 	if has("phone") && u.GetMobile() != "" {
-		out.PhoneNumber, out.PhoneNumberVerified = new(u.GetMobile()), new(false)
+		out.PhoneNumber, out.PhoneNumberVerified = new(u.GetMobile()), new(u.GetPhoneVerified())
 	}
 	return out, nil
 }

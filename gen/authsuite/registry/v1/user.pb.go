@@ -46,7 +46,15 @@ type User struct {
 	// When the user was created (output only).
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the user was last changed (output only).
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Whether email is verified (the OpenID Connect email_verified claim); never true without an email. On
+	// update, omitting it keeps the stored value while the address stays the same (compared ignoring case)
+	// and resets it to false when the address changes, as Keycloak does. Always present in answers.
+	EmailVerified *bool `protobuf:"varint,12,opt,name=email_verified,json=emailVerified,proto3,oneof" json:"email_verified,omitempty"`
+	// Whether mobile is verified (the OpenID Connect phone_number_verified claim); never true without a
+	// mobile. On update, omitting it keeps the stored value while the number stays the same and resets it to
+	// false when the number changes. Always present in answers.
+	PhoneVerified *bool `protobuf:"varint,13,opt,name=phone_verified,json=phoneVerified,proto3,oneof" json:"phone_verified,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -156,6 +164,20 @@ func (x *User) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *User) GetEmailVerified() bool {
+	if x != nil && x.EmailVerified != nil {
+		return *x.EmailVerified
+	}
+	return false
+}
+
+func (x *User) GetPhoneVerified() bool {
+	if x != nil && x.PhoneVerified != nil {
+		return *x.PhoneVerified
+	}
+	return false
 }
 
 // CreateUserRequest is the body of POST /tenants/{tenantId}/users/.
@@ -685,7 +707,7 @@ var File_authsuite_registry_v1_user_proto protoreflect.FileDescriptor
 
 const file_authsuite_registry_v1_user_proto_rawDesc = "" +
 	"\n" +
-	" authsuite/registry/v1/user.proto\x12\x15authsuite.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x03\n" +
+	" authsuite/registry/v1/user.proto\x12\x15authsuite.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x04\n" +
 	"\x04User\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1d\n" +
@@ -701,8 +723,12 @@ const file_authsuite_registry_v1_user_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTimeB\v\n" +
-	"\t_password\"a\n" +
+	"updateTime\x12*\n" +
+	"\x0eemail_verified\x18\f \x01(\bH\x01R\remailVerified\x88\x01\x01\x12*\n" +
+	"\x0ephone_verified\x18\r \x01(\bH\x02R\rphoneVerified\x88\x01\x01B\v\n" +
+	"\t_passwordB\x11\n" +
+	"\x0f_email_verifiedB\x11\n" +
+	"\x0f_phone_verified\"a\n" +
 	"\x11CreateUserRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12/\n" +
 	"\x04user\x18\x02 \x01(\v2\x1b.authsuite.registry.v1.UserR\x04user\"E\n" +

@@ -16,7 +16,6 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -58,13 +57,8 @@ func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Ga
 		o(g)
 	}
 	g.mux = runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			// Fields at their default value are still written ("requireConsent": false); unset optional
-			// fields (write-only password, absent refresh_token) are not.
-			MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
-		}),
-		runtime.WithErrorHandler(g.writeGRPCError),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newCodec()), // strict bodies (codec.go)
+		runtime.WithErrorHandler(withBodyFieldErrors(g.writeGRPCError)),
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
 		runtime.WithForwardResponseOption(responseHeaders),

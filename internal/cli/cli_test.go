@@ -118,6 +118,8 @@ func TestProviders(t *testing.T) {
 	tr.run(cli.ExitOK, "", "provider", "load", "testdata/providers.json")
 	tr.run(cli.ExitUsage, "", "provider", "load", "testdata/providers_bad.json")
 	tr.run(cli.ExitUsage, "", "provider", "load", "testdata/client.json")
+	tr.run(cli.ExitUsage, "", "provider", "load", "testdata/providers_syntax.json")             // names line 5, column 7
+	tr.run(cli.ExitOK, "", "provider", "load", "../../docs/examples/oauth-configurations.json") // the bare shape
 	tr.run(cli.ExitUsage, "", "provider", "load")
 	tr.run(cli.ExitOK, "", "provider", "list")
 	tr.run(cli.ExitOK, "", "provider", "list", "--output", "json")

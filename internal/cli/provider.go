@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"flag"
 
@@ -23,13 +24,12 @@ func (e *env) provider(ctx context.Context, args []string) error {
 				if err != nil {
 					return err
 				}
-				load = &providerv1.LoadOAuthConfigurationRequest{}
-				if err := fileJSON.Unmarshal(b, load); err != nil {
-					return apierror.Invalid("FILE", "%s: %s", pos[0], clean(err.Error()))
+				// The file goes to the server as written: it accepts the wrapped and the bare shape and
+				// names the line and column of a syntax error.
+				if len(bytes.TrimSpace(b)) == 0 {
+					return apierror.Invalid("FILE", "%s is empty: want the OAuth configuration JSON object", pos[0])
 				}
-				if load.GetOauthConfigurations() == nil {
-					return apierror.Invalid("oauthConfigurations", "%s has no oauthConfigurations object", pos[0])
-				}
+				load = &providerv1.LoadOAuthConfigurationRequest{Document: b}
 				return nil
 			},
 			run: func(s *session, p printer, _ []string, _ map[string]bool) error {

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"html/template"
+	"io"
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -10,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
 )
 
 // providerReturnPath is the OAuth return (redirect) URL registered at third parties (docs/reference/providers.md#return-url).
@@ -17,7 +20,13 @@ const providerReturnPath = "/Thingworx/Oauths/oauth/return"
 
 // registerProvider adds the provider service's generated REST handlers and the browser return URL.
 func (g *Gateway) registerProvider(ctx context.Context, cc grpc.ClientConnInterface) error {
-	if err := providerv1.RegisterProviderConfigServiceHandlerClient(ctx, g.mux, providerv1.NewProviderConfigServiceClient(cc)); err != nil {
+	config := providerv1.NewProviderConfigServiceClient(cc)
+	if err := providerv1.RegisterProviderConfigServiceHandlerClient(ctx, g.mux, config); err != nil {
+		return err
+	}
+	// Registered after the generated handlers, so it takes their LoadOAuthConfiguration route (the mux
+	// tries the latest registration first).
+	if err := g.mux.HandlePath(http.MethodPost, providerConfigLoadPath, g.providerLoad(config)); err != nil {
 		return err
 	}
 	connectors := providerv1.NewConnectorServiceClient(cc)
@@ -139,4 +148,43 @@ func writePage(w http.ResponseWriter, status int, title, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	returnPage.Execute(w, struct{ Title, Message string }{title, msg})
+}
+
+// loadMethod is the gRPC method the LoadOAuthConfiguration route calls.
+const loadMethod = "/authsuite.provider.v1.ProviderConfigService/LoadOAuthConfiguration"
+
+// providerLoad serves LoadOAuthConfiguration over REST. The body is the configuration file itself, in
+// either shape (the wrapped {"oauthConfigurations": {...}} or the bare {<connector type>: {...}} object
+// ThingWorx Flow's template prints), forwarded byte for byte as the request's document: the provider
+// service parses it, so a syntax error is answered with its line and column. The body was already bounded
+// (limitBody); a body over the limit is answered 413 by the error writer. Authorization, sudo and errors
+// are those of every generated route.
+func (g *Gateway) providerLoad(c providerv1.ProviderConfigServiceClient) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		_, outbound := runtime.MarshalerForRequest(g.mux, r)
+		ctx, err := runtime.AnnotateContext(ctx, g.mux, r, loadMethod, runtime.WithHTTPPathPattern(providerConfigLoadPath))
+		if err != nil {
+			runtime.HTTPError(ctx, g.mux, outbound, w, r, err)
+			return
+		}
+		doc, err := io.ReadAll(r.Body)
+		if err != nil {
+			runtime.HTTPError(ctx, g.mux, outbound, w, r, apierror.Invalid("body", "could not be read"))
+			return
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			runtime.HTTPError(ctx, g.mux, outbound, w, r, apierror.Invalid("body", "must be the OAuth configuration file: a JSON object"))
+			return
+		}
+		var md runtime.ServerMetadata
+		resp, err := c.LoadOAuthConfiguration(ctx, &providerv1.LoadOAuthConfigurationRequest{Document: doc}, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
+		ctx = runtime.NewServerMetadataContext(ctx, md)
+		if err != nil {
+			runtime.HTTPError(ctx, g.mux, outbound, w, r, err)
+			return
+		}
+		runtime.ForwardResponseMessage(ctx, g.mux, outbound, w, r, resp, g.mux.GetForwardResponseOptions()...)
+	}
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -58,6 +59,17 @@ type Entry struct {
 	NeedsResourceURL bool
 	// InstanceURL: keep instance_url of the token response (Salesforce, ServiceMax).
 	InstanceURL bool
+	// Microsoft: the endpoints contain "{tenant}", the Microsoft identity platform tenant: the provider's
+	// TENANT_ID, else "common" (which single-tenant applications cannot use, AADSTS50194).
+	Microsoft bool
+	// ResourceScope: the provider's RESOURCE_URL, when given, replaces DefaultResource as the prefix of the
+	// "/user_impersonation" scope (Dynamics 365: the organization's URL).
+	ResourceScope   bool
+	DefaultResource string
+	// LoginURL: the endpoints contain "{login_url}", the provider's LOGIN_URL (a sandbox or My Domain
+	// login host), else DefaultLoginURL (Salesforce, ServiceMax).
+	LoginURL        bool
+	DefaultLoginURL string
 	// SlackOK: the token endpoint answers 200 with "ok": false on errors (Slack).
 	SlackOK bool
 }
@@ -80,6 +92,8 @@ const (
 	keyValidateURL    = "VALIDATE_URL"
 	keyValidateHdrs   = "oauth2_validate_headers"
 	keyParamsScope    = "oauth2_params_scope"
+	keyTenantID       = "TENANT_ID"
+	keyLoginURL       = "LOGIN_URL"
 )
 
 // ConnectorTypes are the 26 connector types of ThingWorx Flow (docs/reference/providers.md#connector-types), in its order.
@@ -94,13 +108,17 @@ func DefaultCatalog() Catalog {
 		return Entry{Type: t, OAuthVersion: "2.0", Required: []string{keyClientID, keyClientSecret},
 			SecretKey: keyClientSecret, ScopeSeparator: " ", ClientAuth: AuthPost}
 	}
-	// Microsoft identity platform v2 endpoints (tenant "common": work, school and personal accounts).
+	// Microsoft identity platform v2 endpoints. The tenant is the provider's TENANT_ID (a directory GUID,
+	// a verified domain, "organizations" or "consumers"), else "common": work, school and personal
+	// accounts, which only multi-tenant applications may use.
 	microsoft := func(t string, scopes ...string) Entry {
 		e := std(t)
-		e.AuthURL = "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
-		e.TokenURL = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+		e.Optional = []string{keyTenantID}
+		e.AuthURL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"
+		e.TokenURL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 		e.Scopes = append([]string{"offline_access"}, scopes...)
 		e.PKCE = true
+		e.Microsoft = true
 		return e
 	}
 	google := func(t string, scopes ...string) Entry {
@@ -115,11 +133,15 @@ func DefaultCatalog() Catalog {
 		e.PKCE = true
 		return e
 	}
+	// Salesforce endpoints live under the login host: login.salesforce.com, or the provider's LOGIN_URL
+	// (test.salesforce.com for sandboxes, https://<domain>.my.salesforce.com for My Domain).
 	salesforce := func(t string) Entry {
 		e := std(t)
-		e.AuthURL = "https://login.salesforce.com/services/oauth2/authorize"
-		e.TokenURL = "https://login.salesforce.com/services/oauth2/token"
-		e.RevokeURL = "https://login.salesforce.com/services/oauth2/revoke"
+		e.Optional = []string{keyLoginURL}
+		e.LoginURL, e.DefaultLoginURL = true, "https://login.salesforce.com"
+		e.AuthURL = "{login_url}/services/oauth2/authorize"
+		e.TokenURL = "{login_url}/services/oauth2/token"
+		e.RevokeURL = "{login_url}/services/oauth2/revoke"
 		e.Scopes = []string{"api", "refresh_token"}
 		e.PKCE = true
 		e.InstanceURL = true
@@ -160,7 +182,12 @@ func DefaultCatalog() Catalog {
 	e.AuthParams = map[string]string{"token_access_type": "offline"}
 	e.PKCE = true
 	add(e)
-	add(microsoft("dynamics365", "https://admin.services.crm.dynamics.com/user_impersonation"))
+	// Dynamics 365: the scope is the organization's URL (RESOURCE_URL) + "/user_impersonation".
+	e = microsoft("dynamics365")
+	e.Optional = []string{keyTenantID, keyResourceURL}
+	e.ResourceScope, e.DefaultResource = true, "https://admin.services.crm.dynamics.com"
+	e.Scopes = append(e.Scopes, e.DefaultResource+"/user_impersonation")
+	add(e)
 	add(microsoft("excel", "Files.ReadWrite.All", "User.Read"))
 	e = std("github")
 	e.AuthURL, e.TokenURL = "https://github.com/login/oauth/authorize", "https://github.com/login/oauth/access_token"
@@ -242,6 +269,32 @@ func (e Entry) Resolve(p Provider, c Connector) (Endpoints, error) {
 		return Endpoints{}, fmt.Errorf("provider %s still holds template placeholders in %s; load real values first", p.ProviderKey, strings.Join(p.Settings.Placeholders, ", "))
 	}
 	ep := Endpoints{AuthURL: e.AuthURL, TokenURL: e.TokenURL, RevokeURL: e.RevokeURL, Scopes: e.Scopes, AuthParams: url.Values{}}
+	if e.Microsoft {
+		tenant := p.Settings.TenantID
+		if tenant == "" {
+			tenant = "common"
+		}
+		ep.AuthURL = strings.ReplaceAll(ep.AuthURL, "{tenant}", url.PathEscape(tenant))
+		ep.TokenURL = strings.ReplaceAll(ep.TokenURL, "{tenant}", url.PathEscape(tenant))
+	}
+	if e.ResourceScope && p.Settings.ResourceURL != "" {
+		ep.Scopes = slices.Clone(ep.Scopes)
+		custom := strings.TrimRight(p.Settings.ResourceURL, "/") + "/user_impersonation"
+		for i, sc := range ep.Scopes {
+			if sc == e.DefaultResource+"/user_impersonation" {
+				ep.Scopes[i] = custom
+			}
+		}
+	}
+	if e.LoginURL {
+		login := strings.TrimRight(p.Settings.LoginURL, "/")
+		if login == "" {
+			login = e.DefaultLoginURL
+		}
+		ep.AuthURL = strings.ReplaceAll(ep.AuthURL, "{login_url}", login)
+		ep.TokenURL = strings.ReplaceAll(ep.TokenURL, "{login_url}", login)
+		ep.RevokeURL = strings.ReplaceAll(ep.RevokeURL, "{login_url}", login)
+	}
 	for k, v := range e.AuthParams {
 		ep.AuthParams.Set(k, v)
 	}

@@ -1,9 +1,9 @@
 package provider
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"sort"
@@ -32,25 +32,6 @@ type Parsed struct {
 // load — the seed's file loads exactly as written — but the provider is not connectable until replaced.
 var placeholder = regexp.MustCompile(`^<[^<>]*>$`)
 
-// ParseJSON parses a configuration file, {"oauthConfigurations": {...}} or the bare inner object, as
-// ParseConfig does.
-func ParseJSON(c Catalog, data []byte) ([]Parsed, []Problem) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, []Problem{{Reason: "is not valid JSON: " + err.Error()}}
-	}
-	if dec.More() {
-		return nil, []Problem{{Reason: "is not valid JSON: data after the top-level value"}}
-	}
-	if m, ok := doc.(map[string]any); ok {
-		if inner, ok := m["oauthConfigurations"]; ok && len(m) == 1 {
-			doc = inner
-		}
-	}
-	return ParseConfig(c, doc)
-}
-
 // ParseConfig validates a decoded configuration ({<connector type>: {<provider name>: {<key>: <value>}}},
 // with JSON values as encoding/json or structpb decode them) against the catalog. It returns the valid
 // entries sorted by type and name and every problem found; when there is any problem, none of the entries
@@ -64,10 +45,16 @@ func ParseConfig(c Catalog, doc any) ([]Parsed, []Problem) {
 	var out []Parsed
 	var problems []Problem
 	n := 0
+	listed := false
 	for _, typ := range sortedKeys(top) {
 		e, known := c[typ]
 		if !known {
-			problems = append(problems, Problem{Entry: ProviderKey{Type: apierror.Clip(typ, 64)}, Reason: "is not a known connector type (want one of " + strings.Join(c.Types(), ", ") + ")"})
+			reason := "is not a known connector type"
+			if !listed { // the list once per answer, not once per unknown key
+				reason += " (want one of " + strings.Join(c.Types(), ", ") + ")"
+				listed = true
+			}
+			problems = append(problems, Problem{Entry: ProviderKey{Type: apierror.Clip(typ, 64)}, Reason: reason})
 			continue
 		}
 		providers, ok := top[typ].(map[string]any)
@@ -194,6 +181,17 @@ func parseEntry(e Entry, k ProviderKey, v any) (Parsed, []Problem) {
 				bad(key, "%s", reason)
 				continue
 			}
+			if key == keyLoginURL || key == keyResourceURL && e.ResourceScope {
+				if reason := checkBaseURL(str); reason != "" {
+					bad(key, "%s", reason)
+					continue
+				}
+			}
+		} else if key == keyTenantID {
+			if reason := checkTenantID(str); reason != "" {
+				bad(key, "%s", reason)
+				continue
+			}
 		}
 		if key == e.SecretKey {
 			secret = str
@@ -217,6 +215,10 @@ func parseEntry(e Entry, k ProviderKey, v any) (Parsed, []Problem) {
 			s.RefreshURL = str
 		case keyValidateURL:
 			s.ValidateURL = str
+		case keyTenantID:
+			s.TenantID = str
+		case keyLoginURL:
+			s.LoginURL = str
 		}
 	}
 	if len(problems) > 0 {
@@ -228,7 +230,7 @@ func parseEntry(e Entry, k ProviderKey, v any) (Parsed, []Problem) {
 
 func isURLKey(key string) bool {
 	switch key {
-	case keyBaseURL, keyResourceURL, keyAuthURL, keyTokenURL, keyRefreshURL, keyValidateURL:
+	case keyBaseURL, keyResourceURL, keyAuthURL, keyTokenURL, keyRefreshURL, keyValidateURL, keyLoginURL:
 		return true
 	}
 	return false
@@ -262,6 +264,73 @@ func checkURL(s string) string {
 		return "must not contain a fragment (RFC 6749 §3.1)"
 	}
 	return ""
+}
+
+// checkBaseURL accepts the origin of an https server ("https://host[:port]", a trailing "/" allowed),
+// such as a Salesforce login host or a Dynamics 365 organization: no path, query or fragment, since
+// endpoint paths and the scope are appended to it. Plain http is accepted for loopback hosts only (local
+// development and tests).
+func checkBaseURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "must be an https URL"
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return "must be an https URL (http only for a loopback host)"
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery {
+		return "must be the server's base URL, like https://example.my.salesforce.com, without a path or query"
+	}
+	return ""
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// tenantGUID is a directory (tenant) id: a GUID in its 8-4-4-4-12 hexadecimal form.
+var tenantGUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// checkTenantID accepts what the Microsoft identity platform takes as the tenant of its endpoints: a
+// directory GUID, a verified domain name of the directory (contoso.onmicrosoft.com, contoso.com), or one
+// of "organizations", "consumers" and "common".
+func checkTenantID(s string) string {
+	switch {
+	case s == "organizations" || s == "consumers" || s == "common" || tenantGUID.MatchString(s):
+		return ""
+	case isDomainName(s):
+		return ""
+	}
+	return `must be the directory (tenant) id, a GUID, a verified domain name of the directory, or "organizations", "consumers" or "common"`
+}
+
+// isDomainName: at least two dot-separated LDH labels (RFC 1035 §2.3.1) of 1-63 characters, at most 253
+// characters, the last label not all digits.
+func isDomainName(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	last := labels[len(labels)-1]
+	return strings.Trim(last, "0123456789") != ""
 }
 
 // parseHeaders reads oauth2_validate_headers: an array whose elements are JSON objects of header name to

@@ -26,8 +26,9 @@ type Provider struct {
 	Settings     Settings
 	SealedSecret []byte
 	UpdateTime   time.Time
-	// Connectors is the number of connectors using the provider. Stores fill it on reads; it is ignored on
-	// writes.
+	// Connectors is the number of connectors using the provider: pending connectors (authorization not
+	// completed) do not count, so they never block changing or deleting it. Stores fill it on reads; it is
+	// ignored on writes.
 	Connectors int
 }
 
@@ -46,6 +47,8 @@ type Settings struct {
 	TokenURL        string         `json:"token_url,omitempty"`
 	RefreshURL      string         `json:"refresh_url,omitempty"`
 	ValidateURL     string         `json:"validate_url,omitempty"`
+	TenantID        string         `json:"tenant_id,omitempty"`
+	LoginURL        string         `json:"login_url,omitempty"`
 	ValidateHeaders []Header       `json:"validate_headers,omitempty"`
 	Scopes          []ScopeOption  `json:"scopes,omitempty"`
 	Placeholders    []string       `json:"placeholders,omitempty"`
@@ -71,7 +74,7 @@ func (s Settings) Equal(o Settings) bool {
 
 func (s Settings) canon() []any {
 	return []any{s.ClientID, s.BaseURL, s.PFIdPAdapterID, s.ResourceURL, s.AuthURL, s.TokenURL, s.RefreshURL,
-		s.ValidateURL, s.ValidateHeaders, s.Scopes, s.Placeholders}
+		s.ValidateURL, s.ValidateHeaders, s.Scopes, s.Placeholders, s.TenantID, s.LoginURL}
 }
 
 // Kind says who may use a connector.
@@ -90,7 +93,8 @@ const (
 type Status string
 
 const (
-	// StatusPending: authorization started, the provider has not redirected back yet.
+	// StatusPending: authorization started, the provider has not redirected back yet. A pending connector
+	// expires PendingTTL after its creation: it can no longer complete and is deleted by the sweeper.
 	StatusPending Status = "pending"
 	// StatusActive: a grant is stored.
 	StatusActive Status = "active"
@@ -99,6 +103,14 @@ const (
 	// StatusRevoked: the grant was dropped (DeleteOAuthTokens, or the provider refused a refresh).
 	StatusRevoked Status = "revoked"
 )
+
+// PendingTTL is how long a connector may stay pending: an authorization not completed within it expires.
+const PendingTTL = 15 * time.Minute
+
+// Expired reports whether c is a pending connector older than PendingTTL at now.
+func (c Connector) Expired(now time.Time) bool {
+	return c.Status == StatusPending && !now.Before(c.CreateTime.Add(PendingTTL))
+}
 
 // Connector is a grant obtained from a provider for an owner. SealedGrant is the sealed JSON of a Grant
 // (see GrantAD); it is nil unless Status is StatusActive.

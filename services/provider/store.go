@@ -14,12 +14,13 @@ type Store interface {
 	// exists and has connectors, nothing is written and the error is an *InUseError naming every such
 	// provider. UpdateTime is stored as given; Connectors is ignored.
 	PutProviders(ctx context.Context, ps []Provider) error
-	// GetProvider returns one provider with its connector count.
+	// GetProvider returns one provider with its connector count (pending connectors do not count).
 	GetProvider(ctx context.Context, k ProviderKey) (Provider, error)
 	// ListProviders returns every provider with its connector count, ordered by type then name.
 	ListProviders(ctx context.Context) ([]Provider, error)
-	// DeleteProvider deletes a provider; an error wrapping apierror.ErrFailedPrecondition while a connector
-	// uses it.
+	// DeleteProvider deletes a provider and, in the same transaction, its pending connectors (with their
+	// pending authorizations); an error wrapping apierror.ErrFailedPrecondition while any other connector
+	// uses it. PutProviders likewise ignores pending connectors: they never block a change.
 	DeleteProvider(ctx context.Context, k ProviderKey) error
 
 	// CreateConnector stores a new connector and, when st.Hash is not empty, its pending authorization, in
@@ -35,6 +36,9 @@ type Store interface {
 	UpdateConnector(ctx context.Context, id string, fn func(Connector) (Connector, error)) (Connector, error)
 	// DeleteConnector deletes a connector, its pending authorizations, and returns what was deleted.
 	DeleteConnector(ctx context.Context, id string) (Connector, error)
+	// SweepPendingConnectors deletes, in one transaction, every pending connector created before
+	// createdBefore, with its pending authorizations, and returns what it deleted.
+	SweepPendingConnectors(ctx context.Context, createdBefore time.Time) ([]Connector, error)
 	// DropGrants clears the grant of every connector matching f (which must name a provider Name) and marks
 	// it StatusRevoked, in one transaction; it returns the ids of the changed connectors.
 	DropGrants(ctx context.Context, f ConnectorFilter, now time.Time) ([]string, error)

@@ -59,15 +59,30 @@ var (
 
 func providerKey(k provider.ProviderKey) []byte { return joinKey(k.Type, k.Name) }
 
-// countConnectors counts the connectors using k.
-func countConnectors(tx *bolt.Tx, k provider.ProviderKey) int {
+// providerConnectors returns the ids of the connectors of provider k, pending ones only when pending is
+// true, else every other one.
+func providerConnectors(tx *bolt.Tx, k provider.ProviderKey, pending bool) ([]string, error) {
 	prefix := append(providerKey(k), sep...)
 	c := tx.Bucket(bucketProviderConnectors).Cursor()
-	n := 0
+	var ids []string
 	for key, _ := c.Seek(prefix); key != nil && bytes.HasPrefix(key, prefix); key, _ = c.Next() {
-		n++
+		id := string(key[len(prefix):])
+		sc, err := getConnector(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if (sc.Status == string(provider.StatusPending)) == pending {
+			ids = append(ids, id)
+		}
 	}
-	return n
+	return ids, nil
+}
+
+// countConnectors counts the connectors using k: every connector of k except pending ones (see
+// provider.Provider.Connectors).
+func countConnectors(tx *bolt.Tx, k provider.ProviderKey) (int, error) {
+	ids, err := providerConnectors(tx, k, false)
+	return len(ids), err
 }
 
 // PutProviders implements provider.Store.
@@ -76,7 +91,14 @@ func (s *Store) PutProviders(ctx context.Context, ps []provider.Provider) error 
 		b := tx.Bucket(bucketProviders)
 		var inUse []provider.ProviderKey
 		for _, p := range ps {
-			if b.Get(providerKey(p.ProviderKey)) != nil && countConnectors(tx, p.ProviderKey) > 0 {
+			if b.Get(providerKey(p.ProviderKey)) == nil {
+				continue
+			}
+			n, err := countConnectors(tx, p.ProviderKey)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
 				inUse = append(inUse, p.ProviderKey)
 			}
 		}
@@ -104,8 +126,9 @@ func (s *Store) GetProvider(ctx context.Context, k provider.ProviderKey) (provid
 		if !ok {
 			return apierror.NotFound("provider %s", k)
 		}
-		out = sp.domain(countConnectors(tx, k))
-		return nil
+		n, err := countConnectors(tx, k)
+		out = sp.domain(n)
+		return err
 	})
 	return out, err
 }
@@ -119,8 +142,9 @@ func (s *Store) ListProviders(ctx context.Context) ([]provider.Provider, error) 
 			if err := json.Unmarshal(v, &sp); err != nil {
 				return fmt.Errorf("decode provider record: %w", err)
 			}
-			out = append(out, sp.domain(countConnectors(tx, provider.ProviderKey{Type: sp.Type, Name: sp.Name})))
-			return nil
+			n, err := countConnectors(tx, provider.ProviderKey{Type: sp.Type, Name: sp.Name})
+			out = append(out, sp.domain(n))
+			return err
 		})
 	})
 	return out, err
@@ -133,8 +157,22 @@ func (s *Store) DeleteProvider(ctx context.Context, k provider.ProviderKey) erro
 		if b.Get(providerKey(k)) == nil {
 			return apierror.NotFound("provider %s", k)
 		}
-		if n := countConnectors(tx, k); n > 0 {
+		n, err := countConnectors(tx, k)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
 			return apierror.FailedPrecondition("provider %s is used by %d connector(s); delete them first", k, n)
+		}
+		// Pending connectors never block: they go with their provider.
+		pending, err := providerConnectors(tx, k, true)
+		if err != nil {
+			return err
+		}
+		for _, id := range pending {
+			if err := deleteConnector(tx, id, k); err != nil {
+				return err
+			}
 		}
 		return b.Delete(providerKey(k))
 	})
@@ -261,13 +299,45 @@ func (s *Store) DeleteConnector(ctx context.Context, id string) (provider.Connec
 			return err
 		}
 		out = sc.domain()
-		if err := deleteStates(tx, id); err != nil {
+		return deleteConnector(tx, id, out.Provider)
+	})
+	return out, err
+}
+
+// deleteConnector deletes connector id of provider k, its index entry and its pending authorizations.
+func deleteConnector(tx *bolt.Tx, id string, k provider.ProviderKey) error {
+	if err := deleteStates(tx, id); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketProviderConnectors).Delete(joinKey(k.Type, k.Name, id)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketConnectors).Delete([]byte(id))
+}
+
+// SweepPendingConnectors implements provider.Store.
+func (s *Store) SweepPendingConnectors(ctx context.Context, createdBefore time.Time) ([]provider.Connector, error) {
+	var out []provider.Connector
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		out = nil
+		if err := tx.Bucket(bucketConnectors).ForEach(func(_, v []byte) error {
+			var sc storedConnector
+			if err := json.Unmarshal(v, &sc); err != nil {
+				return fmt.Errorf("decode connector record: %w", err)
+			}
+			if sc.Status == string(provider.StatusPending) && sc.CreateTime.Before(createdBefore) {
+				out = append(out, sc.domain())
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketProviderConnectors).Delete(joinKey(sc.Type, sc.Name, id)); err != nil {
-			return err
+		for _, c := range out {
+			if err := deleteConnector(tx, c.ID, c.Provider); err != nil {
+				return err
+			}
 		}
-		return tx.Bucket(bucketConnectors).Delete([]byte(id))
+		return nil
 	})
 	return out, err
 }

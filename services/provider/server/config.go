@@ -5,8 +5,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
+	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/services/provider"
 )
@@ -26,10 +28,22 @@ func (c *configService) LoadOAuthConfiguration(ctx context.Context, req *provide
 	if _, err := s.admin(ctx, true); err != nil {
 		return nil, err
 	}
-	if req.GetOauthConfigurations() == nil {
-		return nil, apierror.Invalid("oauthConfigurations", "is required: {<connector type>: {<provider name>: {...}}}")
+	var parsed []provider.Parsed
+	var problems []provider.Problem
+	switch {
+	case req.GetOauthConfigurations() != nil && len(req.GetDocument()) > 0:
+		return nil, apierror.Invalid("document", "give either the document or oauthConfigurations, not both")
+	case len(req.GetDocument()) > 0:
+		var err error
+		parsed, problems, err = provider.ParseDocument(s.catalog, req.GetDocument())
+		if err != nil {
+			return nil, apierror.Invalid("document", "%s", err.Error())
+		}
+	case req.GetOauthConfigurations() != nil:
+		parsed, problems = provider.ParseConfig(s.catalog, req.GetOauthConfigurations().AsMap())
+	default:
+		return nil, apierror.Invalid("oauthConfigurations", "is required: {<connector type>: {<provider name>: {...}}}, or send the file as document")
 	}
-	parsed, problems := provider.ParseConfig(s.catalog, req.GetOauthConfigurations().AsMap())
 
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
@@ -144,10 +158,15 @@ func (c *configService) DeleteOAuthConfiguration(ctx context.Context, req *provi
 }
 
 // DeleteOAuthTokens drops the stored grants of a provider's connectors (of one owner, or all). The
-// connectors stay, with status "revoked", until deleted; they still count as using the provider.
+// connectors stay, with status "revoked", until deleted; they still count as using the provider. userName
+// is the owner's login name, resolved through the directory in the tenant tenantId or tenantCode names
+// (else the caller's, under sudo the impersonated user's); "uid:<id>" names the user by id and
+// "client:<client id>" a client's own connectors. An unknown user or tenant is NOT_FOUND and changes
+// nothing.
 func (c *configService) DeleteOAuthTokens(ctx context.Context, req *providerv1.DeleteOAuthTokensRequest) (*providerv1.DeleteOAuthTokensResponse, error) {
 	s := c.s
-	if _, err := s.admin(ctx, true); err != nil {
+	p, err := s.admin(ctx, true)
+	if err != nil {
 		return nil, err
 	}
 	if req.GetOauthProvider() == "" {
@@ -156,7 +175,30 @@ func (c *configService) DeleteOAuthTokens(ctx context.Context, req *providerv1.D
 	if req.UserName != nil && req.GetUserName() == "" {
 		return nil, apierror.Invalid("userName", "must not be empty when given")
 	}
-	f := provider.ConnectorFilter{Name: req.GetOauthProvider(), Owner: req.GetUserName(), Type: req.GetConnectorName(), TenantID: req.GetTenantId()}
+	if req.TenantId != nil && req.TenantCode != nil {
+		return nil, apierror.Invalid("tenantCode", "give tenantId or tenantCode, not both")
+	}
+	f := provider.ConnectorFilter{Name: req.GetOauthProvider(), Type: req.GetConnectorName(), TenantID: req.GetTenantId()}
+	if req.TenantCode != nil {
+		t, err := s.directory().Tenant(ctx, access.TenantRef{Code: req.GetTenantCode()})
+		if errors.Is(err, apierror.ErrNotFound) {
+			return nil, apierror.NotFound("no tenant with code %q", apierror.Clip(req.GetTenantCode(), 64))
+		}
+		if err != nil {
+			return nil, err
+		}
+		f.TenantID = t.ID
+	}
+	if req.UserName != nil {
+		tenant := f.TenantID
+		if tenant == "" {
+			tenant = p.TenantID
+		}
+		if f.Owner, err = s.resolveOwner(ctx, tenant, req.GetUserName()); err != nil {
+			return nil, err
+		}
+		f.TenantID = tenant
+	}
 	ids, err := s.store.DropGrants(ctx, f, s.now())
 	if err != nil {
 		return nil, err
@@ -166,4 +208,45 @@ func (c *configService) DeleteOAuthTokens(ctx context.Context, req *providerv1.D
 	}
 	s.log.Info("oauth tokens deleted", "oauth_provider", f.Name, "count", len(ids))
 	return &providerv1.DeleteOAuthTokensResponse{DeletedCount: int32(len(ids))}, nil
+}
+
+// resolveOwner turns DeleteOAuthTokens' userName into a connector owner of tenant: a login name (or
+// "uid:<id>") through the directory, "client:<client id>" as it is.
+func (s *Server) resolveOwner(ctx context.Context, tenant, userName string) (string, error) {
+	if strings.HasPrefix(userName, "client:") {
+		return userName, nil
+	}
+	sel := access.Selector{Kind: access.ByLoginName, Value: userName}
+	if id, ok := strings.CutPrefix(userName, "uid:"); ok {
+		sel = access.Selector{Kind: access.ByUID, Value: id}
+	}
+	if sel.Value == "" || len(sel.Value) > 256 {
+		return "", apierror.Invalid("userName", "must be a login name, uid:<user id> or client:<client id>")
+	}
+	u, err := s.directory().User(ctx, tenant, sel)
+	if errors.Is(err, apierror.ErrNotFound) {
+		return "", apierror.NotFound("userName: no user with that %s in tenant %s", sel.Kind, tenant)
+	}
+	if err != nil {
+		return "", err
+	}
+	return u.ID, nil
+}
+
+// directory is the registry's directory, or one that is always unavailable when the server has none.
+func (s *Server) directory() access.Directory {
+	if s.dir == nil {
+		return noDirectory{}
+	}
+	return s.dir
+}
+
+type noDirectory struct{}
+
+func (noDirectory) Tenant(context.Context, access.TenantRef) (access.Tenant, error) {
+	return access.Tenant{}, apierror.ErrUnavailable
+}
+
+func (noDirectory) User(context.Context, string, access.Selector) (access.User, error) {
+	return access.User{}, apierror.ErrUnavailable
 }

@@ -128,6 +128,9 @@ func (c *connectorService) StartAuthorization(ctx context.Context, req *provider
 	if con.Status != provider.StatusPending {
 		return nil, apierror.FailedPrecondition("connector %s is %s, not pending: create a new connector to authorize again", id, con.Status)
 	}
+	if con.Expired(s.now()) {
+		return nil, apierror.FailedPrecondition("connector %s expired: its authorization was not completed within %s of its creation; create a new connector", id, provider.PendingTTL)
+	}
 	if err := s.checkStarter(ctx, con, req); err != nil {
 		return nil, err
 	}
@@ -149,6 +152,10 @@ func (c *connectorService) StartAuthorization(ctx context.Context, req *provider
 	}
 	if err != nil {
 		return nil, err
+	}
+	// The authorization cannot outlive its pending connector.
+	if end := con.CreateTime.Add(provider.PendingTTL); st.Expiry.After(end) {
+		st.Expiry = end
 	}
 	if err := s.store.PutAuthState(ctx, st); err != nil {
 		return nil, err
@@ -341,7 +348,7 @@ func (c *connectorService) CompleteAuthorization(ctx context.Context, req *provi
 	if err := s.checkReturner(ctx, con, req.GetSessionCookie()); err != nil {
 		return nil, err
 	}
-	if s.now().After(st.Expiry) {
+	if s.now().After(st.Expiry) || con.Expired(s.now()) {
 		s.fail(ctx, con.ID, "authorization expired before the provider redirected back")
 		return nil, badState
 	}
@@ -467,7 +474,7 @@ func (s *Server) completeOAuth1(ctx context.Context, req *providerv1.CompleteAut
 	if err := s.checkReturner(ctx, con, req.GetSessionCookie()); err != nil {
 		return nil, err
 	}
-	if s.now().After(st.Expiry) {
+	if s.now().After(st.Expiry) || con.Expired(s.now()) {
 		s.fail(ctx, con.ID, "authorization expired before the provider redirected back")
 		return nil, badToken
 	}
@@ -760,7 +767,11 @@ func (c *connectorService) GetConnectorToken(ctx context.Context, req *providerv
 	if err != nil {
 		return nil, err
 	}
-	return &providerv1.GetConnectorTokenResponse{AccessToken: g.AccessToken, TokenType: g.TokenType, ExpiresIn: s.expiresIn(g)}, nil
+	resp := &providerv1.GetConnectorTokenResponse{AccessToken: g.AccessToken, TokenType: g.TokenType, ExpiresIn: s.expiresIn(g)}
+	if g.InstanceURL != "" {
+		resp.InstanceUrl = &g.InstanceURL
+	}
+	return resp, nil
 }
 
 func (s *Server) expiresIn(g provider.Grant) int32 {

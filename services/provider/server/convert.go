@@ -97,6 +97,9 @@ func connectorToProto(c provider.Connector) *providerv1.Connector {
 	if c.ResourceURL != "" {
 		out.ResourceUrl = &c.ResourceURL
 	}
+	if c.Status == provider.StatusPending {
+		out.ExpireTime = timestamppb.New(c.CreateTime.Add(provider.PendingTTL))
+	}
 	return out
 }
 

@@ -215,7 +215,7 @@ func newEnv(t testing.TB) *env {
 	tr.AuthURL = trello.URL + "/1/OAuthAuthorizeToken"
 	tr.TokenURL = trello.URL + "/1/OAuthGetAccessToken"
 	cat["trello"] = tr
-	srv := server.New(server.Deps{Store: st, Keyring: keys, Auth: tokens, Sessions: fakeSessions{}, PublicURL: publicURL, Catalog: cat,
+	srv := server.New(server.Deps{Store: st, Keyring: keys, Auth: tokens, Directory: directory, Sessions: fakeSessions{}, PublicURL: publicURL, Catalog: cat,
 		HTTPClient: fake.Client(), Now: c.Now, Log: slog.New(slog.DiscardHandler)})
 	cred := keys.InternalCredential()
 	addr := grpctest.Serve(t, cred, srv.Register)

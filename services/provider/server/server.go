@@ -174,15 +174,29 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 	providerv1.RegisterProviderInternalServiceServer(gs, &internalService{s: s})
 }
 
-// RunSweeper deletes expired pending authorizations every interval until ctx ends.
+// RunSweeper deletes expired pending authorizations, and pending connectors older than
+// provider.PendingTTL, every interval until ctx ends.
 func (s *Server) RunSweeper(ctx context.Context, every time.Duration) {
-	periodic.Run(ctx, every, func(ctx context.Context) {
-		if n, err := s.store.SweepAuthStates(ctx, s.now()); err != nil {
-			s.log.Warn("sweep expired authorization states", "err", err)
-		} else if n > 0 {
-			s.log.Info("swept expired authorization states", "count", n)
-		}
-	})
+	periodic.Run(ctx, every, s.Sweep)
+}
+
+// Sweep deletes expired pending authorizations and expired pending connectors once (see RunSweeper).
+func (s *Server) Sweep(ctx context.Context) {
+	now := s.now()
+	if n, err := s.store.SweepAuthStates(ctx, now); err != nil {
+		s.log.Warn("sweep expired authorization states", "err", err)
+	} else if n > 0 {
+		s.log.Info("swept expired authorization states", "count", n)
+	}
+	gone, err := s.store.SweepPendingConnectors(ctx, now.Add(-provider.PendingTTL))
+	if err != nil {
+		s.log.Warn("sweep expired pending connectors", "err", err)
+		return
+	}
+	for _, c := range gone {
+		s.forget(c.ID)
+		s.log.Info("expired pending connector deleted", "connector_id", c.ID, "connector_type", c.Provider.Type, "oauth_provider", c.Provider.Name)
+	}
 }
 
 func randomString(n int) string {

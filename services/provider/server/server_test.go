@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
+	"github.com/authsuite/authsuite/services/provider"
 )
 
 func mustJSON(t testing.TB, s string, v any) {
@@ -175,8 +177,13 @@ func TestTroubleshootingProviderInUse(t *testing.T) {
 	e.mustLoad(t, `{"oauthConfigurations": {"google_gmail": {`+gmail1("one")+`}}}`)
 	// Make Gmail-1 connectable so a connector can use it (placeholders are refused).
 	e.mustLoad(t, `{"oauthConfigurations": {"google_gmail": {"Gmail-1": {"CLIENT_ID": "id-1", "CLIENT_SECRET": "one"}}}}`)
-	if code, b := e.rest(t, "POST", "/api/provider/v1/connectors", "alice", `{"connectorType": "google_gmail", "oauthProvider": "Gmail-1"}`); code != 201 {
-		t.Fatalf("create = %d %s", code, b)
+	id, _ := e.create(t, "alice", `{"connectorType": "google_gmail", "oauthProvider": "Gmail-1"}`)
+	// Only an authorized connector uses its provider (a pending one never blocks): make it active.
+	if _, err := e.store.UpdateConnector(context.Background(), id, func(c provider.Connector) (provider.Connector, error) {
+		c.Status, c.SealedGrant = provider.StatusActive, []byte("x")
+		return c, nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	conflict := `{"oauthConfigurations": {"google_gmail": {
 "Gmail-1": {"CLIENT_ID": "id-1", "CLIENT_SECRET": "changed"},
@@ -344,7 +351,7 @@ func TestDeleteOAuthTokens(t *testing.T) {
 	e.mustLoad(t, e.odataConfig("OData"))
 	a, _ := e.authorize(t, "alice", `{"connectorType": "odata", "oauthProvider": "OData"}`)
 	b, _ := e.authorize(t, "bob", `{"connectorType": "odata", "oauthProvider": "OData"}`)
-	code, body := e.rest(t, "POST", "/Thingworx/Subsystems/WorkflowSubsystem/Services/DeleteOAuthTokens", "sys-admin", `{"oauthProvider": "OData", "userName": "alice"}`)
+	code, body := e.rest(t, "POST", "/Thingworx/Subsystems/WorkflowSubsystem/Services/DeleteOAuthTokens", "sys-admin", `{"oauthProvider": "OData", "userName": "alice.login"}`)
 	if code != 200 || !strings.Contains(body, `"deletedCount":1`) {
 		t.Fatalf("DeleteOAuthTokens = %d %s", code, body)
 	}

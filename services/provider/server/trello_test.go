@@ -456,7 +456,7 @@ func TestTrelloDeleteOAuthTokens(t *testing.T) {
 	e.mustLoad(t, e.trelloConfig("Trello", trelloSecret))
 	a, _ := e.authorize(t, "alice", `{"connectorType": "trello", "oauthProvider": "Trello"}`)
 	b, _ := e.authorize(t, "bob", `{"connectorType": "trello", "oauthProvider": "Trello"}`)
-	code, body := e.rest(t, "POST", "/Thingworx/Subsystems/WorkflowSubsystem/Services/DeleteOAuthTokens", "sys-admin", `{"oauthProvider": "Trello", "userName": "alice"}`)
+	code, body := e.rest(t, "POST", "/Thingworx/Subsystems/WorkflowSubsystem/Services/DeleteOAuthTokens", "sys-admin", `{"oauthProvider": "Trello", "userName": "alice.login"}`)
 	if code != 200 || !strings.Contains(body, `"deletedCount":1`) {
 		t.Fatalf("DeleteOAuthTokens = %d %s", code, body)
 	}

@@ -28,6 +28,8 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"AuthStateSingleUse", testAuthStateSingleUse},
 		{"SweepAuthStates", testSweep},
 		{"DropGrants", testDropGrants},
+		{"PendingConnectorsNeverBlock", testPendingNeverBlock},
+		{"SweepPendingConnectors", testSweepPending},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,6 +51,12 @@ func prov(typ, name, clientID string) provider.Provider {
 func conn(id string, k provider.ProviderKey, owner string) provider.Connector {
 	return provider.Connector{ID: id, Provider: k, Kind: provider.KindSession, TenantID: "default", Owner: owner,
 		Status: provider.StatusPending, CreateTime: t0, UpdateTime: t0}
+}
+
+// active is c authorized: a connector that uses its provider.
+func active(c provider.Connector) provider.Connector {
+	c.Status, c.SealedGrant = provider.StatusActive, []byte("sealed-grant")
+	return c
 }
 
 func must(t *testing.T, err error) {
@@ -100,7 +108,7 @@ func testPutAllOrNothing(t *testing.T, s provider.Store) {
 	ctx := context.Background()
 	g1 := prov("google_gmail", "Gmail-1", "a")
 	must(t, s.PutProviders(ctx, []provider.Provider{g1}))
-	must(t, s.CreateConnector(ctx, conn("c1", g1.ProviderKey, "u1"), provider.AuthState{}))
+	must(t, s.CreateConnector(ctx, active(conn("c1", g1.ProviderKey, "u1")), provider.AuthState{}))
 	err := s.PutProviders(ctx, []provider.Provider{prov("google_gmail", "Gmail-2", "b"), prov("google_gmail", "Gmail-1", "changed")})
 	var inUse *provider.InUseError
 	if !errors.As(err, &inUse) || len(inUse.Providers) != 1 || inUse.Providers[0] != g1.ProviderKey {
@@ -122,7 +130,7 @@ func testDeleteInUse(t *testing.T, s provider.Store) {
 	if err := s.CreateConnector(ctx, conn("c0", provider.ProviderKey{Type: "slack", Name: "Other"}, "u"), provider.AuthState{}); !errors.Is(err, apierror.ErrNotFound) {
 		t.Fatalf("CreateConnector for a missing provider = %v, want ErrNotFound", err)
 	}
-	must(t, s.CreateConnector(ctx, conn("c1", p.ProviderKey, "u"), provider.AuthState{}))
+	must(t, s.CreateConnector(ctx, active(conn("c1", p.ProviderKey, "u")), provider.AuthState{}))
 	if err := s.DeleteProvider(ctx, p.ProviderKey); !errors.Is(err, apierror.ErrFailedPrecondition) {
 		t.Fatalf("DeleteProvider in use = %v, want ErrFailedPrecondition", err)
 	}
@@ -306,5 +314,69 @@ func testDropGrants(t *testing.T, s provider.Store) {
 	c, _ := s.GetConnector(ctx, "c0")
 	if c.Status != provider.StatusRevoked || c.SealedGrant != nil {
 		t.Fatalf("dropped connector = %+v", c)
+	}
+}
+
+// testPendingNeverBlock: pending connectors are not users of their provider. They do not count, a change
+// of the provider goes through (they stay), and deleting the provider deletes them and their pending
+// authorizations in the same transaction.
+func testPendingNeverBlock(t *testing.T, s provider.Store) {
+	ctx := context.Background()
+	p := prov("github", "GitHub", "a")
+	must(t, s.PutProviders(ctx, []provider.Provider{p}))
+	must(t, s.CreateConnector(ctx, conn("p1", p.ProviderKey, "u"), provider.AuthState{Hash: provider.HashStartToken("t1"), ConnectorID: "p1", Expiry: t0.Add(time.Hour)}))
+	got, err := s.GetProvider(ctx, p.ProviderKey)
+	must(t, err)
+	if got.Connectors != 0 {
+		t.Fatalf("a pending connector counts as a user: Connectors = %d", got.Connectors)
+	}
+	must(t, s.PutProviders(ctx, []provider.Provider{prov("github", "GitHub", "changed")}))
+	if _, err := s.GetConnector(ctx, "p1"); err != nil {
+		t.Fatalf("a change of the provider dropped its pending connector: %v", err)
+	}
+	must(t, s.DeleteProvider(ctx, p.ProviderKey))
+	if _, err := s.GetConnector(ctx, "p1"); !errors.Is(err, apierror.ErrNotFound) {
+		t.Fatalf("pending connector of a deleted provider: %v, want ErrNotFound", err)
+	}
+	if _, err := s.TakeAuthState(ctx, provider.HashStartToken("t1")); !errors.Is(err, apierror.ErrNotFound) {
+		t.Fatalf("pending authorization of a deleted provider: %v, want ErrNotFound", err)
+	}
+	// The provider can be loaded again and used by a new connector with the same id.
+	must(t, s.PutProviders(ctx, []provider.Provider{p}))
+	must(t, s.CreateConnector(ctx, conn("p1", p.ProviderKey, "u"), provider.AuthState{}))
+}
+
+// testSweepPending: SweepPendingConnectors deletes pending connectors created before the cut-off, with
+// their authorizations, and nothing else.
+func testSweepPending(t *testing.T, s provider.Store) {
+	ctx := context.Background()
+	p := prov("dropbox", "Dropbox", "a")
+	must(t, s.PutProviders(ctx, []provider.Provider{p}))
+	old := conn("old", p.ProviderKey, "u")
+	fresh := conn("fresh", p.ProviderKey, "u")
+	fresh.CreateTime = t0.Add(time.Hour)
+	must(t, s.CreateConnector(ctx, old, provider.AuthState{Hash: provider.HashState("s-old", "b"), ConnectorID: "old", Expiry: t0.Add(2 * time.Hour)}))
+	must(t, s.CreateConnector(ctx, fresh, provider.AuthState{}))
+	must(t, s.CreateConnector(ctx, active(conn("done", p.ProviderKey, "u")), provider.AuthState{}))
+	gone, err := s.SweepPendingConnectors(ctx, t0.Add(time.Minute))
+	must(t, err)
+	if len(gone) != 1 || gone[0].ID != "old" {
+		t.Fatalf("swept %+v, want only old", gone)
+	}
+	if _, err := s.GetConnector(ctx, "old"); !errors.Is(err, apierror.ErrNotFound) {
+		t.Fatalf("swept connector still there: %v", err)
+	}
+	if _, err := s.TakeAuthState(ctx, provider.HashState("s-old", "b")); !errors.Is(err, apierror.ErrNotFound) {
+		t.Fatalf("authorization of a swept connector still there: %v", err)
+	}
+	for _, id := range []string{"fresh", "done"} {
+		if _, err := s.GetConnector(ctx, id); err != nil {
+			t.Fatalf("%s was swept: %v", id, err)
+		}
+	}
+	got, err := s.GetProvider(ctx, p.ProviderKey)
+	must(t, err)
+	if got.Connectors != 1 {
+		t.Fatalf("Connectors = %d, want 1 (the active one)", got.Connectors)
 	}
 }

@@ -5,7 +5,7 @@
 // source: authsuite/provider/v1/config.proto
 
 // Package authsuite.provider.v1 is the provider service: the configurations of third-party OAuth providers
-// (seed 000, ThingWorx Flow's LoadOAuthConfiguration) and the connectors (grants) obtained from them.
+// (ThingWorx Flow's LoadOAuthConfiguration, docs/reference/providers.md) and the connectors (grants) obtained from them.
 
 package providerv1
 
@@ -29,10 +29,17 @@ const (
 // LoadOAuthConfigurationRequest is the body of LoadOAuthConfiguration.
 type LoadOAuthConfigurationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// {<connector type>: {<provider name>: {<key>: <value>}}}, exactly the seed's JSON file.
+	// {<connector type>: {<provider name>: {<key>: <value>}}}, the decoded configuration file without the
+	// "oauthConfigurations" wrapper. Give this or document, not both.
 	OauthConfigurations *structpb.Struct `protobuf:"bytes,1,opt,name=oauth_configurations,json=oauthConfigurations,proto3" json:"oauth_configurations,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The configuration file's bytes as written, parsed by the provider service: either the wrapped
+	// {"oauthConfigurations": {...}} shape or the bare {<connector type>: {...}} object ThingWorx Flow's
+	// template prints. A syntax error answers INVALID_ARGUMENT "line L, column C: ..."; a key given twice in
+	// one object is refused. Over REST the request body is this document itself (the gateway forwards it
+	// unchanged), and the CLI's "provider load" sends the file this way.
+	Document      []byte `protobuf:"bytes,2,opt,name=document,proto3" json:"document,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LoadOAuthConfigurationRequest) Reset() {
@@ -68,6 +75,13 @@ func (*LoadOAuthConfigurationRequest) Descriptor() ([]byte, []int) {
 func (x *LoadOAuthConfigurationRequest) GetOauthConfigurations() *structpb.Struct {
 	if x != nil {
 		return x.OauthConfigurations
+	}
+	return nil
+}
+
+func (x *LoadOAuthConfigurationRequest) GetDocument() []byte {
+	if x != nil {
+		return x.Document
 	}
 	return nil
 }
@@ -283,7 +297,8 @@ type OAuthProvider struct {
 	OauthVersion string `protobuf:"bytes,6,opt,name=oauth_version,json=oauthVersion,proto3" json:"oauth_version,omitempty"`
 	// Whether connectors can be created with this provider now.
 	Connectable bool `protobuf:"varint,7,opt,name=connectable,proto3" json:"connectable,omitempty"`
-	// How many connectors use the provider.
+	// How many connectors use the provider. Pending connectors (authorization not completed, expiring 15
+	// minutes after creation) do not count: they never block changing or deleting the provider.
 	ConnectorCount int32 `protobuf:"varint,8,opt,name=connector_count,json=connectorCount,proto3" json:"connector_count,omitempty"`
 	// When the provider was last created or changed.
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
@@ -481,12 +496,16 @@ type DeleteOAuthTokensRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The provider name (under every connector type unless connector_name is given).
 	OauthProvider string `protobuf:"bytes,1,opt,name=oauth_provider,json=oauthProvider,proto3" json:"oauth_provider,omitempty"`
-	// Only this owner's grants: a user id, or client:<client id> for client tokens.
+	// Only this owner's grants: the user's login name, resolved in the tenant given by tenant_id or
+	// tenant_code (else the caller's tenant, under sudo the impersonated user's); "uid:<user id>" selects the
+	// user by id instead, and "client:<client id>" a client's own connectors. An unknown user is NOT_FOUND.
 	UserName *string `protobuf:"bytes,2,opt,name=user_name,json=userName,proto3,oneof" json:"user_name,omitempty"`
 	// Only this connector type.
 	ConnectorName *string `protobuf:"bytes,3,opt,name=connector_name,json=connectorName,proto3,oneof" json:"connector_name,omitempty"`
 	// Only owners of this tenant.
-	TenantId      *string `protobuf:"bytes,4,opt,name=tenant_id,json=tenantId,proto3,oneof" json:"tenant_id,omitempty"`
+	TenantId *string `protobuf:"bytes,4,opt,name=tenant_id,json=tenantId,proto3,oneof" json:"tenant_id,omitempty"`
+	// Only owners of the tenant with this code (instead of tenant_id; give at most one of them).
+	TenantCode    *string `protobuf:"bytes,5,opt,name=tenant_code,json=tenantCode,proto3,oneof" json:"tenant_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -549,6 +568,13 @@ func (x *DeleteOAuthTokensRequest) GetTenantId() string {
 	return ""
 }
 
+func (x *DeleteOAuthTokensRequest) GetTenantCode() string {
+	if x != nil && x.TenantCode != nil {
+		return *x.TenantCode
+	}
+	return ""
+}
+
 // DeleteOAuthTokensResponse says how many grants were dropped.
 type DeleteOAuthTokensResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -599,9 +625,10 @@ var File_authsuite_provider_v1_config_proto protoreflect.FileDescriptor
 
 const file_authsuite_provider_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\"authsuite/provider/v1/config.proto\x12\x15authsuite.provider.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"k\n" +
+	"\"authsuite/provider/v1/config.proto\x12\x15authsuite.provider.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x01\n" +
 	"\x1dLoadOAuthConfigurationRequest\x12J\n" +
-	"\x14oauth_configurations\x18\x01 \x01(\v2\x17.google.protobuf.StructR\x13oauthConfigurations\"]\n" +
+	"\x14oauth_configurations\x18\x01 \x01(\v2\x17.google.protobuf.StructR\x13oauthConfigurations\x12\x1a\n" +
+	"\bdocument\x18\x02 \x01(\fR\bdocument\"]\n" +
 	"\x1eLoadOAuthConfigurationResponse\x12;\n" +
 	"\x05items\x18\x01 \x03(\v2%.authsuite.provider.v1.LoadedProviderR\x05items\"v\n" +
 	"\x0eLoadedProvider\x12%\n" +
@@ -625,17 +652,20 @@ const file_authsuite_provider_v1_config_proto_rawDesc = "" +
 	"\x1fDeleteOAuthConfigurationRequest\x12%\n" +
 	"\x0econnector_name\x18\x01 \x01(\tR\rconnectorName\x12%\n" +
 	"\x0eoauth_provider\x18\x02 \x01(\tR\roauthProvider\"\"\n" +
-	" DeleteOAuthConfigurationResponse\"\xe0\x01\n" +
+	" DeleteOAuthConfigurationResponse\"\x96\x02\n" +
 	"\x18DeleteOAuthTokensRequest\x12%\n" +
 	"\x0eoauth_provider\x18\x01 \x01(\tR\roauthProvider\x12 \n" +
 	"\tuser_name\x18\x02 \x01(\tH\x00R\buserName\x88\x01\x01\x12*\n" +
 	"\x0econnector_name\x18\x03 \x01(\tH\x01R\rconnectorName\x88\x01\x01\x12 \n" +
-	"\ttenant_id\x18\x04 \x01(\tH\x02R\btenantId\x88\x01\x01B\f\n" +
+	"\ttenant_id\x18\x04 \x01(\tH\x02R\btenantId\x88\x01\x01\x12$\n" +
+	"\vtenant_code\x18\x05 \x01(\tH\x03R\n" +
+	"tenantCode\x88\x01\x01B\f\n" +
 	"\n" +
 	"_user_nameB\x11\n" +
 	"\x0f_connector_nameB\f\n" +
 	"\n" +
-	"_tenant_id\"@\n" +
+	"_tenant_idB\x0e\n" +
+	"\f_tenant_code\"@\n" +
 	"\x19DeleteOAuthTokensResponse\x12#\n" +
 	"\rdeleted_count\x18\x01 \x01(\x05R\fdeletedCount2\xaa\x04\n" +
 	"\x15ProviderConfigService\x12\x85\x01\n" +

@@ -5,7 +5,7 @@
 // source: authsuite/provider/v1/config.proto
 
 // Package authsuite.provider.v1 is the provider service: the configurations of third-party OAuth providers
-// (seed 000, ThingWorx Flow's LoadOAuthConfiguration) and the connectors (grants) obtained from them.
+// (ThingWorx Flow's LoadOAuthConfiguration, docs/reference/providers.md) and the connectors (grants) obtained from them.
 
 package providerv1
 
@@ -42,7 +42,8 @@ type ProviderConfigServiceClient interface {
 	LoadOAuthConfiguration(ctx context.Context, in *LoadOAuthConfigurationRequest, opts ...grpc.CallOption) (*LoadOAuthConfigurationResponse, error)
 	// GetOAuthConfiguration lists every loaded (connector type, provider name), without secrets.
 	GetOAuthConfiguration(ctx context.Context, in *GetOAuthConfigurationRequest, opts ...grpc.CallOption) (*GetOAuthConfigurationResponse, error)
-	// DeleteOAuthConfiguration deletes one provider; FAILED_PRECONDITION while a connector uses it.
+	// DeleteOAuthConfiguration deletes one provider, and its pending connectors with it; FAILED_PRECONDITION
+	// while any other connector uses it.
 	DeleteOAuthConfiguration(ctx context.Context, in *DeleteOAuthConfigurationRequest, opts ...grpc.CallOption) (*DeleteOAuthConfigurationResponse, error)
 	// DeleteOAuthTokens drops the stored grants of a provider's connectors, of one user or of everyone.
 	DeleteOAuthTokens(ctx context.Context, in *DeleteOAuthTokensRequest, opts ...grpc.CallOption) (*DeleteOAuthTokensResponse, error)
@@ -110,7 +111,8 @@ type ProviderConfigServiceServer interface {
 	LoadOAuthConfiguration(context.Context, *LoadOAuthConfigurationRequest) (*LoadOAuthConfigurationResponse, error)
 	// GetOAuthConfiguration lists every loaded (connector type, provider name), without secrets.
 	GetOAuthConfiguration(context.Context, *GetOAuthConfigurationRequest) (*GetOAuthConfigurationResponse, error)
-	// DeleteOAuthConfiguration deletes one provider; FAILED_PRECONDITION while a connector uses it.
+	// DeleteOAuthConfiguration deletes one provider, and its pending connectors with it; FAILED_PRECONDITION
+	// while any other connector uses it.
 	DeleteOAuthConfiguration(context.Context, *DeleteOAuthConfigurationRequest) (*DeleteOAuthConfigurationResponse, error)
 	// DeleteOAuthTokens drops the stored grants of a provider's connectors, of one user or of everyone.
 	DeleteOAuthTokens(context.Context, *DeleteOAuthTokensRequest) (*DeleteOAuthTokensResponse, error)

@@ -56,7 +56,11 @@ type Connector struct {
 	// The Zendesk subdomain, when given.
 	Subdomain *string `protobuf:"bytes,13,opt,name=subdomain,proto3,oneof" json:"subdomain,omitempty"`
 	// The resource (e.g. Windchill) URL, when given.
-	ResourceUrl   *string `protobuf:"bytes,14,opt,name=resource_url,json=resourceUrl,proto3,oneof" json:"resource_url,omitempty"`
+	ResourceUrl *string `protobuf:"bytes,14,opt,name=resource_url,json=resourceUrl,proto3,oneof" json:"resource_url,omitempty"`
+	// For a pending connector: when it expires (15 minutes after its creation) unless its authorization
+	// completed by then. An expired pending connector is deleted; pending connectors never count as users
+	// of their provider. Absent for other statuses.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -187,6 +191,13 @@ func (x *Connector) GetResourceUrl() string {
 		return *x.ResourceUrl
 	}
 	return ""
+}
+
+func (x *Connector) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
 }
 
 // CreateConnectorRequest is the body of POST /api/provider/v1/connectors.
@@ -683,7 +694,10 @@ type GetConnectorTokenResponse struct {
 	// The token type, normally "Bearer"; "OAuth1" for OAuth 1.0a connectors.
 	TokenType string `protobuf:"bytes,2,opt,name=token_type,proto3" json:"token_type,omitempty"`
 	// Seconds until the token expires; 0 when the provider gave no lifetime.
-	ExpiresIn     int32 `protobuf:"varint,3,opt,name=expires_in,proto3" json:"expires_in,omitempty"`
+	ExpiresIn int32 `protobuf:"varint,3,opt,name=expires_in,proto3" json:"expires_in,omitempty"`
+	// The instance URL the provider's token response named (Salesforce and ServiceMax: the base URL of the
+	// organization's API); absent for other providers.
+	InstanceUrl   *string `protobuf:"bytes,4,opt,name=instance_url,proto3,oneof" json:"instance_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -737,6 +751,13 @@ func (x *GetConnectorTokenResponse) GetExpiresIn() int32 {
 		return x.ExpiresIn
 	}
 	return 0
+}
+
+func (x *GetConnectorTokenResponse) GetInstanceUrl() string {
+	if x != nil && x.InstanceUrl != nil {
+		return *x.InstanceUrl
+	}
+	return ""
 }
 
 // CompleteAuthorizationRequest carries the query of GET /Thingworx/Oauths/oauth/return.
@@ -1148,7 +1169,7 @@ var File_authsuite_provider_v1_connector_proto protoreflect.FileDescriptor
 
 const file_authsuite_provider_v1_connector_proto_rawDesc = "" +
 	"\n" +
-	"%authsuite/provider/v1/connector.proto\x12\x15authsuite.provider.v1\x1a\"authsuite/options/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x04\n" +
+	"%authsuite/provider/v1/connector.proto\x12\x15authsuite.provider.v1\x1a\"authsuite/options/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x04\n" +
 	"\tConnector\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x12%\n" +
 	"\x0econnector_type\x18\x02 \x01(\tR\rconnectorType\x12%\n" +
@@ -1166,7 +1187,9 @@ const file_authsuite_provider_v1_connector_proto_rawDesc = "" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12!\n" +
 	"\tsubdomain\x18\r \x01(\tH\x02R\tsubdomain\x88\x01\x01\x12&\n" +
-	"\fresource_url\x18\x0e \x01(\tH\x03R\vresourceUrl\x88\x01\x01B\f\n" +
+	"\fresource_url\x18\x0e \x01(\tH\x03R\vresourceUrl\x88\x01\x01\x12;\n" +
+	"\vexpire_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTimeB\f\n" +
 	"\n" +
 	"_return_toB\n" +
 	"\n" +
@@ -1203,7 +1226,7 @@ const file_authsuite_provider_v1_connector_proto_rawDesc = "" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\"\x19\n" +
 	"\x17DeleteConnectorResponse\"=\n" +
 	"\x18GetConnectorTokenRequest\x12!\n" +
-	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\"\x7f\n" +
+	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\"\xb9\x01\n" +
 	"\x19GetConnectorTokenResponse\x12\"\n" +
 	"\faccess_token\x18\x01 \x01(\tR\faccess_token\x12\x1e\n" +
 	"\n" +
@@ -1211,7 +1234,9 @@ const file_authsuite_provider_v1_connector_proto_rawDesc = "" +
 	"token_type\x12\x1e\n" +
 	"\n" +
 	"expires_in\x18\x03 \x01(\x05R\n" +
-	"expires_in\"\xd8\x02\n" +
+	"expires_in\x12'\n" +
+	"\finstance_url\x18\x04 \x01(\tH\x00R\finstance_url\x88\x01\x01B\x0f\n" +
+	"\r_instance_url\"\xd8\x02\n" +
 	"\x1cCompleteAuthorizationRequest\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x14\n" +
@@ -1287,28 +1312,29 @@ var file_authsuite_provider_v1_connector_proto_goTypes = []any{
 var file_authsuite_provider_v1_connector_proto_depIdxs = []int32{
 	16, // 0: authsuite.provider.v1.Connector.create_time:type_name -> google.protobuf.Timestamp
 	16, // 1: authsuite.provider.v1.Connector.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: authsuite.provider.v1.ListConnectorsResponse.items:type_name -> authsuite.provider.v1.Connector
-	0,  // 3: authsuite.provider.v1.GetConnectorResponse.connector:type_name -> authsuite.provider.v1.Connector
-	14, // 4: authsuite.provider.v1.StartAuthorizationResponse.binding_cookie:type_name -> authsuite.provider.v1.BindingCookie
-	1,  // 5: authsuite.provider.v1.ConnectorService.CreateConnector:input_type -> authsuite.provider.v1.CreateConnectorRequest
-	3,  // 6: authsuite.provider.v1.ConnectorService.ListConnectors:input_type -> authsuite.provider.v1.ListConnectorsRequest
-	5,  // 7: authsuite.provider.v1.ConnectorService.GetConnector:input_type -> authsuite.provider.v1.GetConnectorRequest
-	7,  // 8: authsuite.provider.v1.ConnectorService.DeleteConnector:input_type -> authsuite.provider.v1.DeleteConnectorRequest
-	9,  // 9: authsuite.provider.v1.ConnectorService.GetConnectorToken:input_type -> authsuite.provider.v1.GetConnectorTokenRequest
-	11, // 10: authsuite.provider.v1.ConnectorService.CompleteAuthorization:input_type -> authsuite.provider.v1.CompleteAuthorizationRequest
-	12, // 11: authsuite.provider.v1.ConnectorService.StartAuthorization:input_type -> authsuite.provider.v1.StartAuthorizationRequest
-	2,  // 12: authsuite.provider.v1.ConnectorService.CreateConnector:output_type -> authsuite.provider.v1.CreateConnectorResponse
-	4,  // 13: authsuite.provider.v1.ConnectorService.ListConnectors:output_type -> authsuite.provider.v1.ListConnectorsResponse
-	6,  // 14: authsuite.provider.v1.ConnectorService.GetConnector:output_type -> authsuite.provider.v1.GetConnectorResponse
-	8,  // 15: authsuite.provider.v1.ConnectorService.DeleteConnector:output_type -> authsuite.provider.v1.DeleteConnectorResponse
-	10, // 16: authsuite.provider.v1.ConnectorService.GetConnectorToken:output_type -> authsuite.provider.v1.GetConnectorTokenResponse
-	15, // 17: authsuite.provider.v1.ConnectorService.CompleteAuthorization:output_type -> authsuite.provider.v1.CompleteAuthorizationResponse
-	13, // 18: authsuite.provider.v1.ConnectorService.StartAuthorization:output_type -> authsuite.provider.v1.StartAuthorizationResponse
-	12, // [12:19] is the sub-list for method output_type
-	5,  // [5:12] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	16, // 2: authsuite.provider.v1.Connector.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 3: authsuite.provider.v1.ListConnectorsResponse.items:type_name -> authsuite.provider.v1.Connector
+	0,  // 4: authsuite.provider.v1.GetConnectorResponse.connector:type_name -> authsuite.provider.v1.Connector
+	14, // 5: authsuite.provider.v1.StartAuthorizationResponse.binding_cookie:type_name -> authsuite.provider.v1.BindingCookie
+	1,  // 6: authsuite.provider.v1.ConnectorService.CreateConnector:input_type -> authsuite.provider.v1.CreateConnectorRequest
+	3,  // 7: authsuite.provider.v1.ConnectorService.ListConnectors:input_type -> authsuite.provider.v1.ListConnectorsRequest
+	5,  // 8: authsuite.provider.v1.ConnectorService.GetConnector:input_type -> authsuite.provider.v1.GetConnectorRequest
+	7,  // 9: authsuite.provider.v1.ConnectorService.DeleteConnector:input_type -> authsuite.provider.v1.DeleteConnectorRequest
+	9,  // 10: authsuite.provider.v1.ConnectorService.GetConnectorToken:input_type -> authsuite.provider.v1.GetConnectorTokenRequest
+	11, // 11: authsuite.provider.v1.ConnectorService.CompleteAuthorization:input_type -> authsuite.provider.v1.CompleteAuthorizationRequest
+	12, // 12: authsuite.provider.v1.ConnectorService.StartAuthorization:input_type -> authsuite.provider.v1.StartAuthorizationRequest
+	2,  // 13: authsuite.provider.v1.ConnectorService.CreateConnector:output_type -> authsuite.provider.v1.CreateConnectorResponse
+	4,  // 14: authsuite.provider.v1.ConnectorService.ListConnectors:output_type -> authsuite.provider.v1.ListConnectorsResponse
+	6,  // 15: authsuite.provider.v1.ConnectorService.GetConnector:output_type -> authsuite.provider.v1.GetConnectorResponse
+	8,  // 16: authsuite.provider.v1.ConnectorService.DeleteConnector:output_type -> authsuite.provider.v1.DeleteConnectorResponse
+	10, // 17: authsuite.provider.v1.ConnectorService.GetConnectorToken:output_type -> authsuite.provider.v1.GetConnectorTokenResponse
+	15, // 18: authsuite.provider.v1.ConnectorService.CompleteAuthorization:output_type -> authsuite.provider.v1.CompleteAuthorizationResponse
+	13, // 19: authsuite.provider.v1.ConnectorService.StartAuthorization:output_type -> authsuite.provider.v1.StartAuthorizationResponse
+	13, // [13:20] is the sub-list for method output_type
+	6,  // [6:13] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_provider_v1_connector_proto_init() }
@@ -1318,6 +1344,7 @@ func file_authsuite_provider_v1_connector_proto_init() {
 	}
 	file_authsuite_provider_v1_connector_proto_msgTypes[0].OneofWrappers = []any{}
 	file_authsuite_provider_v1_connector_proto_msgTypes[1].OneofWrappers = []any{}
+	file_authsuite_provider_v1_connector_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

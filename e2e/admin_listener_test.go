@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -151,17 +150,19 @@ func TestBootstrapSecretIgnoredWarning(t *testing.T) {
 	s.stop()
 
 	const other = "another-bootstrap-secret-0123456789abcdef"
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
 	cfg, err := config.Load(config.RoleAll, []string{"--http-addr", s.httpAddr, "--grpc-addr", s.grpcAddr, "--admin-addr", "127.0.0.1:0", "--data-dir", s.dataDir},
 		[]string{"AUTHSUITE_BOOTSTRAP_SECRET=" + other}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	running, err := app.Start(context.Background(), cfg, slog.New(slog.NewJSONHandler(&logs, nil)), io.Discard)
+	running, err := app.Start(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.running = running
+	clientToken(t, s, "admin", bootstrapSecret, "adminapi")
+	expect(t, "the ignored secret", s.form("/connect/token", "grant_type=client_credentials&scope=adminapi", "admin", other), 401, "invalid_client")
 	var warnings []string
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var rec struct{ Level, Msg string }
@@ -178,6 +179,4 @@ func TestBootstrapSecretIgnoredWarning(t *testing.T) {
 	if strings.Contains(logs.String(), other) || strings.Contains(logs.String(), bootstrapSecret) {
 		t.Error("the log holds a bootstrap secret")
 	}
-	clientToken(t, s, "admin", bootstrapSecret, "adminapi")
-	expect(t, "the ignored secret", s.form("/connect/token", "grant_type=client_credentials&scope=adminapi", "admin", other), 401, "invalid_client")
 }

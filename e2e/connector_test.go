@@ -78,9 +78,27 @@ func TestConnectorAgainstOwnTokenService(t *testing.T) {
 		t.Fatal("no refresh happened")
 	}
 
-	// Revoke: DeleteOAuthTokens drops alice's grant; the connector no longer hands out tokens.
-	expect(t, "delete tokens", s.call("POST", "/Thingworx/Subsystems/WorkflowSubsystem/Services/DeleteOAuthTokens", f.adminToken,
-		map[string]any{"oauthProvider": "authsuite", "userName": f.aliceID}), 200)
+	// Revoke: DeleteOAuthTokens drops alice's grant, named by her login name in her tenant (ThingWorx's
+	// user name); an unknown user is 404 and drops nothing. The connector no longer hands out tokens.
+	deleteTokens := "/Thingworx/Subsystems/WorkflowSubsystem/Services/DeleteOAuthTokens"
+	for _, body := range []map[string]any{
+		{"oauthProvider": "authsuite", "userName": "nobody", "tenantCode": "acme"},
+		{"oauthProvider": "authsuite", "userName": f.aliceID, "tenantCode": "acme"}, // an id is not a login name
+		{"oauthProvider": "authsuite", "userName": "alice"},                         // alice is not in the system tenant
+	} {
+		expect(t, "delete tokens of an unknown user", s.call("POST", deleteTokens, f.adminToken, body), 404)
+	}
+	if r := expect(t, "token still there", s.call("POST", "/api/provider/v1/connectors/"+id+"/token", alice, map[string]any{}), 200); r["access_token"] == "" {
+		t.Fatal("no token after refused deletes")
+	}
+	var dropped struct {
+		DeletedCount int `json:"deletedCount"`
+	}
+	decodeJSON(t, expectRaw(t, "delete tokens", s.call("POST", deleteTokens, f.adminToken,
+		map[string]any{"oauthProvider": "authsuite", "userName": "alice", "tenantCode": "acme"}), 200), &dropped)
+	if dropped.DeletedCount != 1 {
+		t.Fatalf("deletedCount %d, want 1", dropped.DeletedCount)
+	}
 	if r := s.call("POST", "/api/provider/v1/connectors/"+id+"/token", alice, map[string]any{}); r.status == 200 {
 		t.Fatalf("token after DeleteOAuthTokens: %s", r.body)
 	}

@@ -65,6 +65,10 @@ func cookieValue(r *http.Request, name string) string {
 func (g *Gateway) providerStart(c providerv1.ConnectorServiceClient) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		browserPageHeaders(w.Header())
+		if r.URL.Query().Has("sudo") {
+			g.connectorErrorPage(w, "Cannot start authorization", errBrowserSudo)
+			return
+		}
 		resp, err := c.StartAuthorization(r.Context(), &providerv1.StartAuthorizationRequest{
 			ConnectorId: params["connector_id"], StartToken: r.URL.Query().Get("start_token"),
 			SessionCookie:       cookieValue(r, SessionCookie),
@@ -82,6 +86,11 @@ func (g *Gateway) providerStart(c providerv1.ConnectorServiceClient) runtime.Han
 		http.Redirect(w, r, resp.GetRedirectUrl(), http.StatusSeeOther)
 	}
 }
+
+// errBrowserSudo refuses sudo on the connector start and return steps: they act for the browser's own
+// signed-in user (or a client's single-use start link), never for an impersonated one, so a sudo there
+// would otherwise be silently ignored.
+var errBrowserSudo = apierror.Invalid("sudo", "is not accepted here: the start and return steps act for the user signed in to this browser; create the connector under sudo instead")
 
 // browserPageHeaders: never cached, no Referer (URLs carry states and codes), nothing active.
 func browserPageHeaders(h http.Header) {
@@ -125,6 +134,10 @@ func (g *Gateway) providerReturn(c providerv1.ConnectorServiceClient) http.Handl
 	return func(w http.ResponseWriter, r *http.Request) {
 		browserPageHeaders(w.Header())
 		q := r.URL.Query()
+		if q.Has("sudo") {
+			g.connectorErrorPage(w, "Authorization failed", errBrowserSudo)
+			return
+		}
 		resp, err := c.CompleteAuthorization(r.Context(), &providerv1.CompleteAuthorizationRequest{
 			State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"), ErrorDescription: q.Get("error_description"),
 			OauthToken: q.Get("oauth_token"), OauthVerifier: q.Get("oauth_verifier"),

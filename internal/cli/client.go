@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
@@ -13,10 +12,6 @@ import (
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/strictjson"
 )
-
-// fileJSON reads REST bodies: unknown fields are errors (a misspelt field must not be dropped silently).
-// Client files are read with strictjson, which names the unknown field.
-var fileJSON = protojson.UnmarshalOptions{DiscardUnknown: false}
 
 // tenantFlag registers --tenant (AUTHSUITE_TENANT), defaulting to the system tenant.
 func tenantFlag(fs *flag.FlagSet, v *string) {
@@ -183,7 +178,7 @@ func (e *env) client(ctx context.Context, args []string) error {
 	}
 	return e.subcommand(ctx, "client", args, map[string]func(context.Context, []string) error{
 		"create": run(command{
-			name: "client create", synopsis: "CLIENT_ID [--tenant T] [--from-file FILE.json] [settings] (CLIENT_ID may come from the file)",
+			name: "client create", synopsis: "[CLIENT_ID] [--tenant T] [--from-file FILE.json] [settings] (without CLIENT_ID: the file's clientId)",
 			args: []string{"client_id"}, optional: 1,
 			flags: withTenant(func(fs *flag.FlagSet) { f.register(fs, true) }),
 			check: func(pos []string, given map[string]bool) (err error) {

@@ -149,7 +149,27 @@ const (
 	UnsupportedTokenType    = "unsupported_token_type"
 	LoginRequired           = "login_required"
 	ConsentRequired         = "consent_required"
+	// OpenID Connect Core §3.1.2.6.
+	InteractionRequired      = "interaction_required"
+	AccountSelectionRequired = "account_selection_required"
+	InvalidRequestURI        = "invalid_request_uri"
+	InvalidRequestObject     = "invalid_request_object"
+	RequestNotSupported      = "request_not_supported"
+	RequestURINotSupported   = "request_uri_not_supported"
+	RegistrationNotSupported = "registration_not_supported"
 )
+
+// oauthCodes are the codes above.
+var oauthCodes = map[string]bool{
+	InvalidRequest: true, InvalidClient: true, InvalidGrant: true, UnauthorizedClient: true, UnsupportedGrantType: true,
+	InvalidScope: true, AccessDenied: true, UnsupportedResponseType: true, ServerError: true, TemporarilyUnavailable: true,
+	InvalidToken: true, InsufficientScope: true, UnsupportedTokenType: true, LoginRequired: true, ConsentRequired: true,
+	InteractionRequired: true, AccountSelectionRequired: true, InvalidRequestURI: true, InvalidRequestObject: true,
+	RequestNotSupported: true, RequestURINotSupported: true, RegistrationNotSupported: true,
+}
+
+// IsOAuthCode reports whether code is one of the OAuth 2.0 / OpenID Connect error codes above.
+func IsOAuthCode(code string) bool { return oauthCodes[code] }
 
 // OAuthError is an OAuth 2.0 error: Code is one of the constants above, Description is safe to show to the
 // caller (it never contains a secret or token). Status, when not zero, overrides the HTTP status the code

@@ -144,7 +144,8 @@ func problemOf(err error, kind rendering) problem {
 	for _, v := range info.Violations {
 		p.violations = append(p.violations, violation{Field: v.Field, Description: v.Description})
 	}
-	if p.code == "" || p.code == apistatus.CodeName(info.Code) { // ErrorInfo of a field error names the gRPC code
+	if !apierror.IsOAuthCode(p.code) && !gatewayCodes[p.code] {
+		// No OAuth code (a field error's ErrorInfo names the gRPC code, a sentinel has none): name the gRPC code.
 		p.code = errorCodeFor(info.Code)
 	}
 	p.status = info.HTTPStatus
@@ -168,7 +169,7 @@ func problemOf(err error, kind rendering) problem {
 
 // internal reports whether a code is a failure whose message must not reach the caller.
 func internal(c codes.Code) bool {
-	return c == codes.Internal || c == codes.Unknown || c == codes.DataLoss
+	return c == codes.Internal || c == codes.Unknown || c == codes.DataLoss || c > codes.Unauthenticated
 }
 
 // writeAnswer renders err as a answers. log, when not nil, records the cause of a failure of the gateway
@@ -220,6 +221,16 @@ func writeAnswer(w http.ResponseWriter, err error, a answer, log *slog.Logger) {
 // names no error (RFC 6750 §3.1).
 var errNoToken = &apierror.OAuthError{Code: apierror.InvalidToken, Description: "an access token is required", Status: http.StatusUnauthorized}
 
+// gatewayCodes are the error codes the gateway answers besides the OAuth ones: a path or method it does not
+// serve, and the gRPC code names errorCodeFor falls back to.
+var gatewayCodes = func() map[string]bool {
+	m := map[string]bool{"method_not_allowed": true}
+	for c := codes.OK; c <= codes.Unauthenticated; c++ {
+		m[errorCodeFor(c)] = true
+	}
+	return m
+}()
+
 // errorCodeFor names an error without an OAuth code after its gRPC code, in the OAuth style
 // (invalid_request for validation failures).
 func errorCodeFor(c codes.Code) string {
@@ -232,7 +243,8 @@ func errorCodeFor(c codes.Code) string {
 		return apierror.AccessDenied
 	case codes.Unavailable, codes.ResourceExhausted:
 		return apierror.TemporarilyUnavailable
-	case codes.Internal, codes.Unknown, codes.DataLoss:
+	}
+	if internal(c) {
 		return apierror.ServerError
 	}
 	return apistatus.CodeName(c)

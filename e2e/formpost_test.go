@@ -115,8 +115,9 @@ func newChromium(t *testing.T) context.Context {
 	return ctx
 }
 
-// chromiumFormPostSignIn signs alice in through Chromium with response_mode=form_post (login page, consent
-// page, then the auto-submitted form) and returns what the relying party's callback received.
+// chromiumFormPostSignIn signs alice in through Chromium (login page, consent page, then the redirect or,
+// with response_mode=form_post in authURL, the auto-submitted form) and returns what the relying party's
+// callback received.
 func chromiumFormPostSignIn(t *testing.T, ctx context.Context, rp *formPostRP, authURL string) rpPost {
 	t.Helper()
 	err := chromedp.Do(ctx,

@@ -13,7 +13,7 @@ import (
 	"github.com/authsuite/authsuite/internal/apierror"
 )
 
-// The browser sign-in pages (SPEC §2): the gateway renders what the token service's AuthorizeService
+// The browser sign-in pages (docs/reference/oauth.md#sign-in-pages): the gateway renders what the token service's AuthorizeService
 // decides and carries the browser's facts (cookies, address, user agent) to it. No page needs JavaScript.
 
 // Cookie names.
@@ -325,7 +325,7 @@ func writeBearerError(w http.ResponseWriter, err error) {
 	writeAnswer(w, err, answer{kind: bearerJSON, bearer: true}, nil)
 }
 
-// corsPaths are the endpoints browsers may call cross-origin (SPEC: token, userinfo and discovery), for the
+// corsPaths are the endpoints browsers may call cross-origin (docs/reference/oauth.md#cors: token, userinfo and discovery), for the
 // origins some client lists in allowedCorsOrigins.
 var corsPaths = map[string]bool{
 	"/connect/token": true, "/connect/userinfo": true,

@@ -28,8 +28,8 @@ type Parsed struct {
 	Secret   string
 }
 
-// placeholder matches the template values of seed 000 ("<client id here>", "<base url here>"). Such values
-// load — the seed's file loads exactly as written — but the provider is not connectable until replaced.
+// placeholder matches the template values of ThingWorx Flow's example file ("<client id here>", "<base url here>"). Such values
+// load — that example file loads exactly as written — but the provider is not connectable until replaced.
 var placeholder = regexp.MustCompile(`^<[^<>]*>$`)
 
 // ParseConfig validates a decoded configuration ({<connector type>: {<provider name>: {<key>: <value>}}},
@@ -119,7 +119,7 @@ func parseEntry(e Entry, k ProviderKey, v any) (Parsed, []Problem) {
 	for _, key := range append(append([]string(nil), e.Required...), e.Optional...) {
 		allowed[key] = true
 	}
-	// Seed 000 spells the PingFederate key BASE_URL in its table and base_url in its JSON: accept both.
+	// ThingWorx Flow's documentation spells the PingFederate key BASE_URL in its table and base_url in its JSON: accept both.
 	vals := map[string]any{}
 	for _, key := range sortedKeys(obj) {
 		canon := key
@@ -334,7 +334,7 @@ func isDomainName(s string) bool {
 }
 
 // parseHeaders reads oauth2_validate_headers: an array whose elements are JSON objects of header name to
-// value encoded as strings, as seed 000 writes them ("{\"Authorization\":\"Bearer {access_token}\"}"), or
+// value encoded as strings, as ThingWorx Flow's documentation writes them ("{\"Authorization\":\"Bearer {access_token}\"}"), or
 // the objects themselves.
 func parseHeaders(v any) ([]Header, string) {
 	objs, reason := parseObjectList(v)

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// Admin API inputs as the seeds' users send them.
+// Admin API inputs as users of the adminapi2 dialect send them (docs/reference/admin-api.md).
 
 type apiError struct {
 	Error            string `json:"error"`
@@ -56,7 +56,7 @@ func (s *suite) raw(method, path, token, body string) response {
 	return s.do(req)
 }
 
-// TestAdminSeedClientBodyOrigins: seed 001's own example lists allowedCorsOrigins
+// TestAdminSeedClientBodyOrigins: the adminapi2 documentation's own client example lists allowedCorsOrigins
 // ["https://myApp.myDomain.com"]. It is accepted and stored as browsers send the origin (lowercase scheme and
 // host, RFC 6454 §6.2); redirect URIs keep their case, as they are compared exactly.
 func TestAdminSeedClientBodyOrigins(t *testing.T) {
@@ -120,7 +120,7 @@ func TestAdminUnknownFieldsRefused(t *testing.T) {
 	for _, tc := range []struct {
 		method, path, body, field string
 	}{
-		// The seed's parameter table calls the secret's start "start time".
+		// The adminapi2 documentation's parameter table calls the secret's start "start time".
 		{"POST", base + "/clients/billing/secrets/", `{"description":"rotation","start time":"2031-01-01T00:00:00Z"}`, "start time"},
 		{"POST", base + "/clients/", `{"clientId":"typo","allowedGrantTypes":["client_credentials"],"allowedScope":["openid"]}`, "allowedScope"},
 		{"PUT", base + "/clients/billing", `{"allowedGrantTypes":["client_credentials"],"clientname":"x"}`, "clientname"},

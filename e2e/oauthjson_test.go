@@ -82,7 +82,8 @@ func decodeTyped(t *testing.T, what string, r response, status int, v any) {
 // TestOAuthJSONTyped decodes every OAuth/OIDC JSON answer into typed structs: token, token error,
 // introspection of active and inactive access and refresh tokens, userinfo (also through go-oidc's typed
 // UserInfo), discovery and JWKS. exp, iat and updated_at must be JSON numbers (RFC 7662 §2.2, OIDC Core
-// §5.1), and email_verified / phone_number_verified follow the user's emailVerified / phoneVerified.
+// §5.1), and email_verified / phone_number_verified, in userinfo and the ID token, follow the user's
+// emailVerified / phoneVerified.
 func TestOAuthJSONTyped(t *testing.T) {
 	f := newSigninFixture(t)
 	s := f.s
@@ -99,17 +100,41 @@ func TestOAuthJSONTyped(t *testing.T) {
 		"emailVerified": true, "phoneVerified": true,
 	}), 200)
 
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, s.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier := provider.Verifier(&oidc.Config{ClientID: "typed"})
+	// The ID token's address claims come from the token service's account view, which the registry's change
+	// feed updates just after the PUT above: wait until a token shows them.
 	var tok typedToken
-	eventually(t, 5*time.Second, "typed client known", func() bool {
+	var idc struct {
+		Email               string `json:"email"`
+		EmailVerified       bool   `json:"email_verified"`
+		PhoneNumber         string `json:"phone_number"`
+		PhoneNumberVerified bool   `json:"phone_number_verified"`
+	}
+	eventually(t, 5*time.Second, "a token whose ID token has verified addresses", func() bool {
 		r := s.form("/connect/token", "grant_type=password&scope=openid+profile+email+phone+offline_access&username=alice&password="+url.QueryEscape(alicePassword), "typed", secret)
 		if r.status == 401 {
-			return false
+			return false // the client is not known yet
 		}
 		decodeTyped(t, "token", r, 200, &tok)
-		return true
+		idt, err := verifier.Verify(ctx, tok.IDToken)
+		if err != nil {
+			t.Fatalf("ID token: %v", err)
+		}
+		if err := idt.Claims(&idc); err != nil {
+			t.Fatalf("ID token claims: %v", err)
+		}
+		return idc.EmailVerified && idc.PhoneNumberVerified
 	})
 	if tok.TokenType != "Bearer" || tok.ExpiresIn <= 0 || tok.RefreshToken == "" || tok.IDToken == "" {
 		t.Fatalf("token answer %+v", tok)
+	}
+	if idc.Email != "alice@acme.example" || idc.PhoneNumber != "+15550100" {
+		t.Fatalf("ID token address claims %+v", idc)
 	}
 
 	var te typedError
@@ -145,11 +170,6 @@ func TestOAuthJSONTyped(t *testing.T) {
 	decodeTyped(t, "userinfo", req, 200, &ui)
 	if ui.Sub != f.aliceID || ui.UpdatedAt < now-60 || !ui.EmailVerified || !ui.PhoneNumberVerified || ui.Email != "alice@acme.example" {
 		t.Fatalf("userinfo %+v", ui)
-	}
-	ctx := context.Background()
-	provider, err := oidc.NewProvider(ctx, s.base)
-	if err != nil {
-		t.Fatal(err)
 	}
 	info, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.AccessToken}))
 	if err != nil {

@@ -94,9 +94,13 @@ func deletedEvent(id string) *registryv1.WatchClientsResponse {
 }
 
 // userRecord is the part of a user the token service needs to end a disabled, deleted or re-created
-// account's sign-ins: never the password hash or the profile.
+// account's sign-ins, and the addresses with their verification that it releases in ID tokens without
+// asking the registry per token: never the password hash or the rest of the profile.
 func userRecord(u registry.User) *registryv1.UserRecord {
-	r := &registryv1.UserRecord{TenantId: u.TenantID, UserId: u.ID, Incarnation: u.Incarnation, Disabled: u.Disabled}
+	r := &registryv1.UserRecord{
+		TenantId: u.TenantID, UserId: u.ID, Incarnation: u.Incarnation, Disabled: u.Disabled,
+		Email: u.Email, EmailVerified: u.EmailVerified, Mobile: u.Mobile, PhoneVerified: u.PhoneVerified,
+	}
 	if !u.DisableTime.IsZero() {
 		r.DisableTime = timestamppb.New(u.DisableTime)
 	}

@@ -11,14 +11,20 @@ import (
 )
 
 // Account is the status of a user account as the registry's change feed reports it (registry UserRecord):
-// which incarnation of the user id is live, whether it is disabled, and when it was last disabled. An
-// *Account handed out by the Cache is never modified afterwards; changes replace it.
+// which incarnation of the user id is live, whether it is disabled, and when it was last disabled; and the
+// user's addresses with their verification, which ID tokens release by scope (OIDC Core §5.4). An *Account
+// handed out by the Cache is never modified afterwards; changes replace it.
 type Account struct {
 	TenantID    string    `json:"tenant_id"`
 	UserID      string    `json:"user_id"`
 	Incarnation string    `json:"incarnation,omitempty"`
 	Disabled    bool      `json:"disabled,omitempty"`
 	DisableTime time.Time `json:"disable_time,omitzero"`
+
+	Email         string `json:"email,omitempty"`
+	EmailVerified bool   `json:"email_verified,omitempty"`
+	Mobile        string `json:"mobile,omitempty"`
+	PhoneVerified bool   `json:"phone_verified,omitempty"`
 }
 
 // Why CheckAccount refuses. Messages name no user.
@@ -40,7 +46,8 @@ func (a *Account) ref() store.Account {
 // same reports whether a and b say the same about the same account.
 func (a *Account) same(b *Account) bool {
 	return a.TenantID == b.TenantID && a.UserID == b.UserID && a.Incarnation == b.Incarnation &&
-		a.Disabled == b.Disabled && a.DisableTime.Equal(b.DisableTime)
+		a.Disabled == b.Disabled && a.DisableTime.Equal(b.DisableTime) &&
+		a.Email == b.Email && a.EmailVerified == b.EmailVerified && a.Mobile == b.Mobile && a.PhoneVerified == b.PhoneVerified
 }
 
 // endedBy reports whether replacing a with next (nil: deleted) ends what was issued to a: the account is
@@ -92,10 +99,15 @@ func accountFromRecord(r *registryv1.UserRecord) (*Account, error) {
 	}
 	// Protobuf strings are UTF-8 on the wire; the persisted snapshot (JSON) could not keep anything else
 	// byte for byte, and an incarnation that changed on reload would end the account.
-	if !utf8.ValidString(r.GetTenantId()) || !utf8.ValidString(r.GetUserId()) || !utf8.ValidString(r.GetIncarnation()) {
+	if !utf8.ValidString(r.GetTenantId()) || !utf8.ValidString(r.GetUserId()) || !utf8.ValidString(r.GetIncarnation()) ||
+		!utf8.ValidString(r.GetEmail()) || !utf8.ValidString(r.GetMobile()) {
 		return nil, errors.New("user record with invalid UTF-8")
 	}
-	a := &Account{TenantID: r.GetTenantId(), UserID: r.GetUserId(), Incarnation: r.GetIncarnation(), Disabled: r.GetDisabled()}
+	a := &Account{
+		TenantID: r.GetTenantId(), UserID: r.GetUserId(), Incarnation: r.GetIncarnation(), Disabled: r.GetDisabled(),
+		Email: r.GetEmail(), EmailVerified: r.GetEmailVerified() && r.GetEmail() != "",
+		Mobile: r.GetMobile(), PhoneVerified: r.GetPhoneVerified() && r.GetMobile() != "",
+	}
 	if r.DisableTime != nil {
 		a.DisableTime = r.GetDisableTime().AsTime()
 	}
@@ -221,6 +233,18 @@ func (c *Cache) endAccounts(ctx context.Context, ended []store.Account) {
 		return
 	}
 	c.cfg.AccountsEnded(ctx, ended)
+}
+
+// Account returns the live account tenantID/userID of incarnation as the view holds it (never modified
+// afterwards), if the view lists it. A map lookup under a read lock: no I/O.
+func (c *Cache) Account(tenantID, userID, incarnation string) (*Account, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	a, ok := c.accounts[accountKey{tenantID, userID}]
+	if !ok || a.Incarnation != incarnation {
+		return nil, false
+	}
+	return a, true
 }
 
 // Incarnation returns the incarnation of the live account tenantID/userID, if the account list is complete

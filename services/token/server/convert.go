@@ -125,7 +125,7 @@ func discoveryDocument(issuer string, alg jwt.Alg) *tokenv1.GetDiscoveryResponse
 		RevocationEndpointAuthMethodsSupported:    authMethods,
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash",
-			"name", "preferred_username", "email", "phone_number", "tenant"},
+			"name", "preferred_username", "updated_at", "email", "email_verified", "phone_number", "phone_number_verified", "tenant"},
 		BackchannelLogoutSupported:        true,
 		BackchannelLogoutSessionSupported: true,
 		// Authorization responses carry iss (RFC 9207 §2), so clients can tell issuers apart.

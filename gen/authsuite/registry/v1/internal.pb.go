@@ -240,7 +240,15 @@ type UserRecord struct {
 	// Whether the user is disabled.
 	Disabled bool `protobuf:"varint,4,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	// When the user was last disabled (unset if never): nothing issued to the account before it is good.
-	DisableTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=disable_time,json=disableTime,proto3" json:"disable_time,omitempty"`
+	DisableTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=disable_time,json=disableTime,proto3" json:"disable_time,omitempty"`
+	// The user's e-mail address, for the ID token's email claim (scope email); empty when none.
+	Email string `protobuf:"bytes,6,opt,name=email,proto3" json:"email,omitempty"`
+	// Whether email is verified (the email_verified claim).
+	EmailVerified bool `protobuf:"varint,7,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
+	// The user's mobile number, for the ID token's phone_number claim (scope phone); empty when none.
+	Mobile string `protobuf:"bytes,8,opt,name=mobile,proto3" json:"mobile,omitempty"`
+	// Whether mobile is verified (the phone_number_verified claim).
+	PhoneVerified bool `protobuf:"varint,9,opt,name=phone_verified,json=phoneVerified,proto3" json:"phone_verified,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -308,6 +316,34 @@ func (x *UserRecord) GetDisableTime() *timestamppb.Timestamp {
 		return x.DisableTime
 	}
 	return nil
+}
+
+func (x *UserRecord) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *UserRecord) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+func (x *UserRecord) GetMobile() string {
+	if x != nil {
+		return x.Mobile
+	}
+	return ""
+}
+
+func (x *UserRecord) GetPhoneVerified() bool {
+	if x != nil {
+		return x.PhoneVerified
+	}
+	return false
 }
 
 // UserRef names a deleted user account.
@@ -1049,14 +1085,18 @@ const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\fdeleted_user\x18\x05 \x01(\v2\x1e.authsuite.registry.v1.UserRefH\x00R\vdeletedUser\x12,\n" +
 	"\x11deleted_tenant_id\x18\x06 \x01(\tH\x00R\x0fdeletedTenantId\x12!\n" +
 	"\fusers_synced\x18\a \x01(\bR\vusersSyncedB\a\n" +
-	"\x05event\"\xbf\x01\n" +
+	"\x05event\"\xbb\x02\n" +
 	"\n" +
 	"UserRecord\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12 \n" +
 	"\vincarnation\x18\x03 \x01(\tR\vincarnation\x12\x1a\n" +
 	"\bdisabled\x18\x04 \x01(\bR\bdisabled\x12=\n" +
-	"\fdisable_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vdisableTime\"a\n" +
+	"\fdisable_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vdisableTime\x12\x14\n" +
+	"\x05email\x18\x06 \x01(\tR\x05email\x12%\n" +
+	"\x0eemail_verified\x18\a \x01(\bR\remailVerified\x12\x16\n" +
+	"\x06mobile\x18\b \x01(\tR\x06mobile\x12%\n" +
+	"\x0ephone_verified\x18\t \x01(\bR\rphoneVerified\"a\n" +
 	"\aUserRef\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12 \n" +

@@ -2,6 +2,7 @@ package apierror
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -42,4 +43,29 @@ func TestText(t *testing.T) {
 			t.Errorf("Text(%v) = %q, want %q", tt.err, got, tt.want)
 		}
 	}
+}
+
+// FuzzText: for any message wrapped around any sentinel, Text gives back the message without the
+// sentinel's suffix, and never an empty string or text the error did not contain.
+func FuzzText(f *testing.F) {
+	f.Add("client \"x\"", uint8(0), false)
+	f.Add("", uint8(2), true)
+	f.Add("a: not found", uint8(1), false)
+	f.Fuzz(func(t *testing.T, msg string, which uint8, bare bool) {
+		s := sentinels[int(which)%len(sentinels)]
+		var err error = fmt.Errorf("%s: %w", msg, s)
+		if bare {
+			err = fmt.Errorf("%w", s)
+		}
+		got := Text(err)
+		if got == "" || !strings.HasPrefix(err.Error(), got) {
+			t.Fatalf("Text(%q) = %q", err.Error(), got)
+		}
+		if !bare && msg != "" && got != msg {
+			t.Fatalf("Text(%q) = %q, want %q", err.Error(), got, msg)
+		}
+		if bare && got != s.Error() {
+			t.Fatalf("Text(bare %q) = %q", s.Error(), got)
+		}
+	})
 }

@@ -119,8 +119,9 @@ func parseAuthorizeRequest(raw string, lookup func(id string) (*clients.Client, 
 	// Errors go back in the response mode the client asked for when that mode is one we support (Form Post
 	// Response Mode §2: "all response parameters"); a missing, repeated or unknown response_mode is answered
 	// in the query, the default of response_type=code.
+	// The browser can POST a form only to a web address: a native app's custom scheme gets the query.
 	mode := ""
-	if rm := q["response_mode"]; len(rm) == 1 && rm[0] == responseModeFormPost {
+	if rm := q["response_mode"]; len(rm) == 1 && rm[0] == responseModeFormPost && isWebURI(redirect) {
 		mode = responseModeFormPost
 	}
 	fail := func(code, format string, args ...any) *authzError {
@@ -153,9 +154,7 @@ func parseAuthorizeRequest(raw string, lookup func(id string) (*clients.Client, 
 	switch rm := get("response_mode"); rm {
 	case "", responseModeQuery:
 	case responseModeFormPost:
-		// The browser can POST a form only to a web address: a native app's custom scheme gets the query.
-		if u, err := url.Parse(redirect); err != nil || u.Scheme != "http" && u.Scheme != "https" {
-			mode = ""
+		if mode != responseModeFormPost {
 			return nil, fail(apierror.InvalidRequest, "response_mode=form_post needs an http or https redirect_uri")
 		}
 	default:
@@ -215,6 +214,12 @@ func parseAuthorizeRequest(raw string, lookup func(id string) (*clients.Client, 
 		r.MaxAge = n
 	}
 	return r, nil
+}
+
+// isWebURI reports whether uri is an absolute http or https URL with a host.
+func isWebURI(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // requestedScopes checks the scope parameter (RFC 6749 §3.3): required, well-formed, every scope allowed for

@@ -119,7 +119,9 @@ func TestExpiredSession(t *testing.T) {
 // FuzzParseAuthorizeRequest checks the authorization request parser on arbitrary input: it never panics;
 // an error is either shown (no redirect URI) or carries a redirect URI registered for the client; a success
 // has a registered redirect URI, only allowed scopes, valid PKCE unless the client may skip it, and sane
-// prompt and max_age values.
+// prompt and max_age values. The response mode, of a success or a redirected error, is form_post only when
+// the request asked for exactly that once and the redirect URI is a web address, and query ("") otherwise;
+// a success asked for no mode, query, or form_post.
 func FuzzParseAuthorizeRequest(f *testing.F) {
 	for _, s := range []string{
 		authorizeParams(), authorizeParams("prompt", "none login"), authorizeParams("max_age", "-5"),
@@ -127,6 +129,11 @@ func FuzzParseAuthorizeRequest(f *testing.F) {
 		authorizeParams("redirect_uri", "https://web.example/cb/../x"), authorizeParams("response_type", "token"),
 		authorizeParams("request", "x"), "client_id=web&client_id=web", "%zz", "", "client_id=nobody",
 		authorizeParams("redirect_uri", "https://web.example/cbx?a=1"),
+		authorizeParams("response_mode", "form_post"), authorizeParams("response_mode", "fragment"),
+		authorizeParams("response_mode", "form_post", "prompt", "bogus"), authorizeParams("response_mode", "query"),
+		"client_id=loose&redirect_uri=https://web.example/cb&response_mode=form_post&response_mode=form_post&response_type=code&scope=openid",
+		"client_id=native&redirect_uri=com.example.app:/cb&response_mode=form_post&response_type=code&scope=openid",
+		"client_id=native&redirect_uri=com.example.app:/cb&response_mode=form_post&response_type=token&scope=openid",
 	} {
 		f.Add(s)
 	}
@@ -134,18 +141,36 @@ func FuzzParseAuthorizeRequest(f *testing.F) {
 		RedirectURIs: []string{webCallback}, AllowOfflineAccess: false}
 	loose := &clients.Client{ID: "loose", TenantID: "t", GrantTypes: []string{GrantAuthorizationCode}, Scopes: []string{"openid"},
 		RedirectURIs: []string{"https://web.example/cb"}, RedirectURIPrefixMatching: true, AllowNoPKCE: true}
+	native := &clients.Client{ID: "native", TenantID: "t", GrantTypes: []string{GrantAuthorizationCode}, Scopes: []string{"openid"},
+		RedirectURIs: []string{"com.example.app:/cb"}}
 	lookup := func(id string) (*clients.Client, bool) {
 		switch id {
 		case "web":
 			return web, true
 		case "loose":
 			return loose, true
+		case "native":
+			return native, true
 		}
 		return nil, false
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		r, aerr := parseAuthorizeRequest(raw, lookup)
+		q, _ := url.ParseQuery(raw)
+		checkMode := func(mode, redirect string) {
+			t.Helper()
+			asked := len(q["response_mode"]) == 1 && q.Get("response_mode") == responseModeFormPost
+			u, err := url.Parse(redirect)
+			web := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+			if mode != "" && (mode != responseModeFormPost || !asked || !web) {
+				t.Fatalf("response mode %q for response_mode %q to %q", mode, q["response_mode"], redirect)
+			}
+			if aerr == nil && asked && web && mode != responseModeFormPost {
+				t.Fatalf("form_post asked for and dropped: %q", mode)
+			}
+		}
 		if aerr != nil {
+			checkMode(aerr.ResponseMode, aerr.RedirectURI)
 			if r != nil || aerr.Code == "" {
 				t.Fatalf("error %+v with a result", aerr)
 			}
@@ -157,6 +182,10 @@ func FuzzParseAuthorizeRequest(f *testing.F) {
 				}
 			}
 			return
+		}
+		checkMode(r.ResponseMode, r.RedirectURI)
+		if rm := q.Get("response_mode"); rm != "" && rm != responseModeQuery && rm != responseModeFormPost {
+			t.Fatalf("accepted response_mode %q", rm)
 		}
 		cl := r.Client
 		if !redirecturi.Match(cl.RedirectURIs, cl.RedirectURIPrefixMatching, r.RedirectURI) {

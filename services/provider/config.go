@@ -45,12 +45,19 @@ func ParseConfig(c Catalog, doc any) ([]Parsed, []Problem) {
 	var out []Parsed
 	var problems []Problem
 	n := 0
-	listed := false
+	listed, unknown := false, 0
 	for _, typ := range sortedKeys(top) {
 		e, known := c[typ]
 		if !known {
 			reason := "is not a known connector type"
-			if !listed { // the list once per answer, not once per unknown key
+			unknown++
+			near := ""
+			if unknown <= 10 { // suggestions for the first few only: each costs edit distances
+				near = nearest(typ, append(c.Types(), WrapperKey))
+			}
+			if near != "" {
+				reason += fmt.Sprintf(" (did you mean %q?)", near)
+			} else if !listed { // the list once per answer, not once per unknown key
 				reason += " (want one of " + strings.Join(c.Types(), ", ") + ")"
 				listed = true
 			}
@@ -462,4 +469,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// nearest is the candidate within edit distance 2 of s (ignoring case), or "".
+func nearest(s string, candidates []string) string {
+	if len(s) > 64 {
+		return ""
+	}
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

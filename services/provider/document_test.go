@@ -29,6 +29,13 @@ func TestParseDocumentShapes(t *testing.T) {
 			t.Errorf("%s: problems %v, err %v; want problems", doc, problems, err)
 		}
 	}
+	// A misspelt wrapper or connector type is named with its likely meaning.
+	for doc, want := range map[string]string{`{"oauthConfiguration": {}}`: `did you mean "oauthConfigurations"?`, `{"google_gmial": {}}`: `did you mean "google_gmail"?`} {
+		_, problems, err := provider.ParseDocument(c, []byte(doc))
+		if err != nil || len(problems) != 1 || !strings.Contains(problems[0].Reason, want) {
+			t.Errorf("%s: %v %v, want a problem with %q", doc, problems, err, want)
+		}
+	}
 	// Numbers are kept as written and refused as values (settings are strings).
 	_, problems, err := provider.ParseDocument(c, []byte(`{"box": {"Box": {"CLIENT_ID": 12345678901234567890, "CLIENT_SECRET": "b"}}}`))
 	if err != nil || len(problems) != 1 || !strings.Contains(problems[0].String(), "must be a string, not a number") {

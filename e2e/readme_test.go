@@ -231,7 +231,6 @@ func (b *lockedBuffer) String() string {
 
 // readmeServer is `authsuite serve` as the README's quick start runs it, in the blocks' working directory.
 type readmeServer struct {
-	t                  *testing.T
 	bin, dir           string
 	env, args          []string
 	httpAddr, grpcAddr string // 127.0.0.1:0 until the first start, then the bound addresses
@@ -414,7 +413,7 @@ func TestREADME(t *testing.T) {
 	if err := os.Symlink(filepath.Join(repo, "docs"), filepath.Join(dir, "docs")); err != nil {
 		t.Fatal(err)
 	}
-	srv := &readmeServer{t: t, bin: bin, dir: dir, env: freshEnv(env...), args: serveArgs,
+	srv := &readmeServer{bin: bin, dir: dir, env: freshEnv(env...), args: serveArgs,
 		httpAddr: "127.0.0.1:0", grpcAddr: "127.0.0.1:0", logs: &lockedBuffer{}}
 	t.Cleanup(srv.kill)
 	if err := srv.start(); err != nil {

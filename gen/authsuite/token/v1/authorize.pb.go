@@ -1164,15 +1164,15 @@ type UserInfoResponse struct {
 	Name *string `protobuf:"bytes,2,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	// Login name (profile).
 	PreferredUsername *string `protobuf:"bytes,3,opt,name=preferred_username,proto3,oneof" json:"preferred_username,omitempty"`
-	// Last change, seconds since the epoch (profile).
+	// Last change, seconds since the epoch (profile); a JSON number on the wire (OIDC Core §5.1).
 	UpdatedAt *int64 `protobuf:"varint,4,opt,name=updated_at,proto3,oneof" json:"updated_at,omitempty"`
 	// E-mail address (email).
 	Email *string `protobuf:"bytes,5,opt,name=email,proto3,oneof" json:"email,omitempty"`
-	// Whether the address was verified (email); authsuite does not verify addresses.
+	// Whether the address is verified (email): the user's emailVerified.
 	EmailVerified *bool `protobuf:"varint,6,opt,name=email_verified,proto3,oneof" json:"email_verified,omitempty"`
 	// Phone number (phone).
 	PhoneNumber *string `protobuf:"bytes,7,opt,name=phone_number,proto3,oneof" json:"phone_number,omitempty"`
-	// Whether the number was verified (phone).
+	// Whether the number is verified (phone): the user's phoneVerified.
 	PhoneNumberVerified *bool `protobuf:"varint,8,opt,name=phone_number_verified,proto3,oneof" json:"phone_number_verified,omitempty"`
 	// The user's tenant.
 	Tenant        string `protobuf:"bytes,9,opt,name=tenant,proto3" json:"tenant,omitempty"`

@@ -304,7 +304,7 @@ type IntrospectRequest struct {
 	Client *ClientCredentials `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
 	// The token to introspect.
 	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
-	// access_token or refresh_token; a hint only.
+	// access_token or refresh_token; a hint only: the hinted kind is looked up first, then the other.
 	TokenTypeHint string `protobuf:"bytes,3,opt,name=token_type_hint,json=tokenTypeHint,proto3" json:"token_type_hint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -361,7 +361,8 @@ func (x *IntrospectRequest) GetTokenTypeHint() string {
 	return ""
 }
 
-// IntrospectResponse describes a token (RFC 7662 §2.2). Inactive tokens carry only active=false.
+// IntrospectResponse describes a token (RFC 7662 §2.2): an access token, or a refresh token to the client it
+// was issued to. Inactive tokens carry only active=false. exp and iat are JSON numbers on the wire.
 type IntrospectResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Whether the token is currently active.
@@ -370,7 +371,7 @@ type IntrospectResponse struct {
 	Scope *string `protobuf:"bytes,2,opt,name=scope,proto3,oneof" json:"scope,omitempty"`
 	// The client the token was issued to.
 	ClientId *string `protobuf:"bytes,3,opt,name=client_id,proto3,oneof" json:"client_id,omitempty"`
-	// Access or refresh.
+	// "Bearer" for an access token, "refresh_token" for a refresh token.
 	TokenType *string `protobuf:"bytes,4,opt,name=token_type,proto3,oneof" json:"token_type,omitempty"`
 	// Expiry, seconds since the epoch.
 	Exp *int64 `protobuf:"varint,5,opt,name=exp,proto3,oneof" json:"exp,omitempty"`

@@ -83,10 +83,16 @@ type Violations struct {
 	Fields []FieldError
 	// Kind is nil (invalid input) or ErrFailedPrecondition.
 	Kind error
+	// Message, when not empty, is the error's whole text in the domain's own words; it must name every
+	// problem. Otherwise Error builds the text from Summary and Fields.
+	Message string
 }
 
-// Error is the summary followed by every problem: "summary (2 problems): a: why; b: why".
+// Error is Message, or the summary followed by every problem: "summary (2 problems): a: why; b: why".
 func (e *Violations) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
 	parts := make([]string, len(e.Fields))
 	for i := range e.Fields {
 		parts[i] = e.Fields[i].Error()

@@ -75,6 +75,10 @@ func TestViolations(t *testing.T) {
 	if info := Of(v); info.Code != codes.FailedPrecondition || info.Field != "oauthConfigurations.slack.a.CLIENT_ID" || len(info.Violations) != 1 {
 		t.Fatalf("in-use violations: %+v", info)
 	}
+	v.Message = "configuration not loaded: slack/a: CLIENT_ID is required"
+	if info := Of(v); info.Message != v.Message || len(info.Violations) != 1 {
+		t.Fatalf("violations in the domain's words: %+v", info)
+	}
 	if !errors.Is(v, apierror.ErrFailedPrecondition) {
 		t.Fatal("a precondition violation is not ErrFailedPrecondition")
 	}

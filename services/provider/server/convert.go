@@ -4,40 +4,32 @@ import (
 	"sort"
 	"strings"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
-	"github.com/authsuite/authsuite/internal/apistatus"
+	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/services/provider"
 )
 
 // Conversions between domain values and generated types: the only place that knows both.
 
-// loadErrorStatus renders a rejected load: INVALID_ARGUMENT (FAILED_PRECONDITION when every problem is a
-// provider in use) whose message lists every problem, with one BadRequest field violation per problem. The
-// REST gateway shows the message as error_description, so REST callers see every offending entry too.
+// loadErrorStatus is a rejected load as a multi-problem domain error: INVALID_ARGUMENT (FAILED_PRECONDITION
+// when every problem is a provider in use) whose message lists every problem, with one field violation per
+// problem (apistatus maps it). The REST gateway answers the message as error_description and the problems as
+// "violations", so REST callers see every offending entry too.
 func loadErrorStatus(e *provider.LoadError) error {
-	code, reason := codes.InvalidArgument, "invalid_argument"
+	v := &apierror.Violations{Message: e.Error()}
+	if len(e.Problems) != 1 {
+		v.Field = "oauthConfigurations"
+	}
 	if e.InUse {
-		code, reason = codes.FailedPrecondition, "failed_precondition"
+		v.Kind = apierror.ErrFailedPrecondition
 	}
-	field := "oauthConfigurations"
-	if len(e.Problems) == 1 {
-		field = e.Problems[0].Field()
-	}
-	br := &errdetails.BadRequest{}
 	for _, p := range e.Problems {
-		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: p.Field(), Description: p.String()})
+		v.Fields = append(v.Fields, apierror.FieldError{Field: p.Field(), Reason: p.String()})
 	}
-	st := status.New(code, e.Error())
-	if ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: apistatus.Domain, Metadata: map[string]string{"field": field}}, br); err == nil {
-		return ds.Err()
-	}
-	return st.Err()
+	return v
 }
 
 func (s *Server) toProto(p provider.Provider) *providerv1.OAuthProvider {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"embed"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -148,8 +149,8 @@ func (g *Gateway) pageForm(w http.ResponseWriter, r *http.Request) (url.Values, 
 		return nil, false
 	}
 	if !g.validCSRF(r, form.Get("interaction"), form.Get("csrf_token")) {
-		g.messagePage(w, http.StatusForbidden, "Sign-in failed", apierror.InvalidRequest,
-			"The form has expired or did not come from this site. Go back to the application and start again.")
+		g.errorPage(w, apierror.OAuthWithStatus(http.StatusForbidden, apierror.InvalidRequest,
+			"The form has expired or did not come from this site. Go back to the application and start again."))
 		return nil, false
 	}
 	return form, true
@@ -182,7 +183,7 @@ func (g *Gateway) step(w http.ResponseWriter, r *http.Request, st *tokenv1.Step)
 			"CSRF": g.formCSRF(w, r, p.GetInteractionId()),
 		})
 	default:
-		g.messagePage(w, http.StatusInternalServerError, "Sign-in failed", apierror.ServerError, "internal error")
+		g.errorPage(w, fmt.Errorf("sign-in step %T has no rendering", s))
 	}
 }
 

@@ -62,6 +62,8 @@ func TestSudoNeverIgnored(t *testing.T) {
 				decodeJSON(t, body, &c)
 				return c.Sub == f.aliceID && c.LoginName == "alice"
 			}},
+		{name: "simple token API: get token", method: "GET", path: "/api/oauth2/server/tokens?grant_type=client_credentials&client_id=admin&client_secret=" + url.QueryEscape(bootstrapSecret)},
+		{name: "simple token API: revoke", method: "GET", path: "/api/oauth2/server/tokens/revoke?token=" + url.QueryEscape(f.userToken(t, "alice", alicePassword))},
 		{name: "connectors: create", method: "POST", path: "/api/provider/v1/connectors",
 			body: map[string]any{"connectorType": "odata", "oauthProvider": "authsuite", "kind": "session"},
 			asAlice: func(t *testing.T, body []byte) bool {

@@ -14,6 +14,9 @@ import (
 // authorization_code (§4.1.3), refresh_token (§6) and password (§4.3, allowRopc clients only). Public
 // clients authenticate by client_id alone for the grants that allow them. Errors are RFC 6749 §5.2 codes.
 func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1.TokenResponse, error) {
+	if err := refuseSudo(ctx); err != nil {
+		return nil, err
+	}
 	gt := req.GetGrantType()
 	switch gt {
 	case "":
@@ -54,6 +57,9 @@ func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1
 //
 // Anything else (invalid, expired, revoked, unknown) is answered with active=false only (§2.2).
 func (s *Server) Introspect(ctx context.Context, req *tokenv1.IntrospectRequest) (*tokenv1.IntrospectResponse, error) {
+	if err := refuseSudo(ctx); err != nil {
+		return nil, err
+	}
 	caller, err := s.authenticate(authFrom(req.GetClient()), true)
 	if err != nil {
 		return nil, err
@@ -130,6 +136,9 @@ func (s *Server) introspectRefreshToken(ctx context.Context, caller *clients.Cli
 // or unknown token, or one that is already expired or revoked, succeeds (§2.2); a token issued to another
 // client answers unauthorized_client. The revocation is durable before the answer.
 func (s *Server) Revoke(ctx context.Context, req *tokenv1.RevokeRequest) (*tokenv1.RevokeResponse, error) {
+	if err := refuseSudo(ctx); err != nil {
+		return nil, err
+	}
 	caller, err := s.authenticate(authFrom(req.GetClient()), false)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,9 @@ import (
 // GetToken is GET /api/oauth2/server/tokens (docs/reference/simple-token-api.md#get-a-token): the client credentials grant with the
 // credentials in the query. Errors are those of Token.
 func (s *Server) GetToken(ctx context.Context, req *tokenv1.GetTokenRequest) (*tokenv1.GetTokenResponse, error) {
+	if err := refuseSudo(ctx); err != nil {
+		return nil, err
+	}
 	switch req.GetGrantType() {
 	case "":
 		return nil, apierror.OAuth(apierror.InvalidRequest, "grant_type is required")
@@ -89,6 +92,9 @@ func (s *Server) auditSudo(ctx context.Context, p access.Principal, err error) {
 // answers code 0 "success"; an already expired or revoked token succeeds too. An empty token answers 400
 // invalid_request and a forged or unparseable one 400 invalid_token (errors, never a non-zero code field).
 func (s *Server) RevokeToken(ctx context.Context, req *tokenv1.RevokeTokenRequest) (*tokenv1.RevokeTokenResponse, error) {
+	if err := refuseSudo(ctx); err != nil {
+		return nil, err
+	}
 	if req.GetToken() == "" {
 		return nil, apierror.OAuthWithStatus(http.StatusBadRequest, apierror.InvalidRequest, "token is required")
 	}

@@ -18,6 +18,9 @@ import (
 // phone_number, phone_number_verified (the user's emailVerified and phoneVerified). A disabled or deleted
 // user's token answers invalid_token.
 func (s *Server) UserInfo(ctx context.Context, req *tokenv1.UserInfoRequest) (*tokenv1.UserInfoResponse, error) {
+	if err := refuseSudo(ctx); err != nil {
+		return nil, err
+	}
 	v, err := s.verifyToken(req.GetAccessToken())
 	if err != nil {
 		return nil, apierror.OAuth(apierror.InvalidToken, "access token: %s", err.Error())

@@ -172,7 +172,7 @@ func internal(c codes.Code) bool {
 	return c == codes.Internal || c == codes.Unknown || c == codes.DataLoss || c > codes.Unauthenticated
 }
 
-// writeAnswer renders err as a answers. log, when not nil, records the cause of a failure of the gateway
+// writeAnswer renders err as a says. log, when not nil, records the cause of a failure of the gateway
 // itself (not a service's status: services log their internal errors once).
 func writeAnswer(w http.ResponseWriter, err error, a answer, log *slog.Logger) {
 	p := problemOf(err, a.kind)

@@ -175,7 +175,7 @@ func TestWriteErrorViolationsAndRetry(t *testing.T) {
 	}
 }
 
-// knownCodes are the error codes a client may see: the OAuth 2.0 / OIDC ones and the gateway's own.
+// knownCode reports whether c is an error code a client may see: the OAuth 2.0 / OIDC ones and the gateway's own.
 func knownCode(c string) bool { return apierror.IsOAuthCode(c) || gatewayCodes[c] }
 
 // FuzzWriteError: for any status (code, message, ErrorInfo reason and HTTP status, violations) on any route

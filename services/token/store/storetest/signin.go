@@ -144,7 +144,8 @@ func testCodeSingleUse(t *testing.T, open func() store.Store) {
 
 func testRefreshRotation(t *testing.T, open func() store.Store) {
 	s := open()
-	first := store.RefreshToken{Hash: h("r0"), FamilyID: "f", ClientID: "web", UserID: "u", Scopes: []string{"openid", "offline_access"}, Expiry: t0().Add(time.Hour)}
+	first := store.RefreshToken{Hash: h("r0"), FamilyID: "f", ClientID: "web", UserID: "u", Scopes: []string{"openid", "offline_access"}, Expiry: t0().Add(time.Hour),
+		IssueTime: t0()}
 	if err := s.PutRefreshToken(ctx, first); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func testRefreshRotation(t *testing.T, open func() store.Store) {
 	s = open()
 	defer s.Close()
 	old, err := rotateNoGrace(ctx, s, h("r0"), next("zz"))
-	if !errors.Is(err, store.ErrUsed) || old.FamilyID != "f" || !old.Used || !old.Expiry.Equal(first.Expiry) {
+	if !errors.Is(err, store.ErrUsed) || old.FamilyID != "f" || !old.Used || !old.Expiry.Equal(first.Expiry) || !old.IssueTime.Equal(first.IssueTime) {
 		t.Fatalf("reuse after reopen: %+v, %v", old, err)
 	}
 	if _, err := rotateNoGrace(ctx, s, h("nope"), next("zz")); !errors.Is(err, store.ErrNotFound) {

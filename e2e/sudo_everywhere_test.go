@@ -37,6 +37,13 @@ func TestSudoNeverIgnored(t *testing.T) {
 		}
 		return true
 	}
+	// A connector of the admin's own (owner client:admin): as alice it is someone else's.
+	adminConnector, _ := f.createConnector(t, f.adminToken, nil)
+	connectorPath := "/api/provider/v1/connectors/" + adminConnector
+	providerFile := map[string]any{"oauthConfigurations": map[string]any{"odata": map[string]any{"authsuite": map[string]any{
+		"CLIENT_ID": "flow", "CLIENT_SECRET": f.flowSecret,
+		"AUTH_URL": s.base + "/connect/authorize", "TOKEN_URL": s.base + "/connect/token",
+	}}}}
 	rows := []struct {
 		name   string
 		method string
@@ -48,11 +55,14 @@ func TestSudoNeverIgnored(t *testing.T) {
 		asAlice func(t *testing.T, body []byte) bool
 		// refused: the route must answer 400 invalid_request.
 		refused bool
+		// control: the same request without sudo succeeds as the admin (checked after the sudo one), so a
+		// 4xx with sudo is alice's refusal, not a bad request.
+		control bool
 	}{
-		{name: "admin API: list tenants", method: "GET", path: "/api/adminapi2/v1/tenants"},
-		{name: "admin API: list users", method: "GET", path: tenantPath + "/users"},
-		{name: "admin API: list clients", method: "GET", path: tenantPath + "/clients"},
-		{name: "admin API: create user", method: "POST", path: tenantPath + "/users", body: map[string]any{"loginName": "mallory", "password": "mallory-password-1"}},
+		{name: "admin API: list tenants", control: true, method: "GET", path: "/api/adminapi2/v1/tenants"},
+		{name: "admin API: list users", control: true, method: "GET", path: tenantPath + "/users"},
+		{name: "admin API: list clients", control: true, method: "GET", path: tenantPath + "/clients"},
+		{name: "admin API: create user", control: true, method: "POST", path: tenantPath + "/users", body: map[string]any{"loginName": "mallory", "password": "mallory-password-1"}},
 		{name: "simple token API: check", method: "GET", path: "/api/oauth2/server/tokens/check?token=" + url.QueryEscape(f.adminToken),
 			asAlice: func(t *testing.T, body []byte) bool {
 				var c struct {
@@ -75,7 +85,13 @@ func TestSudoNeverIgnored(t *testing.T) {
 				return r.status == 200 && ownedByAlice(t, r.body)
 			}},
 		{name: "connectors: list", method: "GET", path: "/api/provider/v1/connectors", asAlice: ownedByAlice},
-		{name: "Thingworx: GetOAuthConfiguration", method: "POST", path: "/Thingworx/Subsystems/WorkflowSubsystem/Services/GetOAuthConfiguration", body: map[string]any{}},
+		{name: "connectors: get the admin's", control: true, method: "GET", path: connectorPath},
+		{name: "connectors: token of the admin's", method: "POST", path: connectorPath + "/token", body: map[string]any{}},
+		{name: "connectors: delete the admin's", method: "DELETE", path: connectorPath},
+		{name: "Thingworx: LoadOAuthConfiguration", control: true, method: "POST", path: "/Thingworx/Subsystems/WorkflowSubsystem/Services/LoadOAuthConfiguration", body: providerFile},
+		{name: "Thingworx: DeleteOAuthConfiguration", method: "POST", path: "/Thingworx/Subsystems/WorkflowSubsystem/Services/DeleteOAuthConfiguration",
+			body: map[string]any{"connectorName": "odata", "oauthProvider": "authsuite"}},
+		{name: "Thingworx: GetOAuthConfiguration", control: true, method: "POST", path: "/Thingworx/Subsystems/WorkflowSubsystem/Services/GetOAuthConfiguration", body: map[string]any{}},
 		{name: "Thingworx: DeleteOAuthTokens", method: "POST", path: "/Thingworx/Subsystems/WorkflowSubsystem/Services/DeleteOAuthTokens",
 			body: map[string]any{"oauthProvider": "authsuite"}},
 		{name: "userinfo (admin token)", method: "GET", path: "/connect/userinfo", refused: true},
@@ -121,6 +137,13 @@ func TestSudoNeverIgnored(t *testing.T) {
 			default:
 				t.Fatalf("%d %s: neither acted as alice nor refused", r.status, r.body)
 			}
+			if row.control {
+				if c := s.call(row.method, row.path, f.adminToken, row.body); c.status < 200 || c.status > 299 {
+					t.Fatalf("control without sudo: %d %s", c.status, c.body)
+				}
+			}
 		})
 	}
+	// Nothing was done as the admin: its connector is still there.
+	expect(t, "the admin's connector", s.call("GET", connectorPath, f.adminToken, nil), 200)
 }

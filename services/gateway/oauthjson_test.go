@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 )
 
@@ -99,11 +100,13 @@ func TestMarshalOAuthJSONNested(t *testing.T) {
 
 // TestOAuthBodiesHaveNoQuoted64 guards the class: the OAuth/OIDC bodies that grpc-gateway writes with
 // protojson's defaults (discovery, JWKS, the simple token API) must not gain a 64-bit integer field, which
-// would be written as a JSON string. Such a field belongs in a body written by marshalOAuthJSON.
+// would be written as a JSON string. Such a field belongs in a body written by marshalOAuthJSON. The
+// admin API keeps protojson's rendering: its times are RFC 3339 strings (Timestamp), never 64-bit integers.
 func TestOAuthBodiesHaveNoQuoted64(t *testing.T) {
 	for _, m := range []proto.Message{
 		&tokenv1.GetDiscoveryResponse{}, &tokenv1.GetJwksResponse{},
 		&tokenv1.GetTokenResponse{}, &tokenv1.CheckTokenResponse{}, &tokenv1.RevokeTokenResponse{},
+		&providerv1.GetConnectorTokenResponse{}, // a token response of the connector API
 	} {
 		if f := find64(m.ProtoReflect().Descriptor(), map[protoreflect.FullName]bool{}); f != "" {
 			t.Errorf("%s has the 64-bit field %s: protojson writes it as a string", m.ProtoReflect().Descriptor().FullName(), f)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +46,21 @@ func TestNoSudo(t *testing.T) {
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 400 || body.Error != "invalid_request" || body.ErrorDescription != "sudo is not accepted here" {
 			t.Errorf("%s: %d %s (%v)", tc.name, w.Code, w.Body, err)
 		}
+	}
+}
+
+// TestFormSudoRefused: a sudo parameter in a form body is refused like one in the query, not ignored.
+func TestFormSudoRefused(t *testing.T) {
+	for _, body := range []string{"grant_type=client_credentials&sudo=loginName:alice", "token=x&sudo=uid:1"} {
+		r := httptest.NewRequest(http.MethodPost, "/connect/token", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if _, err := ParseForm(r); err != errSudoRefused {
+			t.Errorf("%q: %v, want the sudo refusal", body, err)
+		}
+	}
+	r := httptest.NewRequest(http.MethodPost, "/connect/token", strings.NewReader("grant_type=client_credentials&sudo="))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if _, err := ParseForm(r); err != nil {
+		t.Errorf("empty sudo: %v", err)
 	}
 }

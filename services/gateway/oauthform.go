@@ -55,6 +55,11 @@ func ParseForm(r *http.Request) (url.Values, error) {
 			delete(form, k)
 		}
 	}
+	if form.Get("sudo") != "" {
+		// No form endpoint acts as another user (see noSudo); a sudo parameter in the body is refused
+		// like one in the query, never ignored.
+		return nil, errSudoRefused
+	}
 	return form, nil
 }
 

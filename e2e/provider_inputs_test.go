@@ -51,8 +51,8 @@ func (s *suite) postFile(path, token string, body []byte) response {
 	return s.do(req)
 }
 
-// TestProviderLoadFileAsPrinted: the example file (the seed's bare shape) loads over REST; the wrapped
-// spelling of the same file is "unchanged"; a file with the seed's missing comma is refused with its line
+// TestProviderLoadFileAsPrinted: the example file (ThingWorx Flow's bare shape) loads over REST; the wrapped
+// spelling of the same file is "unchanged"; a file with the missing comma of ThingWorx Flow's snippet is refused with its line
 // and column, and nothing is stored.
 func TestProviderLoadFileAsPrinted(t *testing.T) {
 	s := startSuite(t)

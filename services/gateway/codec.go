@@ -27,7 +27,7 @@ import (
 //   - request bodies decoded strictly: a member that is no field of the request (a misspelt "start time",
 //     "allowedScope") is refused with 400 invalid_request whose field names it, never dropped silently.
 //
-// Nothing is ignored on purpose: every member the seeds' documented bodies send is a field, and every field
+// Nothing is ignored on purpose: every member the documented bodies of the four dialects send is a field (docs/reference.md), and every field
 // of our own GET answers is a field of the matching PUT body, so a client may GET an object, change one field
 // and PUT it back.
 type codec struct {

@@ -33,7 +33,7 @@ const MaxDocumentDepth = 32
 // are accepted and mean the same thing:
 //   - the wrapped one, {"oauthConfigurations": {<connector type>: {<provider name>: {...}}}}, as the REST
 //     body of LoadOAuthConfiguration always looked;
-//   - the bare one, {<connector type>: {<provider name>: {...}}}, as the seed's template and snippets print
+//   - the bare one, {<connector type>: {<provider name>: {...}}}, as ThingWorx Flow's template and snippets print
 //     it.
 //
 // An object whose only key is "oauthConfigurations" is the wrapped shape; an object that has that key

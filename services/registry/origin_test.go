@@ -8,7 +8,7 @@ import (
 	"github.com/authsuite/authsuite/services/registry"
 )
 
-// TestNormalizeOrigin: the seed's own body sends "https://myApp.myDomain.com"; scheme and host are
+// TestNormalizeOrigin: the adminapi2 documentation's own client body sends "https://myApp.myDomain.com"; scheme and host are
 // case-insensitive (RFC 3986 §6.2.2.1) and browsers send them lowercase without the default port (RFC 6454
 // §6.2), so those spellings are stored in that form. Everything that is no origin stays refused.
 func TestNormalizeOrigin(t *testing.T) {

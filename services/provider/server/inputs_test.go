@@ -74,7 +74,7 @@ func decode[T any](t testing.TB, body string) T {
 	return v
 }
 
-// TestLoadBareShape: the seed's file as printed (the bare {<connector type>: ...} object) loads over REST
+// TestLoadBareShape: ThingWorx Flow's file as printed (the bare {<connector type>: ...} object) loads over REST
 // exactly like the wrapped one; before, protojson refused it ("unknown field").
 func TestLoadBareShape(t *testing.T) {
 	e := newEnv(t)

@@ -256,7 +256,7 @@ func TestDuplicateClientIDNamesVisibleTenant(t *testing.T) {
 	}
 }
 
-// TestCreateClientNormalizesOrigins: the seed's own body lists "https://myApp.myDomain.com"; it is stored
+// TestCreateClientNormalizesOrigins: the adminapi2 documentation's own client body lists "https://myApp.myDomain.com"; it is stored
 // and answered as browsers send it, and redirect URIs keep their case.
 func TestCreateClientNormalizesOrigins(t *testing.T) {
 	e := newEnv(t)

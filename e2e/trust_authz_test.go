@@ -1,6 +1,6 @@
 package e2e
 
-// Issue 8 items 2, 3, 18 and 19, through the REST gateway of a one-process suite: one authorization rule
+// Authorization, sudo and audit, through the REST gateway of a one-process suite: one authorization rule
 // (internal/access) in the registry, the provider and the token service's check endpoint.
 
 import (

@@ -21,7 +21,7 @@ import (
 	"github.com/authsuite/authsuite/internal/internalauth"
 )
 
-// The connector flow is bound to its owner's browser (issue 8 item 1, RFC 6749 §10.12, RFC 9700 §4.7):
+// The connector flow is bound to its owner's browser (RFC 6749 §10.12, RFC 9700 §4.7):
 // the authorizationUrl of a connector starts at authsuite, which checks the owner (SSO session, or a
 // single-use start token for a client's connector) and sets a binding cookie scoped to the return path; the
 // return completes only with that cookie. returnTo is one strict validator (item 7).
@@ -381,7 +381,7 @@ func expectRaw(t testing.TB, what string, r response, status int) []byte {
 }
 
 // TestConnectorStartOnlyFromGateway: StartAuthorization and CompleteAuthorization state a browser's cookies,
-// so a direct gRPC caller gets PERMISSION_DENIED (issue 8 item 6's gateway credential), and the session
+// so a direct gRPC caller gets PERMISSION_DENIED (the gateway credential), and the session
 // lookup behind them is an internal API that even the gateway credential does not open.
 func TestConnectorStartOnlyFromGateway(t *testing.T) {
 	f := newConnectorFixture(t, 300)

@@ -18,7 +18,7 @@ func legacyCSRFToken(cookie, interaction string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// TestTrustCSRFBoundToInteraction (issue 8 item 22): the login form's CSRF token is keyed by the server and
+// TestTrustCSRFBoundToInteraction: the login form's CSRF token is keyed by the server and
 // bound to the interaction: a cookie and token pair an attacker planted is refused, a token of another
 // interaction is refused, the genuine form works.
 func TestTrustCSRFBoundToInteraction(t *testing.T) {

@@ -49,7 +49,7 @@ func decodeRESTErr(t testing.TB, what string, b []byte) restErrJSON {
 	return e
 }
 
-// TestTrustBodyLimits (issue 8 item 10): every JSON body is bounded (1 MiB by default, its own flag for the
+// TestTrustBodyLimits: every JSON body is bounded (1 MiB by default, its own flag for the
 // provider configuration load): a larger one is answered 413 in the usual error shape without being read
 // into memory, whether its length is declared or not; a large body of unknown length is read only after
 // its bearer token checked out.
@@ -134,7 +134,7 @@ func TestTrustBodyLimits(t *testing.T) {
 	}
 }
 
-// TestTrustSlowClientsAreCut (issue 8 item 11): connections that trickle a body are cut after the read
+// TestTrustSlowClientsAreCut: connections that trickle a body are cut after the read
 // timeout, connections beyond the cap are closed at once, and /healthz and /readyz answer while the cap is
 // held by slow clients.
 func TestTrustSlowClientsAreCut(t *testing.T) {
@@ -194,7 +194,7 @@ func TestTrustSlowClientsAreCut(t *testing.T) {
 	}
 }
 
-// TestTrustFormBodyLimit (issue 8 item 10): the form-encoded OAuth endpoints and sign-in forms answer 413,
+// TestTrustFormBodyLimit: the form-encoded OAuth endpoints and sign-in forms answer 413,
 // in their usual error shape, to a body over their 64 KiB bound.
 func TestTrustFormBodyLimit(t *testing.T) {
 	s := startSuite(t)

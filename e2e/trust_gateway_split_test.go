@@ -17,7 +17,7 @@ import (
 	"github.com/authsuite/authsuite/internal/suitekey"
 )
 
-// TestTrustSplitGatewayCredential (issue 8 item 6): a gateway role given only AUTHSUITE_GATEWAY_CREDENTIAL
+// TestTrustSplitGatewayCredential: a gateway role given only AUTHSUITE_GATEWAY_CREDENTIAL
 // (never the master key) serves the sign-in pages of remote services; one with a wrong credential is refused
 // by them (an access_denied error page), and one with none does not start.
 func TestTrustSplitGatewayCredential(t *testing.T) {

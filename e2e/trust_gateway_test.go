@@ -53,7 +53,7 @@ func suiteKeys(t testing.TB, s *suite) *suitekey.Keyring {
 	return kr
 }
 
-// TestTrustBrowserFactsOnlyFromGateway (issue 8 item 6): the browser-facing RPCs, whose requests state the
+// TestTrustBrowserFactsOnlyFromGateway: the browser-facing RPCs, whose requests state the
 // browser's cookies and address, answer PERMISSION_DENIED to a direct gRPC caller; the gateway credential
 // opens them but no internal API; the REST sign-in, which goes through the gateway, still works.
 func TestTrustBrowserFactsOnlyFromGateway(t *testing.T) {
@@ -142,7 +142,7 @@ func metricValue(t testing.TB, s *suite, prefix string) float64 {
 
 const tokenPagesWritten = `authsuite_store_pages_written_total{store="token"}`
 
-// TestTrustAuthorizeWritesNothing (issue 8 item 13): unauthenticated authorization requests store nothing
+// TestTrustAuthorizeWritesNothing: unauthenticated authorization requests store nothing
 // until the user submits the login form (the login page carries the request sealed); the login still works
 // from such a page, and a tampered sealed value is refused.
 func TestTrustAuthorizeWritesNothing(t *testing.T) {

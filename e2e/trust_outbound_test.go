@@ -74,7 +74,7 @@ func (f *signinFixture) logoutAndDrain(t *testing.T) {
 	f.s.stop()
 }
 
-// TestBackChannelLogoutRefusesLoopback (issue 8 item 16): without --allow-private-outbound a
+// TestBackChannelLogoutRefusesLoopback: without --allow-private-outbound a
 // backChannelLogoutUri on 127.0.0.1 is not sent (the address is refused when dialling).
 func TestBackChannelLogoutRefusesLoopback(t *testing.T) {
 	f, rec := outboundFixture(t, true, "/backchannel")
@@ -84,7 +84,7 @@ func TestBackChannelLogoutRefusesLoopback(t *testing.T) {
 	}
 }
 
-// TestBackChannelLogoutDoesNotFollowRedirects (issue 8 item 16): with private destinations allowed, a
+// TestBackChannelLogoutDoesNotFollowRedirects: with private destinations allowed, a
 // back-channel logout answered by a 302 is not followed.
 func TestBackChannelLogoutDoesNotFollowRedirects(t *testing.T) {
 	f, rec := outboundFixture(t, false, "/redirect")
@@ -94,7 +94,7 @@ func TestBackChannelLogoutDoesNotFollowRedirects(t *testing.T) {
 	}
 }
 
-// TestProviderFetchRefusesLoopback (issue 8 item 16): without --allow-private-outbound, a provider whose
+// TestProviderFetchRefusesLoopback: without --allow-private-outbound, a provider whose
 // TOKEN_URL is on 127.0.0.1 (here authsuite itself) gets no request: the connector's return fails with an
 // error page, stores nothing, and the connector does not become active.
 func TestProviderFetchRefusesLoopback(t *testing.T) {

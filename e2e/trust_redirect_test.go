@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestPrefixRedirectRefusesDotSegmentForms (issue 8 item 21; RFC 9700 §4.1.3, RFC 3986 §5.2.4): a client
+// TestPrefixRedirectRefusesDotSegmentForms (RFC 9700 §4.1.3, RFC 3986 §5.2.4): a client
 // registered with redirectUriPrefixMatching gets the login page for a redirect_uri under its prefix, and an
 // error page (never a redirect) for one that escapes the prefix through a matrix-parameter, double-encoded
 // or NUL-padded dot-segment.

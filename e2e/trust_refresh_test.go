@@ -61,7 +61,7 @@ func (f *signinFixture) scopeRefused(scope string) bool {
 	return r.status == 400 && strings.Contains(string(r.body), `"invalid_scope"`)
 }
 
-// TestRefreshFollowsClient (issue 8 item 8; RFC 6749 §6): a refresh is checked against the client as it is
+// TestRefreshFollowsClient (RFC 6749 §6): a refresh is checked against the client as it is
 // now. A scope removed from the client leaves the family's next tokens (and stays removed when the scope
 // comes back); asking for it is invalid_scope and changes nothing; without offline_access the family cannot
 // refresh (invalid_grant); without the refresh_token grant the client cannot refresh (unauthorized_client)
@@ -126,7 +126,7 @@ func TestRefreshFollowsClient(t *testing.T) {
 	}
 }
 
-// TestRefreshRetryGetsSameSuccessor (issue 8 item 23; RFC 9700 §4.14.2 with a retry window as Keycloak and
+// TestRefreshRetryGetsSameSuccessor (RFC 9700 §4.14.2 with a retry window as Keycloak and
 // Okta have): a client that lost a rotation's answer and presents the previous refresh token again gets the
 // same successor, and the family lives on; concurrent presentations of one token all get that successor;
 // an older token (the previous one's predecessor) is still a reuse that revokes the family.

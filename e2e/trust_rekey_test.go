@@ -16,7 +16,7 @@ import (
 	"github.com/authsuite/authsuite/internal/suitekey"
 )
 
-// Master-key rotation (issue 8 item 25): `authsuite rekey` on a stopped server's data, with the new key in
+// Master-key rotation: `authsuite rekey` on a stopped server's data, with the new key in
 // front of the old one; afterwards the new key alone opens everything, and the old key alone opens nothing.
 
 // runOK runs the built binary, expecting success within 30 s, and returns its stdout.

@@ -24,7 +24,7 @@ import (
 )
 
 // Login throttling under concurrency, per account, per address behind trusted proxies, bounded password
-// hashing and what sign-in logs (issue 8 items 5, 12, 15, 20, 24).
+// hashing and what sign-in logs.
 
 // The throttle thresholds of services/token/server/throttle.go that these tests rely on.
 const (

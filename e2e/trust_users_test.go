@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Issue 8 items 4, 17 and 9: a disabled, deleted or re-created user keeps nothing of the old account, and
+// Account lifecycle: a disabled, deleted or re-created user keeps nothing of the old account, and
 // the token service learns it within a second through the registry's change feed.
 
 // usersRP is a relying party "uweb" (code + refresh, no consent) whose back-channel logout receiver signals

@@ -270,7 +270,7 @@ func resolveSudo(ctx context.Context, dir Directory, tok Token, req SudoRequest)
 }
 
 // ForeignTenantError is the one answer a non-system caller gets for a sudo tenant other than its own,
-// whether that tenant exists or not (issue 8 item 19: no tenant-code oracle).
+// whether that tenant exists or not (no tenant-code oracle).
 func ForeignTenantError(callerTenant string) error {
 	return apierror.PermissionDenied("sudo: a caller of tenant %q can only act in its own tenant", callerTenant)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // TestMethodNamed: interceptors and handlers see the full method through grpc.Method, as on a grpc.Server
-// (issue 8 item 18: the registry's audit line read method="" for every in-process call).
+// (a regression: the registry's audit line read method="" for every in-process call).
 func TestMethodNamed(t *testing.T) {
 	methods := make(chan string, 4)
 	u := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {

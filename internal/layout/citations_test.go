@@ -13,11 +13,13 @@ import (
 
 // The repository documents itself under docs/ (docs/reference.md and docs/reference/*.md). Source comments
 // cite those pages or the RFCs, never documents a reader of the repository does not have: the product
-// contract the suite was first written against and the four source documents it was drawn from.
+// contract the suite was first written against, the four source documents it was drawn from, the style notes
+// and the tracker items a change was made for (the commit message is where a change says why).
 
-// externalCitation matches a citation of those documents: "SPEC §2", "SPEC.md", "SPEC: …", "seed 003". The
+// externalCitation matches a citation of those documents: "SPEC §2", "SPEC.md", "SPEC: …", "seed 003",
+// "STYLE.md", "issue 8 item 3". The
 // patterns are spelled with character classes so that this file does not match itself.
-var externalCitation = regexp.MustCompile(`SPEC[ ]§|SPEC[.]md|\bSPEC[:]|(?i)\bseeds?[ ]00[0-9]\b`)
+var externalCitation = regexp.MustCompile(`SPEC[ ]§|SPEC[.]md|\bSPEC[:]|STYLE[.]md|(?i)\bseeds?[ ]00[0-9]\b|\bissues?[ ][0-9]+[ ]items?\b`)
 
 // docCitation matches a citation of a page under docs/, with an optional anchor:
 // "docs/reference.md#sudo", "docs/reference/admin-api.md#client-fields".
@@ -272,12 +274,12 @@ func TestGitHubAnchor(t *testing.T) {
 			t.Errorf("headingAnchors lacks %q: %v", k, got)
 		}
 	}
-	for _, s := range []string{"SPEC §2", "see SPEC.md", "(SPEC: token)", "seed 003 §1.3.2", "Seed 000, troubleshooting"} {
+	for _, s := range []string{"SPEC §2", "see SPEC.md", "(SPEC: token)", "seed 003 §1.3.2", "Seed 000, troubleshooting", "STYLE.md", "(issue 8 item 21)", "issue 12 items 3, 4"} {
 		if !externalCitation.MatchString(s) {
 			t.Errorf("externalCitation misses %q", s)
 		}
 	}
-	for _, s := range []string{"the seeds give the fuzzer", "seed corpus", "f.Add(seed)", "SPECIAL §3", "seed 0x10"} {
+	for _, s := range []string{"the seeds give the fuzzer", "seed corpus", "f.Add(seed)", "SPECIAL §3", "seed 0x10", "an issue with item 3", "STYLE"} {
 		if externalCitation.MatchString(s) {
 			t.Errorf("externalCitation matches %q, which cites nothing", s)
 		}

@@ -1,4 +1,4 @@
 // Package layout holds no code: its test enforces that dependencies point one way across the repository
-// (STYLE.md "Layout"): domain ← store ← server ← cmd, no service importing another service, and shared
+// (README "Development"): domain ← store ← server ← cmd, no service importing another service, and shared
 // internal packages importing no service.
 package layout

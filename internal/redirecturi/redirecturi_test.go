@@ -48,7 +48,7 @@ func TestMatch(t *testing.T) {
 		{prefix, "https://app.example/cb x", false},
 		{prefix, "https://app.example/cb\n", false},
 		{prefix, "https://app.example/cbextra", true}, // a plain string prefix on the same origin
-		// Encoded and matrix-parameter dot-segments (issue 8 item 21).
+		// Encoded and matrix-parameter dot-segments.
 		{prefix, "https://app.example/cb/..;/admin", false},
 		{prefix, "https://app.example/cb/..;jsessionid=x/admin", false},
 		{prefix, "https://app.example/cb/.;x/admin", false},

@@ -9,7 +9,7 @@ import (
 	"github.com/authsuite/authsuite/services/token/store"
 )
 
-// TestExpiredSignInRecordsAreSweptPromptly (issue 8 item 13): an expired interaction is deleted by the
+// TestExpiredSignInRecordsAreSweptPromptly: an expired interaction is deleted by the
 // frequent sweep (SweepInterval), not left until the hourly maintenance; a live one stays.
 func TestExpiredSignInRecordsAreSweptPromptly(t *testing.T) {
 	e := newEnv(t, func(d *Deps) { d.SweepInterval = 20 * time.Millisecond })

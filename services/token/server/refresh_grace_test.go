@@ -37,7 +37,7 @@ func (e *env) refresh(rt string) (*tokenv1.TokenResponse, error) {
 	return e.oauth.Token(context.Background(), &tokenv1.TokenRequest{GrantType: GrantRefreshToken, Client: creds("app", "pw-app"), RefreshToken: rt})
 }
 
-// TestRefreshGraceWindowEnds (RFC 9700 §4.14.2, issue 8 item 23): within RefreshGracePeriod the previous
+// TestRefreshGraceWindowEnds (RFC 9700 §4.14.2): within RefreshGracePeriod the previous
 // refresh token gets the same successor; at the window's end it is a reuse that revokes the family.
 func TestRefreshGraceWindowEnds(t *testing.T) {
 	e, rt0 := refreshEnv(t)

@@ -91,7 +91,7 @@ func TestCheckTokenSudoMatrix(t *testing.T) {
 		})
 	}
 
-	// Issue 8 item 19: for a client of a non-system tenant an unknown tenant code answers exactly what a
+	// No tenant-code oracle: for a client of a non-system tenant an unknown tenant code answers exactly what a
 	// foreign one does, so codes of other tenants cannot be probed.
 	_, foreign := e.simple.CheckToken(context.Background(), &tokenv1.CheckTokenRequest{Token: acmeSudo, Sudo: "uid:u3", TenantCode: "beta"})
 	_, unknown := e.simple.CheckToken(context.Background(), &tokenv1.CheckTokenRequest{Token: acmeSudo, Sudo: "uid:u3", TenantCode: "no-such-code"})

@@ -16,22 +16,14 @@ import (
 func TestEndSessionExpiredHint(t *testing.T) {
 	e, az := signinEnv(t)
 	ctx := context.Background()
-	a, err := az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams()})
-	if err != nil || a.GetStep().GetLogin() == nil {
-		t.Fatalf("authorize: %v, %v", a, err)
-	}
-	l, err := az.Login(ctx, &tokenv1.LoginRequest{InteractionId: a.GetStep().GetLogin().GetInteractionId(), Username: "alice", Password: "pw-alice-123",
-		Browser: &tokenv1.Browser{RemoteAddr: "192.0.2.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(l.GetStep().GetRedirectUri())
+	step := signInAlice(t, az)
+	u, _ := url.Parse(step.GetRedirectUri())
 	tok, err := e.srv.Token(ctx, &tokenv1.TokenRequest{Client: &tokenv1.ClientCredentials{ClientId: "web"}, GrantType: GrantAuthorizationCode,
 		Code: u.Query().Get("code"), RedirectUri: webCallback, CodeVerifier: strings.Repeat("v", 43)})
 	if err != nil || tok.GetIdToken() == "" {
 		t.Fatalf("exchange: %v, %v", tok, err)
 	}
-	cookie := &tokenv1.Browser{SessionCookie: l.GetStep().GetSetSessionCookie()}
+	cookie := &tokenv1.Browser{SessionCookie: step.GetSetSessionCookie()}
 
 	e.clock.Advance(IDTokenLifetime + 20*time.Minute) // the ID token expired; the session (1 h) did not
 	hint := url.Values{"id_token_hint": {tok.GetIdToken()}}.Encode()
@@ -39,7 +31,7 @@ func TestEndSessionExpiredHint(t *testing.T) {
 	if err != nil || !r.GetSessionEnded() || r.GetConfirmId() != "" {
 		t.Fatalf("expired hint without cookie: %v, %v", r, err)
 	}
-	a, err = az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams("prompt", "none"), Browser: cookie})
+	a, err := az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams("prompt", "none"), Browser: cookie})
 	if err != nil || !strings.Contains(a.GetStep().GetRedirectUri(), "error=login_required") {
 		t.Fatalf("the browser's session survived: %v, %v", a, err)
 	}

@@ -18,16 +18,7 @@ import (
 func TestResolveSession(t *testing.T) {
 	e, az := signinEnv(t)
 	ctx := context.Background()
-	a, err := az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams()})
-	if err != nil || a.GetStep().GetLogin() == nil {
-		t.Fatalf("authorize: %v, %v", a, err)
-	}
-	l, err := az.Login(ctx, &tokenv1.LoginRequest{InteractionId: a.GetStep().GetLogin().GetInteractionId(), Username: "alice", Password: "pw-alice-123",
-		Browser: &tokenv1.Browser{RemoteAddr: "192.0.2.1"}})
-	cookie := l.GetStep().GetSetSessionCookie()
-	if err != nil || cookie == "" {
-		t.Fatalf("login: %v, %v", l, err)
-	}
+	cookie := signInAlice(t, az).GetSetSessionCookie()
 	r, err := e.internal.ResolveSession(ctx, &tokenv1.ResolveSessionRequest{SessionCookie: cookie, TenantId: "t-acme"})
 	if err != nil || r.GetUserId() != "u-alice" || r.GetTenantId() != "t-acme" {
 		t.Fatalf("ResolveSession = %v, %v", r, err)

@@ -63,27 +63,36 @@ func authorizeParams(extra ...string) string {
 	return q.Encode()
 }
 
-// TestExpiredSession: an SSO session is honoured within its lifetime and not after: prompt=none then answers
-// login_required, and a plain request shows the login page again.
-func TestExpiredSession(t *testing.T) {
-	e, az := signinEnv(t)
+// signInAlice starts a sign-in for the web client and logs alice in; it answers the login's step: the
+// redirect to the client's callback with the code, and the new SSO session's cookie.
+func signInAlice(t *testing.T, az tokenv1.AuthorizeServiceClient) *tokenv1.Step {
+	t.Helper()
 	ctx := context.Background()
 	a, err := az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams()})
 	if err != nil || a.GetStep().GetLogin() == nil {
-		t.Fatalf("first authorize: %v, %v", a, err)
+		t.Fatalf("authorize: %v, %v", a, err)
 	}
 	l, err := az.Login(ctx, &tokenv1.LoginRequest{InteractionId: a.GetStep().GetLogin().GetInteractionId(), Username: "alice", Password: "pw-alice-123",
 		Browser: &tokenv1.Browser{RemoteAddr: "192.0.2.1"}})
 	if err != nil || !strings.HasPrefix(l.GetStep().GetRedirectUri(), webCallback+"?") || l.GetStep().GetSetSessionCookie() == "" {
 		t.Fatalf("login: %v, %v", l, err)
 	}
-	cookie := &tokenv1.Browser{SessionCookie: l.GetStep().GetSetSessionCookie()}
-	if l.GetStep().GetSessionCookieMaxAge() != 3600 {
-		t.Fatalf("cookie max age %d", l.GetStep().GetSessionCookieMaxAge())
+	return l.GetStep()
+}
+
+// TestExpiredSession: an SSO session is honoured within its lifetime and not after: prompt=none then answers
+// login_required, and a plain request shows the login page again.
+func TestExpiredSession(t *testing.T) {
+	e, az := signinEnv(t)
+	ctx := context.Background()
+	step := signInAlice(t, az)
+	cookie := &tokenv1.Browser{SessionCookie: step.GetSetSessionCookie()}
+	if step.GetSessionCookieMaxAge() != 3600 {
+		t.Fatalf("cookie max age %d", step.GetSessionCookieMaxAge())
 	}
 	// Within the session: SSO, even with prompt=none.
 	e.clock.Advance(59 * time.Minute)
-	a, err = az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams("prompt", "none"), Browser: cookie})
+	a, err := az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams("prompt", "none"), Browser: cookie})
 	if err != nil || !strings.Contains(a.GetStep().GetRedirectUri(), "code=") {
 		t.Fatalf("within the session: %v, %v", a, err)
 	}

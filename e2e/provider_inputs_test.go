@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"os"
@@ -39,18 +38,6 @@ type providerConnectorAnswer struct {
 	ExpireTime  string `json:"expireTime"`
 }
 
-// postFile POSTs body as it is (not JSON-encoded by the test) with a bearer token.
-func (s *suite) postFile(path, token string, body []byte) response {
-	s.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.base+path, bytes.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	return s.do(req)
-}
-
 // TestProviderLoadFileAsPrinted: the example file (ThingWorx Flow's bare shape) loads over REST; the wrapped
 // spelling of the same file is "unchanged"; a file with the missing comma of ThingWorx Flow's snippet is refused with its line
 // and column, and nothing is stored.
@@ -62,7 +49,7 @@ func TestProviderLoadFileAsPrinted(t *testing.T) {
 		t.Fatal(err)
 	}
 	var loaded providerLoadAnswer
-	decodeJSON(t, expectRaw(t, "bare load", s.postFile(thingworxServices+"LoadOAuthConfiguration", admin, file), 200), &loaded)
+	decodeJSON(t, expectRaw(t, "bare load", s.raw(http.MethodPost, thingworxServices+"LoadOAuthConfiguration", admin, string(file)), 200), &loaded)
 	if len(loaded.Items) == 0 {
 		t.Fatal("the example file loaded no provider")
 	}
@@ -72,7 +59,7 @@ func TestProviderLoadFileAsPrinted(t *testing.T) {
 		}
 	}
 	wrapped := append(append([]byte(`{"oauthConfigurations": `), file...), '}')
-	decodeJSON(t, expectRaw(t, "wrapped load", s.postFile(thingworxServices+"LoadOAuthConfiguration", admin, wrapped), 200), &loaded)
+	decodeJSON(t, expectRaw(t, "wrapped load", s.raw(http.MethodPost, thingworxServices+"LoadOAuthConfiguration", admin, string(wrapped)), 200), &loaded)
 	for _, it := range loaded.Items {
 		if it.Action != "unchanged" {
 			t.Fatalf("the wrapped spelling of the same file changed %+v", it)
@@ -81,7 +68,7 @@ func TestProviderLoadFileAsPrinted(t *testing.T) {
 
 	broken := []byte("{\n  \"box\": {\n    \"Box\": {\n      \"CLIENT_ID\": \"id\"\n      \"CLIENT_SECRET\": \"secret\"\n    }\n  }\n}\n")
 	var e providerErrorAnswer
-	decodeJSON(t, expectRaw(t, "syntax error", s.postFile(thingworxServices+"LoadOAuthConfiguration", admin, broken), 400), &e)
+	decodeJSON(t, expectRaw(t, "syntax error", s.raw(http.MethodPost, thingworxServices+"LoadOAuthConfiguration", admin, string(broken)), 400), &e)
 	if e.Error != "invalid_request" || !strings.Contains(e.ErrorDescription, "line 5, column 7") {
 		t.Fatalf("syntax error answer %+v, want invalid_request naming line 5, column 7", e)
 	}
@@ -97,7 +84,7 @@ func TestProviderLoadFileAsPrinted(t *testing.T) {
 		}
 	}
 	// Without a valid token nothing is parsed: 401.
-	if r := s.postFile(thingworxServices+"LoadOAuthConfiguration", "not-a-token", file); r.status != 401 {
+	if r := s.raw(http.MethodPost, thingworxServices+"LoadOAuthConfiguration", "not-a-token", string(file)); r.status != 401 {
 		t.Fatalf("load without a valid token: %d %s", r.status, r.body)
 	}
 }

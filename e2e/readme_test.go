@@ -436,16 +436,9 @@ func TestREADME(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	sh := exec.CommandContext(ctx, "bash", "readme.sh")
-	sh.Dir = dir
-	sh.Env = freshEnv("PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"AUTHSUITE_GRPC_ADDR="+srv.grpcAddr)
+	sh, out := readmeShell(ctx, dir, freshEnv("PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"AUTHSUITE_GRPC_ADDR="+srv.grpcAddr))
 	sh.ExtraFiles = []*os.File{reqW, ackR}
-	sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	sh.Cancel = func() error { return syscall.Kill(-sh.Process.Pid, syscall.SIGKILL) }
-	sh.WaitDelay = 5 * time.Second
-	out := &lockedBuffer{}
-	sh.Stdout, sh.Stderr = out, out
 	began := time.Now()
 	if err := sh.Start(); err != nil {
 		t.Fatal(err)
@@ -611,13 +604,7 @@ func TestREADMECompose(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	sh := exec.CommandContext(ctx, "bash", "readme.sh")
-	sh.Dir, sh.Env = dir, env
-	sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	sh.Cancel = func() error { return syscall.Kill(-sh.Process.Pid, syscall.SIGKILL) }
-	sh.WaitDelay = 5 * time.Second
-	out := &lockedBuffer{}
-	sh.Stdout, sh.Stderr = out, out
+	sh, out := readmeShell(ctx, dir, env)
 	began := time.Now()
 	if err := sh.Run(); err != nil {
 		t.Fatalf("the README's docker-compose blocks failed: %v\n%s", err, withReadmeLine(out.String(), lineOf))
@@ -645,4 +632,17 @@ func withReadmeLine(msg string, lineOf []int) string {
 		}
 	}
 	return msg
+}
+
+// readmeShell is bash running dir/readme.sh in its own process group, killed whole when ctx ends, with
+// stdout and stderr collected in one buffer.
+func readmeShell(ctx context.Context, dir string, env []string) (*exec.Cmd, *lockedBuffer) {
+	sh := exec.CommandContext(ctx, "bash", "readme.sh")
+	sh.Dir, sh.Env = dir, env
+	sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	sh.Cancel = func() error { return syscall.Kill(-sh.Process.Pid, syscall.SIGKILL) }
+	sh.WaitDelay = 5 * time.Second
+	out := &lockedBuffer{}
+	sh.Stdout, sh.Stderr = out, out
+	return sh, out
 }

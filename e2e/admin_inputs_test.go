@@ -135,6 +135,12 @@ func TestAdminUnknownFieldsRefused(t *testing.T) {
 			t.Errorf("%s %s %s: %+v, want invalid_request naming %q", tc.method, tc.path, tc.body, e, tc.field)
 		}
 	}
+	// A body is one JSON value: what follows it is refused, not ignored.
+	for _, body := range []string{`{"description":"junk"} junk`, `{"description":"two"}{"description":"three"}`} {
+		if e := decodeAs[apiError](t, "trailing data", s.raw("POST", base+"/clients/billing/secrets/", f.adminToken, body), 400); e.Error != "invalid_request" {
+			t.Errorf("%s: %+v, want invalid_request", body, e)
+		}
+	}
 	// Nothing changed.
 	if sec := decodeAs[apiSecrets](t, "secrets", s.call("GET", base+"/clients/billing/secrets", f.adminToken, nil), 200); len(sec.Items) != 1 {
 		t.Errorf("secrets after refused bodies: %d, want the fixture's 1", len(sec.Items))

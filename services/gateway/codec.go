@@ -81,9 +81,17 @@ func (c *codec) NewDecoder(r io.Reader) runtime.Decoder {
 		if err := d.Decode(&raw); err != nil {
 			return err
 		}
+		// A body is one JSON value (RFC 8259 §2): `{…} junk` or two objects are refused, not cut short.
+		var extra json.RawMessage
+		if err := d.Decode(&extra); !errors.Is(err, io.EOF) {
+			return errTrailingData
+		}
 		return c.decode(raw, v)
 	})
 }
+
+// errTrailingData refuses a body holding more than one JSON value.
+var errTrailingData = errors.New("the body must be a single JSON value, with nothing after it")
 
 // decode decodes a protobuf message strictly: an unknown member is a *bodyFieldError naming it, which
 // withBodyFieldErrors renders with the field. The target is a message, or a pointer to a message field

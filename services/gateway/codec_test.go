@@ -36,6 +36,14 @@ func TestCodecDecode(t *testing.T) {
 	if err := c.NewDecoder(strings.NewReader(`{"description":"d"}`)).Decode(&s); err != nil || s.GetDescription() != "d" {
 		t.Fatalf("Decode = %v %v", err, &s)
 	}
+	if err := c.NewDecoder(strings.NewReader("{\"description\":\"d\"}\n\t ")).Decode(&s); err != nil {
+		t.Fatalf("trailing white space: %v", err)
+	}
+	for _, body := range []string{`{"description":"d"} junk`, `{"description":"d"}{"description":"e"}`, `{} 1`, `{}]`} {
+		if err := c.NewDecoder(strings.NewReader(body)).Decode(&s); !errors.Is(err, errTrailingData) {
+			t.Errorf("%q: %v, want the trailing data refused", body, err)
+		}
+	}
 }
 
 // FuzzBodyFieldError: the error text carries the field through the generated handlers' status, so parsing

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 
@@ -170,7 +171,9 @@ func FuzzMarshalOAuthJSON(f *testing.F) {
 		if got.Exp != exp || got.Iat != iat || got.Scope != scope || got.Sub != sub || !got.Active {
 			t.Fatalf("round trip %+v from %s", got, b)
 		}
-		u := &tokenv1.UserInfoResponse{Sub: sub, UpdatedAt: &exp, EmailVerified: &verified}
+		sameAsGeneral(t, in)
+		u := &tokenv1.UserInfoResponse{Sub: sub, UpdatedAt: &exp, EmailVerified: &verified, Name: &scope, Tenant: sub}
+		sameAsGeneral(t, u)
 		b, err = marshalOAuthJSON(u)
 		if err != nil {
 			t.Fatalf("marshal userinfo: %v", err)
@@ -183,4 +186,44 @@ func FuzzMarshalOAuthJSON(f *testing.F) {
 			t.Fatalf("round trip %+v from %s", gu, b)
 		}
 	})
+}
+
+// sameAsGeneral checks that the flat fast path wrote the members and values the general path (protojson,
+// then numeric64) writes for m.
+func sameAsGeneral(t *testing.T, m proto.Message) {
+	t.Helper()
+	fast, ok := appendFlat(nil, m.ProtoReflect())
+	if !ok {
+		t.Fatalf("%T is not flat", m)
+	}
+	general, err := marshalOAuthJSONGeneral(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode := func(b []byte) map[string]any {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		var v map[string]any
+		if err := d.Decode(&v); err != nil {
+			t.Fatalf("decode %q: %v", b, err)
+		}
+		return v
+	}
+	if f, g := decode(fast), decode(general); !reflect.DeepEqual(f, g) {
+		t.Fatalf("fast path %s, general path %s", fast, general)
+	}
+}
+
+// TestFlatPathMatchesGeneral: every field of the introspection and userinfo answers set, unset and at zero;
+// a message with a repeated or nested field is not flat.
+func TestFlatPathMatchesGeneral(t *testing.T) {
+	s, n, f := "x <&> \"\\ \u2028 \x01", int64(-9007199254740993), false
+	full := &tokenv1.IntrospectResponse{Active: true, Scope: &s, ClientId: &s, TokenType: &s, Exp: &n, Iat: &n, Sub: &s, Aud: &s, Iss: &s, Jti: &s, Tenant: &s}
+	for _, m := range []proto.Message{full, &tokenv1.IntrospectResponse{}, &tokenv1.UserInfoResponse{},
+		&tokenv1.UserInfoResponse{Sub: s, Name: &s, PreferredUsername: &s, UpdatedAt: &n, Email: &s, EmailVerified: &f, PhoneNumber: &s, PhoneNumberVerified: &f, Tenant: s}} {
+		sameAsGeneral(t, m)
+	}
+	if _, ok := appendFlat(nil, (&tokenv1.TokenRequest{}).ProtoReflect()); ok {
+		t.Error("TokenRequest (a nested message) took the flat path")
+	}
 }

@@ -44,6 +44,30 @@ func BenchmarkCheckEndpoint(b *testing.B) {
 	})
 }
 
+// BenchmarkIntrospectEndpoint measures POST /connect/introspect (RFC 7662) of one live access token by its
+// own client, HTTP Basic, over keep-alive connections.
+func BenchmarkIntrospectEndpoint(b *testing.B) {
+	base, id, secret := benchSuite(b)
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+	resp, err := http.PostForm(base+"/connect/token", form)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	decode(b, resp, &tok)
+	body := "token=" + tok.AccessToken
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, base+"/connect/introspect", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(id, url.QueryEscape(secret))
+			mustOK(b, req)
+		}
+	})
+}
+
 var benchTransport = &http.Transport{MaxIdleConnsPerHost: 256}
 
 func mustOK(b *testing.B, req *http.Request) {

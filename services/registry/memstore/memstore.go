@@ -1,7 +1,9 @@
 // Package memstore is an in-memory implementation of registry.Store, for tests and development. It keeps
 // nothing on disk: the registry is gone when the process ends. It answers exactly as the bbolt store does —
 // the same uniqueness rules, apierror sentinels, key order and paging, all-or-nothing writes — and passes
-// storetest.Run.
+// storetest.Run, and a differential fuzz test holds it to the bbolt store's answers operation by operation.
+// One difference is left on purpose: it stores identifiers the bbolt store's keys cannot hold (an empty ID, a
+// NUL byte inside one); the validators refuse those before any store sees them.
 //
 // Concurrency: every method is safe for concurrent use. One sync.RWMutex guards the whole registry: reads
 // hold it shared, writes hold it exclusively from their first check to their last change, so every method is

@@ -99,13 +99,16 @@ func (s *Store) countConnectors(k provider.ProviderKey) int {
 
 // PutProviders implements provider.Store.
 func (s *Store) PutProviders(ctx context.Context, ps []provider.Provider) error {
-	// Copy (and check) every provider before taking the lock: a value that cannot be stored refuses the
-	// whole call, as a failed encoding aborts bboltstore's transaction.
+	// Copy (and check) every provider before taking the lock. A value that cannot be stored refuses the
+	// whole call, as a failed encoding aborts bboltstore's transaction, and is reported after the checks
+	// that come before encoding there.
 	recs := make([]*record, len(ps))
+	var recErr error
 	for i, p := range ps {
 		r, err := fromProvider(p)
 		if err != nil {
-			return err
+			recErr = err
+			break
 		}
 		recs[i] = r
 	}
@@ -118,6 +121,9 @@ func (s *Store) PutProviders(ctx context.Context, ps []provider.Provider) error 
 		}
 		if len(inUse) > 0 {
 			return &provider.InUseError{Providers: inUse}
+		}
+		if recErr != nil {
+			return recErr
 		}
 		for _, r := range recs {
 			s.providers[r.key] = r
@@ -181,23 +187,21 @@ func (s *Store) CreateConnector(ctx context.Context, c provider.Connector, st pr
 	if c.ID == "" {
 		return apierror.Invalid("connectorId", "is required")
 	}
-	r, err := fromConnector(c)
-	if err != nil {
-		return err
-	}
+	r, recErr := fromConnector(c)
 	var sr *stateRecord
-	if len(st.Hash) > 0 {
+	if len(st.Hash) > 0 && recErr == nil {
 		st.ConnectorID = c.ID
-		if sr, err = fromState(st); err != nil {
-			return err
-		}
+		sr, recErr = fromState(st)
 	}
 	return s.write(ctx, func() error {
-		if _, ok := s.providers[r.key()]; !ok {
-			return apierror.NotFound("provider %s", r.key())
+		if _, ok := s.providers[c.Provider]; !ok {
+			return apierror.NotFound("provider %s", c.Provider)
 		}
 		if _, ok := s.connectors[c.ID]; ok {
 			return apierror.AlreadyExists("connector %s", c.ID)
+		}
+		if recErr != nil {
+			return recErr
 		}
 		s.connectors[r.ID] = r
 		ids := s.byProvider[r.key()]
@@ -241,13 +245,13 @@ func (s *Store) PutAuthState(ctx context.Context, st provider.AuthState) error {
 	if len(st.Hash) == 0 || st.ConnectorID == "" {
 		return apierror.Invalid("state", "hash and connector id are required")
 	}
-	sr, err := fromState(st)
-	if err != nil {
-		return err
-	}
+	sr, recErr := fromState(st)
 	return s.write(ctx, func() error {
 		if _, ok := s.connectors[st.ConnectorID]; !ok {
 			return apierror.NotFound("connector %s", st.ConnectorID)
+		}
+		if recErr != nil {
+			return recErr
 		}
 		s.putState(sr)
 		return nil

@@ -309,7 +309,10 @@ func (s *Store) UpdateConnector(ctx context.Context, id string, fn func(provider
 			return err
 		}
 		s.connectors[id] = nr
+		// As bboltstore, answer what fn returned (copied, times in UTC, the fixed fields restored); an
+		// empty Scopes or SealedGrant stays empty rather than nil here, and reads back as nil later.
 		out = nr.domain()
+		out.Scopes, out.SealedGrant = slices.Clone(nc.Scopes), bytes.Clone(nc.SealedGrant)
 		return nil
 	})
 	return out, err

@@ -1,0 +1,243 @@
+// Package memstore is an in-memory implementation of the token service's store, for tests and for running
+// without a disk. It answers every method as the bbolt store (services/token/store/boltstore) does and
+// passes the same conformance suite (services/token/store/storetest).
+//
+// A memory store keeps its data only in the process: everything in it is lost when the process ends. "Made
+// durable" in the store.Store contract means, here, visible to every later call on a handle over the same
+// data (Reopen).
+//
+// Concurrency: every method is safe for concurrent use. One mutex guards all the data, so each method is
+// atomic and linearizable: a reader sees either all or none of a write, and the update functions of
+// UpdateKeys, UpdateSession, ConsumeCode, RotateRefreshTokenGrace and UpdateLoginFailureSet run exactly once,
+// holding that mutex, with the current records; they must not call the store (that would deadlock, as it
+// would inside a bbolt transaction). An update that fails leaves everything as it was.
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authsuite/authsuite/services/token/store"
+)
+
+// maxKeySize is the longest signing key id and jti the bbolt store can keep (bbolt's MaxKeySize); the memory
+// store refuses longer ones alike.
+const maxKeySize = 32768
+
+// Store is a store.Store in memory. The zero value is not usable; call New.
+type Store struct {
+	d      *data
+	closed atomic.Bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// data is what the handles over one memory store share.
+type data struct {
+	mu sync.RWMutex
+
+	keys        map[string]*keyRec
+	revocations map[string]time.Time // jti → expiry (whole seconds)
+	snapshot    []byte
+	hasSnapshot bool
+
+	interactions map[string]*interactionRec // keyed by the SHA-256 of the interaction id
+	sessions     map[string]*sessionRec     // keyed by the SHA-256 of the session cookie
+	sids         map[string]sidEntry        // SID → session key
+	codes        map[string]*codeRec
+	refresh      map[string]*refreshRec
+	consents     map[string]*consentRec // keyed by consentKey
+	failures     map[string]*failuresRec
+}
+
+// New returns an empty memory store.
+func New() *Store {
+	return &Store{d: &data{
+		keys:         map[string]*keyRec{},
+		revocations:  map[string]time.Time{},
+		interactions: map[string]*interactionRec{},
+		sessions:     map[string]*sessionRec{},
+		sids:         map[string]sidEntry{},
+		codes:        map[string]*codeRec{},
+		refresh:      map[string]*refreshRec{},
+		consents:     map[string]*consentRec{},
+		failures:     map[string]*failuresRec{},
+	}}
+}
+
+// Reopen returns a new, open handle over the data of s, whether s is open or closed: what a restart would
+// show if memory survived it. Closing one handle does not close the other.
+func (s *Store) Reopen() *Store { return &Store{d: s.d} }
+
+// Close closes this handle: its methods return store.ErrClosed afterwards. The data stays for other handles
+// (Reopen). Closing twice is harmless.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return nil
+}
+
+func (s *Store) check(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return ctx.Err()
+}
+
+// read runs fn holding the read lock, after checking the handle and ctx.
+func (s *Store) read(ctx context.Context, fn func(d *data) error) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.d.mu.RLock()
+	defer s.d.mu.RUnlock()
+	return fn(s.d)
+}
+
+// write runs fn holding the write lock, after checking the handle and ctx. fn changes nothing unless it
+// returns nil.
+func (s *Store) write(ctx context.Context, fn func(d *data) error) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	return fn(s.d)
+}
+
+// validKey is the bbolt store's rule for the keys of sign-in records.
+func validKey(k []byte) error {
+	if len(k) == 0 || len(k) > 512 {
+		return errors.New("token store: empty or oversized key")
+	}
+	return nil
+}
+
+func (d *data) sortedKeys() []store.SigningKey {
+	ids := make([]string, 0, len(d.keys))
+	for id := range d.keys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // the bbolt store's order among keys created at the same time
+	keys := make([]store.SigningKey, 0, len(ids))
+	for _, id := range ids {
+		keys = append(keys, d.keys[id].domain())
+	}
+	sort.SliceStable(keys, func(i, j int) bool { return keys[i].CreateTime.Before(keys[j].CreateTime) })
+	if len(keys) == 0 {
+		return nil
+	}
+	return keys
+}
+
+// Keys implements store.Store.
+func (s *Store) Keys(ctx context.Context) ([]store.SigningKey, error) {
+	var keys []store.SigningKey
+	err := s.read(ctx, func(d *data) error {
+		keys = d.sortedKeys()
+		return nil
+	})
+	return keys, err
+}
+
+// UpdateKeys implements store.Store. update runs once.
+func (s *Store) UpdateKeys(ctx context.Context, update func([]store.SigningKey) ([]store.SigningKey, error)) error {
+	return s.write(ctx, func(d *data) error {
+		next, err := update(d.sortedKeys())
+		if err != nil {
+			return err
+		}
+		recs := make(map[string]*keyRec, len(next))
+		for _, k := range next {
+			if k.ID == "" || recs[k.ID] != nil {
+				return fmt.Errorf("signing keys: empty or duplicate id %q", k.ID)
+			}
+			if len(k.ID) > maxKeySize {
+				return errors.New("signing keys: id too long")
+			}
+			recs[k.ID] = keyToRec(k)
+		}
+		d.keys = recs
+		return nil
+	})
+}
+
+// Revoke implements store.Store.
+func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if r.JTI == "" {
+		return errors.New("revoke: empty jti")
+	}
+	if len(r.JTI) > maxKeySize {
+		return errors.New("revoke: jti too long")
+	}
+	return s.write(ctx, func(d *data) error {
+		d.revocations[r.JTI] = expiry(r.Expiry)
+		return nil
+	})
+}
+
+// Revocations implements store.Store.
+func (s *Store) Revocations(ctx context.Context) ([]store.Revocation, error) {
+	var out []store.Revocation
+	err := s.read(ctx, func(d *data) error {
+		for jti, exp := range d.revocations {
+			out = append(out, store.Revocation{JTI: jti, Expiry: exp})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SweepRevocations implements store.Store.
+func (s *Store) SweepRevocations(ctx context.Context, t time.Time) (int, error) {
+	n := 0
+	err := s.write(ctx, func(d *data) error {
+		for jti, exp := range d.revocations {
+			if exp.Before(t) {
+				delete(d.revocations, jti)
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// PutClientSnapshot implements store.Store.
+func (s *Store) PutClientSnapshot(ctx context.Context, snap []byte) error {
+	v := bytes.Clone(snap)
+	if v == nil {
+		v = []byte{}
+	}
+	return s.write(ctx, func(d *data) error {
+		d.snapshot, d.hasSnapshot = v, true
+		return nil
+	})
+}
+
+// ClientSnapshot implements store.Store.
+func (s *Store) ClientSnapshot(ctx context.Context) ([]byte, error) {
+	var out []byte
+	err := s.read(ctx, func(d *data) error {
+		if d.hasSnapshot {
+			out = bytes.Clone(d.snapshot)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// consentKey is the bbolt store's key of a consent: its three ids joined by NUL.
+func consentKey(tenantID, userID, clientID string) string {
+	return strings.Join([]string{tenantID, userID, clientID}, "\x00")
+}

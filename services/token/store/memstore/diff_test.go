@@ -384,6 +384,10 @@ func canon(b *strings.Builder, v reflect.Value) {
 			b.WriteString("nil")
 			return
 		}
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			fmt.Fprintf(b, "%q", v.Bytes())
+			return
+		}
 		b.WriteString("[")
 		for i := range v.Len() {
 			canon(b, v.Index(i))

@@ -244,10 +244,7 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g stor
 		d.refresh[string(next.Hash)] = nextRec
 		d.refresh[string(hash)] = &usedRec
 		d.dropSealedSuccessor(string(r.predecessor))
-		out = store.RefreshRotated{Token: next, Sealed: bytes.Clone(usedRec.sealedSuccessor)}
-		// next is the caller's rotate result with its own copies of Hash and Predecessor; give it its own
-		// Scopes too, as a decoded record would have.
-		out.Token.Scopes = slices.Clone(next.Scopes)
+		out = store.RefreshRotated{Token: next, Sealed: bytes.Clone(g.Sealed)}
 		return nil
 	})
 	return out, err

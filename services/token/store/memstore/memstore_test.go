@@ -1,8 +1,11 @@
 package memstore_test
 
 import (
+	"bytes"
+	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authsuite/authsuite/services/token/store"
 	"github.com/authsuite/authsuite/services/token/store/memstore"
@@ -26,4 +29,69 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { h.Close() })
 		return h
 	})
+}
+
+// TestNoSharedMemory: changing what was given to the store, what it answered, or what an update function
+// was handed never changes what it holds.
+func TestNoSharedMemory(t *testing.T) {
+	ctx := t.Context()
+	s := memstore.New()
+	defer s.Close()
+	id := []byte("0123456789abcdef0123456789abcdef")
+	exp := time.Unix(1_700_000_000, 0)
+
+	se := store.Session{ID: bytes.Clone(id), SID: "sid", Clients: []string{"web"}, Expiry: exp}
+	if err := s.PutSession(ctx, se); err != nil {
+		t.Fatal(err)
+	}
+	se.ID[0], se.Clients[0] = 'X', "evil"
+	got, err := s.Session(ctx, id)
+	if err != nil || got.Clients[0] != "web" {
+		t.Fatalf("session after the caller changed its copy: %+v, %v", got, err)
+	}
+	got.ID[0], got.Clients[0] = 'X', "evil"
+	if _, err := s.UpdateSession(ctx, id, func(o store.Session) (store.Session, error) {
+		o.Clients[0] = "evil"
+		return store.Session{}, errors.New("no")
+	}); err == nil {
+		t.Fatal("failing update succeeded")
+	}
+	if again, err := s.SessionBySID(ctx, "sid"); err != nil || again.Clients[0] != "web" || !bytes.Equal(again.ID, id) {
+		t.Fatalf("session after changes to answers and to a failed update's input: %+v, %v", again, err)
+	}
+
+	rt := store.RefreshToken{Hash: bytes.Clone(id), FamilyID: "f", Scopes: []string{"openid"}, Expiry: exp}
+	if err := s.PutRefreshToken(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	rt.Scopes[0] = "evil"
+	next := []byte("fedcba9876543210fedcba9876543210")
+	sealed := []byte("sealed")
+	r, err := s.RotateRefreshTokenGrace(ctx, id, store.RefreshGrace{Now: exp, Window: time.Minute, Sealed: sealed}, func(o store.RefreshToken) (store.RefreshToken, error) {
+		o.Hash = next
+		return o, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed[0], next[0], r.Token.Scopes[0], r.Sealed[0] = 'X', 'X', "evil", 'X'
+	replay, err := s.RotateRefreshTokenGrace(ctx, id, store.RefreshGrace{Now: exp}, func(o store.RefreshToken) (store.RefreshToken, error) {
+		o.Scopes[0], o.Successor[0], o.SealedSuccessor[0] = "evil", 'X', 'X'
+		return o, nil
+	})
+	if err != nil || !replay.Replayed || string(replay.Sealed) != "sealed" || replay.Token.Scopes[0] != "openid" ||
+		string(replay.Token.Hash) != "fedcba9876543210fedcba9876543210" {
+		t.Fatalf("replay after changes to the rotation's input and answer: %+v, %v", replay, err)
+	}
+
+	k := store.SigningKey{ID: "k", Private: []byte("private")}
+	if err := s.UpdateKeys(ctx, func([]store.SigningKey) ([]store.SigningKey, error) { return []store.SigningKey{k}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	k.Private[0] = 'X'
+	keys, _ := s.Keys(ctx)
+	keys[0].Private[0] = 'X'
+	if keys, _ := s.Keys(ctx); string(keys[0].Private) != "private" {
+		t.Fatalf("key after changes: %q", keys[0].Private)
+	}
 }

@@ -194,7 +194,10 @@ func newClient(t testing.TB, endpoints []string) *clientv3.Client {
 }
 
 // Kill kills member i with SIGKILL (no shutdown, no flush) and returns once the process is gone. Its data
-// directory is kept for Restart.
+// directory is kept for Restart. If it was the leader, the others notice only after an election timeout
+// (0.5–1 s); a write sent through them before a new leader is elected can fail with "request timed out,
+// possibly due to previous leader failure" (outcome unknown), while a linearizable read is retried by the
+// client until the new leader answers.
 func (c *Cluster) Kill(i int) {
 	c.t.Helper()
 	m := c.member(i)

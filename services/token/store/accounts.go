@@ -26,3 +26,21 @@ type AccountStore interface {
 	// the distinct family ids it ended, in no particular order.
 	DeleteAccountRefreshTokens(ctx context.Context, accounts []Account) (families []string, err error)
 }
+
+// AccountSet is a batch of accounts for membership tests, as the AccountStore methods of every backend use it.
+type AccountSet map[Account]struct{}
+
+// NewAccountSet returns the set of accounts.
+func NewAccountSet(accounts []Account) AccountSet {
+	m := make(AccountSet, len(accounts))
+	for _, a := range accounts {
+		m[a] = struct{}{}
+	}
+	return m
+}
+
+// Has reports whether the account (tenant, user id, incarnation) is in the set.
+func (m AccountSet) Has(tenantID, userID, incarnation string) bool {
+	_, ok := m[Account{TenantID: tenantID, UserID: userID, Incarnation: incarnation}]
+	return ok
+}

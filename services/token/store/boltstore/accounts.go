@@ -11,22 +11,6 @@ import (
 	"github.com/authsuite/authsuite/services/token/store"
 )
 
-// accountSet is a batch of accounts for membership tests.
-type accountSet map[store.Account]struct{}
-
-func newAccountSet(accounts []store.Account) accountSet {
-	m := make(accountSet, len(accounts))
-	for _, a := range accounts {
-		m[a] = struct{}{}
-	}
-	return m
-}
-
-func (m accountSet) has(tenantID, userID, incarnation string) bool {
-	_, ok := m[store.Account{TenantID: tenantID, UserID: userID, Incarnation: incarnation}]
-	return ok
-}
-
 // deleteMatching deletes, inside tx, every record of bucket that decodes into a fresh V and satisfies
 // match, returning the deleted records with their keys and expiries. Keys are collected before deleting:
 // deleting while a bolt cursor iterates skips keys.
@@ -64,12 +48,12 @@ func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []store.Acco
 	if len(accounts) == 0 {
 		return nil, nil
 	}
-	set := newAccountSet(accounts)
+	set := store.NewAccountSet(accounts)
 	var out []store.Session
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		out = nil
 		err := deleteMatching(tx, bucketSessions,
-			func(se *store.Session) bool { return set.has(se.TenantID, se.UserID, se.Incarnation) },
+			func(se *store.Session) bool { return set.Has(se.TenantID, se.UserID, se.Incarnation) },
 			func(k []byte, exp time.Time, se *store.Session) {
 				se.ID, se.Expiry = k, exp
 				out = append(out, *se)
@@ -102,13 +86,13 @@ func (s *Store) DeleteAccountRefreshTokens(ctx context.Context, accounts []store
 	if len(accounts) == 0 {
 		return nil, nil
 	}
-	set := newAccountSet(accounts)
+	set := store.NewAccountSet(accounts)
 	var families []string
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		families = nil
 		seen := map[string]bool{}
 		return deleteMatching(tx, bucketRefresh,
-			func(t *store.RefreshToken) bool { return set.has(t.TenantID, t.UserID, t.Incarnation) },
+			func(t *store.RefreshToken) bool { return set.Has(t.TenantID, t.UserID, t.Incarnation) },
 			func(_ []byte, _ time.Time, t *store.RefreshToken) {
 				if !seen[t.FamilyID] {
 					seen[t.FamilyID] = true

@@ -56,19 +56,12 @@ func putIn(b *bolt.Bucket, key []byte, exp time.Time, v any) error {
 	return b.Put(key, raw)
 }
 
-func validKey(k []byte) error {
-	if len(k) == 0 || len(k) > 512 {
-		return errors.New("token store: empty or oversized key")
-	}
-	return nil
-}
-
 // put stores one record; concurrent puts share fsyncs (bolt.DB.Batch; the function is idempotent).
 func (s *Store) put(ctx context.Context, bucket, key []byte, exp time.Time, v any) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := validKey(key); err != nil {
+	if err := store.ValidKey(key); err != nil {
 		return err
 	}
 	raw, err := encodeRecord(exp, v)
@@ -126,7 +119,7 @@ func (s *Store) PutSession(ctx context.Context, se store.Session) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := validKey(se.ID); err != nil {
+	if err := store.ValidKey(se.ID); err != nil {
 		return err
 	}
 	raw, err := encodeRecord(se.Expiry, se)
@@ -148,7 +141,7 @@ func (s *Store) PutSession(ctx context.Context, se store.Session) error {
 
 // putSIDIndex points sid at the session stored under id (no entry for an empty or oversized sid).
 func putSIDIndex(tx *bolt.Tx, sid string, id []byte, exp time.Time) error {
-	if sid == "" || validKey([]byte(sid)) != nil {
+	if sid == "" || store.ValidKey([]byte(sid)) != nil {
 		return nil
 	}
 	v := make([]byte, 8, 8+len(id))
@@ -163,7 +156,7 @@ func dropSIDIndex(tx *bolt.Tx, old, id []byte) error {
 		return nil
 	}
 	var se store.Session
-	if _, err := decodeRecord(old, &se); err != nil || se.SID == "" || validKey([]byte(se.SID)) != nil {
+	if _, err := decodeRecord(old, &se); err != nil || se.SID == "" || store.ValidKey([]byte(se.SID)) != nil {
 		return nil // an undecodable record has no usable index entry
 	}
 	b := tx.Bucket(bucketSessionSIDs)
@@ -178,7 +171,7 @@ func (s *Store) SessionBySID(ctx context.Context, sid string) (store.Session, er
 	if err := s.check(ctx); err != nil {
 		return store.Session{}, err
 	}
-	if sid == "" || validKey([]byte(sid)) != nil {
+	if sid == "" || store.ValidKey([]byte(sid)) != nil {
 		return store.Session{}, store.ErrNotFound
 	}
 	var se store.Session
@@ -326,7 +319,7 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g stor
 		if err != nil {
 			return err
 		}
-		if err := validKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || b.Get(next.Hash) != nil {
+		if err := store.ValidKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || b.Get(next.Hash) != nil {
 			return errors.New("token store: rotated refresh token needs a new, unused key")
 		}
 		next.Hash, next.Used, next.Predecessor = bytes.Clone(next.Hash), false, old.Hash

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -17,13 +16,8 @@ func (s *Store) UpdateLoginFailureSet(ctx context.Context, keys []string, update
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	for i, k := range keys {
-		if err := validKey([]byte(k)); err != nil {
-			return nil, err
-		}
-		if slices.Contains(keys[:i], k) {
-			return nil, fmt.Errorf("token store: login failure key %q given twice", k)
-		}
+	if err := store.ValidLoginFailureKeys(keys); err != nil {
+		return nil, err
 	}
 	var out []store.LoginFailures
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {

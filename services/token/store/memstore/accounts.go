@@ -6,22 +6,6 @@ import (
 	"github.com/authsuite/authsuite/services/token/store"
 )
 
-// accountSet is a batch of accounts for membership tests.
-type accountSet map[store.Account]struct{}
-
-func newAccountSet(accounts []store.Account) accountSet {
-	m := make(accountSet, len(accounts))
-	for _, a := range accounts {
-		m[a] = struct{}{}
-	}
-	return m
-}
-
-func (m accountSet) has(tenantID, userID, incarnation string) bool {
-	_, ok := m[store.Account{TenantID: tenantID, UserID: userID, Incarnation: incarnation}]
-	return ok
-}
-
 // DeleteAccountSessions implements store.AccountStore, atomically. Their SID index entries go with them.
 func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []store.Account) ([]store.Session, error) {
 	if err := s.check(ctx); err != nil {
@@ -30,11 +14,11 @@ func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []store.Acco
 	if len(accounts) == 0 {
 		return nil, nil
 	}
-	set := newAccountSet(accounts)
+	set := store.NewAccountSet(accounts)
 	var out []store.Session
 	err := s.write(ctx, func(d *data) error {
 		for id, r := range d.sessions {
-			if set.has(r.tenantID, r.userID, r.incarnation) {
+			if set.Has(r.tenantID, r.userID, r.incarnation) {
 				out = append(out, r.domain(id))
 				d.dropSID(id)
 				delete(d.sessions, id)
@@ -56,12 +40,12 @@ func (s *Store) DeleteAccountRefreshTokens(ctx context.Context, accounts []store
 	if len(accounts) == 0 {
 		return nil, nil
 	}
-	set := newAccountSet(accounts)
+	set := store.NewAccountSet(accounts)
 	var families []string
 	err := s.write(ctx, func(d *data) error {
 		seen := map[string]bool{}
 		for hash, r := range d.refresh {
-			if set.has(r.tenantID, r.userID, r.incarnation) {
+			if set.Has(r.tenantID, r.userID, r.incarnation) {
 				if !seen[r.familyID] {
 					seen[r.familyID] = true
 					families = append(families, r.familyID)

@@ -112,14 +112,6 @@ func (s *Store) write(ctx context.Context, fn func(d *data) error) error {
 	return fn(s.d)
 }
 
-// validKey is the bbolt store's rule for the keys of sign-in records.
-func validKey(k []byte) error {
-	if len(k) == 0 || len(k) > 512 {
-		return errors.New("token store: empty or oversized key")
-	}
-	return nil
-}
-
 func (d *data) sortedKeys() []store.SigningKey {
 	ids := make([]string, 0, len(d.keys))
 	for id := range d.keys {

@@ -16,7 +16,7 @@ func (s *Store) PutInteraction(ctx context.Context, i store.Interaction) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := validKey(i.ID); err != nil {
+	if err := store.ValidKey(i.ID); err != nil {
 		return err
 	}
 	rec := interactionToRec(i)
@@ -50,7 +50,7 @@ func (s *Store) DeleteInteraction(ctx context.Context, id []byte) error {
 
 // putSID points sid at the session under id (no entry for an empty or oversized sid).
 func (d *data) putSID(sid, id string, exp time.Time) {
-	if sid == "" || validKey([]byte(sid)) != nil {
+	if sid == "" || store.ValidKey([]byte(sid)) != nil {
 		return
 	}
 	d.sids[sid] = sidEntry{id: id, expiry: exp}
@@ -72,7 +72,7 @@ func (s *Store) PutSession(ctx context.Context, se store.Session) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := validKey(se.ID); err != nil {
+	if err := store.ValidKey(se.ID); err != nil {
 		return err
 	}
 	rec, id := sessionToRec(se), string(se.ID)
@@ -166,7 +166,7 @@ func (s *Store) PutCode(ctx context.Context, c store.AuthCode) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := validKey(c.Hash); err != nil {
+	if err := store.ValidKey(c.Hash); err != nil {
 		return err
 	}
 	rec := codeToRec(c)
@@ -205,7 +205,7 @@ func (s *Store) PutRefreshToken(ctx context.Context, t store.RefreshToken) error
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := validKey(t.Hash); err != nil {
+	if err := store.ValidKey(t.Hash); err != nil {
 		return err
 	}
 	rec := refreshToRec(t)
@@ -231,7 +231,7 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g stor
 		if err != nil {
 			return err
 		}
-		if err := validKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || d.refresh[string(next.Hash)] != nil {
+		if err := store.ValidKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || d.refresh[string(next.Hash)] != nil {
 			return errors.New("token store: rotated refresh token needs a new, unused key")
 		}
 		next.Hash, next.Used, next.Predecessor = bytes.Clone(next.Hash), false, bytes.Clone(hash)
@@ -305,7 +305,7 @@ func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
 		return err
 	}
 	key := consentKey(c.TenantID, c.UserID, c.ClientID)
-	if err := validKey([]byte(key)); err != nil {
+	if err := store.ValidKey([]byte(key)); err != nil {
 		return err
 	}
 	rec := consentToRec(c)
@@ -348,13 +348,8 @@ func (s *Store) UpdateLoginFailureSet(ctx context.Context, keys []string, update
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	for i, k := range keys {
-		if err := validKey([]byte(k)); err != nil {
-			return nil, err
-		}
-		if slices.Contains(keys[:i], k) {
-			return nil, fmt.Errorf("token store: login failure key %q given twice", k)
-		}
+	if err := store.ValidLoginFailureKeys(keys); err != nil {
+		return nil, err
 	}
 	var out []store.LoginFailures
 	err := s.write(ctx, func(d *data) error {

@@ -28,6 +28,8 @@ type suite struct {
 	// strictOutbound starts the suite without --allow-private-outbound, so back-channel logout and provider
 	// requests to loopback receivers are refused as in production.
 	strictOutbound bool
+	// args are more flags of authsuite serve (e.g. --store memory).
+	args []string
 }
 
 func startSuite(t testing.TB) *suite {
@@ -47,6 +49,7 @@ func (s *suite) start() {
 	if !s.strictOutbound {
 		args = append(args, "--allow-private-outbound") // the tests' receivers and providers live on loopback
 	}
+	args = append(args, s.args...)
 	cfg, err := config.Load(config.RoleAll, args,
 		[]string{"AUTHSUITE_BOOTSTRAP_SECRET=" + bootstrapSecret, "AUTHSUITE_BOOTSTRAP_PASSWORD=admin-password-1"}, io.Discard)
 	if err != nil {

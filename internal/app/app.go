@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -39,13 +38,10 @@ import (
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/internal/tlsconfig"
 	"github.com/authsuite/authsuite/services/gateway"
-	provstore "github.com/authsuite/authsuite/services/provider/bboltstore"
 	provserver "github.com/authsuite/authsuite/services/provider/server"
 	"github.com/authsuite/authsuite/services/registry"
-	regstore "github.com/authsuite/authsuite/services/registry/bboltstore"
 	regserver "github.com/authsuite/authsuite/services/registry/server"
 	tokserver "github.com/authsuite/authsuite/services/token/server"
-	tokstore "github.com/authsuite/authsuite/services/token/store/boltstore"
 )
 
 // Suite is a running authsuite process: all-in-one or one role.
@@ -172,13 +168,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	dbs := map[string]*bolt.DB{} // the role's databases, streamed by BackupService
 
 	if role.Runs(config.RoleRegistry) {
-		regDB, err := regstore.Open(filepath.Join(cfg.DataDir, "registry.db"))
+		regDB, err := s.registryStore(cfg, dbs)
 		if err != nil {
-			return nil, fmt.Errorf("registry store: %w", err)
+			return nil, err
 		}
-		s.closers = append(s.closers, regDB.Close)
-		s.metrics.WatchBolt("registry", regDB.DB())
-		dbs["registry"] = regDB.DB()
 		if err := registry.Bootstrap(ctx, regDB, keys, registry.BootstrapOptions{
 			Secret: cfg.BootstrapSecret, Password: cfg.BootstrapPassword, Out: bootstrapOut, Log: log.With("service", "registry"),
 		}); err != nil {
@@ -195,13 +188,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		s.endStreams = regSrv.EndWatches
 	}
 	if role.Runs(config.RoleToken) {
-		tokDB, err := tokstore.Open(filepath.Join(cfg.DataDir, "token.db"))
+		tokDB, err := s.tokenStore(cfg, dbs)
 		if err != nil {
-			return nil, fmt.Errorf("token store: %w", err)
+			return nil, err
 		}
-		s.closers = append(s.closers, tokDB.Close)
-		s.metrics.WatchBolt("token", tokDB.DB())
-		dbs["token"] = tokDB.DB()
 		tokSrv, err := tokserver.New(tokserver.Deps{
 			Store:       tokDB,
 			Keyring:     keys,
@@ -221,13 +211,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		background = append(background, func() error { return tokSrv.Run(runCtx) })
 	}
 	if role.Runs(config.RoleProvider) {
-		provDB, err := provstore.Open(filepath.Join(cfg.DataDir, "provider.db"))
+		provDB, err := s.providerStore(cfg, dbs)
 		if err != nil {
-			return nil, fmt.Errorf("provider store: %w", err)
+			return nil, err
 		}
-		s.closers = append(s.closers, provDB.Close)
-		s.metrics.WatchBolt("provider", provDB.DB())
-		dbs["provider"] = provDB.DB()
 		provSrv := provserver.New(provserver.Deps{
 			Store:     provDB,
 			Keyring:   keys,

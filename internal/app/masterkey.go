@@ -46,6 +46,9 @@ func keySource(cfg config.Config) string {
 // while data exists, is an error naming the file, the setting and the key ids, and nothing is written. Only
 // without any data is a missing key file created. The keyring also verifies the digests of keys a rekey
 // dropped (suitekey.Record.Retained).
+//
+// With --store memory nothing is read or written: the keyring is AUTHSUITE_MASTER_KEY, or a key generated
+// for this process alone (config requires the variable when roles run in separate processes).
 func openKeyring(cfg config.Config) (*suitekey.Keyring, error) {
 	var (
 		kr  *suitekey.Keyring
@@ -55,6 +58,12 @@ func openKeyring(cfg config.Config) (*suitekey.Keyring, error) {
 		if kr, err = suitekey.Parse(cfg.MasterKey); err != nil {
 			return nil, fmt.Errorf("AUTHSUITE_MASTER_KEY: %w", err)
 		}
+	}
+	if cfg.Store == config.StoreMemory {
+		if kr == nil {
+			return suitekey.Parse(suitekey.Generate())
+		}
+		return kr, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)

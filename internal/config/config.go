@@ -81,6 +81,7 @@ type Config struct {
 	GRPCTLSKey    string        // its key
 	GRPCTLSCA     string        // the CA that signs every role's certificate
 	ShutdownGrace time.Duration // how long in-flight requests may take to finish on SIGTERM
+	Store         string        // where services keep their state: StoreBbolt (files in DataDir) or StoreMemory
 	DataDir       string        // where the bbolt files and the generated master key live
 	Issuer        string        // OAuth issuer; empty means http:// + the bound HTTP address
 	MasterKeyFile string        // key file used when AUTHSUITE_MASTER_KEY is not set
@@ -111,6 +112,15 @@ type Config struct {
 	// AUTHSUITE_MASTER_KEY. A gateway given the master key instead derives it.
 	GatewayCredential string
 }
+
+// The backends of --store.
+const (
+	// StoreBbolt keeps each service's state in its own bbolt file in --data-dir: every acknowledged write is
+	// on disk.
+	StoreBbolt = "bbolt"
+	// StoreMemory keeps it in process memory: nothing is written, everything is lost when the process ends.
+	StoreMemory = "memory"
+)
 
 // EnvName is the environment variable that overrides a flag.
 func EnvName(flagName string) string {
@@ -233,6 +243,7 @@ func newFlagSet(role Role, c *Config) *flag.FlagSet {
 	fs.StringVar(&c.GRPCTLSKey, "grpc-tls-key", "", "private key for --grpc-tls-cert (PEM)")
 	fs.StringVar(&c.GRPCTLSCA, "grpc-tls-ca", "", "CA certificate that signs every role's certificate; enables mutual TLS (PEM)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.StringVar(&c.Store, "store", StoreBbolt, "where the services keep their state: bbolt (one file per service in --data-dir, durable) or memory (lost when the process ends; for tests and development)")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the bbolt files")
 	fs.StringVar(&c.Issuer, "issuer", "", "OAuth issuer URL (default http:// + the HTTP address)")
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "master key file, created when missing (default DATA_DIR/master.key; AUTHSUITE_MASTER_KEY wins)")
@@ -313,6 +324,16 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("data-dir", "must not be empty")
+	}
+	switch c.Store {
+	case StoreBbolt:
+	case StoreMemory:
+		if c.Role != RoleAll && c.Role != RoleGateway && c.MasterKey == "" {
+			// Roles of one suite must share the master key; a memory store has no file to keep a generated one.
+			bad("store", "memory with one role per process needs AUTHSUITE_MASTER_KEY")
+		}
+	default:
+		bad("store", "want bbolt or memory, got %q", c.Store)
 	}
 	if c.Issuer != "" {
 		u, err := url.Parse(c.Issuer)

@@ -45,6 +45,8 @@ func TestInvalidNamesTheSetting(t *testing.T) {
 		{env: []string{"AUTHSUITE_KEY_ROTATION=banana"}, want: "AUTHSUITE_KEY_ROTATION"},
 		{args: []string{"--key-rotation", "1m"}, want: "--key-rotation"},
 		{args: []string{"--log-format", "xml"}, want: "--log-format"},
+		{args: []string{"--store", "etcd"}, want: "--store"},
+		{env: []string{"AUTHSUITE_STORE=sqlite"}, want: "AUTHSUITE_STORE"},
 		{args: []string{"extra"}, want: "extra"},
 	}
 	for _, tt := range tests {
@@ -52,6 +54,23 @@ func TestInvalidNamesTheSetting(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Load(%v, %v) = %v; want an error naming %s", tt.args, tt.env, err, tt.want)
 		}
+	}
+}
+
+// TestStoreMemory: --store memory is accepted for the one-process suite, and for one role per process only
+// with AUTHSUITE_MASTER_KEY (roles must share the key, and memory has no file to keep a generated one).
+func TestStoreMemory(t *testing.T) {
+	if c, err := Load(RoleAll, []string{"--store", "memory"}, nil, io.Discard); err != nil || c.Store != StoreMemory {
+		t.Fatalf("one process: %+v, %v", c.Store, err)
+	}
+	if c, err := Load(RoleAll, nil, nil, io.Discard); err != nil || c.Store != StoreBbolt {
+		t.Fatalf("default store %q, %v", c.Store, err)
+	}
+	if _, err := Load(RoleToken, []string{"--store", "memory"}, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "AUTHSUITE_MASTER_KEY") {
+		t.Fatalf("token role without a key: %v", err)
+	}
+	if _, err := Load(RoleToken, []string{"--store", "memory"}, []string{"AUTHSUITE_MASTER_KEY=k"}, io.Discard); err != nil {
+		t.Fatalf("token role with a key: %v", err)
 	}
 }
 

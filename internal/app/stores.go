@@ -1,0 +1,70 @@
+package app
+
+import (
+	"fmt"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/authsuite/authsuite/internal/config"
+	"github.com/authsuite/authsuite/services/provider"
+	provstore "github.com/authsuite/authsuite/services/provider/bboltstore"
+	provmem "github.com/authsuite/authsuite/services/provider/memstore"
+	"github.com/authsuite/authsuite/services/registry"
+	regstore "github.com/authsuite/authsuite/services/registry/bboltstore"
+	regmem "github.com/authsuite/authsuite/services/registry/memstore"
+	"github.com/authsuite/authsuite/services/token/store"
+	tokstore "github.com/authsuite/authsuite/services/token/store/boltstore"
+	tokmem "github.com/authsuite/authsuite/services/token/store/memstore"
+)
+
+// The stores of the three services, on the backend --store names. Each is closed at shutdown; a bbolt file
+// is also watched by the metrics and streamed by the backup service (dbs).
+
+func (s *Suite) registryStore(cfg config.Config, dbs map[string]*bolt.DB) (registry.Store, error) {
+	if cfg.Store == config.StoreMemory {
+		return keep(s, regmem.New()), nil
+	}
+	db, err := regstore.Open(filepath.Join(cfg.DataDir, "registry.db"))
+	if err != nil {
+		return nil, fmt.Errorf("registry store: %w", err)
+	}
+	s.keepBolt("registry", db.DB(), dbs)
+	return keep(s, db), nil
+}
+
+func (s *Suite) tokenStore(cfg config.Config, dbs map[string]*bolt.DB) (store.Store, error) {
+	if cfg.Store == config.StoreMemory {
+		return keep(s, tokmem.New()), nil
+	}
+	db, err := tokstore.Open(filepath.Join(cfg.DataDir, "token.db"))
+	if err != nil {
+		return nil, fmt.Errorf("token store: %w", err)
+	}
+	s.keepBolt("token", db.DB(), dbs)
+	return keep(s, db), nil
+}
+
+func (s *Suite) providerStore(cfg config.Config, dbs map[string]*bolt.DB) (provider.Store, error) {
+	if cfg.Store == config.StoreMemory {
+		return keep(s, provmem.New()), nil
+	}
+	db, err := provstore.Open(filepath.Join(cfg.DataDir, "provider.db"))
+	if err != nil {
+		return nil, fmt.Errorf("provider store: %w", err)
+	}
+	s.keepBolt("provider", db.DB(), dbs)
+	return keep(s, db), nil
+}
+
+// keepBolt records an open bbolt file: its metrics, and a place in the backup.
+func (s *Suite) keepBolt(name string, db *bolt.DB, dbs map[string]*bolt.DB) {
+	s.metrics.WatchBolt(name, db)
+	dbs[name] = db
+}
+
+// keep closes c when the suite shuts down, and returns it.
+func keep[C interface{ Close() error }](s *Suite, c C) C {
+	s.closers = append(s.closers, c.Close)
+	return c
+}

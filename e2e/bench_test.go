@@ -27,18 +27,10 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 // BenchmarkCheckEndpoint measures GET /api/oauth2/server/tokens/check of one live token.
 func BenchmarkCheckEndpoint(b *testing.B) {
 	base, id, secret := benchSuite(b)
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
-	resp, err := http.PostForm(base+"/connect/token", form)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	decode(b, resp, &tok)
+	token := benchToken(b, base, id, secret)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodGet, base+"/api/oauth2/server/tokens/check?token="+tok.AccessToken, nil)
+			req, _ := http.NewRequest(http.MethodGet, base+"/api/oauth2/server/tokens/check?token="+token, nil)
 			mustOK(b, req)
 		}
 	})
@@ -48,6 +40,20 @@ func BenchmarkCheckEndpoint(b *testing.B) {
 // own client, HTTP Basic, over keep-alive connections.
 func BenchmarkIntrospectEndpoint(b *testing.B) {
 	base, id, secret := benchSuite(b)
+	token := benchToken(b, base, id, secret)
+	body := "token=" + token
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, base+"/connect/introspect", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(id, url.QueryEscape(secret))
+			mustOK(b, req)
+		}
+	})
+}
+
+// benchToken is a client_credentials access token of the benchmark client.
+func benchToken(b *testing.B, base, id, secret string) string {
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
 	resp, err := http.PostForm(base+"/connect/token", form)
 	if err != nil {
@@ -57,15 +63,7 @@ func BenchmarkIntrospectEndpoint(b *testing.B) {
 		AccessToken string `json:"access_token"`
 	}
 	decode(b, resp, &tok)
-	body := "token=" + tok.AccessToken
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodPost, base+"/connect/introspect", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth(id, url.QueryEscape(secret))
-			mustOK(b, req)
-		}
-	})
+	return tok.AccessToken
 }
 
 var benchTransport = &http.Transport{MaxIdleConnsPerHost: 256}

@@ -13,9 +13,9 @@ import (
 	"github.com/authsuite/authsuite/services/registry"
 	regstore "github.com/authsuite/authsuite/services/registry/bboltstore"
 	regmem "github.com/authsuite/authsuite/services/registry/memstore"
-	"github.com/authsuite/authsuite/services/token/store"
-	tokstore "github.com/authsuite/authsuite/services/token/store/boltstore"
-	tokmem "github.com/authsuite/authsuite/services/token/store/memstore"
+	"github.com/authsuite/authsuite/services/token"
+	tokstore "github.com/authsuite/authsuite/services/token/bboltstore"
+	tokmem "github.com/authsuite/authsuite/services/token/memstore"
 )
 
 // The stores of the three services, on the backend --store names. Each is closed at shutdown; a bbolt file
@@ -33,7 +33,7 @@ func (s *Suite) registryStore(cfg config.Config, dbs map[string]*bolt.DB) (regis
 	return keep(s, db), nil
 }
 
-func (s *Suite) tokenStore(cfg config.Config, dbs map[string]*bolt.DB) (store.Store, error) {
+func (s *Suite) tokenStore(cfg config.Config, dbs map[string]*bolt.DB) (token.Store, error) {
 	if cfg.Store == config.StoreMemory {
 		return keep(s, tokmem.New()), nil
 	}

@@ -33,8 +33,8 @@ import (
 	"github.com/authsuite/authsuite/internal/suitekey"
 	provstore "github.com/authsuite/authsuite/services/provider/bboltstore"
 	regstore "github.com/authsuite/authsuite/services/registry/bboltstore"
+	tokstore "github.com/authsuite/authsuite/services/token/bboltstore"
 	"github.com/authsuite/authsuite/services/token/clients"
-	tokstore "github.com/authsuite/authsuite/services/token/store/boltstore"
 )
 
 // file is one kind of data file: how to open it (with its schema checks and upgrades) and how to reseal it.

@@ -32,7 +32,7 @@ func (o ListOptions) EffectiveLimit() int {
 }
 
 // Store persists the registry. Every method is safe for concurrent use and atomic: it either commits all its
-// effects durably (fsync) before returning nil or changes nothing. Errors wrap the apierror sentinels:
+// effects durably (surviving a crash) before returning nil or changes nothing. Errors wrap the apierror sentinels:
 // apierror.ErrNotFound when a named record (or the tenant it belongs to) does not exist,
 // apierror.ErrAlreadyExists when a unique key is taken. Returned values are copies that callers own.
 //

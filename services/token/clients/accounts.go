@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // Account is the status of a user account as the registry's change feed reports it (registry UserRecord):
@@ -39,8 +39,8 @@ type accountKey struct{ tenantID, userID string }
 
 func (a *Account) key() accountKey { return accountKey{a.TenantID, a.UserID} }
 
-func (a *Account) ref() store.Account {
-	return store.Account{TenantID: a.TenantID, UserID: a.UserID, Incarnation: a.Incarnation}
+func (a *Account) ref() token.Account {
+	return token.Account{TenantID: a.TenantID, UserID: a.UserID, Incarnation: a.Incarnation}
 }
 
 // same reports whether a and b say the same about the same account.
@@ -116,7 +116,7 @@ func accountFromRecord(r *registryv1.UserRecord) (*Account, error) {
 
 // putAccountLocked sets (a != nil) or deletes the account under k. It reports whether that changed the
 // view and returns the account it ended, if any. Call with mu held.
-func (c *Cache) putAccountLocked(k accountKey, a *Account) (changed bool, ended *store.Account) {
+func (c *Cache) putAccountLocked(k accountKey, a *Account) (changed bool, ended *token.Account) {
 	old, ok := c.accounts[k]
 	switch {
 	case a == nil && !ok, a != nil && ok && a.same(old):
@@ -136,7 +136,7 @@ func (c *Cache) putAccountLocked(k accountKey, a *Account) (changed bool, ended 
 
 // applyAccount applies one user event (a == nil deletes k) and returns what it ended. Only a change of the
 // view marks the snapshot for writing.
-func (c *Cache) applyAccount(k accountKey, a *Account) []store.Account {
+func (c *Cache) applyAccount(k accountKey, a *Account) []token.Account {
 	c.mu.Lock()
 	changed, ended := c.putAccountLocked(k, a)
 	c.mu.Unlock()
@@ -147,12 +147,12 @@ func (c *Cache) applyAccount(k accountKey, a *Account) []store.Account {
 	if ended == nil {
 		return nil
 	}
-	return []store.Account{*ended}
+	return []token.Account{*ended}
 }
 
 // deleteTenantAccounts drops every account of a deleted tenant and returns them, ended.
-func (c *Cache) deleteTenantAccounts(tenantID string) []store.Account {
-	var ended []store.Account
+func (c *Cache) deleteTenantAccounts(tenantID string) []token.Account {
+	var ended []token.Account
 	c.mu.Lock()
 	for k, a := range c.accounts {
 		if k.tenantID == tenantID {
@@ -168,8 +168,8 @@ func (c *Cache) deleteTenantAccounts(tenantID string) []store.Account {
 
 // replaceAccountsLocked installs a complete account list and returns the accounts it ended (the previous
 // list, when there was one, compared with the new). Call with mu held.
-func (c *Cache) replaceAccountsLocked(m map[accountKey]*Account) []store.Account {
-	var ended []store.Account
+func (c *Cache) replaceAccountsLocked(m map[accountKey]*Account) []token.Account {
+	var ended []token.Account
 	if c.accountsReady {
 		for k, old := range c.accounts {
 			if old.endedBy(m[k]) {
@@ -228,7 +228,7 @@ func (c *Cache) AwaitAccount(ctx context.Context, tenantID, userID, incarnation 
 }
 
 // endAccounts hands ended accounts to Config.AccountsEnded (in the watch goroutine, so in feed order).
-func (c *Cache) endAccounts(ctx context.Context, ended []store.Account) {
+func (c *Cache) endAccounts(ctx context.Context, ended []token.Account) {
 	if len(ended) == 0 || c.cfg.AccountsEnded == nil {
 		return
 	}

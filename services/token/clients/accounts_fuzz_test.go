@@ -13,7 +13,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/suitekey"
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // FuzzAccountEvents applies fuzzed sequences of user events (upsert, user deletion, tenant deletion) and
@@ -53,7 +53,7 @@ func FuzzAccountEvents(f *testing.F) {
 			op, arg := ops[i]%4, ops[i+1]
 			k := accountKey{tenants[arg&1], users[arg>>1&1]}
 			next := maps.Clone(model)
-			var ended []store.Account
+			var ended []token.Account
 			switch op {
 			case 0: // upsert
 				a := Account{TenantID: k.tenantID, UserID: k.userID, Incarnation: incs[int(arg>>2&3)%3],
@@ -88,7 +88,7 @@ func FuzzAccountEvents(f *testing.F) {
 				for _, u := range users {
 					kk := accountKey{tn, u}
 					for _, inc := range incs {
-						ref := store.Account{TenantID: tn, UserID: u, Incarnation: inc}
+						ref := token.Account{TenantID: tn, UserID: u, Incarnation: inc}
 						for _, at := range issued {
 							got, want := c.CheckAccount(tn, u, inc, at), modelCheck(next, kk, inc, at)
 							if !errors.Is(got, want) || (got == nil) != (want == nil) {
@@ -118,7 +118,7 @@ func FuzzAccountEvents(f *testing.F) {
 
 // snapshotStore keeps the sealed snapshot in memory; the account fuzz target needs nothing else.
 type snapshotStore struct {
-	store.Store
+	token.Store
 	data []byte
 }
 

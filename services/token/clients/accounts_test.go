@@ -14,8 +14,8 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/suitekey"
-	"github.com/authsuite/authsuite/services/token/store"
-	"github.com/authsuite/authsuite/services/token/store/boltstore"
+	"github.com/authsuite/authsuite/services/token"
+	"github.com/authsuite/authsuite/services/token/bboltstore"
 )
 
 // scriptStream plays events to the cache; before handing out event i+1 it calls before(i+1), when event i
@@ -75,9 +75,9 @@ func syncedEv(users bool) *registryv1.WatchClientsResponse {
 	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Synced{Synced: true}, UsersSynced: users}
 }
 
-func openTokenStore(t testing.TB, path string) store.Store {
+func openTokenStore(t testing.TB, path string) token.Store {
 	t.Helper()
-	st, err := boltstore.Open(path)
+	st, err := bboltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +94,8 @@ func testKeyring(t testing.TB) *suitekey.Keyring {
 }
 
 // sameAccounts compares ended account lists in any order.
-func sameAccounts(got, want []store.Account) bool {
-	cmp := func(a, b store.Account) int {
+func sameAccounts(got, want []token.Account) bool {
+	cmp := func(a, b token.Account) int {
 		switch {
 		case a.TenantID+"/"+a.UserID+"/"+a.Incarnation < b.TenantID+"/"+b.UserID+"/"+b.Incarnation:
 			return -1
@@ -119,9 +119,9 @@ func TestAccountViewEventsAndResync(t *testing.T) {
 	st := openTokenStore(t, path)
 	kr := testKeyring(t)
 	reg := &scriptRegistry{streams: make(chan *scriptStream, 2)}
-	ended := make(chan []store.Account, 16)
+	ended := make(chan []token.Account, 16)
 	c := NewCache(Config{Registry: reg, Store: st, Keyring: kr, ReconnectMin: time.Millisecond, ReconnectMax: time.Millisecond,
-		AccountsEnded: func(_ context.Context, a []store.Account) { ended <- a }})
+		AccountsEnded: func(_ context.Context, a []token.Account) { ended <- a }})
 	t1, t2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
 	check := func(what, tenant, user, inc string, issued time.Time, want error) {
 		t.Helper()
@@ -144,7 +144,7 @@ func TestAccountViewEventsAndResync(t *testing.T) {
 		deletedTenantEv("t2"),
 	}}
 	s1.before = func(i int) {
-		wantEnded := map[int][]store.Account{
+		wantEnded := map[int][]token.Account{
 			6: {{TenantID: "t", UserID: "a", Incarnation: "a1"}},
 			7: {{TenantID: "t", UserID: "c", Incarnation: "c1"}},
 			8: {{TenantID: "t2", UserID: "d", Incarnation: "d1"}},
@@ -196,7 +196,7 @@ func TestAccountViewEventsAndResync(t *testing.T) {
 	}
 	select {
 	case got := <-ended:
-		if !sameAccounts(got, []store.Account{{TenantID: "t", UserID: "b", Incarnation: "b1"}}) {
+		if !sameAccounts(got, []token.Account{{TenantID: "t", UserID: "b", Incarnation: "b1"}}) {
 			t.Fatalf("resync ended %v; want only b's old incarnation", got)
 		}
 	case <-time.After(5 * time.Second):

@@ -17,7 +17,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/suitekey"
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // snapshotAD binds the sealed snapshot to its purpose.
@@ -26,7 +26,7 @@ var snapshotAD = []byte("authsuite token client-snapshot v1")
 // Config configures a Cache. Registry, Store and Keyring are required.
 type Config struct {
 	Registry registryv1.RegistryInternalServiceClient
-	Store    store.Store
+	Store    token.Store
 	Keyring  *suitekey.Keyring
 	Log      *slog.Logger
 	// ReconnectMin and ReconnectMax bound the exponential backoff between watch attempts (defaults 100 ms
@@ -42,7 +42,7 @@ type Config struct {
 	// AccountsEnded, when set, is called with the user accounts whose sessions and refresh tokens must end
 	// (deleted, re-created with another incarnation, or disabled), after the cache already refuses them
 	// (CheckAccount). It runs in the watch goroutine, in feed order, and should not block long.
-	AccountsEnded func(ctx context.Context, ended []store.Account)
+	AccountsEnded func(ctx context.Context, ended []token.Account)
 }
 
 // Cache is the local copy of the registry's clients and of the status of its user accounts. Get and
@@ -287,8 +287,8 @@ func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 
 // replace installs a registry snapshot: the clients, and the accounts unless accounts is nil. It returns
 // the accounts the snapshot ended (missed deletions and disables).
-func (c *Cache) replace(m map[string]*Client, accounts map[accountKey]*Account) []store.Account {
-	var ended []store.Account
+func (c *Cache) replace(m map[string]*Client, accounts map[accountKey]*Account) []token.Account {
+	var ended []token.Account
 	c.mu.Lock()
 	c.setAllLocked(m)
 	if accounts != nil {

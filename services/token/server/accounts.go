@@ -10,8 +10,8 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/clients"
-	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // Disabled, deleted and re-created users (issue: a disabled or deleted user kept signing in through the SSO
@@ -51,7 +51,7 @@ func (s *Server) grantAccountLive(tenantID, userID, incarnation string, issued t
 // their SSO sessions (each ended session sends back-channel logout to its clients, OIDC Back-Channel
 // Logout 1.0 §2.5) and their refresh tokens, each in one store transaction. The cache already refuses
 // them; a failure is logged and leaves records that can no longer be used.
-func (s *Server) endAccounts(ctx context.Context, accounts []store.Account) {
+func (s *Server) endAccounts(ctx context.Context, accounts []token.Account) {
 	sessions, err := s.st.DeleteAccountSessions(ctx, accounts)
 	if err != nil {
 		s.log.Error("end sessions of disabled or deleted users", "accounts", len(accounts), "err", err)

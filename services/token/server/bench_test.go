@@ -8,14 +8,14 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/suitekey"
+	"github.com/authsuite/authsuite/services/token/bboltstore"
 	"github.com/authsuite/authsuite/services/token/clients"
-	"github.com/authsuite/authsuite/services/token/store/boltstore"
 )
 
 // benchServer is an in-process server (no gRPC) whose cache holds svc, for measuring the core.
 func benchServer(b *testing.B, alg string, cacheSize int) *Server {
 	kr, _ := suitekey.New(make([]byte, 32))
-	st, err := boltstore.Open(b.TempDir() + "/token.db")
+	st, err := bboltstore.Open(b.TempDir() + "/token.db")
 	if err != nil {
 		b.Fatal(err)
 	}

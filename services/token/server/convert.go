@@ -6,8 +6,8 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/jwt"
-	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // This file is the only place that builds tokenv1 messages from domain values.
@@ -59,7 +59,7 @@ func toIntrospectResponse(c *jwt.Claims) *tokenv1.IntrospectResponse {
 
 // toRefreshIntrospectResponse describes an active refresh token (RFC 7662 §2.2) with the scopes a refresh
 // would grant now. iat is the token's own issue (rotation) time, absent for tokens stored before it was kept.
-func toRefreshIntrospectResponse(rt store.RefreshToken, scopes []string, issuer string) *tokenv1.IntrospectResponse {
+func toRefreshIntrospectResponse(rt token.RefreshToken, scopes []string, issuer string) *tokenv1.IntrospectResponse {
 	r := &tokenv1.IntrospectResponse{
 		Active:    true,
 		Scope:     new(strings.Join(scopes, " ")),

@@ -15,8 +15,8 @@ import (
 	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/internal/grpctest"
 	"github.com/authsuite/authsuite/internal/suitekey"
-	"github.com/authsuite/authsuite/services/token/store"
-	"github.com/authsuite/authsuite/services/token/store/boltstore"
+	"github.com/authsuite/authsuite/services/token"
+	"github.com/authsuite/authsuite/services/token/bboltstore"
 )
 
 const (
@@ -38,15 +38,15 @@ func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // countingStore counts the store calls that write, to prove the hot paths do not.
 type countingStore struct {
-	store.Store
+	token.Store
 	writes atomic.Int64
 }
 
-func (c *countingStore) Revoke(ctx context.Context, r store.Revocation) error {
+func (c *countingStore) Revoke(ctx context.Context, r token.Revocation) error {
 	c.writes.Add(1)
 	return c.Store.Revoke(ctx, r)
 }
-func (c *countingStore) UpdateKeys(ctx context.Context, f func([]store.SigningKey) ([]store.SigningKey, error)) error {
+func (c *countingStore) UpdateKeys(ctx context.Context, f func([]token.SigningKey) ([]token.SigningKey, error)) error {
 	c.writes.Add(1)
 	return c.Store.UpdateKeys(ctx, f)
 }
@@ -102,7 +102,7 @@ func newEnv(t *testing.T, mod ...func(*Deps)) *env {
 func (e *env) start(mod ...func(*Deps)) {
 	t := e.t
 	t.Helper()
-	bs, err := boltstore.Open(e.dbPath)
+	bs, err := bboltstore.Open(e.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

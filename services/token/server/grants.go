@@ -14,9 +14,9 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/clients"
 	"github.com/authsuite/authsuite/services/token/jwt"
-	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // userGrant is what user tokens are issued for: the user, the granted scopes and where they came from.
@@ -38,7 +38,7 @@ func familyKey(fid string) string { return "family:" + fid }
 // (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
 func (s *Server) revokeFamily(ctx context.Context, cl *clients.Client, fid string) error {
 	until := s.now().Add(max(cl.RefreshTokenLifetime, min(cl.AccessTokenLifetime, MaxAccessTokenLifetime)) + time.Hour)
-	if err := s.st.Revoke(ctx, store.Revocation{JTI: familyKey(fid), Expiry: until}); err != nil {
+	if err := s.st.Revoke(ctx, token.Revocation{JTI: familyKey(fid), Expiry: until}); err != nil {
 		return err
 	}
 	s.revoked.add(familyKey(fid), until.Unix())
@@ -66,7 +66,7 @@ func (s *Server) authorizationCode(ctx context.Context, cl *clients.Client, req 
 		return nil, errGrant("the authorization code is invalid or expired")
 	}
 	now := s.now()
-	c, err := s.st.ConsumeCode(ctx, digest(code), func(c store.AuthCode) error {
+	c, err := s.st.ConsumeCode(ctx, digest(code), func(c token.AuthCode) error {
 		switch {
 		case c.ClientID != cl.ID:
 			return errGrant("the authorization code was issued to another client")
@@ -85,7 +85,7 @@ func (s *Server) authorizationCode(ctx context.Context, cl *clients.Client, req 
 		return nil
 	})
 	switch {
-	case errors.Is(err, store.ErrUsed):
+	case errors.Is(err, token.ErrUsed):
 		if c.ClientID == cl.ID {
 			if rerr := s.revokeFamily(ctx, cl, c.FamilyID); rerr != nil {
 				return nil, rerr
@@ -93,7 +93,7 @@ func (s *Server) authorizationCode(ctx context.Context, cl *clients.Client, req 
 		}
 		s.log.Warn("audit", "event", "code_replay", "client_id", cl.ID, "user_id", c.UserID)
 		return nil, errGrant("the authorization code was already used; the tokens issued from it are revoked")
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		return nil, errGrant("the authorization code is invalid or expired")
 	case err != nil:
 		return nil, err
@@ -147,8 +147,8 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 	now := s.now()
 	next, hash := newSecret(), digest(rt)
 	var narrowed []string
-	grace := store.RefreshGrace{Now: now, Window: RefreshGracePeriod, Sealed: s.kr.Seal([]byte(next), hash)}
-	res, err := s.st.RotateRefreshTokenGrace(ctx, hash, grace, func(old store.RefreshToken) (store.RefreshToken, error) {
+	grace := token.RefreshGrace{Now: now, Window: RefreshGracePeriod, Sealed: s.kr.Seal([]byte(next), hash)}
+	res, err := s.st.RotateRefreshTokenGrace(ctx, hash, grace, func(old token.RefreshToken) (token.RefreshToken, error) {
 		switch {
 		case old.ClientID != cl.ID:
 			return old, errGrant("the refresh token was issued to another client")
@@ -167,7 +167,7 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 		return n, nil
 	})
 	switch {
-	case errors.Is(err, store.ErrUsed):
+	case errors.Is(err, token.ErrUsed):
 		if res.Token.ClientID == cl.ID {
 			if rerr := s.revokeFamily(ctx, cl, res.Token.FamilyID); rerr != nil {
 				return nil, rerr
@@ -175,7 +175,7 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 		}
 		s.log.Warn("audit", "event", "refresh_token_reuse", "client_id", cl.ID, "user_id", res.Token.UserID)
 		return nil, errGrant("the refresh token was already used; its family is revoked")
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		return nil, errGrant("the refresh token is invalid or expired")
 	case err != nil:
 		return nil, err
@@ -332,7 +332,7 @@ func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGra
 		resp.RefreshToken = &refresh
 	case slices.Contains(g.Scopes, ScopeOfflineAccess) && cl.AllowOfflineAccess && cl.HasGrant(GrantRefreshToken):
 		refresh = newSecret()
-		if err := s.st.PutRefreshToken(ctx, store.RefreshToken{
+		if err := s.st.PutRefreshToken(ctx, token.RefreshToken{
 			Hash: digest(refresh), FamilyID: g.FamilyID, ClientID: cl.ID, TenantID: g.TenantID, UserID: g.UserID,
 			Scopes: g.Scopes, SID: g.SID, AuthTime: g.AuthTime, Expiry: g.FamilyEnd, Incarnation: g.Incarnation,
 			IssueTime: now,

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/authsuite/authsuite/internal/suitekey"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/clients"
-	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // A login page does not cost a write. Until the user submits the login form, the validated authorization
@@ -33,17 +33,17 @@ const (
 // same keyring never opens as an interaction.
 var sealedInteractionAAD = []byte("authsuite token interaction v1")
 
-// sealedInteraction is the sealed plaintext: the interaction and its expiry (store.Interaction keeps the
+// sealedInteraction is the sealed plaintext: the interaction and its expiry (token.Interaction keeps the
 // expiry out of its JSON).
 type sealedInteraction struct {
-	store.Interaction
+	token.Interaction
 	Exp int64 `json:"exp"` // Unix seconds
 }
 
 func isSealedInteraction(id string) bool { return strings.HasPrefix(id, sealedInteractionPrefix) }
 
 // sealInteraction returns the sealed id of a new (not stored) interaction, valid for InteractionLifetime.
-func (s *Server) sealInteraction(in *store.Interaction) (string, error) {
+func (s *Server) sealInteraction(in *token.Interaction) (string, error) {
 	b, err := json.Marshal(sealedInteraction{Interaction: *in, Exp: s.now().Add(InteractionLifetime).Unix()})
 	if err != nil {
 		return "", err
@@ -54,7 +54,7 @@ func (s *Server) sealInteraction(in *store.Interaction) (string, error) {
 // openInteraction returns the interaction sealed in id and its client, or errInteractionGone when id was not
 // made by sealInteraction under a key of the ring (tampered, truncated, another key), has expired, or names
 // a client that no longer exists in its tenant. The interaction it returns is not stored (ID is nil).
-func (s *Server) openInteraction(id string) (*store.Interaction, *clients.Client, error) {
+func (s *Server) openInteraction(id string) (*token.Interaction, *clients.Client, error) {
 	in, ok := unsealInteraction(s.kr, s.now(), id)
 	if !ok {
 		return nil, nil, errInteractionGone
@@ -68,7 +68,7 @@ func (s *Server) openInteraction(id string) (*store.Interaction, *clients.Client
 
 // unsealInteraction opens a sealed interaction id made under a key of kr that is still live at now. It
 // never panics; it answers false for anything else.
-func unsealInteraction(kr *suitekey.Keyring, now time.Time, id string) (*store.Interaction, bool) {
+func unsealInteraction(kr *suitekey.Keyring, now time.Time, id string) (*token.Interaction, bool) {
 	if !isSealedInteraction(id) || len(id) > maxSealedInteraction {
 		return nil, false
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/authsuite/authsuite/internal/suitekey"
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // FuzzUnsealInteraction: only what sealInteraction made opens, to exactly what was sealed, and only before
@@ -20,7 +20,7 @@ func FuzzUnsealInteraction(f *testing.F) {
 	other, _ := suitekey.New([]byte(strings.Repeat("k", 32)))
 	now := time.Unix(1_800_000_000, 0)
 	s := &Server{kr: kr, now: func() time.Time { return now }}
-	orig := store.Interaction{ClientID: "spa", TenantID: "t-1", RedirectURI: "https://rp.example/cb", Scopes: []string{"openid"},
+	orig := token.Interaction{ClientID: "spa", TenantID: "t-1", RedirectURI: "https://rp.example/cb", Scopes: []string{"openid"},
 		State: "st", Nonce: "n", CodeChallenge: strings.Repeat("c", 43), MaxAge: -1, LoginHint: "alice"}
 	sealed, err := s.sealInteraction(&orig)
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/authsuite/authsuite/internal/suitekey"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/jwt"
-	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // MaxAccessTokenLifetime caps every access token's lifetime.
@@ -22,7 +22,7 @@ const RetiredKeyValidity = MaxAccessTokenLifetime + time.Hour
 // keyManager owns the signing keys: it generates the first key, rotates on schedule (or when the configured
 // algorithm changes), drops keys once every token they signed has expired, and answers lookups by kid.
 type keyManager struct {
-	st       store.Store
+	st       token.Store
 	kr       *suitekey.Keyring
 	alg      jwt.Alg
 	rotation time.Duration
@@ -37,7 +37,7 @@ type keyManager struct {
 
 // needsNew reports whether keys lack a current key of the configured algorithm younger than the rotation
 // period. A current key that cannot be opened is not a reason to rotate: ensure refuses to start instead.
-func (m *keyManager) needsNew(keys []store.SigningKey, now time.Time) bool {
+func (m *keyManager) needsNew(keys []token.SigningKey, now time.Time) bool {
 	for _, k := range keys {
 		if k.RetireTime.IsZero() {
 			return k.Alg != string(m.alg) || !now.Before(k.CreateTime.Add(m.rotation))
@@ -49,7 +49,7 @@ func (m *keyManager) needsNew(keys []store.SigningKey, now time.Time) bool {
 // checkOpen fails when a stored key cannot be opened with the master keyring (a wrong or lost master key, or
 // a damaged record). Replacing it would retire a key that still signs live tokens, for good: ensure changes
 // nothing then.
-func (m *keyManager) checkOpen(keys []store.SigningKey) error {
+func (m *keyManager) checkOpen(keys []token.SigningKey) error {
 	for _, k := range keys {
 		if _, err := m.parse(k); err != nil {
 			return fmt.Errorf("signing keys: key %s %w; nothing was changed", k.ID, err)
@@ -59,7 +59,7 @@ func (m *keyManager) checkOpen(keys []store.SigningKey) error {
 }
 
 // anyExpired reports whether a retired key has outlived every token it can have signed.
-func (m *keyManager) anyExpired(keys []store.SigningKey, now time.Time) bool {
+func (m *keyManager) anyExpired(keys []token.SigningKey, now time.Time) bool {
 	for _, k := range keys {
 		if !k.RetireTime.IsZero() && now.After(k.RetireTime.Add(RetiredKeyValidity)) {
 			return true
@@ -69,7 +69,7 @@ func (m *keyManager) anyExpired(keys []store.SigningKey, now time.Time) bool {
 }
 
 // open returns k's private key, or nil after logging why it is unusable.
-func (m *keyManager) open(k store.SigningKey) *jwt.PrivateKey {
+func (m *keyManager) open(k token.SigningKey) *jwt.PrivateKey {
 	pk, err := m.parse(k)
 	if err != nil {
 		m.log.Error("unusable signing key", "kid", k.ID, "err", err)
@@ -79,7 +79,7 @@ func (m *keyManager) open(k store.SigningKey) *jwt.PrivateKey {
 }
 
 // parse opens and parses k's sealed private key.
-func (m *keyManager) parse(k store.SigningKey) (*jwt.PrivateKey, error) {
+func (m *keyManager) parse(k token.SigningKey) (*jwt.PrivateKey, error) {
 	der, err := m.kr.Open(k.Private, []byte(k.ID))
 	if err != nil {
 		return nil, fmt.Errorf("cannot be opened with master key id %s (a wrong master key?): %w", m.kr.PrimaryID(), err)
@@ -118,8 +118,8 @@ func (m *keyManager) ensure(ctx context.Context) error {
 			return err
 		}
 	}
-	err = m.st.UpdateKeys(ctx, func(old []store.SigningKey) ([]store.SigningKey, error) {
-		var next []store.SigningKey
+	err = m.st.UpdateKeys(ctx, func(old []token.SigningKey) ([]token.SigningKey, error) {
+		var next []token.SigningKey
 		rotate := candidate != nil && m.needsNew(old, now)
 		for _, k := range old {
 			if !k.RetireTime.IsZero() && now.After(k.RetireTime.Add(RetiredKeyValidity)) {
@@ -137,7 +137,7 @@ func (m *keyManager) ensure(ctx context.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			next = append(next, store.SigningKey{
+			next = append(next, token.SigningKey{
 				ID: candidate.KeyID(), Alg: string(candidate.Alg()), CreateTime: now,
 				Private: m.kr.Seal(der, []byte(candidate.KeyID())),
 			})
@@ -152,7 +152,7 @@ func (m *keyManager) ensure(ctx context.Context) error {
 	return m.load(keys)
 }
 
-func (m *keyManager) load(keys []store.SigningKey) error {
+func (m *keyManager) load(keys []token.SigningKey) error {
 	var current *jwt.PrivateKey
 	verify := map[string]*jwt.PublicKey{}
 	var retired []jwt.JWK

@@ -11,8 +11,8 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/jwt"
-	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // BackChannelTimeout bounds one back-channel logout POST.
@@ -97,7 +97,7 @@ func (s *Server) EndSession(ctx context.Context, req *tokenv1.EndSessionRequest)
 	}
 	sess, err := s.st.Session(ctx, digest(cookie))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		// No session, or the one the hint named and that just ended.
 		return resp, nil
 	case err != nil:
@@ -107,7 +107,7 @@ func (s *Server) EndSession(ctx context.Context, req *tokenv1.EndSessionRequest)
 	if live && !hintNames(hint, &sess) {
 		// §2: the logout of this browser's session was not asked for by (a client of) this session: ask the
 		// user. A session the hint named has already ended above.
-		in := &store.Interaction{ClientID: clientID, RedirectURI: redirect, Logout: true}
+		in := &token.Interaction{ClientID: clientID, RedirectURI: redirect, Logout: true}
 		if cl, ok := s.cache.Get(clientID); ok {
 			in.TenantID = cl.TenantID
 			resp.ClientName = clientName(cl)
@@ -134,7 +134,7 @@ func (s *Server) EndSession(ctx context.Context, req *tokenv1.EndSessionRequest)
 func (s *Server) endHintedSession(ctx context.Context, hint *idTokenClaims, b *tokenv1.Browser) (bool, error) {
 	sess, err := s.st.SessionBySID(ctx, hint.SID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, err
@@ -146,7 +146,7 @@ func (s *Server) endHintedSession(ctx context.Context, hint *idTokenClaims, b *t
 	}
 	ended, err := s.st.DeleteSession(ctx, sess.ID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		return false, nil // ended concurrently
 	case err != nil:
 		return false, err
@@ -159,7 +159,7 @@ func (s *Server) endHintedSession(ctx context.Context, hint *idTokenClaims, b *t
 
 // hintNames reports whether a verified id_token_hint belongs to the session: its sid and subject are the
 // session's, or, for an ID token without sid, its subject is the session's user.
-func hintNames(hint *idTokenClaims, sess *store.Session) bool {
+func hintNames(hint *idTokenClaims, sess *token.Session) bool {
 	switch {
 	case hint == nil:
 		return false
@@ -184,7 +184,7 @@ func (s *Server) ConfirmEndSession(ctx context.Context, req *tokenv1.ConfirmEndS
 	}
 	in, err := s.st.Interaction(ctx, digest(id))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		return nil, errLogoutGone
 	case err != nil:
 		return nil, err
@@ -216,7 +216,7 @@ func (s *Server) endSession(ctx context.Context, cookie string, b *tokenv1.Brows
 		s.log.Info("audit", "event", "logout", "user_id", sess.UserID, "tenant", sess.TenantID, "remote_addr", clip(b.GetRemoteAddr()))
 		s.backChannelLogout(sess)
 		return true, nil
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, token.ErrNotFound):
 		return false, err
 	}
 	return false, nil
@@ -238,7 +238,7 @@ type logoutClaims struct {
 // registered a backChannelLogoutUri, concurrently and in the background, each with BackChannelTimeout. The
 // token carries sub, and sid (always: every session has one, which satisfies backChannelLogoutSessionRequired).
 // Failures are logged (never the token); Run waits for sends in flight before returning.
-func (s *Server) backChannelLogout(sess store.Session) {
+func (s *Server) backChannelLogout(sess token.Session) {
 	now := s.now()
 	for _, id := range sess.Clients {
 		cl, ok := s.cache.Get(id)

@@ -6,8 +6,8 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/clients"
-	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // Token is the token endpoint (RFC 6749 §3.2): client_credentials (§4.4, confidential clients only),
@@ -112,7 +112,7 @@ func (s *Server) introspectRefreshToken(ctx context.Context, caller *clients.Cli
 	}
 	rt, err := s.st.RefreshToken(ctx, digest(tok))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		return nil, false, nil
 	case err != nil:
 		return nil, false, err
@@ -187,7 +187,7 @@ func (s *Server) revokeRefreshToken(ctx context.Context, caller *clients.Client,
 	}
 	rt, err := s.st.RefreshToken(ctx, digest(tok))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, err

@@ -8,7 +8,7 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // refreshEnv is a token server with a confidential client "app" (refresh_token grant, offline access) and
@@ -25,7 +25,7 @@ func refreshEnv(t *testing.T) (e *env, rt string) {
 	e.reg.mu.Unlock()
 	waitFor(t, 2*time.Second, "app known", func() bool { _, ok := e.srv.cache.Get("app"); return ok })
 	rt = newSecret()
-	if err := e.st.PutRefreshToken(context.Background(), store.RefreshToken{Hash: digest(rt), FamilyID: "fam", ClientID: "app",
+	if err := e.st.PutRefreshToken(context.Background(), token.RefreshToken{Hash: digest(rt), FamilyID: "fam", ClientID: "app",
 		TenantID: "t-acme", UserID: "u-alice", Scopes: []string{"openid", "offline_access"}, AuthTime: e.clock.Now(),
 		Expiry: e.clock.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)

@@ -24,9 +24,9 @@ import (
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/periodic"
 	"github.com/authsuite/authsuite/internal/suitekey"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/clients"
 	"github.com/authsuite/authsuite/services/token/jwt"
-	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // Defaults of the optional Deps fields.
@@ -41,7 +41,7 @@ const (
 // Deps are the token service's dependencies and options. Store, Keyring, Registry and Issuer are required.
 type Deps struct {
 	// Store is token.db. The caller closes it after Run returned.
-	Store store.Store
+	Store token.Store
 	// Keyring seals signing keys and the client snapshot, and verifies client secret digests.
 	Keyring *suitekey.Keyring
 	// Registry is the registry's internal API (the connection carries the internal credential).
@@ -88,7 +88,7 @@ type Server struct {
 	tokenv1.UnimplementedTokenInternalServiceServer
 	tokenv1.UnimplementedAuthorizeServiceServer
 
-	st        store.Store
+	st        token.Store
 	kr        *suitekey.Keyring
 	reg       registryv1.RegistryInternalServiceClient
 	issuer    string
@@ -164,7 +164,7 @@ func New(deps Deps) (*Server, error) {
 		cache: clients.NewCache(clients.Config{
 			Registry: deps.Registry, Store: deps.Store, Keyring: deps.Keyring, Log: deps.Log,
 			ReconnectMin: deps.ReconnectMin, ReconnectMax: deps.ReconnectMax,
-			AccountsEnded: func(ctx context.Context, ended []store.Account) { s.endAccounts(ctx, ended) },
+			AccountsEnded: func(ctx context.Context, ended []token.Account) { s.endAccounts(ctx, ended) },
 		}),
 		uses:       clients.NewUseRecorder(deps.Registry, deps.Log),
 		revoked:    &revocationSet{m: map[string]int64{}},

@@ -20,8 +20,8 @@ import (
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/apistatus"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/clients"
-	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // Defaults of the sign-in lifetimes.
@@ -64,13 +64,13 @@ func (s *Server) secureCookies() bool { return strings.HasPrefix(s.issuer, "http
 // currentSession returns the live SSO session the cookie names in tenantID, or nil. A session of a user
 // since disabled, deleted or re-created (another account incarnation) is not live (see accounts.go): the
 // browser is asked to sign in again.
-func (s *Server) currentSession(ctx context.Context, cookie, tenantID string) (*store.Session, error) {
+func (s *Server) currentSession(ctx context.Context, cookie, tenantID string) (*token.Session, error) {
 	if cookie == "" || len(cookie) > 128 {
 		return nil, nil
 	}
 	se, err := s.st.Session(ctx, digest(cookie))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		return nil, nil
 	case err != nil:
 		return nil, err
@@ -91,7 +91,7 @@ func (s *Server) Authorize(ctx context.Context, req *tokenv1.AuthorizeRequest) (
 		}
 		return &tokenv1.AuthorizeResponse{Step: s.respond(aerr.RedirectURI, aerr.ResponseMode, errorParams(aerr.Code, aerr.Description, aerr.State, s.issuer))}, nil
 	}
-	in := &store.Interaction{
+	in := &token.Interaction{
 		ClientID: ar.Client.ID, TenantID: ar.Client.TenantID, RedirectURI: ar.RedirectURI, Scopes: ar.Scopes,
 		State: ar.State, Nonce: ar.Nonce, CodeChallenge: ar.CodeChallenge, Prompt: ar.Prompt, MaxAge: ar.MaxAge,
 		LoginHint: ar.LoginHint, ResponseMode: ar.ResponseMode,
@@ -112,7 +112,7 @@ func (s *Server) Authorize(ctx context.Context, req *tokenv1.AuthorizeRequest) (
 // remembered (or prompt=consent), else the code. prompt=none turns a needed page into login_required or
 // consent_required (§3.1.2.6). fresh says the user just signed in for this interaction. id is the
 // interaction's id when it is already stored.
-func (s *Server) next(ctx context.Context, cl *clients.Client, in *store.Interaction, id string, sess *store.Session, fresh bool) (*tokenv1.Step, error) {
+func (s *Server) next(ctx context.Context, cl *clients.Client, in *token.Interaction, id string, sess *token.Session, fresh bool) (*tokenv1.Step, error) {
 	none := slices.Contains(in.Prompt, "none")
 	needLogin := sess == nil
 	if sess != nil && !fresh {
@@ -147,7 +147,7 @@ func (s *Server) next(ctx context.Context, cl *clients.Client, in *store.Interac
 			switch {
 			case err == nil:
 				remembered = s.now().Before(c.Expiry) && covers(c.Scopes, in.Scopes) && c.Incarnation == sess.Incarnation
-			case !errors.Is(err, store.ErrNotFound):
+			case !errors.Is(err, token.ErrNotFound):
 				return nil, err
 			}
 		}
@@ -186,7 +186,7 @@ func clientName(cl *clients.Client) string {
 
 // saveInteraction stores in under id, or under a new id when in is not stored yet (new, or carried sealed
 // by the login page), and returns the id.
-func (s *Server) saveInteraction(ctx context.Context, in *store.Interaction, id string) (string, error) {
+func (s *Server) saveInteraction(ctx context.Context, in *token.Interaction, id string) (string, error) {
 	if in.ID == nil {
 		id = newSecret()
 		in.ID = digest(id)
@@ -202,7 +202,7 @@ func (s *Server) saveInteraction(ctx context.Context, in *store.Interaction, id 
 var errInteractionGone = apierror.FailedPrecondition("the sign-in request has expired or was already completed; start again from the application")
 
 // loadInteraction returns the live interaction with id and its client.
-func (s *Server) loadInteraction(ctx context.Context, id string) (*store.Interaction, *clients.Client, error) {
+func (s *Server) loadInteraction(ctx context.Context, id string) (*token.Interaction, *clients.Client, error) {
 	if isSealedInteraction(id) {
 		return s.openInteraction(id)
 	}
@@ -211,7 +211,7 @@ func (s *Server) loadInteraction(ctx context.Context, id string) (*store.Interac
 	}
 	in, err := s.st.Interaction(ctx, digest(id))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		return nil, nil, errInteractionGone
 	case err != nil:
 		return nil, nil, err
@@ -228,9 +228,9 @@ func (s *Server) loadInteraction(ctx context.Context, id string) (*store.Interac
 // finish issues the authorization code (RFC 6749 §4.1.2) for a signed-in interaction: it records the client
 // in the session (for back-channel logout), stores the code's digest durably, drops the interaction, and
 // answers the redirect with code, state and iss (RFC 9207).
-func (s *Server) finish(ctx context.Context, cl *clients.Client, in *store.Interaction, sess *store.Session) (*tokenv1.Step, error) {
+func (s *Server) finish(ctx context.Context, cl *clients.Client, in *token.Interaction, sess *token.Session) (*tokenv1.Step, error) {
 	if !slices.Contains(sess.Clients, cl.ID) {
-		if _, err := s.st.UpdateSession(ctx, sess.ID, func(old store.Session) (store.Session, error) {
+		if _, err := s.st.UpdateSession(ctx, sess.ID, func(old token.Session) (token.Session, error) {
 			if !slices.Contains(old.Clients, cl.ID) {
 				old.Clients = append(old.Clients, cl.ID)
 			}
@@ -241,7 +241,7 @@ func (s *Server) finish(ctx context.Context, cl *clients.Client, in *store.Inter
 	}
 	code := newSecret()
 	now := s.now()
-	if err := s.st.PutCode(ctx, store.AuthCode{
+	if err := s.st.PutCode(ctx, token.AuthCode{
 		Hash: digest(code), ClientID: cl.ID, TenantID: cl.TenantID, UserID: sess.UserID, RedirectURI: in.RedirectURI,
 		Scopes: in.Scopes, Nonce: in.Nonce, CodeChallenge: in.CodeChallenge, SID: sess.SID, AuthTime: sess.AuthTime,
 		FamilyID: newJTI(), Expiry: now.Add(s.deps.CodeLifetime), Incarnation: sess.Incarnation,
@@ -364,7 +364,7 @@ func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1
 	if name == "" {
 		name = u.GetLoginName()
 	}
-	sess := store.Session{
+	sess := token.Session{
 		ID: digest(cookie), SID: newJTI(), UserID: u.GetUserId(), UserName: name, TenantID: cl.TenantID,
 		AuthTime: now, Expiry: now.Add(s.deps.SessionLifetime), Incarnation: inc,
 	}
@@ -403,7 +403,7 @@ func (s *Server) Consent(ctx context.Context, req *tokenv1.ConsentRequest) (*tok
 		return &tokenv1.ConsentResponse{Step: s.respond(in.RedirectURI, in.ResponseMode, errorParams(apierror.AccessDenied, "the user denied the request", in.State, s.issuer))}, nil
 	}
 	if req.GetRemember() && cl.AllowRememberConsent {
-		if err := s.st.PutConsent(ctx, store.Consent{
+		if err := s.st.PutConsent(ctx, token.Consent{
 			TenantID: cl.TenantID, UserID: sess.UserID, ClientID: cl.ID, Scopes: in.Scopes, Expiry: s.now().Add(ConsentLifetime),
 			Incarnation: sess.Incarnation,
 		}); err != nil {

@@ -15,7 +15,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // Login throttling (OWASP Authentication Cheat Sheet, "Login Throttling"; RFC 6749 §10.10 asks for it on the
@@ -95,16 +95,16 @@ func policyOf(key string) throttlePolicy {
 }
 
 // live is f as the policy sees it at now: the zero record (with f's key) once its window or lock has passed.
-func (p throttlePolicy) live(f store.LoginFailures, now time.Time) store.LoginFailures {
+func (p throttlePolicy) live(f token.LoginFailures, now time.Time) token.LoginFailures {
 	if f.Count == 0 || (!f.LockedUntil.IsZero() && !now.Before(f.LockedUntil)) || now.Sub(f.Last) > p.Window {
-		return store.LoginFailures{Key: f.Key}
+		return token.LoginFailures{Key: f.Key}
 	}
 	return f
 }
 
 // wait is how long an attempt under the live record f must still wait at now (0: it may go ahead), and
 // whether f is locked.
-func (p throttlePolicy) wait(f store.LoginFailures, now time.Time) (time.Duration, bool) {
+func (p throttlePolicy) wait(f token.LoginFailures, now time.Time) (time.Duration, bool) {
 	if now.Before(f.LockedUntil) {
 		return f.LockedUntil.Sub(now), true
 	}
@@ -116,7 +116,7 @@ func (p throttlePolicy) wait(f store.LoginFailures, now time.Time) (time.Duratio
 }
 
 // count counts one attempt on the live record f at now, locking it when it reaches LockAt.
-func (p throttlePolicy) count(f store.LoginFailures, now time.Time) store.LoginFailures {
+func (p throttlePolicy) count(f token.LoginFailures, now time.Time) token.LoginFailures {
 	f.Count++
 	f.Last = now
 	if p.LockAt > 0 && f.Count >= p.LockAt && f.LockedUntil.IsZero() {
@@ -161,8 +161,8 @@ func (s *Server) reserve(ctx context.Context, keys []string) (*refusal, error) {
 	now := s.now()
 	var ref *refusal
 	var penalized []string // keys the refusal locked
-	_, err := s.st.UpdateLoginFailureSet(ctx, keys, func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
-		var next []store.LoginFailures
+	_, err := s.st.UpdateLoginFailureSet(ctx, keys, func(fs []token.LoginFailures) ([]token.LoginFailures, error) {
+		var next []token.LoginFailures
 		next, ref, penalized = reserveRecords(keys, fs, now) // the update may run again: nothing is kept
 		if next == nil {
 			return nil, errNothingToStore
@@ -181,7 +181,7 @@ func (s *Server) reserve(ctx context.Context, keys []string) (*refusal, error) {
 // reserveRecords is the decision of reserve over the stored records fs of keys at now: the records to store
 // (nil when nothing changes), the refusal (nil: the attempt is counted on every key and may be checked) and
 // the keys a refusal locked. fs is modified.
-func reserveRecords(keys []string, fs []store.LoginFailures, now time.Time) ([]store.LoginFailures, *refusal, []string) {
+func reserveRecords(keys []string, fs []token.LoginFailures, now time.Time) ([]token.LoginFailures, *refusal, []string) {
 	var ref *refusal
 	waits := make([]time.Duration, len(fs))
 	for i := range fs {
@@ -257,8 +257,8 @@ func (s *Server) settle(ctx context.Context, keys []string, o outcome) error {
 	keys = presentKeys(keys)
 	now := s.now()
 	var locked []string
-	_, err := s.st.UpdateLoginFailureSet(context.WithoutCancel(ctx), keys, func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
-		var next []store.LoginFailures
+	_, err := s.st.UpdateLoginFailureSet(context.WithoutCancel(ctx), keys, func(fs []token.LoginFailures) ([]token.LoginFailures, error) {
+		var next []token.LoginFailures
 		next, locked = settleRecords(keys, fs, now, o)
 		return next, nil
 	})
@@ -270,7 +270,7 @@ func (s *Server) settle(ctx context.Context, keys []string, o outcome) error {
 
 // settleRecords is the decision of settle over the stored records fs of keys at now: the records to store
 // and the keys that are locked after a wrong password. fs is modified.
-func settleRecords(keys []string, fs []store.LoginFailures, now time.Time, o outcome) ([]store.LoginFailures, []string) {
+func settleRecords(keys []string, fs []token.LoginFailures, now time.Time, o outcome) ([]token.LoginFailures, []string) {
 	var locked []string
 	for i := range fs {
 		p := policyOf(keys[i])

@@ -4,14 +4,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // memFailures applies reserveRecords and settleRecords to an in-memory table, as the store's transaction does.
-type memFailures map[string]store.LoginFailures
+type memFailures map[string]token.LoginFailures
 
-func (m memFailures) load(keys []string) []store.LoginFailures {
-	fs := make([]store.LoginFailures, len(keys))
+func (m memFailures) load(keys []string) []token.LoginFailures {
+	fs := make([]token.LoginFailures, len(keys))
 	for i, k := range keys {
 		fs[i] = m[k]
 		fs[i].Key = k
@@ -19,7 +19,7 @@ func (m memFailures) load(keys []string) []store.LoginFailures {
 	return fs
 }
 
-func (m memFailures) save(keys []string, fs []store.LoginFailures) {
+func (m memFailures) save(keys []string, fs []token.LoginFailures) {
 	for i, k := range keys {
 		if fs[i].Count == 0 && fs[i].LockedUntil.IsZero() {
 			delete(m, k)

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/authsuite/authsuite/internal/access"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/jwt"
-	"github.com/authsuite/authsuite/services/token/store"
 )
 
 // Reasons a token does not verify. Messages never contain the token.
@@ -71,7 +71,7 @@ func (s *Server) verifyToken(token string) (*verified, error) {
 // response is sent), then in memory.
 func (s *Server) revoke(ctx context.Context, v *verified) error {
 	exp := time.Unix(v.claims.Expiry, 0)
-	if err := s.st.Revoke(ctx, store.Revocation{JTI: v.claims.ID, Expiry: exp}); err != nil {
+	if err := s.st.Revoke(ctx, token.Revocation{JTI: v.claims.ID, Expiry: exp}); err != nil {
 		return err
 	}
 	s.revoked.add(v.claims.ID, v.claims.Expiry)

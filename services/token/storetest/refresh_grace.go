@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // graceNext is a rotate function for RotateRefreshTokenGrace: the old token under a new key, counting calls.
-func graceNext(key string, calls *int) func(store.RefreshToken) (store.RefreshToken, error) {
-	return func(old store.RefreshToken) (store.RefreshToken, error) {
+func graceNext(key string, calls *int) func(token.RefreshToken) (token.RefreshToken, error) {
+	return func(old token.RefreshToken) (token.RefreshToken, error) {
 		*calls++
 		n := old
 		n.Hash = h(key)
@@ -24,14 +24,14 @@ func graceNext(key string, calls *int) func(store.RefreshToken) (store.RefreshTo
 // testRefreshRotationGrace: the immediately previous token, within its window, is answered with the same
 // successor and changes nothing; after the window, or once the successor rotated on, it is ErrUsed; a
 // failing check changes nothing; the grace state survives a reopen.
-func testRefreshRotationGrace(t *testing.T, open func() store.Store) {
+func testRefreshRotationGrace(t *testing.T, open func() token.Store) {
 	s := open()
-	first := store.RefreshToken{Hash: h("g0"), FamilyID: "f", ClientID: "web", UserID: "u", Scopes: []string{"openid", "offline_access"}, Expiry: t0().Add(time.Hour)}
+	first := token.RefreshToken{Hash: h("g0"), FamilyID: "f", ClientID: "web", UserID: "u", Scopes: []string{"openid", "offline_access"}, Expiry: t0().Add(time.Hour)}
 	if err := s.PutRefreshToken(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	grace := func(at time.Duration, sealed string) store.RefreshGrace {
-		return store.RefreshGrace{Now: t0().Add(at), Window: 30 * time.Second, Sealed: []byte(sealed)}
+	grace := func(at time.Duration, sealed string) token.RefreshGrace {
+		return token.RefreshGrace{Now: t0().Add(at), Window: 30 * time.Second, Sealed: []byte(sealed)}
 	}
 	calls := 0
 	r1, err := s.RotateRefreshTokenGrace(ctx, h("g0"), grace(0, "sealed-g1"), graceNext("g1", &calls))
@@ -45,16 +45,16 @@ func testRefreshRotationGrace(t *testing.T, open func() store.Store) {
 	if err != nil || !again.Replayed || !bytes.Equal(again.Token.Hash, h("g1")) || string(again.Sealed) != "sealed-g1" || again.Token.Used || calls != 1 {
 		t.Fatalf("retry in the window: %+v, %v (rotate called %d times)", again, err, calls)
 	}
-	if _, err := s.RefreshToken(ctx, h("other")); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RefreshToken(ctx, h("other")); !errors.Is(err, token.ErrNotFound) {
 		t.Fatalf("a replay stored a token: %v", err)
 	}
 	boom := errors.New("boom")
-	if _, err := s.RotateRefreshTokenGrace(ctx, h("g0"), grace(time.Second, "x"), func(store.RefreshToken) (store.RefreshToken, error) { return store.RefreshToken{}, boom }); !errors.Is(err, boom) {
+	if _, err := s.RotateRefreshTokenGrace(ctx, h("g0"), grace(time.Second, "x"), func(token.RefreshToken) (token.RefreshToken, error) { return token.RefreshToken{}, boom }); !errors.Is(err, boom) {
 		t.Fatalf("a refused replay: %v", err)
 	}
 	// At the window's end the previous token is a reuse.
 	old, err := s.RotateRefreshTokenGrace(ctx, h("g0"), grace(30*time.Second, "x"), graceNext("late", &calls))
-	if !errors.Is(err, store.ErrUsed) || old.Replayed || old.Token.FamilyID != "f" || !old.Token.Used {
+	if !errors.Is(err, token.ErrUsed) || old.Replayed || old.Token.FamilyID != "f" || !old.Token.Used {
 		t.Fatalf("retry after the window: %+v, %v", old, err)
 	}
 	s.Close()
@@ -68,7 +68,7 @@ func testRefreshRotationGrace(t *testing.T, open func() store.Store) {
 	if err != nil || r2.Replayed || !bytes.Equal(r2.Token.Hash, h("g2")) {
 		t.Fatalf("second rotation: %+v, %v", r2, err)
 	}
-	if _, err := s.RotateRefreshTokenGrace(ctx, h("g0"), grace(4*time.Second, "x"), graceNext("y", &calls)); !errors.Is(err, store.ErrUsed) {
+	if _, err := s.RotateRefreshTokenGrace(ctx, h("g0"), grace(4*time.Second, "x"), graceNext("y", &calls)); !errors.Is(err, token.ErrUsed) {
 		t.Fatalf("an older token inside its window: %v, want ErrUsed", err)
 	}
 	if g0, err := s.RefreshToken(ctx, h("g0")); err != nil || g0.SealedSuccessor != nil {
@@ -77,10 +77,10 @@ func testRefreshRotationGrace(t *testing.T, open func() store.Store) {
 	if again, err := s.RotateRefreshTokenGrace(ctx, h("g1"), grace(5*time.Second, "x"), graceNext("z", &calls)); err != nil || !again.Replayed || !bytes.Equal(again.Token.Hash, h("g2")) {
 		t.Fatalf("the new previous token: %+v, %v", again, err)
 	}
-	if _, err := s.RotateRefreshTokenGrace(ctx, h("nope"), grace(0, "x"), graceNext("zz", &calls)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RotateRefreshTokenGrace(ctx, h("nope"), grace(0, "x"), graceNext("zz", &calls)); !errors.Is(err, token.ErrNotFound) {
 		t.Fatalf("missing token: %v", err)
 	}
-	if _, err := s.RotateRefreshTokenGrace(ctx, h("g2"), grace(6*time.Second, "x"), func(o store.RefreshToken) (store.RefreshToken, error) { return o, nil }); err == nil {
+	if _, err := s.RotateRefreshTokenGrace(ctx, h("g2"), grace(6*time.Second, "x"), func(o token.RefreshToken) (token.RefreshToken, error) { return o, nil }); err == nil {
 		t.Fatal("rotation to the same key accepted")
 	}
 }
@@ -88,12 +88,12 @@ func testRefreshRotationGrace(t *testing.T, open func() store.Store) {
 // testRefreshRotationGraceConcurrent: concurrent presentations of one token are serialized: exactly one
 // rotates it and, within the window, every other one gets that same successor; without a window they are
 // reuses.
-func testRefreshRotationGraceConcurrent(t *testing.T, open func() store.Store) {
+func testRefreshRotationGraceConcurrent(t *testing.T, open func() token.Store) {
 	s := open()
 	defer s.Close()
 	for _, window := range []time.Duration{30 * time.Second, 0} {
 		key := "c" + window.String()
-		if err := s.PutRefreshToken(ctx, store.RefreshToken{Hash: h(key), FamilyID: key, ClientID: "web", Expiry: t0().Add(time.Hour)}); err != nil {
+		if err := s.PutRefreshToken(ctx, token.RefreshToken{Hash: h(key), FamilyID: key, ClientID: "web", Expiry: t0().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex
@@ -104,7 +104,7 @@ func testRefreshRotationGraceConcurrent(t *testing.T, open func() store.Store) {
 			wg.Go(func() {
 				calls := 0
 				next := key + string(rune('a'+i))
-				r, err := s.RotateRefreshTokenGrace(ctx, h(key), store.RefreshGrace{Now: t0(), Window: window, Sealed: []byte(next)}, graceNext(next, &calls))
+				r, err := s.RotateRefreshTokenGrace(ctx, h(key), token.RefreshGrace{Now: t0(), Window: window, Sealed: []byte(next)}, graceNext(next, &calls))
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -114,7 +114,7 @@ func testRefreshRotationGraceConcurrent(t *testing.T, open func() store.Store) {
 				case err == nil:
 					rotated++
 					successors = append(successors, r.Token.Hash)
-				case errors.Is(err, store.ErrUsed):
+				case errors.Is(err, token.ErrUsed):
 					used++
 				default:
 					t.Error(err)
@@ -135,7 +135,7 @@ func testRefreshRotationGraceConcurrent(t *testing.T, open func() store.Store) {
 
 // rotateNoGrace rotates the token under hash with no retry window: a used token is always ErrUsed, with the
 // old token, and rotate is not called then.
-func rotateNoGrace(ctx context.Context, s store.Store, hash []byte, rotate func(store.RefreshToken) (store.RefreshToken, error)) (store.RefreshToken, error) {
-	out, err := s.RotateRefreshTokenGrace(ctx, hash, store.RefreshGrace{Now: time.Now()}, rotate)
+func rotateNoGrace(ctx context.Context, s token.Store, hash []byte, rotate func(token.RefreshToken) (token.RefreshToken, error)) (token.RefreshToken, error) {
+	out, err := s.RotateRefreshTokenGrace(ctx, hash, token.RefreshGrace{Now: time.Now()}, rotate)
 	return out.Token, err
 }

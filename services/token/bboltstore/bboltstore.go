@@ -1,5 +1,5 @@
-// Package boltstore is the bbolt implementation of the token service's store (token.db).
-package boltstore
+// Package bboltstore is the bbolt implementation of the token service's store (token.db).
+package bboltstore
 
 import (
 	"bytes"
@@ -15,16 +15,16 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/authsuite/authsuite/internal/boltdb"
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
-// Store is a store.Store over one bbolt file.
+// Store is a token.Store over one bbolt file.
 type Store struct {
 	db     *bolt.DB
 	closed atomic.Bool
 }
 
-var _ store.Store = (*Store)(nil)
+var _ token.Store = (*Store)(nil)
 
 // Open opens or creates the bbolt file at path (internal/boltdb: it fails after boltdb.LockTimeout instead of
 // waiting when another process holds the file, and fails when the file has a schema version this build
@@ -50,7 +50,7 @@ func (s *Store) Close() error {
 
 func (s *Store) check(ctx context.Context) error {
 	if s.closed.Load() {
-		return store.ErrClosed
+		return token.ErrClosed
 	}
 	return ctx.Err()
 }
@@ -63,26 +63,26 @@ type storedKey struct {
 	RetireTime time.Time `json:"retire_time,omitzero"`
 }
 
-func readKeys(tx *bolt.Tx) ([]store.SigningKey, error) {
-	var keys []store.SigningKey
+func readKeys(tx *bolt.Tx) ([]token.SigningKey, error) {
+	var keys []token.SigningKey
 	err := tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {
 		var sk storedKey
 		if err := json.Unmarshal(v, &sk); err != nil { // Unmarshal copies out of the mmap
 			return fmt.Errorf("signing key %q: %w", k, err)
 		}
-		keys = append(keys, store.SigningKey(sk))
+		keys = append(keys, token.SigningKey(sk))
 		return nil
 	})
 	sort.SliceStable(keys, func(i, j int) bool { return keys[i].CreateTime.Before(keys[j].CreateTime) })
 	return keys, err
 }
 
-// Keys implements store.Store.
-func (s *Store) Keys(ctx context.Context) ([]store.SigningKey, error) {
+// Keys implements token.Store.
+func (s *Store) Keys(ctx context.Context) ([]token.SigningKey, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	var keys []store.SigningKey
+	var keys []token.SigningKey
 	err := boltdb.View(ctx, s.db, func(tx *bolt.Tx) error {
 		var err error
 		keys, err = readKeys(tx)
@@ -91,8 +91,8 @@ func (s *Store) Keys(ctx context.Context) ([]store.SigningKey, error) {
 	return keys, err
 }
 
-// UpdateKeys implements store.Store.
-func (s *Store) UpdateKeys(ctx context.Context, update func([]store.SigningKey) ([]store.SigningKey, error)) error {
+// UpdateKeys implements token.Store.
+func (s *Store) UpdateKeys(ctx context.Context, update func([]token.SigningKey) ([]token.SigningKey, error)) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
@@ -132,8 +132,8 @@ func (s *Store) UpdateKeys(ctx context.Context, update func([]store.SigningKey) 
 	})
 }
 
-// Revoke implements store.Store through bolt.DB.Batch, so concurrent revocations share one fsync.
-func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
+// Revoke implements token.Store through bolt.DB.Batch, so concurrent revocations share one fsync.
+func (s *Store) Revoke(ctx context.Context, r token.Revocation) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
@@ -147,25 +147,25 @@ func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 	})
 }
 
-// Revocations implements store.Store.
-func (s *Store) Revocations(ctx context.Context) ([]store.Revocation, error) {
+// Revocations implements token.Store.
+func (s *Store) Revocations(ctx context.Context) ([]token.Revocation, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	var out []store.Revocation
+	var out []token.Revocation
 	err := boltdb.View(ctx, s.db, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRevocations).ForEach(func(k, v []byte) error {
 			if len(v) != 8 {
 				return fmt.Errorf("revocation: bad value length %d", len(v))
 			}
-			out = append(out, store.Revocation{JTI: string(k), Expiry: time.Unix(int64(binary.BigEndian.Uint64(v)), 0)})
+			out = append(out, token.Revocation{JTI: string(k), Expiry: time.Unix(int64(binary.BigEndian.Uint64(v)), 0)})
 			return nil
 		})
 	})
 	return out, err
 }
 
-// SweepRevocations implements store.Store.
+// SweepRevocations implements token.Store.
 func (s *Store) SweepRevocations(ctx context.Context, t time.Time) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
@@ -194,7 +194,7 @@ func (s *Store) SweepRevocations(ctx context.Context, t time.Time) (int, error) 
 	return n, err
 }
 
-// PutClientSnapshot implements store.Store.
+// PutClientSnapshot implements token.Store.
 func (s *Store) PutClientSnapshot(ctx context.Context, data []byte) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -204,7 +204,7 @@ func (s *Store) PutClientSnapshot(ctx context.Context, data []byte) error {
 	})
 }
 
-// ClientSnapshot implements store.Store.
+// ClientSnapshot implements token.Store.
 func (s *Store) ClientSnapshot(ctx context.Context) ([]byte, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package boltstore
+package bboltstore
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/authsuite/authsuite/internal/boltdb"
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // encodeRecord is the stored form of a sign-in record: 8-byte big-endian expiry (Unix seconds), then JSON.
@@ -38,11 +38,11 @@ func decodeRecord(raw []byte, v any) (time.Time, error) {
 	return exp, nil
 }
 
-// getIn decodes the record at key of b into v and returns its expiry; store.ErrNotFound when absent.
+// getIn decodes the record at key of b into v and returns its expiry; token.ErrNotFound when absent.
 func getIn(b *bolt.Bucket, key []byte, v any) (time.Time, error) {
 	raw := b.Get(key)
 	if raw == nil {
-		return time.Time{}, store.ErrNotFound
+		return time.Time{}, token.ErrNotFound
 	}
 	return decodeRecord(raw, v)
 }
@@ -61,7 +61,7 @@ func (s *Store) put(ctx context.Context, bucket, key []byte, exp time.Time, v an
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := store.ValidKey(key); err != nil {
+	if err := token.ValidKey(key); err != nil {
 		return err
 	}
 	raw, err := encodeRecord(exp, v)
@@ -93,33 +93,33 @@ func (s *Store) del(ctx context.Context, bucket, key []byte) error {
 	return s.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete(key) })
 }
 
-// PutInteraction implements store.Store.
-func (s *Store) PutInteraction(ctx context.Context, i store.Interaction) error {
+// PutInteraction implements token.Store.
+func (s *Store) PutInteraction(ctx context.Context, i token.Interaction) error {
 	return s.put(ctx, bucketInteractions, i.ID, i.Expiry, i)
 }
 
-// Interaction implements store.Store.
-func (s *Store) Interaction(ctx context.Context, id []byte) (store.Interaction, error) {
-	var i store.Interaction
+// Interaction implements token.Store.
+func (s *Store) Interaction(ctx context.Context, id []byte) (token.Interaction, error) {
+	var i token.Interaction
 	exp, err := s.get(ctx, bucketInteractions, id, &i)
 	if err != nil {
-		return store.Interaction{}, err
+		return token.Interaction{}, err
 	}
 	i.ID, i.Expiry = bytes.Clone(id), exp
 	return i, nil
 }
 
-// DeleteInteraction implements store.Store.
+// DeleteInteraction implements token.Store.
 func (s *Store) DeleteInteraction(ctx context.Context, id []byte) error {
 	return s.del(ctx, bucketInteractions, id)
 }
 
-// PutSession implements store.Store. The session and its SID index entry are written in one transaction.
-func (s *Store) PutSession(ctx context.Context, se store.Session) error {
+// PutSession implements token.Store. The session and its SID index entry are written in one transaction.
+func (s *Store) PutSession(ctx context.Context, se token.Session) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := store.ValidKey(se.ID); err != nil {
+	if err := token.ValidKey(se.ID); err != nil {
 		return err
 	}
 	raw, err := encodeRecord(se.Expiry, se)
@@ -141,7 +141,7 @@ func (s *Store) PutSession(ctx context.Context, se store.Session) error {
 
 // putSIDIndex points sid at the session stored under id (no entry for an empty or oversized sid).
 func putSIDIndex(tx *bolt.Tx, sid string, id []byte, exp time.Time) error {
-	if sid == "" || store.ValidKey([]byte(sid)) != nil {
+	if sid == "" || token.ValidKey([]byte(sid)) != nil {
 		return nil
 	}
 	v := make([]byte, 8, 8+len(id))
@@ -155,8 +155,8 @@ func dropSIDIndex(tx *bolt.Tx, old, id []byte) error {
 	if old == nil {
 		return nil
 	}
-	var se store.Session
-	if _, err := decodeRecord(old, &se); err != nil || se.SID == "" || store.ValidKey([]byte(se.SID)) != nil {
+	var se token.Session
+	if _, err := decodeRecord(old, &se); err != nil || se.SID == "" || token.ValidKey([]byte(se.SID)) != nil {
 		return nil // an undecodable record has no usable index entry
 	}
 	b := tx.Bucket(bucketSessionSIDs)
@@ -166,19 +166,19 @@ func dropSIDIndex(tx *bolt.Tx, old, id []byte) error {
 	return nil
 }
 
-// SessionBySID implements store.Store through the SID index.
-func (s *Store) SessionBySID(ctx context.Context, sid string) (store.Session, error) {
+// SessionBySID implements token.Store through the SID index.
+func (s *Store) SessionBySID(ctx context.Context, sid string) (token.Session, error) {
 	if err := s.check(ctx); err != nil {
-		return store.Session{}, err
+		return token.Session{}, err
 	}
-	if sid == "" || store.ValidKey([]byte(sid)) != nil {
-		return store.Session{}, store.ErrNotFound
+	if sid == "" || token.ValidKey([]byte(sid)) != nil {
+		return token.Session{}, token.ErrNotFound
 	}
-	var se store.Session
+	var se token.Session
 	err := boltdb.View(ctx, s.db, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketSessionSIDs).Get([]byte(sid))
 		if len(v) <= 8 {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		id := bytes.Clone(v[8:])
 		exp, err := getIn(tx.Bucket(bucketSessions), id, &se)
@@ -186,37 +186,37 @@ func (s *Store) SessionBySID(ctx context.Context, sid string) (store.Session, er
 			return err
 		}
 		if se.SID != sid {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		se.ID, se.Expiry = id, exp
 		return nil
 	})
 	if err != nil {
-		return store.Session{}, err
+		return token.Session{}, err
 	}
 	return se, nil
 }
 
-// Session implements store.Store.
-func (s *Store) Session(ctx context.Context, id []byte) (store.Session, error) {
-	var se store.Session
+// Session implements token.Store.
+func (s *Store) Session(ctx context.Context, id []byte) (token.Session, error) {
+	var se token.Session
 	exp, err := s.get(ctx, bucketSessions, id, &se)
 	if err != nil {
-		return store.Session{}, err
+		return token.Session{}, err
 	}
 	se.ID, se.Expiry = bytes.Clone(id), exp
 	return se, nil
 }
 
-// UpdateSession implements store.Store.
-func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(store.Session) (store.Session, error)) (store.Session, error) {
+// UpdateSession implements token.Store.
+func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(token.Session) (token.Session, error)) (token.Session, error) {
 	if err := s.check(ctx); err != nil {
-		return store.Session{}, err
+		return token.Session{}, err
 	}
-	var out store.Session
+	var out token.Session
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
-		var old store.Session
+		var old token.Session
 		exp, err := getIn(b, id, &old)
 		if err != nil {
 			return err
@@ -239,12 +239,12 @@ func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(store.
 	return out, err
 }
 
-// DeleteSession implements store.Store.
-func (s *Store) DeleteSession(ctx context.Context, id []byte) (store.Session, error) {
+// DeleteSession implements token.Store.
+func (s *Store) DeleteSession(ctx context.Context, id []byte) (token.Session, error) {
 	if err := s.check(ctx); err != nil {
-		return store.Session{}, err
+		return token.Session{}, err
 	}
-	var out store.Session
+	var out token.Session
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
 		exp, err := getIn(b, id, &out)
@@ -260,20 +260,20 @@ func (s *Store) DeleteSession(ctx context.Context, id []byte) (store.Session, er
 	return out, err
 }
 
-// PutCode implements store.Store.
-func (s *Store) PutCode(ctx context.Context, c store.AuthCode) error {
+// PutCode implements token.Store.
+func (s *Store) PutCode(ctx context.Context, c token.AuthCode) error {
 	return s.put(ctx, bucketCodes, c.Hash, c.Expiry, c)
 }
 
-// ConsumeCode implements store.Store.
-func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(store.AuthCode) error) (store.AuthCode, error) {
+// ConsumeCode implements token.Store.
+func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(token.AuthCode) error) (token.AuthCode, error) {
 	if err := s.check(ctx); err != nil {
-		return store.AuthCode{}, err
+		return token.AuthCode{}, err
 	}
-	var out store.AuthCode
+	var out token.AuthCode
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCodes)
-		var c store.AuthCode
+		var c token.AuthCode
 		exp, err := getIn(b, hash, &c)
 		if err != nil {
 			return err
@@ -281,7 +281,7 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(store.A
 		c.Hash, c.Expiry = bytes.Clone(hash), exp
 		out = c
 		if c.Used {
-			return store.ErrUsed
+			return token.ErrUsed
 		}
 		if err := check(c); err != nil {
 			return err
@@ -292,21 +292,21 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(store.A
 	return out, err
 }
 
-// PutRefreshToken implements store.Store.
-func (s *Store) PutRefreshToken(ctx context.Context, t store.RefreshToken) error {
+// PutRefreshToken implements token.Store.
+func (s *Store) PutRefreshToken(ctx context.Context, t token.RefreshToken) error {
 	return s.put(ctx, bucketRefresh, t.Hash, t.Expiry, t)
 }
 
-// RotateRefreshTokenGrace implements store.Store.
-func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g store.RefreshGrace, rotate func(store.RefreshToken) (store.RefreshToken, error)) (store.RefreshRotated, error) {
+// RotateRefreshTokenGrace implements token.Store.
+func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g token.RefreshGrace, rotate func(token.RefreshToken) (token.RefreshToken, error)) (token.RefreshRotated, error) {
 	if err := s.check(ctx); err != nil {
-		return store.RefreshRotated{}, err
+		return token.RefreshRotated{}, err
 	}
-	var out store.RefreshRotated
+	var out token.RefreshRotated
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
-		out = store.RefreshRotated{}
+		out = token.RefreshRotated{}
 		b := tx.Bucket(bucketRefresh)
-		var old store.RefreshToken
+		var old token.RefreshToken
 		exp, err := getIn(b, hash, &old)
 		if err != nil {
 			return err
@@ -319,7 +319,7 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g stor
 		if err != nil {
 			return err
 		}
-		if err := store.ValidKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || b.Get(next.Hash) != nil {
+		if err := token.ValidKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || b.Get(next.Hash) != nil {
 			return errors.New("token store: rotated refresh token needs a new, unused key")
 		}
 		next.Hash, next.Used, next.Predecessor = bytes.Clone(next.Hash), false, old.Hash
@@ -335,35 +335,35 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g stor
 		if err := dropSealedSuccessor(b, pred); err != nil {
 			return err
 		}
-		out = store.RefreshRotated{Token: next, Sealed: old.SealedSuccessor}
+		out = token.RefreshRotated{Token: next, Sealed: old.SealedSuccessor}
 		return nil
 	})
 	return out, err
 }
 
 // replayIn answers a used token old: with its successor when old is within its grace window and the
-// successor is still unused and rotate accepts old; else store.ErrUsed with old in out.Token.
-func replayIn(b *bolt.Bucket, old store.RefreshToken, now time.Time, rotate func(store.RefreshToken) (store.RefreshToken, error), out *store.RefreshRotated) error {
+// successor is still unused and rotate accepts old; else token.ErrUsed with old in out.Token.
+func replayIn(b *bolt.Bucket, old token.RefreshToken, now time.Time, rotate func(token.RefreshToken) (token.RefreshToken, error), out *token.RefreshRotated) error {
 	out.Token = old
 	if len(old.Successor) == 0 || len(old.SealedSuccessor) == 0 || !now.Before(old.GraceUntil) {
-		return store.ErrUsed
+		return token.ErrUsed
 	}
-	var next store.RefreshToken
+	var next token.RefreshToken
 	exp, err := getIn(b, old.Successor, &next)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.ErrUsed
+	case errors.Is(err, token.ErrNotFound):
+		return token.ErrUsed
 	case err != nil:
 		return err
 	case next.Used:
-		return store.ErrUsed
+		return token.ErrUsed
 	}
 	if _, err := rotate(old); err != nil {
-		out.Token = store.RefreshToken{}
+		out.Token = token.RefreshToken{}
 		return err
 	}
 	next.Hash, next.Expiry = bytes.Clone(old.Successor), exp
-	*out = store.RefreshRotated{Token: next, Sealed: bytes.Clone(old.SealedSuccessor), Replayed: true}
+	*out = token.RefreshRotated{Token: next, Sealed: bytes.Clone(old.SealedSuccessor), Replayed: true}
 	return nil
 }
 
@@ -373,10 +373,10 @@ func dropSealedSuccessor(b *bolt.Bucket, hash []byte) error {
 	if len(hash) == 0 {
 		return nil
 	}
-	var t store.RefreshToken
+	var t token.RefreshToken
 	exp, err := getIn(b, hash, &t)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, token.ErrNotFound):
 		return nil
 	case err != nil:
 		return err
@@ -387,12 +387,12 @@ func dropSealedSuccessor(b *bolt.Bucket, hash []byte) error {
 	return putIn(b, bytes.Clone(hash), exp, t)
 }
 
-// RefreshToken implements store.Store.
-func (s *Store) RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
-	var t store.RefreshToken
+// RefreshToken implements token.Store.
+func (s *Store) RefreshToken(ctx context.Context, hash []byte) (token.RefreshToken, error) {
+	var t token.RefreshToken
 	exp, err := s.get(ctx, bucketRefresh, hash, &t)
 	if err != nil {
-		return store.RefreshToken{}, err
+		return token.RefreshToken{}, err
 	}
 	t.Hash, t.Expiry = bytes.Clone(hash), exp
 	return t, nil
@@ -402,37 +402,37 @@ func consentKey(tenantID, userID, clientID string) []byte {
 	return boltdb.JoinKey(tenantID, userID, clientID)
 }
 
-// PutConsent implements store.Store.
-func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
+// PutConsent implements token.Store.
+func (s *Store) PutConsent(ctx context.Context, c token.Consent) error {
 	if c.TenantID == "" || c.UserID == "" || c.ClientID == "" {
 		return errors.New("token store: consent needs tenant, user and client")
 	}
 	return s.put(ctx, bucketConsents, consentKey(c.TenantID, c.UserID, c.ClientID), c.Expiry, c)
 }
 
-// Consent implements store.Store.
-func (s *Store) Consent(ctx context.Context, tenantID, userID, clientID string) (store.Consent, error) {
-	var c store.Consent
+// Consent implements token.Store.
+func (s *Store) Consent(ctx context.Context, tenantID, userID, clientID string) (token.Consent, error) {
+	var c token.Consent
 	exp, err := s.get(ctx, bucketConsents, consentKey(tenantID, userID, clientID), &c)
 	if err != nil {
-		return store.Consent{}, err
+		return token.Consent{}, err
 	}
 	c.Expiry = exp
 	return c, nil
 }
 
-// LoginFailures implements store.Store.
-func (s *Store) LoginFailures(ctx context.Context, key string) (store.LoginFailures, error) {
-	var f store.LoginFailures
+// LoginFailures implements token.Store.
+func (s *Store) LoginFailures(ctx context.Context, key string) (token.LoginFailures, error) {
+	var f token.LoginFailures
 	exp, err := s.get(ctx, bucketLoginFailures, []byte(key), &f)
 	if err != nil {
-		return store.LoginFailures{}, err
+		return token.LoginFailures{}, err
 	}
 	f.Key, f.Expiry = key, exp
 	return f, nil
 }
 
-// SweepExpired implements store.Store.
+// SweepExpired implements token.Store.
 func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsuite/authsuite/services/token/store"
-	"github.com/authsuite/authsuite/services/token/store/memstore"
-	"github.com/authsuite/authsuite/services/token/store/storetest"
+	"github.com/authsuite/authsuite/services/token"
+	"github.com/authsuite/authsuite/services/token/memstore"
+	"github.com/authsuite/authsuite/services/token/storetest"
 )
 
 // TestConformance runs the whole conformance suite. A memory store lives only as long as the process, so
@@ -17,7 +17,7 @@ import (
 func TestConformance(t *testing.T) {
 	var mu sync.Mutex
 	stores := map[string]*memstore.Store{}
-	storetest.Run(t, func(t *testing.T, path string) store.Store {
+	storetest.Run(t, func(t *testing.T, path string) token.Store {
 		mu.Lock()
 		defer mu.Unlock()
 		s, ok := stores[path]
@@ -40,7 +40,7 @@ func TestNoSharedMemory(t *testing.T) {
 	id := []byte("0123456789abcdef0123456789abcdef")
 	exp := time.Unix(1_700_000_000, 0)
 
-	se := store.Session{ID: bytes.Clone(id), SID: "sid", Clients: []string{"web"}, Expiry: exp}
+	se := token.Session{ID: bytes.Clone(id), SID: "sid", Clients: []string{"web"}, Expiry: exp}
 	if err := s.PutSession(ctx, se); err != nil {
 		t.Fatal(err)
 	}
@@ -50,9 +50,9 @@ func TestNoSharedMemory(t *testing.T) {
 		t.Fatalf("session after the caller changed its copy: %+v, %v", got, err)
 	}
 	got.ID[0], got.Clients[0] = 'X', "evil"
-	if _, err := s.UpdateSession(ctx, id, func(o store.Session) (store.Session, error) {
+	if _, err := s.UpdateSession(ctx, id, func(o token.Session) (token.Session, error) {
 		o.Clients[0] = "evil"
-		return store.Session{}, errors.New("no")
+		return token.Session{}, errors.New("no")
 	}); err == nil {
 		t.Fatal("failing update succeeded")
 	}
@@ -60,14 +60,14 @@ func TestNoSharedMemory(t *testing.T) {
 		t.Fatalf("session after changes to answers and to a failed update's input: %+v, %v", again, err)
 	}
 
-	rt := store.RefreshToken{Hash: bytes.Clone(id), FamilyID: "f", Scopes: []string{"openid"}, Expiry: exp}
+	rt := token.RefreshToken{Hash: bytes.Clone(id), FamilyID: "f", Scopes: []string{"openid"}, Expiry: exp}
 	if err := s.PutRefreshToken(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
 	rt.Scopes[0] = "evil"
 	next := []byte("fedcba9876543210fedcba9876543210")
 	sealed := []byte("sealed")
-	r, err := s.RotateRefreshTokenGrace(ctx, id, store.RefreshGrace{Now: exp, Window: time.Minute, Sealed: sealed}, func(o store.RefreshToken) (store.RefreshToken, error) {
+	r, err := s.RotateRefreshTokenGrace(ctx, id, token.RefreshGrace{Now: exp, Window: time.Minute, Sealed: sealed}, func(o token.RefreshToken) (token.RefreshToken, error) {
 		o.Hash = next
 		return o, nil
 	})
@@ -75,7 +75,7 @@ func TestNoSharedMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealed[0], next[0], r.Token.Scopes[0], r.Sealed[0] = 'X', 'X', "evil", 'X'
-	replay, err := s.RotateRefreshTokenGrace(ctx, id, store.RefreshGrace{Now: exp}, func(o store.RefreshToken) (store.RefreshToken, error) {
+	replay, err := s.RotateRefreshTokenGrace(ctx, id, token.RefreshGrace{Now: exp}, func(o token.RefreshToken) (token.RefreshToken, error) {
 		o.Scopes[0], o.Successor[0], o.SealedSuccessor[0] = "evil", 'X', 'X'
 		return o, nil
 	})
@@ -84,8 +84,8 @@ func TestNoSharedMemory(t *testing.T) {
 		t.Fatalf("replay after changes to the rotation's input and answer: %+v, %v", replay, err)
 	}
 
-	k := store.SigningKey{ID: "k", Private: []byte("private")}
-	if err := s.UpdateKeys(ctx, func([]store.SigningKey) ([]store.SigningKey, error) { return []store.SigningKey{k}, nil }); err != nil {
+	k := token.SigningKey{ID: "k", Private: []byte("private")}
+	if err := s.UpdateKeys(ctx, func([]token.SigningKey) ([]token.SigningKey, error) { return []token.SigningKey{k}, nil }); err != nil {
 		t.Fatal(err)
 	}
 	k.Private[0] = 'X'

@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // throttleTests are the conformance tests of UpdateLoginFailureSet; Run runs them with the others.
 var throttleTests = []struct {
 	name string
-	fn   func(t *testing.T, open func() store.Store)
+	fn   func(t *testing.T, open func() token.Store)
 }{
 	{"UpdateLoginFailureSet", testUpdateLoginFailureSet},
 	{"UpdateLoginFailureSetConcurrent", testUpdateLoginFailureSetConcurrent},
@@ -20,10 +20,10 @@ var throttleTests = []struct {
 
 // testUpdateLoginFailureSet: absent keys arrive as zero values with their key; results are stored together
 // (and survive a reopen); a zero count deletes; an error or a wrong-length result changes nothing.
-func testUpdateLoginFailureSet(t *testing.T, open func() store.Store) {
+func testUpdateLoginFailureSet(t *testing.T, open func() token.Store) {
 	s := open()
 	keys := []string{"acct:a", "addr:b"}
-	got, err := s.UpdateLoginFailureSet(ctx, keys, func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
+	got, err := s.UpdateLoginFailureSet(ctx, keys, func(fs []token.LoginFailures) ([]token.LoginFailures, error) {
 		for i, f := range fs {
 			if f.Key != keys[i] || f.Count != 0 || !f.Expiry.IsZero() {
 				t.Errorf("absent record %d: update got %+v", i, f)
@@ -36,12 +36,12 @@ func testUpdateLoginFailureSet(t *testing.T, open func() store.Store) {
 		t.Fatalf("first update = %+v, %v", got, err)
 	}
 	boom := errors.New("boom")
-	for name, update := range map[string]func([]store.LoginFailures) ([]store.LoginFailures, error){
-		"error": func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
+	for name, update := range map[string]func([]token.LoginFailures) ([]token.LoginFailures, error){
+		"error": func(fs []token.LoginFailures) ([]token.LoginFailures, error) {
 			fs[0].Count = 99
 			return fs, boom
 		},
-		"short result": func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
+		"short result": func(fs []token.LoginFailures) ([]token.LoginFailures, error) {
 			fs[0].Count = 99
 			return fs[:1], nil
 		},
@@ -50,7 +50,7 @@ func testUpdateLoginFailureSet(t *testing.T, open func() store.Store) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	if _, err := s.UpdateLoginFailureSet(ctx, []string{"acct:a", "acct:a"}, func(fs []store.LoginFailures) ([]store.LoginFailures, error) { return fs, nil }); err == nil {
+	if _, err := s.UpdateLoginFailureSet(ctx, []string{"acct:a", "acct:a"}, func(fs []token.LoginFailures) ([]token.LoginFailures, error) { return fs, nil }); err == nil {
 		t.Fatal("a key given twice was accepted")
 	}
 	s.Close()
@@ -62,13 +62,13 @@ func testUpdateLoginFailureSet(t *testing.T, open func() store.Store) {
 		}
 	}
 	// A zero count (without a lock) deletes; a lock keeps the record.
-	if _, err := s.UpdateLoginFailureSet(ctx, keys, func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
+	if _, err := s.UpdateLoginFailureSet(ctx, keys, func(fs []token.LoginFailures) ([]token.LoginFailures, error) {
 		fs[0].Count, fs[1].Count, fs[1].LockedUntil = 0, 0, t0().Add(time.Minute)
 		return fs, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.LoginFailures(ctx, "acct:a"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.LoginFailures(ctx, "acct:a"); !errors.Is(err, token.ErrNotFound) {
 		t.Fatalf("zero count kept: %v", err)
 	}
 	if f, err := s.LoginFailures(ctx, "addr:b"); err != nil || !f.LockedUntil.Equal(t0().Add(time.Minute)) {
@@ -78,14 +78,14 @@ func testUpdateLoginFailureSet(t *testing.T, open func() store.Store) {
 
 // testUpdateLoginFailureSetConcurrent: concurrent reservations over two keys lose nothing, and a bound
 // checked inside the update holds exactly (never more than limit increments of the first key).
-func testUpdateLoginFailureSetConcurrent(t *testing.T, open func() store.Store) {
+func testUpdateLoginFailureSetConcurrent(t *testing.T, open func() token.Store) {
 	s := open()
 	defer s.Close()
 	const n, limit = 40, 7
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			if _, err := s.UpdateLoginFailureSet(ctx, []string{"acct:race", "addr:race"}, func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
+			if _, err := s.UpdateLoginFailureSet(ctx, []string{"acct:race", "addr:race"}, func(fs []token.LoginFailures) ([]token.LoginFailures, error) {
 				if fs[0].Count < limit {
 					fs[0].Count++
 				}

@@ -3,19 +3,19 @@ package memstore
 import (
 	"context"
 
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
-// DeleteAccountSessions implements store.AccountStore, atomically. Their SID index entries go with them.
-func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []store.Account) ([]store.Session, error) {
+// DeleteAccountSessions implements token.AccountStore, atomically. Their SID index entries go with them.
+func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []token.Account) ([]token.Session, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
 	if len(accounts) == 0 {
 		return nil, nil
 	}
-	set := store.NewAccountSet(accounts)
-	var out []store.Session
+	set := token.NewAccountSet(accounts)
+	var out []token.Session
 	err := s.write(ctx, func(d *data) error {
 		for id, r := range d.sessions {
 			if set.Has(r.tenantID, r.userID, r.incarnation) {
@@ -32,15 +32,15 @@ func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []store.Acco
 	return out, nil
 }
 
-// DeleteAccountRefreshTokens implements store.AccountStore, atomically.
-func (s *Store) DeleteAccountRefreshTokens(ctx context.Context, accounts []store.Account) ([]string, error) {
+// DeleteAccountRefreshTokens implements token.AccountStore, atomically.
+func (s *Store) DeleteAccountRefreshTokens(ctx context.Context, accounts []token.Account) ([]string, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
 	if len(accounts) == 0 {
 		return nil, nil
 	}
-	set := store.NewAccountSet(accounts)
+	set := token.NewAccountSet(accounts)
 	var families []string
 	err := s.write(ctx, func(d *data) error {
 		seen := map[string]bool{}

@@ -1,4 +1,4 @@
-package boltstore
+package bboltstore
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/authsuite/authsuite/internal/boltdb"
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // deleteMatching deletes, inside tx, every record of bucket that decodes into a fresh V and satisfies
@@ -40,21 +40,21 @@ func deleteMatching[V any](tx *bolt.Tx, bucket []byte, match func(*V) bool, keep
 	return nil
 }
 
-// DeleteAccountSessions implements store.AccountStore in one bbolt transaction.
-func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []store.Account) ([]store.Session, error) {
+// DeleteAccountSessions implements token.AccountStore in one bbolt transaction.
+func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []token.Account) ([]token.Session, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
 	if len(accounts) == 0 {
 		return nil, nil
 	}
-	set := store.NewAccountSet(accounts)
-	var out []store.Session
+	set := token.NewAccountSet(accounts)
+	var out []token.Session
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		out = nil
 		err := deleteMatching(tx, bucketSessions,
-			func(se *store.Session) bool { return set.Has(se.TenantID, se.UserID, se.Incarnation) },
-			func(k []byte, exp time.Time, se *store.Session) {
+			func(se *token.Session) bool { return set.Has(se.TenantID, se.UserID, se.Incarnation) },
+			func(k []byte, exp time.Time, se *token.Session) {
 				se.ID, se.Expiry = k, exp
 				out = append(out, *se)
 			})
@@ -78,22 +78,22 @@ func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []store.Acco
 	return out, nil
 }
 
-// DeleteAccountRefreshTokens implements store.AccountStore in one bbolt transaction.
-func (s *Store) DeleteAccountRefreshTokens(ctx context.Context, accounts []store.Account) ([]string, error) {
+// DeleteAccountRefreshTokens implements token.AccountStore in one bbolt transaction.
+func (s *Store) DeleteAccountRefreshTokens(ctx context.Context, accounts []token.Account) ([]string, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
 	if len(accounts) == 0 {
 		return nil, nil
 	}
-	set := store.NewAccountSet(accounts)
+	set := token.NewAccountSet(accounts)
 	var families []string
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		families = nil
 		seen := map[string]bool{}
 		return deleteMatching(tx, bucketRefresh,
-			func(t *store.RefreshToken) bool { return set.Has(t.TenantID, t.UserID, t.Incarnation) },
-			func(_ []byte, _ time.Time, t *store.RefreshToken) {
+			func(t *token.RefreshToken) bool { return set.Has(t.TenantID, t.UserID, t.Incarnation) },
+			func(_ []byte, _ time.Time, t *token.RefreshToken) {
 				if !seen[t.FamilyID] {
 					seen[t.FamilyID] = true
 					families = append(families, t.FamilyID)

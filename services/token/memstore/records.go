@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // Record forms of the store's types. They are private and share no memory with a caller: every value is
@@ -42,12 +42,12 @@ type keyRec struct {
 	createTime, retireTime time.Time
 }
 
-func keyToRec(k store.SigningKey) *keyRec {
+func keyToRec(k token.SigningKey) *keyRec {
 	return &keyRec{id: k.ID, alg: k.Alg, private: bytes.Clone(k.Private), createTime: wall(k.CreateTime), retireTime: wall(k.RetireTime)}
 }
 
-func (r *keyRec) domain() store.SigningKey {
-	return store.SigningKey{ID: r.id, Alg: r.alg, Private: bytes.Clone(r.private), CreateTime: r.createTime, RetireTime: r.retireTime}
+func (r *keyRec) domain() token.SigningKey {
+	return token.SigningKey{ID: r.id, Alg: r.alg, Private: bytes.Clone(r.private), CreateTime: r.createTime, RetireTime: r.retireTime}
 }
 
 type interactionRec struct {
@@ -63,15 +63,15 @@ type interactionRec struct {
 	expiry                          time.Time
 }
 
-func interactionToRec(i store.Interaction) *interactionRec {
+func interactionToRec(i token.Interaction) *interactionRec {
 	return &interactionRec{clientID: i.ClientID, tenantID: i.TenantID, redirectURI: i.RedirectURI, scopes: slices.Clone(i.Scopes),
 		state: i.State, nonce: i.Nonce, codeChallenge: i.CodeChallenge, prompt: omittedList(i.Prompt), maxAge: i.MaxAge,
 		loginHint: i.LoginHint, responseMode: i.ResponseMode, userID: i.UserID, userName: i.UserName,
 		sessionID: omitted(i.SessionID), logout: i.Logout, expiry: expiry(i.Expiry)}
 }
 
-func (r *interactionRec) domain(id string) store.Interaction {
-	return store.Interaction{ID: []byte(id), ClientID: r.clientID, TenantID: r.tenantID, RedirectURI: r.redirectURI,
+func (r *interactionRec) domain(id string) token.Interaction {
+	return token.Interaction{ID: []byte(id), ClientID: r.clientID, TenantID: r.tenantID, RedirectURI: r.redirectURI,
 		Scopes: slices.Clone(r.scopes), State: r.state, Nonce: r.nonce, CodeChallenge: r.codeChallenge,
 		Prompt: slices.Clone(r.prompt), MaxAge: r.maxAge, LoginHint: r.loginHint, ResponseMode: r.responseMode,
 		UserID: r.userID, UserName: r.userName, SessionID: bytes.Clone(r.sessionID), Logout: r.logout, Expiry: r.expiry}
@@ -85,13 +85,13 @@ type sessionRec struct {
 	incarnation                     string
 }
 
-func sessionToRec(s store.Session) *sessionRec {
+func sessionToRec(s token.Session) *sessionRec {
 	return &sessionRec{sid: s.SID, userID: s.UserID, userName: s.UserName, tenantID: s.TenantID, authTime: wall(s.AuthTime),
 		clients: omittedList(s.Clients), expiry: expiry(s.Expiry), incarnation: s.Incarnation}
 }
 
-func (r *sessionRec) domain(id string) store.Session {
-	return store.Session{ID: []byte(id), SID: r.sid, UserID: r.userID, UserName: r.userName, TenantID: r.tenantID,
+func (r *sessionRec) domain(id string) token.Session {
+	return token.Session{ID: []byte(id), SID: r.sid, UserID: r.userID, UserName: r.userName, TenantID: r.tenantID,
 		AuthTime: r.authTime, Clients: slices.Clone(r.clients), Expiry: r.expiry, Incarnation: r.incarnation}
 }
 
@@ -106,14 +106,14 @@ type codeRec struct {
 	incarnation                             string
 }
 
-func codeToRec(c store.AuthCode) *codeRec {
+func codeToRec(c token.AuthCode) *codeRec {
 	return &codeRec{clientID: c.ClientID, tenantID: c.TenantID, userID: c.UserID, redirectURI: c.RedirectURI,
 		scopes: slices.Clone(c.Scopes), nonce: c.Nonce, codeChallenge: c.CodeChallenge, sid: c.SID, authTime: wall(c.AuthTime),
 		familyID: c.FamilyID, used: c.Used, expiry: expiry(c.Expiry), incarnation: c.Incarnation}
 }
 
-func (r *codeRec) domain(hash string) store.AuthCode {
-	return store.AuthCode{Hash: []byte(hash), ClientID: r.clientID, TenantID: r.tenantID, UserID: r.userID,
+func (r *codeRec) domain(hash string) token.AuthCode {
+	return token.AuthCode{Hash: []byte(hash), ClientID: r.clientID, TenantID: r.tenantID, UserID: r.userID,
 		RedirectURI: r.redirectURI, Scopes: slices.Clone(r.scopes), Nonce: r.nonce, CodeChallenge: r.codeChallenge,
 		SID: r.sid, AuthTime: r.authTime, FamilyID: r.familyID, Used: r.used, Expiry: r.expiry, Incarnation: r.incarnation}
 }
@@ -132,15 +132,15 @@ type refreshRec struct {
 	predecessor                          []byte
 }
 
-func refreshToRec(t store.RefreshToken) *refreshRec {
+func refreshToRec(t token.RefreshToken) *refreshRec {
 	return &refreshRec{familyID: t.FamilyID, clientID: t.ClientID, tenantID: t.TenantID, userID: t.UserID,
 		scopes: slices.Clone(t.Scopes), sid: t.SID, authTime: wall(t.AuthTime), used: t.Used, expiry: expiry(t.Expiry),
 		incarnation: t.Incarnation, issueTime: wall(t.IssueTime), successor: omitted(t.Successor),
 		sealedSuccessor: omitted(t.SealedSuccessor), graceUntil: wall(t.GraceUntil), predecessor: omitted(t.Predecessor)}
 }
 
-func (r *refreshRec) domain(hash string) store.RefreshToken {
-	return store.RefreshToken{Hash: []byte(hash), FamilyID: r.familyID, ClientID: r.clientID, TenantID: r.tenantID,
+func (r *refreshRec) domain(hash string) token.RefreshToken {
+	return token.RefreshToken{Hash: []byte(hash), FamilyID: r.familyID, ClientID: r.clientID, TenantID: r.tenantID,
 		UserID: r.userID, Scopes: slices.Clone(r.scopes), SID: r.sid, AuthTime: r.authTime, Used: r.used, Expiry: r.expiry,
 		Incarnation: r.incarnation, IssueTime: r.issueTime, Successor: bytes.Clone(r.successor),
 		SealedSuccessor: bytes.Clone(r.sealedSuccessor), GraceUntil: r.graceUntil, Predecessor: bytes.Clone(r.predecessor)}
@@ -153,13 +153,13 @@ type consentRec struct {
 	incarnation                string
 }
 
-func consentToRec(c store.Consent) *consentRec {
+func consentToRec(c token.Consent) *consentRec {
 	return &consentRec{tenantID: c.TenantID, userID: c.UserID, clientID: c.ClientID, scopes: slices.Clone(c.Scopes),
 		expiry: expiry(c.Expiry), incarnation: c.Incarnation}
 }
 
-func (r *consentRec) domain() store.Consent {
-	return store.Consent{TenantID: r.tenantID, UserID: r.userID, ClientID: r.clientID, Scopes: slices.Clone(r.scopes),
+func (r *consentRec) domain() token.Consent {
+	return token.Consent{TenantID: r.tenantID, UserID: r.userID, ClientID: r.clientID, Scopes: slices.Clone(r.scopes),
 		Expiry: r.expiry, Incarnation: r.incarnation}
 }
 
@@ -169,12 +169,12 @@ type failuresRec struct {
 	expiry            time.Time
 }
 
-func failuresToRec(f store.LoginFailures) *failuresRec {
+func failuresToRec(f token.LoginFailures) *failuresRec {
 	return &failuresRec{count: f.Count, pending: f.Pending, last: wall(f.Last), lockedUntil: wall(f.LockedUntil), expiry: expiry(f.Expiry)}
 }
 
-func (r *failuresRec) domain(key string) store.LoginFailures {
-	return store.LoginFailures{Key: key, Count: r.count, Pending: r.pending, Last: r.last, LockedUntil: r.lockedUntil, Expiry: r.expiry}
+func (r *failuresRec) domain(key string) token.LoginFailures {
+	return token.LoginFailures{Key: key, Count: r.count, Pending: r.pending, Last: r.last, LockedUntil: r.lockedUntil, Expiry: r.expiry}
 }
 
 // sidEntry is an entry of the session-by-SID index: the session's key and the expiry it was written with.

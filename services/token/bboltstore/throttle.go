@@ -1,4 +1,4 @@
-package boltstore
+package bboltstore
 
 import (
 	"context"
@@ -8,26 +8,26 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/authsuite/authsuite/internal/boltdb"
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
-// UpdateLoginFailureSet implements store.Store in one bbolt read-write transaction.
-func (s *Store) UpdateLoginFailureSet(ctx context.Context, keys []string, update func([]store.LoginFailures) ([]store.LoginFailures, error)) ([]store.LoginFailures, error) {
+// UpdateLoginFailureSet implements token.Store in one bbolt read-write transaction.
+func (s *Store) UpdateLoginFailureSet(ctx context.Context, keys []string, update func([]token.LoginFailures) ([]token.LoginFailures, error)) ([]token.LoginFailures, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	if err := store.ValidLoginFailureKeys(keys); err != nil {
+	if err := token.ValidLoginFailureKeys(keys); err != nil {
 		return nil, err
 	}
-	var out []store.LoginFailures
+	var out []token.LoginFailures
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLoginFailures)
-		old := make([]store.LoginFailures, len(keys))
+		old := make([]token.LoginFailures, len(keys))
 		for i, k := range keys {
 			exp, err := getIn(b, []byte(k), &old[i])
 			switch {
-			case errors.Is(err, store.ErrNotFound):
-				old[i] = store.LoginFailures{}
+			case errors.Is(err, token.ErrNotFound):
+				old[i] = token.LoginFailures{}
 			case err != nil:
 				return err
 			default:

@@ -8,15 +8,15 @@ import (
 	"slices"
 	"time"
 
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
-// PutInteraction implements store.Store.
-func (s *Store) PutInteraction(ctx context.Context, i store.Interaction) error {
+// PutInteraction implements token.Store.
+func (s *Store) PutInteraction(ctx context.Context, i token.Interaction) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := store.ValidKey(i.ID); err != nil {
+	if err := token.ValidKey(i.ID); err != nil {
 		return err
 	}
 	rec := interactionToRec(i)
@@ -26,13 +26,13 @@ func (s *Store) PutInteraction(ctx context.Context, i store.Interaction) error {
 	})
 }
 
-// Interaction implements store.Store.
-func (s *Store) Interaction(ctx context.Context, id []byte) (store.Interaction, error) {
-	var out store.Interaction
+// Interaction implements token.Store.
+func (s *Store) Interaction(ctx context.Context, id []byte) (token.Interaction, error) {
+	var out token.Interaction
 	err := s.read(ctx, func(d *data) error {
 		r, ok := d.interactions[string(id)]
 		if !ok {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		out = r.domain(string(id))
 		return nil
@@ -40,7 +40,7 @@ func (s *Store) Interaction(ctx context.Context, id []byte) (store.Interaction, 
 	return out, err
 }
 
-// DeleteInteraction implements store.Store.
+// DeleteInteraction implements token.Store.
 func (s *Store) DeleteInteraction(ctx context.Context, id []byte) error {
 	return s.write(ctx, func(d *data) error {
 		delete(d.interactions, string(id))
@@ -50,7 +50,7 @@ func (s *Store) DeleteInteraction(ctx context.Context, id []byte) error {
 
 // putSID points sid at the session under id (no entry for an empty or oversized sid).
 func (d *data) putSID(sid, id string, exp time.Time) {
-	if sid == "" || store.ValidKey([]byte(sid)) != nil {
+	if sid == "" || token.ValidKey([]byte(sid)) != nil {
 		return
 	}
 	d.sids[sid] = sidEntry{id: id, expiry: exp}
@@ -67,12 +67,12 @@ func (d *data) dropSID(id string) {
 	}
 }
 
-// PutSession implements store.Store. The session and its SID index entry change together.
-func (s *Store) PutSession(ctx context.Context, se store.Session) error {
+// PutSession implements token.Store. The session and its SID index entry change together.
+func (s *Store) PutSession(ctx context.Context, se token.Session) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := store.ValidKey(se.ID); err != nil {
+	if err := token.ValidKey(se.ID); err != nil {
 		return err
 	}
 	rec, id := sessionToRec(se), string(se.ID)
@@ -84,13 +84,13 @@ func (s *Store) PutSession(ctx context.Context, se store.Session) error {
 	})
 }
 
-// Session implements store.Store.
-func (s *Store) Session(ctx context.Context, id []byte) (store.Session, error) {
-	var out store.Session
+// Session implements token.Store.
+func (s *Store) Session(ctx context.Context, id []byte) (token.Session, error) {
+	var out token.Session
 	err := s.read(ctx, func(d *data) error {
 		r, ok := d.sessions[string(id)]
 		if !ok {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		out = r.domain(string(id))
 		return nil
@@ -98,34 +98,34 @@ func (s *Store) Session(ctx context.Context, id []byte) (store.Session, error) {
 	return out, err
 }
 
-// SessionBySID implements store.Store through the SID index.
-func (s *Store) SessionBySID(ctx context.Context, sid string) (store.Session, error) {
-	var out store.Session
+// SessionBySID implements token.Store through the SID index.
+func (s *Store) SessionBySID(ctx context.Context, sid string) (token.Session, error) {
+	var out token.Session
 	err := s.read(ctx, func(d *data) error {
 		e, ok := d.sids[sid]
 		if !ok {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		r, ok := d.sessions[e.id]
 		if !ok || r.sid != sid {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		out = r.domain(e.id)
 		return nil
 	})
 	if err != nil {
-		return store.Session{}, err
+		return token.Session{}, err
 	}
 	return out, nil
 }
 
-// UpdateSession implements store.Store. update runs once.
-func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(store.Session) (store.Session, error)) (store.Session, error) {
-	var out store.Session
+// UpdateSession implements token.Store. update runs once.
+func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(token.Session) (token.Session, error)) (token.Session, error) {
+	var out token.Session
 	err := s.write(ctx, func(d *data) error {
 		r, ok := d.sessions[string(id)]
 		if !ok {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		next, err := update(r.domain(string(id)))
 		if err != nil {
@@ -140,18 +140,18 @@ func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(store.
 		return nil
 	})
 	if err != nil {
-		return store.Session{}, err
+		return token.Session{}, err
 	}
 	return out, nil
 }
 
-// DeleteSession implements store.Store.
-func (s *Store) DeleteSession(ctx context.Context, id []byte) (store.Session, error) {
-	var out store.Session
+// DeleteSession implements token.Store.
+func (s *Store) DeleteSession(ctx context.Context, id []byte) (token.Session, error) {
+	var out token.Session
 	err := s.write(ctx, func(d *data) error {
 		r, ok := d.sessions[string(id)]
 		if !ok {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		out = r.domain(string(id))
 		d.dropSID(string(id))
@@ -161,12 +161,12 @@ func (s *Store) DeleteSession(ctx context.Context, id []byte) (store.Session, er
 	return out, err
 }
 
-// PutCode implements store.Store.
-func (s *Store) PutCode(ctx context.Context, c store.AuthCode) error {
+// PutCode implements token.Store.
+func (s *Store) PutCode(ctx context.Context, c token.AuthCode) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := store.ValidKey(c.Hash); err != nil {
+	if err := token.ValidKey(c.Hash); err != nil {
 		return err
 	}
 	rec := codeToRec(c)
@@ -176,18 +176,18 @@ func (s *Store) PutCode(ctx context.Context, c store.AuthCode) error {
 	})
 }
 
-// ConsumeCode implements store.Store. It answers the code as it was before this call (Used unset when it
+// ConsumeCode implements token.Store. It answers the code as it was before this call (Used unset when it
 // consumed it).
-func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(store.AuthCode) error) (store.AuthCode, error) {
-	var out store.AuthCode
+func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(token.AuthCode) error) (token.AuthCode, error) {
+	var out token.AuthCode
 	err := s.write(ctx, func(d *data) error {
 		r, ok := d.codes[string(hash)]
 		if !ok {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		out = r.domain(string(hash))
 		if r.used {
-			return store.ErrUsed
+			return token.ErrUsed
 		}
 		if err := check(r.domain(string(hash))); err != nil {
 			return err
@@ -200,12 +200,12 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(store.A
 	return out, err
 }
 
-// PutRefreshToken implements store.Store.
-func (s *Store) PutRefreshToken(ctx context.Context, t store.RefreshToken) error {
+// PutRefreshToken implements token.Store.
+func (s *Store) PutRefreshToken(ctx context.Context, t token.RefreshToken) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := store.ValidKey(t.Hash); err != nil {
+	if err := token.ValidKey(t.Hash); err != nil {
 		return err
 	}
 	rec := refreshToRec(t)
@@ -215,13 +215,13 @@ func (s *Store) PutRefreshToken(ctx context.Context, t store.RefreshToken) error
 	})
 }
 
-// RotateRefreshTokenGrace implements store.Store. rotate runs once.
-func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g store.RefreshGrace, rotate func(store.RefreshToken) (store.RefreshToken, error)) (store.RefreshRotated, error) {
-	var out store.RefreshRotated
+// RotateRefreshTokenGrace implements token.Store. rotate runs once.
+func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g token.RefreshGrace, rotate func(token.RefreshToken) (token.RefreshToken, error)) (token.RefreshRotated, error) {
+	var out token.RefreshRotated
 	err := s.write(ctx, func(d *data) error {
 		r, ok := d.refresh[string(hash)]
 		if !ok {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		old := r.domain(string(hash))
 		if r.used {
@@ -231,7 +231,7 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g stor
 		if err != nil {
 			return err
 		}
-		if err := store.ValidKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || d.refresh[string(next.Hash)] != nil {
+		if err := token.ValidKey(next.Hash); err != nil || bytes.Equal(next.Hash, hash) || d.refresh[string(next.Hash)] != nil {
 			return errors.New("token store: rotated refresh token needs a new, unused key")
 		}
 		next.Hash, next.Used, next.Predecessor = bytes.Clone(next.Hash), false, bytes.Clone(hash)
@@ -244,29 +244,29 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g stor
 		d.refresh[string(next.Hash)] = nextRec
 		d.refresh[string(hash)] = &usedRec
 		d.dropSealedSuccessor(string(r.predecessor))
-		out = store.RefreshRotated{Token: next, Sealed: bytes.Clone(g.Sealed)}
+		out = token.RefreshRotated{Token: next, Sealed: bytes.Clone(g.Sealed)}
 		return nil
 	})
 	return out, err
 }
 
 // replay answers the used token r (old, in domain form): with its successor when r is within its grace
-// window, the successor is still stored and unused, and rotate accepts old; else store.ErrUsed with old in
+// window, the successor is still stored and unused, and rotate accepts old; else token.ErrUsed with old in
 // out.Token. Nothing changes.
-func (d *data) replay(r *refreshRec, old store.RefreshToken, now time.Time, rotate func(store.RefreshToken) (store.RefreshToken, error), out *store.RefreshRotated) error {
+func (d *data) replay(r *refreshRec, old token.RefreshToken, now time.Time, rotate func(token.RefreshToken) (token.RefreshToken, error), out *token.RefreshRotated) error {
 	out.Token = old
 	if len(r.successor) == 0 || len(r.sealedSuccessor) == 0 || !now.Before(r.graceUntil) {
-		return store.ErrUsed
+		return token.ErrUsed
 	}
 	next, ok := d.refresh[string(r.successor)]
 	if !ok || next.used {
-		return store.ErrUsed
+		return token.ErrUsed
 	}
 	if _, err := rotate(r.domain(string(old.Hash))); err != nil {
-		out.Token = store.RefreshToken{}
+		out.Token = token.RefreshToken{}
 		return err
 	}
-	*out = store.RefreshRotated{Token: next.domain(string(r.successor)), Sealed: bytes.Clone(r.sealedSuccessor), Replayed: true}
+	*out = token.RefreshRotated{Token: next.domain(string(r.successor)), Sealed: bytes.Clone(r.sealedSuccessor), Replayed: true}
 	return nil
 }
 
@@ -282,13 +282,13 @@ func (d *data) dropSealedSuccessor(hash string) {
 	d.refresh[hash] = &dropped
 }
 
-// RefreshToken implements store.Store.
-func (s *Store) RefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, error) {
-	var out store.RefreshToken
+// RefreshToken implements token.Store.
+func (s *Store) RefreshToken(ctx context.Context, hash []byte) (token.RefreshToken, error) {
+	var out token.RefreshToken
 	err := s.read(ctx, func(d *data) error {
 		r, ok := d.refresh[string(hash)]
 		if !ok {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		out = r.domain(string(hash))
 		return nil
@@ -296,8 +296,8 @@ func (s *Store) RefreshToken(ctx context.Context, hash []byte) (store.RefreshTok
 	return out, err
 }
 
-// PutConsent implements store.Store.
-func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
+// PutConsent implements token.Store.
+func (s *Store) PutConsent(ctx context.Context, c token.Consent) error {
 	if c.TenantID == "" || c.UserID == "" || c.ClientID == "" {
 		return errors.New("token store: consent needs tenant, user and client")
 	}
@@ -305,7 +305,7 @@ func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
 		return err
 	}
 	key := consentKey(c.TenantID, c.UserID, c.ClientID)
-	if err := store.ValidKey([]byte(key)); err != nil {
+	if err := token.ValidKey([]byte(key)); err != nil {
 		return err
 	}
 	rec := consentToRec(c)
@@ -315,13 +315,13 @@ func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
 	})
 }
 
-// Consent implements store.Store.
-func (s *Store) Consent(ctx context.Context, tenantID, userID, clientID string) (store.Consent, error) {
-	var out store.Consent
+// Consent implements token.Store.
+func (s *Store) Consent(ctx context.Context, tenantID, userID, clientID string) (token.Consent, error) {
+	var out token.Consent
 	err := s.read(ctx, func(d *data) error {
 		r, ok := d.consents[consentKey(tenantID, userID, clientID)]
 		if !ok {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		out = r.domain()
 		return nil
@@ -329,13 +329,13 @@ func (s *Store) Consent(ctx context.Context, tenantID, userID, clientID string) 
 	return out, err
 }
 
-// LoginFailures implements store.Store.
-func (s *Store) LoginFailures(ctx context.Context, key string) (store.LoginFailures, error) {
-	var out store.LoginFailures
+// LoginFailures implements token.Store.
+func (s *Store) LoginFailures(ctx context.Context, key string) (token.LoginFailures, error) {
+	var out token.LoginFailures
 	err := s.read(ctx, func(d *data) error {
 		r, ok := d.failures[key]
 		if !ok {
-			return store.ErrNotFound
+			return token.ErrNotFound
 		}
 		out = r.domain(key)
 		return nil
@@ -343,22 +343,22 @@ func (s *Store) LoginFailures(ctx context.Context, key string) (store.LoginFailu
 	return out, err
 }
 
-// UpdateLoginFailureSet implements store.Store. update runs once; all its results are stored, or none.
-func (s *Store) UpdateLoginFailureSet(ctx context.Context, keys []string, update func([]store.LoginFailures) ([]store.LoginFailures, error)) ([]store.LoginFailures, error) {
+// UpdateLoginFailureSet implements token.Store. update runs once; all its results are stored, or none.
+func (s *Store) UpdateLoginFailureSet(ctx context.Context, keys []string, update func([]token.LoginFailures) ([]token.LoginFailures, error)) ([]token.LoginFailures, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	if err := store.ValidLoginFailureKeys(keys); err != nil {
+	if err := token.ValidLoginFailureKeys(keys); err != nil {
 		return nil, err
 	}
-	var out []store.LoginFailures
+	var out []token.LoginFailures
 	err := s.write(ctx, func(d *data) error {
-		old := make([]store.LoginFailures, len(keys))
+		old := make([]token.LoginFailures, len(keys))
 		for i, k := range keys {
 			if r, ok := d.failures[k]; ok {
 				old[i] = r.domain(k)
 			} else {
-				old[i] = store.LoginFailures{Key: k}
+				old[i] = token.LoginFailures{Key: k}
 			}
 		}
 		next, err := update(old)
@@ -385,7 +385,7 @@ func (s *Store) UpdateLoginFailureSet(ctx context.Context, keys []string, update
 	return out, nil
 }
 
-// SweepExpired implements store.Store. The SID index entries of swept sessions go with them, uncounted.
+// SweepExpired implements token.Store. The SID index entries of swept sessions go with them, uncounted.
 func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 	n := 0
 	err := s.write(ctx, func(d *data) error {

@@ -1,4 +1,4 @@
-package store
+package token
 
 import "context"
 
@@ -11,7 +11,7 @@ type Account struct {
 	Incarnation string
 }
 
-// AccountStore ends what a user account holds in token.db when the account is disabled or deleted. Each
+// AccountStore ends what a user account holds in the token store when the account is disabled or deleted. Each
 // method takes a batch (every user of a deleted tenant, say) and handles it in one transaction: it either
 // ends everything of every account listed or changes nothing. A record belongs to an account when its
 // TenantID, UserID and Incarnation all equal the account's; records of other incarnations of the same user

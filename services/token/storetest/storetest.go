@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every token store implementation runs:
 //
-//	func TestConformance(t *testing.T) { storetest.Run(t, func(t *testing.T, path string) store.Store { … }) }
+//	func TestConformance(t *testing.T) { storetest.Run(t, func(t *testing.T, path string) token.Store { … }) }
 //
 // open must open the store persisted at path (a fresh directory per test), so that reopening the same path
 // shows what a restart would.
@@ -16,17 +16,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // Opener opens (or reopens) the store at path. The suite closes what it opens.
-type Opener func(t *testing.T, path string) store.Store
+type Opener func(t *testing.T, path string) token.Store
 
 // Run runs the conformance suite.
 func Run(t *testing.T, open Opener) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, open func() store.Store)
+		fn   func(t *testing.T, open func() token.Store)
 	}{
 		{"KeysEmpty", testKeysEmpty},
 		{"UpdateKeys", testUpdateKeys},
@@ -44,7 +44,7 @@ func Run(t *testing.T, open Opener) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "token.db")
-			tc.fn(t, func() store.Store { return open(t, path) })
+			tc.fn(t, func() token.Store { return open(t, path) })
 		})
 	}
 }
@@ -53,7 +53,7 @@ var ctx = context.Background()
 
 func t0() time.Time { return time.Unix(1_700_000_000, 0).UTC() }
 
-func testKeysEmpty(t *testing.T, open func() store.Store) {
+func testKeysEmpty(t *testing.T, open func() token.Store) {
 	s := open()
 	defer s.Close()
 	keys, err := s.Keys(ctx)
@@ -62,11 +62,11 @@ func testKeysEmpty(t *testing.T, open func() store.Store) {
 	}
 }
 
-func key(id string, created time.Time) store.SigningKey {
-	return store.SigningKey{ID: id, Alg: "ES256", Private: []byte("sealed-" + id), CreateTime: created}
+func key(id string, created time.Time) token.SigningKey {
+	return token.SigningKey{ID: id, Alg: "ES256", Private: []byte("sealed-" + id), CreateTime: created}
 }
 
-func sameKeys(t *testing.T, got, want []store.SigningKey) {
+func sameKeys(t *testing.T, got, want []token.SigningKey) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d keys, want %d", len(got), len(want))
@@ -80,15 +80,15 @@ func sameKeys(t *testing.T, got, want []store.SigningKey) {
 	}
 }
 
-func testUpdateKeys(t *testing.T, open func() store.Store) {
+func testUpdateKeys(t *testing.T, open func() token.Store) {
 	s := open()
 	defer s.Close()
 	a, b := key("a", t0().Add(time.Hour)), key("b", t0())
-	if err := s.UpdateKeys(ctx, func(old []store.SigningKey) ([]store.SigningKey, error) {
+	if err := s.UpdateKeys(ctx, func(old []token.SigningKey) ([]token.SigningKey, error) {
 		if len(old) != 0 {
 			t.Errorf("old = %v", old)
 		}
-		return []store.SigningKey{a, b}, nil
+		return []token.SigningKey{a, b}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -96,47 +96,47 @@ func testUpdateKeys(t *testing.T, open func() store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameKeys(t, got, []store.SigningKey{b, a}) // ordered by CreateTime
+	sameKeys(t, got, []token.SigningKey{b, a}) // ordered by CreateTime
 	b.RetireTime = t0().Add(2 * time.Hour)
-	if err := s.UpdateKeys(ctx, func(old []store.SigningKey) ([]store.SigningKey, error) {
-		sameKeys(t, old, []store.SigningKey{key("b", t0()), a})
-		return []store.SigningKey{b}, nil // a deleted
+	if err := s.UpdateKeys(ctx, func(old []token.SigningKey) ([]token.SigningKey, error) {
+		sameKeys(t, old, []token.SigningKey{key("b", t0()), a})
+		return []token.SigningKey{b}, nil // a deleted
 	}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.Keys(ctx)
-	sameKeys(t, got, []store.SigningKey{b})
+	sameKeys(t, got, []token.SigningKey{b})
 	// Returned data is the caller's.
 	got[0].Private[0] = 'X'
 	again, _ := s.Keys(ctx)
-	sameKeys(t, again, []store.SigningKey{b})
+	sameKeys(t, again, []token.SigningKey{b})
 	// Duplicate ids are refused.
-	if err := s.UpdateKeys(ctx, func([]store.SigningKey) ([]store.SigningKey, error) {
-		return []store.SigningKey{a, a}, nil
+	if err := s.UpdateKeys(ctx, func([]token.SigningKey) ([]token.SigningKey, error) {
+		return []token.SigningKey{a, a}, nil
 	}); err == nil {
 		t.Fatal("duplicate ids accepted")
 	}
 }
 
-func testUpdateKeysError(t *testing.T, open func() store.Store) {
+func testUpdateKeysError(t *testing.T, open func() token.Store) {
 	s := open()
 	defer s.Close()
 	a := key("a", t0())
-	s.UpdateKeys(ctx, func([]store.SigningKey) ([]store.SigningKey, error) { return []store.SigningKey{a}, nil })
+	s.UpdateKeys(ctx, func([]token.SigningKey) ([]token.SigningKey, error) { return []token.SigningKey{a}, nil })
 	boom := errors.New("boom")
-	err := s.UpdateKeys(ctx, func([]store.SigningKey) ([]store.SigningKey, error) { return nil, boom })
+	err := s.UpdateKeys(ctx, func([]token.SigningKey) ([]token.SigningKey, error) { return nil, boom })
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
 	got, _ := s.Keys(ctx)
-	sameKeys(t, got, []store.SigningKey{a})
+	sameKeys(t, got, []token.SigningKey{a})
 }
 
-func testKeysReopen(t *testing.T, open func() store.Store) {
+func testKeysReopen(t *testing.T, open func() token.Store) {
 	s := open()
 	a := key("a", t0())
 	a.RetireTime = t0().Add(time.Minute)
-	if err := s.UpdateKeys(ctx, func([]store.SigningKey) ([]store.SigningKey, error) { return []store.SigningKey{a}, nil }); err != nil {
+	if err := s.UpdateKeys(ctx, func([]token.SigningKey) ([]token.SigningKey, error) { return []token.SigningKey{a}, nil }); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -146,10 +146,10 @@ func testKeysReopen(t *testing.T, open func() store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameKeys(t, got, []store.SigningKey{a})
+	sameKeys(t, got, []token.SigningKey{a})
 }
 
-func revMap(t *testing.T, s store.Store) map[string]time.Time {
+func revMap(t *testing.T, s token.Store) map[string]time.Time {
 	t.Helper()
 	rs, err := s.Revocations(ctx)
 	if err != nil {
@@ -162,18 +162,18 @@ func revMap(t *testing.T, s store.Store) map[string]time.Time {
 	return m
 }
 
-func testRevocations(t *testing.T, open func() store.Store) {
+func testRevocations(t *testing.T, open func() token.Store) {
 	s := open()
-	if err := s.Revoke(ctx, store.Revocation{JTI: "j1", Expiry: t0()}); err != nil {
+	if err := s.Revoke(ctx, token.Revocation{JTI: "j1", Expiry: t0()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke(ctx, store.Revocation{JTI: "j2", Expiry: t0().Add(time.Hour)}); err != nil {
+	if err := s.Revoke(ctx, token.Revocation{JTI: "j2", Expiry: t0().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke(ctx, store.Revocation{JTI: "j1", Expiry: t0().Add(time.Minute)}); err != nil { // replaces
+	if err := s.Revoke(ctx, token.Revocation{JTI: "j1", Expiry: t0().Add(time.Minute)}); err != nil { // replaces
 		t.Fatal(err)
 	}
-	if err := s.Revoke(ctx, store.Revocation{JTI: "", Expiry: t0()}); err == nil {
+	if err := s.Revoke(ctx, token.Revocation{JTI: "", Expiry: t0()}); err == nil {
 		t.Fatal("empty jti accepted")
 	}
 	s.Close()
@@ -185,13 +185,13 @@ func testRevocations(t *testing.T, open func() store.Store) {
 	}
 }
 
-func testConcurrentRevocations(t *testing.T, open func() store.Store) {
+func testConcurrentRevocations(t *testing.T, open func() token.Store) {
 	s := open()
 	defer s.Close()
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {
-			if err := s.Revoke(ctx, store.Revocation{JTI: fmt.Sprint("j", i), Expiry: t0()}); err != nil {
+			if err := s.Revoke(ctx, token.Revocation{JTI: fmt.Sprint("j", i), Expiry: t0()}); err != nil {
 				t.Error(err)
 			}
 		})
@@ -202,11 +202,11 @@ func testConcurrentRevocations(t *testing.T, open func() store.Store) {
 	}
 }
 
-func testSweep(t *testing.T, open func() store.Store) {
+func testSweep(t *testing.T, open func() token.Store) {
 	s := open()
 	defer s.Close()
 	for i := range 10 {
-		s.Revoke(ctx, store.Revocation{JTI: fmt.Sprint("j", i), Expiry: t0().Add(time.Duration(i) * time.Minute)})
+		s.Revoke(ctx, token.Revocation{JTI: fmt.Sprint("j", i), Expiry: t0().Add(time.Duration(i) * time.Minute)})
 	}
 	n, err := s.SweepRevocations(ctx, t0().Add(5*time.Minute))
 	if err != nil || n != 5 {
@@ -223,7 +223,7 @@ func testSweep(t *testing.T, open func() store.Store) {
 	}
 }
 
-func testClientSnapshot(t *testing.T, open func() store.Store) {
+func testClientSnapshot(t *testing.T, open func() token.Store) {
 	s := open()
 	got, err := s.ClientSnapshot(ctx)
 	if err != nil || got != nil {
@@ -244,15 +244,15 @@ func testClientSnapshot(t *testing.T, open func() store.Store) {
 	}
 }
 
-func testClosed(t *testing.T, open func() store.Store) {
+func testClosed(t *testing.T, open func() token.Store) {
 	s := open()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Keys(ctx); !errors.Is(err, store.ErrClosed) {
+	if _, err := s.Keys(ctx); !errors.Is(err, token.ErrClosed) {
 		t.Fatalf("Keys after Close: %v", err)
 	}
-	if err := s.Revoke(ctx, store.Revocation{JTI: "x", Expiry: t0()}); !errors.Is(err, store.ErrClosed) {
+	if err := s.Revoke(ctx, token.Revocation{JTI: "x", Expiry: t0()}); !errors.Is(err, token.ErrClosed) {
 		t.Fatalf("Revoke after Close: %v", err)
 	}
 }

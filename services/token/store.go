@@ -1,7 +1,8 @@
-// Package store defines what the token service persists in token.db: its signing keys, the revocation list,
-// the last client snapshot received from the registry, and the records of browser sign-in (interactions,
-// SSO sessions, authorization codes, refresh tokens, remembered consents, login failure counts). Implementations must pass storetest.Run.
-package store
+// Package token is the token service's domain: what it persists (signing keys, the revocation list, the last
+// client snapshot received from the registry, and the records of browser sign-in: interactions, SSO
+// sessions, authorization codes, refresh tokens, remembered consents, login failure counts) and the Store
+// contract every backend implements. Backends must pass storetest.Run.
+package token
 
 import (
 	"context"
@@ -35,7 +36,10 @@ type Revocation struct {
 }
 
 // Store is the token service's persistence. All methods are safe for concurrent use, take ctx first and
-// return data owned by the caller. A method that returns without error has made its change durable (fsync).
+// return data owned by the caller. A method that returns without error has made its change durable: it
+// survives a crash of the process (and, on a replicated backend, the loss of a minority of its nodes).
+// Update functions may run more than once (a backend may retry a compare-and-swap); they must not keep
+// state between runs.
 type Store interface {
 	AccountStore
 
@@ -46,8 +50,8 @@ type Store interface {
 	// retries. If update fails, nothing changes and its error is returned.
 	UpdateKeys(ctx context.Context, update func(old []SigningKey) ([]SigningKey, error)) error
 
-	// Revoke records a revocation (an existing one for the same jti is replaced). Concurrent calls share
-	// fsyncs.
+	// Revoke records a revocation (an existing one for the same jti is replaced). Concurrent calls may share
+	// one commit.
 	Revoke(ctx context.Context, r Revocation) error
 	// Revocations returns every recorded revocation, swept or not, in no particular order.
 	Revocations(ctx context.Context) ([]Revocation, error)

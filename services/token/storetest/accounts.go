@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
-// accountTests are the conformance tests of store.AccountStore; Run runs them with the others.
+// accountTests are the conformance tests of token.AccountStore; Run runs them with the others.
 var accountTests = []struct {
 	name string
-	fn   func(t *testing.T, open func() store.Store)
+	fn   func(t *testing.T, open func() token.Store)
 }{
 	{"DeleteAccountSessions", testDeleteAccountSessions},
 	{"DeleteAccountRefreshTokens", testDeleteAccountRefreshTokens},
@@ -22,27 +22,27 @@ var accountTests = []struct {
 
 // testAccountIncarnationStored: sessions, codes, refresh tokens and consents keep the account incarnation
 // they were stored with.
-func testAccountIncarnationStored(t *testing.T, open func() store.Store) {
+func testAccountIncarnationStored(t *testing.T, open func() token.Store) {
 	s := open()
 	defer s.Close()
 	exp := t0().Add(time.Hour)
-	if err := s.PutSession(ctx, store.Session{ID: h("s"), SID: "s", TenantID: "t", UserID: "u", Incarnation: "i1", Expiry: exp}); err != nil {
+	if err := s.PutSession(ctx, token.Session{ID: h("s"), SID: "s", TenantID: "t", UserID: "u", Incarnation: "i1", Expiry: exp}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutCode(ctx, store.AuthCode{Hash: h("c"), ClientID: "web", TenantID: "t", UserID: "u", Incarnation: "i2", Expiry: exp}); err != nil {
+	if err := s.PutCode(ctx, token.AuthCode{Hash: h("c"), ClientID: "web", TenantID: "t", UserID: "u", Incarnation: "i2", Expiry: exp}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutRefreshToken(ctx, store.RefreshToken{Hash: h("r"), FamilyID: "f", ClientID: "web", TenantID: "t", UserID: "u", Incarnation: "i3", Expiry: exp}); err != nil {
+	if err := s.PutRefreshToken(ctx, token.RefreshToken{Hash: h("r"), FamilyID: "f", ClientID: "web", TenantID: "t", UserID: "u", Incarnation: "i3", Expiry: exp}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutConsent(ctx, store.Consent{TenantID: "t", UserID: "u", ClientID: "web", Scopes: []string{"openid"}, Incarnation: "i4", Expiry: exp}); err != nil {
+	if err := s.PutConsent(ctx, token.Consent{TenantID: "t", UserID: "u", ClientID: "web", Scopes: []string{"openid"}, Incarnation: "i4", Expiry: exp}); err != nil {
 		t.Fatal(err)
 	}
 	se, err := s.Session(ctx, h("s"))
 	if err != nil || se.Incarnation != "i1" {
 		t.Fatalf("session: %+v, %v", se, err)
 	}
-	c, err := s.ConsumeCode(ctx, h("c"), func(store.AuthCode) error { return nil })
+	c, err := s.ConsumeCode(ctx, h("c"), func(token.AuthCode) error { return nil })
 	if err != nil || c.Incarnation != "i2" {
 		t.Fatalf("code: %+v, %v", c, err)
 	}
@@ -59,10 +59,10 @@ func testAccountIncarnationStored(t *testing.T, open func() store.Store) {
 // testDeleteAccountSessions: the sessions of the listed accounts go, in one call, and are returned; sessions
 // of another incarnation of the same user id, of another user or tenant stay; an empty batch changes
 // nothing; the deletion survives a reopen.
-func testDeleteAccountSessions(t *testing.T, open func() store.Store) {
+func testDeleteAccountSessions(t *testing.T, open func() token.Store) {
 	s := open()
 	exp := t0().Add(time.Hour)
-	sessions := []store.Session{
+	sessions := []token.Session{
 		{ID: h("a1"), SID: "a1", TenantID: "t", UserID: "alice", Incarnation: "inc1", AuthTime: t0(), Clients: []string{"web"}, Expiry: exp},
 		{ID: h("a2"), SID: "a2", TenantID: "t", UserID: "alice", Incarnation: "inc1", AuthTime: t0(), Expiry: exp},
 		{ID: h("a3"), SID: "a3", TenantID: "t", UserID: "alice", Incarnation: "inc2", AuthTime: t0(), Expiry: exp}, // re-created alice
@@ -77,7 +77,7 @@ func testDeleteAccountSessions(t *testing.T, open func() store.Store) {
 	if got, err := s.DeleteAccountSessions(ctx, nil); err != nil || len(got) != 0 {
 		t.Fatalf("empty batch: %v, %v", got, err)
 	}
-	got, err := s.DeleteAccountSessions(ctx, []store.Account{
+	got, err := s.DeleteAccountSessions(ctx, []token.Account{
 		{TenantID: "t", UserID: "alice", Incarnation: "inc1"},
 		{TenantID: "t", UserID: "bob", Incarnation: ""},
 		{TenantID: "t", UserID: "nobody", Incarnation: "x"},
@@ -101,12 +101,12 @@ func testDeleteAccountSessions(t *testing.T, open func() store.Store) {
 	defer s.Close()
 	for _, se := range sessions {
 		_, err := s.Session(ctx, se.ID)
-		gone := errors.Is(err, store.ErrNotFound)
+		gone := errors.Is(err, token.ErrNotFound)
 		if want := slices.Contains(sids, se.SID); gone != want {
 			t.Fatalf("session %s after reopen: %v; want gone=%t", se.SID, err, want)
 		}
 	}
-	if again, err := s.DeleteAccountSessions(ctx, []store.Account{{TenantID: "t", UserID: "alice", Incarnation: "inc1"}}); err != nil || len(again) != 0 {
+	if again, err := s.DeleteAccountSessions(ctx, []token.Account{{TenantID: "t", UserID: "alice", Incarnation: "inc1"}}); err != nil || len(again) != 0 {
 		t.Fatalf("second deletion: %v, %v; want nothing", again, err)
 	}
 }
@@ -114,11 +114,11 @@ func testDeleteAccountSessions(t *testing.T, open func() store.Store) {
 // testDeleteAccountRefreshTokens: every refresh token of the listed accounts goes, used or not, and the
 // distinct families are returned once each; other incarnations, users and tenants keep theirs; a deleted
 // token can be neither rotated nor looked up.
-func testDeleteAccountRefreshTokens(t *testing.T, open func() store.Store) {
+func testDeleteAccountRefreshTokens(t *testing.T, open func() token.Store) {
 	s := open()
 	defer s.Close()
 	exp := t0().Add(time.Hour)
-	tokens := []store.RefreshToken{
+	tokens := []token.RefreshToken{
 		{Hash: h("r1"), FamilyID: "f1", ClientID: "web", TenantID: "t", UserID: "alice", Incarnation: "inc1", Expiry: exp},
 		{Hash: h("r2"), FamilyID: "f1", ClientID: "web", TenantID: "t", UserID: "alice", Incarnation: "inc1", Expiry: exp},
 		{Hash: h("r3"), FamilyID: "f2", ClientID: "app", TenantID: "t", UserID: "alice", Incarnation: "inc1", Expiry: exp},
@@ -131,13 +131,13 @@ func testDeleteAccountRefreshTokens(t *testing.T, open func() store.Store) {
 		}
 	}
 	// r1 rotated to r6: r1 is used, r6 carries the family on.
-	if _, err := rotateNoGrace(ctx, s, h("r1"), func(old store.RefreshToken) (store.RefreshToken, error) {
+	if _, err := rotateNoGrace(ctx, s, h("r1"), func(old token.RefreshToken) (token.RefreshToken, error) {
 		old.Hash = h("r6")
 		return old, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	fams, err := s.DeleteAccountRefreshTokens(ctx, []store.Account{{TenantID: "t", UserID: "alice", Incarnation: "inc1"}})
+	fams, err := s.DeleteAccountRefreshTokens(ctx, []token.Account{{TenantID: "t", UserID: "alice", Incarnation: "inc1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,13 +146,13 @@ func testDeleteAccountRefreshTokens(t *testing.T, open func() store.Store) {
 		t.Fatalf("ended families %v; want f1 f2", fams)
 	}
 	for _, k := range []string{"r1", "r2", "r3", "r6"} {
-		if _, err := s.RefreshToken(ctx, h(k)); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.RefreshToken(ctx, h(k)); !errors.Is(err, token.ErrNotFound) {
 			t.Fatalf("token %s after deletion: %v; want ErrNotFound", k, err)
 		}
-		if _, err := rotateNoGrace(ctx, s, h(k), func(old store.RefreshToken) (store.RefreshToken, error) {
+		if _, err := rotateNoGrace(ctx, s, h(k), func(old token.RefreshToken) (token.RefreshToken, error) {
 			old.Hash = h("n" + k)
 			return old, nil
-		}); !errors.Is(err, store.ErrNotFound) {
+		}); !errors.Is(err, token.ErrNotFound) {
 			t.Fatalf("rotating deleted token %s: %v; want ErrNotFound", k, err)
 		}
 	}

@@ -1,9 +1,9 @@
 // Package memstore is an in-memory implementation of the token service's store, for tests and for running
-// without a disk. It answers every method as the bbolt store (services/token/store/boltstore) does and
-// passes the same conformance suite (services/token/store/storetest).
+// without a disk. It answers every method as the bbolt store (services/token/bboltstore) does and
+// passes the same conformance suite (services/token/storetest).
 //
 // A memory store keeps its data only in the process: everything in it is lost when the process ends. "Made
-// durable" in the store.Store contract means, here, visible to every later call on a handle over the same
+// durable" in the token.Store contract means, here, visible to every later call on a handle over the same
 // data (Reopen).
 //
 // Concurrency: every method is safe for concurrent use. One mutex guards all the data, so each method is
@@ -25,20 +25,20 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/authsuite/authsuite/services/token/store"
+	"github.com/authsuite/authsuite/services/token"
 )
 
 // maxKeySize is the longest signing key id and jti the bbolt store can keep (bbolt's MaxKeySize); the memory
 // store refuses longer ones alike.
 const maxKeySize = 32768
 
-// Store is a store.Store in memory. The zero value is not usable; call New.
+// Store is a token.Store in memory. The zero value is not usable; call New.
 type Store struct {
 	d      *data
 	closed atomic.Bool
 }
 
-var _ store.Store = (*Store)(nil)
+var _ token.Store = (*Store)(nil)
 
 // data is what the handles over one memory store share.
 type data struct {
@@ -77,7 +77,7 @@ func New() *Store {
 // show if memory survived it. Closing one handle does not close the other.
 func (s *Store) Reopen() *Store { return &Store{d: s.d} }
 
-// Close closes this handle: its methods return store.ErrClosed afterwards. The data stays for other handles
+// Close closes this handle: its methods return token.ErrClosed afterwards. The data stays for other handles
 // (Reopen). Closing twice is harmless.
 func (s *Store) Close() error {
 	s.closed.Store(true)
@@ -86,7 +86,7 @@ func (s *Store) Close() error {
 
 func (s *Store) check(ctx context.Context) error {
 	if s.closed.Load() {
-		return store.ErrClosed
+		return token.ErrClosed
 	}
 	return ctx.Err()
 }
@@ -112,13 +112,13 @@ func (s *Store) write(ctx context.Context, fn func(d *data) error) error {
 	return fn(s.d)
 }
 
-func (d *data) sortedKeys() []store.SigningKey {
+func (d *data) sortedKeys() []token.SigningKey {
 	ids := make([]string, 0, len(d.keys))
 	for id := range d.keys {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids) // the bbolt store's order among keys created at the same time
-	keys := make([]store.SigningKey, 0, len(ids))
+	keys := make([]token.SigningKey, 0, len(ids))
 	for _, id := range ids {
 		keys = append(keys, d.keys[id].domain())
 	}
@@ -129,9 +129,9 @@ func (d *data) sortedKeys() []store.SigningKey {
 	return keys
 }
 
-// Keys implements store.Store.
-func (s *Store) Keys(ctx context.Context) ([]store.SigningKey, error) {
-	var keys []store.SigningKey
+// Keys implements token.Store.
+func (s *Store) Keys(ctx context.Context) ([]token.SigningKey, error) {
+	var keys []token.SigningKey
 	err := s.read(ctx, func(d *data) error {
 		keys = d.sortedKeys()
 		return nil
@@ -139,8 +139,8 @@ func (s *Store) Keys(ctx context.Context) ([]store.SigningKey, error) {
 	return keys, err
 }
 
-// UpdateKeys implements store.Store. update runs once.
-func (s *Store) UpdateKeys(ctx context.Context, update func([]store.SigningKey) ([]store.SigningKey, error)) error {
+// UpdateKeys implements token.Store. update runs once.
+func (s *Store) UpdateKeys(ctx context.Context, update func([]token.SigningKey) ([]token.SigningKey, error)) error {
 	return s.write(ctx, func(d *data) error {
 		next, err := update(d.sortedKeys())
 		if err != nil {
@@ -161,8 +161,8 @@ func (s *Store) UpdateKeys(ctx context.Context, update func([]store.SigningKey) 
 	})
 }
 
-// Revoke implements store.Store.
-func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
+// Revoke implements token.Store.
+func (s *Store) Revoke(ctx context.Context, r token.Revocation) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
@@ -178,19 +178,19 @@ func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 	})
 }
 
-// Revocations implements store.Store.
-func (s *Store) Revocations(ctx context.Context) ([]store.Revocation, error) {
-	var out []store.Revocation
+// Revocations implements token.Store.
+func (s *Store) Revocations(ctx context.Context) ([]token.Revocation, error) {
+	var out []token.Revocation
 	err := s.read(ctx, func(d *data) error {
 		for jti, exp := range d.revocations {
-			out = append(out, store.Revocation{JTI: jti, Expiry: exp})
+			out = append(out, token.Revocation{JTI: jti, Expiry: exp})
 		}
 		return nil
 	})
 	return out, err
 }
 
-// SweepRevocations implements store.Store.
+// SweepRevocations implements token.Store.
 func (s *Store) SweepRevocations(ctx context.Context, t time.Time) (int, error) {
 	n := 0
 	err := s.write(ctx, func(d *data) error {
@@ -205,7 +205,7 @@ func (s *Store) SweepRevocations(ctx context.Context, t time.Time) (int, error) 
 	return n, err
 }
 
-// PutClientSnapshot implements store.Store.
+// PutClientSnapshot implements token.Store.
 func (s *Store) PutClientSnapshot(ctx context.Context, snap []byte) error {
 	v := bytes.Clone(snap)
 	if v == nil {
@@ -217,7 +217,7 @@ func (s *Store) PutClientSnapshot(ctx context.Context, snap []byte) error {
 	})
 }
 
-// ClientSnapshot implements store.Store.
+// ClientSnapshot implements token.Store.
 func (s *Store) ClientSnapshot(ctx context.Context) ([]byte, error) {
 	var out []byte
 	err := s.read(ctx, func(d *data) error {

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authsuite/authsuite/services/token/store"
-	"github.com/authsuite/authsuite/services/token/store/boltstore"
-	"github.com/authsuite/authsuite/services/token/store/memstore"
+	"github.com/authsuite/authsuite/services/token"
+	"github.com/authsuite/authsuite/services/token/bboltstore"
+	"github.com/authsuite/authsuite/services/token/memstore"
 )
 
 // FuzzAgainstBoltstore runs one sequence of operations, decoded from the input, on a memory store and on a
@@ -41,7 +41,7 @@ func FuzzAgainstBoltstore(f *testing.F) {
 		if len(in) > 400 {
 			return
 		}
-		bs, err := boltstore.Open(filepath.Join(t.TempDir(), "token.db"))
+		bs, err := bboltstore.Open(filepath.Join(t.TempDir(), "token.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func FuzzAgainstBoltstore(f *testing.F) {
 		r := &opReader{in: in}
 		for step := 0; !r.done(); step++ {
 			op := r.next()
-			var apply func(s store.Store) string
+			var apply func(s token.Store) string
 			apply, name := r.op(op)
 			if apply == nil {
 				continue
@@ -69,7 +69,7 @@ func FuzzAgainstBoltstore(f *testing.F) {
 // TestDifferentialOddCases pins answers where a careless memory store would differ from the bbolt one:
 // expiries kept to the second, an empty client snapshot, a nil and an empty scope list.
 func TestDifferentialOddCases(t *testing.T) {
-	bs, err := boltstore.Open(filepath.Join(t.TempDir(), "token.db"))
+	bs, err := bboltstore.Open(filepath.Join(t.TempDir(), "token.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,12 +78,12 @@ func TestDifferentialOddCases(t *testing.T) {
 	defer ms.Close()
 	ctx := t.Context()
 	half := base.Add(1500 * time.Millisecond)
-	for _, s := range []store.Store{bs, ms} {
+	for _, s := range []token.Store{bs, ms} {
 		must(t, s.PutClientSnapshot(ctx, nil))
-		must(t, s.PutRefreshToken(ctx, store.RefreshToken{Hash: key(0), Scopes: []string{}, Expiry: half}))
-		must(t, s.PutRefreshToken(ctx, store.RefreshToken{Hash: key(1), Expiry: half}))
+		must(t, s.PutRefreshToken(ctx, token.RefreshToken{Hash: key(0), Scopes: []string{}, Expiry: half}))
+		must(t, s.PutRefreshToken(ctx, token.RefreshToken{Hash: key(1), Expiry: half}))
 	}
-	for _, s := range []store.Store{bs, ms} {
+	for _, s := range []token.Store{bs, ms} {
 		snap, err := s.ClientSnapshot(ctx)
 		if err != nil || snap == nil || len(snap) != 0 {
 			t.Fatalf("%T: empty snapshot read back as %#v, %v", s, snap, err)
@@ -162,37 +162,37 @@ func (r *opReader) peek(i int) byte {
 
 // op decodes the arguments of operation op and answers a function running it on a store and describing
 // what it answered.
-func (r *opReader) op(op byte) (func(store.Store) string, string) {
+func (r *opReader) op(op byte) (func(token.Store) string, string) {
 	ctx := context.Background()
 	a, b, c, d := r.peek(0), r.peek(1), r.peek(2), r.peek(3) // each operation takes what it needs
 	take := func(n int) { r.pos = min(r.pos+n, len(r.in)) }
 	switch op % 27 {
 	case 0:
 		take(2)
-		return func(s store.Store) string {
-			return show(s.PutInteraction(ctx, store.Interaction{ID: key(a), ClientID: str("c", b), Scopes: []string{"openid"}, Prompt: []string{}, MaxAge: -1, Expiry: at(b)}))
+		return func(s token.Store) string {
+			return show(s.PutInteraction(ctx, token.Interaction{ID: key(a), ClientID: str("c", b), Scopes: []string{"openid"}, Prompt: []string{}, MaxAge: -1, Expiry: at(b)}))
 		}, "PutInteraction"
 	case 1:
 		take(1)
-		return func(s store.Store) string { return show(s.Interaction(ctx, key(a))) }, "Interaction"
+		return func(s token.Store) string { return show(s.Interaction(ctx, key(a))) }, "Interaction"
 	case 2:
 		take(1)
-		return func(s store.Store) string { return show(s.DeleteInteraction(ctx, key(a))) }, "DeleteInteraction"
+		return func(s token.Store) string { return show(s.DeleteInteraction(ctx, key(a))) }, "DeleteInteraction"
 	case 3:
 		take(3)
-		return func(s store.Store) string {
-			return show(s.PutSession(ctx, store.Session{ID: key(a), SID: str("sid", b), TenantID: "t", UserID: str("u", c%2), Incarnation: str("i", c/2%2),
+		return func(s token.Store) string {
+			return show(s.PutSession(ctx, token.Session{ID: key(a), SID: str("sid", b), TenantID: "t", UserID: str("u", c%2), Incarnation: str("i", c/2%2),
 				Clients: []string{}, AuthTime: at(c), Expiry: at(b + c)}))
 		}, "PutSession"
 	case 4:
 		take(1)
-		return func(s store.Store) string { return show(s.Session(ctx, key(a))) }, "Session"
+		return func(s token.Store) string { return show(s.Session(ctx, key(a))) }, "Session"
 	case 5:
 		take(2)
-		return func(s store.Store) string {
-			return show(s.UpdateSession(ctx, key(a), func(o store.Session) (store.Session, error) {
+		return func(s token.Store) string {
+			return show(s.UpdateSession(ctx, key(a), func(o token.Session) (token.Session, error) {
 				if b%4 == 3 {
-					return store.Session{}, errBoom
+					return token.Session{}, errBoom
 				}
 				o.SID, o.Clients, o.Expiry = str("sid", b), append(o.Clients, "x"), at(b)
 				o.ID = key(b) // cannot change the key
@@ -201,19 +201,19 @@ func (r *opReader) op(op byte) (func(store.Store) string, string) {
 		}, "UpdateSession"
 	case 6:
 		take(1)
-		return func(s store.Store) string { return show(s.DeleteSession(ctx, key(a))) }, "DeleteSession"
+		return func(s token.Store) string { return show(s.DeleteSession(ctx, key(a))) }, "DeleteSession"
 	case 7:
 		take(1)
-		return func(s store.Store) string { return show(s.SessionBySID(ctx, str("sid", a))) }, "SessionBySID"
+		return func(s token.Store) string { return show(s.SessionBySID(ctx, str("sid", a))) }, "SessionBySID"
 	case 8:
 		take(2)
-		return func(s store.Store) string {
-			return show(s.PutCode(ctx, store.AuthCode{Hash: key(a), ClientID: "web", FamilyID: str("f", b), Scopes: nil, Used: b%7 == 6, Expiry: at(b)}))
+		return func(s token.Store) string {
+			return show(s.PutCode(ctx, token.AuthCode{Hash: key(a), ClientID: "web", FamilyID: str("f", b), Scopes: nil, Used: b%7 == 6, Expiry: at(b)}))
 		}, "PutCode"
 	case 9:
 		take(2)
-		return func(s store.Store) string {
-			return show(s.ConsumeCode(ctx, key(a), func(c store.AuthCode) error {
+		return func(s token.Store) string {
+			return show(s.ConsumeCode(ctx, key(a), func(c token.AuthCode) error {
 				if b%3 == 2 {
 					return errBoom
 				}
@@ -222,17 +222,17 @@ func (r *opReader) op(op byte) (func(store.Store) string, string) {
 		}, "ConsumeCode"
 	case 10:
 		take(3)
-		return func(s store.Store) string {
-			return show(s.PutRefreshToken(ctx, store.RefreshToken{Hash: key(a), FamilyID: str("f", b), TenantID: "t", UserID: str("u", c%2),
+		return func(s token.Store) string {
+			return show(s.PutRefreshToken(ctx, token.RefreshToken{Hash: key(a), FamilyID: str("f", b), TenantID: "t", UserID: str("u", c%2),
 				Incarnation: str("i", c/2%2), Scopes: []string{"openid"}, Used: c%9 == 8, Expiry: at(b + 8), IssueTime: at(c)}))
 		}, "PutRefreshToken"
 	case 11:
 		take(4)
-		return func(s store.Store) string {
-			g := store.RefreshGrace{Now: at(b), Window: time.Duration(c%4) * time.Second, Sealed: []byte(str("sealed", d))}
-			return show(s.RotateRefreshTokenGrace(ctx, key(a), g, func(o store.RefreshToken) (store.RefreshToken, error) {
+		return func(s token.Store) string {
+			g := token.RefreshGrace{Now: at(b), Window: time.Duration(c%4) * time.Second, Sealed: []byte(str("sealed", d))}
+			return show(s.RotateRefreshTokenGrace(ctx, key(a), g, func(o token.RefreshToken) (token.RefreshToken, error) {
 				if d%6 == 5 {
-					return store.RefreshToken{}, errBoom
+					return token.RefreshToken{}, errBoom
 				}
 				o.Hash, o.Scopes = key(c/4), append(o.Scopes, "x")
 				return o, nil
@@ -240,23 +240,23 @@ func (r *opReader) op(op byte) (func(store.Store) string, string) {
 		}, "RotateRefreshTokenGrace"
 	case 12:
 		take(1)
-		return func(s store.Store) string { return show(s.RefreshToken(ctx, key(a))) }, "RefreshToken"
+		return func(s token.Store) string { return show(s.RefreshToken(ctx, key(a))) }, "RefreshToken"
 	case 13:
 		take(1)
-		return func(s store.Store) string {
-			return show(s.PutConsent(ctx, store.Consent{TenantID: str("t", a), UserID: str("u", a/5), ClientID: "web", Scopes: []string{"openid"}, Expiry: at(a)}))
+		return func(s token.Store) string {
+			return show(s.PutConsent(ctx, token.Consent{TenantID: str("t", a), UserID: str("u", a/5), ClientID: "web", Scopes: []string{"openid"}, Expiry: at(a)}))
 		}, "PutConsent"
 	case 14:
 		take(1)
-		return func(s store.Store) string { return show(s.Consent(ctx, str("t", a), str("u", a/5), "web")) }, "Consent"
+		return func(s token.Store) string { return show(s.Consent(ctx, str("t", a), str("u", a/5), "web")) }, "Consent"
 	case 15:
 		take(3)
 		keys := []string{str("k", a)}
 		if a%3 != 0 {
 			keys = append(keys, str("k", a/3))
 		}
-		return func(s store.Store) string {
-			return show(s.UpdateLoginFailureSet(ctx, keys, func(fs []store.LoginFailures) ([]store.LoginFailures, error) {
+		return func(s token.Store) string {
+			return show(s.UpdateLoginFailureSet(ctx, keys, func(fs []token.LoginFailures) ([]token.LoginFailures, error) {
 				switch c % 5 {
 				case 3:
 					return nil, errBoom
@@ -274,49 +274,49 @@ func (r *opReader) op(op byte) (func(store.Store) string, string) {
 		}, "UpdateLoginFailureSet"
 	case 16:
 		take(1)
-		return func(s store.Store) string { return show(s.LoginFailures(ctx, str("k", a))) }, "LoginFailures"
+		return func(s token.Store) string { return show(s.LoginFailures(ctx, str("k", a))) }, "LoginFailures"
 	case 17:
 		take(1)
-		return func(s store.Store) string { return show(s.SweepExpired(ctx, at(a))) }, "SweepExpired"
+		return func(s token.Store) string { return show(s.SweepExpired(ctx, at(a))) }, "SweepExpired"
 	case 18:
 		take(1)
-		accts := []store.Account{{TenantID: "t", UserID: str("u", a%2), Incarnation: str("i", a/2%2)}}
-		return func(s store.Store) string {
+		accts := []token.Account{{TenantID: "t", UserID: str("u", a%2), Incarnation: str("i", a/2%2)}}
+		return func(s token.Store) string {
 			got, err := s.DeleteAccountSessions(ctx, accts)
-			slices.SortFunc(got, func(x, y store.Session) int { return bytes.Compare(x.ID, y.ID) })
+			slices.SortFunc(got, func(x, y token.Session) int { return bytes.Compare(x.ID, y.ID) })
 			return show(got, err)
 		}, "DeleteAccountSessions"
 	case 19:
 		take(1)
-		accts := []store.Account{{TenantID: "t", UserID: str("u", a%2), Incarnation: str("i", a/2%2)}}
-		return func(s store.Store) string {
+		accts := []token.Account{{TenantID: "t", UserID: str("u", a%2), Incarnation: str("i", a/2%2)}}
+		return func(s token.Store) string {
 			got, err := s.DeleteAccountRefreshTokens(ctx, accts)
 			slices.Sort(got)
 			return show(got, err)
 		}, "DeleteAccountRefreshTokens"
 	case 20:
 		take(2)
-		return func(s store.Store) string {
-			return show(s.Revoke(ctx, store.Revocation{JTI: str("j", a), Expiry: at(b)}))
+		return func(s token.Store) string {
+			return show(s.Revoke(ctx, token.Revocation{JTI: str("j", a), Expiry: at(b)}))
 		}, "Revoke"
 	case 21:
-		return func(s store.Store) string {
+		return func(s token.Store) string {
 			got, err := s.Revocations(ctx)
-			slices.SortFunc(got, func(x, y store.Revocation) int { return cmp.Compare(x.JTI, y.JTI) })
+			slices.SortFunc(got, func(x, y token.Revocation) int { return cmp.Compare(x.JTI, y.JTI) })
 			return show(got, err)
 		}, "Revocations"
 	case 22:
 		take(1)
-		return func(s store.Store) string { return show(s.SweepRevocations(ctx, at(a))) }, "SweepRevocations"
+		return func(s token.Store) string { return show(s.SweepRevocations(ctx, at(a))) }, "SweepRevocations"
 	case 23:
 		take(1)
-		return func(s store.Store) string {
-			return show(s.UpdateKeys(ctx, func(old []store.SigningKey) ([]store.SigningKey, error) {
+		return func(s token.Store) string {
+			return show(s.UpdateKeys(ctx, func(old []token.SigningKey) ([]token.SigningKey, error) {
 				switch a % 4 {
 				case 0:
 					return nil, errBoom
 				case 1:
-					return append(old, store.SigningKey{ID: str("kid", a), Alg: "ES256", Private: []byte{}, CreateTime: at(a / 4)}), nil
+					return append(old, token.SigningKey{ID: str("kid", a), Alg: "ES256", Private: []byte{}, CreateTime: at(a / 4)}), nil
 				case 2:
 					if len(old) > 0 {
 						old[0].RetireTime = at(a)
@@ -327,16 +327,16 @@ func (r *opReader) op(op byte) (func(store.Store) string, string) {
 			}))
 		}, "UpdateKeys"
 	case 24:
-		return func(s store.Store) string { return show(s.Keys(ctx)) }, "Keys"
+		return func(s token.Store) string { return show(s.Keys(ctx)) }, "Keys"
 	case 25:
 		take(1)
 		var snap []byte
 		if a%3 != 0 {
 			snap = []byte(str("snap", a))
 		}
-		return func(s store.Store) string { return show(s.PutClientSnapshot(ctx, snap)) }, "PutClientSnapshot"
+		return func(s token.Store) string { return show(s.PutClientSnapshot(ctx, snap)) }, "PutClientSnapshot"
 	case 26:
-		return func(s store.Store) string { return show(s.ClientSnapshot(ctx)) }, "ClientSnapshot"
+		return func(s token.Store) string { return show(s.ClientSnapshot(ctx)) }, "ClientSnapshot"
 	}
 	return nil, ""
 }
@@ -356,7 +356,7 @@ func show(vs ...any) string {
 }
 
 func errClass(err error) string {
-	for _, e := range []error{store.ErrNotFound, store.ErrUsed, store.ErrClosed, errBoom} {
+	for _, e := range []error{token.ErrNotFound, token.ErrUsed, token.ErrClosed, errBoom} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}

@@ -1,4 +1,4 @@
-package boltstore_test
+package bboltstore_test
 
 import (
 	"os"
@@ -9,14 +9,14 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/authsuite/authsuite/services/token/store"
-	"github.com/authsuite/authsuite/services/token/store/boltstore"
-	"github.com/authsuite/authsuite/services/token/store/storetest"
+	"github.com/authsuite/authsuite/services/token"
+	"github.com/authsuite/authsuite/services/token/bboltstore"
+	"github.com/authsuite/authsuite/services/token/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, path string) store.Store {
-		s, err := boltstore.Open(path)
+	storetest.Run(t, func(t *testing.T, path string) token.Store {
+		s, err := bboltstore.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,19 +47,19 @@ func TestSchemaVersionMismatch(t *testing.T) {
 		return b.Put([]byte("schema_version"), []byte("99"))
 	})
 	db.Close()
-	if _, err := boltstore.Open(path); err == nil || !strings.Contains(err.Error(), "schema version") {
+	if _, err := bboltstore.Open(path); err == nil || !strings.Contains(err.Error(), "schema version") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestLockedFileFailsFast(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "token.db")
-	s, err := boltstore.Open(path)
+	s, err := bboltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := boltstore.Open(path); err == nil {
+	if _, err := bboltstore.Open(path); err == nil {
 		t.Fatal("second open of a locked file succeeded")
 	}
 	if _, err := os.Stat(path); err != nil {
@@ -89,7 +89,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	s, err := boltstore.Open(path)
+	s, err := bboltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if snap, err := s.ClientSnapshot(t.Context()); err != nil || string(snap) != "sealed" {
 		t.Fatalf("snapshot after migration: %q, %v", snap, err)
 	}
-	if err := s.PutSession(t.Context(), store.Session{ID: []byte("0123456789abcdef0123456789abcdef"), Expiry: time.Now()}); err != nil {
+	if err := s.PutSession(t.Context(), token.Session{ID: []byte("0123456789abcdef0123456789abcdef"), Expiry: time.Now()}); err != nil {
 		t.Fatalf("sign-in bucket missing: %v", err)
 	}
 	s.DB().View(func(tx *bolt.Tx) error {
@@ -118,11 +118,11 @@ func TestMigrateFromSchema2IndexesSessions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "token.db")
 	id := []byte("0123456789abcdef0123456789abcdef")
 	exp := time.Now().Add(time.Hour).Truncate(time.Second)
-	s, err := boltstore.Open(path)
+	s, err := bboltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutSession(t.Context(), store.Session{ID: id, SID: "sid-old", UserID: "u", Expiry: exp}); err != nil {
+	if err := s.PutSession(t.Context(), token.Session{ID: id, SID: "sid-old", UserID: "u", Expiry: exp}); err != nil {
 		t.Fatal(err)
 	}
 	// Make the file what schema 2 wrote: no index bucket, version 2.
@@ -136,7 +136,7 @@ func TestMigrateFromSchema2IndexesSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err = boltstore.Open(path)
+	s, err = bboltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/authsuite/authsuite/internal/changelog"
 )
 
 // ErrClosed is returned by every method after Close.
@@ -35,6 +37,15 @@ type Revocation struct {
 	Expiry time.Time
 }
 
+// Change is one change that Watch reports: what replicas cache from the store. Exactly one field is set:
+// Revocation for a revocation recorded (Revoke), KeysChanged for a change of the signing key set
+// (UpdateKeys; the watcher re-reads Keys). Sweeping expired revocations is not reported: a revocation
+// past its Expiry no longer matters to anyone. Everything else is read from the store per request.
+type Change struct {
+	Revocation  *Revocation
+	KeysChanged bool
+}
+
 // Store is the token service's persistence. All methods are safe for concurrent use, take ctx first and
 // return data owned by the caller. A method that returns without error has made its change durable: it
 // survives a crash of the process (and, on a replicated backend, the loss of a minority of its nodes).
@@ -49,6 +60,18 @@ type Store interface {
 	// transaction with the current keys (ordered by CreateTime) and may be called again if the transaction
 	// retries. If update fails, nothing changes and its error is returned.
 	UpdateKeys(ctx context.Context, update func(old []SigningKey) ([]SigningKey, error)) error
+
+	// Revision returns a revision at or after every write this store value has acknowledged, without I/O.
+	// Revisions grow with every commit Watch reports (a backend with a global revision, such as etcd, also
+	// moves it on other writes).
+	Revision() int64
+	// Watch calls fn with every commit after revision from, in revision order, then with every later commit
+	// as it happens, until ctx ends (ctx.Err() is returned) or fn fails (its error is returned as is). It
+	// returns changelog.ErrCompacted (wrapped or as is) when the history after from is no longer kept: the
+	// caller then re-reads Revocations and Keys and watches from the Revision noted before reading. A Batch
+	// with no Changes is a progress report: every commit up to its Revision was delivered. Batches may
+	// be shared between watchers: fn must not change them.
+	Watch(ctx context.Context, from int64, fn func(changelog.Batch[Change]) error) error
 
 	// Revoke records a revocation (an existing one for the same jti is replaced). Concurrent calls may share
 	// one commit.

@@ -36,16 +36,24 @@ var (
 	// the sweep drops both together.
 	bucketSessionSIDs = []byte("session_sids")
 
+	// bucketWatch holds keyRevision → the 8-byte big-endian revision of the last commit Watch reports. It is
+	// created in files written before it existed (which then start at revision 0); it changes no other
+	// bucket, so it needs no schema step.
+	bucketWatch = []byte("watch")
+
 	allBuckets = [][]byte{bucketKeys, bucketRevocations, bucketClients,
 		bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures,
-		bucketSessionSIDs}
+		bucketSessionSIDs, bucketWatch}
 	// expiringBuckets are the buckets SweepExpired sweeps.
 	expiringBuckets = [][]byte{bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures,
 		bucketSessionSIDs}
 )
 
-// keyClientSnapshot is the one key of bucketClients.
-var keyClientSnapshot = []byte("snapshot")
+// keyClientSnapshot is the one key of bucketClients; keyRevision the one key of bucketWatch.
+var (
+	keyClientSnapshot = []byte("snapshot")
+	keyRevision       = []byte("revision")
+)
 
 // schemaVersion is the layout this code reads and writes.
 const schemaVersion = "3"

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/services/token"
 )
 
@@ -56,7 +57,13 @@ type data struct {
 	refresh      map[string]*refreshRec
 	consents     map[string]*consentRec // keyed by consentKey
 	failures     map[string]*failuresRec
+
+	// log gets the commits Watch reports, appended under mu so that revisions follow commit order.
+	log *changelog.Log[token.Change]
 }
+
+// historyCommits is how many recent commits Watch can replay.
+const historyCommits = 4096
 
 // New returns an empty memory store.
 func New() *Store {
@@ -70,6 +77,7 @@ func New() *Store {
 		refresh:      map[string]*refreshRec{},
 		consents:     map[string]*consentRec{},
 		failures:     map[string]*failuresRec{},
+		log:          changelog.New[token.Change](0, historyCommits),
 	}}
 }
 
@@ -157,6 +165,7 @@ func (s *Store) UpdateKeys(ctx context.Context, update func([]token.SigningKey) 
 			recs[k.ID] = keyToRec(k)
 		}
 		d.keys = recs
+		d.log.Append(token.Change{KeysChanged: true})
 		return nil
 	})
 }
@@ -172,10 +181,24 @@ func (s *Store) Revoke(ctx context.Context, r token.Revocation) error {
 	if len(r.JTI) > maxKeySize {
 		return errors.New("revoke: jti too long")
 	}
+	rev := token.Revocation{JTI: r.JTI, Expiry: expiry(r.Expiry)}
 	return s.write(ctx, func(d *data) error {
-		d.revocations[r.JTI] = expiry(r.Expiry)
+		d.revocations[r.JTI] = rev.Expiry
+		d.log.Append(token.Change{Revocation: &rev})
 		return nil
 	})
+}
+
+// Revision implements token.Store.
+func (s *Store) Revision() int64 { return s.d.log.Revision() }
+
+// Watch implements token.Store. The history it replays is the last historyCommits commits; a watcher asking
+// for older ones gets changelog.ErrCompacted.
+func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[token.Change]) error) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	return s.d.log.Watch(ctx, from, fn)
 }
 
 // Revocations implements token.Store.

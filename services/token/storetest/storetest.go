@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, signinTests...)
 	tests = append(tests, throttleTests...)
 	tests = append(tests, accountTests...)
+	tests = append(tests, watchTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "token.db")

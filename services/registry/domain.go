@@ -154,3 +154,43 @@ func (c Client) Clone() Client {
 	c.Secrets = secrets
 	return c
 }
+
+// Change is one change of a commit, as Store.Watch reports it. Exactly one field is set: Tenant, Client or
+// User is the record as stored after a create or update (secrets included); DeletedTenant and DeletedClient
+// are the IDs of deleted records; DeletedUser is the deleted user as it was, incarnation included. A deleted
+// tenant's clients and users are gone with it; their individual deletions may or may not be reported.
+type Change struct {
+	Tenant        *Tenant
+	DeletedTenant string
+	Client        *Client
+	DeletedClient string
+	User          *User
+	DeletedUser   *User
+}
+
+// Clone returns a deep copy of ch, so a watcher may keep or modify it without touching another's.
+func (ch Change) Clone() Change {
+	if ch.Tenant != nil {
+		t := *ch.Tenant
+		ch.Tenant = &t
+	}
+	if ch.Client != nil {
+		c := ch.Client.Clone()
+		ch.Client = &c
+	}
+	if ch.User != nil {
+		u := ch.User.Clone()
+		ch.User = &u
+	}
+	if ch.DeletedUser != nil {
+		u := ch.DeletedUser.Clone()
+		ch.DeletedUser = &u
+	}
+	return ch
+}
+
+// Clone returns a deep copy of u, so callers may modify Roles without touching the original.
+func (u User) Clone() User {
+	u.Roles = slices.Clone(u.Roles)
+	return u
+}

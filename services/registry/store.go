@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/authsuite/authsuite/internal/access"
+	"github.com/authsuite/authsuite/internal/changelog"
 )
 
 // ListOptions selects one page of a listing ordered by key. After is the key of the last item of the previous
@@ -32,12 +33,23 @@ func (o ListOptions) EffectiveLimit() int {
 }
 
 // Store persists the registry. Every method is safe for concurrent use and atomic: it either commits all its
-// effects durably (surviving a crash) before returning nil or changes nothing. Errors wrap the apierror sentinels:
-// apierror.ErrNotFound when a named record (or the tenant it belongs to) does not exist,
+// effects durably (surviving a crash of the process or, for a replicated backend, of a minority of its nodes)
+// before returning nil or changes nothing, and no reader ever sees part of a write. Errors wrap the apierror
+// sentinels: apierror.ErrNotFound when a named record (or the tenant it belongs to) does not exist,
 // apierror.ErrAlreadyExists when a unique key is taken. Returned values are copies that callers own.
+//
+// Update functions (the update argument of UpdateTenant, UpdateClient and UpdateUser) may run more than once
+// for one call: a backend that writes by compare-and-swap runs the function again on the newer value when
+// another writer got in first. They must compute their result from the value they are given only, must not
+// call back into the store, and must not have effects a second run would repeat. Only the result of the run
+// that is stored is returned.
 //
 // Listings return the items after opts.After in key order and the key to pass as After for the next page,
 // or "" when there is no further item.
+//
+// Every committed write that changes something has a revision, greater than every earlier commit's; Watch
+// reports each such commit with its changes (see Change), so that replicas can keep caches that follow the
+// store instead of process memory.
 type Store interface {
 	// CreateTenant stores t. ErrAlreadyExists when t.ID or t.Code is taken.
 	CreateTenant(ctx context.Context, t Tenant) (Tenant, error)
@@ -47,11 +59,11 @@ type Store interface {
 	GetTenantByCode(ctx context.Context, code string) (Tenant, error)
 	// ListTenants lists tenants ordered by ID.
 	ListTenants(ctx context.Context, opts ListOptions) (items []Tenant, next string, err error)
-	// UpdateTenant runs update on the stored tenant inside one write transaction and stores its result; an
-	// error from update aborts with nothing changed and is returned as is. The ID cannot change.
-	// ErrNotFound when there is no such tenant; ErrAlreadyExists when the new code is taken.
+	// UpdateTenant runs update on the stored tenant and stores its result atomically (update may run more
+	// than once, see above); an error from update aborts with nothing changed and is returned as is. The ID
+	// cannot change. ErrNotFound when there is no such tenant; ErrAlreadyExists when the new code is taken.
 	UpdateTenant(ctx context.Context, id string, update func(Tenant) (Tenant, error)) (Tenant, error)
-	// DeleteTenant deletes the tenant with all its clients (and their secrets) and users in one transaction,
+	// DeleteTenant deletes the tenant with all its clients (and their secrets) and users atomically,
 	// returning the IDs of the clients deleted, in order. ErrNotFound when there is no such tenant.
 	DeleteTenant(ctx context.Context, id string) (deletedClients []string, err error)
 
@@ -64,14 +76,14 @@ type Store interface {
 	// ListClients lists the clients of tenantID ordered by ID, or of every tenant when tenantID is "".
 	// A tenant that does not exist has no clients (no error).
 	ListClients(ctx context.Context, tenantID string, opts ListOptions) (items []Client, next string, err error)
-	// UpdateClient runs update on the stored client inside one write transaction and stores its result; an
-	// error from update aborts with nothing changed and is returned as is. The ID and TenantID cannot change.
-	// ErrNotFound when there is no such client.
+	// UpdateClient runs update on the stored client and stores its result atomically (update may run more
+	// than once, see above); an error from update aborts with nothing changed and is returned as is. The ID
+	// and TenantID cannot change. ErrNotFound when there is no such client.
 	UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) (Client, error)
 	// DeleteClient deletes the client and its secrets. ErrNotFound when there is none.
 	DeleteClient(ctx context.Context, id string) error
 	// RecordSecretUse sets LastUsed of each named secret to the use's time when that is later than the stored
-	// value, all in one write transaction. Unknown clients and secrets are skipped.
+	// value, all atomically. Unknown clients and secrets are skipped.
 	RecordSecretUse(ctx context.Context, uses []SecretUse) error
 
 	// CreateUser stores u with a new random Incarnation (NewIncarnation; u.Incarnation is ignored) and
@@ -86,17 +98,27 @@ type Store interface {
 	FindUser(ctx context.Context, tenantID string, sel access.Selector) (User, error)
 	// ListUsers lists the users of tenantID ordered by ID. A tenant that does not exist has no users.
 	ListUsers(ctx context.Context, tenantID string, opts ListOptions) (items []User, next string, err error)
-	// UpdateUser runs update on the stored user inside one write transaction, maintaining the unique indexes;
-	// an error from update aborts with nothing changed and is returned as is. The ID, TenantID and
-	// Incarnation cannot change. ErrNotFound when there is no such user; ErrAlreadyExists when a new login
+	// UpdateUser runs update on the stored user and stores its result atomically (update may run more than
+	// once, see above), maintaining the unique indexes; an error from update aborts with nothing changed and
+	// is returned as is. The ID, TenantID and Incarnation cannot change. ErrNotFound when there is no such user; ErrAlreadyExists when a new login
 	// name, email or mobile is taken.
 	UpdateUser(ctx context.Context, tenantID, id string, update func(User) (User, error)) (User, error)
 	// DeleteUser deletes a user. ErrNotFound when there is none.
 	DeleteUser(ctx context.Context, tenantID, id string) error
 
-	// Seed stores the tenants, clients and users (each with a new Incarnation, as CreateUser) in one
-	// transaction if and only if the registry has no tenant; it reports whether it did. It is how Bootstrap stays atomic and idempotent.
+	// Seed stores the tenants, clients and users (each with a new Incarnation, as CreateUser) atomically if
+	// and only if the registry has no tenant; it reports whether it did. Of several callers seeding at once,
+	// exactly one does. It is how Bootstrap stays atomic and idempotent.
 	Seed(ctx context.Context, tenants []Tenant, clients []Client, users []User) (bool, error)
+
+	// Revision returns a revision at or after every write this store value has acknowledged (no I/O).
+	Revision() int64
+	// Watch calls fn with every commit after revision from, in revision order, then every later commit as it
+	// happens, until ctx ends (ctx.Err() is returned) or fn fails (its error is returned as is). It returns
+	// changelog.ErrCompacted (wrapped or as is) when the history after from is no longer kept: the caller
+	// re-reads a snapshot and watches from the Revision noted before reading. A Batch with no Changes is a
+	// progress report (every commit up to its Revision was delivered). Changes are copies fn owns.
+	Watch(ctx context.Context, from int64, fn func(changelog.Batch[Change]) error) error
 
 	// Close releases the store. Other methods must not be called after it.
 	Close() error

@@ -1,14 +1,23 @@
 // Package bboltstore is the bbolt implementation of registry.Store (file registry.db). Every write is one
 // bbolt read-write transaction, fsynced before it returns; reads are read-only transactions whose results
 // are decoded (copied) before the transaction ends. It passes storetest.Run.
+//
+// Revisions: every commit that changes something writes the next revision into the file in the same
+// transaction, so revisions keep growing across restarts; Watch replays the last HistorySize commits of this
+// process from memory (older ones, and those of an earlier process, answer changelog.ErrCompacted).
 package bboltstore
 
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -16,6 +25,7 @@ import (
 
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/services/registry"
 )
 
@@ -24,8 +34,19 @@ var ErrSchemaVersion = boltdb.ErrSchemaVersion
 
 // Store is a registry.Store backed by one bbolt file. It is safe for concurrent use.
 type Store struct {
-	db *bolt.DB
+	db  *bolt.DB
+	wmu sync.Mutex // held across a write's commit and its Append, so revisions follow commit order
+	log *changelog.Log[registry.Change]
+
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close, ending every Watch
 }
+
+// ErrClosed is returned by Watch when the store is closed.
+var ErrClosed = errors.New("registry bboltstore: store is closed")
+
+// HistorySize is how many of the latest commits Watch can replay; older ones answer changelog.ErrCompacted.
+const HistorySize = 1024
 
 var _ registry.Store = (*Store)(nil)
 
@@ -36,11 +57,57 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry store: %w", err)
 	}
-	return &Store{db: db}, nil
+	var rev int64
+	if err := db.View(func(tx *bolt.Tx) (err error) { rev, err = readRevision(tx); return err }); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("registry store: %w", err)
+	}
+	return &Store{db: db, log: changelog.New[registry.Change](rev, HistorySize), done: make(chan struct{})}, nil
 }
 
-// Close closes the file. Methods must not be called after it.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the file and ends every Watch (with ErrClosed). Methods must not be called after it.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.done) })
+	return s.db.Close()
+}
+
+// Revision implements registry.Store: the revision of the last commit, as stored in the file.
+func (s *Store) Revision() int64 { return s.log.Revision() }
+
+// Watch implements registry.Store.
+func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[registry.Change]) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-s.done:
+			cancel(ErrClosed)
+		case <-ctx.Done():
+		}
+	}()
+	err := s.log.Watch(ctx, from, func(b changelog.Batch[registry.Change]) error {
+		out := changelog.Batch[registry.Change]{Revision: b.Revision, Changes: make([]registry.Change, len(b.Changes))}
+		for i, ch := range b.Changes {
+			out.Changes[i] = ch.Clone()
+		}
+		return fn(out)
+	})
+	if errors.Is(context.Cause(ctx), ErrClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
+func readRevision(tx *bolt.Tx) (int64, error) {
+	v := tx.Bucket(bucketRevision).Get(keyRevision)
+	if v == nil {
+		return 0, nil
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("revision record of %d bytes, want 8", len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
 
 // DB exposes the underlying database for tests and backups (bolt.Tx.WriteTo). Do not write through it.
 func (s *Store) DB() *bolt.DB { return s.db }
@@ -49,9 +116,30 @@ func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	return boltdb.View(ctx, s.db, fn)
 }
 
-func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
-	return boltdb.Update(ctx, s.db, fn)
+// update runs fn in one read-write transaction. When fn reports changes, the transaction also stores the next
+// revision, and after the commit the changes are appended to the log under that revision; the write lock
+// spans both, so the log's order is the commit order. The log keeps the changes: fn hands over values
+// nothing else holds.
+func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) ([]registry.Change, error)) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var changes []registry.Change
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
+		var err error
+		changes, err = fn(tx)
+		if err != nil || len(changes) == 0 {
+			return err
+		}
+		return tx.Bucket(bucketRevision).Put(keyRevision, binary.BigEndian.AppendUint64(nil, uint64(s.log.Next())))
+	})
+	if err == nil && len(changes) > 0 {
+		s.log.Append(changes...)
+	}
+	return err
 }
+
+// one is the changes of a write that changes one record.
+func one(ch registry.Change) []registry.Change { return []registry.Change{ch} }
 
 var (
 	getJSON = boltdb.GetJSON
@@ -85,7 +173,9 @@ func page(b *bolt.Bucket, prefix []byte, after string, limit int, fn func(suffix
 
 // CreateTenant implements registry.Store.
 func (s *Store) CreateTenant(ctx context.Context, t registry.Tenant) (registry.Tenant, error) {
-	err := s.update(ctx, func(tx *bolt.Tx) error { return createTenant(tx, t) })
+	err := s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
+		return one(registry.Change{Tenant: new(t)}), createTenant(tx, t)
+	})
 	if err != nil {
 		return registry.Tenant{}, err
 	}
@@ -158,29 +248,29 @@ func (s *Store) ListTenants(ctx context.Context, opts registry.ListOptions) (ite
 
 // UpdateTenant implements registry.Store.
 func (s *Store) UpdateTenant(ctx context.Context, id string, update func(registry.Tenant) (registry.Tenant, error)) (t registry.Tenant, err error) {
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
 		old, err := getTenant(tx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		t, err = update(old)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		t.ID = old.ID
 		codes := tx.Bucket(bucketTenantCodes)
 		if t.Code != old.Code {
 			if codes.Get([]byte(t.Code)) != nil {
-				return apierror.AlreadyExists("tenant code %q", t.Code)
+				return nil, apierror.AlreadyExists("tenant code %q", t.Code)
 			}
 			if err := codes.Delete([]byte(old.Code)); err != nil {
-				return err
+				return nil, err
 			}
 			if err := codes.Put([]byte(t.Code), []byte(t.ID)); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return putJSON(tx.Bucket(bucketTenants), []byte(id), tenantToStored(t))
+		return one(registry.Change{Tenant: new(tenantToStored(t).domain())}), putJSON(tx.Bucket(bucketTenants), []byte(id), tenantToStored(t))
 	})
 	if err != nil {
 		return registry.Tenant{}, err
@@ -190,44 +280,57 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, update func(registr
 
 // DeleteTenant implements registry.Store.
 func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, err error) {
-	err = s.update(ctx, func(tx *bolt.Tx) error {
-		t, err := getTenant(tx, id)
-		if err != nil {
-			return err
+	err = s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
+		var err error
+		if deleted, err = deleteTenant(tx, id); err != nil {
+			return nil, err
 		}
-		prefix := joinKey(id, "")
-		// Collect first: deleting while iterating a bolt cursor skips keys.
-		var clientKeys [][]byte
-		tc := tx.Bucket(bucketTenantClients)
-		c := tc.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			clientKeys = append(clientKeys, bytes.Clone(k))
+		changes := make([]registry.Change, 0, len(deleted)+1)
+		for _, cid := range deleted {
+			changes = append(changes, registry.Change{DeletedClient: cid})
 		}
-		clients := tx.Bucket(bucketClients)
-		for _, k := range clientKeys {
-			cid := string(k[len(prefix):])
-			if err := clients.Delete([]byte(cid)); err != nil {
-				return err
-			}
-			if err := tc.Delete(k); err != nil {
-				return err
-			}
-			deleted = append(deleted, cid)
-		}
-		for _, name := range [][]byte{bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles} {
-			if err := deletePrefix(tx.Bucket(name), prefix); err != nil {
-				return err
-			}
-		}
-		if err := tx.Bucket(bucketTenantCodes).Delete([]byte(t.Code)); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketTenants).Delete([]byte(id))
+		return append(changes, registry.Change{DeletedTenant: id}), nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return deleted, nil
+}
+
+// deleteTenant deletes the tenant id with its clients and users, returning the deleted clients' IDs in order.
+func deleteTenant(tx *bolt.Tx, id string) (deleted []string, err error) {
+	t, err := getTenant(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	prefix := joinKey(id, "")
+	// Collect first: deleting while iterating a bolt cursor skips keys.
+	var clientKeys [][]byte
+	tc := tx.Bucket(bucketTenantClients)
+	c := tc.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		clientKeys = append(clientKeys, bytes.Clone(k))
+	}
+	clients := tx.Bucket(bucketClients)
+	for _, k := range clientKeys {
+		cid := string(k[len(prefix):])
+		if err := clients.Delete([]byte(cid)); err != nil {
+			return nil, err
+		}
+		if err := tc.Delete(k); err != nil {
+			return nil, err
+		}
+		deleted = append(deleted, cid)
+	}
+	for _, name := range [][]byte{bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles} {
+		if err := deletePrefix(tx.Bucket(name), prefix); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Bucket(bucketTenantCodes).Delete([]byte(t.Code)); err != nil {
+		return nil, err
+	}
+	return deleted, tx.Bucket(bucketTenants).Delete([]byte(id))
 }
 
 func deletePrefix(b *bolt.Bucket, prefix []byte) error {
@@ -248,7 +351,9 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 
 // CreateClient implements registry.Store.
 func (s *Store) CreateClient(ctx context.Context, c registry.Client) (registry.Client, error) {
-	err := s.update(ctx, func(tx *bolt.Tx) error { return createClient(tx, c) })
+	err := s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
+		return one(registry.Change{Client: new(clientToStored(c.Clone()).domain())}), createClient(tx, c)
+	})
 	if err != nil {
 		return registry.Client{}, err
 	}
@@ -320,17 +425,17 @@ func (s *Store) ListClients(ctx context.Context, tenantID string, opts registry.
 
 // UpdateClient implements registry.Store.
 func (s *Store) UpdateClient(ctx context.Context, id string, update func(registry.Client) (registry.Client, error)) (c registry.Client, err error) {
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
 		old, err := getClient(tx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c, err = update(old)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c.ID, c.TenantID = old.ID, old.TenantID
-		return putJSON(tx.Bucket(bucketClients), []byte(id), clientToStored(c))
+		return one(registry.Change{Client: new(clientToStored(c.Clone()).domain())}), putJSON(tx.Bucket(bucketClients), []byte(id), clientToStored(c))
 	})
 	if err != nil {
 		return registry.Client{}, err
@@ -340,15 +445,15 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(registr
 
 // DeleteClient implements registry.Store.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
 		c, err := getClient(tx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := tx.Bucket(bucketTenantClients).Delete(joinKey(c.TenantID, c.ID)); err != nil {
-			return err
+			return nil, err
 		}
-		return tx.Bucket(bucketClients).Delete([]byte(id))
+		return one(registry.Change{DeletedClient: id}), tx.Bucket(bucketClients).Delete([]byte(id))
 	})
 }
 
@@ -361,13 +466,16 @@ func (s *Store) RecordSecretUse(ctx context.Context, uses []registry.SecretUse) 
 	for _, u := range uses {
 		byClient[u.ClientID] = append(byClient[u.ClientID], u)
 	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	ids := slices.Sorted(maps.Keys(byClient))
+	return s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
 		clients := tx.Bucket(bucketClients)
-		for id, us := range byClient {
+		var changes []registry.Change
+		for _, id := range ids {
+			us := byClient[id]
 			var sc storedClient
 			ok, err := getJSON(clients, []byte(id), &sc)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if !ok {
 				continue
@@ -383,11 +491,12 @@ func (s *Store) RecordSecretUse(ctx context.Context, uses []registry.SecretUse) 
 			}
 			if changed {
 				if err := putJSON(clients, []byte(id), sc); err != nil {
-					return err
+					return nil, err
 				}
+				changes = append(changes, registry.Change{Client: new(sc.domain())})
 			}
 		}
-		return nil
+		return changes, nil
 	})
 }
 
@@ -445,7 +554,9 @@ func deleteUserIndexes(tx *bolt.Tx, u registry.User) error {
 // CreateUser implements registry.Store.
 func (s *Store) CreateUser(ctx context.Context, u registry.User) (registry.User, error) {
 	u.Incarnation = registry.NewIncarnation()
-	err := s.update(ctx, func(tx *bolt.Tx) error { return createUser(tx, u) })
+	err := s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
+		return one(registry.Change{User: new(userToStored(u.Clone()).domain())}), createUser(tx, u)
+	})
 	if err != nil {
 		return registry.User{}, err
 	}
@@ -531,23 +642,23 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, opts registry.Li
 
 // UpdateUser implements registry.Store.
 func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, update func(registry.User) (registry.User, error)) (u registry.User, err error) {
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
 		old, err := getUser(tx, tenantID, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		u, err = update(old)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		u.ID, u.TenantID, u.Incarnation = old.ID, old.TenantID, old.Incarnation
 		if err := deleteUserIndexes(tx, old); err != nil {
-			return err
+			return nil, err
 		}
 		if err := putUserIndexes(tx, u); err != nil {
-			return err
+			return nil, err
 		}
-		return putJSON(tx.Bucket(bucketUsers), joinKey(tenantID, id), userToStored(u))
+		return one(registry.Change{User: new(userToStored(u.Clone()).domain())}), putJSON(tx.Bucket(bucketUsers), joinKey(tenantID, id), userToStored(u))
 	})
 	if err != nil {
 		return registry.User{}, err
@@ -557,42 +668,46 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, update func
 
 // DeleteUser implements registry.Store.
 func (s *Store) DeleteUser(ctx context.Context, tenantID, id string) error {
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
 		u, err := getUser(tx, tenantID, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := deleteUserIndexes(tx, u); err != nil {
-			return err
+			return nil, err
 		}
-		return tx.Bucket(bucketUsers).Delete(joinKey(tenantID, id))
+		return one(registry.Change{DeletedUser: &u}), tx.Bucket(bucketUsers).Delete(joinKey(tenantID, id))
 	})
 }
 
 // Seed implements registry.Store.
 func (s *Store) Seed(ctx context.Context, tenants []registry.Tenant, clients []registry.Client, users []registry.User) (done bool, err error) {
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
 		if k, _ := tx.Bucket(bucketTenants).Cursor().First(); k != nil {
-			return nil
+			return nil, nil
 		}
+		changes := make([]registry.Change, 0, len(tenants)+len(clients)+len(users))
 		for _, t := range tenants {
 			if err := createTenant(tx, t); err != nil {
-				return err
+				return nil, err
 			}
+			changes = append(changes, registry.Change{Tenant: new(tenantToStored(t).domain())})
 		}
 		for _, c := range clients {
 			if err := createClient(tx, c); err != nil {
-				return err
+				return nil, err
 			}
+			changes = append(changes, registry.Change{Client: new(clientToStored(c.Clone()).domain())})
 		}
 		for _, u := range users {
 			u.Incarnation = registry.NewIncarnation()
 			if err := createUser(tx, u); err != nil {
-				return err
+				return nil, err
 			}
+			changes = append(changes, registry.Change{User: new(userToStored(u.Clone()).domain())})
 		}
 		done = true
-		return nil
+		return changes, nil
 	})
 	return done && err == nil, err
 }

@@ -9,6 +9,8 @@
 // hold it shared, writes hold it exclusively from their first check to their last change, so every method is
 // atomic and linearizable (a read sees all of a write or none of it) and writes are serialised. Update
 // callbacks run while the lock is held; they must not call back into the store.
+//
+// Revisions count commits from 0 (a new store); Watch replays the last HistorySize commits from memory.
 package memstore
 
 import (
@@ -21,6 +23,7 @@ import (
 
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/services/registry"
 )
 
@@ -32,7 +35,12 @@ type Store struct {
 	mu     sync.RWMutex
 	st     *state // nil after Close
 	closed bool
+	log    *changelog.Log[registry.Change]
+	done   chan struct{} // closed by Close, ending every Watch
 }
+
+// HistorySize is how many of the latest commits Watch can replay; older ones answer changelog.ErrCompacted.
+const HistorySize = 1024
 
 var _ registry.Store = (*Store)(nil)
 
@@ -63,7 +71,9 @@ func newState() *state {
 }
 
 // New returns an empty store.
-func New() *Store { return &Store{st: newState()} }
+func New() *Store {
+	return &Store{st: newState(), log: changelog.New[registry.Change](0, HistorySize), done: make(chan struct{})}
+}
 
 // Close drops the registry. Later calls of any method (Close included) return ErrClosed.
 func (s *Store) Close() error {
@@ -73,7 +83,40 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	s.st, s.closed = nil, true
+	close(s.done)
 	return nil
+}
+
+// Revision implements registry.Store: the revision of the last commit.
+func (s *Store) Revision() int64 { return s.log.Revision() }
+
+// Watch implements registry.Store. It ends with ErrClosed when the store is closed.
+func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[registry.Change]) error) error {
+	return watch(ctx, s.log, s.done, ErrClosed, from, fn)
+}
+
+// watch runs log.Watch until ctx ends or done is closed (then closedErr), handing fn copies of the changes.
+func watch(ctx context.Context, log *changelog.Log[registry.Change], done <-chan struct{}, closedErr error, from int64, fn func(changelog.Batch[registry.Change]) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-done:
+			cancel(closedErr)
+		case <-ctx.Done():
+		}
+	}()
+	err := log.Watch(ctx, from, func(b changelog.Batch[registry.Change]) error {
+		out := changelog.Batch[registry.Change]{Revision: b.Revision, Changes: make([]registry.Change, len(b.Changes))}
+		for i, ch := range b.Changes {
+			out.Changes[i] = ch.Clone()
+		}
+		return fn(out)
+	})
+	if errors.Is(context.Cause(ctx), closedErr) {
+		return closedErr
+	}
+	return err
 }
 
 // view runs fn with the registry locked for reading, unless ctx has ended or the store is closed.
@@ -90,8 +133,10 @@ func (s *Store) view(ctx context.Context, fn func(*state) error) error {
 }
 
 // update runs fn with the registry locked for writing, unless ctx has ended or the store is closed. fn must
-// check everything before its first change: an error after a change would leave the change in place.
-func (s *Store) update(ctx context.Context, fn func(*state) error) error {
+// check everything before its first change: an error after a change would leave the change in place. The
+// changes fn reports (none: nothing changed) are committed as the next revision, still under the lock, so
+// revisions follow commit order; the log keeps them, so fn must hand over values nothing else holds.
+func (s *Store) update(ctx context.Context, fn func(*state) ([]registry.Change, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -100,7 +145,11 @@ func (s *Store) update(ctx context.Context, fn func(*state) error) error {
 	if s.closed {
 		return ErrClosed
 	}
-	return fn(s.st)
+	changes, err := fn(s.st)
+	if err == nil && len(changes) > 0 {
+		s.log.Append(changes...)
+	}
+	return err
 }
 
 // page returns the keys of m greater than after, in order, at most limit of them, and the last one returned
@@ -123,12 +172,13 @@ func page[V any](m map[string]V, after string, limit int) (keys []string, next s
 
 // CreateTenant implements registry.Store.
 func (s *Store) CreateTenant(ctx context.Context, t registry.Tenant) (out registry.Tenant, err error) {
-	err = s.update(ctx, func(st *state) error {
+	err = s.update(ctx, func(st *state) ([]registry.Change, error) {
 		r, err := st.createTenant(t)
-		if err == nil {
-			out = r.domain()
+		if err != nil {
+			return nil, err
 		}
-		return err
+		out = r.domain()
+		return []registry.Change{{Tenant: new(r.domain())}}, nil
 	})
 	return out, err
 }
@@ -199,19 +249,19 @@ func (s *Store) ListTenants(ctx context.Context, opts registry.ListOptions) (ite
 // must nevertheless allow it to run several times (a compare-and-swap backend retries it on a conflict), so
 // it should only compute its result from the tenant it is given.
 func (s *Store) UpdateTenant(ctx context.Context, id string, update func(registry.Tenant) (registry.Tenant, error)) (t registry.Tenant, err error) {
-	err = s.update(ctx, func(st *state) error {
+	err = s.update(ctx, func(st *state) ([]registry.Change, error) {
 		old, err := st.tenant(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		t, err = update(old.domain())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		t.ID = old.id
 		if t.Code != old.code {
 			if _, taken := st.codes[t.Code]; taken {
-				return apierror.AlreadyExists("tenant code %q", t.Code)
+				return nil, apierror.AlreadyExists("tenant code %q", t.Code)
 			}
 			delete(st.codes, old.code)
 			st.codes[t.Code] = t.ID
@@ -219,7 +269,7 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, update func(registr
 		r := tenantToRec(t)
 		st.tenants[id] = r
 		t = r.domain()
-		return nil
+		return []registry.Change{{Tenant: new(r.domain())}}, nil
 	})
 	if err != nil {
 		return registry.Tenant{}, err
@@ -230,14 +280,16 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, update func(registr
 // DeleteTenant implements registry.Store. The tenant, its clients (secrets included), its users and every
 // index entry of theirs go in one step; the deleted client IDs come back sorted.
 func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, err error) {
-	err = s.update(ctx, func(st *state) error {
+	err = s.update(ctx, func(st *state) ([]registry.Change, error) {
 		t, err := st.tenant(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		deleted = slices.Sorted(maps.Keys(st.tenantClients[id]))
+		changes := make([]registry.Change, 0, len(deleted)+1)
 		for _, cid := range deleted {
 			delete(st.clients, cid)
+			changes = append(changes, registry.Change{DeletedClient: cid})
 		}
 		delete(st.tenantClients, id)
 		delete(st.users, id)
@@ -246,7 +298,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, 
 		delete(st.mobiles, id)
 		delete(st.codes, t.code)
 		delete(st.tenants, id)
-		return nil
+		return append(changes, registry.Change{DeletedTenant: id}), nil
 	})
 	if err != nil {
 		return nil, err
@@ -261,12 +313,13 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, 
 
 // CreateClient implements registry.Store.
 func (s *Store) CreateClient(ctx context.Context, c registry.Client) (out registry.Client, err error) {
-	err = s.update(ctx, func(st *state) error {
+	err = s.update(ctx, func(st *state) ([]registry.Change, error) {
 		r, err := st.createClient(c)
-		if err == nil {
-			out = r.domain()
+		if err != nil {
+			return nil, err
 		}
-		return err
+		out = r.domain()
+		return []registry.Change{{Client: new(r.domain())}}, nil
 	})
 	return out, err
 }
@@ -330,20 +383,20 @@ func (s *Store) ListClients(ctx context.Context, tenantID string, opts registry.
 // must nevertheless allow it to run several times (a compare-and-swap backend retries it on a conflict), so
 // it should only compute its result from the client it is given. The result is the client as stored.
 func (s *Store) UpdateClient(ctx context.Context, id string, update func(registry.Client) (registry.Client, error)) (c registry.Client, err error) {
-	err = s.update(ctx, func(st *state) error {
+	err = s.update(ctx, func(st *state) ([]registry.Change, error) {
 		old, err := st.client(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c, err = update(old.domain())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c.ID, c.TenantID = old.id, old.tenantID
 		r := clientToRec(c)
 		st.clients[id] = r
 		c = r.domain()
-		return nil
+		return []registry.Change{{Client: new(r.domain())}}, nil
 	})
 	if err != nil {
 		return registry.Client{}, err
@@ -353,17 +406,17 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(registr
 
 // DeleteClient implements registry.Store.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	return s.update(ctx, func(st *state) error {
+	return s.update(ctx, func(st *state) ([]registry.Change, error) {
 		r, err := st.client(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		delete(st.tenantClients[r.tenantID], id)
 		if len(st.tenantClients[r.tenantID]) == 0 {
 			delete(st.tenantClients, r.tenantID)
 		}
 		delete(st.clients, id)
-		return nil
+		return []registry.Change{{DeletedClient: id}}, nil
 	})
 }
 
@@ -373,7 +426,8 @@ func (s *Store) RecordSecretUse(ctx context.Context, uses []registry.SecretUse) 
 	if len(uses) == 0 {
 		return nil
 	}
-	return s.update(ctx, func(st *state) error {
+	return s.update(ctx, func(st *state) ([]registry.Change, error) {
+		var changed []string
 		for _, u := range uses {
 			r := st.clients[u.ClientID]
 			if r == nil {
@@ -382,10 +436,16 @@ func (s *Store) RecordSecretUse(ctx context.Context, uses []registry.SecretUse) 
 			for i := range r.secrets {
 				if sec := &r.secrets[i]; sec.id == u.SecretID && u.Time.After(sec.lastUsed) {
 					sec.lastUsed = wall(u.Time.UTC())
+					changed = append(changed, r.id)
 				}
 			}
 		}
-		return nil
+		slices.Sort(changed)
+		var changes []registry.Change
+		for _, id := range slices.Compact(changed) {
+			changes = append(changes, registry.Change{Client: new(st.clients[id].domain())})
+		}
+		return changes, nil
 	})
 }
 
@@ -443,12 +503,13 @@ func (st *state) deleteIndexes(u *userRec) {
 // CreateUser implements registry.Store.
 func (s *Store) CreateUser(ctx context.Context, u registry.User) (out registry.User, err error) {
 	u.Incarnation = registry.NewIncarnation()
-	err = s.update(ctx, func(st *state) error {
+	err = s.update(ctx, func(st *state) ([]registry.Change, error) {
 		r, err := st.createUser(u)
-		if err == nil {
-			out = r.domain()
+		if err != nil {
+			return nil, err
 		}
-		return err
+		out = r.domain()
+		return []registry.Change{{User: new(r.domain())}}, nil
 	})
 	return out, err
 }
@@ -540,25 +601,25 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, opts registry.Li
 // must nevertheless allow it to run several times (a compare-and-swap backend retries it on a conflict), so
 // it should only compute its result from the user it is given.
 func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, update func(registry.User) (registry.User, error)) (u registry.User, err error) {
-	err = s.update(ctx, func(st *state) error {
+	err = s.update(ctx, func(st *state) ([]registry.Change, error) {
 		old, err := st.user(tenantID, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		u, err = update(old.domain())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		u.ID, u.TenantID, u.Incarnation = old.id, old.tenantID, old.incarnation
 		r := userToRec(u)
 		if err := st.checkIndexes(r); err != nil {
-			return err
+			return nil, err
 		}
 		st.deleteIndexes(old)
 		st.putIndexes(r)
 		st.users[tenantID][id] = r
 		u = r.domain()
-		return nil
+		return []registry.Change{{User: new(r.domain())}}, nil
 	})
 	if err != nil {
 		return registry.User{}, err
@@ -568,44 +629,51 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, update func
 
 // DeleteUser implements registry.Store.
 func (s *Store) DeleteUser(ctx context.Context, tenantID, id string) error {
-	return s.update(ctx, func(st *state) error {
+	return s.update(ctx, func(st *state) ([]registry.Change, error) {
 		r, err := st.user(tenantID, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		st.deleteIndexes(r)
 		delete(st.users[tenantID], id)
-		return nil
+		return []registry.Change{{DeletedUser: new(r.domain())}}, nil
 	})
 }
 
 // Seed implements registry.Store. It builds the seeded registry apart and installs it only when every record
 // went in, so a failure (a duplicate, a client of an unknown tenant) leaves the store empty as it was.
 func (s *Store) Seed(ctx context.Context, tenants []registry.Tenant, clients []registry.Client, users []registry.User) (done bool, err error) {
-	err = s.update(ctx, func(st *state) error {
+	err = s.update(ctx, func(st *state) ([]registry.Change, error) {
 		if len(st.tenants) > 0 {
-			return nil
+			return nil, nil
 		}
 		fresh := newState()
+		changes := make([]registry.Change, 0, len(tenants)+len(clients)+len(users))
 		for _, t := range tenants {
-			if _, err := fresh.createTenant(t); err != nil {
-				return err
+			r, err := fresh.createTenant(t)
+			if err != nil {
+				return nil, err
 			}
+			changes = append(changes, registry.Change{Tenant: new(r.domain())})
 		}
 		for _, c := range clients {
-			if _, err := fresh.createClient(c); err != nil {
-				return err
+			r, err := fresh.createClient(c)
+			if err != nil {
+				return nil, err
 			}
+			changes = append(changes, registry.Change{Client: new(r.domain())})
 		}
 		for _, u := range users {
 			u.Incarnation = registry.NewIncarnation()
-			if _, err := fresh.createUser(u); err != nil {
-				return err
+			r, err := fresh.createUser(u)
+			if err != nil {
+				return nil, err
 			}
+			changes = append(changes, registry.Change{User: new(r.domain())})
 		}
 		*st = *fresh
 		done = true
-		return nil
+		return changes, nil
 	})
 	return done && err == nil, err
 }

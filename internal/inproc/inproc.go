@@ -7,7 +7,9 @@
 // Guarantees: request and response messages are deep-copied across the channel (neither side can alias
 // the other's messages); outgoing metadata becomes the handler's incoming metadata, plus the channel's
 // fixed metadata; grpc.Method(ctx) names the full method, as on a grpc.Server; a cancelled caller context cancels the handler; unary and streaming RPCs are supported.
-// Server-set headers and trailers are not delivered to the caller.
+// Headers and trailers a unary handler sets (grpc.SetHeader, grpc.SendHeader, grpc.SetTrailer) reach a
+// caller that asked with grpc.Header or grpc.Trailer, whether the call succeeded or not; streams' headers
+// and trailers are not delivered.
 package inproc
 
 import (
@@ -75,20 +77,57 @@ func (c *Channel) serverContext(ctx context.Context, method string) context.Cont
 	md := metadata.Join(out, c.fixed)
 	// Drop the caller's outgoing metadata so a handler that calls onward does not forward it by accident.
 	ctx = metadata.NewIncomingContext(metadata.NewOutgoingContext(ctx, nil), md)
-	return grpc.NewContextWithServerTransportStream(ctx, transportStream(method))
+	return grpc.NewContextWithServerTransportStream(ctx, &transportStream{method: method})
 }
 
-// transportStream is the grpc.ServerTransportStream of an in-process call: it names the method; headers and
-// trailers are not delivered (see the package comment), so setting them succeeds and does nothing.
-type transportStream string
+// transportStream is the grpc.ServerTransportStream of an in-process call: it names the method and collects
+// the headers and trailers the handler sets, which Invoke hands to the caller's grpc.Header and grpc.Trailer
+// options.
+type transportStream struct {
+	method string
 
-func (t transportStream) Method() string             { return string(t) }
-func (transportStream) SetHeader(metadata.MD) error  { return nil }
-func (transportStream) SendHeader(metadata.MD) error { return nil }
-func (transportStream) SetTrailer(metadata.MD) error { return nil }
+	mu              sync.Mutex
+	header, trailer metadata.MD
+}
+
+func (t *transportStream) Method() string { return t.method }
+
+func (t *transportStream) SetHeader(md metadata.MD) error {
+	t.mu.Lock()
+	t.header = metadata.Join(t.header, md)
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *transportStream) SendHeader(md metadata.MD) error { return t.SetHeader(md) }
+
+func (t *transportStream) SetTrailer(md metadata.MD) error {
+	t.mu.Lock()
+	t.trailer = metadata.Join(t.trailer, md)
+	t.mu.Unlock()
+	return nil
+}
+
+// deliver copies what the handler set into the caller's grpc.Header and grpc.Trailer options.
+func (t *transportStream) deliver(opts []grpc.CallOption) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, o := range opts {
+		switch o := o.(type) {
+		case grpc.HeaderCallOption:
+			*o.HeaderAddr = t.header.Copy()
+		case *grpc.HeaderCallOption:
+			*o.HeaderAddr = t.header.Copy()
+		case grpc.TrailerCallOption:
+			*o.TrailerAddr = t.trailer.Copy()
+		case *grpc.TrailerCallOption:
+			*o.TrailerAddr = t.trailer.Copy()
+		}
+	}
+}
 
 // Invoke implements grpc.ClientConnInterface for unary RPCs.
-func (c *Channel) Invoke(ctx context.Context, method string, args, reply any, _ ...grpc.CallOption) error {
+func (c *Channel) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	m, ok := c.methods[method]
 	if !ok {
 		return status.Errorf(codes.Unimplemented, "unknown method %s", method)
@@ -97,7 +136,9 @@ func (c *Channel) Invoke(ctx context.Context, method string, args, reply any, _ 
 		return status.FromContextError(err).Err()
 	}
 	dec := func(into any) error { return copyMessage(into, args) }
-	resp, err := m.handler(m.impl, c.serverContext(ctx, method), dec, c.unary)
+	sctx := c.serverContext(ctx, method)
+	resp, err := m.handler(m.impl, sctx, dec, c.unary)
+	grpc.ServerTransportStreamFromContext(sctx).(*transportStream).deliver(opts)
 	if err != nil {
 		if _, ok := status.FromError(err); !ok {
 			return status.Error(codes.Unknown, err.Error())

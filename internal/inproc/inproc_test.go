@@ -127,3 +127,31 @@ func (checkFunc) List(context.Context, *healthpb.HealthListRequest) (*healthpb.H
 func (checkFunc) Watch(*healthpb.HealthCheckRequest, healthpb.Health_WatchServer) error {
 	return status.Error(codes.Unimplemented, "")
 }
+
+func TestUnaryHeadersReachCaller(t *testing.T) {
+	u := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if err := grpc.SetHeader(ctx, metadata.Pairs("answer", "42")); err != nil {
+			return nil, err
+		}
+		if err := grpc.SetTrailer(ctx, metadata.Pairs("after", "1")); err != nil {
+			return nil, err
+		}
+		return h(ctx, req)
+	}
+	ch := New(u, nil, nil)
+	healthpb.RegisterHealthServer(ch, health.NewServer())
+	client := healthpb.NewHealthClient(ch)
+	for _, service := range []string{"", "unknown"} { // success, and an error: headers arrive either way
+		var header, trailer metadata.MD
+		_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{Service: service}, grpc.Header(&header), grpc.Trailer(&trailer))
+		if service == "" && err != nil {
+			t.Fatal(err)
+		}
+		if got := header.Get("answer"); len(got) != 1 || got[0] != "42" {
+			t.Errorf("service %q: header %v, want answer=42", service, header)
+		}
+		if got := trailer.Get("after"); len(got) != 1 || got[0] != "1" {
+			t.Errorf("service %q: trailer %v, want after=1", service, trailer)
+		}
+	}
+}

@@ -4,6 +4,9 @@
 #
 #   bash scripts/stack.sh up -d --build     build the binary and image, start (or update) the stack
 #   bash scripts/stack.sh ps | logs | stop | down    need no variable at all
+#   bash scripts/stack.sh -f docker-compose.cluster.yml up -d --build
+#                                           the cluster: three etcd members, two replicas of every role; the
+#                                           etcd server and the balancer are built here too
 #
 # Variables (all optional):
 #   AUTHSUITE_MASTER_KEY        the suite's master key (base64 of 32 bytes). When unset, the key in
@@ -25,11 +28,16 @@ cd "$(dirname "$0")/.."
 
 # The compose subcommand: the first argument that is neither an option nor an option's value.
 sub=""
+cluster=0 # whether the compose file is the cluster's, which needs the etcd server and the balancer too
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then args=(up -d); fi
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
-  -p | -f | --project-name | --file | --env-file | --profile | --project-directory | --ansi | --log-level | -H | --host | --context | -c) i=$((i + 1)) ;;
+  -f | --file)
+    case "${args[i + 1]:-}" in *docker-compose.cluster.yml) cluster=1 ;; esac
+    i=$((i + 1))
+    ;;
+  -p | --project-name | --env-file | --profile | --project-directory | --ansi | --log-level | -H | --host | --context | -c) i=$((i + 1)) ;;
   -*) ;;
   *) sub="${args[i]}"; break ;;
   esac
@@ -43,6 +51,11 @@ esac
 if [ "$needs_key" = 1 ]; then
   mkdir -p build/empty
   CGO_ENABLED=0 go build -trimpath -ldflags=-s -o build/authsuite ./cmd/authsuite
+  if [ "$cluster" = 1 ]; then
+    # The etcd release pinned in tools/go.mod, and the balancer in front of the gateways.
+    (cd tools && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o ../build/etcd go.etcd.io/etcd/server/v3)
+    CGO_ENABLED=0 go build -trimpath -ldflags=-s -o build/tcpbalance ./internal/cmd/tcpbalance
+  fi
 fi
 
 key_file="${AUTHSUITE_MASTER_KEY_FILE:-./.authsuite/master.key}"

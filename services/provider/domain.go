@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/authsuite/authsuite/internal/apierror"
 )
 
 // ProviderKey names a provider: a connector type (the outer key of the configuration file) and a provider
@@ -129,6 +131,65 @@ type Connector struct {
 	SealedGrant []byte
 	CreateTime  time.Time
 	UpdateTime  time.Time
+	// RefreshHolder and RefreshUntil are the connector's refresh lease (see Store.ClaimRefresh): who is
+	// refreshing its grant, and until when the lease holds. Both are zero when nobody holds it. Only
+	// ClaimRefresh sets them; UpdateConnector stores what its function returns, so a function that starts
+	// from the connector it is given keeps the lease, and the holder may clear both while it stores the new
+	// grant.
+	RefreshHolder string
+	RefreshUntil  time.Time
+}
+
+// RefreshHeld reports whether c's refresh lease is held at now by someone other than holder.
+func (c Connector) RefreshHeld(holder string, now time.Time) bool {
+	return c.RefreshHolder != "" && c.RefreshHolder != holder && now.Before(c.RefreshUntil)
+}
+
+// Clone returns a deep copy of c (nil slices stay nil).
+func (c Connector) Clone() Connector {
+	if c.Scopes != nil {
+		c.Scopes = append([]string{}, c.Scopes...)
+	}
+	if c.SealedGrant != nil {
+		c.SealedGrant = append([]byte{}, c.SealedGrant...)
+	}
+	return c
+}
+
+// CheckLease refuses a refresh lease request with no holder, or one that would end at or before now.
+func CheckLease(holder string, now, until time.Time) error {
+	if holder == "" {
+		return apierror.Invalid("holder", "is required")
+	}
+	if !until.After(now) {
+		return apierror.Invalid("until", "must be after now")
+	}
+	return nil
+}
+
+// Change is one change a commit made to a provider store, as Store.Watch reports it. Exactly one field is
+// set. Pending authorizations are not reported.
+type Change struct {
+	// Connector is a connector created or changed: its whole new state (the grant sealed, the lease included).
+	Connector *Connector
+	// DeletedConnector is the id of a deleted connector (deleted by DeleteConnector, by
+	// SweepPendingConnectors, or, pending, with its provider).
+	DeletedConnector string
+	// Provider names a provider that was put or deleted; read it to learn which.
+	Provider *ProviderKey
+}
+
+// Clone returns a deep copy of ch.
+func (ch Change) Clone() Change {
+	if ch.Connector != nil {
+		c := ch.Connector.Clone()
+		ch.Connector = &c
+	}
+	if ch.Provider != nil {
+		k := *ch.Provider
+		ch.Provider = &k
+	}
+	return ch
 }
 
 // GrantAD is the additional data a connector's grant is sealed with.

@@ -1,13 +1,19 @@
 // Package bboltstore is the bbolt implementation of provider.Store (file provider.db). Every write is one
 // bbolt read-write transaction, fsynced before it returns; reads decode (copy) values before their
-// transaction ends. It passes storetest.Run.
+// transaction ends. Every method is atomic, SweepPendingConnectors and DropGrants included. A commit that
+// changes a provider or a connector writes the next revision in the same transaction and is then appended to
+// an in-memory changelog.Log (under the write lock, so revisions follow commit order), which Watch serves:
+// the history kept is the last LogCapacity commits of this process; an older revision is
+// changelog.ErrCompacted. It passes storetest.Run.
 package bboltstore
 
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,6 +21,7 @@ import (
 	"github.com/authsuite/authsuite/internal/boltdb"
 
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/services/provider"
 )
 
@@ -24,7 +31,14 @@ var ErrSchemaVersion = boltdb.ErrSchemaVersion
 // Store is a provider.Store backed by one bbolt file. It is safe for concurrent use.
 type Store struct {
 	db *bolt.DB
+	// mu serializes the writes that may report changes, so that a commit's revision (log.Next, written in
+	// its transaction) and its Append follow commit order.
+	mu  sync.Mutex
+	log *changelog.Log[provider.Change]
 }
+
+// LogCapacity is how many commits Watch can replay: a watcher further behind gets changelog.ErrCompacted.
+const LogCapacity = 4096
 
 var _ provider.Store = (*Store)(nil)
 
@@ -35,7 +49,59 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("provider store: %w", err)
 	}
-	return &Store{db: db}, nil
+	var rev int64
+	if err := db.View(func(tx *bolt.Tx) error {
+		rev, err = readRevision(tx)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("provider store: %w", err)
+	}
+	return &Store{db: db, log: changelog.New[provider.Change](rev, LogCapacity)}, nil
+}
+
+// readRevision returns the revision stored in tx's file (0 when none is).
+func readRevision(tx *bolt.Tx) (int64, error) {
+	v := tx.Bucket(bucketMeta).Get(keyRevision)
+	if v == nil {
+		return 0, nil
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("revision record of %d bytes, want 8", len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// Revision implements provider.Store: the revision of the last commit that changed a provider or a
+// connector.
+func (s *Store) Revision() int64 { return s.log.Revision() }
+
+// Watch implements provider.Store. It replays from the commits of this process (at most LogCapacity);
+// every watcher gets its own copies.
+func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[provider.Change]) error) error {
+	return s.log.Watch(ctx, from, func(b changelog.Batch[provider.Change]) error {
+		out := changelog.Batch[provider.Change]{Revision: b.Revision, Changes: make([]provider.Change, len(b.Changes))}
+		for i, c := range b.Changes {
+			out.Changes[i] = c.Clone()
+		}
+		return fn(out)
+	})
+}
+
+// changes collects what one transaction changed, for the log.
+type changes []provider.Change
+
+func (ch *changes) connector(sc storedConnector) {
+	c := sc.domain().Clone()
+	*ch = append(*ch, provider.Change{Connector: &c})
+}
+
+func (ch *changes) deleted(id string) {
+	*ch = append(*ch, provider.Change{DeletedConnector: id})
+}
+
+func (ch *changes) provider(k provider.ProviderKey) {
+	*ch = append(*ch, provider.Change{Provider: &k})
 }
 
 // Close closes the file. Methods must not be called after it.
@@ -48,8 +114,26 @@ func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	return boltdb.View(ctx, s.db, fn)
 }
 
-func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
-	return boltdb.Update(ctx, s.db, fn)
+// update runs fn in a read-write transaction. fn reports what it changed in ch; when it reports anything,
+// the transaction also stores the next revision, and the commit is appended to the log once it succeeded.
+func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx, ch *changes) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ch changes
+	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
+		ch = nil
+		if err := fn(tx, &ch); err != nil {
+			return err
+		}
+		if len(ch) == 0 {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(keyRevision, binary.BigEndian.AppendUint64(nil, uint64(s.log.Next())))
+	})
+	if err == nil && len(ch) > 0 {
+		s.log.Append(ch...)
+	}
+	return err
 }
 
 var (
@@ -87,7 +171,7 @@ func countConnectors(tx *bolt.Tx, k provider.ProviderKey) (int, error) {
 
 // PutProviders implements provider.Store.
 func (s *Store) PutProviders(ctx context.Context, ps []provider.Provider) error {
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return s.update(ctx, func(tx *bolt.Tx, ch *changes) error {
 		b := tx.Bucket(bucketProviders)
 		var inUse []provider.ProviderKey
 		for _, p := range ps {
@@ -109,6 +193,7 @@ func (s *Store) PutProviders(ctx context.Context, ps []provider.Provider) error 
 			if err := putJSON(b, providerKey(p.ProviderKey), fromProvider(p)); err != nil {
 				return err
 			}
+			ch.provider(p.ProviderKey)
 		}
 		return nil
 	})
@@ -152,7 +237,7 @@ func (s *Store) ListProviders(ctx context.Context) ([]provider.Provider, error) 
 
 // DeleteProvider implements provider.Store.
 func (s *Store) DeleteProvider(ctx context.Context, k provider.ProviderKey) error {
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return s.update(ctx, func(tx *bolt.Tx, ch *changes) error {
 		b := tx.Bucket(bucketProviders)
 		if b.Get(providerKey(k)) == nil {
 			return apierror.NotFound("provider %s", k)
@@ -173,7 +258,9 @@ func (s *Store) DeleteProvider(ctx context.Context, k provider.ProviderKey) erro
 			if err := deleteConnector(tx, id, k); err != nil {
 				return err
 			}
+			ch.deleted(id)
 		}
+		ch.provider(k)
 		return b.Delete(providerKey(k))
 	})
 }
@@ -183,7 +270,7 @@ func (s *Store) CreateConnector(ctx context.Context, c provider.Connector, st pr
 	if c.ID == "" {
 		return apierror.Invalid("connectorId", "is required")
 	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return s.update(ctx, func(tx *bolt.Tx, ch *changes) error {
 		if tx.Bucket(bucketProviders).Get(providerKey(c.Provider)) == nil {
 			return apierror.NotFound("provider %s", c.Provider)
 		}
@@ -197,6 +284,7 @@ func (s *Store) CreateConnector(ctx context.Context, c provider.Connector, st pr
 		if err := tx.Bucket(bucketProviderConnectors).Put(joinKey(c.Provider.Type, c.Provider.Name, c.ID), nil); err != nil {
 			return err
 		}
+		ch.connector(fromConnector(c))
 		if len(st.Hash) == 0 {
 			return nil
 		}
@@ -218,7 +306,7 @@ func (s *Store) PutAuthState(ctx context.Context, st provider.AuthState) error {
 	if len(st.Hash) == 0 || st.ConnectorID == "" {
 		return apierror.Invalid("state", "hash and connector id are required")
 	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return s.update(ctx, func(tx *bolt.Tx, _ *changes) error {
 		if _, err := getConnector(tx, st.ConnectorID); err != nil {
 			return err
 		}
@@ -270,7 +358,7 @@ func (s *Store) ListConnectors(ctx context.Context, f provider.ConnectorFilter) 
 // UpdateConnector implements provider.Store.
 func (s *Store) UpdateConnector(ctx context.Context, id string, fn func(provider.Connector) (provider.Connector, error)) (provider.Connector, error) {
 	var out provider.Connector
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx, ch *changes) error {
 		sc, err := getConnector(tx, id)
 		if err != nil {
 			return err
@@ -285,6 +373,7 @@ func (s *Store) UpdateConnector(ctx context.Context, id string, fn func(provider
 			return err
 		}
 		out = fromConnector(nc).domain()
+		ch.connector(fromConnector(nc))
 		return nil
 	})
 	return out, err
@@ -293,12 +382,13 @@ func (s *Store) UpdateConnector(ctx context.Context, id string, fn func(provider
 // DeleteConnector implements provider.Store.
 func (s *Store) DeleteConnector(ctx context.Context, id string) (provider.Connector, error) {
 	var out provider.Connector
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx, ch *changes) error {
 		sc, err := getConnector(tx, id)
 		if err != nil {
 			return err
 		}
 		out = sc.domain()
+		ch.deleted(id)
 		return deleteConnector(tx, id, out.Provider)
 	})
 	return out, err
@@ -318,7 +408,7 @@ func deleteConnector(tx *bolt.Tx, id string, k provider.ProviderKey) error {
 // SweepPendingConnectors implements provider.Store.
 func (s *Store) SweepPendingConnectors(ctx context.Context, createdBefore time.Time) ([]provider.Connector, error) {
 	var out []provider.Connector
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx, ch *changes) error {
 		out = nil
 		if err := tx.Bucket(bucketConnectors).ForEach(func(_, v []byte) error {
 			var sc storedConnector
@@ -336,6 +426,7 @@ func (s *Store) SweepPendingConnectors(ctx context.Context, createdBefore time.T
 			if err := deleteConnector(tx, c.ID, c.Provider); err != nil {
 				return err
 			}
+			ch.deleted(c.ID)
 		}
 		return nil
 	})
@@ -367,7 +458,8 @@ func (s *Store) DropGrants(ctx context.Context, f provider.ConnectorFilter, now 
 		return nil, apierror.Invalid("oauthProvider", "is required")
 	}
 	var ids []string
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx, ch *changes) error {
+		ids = nil
 		cb := tx.Bucket(bucketConnectors)
 		var changed []storedConnector
 		if err := cb.ForEach(func(_, v []byte) error {
@@ -387,6 +479,7 @@ func (s *Store) DropGrants(ctx context.Context, f provider.ConnectorFilter, now 
 			if err := putJSON(cb, []byte(sc.ID), sc); err != nil {
 				return err
 			}
+			ch.connector(sc)
 			ids = append(ids, sc.ID)
 		}
 		return nil
@@ -397,7 +490,7 @@ func (s *Store) DropGrants(ctx context.Context, f provider.ConnectorFilter, now 
 // TakeAuthState implements provider.Store.
 func (s *Store) TakeAuthState(ctx context.Context, hash []byte) (provider.AuthState, error) {
 	var out provider.AuthState
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx, _ *changes) error {
 		var ss storedState
 		ok, err := getJSON(tx.Bucket(bucketAuthStates), hash, &ss)
 		if err != nil {
@@ -421,7 +514,7 @@ func (s *Store) TakeAuthState(ctx context.Context, hash []byte) (provider.AuthSt
 // SweepAuthStates implements provider.Store.
 func (s *Store) SweepAuthStates(ctx context.Context, now time.Time) (int, error) {
 	n := 0
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *bolt.Tx, _ *changes) error {
 		b := tx.Bucket(bucketAuthStates)
 		type dead struct {
 			hash []byte
@@ -449,4 +542,50 @@ func (s *Store) SweepAuthStates(ctx context.Context, now time.Time) (int, error)
 		return nil
 	})
 	return n, err
+}
+
+// ClaimRefresh implements provider.Store.
+func (s *Store) ClaimRefresh(ctx context.Context, id, holder string, now, until time.Time) (bool, provider.Connector, error) {
+	if err := provider.CheckLease(holder, now, until); err != nil {
+		return false, provider.Connector{}, err
+	}
+	var claimed bool
+	var out provider.Connector
+	err := s.update(ctx, func(tx *bolt.Tx, ch *changes) error {
+		sc, err := getConnector(tx, id)
+		if err != nil {
+			return err
+		}
+		if claimed = !sc.domain().RefreshHeld(holder, now); !claimed {
+			out = sc.domain()
+			return nil
+		}
+		sc.RefreshHolder, sc.RefreshUntil = holder, until.UTC()
+		if err := putJSON(tx.Bucket(bucketConnectors), []byte(id), sc); err != nil {
+			return err
+		}
+		out = sc.domain()
+		ch.connector(sc)
+		return nil
+	})
+	if err != nil {
+		return false, provider.Connector{}, err
+	}
+	return claimed, out, nil
+}
+
+// ReleaseRefresh implements provider.Store.
+func (s *Store) ReleaseRefresh(ctx context.Context, id, holder string) error {
+	return s.update(ctx, func(tx *bolt.Tx, ch *changes) error {
+		sc, err := getConnector(tx, id)
+		if err != nil || holder == "" || sc.RefreshHolder != holder {
+			return err
+		}
+		sc.RefreshHolder, sc.RefreshUntil = "", time.Time{}
+		if err := putJSON(tx.Bucket(bucketConnectors), []byte(id), sc); err != nil {
+			return err
+		}
+		ch.connector(sc)
+		return nil
+	})
 }

@@ -41,20 +41,25 @@ type storedConnector struct {
 	SealedGrant []byte    `json:"sealed_grant,omitempty"`
 	CreateTime  time.Time `json:"create_time"`
 	UpdateTime  time.Time `json:"update_time"`
+	// The refresh lease (see provider.Store.ClaimRefresh); absent when nobody holds it.
+	RefreshHolder string    `json:"refresh_holder,omitempty"`
+	RefreshUntil  time.Time `json:"refresh_until,omitzero"`
 }
 
 func fromConnector(c provider.Connector) storedConnector {
 	return storedConnector{ID: c.ID, Type: c.Provider.Type, Name: c.Provider.Name, Kind: string(c.Kind),
 		TenantID: c.TenantID, Owner: c.Owner, Status: string(c.Status), ReturnTo: c.ReturnTo,
 		Subdomain: c.Subdomain, ResourceURL: c.ResourceURL, Scopes: c.Scopes, Failure: c.Failure,
-		SealedGrant: c.SealedGrant, CreateTime: c.CreateTime.UTC(), UpdateTime: c.UpdateTime.UTC()}
+		SealedGrant: c.SealedGrant, CreateTime: c.CreateTime.UTC(), UpdateTime: c.UpdateTime.UTC(),
+		RefreshHolder: c.RefreshHolder, RefreshUntil: c.RefreshUntil.UTC()}
 }
 
 func (s storedConnector) domain() provider.Connector {
 	return provider.Connector{ID: s.ID, Provider: provider.ProviderKey{Type: s.Type, Name: s.Name},
 		Kind: provider.Kind(s.Kind), TenantID: s.TenantID, Owner: s.Owner, Status: provider.Status(s.Status),
 		ReturnTo: s.ReturnTo, Subdomain: s.Subdomain, ResourceURL: s.ResourceURL, Scopes: s.Scopes,
-		Failure: s.Failure, SealedGrant: s.SealedGrant, CreateTime: s.CreateTime, UpdateTime: s.UpdateTime}
+		Failure: s.Failure, SealedGrant: s.SealedGrant, CreateTime: s.CreateTime, UpdateTime: s.UpdateTime,
+		RefreshHolder: s.RefreshHolder, RefreshUntil: s.RefreshUntil}
 }
 
 type storedState struct {

@@ -8,12 +8,17 @@ import "github.com/authsuite/authsuite/internal/boltdb"
 // Version 1:
 //
 //	meta                "schema_version" → "1"
+//	                    "revision" → the revision of the last commit that changed a provider or a connector
+//	                    (8 bytes, big-endian; absent in a file no such commit has touched yet), written in
+//	                    that commit's transaction
 //	providers           type sep name → storedProvider (JSON; the secret sealed)
 //	connectors          id → storedConnector (JSON; the grant sealed)
 //	provider_connectors type sep name sep id → "" (which connectors use a provider)
 //	auth_states         sha256(state) → storedState (JSON; the PKCE verifier sealed)
 //	connector_states    id sep sha256(state) → "" (the pending authorizations of a connector)
 var (
+	bucketMeta               = []byte("meta") // created by boltdb.Open
+	keyRevision              = []byte("revision")
 	bucketProviders          = []byte("providers")
 	bucketConnectors         = []byte("connectors")
 	bucketProviderConnectors = []byte("provider_connectors")

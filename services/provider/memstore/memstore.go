@@ -1,18 +1,21 @@
 // Package memstore is an in-memory implementation of provider.Store, for tests and a development mode that
 // keeps nothing across restarts. It has the semantics of bboltstore for every method (uniqueness rules,
-// errors, ordering, all-or-nothing writes) and passes storetest.Run.
+// errors, ordering, all-or-nothing writes) and passes storetest.Run. Its revisions start at 0 and Watch
+// replays the last LogCapacity commits.
 package memstore
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/services/provider"
 )
 
@@ -31,7 +34,14 @@ type Store struct {
 	// states holds pending authorizations by string(hash); connStates indexes them by connector id.
 	states     map[string]*stateRecord
 	connStates map[string]map[string]struct{}
+	// log records the commits that changed a provider or a connector; appended under mu.
+	log *changelog.Log[provider.Change]
+	// changes collects what the running write changed (under mu).
+	changes []provider.Change
 }
+
+// LogCapacity is how many commits Watch can replay: a watcher further behind gets changelog.ErrCompacted.
+const LogCapacity = 4096
 
 var _ provider.Store = (*Store)(nil)
 
@@ -43,7 +53,35 @@ func New() *Store {
 		byProvider: map[provider.ProviderKey]map[string]struct{}{},
 		states:     map[string]*stateRecord{},
 		connStates: map[string]map[string]struct{}{},
+		log:        changelog.New[provider.Change](0, LogCapacity),
 	}
+}
+
+// Revision implements provider.Store.
+func (s *Store) Revision() int64 { return s.log.Revision() }
+
+// Watch implements provider.Store; every watcher gets its own copies. Close does not end it; ctx does.
+func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[provider.Change]) error) error {
+	return s.log.Watch(ctx, from, func(b changelog.Batch[provider.Change]) error {
+		out := changelog.Batch[provider.Change]{Revision: b.Revision, Changes: make([]provider.Change, len(b.Changes))}
+		for i, c := range b.Changes {
+			out.Changes[i] = c.Clone()
+		}
+		return fn(out)
+	})
+}
+
+func (s *Store) changedConnector(r *connRecord) {
+	c := r.domain()
+	s.changes = append(s.changes, provider.Change{Connector: &c})
+}
+
+func (s *Store) deletedConnector(id string) {
+	s.changes = append(s.changes, provider.Change{DeletedConnector: id})
+}
+
+func (s *Store) changedProvider(k provider.ProviderKey) {
+	s.changes = append(s.changes, provider.Change{Provider: &k})
 }
 
 // Close drops the contents. Every later call fails with an error wrapping apierror.ErrUnavailable; Close
@@ -72,7 +110,8 @@ func (s *Store) read(ctx context.Context, fn func() error) error {
 }
 
 // write runs fn under the write lock unless ctx has ended or the store is closed. fn must check everything
-// that can fail before it changes anything, so an error leaves the store as it was.
+// that can fail before it changes anything, so an error leaves the store as it was. What fn reported
+// changed is appended to the log as one commit.
 func (s *Store) write(ctx context.Context, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -82,7 +121,13 @@ func (s *Store) write(ctx context.Context, fn func() error) error {
 	if s.closed {
 		return errClosed
 	}
-	return fn()
+	s.changes = nil
+	err := fn()
+	if err == nil && len(s.changes) > 0 {
+		s.log.Append(s.changes...)
+	}
+	s.changes = nil
+	return err
 }
 
 // countConnectors counts the connectors using k: every connector of k except pending ones (see
@@ -127,6 +172,7 @@ func (s *Store) PutProviders(ctx context.Context, ps []provider.Provider) error 
 		}
 		for _, r := range recs {
 			s.providers[r.key] = r
+			s.changedProvider(r.key)
 		}
 		return nil
 	})
@@ -174,10 +220,12 @@ func (s *Store) DeleteProvider(ctx context.Context, k provider.ProviderKey) erro
 			return apierror.FailedPrecondition("provider %s is used by %d connector(s); delete them first", k, n)
 		}
 		// Pending connectors never block: they go with their provider.
-		for id := range s.byProvider[k] {
+		for _, id := range slices.Sorted(maps.Keys(s.byProvider[k])) {
 			s.deleteConnector(id)
+			s.deletedConnector(id)
 		}
 		delete(s.providers, k)
+		s.changedProvider(k)
 		return nil
 	})
 }
@@ -204,6 +252,7 @@ func (s *Store) CreateConnector(ctx context.Context, c provider.Connector, st pr
 			return recErr
 		}
 		s.connectors[r.ID] = r
+		s.changedConnector(r)
 		ids := s.byProvider[r.key()]
 		if ids == nil {
 			ids = map[string]struct{}{}
@@ -309,6 +358,7 @@ func (s *Store) UpdateConnector(ctx context.Context, id string, fn func(provider
 			return err
 		}
 		s.connectors[id] = nr
+		s.changedConnector(nr)
 		// As bboltstore, answer what fn returned (copied, times in UTC, the fixed fields restored); an
 		// empty Scopes or SealedGrant stays empty rather than nil here, and reads back as nil later.
 		out = nr.domain()
@@ -328,6 +378,7 @@ func (s *Store) DeleteConnector(ctx context.Context, id string) (provider.Connec
 		}
 		out = r.domain()
 		s.deleteConnector(id)
+		s.deletedConnector(id)
 		return nil
 	})
 	return out, err
@@ -357,8 +408,10 @@ func (s *Store) SweepPendingConnectors(ctx context.Context, createdBefore time.T
 				out = append(out, r.domain())
 			}
 		}
+		slices.SortFunc(out, func(a, b provider.Connector) int { return strings.Compare(a.ID, b.ID) })
 		for _, c := range out {
 			s.deleteConnector(c.ID)
+			s.deletedConnector(c.ID)
 		}
 		return nil
 	})
@@ -384,12 +437,14 @@ func (s *Store) DropGrants(ctx context.Context, f provider.ConnectorFilter, now 
 				return err
 			}
 		}
+		slices.Sort(ids)
 		for _, id := range ids {
 			// Replace the record instead of changing it: a copy handed out earlier shares nothing with
 			// it anyway, and records stay immutable once stored.
 			nr := *s.connectors[id]
 			nr.SealedGrant, nr.Status, nr.UpdateTime = nil, string(provider.StatusRevoked), now.UTC()
 			s.connectors[id] = &nr
+			s.changedConnector(&nr)
 		}
 		return nil
 	})
@@ -428,4 +483,54 @@ func (s *Store) SweepAuthStates(ctx context.Context, now time.Time) (int, error)
 		return nil
 	})
 	return n, err
+}
+
+// ClaimRefresh implements provider.Store.
+func (s *Store) ClaimRefresh(ctx context.Context, id, holder string, now, until time.Time) (bool, provider.Connector, error) {
+	if err := provider.CheckLease(holder, now, until); err != nil {
+		return false, provider.Connector{}, err
+	}
+	var claimed bool
+	var out provider.Connector
+	err := s.write(ctx, func() error {
+		r, ok := s.connectors[id]
+		if !ok {
+			return apierror.NotFound("connector %s", id)
+		}
+		if claimed = !r.domain().RefreshHeld(holder, now); !claimed {
+			out = r.domain()
+			return nil
+		}
+		if err := checkTime("until", until.UTC()); err != nil {
+			return err
+		}
+		nr := *r
+		nr.RefreshHolder, nr.RefreshUntil = holder, until.UTC()
+		s.connectors[id] = &nr
+		s.changedConnector(&nr)
+		out = nr.domain()
+		return nil
+	})
+	if err != nil {
+		return false, provider.Connector{}, err
+	}
+	return claimed, out, nil
+}
+
+// ReleaseRefresh implements provider.Store.
+func (s *Store) ReleaseRefresh(ctx context.Context, id, holder string) error {
+	return s.write(ctx, func() error {
+		r, ok := s.connectors[id]
+		if !ok {
+			return apierror.NotFound("connector %s", id)
+		}
+		if holder == "" || r.RefreshHolder != holder {
+			return nil
+		}
+		nr := *r
+		nr.RefreshHolder, nr.RefreshUntil = "", time.Time{}
+		s.connectors[id] = &nr
+		s.changedConnector(&nr)
+		return nil
+	})
 }

@@ -93,6 +93,9 @@ type connRecord struct {
 	SealedGrant []byte
 	CreateTime  time.Time
 	UpdateTime  time.Time
+	// The refresh lease (see provider.Store.ClaimRefresh); zero when nobody holds it.
+	RefreshHolder string
+	RefreshUntil  time.Time
 }
 
 // fromConnector copies c.
@@ -100,11 +103,15 @@ func fromConnector(c provider.Connector) (*connRecord, error) {
 	r := &connRecord{ID: c.ID, Type: c.Provider.Type, Name: c.Provider.Name, Kind: string(c.Kind),
 		TenantID: c.TenantID, Owner: c.Owner, Status: string(c.Status), ReturnTo: c.ReturnTo,
 		Subdomain: c.Subdomain, ResourceURL: c.ResourceURL, Scopes: cloneOptional(c.Scopes), Failure: c.Failure,
-		SealedGrant: cloneOptional(c.SealedGrant), CreateTime: c.CreateTime.UTC(), UpdateTime: c.UpdateTime.UTC()}
+		SealedGrant: cloneOptional(c.SealedGrant), CreateTime: c.CreateTime.UTC(), UpdateTime: c.UpdateTime.UTC(),
+		RefreshHolder: c.RefreshHolder, RefreshUntil: c.RefreshUntil.UTC()}
 	if err := checkTime("createTime", r.CreateTime); err != nil {
 		return nil, err
 	}
 	if err := checkTime("updateTime", r.UpdateTime); err != nil {
+		return nil, err
+	}
+	if err := checkTime("refreshUntil", r.RefreshUntil); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -118,7 +125,8 @@ func (r *connRecord) domain() provider.Connector {
 	return provider.Connector{ID: r.ID, Provider: r.key(), Kind: provider.Kind(r.Kind), TenantID: r.TenantID,
 		Owner: r.Owner, Status: provider.Status(r.Status), ReturnTo: r.ReturnTo, Subdomain: r.Subdomain,
 		ResourceURL: r.ResourceURL, Scopes: slices.Clone(r.Scopes), Failure: r.Failure,
-		SealedGrant: bytes.Clone(r.SealedGrant), CreateTime: r.CreateTime, UpdateTime: r.UpdateTime}
+		SealedGrant: bytes.Clone(r.SealedGrant), CreateTime: r.CreateTime, UpdateTime: r.UpdateTime,
+		RefreshHolder: r.RefreshHolder, RefreshUntil: r.RefreshUntil}
 }
 
 // match is provider.ConnectorFilter.Match on the record, without copying it.

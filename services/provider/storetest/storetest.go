@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"DropGrants", testDropGrants},
 		{"PendingConnectorsNeverBlock", testPendingNeverBlock},
 		{"SweepPendingConnectors", testSweepPending},
+		{"Watch", testWatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,8 +22,12 @@ import (
 // is also watched by the metrics and streamed by the backup service (dbs).
 
 func (s *Suite) registryStore(cfg config.Config, dbs map[string]*bolt.DB) (registry.Store, error) {
-	if cfg.Store == config.StoreMemory {
+	switch cfg.Store {
+	case config.StoreMemory:
 		return keep(s, regmem.New()), nil
+	case config.StoreBbolt:
+	default:
+		return nil, noBackend(cfg)
 	}
 	db, err := regstore.Open(filepath.Join(cfg.DataDir, "registry.db"))
 	if err != nil {
@@ -34,8 +38,12 @@ func (s *Suite) registryStore(cfg config.Config, dbs map[string]*bolt.DB) (regis
 }
 
 func (s *Suite) tokenStore(cfg config.Config, dbs map[string]*bolt.DB) (token.Store, error) {
-	if cfg.Store == config.StoreMemory {
+	switch cfg.Store {
+	case config.StoreMemory:
 		return keep(s, tokmem.New()), nil
+	case config.StoreBbolt:
+	default:
+		return nil, noBackend(cfg)
 	}
 	db, err := tokstore.Open(filepath.Join(cfg.DataDir, "token.db"))
 	if err != nil {
@@ -46,8 +54,12 @@ func (s *Suite) tokenStore(cfg config.Config, dbs map[string]*bolt.DB) (token.St
 }
 
 func (s *Suite) providerStore(cfg config.Config, dbs map[string]*bolt.DB) (provider.Store, error) {
-	if cfg.Store == config.StoreMemory {
+	switch cfg.Store {
+	case config.StoreMemory:
 		return keep(s, provmem.New()), nil
+	case config.StoreBbolt:
+	default:
+		return nil, noBackend(cfg)
 	}
 	db, err := provstore.Open(filepath.Join(cfg.DataDir, "provider.db"))
 	if err != nil {
@@ -55,6 +67,11 @@ func (s *Suite) providerStore(cfg config.Config, dbs map[string]*bolt.DB) (provi
 	}
 	s.keepBolt("provider", db.DB(), dbs)
 	return keep(s, db), nil
+}
+
+// noBackend refuses a --store this build cannot open, rather than falling back to another backend.
+func noBackend(cfg config.Config) error {
+	return fmt.Errorf("--store (%s): %s is not available in this build", config.EnvName("store"), cfg.Store)
 }
 
 // keepBolt records an open bbolt file: its metrics, and a place in the backup.

@@ -61,6 +61,7 @@ var EnvOnly = []struct{ Name, Usage string }{
 	{"AUTHSUITE_MASTER_KEY", "the suite's master key, base64 of 32 random bytes (NEW,OLD while rotating); wins over --master-key-file. Every service role needs it (or the file); losing it loses every secret and sealed record"},
 	{"AUTHSUITE_BOOTSTRAP_SECRET", "secret of the admin client created on the first start of an empty registry (when unset, one is generated and printed once); ignored, with one warning, once the data directory is bootstrapped"},
 	{"AUTHSUITE_BOOTSTRAP_PASSWORD", "when set on that first start, also creates user admin (tenant_admin) with this password; ignored, with one warning, afterwards"},
+	{"AUTHSUITE_ETCD_PASSWORD", "password of --etcd-username for etcd authentication; wins over --etcd-password-file"},
 	{"AUTHSUITE_GATEWAY_CREDENTIAL", "what the gateway role presents to the services instead of the master key: the output of `authsuite gateway-credential`"},
 	{"GOGC", "Go's garbage collection target; serve uses 400 unless it is set"},
 }
@@ -72,16 +73,16 @@ type Config struct {
 	HTTPAddr      string        // REST API listen address (gateway, all; empty for a service role), also /healthz, /readyz
 	AdminAddr     string        // admin listener: /metrics, /healthz, /readyz (every role)
 	GRPCAddr      string        // gRPC listen address (services)
-	TokenAddr     string        // where the token service is reached (split roles)
-	RegistryAddr  string        // where the registry is reached (split roles)
-	ProviderAddr  string        // where the provider service is reached (split roles)
+	TokenAddr     string        // where the token service is reached (split roles): host:port, comma-separated (Addrs)
+	RegistryAddr  string        // where the registry is reached (split roles), as TokenAddr
+	ProviderAddr  string        // where the provider service is reached (split roles), as TokenAddr
 	TLSCert       string        // gateway HTTPS certificate (PEM file); with TLSKey
 	TLSKey        string        // gateway HTTPS key (PEM file)
 	GRPCTLSCert   string        // this role's certificate for mutual TLS between roles
 	GRPCTLSKey    string        // its key
 	GRPCTLSCA     string        // the CA that signs every role's certificate
 	ShutdownGrace time.Duration // how long in-flight requests may take to finish on SIGTERM
-	Store         string        // where services keep their state: StoreBbolt (files in DataDir) or StoreMemory
+	Store         string        // where services keep their state: StoreBbolt (files in DataDir), StoreMemory or StoreEtcd
 	DataDir       string        // where the bbolt files and the generated master key live
 	Issuer        string        // OAuth issuer; empty means http:// + the bound HTTP address
 	MasterKeyFile string        // key file used when AUTHSUITE_MASTER_KEY is not set
@@ -103,7 +104,18 @@ type Config struct {
 	// private, link-local and other non-public addresses (internal/outbound).
 	AllowPrivateOutbound bool
 
+	// The etcd cluster of --store etcd (internal/etcdclient); ignored by the other backends and the gateway.
+	EtcdEndpoints    []string      // client URLs, http:// or https:// (ParseEndpoints)
+	EtcdPrefix       string        // key prefix of this suite: every key it writes starts with it (ValidatePrefix)
+	EtcdCAFile       string        // CA that signs the etcd servers' certificates (PEM); https endpoints
+	EtcdCertFile     string        // client certificate for etcd's mutual TLS (PEM); with EtcdKeyFile
+	EtcdKeyFile      string        // its key
+	EtcdUsername     string        // etcd user (etcd's own authentication); with a password
+	EtcdPasswordFile string        // file holding the password when AUTHSUITE_ETCD_PASSWORD is not set
+	EtcdDialTimeout  time.Duration // how long connecting and the start-up check may take
+
 	// From the environment only: secrets do not belong on a command line.
+	EtcdPassword      string // AUTHSUITE_ETCD_PASSWORD
 	MasterKey         string // AUTHSUITE_MASTER_KEY
 	BootstrapSecret   string // AUTHSUITE_BOOTSTRAP_SECRET
 	BootstrapPassword string // AUTHSUITE_BOOTSTRAP_PASSWORD
@@ -120,7 +132,13 @@ const (
 	StoreBbolt = "bbolt"
 	// StoreMemory keeps it in process memory: nothing is written, everything is lost when the process ends.
 	StoreMemory = "memory"
+	// StoreEtcd keeps it in an etcd cluster (--etcd-endpoints), under --etcd-prefix: every replica of every
+	// role that names the same cluster and prefix shares it.
+	StoreEtcd = "etcd"
 )
+
+// DefaultEtcdPrefix is --etcd-prefix's default.
+const DefaultEtcdPrefix = "/authsuite/"
 
 // EnvName is the environment variable that overrides a flag.
 func EnvName(flagName string) string {
@@ -170,6 +188,7 @@ func Load(role Role, args []string, env []string, out io.Writer) (Config, error)
 	if err := c.resolveAdminAddr(given["http-addr"], given["admin-addr"]); err != nil {
 		return Config{}, err
 	}
+	c.EtcdPassword = envMap["AUTHSUITE_ETCD_PASSWORD"]
 	c.MasterKey = envMap["AUTHSUITE_MASTER_KEY"]
 	c.BootstrapSecret = envMap["AUTHSUITE_BOOTSTRAP_SECRET"]
 	c.BootstrapPassword = envMap["AUTHSUITE_BOOTSTRAP_PASSWORD"]
@@ -234,16 +253,27 @@ func newFlagSet(role Role, c *Config) *flag.FlagSet {
 	fs.StringVar(&c.HTTPAddr, "http-addr", def.http, httpUsage)
 	fs.StringVar(&c.AdminAddr, "admin-addr", def.admin, "admin listen address: /metrics, /healthz and /readyz, never on the REST port (ephemeral when --http-addr's port is 0 and this is not given)")
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", def.grpc, "gRPC listen address (not used by the gateway role)")
-	fs.StringVar(&c.TokenAddr, "token-addr", defaultAddrs[RoleToken].grpc, "gRPC address of the token service (split roles)")
-	fs.StringVar(&c.RegistryAddr, "registry-addr", defaultAddrs[RoleRegistry].grpc, "gRPC address of the registry (split roles)")
-	fs.StringVar(&c.ProviderAddr, "provider-addr", defaultAddrs[RoleProvider].grpc, "gRPC address of the provider service (split roles)")
+	fs.StringVar(&c.TokenAddr, "token-addr", defaultAddrs[RoleToken].grpc, "gRPC address of the token service (split roles); several replicas as a comma-separated list, balanced round robin over the healthy ones")
+	fs.StringVar(&c.RegistryAddr, "registry-addr", defaultAddrs[RoleRegistry].grpc, "gRPC address of the registry (split roles); comma-separated for several replicas")
+	fs.StringVar(&c.ProviderAddr, "provider-addr", defaultAddrs[RoleProvider].grpc, "gRPC address of the provider service (split roles); comma-separated for several replicas")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve the REST API over HTTPS with this certificate (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "the HTTPS private key (PEM)")
 	fs.StringVar(&c.GRPCTLSCert, "grpc-tls-cert", "", "certificate of this role for mutual TLS between roles (PEM)")
 	fs.StringVar(&c.GRPCTLSKey, "grpc-tls-key", "", "private key for --grpc-tls-cert (PEM)")
 	fs.StringVar(&c.GRPCTLSCA, "grpc-tls-ca", "", "CA certificate that signs every role's certificate; enables mutual TLS (PEM)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
-	fs.StringVar(&c.Store, "store", StoreBbolt, "where the services keep their state: bbolt (one file per service in --data-dir, durable) or memory (lost when the process ends; for tests and development)")
+	fs.StringVar(&c.Store, "store", StoreBbolt, "where the services keep their state: bbolt (one file per service in --data-dir, durable), etcd (the cluster of --etcd-endpoints, shared by every replica) or memory (lost when the process ends; for tests and development)")
+	fs.Func("etcd-endpoints", "comma-separated client URLs of the etcd cluster of --store etcd (http://host:port or https://host:port)", func(v string) (err error) {
+		c.EtcdEndpoints, err = ParseEndpoints(v)
+		return err
+	})
+	fs.StringVar(&c.EtcdPrefix, "etcd-prefix", DefaultEtcdPrefix, "key prefix of this suite in etcd (starts and ends with /): suites sharing one etcd cluster need different prefixes")
+	fs.StringVar(&c.EtcdCAFile, "etcd-ca-file", "", "CA certificate that signs the etcd servers' certificates (PEM; https endpoints; default: the system's roots)")
+	fs.StringVar(&c.EtcdCertFile, "etcd-cert-file", "", "client certificate for etcd's mutual TLS (PEM), with --etcd-key-file")
+	fs.StringVar(&c.EtcdKeyFile, "etcd-key-file", "", "private key for --etcd-cert-file (PEM)")
+	fs.StringVar(&c.EtcdUsername, "etcd-username", "", "etcd user, when etcd authentication is enabled; the password comes from AUTHSUITE_ETCD_PASSWORD or --etcd-password-file")
+	fs.StringVar(&c.EtcdPasswordFile, "etcd-password-file", "", "file holding the password of --etcd-username (AUTHSUITE_ETCD_PASSWORD wins)")
+	fs.DurationVar(&c.EtcdDialTimeout, "etcd-dial-timeout", 5*time.Second, "how long connecting to etcd and the start-up check may take before the start fails")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the bbolt files")
 	fs.StringVar(&c.Issuer, "issuer", "", "OAuth issuer URL (default http:// + the HTTP address)")
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "master key file, created when missing (default DATA_DIR/master.key; AUTHSUITE_MASTER_KEY wins)")
@@ -299,12 +329,16 @@ func (c Config) Validate() error {
 	if c.Role != RoleGateway {
 		addrs["grpc-addr"] = c.GRPCAddr
 	}
-	if c.Role != RoleAll {
-		addrs["token-addr"], addrs["registry-addr"], addrs["provider-addr"] = c.TokenAddr, c.RegistryAddr, c.ProviderAddr
-	}
 	for name, addr := range addrs {
 		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 			bad(name, "want host:port, got %q", addr)
+		}
+	}
+	if c.Role != RoleAll {
+		for name, list := range map[string]string{"token-addr": c.TokenAddr, "registry-addr": c.RegistryAddr, "provider-addr": c.ProviderAddr} {
+			if _, err := ParseAddrs(list); err != nil {
+				bad(name, "%v", err)
+			}
 		}
 	}
 	if c.Role.Runs(RoleGateway) && c.AdminAddr == c.HTTPAddr && !strings.HasSuffix(c.AdminAddr, ":0") {
@@ -325,6 +359,10 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data-dir", "must not be empty")
 	}
+	if f := c.etcdGiven(); f != "" && c.Store != StoreEtcd && c.Role != RoleGateway {
+		// Without this, a replica whose --store was forgotten would keep its own state apart from the cluster.
+		bad(f, "is set but --store is %s: add --store etcd (%s=etcd), or unset it", c.Store, EnvName("store"))
+	}
 	switch c.Store {
 	case StoreBbolt:
 	case StoreMemory:
@@ -332,8 +370,12 @@ func (c Config) Validate() error {
 			// Roles of one suite must share the master key; a memory store has no file to keep a generated one.
 			bad("store", "memory with one role per process needs AUTHSUITE_MASTER_KEY")
 		}
+	case StoreEtcd:
+		if c.Role != RoleGateway { // the gateway keeps no state: it ignores the etcd settings
+			errs = append(errs, c.validateEtcd()...)
+		}
 	default:
-		bad("store", "want bbolt or memory, got %q", c.Store)
+		bad("store", "want bbolt, etcd or memory, got %q", c.Store)
 	}
 	if c.Issuer != "" {
 		u, err := url.Parse(c.Issuer)

@@ -45,7 +45,7 @@ func TestInvalidNamesTheSetting(t *testing.T) {
 		{env: []string{"AUTHSUITE_KEY_ROTATION=banana"}, want: "AUTHSUITE_KEY_ROTATION"},
 		{args: []string{"--key-rotation", "1m"}, want: "--key-rotation"},
 		{args: []string{"--log-format", "xml"}, want: "--log-format"},
-		{args: []string{"--store", "etcd"}, want: "--store"},
+		{args: []string{"--store", "sqlite"}, want: "--store"},
 		{env: []string{"AUTHSUITE_STORE=sqlite"}, want: "AUTHSUITE_STORE"},
 		{args: []string{"extra"}, want: "extra"},
 	}

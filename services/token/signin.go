@@ -22,94 +22,94 @@ var (
 // and the code: the validated request, and the user once signed in. With Logout set it is instead a logout
 // waiting for the user's confirmation.
 type Interaction struct {
-	ID            []byte   `json:"-"` // SHA-256 of the interaction id
-	ClientID      string   `json:"client_id"`
-	TenantID      string   `json:"tenant_id"`
-	RedirectURI   string   `json:"redirect_uri"`
-	Scopes        []string `json:"scopes"`
-	State         string   `json:"state,omitempty"`
-	Nonce         string   `json:"nonce,omitempty"`
-	CodeChallenge string   `json:"code_challenge,omitempty"`
-	Prompt        []string `json:"prompt,omitempty"`
-	MaxAge        int64    `json:"max_age"` // -1 when absent
-	LoginHint     string   `json:"login_hint,omitempty"`
+	ID            []byte // SHA-256 of the interaction id
+	ClientID      string
+	TenantID      string
+	RedirectURI   string
+	Scopes        []string
+	State         string
+	Nonce         string
+	CodeChallenge string
+	Prompt        []string
+	MaxAge        int64 // -1 when absent
+	LoginHint     string
 	// ResponseMode is how the response goes to RedirectURI: "" (query) or "form_post" (OAuth 2.0 Form Post
 	// Response Mode).
-	ResponseMode string `json:"response_mode,omitempty"`
-	UserID       string `json:"user_id,omitempty"` // set once the user signed in for this interaction
-	UserName     string `json:"user_name,omitempty"`
-	SessionID    []byte `json:"session_id,omitempty"` // SHA-256 of the session cookie the user signed in with
+	ResponseMode string
+	UserID       string // set once the user signed in for this interaction
+	UserName     string
+	SessionID    []byte // SHA-256 of the session cookie the user signed in with
 	// Logout marks a pending logout confirmation (RP-Initiated Logout 1.0 §2) rather than an authorization
 	// request: RedirectURI is then the validated post_logout_redirect_uri with state (or empty).
-	Logout bool      `json:"logout,omitempty"`
-	Expiry time.Time `json:"-"`
+	Logout bool
+	Expiry time.Time
 }
 
 // Session is an SSO session (OIDC Core §3.1.2.1 "End-User session"), found by the SHA-256 of its cookie, or
 // by its SID (SessionBySID). SIDs are unique: the store keeps one index entry per SID.
 type Session struct {
-	ID       []byte    `json:"-"`   // SHA-256 of the cookie value
-	SID      string    `json:"sid"` // the public session id of ID tokens and logout tokens
-	UserID   string    `json:"user_id"`
-	UserName string    `json:"user_name,omitempty"`
-	TenantID string    `json:"tenant_id"`
-	AuthTime time.Time `json:"auth_time"`
-	Clients  []string  `json:"clients,omitempty"` // clients that received a code in this session
-	Expiry   time.Time `json:"-"`
+	ID       []byte // SHA-256 of the cookie value
+	SID      string // the public session id of ID tokens and logout tokens
+	UserID   string
+	UserName string
+	TenantID string
+	AuthTime time.Time
+	Clients  []string // clients that received a code in this session
+	Expiry   time.Time
 	// Incarnation is the account incarnation (Account) of UserID the session was issued to.
-	Incarnation string `json:"incarnation,omitempty"`
+	Incarnation string
 }
 
 // AuthCode is an authorization code (RFC 6749 §4.1.2), found by the SHA-256 of its value. It is bound to the
 // client, the redirect URI, the PKCE challenge (RFC 7636 §4.4) and the nonce; FamilyID names every token
 // issued from it, so a replay can revoke them (RFC 6749 §4.1.2, RFC 9700 §4.14).
 type AuthCode struct {
-	Hash          []byte    `json:"-"`
-	ClientID      string    `json:"client_id"`
-	TenantID      string    `json:"tenant_id"`
-	UserID        string    `json:"user_id"`
-	RedirectURI   string    `json:"redirect_uri"`
-	Scopes        []string  `json:"scopes"`
-	Nonce         string    `json:"nonce,omitempty"`
-	CodeChallenge string    `json:"code_challenge,omitempty"`
-	SID           string    `json:"sid"`
-	AuthTime      time.Time `json:"auth_time"`
-	FamilyID      string    `json:"family_id"`
-	Used          bool      `json:"used,omitempty"`
-	Expiry        time.Time `json:"-"`
+	Hash          []byte
+	ClientID      string
+	TenantID      string
+	UserID        string
+	RedirectURI   string
+	Scopes        []string
+	Nonce         string
+	CodeChallenge string
+	SID           string
+	AuthTime      time.Time
+	FamilyID      string
+	Used          bool
+	Expiry        time.Time
 	// Incarnation is the account incarnation (Account) of UserID the code was issued to.
-	Incarnation string `json:"incarnation,omitempty"`
+	Incarnation string
 }
 
 // RefreshToken is a refresh token (RFC 6749 §6), found by the SHA-256 of its value. Tokens rotated from one
 // another share FamilyID; Expiry is the family's absolute end (refreshTokenLifetime from the first token).
 // A rotated token stays stored with Used set until Expiry, so that its reuse is detected (RFC 9700 §4.14.2).
 type RefreshToken struct {
-	Hash     []byte    `json:"-"`
-	FamilyID string    `json:"family_id"`
-	ClientID string    `json:"client_id"`
-	TenantID string    `json:"tenant_id"`
-	UserID   string    `json:"user_id"`
-	Scopes   []string  `json:"scopes"`
-	SID      string    `json:"sid,omitempty"`
-	AuthTime time.Time `json:"auth_time"`
-	Used     bool      `json:"used,omitempty"`
-	Expiry   time.Time `json:"-"`
+	Hash     []byte
+	FamilyID string
+	ClientID string
+	TenantID string
+	UserID   string
+	Scopes   []string
+	SID      string
+	AuthTime time.Time
+	Used     bool
+	Expiry   time.Time
 	// Incarnation is the account incarnation (Account) of UserID the family was issued to.
-	Incarnation string `json:"incarnation,omitempty"`
+	Incarnation string
 	// IssueTime is when this token was issued (the family's first token, or this rotation); zero for tokens
 	// stored before it was kept. Introspection answers it as iat.
-	IssueTime time.Time `json:"issue_time,omitzero"`
+	IssueTime time.Time
 
 	// The rotation grace period (RotateRefreshTokenGrace), set by the store on rotation:
 	// Successor is the SHA-256 of the token this one was rotated to; SealedSuccessor is that token's value,
 	// sealed by the caller, kept so that a retry with this token until GraceUntil gets the same successor
 	// (and dropped once the successor itself rotates); Predecessor is the SHA-256 of the token this one
 	// was rotated from.
-	Successor       []byte    `json:"successor,omitempty"`
-	SealedSuccessor []byte    `json:"sealed_successor,omitempty"`
-	GraceUntil      time.Time `json:"grace_until,omitzero"`
-	Predecessor     []byte    `json:"predecessor,omitempty"`
+	Successor       []byte
+	SealedSuccessor []byte
+	GraceUntil      time.Time
+	Predecessor     []byte
 }
 
 // RefreshGrace is the grace period of one rotation (RotateRefreshTokenGrace).
@@ -138,23 +138,23 @@ type RefreshRotated struct {
 
 // Consent is a remembered consent: the scopes a user allowed a client.
 type Consent struct {
-	TenantID string    `json:"tenant_id"`
-	UserID   string    `json:"user_id"`
-	ClientID string    `json:"client_id"`
-	Scopes   []string  `json:"scopes"`
-	Expiry   time.Time `json:"-"`
+	TenantID string
+	UserID   string
+	ClientID string
+	Scopes   []string
+	Expiry   time.Time
 	// Incarnation is the account incarnation (Account) of UserID that consented: another account with the
 	// same user id has not.
-	Incarnation string `json:"incarnation,omitempty"`
+	Incarnation string
 }
 
 // LoginFailures counts recent failed sign-ins for one throttling key (an account or an address). Count
 // includes the Pending attempts: counted before their password was checked, not settled yet.
 type LoginFailures struct {
-	Key         string    `json:"-"`
-	Count       int       `json:"count"`
-	Pending     int       `json:"pending,omitzero"`
-	Last        time.Time `json:"last"`
-	LockedUntil time.Time `json:"locked_until,omitzero"`
-	Expiry      time.Time `json:"-"`
+	Key         string
+	Count       int
+	Pending     int
+	Last        time.Time
+	LockedUntil time.Time
+	Expiry      time.Time
 }

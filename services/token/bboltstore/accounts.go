@@ -11,9 +11,9 @@ import (
 	"github.com/authsuite/authsuite/services/token"
 )
 
-// deleteMatching deletes, inside tx, every record of bucket that decodes into a fresh V and satisfies
-// match, returning the deleted records with their keys and expiries. Keys are collected before deleting:
-// deleting while a bolt cursor iterates skips keys.
+// deleteMatching deletes, inside tx, every record of bucket that decodes into a fresh V (a record type) and
+// satisfies match, handing keep each deleted record with its key and expiry. Keys are collected before
+// deleting: deleting while a bolt cursor iterates skips keys.
 func deleteMatching[V any](tx *bolt.Tx, bucket []byte, match func(*V) bool, keep func(key []byte, exp time.Time, v *V)) error {
 	b := tx.Bucket(bucket)
 	var doomed [][]byte
@@ -53,11 +53,8 @@ func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []token.Acco
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		out = nil
 		err := deleteMatching(tx, bucketSessions,
-			func(se *token.Session) bool { return set.Has(se.TenantID, se.UserID, se.Incarnation) },
-			func(k []byte, exp time.Time, se *token.Session) {
-				se.ID, se.Expiry = k, exp
-				out = append(out, *se)
-			})
+			func(r *sessionRecord) bool { return set.Has(r.TenantID, r.UserID, r.Incarnation) },
+			func(k []byte, exp time.Time, r *sessionRecord) { out = append(out, r.domain(k, exp)) })
 		if err != nil {
 			return err
 		}
@@ -92,8 +89,8 @@ func (s *Store) DeleteAccountRefreshTokens(ctx context.Context, accounts []token
 		families = nil
 		seen := map[string]bool{}
 		return deleteMatching(tx, bucketRefresh,
-			func(t *token.RefreshToken) bool { return set.Has(t.TenantID, t.UserID, t.Incarnation) },
-			func(_ []byte, _ time.Time, t *token.RefreshToken) {
+			func(t *refreshRecord) bool { return set.Has(t.TenantID, t.UserID, t.Incarnation) },
+			func(_ []byte, _ time.Time, t *refreshRecord) {
 				if !seen[t.FamilyID] {
 					seen[t.FamilyID] = true
 					families = append(families, t.FamilyID)

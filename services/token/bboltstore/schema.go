@@ -2,8 +2,6 @@ package bboltstore
 
 import (
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/authsuite/authsuite/services/token"
 )
 
 // The buckets of token.db, declared once (internal/boltdb keeps the schema version in its meta bucket).
@@ -19,17 +17,17 @@ var (
 	// The sign-in buckets (schema 2). Each value is an 8-byte big-endian expiry (Unix seconds) followed by
 	// the record's JSON, so the sweep reads expiries without decoding.
 
-	// bucketInteractions maps SHA-256(interaction id) → token.Interaction.
+	// bucketInteractions maps SHA-256(interaction id) → interactionRecord.
 	bucketInteractions = []byte("interactions")
-	// bucketSessions maps SHA-256(session cookie) → token.Session.
+	// bucketSessions maps SHA-256(session cookie) → sessionRecord.
 	bucketSessions = []byte("sessions")
-	// bucketCodes maps SHA-256(authorization code) → token.AuthCode.
+	// bucketCodes maps SHA-256(authorization code) → codeRecord.
 	bucketCodes = []byte("auth_codes")
-	// bucketRefresh maps SHA-256(refresh token) → token.RefreshToken.
+	// bucketRefresh maps SHA-256(refresh token) → refreshRecord.
 	bucketRefresh = []byte("refresh_tokens")
-	// bucketConsents maps tenant id "\x00" user id "\x00" client id → token.Consent.
+	// bucketConsents maps tenant id "\x00" user id "\x00" client id → consentRecord.
 	bucketConsents = []byte("consents")
-	// bucketLoginFailures maps a throttling key → token.LoginFailures.
+	// bucketLoginFailures maps a throttling key → failuresRecord.
 	bucketLoginFailures = []byte("login_failures")
 	// bucketSessionSIDs (schema 3) maps a session's SID → 8-byte big-endian expiry (the session's) followed
 	// by the session's key in bucketSessions. It is written in the transaction that writes the session, so
@@ -68,7 +66,7 @@ var migrations = map[string]func(*bolt.Tx) error{
 // indexSessionSIDs fills bucketSessionSIDs from the sessions already stored.
 func indexSessionSIDs(tx *bolt.Tx) error {
 	return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
-		var se token.Session
+		var se sessionRecord
 		exp, err := decodeRecord(v, &se)
 		if err != nil {
 			return err

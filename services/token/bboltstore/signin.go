@@ -95,18 +95,17 @@ func (s *Store) del(ctx context.Context, bucket, key []byte) error {
 
 // PutInteraction implements token.Store.
 func (s *Store) PutInteraction(ctx context.Context, i token.Interaction) error {
-	return s.put(ctx, bucketInteractions, i.ID, i.Expiry, i)
+	return s.put(ctx, bucketInteractions, i.ID, i.Expiry, interactionToRecord(i))
 }
 
 // Interaction implements token.Store.
 func (s *Store) Interaction(ctx context.Context, id []byte) (token.Interaction, error) {
-	var i token.Interaction
-	exp, err := s.get(ctx, bucketInteractions, id, &i)
+	var r interactionRecord
+	exp, err := s.get(ctx, bucketInteractions, id, &r)
 	if err != nil {
 		return token.Interaction{}, err
 	}
-	i.ID, i.Expiry = bytes.Clone(id), exp
-	return i, nil
+	return r.domain(bytes.Clone(id), exp), nil
 }
 
 // DeleteInteraction implements token.Store.
@@ -122,7 +121,7 @@ func (s *Store) PutSession(ctx context.Context, se token.Session) error {
 	if err := token.ValidKey(se.ID); err != nil {
 		return err
 	}
-	raw, err := encodeRecord(se.Expiry, se)
+	raw, err := encodeRecord(se.Expiry, sessionToRecord(se))
 	if err != nil {
 		return err
 	}
@@ -155,7 +154,7 @@ func dropSIDIndex(tx *bolt.Tx, old, id []byte) error {
 	if old == nil {
 		return nil
 	}
-	var se token.Session
+	var se sessionRecord
 	if _, err := decodeRecord(old, &se); err != nil || se.SID == "" || token.ValidKey([]byte(se.SID)) != nil {
 		return nil // an undecodable record has no usable index entry
 	}
@@ -181,14 +180,15 @@ func (s *Store) SessionBySID(ctx context.Context, sid string) (token.Session, er
 			return token.ErrNotFound
 		}
 		id := bytes.Clone(v[8:])
-		exp, err := getIn(tx.Bucket(bucketSessions), id, &se)
+		var r sessionRecord
+		exp, err := getIn(tx.Bucket(bucketSessions), id, &r)
 		if err != nil {
 			return err
 		}
-		if se.SID != sid {
+		if r.SID != sid {
 			return token.ErrNotFound
 		}
-		se.ID, se.Expiry = id, exp
+		se = r.domain(id, exp)
 		return nil
 	})
 	if err != nil {
@@ -199,13 +199,12 @@ func (s *Store) SessionBySID(ctx context.Context, sid string) (token.Session, er
 
 // Session implements token.Store.
 func (s *Store) Session(ctx context.Context, id []byte) (token.Session, error) {
-	var se token.Session
-	exp, err := s.get(ctx, bucketSessions, id, &se)
+	var r sessionRecord
+	exp, err := s.get(ctx, bucketSessions, id, &r)
 	if err != nil {
 		return token.Session{}, err
 	}
-	se.ID, se.Expiry = bytes.Clone(id), exp
-	return se, nil
+	return r.domain(bytes.Clone(id), exp), nil
 }
 
 // UpdateSession implements token.Store.
@@ -216,12 +215,12 @@ func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(token.
 	var out token.Session
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
-		var old token.Session
-		exp, err := getIn(b, id, &old)
+		var r sessionRecord
+		exp, err := getIn(b, id, &r)
 		if err != nil {
 			return err
 		}
-		old.ID, old.Expiry = bytes.Clone(id), exp
+		old := r.domain(bytes.Clone(id), exp)
 		next, err := update(old)
 		if err != nil {
 			return err
@@ -231,7 +230,7 @@ func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(token.
 		if err := dropSIDIndex(tx, b.Get(id), id); err != nil {
 			return err
 		}
-		if err := putIn(b, id, next.Expiry, next); err != nil {
+		if err := putIn(b, id, next.Expiry, sessionToRecord(next)); err != nil {
 			return err
 		}
 		return putSIDIndex(tx, next.SID, id, next.Expiry)
@@ -247,11 +246,12 @@ func (s *Store) DeleteSession(ctx context.Context, id []byte) (token.Session, er
 	var out token.Session
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
-		exp, err := getIn(b, id, &out)
+		var r sessionRecord
+		exp, err := getIn(b, id, &r)
 		if err != nil {
 			return err
 		}
-		out.ID, out.Expiry = bytes.Clone(id), exp
+		out = r.domain(bytes.Clone(id), exp)
 		if err := dropSIDIndex(tx, b.Get(id), id); err != nil {
 			return err
 		}
@@ -262,7 +262,7 @@ func (s *Store) DeleteSession(ctx context.Context, id []byte) (token.Session, er
 
 // PutCode implements token.Store.
 func (s *Store) PutCode(ctx context.Context, c token.AuthCode) error {
-	return s.put(ctx, bucketCodes, c.Hash, c.Expiry, c)
+	return s.put(ctx, bucketCodes, c.Hash, c.Expiry, codeToRecord(c))
 }
 
 // ConsumeCode implements token.Store.
@@ -273,12 +273,12 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(token.A
 	var out token.AuthCode
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCodes)
-		var c token.AuthCode
-		exp, err := getIn(b, hash, &c)
+		var r codeRecord
+		exp, err := getIn(b, hash, &r)
 		if err != nil {
 			return err
 		}
-		c.Hash, c.Expiry = bytes.Clone(hash), exp
+		c := r.domain(bytes.Clone(hash), exp)
 		out = c
 		if c.Used {
 			return token.ErrUsed
@@ -287,14 +287,14 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, check func(token.A
 			return err
 		}
 		c.Used = true
-		return putIn(b, hash, c.Expiry, c)
+		return putIn(b, hash, c.Expiry, codeToRecord(c))
 	})
 	return out, err
 }
 
 // PutRefreshToken implements token.Store.
 func (s *Store) PutRefreshToken(ctx context.Context, t token.RefreshToken) error {
-	return s.put(ctx, bucketRefresh, t.Hash, t.Expiry, t)
+	return s.put(ctx, bucketRefresh, t.Hash, t.Expiry, refreshToRecord(t))
 }
 
 // RotateRefreshTokenGrace implements token.Store.
@@ -306,12 +306,10 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g toke
 	err := boltdb.Update(ctx, s.db, func(tx *bolt.Tx) error {
 		out = token.RefreshRotated{}
 		b := tx.Bucket(bucketRefresh)
-		var old token.RefreshToken
-		exp, err := getIn(b, hash, &old)
+		old, err := getRefresh(b, bytes.Clone(hash))
 		if err != nil {
 			return err
 		}
-		old.Hash, old.Expiry = bytes.Clone(hash), exp
 		if old.Used {
 			return replayIn(b, old, g.Now, rotate, &out)
 		}
@@ -324,12 +322,12 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g toke
 		}
 		next.Hash, next.Used, next.Predecessor = bytes.Clone(next.Hash), false, old.Hash
 		next.Successor, next.SealedSuccessor, next.GraceUntil = nil, nil, time.Time{}
-		if err := putIn(b, next.Hash, next.Expiry, next); err != nil {
+		if err := putIn(b, next.Hash, next.Expiry, refreshToRecord(next)); err != nil {
 			return err
 		}
 		pred := old.Predecessor
 		old.Used, old.Successor, old.SealedSuccessor, old.GraceUntil = true, next.Hash, bytes.Clone(g.Sealed), g.Now.Add(g.Window)
-		if err := putIn(b, hash, old.Expiry, old); err != nil {
+		if err := putIn(b, hash, old.Expiry, refreshToRecord(old)); err != nil {
 			return err
 		}
 		if err := dropSealedSuccessor(b, pred); err != nil {
@@ -348,8 +346,7 @@ func replayIn(b *bolt.Bucket, old token.RefreshToken, now time.Time, rotate func
 	if len(old.Successor) == 0 || len(old.SealedSuccessor) == 0 || !now.Before(old.GraceUntil) {
 		return token.ErrUsed
 	}
-	var next token.RefreshToken
-	exp, err := getIn(b, old.Successor, &next)
+	next, err := getRefresh(b, bytes.Clone(old.Successor))
 	switch {
 	case errors.Is(err, token.ErrNotFound):
 		return token.ErrUsed
@@ -362,7 +359,6 @@ func replayIn(b *bolt.Bucket, old token.RefreshToken, now time.Time, rotate func
 		out.Token = token.RefreshToken{}
 		return err
 	}
-	next.Hash, next.Expiry = bytes.Clone(old.Successor), exp
 	*out = token.RefreshRotated{Token: next, Sealed: bytes.Clone(old.SealedSuccessor), Replayed: true}
 	return nil
 }
@@ -373,8 +369,7 @@ func dropSealedSuccessor(b *bolt.Bucket, hash []byte) error {
 	if len(hash) == 0 {
 		return nil
 	}
-	var t token.RefreshToken
-	exp, err := getIn(b, hash, &t)
+	t, err := getRefresh(b, bytes.Clone(hash))
 	switch {
 	case errors.Is(err, token.ErrNotFound):
 		return nil
@@ -384,18 +379,27 @@ func dropSealedSuccessor(b *bolt.Bucket, hash []byte) error {
 		return nil
 	}
 	t.SealedSuccessor = nil
-	return putIn(b, bytes.Clone(hash), exp, t)
+	return putIn(b, t.Hash, t.Expiry, refreshToRecord(t))
+}
+
+// getRefresh reads the refresh token under hash (which the answer keeps as its Hash).
+func getRefresh(b *bolt.Bucket, hash []byte) (token.RefreshToken, error) {
+	var r refreshRecord
+	exp, err := getIn(b, hash, &r)
+	if err != nil {
+		return token.RefreshToken{}, err
+	}
+	return r.domain(hash, exp), nil
 }
 
 // RefreshToken implements token.Store.
 func (s *Store) RefreshToken(ctx context.Context, hash []byte) (token.RefreshToken, error) {
-	var t token.RefreshToken
-	exp, err := s.get(ctx, bucketRefresh, hash, &t)
+	var r refreshRecord
+	exp, err := s.get(ctx, bucketRefresh, hash, &r)
 	if err != nil {
 		return token.RefreshToken{}, err
 	}
-	t.Hash, t.Expiry = bytes.Clone(hash), exp
-	return t, nil
+	return r.domain(bytes.Clone(hash), exp), nil
 }
 
 func consentKey(tenantID, userID, clientID string) []byte {
@@ -407,29 +411,27 @@ func (s *Store) PutConsent(ctx context.Context, c token.Consent) error {
 	if c.TenantID == "" || c.UserID == "" || c.ClientID == "" {
 		return errors.New("token store: consent needs tenant, user and client")
 	}
-	return s.put(ctx, bucketConsents, consentKey(c.TenantID, c.UserID, c.ClientID), c.Expiry, c)
+	return s.put(ctx, bucketConsents, consentKey(c.TenantID, c.UserID, c.ClientID), c.Expiry, consentToRecord(c))
 }
 
 // Consent implements token.Store.
 func (s *Store) Consent(ctx context.Context, tenantID, userID, clientID string) (token.Consent, error) {
-	var c token.Consent
-	exp, err := s.get(ctx, bucketConsents, consentKey(tenantID, userID, clientID), &c)
+	var r consentRecord
+	exp, err := s.get(ctx, bucketConsents, consentKey(tenantID, userID, clientID), &r)
 	if err != nil {
 		return token.Consent{}, err
 	}
-	c.Expiry = exp
-	return c, nil
+	return r.domain(exp), nil
 }
 
 // LoginFailures implements token.Store.
 func (s *Store) LoginFailures(ctx context.Context, key string) (token.LoginFailures, error) {
-	var f token.LoginFailures
-	exp, err := s.get(ctx, bucketLoginFailures, []byte(key), &f)
+	var r failuresRecord
+	exp, err := s.get(ctx, bucketLoginFailures, []byte(key), &r)
 	if err != nil {
 		return token.LoginFailures{}, err
 	}
-	f.Key, f.Expiry = key, exp
-	return f, nil
+	return r.domain(key, exp), nil
 }
 
 // SweepExpired implements token.Store.

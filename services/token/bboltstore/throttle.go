@@ -24,16 +24,16 @@ func (s *Store) UpdateLoginFailureSet(ctx context.Context, keys []string, update
 		b := tx.Bucket(bucketLoginFailures)
 		old := make([]token.LoginFailures, len(keys))
 		for i, k := range keys {
-			exp, err := getIn(b, []byte(k), &old[i])
+			var r failuresRecord
+			exp, err := getIn(b, []byte(k), &r)
 			switch {
 			case errors.Is(err, token.ErrNotFound):
-				old[i] = token.LoginFailures{}
+				old[i] = token.LoginFailures{Key: k}
 			case err != nil:
 				return err
 			default:
-				old[i].Expiry = exp
+				old[i] = r.domain(k, exp)
 			}
-			old[i].Key = k
 		}
 		next, err := update(old)
 		if err != nil {
@@ -50,7 +50,7 @@ func (s *Store) UpdateLoginFailureSet(ctx context.Context, keys []string, update
 				}
 				continue
 			}
-			if err := putIn(b, []byte(k), next[i].Expiry, next[i]); err != nil {
+			if err := putIn(b, []byte(k), next[i].Expiry, failuresToRecord(next[i])); err != nil {
 				return err
 			}
 		}

@@ -33,18 +33,46 @@ const (
 // same keyring never opens as an interaction.
 var sealedInteractionAAD = []byte("authsuite token interaction v1")
 
-// sealedInteraction is the sealed plaintext: the interaction and its expiry (token.Interaction keeps the
-// expiry out of its JSON).
+// sealedInteraction is the sealed plaintext: the interaction and its expiry. Its member names are the
+// format of ids already handed out, so they stay as they are.
 type sealedInteraction struct {
-	token.Interaction
-	Exp int64 `json:"exp"` // Unix seconds
+	ClientID      string   `json:"client_id"`
+	TenantID      string   `json:"tenant_id"`
+	RedirectURI   string   `json:"redirect_uri"`
+	Scopes        []string `json:"scopes"`
+	State         string   `json:"state,omitempty"`
+	Nonce         string   `json:"nonce,omitempty"`
+	CodeChallenge string   `json:"code_challenge,omitempty"`
+	Prompt        []string `json:"prompt,omitempty"`
+	MaxAge        int64    `json:"max_age"`
+	LoginHint     string   `json:"login_hint,omitempty"`
+	ResponseMode  string   `json:"response_mode,omitempty"`
+	UserID        string   `json:"user_id,omitempty"`
+	UserName      string   `json:"user_name,omitempty"`
+	SessionID     []byte   `json:"session_id,omitempty"`
+	Logout        bool     `json:"logout,omitempty"`
+	Exp           int64    `json:"exp"` // Unix seconds
+}
+
+func sealedFrom(in *token.Interaction, exp int64) sealedInteraction {
+	return sealedInteraction{ClientID: in.ClientID, TenantID: in.TenantID, RedirectURI: in.RedirectURI,
+		Scopes: in.Scopes, State: in.State, Nonce: in.Nonce, CodeChallenge: in.CodeChallenge, Prompt: in.Prompt,
+		MaxAge: in.MaxAge, LoginHint: in.LoginHint, ResponseMode: in.ResponseMode, UserID: in.UserID,
+		UserName: in.UserName, SessionID: in.SessionID, Logout: in.Logout, Exp: exp}
+}
+
+func (si sealedInteraction) interaction() token.Interaction {
+	return token.Interaction{ClientID: si.ClientID, TenantID: si.TenantID, RedirectURI: si.RedirectURI,
+		Scopes: si.Scopes, State: si.State, Nonce: si.Nonce, CodeChallenge: si.CodeChallenge, Prompt: si.Prompt,
+		MaxAge: si.MaxAge, LoginHint: si.LoginHint, ResponseMode: si.ResponseMode, UserID: si.UserID,
+		UserName: si.UserName, SessionID: si.SessionID, Logout: si.Logout, Expiry: time.Unix(si.Exp, 0)}
 }
 
 func isSealedInteraction(id string) bool { return strings.HasPrefix(id, sealedInteractionPrefix) }
 
 // sealInteraction returns the sealed id of a new (not stored) interaction, valid for InteractionLifetime.
 func (s *Server) sealInteraction(in *token.Interaction) (string, error) {
-	b, err := json.Marshal(sealedInteraction{Interaction: *in, Exp: s.now().Add(InteractionLifetime).Unix()})
+	b, err := json.Marshal(sealedFrom(in, s.now().Add(InteractionLifetime).Unix()))
 	if err != nil {
 		return "", err
 	}
@@ -84,8 +112,7 @@ func unsealInteraction(kr *suitekey.Keyring, now time.Time, id string) (*token.I
 	if err := json.Unmarshal(plain, &si); err != nil || si.Logout || si.UserID != "" || si.ClientID == "" {
 		return nil, false
 	}
-	in := si.Interaction
-	in.ID, in.Expiry = nil, time.Unix(si.Exp, 0)
+	in := si.interaction()
 	if !now.Before(in.Expiry) {
 		return nil, false
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 	"github.com/authsuite/authsuite/services/provider"
 )
 
-// Run runs the suite; open returns a new, empty store for each subtest (closed by the suite).
+// Run runs the suite; open returns a new, empty store for each subtest (closed by the suite). The scale
+// subtests run in parallel with each other, each on its own store.
 func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 	tests := []struct {
 		name string
@@ -31,9 +33,16 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"PendingConnectorsNeverBlock", testPendingNeverBlock},
 		{"SweepPendingConnectors", testSweepPending},
 		{"Watch", testWatch},
+		{"ClaimRefresh", testClaimRefresh},
+		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"DropGrantsMany", testDropGrantsMany},
+		{"DeleteProviderManyPending", testDeleteProviderManyPending},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.HasSuffix(tc.name, "Many") || strings.HasSuffix(tc.name, "ManyPending") {
+				t.Parallel()
+			}
 			s := open(t)
 			t.Cleanup(func() { s.Close() })
 			tc.fn(t, s)

@@ -95,3 +95,21 @@ func TestNoSharedMemory(t *testing.T) {
 		t.Fatalf("key after changes: %q", keys[0].Private)
 	}
 }
+
+// TestConformanceShared runs the concurrency tests over two handles of one memory store at once.
+func TestConformanceShared(t *testing.T) {
+	var mu sync.Mutex
+	stores := map[string]*memstore.Store{}
+	storetest.RunShared(t, func(t *testing.T, path string) token.Store {
+		mu.Lock()
+		defer mu.Unlock()
+		s, ok := stores[path]
+		if !ok {
+			s = memstore.New()
+			stores[path] = s
+		}
+		h := s.Reopen()
+		t.Cleanup(func() { h.Close() })
+		return h
+	})
+}

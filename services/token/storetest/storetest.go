@@ -42,6 +42,12 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, throttleTests...)
 	tests = append(tests, accountTests...)
 	tests = append(tests, watchTests...)
+	for _, c := range concurrencyTests {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, open func() token.Store)
+		}{c.name, oneValue(c.fn)})
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "token.db")

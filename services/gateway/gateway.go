@@ -52,6 +52,10 @@ type Gateway struct {
 
 // New builds the gateway. It does not dial anything: the backends' connections are used per request.
 func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Gateway, error) {
+	b.Registry, b.Token = revisionConn{b.Registry}, revisionConn{b.Token}
+	if b.Provider != nil {
+		b.Provider = revisionConn{b.Provider}
+	}
 	g := &Gateway{oauth: tokenv1.NewOAuthServiceClient(b.Token), simple: tokenv1.NewSimpleTokenServiceClient(b.Token), log: log, csrfKey: newCSRFKey()}
 	for _, o := range opts {
 		o(g)
@@ -61,6 +65,7 @@ func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Ga
 		runtime.WithErrorHandler(withBodyFieldErrors(g.writeGRPCError)),
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeaderMatcher), // Authsuite-Revision: revision.go
 		runtime.WithForwardResponseOption(responseHeaders),
 		runtime.WithForwardResponseOption(providerResponseHeaders),
 		runtime.WithDisableHTTPMethodOverride(),
@@ -113,9 +118,10 @@ func adapt(h http.HandlerFunc) runtime.HandlerFunc {
 }
 
 // ServeHTTP normalizes the request (see normalize), answers CORS preflights (see cors), bounds the body (see
-// limitBody) and routes it. A
-// query that is not UTF-8 is refused first: protobuf strings must be UTF-8, and a service could otherwise
-// not decode the request.
+// limitBody) and routes it; every backend call made for it carries its Authsuite-Revision values and answers
+// the revisions it produced in the response's Authsuite-Revision header (revision.go). A query that is not
+// UTF-8 is refused first: protobuf strings must be UTF-8, and a service could otherwise not decode the
+// request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || !validUTF8(q) {
@@ -127,7 +133,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, invalidRequest("the Authsuite-Sudo* headers must be printable ASCII: send other values in the query or in the -Bin headers (base64)"))
 		return
 	}
+	if !revisionForwardable(r.Header) {
+		g.writeError(w, r, invalidRequest("the Authsuite-Revision header must be printable ASCII"))
+		return
+	}
 	normalize(r)
+	r = withRevision(w, r)
 	if g.cors(w, r) || !g.limitBody(w, r) {
 		return
 	}

@@ -345,9 +345,10 @@ func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
 	resp, err := g.authz.CheckCorsOrigin(r.Context(), &tokenv1.CheckCorsOriginRequest{Origin: origin})
 	if err == nil && resp.GetAllowed() {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Access-Control-Expose-Headers", revisionHeader) // the revision barrier (revision.go)
 		if preflight {
 			w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
-			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, "+revisionHeader)
 			w.Header().Set("Access-Control-Max-Age", "600")
 		}
 	}

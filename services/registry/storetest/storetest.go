@@ -46,6 +46,14 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"UserIncarnation", testUserIncarnation},
 		{"Seed", testSeed},
 		{"ReturnedValuesAreCopies", testCopies},
+		{"WatchReportsWrites", testWatchReportsWrites},
+		{"WatchReplay", testWatchReplay},
+		{"WatchEnds", testWatchEnds},
+		{"WatchChangesAreCopies", testWatchChangesAreCopies},
+		{"UpdateMayRunAgain", testUpdateMayRunAgain},
+		{"SeedConcurrent", testSeedConcurrent},
+		{"LargeSeedFailure", testLargeSeedFailure},
+		{"LargeSeedAndTenantDelete", testLargeSeedAndTenantDelete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

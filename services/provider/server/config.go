@@ -204,7 +204,7 @@ func (c *configService) DeleteOAuthTokens(ctx context.Context, req *providerv1.D
 		return nil, err
 	}
 	for _, id := range ids {
-		s.forget(id)
+		s.cache.drop(id)
 	}
 	s.log.Info("oauth tokens deleted", "oauth_provider", f.Name, "count", len(ids))
 	return &providerv1.DeleteOAuthTokensResponse{DeletedCount: int32(len(ids))}, nil

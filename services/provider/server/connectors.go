@@ -417,7 +417,7 @@ func (s *Server) activate(ctx context.Context, id string, g provider.Grant, notP
 	if err != nil {
 		return nil, err
 	}
-	gen := s.cacheGen(id)
+	gen := s.cache.generation()
 	con, err := s.store.UpdateConnector(ctx, id, func(c provider.Connector) (provider.Connector, error) {
 		if c.Status != provider.StatusPending {
 			return c, notPending
@@ -428,7 +428,7 @@ func (s *Server) activate(ctx context.Context, id string, g provider.Grant, notP
 	if err != nil {
 		return nil, err
 	}
-	s.cachePut(con.ID, gen, g)
+	s.cache.put(con.ID, gen, g)
 	s.log.Info("connector authorized", "connector_id", con.ID, "connector_type", con.Provider.Type, "oauth_provider", con.Provider.Name)
 	// The stored returnTo is checked again at the redirect (it may predate today's rules): an unsafe one is
 	// dropped and the browser sees the success page instead.
@@ -552,100 +552,6 @@ func (s *Server) openGrant(c provider.Connector) (provider.Grant, error) {
 	return g, err
 }
 
-// fresh reports whether g's access token is usable for at least expirySkew more.
-func (s *Server) fresh(g provider.Grant) bool {
-	return g.Expiry.IsZero() || s.now().Add(expirySkew).Before(g.Expiry)
-}
-
-// accessToken returns the connector's current grant, refreshing it first when its access token expired.
-// Concurrent callers for one connector share one refresh (flightGroup); inside it the stored grant is
-// re-read, so a caller arriving after a refresh finished uses its result instead of refreshing again. A
-// rotated refresh token is persisted (RFC 6749 §6); without a new one the old one is kept.
-func (s *Server) accessToken(ctx context.Context, id string) (provider.Grant, error) {
-	if g, ok := s.cached(id); ok && s.fresh(g) {
-		return g, nil
-	}
-	v, err := s.flights.do(id, func() (any, error) {
-		// One caller's cancellation must not fail the others waiting on this flight.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultHTTPTimeout+5*time.Second)
-		defer cancel()
-		return s.refreshOnce(ctx, id)
-	})
-	if err != nil {
-		return provider.Grant{}, err
-	}
-	return v.(provider.Grant), nil
-}
-
-func (s *Server) refreshOnce(ctx context.Context, id string) (provider.Grant, error) {
-	gen := s.cacheGen(id)
-	con, err := s.store.GetConnector(ctx, id)
-	if err != nil {
-		return provider.Grant{}, err
-	}
-	if con.Status != provider.StatusActive || con.SealedGrant == nil {
-		return provider.Grant{}, apierror.FailedPrecondition("connector %s is %s, not active; authorize it again", id, con.Status)
-	}
-	g, err := s.openGrant(con)
-	if err != nil {
-		return provider.Grant{}, err
-	}
-	if s.fresh(g) {
-		s.cachePut(id, gen, g)
-		return g, nil
-	}
-	if g.RefreshToken == "" {
-		return provider.Grant{}, apierror.FailedPrecondition("the access token of connector %s expired and the provider issued no refresh token; authorize it again", id)
-	}
-	prov, secret, ep, err := s.providerFor(ctx, con)
-	if err != nil {
-		return provider.Grant{}, err
-	}
-	entry := s.catalog[con.Provider.Type]
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.RefreshToken}}
-	ng, err := s.tokenRequest(ctx, entry, ep.RefreshURL, prov.Settings.ClientID, secret, form)
-	var pe *providerError
-	if errors.As(err, &pe) && pe.Code == "invalid_grant" {
-		// The provider revoked the grant (RFC 6749 §5.2): drop it, the user must authorize again.
-		s.store.UpdateConnector(ctx, id, func(c provider.Connector) (provider.Connector, error) {
-			c.Status, c.SealedGrant, c.Failure, c.UpdateTime = provider.StatusRevoked, nil, "the provider refused the refresh token", s.now()
-			return c, nil
-		})
-		s.forget(id)
-		s.log.Info("connector refresh refused; grant dropped", "connector_id", id)
-		return provider.Grant{}, apierror.FailedPrecondition("the provider refused to refresh connector %s; authorize it again", id)
-	}
-	if err != nil {
-		return provider.Grant{}, outboundError("refresh failed", err)
-	}
-	if ng.RefreshToken == "" {
-		ng.RefreshToken = g.RefreshToken
-	}
-	if ng.Scope == "" {
-		ng.Scope = g.Scope
-	}
-	if ng.InstanceURL == "" {
-		ng.InstanceURL = g.InstanceURL
-	}
-	sealed, err := s.sealGrant(id, ng)
-	if err != nil {
-		return provider.Grant{}, err
-	}
-	old := con.SealedGrant
-	if _, err := s.store.UpdateConnector(ctx, id, func(c provider.Connector) (provider.Connector, error) {
-		if c.Status != provider.StatusActive || string(c.SealedGrant) != string(old) {
-			return c, apierror.FailedPrecondition("connector %s changed during the refresh", id)
-		}
-		c.SealedGrant, c.UpdateTime = sealed, s.now()
-		return c, nil
-	}); err != nil {
-		return provider.Grant{}, err
-	}
-	s.cachePut(id, gen, ng)
-	s.log.Info("connector token refreshed", "connector_id", id)
-	return ng, nil
-}
-
 // visible: owners see their connectors; every caller of the tenant sees named ones; adminapi callers see
 // their tenant's, or every tenant's for the system tenant.
 func (p principal) visible(c provider.Connector) bool {
@@ -737,7 +643,7 @@ func (s *Server) deleteConnector(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	s.forget(id)
+	s.cache.drop(id)
 	s.log.Info("connector deleted", "connector_id", id, "connector_type", con.Provider.Type, "oauth_provider", con.Provider.Name)
 	entry := s.catalog[con.Provider.Type]
 	if con.SealedGrant == nil || entry.RevokeURL == "" {

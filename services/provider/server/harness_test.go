@@ -79,6 +79,7 @@ type fakeProvider struct {
 	refreshes atomic.Int32
 	revoked   []string
 	release   chan struct{} // when not nil, refresh answers wait for it
+	refuse    atomic.Bool   // refresh answers invalid_grant (after waiting for release)
 }
 
 type codeInfo struct {
@@ -137,6 +138,10 @@ func newFakeProvider(t testing.TB, c *clock) *fakeProvider {
 				<-f.release
 				f.mu.Lock()
 			}
+			if f.refuse.Load() {
+				tokenError(w, "invalid_grant")
+				return
+			}
 		default:
 			tokenError(w, "unsupported_grant_type")
 			return
@@ -192,16 +197,30 @@ type env struct {
 	store    provider.Store
 }
 
+// newEnv is one provider service on a fresh bbolt store, in front of a fresh fake provider.
 func newEnv(t testing.TB) *env {
-	tt, _ := t.(*testing.T)
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	fake := newFakeProvider(t, c)
-	trello := newFakeTrello(t, c)
 	st, err := bboltstore.Open(filepath.Join(t.TempDir(), "provider.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newUpstream(t).serve(t, st, 0)
+}
+
+// upstream is what replicas of the provider service share besides their store: the clock, the fake
+// third parties, the suite's keyring and the catalog pointing at the fakes.
+type upstream struct {
+	clock  *clock
+	fake   *fakeProvider
+	trello *fakeTrello
+	keys   *suitekey.Keyring
+	cat    provider.Catalog
+}
+
+func newUpstream(t testing.TB) *upstream {
+	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	fake := newFakeProvider(t, c)
+	trello := newFakeTrello(t, c)
 	keys, err := suitekey.New(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -215,9 +234,23 @@ func newEnv(t testing.TB) *env {
 	tr.AuthURL = trello.URL + "/1/OAuthAuthorizeToken"
 	tr.TokenURL = trello.URL + "/1/OAuthGetAccessToken"
 	cat["trello"] = tr
-	srv := server.New(server.Deps{Store: st, Keyring: keys, Auth: tokens, Directory: directory, Sessions: fakeSessions{}, PublicURL: publicURL, Catalog: cat,
-		HTTPClient: fake.Client(), Now: c.Now, Log: slog.New(slog.DiscardHandler)})
-	cred := keys.InternalCredential()
+	return &upstream{clock: c, fake: fake, trello: trello, keys: keys, cat: cat}
+}
+
+// serve starts one replica of the provider service on st (lease 0: the default refresh lease), following
+// the store (Run) until the test ends, and returns once the replica follows it.
+func (u *upstream) serve(t testing.TB, st provider.Store, lease time.Duration) *env {
+	tt, _ := t.(*testing.T)
+	srv := server.New(server.Deps{Store: st, Keyring: u.keys, Auth: tokens, Directory: directory, Sessions: fakeSessions{}, PublicURL: publicURL, Catalog: u.cat,
+		HTTPClient: u.fake.Client(), Now: u.clock.Now, Log: slog.New(slog.DiscardHandler), RefreshLease: lease})
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); srv.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-ran })
+	if err := srv.WaitApplied(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	cred := u.keys.InternalCredential()
 	addr := grpctest.Serve(t, cred, srv.Register)
 	conn := grpctest.Dial(t, addr, cred)
 	g, err := gateway.New(context.Background(), gateway.Backends{Registry: conn, Token: conn, Provider: conn}, slog.New(slog.DiscardHandler))
@@ -228,7 +261,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(gw.Close)
 	return &env{t: tt, srv: srv, conn: conn, config: providerv1.NewProviderConfigServiceClient(conn),
 		conns: providerv1.NewConnectorServiceClient(conn), internal: providerv1.NewProviderInternalServiceClient(conn),
-		gw: gw, clock: c, fake: fake, trello: trello, store: st}
+		gw: gw, clock: u.clock, fake: u.fake, trello: u.trello, store: st}
 }
 
 func as(tok string) context.Context {

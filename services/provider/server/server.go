@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -54,6 +55,9 @@ const (
 	DefaultHTTPTimeout = 15 * time.Second
 	// MaxResponseBytes bounds what is read from a provider's answer.
 	MaxResponseBytes = 1 << 20
+	// DefaultRefreshLease is how long one replica may hold a connector's refresh before another may take
+	// it over: the outbound timeout and a margin for the store writes around it.
+	DefaultRefreshLease = DefaultHTTPTimeout + 15*time.Second
 	// expirySkew: a token this close to expiry counts as expired, so callers never get one that dies in
 	// flight.
 	expirySkew = 30 * time.Second
@@ -97,7 +101,7 @@ func (t tokenSessions) ResolveSession(ctx context.Context, tenantID, cookie stri
 // ReturnOrigins are extra origins (scheme://host[:port]) a connector's returnTo may point at besides
 // PublicURL's (see internal/returnto). Catalog
 // defaults to provider.DefaultCatalog(), HTTPClient to a client with DefaultHTTPTimeout, Log to discarding,
-// Now to time.Now.
+// Now to time.Now, RefreshLease to DefaultRefreshLease (every replica on one store should use the same).
 type Deps struct {
 	Store         provider.Store
 	Keyring       *suitekey.Keyring
@@ -110,6 +114,7 @@ type Deps struct {
 	HTTPClient    *http.Client
 	Log           *slog.Logger
 	Now           func() time.Time
+	RefreshLease  time.Duration
 }
 
 // Server implements the provider service's gRPC services. It is safe for concurrent use.
@@ -128,11 +133,13 @@ type Server struct {
 	secure      bool   // PublicURL is https: binding cookies are Secure and "__Secure-" prefixed
 	returnTo    *returnto.Policy
 
-	loadMu  sync.Mutex // serializes loads, so "unchanged" decisions hold until the write
-	flights flightGroup
-	cacheMu sync.RWMutex
-	cache   map[string]provider.Grant // connector id → its current grant, decrypted
-	gen     uint64                    // bumped by every forget; puts read before a forget are dropped
+	loadMu   sync.Mutex // serializes loads, so "unchanged" decisions hold until the write
+	flights  flightGroup
+	cache    *grantCache
+	lease    time.Duration
+	instance string        // this server's part of every refresh lease holder id
+	claims   atomic.Uint64 // numbers this server's lease claims
+	waits    atomic.Uint64 // counts the waits for another holder's refresh
 }
 
 // New builds a server from d. It panics if d.Store or d.Keyring is nil, d.PublicURL is not an absolute
@@ -158,13 +165,16 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.RefreshLease <= 0 {
+		d.RefreshLease = DefaultRefreshLease
+	}
 	policy, err := returnto.New(append([]string{pub.Scheme + "://" + pub.Host}, d.ReturnOrigins...)...)
 	if err != nil {
 		panic("provider server: Deps.ReturnOrigins: " + err.Error())
 	}
 	return &Server{store: d.Store, keys: d.Keyring, auth: d.Auth, dir: d.Directory, sessions: d.Sessions, catalog: d.Catalog, http: d.HTTPClient,
 		log: d.Log, now: d.Now, redirectURI: pub.String() + ReturnPath, startURL: pub.String() + "/api/provider/v1/connectors/",
-		secure: pub.Scheme == "https", returnTo: policy, cache: map[string]provider.Grant{}}
+		secure: pub.Scheme == "https", returnTo: policy, cache: newGrantCache(), lease: d.RefreshLease, instance: newID()}
 }
 
 // Register adds ProviderConfigService, ConnectorService and ProviderInternalService to gs (a *grpc.Server).
@@ -194,7 +204,7 @@ func (s *Server) Sweep(ctx context.Context) {
 		return
 	}
 	for _, c := range gone {
-		s.forget(c.ID)
+		s.cache.drop(c.ID)
 		s.log.Info("expired pending connector deleted", "connector_id", c.ID, "connector_type", c.Provider.Type, "oauth_provider", c.Provider.Name)
 	}
 }
@@ -209,37 +219,4 @@ func newID() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// cacheGen returns the cache generation; pass it to cachePut after the store write. One counter for all
-// connectors keeps memory bounded: a forget elsewhere only costs a put its caching (the next read goes to
-// the store).
-func (s *Server) cacheGen(string) uint64 {
-	s.cacheMu.RLock()
-	defer s.cacheMu.RUnlock()
-	return s.gen
-}
-
-// cachePut caches g unless any connector was forgotten since gen was read.
-func (s *Server) cachePut(id string, gen uint64, g provider.Grant) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	if s.gen == gen {
-		s.cache[id] = g
-	}
-}
-
-func (s *Server) cached(id string) (provider.Grant, bool) {
-	s.cacheMu.RLock()
-	defer s.cacheMu.RUnlock()
-	g, ok := s.cache[id]
-	return g, ok
-}
-
-// forget drops a connector's cached grant after its grant changed or went away in the store.
-func (s *Server) forget(id string) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	delete(s.cache, id)
-	s.gen++
 }

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/provider"
+)
+
+// notFollowingWait bounds a wait for another replica's refresh while the server does not follow the store
+// (Run not started, or its watch down): no change can wake the waiter then, so it looks again this often.
+const notFollowingWait = time.Second
+
+// releaseTimeout bounds giving a refresh lease back after the refresh itself ended.
+const releaseTimeout = 5 * time.Second
+
+// fresh reports whether g's access token is usable for at least expirySkew more.
+func (s *Server) fresh(g provider.Grant) bool {
+	return g.Expiry.IsZero() || s.now().Add(expirySkew).Before(g.Expiry)
+}
+
+// accessToken returns the connector's current grant, refreshing it first when its access token expired.
+//
+// A fresh cached grant is answered with no store read (see grantCache). Otherwise the callers for one
+// connector in this process share one run (flightGroup) that reads the store and, when the stored access
+// token expired, refreshes it at most once across every replica sharing the store: the run that takes the
+// store's refresh lease (ClaimRefresh) refreshes and stores the new grant; a run that finds the lease held
+// waits for the connector's next change on the store's watch, or for the lease to run out, and looks
+// again. A rotated refresh token is persisted (RFC 6749 §6); without a new one the old one is kept. Every
+// caller waits at most until its ctx ends.
+func (s *Server) accessToken(ctx context.Context, id string) (provider.Grant, error) {
+	if g, ok := s.cache.get(id); ok && s.fresh(g) {
+		return g, nil
+	}
+	v, err := s.flights.do(ctx, id, func(ctx context.Context) (any, error) { return s.currentGrant(ctx, id) })
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	return v.(provider.Grant), nil
+}
+
+// errRetry: the refresh lease was held but the stored grant changed meanwhile; look at the store again.
+var errRetry = errors.New("connector grant changed during the refresh")
+
+// currentGrant reads id's grant from the store, refreshing it (or waiting for another replica's refresh)
+// when it expired; see accessToken. ctx ends when no caller waits any more.
+func (s *Server) currentGrant(ctx context.Context, id string) (provider.Grant, error) {
+	for {
+		gen := s.cache.generation()
+		changed, following := s.cache.changed(id) // before the read: a change after it closes changed
+		con, err := s.store.GetConnector(ctx, id)
+		if err != nil {
+			return provider.Grant{}, err
+		}
+		g, err := s.activeGrant(con)
+		if err != nil {
+			return provider.Grant{}, err
+		}
+		if s.fresh(g) {
+			s.cache.put(id, gen, g)
+			return g, nil
+		}
+		if g.RefreshToken == "" {
+			return provider.Grant{}, apierror.FailedPrecondition("the access token of connector %s expired and the provider issued no refresh token; authorize it again", id)
+		}
+		holder := s.instance + "/" + strconv.FormatUint(s.claims.Add(1), 10)
+		now := s.now()
+		won, cur, err := s.store.ClaimRefresh(ctx, id, holder, now, now.Add(s.lease))
+		if err != nil {
+			return provider.Grant{}, err
+		}
+		if won {
+			// The refresh runs to its end even if every caller leaves: a provider that rotated the
+			// refresh token must not have its answer dropped.
+			g, err := s.refreshHeld(context.WithoutCancel(ctx), cur, holder)
+			if errors.Is(err, errRetry) {
+				continue
+			}
+			return g, err
+		}
+		if cur.Status != provider.StatusActive || !bytes.Equal(cur.SealedGrant, con.SealedGrant) {
+			continue // changed since the read: look again
+		}
+		s.waits.Add(1)
+		if err := s.awaitRefresh(ctx, changed, following, cur.RefreshUntil); err != nil {
+			return provider.Grant{}, err
+		}
+	}
+}
+
+// activeGrant opens an active connector's grant; FAILED_PRECONDITION when it has none.
+func (s *Server) activeGrant(con provider.Connector) (provider.Grant, error) {
+	if con.Status != provider.StatusActive || con.SealedGrant == nil {
+		return provider.Grant{}, apierror.FailedPrecondition("connector %s is %s, not active; authorize it again", con.ID, con.Status)
+	}
+	return s.openGrant(con)
+}
+
+// awaitRefresh waits while another holder refreshes: until the connector's next change (changed), the
+// end of the holder's lease (until; at most this server's lease from now), or ctx's end (its error).
+func (s *Server) awaitRefresh(ctx context.Context, changed <-chan struct{}, following bool, until time.Time) error {
+	wait := min(max(until.Sub(s.now()), 0), s.lease)
+	if !following {
+		wait = min(wait, notFollowingWait)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-changed:
+	case <-t.C:
+	}
+	return nil
+}
+
+// refreshHeld refreshes con's grant (RFC 6749 §6) under the refresh lease held as holder and stores it,
+// giving the lease back in the same write; the lease is given back whatever else happens. It must end
+// before the lease does, so it gets three quarters of it. A provider's invalid_grant (§5.2) drops the
+// grant and marks the connector revoked, as it was when the refresh started; errRetry when the stored
+// grant changed meanwhile.
+func (s *Server) refreshHeld(ctx context.Context, con provider.Connector, holder string) (provider.Grant, error) {
+	id := con.ID
+	released := false
+	defer func() {
+		if !released {
+			s.releaseRefresh(ctx, id, holder)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, s.lease*3/4)
+	defer cancel()
+	g, err := s.activeGrant(con)
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	if s.fresh(g) { // refreshed by another holder between the read and the claim
+		return g, nil
+	}
+	if g.RefreshToken == "" {
+		return provider.Grant{}, apierror.FailedPrecondition("the access token of connector %s expired and the provider issued no refresh token; authorize it again", id)
+	}
+	prov, secret, ep, err := s.providerFor(ctx, con)
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	entry := s.catalog[con.Provider.Type]
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.RefreshToken}}
+	ng, err := s.tokenRequest(ctx, entry, ep.RefreshURL, prov.Settings.ClientID, secret, form)
+	old := con.SealedGrant
+	var pe *providerError
+	if errors.As(err, &pe) && pe.Code == "invalid_grant" {
+		// The provider revoked the grant (RFC 6749 §5.2): drop it, the user must authorize again.
+		_, err := s.store.UpdateConnector(ctx, id, func(c provider.Connector) (provider.Connector, error) {
+			if c.Status != provider.StatusActive || !bytes.Equal(c.SealedGrant, old) {
+				return c, errRetry
+			}
+			c.Status, c.SealedGrant, c.Failure, c.UpdateTime = provider.StatusRevoked, nil, "the provider refused the refresh token", s.now()
+			return withoutLease(c, holder), nil
+		})
+		if errors.Is(err, errRetry) {
+			return provider.Grant{}, errRetry
+		}
+		released = err == nil
+		s.cache.drop(id)
+		s.log.Info("connector refresh refused; grant dropped", "connector_id", id)
+		return provider.Grant{}, apierror.FailedPrecondition("the provider refused to refresh connector %s; authorize it again", id)
+	}
+	if err != nil {
+		return provider.Grant{}, outboundError("refresh failed", err)
+	}
+	if ng.RefreshToken == "" {
+		ng.RefreshToken = g.RefreshToken
+	}
+	if ng.Scope == "" {
+		ng.Scope = g.Scope
+	}
+	if ng.InstanceURL == "" {
+		ng.InstanceURL = g.InstanceURL
+	}
+	sealed, err := s.sealGrant(id, ng)
+	if err != nil {
+		return provider.Grant{}, err
+	}
+	gen := s.cache.generation()
+	if _, err := s.store.UpdateConnector(ctx, id, func(c provider.Connector) (provider.Connector, error) {
+		if c.Status != provider.StatusActive || !bytes.Equal(c.SealedGrant, old) {
+			return c, apierror.FailedPrecondition("connector %s changed during the refresh", id)
+		}
+		c.SealedGrant, c.UpdateTime = sealed, s.now()
+		return withoutLease(c, holder), nil
+	}); err != nil {
+		return provider.Grant{}, err
+	}
+	released = true
+	s.cache.put(id, gen, ng)
+	s.log.Info("connector token refreshed", "connector_id", id)
+	return ng, nil
+}
+
+// withoutLease clears c's refresh lease when holder holds it.
+func withoutLease(c provider.Connector, holder string) provider.Connector {
+	if c.RefreshHolder == holder {
+		c.RefreshHolder, c.RefreshUntil = "", time.Time{}
+	}
+	return c
+}
+
+// releaseRefresh gives back the refresh lease of connector id held as holder, so a waiting replica need
+// not wait for its end. A failure only costs that wait, and is logged.
+func (s *Server) releaseRefresh(ctx context.Context, id, holder string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	if err := s.store.ReleaseRefresh(ctx, id, holder); err != nil && !errors.Is(err, apierror.ErrNotFound) {
+		s.log.Warn("release a connector's refresh lease", "connector_id", id, "err", err)
+	}
+}

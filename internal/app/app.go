@@ -229,6 +229,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		})
 		provSrv.Register(both)
 		background = append(background, func() error { provSrv.RunSweeper(runCtx, time.Minute); return nil })
+		background = append(background, func() error { return provSrv.Run(runCtx) }) // the grant cache follows the store
 	}
 	if runsServices {
 		backup.New(backup.Deps{

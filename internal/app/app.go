@@ -17,6 +17,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -29,6 +30,7 @@ import (
 	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/internal/config"
 	"github.com/authsuite/authsuite/internal/directory"
+	"github.com/authsuite/authsuite/internal/etcdclient"
 	"github.com/authsuite/authsuite/internal/grpcserver"
 	"github.com/authsuite/authsuite/internal/httplimit"
 	"github.com/authsuite/authsuite/internal/inproc"
@@ -51,16 +53,18 @@ type Suite struct {
 	GRPCAddr  net.Addr // where the gRPC services listen; nil for the gateway role
 	Issuer    string   // the OAuth issuer URL
 
-	log     *slog.Logger
-	grpc    *grpcserver.Server
-	http    *http.Server // the REST API; nil for a service role
-	admin   *http.Server
-	metrics *metrics.Metrics
-	local   healthpb.HealthServer   // this process's health service, when it runs services
-	remote  []healthpb.HealthClient // the backends' health, for a gateway of remote services
-	closers []func() error
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	log          *slog.Logger
+	grpc         *grpcserver.Server
+	http         *http.Server // the REST API; nil for a service role
+	admin        *http.Server
+	metrics      *metrics.Metrics
+	etcd         *clientv3.Client        // the etcd client of --store etcd, shared by the role's stores
+	etcdRequests *etcdclient.Requests    // what it has sent
+	local        healthpb.HealthServer   // this process's health service, when it runs services
+	remote       []healthpb.HealthClient // the backends' health, for a gateway of remote services
+	closers      []func() error
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
 
 	background chan struct{} // closed when the services' background loops have returned
 	endStreams func()        // ends the registry's watch streams, when this process runs the registry
@@ -107,7 +111,15 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		public    backends // what the gateway uses (without it)
 	)
 	if runsServices {
-		if keys, err = openKeyring(cfg); err != nil { // checks the data's key before anything is written
+		if cfg.Store == config.StoreEtcd {
+			if err := s.dialEtcd(ctx, cfg); err != nil {
+				return nil, err
+			}
+			keys, err = openEtcdKeyring(ctx, cfg, s.etcd) // checks the suite's key before anything is written
+		} else {
+			keys, err = openKeyring(cfg) // checks the data's key before anything is written
+		}
+		if err != nil {
 			return nil, err
 		}
 		if grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
@@ -232,12 +244,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		background = append(background, func() error { return provSrv.Run(runCtx) }) // the grant cache follows the store
 	}
 	if runsServices {
-		backup.New(backup.Deps{
+		bs := backup.New(backup.Deps{
 			Databases:          dbs,
 			Auth:               bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
 			InternalCredential: keys.InternalCredential(),
 			Log:                log.With("service", "backup"),
-		}).Register(both)
+		})
+		if cfg.Store == config.StoreEtcd {
+			noBackup{bs}.Register(both)
+		} else {
+			bs.Register(both)
+		}
 	}
 
 	// Every store opened with the keyring and its service started: record the primary key in each before
@@ -347,7 +364,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		attrs = append(attrs, "http_addr", s.HTTPAddr.String())
 	}
 	if s.GRPCAddr != nil {
-		attrs = append(attrs, "grpc_addr", s.GRPCAddr.String(), "data_dir", cfg.DataDir)
+		attrs = append(attrs, "grpc_addr", s.GRPCAddr.String(), "store", cfg.Store)
+		switch cfg.Store {
+		case config.StoreBbolt:
+			attrs = append(attrs, "data_dir", cfg.DataDir)
+		case config.StoreEtcd:
+			attrs = append(attrs, "etcd_endpoints", strings.Join(cfg.EtcdEndpoints, ","), "etcd_prefix", cfg.EtcdPrefix)
+		}
 	}
 	log.Info("authsuite serving", attrs...)
 	return s, nil

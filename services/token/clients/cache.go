@@ -63,6 +63,13 @@ type Cache struct {
 	accountsChanged chan struct{}
 	lastHash        [32]byte // of the last snapshot written or loaded
 
+	// revMu guards applied and revChanged: applied is the registry revision the view has applied in full
+	// (0 before the first snapshot from the registry); revChanged is closed (and replaced) whenever applied
+	// changes, waking WaitRevision.
+	revMu      sync.Mutex
+	applied    int64
+	revChanged chan struct{}
+
 	syncs   atomic.Uint64 // completed (re)syncs, for tests and metrics
 	changes atomic.Uint64
 	writes  atomic.Uint64 // snapshot writes
@@ -91,7 +98,7 @@ func NewCache(cfg Config) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, origins: map[string]int{}, accounts: map[accountKey]*Account{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1)}
+	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, origins: map[string]int{}, accounts: map[accountKey]*Account{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1), revChanged: make(chan struct{})}
 }
 
 // Get returns the client with id, which the caller must not modify.
@@ -112,6 +119,49 @@ func (c *Cache) Ready() bool {
 
 // ReadyC is closed once the cache becomes ready.
 func (c *Cache) ReadyC() <-chan struct{} { return c.readyCh }
+
+// Revision returns the registry revision the cache has applied in full: every commit of the registry up to it
+// is reflected in Get, CheckAccount and the other views. It is 0 until the first snapshot from the registry
+// (a snapshot loaded from the token store has no revision), and after a resync it is the new snapshot's,
+// which may be lower than before when the registry's history restarted.
+func (c *Cache) Revision() int64 {
+	c.revMu.Lock()
+	defer c.revMu.Unlock()
+	return c.applied
+}
+
+// WaitRevision returns nil once the cache has applied registry revision n (Revision() >= n): at once when it
+// already has, else as soon as the watch applies the event or snapshot that reaches it (the apply loop wakes
+// waiters; there is no polling). It returns ctx.Err() when ctx ends first. Registry writes answer the
+// revision they produced, so a caller that holds one can wait for its effect here.
+func (c *Cache) WaitRevision(ctx context.Context, n int64) error {
+	for {
+		c.revMu.Lock()
+		applied, ch := c.applied, c.revChanged
+		c.revMu.Unlock()
+		if applied >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// setApplied records that every registry commit up to rev is applied and wakes WaitRevision callers. Within
+// one stream revisions only grow; a resync (resync true) sets the snapshot's revision whatever it is.
+func (c *Cache) setApplied(rev int64, resync bool) {
+	c.revMu.Lock()
+	defer c.revMu.Unlock()
+	if rev == c.applied || !resync && rev < c.applied {
+		return
+	}
+	c.applied = rev
+	close(c.revChanged)
+	c.revChanged = make(chan struct{})
+}
 
 // Syncs counts the registry snapshots applied so far (one per successful (re)connect).
 func (c *Cache) Syncs() uint64 { return c.syncs.Load() }
@@ -215,7 +265,8 @@ func (c *Cache) watchLoop(ctx context.Context) {
 
 // watchOnce runs one WatchClients stream. Until the synced marker, events build a fresh snapshot that then
 // replaces the cache wholesale (so clients deleted while disconnected disappear); afterwards each event is
-// applied as it comes.
+// applied as it comes. The applied revision (Revision) becomes the snapshot's at the synced marker, then
+// follows every response that completes a commit (revision_complete), after that response is applied.
 func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -267,9 +318,12 @@ func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 				delete(pendingAccounts, k)
 			}
 		case *registryv1.WatchClientsResponse_DeletedTenantId:
+			// The tenant's clients are gone with it, whether or not deleted_client_id events said so.
 			if synced {
+				c.deleteTenantClients(e.DeletedTenantId)
 				c.endAccounts(ctx, c.deleteTenantAccounts(e.DeletedTenantId))
 			} else {
+				maps.DeleteFunc(pending, func(_ string, cl *Client) bool { return cl.TenantID == e.DeletedTenantId })
 				maps.DeleteFunc(pendingAccounts, func(k accountKey, _ *Account) bool { return k.tenantID == e.DeletedTenantId })
 			}
 		case *registryv1.WatchClientsResponse_Synced:
@@ -280,7 +334,12 @@ func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 				c.endAccounts(ctx, c.replace(pending, pendingAccounts))
 				pending, pendingAccounts = nil, nil
 				synced = true
+				c.setApplied(ev.GetRevision(), true)
 			}
+			continue
+		}
+		if synced && ev.GetRevisionComplete() {
+			c.setApplied(ev.GetRevision(), false)
 		}
 	}
 }
@@ -311,6 +370,22 @@ func (c *Cache) apply(id string, cl *Client) {
 	c.putLocked(id, cl)
 	c.mu.Unlock()
 	c.changed()
+}
+
+// deleteTenantClients deletes every client of the tenant.
+func (c *Cache) deleteTenantClients(tenantID string) {
+	c.mu.Lock()
+	n := 0
+	for id, cl := range c.byID {
+		if cl.TenantID == tenantID {
+			c.putLocked(id, nil)
+			n++
+		}
+	}
+	c.mu.Unlock()
+	if n > 0 {
+		c.changed()
+	}
 }
 
 // putLocked sets (cl != nil) or deletes the client id, keeping the origin counts. Call with mu held.

@@ -72,12 +72,22 @@ type WatchClientsResponse struct {
 	//	*WatchClientsResponse_UserUpsert
 	//	*WatchClientsResponse_DeletedUser
 	//	*WatchClientsResponse_DeletedTenantId
+	//	*WatchClientsResponse_Progress
 	Event isWatchClientsResponse_Event `protobuf_oneof:"event"`
 	// Set on the synced event when the snapshot listed every user account (user_upsert events). A watcher
 	// must not conclude that a user is gone from a snapshot without it.
-	UsersSynced   bool `protobuf:"varint,7,opt,name=users_synced,json=usersSynced,proto3" json:"users_synced,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UsersSynced bool `protobuf:"varint,7,opt,name=users_synced,json=usersSynced,proto3" json:"users_synced,omitempty"`
+	// The registry revision (the store's commit counter; in a cluster, the shared store's revision) this
+	// response belongs to: on a change event, the commit that made the change (the events of one commit
+	// share it and come together, in commit order); on synced, a revision the snapshot is at least as new as;
+	// on progress, the revision reached. 0 from a registry that does not report revisions.
+	Revision int64 `protobuf:"varint,9,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Set on the last response of a commit, on synced and on progress: once the watcher has applied this
+	// response it has applied every commit up to revision. Registry writes answer the revision they
+	// produced (response header authsuite-revision "registry:<n>"), so a reader can wait for it.
+	RevisionComplete bool `protobuf:"varint,10,opt,name=revision_complete,json=revisionComplete,proto3" json:"revision_complete,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *WatchClientsResponse) Reset() {
@@ -171,9 +181,32 @@ func (x *WatchClientsResponse) GetDeletedTenantId() string {
 	return ""
 }
 
+func (x *WatchClientsResponse) GetProgress() bool {
+	if x != nil {
+		if x, ok := x.Event.(*WatchClientsResponse_Progress); ok {
+			return x.Progress
+		}
+	}
+	return false
+}
+
 func (x *WatchClientsResponse) GetUsersSynced() bool {
 	if x != nil {
 		return x.UsersSynced
+	}
+	return false
+}
+
+func (x *WatchClientsResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *WatchClientsResponse) GetRevisionComplete() bool {
+	if x != nil {
+		return x.RevisionComplete
 	}
 	return false
 }
@@ -208,9 +241,17 @@ type WatchClientsResponse_DeletedUser struct {
 }
 
 type WatchClientsResponse_DeletedTenantId struct {
-	// A tenant was deleted, and with it every user account of the tenant (its clients are reported by
-	// deleted_client_id events).
+	// A tenant was deleted, and with it every client and every user account of the tenant. Its clients
+	// may or may not also be reported by deleted_client_id events: a watcher drops the tenant's clients
+	// itself.
 	DeletedTenantId string `protobuf:"bytes,6,opt,name=deleted_tenant_id,json=deletedTenantId,proto3,oneof"`
+}
+
+type WatchClientsResponse_Progress struct {
+	// Nothing the watcher keeps changed, but the registry reached revision: every commit up to it has been
+	// sent. Sent for commits whose changes the feed does not forward and when the store reports progress,
+	// so that a watcher always learns it has reached a revision.
+	Progress bool `protobuf:"varint,8,opt,name=progress,proto3,oneof"`
 }
 
 func (*WatchClientsResponse_Upsert) isWatchClientsResponse_Event() {}
@@ -224,6 +265,8 @@ func (*WatchClientsResponse_UserUpsert) isWatchClientsResponse_Event() {}
 func (*WatchClientsResponse_DeletedUser) isWatchClientsResponse_Event() {}
 
 func (*WatchClientsResponse_DeletedTenantId) isWatchClientsResponse_Event() {}
+
+func (*WatchClientsResponse_Progress) isWatchClientsResponse_Event() {}
 
 // UserRecord is what the token service needs to tell whether a user's sign-ins, sessions and tokens are
 // still good: never the password hash or the profile.
@@ -1075,7 +1118,7 @@ var File_authsuite_registry_v1_internal_proto protoreflect.FileDescriptor
 const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"$authsuite/registry/v1/internal.proto\x12\x15authsuite.registry.v1\x1a\"authsuite/registry/v1/client.proto\x1a authsuite/registry/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n" +
-	"\x13WatchClientsRequest\"\x82\x03\n" +
+	"\x13WatchClientsRequest\"\xe9\x03\n" +
 	"\x14WatchClientsResponse\x12=\n" +
 	"\x06upsert\x18\x01 \x01(\v2#.authsuite.registry.v1.ClientRecordH\x00R\x06upsert\x12,\n" +
 	"\x11deleted_client_id\x18\x02 \x01(\tH\x00R\x0fdeletedClientId\x12\x18\n" +
@@ -1083,8 +1126,12 @@ const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\vuser_upsert\x18\x04 \x01(\v2!.authsuite.registry.v1.UserRecordH\x00R\n" +
 	"userUpsert\x12C\n" +
 	"\fdeleted_user\x18\x05 \x01(\v2\x1e.authsuite.registry.v1.UserRefH\x00R\vdeletedUser\x12,\n" +
-	"\x11deleted_tenant_id\x18\x06 \x01(\tH\x00R\x0fdeletedTenantId\x12!\n" +
-	"\fusers_synced\x18\a \x01(\bR\vusersSyncedB\a\n" +
+	"\x11deleted_tenant_id\x18\x06 \x01(\tH\x00R\x0fdeletedTenantId\x12\x1c\n" +
+	"\bprogress\x18\b \x01(\bH\x00R\bprogress\x12!\n" +
+	"\fusers_synced\x18\a \x01(\bR\vusersSynced\x12\x1a\n" +
+	"\brevision\x18\t \x01(\x03R\brevision\x12+\n" +
+	"\x11revision_complete\x18\n" +
+	" \x01(\bR\x10revisionCompleteB\a\n" +
 	"\x05event\"\xbb\x02\n" +
 	"\n" +
 	"UserRecord\x12\x1b\n" +
@@ -1233,6 +1280,7 @@ func file_authsuite_registry_v1_internal_proto_init() {
 		(*WatchClientsResponse_UserUpsert)(nil),
 		(*WatchClientsResponse_DeletedUser)(nil),
 		(*WatchClientsResponse_DeletedTenantId)(nil),
+		(*WatchClientsResponse_Progress)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -34,8 +34,11 @@ const (
 // credential; it is never exposed through the REST gateway.
 type RegistryInternalServiceClient interface {
 	// WatchClients streams every client with its secret digests and every user account's status, then a
-	// synced marker, then every change as it commits. Each event carries the whole new state, so replaying
-	// events converges.
+	// synced marker, then every change as it commits, in commit order. Each event carries the whole new
+	// state, so replaying events converges. Events follow the registry store (not the memory of the replica
+	// answering), so a watcher sees the changes made through every registry replica. A watcher that falls
+	// behind, or whose history the store no longer keeps, sees the stream end with UNAVAILABLE and must
+	// reconnect: it gets a fresh snapshot.
 	WatchClients(ctx context.Context, in *WatchClientsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchClientsResponse], error)
 	// RecordSecretUse records when secrets last authenticated their clients, in one write.
 	RecordSecretUse(ctx context.Context, in *RecordSecretUseRequest, opts ...grpc.CallOption) (*RecordSecretUseResponse, error)
@@ -125,8 +128,11 @@ func (c *registryInternalServiceClient) AuthenticateUser(ctx context.Context, in
 // credential; it is never exposed through the REST gateway.
 type RegistryInternalServiceServer interface {
 	// WatchClients streams every client with its secret digests and every user account's status, then a
-	// synced marker, then every change as it commits. Each event carries the whole new state, so replaying
-	// events converges.
+	// synced marker, then every change as it commits, in commit order. Each event carries the whole new
+	// state, so replaying events converges. Events follow the registry store (not the memory of the replica
+	// answering), so a watcher sees the changes made through every registry replica. A watcher that falls
+	// behind, or whose history the store no longer keeps, sees the stream end with UNAVAILABLE and must
+	// reconnect: it gets a fresh snapshot.
 	WatchClients(*WatchClientsRequest, grpc.ServerStreamingServer[WatchClientsResponse]) error
 	// RecordSecretUse records when secrets last authenticated their clients, in one write.
 	RecordSecretUse(context.Context, *RecordSecretUseRequest) (*RecordSecretUseResponse, error)

@@ -185,7 +185,10 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		if errors.Is(err, changelog.ErrCompacted) {
 			s.log.Info("provider store history compacted; cached grants dropped", "revision", from)
-			if applied {
+			// Read once, so that the store's Revision covers the present: a store that learns revisions
+			// from its answers (etcd's) may not have moved past the compacted history by itself.
+			s.store.ListProviders(ctx)
+			if applied || s.store.Revision() > from {
 				continue
 			}
 		} else {

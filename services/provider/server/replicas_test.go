@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/services/provider"
 	"github.com/authsuite/authsuite/services/provider/memstore"
 )
@@ -289,5 +291,87 @@ func TestRefusedRefreshAcrossReplicas(t *testing.T) {
 				t.Fatalf("connector after the refusal: %+v %v", con, err)
 			}
 		})
+	}
+}
+
+// breakableWatch is a store whose watch can be made to fail with changelog.ErrCompacted, as an etcd watch
+// does when the replica fell behind a compaction.
+type breakableWatch struct {
+	provider.Store
+	mu      sync.Mutex
+	kick    chan struct{} // closed to break the running watch
+	watches int           // watches started
+}
+
+func (b *breakableWatch) Watch(ctx context.Context, from int64, fn func(changelog.Batch[provider.Change]) error) error {
+	b.mu.Lock()
+	kick := make(chan struct{})
+	b.kick = kick
+	b.watches++
+	b.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-kick:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := b.Store.Watch(ctx, from, fn)
+	select {
+	case <-kick:
+		return fmt.Errorf("watch from %d: %w", from, changelog.ErrCompacted)
+	default:
+		return err
+	}
+}
+
+func (b *breakableWatch) breakWatch() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.kick)
+}
+
+func (b *breakableWatch) started() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.watches
+}
+
+// A replica whose watch lost its history drops every cached grant (it cannot know what it missed), and
+// follows the store again from a new revision: later changes reach it as before.
+func TestCompactedWatchDropsCache(t *testing.T) {
+	up := newUpstream(t)
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	bw := &breakableWatch{Store: st}
+	ra, rb := up.serve(t, st, 0), up.serve(t, bw, 0)
+	ra.mustLoad(t, ra.odataConfig("OData"))
+	id, _ := ra.authorize(t, "alice", `{"connectorType": "odata", "oauthProvider": "OData", "kind": "named"}`)
+	if _, err := rb.accessToken(as(""), id); err != nil || !rb.srv.Cached(id) {
+		t.Fatalf("before: %v, cached %v", err, rb.srv.Cached(id))
+	}
+	bw.breakWatch()
+	eventually(t, "the replica watches again", func() bool { return bw.started() == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rb.srv.WaitApplied(ctx, st.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	if rb.srv.Cached(id) {
+		t.Fatal("a grant cached before the compaction is still cached")
+	}
+	if _, err := rb.accessToken(as(""), id); err != nil || !rb.srv.Cached(id) {
+		t.Fatalf("after: %v, cached %v", err, rb.srv.Cached(id))
+	}
+	if code, body := ra.rest(t, "DELETE", "/api/provider/v1/connectors/"+id, "alice", ""); code != 200 {
+		t.Fatalf("delete = %d %s", code, body)
+	}
+	if err := rb.srv.WaitApplied(ctx, st.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rb.accessToken(as(""), id); status.Code(err) != codes.NotFound {
+		t.Fatalf("deleted connector at the replica that watched again: %v", err)
 	}
 }

@@ -85,8 +85,9 @@ type Store interface {
 	// error wrapping changelog.ErrCompacted when the history after from is no longer kept: the caller
 	// re-reads a snapshot and watches from the Revision noted before reading. A Batch with no Changes is a
 	// progress report (every commit up to its Revision delivered). Every write of a provider or a
-	// connector is reported: PutProviders and DeleteProvider report Provider per key (and DeletedConnector
-	// per pending connector deleted with it); CreateConnector, UpdateConnector, ClaimRefresh and
+	// connector is reported: PutProviders and DeleteProvider report Provider per key (a backend may leave
+	// out a key put again with the value it had; DeleteProvider also reports DeletedConnector per pending
+	// connector deleted with it); CreateConnector, UpdateConnector, ClaimRefresh and
 	// ReleaseRefresh report Connector; DeleteConnector and SweepPendingConnectors report DeletedConnector;
 	// DropGrants reports Connector per changed one. Pending authorizations are not reported. Batches are
 	// fn's to keep.

@@ -27,6 +27,8 @@ func FuzzSameAsBbolt(f *testing.F) {
 	f.Add([]byte{0, 0, 1, 0, 1, 4, 0, 0, 16, 0, 0, 0, 13, 0, 12, 0, 0})
 	// A refused load (a time out of range in the second provider) stores neither provider.
 	f.Add([]byte{0, 0, 1, 0, 0, 1, 255, 0, 1, 0, 1, 1, 2})
+	// Refresh leases: claim, a second holder refused then winning after expiry, release by each.
+	f.Add([]byte{0, 0, 1, 0, 1, 4, 0, 0, 2, 0, 14, 0, 0, 0, 2, 14, 0, 1, 1, 2, 14, 0, 1, 3, 1, 15, 0, 0, 15, 0, 1, 5, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) > 200 {
 			ops = ops[:200]
@@ -40,12 +42,12 @@ func FuzzSameAsBbolt(f *testing.F) {
 		defer ms.Close()
 		r := &reader{b: ops}
 		for step := 0; r.more(); step++ {
-			op := r.next() % 14
+			op := r.next() % 16
 			call := describe(op, r)
 			bres, berr := call.run(bs)
 			mres, merr := call.run(ms)
-			if !sameErr(berr, merr) || !reflect.DeepEqual(bres, mres) {
-				t.Fatalf("step %d %s:\nbbolt %#v, %v\nmem   %#v, %v", step, call.name, bres, berr, mres, merr)
+			if !sameErr(berr, merr) || !reflect.DeepEqual(bres, mres) || bs.Revision() != ms.Revision() {
+				t.Fatalf("step %d %s:\nbbolt %#v, %v (revision %d)\nmem   %#v, %v (revision %d)", step, call.name, bres, berr, bs.Revision(), mres, merr, ms.Revision())
 			}
 		}
 	})
@@ -188,6 +190,15 @@ func describe(op byte, r *reader) call {
 	case 12:
 		h := r.hash(r.id())
 		return call{fmt.Sprintf("TakeAuthState(%x)", h), func(s provider.Store) (any, error) { return s.TakeAuthState(ctx, h) }}
+	case 14:
+		id, h, at, d := r.id(), owners[int(r.next())%2], r.at(), time.Duration(r.next()%4)*time.Minute
+		return call{fmt.Sprintf("ClaimRefresh(%s, %s, %v, +%v)", id, h, at, d), func(s provider.Store) (any, error) {
+			ok, c, err := s.ClaimRefresh(ctx, id, h, at, at.Add(d))
+			return []any{ok, c}, err
+		}}
+	case 15:
+		id, h := r.id(), owners[int(r.next())%2]
+		return call{fmt.Sprintf("ReleaseRefresh(%s, %s)", id, h), func(s provider.Store) (any, error) { return nil, s.ReleaseRefresh(ctx, id, h) }}
 	default:
 		at := r.at()
 		return call{fmt.Sprintf("SweepAuthStates(%v)", at), func(s provider.Store) (any, error) { return s.SweepAuthStates(ctx, at) }}

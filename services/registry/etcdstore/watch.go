@@ -1,0 +1,238 @@
+package etcdstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/authsuite/authsuite/internal/changelog"
+	"github.com/authsuite/authsuite/services/registry"
+)
+
+// Watch implements registry.Store with an etcd watch on the registry's keys from revision from+1 (with the
+// previous values, for deleted users, and progress notifications). Each etcd revision that touches the
+// registry becomes one batch; one whose keys do not change the registry as readers see it (a seed's staged
+// records, the sweep after a tenant delete) becomes a progress report. It follows tenant generations the
+// way reads do: a record counts only while its tenant has its generation, and when a tenant appears with a
+// new generation the batch also reports the records already written for it (a large seed's). A compacted
+// from is changelog.ErrCompacted; Close ends every Watch with ErrClosed.
+func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[registry.Change]) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-s.done:
+			cancel(ErrClosed)
+		case <-ctx.Done():
+		}
+	}()
+	err := s.watch(ctx, from, fn)
+	if errors.Is(context.Cause(ctx), ErrClosed) {
+		return ErrClosed
+	}
+	if errors.Is(err, rpctypes.ErrCompacted) {
+		return fmt.Errorf("registry etcdstore: watch from %d: %w", from, changelog.ErrCompacted)
+	}
+	return err
+}
+
+func (s *Store) watch(ctx context.Context, from int64, fn func(changelog.Batch[registry.Change]) error) error {
+	d := &decoder{s: s, gens: map[string]string{}}
+	if from > 0 {
+		if err := d.load(ctx, from); err != nil {
+			return err
+		}
+	}
+	wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.p, clientv3.WithPrefix(), clientv3.WithRev(from+1),
+		clientv3.WithPrevKV(), clientv3.WithProgressNotify())
+	for wr := range wch {
+		if wr.CompactRevision != 0 {
+			return rpctypes.ErrCompacted
+		}
+		if err := wr.Err(); err != nil {
+			return err
+		}
+		if wr.IsProgressNotify() {
+			if err := fn(changelog.Batch[registry.Change]{Revision: wr.Header.Revision}); err != nil {
+				return err
+			}
+			continue
+		}
+		for i := 0; i < len(wr.Events); {
+			rev := wr.Events[i].Kv.ModRevision
+			j := i
+			for j < len(wr.Events) && wr.Events[j].Kv.ModRevision == rev {
+				j++
+			}
+			b, err := d.decode(ctx, rev, wr.Events[i:j])
+			if err != nil {
+				return err
+			}
+			if err := fn(b); err != nil {
+				return err
+			}
+			i = j
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.New("registry etcdstore: watch ended")
+}
+
+// decoder turns the registry's etcd events into changes, knowing every tenant's generation.
+type decoder struct {
+	s    *Store
+	gens map[string]string // tenant ID → generation, as of the last decoded revision
+}
+
+// load reads the tenants' generations at revision rev.
+func (d *decoder) load(ctx context.Context, rev int64) error {
+	prefix := d.s.p + "t/"
+	start, end := prefix, clientv3.GetPrefixRangeEnd(prefix)
+	for {
+		resp, err := d.s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithRev(rev), clientv3.WithLimit(1000))
+		if err != nil {
+			return err
+		}
+		for _, kv := range resp.Kvs {
+			var st storedTenant
+			if err := decode(kv, &st); err != nil {
+				return err
+			}
+			d.gens[strings.TrimPrefix(string(kv.Key), prefix)] = st.Gen
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return nil
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// split cuts a per-tenant key into tenant and record ID.
+func split(rest string) (tid, id string, ok bool) {
+	tid, id, ok = strings.Cut(rest, sep)
+	return tid, id, ok
+}
+
+// decode turns the events of revision rev into its batch.
+func (d *decoder) decode(ctx context.Context, rev int64, events []*clientv3.Event) (changelog.Batch[registry.Change], error) {
+	p := d.s.p
+	b := changelog.Batch[registry.Change]{Revision: rev}
+	created := map[string]bool{}
+	deleted := map[string]string{} // tenant deleted at rev → its generation
+	for _, ev := range events {
+		id, ok := strings.CutPrefix(string(ev.Kv.Key), p+"t/")
+		if !ok {
+			continue
+		}
+		if ev.Type == mvccpb.DELETE {
+			deleted[id] = d.gens[id]
+			delete(d.gens, id)
+			b.Changes = append(b.Changes, registry.Change{DeletedTenant: id})
+			continue
+		}
+		var st storedTenant
+		if err := decode(ev.Kv, &st); err != nil {
+			return b, err
+		}
+		if d.gens[id] != st.Gen {
+			created[id] = true
+			d.gens[id] = st.Gen
+		}
+		b.Changes = append(b.Changes, registry.Change{Tenant: new(st.domain())})
+	}
+	live := func(tid, gen string) bool { return gen != "" && d.gens[tid] == gen && !created[tid] }
+	for _, ev := range events {
+		key := string(ev.Kv.Key)
+		switch {
+		case strings.HasPrefix(key, p+"c/") && ev.Type == mvccpb.PUT:
+			var sc storedClient
+			if err := decode(ev.Kv, &sc); err != nil {
+				return b, err
+			}
+			if live(sc.TenantID, sc.TenantGen) {
+				b.Changes = append(b.Changes, registry.Change{Client: new(sc.domain())})
+			}
+		case strings.HasPrefix(key, p+"tc/") && ev.Type == mvccpb.DELETE && ev.PrevKv != nil:
+			tid, cid, ok := split(strings.TrimPrefix(key, p+"tc/"))
+			gen := string(ev.PrevKv.Value)
+			if gone, ok2 := deleted[tid]; ok && (live(tid, gen) || (ok2 && gen != "" && gen == gone)) {
+				b.Changes = append(b.Changes, registry.Change{DeletedClient: cid})
+			}
+		case strings.HasPrefix(key, p+"u/"):
+			if ev.Type == mvccpb.PUT {
+				var su storedUser
+				if err := decode(ev.Kv, &su); err != nil {
+					return b, err
+				}
+				if live(su.TenantID, su.TenantGen) {
+					b.Changes = append(b.Changes, registry.Change{User: new(su.domain())})
+				}
+				continue
+			}
+			if ev.PrevKv == nil {
+				continue
+			}
+			var su storedUser
+			if err := decode(ev.PrevKv, &su); err != nil {
+				return b, err
+			}
+			if live(su.TenantID, su.TenantGen) {
+				b.Changes = append(b.Changes, registry.Change{DeletedUser: new(su.domain())})
+			}
+		}
+	}
+	for _, tid := range slices.Sorted(maps.Keys(created)) {
+		more, err := d.s.recordsOf(ctx, tid, d.gens[tid], rev)
+		if err != nil {
+			return b, err
+		}
+		b.Changes = append(b.Changes, more...)
+	}
+	return b, nil
+}
+
+// recordsOf returns, as changes, the clients and users of tenant tid's generation gen at revision rev.
+func (s *Store) recordsOf(ctx context.Context, tid, gen string, rev int64) ([]registry.Change, error) {
+	var out []registry.Change
+	prefix := s.memberPrefix(tid)
+	keys, _, _, err := page(ctx, s, rev, prefix, clientv3.GetPrefixRangeEnd(prefix), int(^uint(0)>>2),
+		func(kv *mvccpb.KeyValue, _ int64) (string, bool, error) {
+			return s.clientKey(strings.TrimPrefix(string(kv.Key), prefix)), string(kv.Value) == gen, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	kvs, _, err := s.getAll(ctx, rev, keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range kvs {
+		if kv == nil {
+			continue
+		}
+		var sc storedClient
+		if err := decode(kv, &sc); err != nil {
+			return nil, err
+		}
+		out = append(out, registry.Change{Client: new(sc.domain())})
+	}
+	prefix = s.userPrefix(tid)
+	users, _, _, err := page(ctx, s, rev, prefix, clientv3.GetPrefixRangeEnd(prefix), int(^uint(0)>>2),
+		func(kv *mvccpb.KeyValue, _ int64) (registry.Change, bool, error) {
+			var su storedUser
+			if err := decode(kv, &su); err != nil {
+				return registry.Change{}, false, err
+			}
+			return registry.Change{User: new(su.domain())}, su.TenantGen == gen, nil
+		})
+	return append(out, users...), err
+}

@@ -14,12 +14,14 @@ import (
 
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
 	"github.com/authsuite/authsuite/internal/changelog"
+	"github.com/authsuite/authsuite/internal/etcdtest"
 	"github.com/authsuite/authsuite/services/provider"
+	"github.com/authsuite/authsuite/services/provider/etcdstore"
 	"github.com/authsuite/authsuite/services/provider/memstore"
 )
 
 // backend opens the stores of two replicas of the provider service that share one state: the same store
-// value, or two clients of one database.
+// value, or two clients of one 3-member etcd cluster, each talking to another member.
 type backend struct {
 	name string
 	open func(t *testing.T) (a, b provider.Store)
@@ -30,6 +32,18 @@ var backends = []backend{
 		st := memstore.New()
 		t.Cleanup(func() { st.Close() })
 		return st, st
+	}},
+	{"etcd", func(t *testing.T) (provider.Store, provider.Store) {
+		c := etcdtest.Start(t, 3)
+		open := func(member int) provider.Store { // each replica talks to its own member
+			st, err := etcdstore.Open(context.Background(), c.ClientAt(t, member), "/authsuite/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}
+		return open(0), open(1)
 	}},
 }
 

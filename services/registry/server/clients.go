@@ -32,7 +32,7 @@ func (s *Server) tenantClient(ctx context.Context, tenantID, clientID string) (r
 }
 
 func (cs *clientService) CreateClient(ctx context.Context, req *registryv1.CreateClientRequest) (resp *registryv1.CreateClientResponse, err error) {
-	err = cs.s.admin(ctx, req.GetTenantId(), false, func(p principal) error {
+	err = cs.s.adminWrite(ctx, req.GetTenantId(), false, func(p principal) error {
 		if req.GetClient() == nil {
 			return apierror.Invalid("client", "is required")
 		}
@@ -43,8 +43,6 @@ func (cs *clientService) CreateClient(ctx context.Context, req *registryv1.Creat
 		c.TenantID = req.GetTenantId()
 		now := cs.s.now().UTC()
 		c.CreateTime, c.UpdateTime = now, now
-		cs.s.clientWrites.Lock()
-		defer cs.s.clientWrites.Unlock()
 		id := c.ID
 		c, err := cs.s.store.CreateClient(ctx, c)
 		if errors.Is(err, apierror.ErrAlreadyExists) {
@@ -53,7 +51,6 @@ func (cs *clientService) CreateClient(ctx context.Context, req *registryv1.Creat
 		if err != nil {
 			return err
 		}
-		cs.s.publishUpserts(ctx, c)
 		resp = &registryv1.CreateClientResponse{Client: clientToProto(c)}
 		return nil
 	})
@@ -110,7 +107,7 @@ func (cs *clientService) GetClient(ctx context.Context, req *registryv1.GetClien
 }
 
 func (cs *clientService) UpdateClient(ctx context.Context, req *registryv1.UpdateClientRequest) (resp *registryv1.UpdateClientResponse, err error) {
-	err = cs.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
+	err = cs.s.adminWrite(ctx, req.GetTenantId(), false, func(principal) error {
 		if req.GetClient() == nil {
 			return apierror.Invalid("client", "is required")
 		}
@@ -126,8 +123,6 @@ func (cs *clientService) UpdateClient(ctx context.Context, req *registryv1.Updat
 			return err
 		}
 		now := cs.s.now().UTC()
-		cs.s.clientWrites.Lock()
-		defer cs.s.clientWrites.Unlock()
 		c, err := cs.s.store.UpdateClient(ctx, in.ID, func(old registry.Client) (registry.Client, error) {
 			if old.TenantID != req.GetTenantId() {
 				return registry.Client{}, errClientNotFound(req.GetTenantId(), in.ID)
@@ -141,7 +136,6 @@ func (cs *clientService) UpdateClient(ctx context.Context, req *registryv1.Updat
 		if err != nil {
 			return err
 		}
-		cs.s.publishUpserts(ctx, c)
 		resp = &registryv1.UpdateClientResponse{Client: clientToProto(c)}
 		return nil
 	})
@@ -149,16 +143,13 @@ func (cs *clientService) UpdateClient(ctx context.Context, req *registryv1.Updat
 }
 
 func (cs *clientService) DeleteClient(ctx context.Context, req *registryv1.DeleteClientRequest) (resp *registryv1.DeleteClientResponse, err error) {
-	err = cs.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
-		cs.s.clientWrites.Lock()
-		defer cs.s.clientWrites.Unlock()
+	err = cs.s.adminWrite(ctx, req.GetTenantId(), false, func(principal) error {
 		if _, err := cs.s.tenantClient(ctx, req.GetTenantId(), req.GetClientId()); err != nil {
 			return err
 		}
 		if err := cs.s.store.DeleteClient(ctx, req.GetClientId()); err != nil {
 			return err
 		}
-		cs.s.feed.publish(deletedEvent(req.GetClientId()))
 		resp = &registryv1.DeleteClientResponse{}
 		return nil
 	})
@@ -166,7 +157,7 @@ func (cs *clientService) DeleteClient(ctx context.Context, req *registryv1.Delet
 }
 
 func (cs *clientService) CreateClientSecret(ctx context.Context, req *registryv1.CreateClientSecretRequest) (resp *registryv1.CreateClientSecretResponse, err error) {
-	err = cs.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
+	err = cs.s.adminWrite(ctx, req.GetTenantId(), false, func(principal) error {
 		in := req.GetSecret()
 		if len(in.GetDescription()) > 200 || strings.ContainsFunc(in.GetDescription(), func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			return apierror.Invalid("description", "must be at most 200 bytes without control characters")
@@ -193,9 +184,7 @@ func (cs *clientService) CreateClientSecret(ctx context.Context, req *registryv1
 			ID: registry.NewID(), Description: in.GetDescription(), KeyID: keyID, Digest: sum,
 			ValueDisplay: display, StartTime: start, Expiration: exp,
 		}
-		cs.s.clientWrites.Lock()
-		defer cs.s.clientWrites.Unlock()
-		c, err := cs.s.store.UpdateClient(ctx, req.GetClientId(), func(c registry.Client) (registry.Client, error) {
+		_, err = cs.s.store.UpdateClient(ctx, req.GetClientId(), func(c registry.Client) (registry.Client, error) {
 			if c.TenantID != req.GetTenantId() {
 				return registry.Client{}, errClientNotFound(req.GetTenantId(), req.GetClientId())
 			}
@@ -213,7 +202,6 @@ func (cs *clientService) CreateClientSecret(ctx context.Context, req *registryv1
 		if err != nil {
 			return err
 		}
-		cs.s.publishUpserts(ctx, c)
 		resp = &registryv1.CreateClientSecretResponse{Secret: secretToProto(secret, &value)}
 		return nil
 	})
@@ -246,11 +234,9 @@ func (cs *clientService) ListClientSecrets(ctx context.Context, req *registryv1.
 }
 
 func (cs *clientService) DeleteClientSecret(ctx context.Context, req *registryv1.DeleteClientSecretRequest) (resp *registryv1.DeleteClientSecretResponse, err error) {
-	err = cs.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
+	err = cs.s.adminWrite(ctx, req.GetTenantId(), false, func(principal) error {
 		now := cs.s.now().UTC()
-		cs.s.clientWrites.Lock()
-		defer cs.s.clientWrites.Unlock()
-		c, err := cs.s.store.UpdateClient(ctx, req.GetClientId(), func(c registry.Client) (registry.Client, error) {
+		_, err := cs.s.store.UpdateClient(ctx, req.GetClientId(), func(c registry.Client) (registry.Client, error) {
 			if c.TenantID != req.GetTenantId() {
 				return registry.Client{}, errClientNotFound(req.GetTenantId(), req.GetClientId())
 			}
@@ -265,7 +251,6 @@ func (cs *clientService) DeleteClientSecret(ctx context.Context, req *registryv1
 		if err != nil {
 			return err // not found: the client (in this tenant) or the secret, as the message says
 		}
-		cs.s.publishUpserts(ctx, c)
 		resp = &registryv1.DeleteClientSecretResponse{}
 		return nil
 	})

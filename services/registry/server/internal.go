@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -24,69 +23,27 @@ type internalService struct {
 	s *Server
 }
 
-// errWatchBehind ends a stream whose watcher could not keep up; the client reconnects and resyncs.
-var errWatchBehind = fmt.Errorf("client watch fell behind; reconnect to resync: %w", apierror.ErrUnavailable)
-
-// WatchClients subscribes first, then sends the snapshot (every client, then every user account, paged from
-// the store), then synced (with users_synced), then every queued and later event. Events may repeat state
-// already in the snapshot; each carries the whole new state, so applying them in order converges.
+// WatchClients sends the snapshot (every client, then every user account, paged from the store, read after
+// noting the store's revision), then synced (with users_synced and that revision), then every commit after
+// it as the store reports it (Server.watchClients). Events may repeat state already in the snapshot; each
+// carries the whole new state, so applying them in order converges. A watcher that falls behind, a history
+// the store no longer keeps and EndWatches end the stream with UNAVAILABLE.
 func (is *internalService) WatchClients(_ *registryv1.WatchClientsRequest, stream grpc.ServerStreamingServer[registryv1.WatchClientsResponse]) error {
-	ctx := stream.Context()
-	s := is.s
-	s.clientWrites.Lock() // no change is between its commit and its publication while we subscribe
-	w := s.feed.subscribe()
-	s.clientWrites.Unlock()
-	defer s.feed.unsubscribe(w)
-
-	codes := map[string]string{}
-	after := ""
-	for {
-		items, next, err := s.store.ListClients(ctx, "", registry.ListOptions{Limit: registry.MaxPageSize, After: after})
-		if err != nil {
-			return err
-		}
-		for _, c := range items {
-			code, ok := codes[c.TenantID]
-			if !ok {
-				t, err := s.store.GetTenant(ctx, c.TenantID)
-				if err != nil {
-					return err
-				}
-				code, codes[c.TenantID] = t.Code, t.Code
-			}
-			if err := stream.Send(upsertEvent(c, code)); err != nil {
-				return err
-			}
-		}
-		if next == "" {
-			break
-		}
-		after = next
-	}
-	if err := s.sendUsers(ctx, stream.Send); err != nil {
+	ctx, done, err := is.s.watches.add(stream.Context())
+	if err != nil {
 		return err
 	}
-	synced := &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Synced{Synced: true}, UsersSynced: true}
-	if err := stream.Send(synced); err != nil {
-		return err
+	defer done()
+	err = is.s.watchClients(ctx, stream.Send)
+	if cause := context.Cause(ctx); errors.Is(cause, errWatchEnded) {
+		return cause
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-w.gone:
-			// Events were lost: end the stream so the watcher reconnects and gets a fresh snapshot.
-			return errWatchBehind
-		case ev := <-w.ch:
-			if err := stream.Send(ev); err != nil {
-				return err
-			}
-		}
-	}
+	return err
 }
 
-// RecordSecretUse stores the batch's last-use times in one write. lastUsed is not part of ClientRecord, so
-// no watch event follows.
+// RecordSecretUse stores the batch's last-use times in one write and answers its revision. lastUsed is not
+// part of ClientRecord, but the store reports the clients as changed, so their (unchanged) records come
+// again on the feed.
 func (is *internalService) RecordSecretUse(ctx context.Context, req *registryv1.RecordSecretUseRequest) (*registryv1.RecordSecretUseResponse, error) {
 	if len(req.GetUses()) > maxSecretUses {
 		return nil, apierror.Invalid("uses", "at most %d uses per call", maxSecretUses)
@@ -98,6 +55,7 @@ func (is *internalService) RecordSecretUse(ctx context.Context, req *registryv1.
 	if err := is.s.store.RecordSecretUse(ctx, uses); err != nil {
 		return nil, err
 	}
+	is.s.answerRevision(ctx)
 	return &registryv1.RecordSecretUseResponse{}, nil
 }
 

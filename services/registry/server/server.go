@@ -10,10 +10,11 @@ package server
 import (
 	"context"
 	"log/slog"
-	"sync"
+	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/bearer"
@@ -39,12 +40,10 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	// clientWrites is held around every write that changes what WatchClients reports (clients, tenant codes,
-	// users), from the store write
-	// through the publication of its events, and around subscription. Events therefore reach watchers in
-	// commit order, and a new watcher either sees a change in its snapshot or as an event after it.
-	clientWrites sync.Mutex
-	feed         *feed
+	// watches are the open WatchClients streams. Their events come from the store's watch, not from the
+	// handlers: a change made through any replica sharing the store reaches every watcher of every replica,
+	// and writers never wait for watchers.
+	watches watches
 }
 
 // New builds a server from d. It panics if d.Store or d.Keyring is nil (a programming error, caught at
@@ -59,7 +58,7 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Server{store: d.Store, keyring: d.Keyring, auth: d.Auth, log: d.Log, now: d.Now, feed: newFeed(watchBuffer)}
+	return &Server{store: d.Store, keyring: d.Keyring, auth: d.Auth, log: d.Log, now: d.Now}
 }
 
 // Register adds TenantService, ClientService, UserService and RegistryInternalService to s.
@@ -79,6 +78,31 @@ func (s *Server) admin(ctx context.Context, tenantID string, systemOnly bool, fn
 	}
 	s.audit(ctx, p, tenantID, err)
 	return err
+}
+
+// adminWrite is admin for the calls that write: after fn succeeds it answers the revision the write
+// produced (answerRevision), so the caller can ask any replica to wait until it has seen the write.
+func (s *Server) adminWrite(ctx context.Context, tenantID string, systemOnly bool, fn func(p principal) error) error {
+	err := s.admin(ctx, tenantID, systemOnly, fn)
+	if err == nil {
+		s.answerRevision(ctx)
+	}
+	return err
+}
+
+// revisionMetadata is the response header metadata naming the revision a write produced, "registry:<n>".
+// The gateway answers it as the HTTP header Authsuite-Revision; a request carrying that value makes a token
+// service wait until its client view has applied revision n.
+const revisionMetadata = "authsuite-revision"
+
+// answerRevision sets the response header metadata authsuite-revision to "registry:<n>", n being the store's
+// revision now: at or after the revision of every write this server has acknowledged, so at or after the
+// caller's write. Call it after the write succeeded, before the handler returns.
+func (s *Server) answerRevision(ctx context.Context) {
+	md := metadata.Pairs(revisionMetadata, "registry:"+strconv.FormatInt(s.store.Revision(), 10))
+	if err := grpc.SetHeader(ctx, md); err != nil {
+		s.log.Debug("cannot answer the write's revision", "err", err)
+	}
 }
 
 // audit logs who did what where, and how it ended (bearer.Audit: the RPC method, the real caller and, under

@@ -17,7 +17,7 @@ type tenantService struct {
 }
 
 func (ts *tenantService) CreateTenant(ctx context.Context, req *registryv1.CreateTenantRequest) (resp *registryv1.CreateTenantResponse, err error) {
-	err = ts.s.admin(ctx, req.GetTenant().GetTenantId(), true, func(principal) error {
+	err = ts.s.adminWrite(ctx, req.GetTenant().GetTenantId(), true, func(principal) error {
 		t := tenantFromProto(req.GetTenant())
 		if t.ID == "" {
 			t.ID = registry.NewID()
@@ -68,7 +68,7 @@ func (ts *tenantService) GetTenant(ctx context.Context, req *registryv1.GetTenan
 }
 
 func (ts *tenantService) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantRequest) (resp *registryv1.UpdateTenantResponse, err error) {
-	err = ts.s.admin(ctx, req.GetTenantId(), true, func(principal) error {
+	err = ts.s.adminWrite(ctx, req.GetTenantId(), true, func(principal) error {
 		in := tenantFromProto(req.GetTenant())
 		if in.ID != "" && in.ID != req.GetTenantId() {
 			return apierror.Invalid("tenantId", "the body's tenantId must match the path")
@@ -80,12 +80,9 @@ func (ts *tenantService) UpdateTenant(ctx context.Context, req *registryv1.Updat
 			}
 			return err
 		}
-		// A code change changes every client record's tenant_code: hold the client feed.
-		ts.s.clientWrites.Lock()
-		defer ts.s.clientWrites.Unlock()
-		var oldCode string
+		// A code change changes every client record's tenant_code: the client feed re-sends the tenant's
+		// clients when it sees the change.
 		t, err := ts.s.store.UpdateTenant(ctx, in.ID, func(old registry.Tenant) (registry.Tenant, error) {
-			oldCode = old.Code
 			// Bootstrap, configuration and operators find the system tenant by its code "default" too:
 			// keep it stable (the system tenant is decided by id alone, so a rename would only confuse).
 			if old.ID == access.SystemTenant && in.Code != old.Code {
@@ -97,50 +94,20 @@ func (ts *tenantService) UpdateTenant(ctx context.Context, req *registryv1.Updat
 		if err != nil {
 			return err
 		}
-		if t.Code != oldCode {
-			ts.s.republishTenant(ctx, t.ID)
-		}
 		resp = &registryv1.UpdateTenantResponse{Tenant: tenantToProto(t)}
 		return nil
 	})
 	return resp, err
 }
 
-// republishTenant publishes every client of a tenant again (its tenant code changed). Call with
-// clientWrites held.
-func (s *Server) republishTenant(ctx context.Context, tenantID string) {
-	ctx = context.WithoutCancel(ctx)
-	after := ""
-	for {
-		items, next, err := s.store.ListClients(ctx, tenantID, registry.ListOptions{Limit: registry.MaxPageSize, After: after})
-		if err != nil {
-			s.log.Error("client feed: cannot list clients of renamed tenant; dropping watchers", "tenant", tenantID, "err", err)
-			s.feed.dropAll()
-			return
-		}
-		s.publishUpserts(ctx, items...)
-		if next == "" {
-			return
-		}
-		after = next
-	}
-}
-
 func (ts *tenantService) DeleteTenant(ctx context.Context, req *registryv1.DeleteTenantRequest) (resp *registryv1.DeleteTenantResponse, err error) {
-	err = ts.s.admin(ctx, req.GetTenantId(), true, func(principal) error {
+	err = ts.s.adminWrite(ctx, req.GetTenantId(), true, func(principal) error {
 		if req.GetTenantId() == access.SystemTenant {
 			return apierror.FailedPrecondition("the system tenant %q cannot be deleted", access.SystemTenant)
 		}
-		ts.s.clientWrites.Lock()
-		defer ts.s.clientWrites.Unlock()
-		deleted, err := ts.s.store.DeleteTenant(ctx, req.GetTenantId())
-		if err != nil {
+		if _, err := ts.s.store.DeleteTenant(ctx, req.GetTenantId()); err != nil {
 			return err
 		}
-		for _, id := range deleted {
-			ts.s.feed.publish(deletedEvent(id))
-		}
-		ts.s.feed.publish(tenantDeletedEvent(req.GetTenantId()))
 		resp = &registryv1.DeleteTenantResponse{}
 		return nil
 	})

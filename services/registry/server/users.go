@@ -16,7 +16,7 @@ type userService struct {
 }
 
 func (us *userService) CreateUser(ctx context.Context, req *registryv1.CreateUserRequest) (resp *registryv1.CreateUserResponse, err error) {
-	err = us.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
+	err = us.s.adminWrite(ctx, req.GetTenantId(), false, func(principal) error {
 		if req.GetUser() == nil {
 			return apierror.Invalid("user", "is required")
 		}
@@ -49,13 +49,10 @@ func (us *userService) CreateUser(ctx context.Context, req *registryv1.CreateUse
 		if u.Disabled {
 			u.DisableTime = now
 		}
-		us.s.clientWrites.Lock()
-		defer us.s.clientWrites.Unlock()
 		u, err := us.s.store.CreateUser(ctx, u)
 		if err != nil {
 			return err
 		}
-		us.s.feed.publish(userUpsertEvent(u))
 		resp = &registryv1.CreateUserResponse{User: userToProto(u)}
 		return nil
 	})
@@ -97,7 +94,7 @@ func (us *userService) GetUser(ctx context.Context, req *registryv1.GetUserReque
 }
 
 func (us *userService) UpdateUser(ctx context.Context, req *registryv1.UpdateUserRequest) (resp *registryv1.UpdateUserResponse, err error) {
-	err = us.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
+	err = us.s.adminWrite(ctx, req.GetTenantId(), false, func(principal) error {
 		if req.GetUser() == nil {
 			return apierror.Invalid("user", "is required")
 		}
@@ -127,8 +124,6 @@ func (us *userService) UpdateUser(ctx context.Context, req *registryv1.UpdateUse
 			hash = h
 		}
 		now := us.s.now().UTC()
-		us.s.clientWrites.Lock()
-		defer us.s.clientWrites.Unlock()
 		u, err := us.s.store.UpdateUser(ctx, req.GetTenantId(), in.ID, func(old registry.User) (registry.User, error) {
 			in.TenantID, in.CreateTime, in.UpdateTime, in.PasswordHash = old.TenantID, old.CreateTime, now, old.PasswordHash
 			if password != nil {
@@ -145,7 +140,6 @@ func (us *userService) UpdateUser(ctx context.Context, req *registryv1.UpdateUse
 		if err != nil {
 			return err
 		}
-		us.s.feed.publish(userUpsertEvent(u))
 		resp = &registryv1.UpdateUserResponse{User: userToProto(u)}
 		return nil
 	})
@@ -153,17 +147,10 @@ func (us *userService) UpdateUser(ctx context.Context, req *registryv1.UpdateUse
 }
 
 func (us *userService) DeleteUser(ctx context.Context, req *registryv1.DeleteUserRequest) (resp *registryv1.DeleteUserResponse, err error) {
-	err = us.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
-		us.s.clientWrites.Lock()
-		defer us.s.clientWrites.Unlock()
-		u, err := us.s.store.GetUser(ctx, req.GetTenantId(), req.GetUserId())
-		if err != nil {
-			return err
-		}
+	err = us.s.adminWrite(ctx, req.GetTenantId(), false, func(principal) error {
 		if err := us.s.store.DeleteUser(ctx, req.GetTenantId(), req.GetUserId()); err != nil {
 			return err
 		}
-		us.s.feed.publish(userDeletedEvent(u))
 		resp = &registryv1.DeleteUserResponse{}
 		return nil
 	})

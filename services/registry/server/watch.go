@@ -2,88 +2,294 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/services/registry"
 )
 
-// watchBuffer is how many events a watcher may lag behind before it is dropped (and must reconnect and
-// resync). Writers never wait for watchers.
+// watchBuffer is how many events may wait between the store's watch and a WatchClients stream.
 const watchBuffer = 1024
 
-// feed fans committed client and user changes out to WatchClients streams.
-type feed struct {
-	size   int
+// watchStall is how long a watcher whose queue is full may take no event before it is dropped (it reconnects
+// and resyncs). Writers never wait for watchers: the store's watch does not hold up commits, and a dropped
+// watcher costs only its own resync. A variable so that tests can shorten it.
+var watchStall = 5 * time.Second
+
+// errWatchBehind ends a stream whose watcher could not keep up, or whose history the store no longer keeps;
+// the client reconnects and resyncs.
+var errWatchBehind = fmt.Errorf("client watch fell behind; reconnect to resync: %w", apierror.ErrUnavailable)
+
+// errWatchEnded ends the streams of a server that is shutting down.
+var errWatchEnded = fmt.Errorf("client watch ended by the server; reconnect: %w", apierror.ErrUnavailable)
+
+// watches tracks the open WatchClients streams, so that EndWatches can end them.
+type watches struct {
 	mu     sync.Mutex
-	subs   map[*watcher]struct{}
-	closed bool // after close, new watchers are dropped at once
+	closed bool // after close, new streams end at once
+	next   uint64
+	open   map[uint64]context.CancelCauseFunc
 }
 
-// watcher is one WatchClients stream's queue. gone is closed when the watcher fell behind and was dropped.
-type watcher struct {
-	ch   chan *registryv1.WatchClientsResponse
-	gone chan struct{}
-}
-
-func newFeed(size int) *feed { return &feed{size: size, subs: map[*watcher]struct{}{}} }
-
-func (f *feed) subscribe() *watcher {
-	w := &watcher{ch: make(chan *registryv1.WatchClientsResponse, f.size), gone: make(chan struct{})}
-	f.mu.Lock()
-	if f.closed {
-		close(w.gone)
-	} else {
-		f.subs[w] = struct{}{}
+// add returns a context for one stream that EndWatches cancels (with errWatchEnded), and the function that
+// forgets it; errWatchEnded when the watches are closed.
+func (w *watches) add(ctx context.Context) (context.Context, func(), error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, nil, errWatchEnded
 	}
-	f.mu.Unlock()
-	return w
-}
-
-func (f *feed) unsubscribe(w *watcher) {
-	f.mu.Lock()
-	delete(f.subs, w)
-	f.mu.Unlock()
-}
-
-// publish queues ev for every watcher without blocking; a watcher whose queue is full is dropped.
-func (f *feed) publish(ev *registryv1.WatchClientsResponse) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for w := range f.subs {
-		select {
-		case w.ch <- ev:
-		default:
-			close(w.gone)
-			delete(f.subs, w)
-		}
+	if w.open == nil {
+		w.open = map[uint64]context.CancelCauseFunc{}
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	id := w.next
+	w.next++
+	w.open[id] = cancel
+	return ctx, func() {
+		w.mu.Lock()
+		delete(w.open, id)
+		w.mu.Unlock()
+		cancel(nil)
+	}, nil
 }
 
-// dropAll drops every watcher, forcing resyncs: used when a change committed but its event cannot be built.
-func (f *feed) dropAll() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for w := range f.subs {
-		close(w.gone)
-		delete(f.subs, w)
+// close ends every open stream and every later one.
+func (w *watches) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	for id, cancel := range w.open {
+		cancel(errWatchEnded)
+		delete(w.open, id)
 	}
-}
-
-// close drops every watcher and every later one.
-func (f *feed) close() {
-	f.mu.Lock()
-	f.closed = true
-	f.mu.Unlock()
-	f.dropAll()
 }
 
 // EndWatches ends every WatchClients stream (the watchers see UNAVAILABLE and reconnect elsewhere or later)
 // and ends new ones at once. Call it when shutting down, before GracefulStop, which would otherwise wait for
 // the watchers of other processes to hang up.
-func (s *Server) EndWatches() { s.feed.close() }
+func (s *Server) EndWatches() { s.watches.close() }
+
+// watchClients sends one WatchClients stream: it notes the store's revision, sends the snapshot read after
+// it (every client, then every user account, paged), then synced, then every commit after the noted
+// revision as the store's watch reports it. Commits already in the snapshot come again; each event carries
+// the whole new state, so applying them in order converges. It returns when ctx ends, send fails, or the
+// watch breaks (errWatchBehind or another UNAVAILABLE error: the watcher reconnects and resyncs).
+func (s *Server) watchClients(ctx context.Context, send func(*registryv1.WatchClientsResponse) error) error {
+	rev := s.store.Revision()
+	f := &feedConverter{s: s, codes: map[string]string{}}
+	if err := f.loadCodes(ctx); err != nil {
+		return err
+	}
+	after := ""
+	for {
+		items, next, err := s.store.ListClients(ctx, "", registry.ListOptions{Limit: registry.MaxPageSize, After: after})
+		if err != nil {
+			return err
+		}
+		for _, c := range items {
+			ev, err := f.upsert(ctx, c)
+			if err != nil {
+				return err
+			}
+			if ev == nil {
+				continue // its tenant is gone: so is the client, by the time the stream reaches that commit
+			}
+			ev.Revision = rev
+			if err := send(ev); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if err := s.sendUsers(ctx, rev, send); err != nil {
+		return err
+	}
+	synced := &registryv1.WatchClientsResponse{
+		Event:       &registryv1.WatchClientsResponse_Synced{Synced: true},
+		UsersSynced: true, Revision: rev, RevisionComplete: true,
+	}
+	if err := send(synced); err != nil {
+		return err
+	}
+	return f.follow(ctx, rev, send)
+}
+
+// follow streams the store's commits after rev through a bounded queue: the store's watch converts and
+// queues, this goroutine sends. A watcher that leaves its queue full for watchStall is dropped.
+func (f *feedConverter) follow(ctx context.Context, rev int64, send func(*registryv1.WatchClientsResponse) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan *registryv1.WatchClientsResponse, watchBuffer)
+	push := func(ev *registryv1.WatchClientsResponse) error {
+		select {
+		case queue <- ev:
+			return nil
+		default:
+		}
+		t := time.NewTimer(watchStall)
+		defer t.Stop()
+		select {
+		case queue <- ev:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return errWatchBehind
+		}
+	}
+	watchErr := make(chan error, 1)
+	go func() {
+		watchErr <- f.s.store.Watch(ctx, rev, func(b changelog.Batch[registry.Change]) error { return f.batch(ctx, b, push) })
+	}()
+	for {
+		select {
+		case ev := <-queue:
+			if err := send(ev); err != nil {
+				return err
+			}
+		case err := <-watchErr:
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case errors.Is(err, errWatchBehind):
+				return err
+			case errors.Is(err, changelog.ErrCompacted):
+				return errWatchBehind
+			}
+			f.s.log.Warn("client feed: store watch ended; the watcher must resync", "err", err)
+			return fmt.Errorf("client watch broken; reconnect to resync: %w", apierror.ErrUnavailable)
+		}
+	}
+}
+
+// feedConverter turns store changes into WatchClients events for one stream. codes holds the tenant code
+// every client sent so far carries, per tenant: a tenant change with another code re-sends its clients.
+type feedConverter struct {
+	s     *Server
+	codes map[string]string
+}
+
+// loadCodes reads every tenant's code.
+func (f *feedConverter) loadCodes(ctx context.Context) error {
+	after := ""
+	for {
+		tenants, next, err := f.s.store.ListTenants(ctx, registry.ListOptions{Limit: registry.MaxPageSize, After: after})
+		if err != nil {
+			return err
+		}
+		for _, t := range tenants {
+			f.codes[t.ID] = t.Code
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+}
+
+// upsert returns c's upsert event with its tenant's code, or nil when the tenant no longer exists.
+func (f *feedConverter) upsert(ctx context.Context, c registry.Client) (*registryv1.WatchClientsResponse, error) {
+	code, ok := f.codes[c.TenantID]
+	if !ok {
+		t, err := f.s.store.GetTenant(ctx, c.TenantID)
+		if errors.Is(err, apierror.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		code, f.codes[t.ID] = t.Code, t.Code
+	}
+	return upsertEvent(c, code), nil
+}
+
+// batch emits the events of one commit, each with the commit's revision and the last marked
+// revision_complete; a commit without events the feed forwards (and a progress report) is one progress event.
+func (f *feedConverter) batch(ctx context.Context, b changelog.Batch[registry.Change], emit func(*registryv1.WatchClientsResponse) error) error {
+	var held *registryv1.WatchClientsResponse // the previous event, sent once the next is known
+	out := func(ev *registryv1.WatchClientsResponse) error {
+		if ev == nil {
+			return nil
+		}
+		ev.Revision = b.Revision
+		prev := held
+		held = ev
+		if prev == nil {
+			return nil
+		}
+		return emit(prev)
+	}
+	for _, ch := range b.Changes {
+		if err := f.change(ctx, ch, out); err != nil {
+			return err
+		}
+	}
+	if held == nil {
+		held = &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Progress{Progress: true}, Revision: b.Revision}
+	}
+	held.RevisionComplete = true
+	return emit(held)
+}
+
+// change emits the events of one store change.
+func (f *feedConverter) change(ctx context.Context, ch registry.Change, out func(*registryv1.WatchClientsResponse) error) error {
+	switch {
+	case ch.Client != nil:
+		ev, err := f.upsert(ctx, *ch.Client)
+		if err != nil {
+			return err
+		}
+		return out(ev)
+	case ch.DeletedClient != "":
+		return out(deletedEvent(ch.DeletedClient))
+	case ch.User != nil:
+		return out(userUpsertEvent(*ch.User))
+	case ch.DeletedUser != nil:
+		return out(userDeletedEvent(*ch.DeletedUser))
+	case ch.DeletedTenant != "":
+		delete(f.codes, ch.DeletedTenant)
+		return out(tenantDeletedEvent(ch.DeletedTenant))
+	case ch.Tenant != nil:
+		if code, ok := f.codes[ch.Tenant.ID]; ok && code == ch.Tenant.Code {
+			return nil // nothing a watcher keeps changed
+		}
+		f.codes[ch.Tenant.ID] = ch.Tenant.Code
+		return f.resendTenant(ctx, ch.Tenant.ID, out)
+	}
+	return nil
+}
+
+// resendTenant emits every client of the tenant again, as stored now, with the tenant's code as this stream
+// knows it. Clients changed after this commit come again later in the stream, so the watcher converges.
+func (f *feedConverter) resendTenant(ctx context.Context, tenantID string, out func(*registryv1.WatchClientsResponse) error) error {
+	after := ""
+	for {
+		items, next, err := f.s.store.ListClients(ctx, tenantID, registry.ListOptions{Limit: registry.MaxPageSize, After: after})
+		if err != nil {
+			return err
+		}
+		for _, c := range items {
+			if err := out(upsertEvent(c, f.codes[tenantID])); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+}
 
 func upsertEvent(c registry.Client, tenantCode string) *registryv1.WatchClientsResponse {
 	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Upsert{Upsert: clientRecord(c, tenantCode)}}
@@ -117,13 +323,14 @@ func userDeletedEvent(u registry.User) *registryv1.WatchClientsResponse {
 	}}}
 }
 
-// tenantDeletedEvent says every user of the tenant is gone (one event however many users it had).
+// tenantDeletedEvent says the tenant is gone with every client and user account it had (one event however
+// many it had).
 func tenantDeletedEvent(tenantID string) *registryv1.WatchClientsResponse {
 	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_DeletedTenantId{DeletedTenantId: tenantID}}
 }
 
-// sendUsers streams every user of every tenant as user_upsert events, paged from the store.
-func (s *Server) sendUsers(ctx context.Context, send func(*registryv1.WatchClientsResponse) error) error {
+// sendUsers streams every user of every tenant as user_upsert events of revision rev, paged from the store.
+func (s *Server) sendUsers(ctx context.Context, rev int64, send func(*registryv1.WatchClientsResponse) error) error {
 	afterTenant := ""
 	for {
 		tenants, nextTenant, err := s.store.ListTenants(ctx, registry.ListOptions{Limit: registry.MaxPageSize, After: afterTenant})
@@ -138,7 +345,9 @@ func (s *Server) sendUsers(ctx context.Context, send func(*registryv1.WatchClien
 					return err
 				}
 				for _, u := range users {
-					if err := send(userUpsertEvent(u)); err != nil {
+					ev := userUpsertEvent(u)
+					ev.Revision = rev
+					if err := send(ev); err != nil {
 						return err
 					}
 				}
@@ -152,20 +361,5 @@ func (s *Server) sendUsers(ctx context.Context, send func(*registryv1.WatchClien
 			return nil
 		}
 		afterTenant = nextTenant
-	}
-}
-
-// publishUpserts publishes the new state of committed clients. Call with clientWrites held. The store is read
-// with a context that ignores the caller's cancellation: the change is committed, so its event must follow.
-func (s *Server) publishUpserts(ctx context.Context, clients ...registry.Client) {
-	ctx = context.WithoutCancel(ctx)
-	for _, c := range clients {
-		t, err := s.store.GetTenant(ctx, c.TenantID)
-		if err != nil {
-			s.log.Error("client feed: cannot read tenant of changed client; dropping watchers", "client_id", c.ID, "err", err)
-			s.feed.dropAll()
-			return
-		}
-		s.feed.publish(upsertEvent(c, t.Code))
 	}
 }

@@ -68,7 +68,10 @@ type env struct {
 	regAddr string
 	regStop func()
 	dbPath  string
-	clock   *fakeClock
+	// shared, when set, is the store every start uses instead of the bbolt file at dbPath: replicas over
+	// one store value. The env does not close it.
+	shared token.Store
+	clock  *fakeClock
 
 	st       *countingStore
 	srv      *Server
@@ -102,9 +105,12 @@ func newEnv(t *testing.T, mod ...func(*Deps)) *env {
 func (e *env) start(mod ...func(*Deps)) {
 	t := e.t
 	t.Helper()
-	bs, err := bboltstore.Open(e.dbPath)
-	if err != nil {
-		t.Fatal(err)
+	var bs token.Store = e.shared
+	if bs == nil {
+		var err error
+		if bs, err = bboltstore.Open(e.dbPath); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.st = &countingStore{Store: bs}
 	deps := Deps{
@@ -115,6 +121,7 @@ func (e *env) start(mod ...func(*Deps)) {
 	for _, m := range mod {
 		m(&deps)
 	}
+	var err error
 	e.srv, err = New(deps)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +141,9 @@ func (e *env) start(mod ...func(*Deps)) {
 		once.Do(func() {
 			cancel()
 			wg.Wait()
-			bs.Close()
+			if e.shared == nil {
+				bs.Close()
+			}
 		})
 	}
 	t.Cleanup(e.stopRun)

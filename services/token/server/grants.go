@@ -38,11 +38,7 @@ func familyKey(fid string) string { return "family:" + fid }
 // (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
 func (s *Server) revokeFamily(ctx context.Context, cl *clients.Client, fid string) error {
 	until := s.now().Add(max(cl.RefreshTokenLifetime, min(cl.AccessTokenLifetime, MaxAccessTokenLifetime)) + time.Hour)
-	if err := s.st.Revoke(ctx, token.Revocation{JTI: familyKey(fid), Expiry: until}); err != nil {
-		return err
-	}
-	s.revoked.add(familyKey(fid), until.Unix())
-	return nil
+	return s.recordRevocation(ctx, token.Revocation{JTI: familyKey(fid), Expiry: until})
 }
 
 var errGrant = func(format string, args ...any) error { return apierror.OAuth(apierror.InvalidGrant, format, args...) }

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,20 +21,42 @@ const MaxAccessTokenLifetime = 365 * 24 * time.Hour
 // lifetime plus an hour of margin, so no token outlives its key.
 const RetiredKeyValidity = MaxAccessTokenLifetime + time.Hour
 
+// DefaultKeyPublishDelay is how long a new signing key is published (stored, so every replica verifies
+// it) before any replica signs with it. Replicas learn of a key change within a second (they follow the
+// store's watch); the margin covers a slow watch and some clock skew between replicas.
+const DefaultKeyPublishDelay = 3 * time.Second
+
+// errKeysUnchanged aborts a key update that would change nothing, so no replica reloads for it.
+var errKeysUnchanged = errors.New("signing keys unchanged")
+
 // keyManager owns the signing keys: it generates the first key, rotates on schedule (or when the configured
 // algorithm changes), drops keys once every token they signed has expired, and answers lookups by kid.
+//
+// Several replicas share one key set in the store. Exactly one of them creates or rotates it: UpdateKeys is
+// a compare-and-swap whose update function decides again on the keys it is given, so a replica that lost
+// the race finds the new key there and changes nothing. A rotation publishes the new key publishDelay ahead
+// of its use: the stored set gets the new key with CreateTime = now+publishDelay and the old key's
+// RetireTime the same instant, and every replica signs with the old key until then (signer). So no replica
+// signs with a key that another cannot verify yet, as long as every replica loads the set (reload, on the
+// store's KeysChanged) within publishDelay. The first key of an empty store is used at once: no token
+// exists that another replica could fail to verify.
 type keyManager struct {
-	st       token.Store
-	kr       *suitekey.Keyring
-	alg      jwt.Alg
-	rotation time.Duration
-	now      func() time.Time
-	log      *slog.Logger
+	st           token.Store
+	kr           *suitekey.Keyring
+	alg          jwt.Alg
+	rotation     time.Duration
+	publishDelay time.Duration
+	now          func() time.Time
+	log          *slog.Logger
 
-	mu      sync.RWMutex
-	current *jwt.PrivateKey
-	verify  map[string]*jwt.PublicKey
-	jwks    []jwt.JWK // current first, then retired, newest first
+	mu sync.RWMutex
+	// current is the newest key (no RetireTime); it signs from currentFrom on, and previous (the key it
+	// replaces, nil if none) before that.
+	current     *jwt.PrivateKey
+	currentFrom time.Time
+	previous    *jwt.PrivateKey
+	verify      map[string]*jwt.PublicKey
+	jwks        []jwt.JWK // current first, then retired, newest first
 }
 
 // needsNew reports whether keys lack a current key of the configured algorithm younger than the rotation
@@ -98,7 +122,8 @@ func (m *keyManager) parse(k token.SigningKey) (*jwt.PrivateKey, error) {
 	return pk, nil
 }
 
-// ensure brings the stored key set up to date (first key, rotation, expiry of old keys) and loads it.
+// ensure brings the stored key set up to date (first key, rotation, expiry of old keys) and loads it. Of
+// several replicas ensuring at once, one changes the set; the others load what it stored.
 func (m *keyManager) ensure(ctx context.Context) error {
 	now := m.now()
 	keys, err := m.st.Keys(ctx)
@@ -118,19 +143,32 @@ func (m *keyManager) ensure(ctx context.Context) error {
 			return err
 		}
 	}
+	// The update function decides on the keys it is given (it may run more than once, and another replica
+	// may have rotated since the read above); it logs nothing, since only its last run counts.
+	var dropped, retired []string
 	err = m.st.UpdateKeys(ctx, func(old []token.SigningKey) ([]token.SigningKey, error) {
-		var next []token.SigningKey
+		next := make([]token.SigningKey, 0, len(old)+1)
+		dropped, retired = nil, nil
 		rotate := candidate != nil && m.needsNew(old, now)
+		// The first key signs at once; a replacement only after every replica has had time to load it.
+		from := now
+		if len(old) > 0 {
+			from = now.Add(m.publishDelay)
+		}
 		for _, k := range old {
 			if !k.RetireTime.IsZero() && now.After(k.RetireTime.Add(RetiredKeyValidity)) {
-				m.log.Info("dropping expired signing key", "kid", k.ID)
+				dropped = append(dropped, k.ID)
 				continue
 			}
 			if rotate && k.RetireTime.IsZero() {
-				k.RetireTime = now
-				m.log.Info("retiring signing key", "kid", k.ID)
+				k.RetireTime = from
+				retired = append(retired, k.ID)
 			}
 			next = append(next, k)
+		}
+		if !rotate && len(dropped) == 0 {
+			keys = old
+			return nil, errKeysUnchanged
 		}
 		if rotate {
 			der, err := candidate.MarshalPKCS8()
@@ -138,22 +176,47 @@ func (m *keyManager) ensure(ctx context.Context) error {
 				return nil, err
 			}
 			next = append(next, token.SigningKey{
-				ID: candidate.KeyID(), Alg: string(candidate.Alg()), CreateTime: now,
+				ID: candidate.KeyID(), Alg: string(candidate.Alg()), CreateTime: from,
 				Private: m.kr.Seal(der, []byte(candidate.KeyID())),
 			})
-			m.log.Info("new signing key", "kid", candidate.KeyID(), "alg", candidate.Alg())
 		}
 		keys = next
 		return next, nil
 	})
+	switch {
+	case errors.Is(err, errKeysUnchanged):
+		// Another replica rotated or dropped first: use what it stored.
+	case err != nil:
+		return fmt.Errorf("signing keys: %w", err)
+	default:
+		for _, kid := range dropped {
+			m.log.Info("dropping expired signing key", "kid", kid)
+		}
+		for _, kid := range retired {
+			m.log.Info("retiring signing key", "kid", kid)
+		}
+		if candidate != nil && slices.ContainsFunc(keys, func(k token.SigningKey) bool { return k.ID == candidate.KeyID() }) {
+			m.log.Info("new signing key", "kid", candidate.KeyID(), "alg", candidate.Alg())
+		}
+	}
+	return m.load(keys)
+}
+
+// reload loads the stored key set, after another replica changed it.
+func (m *keyManager) reload(ctx context.Context) error {
+	keys, err := m.st.Keys(ctx)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	return m.load(keys)
 }
 
+// load makes keys (ordered by CreateTime) the verification set and picks the signers: the key without a
+// RetireTime, from its CreateTime on, and before that the key retired last. An error (no usable current
+// key) leaves the loaded set as it was.
 func (m *keyManager) load(keys []token.SigningKey) error {
-	var current *jwt.PrivateKey
+	var current, previous *jwt.PrivateKey
+	var currentFrom, previousUntil time.Time
 	verify := map[string]*jwt.PublicKey{}
 	var retired []jwt.JWK
 	for _, k := range keys {
@@ -163,24 +226,32 @@ func (m *keyManager) load(keys []token.SigningKey) error {
 		}
 		verify[pk.KeyID()] = pk.Public()
 		if k.RetireTime.IsZero() {
-			current = pk
-		} else {
-			retired = append([]jwt.JWK{pk.Public().JWK()}, retired...)
+			current, currentFrom = pk, k.CreateTime
+			continue
+		}
+		retired = append([]jwt.JWK{pk.Public().JWK()}, retired...)
+		if !k.RetireTime.Before(previousUntil) {
+			previous, previousUntil = pk, k.RetireTime
 		}
 	}
 	if current == nil {
 		return fmt.Errorf("signing keys: no usable current key")
 	}
 	m.mu.Lock()
-	m.current, m.verify = current, verify
+	m.current, m.currentFrom, m.previous, m.verify = current, currentFrom, previous, verify
 	m.jwks = append([]jwt.JWK{current.Public().JWK()}, retired...)
 	m.mu.Unlock()
 	return nil
 }
 
+// signer is the key that signs now: the current key once its publish delay has passed, the key it replaces
+// before.
 func (m *keyManager) signer() *jwt.PrivateKey {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if m.previous != nil && m.now().Before(m.currentFrom) {
+		return m.previous
+	}
 	return m.current
 }
 

@@ -3,8 +3,11 @@
 // token API, docs/reference/simple-token-api.md) and its gRPC edge (tokenv1.OAuthService, SimpleTokenService, TokenInternalService).
 //
 // Issuing a client_credentials token and checking a token touch neither the network nor the disk: clients
-// come from a change-fed local cache (package clients), revocations from an in-memory set loaded at start,
-// signing keys from memory. Revocations are written through to the store before they are acknowledged.
+// come from a change-fed local cache (package clients), revocations from an in-memory set loaded at start
+// and kept current by the store's watch, signing keys from memory, reloaded on the watch's key changes.
+// Revocations are written through to the store before they are acknowledged. Several replicas can share one
+// store: each learns of the others' revocations and key changes through the watch, and a request can ask a
+// replica to wait until it has seen a given write (the revision barrier, barrier.go).
 package server
 
 import (
@@ -16,6 +19,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -59,6 +63,9 @@ type Deps struct {
 	// KeyRotation is the age at which the signing key is replaced (default 90 days); checked at start and
 	// every MaintenanceInterval.
 	KeyRotation time.Duration
+	// KeyPublishDelay is how long a replacement signing key is stored, for every replica to verify, before
+	// it signs (default DefaultKeyPublishDelay; negative: at once, for a single replica).
+	KeyPublishDelay time.Duration
 
 	// SecretUseFlushInterval is how often secret uses are reported to the registry (default 5 s).
 	SecretUseFlushInterval time.Duration
@@ -67,7 +74,8 @@ type Deps struct {
 	// SweepInterval is how often expired sign-in records (interactions, sessions, codes, …) are deleted
 	// (default 1 min), so abandoned ones do not pile up between maintenance runs.
 	SweepInterval time.Duration
-	// ReconnectMin and ReconnectMax bound the backoff between registry watch attempts (default 100 ms, 5 s).
+	// ReconnectMin and ReconnectMax bound the backoff between attempts of the registry watch and of the
+	// store watch (default 100 ms, 5 s).
 	ReconnectMin, ReconnectMax time.Duration
 	// CodeLifetime is how long an authorization code can be redeemed (default 60 s).
 	CodeLifetime time.Duration
@@ -88,19 +96,27 @@ type Server struct {
 	tokenv1.UnimplementedTokenInternalServiceServer
 	tokenv1.UnimplementedAuthorizeServiceServer
 
-	st        token.Store
-	kr        *suitekey.Keyring
-	reg       registryv1.RegistryInternalServiceClient
-	issuer    string
-	log       *slog.Logger
-	now       func() time.Time
-	deps      Deps
-	keys      *keyManager
-	cache     *clients.Cache
-	uses      *clients.UseRecorder
-	revoked   *revocationSet
-	vcache    *verifiedCache
-	discovery *tokenv1.GetDiscoveryResponse
+	st      token.Store
+	kr      *suitekey.Keyring
+	reg     registryv1.RegistryInternalServiceClient
+	issuer  string
+	log     *slog.Logger
+	now     func() time.Time
+	deps    Deps
+	keys    *keyManager
+	cache   *clients.Cache
+	uses    *clients.UseRecorder
+	revoked *revocationSet
+	// applied is the store revision the revocation set and signing keys are current with (followStore).
+	applied *appliedRevision
+	// following is set while followStore watches the store; echoes are the revocations waiting for the
+	// watch to report them (recordRevocation).
+	following atomic.Bool
+	echoes    revocationEchoes
+	// clientsView is cache, as the barrier waits on it.
+	clientsView revisionView
+	vcache      *verifiedCache
+	discovery   *tokenv1.GetDiscoveryResponse
 
 	maintMu    sync.Mutex
 	httpClient *http.Client
@@ -130,8 +146,20 @@ func New(deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token server: %w", err)
 	}
+	if deps.ReconnectMin <= 0 {
+		deps.ReconnectMin = 100 * time.Millisecond
+	}
+	if deps.ReconnectMax < deps.ReconnectMin {
+		deps.ReconnectMax = max(5*time.Second, deps.ReconnectMin)
+	}
 	if deps.KeyRotation == 0 {
 		deps.KeyRotation = DefaultKeyRotation
+	}
+	switch {
+	case deps.KeyPublishDelay == 0:
+		deps.KeyPublishDelay = DefaultKeyPublishDelay
+	case deps.KeyPublishDelay < 0:
+		deps.KeyPublishDelay = 0
 	}
 	if deps.KeyRotation < time.Minute {
 		return nil, fmt.Errorf("token server: key rotation %v is shorter than a minute", deps.KeyRotation)
@@ -160,7 +188,8 @@ func New(deps Deps) (*Server, error) {
 	var s *Server
 	s = &Server{
 		st: deps.Store, kr: deps.Keyring, reg: deps.Registry, issuer: issuer, log: deps.Log, now: deps.Now, deps: deps,
-		keys: &keyManager{st: deps.Store, kr: deps.Keyring, alg: alg, rotation: deps.KeyRotation, now: deps.Now, log: deps.Log},
+		keys: &keyManager{st: deps.Store, kr: deps.Keyring, alg: alg, rotation: deps.KeyRotation, publishDelay: deps.KeyPublishDelay,
+			now: deps.Now, log: deps.Log},
 		cache: clients.NewCache(clients.Config{
 			Registry: deps.Registry, Store: deps.Store, Keyring: deps.Keyring, Log: deps.Log,
 			ReconnectMin: deps.ReconnectMin, ReconnectMax: deps.ReconnectMax,
@@ -172,20 +201,19 @@ func New(deps Deps) (*Server, error) {
 		httpClient: deps.HTTPClient,
 	}
 	s.discovery = discoveryDocument(issuer, alg)
+	s.clientsView = s.cache
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// The revision is noted before anything is read, so that following the store from it (Run) misses no
+	// change made meanwhile.
+	rev := deps.Store.Revision()
 	if err := s.keys.ensure(ctx); err != nil {
 		return nil, err
 	}
-	revs, err := deps.Store.Revocations(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load revocations: %w", err)
+	if err := s.loadRevocations(ctx); err != nil {
+		return nil, err
 	}
-	for _, r := range revs {
-		if !r.Expiry.Before(s.now()) {
-			s.revoked.add(r.JTI, r.Expiry.Unix())
-		}
-	}
+	s.applied = newAppliedRevision(rev)
 	if err := s.cache.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -201,8 +229,10 @@ func normalizeIssuer(raw string) (string, error) {
 	return iss, nil
 }
 
-// Register adds OAuthService, SimpleTokenService, AuthorizeService and TokenInternalService to g.
+// Register adds OAuthService, SimpleTokenService, AuthorizeService and TokenInternalService to g, every
+// method behind the revision barrier (barrier.go).
 func (s *Server) Register(g grpc.ServiceRegistrar) {
+	g = barrierRegistrar{ServiceRegistrar: g, s: s}
 	tokenv1.RegisterOAuthServiceServer(g, s)
 	tokenv1.RegisterAuthorizeServiceServer(g, s)
 	tokenv1.RegisterSimpleTokenServiceServer(g, s)
@@ -216,12 +246,14 @@ func (s *Server) Ready() bool { return s.cache.Ready() }
 // ReadyC is closed when Ready becomes true.
 func (s *Server) ReadyC() <-chan struct{} { return s.cache.ReadyC() }
 
-// Run runs the background work until ctx ends: the registry client watch (with reconnects), snapshot
-// persistence, secret-use flushes, key rotation and the revocation sweep. It returns nil after ctx ended and
+// Run runs the background work until ctx ends: the registry client watch (with reconnects), the store watch
+// that brings other replicas' revocations and key changes (followStore), snapshot persistence, secret-use
+// flushes, key rotation and the revocation sweep. It returns nil after ctx ended and
 // the last pending snapshot and secret uses were written (best effort); then the caller may close the store.
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.cache.Run(ctx) })
+	wg.Go(func() { s.followStore(ctx) })
 	wg.Go(func() { s.uses.Run(ctx, s.deps.SecretUseFlushInterval) })
 	wg.Go(func() {
 		periodic.Run(ctx, s.deps.MaintenanceInterval, func(ctx context.Context) {

@@ -521,6 +521,11 @@ func TestKeyRotation(t *testing.T) {
 	if len(jwks.GetKeys()) != 2 || jwks.GetKeys()[1].GetKid() != oldHdr.KeyID {
 		t.Fatalf("JWKS after rotation: %v", jwks)
 	}
+	// The new key is published first: the old one signs until every replica can verify the new one.
+	if hdr, _ := e.verifyWithJose(e.mustToken("yearly", "pw-yearly", "")); hdr.KeyID != oldHdr.KeyID {
+		t.Fatalf("signed with %s during the publish delay, want the old key %s", hdr.KeyID, oldHdr.KeyID)
+	}
+	e.clock.Advance(DefaultKeyPublishDelay)
 	fresh := e.mustToken("yearly", "pw-yearly", "")
 	freshHdr, _ := e.verifyWithJose(fresh)
 	if freshHdr.KeyID == oldHdr.KeyID || freshHdr.KeyID != jwks.GetKeys()[0].GetKid() {
@@ -561,6 +566,7 @@ func TestAlgorithmChangeRotates(t *testing.T) {
 	old := e.mustToken("svc", svcSecret, "")
 	e.stopRun()
 	e.start(func(d *Deps) { d.SigningAlg = "RS256" })
+	e.clock.Advance(DefaultKeyPublishDelay)
 	hdr, _ := e.verifyWithJose(e.mustToken("svc", svcSecret, ""))
 	if hdr.Algorithm != "RS256" {
 		t.Fatal(hdr.Algorithm)

@@ -67,15 +67,9 @@ func (s *Server) verifyToken(token string) (*verified, error) {
 	return v, nil
 }
 
-// revoke records v's jti as revoked, durably (store first, RFC 7009 §2.2: the token is invalid once the
-// response is sent), then in memory.
+// revoke records v's jti as revoked (see recordRevocation).
 func (s *Server) revoke(ctx context.Context, v *verified) error {
-	exp := time.Unix(v.claims.Expiry, 0)
-	if err := s.st.Revoke(ctx, token.Revocation{JTI: v.claims.ID, Expiry: exp}); err != nil {
-		return err
-	}
-	s.revoked.add(v.claims.ID, v.claims.Expiry)
-	return nil
+	return s.recordRevocation(ctx, token.Revocation{JTI: v.claims.ID, Expiry: time.Unix(v.claims.Expiry, 0)})
 }
 
 // userID is the token's user: the subject of a token issued to a signed-in user, which carries auth_time;

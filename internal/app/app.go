@@ -383,6 +383,7 @@ type backends struct {
 
 // dialBackends connects to the services a split role talks to, presenting cred: the internal credential
 // (service roles) or the gateway credential (the gateway). With --grpc-tls-ca every connection is mutual TLS.
+// A service given as several addresses is balanced over its healthy replicas (dialService).
 func (s *Suite) dialBackends(cfg config.Config, cred credentials.PerRPCCredentials) (backends, error) {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if cfg.GRPCTLSCA != "" {
@@ -398,7 +399,7 @@ func (s *Suite) dialBackends(cfg config.Config, cred credentials.PerRPCCredentia
 		addr string
 		into *grpc.ClientConnInterface
 	}{{cfg.TokenAddr, &b.Token}, {cfg.RegistryAddr, &b.Registry}, {cfg.ProviderAddr, &b.Provider}} {
-		cc, err := grpc.NewClient(t.addr, opts...) // connects lazily: roles may start in any order
+		cc, err := dialService(t.addr, opts...) // connects lazily: roles may start in any order
 		if err != nil {
 			return backends{}, err
 		}

@@ -12,8 +12,11 @@ type Account struct {
 }
 
 // AccountStore ends what a user account holds in the token store when the account is disabled or deleted. Each
-// method takes a batch (every user of a deleted tenant, say) and handles it in one transaction: it either
-// ends everything of every account listed or changes nothing. A record belongs to an account when its
+// method takes a batch (every user of a deleted tenant, say). A backend with transactions of any size
+// (bbolt, memory) handles it in one: it either ends everything of every account listed or changes nothing.
+// A backend with bounded transactions (etcd) deletes record by record, each record atomically with its
+// indexes: a call that fails part-way has ended some records, never half of one, and calling it again ends
+// the rest (the methods are idempotent; the second call reports only what it deleted). A record belongs to an account when its
 // TenantID, UserID and Incarnation all equal the account's; records of other incarnations of the same user
 // id are left alone. Both methods scan their records, so they cost O(records) per call: they run once per
 // account change, never per request.

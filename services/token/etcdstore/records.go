@@ -1,0 +1,161 @@
+package etcdstore
+
+import (
+	"time"
+
+	"github.com/authsuite/authsuite/services/token"
+)
+
+// The stored forms of the sign-in records: JSON with the record's expiry (Unix seconds) as "exp", under the
+// member names the bbolt store uses, so the two backends' records read alike (and migrate by copying). The
+// key is not in the record: it is the last part of the etcd key.
+
+type interactionRecord struct {
+	ClientID      string   `json:"client_id"`
+	TenantID      string   `json:"tenant_id"`
+	RedirectURI   string   `json:"redirect_uri"`
+	Scopes        []string `json:"scopes"`
+	State         string   `json:"state,omitempty"`
+	Nonce         string   `json:"nonce,omitempty"`
+	CodeChallenge string   `json:"code_challenge,omitempty"`
+	Prompt        []string `json:"prompt,omitempty"`
+	MaxAge        int64    `json:"max_age"`
+	LoginHint     string   `json:"login_hint,omitempty"`
+	ResponseMode  string   `json:"response_mode,omitempty"`
+	UserID        string   `json:"user_id,omitempty"`
+	UserName      string   `json:"user_name,omitempty"`
+	SessionID     []byte   `json:"session_id,omitempty"`
+	Logout        bool     `json:"logout,omitempty"`
+	Exp           int64    `json:"exp"`
+}
+
+func interactionToRecord(i token.Interaction) interactionRecord {
+	return interactionRecord{Exp: i.Expiry.Unix(), ClientID: i.ClientID, TenantID: i.TenantID, RedirectURI: i.RedirectURI, Scopes: i.Scopes,
+		State: i.State, Nonce: i.Nonce, CodeChallenge: i.CodeChallenge, Prompt: i.Prompt, MaxAge: i.MaxAge,
+		LoginHint: i.LoginHint, ResponseMode: i.ResponseMode, UserID: i.UserID, UserName: i.UserName,
+		SessionID: i.SessionID, Logout: i.Logout}
+}
+
+func (r interactionRecord) domain(id []byte) token.Interaction {
+	return token.Interaction{ID: id, ClientID: r.ClientID, TenantID: r.TenantID, RedirectURI: r.RedirectURI,
+		Scopes: r.Scopes, State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge, Prompt: r.Prompt,
+		MaxAge: r.MaxAge, LoginHint: r.LoginHint, ResponseMode: r.ResponseMode, UserID: r.UserID,
+		UserName: r.UserName, SessionID: r.SessionID, Logout: r.Logout, Expiry: time.Unix(r.Exp, 0)}
+}
+
+type sessionRecord struct {
+	SID         string    `json:"sid"`
+	UserID      string    `json:"user_id"`
+	UserName    string    `json:"user_name,omitempty"`
+	TenantID    string    `json:"tenant_id"`
+	AuthTime    time.Time `json:"auth_time"`
+	Clients     []string  `json:"clients,omitempty"`
+	Incarnation string    `json:"incarnation,omitempty"`
+	Exp         int64     `json:"exp"`
+}
+
+func sessionToRecord(s token.Session) sessionRecord {
+	return sessionRecord{Exp: s.Expiry.Unix(), SID: s.SID, UserID: s.UserID, UserName: s.UserName, TenantID: s.TenantID,
+		AuthTime: s.AuthTime, Clients: s.Clients, Incarnation: s.Incarnation}
+}
+
+func (r sessionRecord) domain(id []byte) token.Session {
+	return token.Session{ID: id, SID: r.SID, UserID: r.UserID, UserName: r.UserName, TenantID: r.TenantID,
+		AuthTime: r.AuthTime, Clients: r.Clients, Expiry: time.Unix(r.Exp, 0), Incarnation: r.Incarnation}
+}
+
+type codeRecord struct {
+	ClientID      string    `json:"client_id"`
+	TenantID      string    `json:"tenant_id"`
+	UserID        string    `json:"user_id"`
+	RedirectURI   string    `json:"redirect_uri"`
+	Scopes        []string  `json:"scopes"`
+	Nonce         string    `json:"nonce,omitempty"`
+	CodeChallenge string    `json:"code_challenge,omitempty"`
+	SID           string    `json:"sid"`
+	AuthTime      time.Time `json:"auth_time"`
+	FamilyID      string    `json:"family_id"`
+	Used          bool      `json:"used,omitempty"`
+	Incarnation   string    `json:"incarnation,omitempty"`
+	Exp           int64     `json:"exp"`
+}
+
+func codeToRecord(c token.AuthCode) codeRecord {
+	return codeRecord{Exp: c.Expiry.Unix(), ClientID: c.ClientID, TenantID: c.TenantID, UserID: c.UserID, RedirectURI: c.RedirectURI,
+		Scopes: c.Scopes, Nonce: c.Nonce, CodeChallenge: c.CodeChallenge, SID: c.SID, AuthTime: c.AuthTime,
+		FamilyID: c.FamilyID, Used: c.Used, Incarnation: c.Incarnation}
+}
+
+func (r codeRecord) domain(hash []byte) token.AuthCode {
+	return token.AuthCode{Hash: hash, ClientID: r.ClientID, TenantID: r.TenantID, UserID: r.UserID,
+		RedirectURI: r.RedirectURI, Scopes: r.Scopes, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge, SID: r.SID,
+		AuthTime: r.AuthTime, FamilyID: r.FamilyID, Used: r.Used, Expiry: time.Unix(r.Exp, 0), Incarnation: r.Incarnation}
+}
+
+type refreshRecord struct {
+	FamilyID        string    `json:"family_id"`
+	ClientID        string    `json:"client_id"`
+	TenantID        string    `json:"tenant_id"`
+	UserID          string    `json:"user_id"`
+	Scopes          []string  `json:"scopes"`
+	SID             string    `json:"sid,omitempty"`
+	AuthTime        time.Time `json:"auth_time"`
+	Used            bool      `json:"used,omitempty"`
+	Incarnation     string    `json:"incarnation,omitempty"`
+	IssueTime       time.Time `json:"issue_time,omitzero"`
+	Successor       []byte    `json:"successor,omitempty"`
+	SealedSuccessor []byte    `json:"sealed_successor,omitempty"`
+	GraceUntil      time.Time `json:"grace_until,omitzero"`
+	Predecessor     []byte    `json:"predecessor,omitempty"`
+	Exp             int64     `json:"exp"`
+}
+
+func refreshToRecord(t token.RefreshToken) refreshRecord {
+	return refreshRecord{Exp: t.Expiry.Unix(), FamilyID: t.FamilyID, ClientID: t.ClientID, TenantID: t.TenantID, UserID: t.UserID,
+		Scopes: t.Scopes, SID: t.SID, AuthTime: t.AuthTime, Used: t.Used, Incarnation: t.Incarnation,
+		IssueTime: t.IssueTime, Successor: t.Successor, SealedSuccessor: t.SealedSuccessor, GraceUntil: t.GraceUntil,
+		Predecessor: t.Predecessor}
+}
+
+func (r refreshRecord) domain(hash []byte) token.RefreshToken {
+	return token.RefreshToken{Hash: hash, FamilyID: r.FamilyID, ClientID: r.ClientID, TenantID: r.TenantID,
+		UserID: r.UserID, Scopes: r.Scopes, SID: r.SID, AuthTime: r.AuthTime, Used: r.Used, Expiry: time.Unix(r.Exp, 0),
+		Incarnation: r.Incarnation, IssueTime: r.IssueTime, Successor: r.Successor,
+		SealedSuccessor: r.SealedSuccessor, GraceUntil: r.GraceUntil, Predecessor: r.Predecessor}
+}
+
+type consentRecord struct {
+	TenantID    string   `json:"tenant_id"`
+	UserID      string   `json:"user_id"`
+	ClientID    string   `json:"client_id"`
+	Scopes      []string `json:"scopes"`
+	Incarnation string   `json:"incarnation,omitempty"`
+	Exp         int64    `json:"exp"`
+}
+
+func consentToRecord(c token.Consent) consentRecord {
+	return consentRecord{Exp: c.Expiry.Unix(), TenantID: c.TenantID, UserID: c.UserID, ClientID: c.ClientID, Scopes: c.Scopes,
+		Incarnation: c.Incarnation}
+}
+
+func (r consentRecord) domain() token.Consent {
+	return token.Consent{TenantID: r.TenantID, UserID: r.UserID, ClientID: r.ClientID, Scopes: r.Scopes,
+		Expiry: time.Unix(r.Exp, 0), Incarnation: r.Incarnation}
+}
+
+type failuresRecord struct {
+	Count       int       `json:"count"`
+	Pending     int       `json:"pending,omitzero"`
+	Last        time.Time `json:"last"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
+	Exp         int64     `json:"exp"`
+}
+
+func failuresToRecord(f token.LoginFailures) failuresRecord {
+	return failuresRecord{Exp: f.Expiry.Unix(), Count: f.Count, Pending: f.Pending, Last: f.Last, LockedUntil: f.LockedUntil}
+}
+
+func (r failuresRecord) domain(key string) token.LoginFailures {
+	return token.LoginFailures{Key: key, Count: r.Count, Pending: r.Pending, Last: r.Last, LockedUntil: r.LockedUntil,
+		Expiry: time.Unix(r.Exp, 0)}
+}

@@ -180,7 +180,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	dbs := map[string]*bolt.DB{} // the role's databases, streamed by BackupService
 
 	if role.Runs(config.RoleRegistry) {
-		regDB, err := s.registryStore(cfg, dbs)
+		regDB, err := s.registryStore(ctx, cfg, dbs)
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +200,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		s.endStreams = regSrv.EndWatches
 	}
 	if role.Runs(config.RoleToken) {
-		tokDB, err := s.tokenStore(cfg, dbs)
+		tokDB, err := s.tokenStore(ctx, cfg, dbs)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +223,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		background = append(background, func() error { return tokSrv.Run(runCtx) })
 	}
 	if role.Runs(config.RoleProvider) {
-		provDB, err := s.providerStore(cfg, dbs)
+		provDB, err := s.providerStore(ctx, cfg, dbs)
 		if err != nil {
 			return nil, err
 		}

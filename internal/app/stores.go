@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
@@ -9,9 +10,11 @@ import (
 	"github.com/authsuite/authsuite/internal/config"
 	"github.com/authsuite/authsuite/services/provider"
 	provstore "github.com/authsuite/authsuite/services/provider/bboltstore"
+	provetcd "github.com/authsuite/authsuite/services/provider/etcdstore"
 	provmem "github.com/authsuite/authsuite/services/provider/memstore"
 	"github.com/authsuite/authsuite/services/registry"
 	regstore "github.com/authsuite/authsuite/services/registry/bboltstore"
+	regetcd "github.com/authsuite/authsuite/services/registry/etcdstore"
 	regmem "github.com/authsuite/authsuite/services/registry/memstore"
 	"github.com/authsuite/authsuite/services/token"
 	tokstore "github.com/authsuite/authsuite/services/token/bboltstore"
@@ -19,12 +22,20 @@ import (
 )
 
 // The stores of the three services, on the backend --store names. Each is closed at shutdown; a bbolt file
-// is also watched by the metrics and streamed by the backup service (dbs).
+// is also watched by the metrics and streamed by the backup service (dbs). On etcd every store of the process
+// shares one client (s.etcd, dialled before the stores and closed after them) and keeps its keys under
+// --etcd-prefix + its service name.
 
-func (s *Suite) registryStore(cfg config.Config, dbs map[string]*bolt.DB) (registry.Store, error) {
+func (s *Suite) registryStore(ctx context.Context, cfg config.Config, dbs map[string]*bolt.DB) (registry.Store, error) {
 	switch cfg.Store {
 	case config.StoreMemory:
 		return keep(s, regmem.New()), nil
+	case config.StoreEtcd:
+		st, err := regetcd.Open(ctx, s.etcd, cfg.EtcdPrefix)
+		if err != nil {
+			return nil, fmt.Errorf("registry store on etcd: %w", err)
+		}
+		return keep(s, st), nil
 	case config.StoreBbolt:
 	default:
 		return nil, noBackend(cfg)
@@ -37,7 +48,7 @@ func (s *Suite) registryStore(cfg config.Config, dbs map[string]*bolt.DB) (regis
 	return keep(s, db), nil
 }
 
-func (s *Suite) tokenStore(cfg config.Config, dbs map[string]*bolt.DB) (token.Store, error) {
+func (s *Suite) tokenStore(_ context.Context, cfg config.Config, dbs map[string]*bolt.DB) (token.Store, error) {
 	switch cfg.Store {
 	case config.StoreMemory:
 		return keep(s, tokmem.New()), nil
@@ -53,10 +64,16 @@ func (s *Suite) tokenStore(cfg config.Config, dbs map[string]*bolt.DB) (token.St
 	return keep(s, db), nil
 }
 
-func (s *Suite) providerStore(cfg config.Config, dbs map[string]*bolt.DB) (provider.Store, error) {
+func (s *Suite) providerStore(ctx context.Context, cfg config.Config, dbs map[string]*bolt.DB) (provider.Store, error) {
 	switch cfg.Store {
 	case config.StoreMemory:
 		return keep(s, provmem.New()), nil
+	case config.StoreEtcd:
+		st, err := provetcd.Open(ctx, s.etcd, cfg.EtcdPrefix)
+		if err != nil {
+			return nil, fmt.Errorf("provider store on etcd: %w", err)
+		}
+		return keep(s, st), nil
 	case config.StoreBbolt:
 	default:
 		return nil, noBackend(cfg)

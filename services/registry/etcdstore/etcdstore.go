@@ -60,6 +60,9 @@ import (
 // ErrClosed is returned by Watch when the store is closed.
 var ErrClosed = errors.New("registry etcdstore: store is closed")
 
+// errEmptyID refuses a record without an ID (the validators refuse those before any store sees them).
+var errEmptyID = errors.New("registry etcdstore: empty ID")
+
 // errConflict reports that a compare-and-swap lost to another writer; the operation starts again.
 var errConflict = errors.New("registry etcdstore: concurrent write")
 

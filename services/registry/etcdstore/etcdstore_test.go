@@ -2,10 +2,14 @@ package etcdstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/etcdtest"
 	"github.com/authsuite/authsuite/services/registry"
 	"github.com/authsuite/authsuite/services/registry/etcdstore"
@@ -29,4 +33,125 @@ func open(t testing.TB, c *etcdtest.Cluster) *etcdstore.Store {
 func TestConformance(t *testing.T) {
 	c := etcdtest.Start(t, 3)
 	storetest.Run(t, func(t *testing.T) registry.Store { return open(t, c) })
+}
+
+// TestMemberKilledDuringWrites: the etcd leader is killed with SIGKILL while clients are being created; the
+// writes go on through the other members, and every create that was acknowledged (or whose retry found the
+// client already there) is readable afterwards, also through the restarted member alone.
+func TestMemberKilledDuringWrites(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	prefix := fmt.Sprintf("/kill-%d/", prefixes.Add(1))
+	s, err := etcdstore.Open(context.Background(), c.Client(t), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.CreateTenant(ctx, registry.Tenant{ID: "a", Code: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	var (
+		acked    sync.Map
+		count    atomic.Int64
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		failed   atomic.Int64
+		progress = make(chan struct{}, 1)
+	)
+	for w := range writers {
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				id := fmt.Sprintf("w%d-%05d", w, i)
+				cl := registry.DefaultClient()
+				cl.ID, cl.TenantID = id, "a"
+				for attempt := 0; ; attempt++ {
+					wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+					_, err := s.CreateClient(wctx, cl)
+					cancel()
+					if err == nil || (attempt > 0 && errors.Is(err, apierror.ErrAlreadyExists)) {
+						break
+					}
+					failed.Add(1)
+					if attempt > 50 {
+						t.Errorf("create %s: %v", id, err)
+						return
+					}
+				}
+				acked.Store(id, true)
+				count.Add(1)
+				select {
+				case progress <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}
+	waitCount := func(n int64) {
+		t.Helper()
+		for count.Load() < n {
+			select {
+			case <-progress:
+			case <-time.After(time.Minute):
+				t.Fatalf("writes stalled at %d acknowledged creates", count.Load())
+			}
+		}
+	}
+	waitCount(200)
+	leader := leaderIndex(t, c)
+	c.Kill(leader)
+	before := count.Load()
+	waitCount(before + 300)
+	stop.Store(true)
+	wg.Wait()
+	c.Restart(leader)
+	t.Logf("%d creates acknowledged, %d after the kill of member %d; %d attempts failed and were retried",
+		count.Load(), count.Load()-before, leader, failed.Load())
+
+	only, err := etcdstore.Open(ctx, c.ClientAt(t, leader), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]bool{}
+	after := ""
+	for {
+		items, next, err := only.ListClients(ctx, "a", registry.ListOptions{Limit: registry.MaxPageSize, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			stored[it.ID] = true
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	lost := 0
+	acked.Range(func(k, _ any) bool {
+		if !stored[k.(string)] {
+			lost++
+			t.Errorf("acknowledged create of %s lost", k)
+		}
+		return lost < 10
+	})
+	if _, err := only.GetClient(ctx, "w0-00000"); err != nil {
+		t.Fatalf("first client through the restarted member: %v", err)
+	}
+}
+
+// leaderIndex returns the index of the cluster's current leader.
+func leaderIndex(t *testing.T, c *etcdtest.Cluster) int {
+	t.Helper()
+	cli := c.Client(t)
+	for i, ep := range c.Endpoints() {
+		st, err := cli.Status(context.Background(), ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Leader == st.Header.MemberId {
+			return i
+		}
+	}
+	t.Fatal("no member is the leader")
+	return -1
 }

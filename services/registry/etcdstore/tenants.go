@@ -14,6 +14,9 @@ import (
 
 // CreateTenant implements registry.Store. The tenant gets a new generation.
 func (s *Store) CreateTenant(ctx context.Context, t registry.Tenant) (registry.Tenant, error) {
+	if t.ID == "" {
+		return registry.Tenant{}, errEmptyID
+	}
 	st := tenantToStored(t)
 	st.Gen = newGen()
 	raw, err := json.Marshal(st)

@@ -167,6 +167,9 @@ func (s *Store) writeUser(ctx context.Context, snap userSnap, old *storedUser, u
 
 // CreateUser implements registry.Store.
 func (s *Store) CreateUser(ctx context.Context, u registry.User) (registry.User, error) {
+	if u.ID == "" {
+		return registry.User{}, errEmptyID
+	}
 	u.Incarnation = registry.NewIncarnation()
 	err := retry(ctx, func() error {
 		snap, _, err := s.readUser(ctx, u.TenantID, u.ID, 0)

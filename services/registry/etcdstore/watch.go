@@ -44,9 +44,9 @@ func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[r
 }
 
 func (s *Store) watch(ctx context.Context, from int64, fn func(changelog.Batch[registry.Change]) error) error {
-	d := &decoder{s: s, gens: map[string]string{}}
+	d := &decoder{p: s.p, gens: map[string]string{}, records: s.recordsOf}
 	if from > 0 {
-		if err := d.load(ctx, from); err != nil {
+		if err := s.loadGens(ctx, from, d.gens); err != nil {
 			return err
 		}
 	}
@@ -89,16 +89,18 @@ func (s *Store) watch(ctx context.Context, from int64, fn func(changelog.Batch[r
 
 // decoder turns the registry's etcd events into changes, knowing every tenant's generation.
 type decoder struct {
-	s    *Store
+	p    string            // the registry's key prefix
 	gens map[string]string // tenant ID → generation, as of the last decoded revision
+	// records reads the clients and users of a tenant's generation at a revision, as changes.
+	records func(ctx context.Context, tid, gen string, rev int64) ([]registry.Change, error)
 }
 
-// load reads the tenants' generations at revision rev.
-func (d *decoder) load(ctx context.Context, rev int64) error {
-	prefix := d.s.p + "t/"
+// loadGens reads the tenants' generations at revision rev into gens.
+func (s *Store) loadGens(ctx context.Context, rev int64, gens map[string]string) error {
+	prefix := s.p + "t/"
 	start, end := prefix, clientv3.GetPrefixRangeEnd(prefix)
 	for {
-		resp, err := d.s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithRev(rev), clientv3.WithLimit(1000))
+		resp, err := s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithRev(rev), clientv3.WithLimit(1000))
 		if err != nil {
 			return err
 		}
@@ -107,13 +109,25 @@ func (d *decoder) load(ctx context.Context, rev int64) error {
 			if err := decode(kv, &st); err != nil {
 				return err
 			}
-			d.gens[strings.TrimPrefix(string(kv.Key), prefix)] = st.Gen
+			gens[strings.TrimPrefix(string(kv.Key), prefix)] = st.Gen
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
 			return nil
 		}
 		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
+}
+
+// decodeAs decodes kv into v and checks that the record names the key it is stored at: named (called after
+// decoding) must return want. A record that names another key is corrupt, and an error.
+func decodeAs(kv *mvccpb.KeyValue, v any, want string, named func() string) error {
+	if err := decode(kv, v); err != nil {
+		return err
+	}
+	if got := named(); got != want {
+		return fmt.Errorf("registry etcdstore: record at %q names %q", kv.Key, got)
+	}
+	return nil
 }
 
 // split cuts a per-tenant key into tenant and record ID.
@@ -124,13 +138,13 @@ func split(rest string) (tid, id string, ok bool) {
 
 // decode turns the events of revision rev into its batch.
 func (d *decoder) decode(ctx context.Context, rev int64, events []*clientv3.Event) (changelog.Batch[registry.Change], error) {
-	p := d.s.p
+	p := d.p
 	b := changelog.Batch[registry.Change]{Revision: rev}
 	created := map[string]bool{}
 	deleted := map[string]string{} // tenant deleted at rev → its generation
 	for _, ev := range events {
 		id, ok := strings.CutPrefix(string(ev.Kv.Key), p+"t/")
-		if !ok {
+		if !ok || id == "" { // no tenant has an empty ID
 			continue
 		}
 		if ev.Type == mvccpb.DELETE {
@@ -140,7 +154,7 @@ func (d *decoder) decode(ctx context.Context, rev int64, events []*clientv3.Even
 			continue
 		}
 		var st storedTenant
-		if err := decode(ev.Kv, &st); err != nil {
+		if err := decodeAs(ev.Kv, &st, id, func() string { return st.ID }); err != nil {
 			return b, err
 		}
 		if d.gens[id] != st.Gen {
@@ -155,7 +169,7 @@ func (d *decoder) decode(ctx context.Context, rev int64, events []*clientv3.Even
 		switch {
 		case strings.HasPrefix(key, p+"c/") && ev.Type == mvccpb.PUT:
 			var sc storedClient
-			if err := decode(ev.Kv, &sc); err != nil {
+			if err := decodeAs(ev.Kv, &sc, strings.TrimPrefix(key, p+"c/"), func() string { return sc.ID }); err != nil {
 				return b, err
 			}
 			if live(sc.TenantID, sc.TenantGen) {
@@ -164,13 +178,13 @@ func (d *decoder) decode(ctx context.Context, rev int64, events []*clientv3.Even
 		case strings.HasPrefix(key, p+"tc/") && ev.Type == mvccpb.DELETE && ev.PrevKv != nil:
 			tid, cid, ok := split(strings.TrimPrefix(key, p+"tc/"))
 			gen := string(ev.PrevKv.Value)
-			if gone, ok2 := deleted[tid]; ok && (live(tid, gen) || (ok2 && gen != "" && gen == gone)) {
+			if gone, ok2 := deleted[tid]; ok && cid != "" && (live(tid, gen) || (ok2 && gen != "" && gen == gone)) {
 				b.Changes = append(b.Changes, registry.Change{DeletedClient: cid})
 			}
 		case strings.HasPrefix(key, p+"u/"):
 			if ev.Type == mvccpb.PUT {
 				var su storedUser
-				if err := decode(ev.Kv, &su); err != nil {
+				if err := decodeAs(ev.Kv, &su, strings.TrimPrefix(key, p+"u/"), func() string { return su.TenantID + sep + su.ID }); err != nil {
 					return b, err
 				}
 				if live(su.TenantID, su.TenantGen) {
@@ -182,7 +196,7 @@ func (d *decoder) decode(ctx context.Context, rev int64, events []*clientv3.Even
 				continue
 			}
 			var su storedUser
-			if err := decode(ev.PrevKv, &su); err != nil {
+			if err := decodeAs(ev.PrevKv, &su, strings.TrimPrefix(key, p+"u/"), func() string { return su.TenantID + sep + su.ID }); err != nil {
 				return b, err
 			}
 			if live(su.TenantID, su.TenantGen) {
@@ -191,7 +205,7 @@ func (d *decoder) decode(ctx context.Context, rev int64, events []*clientv3.Even
 		}
 	}
 	for _, tid := range slices.Sorted(maps.Keys(created)) {
-		more, err := d.s.recordsOf(ctx, tid, d.gens[tid], rev)
+		more, err := d.records(ctx, tid, d.gens[tid], rev)
 		if err != nil {
 			return b, err
 		}

@@ -18,6 +18,7 @@ import (
 	regmem "github.com/authsuite/authsuite/services/registry/memstore"
 	"github.com/authsuite/authsuite/services/token"
 	tokstore "github.com/authsuite/authsuite/services/token/bboltstore"
+	toketcd "github.com/authsuite/authsuite/services/token/etcdstore"
 	tokmem "github.com/authsuite/authsuite/services/token/memstore"
 )
 
@@ -48,10 +49,16 @@ func (s *Suite) registryStore(ctx context.Context, cfg config.Config, dbs map[st
 	return keep(s, db), nil
 }
 
-func (s *Suite) tokenStore(_ context.Context, cfg config.Config, dbs map[string]*bolt.DB) (token.Store, error) {
+func (s *Suite) tokenStore(ctx context.Context, cfg config.Config, dbs map[string]*bolt.DB) (token.Store, error) {
 	switch cfg.Store {
 	case config.StoreMemory:
 		return keep(s, tokmem.New()), nil
+	case config.StoreEtcd:
+		st, err := toketcd.Open(ctx, s.etcd, cfg.EtcdPrefix)
+		if err != nil {
+			return nil, fmt.Errorf("token store on etcd: %w", err)
+		}
+		return keep(s, st), nil
 	case config.StoreBbolt:
 	default:
 		return nil, noBackend(cfg)

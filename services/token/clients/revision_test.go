@@ -245,15 +245,21 @@ func runCache(t *testing.T, addr, cred string) *Cache {
 func TestViewFollowsRegistryReplicas(t *testing.T) {
 	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
+	followReplicas(t, st, st)
+}
+
+// followReplicas runs TestViewFollowsRegistryReplicas with replica A on stA and B on stB (one store value,
+// or two over the same data).
+func followReplicas(t *testing.T, stA, stB registry.Store) {
 	ctx := context.Background()
 	for _, tn := range []registry.Tenant{{ID: access.SystemTenant, Code: "default"}, {ID: "acme", Code: "acme"}} {
-		if _, err := st.CreateTenant(ctx, tn); err != nil {
+		if _, err := stA.CreateTenant(ctx, tn); err != nil {
 			t.Fatal(err)
 		}
 	}
 	cred := testKeyring(t).InternalCredential()
-	a := grpctest.Dial(t, registryReplica(t, st, cred), cred)
-	c := runCache(t, registryReplica(t, st, cred), cred)
+	a := grpctest.Dial(t, registryReplica(t, stA, cred), cred)
+	c := runCache(t, registryReplica(t, stB, cred), cred)
 	clientsA, tenantsA := registryv1.NewClientServiceClient(a), registryv1.NewTenantServiceClient(a)
 
 	var worst time.Duration

@@ -26,32 +26,43 @@ type located struct {
 }
 
 // locate reads connector id through its i/ entry; an entry that points at nothing is no connector. The
-// entry and the record are read at one revision.
+// entry and the record are read at one revision: in one read when this value remembers where id lives (ids
+// never change provider, and the entry read with the record confirms it), else in two.
 func (s *Store) locate(ctx context.Context, id string) (located, error) {
+	k, known := s.where.Load(id)
 	for {
-		resp, err := s.get(ctx, s.idKey(id))
-		if err != nil {
-			return located{}, err
+		if !known {
+			resp, err := s.get(ctx, s.idKey(id))
+			if err != nil {
+				return located{}, err
+			}
+			if len(resp.Kvs) == 0 {
+				return located{}, apierror.NotFound("connector %s", id)
+			}
+			pk, ok := decodeProviderKey(resp.Kvs[0].Value)
+			if !ok {
+				return located{}, fmt.Errorf("provider store: index entry of connector %s is corrupt", id)
+			}
+			k = pk
 		}
-		if len(resp.Kvs) == 0 {
-			return located{}, apierror.NotFound("connector %s", id)
-		}
-		k, ok := decodeProviderKey(resp.Kvs[0].Value)
-		if !ok {
-			return located{}, fmt.Errorf("provider store: index entry of connector %s is corrupt", id)
-		}
-		key := s.connKey(k, id)
+		pk := k.(provider.ProviderKey)
+		key := s.connKey(pk, id)
 		both, err := s.txn(ctx, nil, clientv3.OpGet(s.idKey(id)), clientv3.OpGet(key))
 		if err != nil {
 			return located{}, err
 		}
 		idx, rec := both.Responses[0].GetResponseRange().Kvs, both.Responses[1].GetResponseRange().Kvs
 		switch {
-		case len(idx) == 0 || idx[0].ModRevision != resp.Kvs[0].ModRevision:
-			continue // the id moved meanwhile: read again
+		case len(idx) == 0:
+			s.where.Delete(id)
+			return located{}, apierror.NotFound("connector %s", id)
+		case string(idx[0].Value) != encodeProviderKey(pk):
+			known = false // the id lives elsewhere now: read again
+			continue
 		case len(rec) == 0:
 			return located{}, apierror.NotFound("connector %s", id)
 		}
+		s.where.Store(id, pk)
 		return locatedFrom(key, rec[0])
 	}
 }
@@ -299,6 +310,7 @@ func (s *Store) DeleteConnector(ctx context.Context, id string) (provider.Connec
 			return provider.Connector{}, err
 		}
 		if resp.Succeeded {
+			s.where.Delete(id)
 			return l.sc.domain(), nil
 		}
 	}

@@ -44,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -62,6 +63,9 @@ type Store struct {
 	p      string // prefix + "provider/"
 	rev    atomic.Int64
 	closed atomic.Bool
+	// where remembers the provider of connector ids this value has read (id → provider.ProviderKey), so a
+	// connector is read in one round trip; every read checks it against the i/ entry.
+	where sync.Map
 }
 
 var _ provider.Store = (*Store)(nil)

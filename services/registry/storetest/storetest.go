@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"WatchReplay", testWatchReplay},
 		{"WatchEnds", testWatchEnds},
 		{"WatchChangesAreCopies", testWatchChangesAreCopies},
+		{"WatchSeed", testWatchSeed},
 		{"UpdateMayRunAgain", testUpdateMayRunAgain},
 		{"SeedConcurrent", testSeedConcurrent},
 		{"LargeSeedFailure", testLargeSeedFailure},

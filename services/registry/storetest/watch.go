@@ -305,3 +305,53 @@ func testUpdateMayRunAgain(t *testing.T, s registry.Store) {
 		t.Fatalf("tenant name %q after %d concurrent appends", tn.Name, n)
 	}
 }
+
+// testWatchSeed: a watcher sees a large seed whole: every tenant, client and user of it, each client and user
+// no earlier than its tenant, and nothing of the seed before its tenants exist.
+func testWatchSeed(t *testing.T, s registry.Store) {
+	from := s.Revision()
+	w := startWatch(t, s, from)
+	tenants, clients, users := largeSeed()
+	if done, err := s.Seed(context.Background(), tenants, clients, users); err != nil || !done {
+		t.Fatalf("Seed = %v, %v", done, err)
+	}
+	want := map[string]bool{}
+	for _, tn := range tenants {
+		want["tenant "+tn.ID] = true
+	}
+	for _, c := range clients {
+		want["client "+c.ID] = true
+	}
+	for _, u := range users {
+		want["user "+u.TenantID+"/"+u.ID] = true
+	}
+	seenTenant := map[string]bool{}
+	last := from
+	for len(want) > 0 {
+		b := w.next(t, last)
+		last = b.Revision
+		for _, ch := range b.Changes {
+			d := describe(changelog.Batch[registry.Change]{Changes: []registry.Change{ch}})[0]
+			var tenant string
+			switch {
+			case ch.Tenant != nil:
+				seenTenant[ch.Tenant.ID] = true
+			case ch.Client != nil:
+				tenant = ch.Client.TenantID
+			case ch.User != nil:
+				tenant = ch.User.TenantID
+			}
+			if tenant != "" && !seenTenant[tenant] {
+				// A tenant's batch may list it after its records; look ahead within the batch.
+				found := slices.ContainsFunc(b.Changes, func(c registry.Change) bool { return c.Tenant != nil && c.Tenant.ID == tenant })
+				if !found {
+					t.Fatalf("%s reported at revision %d before its tenant", d, b.Revision)
+				}
+			}
+			if !want[d] {
+				t.Fatalf("unexpected or repeated change %q at revision %d", d, b.Revision)
+			}
+			delete(want, d)
+		}
+	}
+}

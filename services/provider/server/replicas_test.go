@@ -225,7 +225,7 @@ func TestDeadLeaseHolder(t *testing.T) {
 			if n := up.fake.refreshes.Load(); n != 1 {
 				t.Fatalf("%d refreshes, want 1", n)
 			}
-			if took > 2*lease+time.Second {
+			if took > 5*time.Second { // far below the caller's 10 s and the default lease: the lease's end freed it
 				t.Fatalf("took %v for a lease of %v", took, lease)
 			}
 			t.Logf("refreshed %v after a crashed holder's %v lease began", took, lease)

@@ -116,7 +116,13 @@ func (s *Server) awaitRevisions(ctx context.Context) error {
 	if (w.registry == 0 || s.clientsView.Revision() >= w.registry) && (w.token == 0 || s.applied.get() >= w.token) {
 		return nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, MaxRevisionWait)
+	// Answer before the caller's deadline, so that it learns why (UNAVAILABLE naming the revision) instead
+	// of seeing its own DEADLINE_EXCEEDED.
+	budget := MaxRevisionWait
+	if d, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(d)*4/5)
+	}
+	wctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	if w.registry > 0 {
 		if err := s.clientsView.WaitRevision(wctx, w.registry); err != nil {

@@ -7,7 +7,6 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
-	"github.com/authsuite/authsuite/internal/apistatus"
 )
 
 func (e *env) known(id string) bool { _, ok := e.srv.cache.Get(id); return ok }
@@ -15,7 +14,7 @@ func (e *env) known(id string) bool { _, ok := e.srv.cache.Get(id); return ok }
 func TestCacheResyncsAfterStreamBreaks(t *testing.T) {
 	e := newEnv(t)
 	e.reg.put(e.reg.record("gone", "default", allGrants, nil, 0, secretSpec{id: "g", value: "pw-gone"}))
-	waitFor(t, 5*time.Second, "client gone known", func() bool { return e.known("gone") })
+	e.awaitRegistry()
 	syncs := e.srv.cache.Syncs()
 
 	// The stream breaks; while the token service is away a client is deleted, one is created and svc's
@@ -29,8 +28,8 @@ func TestCacheResyncsAfterStreamBreaks(t *testing.T) {
 	e.mustToken("gone", "pw-gone", "")
 
 	e.reg.allow()
-	waitFor(t, 5*time.Second, "resync", func() bool { return e.srv.cache.Syncs() > syncs })
-	if e.known("gone") || !e.known("new") {
+	e.awaitRegistry() // the quiet changes moved the revision: only a resync reaches it
+	if e.srv.cache.Syncs() <= syncs || e.known("gone") || !e.known("new") {
 		t.Fatal("resync did not replace the content")
 	}
 	_, err := e.token("svc", svcSecret, "")
@@ -39,7 +38,10 @@ func TestCacheResyncsAfterStreamBreaks(t *testing.T) {
 	e.mustToken("new", "pw-new", "")
 	// Live changes flow again after the resync.
 	e.reg.put(e.reg.record("later", "default", allGrants, nil, 0, secretSpec{id: "l", value: "pw-later"}))
-	waitFor(t, time.Second, "live event after reconnect", func() bool { return e.known("later") })
+	e.awaitRegistryWithin(time.Second)
+	if !e.known("later") {
+		t.Fatal("live event after reconnect not applied")
+	}
 }
 
 func TestRegistryDownKnownClientsKeepWorking(t *testing.T) {
@@ -97,26 +99,25 @@ func TestSecretAndClientDeletionTakeEffectWithinASecond(t *testing.T) {
 	e.mustToken("svc", svcSecret, "")
 	start := time.Now()
 	e.reg.put(e.reg.record("svc", "default", allGrants, []string{"read"}, 0)) // secret deleted
-	waitFor(t, time.Second, "secret deletion", func() bool {
-		_, err := e.token("svc", svcSecret, "")
-		return apistatus.FromStatus(err).OAuthCode == apierror.InvalidClient
-	})
+	e.awaitRegistryWithin(time.Second)
+	_, err := e.token("svc", svcSecret, "")
+	wantOAuth(t, err, apierror.InvalidClient, 401)
 	t.Logf("secret deletion effective after %v", time.Since(start))
 
 	e.reg.put(e.reg.record("svc", "default", allGrants, []string{"read"}, 0, secretSpec{id: "n", value: "pw-n"}))
-	waitFor(t, time.Second, "new secret", func() bool { _, err := e.token("svc", "pw-n", ""); return err == nil })
+	e.awaitRegistryWithin(time.Second)
+	e.mustToken("svc", "pw-n", "")
 	e.reg.del("svc", false)
-	waitFor(t, time.Second, "client deletion", func() bool {
-		_, err := e.token("svc", "pw-n", "")
-		return apistatus.FromStatus(err).OAuthCode == apierror.InvalidClient
-	})
+	e.awaitRegistryWithin(time.Second)
+	_, err = e.token("svc", "pw-n", "")
+	wantOAuth(t, err, apierror.InvalidClient, 401)
 }
 
 func TestSecretUsesFlushedInBatches(t *testing.T) {
 	e := newEnv(t)
 	e.reg.put(e.reg.record("svc", "default", allGrants, []string{"read"}, 0,
 		secretSpec{id: "sec1", value: svcSecret}, secretSpec{id: "sec2", value: "pw-two"}))
-	waitFor(t, 5*time.Second, "second secret", func() bool { _, err := e.token("svc", "pw-two", ""); return err == nil })
+	e.awaitRegistry()
 	for range 20 {
 		e.mustToken("svc", svcSecret, "")
 	}

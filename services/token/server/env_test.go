@@ -88,17 +88,35 @@ type env struct {
 
 func newEnv(t *testing.T, mod ...func(*Deps)) *env {
 	t.Helper()
+	return newEnvOn(t, nil, mod...)
+}
+
+// newEnvOn is newEnv on the shared store st (nil: a bbolt file of its own).
+func newEnvOn(t *testing.T, st token.Store, mod ...func(*Deps)) *env {
+	t.Helper()
 	kr, err := suitekey.New(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, kr: kr, cred: kr.InternalCredential(), reg: newFakeRegistry(kr),
-		dbPath: filepath.Join(t.TempDir(), "token.db"), clock: newClock()}
+		dbPath: filepath.Join(t.TempDir(), "token.db"), shared: st, clock: newClock()}
 	e.regAddr, e.regStop = e.reg.serve(t, e.cred)
 	e.reg.put(e.reg.record("svc", "default", allGrants, []string{"adminapi", "sudo", "openid", "read"}, 3600,
 		secretSpec{id: "sec1", value: svcSecret}))
 	e.start(mod...)
 	return e
+}
+
+// replica starts another token server on e's store, registry, keyring and clock: a second replica of the
+// service. e must run on a shared store (newEnvOn).
+func (e *env) replica(mod ...func(*Deps)) *env {
+	e.t.Helper()
+	if e.shared == nil {
+		e.t.Fatal("replica of an env without a shared store")
+	}
+	r := &env{t: e.t, kr: e.kr, cred: e.cred, reg: e.reg, regAddr: e.regAddr, regStop: e.regStop, shared: e.shared, clock: e.clock}
+	r.start(mod...)
+	return r
 }
 
 // start opens the store and starts a server (after stop, a restart over the same file).
@@ -151,6 +169,21 @@ func (e *env) start(mod ...func(*Deps)) {
 	case <-e.srv.ReadyC():
 	case <-time.After(10 * time.Second):
 		t.Fatal("server never became ready")
+	}
+}
+
+// awaitRegistry waits until the server's client view has applied every change the fake registry has made
+// so far (its latest revision): an event, not a poll.
+func (e *env) awaitRegistry() { e.t.Helper(); e.awaitRegistryWithin(5 * time.Second) }
+
+// awaitRegistryWithin is awaitRegistry, failing the test unless the view applies it within d.
+func (e *env) awaitRegistryWithin(d time.Duration) {
+	e.t.Helper()
+	rev := e.reg.revision()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := e.srv.cache.WaitRevision(ctx, rev); err != nil {
+		e.t.Fatalf("registry revision %d not applied within %v (applied: %d): %v", rev, d, e.srv.cache.Revision(), err)
 	}
 }
 

@@ -34,6 +34,9 @@ type fakeRegistry struct {
 	useTries int
 	useFail  bool
 	watches  int
+	// rev counts the fake's commits (every put and delete); events carry it as a registry does, so tests
+	// wait for a change with the client view's WaitRevision instead of polling.
+	rev int64
 }
 
 func newFakeRegistry(kr *suitekey.Keyring) *fakeRegistry {
@@ -88,12 +91,21 @@ func (f *fakeRegistry) record(id, tenantID string, grants, scopes []string, life
 	return r
 }
 
-// put creates or replaces a client and tells connected watchers.
-func (f *fakeRegistry) put(r *registryv1.ClientRecord) {
+// put creates or replaces a client, tells connected watchers and returns the change's revision.
+func (f *fakeRegistry) put(r *registryv1.ClientRecord) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.clients[r.GetClient().GetClientId()] = r
+	f.rev++
 	f.broadcast(&registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Upsert{Upsert: proto.Clone(r).(*registryv1.ClientRecord)}})
+	return f.rev
+}
+
+// revision is the fake's latest commit.
+func (f *fakeRegistry) revision() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rev
 }
 
 // putQuiet changes a client without telling watchers (as if the change happened while they were away).
@@ -101,18 +113,24 @@ func (f *fakeRegistry) putQuiet(r *registryv1.ClientRecord) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.clients[r.GetClient().GetClientId()] = r
+	f.rev++
 }
 
-func (f *fakeRegistry) del(id string, quiet bool) {
+// del deletes a client, telling connected watchers unless quiet, and returns the change's revision.
+func (f *fakeRegistry) del(id string, quiet bool) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.clients, id)
+	f.rev++
 	if !quiet {
 		f.broadcast(&registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_DeletedClientId{DeletedClientId: id}})
 	}
+	return f.rev
 }
 
+// broadcast sends ev to every watcher as the whole of commit f.rev.
 func (f *fakeRegistry) broadcast(ev *registryv1.WatchClientsResponse) {
+	ev.Revision, ev.RevisionComplete = f.rev, true
 	for ch := range f.streams {
 		ch <- ev
 	}
@@ -146,6 +164,7 @@ func (f *fakeRegistry) WatchClients(_ *registryv1.WatchClientsRequest, ss regist
 	for _, r := range f.clients {
 		initial = append(initial, &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Upsert{Upsert: proto.Clone(r).(*registryv1.ClientRecord)}})
 	}
+	snapshotRev := f.rev
 	ch, kill := make(chan *registryv1.WatchClientsResponse, 1024), make(chan struct{})
 	f.streams[ch] = kill
 	f.mu.Unlock()
@@ -159,7 +178,8 @@ func (f *fakeRegistry) WatchClients(_ *registryv1.WatchClientsRequest, ss regist
 			return err
 		}
 	}
-	if err := ss.Send(&registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Synced{Synced: true}}); err != nil {
+	if err := ss.Send(&registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Synced{Synced: true},
+		Revision: snapshotRev, RevisionComplete: true}); err != nil {
 		return err
 	}
 	for {

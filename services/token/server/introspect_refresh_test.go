@@ -17,7 +17,7 @@ func TestIntrospectRefreshToken(t *testing.T) {
 		secretSpec{id: "s", value: "pw-other"})
 	other.Client.AllowOfflineAccess = true
 	e.reg.put(other)
-	waitFor(t, 2*time.Second, "other known", func() bool { _, ok := e.srv.cache.Get("other"); return ok })
+	e.awaitRegistry()
 	intro := func(id, secret, tok, hint string) *tokenv1.IntrospectResponse {
 		t.Helper()
 		r, err := e.oauth.Introspect(context.Background(), &tokenv1.IntrospectRequest{Client: creds(id, secret), Token: tok, TokenTypeHint: hint})

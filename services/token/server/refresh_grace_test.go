@@ -23,7 +23,7 @@ func refreshEnv(t *testing.T) (e *env, rt string) {
 	e.reg.mu.Lock()
 	e.reg.users = append(e.reg.users, &registryv1.User{UserId: "u-alice", TenantId: "t-acme", LoginName: "alice"})
 	e.reg.mu.Unlock()
-	waitFor(t, 2*time.Second, "app known", func() bool { _, ok := e.srv.cache.Get("app"); return ok })
+	e.awaitRegistry()
 	rt = newSecret()
 	if err := e.st.PutRefreshToken(context.Background(), token.RefreshToken{Hash: digest(rt), FamilyID: "fam", ClientID: "app",
 		TenantID: "t-acme", UserID: "u-alice", Scopes: []string{"openid", "offline_access"}, AuthTime: e.clock.Now(),
@@ -65,7 +65,7 @@ func TestRefreshRetryNeedsTheSameClient(t *testing.T) {
 		secretSpec{id: "s", value: "pw-other"})
 	other.Client.AllowOfflineAccess, other.Client.AllowRopc = true, true
 	e.reg.put(other)
-	waitFor(t, 2*time.Second, "other known", func() bool { _, ok := e.srv.cache.Get("other"); return ok })
+	e.awaitRegistry()
 	r1, err := e.refresh(rt0)
 	if err != nil {
 		t.Fatal(err)

@@ -97,12 +97,7 @@ func TestTokenErrors(t *testing.T) {
 	pub := e.reg.record("public", "default", allGrants, []string{"read"}, 0)
 	pub.Client.RequireClientSecret = new(false)
 	e.reg.put(pub)
-	waitFor(t, 5*time.Second, "clients", func() bool {
-		_, a := e.srv.cache.Get("nogrant")
-		_, b := e.srv.cache.Get("old")
-		_, c := e.srv.cache.Get("public")
-		return a && b && c
-	})
+	e.awaitRegistry()
 	cases := []struct {
 		name       string
 		req        *tokenv1.TokenRequest
@@ -174,7 +169,7 @@ func TestScopes(t *testing.T) {
 func TestLifetimeCappedAtOneYear(t *testing.T) {
 	e := newEnv(t)
 	e.reg.put(e.reg.record("long", "default", allGrants, nil, 1<<31-1, secretSpec{id: "l", value: "pw-long"}))
-	waitFor(t, 5*time.Second, "client", func() bool { _, ok := e.srv.cache.Get("long"); return ok })
+	e.awaitRegistry()
 	r, err := e.token("long", "pw-long", "")
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +259,7 @@ func TestIntrospect(t *testing.T) {
 	e := newEnv(t)
 	e.reg.put(e.reg.record("acme-svc", "t-acme", allGrants, []string{"read"}, 0, secretSpec{id: "a", value: "pw-acme"}))
 	e.reg.put(e.reg.record("beta-svc", "t-beta", allGrants, []string{"read"}, 0, secretSpec{id: "b", value: "pw-beta"}))
-	waitFor(t, 5*time.Second, "clients", func() bool { _, ok := e.srv.cache.Get("beta-svc"); return ok })
+	e.awaitRegistry()
 	acmeTok := e.mustToken("acme-svc", "pw-acme", "")
 	intro := func(id, secret, tok string) (*tokenv1.IntrospectResponse, error) {
 		return e.oauth.Introspect(context.Background(), &tokenv1.IntrospectRequest{Client: creds(id, secret), Token: tok, TokenTypeHint: "access_token"})
@@ -310,7 +305,7 @@ func TestIntrospect(t *testing.T) {
 func TestRevokeSurvivesRestart(t *testing.T) {
 	e := newEnv(t)
 	e.reg.put(e.reg.record("other", "default", allGrants, []string{"read"}, 0, secretSpec{id: "o", value: "pw-other"}))
-	waitFor(t, 5*time.Second, "client", func() bool { _, ok := e.srv.cache.Get("other"); return ok })
+	e.awaitRegistry()
 	tok := e.mustToken("svc", svcSecret, "")
 	keep := e.mustToken("svc", svcSecret, "")
 	revoke := func(id, secret, tok string) error {
@@ -503,7 +498,7 @@ func mapsKeys(m map[string]any) func(func(string) bool) {
 func TestKeyRotation(t *testing.T) {
 	e := newEnv(t)
 	e.reg.put(e.reg.record("yearly", "default", allGrants, []string{"read"}, 1<<31-1, secretSpec{id: "y", value: "pw-yearly"}))
-	waitFor(t, 5*time.Second, "client", func() bool { _, ok := e.srv.cache.Get("yearly"); return ok })
+	e.awaitRegistry()
 	old := e.mustToken("yearly", "pw-yearly", "")
 	oldHdr, _ := e.verifyWithJose(old)
 

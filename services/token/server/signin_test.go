@@ -49,7 +49,7 @@ func signinEnv(t *testing.T) (*env, tokenv1.AuthorizeServiceClient) {
 	e.reg.mu.Lock()
 	e.reg.users = append(e.reg.users, &registryv1.User{UserId: "u-alice", TenantId: "t-acme", LoginName: "alice", Password: &pw})
 	e.reg.mu.Unlock()
-	waitFor(t, 2*time.Second, "web known", func() bool { _, ok := e.srv.cache.Get("web"); return ok })
+	e.awaitRegistry()
 	return e, tokenv1.NewAuthorizeServiceClient(e.browserConn)
 }
 

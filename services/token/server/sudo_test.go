@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,7 +22,7 @@ func TestCheckTokenSudoMatrix(t *testing.T) {
 	}
 	e.reg.mu.Unlock()
 	e.reg.put(e.reg.record("acme-svc", "t-acme", allGrants, []string{"sudo", "read"}, 0, secretSpec{id: "a", value: "pw-acme"}))
-	waitFor(t, 5*time.Second, "acme client", func() bool { return e.known("acme-svc") })
+	e.awaitRegistry()
 
 	sysSudo := e.mustToken("svc", svcSecret, "sudo")
 	sysNoSudo := e.mustToken("svc", svcSecret, "read")

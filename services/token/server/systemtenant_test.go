@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"testing"
-	"time"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 )
@@ -18,7 +17,7 @@ func TestSystemTenantIsTheIDNotTheCode(t *testing.T) {
 	e.reg.mu.Unlock()
 	e.reg.put(e.reg.record("acme-svc", "t-acme", allGrants, []string{"read"}, 0, secretSpec{id: "a", value: "pw-acme"}))
 	e.reg.put(e.reg.record("imp-svc", "t-impostor", allGrants, []string{"read", "sudo"}, 0, secretSpec{id: "i", value: "pw-imp"}))
-	waitFor(t, 5*time.Second, "clients", func() bool { _, ok := e.srv.cache.Get("imp-svc"); return ok })
+	e.awaitRegistry()
 	if cl, _ := e.srv.cache.Get("imp-svc"); cl.TenantCode != "default" {
 		t.Fatalf("impostor tenant code %q", cl.TenantCode)
 	}

@@ -15,7 +15,9 @@ import (
 )
 
 // open opens a store in a temporary directory and, at cleanup, checks the file's integrity and closes it.
-func open(t *testing.T) *bboltstore.Store {
+func open(t *testing.T) *bboltstore.Store { return openB(t) }
+
+func openB(t testing.TB) *bboltstore.Store {
 	t.Helper()
 	s, err := bboltstore.Open(filepath.Join(t.TempDir(), "registry.db"))
 	if err != nil {
@@ -30,7 +32,7 @@ func open(t *testing.T) *bboltstore.Store {
 	return s
 }
 
-func checkIntegrity(t *testing.T, db *bolt.DB) {
+func checkIntegrity(t testing.TB, db *bolt.DB) {
 	t.Helper()
 	if err := db.View(func(tx *bolt.Tx) error {
 		var first error

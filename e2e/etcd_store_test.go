@@ -165,3 +165,73 @@ func grepLines(s, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestEtcdTwoTokenReplicasBehindOneGateway: the roles run apart on one etcd cluster (in this process, each
+// with its own listeners) with two token replicas; the gateway, given --token-addr A,B, spreads token requests
+// over both, and when one shuts down every request keeps succeeding through the other.
+func TestEtcdTwoTokenReplicasBehindOneGateway(t *testing.T) {
+	etcd := etcdtest.Start(t, 3)
+	addr := map[string]string{}
+	for _, n := range []string{"gateway", "token-a", "token-b", "registry", "provider"} {
+		addr[n] = freeAddr(t)
+	}
+	base := "http://" + addr["gateway"]
+	common := []string{"--token-addr", addr["token-a"] + "," + addr["token-b"], "--registry-addr", addr["registry"], "--provider-addr", addr["provider"],
+		"--issuer", base, "--admin-addr", "127.0.0.1:0"}
+	env := []string{"AUTHSUITE_MASTER_KEY=" + suitekey.Generate(), "AUTHSUITE_BOOTSTRAP_SECRET=" + bootstrapSecret}
+	roles := map[string]*app.Suite{}
+	start := func(name string, role config.Role) {
+		t.Helper()
+		args := common
+		if role == config.RoleGateway {
+			args = append(args, "--http-addr", addr[name])
+		} else {
+			args = append(args, "--grpc-addr", addr[name], "--data-dir", t.TempDir(), "--store", "etcd",
+				"--etcd-endpoints", strings.Join(etcd.Endpoints(), ","), "--etcd-prefix", "/e2e-split/")
+		}
+		cfg, err := config.Load(role, args, env, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		roles[name] = s
+		t.Cleanup(func() { s.Shutdown(context.Background()) })
+	}
+	start("registry", config.RoleRegistry)
+	start("token-a", config.RoleToken)
+	start("token-b", config.RoleToken)
+	start("provider", config.RoleProvider)
+	start("gateway", config.RoleGateway)
+	for _, n := range []string{"token-a", "token-b", "gateway"} {
+		waitReady(t, "http://"+roles[n].AdminAddr.String()+"/readyz")
+	}
+
+	s := &suite{t: t, base: base}
+	admin := clientToken(t, s, "admin", bootstrapSecret, "adminapi")
+	tenant := expect(t, "create tenant", s.call("POST", "/api/adminapi2/v1/tenants/", admin, map[string]any{"code": "acme", "name": "Acme"}), 201)
+	secret, rev := createClient(t, s, admin, tenant["tenantId"].(string), "billing")
+	tokens := func(what string) {
+		t.Helper()
+		for range 20 {
+			r := formWith(s, "/connect/token", "grant_type=client_credentials&scope=orders.read", "billing", secret, revisionHeader, rev)
+			tok := expect(t, what, r, 200)["access_token"].(string)
+			expect(t, what+": check", s.call("GET", "/api/oauth2/server/tokens/check?token="+tok, "", nil), 200)
+		}
+	}
+	tokens("both replicas")
+	for _, n := range []string{"token-a", "token-b"} {
+		if m := (&suite{t: t, running: roles[n]}).adminGet("/metrics"); !strings.Contains(string(m.body), `method="/authsuite.token.v1.OAuthService/Token"`) {
+			t.Errorf("%s issued no token: the gateway did not balance over both replicas", n)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := roles["token-a"].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tokens("token-a stopped")
+}

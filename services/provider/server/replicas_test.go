@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -387,5 +388,59 @@ func TestCompactedWatchDropsCache(t *testing.T) {
 	}
 	if _, err := rb.accessToken(as(""), id); status.Code(err) != codes.NotFound {
 		t.Fatalf("deleted connector at the replica that watched again: %v", err)
+	}
+}
+
+// countingStore counts the connector reads that reach the store.
+type countingStore struct {
+	provider.Store
+	reads atomic.Int64
+}
+
+func (c *countingStore) GetConnector(ctx context.Context, id string) (provider.Connector, error) {
+	c.reads.Add(1)
+	return c.Store.GetConnector(ctx, id)
+}
+
+// A fresh cached grant is served with no store read, at the replica that obtained it and at another
+// that read it once; a change of the connector elsewhere costs one read.
+func TestCachedGrantNeedsNoStoreRead(t *testing.T) {
+	up := newUpstream(t)
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	cs := &countingStore{Store: st}
+	ra, rb := up.serve(t, st, 0), up.serve(t, cs, 0)
+	ra.mustLoad(t, ra.odataConfig("OData"))
+	id, _ := ra.authorize(t, "alice", `{"connectorType": "odata", "oauthProvider": "OData", "kind": "named"}`)
+	first, err := rb.accessToken(as(""), id)
+	if err != nil || cs.reads.Load() != 1 {
+		t.Fatalf("first call: %v, %d store reads", err, cs.reads.Load())
+	}
+	for range 100 {
+		if tok, err := rb.accessToken(as(""), id); err != nil || tok != first {
+			t.Fatalf("cached call: %q %v", tok, err)
+		}
+	}
+	if n := cs.reads.Load(); n != 1 {
+		t.Fatalf("%d store reads for 101 calls, want 1", n)
+	}
+	if _, err := st.UpdateConnector(context.Background(), id, func(c provider.Connector) (provider.Connector, error) {
+		c.ReturnTo = "/elsewhere"
+		return c, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rb.srv.WaitApplied(ctx, st.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if _, err := rb.accessToken(as(""), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cs.reads.Load(); n != 2 {
+		t.Fatalf("%d store reads after a change, want 2", n)
 	}
 }

@@ -23,6 +23,10 @@ const watchBuffer = 1024
 // watcher costs only its own resync. A variable so that tests can shorten it.
 var watchStall = 5 * time.Second
 
+// watchDropped, when set (by tests), is signalled without blocking whenever a watcher is dropped for not
+// taking its events.
+var watchDropped chan<- struct{}
+
 // errWatchBehind ends a stream whose watcher could not keep up, or whose history the store no longer keeps;
 // the client reconnects and resyncs.
 var errWatchBehind = fmt.Errorf("client watch fell behind; reconnect to resync: %w", apierror.ErrUnavailable)
@@ -145,6 +149,13 @@ func (f *feedConverter) follow(ctx context.Context, rev int64, send func(*regist
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
+			f.s.log.Warn("client feed: dropping a watcher that took no event for too long; it must resync", "stall", watchStall)
+			if watchDropped != nil {
+				select {
+				case watchDropped <- struct{}{}:
+				default:
+				}
+			}
 			return errWatchBehind
 		}
 	}

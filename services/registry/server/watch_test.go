@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +12,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	"github.com/authsuite/authsuite/services/registry"
+	"github.com/authsuite/authsuite/services/registry/server"
 )
 
 // watch opens a client watch and returns a function that receives the next event within a second.
@@ -148,9 +152,10 @@ func TestWatchNeedsInternalCredential(t *testing.T) {
 }
 
 // TestSlowWatcherDoesNotBlockWriters fills a watcher's queue while it does not read: writes keep succeeding
-// and the watcher is dropped with UNAVAILABLE so it reconnects.
+// and the watcher is dropped with UNAVAILABLE so it reconnects (its history is gone: more commits than the
+// store keeps went by).
 func TestSlowWatcherDoesNotBlockWriters(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvOn(t, newMemStore(t), newKeyring(t), true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// A tiny receive window keeps the server's sends blocked once it is full.
@@ -187,8 +192,7 @@ func TestSlowWatcherDoesNotBlockWriters(t *testing.T) {
 		}
 		done <- nil
 	}()
-	// Blocked means no progress: each write is an fsynced commit, whose time depends on the disk, so the
-	// test fails on a stall of one write, not on the total.
+	// Blocked means no progress: the test fails on a stall of one write, not on the total.
 	stall := time.NewTimer(30 * time.Second)
 	defer stall.Stop()
 wait:
@@ -252,5 +256,50 @@ func TestEndWatches(t *testing.T) {
 			t.Fatalf("after EndWatches: %v", err)
 		}
 		break
+	}
+}
+
+// TestStalledWatcherIsDropped: a watcher that takes no event while its queue is full is dropped with
+// UNAVAILABLE after the stall limit, even when the store keeps its history (one commit, many events: a
+// tenant rename re-sends every client of the tenant).
+func TestStalledWatcherIsDropped(t *testing.T) {
+	dropped := server.SetWatchStall(t, 50*time.Millisecond)
+	st := newMemStore(t)
+	e := newEnvOn(t, st, newKeyring(t), true)
+	for i := range 3000 {
+		c := registry.Client{ID: fmt.Sprint("c", i), TenantID: "acme", Name: strings.Repeat("n", 200)}
+		if _, err := st.CreateClient(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := registryv1.NewRegistryInternalServiceClient(dialSmallWindow(t, e)).WatchClients(ctx, &registryv1.WatchClientsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetSynced() {
+			break
+		}
+	}
+	if _, err := e.tenants.UpdateTenant(as(tokSystem), &registryv1.UpdateTenantRequest{TenantId: "acme", Tenant: &registryv1.Tenant{Code: "renamed", Name: "Acme"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Not reading fills the transport's window and the queue; the server then gives up.
+	select {
+	case <-dropped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a watcher that takes nothing was not dropped")
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			wantCode(t, err, codes.Unavailable)
+			return
+		}
 	}
 }

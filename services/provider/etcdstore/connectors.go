@@ -512,25 +512,48 @@ func (s *Store) TakeAuthState(ctx context.Context, hash []byte) (provider.AuthSt
 	}
 }
 
-// SweepAuthStates implements provider.Store. The count includes expired authorizations of connectors
-// deleted before they expired.
+// SweepAuthStates implements provider.Store. It also deletes, without counting them, the authorizations
+// of connectors deleted before them (which no longer count, see the package comment).
 func (s *Store) SweepAuthStates(ctx context.Context, now time.Time) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
 	type dead struct {
-		key string
-		mod int64
+		key     string
+		mod     int64
+		counted bool
 	}
 	var gone []dead
+	type state struct {
+		kv *mvccpb.KeyValue
+		ss storedState
+		ok bool
+	}
+	var all []state
 	if _, err := s.scan(ctx, s.p+"s/", nil, func(kv *mvccpb.KeyValue) error {
 		var ss storedState
-		if err := json.Unmarshal(kv.Value, &ss); err != nil || ss.Expiry.Before(now) {
-			gone = append(gone, dead{string(kv.Key), kv.ModRevision})
-		}
+		err := json.Unmarshal(kv.Value, &ss)
+		all = append(all, state{kv, ss, err == nil})
 		return nil
 	}); err != nil {
 		return 0, err
+	}
+	incarnation := map[string]int64{} // connector id → create revision; 0: none
+	for _, st := range all {
+		expired := !st.ok || st.ss.Expiry.Before(now)
+		create, seen := incarnation[st.ss.ConnectorID]
+		if !seen && st.ok {
+			l, err := s.locate(ctx, st.ss.ConnectorID)
+			if err != nil && !errors.Is(err, apierror.ErrNotFound) {
+				return 0, err
+			}
+			create = l.create
+			incarnation[st.ss.ConnectorID] = create
+		}
+		live := create != 0 && st.kv.ModRevision >= create
+		if expired || !live {
+			gone = append(gone, dead{string(st.kv.Key), st.kv.ModRevision, expired && (live || !st.ok)})
+		}
 	}
 	n := 0
 	for chunk := range slices.Chunk(gone, batchSize) {
@@ -545,15 +568,19 @@ func (s *Store) SweepAuthStates(ctx context.Context, now time.Time) (int, error)
 			return n, err
 		}
 		if resp.Succeeded {
-			n += len(chunk)
+			for _, d := range chunk {
+				if d.counted {
+					n++
+				}
+			}
 			continue
 		}
-		for i := range chunk { // a state was taken or replaced meanwhile: one at a time
+		for i, d := range chunk { // a state was taken or replaced meanwhile: one at a time
 			resp, err := s.txn(ctx, cmps[i:i+1], ops[i])
 			if err != nil {
 				return n, err
 			}
-			if resp.Succeeded {
+			if resp.Succeeded && d.counted {
 				n++
 			}
 		}

@@ -164,7 +164,7 @@ func (s *Store) listTenantClients(ctx context.Context, tenantID string, opts reg
 	if hasSep(tenantID) {
 		return nil, false, nil
 	}
-	t, _, err := s.getTenant(ctx, tenantID, 0)
+	t, rev, err := s.tenantNow(ctx, tenantID)
 	if errors.Is(err, apierror.ErrNotFound) {
 		return nil, false, nil
 	}
@@ -172,9 +172,7 @@ func (s *Store) listTenantClients(ctx context.Context, tenantID string, opts reg
 		return nil, false, err
 	}
 	prefix := s.memberPrefix(tenantID)
-	// The tenant was read before the page: a page at a later revision may belong to a newer generation, which
-	// the client records then show (they must carry the generation their list entry carries).
-	keys, more, rev, err := page(ctx, s, 0, after(prefix, opts.After), clientv3.GetPrefixRangeEnd(prefix), opts.EffectiveLimit(),
+	keys, more, _, err := page(ctx, s, rev, after(prefix, opts.After), clientv3.GetPrefixRangeEnd(prefix), opts.EffectiveLimit(),
 		func(kv *mvccpb.KeyValue, _ int64) (string, bool, error) {
 			return s.clientKey(strings.TrimPrefix(string(kv.Key), prefix)), string(kv.Value) == t.Gen, nil
 		})

@@ -64,6 +64,23 @@ func (s *Store) getTenant(ctx context.Context, id string, rev int64) (storedTena
 	return st, resp.Kvs[0], nil
 }
 
+// tenantNow reads tenant id at the latest revision, which it returns: the snapshot a listing of the tenant's
+// records then reads at. ErrNotFound when there is none.
+func (s *Store) tenantNow(ctx context.Context, id string) (storedTenant, int64, error) {
+	resp, err := s.cli.Get(ctx, s.tenantKey(id))
+	if err != nil {
+		return storedTenant{}, 0, err
+	}
+	if len(resp.Kvs) == 0 {
+		return storedTenant{}, 0, apierror.NotFound("tenant %q", id)
+	}
+	var st storedTenant
+	if err := decode(resp.Kvs[0], &st); err != nil {
+		return storedTenant{}, 0, err
+	}
+	return st, resp.Header.Revision, nil
+}
+
 // GetTenant implements registry.Store.
 func (s *Store) GetTenant(ctx context.Context, id string) (registry.Tenant, error) {
 	st, _, err := s.getTenant(ctx, id, 0)
@@ -93,12 +110,16 @@ func (s *Store) GetTenantByCode(ctx context.Context, code string) (t registry.Te
 // ListTenants implements registry.Store.
 func (s *Store) ListTenants(ctx context.Context, opts registry.ListOptions) (items []registry.Tenant, next string, err error) {
 	prefix := s.p + "t/"
-	items, more, _, err := page(ctx, s, 0, after(prefix, opts.After), clientv3.GetPrefixRangeEnd(prefix), opts.EffectiveLimit(),
-		func(kv *mvccpb.KeyValue, _ int64) (registry.Tenant, bool, error) {
-			var st storedTenant
-			err := decode(kv, &st)
-			return st.domain(), true, err
-		})
+	var more bool
+	err = retry(ctx, func() error {
+		items, more, _, err = page(ctx, s, 0, after(prefix, opts.After), clientv3.GetPrefixRangeEnd(prefix), opts.EffectiveLimit(),
+			func(kv *mvccpb.KeyValue, _ int64) (registry.Tenant, bool, error) {
+				var st storedTenant
+				err := decode(kv, &st)
+				return st.domain(), true, err
+			})
+		return err
+	})
 	if err != nil {
 		return nil, "", err
 	}

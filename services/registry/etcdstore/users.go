@@ -251,7 +251,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, opts registry.Li
 	}
 	var more bool
 	err = retry(ctx, func() error {
-		t, _, err := s.getTenant(ctx, tenantID, 0)
+		t, rev, err := s.tenantNow(ctx, tenantID)
 		if errors.Is(err, apierror.ErrNotFound) {
 			items, more = nil, false
 			return nil
@@ -260,7 +260,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, opts registry.Li
 			return err
 		}
 		prefix := s.userPrefix(tenantID)
-		items, more, _, err = page(ctx, s, 0, after(prefix, opts.After), clientv3.GetPrefixRangeEnd(prefix), opts.EffectiveLimit(),
+		items, more, _, err = page(ctx, s, rev, after(prefix, opts.After), clientv3.GetPrefixRangeEnd(prefix), opts.EffectiveLimit(),
 			func(kv *mvccpb.KeyValue, _ int64) (registry.User, bool, error) {
 				var su storedUser
 				if err := decode(kv, &su); err != nil {

@@ -26,9 +26,9 @@ import (
 	"github.com/authsuite/authsuite/internal/suitekey"
 )
 
-// revisionHeader carries "<service>:<revision>" values: a write answers the revision it produced, and a request
+// barrierHeader carries "<service>:<revision>" values: a write answers the revision it produced, and a request
 // carrying it waits (bounded) until the replica that serves it has applied that revision.
-const revisionHeader = "Authsuite-Revision"
+const barrierHeader = "Authsuite-Revision"
 
 // cluster is a 3-member etcd cluster of real etcd processes with authsuite replicas on it, the way operators
 // run it: every replica has the same --etcd-endpoints, --etcd-prefix, master key and issuer, and a load
@@ -217,18 +217,18 @@ func formWith(s *suite, path, body, basicUser, basicPass string, header ...strin
 // is none for service.
 func revisionOf(t testing.TB, what string, r response, service string) string {
 	t.Helper()
-	for _, v := range r.header.Values(revisionHeader) {
+	for _, v := range r.header.Values(barrierHeader) {
 		for _, part := range strings.Split(v, ",") {
 			part = strings.TrimSpace(part)
 			if n, ok := strings.CutPrefix(part, service+":"); ok {
 				if _, err := strconv.ParseInt(n, 10, 64); err != nil {
-					t.Fatalf("%s: %s %q is not <service>:<n>", what, revisionHeader, part)
+					t.Fatalf("%s: %s %q is not <service>:<n>", what, barrierHeader, part)
 				}
 				return part
 			}
 		}
 	}
-	t.Fatalf("%s: no %s value for %s in %v", what, revisionHeader, service, r.header)
+	t.Fatalf("%s: no %s value for %s in %v", what, barrierHeader, service, r.header)
 	return ""
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -364,9 +365,15 @@ func (c *Cache) replace(m map[string]*Client, accounts map[accountKey]*Account) 
 	return ended
 }
 
-// apply sets (cl != nil) or deletes the client id.
+// apply sets (cl != nil) or deletes the client id. An upsert equal to the client held changes nothing (the
+// registry reports a client again when only what the view does not keep changed, such as a secret's last
+// use), so it causes no snapshot write.
 func (c *Cache) apply(id string, cl *Client) {
 	c.mu.Lock()
+	if old, ok := c.byID[id]; ok && cl != nil && reflect.DeepEqual(old, cl) {
+		c.mu.Unlock()
+		return
+	}
 	c.putLocked(id, cl)
 	c.mu.Unlock()
 	c.changed()

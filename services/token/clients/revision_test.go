@@ -349,3 +349,27 @@ func TestViewResyncsAfterCompaction(t *testing.T) {
 		t.Fatalf("late known %v after %d syncs; want it through a resync", ok, c.Syncs())
 	}
 }
+
+// TestUnchangedUpsertIsNoChange: a client reported again unchanged (the registry reports a client when only
+// its secrets' last use changed) does not count as a change, so it causes no snapshot write; a real change
+// does.
+func TestUnchangedUpsertIsNoChange(t *testing.T) {
+	c := NewCache(Config{})
+	rec := func(name string) *Client {
+		cl, err := fromRecord(&registryv1.ClientRecord{Client: &registryv1.Client{ClientId: "a", TenantId: "t", ClientName: name, AllowedScopes: []string{"openid"}}, TenantCode: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	c.apply("a", rec("A"))
+	before := c.changes.Load()
+	c.apply("a", rec("A"))
+	if got := c.changes.Load(); got != before {
+		t.Fatalf("an unchanged upsert counted as %d changes", got-before)
+	}
+	c.apply("a", rec("B"))
+	if cl, _ := c.Get("a"); c.changes.Load() != before+1 || cl.Name != "B" {
+		t.Fatalf("a changed upsert: %d changes, name %q", c.changes.Load()-before, cl.Name)
+	}
+}

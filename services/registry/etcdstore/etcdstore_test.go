@@ -155,3 +155,69 @@ func leaderIndex(t *testing.T, c *etcdtest.Cluster) int {
 	t.Fatal("no member is the leader")
 	return -1
 }
+
+// TestConcurrentLargeSeeds: replicas (each with its own etcd client) seed large, different registries at
+// once; exactly one seeds, and the registry holds exactly its records.
+func TestConcurrentLargeSeeds(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	prefix := fmt.Sprintf("/seeds-%d/", prefixes.Add(1))
+	ctx := context.Background()
+	const replicas = 3
+	results := make([]bool, replicas)
+	errs := make([]error, replicas)
+	stores := make([]*etcdstore.Store, replicas)
+	for i := range replicas {
+		s, err := etcdstore.Open(ctx, c.Client(t), prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = s
+	}
+	var wg sync.WaitGroup
+	for i := range replicas {
+		wg.Go(func() {
+			var clients []registry.Client
+			for j := range 500 {
+				cl := registry.DefaultClient()
+				cl.ID, cl.TenantID = fmt.Sprintf("r%d-%04d", i, j), "default"
+				clients = append(clients, cl)
+			}
+			start := time.Now()
+			results[i], errs[i] = stores[i].Seed(ctx, []registry.Tenant{{ID: "default", Code: "default"}}, clients, nil)
+			t.Logf("replica %d: %v after %v", i, results[i], time.Since(start))
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i := range replicas {
+		if errs[i] != nil {
+			t.Fatalf("replica %d: %v", i, errs[i])
+		}
+		if results[i] {
+			if winner >= 0 {
+				t.Fatalf("replicas %d and %d both seeded", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no replica seeded")
+	}
+	var ids []string
+	after := ""
+	for {
+		items, next, err := stores[0].ListClients(ctx, "", registry.ListOptions{Limit: registry.MaxPageSize, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			ids = append(ids, it.ID)
+		}
+		if after = next; next == "" {
+			break
+		}
+	}
+	if len(ids) != 500 || ids[0] != fmt.Sprintf("r%d-0000", winner) || ids[499] != fmt.Sprintf("r%d-0499", winner) {
+		t.Fatalf("registry after concurrent seeds holds %d clients (first %q), want replica %d's 500", len(ids), ids[:min(1, len(ids))], winner)
+	}
+}

@@ -253,3 +253,41 @@ func testDeleteProviderManyPending(t *testing.T, s provider.Store) {
 		t.Fatalf("TakeAuthState(b1) = %+v, %v", st, err)
 	}
 }
+
+// testPutProvidersMany: a load of more providers than a replicated backend's transaction holds operations
+// is still all or nothing, its in-use check included.
+func testPutProvidersMany(t *testing.T, s provider.Store) {
+	ctx := context.Background()
+	const n = 300
+	ps := make([]provider.Provider, n)
+	for i := range ps {
+		ps[i] = prov("type", fmt.Sprintf("p%03d", i), fmt.Sprint(i))
+	}
+	must(t, s.PutProviders(ctx, ps))
+	must(t, s.PutProviders(ctx, ps)) // all replaced, none in use
+	must(t, s.CreateConnector(ctx, active(conn("c1", ps[150].ProviderKey, "u")), provider.AuthState{}))
+	changed := make([]provider.Provider, n)
+	for i, p := range ps {
+		changed[i] = prov(p.Type, p.Name, "changed")
+	}
+	var inUse *provider.InUseError
+	if err := s.PutProviders(ctx, changed); !errors.As(err, &inUse) || len(inUse.Providers) != 1 || inUse.Providers[0] != ps[150].ProviderKey {
+		t.Fatalf("a load over a provider in use = %v, want InUseError naming %s", err, ps[150].ProviderKey)
+	}
+	list, err := s.ListProviders(ctx)
+	must(t, err)
+	if len(list) != n {
+		t.Fatalf("%d providers, want %d", len(list), n)
+	}
+	for _, p := range list {
+		if p.Settings.ClientID == "changed" {
+			t.Fatalf("a refused load changed %s", p.ProviderKey)
+		}
+		if want := map[bool]int{true: 1}[p.ProviderKey == ps[150].ProviderKey]; p.Connectors != want {
+			t.Fatalf("%s has %d connectors, want %d", p.ProviderKey, p.Connectors, want)
+		}
+	}
+	_, err = s.DeleteConnector(ctx, "c1")
+	must(t, err)
+	must(t, s.PutProviders(ctx, changed))
+}

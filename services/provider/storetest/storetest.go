@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"Watch", testWatch},
 		{"ClaimRefresh", testClaimRefresh},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"PutProvidersMany", testPutProvidersMany},
 		{"DropGrantsMany", testDropGrantsMany},
 		{"DeleteProviderManyPending", testDeleteProviderManyPending},
 	}

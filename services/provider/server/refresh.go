@@ -16,8 +16,9 @@ import (
 // (Run not started, or its watch down): no change can wake the waiter then, so it looks again this often.
 const notFollowingWait = time.Second
 
-// releaseTimeout bounds giving a refresh lease back after the refresh itself ended.
-const releaseTimeout = 5 * time.Second
+// storeTimeout bounds each store write after the provider answered a refresh (storing its answer, or
+// giving the lease back), so an answer that arrives just before the refresh's own deadline is still kept.
+const storeTimeout = 5 * time.Second
 
 // fresh reports whether g's access token is usable for at least expirySkew more.
 func (s *Server) fresh(g provider.Grant) bool {
@@ -120,10 +121,11 @@ func (s *Server) awaitRefresh(ctx context.Context, changed <-chan struct{}, foll
 }
 
 // refreshHeld refreshes con's grant (RFC 6749 §6) under the refresh lease held as holder and stores it,
-// giving the lease back in the same write; the lease is given back whatever else happens. It must end
-// before the lease does, so it gets three quarters of it. A provider's invalid_grant (§5.2) drops the
-// grant and marks the connector revoked, as it was when the refresh started; errRetry when the stored
-// grant changed meanwhile.
+// giving the lease back in the same write; the lease is given back whatever else happens. The provider
+// call must end before the lease does, so it gets three quarters of it; its answer is then stored within
+// storeTimeout. A provider's invalid_grant (§5.2) drops the grant and marks the connector revoked, when
+// the stored grant is still the one refused (else errRetry: another holder's refresh won meanwhile, and
+// is the one to use).
 func (s *Server) refreshHeld(ctx context.Context, con provider.Connector, holder string) (provider.Grant, error) {
 	id := con.ID
 	released := false
@@ -132,8 +134,6 @@ func (s *Server) refreshHeld(ctx context.Context, con provider.Connector, holder
 			s.releaseRefresh(ctx, id, holder)
 		}
 	}()
-	ctx, cancel := context.WithTimeout(ctx, s.lease*3/4)
-	defer cancel()
 	g, err := s.activeGrant(con)
 	if err != nil {
 		return provider.Grant{}, err
@@ -144,18 +144,20 @@ func (s *Server) refreshHeld(ctx context.Context, con provider.Connector, holder
 	if g.RefreshToken == "" {
 		return provider.Grant{}, apierror.FailedPrecondition("the access token of connector %s expired and the provider issued no refresh token; authorize it again", id)
 	}
-	prov, secret, ep, err := s.providerFor(ctx, con)
+	readCtx, cancelRead := context.WithTimeout(ctx, storeTimeout)
+	prov, secret, ep, err := s.providerFor(readCtx, con)
+	cancelRead()
 	if err != nil {
 		return provider.Grant{}, err
 	}
-	entry := s.catalog[con.Provider.Type]
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.RefreshToken}}
-	ng, err := s.tokenRequest(ctx, entry, ep.RefreshURL, prov.Settings.ClientID, secret, form)
+	ng, err := s.callRefresh(ctx, s.catalog[con.Provider.Type], ep.RefreshURL, prov.Settings.ClientID, secret, g.RefreshToken)
+	storeCtx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
 	old := con.SealedGrant
 	var pe *providerError
 	if errors.As(err, &pe) && pe.Code == "invalid_grant" {
 		// The provider revoked the grant (RFC 6749 §5.2): drop it, the user must authorize again.
-		_, err := s.store.UpdateConnector(ctx, id, func(c provider.Connector) (provider.Connector, error) {
+		_, err := s.store.UpdateConnector(storeCtx, id, func(c provider.Connector) (provider.Connector, error) {
 			if c.Status != provider.StatusActive || !bytes.Equal(c.SealedGrant, old) {
 				return c, errRetry
 			}
@@ -187,7 +189,7 @@ func (s *Server) refreshHeld(ctx context.Context, con provider.Connector, holder
 		return provider.Grant{}, err
 	}
 	gen := s.cache.generation()
-	if _, err := s.store.UpdateConnector(ctx, id, func(c provider.Connector) (provider.Connector, error) {
+	if _, err := s.store.UpdateConnector(storeCtx, id, func(c provider.Connector) (provider.Connector, error) {
 		if c.Status != provider.StatusActive || !bytes.Equal(c.SealedGrant, old) {
 			return c, apierror.FailedPrecondition("connector %s changed during the refresh", id)
 		}
@@ -202,6 +204,15 @@ func (s *Server) refreshHeld(ctx context.Context, con provider.Connector, holder
 	return ng, nil
 }
 
+// callRefresh sends refreshToken to the provider's refresh endpoint (RFC 6749 §6), within three quarters
+// of the lease.
+func (s *Server) callRefresh(ctx context.Context, entry provider.Entry, refreshURL, clientID, secret, refreshToken string) (provider.Grant, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.lease*3/4)
+	defer cancel()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	return s.tokenRequest(ctx, entry, refreshURL, clientID, secret, form)
+}
+
 // withoutLease clears c's refresh lease when holder holds it.
 func withoutLease(c provider.Connector, holder string) provider.Connector {
 	if c.RefreshHolder == holder {
@@ -213,7 +224,7 @@ func withoutLease(c provider.Connector, holder string) provider.Connector {
 // releaseRefresh gives back the refresh lease of connector id held as holder, so a waiting replica need
 // not wait for its end. A failure only costs that wait, and is logged.
 func (s *Server) releaseRefresh(ctx context.Context, id, holder string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := s.store.ReleaseRefresh(ctx, id, holder); err != nil && !errors.Is(err, apierror.ErrNotFound) {
 		s.log.Warn("release a connector's refresh lease", "connector_id", id, "err", err)

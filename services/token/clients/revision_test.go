@@ -4,18 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/internal/grpctest"
@@ -372,4 +376,93 @@ func TestUnchangedUpsertIsNoChange(t *testing.T) {
 	if cl, _ := c.Get("a"); c.changes.Load() != before+1 || cl.Name != "B" {
 		t.Fatalf("a changed upsert: %d changes, name %q", c.changes.Load()-before, cl.Name)
 	}
+}
+
+// TestViewConvergesUnderConcurrentWrites: two writers, one per registry replica, create, update and delete
+// clients and rename, delete and re-create tenants at random while a view watches replica B; once it has
+// applied the highest revision either writer was answered, it holds exactly the registry's clients with
+// their current names and tenant codes.
+func TestViewConvergesUnderConcurrentWrites(t *testing.T) {
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	tenants := []string{"t0", "t1", "t2"}
+	for _, id := range append([]string{access.SystemTenant}, tenants...) {
+		if _, err := st.CreateTenant(context.Background(), registry.Tenant{ID: id, Code: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cred := testKeyring(t).InternalCredential()
+	addrA, addrB := registryReplica(t, st, cred), registryReplica(t, st, cred)
+	c := runCache(t, addrB, cred)
+
+	var highest atomic.Int64
+	errs := make(chan error, 2)
+	for w, addr := range []string{addrA, addrB} {
+		cc := grpctest.Dial(t, addr, cred)
+		cs, ts := registryv1.NewClientServiceClient(cc), registryv1.NewTenantServiceClient(cc)
+		go func() {
+			rnd := rand.New(rand.NewPCG(uint64(w), 1))
+			ctx := metadata.AppendToOutgoingContext(context.Background(), access.MDAuthorization, "Bearer admin")
+			for i := range 300 {
+				tenant := tenants[rnd.IntN(len(tenants))]
+				id := fmt.Sprint("c", rnd.IntN(40))
+				var hdr metadata.MD
+				var err error
+				client := &registryv1.Client{ClientId: id, ClientName: fmt.Sprint("w", w, "-", i), AllowedGrantTypes: []string{"client_credentials"}, AllowedScopes: []string{"openid"}}
+				switch op := rnd.IntN(20); {
+				case op < 8:
+					_, err = cs.CreateClient(ctx, &registryv1.CreateClientRequest{TenantId: tenant, Client: client}, grpc.Header(&hdr))
+				case op < 14:
+					_, err = cs.UpdateClient(ctx, &registryv1.UpdateClientRequest{TenantId: tenant, ClientId: id, Client: client}, grpc.Header(&hdr))
+				case op < 17:
+					_, err = cs.DeleteClient(ctx, &registryv1.DeleteClientRequest{TenantId: tenant, ClientId: id}, grpc.Header(&hdr))
+				case op < 19:
+					_, err = ts.UpdateTenant(ctx, &registryv1.UpdateTenantRequest{TenantId: tenant, Tenant: &registryv1.Tenant{Code: fmt.Sprint(tenant, "-", w, "-", i)}}, grpc.Header(&hdr))
+				default:
+					if _, err = ts.DeleteTenant(ctx, &registryv1.DeleteTenantRequest{TenantId: tenant}); err == nil {
+						_, err = ts.CreateTenant(ctx, &registryv1.CreateTenantRequest{Tenant: &registryv1.Tenant{TenantId: tenant, Code: fmt.Sprint(tenant, "-new-", w, "-", i)}}, grpc.Header(&hdr))
+					}
+				}
+				if c := apistatus.FromStatus(err).Code; err != nil && c != codes.NotFound && c != codes.AlreadyExists {
+					errs <- fmt.Errorf("writer %d op %d: %v", w, i, err)
+					return
+				}
+				if vs := hdr.Get("authsuite-revision"); len(vs) == 1 {
+					n, _ := strconv.ParseInt(strings.TrimPrefix(vs[0], "registry:"), 10, 64)
+					for cur := highest.Load(); n > cur && !highest.CompareAndSwap(cur, n); cur = highest.Load() {
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitRevision(t, c, highest.Load())
+
+	want := map[string]string{}
+	all, _, err := st.ListClients(context.Background(), "", registry.ListOptions{Limit: registry.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range all {
+		tn, err := st.GetTenant(context.Background(), cl.TenantID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[cl.ID] = cl.Name + "@" + tn.Code
+	}
+	got := map[string]string{}
+	c.mu.RLock()
+	for id, cl := range c.byID {
+		got[id] = cl.Name + "@" + cl.TenantCode
+	}
+	c.mu.RUnlock()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("the view diverged from the registry:\nview     %v\nregistry %v", got, want)
+	}
+	t.Logf("%d clients after 600 writes, view at revision %d", len(want), c.Revision())
 }

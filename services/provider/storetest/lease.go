@@ -203,8 +203,10 @@ func testDropGrantsMany(t *testing.T, s provider.Store) {
 	must(t, s.PutProviders(ctx, []provider.Provider{p, other}))
 	createMany(t, s, p.ProviderKey, "g", manyConnectors, false)
 	must(t, s.CreateConnector(ctx, active(conn("d1", other.ProviderKey, "u0")), provider.AuthState{}))
+	start := time.Now()
 	ids, err := s.DropGrants(ctx, provider.ConnectorFilter{Type: "google_gmail", Name: "Gmail"}, t0.Add(time.Hour))
 	must(t, err)
+	t.Logf("DropGrants over %d connectors: %v", manyConnectors, time.Since(start))
 	if len(ids) != manyConnectors || ids[0] != "g00000" || ids[len(ids)-1] != fmt.Sprintf("g%05d", manyConnectors-1) {
 		t.Fatalf("DropGrants changed %d connectors (%v … ), want %d in id order", len(ids), ids[:min(3, len(ids))], manyConnectors)
 	}
@@ -231,7 +233,9 @@ func testDeleteProviderManyPending(t *testing.T, s provider.Store) {
 	must(t, s.PutProviders(ctx, []provider.Provider{p, other}))
 	createMany(t, s, p.ProviderKey, "p", manyConnectors, true)
 	must(t, s.CreateConnector(ctx, conn("b1", other.ProviderKey, "u"), provider.AuthState{Hash: provider.HashStartToken("b1"), Expiry: t0.Add(time.Hour)}))
+	start := time.Now()
 	must(t, s.DeleteProvider(ctx, p.ProviderKey))
+	t.Logf("DeleteProvider with %d pending connectors: %v", manyConnectors, time.Since(start))
 	if list, err := s.ListConnectors(ctx, provider.ConnectorFilter{}); err != nil || len(list) != 1 || list[0].ID != "b1" {
 		t.Fatalf("after DeleteProvider: %d connectors, %v; want only b1", len(list), err)
 	}

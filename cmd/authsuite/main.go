@@ -36,7 +36,9 @@ const usage = `usage: authsuite <command> [flags]
 
 commands:
   serve [token|registry|provider|gateway]
-           run every service and the REST gateway in one process, or one role per process
+           run every service and the REST gateway in one process, or one role per process; state in
+           --data-dir (bbolt, the default) or, with --store etcd --etcd-endpoints URL,…, in an etcd cluster
+           that any number of replicas of every role share
   healthcheck URL
            exit 0 when URL (e.g. http://127.0.0.1:8080/readyz) answers 200 (for container health checks)
   gateway-credential

@@ -39,6 +39,7 @@ const Usage = `operator commands (gRPC; run "authsuite <command> -h" for the fla
   user     create|list|get|update|delete       users of a tenant (--password-stdin)
   provider load FILE|list|delete               third-party OAuth provider configurations
   backup   --out DIR                           consistent copy of every database of a running server
+                                               (bbolt; with --store etcd take an etcd snapshot instead)
   restore  --from DIR --data-dir DIR [--force] install a backup into a stopped server's data directory
   rekey    [--data-dir DIR]                    reseal a stopped server's data under a new master key: the key
                                                setting holds NEW,OLD; afterwards NEW alone works (README)

@@ -18,7 +18,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/authsuite/authsuite/internal/config"
 )
@@ -79,11 +78,8 @@ func Dial(ctx context.Context, o Options) (*clientv3.Client, error) {
 		DialKeepAliveTime:    KeepaliveTime,
 		DialKeepAliveTimeout: KeepaliveTimeout,
 		PermitWithoutStream:  true,
-		Logger:               zap.NewNop(), // failures reach the caller as errors; the client's own log is noise
-		DialOptions: []grpc.DialOption{
-			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout, PermitWithoutStream: true}),
-		},
-		Context: context.WithoutCancel(ctx), // the client lives until Close, not until the start-up context ends
+		Logger:               zap.NewNop(),               // failures reach the caller as errors; the client's own log is noise
+		Context:              context.WithoutCancel(ctx), // the client lives until Close, not until the start-up context ends
 	}
 	if o.Requests != nil {
 		cfg.DialOptions = append(cfg.DialOptions,

@@ -306,11 +306,33 @@ func (s *Store) Revoke(ctx context.Context, r token.Revocation) error {
 	if len(r.JTI) > maxJTI {
 		return errors.New("revoke: jti too long")
 	}
-	_, err := s.commit(ctx, nil,
-		clientv3.OpPut(s.p+"w/r/"+r.JTI, encodeExpiry(r.Expiry)),
-		clientv3.OpPut(s.p+"x/r/"+expKey(r.Expiry)+"/"+r.JTI, ""))
-	return err
+	// The write is idempotent, so one whose outcome is unknown (the leader died with it in flight) is given
+	// up after revokeAttempt and sent again, for up to revokeRetryFor, rather than waiting for etcd's own
+	// request timeout (seven seconds) or failing a revocation during an election.
+	deadline := time.Now().Add(revokeRetryFor)
+	for {
+		actx, cancel := context.WithTimeout(ctx, revokeAttempt)
+		_, err := s.commit(actx, nil,
+			clientv3.OpPut(s.p+"w/r/"+r.JTI, encodeExpiry(r.Expiry)),
+			clientv3.OpPut(s.p+"x/r/"+expKey(r.Expiry)+"/"+r.JTI, ""))
+		cancel()
+		if err == nil || ctx.Err() != nil || s.closed.Load() || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(resumeAfter):
+		}
+	}
 }
+
+// revokeAttempt bounds one attempt of Revoke (a commit takes milliseconds; an election about a second), and
+// revokeRetryFor all of them.
+const (
+	revokeAttempt  = 2 * time.Second
+	revokeRetryFor = 10 * time.Second
+)
 
 // scan calls fn with every key-value under prefix, in key order, page by page, all read at one revision
 // (the first page's): a consistent snapshot, unless etcd compacts that revision during the scan, which

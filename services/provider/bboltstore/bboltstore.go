@@ -77,7 +77,7 @@ func readRevision(tx *bolt.Tx) (int64, error) {
 func (s *Store) Revision() int64 { return s.log.Revision() }
 
 // Watch implements provider.Store. It replays from the commits of this process (at most LogCapacity);
-// every watcher gets its own copies.
+// every watcher gets its own copies. Close does not end it; ctx does.
 func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[provider.Change]) error) error {
 	return s.log.Watch(ctx, from, func(b changelog.Batch[provider.Change]) error {
 		out := changelog.Batch[provider.Change]{Revision: b.Revision, Changes: make([]provider.Change, len(b.Changes))}

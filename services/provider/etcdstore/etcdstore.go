@@ -26,7 +26,8 @@
 //   - A pending authorization belongs to the incarnation of its connector that existed when it was
 //     written: it counts only while that connector's record exists and was created at or before the
 //     authorization's last write. So deleting a connector (alone or with its provider) drops its
-//     authorizations at once without touching them; SweepAuthStates removes them when they expire.
+//     authorizations at once without touching them; the next SweepAuthStates deletes them (without
+//     counting them, as the other backends never have them).
 //   - SweepPendingConnectors and DropGrants change connectors in transactions of up to batchSize, each
 //     connector compared with what was read: every connector's change is atomic, the call is not (see
 //     provider.Store).
@@ -88,7 +89,8 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string) (*Store, err
 
 var errClosed = fmt.Errorf("provider store: closed: %w", apierror.ErrUnavailable)
 
-// Close makes every later call fail; it does not close the client.
+// Close makes every later call fail; it does not close the client, nor end running watches (their
+// contexts do).
 func (s *Store) Close() error {
 	s.closed.Store(true)
 	return nil

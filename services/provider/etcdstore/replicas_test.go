@@ -95,3 +95,48 @@ func TestTwoReplicas(t *testing.T) {
 		t.Fatalf("replica a sees the lease of %q, want %q", got.RefreshHolder, winners[0])
 	}
 }
+
+// TestUpdateRunsAgainAfterLostRace: when another writer changes the connector between UpdateConnector's
+// read and its write, the function runs again on the new value, and only that run's result is stored.
+func TestUpdateRunsAgainAfterLostRace(t *testing.T) {
+	ctx := context.Background()
+	c := etcdtest.Start(t, 1)
+	a, err := etcdstore.Open(ctx, c.Client(t), "/suite/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := etcdstore.Open(ctx, c.Client(t), "/suite/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := provider.ProviderKey{Type: "github", Name: "GitHub"}
+	if err := a.PutProviders(ctx, []provider.Provider{{ProviderKey: k, UpdateTime: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateConnector(ctx, provider.Connector{ID: "c1", Provider: k, Status: provider.StatusActive, CreateTime: t0, UpdateTime: t0}, provider.AuthState{}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	got, err := a.UpdateConnector(ctx, "c1", func(c provider.Connector) (provider.Connector, error) {
+		seen = append(seen, c.Failure)
+		if len(seen) == 1 { // a concurrent writer comes first
+			if _, err := b.UpdateConnector(ctx, "c1", func(c provider.Connector) (provider.Connector, error) {
+				c.Failure = "other"
+				return c, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Scopes = append(c.Scopes, fmt.Sprint(len(seen)))
+		return c, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(seen) != "[ other]" || got.Failure != "other" || fmt.Sprint(got.Scopes) != "[2]" {
+		t.Fatalf("runs saw %q; result %+v: want a second run on the other writer's value", seen, got)
+	}
+	if stored, _ := a.GetConnector(ctx, "c1"); stored.Failure != "other" || fmt.Sprint(stored.Scopes) != "[2]" {
+		t.Fatalf("stored %+v", stored)
+	}
+}

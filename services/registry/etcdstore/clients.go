@@ -183,7 +183,7 @@ func (s *Store) listTenantClients(ctx context.Context, tenantID string, opts reg
 	if err != nil {
 		return nil, false, err
 	}
-	items := make([]registry.Client, 0, len(kvs))
+	var items []registry.Client // nil when empty, as every backend answers
 	for i, kv := range kvs {
 		var sc storedClient
 		if kv == nil {

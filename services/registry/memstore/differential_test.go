@@ -1,37 +1,21 @@
 package memstore_test
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"path/filepath"
-	"reflect"
 	"testing"
-	"time"
 
-	"github.com/authsuite/authsuite/internal/access"
-	"github.com/authsuite/authsuite/internal/apierror"
-	"github.com/authsuite/authsuite/services/registry"
 	"github.com/authsuite/authsuite/services/registry/bboltstore"
 	"github.com/authsuite/authsuite/services/registry/memstore"
+	"github.com/authsuite/authsuite/services/registry/storetest"
 )
 
-// FuzzSameAsBbolt runs one sequence of operations, decoded from the fuzz input, against a memstore and a
-// bbolt store side by side and fails at the first operation whose answer differs: the error's kind
-// (nil, ErrNotFound, ErrAlreadyExists, the update callback's own error) or the values returned, every field
-// compared except the random incarnation. The names are drawn from small sets so that collisions (duplicate
-// IDs, codes, login names differing only in case, shared emails and mobiles) are frequent.
+// FuzzSameAsBbolt runs one operation sequence (storetest.Differential) against a memstore and a bbolt store
+// side by side and fails at the first operation whose answer differs.
 func FuzzSameAsBbolt(f *testing.F) {
-	f.Add([]byte{0, 0, 0, 3, 0, 0, 3, 0, 1, 7, 0, 0, 0, 1, 2, 7, 0, 1, 1, 1, 2, 11, 1, 1, 0, 2, 0})
-	f.Add([]byte{0, 0, 0, 0, 1, 1, 3, 0, 0, 3, 1, 1, 7, 1, 0, 0, 0, 0, 7, 1, 1, 0, 1, 1, 2, 1, 11, 2, 0, 1, 0})
-	f.Add([]byte{12, 2, 12, 1, 0, 1, 1, 1, 4, 0, 2, 6, 0, 1, 13, 0, 1, 8, 0, 0, 2, 1, 2, 10, 0, 2, 1})
-	f.Add([]byte{7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 1, 1, 1, 0, 9, 0, 0, 8, 0, 1, 0, 1, 1, 2, 10, 0, 1, 0})
-	// Emails differing only in case collide; finding by email ignores case.
-	f.Add([]byte{0, 0, 0, 7, 0, 0, 0, 2, 0, 7, 0, 1, 2, 1, 0, 10, 0, 2, 6})
+	for _, seed := range storetest.DifferentialSeeds {
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, prog []byte) {
-		if len(prog) > 400 {
-			prog = prog[:400]
-		}
 		b, err := bboltstore.Open(filepath.Join(t.TempDir(), "registry.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -40,229 +24,6 @@ func FuzzSameAsBbolt(f *testing.F) {
 		b.DB().NoSync = true // the file is thrown away; fsync only slows the fuzzer
 		m := memstore.New()
 		defer m.Close()
-		r := &reader{prog: prog}
-		for step := 0; !r.done(); step++ {
-			op, call := decodeOp(r)
-			gotM, errM := call(m)
-			gotB, errB := call(b)
-			if kind(errM) != kind(errB) {
-				t.Fatalf("step %d %s: memstore error %v, bbolt error %v", step, op, errM, errB)
-			}
-			if errM == nil && !reflect.DeepEqual(gotM, gotB) {
-				t.Fatalf("step %d %s:\nmemstore %#v\nbbolt    %#v", step, op, gotM, gotB)
-			}
-		}
+		storetest.Differential(t, prog, m, b)
 	})
-}
-
-type reader struct {
-	prog []byte
-	i    int
-}
-
-func (r *reader) done() bool { return r.i >= len(r.prog) }
-
-// next returns the next byte modulo n (0 when the input has run out).
-func (r *reader) next(n int) int {
-	if r.done() {
-		return 0
-	}
-	r.i++
-	return int(r.prog[r.i-1]) % n
-}
-
-func pick(r *reader, from ...string) string { return from[r.next(len(from))] }
-
-var (
-	errAbort = errors.New("update aborted by its callback")
-	t0       = time.Date(2030, 1, 2, 3, 4, 5, 600, time.UTC)
-)
-
-// kind names the class of err the two stores must agree on.
-func kind(err error) string {
-	switch {
-	case err == nil:
-		return "nil"
-	case errors.Is(err, apierror.ErrNotFound):
-		return "not found"
-	case errors.Is(err, apierror.ErrAlreadyExists):
-		return "already exists"
-	case errors.Is(err, errAbort):
-		return "abort"
-	}
-	return "other: " + err.Error()
-}
-
-func tenantID(r *reader) string { return pick(r, "a", "b", "c") }
-func clientID(r *reader) string { return pick(r, "c1", "c2", "c3", "c10") }
-func userID(r *reader) string   { return pick(r, "u1", "u2", "u3") }
-
-func client(r *reader) registry.Client {
-	c := registry.DefaultClient()
-	c.TenantID, c.ID = tenantID(r), clientID(r)
-	c.AllowedGrantTypes = []string{registry.GrantClientCredentials}
-	c.RedirectURIs = []string{"https://app.example/" + c.ID}
-	c.CreateTime, c.UpdateTime = t0, t0
-	c.Secrets = []registry.Secret{{ID: "s1", KeyID: "k", Digest: []byte{1, 2}, StartTime: t0, Expiration: t0.Add(time.Hour)}}
-	return c
-}
-
-func user(r *reader) registry.User {
-	return registry.User{
-		TenantID: tenantID(r), ID: userID(r),
-		LoginName: pick(r, "alice", "Alice", "bob"),
-		Email:     pick(r, "", "x@example.com", "X@Example.COM", "y@example.com"),
-		Mobile:    pick(r, "", "+1", "+2"),
-		Roles:     []string{access.RoleTenantAdmin}, CreateTime: t0, UpdateTime: t0,
-	}
-}
-
-// noInc clears the incarnation, which differs between stores by design, after checking it is set.
-func noInc(u registry.User, err error) (any, error) {
-	if err == nil && u.Incarnation == "" {
-		return nil, fmt.Errorf("user %s/%s without an incarnation", u.TenantID, u.ID)
-	}
-	u.Incarnation = ""
-	return u, err
-}
-
-func noIncs(us []registry.User, next string, err error) (any, error) {
-	for i := range us {
-		us[i].Incarnation = ""
-	}
-	return []any{us, next}, err
-}
-
-func listOptions(r *reader) registry.ListOptions {
-	return registry.ListOptions{Limit: r.next(4), After: pick(r, "", "a", "b", "c1", "c2", "u1", "u2", "zz")}
-}
-
-// decodeOp reads one operation and returns its description and a function that runs it on a store.
-func decodeOp(r *reader) (string, func(registry.Store) (any, error)) {
-	ctx := context.Background()
-	switch r.next(14) {
-	case 0:
-		tn := registry.Tenant{ID: tenantID(r), Code: pick(r, "x", "y", "z"), Name: "T", CreateTime: t0}
-		return fmt.Sprintf("CreateTenant(%+v)", tn), func(s registry.Store) (any, error) { return s.CreateTenant(ctx, tn) }
-	case 1:
-		id, code, abort := tenantID(r), pick(r, "x", "y", "z", "w"), r.next(4) == 0
-		return fmt.Sprintf("UpdateTenant(%s, code %s, abort %v)", id, code, abort), func(s registry.Store) (any, error) {
-			return s.UpdateTenant(ctx, id, func(tn registry.Tenant) (registry.Tenant, error) {
-				tn.Code, tn.Name, tn.ID = code, tn.Name+"!", "ignored"
-				if abort {
-					return tn, errAbort
-				}
-				return tn, nil
-			})
-		}
-	case 2:
-		id := tenantID(r)
-		return "DeleteTenant(" + id + ")", func(s registry.Store) (any, error) { return s.DeleteTenant(ctx, id) }
-	case 3:
-		c := client(r)
-		return fmt.Sprintf("CreateClient(%s/%s)", c.TenantID, c.ID), func(s registry.Store) (any, error) { return s.CreateClient(ctx, c) }
-	case 4:
-		id, how := clientID(r), r.next(4)
-		return fmt.Sprintf("UpdateClient(%s, %d)", id, how), func(s registry.Store) (any, error) {
-			return s.UpdateClient(ctx, id, func(c registry.Client) (registry.Client, error) {
-				c.TenantID, c.Name = "elsewhere", c.Name+"!"
-				switch how {
-				case 0:
-					return c, errAbort
-				case 1:
-					c.AccessTokenLifetime += time.Minute
-				case 2:
-					c.Secrets = append(c.Secrets, registry.Secret{ID: fmt.Sprintf("s%d", len(c.Secrets)+1), Digest: []byte{9}, StartTime: t0, Expiration: t0.Add(time.Hour)})
-				case 3:
-					c.Secrets, c.RedirectURIs = nil, nil
-				}
-				return c, nil
-			})
-		}
-	case 5:
-		id := clientID(r)
-		return "DeleteClient(" + id + ")", func(s registry.Store) (any, error) { return nil, s.DeleteClient(ctx, id) }
-	case 6:
-		var uses []registry.SecretUse
-		for range r.next(3) {
-			uses = append(uses, registry.SecretUse{ClientID: clientID(r), SecretID: pick(r, "s1", "s2", "s9"), Time: t0.Add(time.Duration(r.next(5)) * time.Minute)})
-		}
-		return fmt.Sprintf("RecordSecretUse(%v)", uses), func(s registry.Store) (any, error) {
-			if err := s.RecordSecretUse(ctx, uses); err != nil {
-				return nil, err
-			}
-			items, _, err := s.ListClients(ctx, "", registry.ListOptions{})
-			return items, err
-		}
-	case 7:
-		u := user(r)
-		return fmt.Sprintf("CreateUser(%+v)", u), func(s registry.Store) (any, error) { return noInc(s.CreateUser(ctx, u)) }
-	case 8:
-		n := user(r)
-		abort := r.next(5) == 0
-		return fmt.Sprintf("UpdateUser(%+v, abort %v)", n, abort), func(s registry.Store) (any, error) {
-			return noInc(s.UpdateUser(ctx, n.TenantID, n.ID, func(u registry.User) (registry.User, error) {
-				u.LoginName, u.Email, u.Mobile, u.Incarnation, u.ID = n.LoginName, n.Email, n.Mobile, "x", "ignored"
-				if abort {
-					return u, errAbort
-				}
-				return u, nil
-			}))
-		}
-	case 9:
-		tid, id := tenantID(r), userID(r)
-		return "DeleteUser(" + tid + "/" + id + ")", func(s registry.Store) (any, error) { return nil, s.DeleteUser(ctx, tid, id) }
-	case 10:
-		tid := tenantID(r)
-		sel := access.Selector{Kind: []access.SelectorKind{access.ByUID, access.ByLoginName, access.ByEmail, access.ByMobile}[r.next(4)],
-			Value: pick(r, "u1", "u2", "alice", "ALICE", "Bob", "x@example.com", "X@EXAMPLE.com", "+1", "+2", "")}
-		return fmt.Sprintf("FindUser(%s, %s)", tid, sel), func(s registry.Store) (any, error) { return noInc(s.FindUser(ctx, tid, sel)) }
-	case 11:
-		what, tid, o := r.next(3), pick(r, "", "a", "b"), listOptions(r)
-		return fmt.Sprintf("List(%d, %q, %+v)", what, tid, o), func(s registry.Store) (any, error) {
-			switch what {
-			case 0:
-				items, next, err := s.ListTenants(ctx, o)
-				return []any{items, next}, err
-			case 1:
-				items, next, err := s.ListClients(ctx, tid, o)
-				return []any{items, next}, err
-			}
-			return noIncs(s.ListUsers(ctx, tid, o))
-		}
-	case 12:
-		n := r.next(3)
-		tenants := []registry.Tenant{{ID: "a", Code: "x", CreateTime: t0}, {ID: "b", Code: pick(r, "x", "y"), CreateTime: t0}}[:n]
-		var clients []registry.Client
-		var users []registry.User
-		for range r.next(3) {
-			clients = append(clients, client(r))
-		}
-		for range r.next(3) {
-			users = append(users, user(r))
-		}
-		return fmt.Sprintf("Seed(%d tenants, %d clients, %d users)", len(tenants), len(clients), len(users)), func(s registry.Store) (any, error) {
-			done, err := s.Seed(ctx, tenants, clients, users)
-			if err != nil {
-				return nil, err
-			}
-			items, _, err := s.ListTenants(ctx, registry.ListOptions{})
-			return []any{done, items}, err
-		}
-	default:
-		tid, code, cid, uid := tenantID(r), pick(r, "x", "y", "z"), clientID(r), userID(r)
-		return fmt.Sprintf("Get(%s, %s, %s, %s)", tid, code, cid, uid), func(s registry.Store) (any, error) {
-			var out []any
-			for _, get := range []func() (any, error){
-				func() (any, error) { return s.GetTenant(ctx, tid) },
-				func() (any, error) { return s.GetTenantByCode(ctx, code) },
-				func() (any, error) { return s.GetClient(ctx, cid) },
-				func() (any, error) { return noInc(s.GetUser(ctx, tid, uid)) },
-			} {
-				v, err := get()
-				out = append(out, v, kind(err))
-			}
-			return out, nil
-		}
-	}
 }

@@ -13,6 +13,11 @@
 //
 // Handlers return apierror values (and, for rejected loads, a status listing every problem); grpcserver's
 // interceptor maps them. Nothing secret is logged.
+//
+// Replicas: any number of servers may share one store (etcd). A server keeps nothing another needs: its
+// cache of decrypted grants is trusted only while Run follows the store's watch, which drops a connector's
+// grant at every change any replica makes; a refresh is done by the one server that takes the store's
+// refresh lease for the connector, and the others wait for the change it stores (or the lease's end).
 package server
 
 import (

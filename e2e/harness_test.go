@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +33,56 @@ type suite struct {
 	strictOutbound bool
 	// args are more flags of authsuite serve (e.g. --store memory).
 	args []string
+
+	// revisions is the latest revision each service answered in an Authsuite-Revision response header
+	// (service → n). Every later request of the suite carries them, so the token service answers it only
+	// once it has applied every write the test made before (the revision barrier): tests read their own
+	// writes instead of polling for them.
+	revMu     sync.Mutex
+	revisions map[string]int64
+}
+
+// revisionHeader is the HTTP header of the revision barrier.
+const revisionHeader = "Authsuite-Revision"
+
+// noteRevisions remembers the revisions an answer carried (values "<service>:<n>", comma-separated).
+func (s *suite) noteRevisions(values []string) {
+	s.revMu.Lock()
+	defer s.revMu.Unlock()
+	for _, v := range values {
+		for elem := range strings.SplitSeq(v, ",") {
+			service, num, ok := strings.Cut(strings.TrimSpace(elem), ":")
+			n, err := strconv.ParseInt(num, 10, 64)
+			if !ok || err != nil {
+				s.t.Errorf("malformed %s answer %q", revisionHeader, v)
+				continue
+			}
+			if s.revisions == nil {
+				s.revisions = map[string]int64{}
+			}
+			s.revisions[service] = max(s.revisions[service], n)
+		}
+	}
+}
+
+// revisionValue is the Authsuite-Revision value asking for every remembered revision ("" for none).
+func (s *suite) revisionValue() string {
+	s.revMu.Lock()
+	defer s.revMu.Unlock()
+	parts := make([]string, 0, len(s.revisions))
+	for service, n := range s.revisions {
+		parts = append(parts, service+":"+strconv.FormatInt(n, 10))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+// sync returns once the token service has applied every write the test made so far, for the requests a
+// test does not send through the suite (a browser, an OAuth library): it asks for the discovery document,
+// a token service call, with the remembered revisions.
+func (s *suite) sync() {
+	s.t.Helper()
+	expect(s.t, "read-your-writes barrier", s.call(http.MethodGet, "/.well-known/openid-configuration", "", nil), http.StatusOK)
 }
 
 func startSuite(t testing.TB) *suite {
@@ -61,6 +114,9 @@ func (s *suite) start() {
 	}
 	s.running = running
 	s.base = running.Issuer
+	s.revMu.Lock()
+	s.revisions = nil // a memory store starts its revisions again; a file-backed one is read anew anyway
+	s.revMu.Unlock()
 	// A restart comes back on the same addresses, so the issuer stays the same.
 	s.httpAddr, s.grpcAddr, s.adminAddr = running.HTTPAddr.String(), running.GRPCAddr.String(), running.AdminAddr.String()
 }
@@ -148,13 +204,21 @@ func (s *suite) form(path, body string, basicUser, basicPass string) response {
 	return s.do(req)
 }
 
+// do sends req (with the remembered revisions unless it names its own) and remembers the revisions the
+// answer carries.
 func (s *suite) do(req *http.Request) response {
 	s.t.Helper()
+	if _, own := req.Header[revisionHeader]; !own {
+		if v := s.revisionValue(); v != "" {
+			req.Header.Set(revisionHeader, v)
+		}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	s.noteRevisions(resp.Header.Values(revisionHeader))
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		s.t.Fatal(err)
@@ -191,7 +255,8 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 }
 
 // setupBilling waits for an admin token, then creates tenant "acme" with client "billing" (scope
-// orders.read) and a secret through the admin API, and waits until the token service knows the secret.
+// orders.read) and a secret through the admin API. The suite's later requests carry the revision of these
+// writes, so the token service knows the secret when they reach it.
 func setupBilling(t testing.TB, s *suite, within time.Duration) (admin, tenantID, secret string) {
 	t.Helper()
 	eventually(t, within, "admin token", func() bool {
@@ -206,6 +271,5 @@ func setupBilling(t testing.TB, s *suite, within time.Duration) (admin, tenantID
 		"clientId": "billing", "allowedGrantTypes": []string{"client_credentials"}, "allowedScopes": []string{"orders.read"},
 	}), 201)
 	secret = expect(t, "secret", s.call("POST", "/api/adminapi2/v1/tenants/"+tenantID+"/clients/billing/secrets/", admin, map[string]any{}), 201)["value"].(string)
-	awaitClient(t, s, "billing", secret)
 	return admin, tenantID, secret
 }

@@ -98,12 +98,12 @@ func signinFixtureOn(t testing.TB, s0 *suite) *signinFixture {
 		"clientId": "nopkce", "allowNoPkce": true, "allowedGrantTypes": []string{"authorization_code"},
 		"allowedScopes": []string{"openid"}, "redirectUris": []string{f.callback},
 	})
-	// The token service learns new clients through its change feed: web is known once a bogus code is
-	// refused as invalid_grant rather than the client as invalid_client; nopkce was created last.
+	// The token service learns new clients through its change feed; each request carries the revision of
+	// the writes above (the suite's barrier), so a bogus code is refused (400: invalid_grant, or
+	// unauthorized_client for legacy) rather than the client (401 invalid_client). The browser sends no
+	// barrier: after this the token service has applied the writes.
 	for id, secret := range map[string]string{"web": f.webSecret, "nopkce": f.nopkceSec, "legacy": f.ropcSecret} {
-		eventually(t, 2*time.Second, id+" known", func() bool {
-			return s.form("/connect/token", "grant_type=authorization_code&code=x&redirect_uri=x", id, secret).status == 400
-		})
+		expect(t, id+" known", s.form("/connect/token", "grant_type=authorization_code&code=x&redirect_uri=x", id, secret), 400)
 	}
 	return f
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // tokenAnswer is a token endpoint answer (RFC 6749 §5.1), decoded with its JSON types.
@@ -40,8 +39,8 @@ func (f *signinFixture) legacyTokens(t testing.TB, scope string) tokenAnswer {
 	return decodeToken(t, "password grant", f.tokenForm("legacy", f.ropcSecret, v), 200)
 }
 
-// putLegacy replaces legacy's registration with the fixture's, changed by mod, and waits until probe says
-// the token service applies it.
+// putLegacy replaces legacy's registration with the fixture's, changed by mod, and checks with probe that
+// the token service applies it: probe's requests carry the update's revision (the suite's barrier).
 func (f *signinFixture) putLegacy(t testing.TB, mod func(map[string]any), probe func() bool) {
 	t.Helper()
 	body := map[string]any{
@@ -50,7 +49,9 @@ func (f *signinFixture) putLegacy(t testing.TB, mod func(map[string]any), probe 
 	}
 	mod(body)
 	expect(t, "update legacy", f.s.call("PUT", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/legacy", f.adminToken, body), 200)
-	eventually(t, 5*time.Second, "the token service applies legacy's change", probe)
+	if !probe() {
+		t.Fatal("the token service does not apply legacy's change")
+	}
 }
 
 // scopeRefused probes whether a password grant for scope is now refused as invalid_scope (checked before

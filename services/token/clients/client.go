@@ -1,8 +1,9 @@
 // Package clients keeps the token service's local copy of the registry's OAuth clients: a cache fed by the
 // registry's WatchClients stream (reconnecting with backoff and resyncing after every reconnect), persisted
-// to token.db so that a restart during a registry outage still knows every client, and a recorder that
-// reports secret uses back to the registry in batches. Nothing on the request path calls the network or
-// writes to disk.
+// in the token store so that a restart during a registry outage still knows every client, and a recorder
+// that reports secret uses back to the registry in batches. The cache knows the registry revision it has
+// applied, so a request can wait until a registry write it was told about is visible (Cache.WaitRevision).
+// Nothing on the request path calls the network or writes to disk.
 package clients
 
 import (

@@ -146,3 +146,18 @@ func TestMigrateFromSchema2IndexesSessions(t *testing.T) {
 		t.Fatalf("SessionBySID after migration = %+v, %v", se, err)
 	}
 }
+
+func benchStore(b *testing.B) *bboltstore.Store {
+	s, err := bboltstore.Open(filepath.Join(b.TempDir(), "token.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkRevoke: revocations per second (concurrent ones share commits); compare etcdstore's.
+func BenchmarkRevoke(b *testing.B) { storetest.BenchRevoke(b, benchStore(b)) }
+
+// BenchmarkConsumeCode: code redemptions per second; compare etcdstore's.
+func BenchmarkConsumeCode(b *testing.B) { storetest.BenchConsumeCode(b, benchStore(b)) }

@@ -108,7 +108,11 @@ func Dial(ctx context.Context, o Options) (*clientv3.Client, error) {
 	if _, err := cli.Get(checkCtx, o.Prefix, clientv3.WithKeysOnly()); err != nil {
 		cli.Close()
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("etcd at %s did not answer a linearizable read within %s (--etcd-dial-timeout): is a quorum of members up and reachable?", where, o.DialTimeout)
+			hint := "is a quorum of members up and reachable?"
+			if cfg.TLS != nil {
+				hint = "is a quorum of members up and reachable, and do --etcd-ca-file, --etcd-cert-file and --etcd-key-file match the cluster's TLS?"
+			}
+			return nil, fmt.Errorf("etcd at %s did not answer a linearizable read within %s (--etcd-dial-timeout): %s", where, o.DialTimeout, hint)
 		}
 		return nil, fmt.Errorf("etcd at %s: %w", where, explain(err))
 	}

@@ -63,8 +63,8 @@ func (s *Store) GetClient(ctx context.Context, id string) (c registry.Client, er
 // CreateClient implements registry.Store. A client record left behind by a deleted tenant does not hold its
 // ID: it is replaced.
 func (s *Store) CreateClient(ctx context.Context, c registry.Client) (registry.Client, error) {
-	if c.ID == "" {
-		return registry.Client{}, errEmptyID
+	if badID(c.ID) || hasSep(c.TenantID) {
+		return registry.Client{}, errBadID
 	}
 	err := retry(ctx, func() error {
 		resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(s.tenantKey(c.TenantID)), clientv3.OpGet(s.clientKey(c.ID))).Commit()

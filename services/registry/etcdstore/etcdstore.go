@@ -46,6 +46,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,8 +61,12 @@ import (
 // ErrClosed is returned by Watch when the store is closed.
 var ErrClosed = errors.New("registry etcdstore: store is closed")
 
-// errEmptyID refuses a record without an ID (the validators refuse those before any store sees them).
-var errEmptyID = errors.New("registry etcdstore: empty ID")
+// errBadID refuses a record without an ID or with a NUL byte in it, which would make its keys ambiguous (the
+// validators refuse both before any store sees them).
+var errBadID = errors.New("registry etcdstore: empty ID or NUL byte in an ID")
+
+// badID reports whether one of ids cannot be stored.
+func badID(ids ...string) bool { return slices.Contains(ids, "") || hasSep(ids...) }
 
 // errConflict reports that a compare-and-swap lost to another writer; the operation starts again.
 var errConflict = errors.New("registry etcdstore: concurrent write")

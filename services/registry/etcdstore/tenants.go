@@ -14,8 +14,8 @@ import (
 
 // CreateTenant implements registry.Store. The tenant gets a new generation.
 func (s *Store) CreateTenant(ctx context.Context, t registry.Tenant) (registry.Tenant, error) {
-	if t.ID == "" {
-		return registry.Tenant{}, errEmptyID
+	if badID(t.ID) {
+		return registry.Tenant{}, errBadID
 	}
 	st := tenantToStored(t)
 	st.Gen = newGen()

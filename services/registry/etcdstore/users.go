@@ -167,8 +167,8 @@ func (s *Store) writeUser(ctx context.Context, snap userSnap, old *storedUser, u
 
 // CreateUser implements registry.Store.
 func (s *Store) CreateUser(ctx context.Context, u registry.User) (registry.User, error) {
-	if u.ID == "" {
-		return registry.User{}, errEmptyID
+	if badID(u.ID) || hasSep(u.TenantID) {
+		return registry.User{}, errBadID
 	}
 	u.Incarnation = registry.NewIncarnation()
 	err := retry(ctx, func() error {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -91,7 +92,9 @@ func testLargeSeedAndTenantDelete(t *testing.T, s registry.Store) {
 			}
 		}
 	})
+	start := time.Now()
 	done, err := s.Seed(ctx, tenants, clients, users)
+	t.Logf("Seed of %d clients and %d users: %v", len(clients), len(users), time.Since(start))
 	stop.Store(true)
 	wg.Wait()
 	if err != nil || !done {
@@ -108,10 +111,12 @@ func testLargeSeedAndTenantDelete(t *testing.T, s registry.Store) {
 		t.Fatalf("all clients after seed: %d", n)
 	}
 
+	start = time.Now()
 	deleted, err := s.DeleteTenant(ctx, "big")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("DeleteTenant of %d clients and 50 users: %v", len(deleted), time.Since(start))
 	slices.Sort(deleted)
 	if !slices.Equal(deleted, big) {
 		t.Fatalf("DeleteTenant reported %d clients, want exactly the %d of the tenant", len(deleted), len(big))

@@ -114,7 +114,13 @@ func (e *env) replica(mod ...func(*Deps)) *env {
 	if e.shared == nil {
 		e.t.Fatal("replica of an env without a shared store")
 	}
-	r := &env{t: e.t, kr: e.kr, cred: e.cred, reg: e.reg, regAddr: e.regAddr, regStop: e.regStop, shared: e.shared, clock: e.clock}
+	return e.replicaOn(e.shared, mod...)
+}
+
+// replicaOn is replica on st, another store value over the same data (another etcd client, say).
+func (e *env) replicaOn(st token.Store, mod ...func(*Deps)) *env {
+	e.t.Helper()
+	r := &env{t: e.t, kr: e.kr, cred: e.cred, reg: e.reg, regAddr: e.regAddr, regStop: e.regStop, shared: st, clock: e.clock}
 	r.start(mod...)
 	return r
 }

@@ -20,6 +20,7 @@ import (
 // located is a connector as read: its record, key and revisions.
 type located struct {
 	sc     storedConnector
+	raw    []byte // the record as stored
 	key    string
 	mod    int64 // mod revision of the record
 	create int64 // create revision: the incarnation
@@ -47,7 +48,7 @@ func (s *Store) locate(ctx context.Context, id string) (located, error) {
 		}
 		pk := k.(provider.ProviderKey)
 		key := s.connKey(pk, id)
-		both, err := s.txn(ctx, nil, clientv3.OpGet(s.idKey(id)), clientv3.OpGet(key))
+		both, err := s.read(ctx, clientv3.OpGet(s.idKey(id)), clientv3.OpGet(key))
 		if err != nil {
 			return located{}, err
 		}
@@ -69,7 +70,7 @@ func (s *Store) locate(ctx context.Context, id string) (located, error) {
 
 func locatedFrom(key string, kv *mvccpb.KeyValue) (located, error) {
 	sc, err := decodeConnector(kv.Value)
-	return located{sc: sc, key: key, mod: kv.ModRevision, create: kv.CreateRevision}, err
+	return located{sc: sc, raw: kv.Value, key: key, mod: kv.ModRevision, create: kv.CreateRevision}, err
 }
 
 // useOps keeps the u/ entry of a connector in step when its record goes from was to now.
@@ -106,8 +107,9 @@ func (s *Store) CreateConnector(ctx context.Context, c provider.Connector, st pr
 	if len(st.Hash) > 0 && recErr == nil {
 		state, recErr = encodeJSON("state", storedState{ConnectorID: c.ID, SealedVerifier: st.SealedVerifier, Expiry: st.Expiry.UTC()})
 	}
+	start := time.Now()
 	for {
-		resp, err := s.txn(ctx, nil, clientv3.OpGet(s.providersKey()), clientv3.OpGet(s.idKey(c.ID)))
+		resp, err := s.read(ctx, clientv3.OpGet(s.providersKey()), clientv3.OpGet(s.idKey(c.ID)))
 		if err != nil {
 			return err
 		}
@@ -147,8 +149,20 @@ func (s *Store) CreateConnector(ctx context.Context, c provider.Connector, st pr
 		if state != "" {
 			ops = append(ops, clientv3.OpPut(s.stateKey(st.Hash), state))
 		}
-		done, err := s.txn(ctx, cmps, ops...)
+		done, err := s.attempt(ctx, cmps, ops...)
 		if err != nil {
+			// The outcome is unknown: our record there means it took effect (no other writer makes the
+			// same bytes); none means it did not, and we try again.
+			if !s.mayRetry(ctx, start) {
+				return err
+			}
+			now, gerr := s.get(ctx, s.connKey(c.Provider, c.ID))
+			switch {
+			case gerr == nil && len(now.Kvs) > 0 && string(now.Kvs[0].Value) == rec:
+				return nil
+			case gerr == nil && len(now.Kvs) == 0:
+				continue
+			}
 			return err
 		}
 		if done.Succeeded {
@@ -219,6 +233,7 @@ func (s *Store) update(ctx context.Context, id string, next func(storedConnector
 	if err := s.check(ctx); err != nil {
 		return storedConnector{}, err
 	}
+	start := time.Now()
 	for {
 		l, err := s.locate(ctx, id)
 		if err != nil {
@@ -233,8 +248,20 @@ func (s *Store) update(ctx context.Context, id string, next func(storedConnector
 			return storedConnector{}, err
 		}
 		ops := append([]clientv3.Op{clientv3.OpPut(l.key, rec)}, s.useOps(l.sc, nc, true)...)
-		resp, err := s.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(l.key), "=", l.mod)}, ops...)
+		resp, err := s.attempt(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(l.key), "=", l.mod)}, ops...)
 		if err != nil {
+			// The outcome is unknown: the record tells. Ours (changed, and to what we wrote) means it
+			// took effect; unchanged means it did not, and we try again; anything else cannot be told.
+			if !s.mayRetry(ctx, start) {
+				return storedConnector{}, err
+			}
+			now, lerr := s.locate(ctx, id)
+			switch {
+			case lerr == nil && now.mod != l.mod && string(now.raw) == rec:
+				return nc, nil
+			case lerr == nil && now.mod == l.mod:
+				continue
+			}
 			return storedConnector{}, err
 		}
 		if resp.Succeeded {

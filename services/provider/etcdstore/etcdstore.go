@@ -47,10 +47,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/changelog"
@@ -151,6 +154,48 @@ func (s *Store) txn(ctx context.Context, cmps []clientv3.Cmp, then ...clientv3.O
 	}
 	s.seen(resp.Header.Revision)
 	return resp, nil
+}
+
+// read runs read-only operations at one revision (a transaction without comparisons). etcd's client does
+// not resend a transaction whose connection broke, but a read may be resent safely: read does, through
+// another member, for up to retryFor.
+func (s *Store) read(ctx context.Context, ops ...clientv3.Op) (*clientv3.TxnResponse, error) {
+	start := time.Now()
+	for {
+		resp, err := s.txn(ctx, nil, ops...)
+		if err == nil || status.Code(errors.Unwrap(err)) != codes.Unavailable || !s.mayRetry(ctx, start) {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(readPause):
+		}
+	}
+}
+
+// readPause is how long read waits before it resends a read whose connection broke.
+const readPause = 50 * time.Millisecond
+
+// attemptTimeout bounds one write attempt of the calls that can tell afterwards whether a lost attempt
+// took effect (a commit takes milliseconds, an election about a second; etcd itself gives up after seven
+// seconds); retryFor bounds how long such a call keeps trying.
+const (
+	attemptTimeout = 2 * time.Second
+	retryFor       = 10 * time.Second
+)
+
+// attempt is txn bounded by attemptTimeout. An error means the outcome is unknown: the write may or may
+// not have taken effect.
+func (s *Store) attempt(ctx context.Context, cmps []clientv3.Cmp, then ...clientv3.Op) (*clientv3.TxnResponse, error) {
+	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	return s.txn(actx, cmps, then...)
+}
+
+// mayRetry reports whether a call that started at start may look at a failed attempt and try again.
+func (s *Store) mayRetry(ctx context.Context, start time.Time) bool {
+	return ctx.Err() == nil && !s.closed.Load() && time.Since(start) < retryFor
 }
 
 func (s *Store) get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {

@@ -31,7 +31,7 @@ func TestMemberKilledMidLoad(t *testing.T) {
 	var mu sync.Mutex
 	var acked []string
 	var killed bool
-	ackedAfter := 0
+	ackedAfter, failed := 0, 0
 	reached := make(chan struct{}) // closed when `before` writes were acknowledged
 	done := make(chan struct{})    // closed when `after` more were acknowledged after the kill
 	var closeReached, closeDone sync.Once
@@ -56,7 +56,11 @@ func TestMemberKilledMidLoad(t *testing.T) {
 				}
 				cancel()
 				if err != nil {
-					continue // outcome unknown (the member died under it): not acknowledged
+					mu.Lock()
+					failed++
+					mu.Unlock()
+					t.Logf("%s: %v", id, err)
+					continue // not acknowledged
 				}
 				mu.Lock()
 				acked = append(acked, id)
@@ -90,7 +94,7 @@ func TestMemberKilledMidLoad(t *testing.T) {
 			t.Fatalf("acknowledged connector %s: %+v, %v", id, got, err)
 		}
 	}
-	t.Logf("%d acknowledged writes, %d after the kill, none lost", len(acked), ackedAfter)
+	t.Logf("%d acknowledged writes, %d after the kill, none lost; %d failed", len(acked), ackedAfter, failed)
 }
 
 // BenchmarkClaimRefresh: one lease claim and its release on a 3-member cluster (two compare-and-swaps).

@@ -96,7 +96,7 @@ func (s *Store) countUsers(ctx context.Context, rev int64, keys []provider.Provi
 		for i, k := range chunk {
 			ops[i] = clientv3.OpGet(s.usePrefix(k), clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithRev(rev))
 		}
-		resp, err := s.txn(ctx, nil, ops...)
+		resp, err := s.read(ctx, ops...)
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +176,7 @@ func (s *Store) GetProvider(ctx context.Context, k provider.ProviderKey) (provid
 	if err := s.check(ctx); err != nil {
 		return provider.Provider{}, err
 	}
-	resp, err := s.txn(ctx, nil, clientv3.OpGet(s.providersKey()),
+	resp, err := s.read(ctx, clientv3.OpGet(s.providersKey()),
 		clientv3.OpGet(s.usePrefix(k), clientv3.WithPrefix(), clientv3.WithCountOnly()))
 	if err != nil {
 		return provider.Provider{}, err
@@ -224,7 +224,7 @@ func (s *Store) DeleteProvider(ctx context.Context, k provider.ProviderKey) erro
 		return err
 	}
 	for {
-		resp, err := s.txn(ctx, nil, clientv3.OpGet(s.providersKey()),
+		resp, err := s.read(ctx, clientv3.OpGet(s.providersKey()),
 			clientv3.OpGet(s.usePrefix(k), clientv3.WithPrefix(), clientv3.WithCountOnly()),
 			clientv3.OpGet(s.connPrefix(k), clientv3.WithPrefix(), clientv3.WithKeysOnly()))
 		if err != nil {

@@ -25,15 +25,20 @@ type grantCache struct {
 	following bool
 	gen       uint64
 	grants    map[string]provider.Grant
-	// signals holds, per connector someone waits on, a channel closed at that connector's next change (or
-	// at the next drop of everything).
-	signals map[string]chan struct{}
+	// signals holds, per connector someone may wait on, a channel closed at that connector's next change
+	// (or at the next drop of everything), and how many hold it.
+	signals map[string]*signal
 	applied int64         // the revision of the last batch applied while following
 	advance chan struct{} // closed and replaced whenever applied moves or following changes
 }
 
 func newGrantCache() *grantCache {
-	return &grantCache{grants: map[string]provider.Grant{}, signals: map[string]chan struct{}{}, advance: make(chan struct{})}
+	return &grantCache{grants: map[string]provider.Grant{}, signals: map[string]*signal{}, advance: make(chan struct{})}
+}
+
+type signal struct {
+	ch      chan struct{}
+	holders int
 }
 
 // generation returns the generation to pass to put after reading the store.
@@ -70,8 +75,8 @@ func (c *grantCache) drop(id string) {
 func (c *grantCache) dropLocked(id string) {
 	delete(c.grants, id)
 	c.gen++
-	if ch, ok := c.signals[id]; ok {
-		close(ch)
+	if sig, ok := c.signals[id]; ok {
+		close(sig.ch)
 		delete(c.signals, id)
 	}
 }
@@ -81,12 +86,7 @@ func (c *grantCache) dropLocked(id string) {
 func (c *grantCache) reset(following bool, applied int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	clear(c.grants)
-	c.gen++
-	for id, ch := range c.signals {
-		close(ch)
-		delete(c.signals, id)
-	}
+	c.dropAllLocked()
 	c.following = following
 	c.applied = applied
 	c.moved()
@@ -97,17 +97,35 @@ func (c *grantCache) moved() {
 	c.advance = make(chan struct{})
 }
 
-// changed returns a channel closed at the next change of id the cache applies, and whether the cache is
-// followed (when it is not, no change will ever close the channel).
-func (c *grantCache) changed(id string) (<-chan struct{}, bool) {
+// dropAllLocked forgets every grant and wakes every waiter.
+func (c *grantCache) dropAllLocked() {
+	clear(c.grants)
+	c.gen++
+	for id, sig := range c.signals {
+		close(sig.ch)
+		delete(c.signals, id)
+	}
+}
+
+// changed returns a channel closed at the next change of id the cache applies, whether the cache is
+// followed (when it is not, no change will ever close the channel), and done, to call once the channel is
+// no longer needed (so the cache keeps nothing for connectors nobody waits on).
+func (c *grantCache) changed(id string) (ch <-chan struct{}, following bool, done func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch, ok := c.signals[id]
+	sig, ok := c.signals[id]
 	if !ok {
-		ch = make(chan struct{})
-		c.signals[id] = ch
+		sig = &signal{ch: make(chan struct{})}
+		c.signals[id] = sig
 	}
-	return ch, c.following
+	sig.holders++
+	return sig.ch, c.following, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if sig.holders--; sig.holders == 0 && c.signals[id] == sig {
+			delete(c.signals, id)
+		}
+	}
 }
 
 // apply drops what one committed batch of the store changed and records its revision.
@@ -121,12 +139,7 @@ func (c *grantCache) apply(b changelog.Batch[provider.Change]) {
 		case ch.DeletedConnector != "":
 			c.dropLocked(ch.DeletedConnector)
 		case ch.Provider != nil:
-			clear(c.grants)
-			c.gen++
-			for id, s := range c.signals {
-				close(s)
-				delete(c.signals, id)
-			}
+			c.dropAllLocked()
 		}
 	}
 	if b.Revision > c.applied {

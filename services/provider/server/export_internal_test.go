@@ -12,3 +12,10 @@ func (s *Server) LeaseWaits() uint64 { return s.waits.Load() }
 
 // Cached reports whether the server holds a cached grant for connector id.
 func (s *Server) Cached(id string) bool { _, ok := s.cache.get(id); return ok }
+
+// Signals is how many connectors the server keeps a change signal for.
+func (s *Server) Signals() int {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	return len(s.cache.signals)
+}

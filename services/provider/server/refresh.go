@@ -52,46 +52,57 @@ var errRetry = errors.New("connector grant changed during the refresh")
 // when it expired; see accessToken. ctx ends when no caller waits any more.
 func (s *Server) currentGrant(ctx context.Context, id string) (provider.Grant, error) {
 	for {
-		gen := s.cache.generation()
-		changed, following := s.cache.changed(id) // before the read: a change after it closes changed
-		con, err := s.store.GetConnector(ctx, id)
-		if err != nil {
-			return provider.Grant{}, err
-		}
-		g, err := s.activeGrant(con)
-		if err != nil {
-			return provider.Grant{}, err
-		}
-		if s.fresh(g) {
-			s.cache.put(id, gen, g)
-			return g, nil
-		}
-		if g.RefreshToken == "" {
-			return provider.Grant{}, apierror.FailedPrecondition("the access token of connector %s expired and the provider issued no refresh token; authorize it again", id)
-		}
-		holder := s.instance + "/" + strconv.FormatUint(s.claims.Add(1), 10)
-		now := s.now()
-		won, cur, err := s.store.ClaimRefresh(ctx, id, holder, now, now.Add(s.lease))
-		if err != nil {
-			return provider.Grant{}, err
-		}
-		if won {
-			// The refresh runs to its end even if every caller leaves: a provider that rotated the
-			// refresh token must not have its answer dropped.
-			g, err := s.refreshHeld(context.WithoutCancel(ctx), cur, holder)
-			if errors.Is(err, errRetry) {
-				continue
-			}
+		g, again, err := s.grantRound(ctx, id)
+		if !again {
 			return g, err
 		}
-		if cur.Status != provider.StatusActive || !bytes.Equal(cur.SealedGrant, con.SealedGrant) {
-			continue // changed since the read: look again
-		}
-		s.waits.Add(1)
-		if err := s.awaitRefresh(ctx, changed, following, cur.RefreshUntil); err != nil {
-			return provider.Grant{}, err
-		}
 	}
+}
+
+// grantRound looks at id's stored grant once: it answers it when fresh, refreshes it when this server
+// takes the refresh lease, and otherwise waits for the holder's refresh (or its lease's end) and asks to
+// look again (again). It also asks to look again when the connector changed between the read and the claim.
+func (s *Server) grantRound(ctx context.Context, id string) (g provider.Grant, again bool, err error) {
+	gen := s.cache.generation()
+	changed, following, done := s.cache.changed(id) // before the read: a change after it closes changed
+	defer done()
+	con, err := s.store.GetConnector(ctx, id)
+	if err != nil {
+		return provider.Grant{}, false, err
+	}
+	if g, err = s.activeGrant(con); err != nil {
+		return provider.Grant{}, false, err
+	}
+	if s.fresh(g) {
+		s.cache.put(id, gen, g)
+		return g, false, nil
+	}
+	if g.RefreshToken == "" {
+		return provider.Grant{}, false, apierror.FailedPrecondition("the access token of connector %s expired and the provider issued no refresh token; authorize it again", id)
+	}
+	holder := s.instance + "/" + strconv.FormatUint(s.claims.Add(1), 10)
+	now := s.now()
+	won, cur, err := s.store.ClaimRefresh(ctx, id, holder, now, now.Add(s.lease))
+	if err != nil {
+		return provider.Grant{}, false, err
+	}
+	if won {
+		// The refresh runs to its end even if every caller leaves: a provider that rotated the refresh
+		// token must not have its answer dropped.
+		g, err := s.refreshHeld(context.WithoutCancel(ctx), cur, holder)
+		if errors.Is(err, errRetry) {
+			return provider.Grant{}, true, nil
+		}
+		return g, false, err
+	}
+	if cur.Status != provider.StatusActive || !bytes.Equal(cur.SealedGrant, con.SealedGrant) {
+		return provider.Grant{}, true, nil // changed since the read: look again
+	}
+	s.waits.Add(1)
+	if err := s.awaitRefresh(ctx, changed, following, cur.RefreshUntil); err != nil {
+		return provider.Grant{}, false, err
+	}
+	return provider.Grant{}, true, nil
 }
 
 // activeGrant opens an active connector's grant; FAILED_PRECONDITION when it has none.

@@ -144,6 +144,9 @@ func TestReplicasRefreshOnce(t *testing.T) {
 			if last > 10*time.Second { // well below the 30 s lease: woken by the change, not the lease's end
 				t.Fatalf("the waiting replica answered %v after the refresh", last)
 			}
+			if ra.srv.Signals()+rb.srv.Signals() != 0 {
+				t.Fatalf("change signals kept after every caller left: %d, %d", ra.srv.Signals(), rb.srv.Signals())
+			}
 			t.Logf("%d callers, 1 refresh; the waiting replica answered all its callers %v after the provider answered", n, last)
 		})
 	}

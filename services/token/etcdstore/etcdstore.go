@@ -185,9 +185,38 @@ func retry(ctx context.Context, attempt func() (done bool, err error)) error {
 	}
 }
 
-// expKey encodes an expiry so that keys sort as expiries do (whole seconds, any sign).
+// expKey encodes an expiry so that keys sort as expiries do (whole seconds, any sign): 16 lower-case hex
+// digits of the Unix seconds with the sign bit flipped.
 func expKey(t time.Time) string {
 	return fmt.Sprintf("%016x", uint64(t.Unix())^(1<<63))
+}
+
+// parseExpKey reverses expKey; false for anything expKey does not make.
+func parseExpKey(k []byte) (int64, bool) {
+	if len(k) != 16 {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range k {
+		switch {
+		case '0' <= c && c <= '9':
+			u = u<<4 | uint64(c-'0')
+		case 'a' <= c && c <= 'f':
+			u = u<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return int64(u ^ (1 << 63)), true
+}
+
+// parseRevocationEntry reads an entry of the revocations' expiry index (after its prefix): <exp>/<jti>.
+func parseRevocationEntry(entry []byte) (exp int64, jti string, ok bool) {
+	if len(entry) < 18 || entry[16] != '/' || len(entry)-17 > maxJTI {
+		return 0, "", false
+	}
+	exp, ok = parseExpKey(entry[:16])
+	return exp, string(entry[17:]), ok
 }
 
 // expiry is an expiry as stored: whole Unix seconds.
@@ -396,11 +425,8 @@ func (s *Store) SweepRevocations(ctx context.Context, t time.Time) (int, error) 
 	}
 	pre := s.p + "x/r/"
 	return s.sweepIndex(ctx, pre, expKey(t), func(entry []byte) (string, bool) {
-		// entry is <exp>/<jti>
-		if len(entry) < 18 || entry[16] != '/' {
-			return "", false
-		}
-		return s.p + "w/r/" + string(entry[17:]), true
+		_, jti, ok := parseRevocationEntry(entry)
+		return s.p + "w/r/" + jti, ok
 	}, func(kv *mvccpb.KeyValue) bool {
 		exp, ok := decodeExpiry(kv.Value)
 		return !ok || exp.Before(t)

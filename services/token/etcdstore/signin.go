@@ -28,10 +28,34 @@ const (
 func (s *Store) recKey(kind string, key []byte) string { return s.p + "s/" + kind + "/" + string(key) }
 
 func (s *Store) idxKey(kind string, key []byte, exp time.Time) string {
-	return s.p + "x/s/" + expKey(exp) + "/" + kind + "/" + string(key)
+	return s.p + "x/s/" + signInEntry(kind, key, exp)
 }
 
 func (s *Store) sidKey(sid string) string { return s.p + "s/sid/" + sid }
+
+// signInEntry is an entry of the sign-in records' expiry index after its prefix: <exp>/<kind>/<key>.
+func signInEntry(kind string, key []byte, exp time.Time) string {
+	return expKey(exp) + "/" + kind + "/" + string(key)
+}
+
+// parseSignInEntry reverses signInEntry; false for an entry it does not make (a malformed expiry, an
+// unknown kind, an invalid key).
+func parseSignInEntry(entry []byte) (exp int64, kind string, key []byte, ok bool) {
+	if len(entry) < 16+1+2+1 || entry[16] != '/' || entry[19] != '/' {
+		return 0, "", nil, false
+	}
+	exp, ok = parseExpKey(entry[:16])
+	kind, key = string(entry[17:19]), entry[20:]
+	switch kind {
+	case kindInteraction, kindSession, kindCode, kindRefresh, kindConsent, kindFailures:
+	default:
+		return 0, "", nil, false
+	}
+	if !ok || token.ValidKey(key) != nil {
+		return 0, "", nil, false
+	}
+	return exp, kind, key, true
+}
 
 // putOps stores rec under kind/key with its expiry index entry.
 func (s *Store) putOps(kind string, key []byte, exp time.Time, rec any) ([]clientv3.Op, error) {
@@ -575,11 +599,8 @@ func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 	}
 	sessions := s.p + "s/" + kindSession + "/"
 	return s.sweepIndex(ctx, s.p+"x/s/", expKey(t), func(entry []byte) (string, bool) {
-		// entry is <exp>/<kind>/<key>
-		if len(entry) < 16+1+2+1+1 || entry[16] != '/' || entry[19] != '/' {
-			return "", false
-		}
-		return s.p + "s/" + string(entry[17:19]) + "/" + string(entry[20:]), true
+		_, kind, key, ok := parseSignInEntry(entry)
+		return s.recKey(kind, key), ok
 	}, func(kv *mvccpb.KeyValue) bool {
 		exp, ok := expiryOf(kv.Value)
 		return !ok || exp.Before(t)

@@ -83,7 +83,19 @@ func TestEtcdKeyring(t *testing.T) {
 		t.Fatalf("a second suite under its own prefix: %v", err)
 	}
 
-	// A rotation: NEW,OLD starts and records NEW; afterwards OLD alone is refused, NEW,OLD still starts.
+	// The first rolling restart of a rotation, OLD,NEW: the old key still seals, nothing is recorded, OLD
+	// alone still starts.
+	if _, err := openEtcdKeyring(ctx, cfgWith(oldKey+","+newKey), cli); err != nil {
+		t.Fatalf("OLD,NEW: %v", err)
+	}
+	if rec, after := record(); !slices.Equal(rec.Keys, []string{id(oldKey)}) || after != rev {
+		t.Fatalf("OLD,NEW changed the record to %v", rec.Keys)
+	}
+	if _, err := openEtcdKeyring(ctx, cfgWith(oldKey), cli); err != nil {
+		t.Fatalf("OLD after OLD,NEW: %v", err)
+	}
+
+	// The second, NEW,OLD: starts and records NEW; afterwards OLD alone is refused, NEW,OLD still starts.
 	if _, err := openEtcdKeyring(ctx, cfgWith(newKey+","+oldKey), cli); err != nil {
 		t.Fatalf("rotation: %v", err)
 	}

@@ -314,3 +314,43 @@ func TestWatchAcrossMemberKill(t *testing.T) {
 	<-watchDone
 	t.Logf("%d creates seen in order; the watch was resumed %d times", len(acked), restarts.Load()-1)
 }
+
+// TestWatchCompacted: after etcd compacts its history, a watch from before the compaction revision answers
+// changelog.ErrCompacted (from the start as from a later revision), and one from the compaction revision on
+// replays what followed.
+func TestWatchCompacted(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	ctx := context.Background()
+	cli := c.Client(t)
+	s := open(t, c)
+	if _, err := s.CreateTenant(ctx, registry.Tenant{ID: "a", Code: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	old := s.Revision()
+	if _, err := s.CreateClient(ctx, registry.Client{ID: "c1", TenantID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	compacted := s.Revision()
+	if _, err := cli.Compact(ctx, compacted); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateClient(ctx, registry.Client{ID: "c2", TenantID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	never := func(changelog.Batch[registry.Change]) error { return errors.New("delivered from compacted history") }
+	for _, from := range []int64{0, old} {
+		if err := s.Watch(ctx, from, never); !errors.Is(err, changelog.ErrCompacted) {
+			t.Fatalf("Watch from %d after compaction at %d: %v, want ErrCompacted", from, compacted, err)
+		}
+	}
+	stop := errors.New("stop")
+	err := s.Watch(ctx, compacted, func(b changelog.Batch[registry.Change]) error {
+		if len(b.Changes) != 1 || b.Changes[0].Client == nil || b.Changes[0].Client.ID != "c2" {
+			t.Errorf("first batch after the compaction revision: %+v", b)
+		}
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("Watch from the compaction revision: %v", err)
+	}
+}

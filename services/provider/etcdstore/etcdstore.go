@@ -32,6 +32,15 @@
 //     connector compared with what was read: every connector's change is atomic, the call is not (see
 //     provider.Store).
 //
+// # Failures
+//
+// A member's death (kill -9) costs no acknowledged write: each write returns once a quorum has it. Reads
+// broken by the dead connection are resent through another member. A compare-and-swap write whose answer
+// was lost (CreateConnector, UpdateConnector, ClaimRefresh, ReleaseRefresh) is given up after
+// attemptTimeout and judged from the record: ours means done, unchanged means sent again, for up to
+// retryFor; anything else is reported as the error it was. Other writes report a lost answer as an error,
+// the outcome unknown.
+//
 // # Revisions and watch
 //
 // Revisions are etcd's (global to the cluster, shared with every other store on it). Watch is an etcd

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/internal/grpctest"
 	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/memstore"
@@ -291,4 +294,61 @@ func (g *gatedKeys) Keys(ctx context.Context) ([]token.SigningKey, error) {
 		}
 	}
 	return keys, err
+}
+
+// stalledWatch is a store whose first Watch waits for release and then finds the history compacted up to
+// the store's revision at that moment, as when a replica's watch falls too far behind: every watch from
+// an earlier revision fails.
+type stalledWatch struct {
+	token.Store
+	once      sync.Once
+	stalled   chan struct{} // closed when the first Watch is waiting
+	release   chan struct{}
+	compacted atomic.Int64
+}
+
+func (s *stalledWatch) Watch(ctx context.Context, from int64, fn func(changelog.Batch[token.Change]) error) error {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.stalled)
+		select {
+		case <-s.release:
+			s.compacted.Store(s.Store.Revision())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if from < s.compacted.Load() {
+		return fmt.Errorf("watch from %d: %w", from, changelog.ErrCompacted)
+	}
+	return s.Store.Watch(ctx, from, fn)
+}
+
+// TestReplicaCatchesUpAfterCompaction: a replica whose watch lost the history it needs reads the
+// revocations and keys again and follows the store from there: what was revoked meanwhile is refused.
+func TestReplicaCatchesUpAfterCompaction(t *testing.T) {
+	st := memstore.New()
+	a := newEnvOn(t, st)
+	stalled := &stalledWatch{Store: st, stalled: make(chan struct{}), release: make(chan struct{})}
+	b := a.replicaOn(stalled)
+	<-stalled.stalled
+	tok := a.mustToken("svc", svcSecret, "")
+	_, n := answeredTokenRevision(t, a.revokeAnswering(tok))
+	if _, err := b.check(tok); err != nil {
+		t.Fatalf("the stalled replica refused the token before it could know: %v", err)
+	}
+	close(stalled.release)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.srv.applied.wait(ctx, n); err != nil {
+		t.Fatalf("the replica did not catch up after the compaction (applied %d, want %d)", b.srv.applied.get(), n)
+	}
+	_, err := b.check(tok)
+	wantOAuth(t, err, apierror.InvalidToken, 400)
+	// And it follows the store again.
+	tok2 := a.mustToken("svc", svcSecret, "")
+	rev, _ := answeredTokenRevision(t, a.revokeAnswering(tok2))
+	_, err = b.simple.CheckToken(atRevisions(context.Background(), rev), &tokenv1.CheckTokenRequest{Token: tok2})
+	wantOAuth(t, err, apierror.InvalidToken, 400)
 }

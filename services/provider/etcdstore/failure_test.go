@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/internal/etcdtest"
 	"github.com/authsuite/authsuite/services/provider"
 	"github.com/authsuite/authsuite/services/provider/etcdstore"
@@ -144,5 +145,53 @@ func BenchmarkGetConnector(b *testing.B) {
 		if _, err := s.GetConnector(ctx, "c1"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWatchSurvivesMemberKill: a watch through a client of every member goes on delivering, in order and
+// without a gap, while each member in turn is killed and restarted.
+func TestWatchSurvivesMemberKill(t *testing.T) {
+	ctx := context.Background()
+	c := etcdtest.Start(t, 3)
+	w, err := etcdstore.Open(ctx, c.Client(t), "/watch/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := etcdstore.Open(ctx, c.Client(t), "/watch/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan string, 64)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go w.Watch(wctx, w.Revision(), func(b changelog.Batch[provider.Change]) error {
+		for _, ch := range b.Changes {
+			if ch.Provider != nil {
+				seen <- ch.Provider.Name
+			}
+		}
+		return nil
+	})
+	for i := range 3 {
+		c.Kill(i)
+		name := fmt.Sprint("after-kill-", i)
+		wrote := false
+		for attempt := 0; attempt < 5 && !wrote; attempt++ { // a write during the election may fail
+			wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+			wrote = s.PutProviders(wctx, []provider.Provider{{ProviderKey: provider.ProviderKey{Type: "t", Name: name}, UpdateTime: t0}}) == nil
+			wcancel()
+		}
+		if !wrote {
+			t.Fatalf("no write went through with member %d killed", i)
+		}
+		select {
+		case got := <-seen:
+			if got != name {
+				t.Fatalf("watch delivered %q, want %q", got, name)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("the watch delivered nothing with member %d killed", i)
+		}
+		c.Restart(i)
 	}
 }

@@ -140,3 +140,44 @@ func TestUpdateRunsAgainAfterLostRace(t *testing.T) {
 		t.Fatalf("stored %+v", stored)
 	}
 }
+
+// BenchmarkWatchLatency: from a connector update through one store value to its change at another's
+// watch, on a 3-member cluster (the values talk to different members).
+func BenchmarkWatchLatency(b *testing.B) {
+	ctx := context.Background()
+	c := etcdtest.Start(b, 3)
+	w, err := etcdstore.Open(ctx, c.ClientAt(b, 0), "/bench/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := etcdstore.Open(ctx, c.ClientAt(b, 1), "/bench/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	k := provider.ProviderKey{Type: "github", Name: "GitHub"}
+	if err := s.PutProviders(ctx, []provider.Provider{{ProviderKey: k, UpdateTime: t0}}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.CreateConnector(ctx, provider.Connector{ID: "c1", Provider: k, Status: provider.StatusActive, CreateTime: t0, UpdateTime: t0}, provider.AuthState{}); err != nil {
+		b.Fatal(err)
+	}
+	seen := make(chan struct{}, 1)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go w.Watch(wctx, s.Revision(), func(batch changelog.Batch[provider.Change]) error {
+		if len(batch.Changes) > 0 {
+			seen <- struct{}{}
+		}
+		return nil
+	})
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.UpdateConnector(ctx, "c1", func(c provider.Connector) (provider.Connector, error) {
+			c.Failure = fmt.Sprint(time.Now().UnixNano())
+			return c, nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		<-seen
+	}
+}

@@ -16,8 +16,8 @@ import (
 
 // thirdParty is a third-party OAuth provider on loopback: /authorize sends the browser back with a code,
 // /token exchanges it for an access token that is already too close to expiry to be used (expires_in 1, so
-// every use refreshes) and answers refreshes with an hour-long one, counting them; while held, refresh answers
-// wait for release.
+// every use refreshes) and answers refreshes with an hour-long one, counting every refresh request; while held,
+// refresh answers wait for release.
 type thirdParty struct {
 	*httptest.Server
 	mu        sync.Mutex
@@ -61,19 +61,19 @@ func newThirdParty(t testing.TB) *thirdParty {
 			delete(p.codes, r.PostForm.Get("code"))
 			expiresIn = 1
 		case "refresh_token":
-			if !p.refresh[r.PostForm.Get("refresh_token")] {
-				p.mu.Unlock()
-				tokenError(w, "invalid_grant")
-				return
-			}
-			delete(p.refresh, r.PostForm.Get("refresh_token"))
-			p.refreshes.Add(1)
+			p.refreshes.Add(1) // every refresh request counts, a replay of a spent refresh token too
 			p.firstOnce.Do(func() { close(p.first) })
 			if rel := p.release; rel != nil {
 				p.mu.Unlock()
 				<-rel
 				p.mu.Lock()
 			}
+			if !p.refresh[r.PostForm.Get("refresh_token")] {
+				p.mu.Unlock()
+				tokenError(w, "invalid_grant")
+				return
+			}
+			delete(p.refresh, r.PostForm.Get("refresh_token"))
 		default:
 			p.mu.Unlock()
 			tokenError(w, "unsupported_grant_type")

@@ -59,6 +59,17 @@ func pair(t *testing.T, b backend, lease time.Duration) (up *upstream, ra, rb *e
 	return up, ra, rb, id
 }
 
+// caughtUp waits until e has applied every change st has acknowledged (a replica's watch lags the
+// writes a little; a grant read while older changes are still being applied is not cached).
+func (e *env) caughtUp(t *testing.T, st provider.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.srv.WaitApplied(ctx, st.Revision()); err != nil {
+		t.Fatalf("replica did not apply revision %d: %v", st.Revision(), err)
+	}
+}
+
 // accessToken asks e for connector id's access token.
 func (e *env) accessToken(ctx context.Context, id string) (string, error) {
 	r, err := e.internal.GetAccessToken(ctx, &providerv1.GetAccessTokenRequest{ConnectorId: id})
@@ -159,6 +170,7 @@ func TestReplicaForgetsChangedGrant(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			up, ra, rb, id := pair(t, b, 0)
 			bobs, _ := ra.authorize(t, "bob", `{"connectorType": "odata", "oauthProvider": "OData", "kind": "named"}`)
+			rb.caughtUp(t, ra.store)
 			for _, c := range []string{id, bobs} {
 				if _, err := rb.accessToken(as(""), c); err != nil || !rb.srv.Cached(c) {
 					t.Fatalf("connector %s at the second replica: %v, cached %v", c, err, rb.srv.Cached(c))
@@ -368,6 +380,7 @@ func TestCompactedWatchDropsCache(t *testing.T) {
 	ra, rb := up.serve(t, st, 0), up.serve(t, bw, 0)
 	ra.mustLoad(t, ra.odataConfig("OData"))
 	id, _ := ra.authorize(t, "alice", `{"connectorType": "odata", "oauthProvider": "OData", "kind": "named"}`)
+	rb.caughtUp(t, st)
 	if _, err := rb.accessToken(as(""), id); err != nil || !rb.srv.Cached(id) {
 		t.Fatalf("before: %v, cached %v", err, rb.srv.Cached(id))
 	}
@@ -416,6 +429,7 @@ func TestCachedGrantNeedsNoStoreRead(t *testing.T) {
 	ra, rb := up.serve(t, st, 0), up.serve(t, cs, 0)
 	ra.mustLoad(t, ra.odataConfig("OData"))
 	id, _ := ra.authorize(t, "alice", `{"connectorType": "odata", "oauthProvider": "OData", "kind": "named"}`)
+	rb.caughtUp(t, st)
 	first, err := rb.accessToken(as(""), id)
 	if err != nil || cs.reads.Load() != 1 {
 		t.Fatalf("first call: %v, %d store reads", err, cs.reads.Load())

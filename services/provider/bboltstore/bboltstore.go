@@ -549,8 +549,20 @@ func (s *Store) ClaimRefresh(ctx context.Context, id, holder string, now, until 
 	if err := provider.CheckLease(holder, now, until); err != nil {
 		return false, provider.Connector{}, err
 	}
-	var claimed bool
+	// A lease held by another is answered from a read, so losing claimers cost no write; a free one is
+	// taken in a write that checks again.
 	var out provider.Connector
+	if err := s.view(ctx, func(tx *bolt.Tx) error {
+		sc, err := getConnector(tx, id)
+		out = sc.domain()
+		return err
+	}); err != nil {
+		return false, provider.Connector{}, err
+	}
+	if out.RefreshHeld(holder, now) {
+		return false, out, nil
+	}
+	var claimed bool
 	err := s.update(ctx, func(tx *bolt.Tx, ch *changes) error {
 		sc, err := getConnector(tx, id)
 		if err != nil {

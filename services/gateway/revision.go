@@ -12,12 +12,12 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// The revision barrier ("read your writes" across replicas, docs/reference.md): a write answers the revision
-// it produced as gRPC response metadata authsuite-revision ("<service>:<n>", e.g. "registry:123"), which the
-// gateway answers as the HTTP header Authsuite-Revision; a request carrying that header has it forwarded as
-// metadata authsuite-revision on every gRPC call the gateway makes for it, and the token service waits until
-// it has applied the named revisions before answering. The gateway passes values through unchanged: the
-// service that reads them validates them.
+// The revision barrier ("read your writes" across replicas, README "Running a cluster"): a write answers
+// the revision it produced as gRPC response metadata authsuite-revision ("<service>:<n>", e.g.
+// "registry:123"), which the gateway answers as the HTTP header Authsuite-Revision; a request carrying that
+// header has it forwarded as metadata authsuite-revision on every gRPC call the gateway makes for it, and
+// the token service waits until it has applied the named revisions before answering. The gateway passes
+// values through unchanged (printable ASCII only): the service that reads them validates them.
 const (
 	revisionHeader   = "Authsuite-Revision"
 	revisionMetadata = "authsuite-revision"

@@ -21,6 +21,11 @@ import (
 // carries such values (the gateway forwards the request header as the metadata) makes every token RPC wait,
 // before doing any work, until this replica has applied them: registry:n to its client view, token:n to its
 // revocation and signing-key views. The wait is bounded by the request's deadline and by MaxRevisionWait.
+//
+// Only revocations answer a token revision (recordRevocation): they are the token service's only writes
+// that replicas hold in memory. Sign-in state (interactions, sessions, codes, refresh tokens, consents,
+// login failures) is read from the store on every request, so a logout or a redemption at one replica is
+// seen by the next request at any other without a barrier.
 const (
 	// RevisionMetadata is the metadata key of the barrier, in requests and in answers.
 	RevisionMetadata = "authsuite-revision"

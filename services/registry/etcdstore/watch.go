@@ -38,6 +38,11 @@ func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[r
 		return ErrClosed
 	}
 	if errors.Is(err, rpctypes.ErrCompacted) {
+		// The caller resynchronises from the Revision it notes next: make that one etcd still keeps, or a
+		// store value that has written nothing since from would watch from its compacted revision forever.
+		if resp, gerr := s.cli.Get(ctx, s.p+"seed", clientv3.WithCountOnly()); gerr == nil {
+			s.note(resp.Header.Revision)
+		}
 		return fmt.Errorf("registry etcdstore: watch from %d: %w", from, changelog.ErrCompacted)
 	}
 	return err

@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
@@ -93,6 +96,88 @@ func TestFeedAcrossReplicasOnEtcd(t *testing.T) {
 		}
 		if rev >= n {
 			t.Fatalf("no tenant deletion up to revision %d: %v", n, evs)
+		}
+	}
+}
+
+// TestFeedAfterEtcdCompaction: a registry replica that has written nothing since it opened its store watches
+// from that old revision; once etcd compacted its history past it, a watch ends with UNAVAILABLE, and the
+// next one must start from a revision etcd still keeps, sync and follow (not end the same way forever).
+func TestFeedAfterEtcdCompaction(t *testing.T) {
+	cluster := etcdtest.Start(t, 1)
+	cli := cluster.Client(t)
+	open := func() *etcdstore.Store {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		st, err := etcdstore.Open(ctx, cluster.Client(t), "/authsuite-test/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	kr := newKeyring(t)
+	stB := open()
+	a := newEnvOn(t, open(), kr, true)
+	b := newEnvOn(t, stB, kr, false)
+	for _, id := range []string{"c1", "c2", "c3"} {
+		a.createClient(t, "acme", id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cli.Compact(ctx, a.store.Revision(), clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first watch may end at once (its replica's revision is compacted); a later one must hold.
+	var next func() *registryv1.WatchClientsResponse
+	for attempt := 0; ; attempt++ {
+		if attempt == 3 {
+			t.Fatal("every watch ends: the replica keeps watching from a compacted revision")
+		}
+		stream, err := b.internal.WatchClients(ctx, &registryv1.WatchClientsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := make(chan *registryv1.WatchClientsResponse, 100)
+		ended := make(chan error, 1)
+		go func() {
+			for {
+				ev, err := stream.Recv()
+				if err != nil {
+					ended <- err
+					return
+				}
+				events <- ev
+			}
+		}()
+		next = func() *registryv1.WatchClientsResponse {
+			select {
+			case ev := <-events:
+				return ev
+			case err := <-ended:
+				wantCode(t, err, codes.Unavailable)
+				return nil
+			case <-ctx.Done():
+				t.Fatal("no watch event in time")
+				return nil
+			}
+		}
+		for ev := next(); ev != nil && !ev.GetSynced(); ev = next() {
+		}
+		var hdr metadata.MD
+		if _, err := a.clients.CreateClient(as(tokSystem), &registryv1.CreateClientRequest{TenantId: "acme", Client: validClient(fmt.Sprint("late", attempt))}, grpc.Header(&hdr)); err != nil {
+			t.Fatal(err)
+		}
+		n := revisionOf(t, hdr)
+		for {
+			ev := next()
+			if ev == nil {
+				break // ended: try again
+			}
+			if ev.GetRevisionComplete() && ev.GetRevision() >= n {
+				return
+			}
 		}
 	}
 }

@@ -176,8 +176,9 @@ const (
 // store's revision, starts trusting the cache, and applies every change committed after that revision,
 // whichever replica made it. When the store's history is compacted or the watch fails, the cache is
 // emptied and stops being trusted until the watch resumes from a newly noted revision; meanwhile every
-// call reads the store. Run it once, before or while serving: without it the server never caches and
-// never learns of other replicas' refreshes except by their leases' end.
+// call reads the store. Run it once, before or while serving: without it the server never caches, and a
+// caller waiting for another replica's refresh looks at the store again every second instead of being
+// woken by the change.
 func (s *Server) Run(ctx context.Context) error {
 	delay := watchRetryMin
 	for {

@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -203,6 +205,14 @@ func Load(role Role, args []string, env []string, out io.Writer) (Config, error)
 	}
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	if c.Store != StoreEtcd && role != RoleGateway {
+		for _, name := range slices.Sorted(maps.Keys(given)) {
+			if strings.HasPrefix(name, "etcd-") {
+				// Without this, a replica whose --store was forgotten would keep its own state apart from the cluster.
+				return Config{}, fmt.Errorf("--%s (%s) is set but --store is %s: add --store etcd (%s=etcd), or unset it", name, EnvName(name), c.Store, EnvName("store"))
+			}
+		}
 	}
 	return c, c.Validate()
 }

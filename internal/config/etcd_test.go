@@ -50,8 +50,10 @@ func TestStoreEtcdInvalid(t *testing.T) {
 		want string
 	}{
 		{args: []string{"--store", "etcd"}, want: "--etcd-endpoints (AUTHSUITE_ETCD_ENDPOINTS): --store etcd needs"},
-		{args: []string{"--etcd-endpoints", "http://h1:2379"}, want: "--etcd-endpoints (AUTHSUITE_ETCD_ENDPOINTS): is set but --store is bbolt"},
-		{args: []string{"--store", "memory", "--etcd-username", "u"}, want: "--etcd-username (AUTHSUITE_ETCD_USERNAME): is set but --store is memory"},
+		{args: []string{"--etcd-endpoints", "http://h1:2379"}, want: "--etcd-endpoints (AUTHSUITE_ETCD_ENDPOINTS) is set but --store is bbolt"},
+		{args: []string{"--store", "memory", "--etcd-username", "u"}, want: "--etcd-username (AUTHSUITE_ETCD_USERNAME) is set but --store is memory"},
+		{env: []string{"AUTHSUITE_ETCD_PREFIX=/a/"}, want: "--etcd-prefix (AUTHSUITE_ETCD_PREFIX) is set but --store is bbolt"},
+		{args: []string{"--etcd-dial-timeout", "3s"}, want: "--etcd-dial-timeout (AUTHSUITE_ETCD_DIAL_TIMEOUT) is set but --store is bbolt"},
 		{args: []string{"--store", "etcd", "--etcd-endpoints", "h1:2379"}, want: "etcd-endpoints"},
 		{env: []string{"AUTHSUITE_STORE=etcd", "AUTHSUITE_ETCD_ENDPOINTS=http://h1"}, want: "AUTHSUITE_ETCD_ENDPOINTS"},
 		{args: []string{"--store", "etcd", "--etcd-endpoints", "http://h1:2379,,http://h2:2379"}, want: "etcd-endpoints"},

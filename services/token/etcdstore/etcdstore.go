@@ -191,6 +191,15 @@ func expKey(t time.Time) string {
 	return fmt.Sprintf("%016x", uint64(t.Unix())^(1<<63))
 }
 
+// sweepUntil is the end (exclusive) of the index entries a sweep at t reads: those of expiries before t. An
+// expiry is whole seconds, so for a t between seconds the second t falls in is before it too.
+func sweepUntil(t time.Time) string {
+	if t.Nanosecond() == 0 {
+		return expKey(t)
+	}
+	return expKey(time.Unix(t.Unix()+1, 0))
+}
+
 // parseExpKey reverses expKey; false for anything expKey does not make.
 func parseExpKey(k []byte) (int64, bool) {
 	if len(k) != 16 {
@@ -424,7 +433,7 @@ func (s *Store) SweepRevocations(ctx context.Context, t time.Time) (int, error) 
 		return 0, err
 	}
 	pre := s.p + "x/r/"
-	return s.sweepIndex(ctx, pre, expKey(t), func(entry []byte) (string, bool) {
+	return s.sweepIndex(ctx, pre, sweepUntil(t), func(entry []byte) (string, bool) {
 		_, jti, ok := parseRevocationEntry(entry)
 		return s.p + "w/r/" + jti, ok
 	}, func(kv *mvccpb.KeyValue) bool {
@@ -466,6 +475,9 @@ func (s *Store) sweepIndex(ctx context.Context, index, until string, record func
 		}
 		var ops []clientv3.Op
 		var counted []bool
+		// etcd checks every guard of one request against the state before it, so a record named by two
+		// entries of the group is deleted by the first only; the second goes with its entry alone.
+		deleting := map[string]bool{}
 		for i, e := range resp.Kvs {
 			entry, rk := string(e.Key), keys[i]
 			if rk == "" {
@@ -475,13 +487,14 @@ func (s *Store) sweepIndex(ctx context.Context, index, until string, record func
 			}
 			cur := (*clientv3.GetResponse)(rr.Responses[0].GetResponseRange())
 			rr.Responses = rr.Responses[1:]
-			if len(cur.Kvs) == 0 || !expired(cur.Kvs[0]) {
+			if len(cur.Kvs) == 0 || !expired(cur.Kvs[0]) || deleting[rk] {
 				// Gone already, or renewed: its live entry is elsewhere.
 				ops = append(ops, clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(rk), "=", modRev(cur))},
 					[]clientv3.Op{clientv3.OpDelete(entry)}, nil))
 				counted = append(counted, false)
 				continue
 			}
+			deleting[rk] = true
 			del := []clientv3.Op{clientv3.OpDelete(rk), clientv3.OpDelete(entry)}
 			if also != nil {
 				del = append(del, also(cur.Kvs[0])...)

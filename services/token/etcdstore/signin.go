@@ -598,7 +598,7 @@ func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 		return 0, err
 	}
 	sessions := s.p + "s/" + kindSession + "/"
-	return s.sweepIndex(ctx, s.p+"x/s/", expKey(t), func(entry []byte) (string, bool) {
+	return s.sweepIndex(ctx, s.p+"x/s/", sweepUntil(t), func(entry []byte) (string, bool) {
 		_, kind, key, ok := parseSignInEntry(entry)
 		return s.recKey(kind, key), ok
 	}, func(kv *mvccpb.KeyValue) bool {

@@ -28,33 +28,34 @@ import (
 // Replicas run in the benchmark's process, so one and two replicas share the machine's cores: the numbers show
 // what a replica costs and that a second one shares the work without coordination, not a scale-out.
 
-// etcdRequests is the sum of authsuite_etcd_requests_total over its label sets on s's admin /metrics.
-func etcdRequests(tb testing.TB, s *suite) float64 {
+// etcdRequests is authsuite_etcd_requests_total on s's admin /metrics, by label set, and its sum.
+func etcdRequests(tb testing.TB, s *suite) (byLabels map[string]float64, sum float64) {
 	tb.Helper()
 	r := s.adminGet("/metrics")
 	if r.status != 200 {
 		tb.Fatalf("/metrics: %d", r.status)
 	}
-	sum, found := 0.0, false
+	byLabels = map[string]float64{}
 	for _, line := range strings.Split(string(r.body), "\n") {
 		rest, ok := strings.CutPrefix(line, "authsuite_etcd_requests_total")
 		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
 			continue
 		}
-		fields := strings.Fields(rest[strings.LastIndex(rest, "}")+1:])
-		if len(fields) == 0 {
-			continue
+		labels, value := "", strings.TrimSpace(rest)
+		if i := strings.LastIndex(rest, "}"); i >= 0 {
+			labels, value = rest[:i+1], strings.TrimSpace(rest[i+1:])
 		}
-		v, err := strconv.ParseFloat(fields[0], 64)
+		v, err := strconv.ParseFloat(value, 64)
 		if err != nil {
 			tb.Fatalf("metric line %q: %v", line, err)
 		}
-		sum, found = sum+v, true
+		byLabels[labels] += v
+		sum += v
 	}
-	if !found {
+	if len(byLabels) == 0 {
 		tb.Fatalf("no authsuite_etcd_requests_total on %s's /metrics", s.base)
 	}
-	return sum
+	return byLabels, sum
 }
 
 // benchCluster starts two replicas on a 3-member etcd cluster with client bench (client_credentials, with a
@@ -84,9 +85,13 @@ func runSpread(b *testing.B, replicas []*suite, req func(base string) *http.Requ
 			mustOK(b, req(s.base))
 		}
 	}
-	before := 0.0
+	before, beforeBy := 0.0, map[string]float64{}
 	for _, s := range replicas {
-		before += etcdRequests(b, s)
+		by, sum := etcdRequests(b, s)
+		before += sum
+		for k, v := range by {
+			beforeBy[k] += v
+		}
 	}
 	var next atomic.Uint64
 	b.SetParallelism(16) // 32 concurrent keep-alive connections on two cores
@@ -97,12 +102,26 @@ func runSpread(b *testing.B, replicas []*suite, req func(base string) *http.Requ
 		}
 	})
 	b.StopTimer()
-	after := 0.0
+	after, afterBy := 0.0, map[string]float64{}
 	for _, s := range replicas {
-		after += etcdRequests(b, s)
+		by, sum := etcdRequests(b, s)
+		after += sum
+		for k, v := range by {
+			afterBy[k] += v
+		}
 	}
+	var made []string
+	for k, v := range afterBy {
+		if d := v - beforeBy[k]; d > 0 {
+			made = append(made, fmt.Sprintf("%s %g", k, d))
+		}
+	}
+	slices.Sort(made)
 	b.ReportMetric((after-before)/float64(b.N), "etcd-req/op")
 	b.ReportMetric(after-before, "etcd-req")
+	if len(made) > 0 {
+		b.Logf("etcd requests during %d operations: %s", b.N, strings.Join(made, ", "))
+	}
 }
 
 // BenchmarkClusterToken: POST /connect/token (client_credentials) on etcd, at one replica and spread over

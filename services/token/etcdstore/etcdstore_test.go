@@ -1,6 +1,7 @@
 package etcdstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,5 +83,37 @@ func TestWatchCompacted(t *testing.T) {
 	err := s.Watch(ctx, from, func(changelog.Batch[token.Change]) error { return nil })
 	if !errors.Is(err, changelog.ErrCompacted) {
 		t.Fatalf("Watch from a compacted revision = %v, want ErrCompacted", err)
+	}
+}
+
+// TestWatchReportsProgress: a watcher learns that it has seen every commit up to a revision made by a write
+// it does not watch (a session), without any watched change after it, so a reader waiting for that
+// revision is not kept waiting.
+func TestWatchReportsProgress(t *testing.T) {
+	ctx := context.Background()
+	c := etcdtest.Start(t, 1)
+	a, b := open(t, c.Client(t), "/progress/"), open(t, c.Client(t), "/progress/")
+	from := b.Revision()
+	if err := a.PutSession(ctx, token.Session{ID: bytes.Repeat([]byte("s"), 32), Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	want := a.Revision()
+	if want <= from {
+		t.Fatalf("revision %d after a write, %d before", want, from)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	reached := errors.New("reached")
+	err := b.Watch(wctx, from, func(batch changelog.Batch[token.Change]) error {
+		if len(batch.Changes) > 0 {
+			return fmt.Errorf("unexpected changes %+v", batch.Changes)
+		}
+		if batch.Revision >= want {
+			return reached
+		}
+		return nil
+	})
+	if err != reached {
+		t.Fatalf("watch: %v; want a progress report at or after %d", err, want)
 	}
 }

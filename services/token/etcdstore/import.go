@@ -1,0 +1,105 @@
+package etcdstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/authsuite/authsuite/services/token"
+)
+
+// ErrNotEmpty is returned by Import when the store already holds keys.
+var ErrNotEmpty = errors.New("token etcdstore: the store is not empty")
+
+// importWorkers is how many records Import writes at once (each record is its own transaction).
+const importWorkers = 32
+
+// Import writes snap into an empty store (ErrNotEmpty when it holds any key) as it is: the signing keys with
+// their ids (tokens signed before still verify), every revocation, and the sign-in records (sessions with
+// their SID index, codes, refresh tokens with their families and chains, consents, login failures,
+// interactions) with the expiries they carry.
+//
+// Each record is written by the method that stores it in normal operation (one transaction per record,
+// within etcd's limits), several at a time, so the import as a whole is not atomic: the caller fences it
+// (internal/migrate writes a marker before the first write and removes it after the last, and a suite refuses
+// to start on a prefix with the marker). The signing keys are written last, so a token replica that somehow
+// opened a partial import would find no key set rather than an incomplete state.
+func (s *Store) Import(ctx context.Context, snap token.Snapshot) error {
+	resp, err := s.cli.Get(ctx, s.p, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("token import: %w", err)
+	}
+	if resp.Count > 0 {
+		return fmt.Errorf("token import: %w (%d keys under %q)", ErrNotEmpty, resp.Count, s.p)
+	}
+	var jobs []func(context.Context) error
+	for _, r := range snap.Revocations {
+		jobs = append(jobs, func(ctx context.Context) error { return s.Revoke(ctx, r) })
+	}
+	for _, i := range snap.Interactions {
+		jobs = append(jobs, func(ctx context.Context) error { return s.PutInteraction(ctx, i) })
+	}
+	for _, se := range snap.Sessions {
+		jobs = append(jobs, func(ctx context.Context) error { return s.PutSession(ctx, se) })
+	}
+	for _, c := range snap.Codes {
+		jobs = append(jobs, func(ctx context.Context) error { return s.PutCode(ctx, c) })
+	}
+	for _, t := range snap.RefreshTokens {
+		jobs = append(jobs, func(ctx context.Context) error { return s.PutRefreshToken(ctx, t) })
+	}
+	for _, c := range snap.Consents {
+		jobs = append(jobs, func(ctx context.Context) error { return s.PutConsent(ctx, c) })
+	}
+	for _, f := range snap.LoginFailures {
+		jobs = append(jobs, func(ctx context.Context) error {
+			_, err := s.UpdateLoginFailureSet(ctx, []string{f.Key}, func([]token.LoginFailures) ([]token.LoginFailures, error) {
+				return []token.LoginFailures{f}, nil
+			})
+			return err
+		})
+	}
+	if err := runAll(ctx, jobs); err != nil {
+		return fmt.Errorf("token import: %w", err)
+	}
+	if len(snap.Keys) > 0 {
+		if err := s.UpdateKeys(ctx, func([]token.SigningKey) ([]token.SigningKey, error) { return snap.Keys, nil }); err != nil {
+			return fmt.Errorf("token import: signing keys: %w", err)
+		}
+	}
+	return nil
+}
+
+// runAll runs jobs, importWorkers at a time, and returns the first error (the others are cancelled).
+func runAll(ctx context.Context, jobs []func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan func(context.Context) error)
+	var wg sync.WaitGroup
+	for range min(importWorkers, len(jobs)) {
+		wg.Go(func() {
+			for job := range next {
+				if err := job(ctx); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for _, job := range jobs {
+		select {
+		case next <- job:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}

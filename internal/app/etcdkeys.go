@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -29,6 +30,10 @@ func openEtcdKeyring(ctx context.Context, cfg config.Config, cli *clientv3.Clien
 	if err != nil {
 		return nil, err
 	}
+	// Bounded like the connection check: a cluster that answered it and then lost its quorum must not hang
+	// the start.
+	ctx, cancel := context.WithTimeout(ctx, max(cfg.EtcdDialTimeout, 5*time.Second))
+	defer cancel()
 	key := EtcdKeyRecord(cfg.EtcdPrefix)
 	for {
 		resp, err := cli.Get(ctx, key)

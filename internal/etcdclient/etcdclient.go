@@ -36,8 +36,8 @@ const MaxPasswordFileBytes = 4 << 10
 // Options are what Dial needs; FromConfig fills them from a validated configuration.
 type Options struct {
 	Endpoints []string // client URLs, all http:// or all https://
-	// Prefix is the suite's key prefix: the start-up check reads the key Prefix itself, which a user
-	// restricted to the suite's keys may read.
+	// Prefix is the suite's key prefix (default config.DefaultEtcdPrefix): the start-up check reads the key
+	// Prefix itself, which a user restricted to the suite's keys may read.
 	Prefix       string
 	CAFile       string // PEM CA of the servers' certificates; empty: the system's roots (https only)
 	CertFile     string // PEM client certificate for mutual TLS, with KeyFile
@@ -70,6 +70,9 @@ func Dial(ctx context.Context, o Options) (*clientv3.Client, error) {
 	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
+	}
+	if o.Prefix == "" {
+		o.Prefix = config.DefaultEtcdPrefix // etcd refuses to read the empty key
 	}
 	where := strings.Join(o.Endpoints, ",")
 	cfg := clientv3.Config{

@@ -540,44 +540,58 @@ type snapshotPointer struct {
 }
 
 // PutClientSnapshot implements token.Store. The snapshot is written in chunks under a new generation (the
-// revision of a first write), then made current by one write of the pointer; a crash before that leaves the
-// previous snapshot current and an unreferenced generation, which the next put deletes along with the
-// generation it replaces.
+// revision of a write of a scratch key, so no two puts share one), then made current by one write of the
+// pointer, guarded by the existence of every chunk it names: a crash before that leaves the previous
+// snapshot current and an unreferenced generation. Afterwards the put deletes every generation but its own
+// and the current one, each deletion guarded by the pointer still being what it read, so that a concurrent
+// put's generation is never deleted once current; a put whose chunks were deleted before its switch (by a
+// concurrent put's cleanup) writes them again.
 func (s *Store) PutClientSnapshot(ctx context.Context, data []byte) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
 	ptrKey := s.p + "c/ptr"
-	// A generation number no other writer uses: the revision of a write of a scratch key.
-	gr, err := s.commit(ctx, nil, clientv3.OpPut(s.p+"c/gen", ""))
-	if err != nil {
-		return err
-	}
-	gen := gr.Header.Revision
-	ptr := snapshotPointer{Gen: gen, Size: len(data)}
-	for off := 0; off < len(data) || (off == 0 && ptr.Chunks == 0); off += snapshotChunk {
-		end := min(off+snapshotChunk, len(data))
-		if _, err := s.commit(ctx, nil, clientv3.OpPut(fmt.Sprintf("%sc/%016x/%08d", s.p, gen, ptr.Chunks), string(data[off:end]))); err != nil {
-			return err
+	var gen int64
+	err := retry(ctx, func() (bool, error) {
+		gr, err := s.commit(ctx, nil, clientv3.OpPut(s.p+"c/gen", ""))
+		if err != nil {
+			return false, err
 		}
-		ptr.Chunks++
-	}
-	v, _ := json.Marshal(ptr)
-	if _, err := s.commit(ctx, nil, clientv3.OpPut(ptrKey, string(v))); err != nil {
-		return err
-	}
-	// Drop every other generation: those before this one and any left by a crashed put. A concurrent put
-	// may have switched the pointer to its generation meanwhile; only the generation the pointer names now
-	// is kept besides ours.
-	cur, err := s.readPointer(ctx)
+		gen = gr.Header.Revision
+		ptr := snapshotPointer{Gen: gen, Size: len(data)}
+		var cmps []clientv3.Cmp
+		for off := 0; off < len(data) || (off == 0 && ptr.Chunks == 0); off += snapshotChunk {
+			end := min(off+snapshotChunk, len(data))
+			k := fmt.Sprintf("%sc/%016x/%08d", s.p, gen, ptr.Chunks)
+			if _, err := s.commit(ctx, nil, clientv3.OpPut(k, string(data[off:end]))); err != nil {
+				return false, err
+			}
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), ">", 0))
+			ptr.Chunks++
+		}
+		v, _ := json.Marshal(ptr)
+		tr, err := s.commit(ctx, cmps, clientv3.OpPut(ptrKey, string(v)))
+		if err != nil {
+			return false, err
+		}
+		return tr.Succeeded, nil
+	})
 	if err != nil {
 		return err
+	}
+	cur, err := s.get(ctx, ptrKey)
+	if err != nil || len(cur.Kvs) == 0 {
+		return err
+	}
+	var curPtr snapshotPointer
+	if err := json.Unmarshal(cur.Kvs[0].Value, &curPtr); err != nil {
+		return fmt.Errorf("token store: client snapshot pointer: %w", err)
 	}
 	gens := s.p + "c/"
 	var doomed []string
 	err = s.scan(ctx, gens+"0", gens+"g", func(kv *mvccpb.KeyValue) error {
 		var g int64
-		if _, err := fmt.Sscanf(string(kv.Key[len(gens):]), "%016x/", &g); err == nil && g != gen && (cur == nil || g != cur.Gen) {
+		if _, err := fmt.Sscanf(string(kv.Key[len(gens):]), "%016x/", &g); err == nil && g != gen && g != curPtr.Gen {
 			doomed = append(doomed, string(kv.Key))
 		}
 		return nil
@@ -585,14 +599,16 @@ func (s *Store) PutClientSnapshot(ctx context.Context, data []byte) error {
 	if err != nil {
 		return err
 	}
+	still := clientv3.Compare(clientv3.Value(ptrKey), "=", string(cur.Kvs[0].Value))
 	for len(doomed) > 0 {
 		var ops []clientv3.Op
 		for _, k := range doomed[:min(len(doomed), 100)] {
 			ops = append(ops, clientv3.OpDelete(k))
 		}
 		doomed = doomed[len(ops):]
-		if _, err := s.commit(ctx, nil, ops...); err != nil {
-			return err
+		tr, err := s.commit(ctx, []clientv3.Cmp{still}, ops...)
+		if err != nil || !tr.Succeeded {
+			return err // the pointer moved: the put that moved it cleans up
 		}
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/internal/etcdtest"
 	"github.com/authsuite/authsuite/services/token"
+	"github.com/authsuite/authsuite/services/token/etcdstore"
 )
 
 // keysUnder counts the keys under prefix.
@@ -65,6 +66,53 @@ func TestLimits(t *testing.T) {
 		}
 		if got, err := s.ClientSnapshot(ctx); err != nil || got == nil || len(got) != 0 {
 			t.Fatalf("empty snapshot read as %q, %v; want empty, not absent", got, err)
+		}
+	})
+
+	// Replicas putting snapshots at once: every read, during and after, answers one of the snapshots put,
+	// whole.
+	t.Run("ClientSnapshotConcurrentPuts", func(t *testing.T) {
+		stores := []*etcdstore.Store{open(t, c.ClientAt(t, 0), "/snapc/"), open(t, c.ClientAt(t, 1), "/snapc/")}
+		values := map[string]bool{}
+		var puts [][]byte
+		for i := range 8 {
+			v := bytes.Repeat([]byte{byte('a' + i)}, 1<<20+100) // two chunks each
+			puts = append(puts, v)
+			values[string(v)] = true
+		}
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for i, v := range puts {
+			wg.Go(func() {
+				if err := stores[i%2].PutClientSnapshot(ctx, v); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		var readers sync.WaitGroup
+		for i := range 2 {
+			readers.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					got, err := stores[i].ClientSnapshot(ctx)
+					if err != nil || got != nil && !values[string(got)] {
+						t.Errorf("read during puts: %d bytes, %v", len(got), err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(stop)
+		readers.Wait()
+		for _, s := range stores {
+			if got, err := s.ClientSnapshot(ctx); err != nil || !values[string(got)] {
+				t.Fatalf("read after puts: %d bytes, %v", len(got), err)
+			}
 		}
 	})
 

@@ -63,7 +63,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (c registry.Client, er
 // CreateClient implements registry.Store. A client record left behind by a deleted tenant does not hold its
 // ID: it is replaced.
 func (s *Store) CreateClient(ctx context.Context, c registry.Client) (registry.Client, error) {
-	if badID(c.ID) || hasSep(c.TenantID) {
+	if badID(c.ID) || badPart(c.TenantID) {
 		return registry.Client{}, errBadID
 	}
 	err := retry(ctx, func() error {

@@ -50,6 +50,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -61,12 +62,26 @@ import (
 // ErrClosed is returned by Watch when the store is closed.
 var ErrClosed = errors.New("registry etcdstore: store is closed")
 
-// errBadID refuses a record without an ID or with a NUL byte in it, which would make its keys ambiguous (the
-// validators refuse both before any store sees them).
-var errBadID = errors.New("registry etcdstore: empty ID or NUL byte in an ID")
+// errBadID refuses a record whose ID (or other value that becomes part of a key: a tenant code, a login
+// name, an email, a mobile number) is empty where an ID is required, holds a NUL byte, which would make its
+// keys ambiguous, or is not valid UTF-8: JSON stores such a string with U+FFFD in place of the bad bytes, so
+// the record would no longer name the key it is stored at (the validators refuse all of these before any
+// store sees them).
+var errBadID = errors.New("registry etcdstore: empty ID, NUL byte or invalid UTF-8 in an ID")
 
-// badID reports whether one of ids cannot be stored.
-func badID(ids ...string) bool { return slices.Contains(ids, "") || hasSep(ids...) }
+// badID reports whether one of ids cannot be stored: empty, or not a valid key part (badPart).
+func badID(ids ...string) bool { return slices.Contains(ids, "") || badPart(ids...) }
+
+// badPart reports whether one of parts cannot become part of a key: it holds the separator or is not valid
+// UTF-8 (which the record's JSON would not keep as it is).
+func badPart(parts ...string) bool {
+	for _, p := range parts {
+		if strings.Contains(p, sep) || !utf8.ValidString(p) {
+			return true
+		}
+	}
+	return false
+}
 
 // errConflict reports that a compare-and-swap lost to another writer; the operation starts again.
 var errConflict = errors.New("registry etcdstore: concurrent write")

@@ -14,7 +14,7 @@ import (
 
 // CreateTenant implements registry.Store. The tenant gets a new generation.
 func (s *Store) CreateTenant(ctx context.Context, t registry.Tenant) (registry.Tenant, error) {
-	if badID(t.ID) {
+	if badID(t.ID) || badPart(t.Code) {
 		return registry.Tenant{}, errBadID
 	}
 	st := tenantToStored(t)
@@ -141,6 +141,9 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, update func(registr
 			return err
 		}
 		t.ID = old.ID
+		if badPart(t.Code) {
+			return errBadID
+		}
 		st := tenantToStored(t)
 		st.Gen = old.Gen
 		raw, err := json.Marshal(st)

@@ -105,6 +105,9 @@ func (s *Store) liveUser(ctx context.Context, tid, id string, rev int64) (userSn
 // reads u's index keys at snap's revision, fails with ErrAlreadyExists when one names another user, and
 // commits if the tenant, the user key and those index keys are as read (else errConflict).
 func (s *Store) writeUser(ctx context.Context, snap userSnap, old *storedUser, u registry.User) error {
+	if badPart(u.LoginName, u.Email, u.Mobile) {
+		return errBadID
+	}
 	idx := s.indexes(u)
 	keys := make([]string, len(idx))
 	for i, ix := range idx {
@@ -167,7 +170,7 @@ func (s *Store) writeUser(ctx context.Context, snap userSnap, old *storedUser, u
 
 // CreateUser implements registry.Store.
 func (s *Store) CreateUser(ctx context.Context, u registry.User) (registry.User, error) {
-	if badID(u.ID) || hasSep(u.TenantID) {
+	if badID(u.ID) || badPart(u.TenantID) {
 		return registry.User{}, errBadID
 	}
 	u.Incarnation = registry.NewIncarnation()

@@ -11,6 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/authsuite/authsuite/internal/config"
+	"github.com/authsuite/authsuite/internal/migrate/fence"
 	"github.com/authsuite/authsuite/internal/suitekey"
 )
 
@@ -34,6 +35,9 @@ func openEtcdKeyring(ctx context.Context, cfg config.Config, cli *clientv3.Clien
 	// the start.
 	ctx, cancel := context.WithTimeout(ctx, max(cfg.EtcdDialTimeout, 5*time.Second))
 	defer cancel()
+	if err := fence.Check(ctx, cli, cfg.EtcdPrefix); err != nil {
+		return nil, err
+	}
 	key := EtcdKeyRecord(cfg.EtcdPrefix)
 	for {
 		resp, err := cli.Get(ctx, key)

@@ -26,7 +26,7 @@ type IO struct {
 }
 
 // Commands are the command names Run handles.
-var Commands = []string{"tenant", "client", "secret", "user", "provider", "backup", "restore", "rekey"}
+var Commands = []string{"tenant", "client", "secret", "user", "provider", "backup", "restore", "rekey", "migrate"}
 
 // Handles reports whether Run handles the command name.
 func Handles(name string) bool { return slices.Contains(Commands, name) }
@@ -43,6 +43,8 @@ const Usage = `operator commands (gRPC; run "authsuite <command> -h" for the fla
   restore  --from DIR --data-dir DIR [--force] install a backup into a stopped server's data directory
   rekey    [--data-dir DIR]                    reseal a stopped server's data under a new master key: the key
                                                setting holds NEW,OLD; afterwards NEW alone works (README)
+  migrate  --from bbolt:DIR --to etcd:ENDPOINTS copy a stopped install's data directory (or a restored backup
+                                               of a running one) into an empty etcd prefix (--etcd-prefix)
 
   Every command names the object it acts on by its id, the first argument: "tenant get ID",
   "client create ID", "client update ID", "secret delete ID --client CLIENT_ID", "user get ID" (tenant and
@@ -126,6 +128,8 @@ func Run(ctx context.Context, args, env []string, stdio IO) error {
 		err = e.restore(args[1:])
 	case "rekey":
 		err = e.rekey(args[1:])
+	case "migrate":
+		err = e.migrate(ctx, args[1:])
 	}
 	if errors.Is(err, errHelp) {
 		return nil

@@ -22,6 +22,7 @@ func (s *Suite) dialEtcd(ctx context.Context, cfg config.Config) error {
 	}
 	opts := etcdclient.FromConfig(cfg)
 	opts.Requests = reqs
+	opts.Log = s.log.With("component", "etcd_client")
 	cli, err := etcdclient.Dial(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("--etcd-endpoints (%s): %w", config.EnvName("etcd-endpoints"), err)

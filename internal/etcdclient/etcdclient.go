@@ -11,12 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
 	"github.com/authsuite/authsuite/internal/config"
@@ -48,6 +48,8 @@ type Options struct {
 	DialTimeout  time.Duration // bounds the start-up check (and each connection attempt's wait for a member)
 	// Requests counts every RPC the client sends; nil counts nothing.
 	Requests *Requests
+	// Log receives the client's warnings and errors (members unreachable, requests retried); nil discards.
+	Log *slog.Logger
 }
 
 // FromConfig returns the Options of cfg's --store etcd settings.
@@ -81,7 +83,7 @@ func Dial(ctx context.Context, o Options) (*clientv3.Client, error) {
 		DialKeepAliveTime:    KeepaliveTime,
 		DialKeepAliveTimeout: KeepaliveTimeout,
 		PermitWithoutStream:  true,
-		Logger:               zap.NewNop(),               // failures reach the caller as errors; the client's own log is noise
+		Logger:               zapToSlog(o.Log),
 		Context:              context.WithoutCancel(ctx), // the client lives until Close, not until the start-up context ends
 	}
 	if o.Requests != nil {

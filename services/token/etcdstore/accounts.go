@@ -99,7 +99,7 @@ func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []token.Acco
 // scanMatching reads every record under pre and answers those match selects.
 func scanMatching[V any](ctx context.Context, s *Store, pre string, match func(kv *mvccpb.KeyValue) (*doomed[V], error)) ([]doomed[V], error) {
 	var recs []doomed[V]
-	err := s.scan(ctx, pre, "", func(kv *mvccpb.KeyValue) error {
+	err := s.scan(ctx, pre, "", recordPage, func(kv *mvccpb.KeyValue) error {
 		d, err := match(kv)
 		if d != nil {
 			recs = append(recs, *d)

@@ -64,8 +64,12 @@ import (
 // maxJTI is the longest jti and signing key id accepted, as the other backends do.
 const maxJTI = 32768
 
-// pageSize is how many keys one range read returns at most (Revocations, scans).
-const pageSize = 5000
+// How many keys one range read returns at most: revocations are small (a jti and 8 bytes), sign-in records
+// a few hundred bytes, so both pages stay a few megabytes.
+const (
+	revocationPage = 20000
+	recordPage     = 5000
+)
 
 // groupRecords is how many records one sweep or deletion request handles: each record is a nested
 // transaction of at most maxOpsPerRecord operations, under etcd's default of 128 operations per transaction.
@@ -375,14 +379,14 @@ const (
 // scan calls fn with every key-value under prefix, in key order, page by page, all read at one revision
 // (the first page's): a consistent snapshot, unless etcd compacts that revision during the scan, which
 // fails it.
-func (s *Store) scan(ctx context.Context, prefix string, end string, fn func(kv *mvccpb.KeyValue) error, opts ...clientv3.OpOption) error {
+func (s *Store) scan(ctx context.Context, prefix string, end string, page int64, fn func(kv *mvccpb.KeyValue) error, opts ...clientv3.OpOption) error {
 	key := prefix
 	if end == "" {
 		end = clientv3.GetPrefixRangeEnd(prefix)
 	}
 	var rev int64
 	for {
-		o := append([]clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(pageSize)}, opts...)
+		o := append([]clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page)}, opts...)
 		if rev != 0 {
 			o = append(o, clientv3.WithRev(rev))
 		}
@@ -412,7 +416,7 @@ func (s *Store) Revocations(ctx context.Context) ([]token.Revocation, error) {
 	}
 	var out []token.Revocation
 	pre := s.p + "w/r/"
-	err := s.scan(ctx, pre, "", func(kv *mvccpb.KeyValue) error {
+	err := s.scan(ctx, pre, "", revocationPage, func(kv *mvccpb.KeyValue) error {
 		exp, ok := decodeExpiry(kv.Value)
 		if !ok {
 			return fmt.Errorf("revocation %q: bad value length %d", kv.Key[len(pre):], len(kv.Value))
@@ -589,7 +593,7 @@ func (s *Store) PutClientSnapshot(ctx context.Context, data []byte) error {
 	}
 	gens := s.p + "c/"
 	var doomed []string
-	err = s.scan(ctx, gens+"0", gens+"g", func(kv *mvccpb.KeyValue) error {
+	err = s.scan(ctx, gens+"0", gens+"g", recordPage, func(kv *mvccpb.KeyValue) error {
 		var g int64
 		if _, err := fmt.Sscanf(string(kv.Key[len(gens):]), "%016x/", &g); err == nil && g != gen && g != curPtr.Gen {
 			doomed = append(doomed, string(kv.Key))
@@ -642,7 +646,7 @@ func (s *Store) ClientSnapshot(ctx context.Context) ([]byte, error) {
 	out := make([]byte, 0, p.Size)
 	n := 0
 	pre := fmt.Sprintf("%sc/%016x/", s.p, p.Gen)
-	err = s.scan(ctx, pre, "", func(kv *mvccpb.KeyValue) error {
+	err = s.scan(ctx, pre, "", 4, func(kv *mvccpb.KeyValue) error { // chunks are a MiB each
 		out = append(out, kv.Value...)
 		n++
 		return nil

@@ -82,6 +82,7 @@ func (s *Server) grantRound(ctx context.Context, id string) (g provider.Grant, a
 	}
 	holder := s.instance + "/" + strconv.FormatUint(s.claims.Add(1), 10)
 	now := s.now()
+	leaseEnd := time.Now().Add(s.lease) // by this server's own clock, counted from before the claim was sent
 	won, cur, err := s.store.ClaimRefresh(ctx, id, holder, now, now.Add(s.lease))
 	if err != nil {
 		return provider.Grant{}, false, err
@@ -89,7 +90,7 @@ func (s *Server) grantRound(ctx context.Context, id string) (g provider.Grant, a
 	if won {
 		// The refresh runs to its end even if every caller leaves: a provider that rotated the refresh
 		// token must not have its answer dropped.
-		g, err := s.refreshHeld(context.WithoutCancel(ctx), cur, holder)
+		g, err := s.refreshHeld(context.WithoutCancel(ctx), cur, holder, leaseEnd)
 		if errors.Is(err, errRetry) {
 			return provider.Grant{}, true, nil
 		}
@@ -131,13 +132,15 @@ func (s *Server) awaitRefresh(ctx context.Context, changed <-chan struct{}, foll
 	return nil
 }
 
-// refreshHeld refreshes con's grant (RFC 6749 §6) under the refresh lease held as holder and stores it,
-// giving the lease back in the same write; the lease is given back whatever else happens. The provider
-// call must end before the lease does, so it gets three quarters of it; its answer is then stored within
-// storeTimeout. A provider's invalid_grant (§5.2) drops the grant and marks the connector revoked, when
+// refreshHeld refreshes con's grant (RFC 6749 §6) under the refresh lease held as holder until leaseEnd
+// and stores it, giving the lease back in the same write; the lease is given back whatever else happens.
+// Once the lease ends another replica may send the same refresh token, so the provider call ends early
+// enough for its answer to be stored before leaseEnd: at most three quarters of the lease, and never
+// later than leaseEnd less the time kept for the store write (storeTimeout, or a quarter of a shorter
+// lease), however long reading the provider's settings took. A provider's invalid_grant (§5.2) drops the grant and marks the connector revoked, when
 // the stored grant is still the one refused (else errRetry: another holder's refresh won meanwhile, and
 // is the one to use).
-func (s *Server) refreshHeld(ctx context.Context, con provider.Connector, holder string) (provider.Grant, error) {
+func (s *Server) refreshHeld(ctx context.Context, con provider.Connector, holder string, leaseEnd time.Time) (provider.Grant, error) {
 	id := con.ID
 	released := false
 	defer func() {
@@ -155,13 +158,20 @@ func (s *Server) refreshHeld(ctx context.Context, con provider.Connector, holder
 	if g.RefreshToken == "" {
 		return provider.Grant{}, apierror.FailedPrecondition("the access token of connector %s expired and the provider issued no refresh token; authorize it again", id)
 	}
-	readCtx, cancelRead := context.WithTimeout(ctx, storeTimeout)
+	callEnd := leaseEnd.Add(-min(storeTimeout, s.lease/4))
+	readEnd := time.Now().Add(storeTimeout)
+	if callEnd.Before(readEnd) {
+		readEnd = callEnd
+	}
+	readCtx, cancelRead := context.WithDeadline(ctx, readEnd)
 	prov, secret, ep, err := s.providerFor(readCtx, con)
 	cancelRead()
 	if err != nil {
 		return provider.Grant{}, err
 	}
-	ng, err := s.callRefresh(ctx, s.catalog[con.Provider.Type], ep.RefreshURL, prov.Settings.ClientID, secret, g.RefreshToken)
+	callCtx, cancelCall := context.WithDeadline(ctx, callEnd)
+	ng, err := s.callRefresh(callCtx, s.catalog[con.Provider.Type], ep.RefreshURL, prov.Settings.ClientID, secret, g.RefreshToken)
+	cancelCall()
 	storeCtx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	old := con.SealedGrant

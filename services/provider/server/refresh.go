@@ -137,9 +137,9 @@ func (s *Server) awaitRefresh(ctx context.Context, changed <-chan struct{}, foll
 // Once the lease ends another replica may send the same refresh token, so the provider call ends early
 // enough for its answer to be stored before leaseEnd: at most three quarters of the lease, and never
 // later than leaseEnd less the time kept for the store write (storeTimeout, or a quarter of a shorter
-// lease), however long reading the provider's settings took. A provider's invalid_grant (§5.2) drops the grant and marks the connector revoked, when
-// the stored grant is still the one refused (else errRetry: another holder's refresh won meanwhile, and
-// is the one to use).
+// lease), however long reading the provider's settings took. A provider's invalid_grant (§5.2) drops the
+// grant and marks the connector revoked, when the stored grant is still the one refused (else errRetry:
+// another holder's refresh won meanwhile, and is the one to use).
 func (s *Server) refreshHeld(ctx context.Context, con provider.Connector, holder string, leaseEnd time.Time) (provider.Grant, error) {
 	id := con.ID
 	released := false

@@ -66,7 +66,8 @@ type Store interface {
 	// moves it on other writes).
 	Revision() int64
 	// Watch calls fn with every commit after revision from, in revision order, then with every later commit
-	// as it happens, until ctx ends (ctx.Err() is returned) or fn fails (its error is returned as is). It
+	// as it happens, until ctx ends (ctx.Err() is returned), fn fails (its error is returned as is) or the
+	// store value is closed (ErrClosed). It
 	// returns changelog.ErrCompacted (wrapped or as is) when the history after from is no longer kept: the
 	// caller then re-reads Revocations and Keys and watches from the Revision noted before reading. A Batch
 	// with no Changes is a progress report: every commit up to its Revision was delivered. Batches may

@@ -28,6 +28,7 @@ import (
 type Store struct {
 	db     *bolt.DB
 	closed atomic.Bool
+	done   chan struct{} // closed by Close: ends running watches
 
 	// wmu serializes the watched writes from their transaction to their log append, so that the log gets
 	// commits in revision order.
@@ -64,7 +65,7 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open token store: %w", err)
 	}
-	return &Store{db: db, log: changelog.New[token.Change](rev, historyCommits)}, nil
+	return &Store{db: db, done: make(chan struct{}), log: changelog.New[token.Change](rev, historyCommits)}, nil
 }
 
 // readRevision returns the revision stored in the file (0 for a file written before revisions were kept).
@@ -114,7 +115,20 @@ func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[t
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	return s.log.Watch(ctx, from, fn)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := s.log.Watch(ctx, from, fn)
+	if s.closed.Load() && errors.Is(err, context.Canceled) {
+		return token.ErrClosed
+	}
+	return err
 }
 
 // DB exposes the bbolt handle for tests (tx.Check) and backups.
@@ -125,6 +139,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	close(s.done)
 	return s.db.Close()
 }
 

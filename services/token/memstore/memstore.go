@@ -37,6 +37,8 @@ const maxKeySize = 32768
 type Store struct {
 	d      *data
 	closed atomic.Bool
+	done   chan struct{} // closed by Close: ends this handle's running watches
+	once   sync.Once
 }
 
 var _ token.Store = (*Store)(nil)
@@ -67,7 +69,7 @@ const historyCommits = 4096
 
 // New returns an empty memory store.
 func New() *Store {
-	return &Store{d: &data{
+	return &Store{done: make(chan struct{}), d: &data{
 		keys:         map[string]*keyRec{},
 		revocations:  map[string]time.Time{},
 		interactions: map[string]*interactionRec{},
@@ -83,12 +85,13 @@ func New() *Store {
 
 // Reopen returns a new, open handle over the data of s, whether s is open or closed: what a restart would
 // show if memory survived it. Closing one handle does not close the other.
-func (s *Store) Reopen() *Store { return &Store{d: s.d} }
+func (s *Store) Reopen() *Store { return &Store{d: s.d, done: make(chan struct{})} }
 
 // Close closes this handle: its methods return token.ErrClosed afterwards. The data stays for other handles
 // (Reopen). Closing twice is harmless.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	s.once.Do(func() { close(s.done) })
 	return nil
 }
 
@@ -198,7 +201,20 @@ func (s *Store) Watch(ctx context.Context, from int64, fn func(changelog.Batch[t
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	return s.d.log.Watch(ctx, from, fn)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := s.d.log.Watch(ctx, from, fn)
+	if s.closed.Load() && errors.Is(err, context.Canceled) {
+		return token.ErrClosed
+	}
+	return err
 }
 
 // Revocations implements token.Store.

@@ -191,7 +191,8 @@ func testWatchConcurrentRevocations(t *testing.T, open func() token.Store) {
 	}
 }
 
-// testWatchEnds: Watch returns fn's error as is, the context's error when it ends, and ErrClosed after Close.
+// testWatchEnds: Watch returns fn's error as is, the context's error when it ends, and ErrClosed when its
+// store value is closed, running or not.
 func testWatchEnds(t *testing.T, open func() token.Store) {
 	s := open()
 	from := s.Revision()
@@ -212,7 +213,31 @@ func testWatchEnds(t *testing.T, open func() token.Store) {
 	if err := s.Watch(c, s.Revision(), func(changelog.Batch[token.Change]) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Watch with ended ctx: %v", err)
 	}
+	// A running watch ends when its store value is closed.
+	running := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		running <- s.Watch(ctx, from, func(b changelog.Batch[token.Change]) error {
+			if len(b.Changes) > 0 {
+				select {
+				case <-started:
+				default:
+					close(started)
+				}
+			}
+			return nil
+		})
+	}()
+	<-started
 	s.Close()
+	select {
+	case err := <-running:
+		if !errors.Is(err, token.ErrClosed) {
+			t.Fatalf("running Watch after Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("running Watch did not end at Close")
+	}
 	if err := s.Watch(ctx, from, func(changelog.Batch[token.Change]) error { return nil }); !errors.Is(err, token.ErrClosed) {
 		t.Fatalf("Watch after Close: %v", err)
 	}

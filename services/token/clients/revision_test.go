@@ -186,7 +186,7 @@ func (adminAuth) Authenticate(_ context.Context, token string) (bearer.TokenInfo
 }
 
 // registryReplica serves a registry server on st over loopback gRPC and returns its address.
-func registryReplica(t *testing.T, st registry.Store, cred string) string {
+func registryReplica(t testing.TB, st registry.Store, cred string) string {
 	kr := testKeyring(t)
 	srv := regserver.New(regserver.Deps{Store: st, Keyring: kr, Auth: adminAuth{}})
 	t.Cleanup(srv.EndWatches)

@@ -3,7 +3,9 @@
 //	func TestConformance(t *testing.T) { storetest.Run(t, func(t *testing.T, path string) token.Store { … }) }
 //
 // open must open the store persisted at path (a fresh directory per test), so that reopening the same path
-// shows what a restart would.
+// shows what a restart would. Backends that can have two store values open over the same data at once
+// (memory handles, etcd clients) also run RunShared; Differential runs one operation sequence on several
+// stores and fails where they answer differently (the fuzz targets of memstore and etcdstore).
 package storetest
 
 import (

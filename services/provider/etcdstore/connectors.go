@@ -98,6 +98,9 @@ func (s *Store) CreateConnector(ctx context.Context, c provider.Connector, st pr
 	if c.ID == "" {
 		return apierror.Invalid("connectorId", "is required")
 	}
+	if !keyPart(c.ID) {
+		return apierror.Invalid("connectorId", "must be UTF-8 without NUL bytes")
+	}
 	if err := s.check(ctx); err != nil {
 		return err
 	}

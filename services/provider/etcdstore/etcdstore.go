@@ -57,6 +57,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -149,6 +150,14 @@ func (s *Store) usePrefix(k provider.ProviderKey) string {
 func (s *Store) stateKey(hash []byte) string { return s.p + "s/" + hex.EncodeToString(hash) }
 
 func encodeProviderKey(k provider.ProviderKey) string { return k.Type + sep + k.Name }
+
+// keyPart reports whether v can be part of a key: not empty, no separator (which would let two providers
+// or connectors share a key range: type "a", name "b\x00c" and type "a\x00b", name "c"), and valid UTF-8
+// (JSON would store U+FFFD in place of the bad bytes, so the record would not name its key, and a watch
+// would report another connector than the one changed).
+func keyPart(v string) bool {
+	return v != "" && !strings.Contains(v, sep) && utf8.ValidString(v)
+}
 
 func decodeProviderKey(v []byte) (provider.ProviderKey, bool) {
 	typ, name, ok := strings.Cut(string(v), sep)

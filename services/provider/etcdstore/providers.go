@@ -129,6 +129,11 @@ func (s *Store) PutProviders(ctx context.Context, ps []provider.Provider) error 
 	if len(ps) == 0 {
 		return nil
 	}
+	for _, p := range ps {
+		if !keyPart(p.Type) || !keyPart(p.Name) {
+			return apierror.Invalid("oauthProvider", "connector type %q and provider name %q must be non-empty UTF-8 without NUL bytes", p.Type, p.Name)
+		}
+	}
 	for {
 		set, err := s.readProviders(ctx)
 		if err != nil {

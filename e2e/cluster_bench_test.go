@@ -235,7 +235,7 @@ func seedRevocations(b *testing.B, cli *clientv3.Client, prefix string, n int) {
 	var next atomic.Int64
 	var failed atomic.Value
 	var wg sync.WaitGroup
-	for range 8 {
+	for range 4 {
 		wg.Go(func() {
 			for failed.Load() == nil {
 				first := next.Add(perTxn) - perTxn
@@ -247,7 +247,14 @@ func seedRevocations(b *testing.B, cli *clientv3.Client, prefix string, n int) {
 					jti := fmt.Sprintf("r%07d", i)
 					ops = append(ops, clientv3.OpPut(prefix+"token/w/r/"+jti, string(value[:])), clientv3.OpPut(prefix+"token/x/r/"+expKey+"/"+jti, ""))
 				}
-				if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+				// The puts are idempotent, so a transaction an overloaded etcd timed out is sent again.
+				var err error
+				for range 5 {
+					if _, err = cli.Txn(ctx).Then(ops...).Commit(); err == nil {
+						break
+					}
+				}
+				if err != nil {
 					failed.Store(err)
 					return
 				}

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/authsuite/authsuite/internal/etcdtest"
+	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/etcdstore"
 	"github.com/authsuite/authsuite/services/token/memstore"
 	"github.com/authsuite/authsuite/services/token/storetest"
@@ -66,4 +68,33 @@ func FuzzAgainstMemstore(f *testing.F) {
 		defer ms.Close()
 		storetest.Differential(t, in, []string{"memstore", "etcdstore"}, ms, es)
 	})
+}
+
+// TestSelfPredecessorAsMemstore: a refresh token stored as its own predecessor (no rotation makes one, a
+// caller's PutRefreshToken can) rotates as on the other backends: it keeps no sealed successor, and the
+// rotation still answers the new one's sealed value.
+func TestSelfPredecessorAsMemstore(t *testing.T) {
+	ctx := context.Background()
+	es, err := etcdstore.Open(ctx, etcdtest.Start(t, 1).Client(t), "/self/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	ms := memstore.New()
+	k, next := h("self"), h("next")
+	var answers []string
+	for _, s := range []token.Store{ms, es} {
+		if err := s.PutRefreshToken(ctx, token.RefreshToken{Hash: k, Predecessor: k, FamilyID: "f", Expiry: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.RotateRefreshTokenGrace(ctx, k, token.RefreshGrace{Now: t0, Window: time.Minute, Sealed: []byte("sealed")}, func(o token.RefreshToken) (token.RefreshToken, error) {
+			o.Hash = next
+			return o, nil
+		})
+		old, gerr := s.RefreshToken(ctx, k)
+		answers = append(answers, fmt.Sprintf("sealed %q %v; stored used=%v successor=%x sealed=%q %v", r.Sealed, err, old.Used, old.Successor, old.SealedSuccessor, gerr))
+	}
+	if answers[0] != answers[1] {
+		t.Fatalf("memstore: %s\netcdstore: %s", answers[0], answers[1])
+	}
 }

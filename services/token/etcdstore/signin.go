@@ -404,13 +404,18 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, hash []byte, g toke
 		}
 		pred := old.Predecessor
 		old.Used, old.Successor, old.SealedSuccessor, old.GraceUntil = true, next.Hash, bytes.Clone(g.Sealed), g.Now.Add(g.Window)
-		more, err := s.putOps(kindRefresh, hash, old.Expiry, refreshToRecord(old))
+		stored := old
+		if bytes.Equal(pred, hash) {
+			// A token stored as its own predecessor loses, as that predecessor, the successor it just got.
+			stored.SealedSuccessor = nil
+		}
+		more, err := s.putOps(kindRefresh, hash, old.Expiry, refreshToRecord(stored))
 		if err != nil {
 			return false, err
 		}
 		ops = append(ops, more...)
 		// The old token's predecessor can no longer be replayed: it loses its sealed successor.
-		if len(pred) > 0 && token.ValidKey(pred) == nil {
+		if len(pred) > 0 && token.ValidKey(pred) == nil && !bytes.Equal(pred, hash) {
 			p, presp, err := s.readRefresh(ctx, pred, at)
 			switch {
 			case errors.Is(err, token.ErrNotFound):

@@ -249,12 +249,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Auth:               bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
 			InternalCredential: keys.InternalCredential(),
 			Log:                log.With("service", "backup"),
+			Etcd:               s.etcd, // nil unless --store etcd: then the backup is an etcd dump of the suite's prefix
+			EtcdPrefix:         cfg.EtcdPrefix,
+			SpoolDir:           cfg.DataDir, // writable in every deployment (images have no /tmp)
 		})
-		if cfg.Store == config.StoreEtcd {
-			noBackup{bs}.Register(both)
-		} else {
-			bs.Register(both)
-		}
+		bs.Register(both)
 	}
 
 	// Every store opened with the keyring and its service started: record the primary key in each before

@@ -4,11 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"google.golang.org/grpc"
-
-	opsv1 "github.com/authsuite/authsuite/gen/authsuite/ops/v1"
-	"github.com/authsuite/authsuite/internal/apierror"
-	"github.com/authsuite/authsuite/internal/backup"
 	"github.com/authsuite/authsuite/internal/config"
 	"github.com/authsuite/authsuite/internal/etcdclient"
 )
@@ -39,30 +34,4 @@ func (s *Suite) EtcdRequests() uint64 {
 		return 0
 	}
 	return s.etcdRequests.Total()
-}
-
-// noBackup answers the backup service in etcd mode, whose state is no set of files this process could stream:
-// a caller the backup service admits (it authorizes every call, with no database to list) gets
-// FAILED_PRECONDITION saying what to use instead; anyone else its usual refusal.
-type noBackup struct {
-	*backup.Server // without databases: used to authorize
-}
-
-func (b noBackup) Register(gs grpc.ServiceRegistrar) { opsv1.RegisterBackupServiceServer(gs, b) }
-
-func (b noBackup) refuse(ctx context.Context) error {
-	if _, err := b.Server.ListDatabases(ctx, &opsv1.ListDatabasesRequest{}); err != nil {
-		return err
-	}
-	return apierror.FailedPrecondition("backups of this server's files are not available with --store etcd: the state is in the etcd cluster; take an etcd snapshot (etcdctl snapshot save) instead")
-}
-
-// ListDatabases implements opsv1.BackupServiceServer.
-func (b noBackup) ListDatabases(ctx context.Context, _ *opsv1.ListDatabasesRequest) (*opsv1.ListDatabasesResponse, error) {
-	return nil, b.refuse(ctx)
-}
-
-// Backup implements opsv1.BackupServiceServer.
-func (b noBackup) Backup(_ *opsv1.BackupRequest, stream grpc.ServerStreamingServer[opsv1.BackupResponse]) error {
-	return b.refuse(stream.Context())
 }

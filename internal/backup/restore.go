@@ -50,6 +50,11 @@ func Restore(opts RestoreOptions) (*Manifest, error) {
 		return nil, err
 	}
 	for _, d := range m.Databases {
+		if d.Name == EtcdDatabase {
+			return nil, apierror.Invalid("--from", "%s is a backup of a suite on etcd: restore it into an empty etcd prefix (--to etcd:ENDPOINTS)", opts.From)
+		}
+	}
+	for _, d := range m.Databases {
 		if err := Verify(filepath.Join(opts.From, d.File), d); err != nil {
 			return nil, apierror.Invalid("--from", "%s: %v", d.File, err)
 		}
@@ -136,7 +141,7 @@ func ReadManifest(dir string) (*Manifest, error) {
 }
 
 // Verify checks that the file at path has the size and SHA-256 the manifest entry names, and that bbolt
-// opens it and finds it consistent (tx.Check).
+// opens it and finds it consistent (tx.Check); an etcd dump (EtcdDatabase) is checked by ReadDump instead.
 func Verify(path string, d DatabaseFile) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -153,6 +158,10 @@ func Verify(path string, d DatabaseFile) error {
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != d.SHA256 {
 		return errors.New("SHA-256 does not match the manifest")
+	}
+	if d.Name == EtcdDatabase {
+		_, err := checkDump(path)
+		return err
 	}
 	return Check(path)
 }

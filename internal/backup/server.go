@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
 	opsv1 "github.com/authsuite/authsuite/gen/authsuite/ops/v1"
@@ -48,6 +49,12 @@ type Deps struct {
 	InternalCredential string
 	// Log receives one line per backup taken; nil discards.
 	Log *slog.Logger
+	// Etcd, when set, is the cluster of a suite on etcd: the server then also lists the database
+	// EtcdDatabase, an etcd dump of every key under EtcdPrefix at one revision (DumpEtcd).
+	Etcd       *clientv3.Client
+	EtcdPrefix string
+	// SpoolDir is where an etcd dump is spooled before it is streamed (default os.TempDir()).
+	SpoolDir string
 }
 
 // Server implements opsv1.BackupServiceServer. It is safe for concurrent use.
@@ -57,6 +64,10 @@ type Server struct {
 	auth bearer.Authenticator
 	cred string
 	log  *slog.Logger
+
+	etcd       *clientv3.Client
+	etcdPrefix string
+	spoolDir   string
 }
 
 // New returns a Server. It panics when a database name is not a valid file name stem, a programming error.
@@ -69,7 +80,11 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{dbs: d.Databases, auth: d.Auth, cred: d.InternalCredential, log: d.Log}
+	if d.SpoolDir == "" {
+		d.SpoolDir = os.TempDir()
+	}
+	return &Server{dbs: d.Databases, auth: d.Auth, cred: d.InternalCredential, log: d.Log,
+		etcd: d.Etcd, etcdPrefix: d.EtcdPrefix, spoolDir: d.SpoolDir}
 }
 
 // Register adds BackupService to gs.
@@ -116,6 +131,9 @@ func (s *Server) ListDatabases(ctx context.Context, _ *opsv1.ListDatabasesReques
 		}
 		resp.Databases = append(resp.Databases, &opsv1.Database{Name: name, SizeBytes: size})
 	}
+	if s.etcd != nil {
+		resp.Databases = append(resp.Databases, &opsv1.Database{Name: EtcdDatabase}) // its size is known once dumped
+	}
 	return resp, nil
 }
 
@@ -129,12 +147,19 @@ func (s *Server) Backup(req *opsv1.BackupRequest, stream grpc.ServerStreamingSer
 		return err
 	}
 	name := req.GetDatabase()
+	names := slices.Sorted(maps.Keys(s.dbs))
+	if s.etcd != nil {
+		names = append(names, EtcdDatabase)
+	}
 	if name == "" {
-		return apierror.Invalid("database", "required: one of %s", strings.Join(slices.Sorted(maps.Keys(s.dbs)), ", "))
+		return apierror.Invalid("database", "required: one of %s", strings.Join(names, ", "))
+	}
+	if name == EtcdDatabase && s.etcd != nil {
+		return s.backupEtcd(stream, who)
 	}
 	db, ok := s.dbs[name]
 	if !ok {
-		return apierror.NotFound("database %q (this server holds %s)", apierror.Clip(name, 64), strings.Join(slices.Sorted(maps.Keys(s.dbs)), ", "))
+		return apierror.NotFound("database %q (this server holds %s)", apierror.Clip(name, 64), strings.Join(names, ", "))
 	}
 	spool, err := os.CreateTemp(filepath.Dir(db.Path()), "."+name+".backup-*")
 	if err != nil {
@@ -157,11 +182,50 @@ func (s *Server) Backup(req *opsv1.BackupRequest, stream grpc.ServerStreamingSer
 	if err != nil {
 		return fmt.Errorf("backup %s: %w", name, err)
 	}
+	if err := sendSpool(stream, spool, name, size, int64(txid)); err != nil {
+		return err
+	}
+	s.log.Info("backup streamed", "database", name, "size_bytes", size, "transaction_id", txid, "by", who)
+	return nil
+}
+
+// backupEtcd streams an etcd dump of the suite's keys, spooled first to a temporary file so that a slow
+// client holds no etcd revision from compaction longer than the dump takes. The header's transaction id is
+// the etcd revision of the dump.
+func (s *Server) backupEtcd(stream grpc.ServerStreamingServer[opsv1.BackupResponse], who string) error {
+	if err := os.MkdirAll(s.spoolDir, 0o700); err != nil {
+		return fmt.Errorf("backup spool: %w", err)
+	}
+	spool, err := os.CreateTemp(s.spoolDir, ".etcd.backup-*")
+	if err != nil {
+		return fmt.Errorf("backup spool: %w", err)
+	}
+	defer func() {
+		spool.Close()
+		os.Remove(spool.Name())
+	}()
+	h, err := DumpEtcd(stream.Context(), s.etcd, s.etcdPrefix, spool)
+	if err != nil {
+		return fmt.Errorf("backup of %s in etcd: %w", s.etcdPrefix, err)
+	}
+	size, err := spool.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fmt.Errorf("backup spool: %w", err)
+	}
+	if err := sendSpool(stream, spool, EtcdDatabase, size, h.Revision); err != nil {
+		return err
+	}
+	s.log.Info("backup streamed", "database", EtcdDatabase, "size_bytes", size, "revision", h.Revision, "keys", h.Keys, "by", who)
+	return nil
+}
+
+// sendSpool streams the size bytes of spool as database name: header, chunks, trailer with their SHA-256.
+func sendSpool(stream grpc.ServerStreamingServer[opsv1.BackupResponse], spool *os.File, name string, size, txid int64) error {
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("backup spool: %w", err)
 	}
 	if err := stream.Send(&opsv1.BackupResponse{Part: &opsv1.BackupResponse_Header{Header: &opsv1.BackupHeader{
-		Database: name, SizeBytes: size, TransactionId: int64(txid),
+		Database: name, SizeBytes: size, TransactionId: txid,
 	}}}); err != nil {
 		return err
 	}
@@ -188,9 +252,5 @@ func (s *Server) Backup(req *opsv1.BackupRequest, stream grpc.ServerStreamingSer
 	if sent != size {
 		return fmt.Errorf("backup %s: spooled %d bytes of %d", name, sent, size)
 	}
-	if err := stream.Send(&opsv1.BackupResponse{Part: &opsv1.BackupResponse_Trailer{Trailer: &opsv1.BackupTrailer{Sha256: h.Sum(nil)}}}); err != nil {
-		return err
-	}
-	s.log.Info("backup streamed", "database", name, "size_bytes", size, "transaction_id", txid, "by", who)
-	return nil
+	return stream.Send(&opsv1.BackupResponse{Part: &opsv1.BackupResponse_Trailer{Trailer: &opsv1.BackupTrailer{Sha256: h.Sum(nil)}}})
 }

@@ -14,6 +14,7 @@ import (
 
 	opsv1 "github.com/authsuite/authsuite/gen/authsuite/ops/v1"
 	"github.com/authsuite/authsuite/internal/backup"
+	"github.com/authsuite/authsuite/internal/config"
 )
 
 // backup streams every database of the server into --out.
@@ -45,21 +46,31 @@ func (e *env) backup(ctx context.Context, args []string) error {
 	return e.printManifest(c.output, m, "backup complete: "+out)
 }
 
-// restore installs a backup into a data directory no server has open.
-func (e *env) restore(args []string) error {
-	var from, dataDir, output string
+// restore installs a backup into a data directory no server has open, or the backup of a suite on etcd into
+// an empty etcd prefix (--to etcd:ENDPOINTS).
+func (e *env) restore(ctx context.Context, args []string) error {
+	var from, dataDir, to, output string
 	var force bool
-	fs := e.newFlagSet("restore", "--from DIR --data-dir DIR [--force]")
+	var ef etcdFlags
+	fs := e.newFlagSet("restore", "--from DIR (--data-dir DIR [--force] | --to etcd:ENDPOINTS [--etcd-prefix P] [etcd flags])")
 	fs.StringVar(&from, "from", "", "backup directory written by authsuite backup (required)")
-	fs.StringVar(&dataDir, "data-dir", "", "data directory of the stopped server to restore into (required)")
+	fs.StringVar(&dataDir, "data-dir", "", "data directory of the stopped server to restore bbolt files into")
 	fs.BoolVar(&force, "force", false, "replace database files that exist in --data-dir")
+	fs.StringVar(&to, "to", "", "etcd:ENDPOINTS: restore the backup of a suite on etcd into the empty --etcd-prefix there")
 	fs.StringVar(&output, "output", "table", "output format: json or table")
+	ef.register(e, fs)
 	pos, _, err := e.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if err := positional(pos); err != nil {
 		return err
+	}
+	if to != "" {
+		if dataDir != "" || force {
+			return flagErr("--to", "restores into etcd: --data-dir and --force are for bbolt backups")
+		}
+		return e.restoreEtcd(ctx, from, to, output, &ef)
 	}
 	m, err := backup.Restore(backup.RestoreOptions{From: from, DataDir: dataDir, Force: force})
 	if err != nil {
@@ -69,6 +80,43 @@ func (e *env) restore(args []string) error {
 		fmt.Fprintln(e.io.Stderr, "note: "+dataDir+" has no master.key: start the server with the master key of the backed-up server (AUTHSUITE_MASTER_KEY, or a copy of its master.key).")
 	}
 	return e.printManifest(output, m, "restored into "+dataDir)
+}
+
+// restoreEtcd restores an etcd backup into an empty prefix (backup.RestoreEtcd).
+func (e *env) restoreEtcd(ctx context.Context, from, to, output string, ef *etcdFlags) error {
+	spec, ok := strings.CutPrefix(to, "etcd:")
+	if !ok {
+		return flagErr("--to", "want etcd:ENDPOINTS, got %q", to)
+	}
+	endpoints, err := config.ParseEndpoints(spec)
+	if err != nil {
+		return flagErr("--to", "%v", err)
+	}
+	if from == "" {
+		return flagErr("--from", "required: a backup directory")
+	}
+	if _, err := backup.ReadManifest(from); err != nil {
+		return err
+	}
+	cli, err := ef.dial(ctx, e, endpoints)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	h, err := backup.RestoreEtcd(ctx, backup.EtcdRestoreOptions{From: from, Client: cli, Prefix: ef.prefix})
+	if err != nil {
+		return err
+	}
+	if output == "json" {
+		b, err := json.Marshal(map[string]any{"prefix": ef.prefix, "keys": h.Keys, "fromPrefix": h.Prefix, "revision": h.Revision})
+		if err != nil {
+			return err
+		}
+		return writeIndented(e.io.Stdout, b)
+	}
+	_, err = fmt.Fprintf(e.io.Stdout, "restored %d keys (taken under %s at etcd revision %d) into %s; start the replicas with --store etcd --etcd-prefix %s and the backed-up suite's master key\n",
+		h.Keys, h.Prefix, h.Revision, ef.prefix, ef.prefix)
+	return err
 }
 
 func (e *env) printManifest(format string, m *backup.Manifest, summary string) error {

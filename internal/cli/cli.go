@@ -39,8 +39,9 @@ const Usage = `operator commands (gRPC; run "authsuite <command> -h" for the fla
   user     create|list|get|update|delete       users of a tenant (--password-stdin)
   provider load FILE|list|delete               third-party OAuth provider configurations
   backup   --out DIR                           consistent copy of every database of a running server
-                                               (bbolt; with --store etcd take an etcd snapshot instead)
+                                               (with --store etcd: the suite's keys at one etcd revision)
   restore  --from DIR --data-dir DIR [--force] install a backup into a stopped server's data directory
+  restore  --from DIR --to etcd:ENDPOINTS      restore the backup of a suite on etcd into an empty prefix
   rekey    [--data-dir DIR]                    reseal a stopped server's data under a new master key: the key
                                                setting holds NEW,OLD; afterwards NEW alone works (README)
   migrate  --from bbolt:DIR --to etcd:ENDPOINTS copy a stopped install's data directory (or a restored backup
@@ -125,7 +126,7 @@ func Run(ctx context.Context, args, env []string, stdio IO) error {
 	case "backup":
 		err = e.backup(ctx, args[1:])
 	case "restore":
-		err = e.restore(args[1:])
+		err = e.restore(ctx, args[1:])
 	case "rekey":
 		err = e.rekey(args[1:])
 	case "migrate":

@@ -591,10 +591,16 @@ func TestREADMECompose(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs, _ := stack("logs", "--no-color", "--tail", "50")
+			clusterLogs, _ := stack("-f", "docker-compose.cluster.yml", "logs", "--no-color", "--tail", "30")
+			logs += clusterLogs
 			t.Logf("stack logs:\n%s", logs)
 		}
-		if out, err := stack("down", "-v", "--remove-orphans"); err != nil {
-			t.Errorf("stack.sh down: %v\n%s", err, out)
+		// The blocks may leave either compose file's stack running (the cluster replaces the one-node stack):
+		// both come down with their volumes.
+		for _, file := range [][]string{{"-f", "docker-compose.cluster.yml"}, nil} {
+			if out, err := stack(append(file, "down", "-v", "--remove-orphans")...); err != nil {
+				t.Errorf("stack.sh %v down: %v\n%s", file, err, out)
+			}
 		}
 	})
 

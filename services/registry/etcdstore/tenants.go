@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -221,9 +222,15 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, 
 	if err != nil {
 		return nil, err
 	}
-	s.sweepClients(ctx, id, gen, deleted)
+	// The sweep outlives the caller (who may hang up once the delete is answered), within sweepTimeout.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sweepTimeout)
+	defer cancel()
+	s.sweepClients(sctx, id, gen, deleted)
 	return deleted, nil
 }
+
+// sweepTimeout bounds the sweep after a tenant delete: about 40 transactions for 5,000 clients.
+const sweepTimeout = time.Minute
 
 // sweepClients removes the global records of clients ids of the deleted tenant id (generation gen), in
 // bounded transactions, each deleting only records that still belong to that generation. Failures are

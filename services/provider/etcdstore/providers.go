@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -263,10 +264,17 @@ func (s *Store) DeleteProvider(ctx context.Context, k provider.ProviderKey) erro
 		if !done.Succeeded {
 			continue
 		}
-		s.dropIndex(ctx, k, ids)
+		// The cleanup outlives the caller (who may hang up once the delete is answered), within
+		// cleanupTimeout.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		s.dropIndex(cctx, k, ids)
 		return nil
 	}
 }
+
+// cleanupTimeout bounds the removal of a deleted provider's index entries.
+const cleanupTimeout = time.Minute
 
 // dropIndex deletes the i/ entries of ids when they still point at k's deleted connectors, in batches;
 // failures leave entries that point at nothing, which read as no connector.

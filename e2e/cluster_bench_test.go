@@ -338,8 +338,9 @@ func BenchmarkClusterMemoryPer100kClients(b *testing.B) {
 	for range b.N {
 		grown := func(prefix string) uint64 {
 			before := heapInUse()
-			s, _ := readyReplica(b, c, prefix)
+			s, took := readyReplica(b, c, prefix)
 			after := heapInUse()
+			b.Logf("a replica of the suite under %s was ready in %s", prefix, took.Round(time.Millisecond))
 			s.stop()
 			if after < before {
 				return 0

@@ -49,11 +49,11 @@ func DumpEtcd(ctx context.Context, cli *clientv3.Client, prefix string, w io.Wri
 		return DumpHeader{}, err
 	}
 	h := DumpHeader{Prefix: prefix, Revision: first.Header.Revision}
-	page := func(fn func(key, value []byte) error, opts ...clientv3.OpOption) error {
+	page := func(fn func(key, value []byte) error) error {
 		from := prefix
 		for {
-			resp, err := cli.Get(ctx, from, append([]clientv3.OpOption{clientv3.WithRange(end), clientv3.WithRev(h.Revision),
-				clientv3.WithLimit(dumpPage), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}, opts...)...)
+			resp, err := cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithRev(h.Revision),
+				clientv3.WithLimit(dumpPage), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
 			if err != nil {
 				return fmt.Errorf("read at revision %d: %w", h.Revision, err)
 			}
@@ -75,7 +75,9 @@ func DumpEtcd(ctx context.Context, cli *clientv3.Client, prefix string, w io.Wri
 			from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 		}
 	}
-	if err := page(func([]byte, []byte) error { h.Keys++; return nil }, clientv3.WithKeysOnly()); err != nil {
+	// The count is read like the keys themselves (etcd's keys-only reads leave out the lease the filter
+	// needs), at the same revision, so it matches exactly what follows.
+	if err := page(func([]byte, []byte) error { h.Keys++; return nil }); err != nil {
 		return DumpHeader{}, err
 	}
 	dw, err := NewDumpWriter(w, h)

@@ -35,9 +35,9 @@ func (s *Store) Import(ctx context.Context, snap token.Snapshot) error {
 	if resp.Count > 0 {
 		return fmt.Errorf("token import: %w (%d keys under %q)", ErrNotEmpty, resp.Count, s.p)
 	}
-	var jobs []func(context.Context) error
-	for _, r := range snap.Revocations {
-		jobs = append(jobs, func(ctx context.Context) error { return s.Revoke(ctx, r) })
+	jobs, err := s.revocationBatches(snap.Revocations)
+	if err != nil {
+		return fmt.Errorf("token import: %w", err)
 	}
 	for _, i := range snap.Interactions {
 		jobs = append(jobs, func(ctx context.Context) error { return s.PutInteraction(ctx, i) })
@@ -71,6 +71,45 @@ func (s *Store) Import(ctx context.Context, snap token.Snapshot) error {
 		}
 	}
 	return nil
+}
+
+// importRevocationsPerTxn is how many revocations one import transaction writes (two operations each, within
+// etcd's 128), and importTxnBytes the most bytes one carries (within its 1.5 MiB per request).
+const (
+	importRevocationsPerTxn = 60
+	importTxnBytes          = 1 << 20
+)
+
+// revocationBatches returns the jobs that write revs, each one transaction of several revocations with
+// their expiry index entries, keyed as Revoke keys them (a million revocations are some 17,000 requests,
+// not a million).
+func (s *Store) revocationBatches(revs []token.Revocation) ([]func(context.Context) error, error) {
+	var (
+		jobs []func(context.Context) error
+		ops  []clientv3.Op
+		size int
+	)
+	flush := func() {
+		if len(ops) > 0 {
+			batch := ops
+			jobs = append(jobs, func(ctx context.Context) error { _, err := s.commit(ctx, nil, batch...); return err })
+			ops, size = nil, 0
+		}
+	}
+	for _, r := range revs {
+		if r.JTI == "" || len(r.JTI) > maxJTI {
+			return nil, fmt.Errorf("revocation with an empty or oversized jti (%d bytes)", len(r.JTI))
+		}
+		n := 2*len(s.p) + 2*len(r.JTI) + 64
+		if len(ops) == 2*importRevocationsPerTxn || size+n > importTxnBytes {
+			flush()
+		}
+		ops = append(ops, clientv3.OpPut(s.p+"w/r/"+r.JTI, encodeExpiry(r.Expiry)),
+			clientv3.OpPut(s.p+"x/r/"+expKey(r.Expiry)+"/"+r.JTI, ""))
+		size += n
+	}
+	flush()
+	return jobs, nil
 }
 
 // runAll runs jobs, importWorkers at a time, and returns the first error (the others are cancelled).

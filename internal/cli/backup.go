@@ -92,6 +92,9 @@ func (e *env) restoreEtcd(ctx context.Context, from, to, output string, ef *etcd
 	if err != nil {
 		return flagErr("--to", "%v", err)
 	}
+	if err := config.ValidatePrefix(ef.prefix); err != nil {
+		return flagErr("--etcd-prefix", "%v", err)
+	}
 	if from == "" {
 		return flagErr("--from", "required: a backup directory")
 	}

@@ -99,6 +99,9 @@ func (e *env) migrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return flagErr("--to", "%v", err)
 	}
+	if err := config.ValidatePrefix(ef.prefix); err != nil {
+		return flagErr("--etcd-prefix", "%v", err)
+	}
 	if !given["master-key-file"] {
 		keyFile = filepath.Join(dir, "master.key")
 	}

@@ -40,6 +40,7 @@ const (
 //   - the sentinels → their codes, the message without the sentinel's suffix (apierror.Text)
 //   - context errors → CANCELED / DEADLINE_EXCEEDED
 //   - an error that already is a status passes through
+//   - a storage backend's transient error (storageUnavailable) → UNAVAILABLE with RetryInfo
 //   - anything else → INTERNAL with a generic message (the caller should log the cause once).
 func ToStatus(err error) error {
 	if err == nil {
@@ -96,7 +97,26 @@ func ToStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
+	if storageUnavailable(err) {
+		return withDetails(status.New(codes.Unavailable, "storage temporarily unavailable; retry"), retryInfo(time.Second))
+	}
 	return status.Error(codes.Internal, "internal error")
+}
+
+// storageUnavailable reports whether err is a storage backend's way of saying "not now" rather than "no":
+// an error carrying the gRPC code UNAVAILABLE or DEADLINE_EXCEEDED of a backend spoken to over gRPC, such as
+// etcd's "leader changed", "no leader" or "request timed out" while the cluster elects a leader. The request
+// may or may not have taken effect, and the caller should retry (an idempotent retry, or a read first).
+func storageUnavailable(err error) bool {
+	var coded interface{ Code() codes.Code }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	switch coded.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return true
+	}
+	return false
 }
 
 // sentinelCodes maps the domain sentinels, in the order they are tested.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -101,5 +104,32 @@ func TestCodeName(t *testing.T) {
 	}
 	if HTTPStatus(codes.Code(99)) != 500 || HTTPStatus(codes.ResourceExhausted) != 503 || CodeLabel(codes.AlreadyExists) != "already exists" {
 		t.Error("code table")
+	}
+}
+
+// TestStorageUnavailable: etcd's answers while it elects a leader (as its client returns them, wrapped by a
+// store) become UNAVAILABLE with a retry hint, never INTERNAL; an unrelated coded error stays INTERNAL.
+func TestStorageUnavailable(t *testing.T) {
+	for _, err := range []error{rpctypes.ErrLeaderChanged, rpctypes.ErrNoLeader, rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToLeaderFail} {
+		wrapped := fmt.Errorf("registry store: create client: %w", err)
+		st := status.Convert(ToStatus(wrapped))
+		if st.Code() != codes.Unavailable {
+			t.Errorf("%v: %v, want UNAVAILABLE", err, st.Code())
+		}
+		if strings.Contains(st.Message(), "etcdserver") {
+			t.Errorf("%v: message %q shows the backend's own words", err, st.Message())
+		}
+		hasRetry := false
+		for _, d := range st.Details() {
+			if _, ok := d.(*errdetails.RetryInfo); ok {
+				hasRetry = true
+			}
+		}
+		if !hasRetry {
+			t.Errorf("%v: no RetryInfo", err)
+		}
+	}
+	if got := status.Code(ToStatus(fmt.Errorf("store: %w", rpctypes.ErrKeyNotFound))); got != codes.Internal {
+		t.Errorf("an etcd error that is not transient: %v, want INTERNAL", got)
 	}
 }

@@ -65,6 +65,10 @@ type Store interface {
 	// Revisions grow with every commit Watch reports (a backend with a global revision, such as etcd, also
 	// moves it on other writes).
 	Revision() int64
+	// LatestRevision returns the newest revision of the store's whole history, written by this store value
+	// or any other: Revision for a backend that is its data's only writer (bbolt, memory), one round trip
+	// for a replicated one (etcd). It tells a revision another replica produced from one nobody did.
+	LatestRevision(ctx context.Context) (int64, error)
 	// Watch calls fn with every commit after revision from, in revision order, then with every later commit
 	// as it happens, until ctx ends (ctx.Err() is returned), fn fails (its error is returned as is) or the
 	// store value is closed (ErrClosed). It
@@ -159,3 +163,4 @@ type Store interface {
 	// Close releases the store. Methods called afterwards return ErrClosed.
 	Close() error
 }
+

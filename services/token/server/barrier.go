@@ -33,6 +33,10 @@ const (
 	MaxRevisionWait = 5 * time.Second
 	// revisionField names the barrier in errors as the REST client sent it.
 	revisionField = "Authsuite-Revision"
+	// maxBarrierWaits bounds the requests waiting at the barrier at once on one replica. The header is the
+	// caller's to set, public calls included, so waits are a resource an attacker could otherwise pile up;
+	// beyond the bound a request that would wait is refused at once with UNAVAILABLE and a retry hint.
+	maxBarrierWaits = 64
 )
 
 // revisionWant is what a request's barrier asks: the registry and token revisions to have applied (0: none).
@@ -121,6 +125,19 @@ func (s *Server) awaitRevisions(ctx context.Context) error {
 	if (w.registry == 0 || s.clientsView.Revision() >= w.registry) && (w.token == 0 || s.applied.get() >= w.token) {
 		return nil
 	}
+	// A token revision newer than the store's whole history was never produced: refuse it at once rather
+	// than hold the request (one read of the store's latest revision, only on this slow path).
+	if w.token > s.applied.get() {
+		if latest, err := s.latestTokenRevision(ctx); err == nil && w.token > latest {
+			return apierror.Invalid(revisionField, "token revision %d was never produced (the latest is %d)", w.token, latest)
+		}
+	}
+	select {
+	case s.barrierWaits <- struct{}{}:
+		defer func() { <-s.barrierWaits }()
+	default:
+		return apierror.Overloaded(time.Second, "too many requests are waiting for revisions at this replica; retry")
+	}
 	// Answer before the caller's deadline, so that it learns why (UNAVAILABLE naming the revision) instead
 	// of seeing its own DEADLINE_EXCEEDED.
 	budget := MaxRevisionWait
@@ -140,6 +157,11 @@ func (s *Server) awaitRevisions(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// latestTokenRevision is the newest revision of the token store's history (token.Store.LatestRevision).
+func (s *Server) latestTokenRevision(ctx context.Context) (int64, error) {
+	return s.st.LatestRevision(ctx)
 }
 
 // notApplied is the answer of a barrier that timed out: UNAVAILABLE naming the revision (a retry may pass

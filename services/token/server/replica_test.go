@@ -155,7 +155,11 @@ func TestBarrierRefusals(t *testing.T) {
 	if err := check(context.Background(), "provider:99999", " ", "token:0"); err != nil {
 		t.Errorf("other services and applied revisions: %v", err)
 	}
-	for _, future := range []string{"token:99999", "registry:99999"} {
+	// A token revision beyond the store's history was never produced: refused at once (TestBarrierIsBounded).
+	if err := check(context.Background(), "token:99999"); status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "never produced") {
+		t.Errorf("token:99999: %v, want INVALID_ARGUMENT saying it was never produced", err)
+	}
+	for _, future := range []string{"registry:99999"} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		start := time.Now()
 		err := check(ctx, future)

@@ -109,6 +109,8 @@ type Server struct {
 	revoked *revocationSet
 	// applied is the store revision the revocation set and signing keys are current with (followStore).
 	applied *appliedRevision
+	// barrierWaits holds one slot per request waiting at the revision barrier (maxBarrierWaits).
+	barrierWaits chan struct{}
 	// following is set while followStore watches the store; echoes are the revocations waiting for the
 	// watch to report them (recordRevocation).
 	following atomic.Bool
@@ -195,10 +197,11 @@ func New(deps Deps) (*Server, error) {
 			ReconnectMin: deps.ReconnectMin, ReconnectMax: deps.ReconnectMax,
 			AccountsEnded: func(ctx context.Context, ended []token.Account) { s.endAccounts(ctx, ended) },
 		}),
-		uses:       clients.NewUseRecorder(deps.Registry, deps.Log),
-		revoked:    &revocationSet{m: map[string]int64{}},
-		vcache:     newVerifiedCache(deps.VerifyCacheSize),
-		httpClient: deps.HTTPClient,
+		uses:         clients.NewUseRecorder(deps.Registry, deps.Log),
+		revoked:      &revocationSet{m: map[string]int64{}},
+		barrierWaits: make(chan struct{}, maxBarrierWaits),
+		vcache:       newVerifiedCache(deps.VerifyCacheSize),
+		httpClient:   deps.HTTPClient,
 	}
 	s.discovery = discoveryDocument(issuer, alg)
 	s.clientsView = s.cache

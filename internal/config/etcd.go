@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -27,13 +28,16 @@ func ParseEndpoints(s string) ([]string, error) {
 	scheme := ""
 	for _, e := range entries {
 		u, err := url.Parse(e)
+		if err == nil && u.User != nil {
+			return nil, fmt.Errorf("%q: an endpoint must not carry a user or password (give --etcd-username and AUTHSUITE_ETCD_PASSWORD)", redactCredentials(e))
+		}
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.User != nil ||
 			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-			return nil, fmt.Errorf("want http://host:port or https://host:port, got %q", e)
+			return nil, fmt.Errorf("want http://host:port or https://host:port, got %q", redactCredentials(e))
 		}
 		host, port, err := net.SplitHostPort(u.Host)
 		if err != nil || host == "" || !validPort(port) {
-			return nil, fmt.Errorf("want http://host:port or https://host:port (the port is required), got %q", e)
+			return nil, fmt.Errorf("want http://host:port or https://host:port (the port is required), got %q", redactCredentials(e))
 		}
 		if scheme != "" && u.Scheme != scheme {
 			return nil, fmt.Errorf("mixes %s:// and %s:// endpoints: all members are reached the same way", scheme, u.Scheme)
@@ -144,7 +148,7 @@ func splitList(s string) ([]string, error) {
 	for i, p := range parts {
 		parts[i] = strings.TrimSpace(p)
 		if parts[i] == "" {
-			return nil, fmt.Errorf("empty entry in %q", s)
+			return nil, fmt.Errorf("empty entry in %q", redactCredentials(s))
 		}
 	}
 	return parts, nil
@@ -154,7 +158,7 @@ func noDuplicates(list []string) error {
 	seen := make(map[string]bool, len(list))
 	for _, e := range list {
 		if seen[e] {
-			return fmt.Errorf("%q is listed twice", e)
+			return fmt.Errorf("%q is listed twice", redactCredentials(e))
 		}
 		seen[e] = true
 	}
@@ -174,3 +178,11 @@ func validPort(p string) bool {
 	}
 	return n > 0 && n <= 65535
 }
+
+// credentialsPart matches what comes before an '@' in an entry of a comma-separated list: a URL's user and
+// password, which an error message must never repeat.
+var credentialsPart = regexp.MustCompile(`(^|,)[^,@]*@`)
+
+// redactCredentials is s as errors may quote it: in each comma-separated entry, everything up to an '@' is
+// replaced by "***".
+func redactCredentials(s string) string { return credentialsPart.ReplaceAllString(s, "${1}***@") }

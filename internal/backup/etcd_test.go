@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -107,9 +108,15 @@ func TestEtcdDumpAndRestore(t *testing.T) {
 	}
 
 	dir := writeBackupDir(t, buf.Bytes())
+	var fe *apierror.FieldError
+	if _, err := Restore(RestoreOptions{From: dir, DataDir: t.TempDir()}); !errors.As(err, &fe) || !strings.Contains(err.Error(), "etcd") {
+		t.Errorf("file restore of an etcd backup: %v; want it refused, saying where it goes", err)
+	}
+	start := time.Now()
 	if _, err := RestoreEtcd(ctx, EtcdRestoreOptions{From: dir, Client: cli, Prefix: "/dst/"}); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("dump of %d keys (%d bytes) restored in %s", h.Keys, buf.Len(), time.Since(start))
 	after, err := cli.Get(ctx, "/dst/", clientv3.WithPrefix())
 	if err != nil {
 		t.Fatal(err)

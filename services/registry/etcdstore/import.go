@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -46,6 +47,8 @@ func (s *Store) Import(ctx context.Context, snap registry.Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("registry import: %w", err)
 	}
+	// The records are invisible until their tenants exist, so their chunks go in any order, several at
+	// once; the tenants follow.
 	for _, puts := range [][]kvPut{records, final} {
 		if err := s.putChunks(ctx, puts); err != nil {
 			return fmt.Errorf("registry import: %w", err)
@@ -53,6 +56,9 @@ func (s *Store) Import(ctx context.Context, snap registry.Snapshot) error {
 	}
 	return nil
 }
+
+// importWorkers is how many transactions putChunks has in flight at once.
+const importWorkers = 16
 
 // importRecords builds the keys of snap as seedRecords does, but keeping every user's incarnation.
 func (s *Store) importRecords(snap registry.Snapshot) (final, records []kvPut, err error) {
@@ -90,8 +96,10 @@ func (s *Store) importRecords(snap registry.Snapshot) (final, records []kvPut, e
 	return final, records, err
 }
 
-// putChunks writes puts in order, in transactions of at most maxTxnOps operations and maxTxnBytes bytes.
+// putChunks writes puts in transactions of at most maxTxnOps operations and maxTxnBytes bytes, importWorkers
+// at a time (in no particular order), and returns the first error.
 func (s *Store) putChunks(ctx context.Context, puts []kvPut) error {
+	var chunks [][]kvPut
 	for len(puts) > 0 {
 		n, bytes := 0, 0
 		for n < len(puts) && n < maxTxnOps && bytes+size(puts[n:n+1]) <= maxTxnBytes {
@@ -101,12 +109,34 @@ func (s *Store) putChunks(ctx context.Context, puts []kvPut) error {
 		if n == 0 {
 			return fmt.Errorf("key %q: record of %d bytes is larger than a transaction may be", puts[0].key, size(puts[:1]))
 		}
-		resp, err := s.cli.Txn(ctx).Then(ops(puts[:n])...).Commit()
-		if err != nil {
-			return err
-		}
-		s.note(resp.Header.Revision)
+		chunks = append(chunks, puts[:n])
 		puts = puts[n:]
 	}
-	return nil
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan []kvPut)
+	var wg sync.WaitGroup
+	for range min(importWorkers, len(chunks)) {
+		wg.Go(func() {
+			for chunk := range next {
+				resp, err := s.cli.Txn(ctx).Then(ops(chunk)...).Commit()
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				s.note(resp.Header.Revision)
+			}
+		})
+	}
+feed:
+	for _, chunk := range chunks {
+		select {
+		case next <- chunk:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
 }

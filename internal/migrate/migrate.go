@@ -5,7 +5,8 @@
 //
 // The source must not be written while it is read: a stopped install's data directory, or one a backup of a
 // running install was restored into. Each file is read in one read transaction (Export), and a file another
-// process holds open is refused (bbolt's lock). The target prefix is fenced for the whole import (package
+// process holds open is refused (bbolt's lock); a file of an older schema is upgraded first, as a start of
+// this version would upgrade it. The target prefix is fenced for the whole import (package
 // fence): it must be empty, and no replica starts on it until the import finished.
 package migrate
 

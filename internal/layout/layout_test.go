@@ -88,7 +88,7 @@ func rpcFramework(path string) bool {
 }
 
 // assemblers may import the services: they build the binary, the operator commands and offline tools.
-var assemblers = map[string]bool{"internal/app": true, "internal/cli": true, "internal/rekey": true}
+var assemblers = map[string]bool{"internal/app": true, "internal/cli": true, "internal/rekey": true, "internal/migrate": true}
 
 func TestDependenciesPointOneWay(t *testing.T) {
 	for pkg, ds := range deps(t) {

@@ -163,4 +163,3 @@ type Store interface {
 	// Close releases the store. Methods called afterwards return ErrClosed.
 	Close() error
 }
-

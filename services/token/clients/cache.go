@@ -17,6 +17,7 @@ import (
 	"time"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/token"
 )
@@ -64,12 +65,9 @@ type Cache struct {
 	accountsChanged chan struct{}
 	lastHash        [32]byte // of the last snapshot written or loaded
 
-	// revMu guards applied and revChanged: applied is the registry revision the view has applied in full
-	// (0 before the first snapshot from the registry); revChanged is closed (and replaced) whenever applied
-	// changes, waking WaitRevision.
-	revMu      sync.Mutex
-	applied    int64
-	revChanged chan struct{}
+	// applied is the registry revision the view has applied in full (0 before the first snapshot from the
+	// registry).
+	applied *changelog.Applied
 
 	syncs   atomic.Uint64 // completed (re)syncs, for tests and metrics
 	changes atomic.Uint64
@@ -99,7 +97,7 @@ func NewCache(cfg Config) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, origins: map[string]int{}, accounts: map[accountKey]*Account{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1), revChanged: make(chan struct{})}
+	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, origins: map[string]int{}, accounts: map[accountKey]*Account{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1), applied: changelog.NewApplied(0)}
 }
 
 // Get returns the client with id, which the caller must not modify.
@@ -125,43 +123,22 @@ func (c *Cache) ReadyC() <-chan struct{} { return c.readyCh }
 // is reflected in Get, CheckAccount and the other views. It is 0 until the first snapshot from the registry
 // (a snapshot loaded from the token store has no revision), and after a resync it is the new snapshot's,
 // which may be lower than before when the registry's history restarted.
-func (c *Cache) Revision() int64 {
-	c.revMu.Lock()
-	defer c.revMu.Unlock()
-	return c.applied
-}
+func (c *Cache) Revision() int64 { return c.applied.Get() }
 
 // WaitRevision returns nil once the cache has applied registry revision n (Revision() >= n): at once when it
 // already has, else as soon as the watch applies the event or snapshot that reaches it (the apply loop wakes
 // waiters; there is no polling). It returns ctx.Err() when ctx ends first. Registry writes answer the
 // revision they produced, so a caller that holds one can wait for its effect here.
-func (c *Cache) WaitRevision(ctx context.Context, n int64) error {
-	for {
-		c.revMu.Lock()
-		applied, ch := c.applied, c.revChanged
-		c.revMu.Unlock()
-		if applied >= n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
-	}
-}
+func (c *Cache) WaitRevision(ctx context.Context, n int64) error { return c.applied.Wait(ctx, n) }
 
 // setApplied records that every registry commit up to rev is applied and wakes WaitRevision callers. Within
 // one stream revisions only grow; a resync (resync true) sets the snapshot's revision whatever it is.
 func (c *Cache) setApplied(rev int64, resync bool) {
-	c.revMu.Lock()
-	defer c.revMu.Unlock()
-	if rev == c.applied || !resync && rev < c.applied {
-		return
+	if resync {
+		c.applied.Reset(rev)
+	} else {
+		c.applied.Raise(rev)
 	}
-	c.applied = rev
-	close(c.revChanged)
-	c.revChanged = make(chan struct{})
 }
 
 // Syncs counts the registry snapshots applied so far (one per successful (re)connect).

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -122,12 +121,12 @@ func (s *Server) awaitRevisions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if (w.registry == 0 || s.clientsView.Revision() >= w.registry) && (w.token == 0 || s.applied.get() >= w.token) {
+	if (w.registry == 0 || s.clientsView.Revision() >= w.registry) && (w.token == 0 || s.applied.Get() >= w.token) {
 		return nil
 	}
 	// A token revision newer than the store's whole history was never produced: refuse it at once rather
 	// than hold the request (one read of the store's latest revision, only on this slow path).
-	if w.token > s.applied.get() {
+	if w.token > s.applied.Get() {
 		if latest, err := s.latestTokenRevision(ctx); err == nil && w.token > latest {
 			return apierror.Invalid(revisionField, "token revision %d was never produced (the latest is %d)", w.token, latest)
 		}
@@ -152,8 +151,8 @@ func (s *Server) awaitRevisions(ctx context.Context) error {
 		}
 	}
 	if w.token > 0 {
-		if err := s.applied.wait(wctx, w.token); err != nil {
-			return s.notApplied(ctx, "token", w.token, s.applied.get())
+		if err := s.applied.Wait(wctx, w.token); err != nil {
+			return s.notApplied(ctx, "token", w.token, s.applied.Get())
 		}
 	}
 	return nil
@@ -184,53 +183,6 @@ func answerRevision(ctx context.Context, rev int64) {
 type revisionView interface {
 	Revision() int64
 	WaitRevision(ctx context.Context, n int64) error
-}
-
-// appliedRevision is the token store revision up to which the revocation and signing-key views are current,
-// with a wait for a revision that needs no polling.
-type appliedRevision struct {
-	mu      sync.Mutex
-	rev     int64
-	changed chan struct{} // closed and replaced whenever rev grows
-}
-
-func newAppliedRevision(rev int64) *appliedRevision {
-	return &appliedRevision{rev: rev, changed: make(chan struct{})}
-}
-
-// set raises the applied revision to rev (never lowers it) and wakes the waiters.
-func (a *appliedRevision) set(rev int64) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if rev <= a.rev {
-		return
-	}
-	a.rev = rev
-	close(a.changed)
-	a.changed = make(chan struct{})
-}
-
-func (a *appliedRevision) get() int64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.rev
-}
-
-// wait returns nil once the applied revision is at least n, or ctx's error.
-func (a *appliedRevision) wait(ctx context.Context, n int64) error {
-	for {
-		a.mu.Lock()
-		rev, changed := a.rev, a.changed
-		a.mu.Unlock()
-		if rev >= n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-changed:
-		}
-	}
 }
 
 // barrierRegistrar registers services with every unary method behind the server's revision barrier. The

@@ -53,10 +53,10 @@ func TestEtcdReplicas(t *testing.T) {
 		answeredAt := time.Now()
 		rev, n := answeredTokenRevision(t, md)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := peer.srv.applied.wait(ctx, n)
+		err := peer.srv.applied.Wait(ctx, n)
 		cancel()
 		if err != nil {
-			t.Fatalf("round %d: the peer has not applied %s within a second (applied %d)", round, rev, peer.srv.applied.get())
+			t.Fatalf("round %d: the peer has not applied %s within a second (applied %d)", round, rev, peer.srv.applied.Get())
 		}
 		latencies = append(latencies, time.Since(answeredAt))
 		fromCall = append(fromCall, time.Since(calledAt))

@@ -78,7 +78,7 @@ func TestReplicasShareRevocations(t *testing.T) {
 		t.Logf("%s: revoked token refused by the peer %v after the revocation answered (%s)", pair.name, time.Since(start), rev)
 		// Without the barrier too: the peer's watch applies the revocation within a second.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		if err := pair.peer.srv.applied.wait(ctx, n); err != nil {
+		if err := pair.peer.srv.applied.Wait(ctx, n); err != nil {
 			t.Fatalf("%s: the peer has not applied %s within a second", pair.name, rev)
 		}
 		cancel()
@@ -96,7 +96,7 @@ func TestBarrierWaitsForTheRevocation(t *testing.T) {
 	a := newEnvOn(t, memstore.New())
 	b := a.replica()
 	tok := a.mustToken("svc", svcSecret, "")
-	next := b.srv.applied.get() + 1
+	next := b.srv.applied.Get() + 1
 	type result struct {
 		err     error
 		applied int64
@@ -104,7 +104,7 @@ func TestBarrierWaitsForTheRevocation(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		_, err := b.simple.CheckToken(atRevisions(context.Background(), "token:"+strconv.FormatInt(next, 10)), &tokenv1.CheckTokenRequest{Token: tok})
-		done <- result{err, b.srv.applied.get()}
+		done <- result{err, b.srv.applied.Get()}
 	}()
 	a.revokeAnswering(tok) // the next commit of the store
 	r := <-done
@@ -206,7 +206,7 @@ func TestReplicasRotateKeysTogether(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, e := range []*env{a, b} {
-		if err := e.srv.applied.wait(ctx, st.Revision()); err != nil {
+		if err := e.srv.applied.Wait(ctx, st.Revision()); err != nil {
 			t.Fatal("a replica has not loaded the new key set within a second")
 		}
 		// Published, not yet signing: every replica still signs with the old key.
@@ -345,8 +345,8 @@ func TestReplicaCatchesUpAfterCompaction(t *testing.T) {
 	close(stalled.release)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := b.srv.applied.wait(ctx, n); err != nil {
-		t.Fatalf("the replica did not catch up after the compaction (applied %d, want %d)", b.srv.applied.get(), n)
+	if err := b.srv.applied.Wait(ctx, n); err != nil {
+		t.Fatalf("the replica did not catch up after the compaction (applied %d, want %d)", b.srv.applied.Get(), n)
 	}
 	_, err := b.check(tok)
 	wantOAuth(t, err, apierror.InvalidToken, 400)

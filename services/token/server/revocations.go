@@ -110,7 +110,7 @@ func (e *revocationEchoes) reported(jti string, rev int64) {
 // reads both again, noting the revision first, and watches from there; other failures are retried with
 // jittered backoff (ReconnectMin to ReconnectMax).
 func (s *Server) followStore(ctx context.Context) {
-	from := s.applied.get()
+	from := s.applied.Get()
 	backoff := s.deps.ReconnectMin
 	for {
 		s.following.Store(true)
@@ -132,7 +132,7 @@ func (s *Server) followStore(ctx context.Context) {
 			err = errors.Join(s.loadRevocations(ctx), s.keys.reload(ctx))
 			if err == nil {
 				from = rev
-				s.applied.set(rev)
+				s.applied.Raise(rev)
 				continue
 			}
 		}
@@ -161,7 +161,7 @@ func (s *Server) apply(ctx context.Context, b changelog.Batch[token.Change]) err
 			return err
 		}
 	}
-	s.applied.set(b.Revision)
+	s.applied.Raise(b.Revision)
 	for _, c := range b.Changes {
 		if c.Revocation != nil {
 			s.echoes.reported(c.Revocation.JTI, b.Revision)

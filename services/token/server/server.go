@@ -26,6 +26,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/internal/periodic"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/token"
@@ -108,7 +109,7 @@ type Server struct {
 	uses    *clients.UseRecorder
 	revoked *revocationSet
 	// applied is the store revision the revocation set and signing keys are current with (followStore).
-	applied *appliedRevision
+	applied *changelog.Applied
 	// barrierWaits holds one slot per request waiting at the revision barrier (maxBarrierWaits).
 	barrierWaits chan struct{}
 	// following is set while followStore watches the store; echoes are the revocations waiting for the
@@ -216,7 +217,7 @@ func New(deps Deps) (*Server, error) {
 	if err := s.loadRevocations(ctx); err != nil {
 		return nil, err
 	}
-	s.applied = newAppliedRevision(rev)
+	s.applied = changelog.NewApplied(rev)
 	if err := s.cache.Load(ctx); err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func benchCluster(b *testing.B) (replicas []*suite, secret, admin string) {
 	secret = expect(b, "secret", r, 201)["value"].(string)
 	rev := revisionOf(b, "secret", r, "registry")
 	for _, s := range []*suite{a, r2} {
-		expect(b, "bench known at "+s.base, formWith(s, "/connect/token", "grant_type=client_credentials", "bench", secret, barrierHeader, rev), 200)
+		expect(b, "bench known at "+s.base, s.formWith("/connect/token", "grant_type=client_credentials", "bench", secret, barrierHeader, rev), 200)
 	}
 	return []*suite{a, r2}, secret, admin
 }

@@ -169,50 +169,6 @@ func tail(s string, n int) string {
 	return s
 }
 
-// callWith is s.call with more request headers (name, value pairs).
-func callWith(s *suite, method, path, token string, body any, header ...string) response {
-	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	return s.do(req)
-}
-
-// formWith is s.form with more request headers (name, value pairs).
-func formWith(s *suite, path, body, basicUser, basicPass string, header ...string) response {
-	s.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if basicUser != "" {
-		req.SetBasicAuth(basicUser, basicPass)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	return s.do(req)
-}
-
 // revisionOf returns the "<service>:<n>" value r answered in Authsuite-Revision, failing the test when there
 // is none for service.
 func revisionOf(t testing.TB, what string, r response, service string) string {

@@ -85,9 +85,9 @@ func TestClusterReplicaKilledMidLoad(t *testing.T) {
 	barrier := regRev + "," + tokRev
 	for i, s := range secrets {
 		id := fmt.Sprintf("while-down-%d", i)
-		expect(t, id+" at the restarted B", formWith(b, "/connect/token", "grant_type=client_credentials", id, s, barrierHeader, barrier), 200)
+		expect(t, id+" at the restarted B", b.formWith("/connect/token", "grant_type=client_credentials", id, s, barrierHeader, barrier), 200)
 	}
-	expect(t, "the token revoked while B was down, at B", callWith(b, "GET", check+old, "", nil, barrierHeader, barrier), 400, "invalid_token")
+	expect(t, "the token revoked while B was down, at B", b.callWith("GET", check+old, "", nil, barrierHeader, barrier), 400, "invalid_token")
 	halt()
 
 	atA.mu.Lock()

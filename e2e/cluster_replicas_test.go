@@ -34,7 +34,7 @@ func TestClusterClientFromAGetsTokensAtB(t *testing.T) {
 		id := fmt.Sprintf("svc-%d", i)
 		secret, rev := createClient(t, a, admin, tenant, id)
 		began := time.Now()
-		expect(t, id+"'s first token at B with "+rev, formWith(b, "/connect/token", body, id, secret, barrierHeader, rev), 200)
+		expect(t, id+"'s first token at B with "+rev, b.formWith("/connect/token", body, id, secret, barrierHeader, rev), 200)
 		worst = max(worst, time.Since(began))
 	}
 	t.Logf("with the barrier, the first token request at B succeeded every time; slowest answer %s", worst.Round(time.Microsecond))
@@ -42,11 +42,11 @@ func TestClusterClientFromAGetsTokensAtB(t *testing.T) {
 	tok := expect(t, "token at B", b.form("/connect/token", body, "billing", secret), 200)["access_token"].(string)
 	expect(t, "B's token checked at A", a.call("GET", "/api/oauth2/server/tokens/check?token="+tok, "", nil), 200)
 
-	r := formWith(b, "/connect/token", body, "billing", secret, barrierHeader, "registry:not-a-number")
+	r := b.formWith("/connect/token", body, "billing", secret, barrierHeader, "registry:not-a-number")
 	if r.status != 400 || !strings.Contains(strings.ToLower(string(r.body)), strings.ToLower(barrierHeader)) {
 		t.Fatalf("malformed %s: %d %s, want 400 naming the header", barrierHeader, r.status, r.body)
 	}
-	expect(t, "an unknown service in the barrier", formWith(b, "/connect/token", body, "billing", secret, barrierHeader, "elsewhere:99999999, registry:1"), 200)
+	expect(t, "an unknown service in the barrier", b.formWith("/connect/token", body, "billing", secret, barrierHeader, "elsewhere:99999999, registry:1"), 200)
 }
 
 // clusterSignin is the sign-in fixture created through replica a, with its clients known at b too.

@@ -22,7 +22,7 @@ func TestClusterRevokedAtAFailsAtB(t *testing.T) {
 	r := a.call("GET", "/api/oauth2/server/tokens/revoke?token="+t1, "", nil)
 	expect(t, "revoke at A", r, 200)
 	rev := revisionOf(t, "revoke at A", r, "token")
-	expect(t, "check at B with "+rev, callWith(b, "GET", check+t1, "", nil, barrierHeader, rev), 400, "invalid_token")
+	expect(t, "check at B with "+rev, b.callWith("GET", check+t1, "", nil, barrierHeader, rev), 400, "invalid_token")
 
 	t2 := clientToken(t, b, "billing", secret, "orders.read")
 	expect(t, "check at B before the second revocation", b.call("GET", check+t2, "", nil), 200)

@@ -48,7 +48,7 @@ func TestEtcdStore(t *testing.T) {
 	secret, rev := createClient(t, s, admin, tenantID, "billing")
 	tokenOf := func(what string, header ...string) string {
 		t.Helper()
-		r := formWith(s, "/connect/token", "grant_type=client_credentials&scope=orders.read", "billing", secret, header...)
+		r := s.formWith("/connect/token", "grant_type=client_credentials&scope=orders.read", "billing", secret, header...)
 		return expect(t, what, r, 200)["access_token"].(string)
 	}
 	token := tokenOf("token after the secret's revision", revisionHeader, rev)
@@ -56,7 +56,7 @@ func TestEtcdStore(t *testing.T) {
 	revoked := s.call("GET", "/api/oauth2/server/tokens/revoke?token="+token, "", nil)
 	expect(t, "revoke", revoked, 200)
 	revokedAt := revisionOf(t, "revoke", revoked, "token")
-	expect(t, "check after revoke", callWith(s, "GET", "/api/oauth2/server/tokens/check?token="+token, "", nil, revisionHeader, revokedAt), 400)
+	expect(t, "check after revoke", s.callWith("GET", "/api/oauth2/server/tokens/check?token="+token, "", nil, revisionHeader, revokedAt), 400)
 
 	entries, err := os.ReadDir(dataDir)
 	if err != nil {
@@ -210,7 +210,7 @@ func TestEtcdTwoTokenReplicasBehindOneGateway(t *testing.T) {
 	tokens := func(what string) {
 		t.Helper()
 		for range 20 {
-			r := formWith(s, "/connect/token", "grant_type=client_credentials&scope=orders.read", "billing", secret, revisionHeader, rev)
+			r := s.formWith("/connect/token", "grant_type=client_credentials&scope=orders.read", "billing", secret, revisionHeader, rev)
 			tok := expect(t, what, r, 200)["access_token"].(string)
 			expect(t, what+": check", s.call("GET", "/api/oauth2/server/tokens/check?token="+tok, "", nil), 200)
 		}

@@ -169,6 +169,12 @@ func (r response) json(t testing.TB) map[string]any {
 // call sends method path with an optional JSON body and bearer token.
 func (s *suite) call(method, path, token string, body any) response {
 	s.t.Helper()
+	return s.callWith(method, path, token, body)
+}
+
+// callWith is call with more request headers (name, value pairs).
+func (s *suite) callWith(method, path, token string, body any, header ...string) response {
+	s.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -187,11 +193,20 @@ func (s *suite) call(method, path, token string, body any) response {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
 	return s.do(req)
 }
 
 // form POSTs an application/x-www-form-urlencoded body.
 func (s *suite) form(path, body string, basicUser, basicPass string) response {
+	s.t.Helper()
+	return s.formWith(path, body, basicUser, basicPass)
+}
+
+// formWith is form with more request headers (name, value pairs).
+func (s *suite) formWith(path, body, basicUser, basicPass string, header ...string) response {
 	s.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(body))
 	if err != nil {
@@ -200,6 +215,9 @@ func (s *suite) form(path, body string, basicUser, basicPass string) response {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if basicUser != "" {
 		req.SetBasicAuth(basicUser, basicPass)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
 	}
 	return s.do(req)
 }

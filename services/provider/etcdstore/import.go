@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/authsuite/authsuite/services/provider"
 )
@@ -61,30 +61,16 @@ func (s *Store) Import(ctx context.Context, snap provider.Snapshot) error {
 	return nil
 }
 
-// runAll runs jobs, importWorkers at a time, and returns the first error (the others are cancelled).
+// runAll runs jobs, importWorkers at a time, and returns the first error (the jobs not yet started are
+// skipped and the running ones see their context cancelled).
 func runAll(ctx context.Context, jobs []func(context.Context) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan func(context.Context) error)
-	var wg sync.WaitGroup
-	for range min(importWorkers, len(jobs)) {
-		wg.Go(func() {
-			for job := range next {
-				if err := job(ctx); err != nil {
-					cancel(err)
-				}
-			}
-		})
-	}
-feed:
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(importWorkers)
 	for _, job := range jobs {
-		select {
-		case next <- job:
-		case <-ctx.Done():
-			break feed
+		if ctx.Err() != nil {
+			break
 		}
+		g.Go(func() error { return job(ctx) })
 	}
-	close(next)
-	wg.Wait()
-	return context.Cause(ctx)
+	return g.Wait()
 }

@@ -56,13 +56,24 @@ func TestRevisionBarrierOverREST(t *testing.T) {
 	if r := check("token:x"); r.status != 400 || !strings.Contains(string(r.body), revisionHeader) {
 		t.Errorf("malformed value: %d %s, want 400 naming %s", r.status, r.body, revisionHeader)
 	}
+	// A token revision beyond the token store's history was never produced: refused at once.
 	future := "token:" + strconv.FormatInt(tokenRev+1_000_000, 10)
 	start := time.Now()
 	r = check(future)
-	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "token revision "+strings.TrimPrefix(future, "token:")) {
-		t.Errorf("a revision never applied: %d %s, want 503 naming it", r.status, r.body)
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "never produced") {
+		t.Errorf("a token revision never produced: %d %s, want 400 saying so", r.status, r.body)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Errorf("a token revision never produced was answered after %v, want at once", waited)
+	}
+	// A registry revision the token service has not applied is waited for, then refused with 503 naming it.
+	future = "registry:" + strconv.FormatInt(registryRev+1_000_000, 10)
+	start = time.Now()
+	r = check(future)
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "registry revision "+strings.TrimPrefix(future, "registry:")) {
+		t.Errorf("a registry revision never applied: %d %s, want 503 naming it", r.status, r.body)
 	}
 	if waited := time.Since(start); waited < 4*time.Second || waited > 30*time.Second {
-		t.Errorf("a revision never applied was answered after %v, want about 5 s", waited)
+		t.Errorf("a registry revision never applied was answered after %v, want about 5 s", waited)
 	}
 }

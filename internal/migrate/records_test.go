@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -27,13 +28,20 @@ func same(t *testing.T, what string, got, want any) {
 	}
 }
 
+// TestMain runs the package's tests in UTC: bbolt keeps sign-in expiries as Unix seconds and reads them in
+// the local zone, and TestMigrateEveryRecordKind compares records as JSON. Set before any test starts a
+// goroutine that reads the clock.
+func TestMain(m *testing.M) {
+	time.Local = time.UTC
+	os.Exit(m.Run())
+}
+
 // TestMigrateEveryRecordKind: one record of every kind the token and provider services keep, every field
 // set, written to bbolt through the stores, exported and imported into etcd, reads back from the etcd stores
 // exactly as bbolt exported it: sign-in state (interaction, session with its SID index, code, refresh token
 // with its chain, consent, login failures) and providers, connectors (sealed grant, refresh lease) and
 // pending authorizations.
 func TestMigrateEveryRecordKind(t *testing.T) {
-	time.Local = time.UTC // bbolt keeps sign-in expiries as Unix seconds and reads them in the local zone
 	ctx := context.Background()
 	dir := t.TempDir()
 	exp := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)

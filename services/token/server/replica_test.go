@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,28 +91,59 @@ func TestReplicasShareRevocations(t *testing.T) {
 	}
 }
 
-// TestBarrierWaitsForTheRevocation: a check that asks for a token revision this replica has not applied yet
-// waits for it instead of answering from an older view.
+// TestBarrierWaitsForTheRevocation: a check that asks for a token revision the store has but this replica
+// has not applied yet (its watch is held back) waits for it instead of answering from an older view.
 func TestBarrierWaitsForTheRevocation(t *testing.T) {
 	a := newEnvOn(t, memstore.New())
-	b := a.replica()
+	held := &heldWatch{Store: a.shared, release: make(chan struct{})}
+	b := a.replicaOn(held)
 	tok := a.mustToken("svc", svcSecret, "")
-	next := b.srv.applied.Get() + 1
+	rev, n := answeredTokenRevision(t, a.revokeAnswering(tok)) // committed; b's watch does not deliver it yet
+	if b.srv.applied.Get() >= n {
+		t.Fatalf("b applied %d before its watch was released", b.srv.applied.Get())
+	}
 	type result struct {
 		err     error
 		applied int64
 	}
 	done := make(chan result, 1)
 	go func() {
-		_, err := b.simple.CheckToken(atRevisions(context.Background(), "token:"+strconv.FormatInt(next, 10)), &tokenv1.CheckTokenRequest{Token: tok})
+		_, err := b.simple.CheckToken(atRevisions(context.Background(), rev), &tokenv1.CheckTokenRequest{Token: tok})
 		done <- result{err, b.srv.applied.Get()}
 	}()
-	a.revokeAnswering(tok) // the next commit of the store
+	// The check either answers (from the old view: the barrier did not wait) or takes a barrier slot.
+	for waiting := false; !waiting; {
+		select {
+		case r := <-done:
+			t.Fatalf("the check answered (%v) with revision %d applied while the watch was held, before the %d it asked for", r.err, r.applied, n)
+		default:
+			waiting = len(b.srv.barrierWaits) == 1
+			runtime.Gosched()
+		}
+	}
+	close(held.release)
 	r := <-done
-	if r.applied < next {
-		t.Fatalf("the check answered with revision %d applied, before the %d it asked for", r.applied, next)
+	if r.applied < n {
+		t.Fatalf("the check answered with revision %d applied, before the %d it asked for", r.applied, n)
 	}
 	wantOAuth(t, r.err, apierror.InvalidToken, 400)
+}
+
+// heldWatch is a store whose Watch delivers nothing until release is closed: a replica whose watch lags.
+type heldWatch struct {
+	token.Store
+	release chan struct{}
+}
+
+func (h *heldWatch) Watch(ctx context.Context, from int64, fn func(changelog.Batch[token.Change]) error) error {
+	return h.Store.Watch(ctx, from, func(b changelog.Batch[token.Change]) error {
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return fn(b)
+	})
 }
 
 // TestBarrierWaitsForTheRegistry: a token request that asks for a registry revision the client view has not

@@ -187,38 +187,30 @@ func Import(ctx context.Context, cli *clientv3.Client, prefix, source string, sn
 	if err != nil {
 		return err
 	}
-	if s := snaps.Registry; s != nil {
-		st, err := regetcd.Open(ctx, cli, prefix)
-		if err != nil {
-			return fmt.Errorf("registry store on etcd: %w", err)
-		}
-		err = st.Import(ctx, *s)
-		st.Close()
-		if err != nil {
-			return err
-		}
+	if err := importOne(ctx, "registry", snaps.Registry, func() (*regetcd.Store, error) { return regetcd.Open(ctx, cli, prefix) }); err != nil {
+		return err
 	}
-	if s := snaps.Token; s != nil {
-		st, err := toketcd.Open(ctx, cli, prefix)
-		if err != nil {
-			return fmt.Errorf("token store on etcd: %w", err)
-		}
-		err = st.Import(ctx, *s)
-		st.Close()
-		if err != nil {
-			return err
-		}
+	if err := importOne(ctx, "token", snaps.Token, func() (*toketcd.Store, error) { return toketcd.Open(ctx, cli, prefix) }); err != nil {
+		return err
 	}
-	if s := snaps.Provider; s != nil {
-		st, err := provetcd.Open(ctx, cli, prefix)
-		if err != nil {
-			return fmt.Errorf("provider store on etcd: %w", err)
-		}
-		err = st.Import(ctx, *s)
-		st.Close()
-		if err != nil {
-			return err
-		}
+	if err := importOne(ctx, "provider", snaps.Provider, func() (*provetcd.Store, error) { return provetcd.Open(ctx, cli, prefix) }); err != nil {
+		return err
 	}
 	return fence.Finish(ctx, cli, prefix, rev, clientv3.OpPut(app.EtcdKeyRecord(prefix), string(rec.Marshal())))
+}
+
+// importOne opens one service's etcd store, imports snap into it and closes it; a nil snap imports nothing.
+func importOne[S any, T interface {
+	Import(context.Context, S) error
+	Close() error
+}](ctx context.Context, name string, snap *S, open func() (T, error)) error {
+	if snap == nil {
+		return nil
+	}
+	st, err := open()
+	if err != nil {
+		return fmt.Errorf("%s store on etcd: %w", name, err)
+	}
+	defer st.Close()
+	return st.Import(ctx, *snap)
 }

@@ -120,42 +120,33 @@ func exportFile(ctx context.Context, name, path string, snaps *Snapshots) error 
 	if _, err := os.Stat(path); err != nil {
 		return err
 	}
+	var err error
 	switch name {
 	case "registry":
-		st, err := regbolt.Open(path)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		defer st.Close()
-		s, err := st.Export(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		snaps.Registry = &s
+		snaps.Registry, err = exportOne(ctx, path, regbolt.Open)
 	case "token":
-		st, err := tokbolt.Open(path)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		defer st.Close()
-		s, err := st.Export(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		snaps.Token = &s
+		snaps.Token, err = exportOne(ctx, path, tokbolt.Open)
 	case "provider":
-		st, err := provbolt.Open(path)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		defer st.Close()
-		s, err := st.Export(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		snaps.Provider = &s
+		snaps.Provider, err = exportOne(ctx, path, provbolt.Open)
 	}
-	return nil
+	return err
+}
+
+// exportOne opens one service's bbolt file at path, exports it (one read transaction) and closes it.
+func exportOne[S any, T interface {
+	Export(context.Context) (S, error)
+	Close() error
+}](ctx context.Context, path string, open func(string) (T, error)) (*S, error) {
+	st, err := open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer st.Close()
+	s, err := st.Export(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &s, nil
 }
 
 // merge returns the union of two key records.

@@ -12,10 +12,6 @@ import (
 
 // This file is the only place that builds tokenv1 messages from domain values.
 
-func authFrom(c *tokenv1.ClientCredentials) clientAuth {
-	return clientAuth{ClientID: c.GetClientId(), Secret: c.GetClientSecret()}
-}
-
 func toTokenResponse(i *issued) *tokenv1.TokenResponse {
 	return &tokenv1.TokenResponse{AccessToken: i.Token, TokenType: "Bearer", ExpiresIn: i.ExpiresIn, Scope: i.Scope}
 }

@@ -21,11 +21,11 @@ func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1
 	switch gt {
 	case "":
 		return nil, apierror.OAuth(apierror.InvalidRequest, "grant_type is required")
-	case GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword:
+	case GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantTokenExchange:
 	default:
 		return nil, apierror.OAuth(apierror.UnsupportedGrantType, "grant_type %q is not supported", clip(gt))
 	}
-	cl, err := s.authenticate(authFrom(req.GetClient()), gt == GrantClientCredentials)
+	cl, err := s.authenticate(ctx, authFrom(ctx, req.GetClient()), gt == GrantClientCredentials || gt == GrantTokenExchange)
 	if err != nil {
 		return nil, err
 	}
@@ -36,6 +36,8 @@ func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1
 		return s.refreshToken(ctx, cl, req)
 	case GrantPassword:
 		return s.password(ctx, cl, req)
+	case GrantTokenExchange:
+		return s.tokenExchange(ctx, cl, req)
 	}
 	iss, err := s.clientCredentials(cl, req.GetScope())
 	if err != nil {
@@ -60,7 +62,7 @@ func (s *Server) Introspect(ctx context.Context, req *tokenv1.IntrospectRequest)
 	if err := refuseSudo(ctx); err != nil {
 		return nil, err
 	}
-	caller, err := s.authenticate(authFrom(req.GetClient()), true)
+	caller, err := s.authenticate(ctx, authFrom(ctx, req.GetClient()), true)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +141,7 @@ func (s *Server) Revoke(ctx context.Context, req *tokenv1.RevokeRequest) (*token
 	if err := refuseSudo(ctx); err != nil {
 		return nil, err
 	}
-	caller, err := s.authenticate(authFrom(req.GetClient()), false)
+	caller, err := s.authenticate(ctx, authFrom(ctx, req.GetClient()), false)
 	if err != nil {
 		return nil, err
 	}

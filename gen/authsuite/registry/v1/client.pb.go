@@ -9,6 +9,7 @@ package registryv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -67,9 +68,38 @@ type Client struct {
 	// When the client was created (output only).
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the client was last changed (output only).
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// How the client authenticates at the token, introspection and revocation endpoints (RFC 7591 §2
+	// token_endpoint_auth_method): client_secret_basic (client_secret_post is accepted alike), private_key_jwt
+	// (RFC 7523 §2.2, a JWT signed with a key of jwks or jwks_uri), tls_client_auth (RFC 8705 §2.1, a CA-issued
+	// certificate whose subject is tls_client_auth_subject_dn), self_signed_tls_client_auth (RFC 8705 §2.2, a
+	// certificate whose public key is in jwks or jwks_uri) or none (a public client). Default:
+	// client_secret_basic when require_client_secret, none otherwise. Only the chosen method authenticates the
+	// client.
+	TokenEndpointAuthMethod string `protobuf:"bytes,22,opt,name=token_endpoint_auth_method,json=tokenEndpointAuthMethod,proto3" json:"token_endpoint_auth_method,omitempty"`
+	// The client's public keys as a JWK Set (RFC 7517 §5), for private_key_jwt and
+	// self_signed_tls_client_auth. At most one of jwks and jwks_uri.
+	Jwks *structpb.Struct `protobuf:"bytes,23,opt,name=jwks,proto3" json:"jwks,omitempty"`
+	// An https URL of the client's JWK Set, fetched when needed (bounded in size and time, cached).
+	JwksUri string `protobuf:"bytes,24,opt,name=jwks_uri,json=jwksUri,proto3" json:"jwks_uri,omitempty"`
+	// The subject distinguished name (RFC 4514) of the client's certificate, for tls_client_auth.
+	TlsClientAuthSubjectDn string `protobuf:"bytes,25,opt,name=tls_client_auth_subject_dn,json=tlsClientAuthSubjectDn,proto3" json:"tls_client_auth_subject_dn,omitempty"`
+	// Whether access tokens issued to the client over a TLS connection with a client certificate are bound
+	// to that certificate (RFC 8705 §3, cnf "x5t#S256").
+	TlsClientCertificateBoundAccessTokens bool `protobuf:"varint,26,opt,name=tls_client_certificate_bound_access_tokens,json=tlsClientCertificateBoundAccessTokens,proto3" json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	// Static claims added to the client's own access tokens (client_credentials), e.g. a service's role. Names
+	// the token reserves (iss, sub, aud, exp, scope, ...) are refused.
+	Claims map[string]string `protobuf:"bytes,27,rep,name=claims,proto3" json:"claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Whether claims are also added to access tokens the client obtains for a user (default false).
+	AlwaysSendClientClaims bool `protobuf:"varint,28,opt,name=always_send_client_claims,json=alwaysSendClientClaims,proto3" json:"always_send_client_claims,omitempty"`
+	// User attributes the client's tokens carry, and under which claim names.
+	ClaimMappings []*ClaimMapping `protobuf:"bytes,29,rep,name=claim_mappings,json=claimMappings,proto3" json:"claim_mappings,omitempty"`
+	// The API resources (resource_id) this client serves: it may exchange access tokens whose audience names
+	// one of them for tokens to other resources (RFC 8693 token exchange, when allowed_grant_types lists
+	// urn:ietf:params:oauth:grant-type:token-exchange).
+	ServesResources []string `protobuf:"bytes,30,rep,name=serves_resources,json=servesResources,proto3" json:"serves_resources,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Client) Reset() {
@@ -249,6 +279,134 @@ func (x *Client) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Client) GetTokenEndpointAuthMethod() string {
+	if x != nil {
+		return x.TokenEndpointAuthMethod
+	}
+	return ""
+}
+
+func (x *Client) GetJwks() *structpb.Struct {
+	if x != nil {
+		return x.Jwks
+	}
+	return nil
+}
+
+func (x *Client) GetJwksUri() string {
+	if x != nil {
+		return x.JwksUri
+	}
+	return ""
+}
+
+func (x *Client) GetTlsClientAuthSubjectDn() string {
+	if x != nil {
+		return x.TlsClientAuthSubjectDn
+	}
+	return ""
+}
+
+func (x *Client) GetTlsClientCertificateBoundAccessTokens() bool {
+	if x != nil {
+		return x.TlsClientCertificateBoundAccessTokens
+	}
+	return false
+}
+
+func (x *Client) GetClaims() map[string]string {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
+func (x *Client) GetAlwaysSendClientClaims() bool {
+	if x != nil {
+		return x.AlwaysSendClientClaims
+	}
+	return false
+}
+
+func (x *Client) GetClaimMappings() []*ClaimMapping {
+	if x != nil {
+		return x.ClaimMappings
+	}
+	return nil
+}
+
+func (x *Client) GetServesResources() []string {
+	if x != nil {
+		return x.ServesResources
+	}
+	return nil
+}
+
+// ClaimMapping puts a user attribute into the client's tokens under a claim name: in access tokens, ID
+// tokens and userinfo answers issued for a user, when scope (if set) was granted.
+type ClaimMapping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key of the user attribute (User.attributes).
+	UserAttribute string `protobuf:"bytes,1,opt,name=user_attribute,json=userAttribute,proto3" json:"user_attribute,omitempty"`
+	// The claim name. Names the token reserves are refused.
+	Claim string `protobuf:"bytes,2,opt,name=claim,proto3" json:"claim,omitempty"`
+	// The scope that releases the claim; empty: released whenever the token is issued for a user.
+	Scope         string `protobuf:"bytes,3,opt,name=scope,proto3" json:"scope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimMapping) Reset() {
+	*x = ClaimMapping{}
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimMapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimMapping) ProtoMessage() {}
+
+func (x *ClaimMapping) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimMapping.ProtoReflect.Descriptor instead.
+func (*ClaimMapping) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ClaimMapping) GetUserAttribute() string {
+	if x != nil {
+		return x.UserAttribute
+	}
+	return ""
+}
+
+func (x *ClaimMapping) GetClaim() string {
+	if x != nil {
+		return x.Claim
+	}
+	return ""
+}
+
+func (x *ClaimMapping) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
 // ClientSecret is one of a client's secrets.
 type ClientSecret struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -272,7 +430,7 @@ type ClientSecret struct {
 
 func (x *ClientSecret) Reset() {
 	*x = ClientSecret{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[1]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -284,7 +442,7 @@ func (x *ClientSecret) String() string {
 func (*ClientSecret) ProtoMessage() {}
 
 func (x *ClientSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[1]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -297,7 +455,7 @@ func (x *ClientSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientSecret.ProtoReflect.Descriptor instead.
 func (*ClientSecret) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{1}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ClientSecret) GetSecretId() string {
@@ -362,7 +520,7 @@ type CreateClientRequest struct {
 
 func (x *CreateClientRequest) Reset() {
 	*x = CreateClientRequest{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[2]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +532,7 @@ func (x *CreateClientRequest) String() string {
 func (*CreateClientRequest) ProtoMessage() {}
 
 func (x *CreateClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[2]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +545,7 @@ func (x *CreateClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientRequest.ProtoReflect.Descriptor instead.
 func (*CreateClientRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{2}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateClientRequest) GetTenantId() string {
@@ -415,7 +573,7 @@ type CreateClientResponse struct {
 
 func (x *CreateClientResponse) Reset() {
 	*x = CreateClientResponse{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[3]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +585,7 @@ func (x *CreateClientResponse) String() string {
 func (*CreateClientResponse) ProtoMessage() {}
 
 func (x *CreateClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[3]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +598,7 @@ func (x *CreateClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientResponse.ProtoReflect.Descriptor instead.
 func (*CreateClientResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{3}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateClientResponse) GetClient() *Client {
@@ -465,7 +623,7 @@ type ListClientsRequest struct {
 
 func (x *ListClientsRequest) Reset() {
 	*x = ListClientsRequest{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[4]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +635,7 @@ func (x *ListClientsRequest) String() string {
 func (*ListClientsRequest) ProtoMessage() {}
 
 func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[4]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +648,7 @@ func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsRequest.ProtoReflect.Descriptor instead.
 func (*ListClientsRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{4}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListClientsRequest) GetTenantId() string {
@@ -527,7 +685,7 @@ type ListClientsResponse struct {
 
 func (x *ListClientsResponse) Reset() {
 	*x = ListClientsResponse{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[5]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -539,7 +697,7 @@ func (x *ListClientsResponse) String() string {
 func (*ListClientsResponse) ProtoMessage() {}
 
 func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[5]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -552,7 +710,7 @@ func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsResponse.ProtoReflect.Descriptor instead.
 func (*ListClientsResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{5}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListClientsResponse) GetItems() []*Client {
@@ -582,7 +740,7 @@ type GetClientRequest struct {
 
 func (x *GetClientRequest) Reset() {
 	*x = GetClientRequest{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[6]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +752,7 @@ func (x *GetClientRequest) String() string {
 func (*GetClientRequest) ProtoMessage() {}
 
 func (x *GetClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[6]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +765,7 @@ func (x *GetClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientRequest.ProtoReflect.Descriptor instead.
 func (*GetClientRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{6}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetClientRequest) GetTenantId() string {
@@ -635,7 +793,7 @@ type GetClientResponse struct {
 
 func (x *GetClientResponse) Reset() {
 	*x = GetClientResponse{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[7]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +805,7 @@ func (x *GetClientResponse) String() string {
 func (*GetClientResponse) ProtoMessage() {}
 
 func (x *GetClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[7]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +818,7 @@ func (x *GetClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientResponse.ProtoReflect.Descriptor instead.
 func (*GetClientResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{7}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetClientResponse) GetClient() *Client {
@@ -685,7 +843,7 @@ type UpdateClientRequest struct {
 
 func (x *UpdateClientRequest) Reset() {
 	*x = UpdateClientRequest{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[8]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +855,7 @@ func (x *UpdateClientRequest) String() string {
 func (*UpdateClientRequest) ProtoMessage() {}
 
 func (x *UpdateClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[8]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +868,7 @@ func (x *UpdateClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClientRequest.ProtoReflect.Descriptor instead.
 func (*UpdateClientRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{8}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateClientRequest) GetTenantId() string {
@@ -745,7 +903,7 @@ type UpdateClientResponse struct {
 
 func (x *UpdateClientResponse) Reset() {
 	*x = UpdateClientResponse{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[9]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +915,7 @@ func (x *UpdateClientResponse) String() string {
 func (*UpdateClientResponse) ProtoMessage() {}
 
 func (x *UpdateClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[9]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +928,7 @@ func (x *UpdateClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClientResponse.ProtoReflect.Descriptor instead.
 func (*UpdateClientResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{9}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateClientResponse) GetClient() *Client {
@@ -793,7 +951,7 @@ type DeleteClientRequest struct {
 
 func (x *DeleteClientRequest) Reset() {
 	*x = DeleteClientRequest{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[10]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +963,7 @@ func (x *DeleteClientRequest) String() string {
 func (*DeleteClientRequest) ProtoMessage() {}
 
 func (x *DeleteClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[10]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +976,7 @@ func (x *DeleteClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteClientRequest.ProtoReflect.Descriptor instead.
 func (*DeleteClientRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{10}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteClientRequest) GetTenantId() string {
@@ -844,7 +1002,7 @@ type DeleteClientResponse struct {
 
 func (x *DeleteClientResponse) Reset() {
 	*x = DeleteClientResponse{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[11]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +1014,7 @@ func (x *DeleteClientResponse) String() string {
 func (*DeleteClientResponse) ProtoMessage() {}
 
 func (x *DeleteClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[11]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +1027,7 @@ func (x *DeleteClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteClientResponse.ProtoReflect.Descriptor instead.
 func (*DeleteClientResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{11}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{12}
 }
 
 // CreateClientSecretRequest is the body of POST /tenants/{tenantId}/clients/{clientId}/secrets/.
@@ -887,7 +1045,7 @@ type CreateClientSecretRequest struct {
 
 func (x *CreateClientSecretRequest) Reset() {
 	*x = CreateClientSecretRequest{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[12]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1057,7 @@ func (x *CreateClientSecretRequest) String() string {
 func (*CreateClientSecretRequest) ProtoMessage() {}
 
 func (x *CreateClientSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[12]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1070,7 @@ func (x *CreateClientSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientSecretRequest.ProtoReflect.Descriptor instead.
 func (*CreateClientSecretRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{12}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateClientSecretRequest) GetTenantId() string {
@@ -947,7 +1105,7 @@ type CreateClientSecretResponse struct {
 
 func (x *CreateClientSecretResponse) Reset() {
 	*x = CreateClientSecretResponse{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[13]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1117,7 @@ func (x *CreateClientSecretResponse) String() string {
 func (*CreateClientSecretResponse) ProtoMessage() {}
 
 func (x *CreateClientSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[13]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1130,7 @@ func (x *CreateClientSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientSecretResponse.ProtoReflect.Descriptor instead.
 func (*CreateClientSecretResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{13}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateClientSecretResponse) GetSecret() *ClientSecret {
@@ -995,7 +1153,7 @@ type ListClientSecretsRequest struct {
 
 func (x *ListClientSecretsRequest) Reset() {
 	*x = ListClientSecretsRequest{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[14]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1165,7 @@ func (x *ListClientSecretsRequest) String() string {
 func (*ListClientSecretsRequest) ProtoMessage() {}
 
 func (x *ListClientSecretsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[14]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1178,7 @@ func (x *ListClientSecretsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientSecretsRequest.ProtoReflect.Descriptor instead.
 func (*ListClientSecretsRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{14}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListClientSecretsRequest) GetTenantId() string {
@@ -1048,7 +1206,7 @@ type ListClientSecretsResponse struct {
 
 func (x *ListClientSecretsResponse) Reset() {
 	*x = ListClientSecretsResponse{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[15]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1218,7 @@ func (x *ListClientSecretsResponse) String() string {
 func (*ListClientSecretsResponse) ProtoMessage() {}
 
 func (x *ListClientSecretsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[15]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1231,7 @@ func (x *ListClientSecretsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientSecretsResponse.ProtoReflect.Descriptor instead.
 func (*ListClientSecretsResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{15}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListClientSecretsResponse) GetItems() []*ClientSecret {
@@ -1098,7 +1256,7 @@ type DeleteClientSecretRequest struct {
 
 func (x *DeleteClientSecretRequest) Reset() {
 	*x = DeleteClientSecretRequest{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[16]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1268,7 @@ func (x *DeleteClientSecretRequest) String() string {
 func (*DeleteClientSecretRequest) ProtoMessage() {}
 
 func (x *DeleteClientSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[16]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1281,7 @@ func (x *DeleteClientSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteClientSecretRequest.ProtoReflect.Descriptor instead.
 func (*DeleteClientSecretRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{16}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteClientSecretRequest) GetTenantId() string {
@@ -1156,7 +1314,7 @@ type DeleteClientSecretResponse struct {
 
 func (x *DeleteClientSecretResponse) Reset() {
 	*x = DeleteClientSecretResponse{}
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[17]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1326,7 @@ func (x *DeleteClientSecretResponse) String() string {
 func (*DeleteClientSecretResponse) ProtoMessage() {}
 
 func (x *DeleteClientSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_client_proto_msgTypes[17]
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,14 +1339,14 @@ func (x *DeleteClientSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteClientSecretResponse.ProtoReflect.Descriptor instead.
 func (*DeleteClientSecretResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{17}
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{18}
 }
 
 var File_authsuite_registry_v1_client_proto protoreflect.FileDescriptor
 
 const file_authsuite_registry_v1_client_proto_rawDesc = "" +
 	"\n" +
-	"\"authsuite/registry/v1/client.proto\x12\x15authsuite.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\t\n" +
+	"\"authsuite/registry/v1/client.proto\x12\x15authsuite.registry.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\r\n" +
 	"\x06Client\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x1f\n" +
 	"\vclient_name\x18\x02 \x01(\tR\n" +
@@ -1215,12 +1373,28 @@ const file_authsuite_registry_v1_client_proto_rawDesc = "" +
 	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTimeB\x19\n" +
+	"updateTime\x12;\n" +
+	"\x1atoken_endpoint_auth_method\x18\x16 \x01(\tR\x17tokenEndpointAuthMethod\x12+\n" +
+	"\x04jwks\x18\x17 \x01(\v2\x17.google.protobuf.StructR\x04jwks\x12\x19\n" +
+	"\bjwks_uri\x18\x18 \x01(\tR\ajwksUri\x12:\n" +
+	"\x1atls_client_auth_subject_dn\x18\x19 \x01(\tR\x16tlsClientAuthSubjectDn\x12Y\n" +
+	"*tls_client_certificate_bound_access_tokens\x18\x1a \x01(\bR%tlsClientCertificateBoundAccessTokens\x12A\n" +
+	"\x06claims\x18\x1b \x03(\v2).authsuite.registry.v1.Client.ClaimsEntryR\x06claims\x129\n" +
+	"\x19always_send_client_claims\x18\x1c \x01(\bR\x16alwaysSendClientClaims\x12J\n" +
+	"\x0eclaim_mappings\x18\x1d \x03(\v2#.authsuite.registry.v1.ClaimMappingR\rclaimMappings\x12)\n" +
+	"\x10serves_resources\x18\x1e \x03(\tR\x0fservesResources\x1a9\n" +
+	"\vClaimsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x19\n" +
 	"\x17_allow_remember_consentB'\n" +
 	"%_back_channel_logout_session_requiredB\x18\n" +
 	"\x16_require_client_secretB\x18\n" +
 	"\x16_access_token_lifetimeB\x19\n" +
-	"\x17_refresh_token_lifetime\"\xc7\x02\n" +
+	"\x17_refresh_token_lifetime\"a\n" +
+	"\fClaimMapping\x12%\n" +
+	"\x0euser_attribute\x18\x01 \x01(\tR\ruserAttribute\x12\x14\n" +
+	"\x05claim\x18\x02 \x01(\tR\x05claim\x12\x14\n" +
+	"\x05scope\x18\x03 \x01(\tR\x05scope\"\xc7\x02\n" +
 	"\fClientSecret\x12\x1b\n" +
 	"\tsecret_id\x18\x01 \x01(\tR\bsecretId\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x19\n" +
@@ -1300,64 +1474,70 @@ func file_authsuite_registry_v1_client_proto_rawDescGZIP() []byte {
 	return file_authsuite_registry_v1_client_proto_rawDescData
 }
 
-var file_authsuite_registry_v1_client_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_authsuite_registry_v1_client_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_authsuite_registry_v1_client_proto_goTypes = []any{
 	(*Client)(nil),                     // 0: authsuite.registry.v1.Client
-	(*ClientSecret)(nil),               // 1: authsuite.registry.v1.ClientSecret
-	(*CreateClientRequest)(nil),        // 2: authsuite.registry.v1.CreateClientRequest
-	(*CreateClientResponse)(nil),       // 3: authsuite.registry.v1.CreateClientResponse
-	(*ListClientsRequest)(nil),         // 4: authsuite.registry.v1.ListClientsRequest
-	(*ListClientsResponse)(nil),        // 5: authsuite.registry.v1.ListClientsResponse
-	(*GetClientRequest)(nil),           // 6: authsuite.registry.v1.GetClientRequest
-	(*GetClientResponse)(nil),          // 7: authsuite.registry.v1.GetClientResponse
-	(*UpdateClientRequest)(nil),        // 8: authsuite.registry.v1.UpdateClientRequest
-	(*UpdateClientResponse)(nil),       // 9: authsuite.registry.v1.UpdateClientResponse
-	(*DeleteClientRequest)(nil),        // 10: authsuite.registry.v1.DeleteClientRequest
-	(*DeleteClientResponse)(nil),       // 11: authsuite.registry.v1.DeleteClientResponse
-	(*CreateClientSecretRequest)(nil),  // 12: authsuite.registry.v1.CreateClientSecretRequest
-	(*CreateClientSecretResponse)(nil), // 13: authsuite.registry.v1.CreateClientSecretResponse
-	(*ListClientSecretsRequest)(nil),   // 14: authsuite.registry.v1.ListClientSecretsRequest
-	(*ListClientSecretsResponse)(nil),  // 15: authsuite.registry.v1.ListClientSecretsResponse
-	(*DeleteClientSecretRequest)(nil),  // 16: authsuite.registry.v1.DeleteClientSecretRequest
-	(*DeleteClientSecretResponse)(nil), // 17: authsuite.registry.v1.DeleteClientSecretResponse
-	(*timestamppb.Timestamp)(nil),      // 18: google.protobuf.Timestamp
+	(*ClaimMapping)(nil),               // 1: authsuite.registry.v1.ClaimMapping
+	(*ClientSecret)(nil),               // 2: authsuite.registry.v1.ClientSecret
+	(*CreateClientRequest)(nil),        // 3: authsuite.registry.v1.CreateClientRequest
+	(*CreateClientResponse)(nil),       // 4: authsuite.registry.v1.CreateClientResponse
+	(*ListClientsRequest)(nil),         // 5: authsuite.registry.v1.ListClientsRequest
+	(*ListClientsResponse)(nil),        // 6: authsuite.registry.v1.ListClientsResponse
+	(*GetClientRequest)(nil),           // 7: authsuite.registry.v1.GetClientRequest
+	(*GetClientResponse)(nil),          // 8: authsuite.registry.v1.GetClientResponse
+	(*UpdateClientRequest)(nil),        // 9: authsuite.registry.v1.UpdateClientRequest
+	(*UpdateClientResponse)(nil),       // 10: authsuite.registry.v1.UpdateClientResponse
+	(*DeleteClientRequest)(nil),        // 11: authsuite.registry.v1.DeleteClientRequest
+	(*DeleteClientResponse)(nil),       // 12: authsuite.registry.v1.DeleteClientResponse
+	(*CreateClientSecretRequest)(nil),  // 13: authsuite.registry.v1.CreateClientSecretRequest
+	(*CreateClientSecretResponse)(nil), // 14: authsuite.registry.v1.CreateClientSecretResponse
+	(*ListClientSecretsRequest)(nil),   // 15: authsuite.registry.v1.ListClientSecretsRequest
+	(*ListClientSecretsResponse)(nil),  // 16: authsuite.registry.v1.ListClientSecretsResponse
+	(*DeleteClientSecretRequest)(nil),  // 17: authsuite.registry.v1.DeleteClientSecretRequest
+	(*DeleteClientSecretResponse)(nil), // 18: authsuite.registry.v1.DeleteClientSecretResponse
+	nil,                                // 19: authsuite.registry.v1.Client.ClaimsEntry
+	(*timestamppb.Timestamp)(nil),      // 20: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 21: google.protobuf.Struct
 }
 var file_authsuite_registry_v1_client_proto_depIdxs = []int32{
-	18, // 0: authsuite.registry.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	18, // 1: authsuite.registry.v1.Client.update_time:type_name -> google.protobuf.Timestamp
-	18, // 2: authsuite.registry.v1.ClientSecret.start_time:type_name -> google.protobuf.Timestamp
-	18, // 3: authsuite.registry.v1.ClientSecret.expiration:type_name -> google.protobuf.Timestamp
-	18, // 4: authsuite.registry.v1.ClientSecret.last_used:type_name -> google.protobuf.Timestamp
-	0,  // 5: authsuite.registry.v1.CreateClientRequest.client:type_name -> authsuite.registry.v1.Client
-	0,  // 6: authsuite.registry.v1.CreateClientResponse.client:type_name -> authsuite.registry.v1.Client
-	0,  // 7: authsuite.registry.v1.ListClientsResponse.items:type_name -> authsuite.registry.v1.Client
-	0,  // 8: authsuite.registry.v1.GetClientResponse.client:type_name -> authsuite.registry.v1.Client
-	0,  // 9: authsuite.registry.v1.UpdateClientRequest.client:type_name -> authsuite.registry.v1.Client
-	0,  // 10: authsuite.registry.v1.UpdateClientResponse.client:type_name -> authsuite.registry.v1.Client
-	1,  // 11: authsuite.registry.v1.CreateClientSecretRequest.secret:type_name -> authsuite.registry.v1.ClientSecret
-	1,  // 12: authsuite.registry.v1.CreateClientSecretResponse.secret:type_name -> authsuite.registry.v1.ClientSecret
-	1,  // 13: authsuite.registry.v1.ListClientSecretsResponse.items:type_name -> authsuite.registry.v1.ClientSecret
-	2,  // 14: authsuite.registry.v1.ClientService.CreateClient:input_type -> authsuite.registry.v1.CreateClientRequest
-	4,  // 15: authsuite.registry.v1.ClientService.ListClients:input_type -> authsuite.registry.v1.ListClientsRequest
-	6,  // 16: authsuite.registry.v1.ClientService.GetClient:input_type -> authsuite.registry.v1.GetClientRequest
-	8,  // 17: authsuite.registry.v1.ClientService.UpdateClient:input_type -> authsuite.registry.v1.UpdateClientRequest
-	10, // 18: authsuite.registry.v1.ClientService.DeleteClient:input_type -> authsuite.registry.v1.DeleteClientRequest
-	12, // 19: authsuite.registry.v1.ClientService.CreateClientSecret:input_type -> authsuite.registry.v1.CreateClientSecretRequest
-	14, // 20: authsuite.registry.v1.ClientService.ListClientSecrets:input_type -> authsuite.registry.v1.ListClientSecretsRequest
-	16, // 21: authsuite.registry.v1.ClientService.DeleteClientSecret:input_type -> authsuite.registry.v1.DeleteClientSecretRequest
-	3,  // 22: authsuite.registry.v1.ClientService.CreateClient:output_type -> authsuite.registry.v1.CreateClientResponse
-	5,  // 23: authsuite.registry.v1.ClientService.ListClients:output_type -> authsuite.registry.v1.ListClientsResponse
-	7,  // 24: authsuite.registry.v1.ClientService.GetClient:output_type -> authsuite.registry.v1.GetClientResponse
-	9,  // 25: authsuite.registry.v1.ClientService.UpdateClient:output_type -> authsuite.registry.v1.UpdateClientResponse
-	11, // 26: authsuite.registry.v1.ClientService.DeleteClient:output_type -> authsuite.registry.v1.DeleteClientResponse
-	13, // 27: authsuite.registry.v1.ClientService.CreateClientSecret:output_type -> authsuite.registry.v1.CreateClientSecretResponse
-	15, // 28: authsuite.registry.v1.ClientService.ListClientSecrets:output_type -> authsuite.registry.v1.ListClientSecretsResponse
-	17, // 29: authsuite.registry.v1.ClientService.DeleteClientSecret:output_type -> authsuite.registry.v1.DeleteClientSecretResponse
-	22, // [22:30] is the sub-list for method output_type
-	14, // [14:22] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	20, // 0: authsuite.registry.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	20, // 1: authsuite.registry.v1.Client.update_time:type_name -> google.protobuf.Timestamp
+	21, // 2: authsuite.registry.v1.Client.jwks:type_name -> google.protobuf.Struct
+	19, // 3: authsuite.registry.v1.Client.claims:type_name -> authsuite.registry.v1.Client.ClaimsEntry
+	1,  // 4: authsuite.registry.v1.Client.claim_mappings:type_name -> authsuite.registry.v1.ClaimMapping
+	20, // 5: authsuite.registry.v1.ClientSecret.start_time:type_name -> google.protobuf.Timestamp
+	20, // 6: authsuite.registry.v1.ClientSecret.expiration:type_name -> google.protobuf.Timestamp
+	20, // 7: authsuite.registry.v1.ClientSecret.last_used:type_name -> google.protobuf.Timestamp
+	0,  // 8: authsuite.registry.v1.CreateClientRequest.client:type_name -> authsuite.registry.v1.Client
+	0,  // 9: authsuite.registry.v1.CreateClientResponse.client:type_name -> authsuite.registry.v1.Client
+	0,  // 10: authsuite.registry.v1.ListClientsResponse.items:type_name -> authsuite.registry.v1.Client
+	0,  // 11: authsuite.registry.v1.GetClientResponse.client:type_name -> authsuite.registry.v1.Client
+	0,  // 12: authsuite.registry.v1.UpdateClientRequest.client:type_name -> authsuite.registry.v1.Client
+	0,  // 13: authsuite.registry.v1.UpdateClientResponse.client:type_name -> authsuite.registry.v1.Client
+	2,  // 14: authsuite.registry.v1.CreateClientSecretRequest.secret:type_name -> authsuite.registry.v1.ClientSecret
+	2,  // 15: authsuite.registry.v1.CreateClientSecretResponse.secret:type_name -> authsuite.registry.v1.ClientSecret
+	2,  // 16: authsuite.registry.v1.ListClientSecretsResponse.items:type_name -> authsuite.registry.v1.ClientSecret
+	3,  // 17: authsuite.registry.v1.ClientService.CreateClient:input_type -> authsuite.registry.v1.CreateClientRequest
+	5,  // 18: authsuite.registry.v1.ClientService.ListClients:input_type -> authsuite.registry.v1.ListClientsRequest
+	7,  // 19: authsuite.registry.v1.ClientService.GetClient:input_type -> authsuite.registry.v1.GetClientRequest
+	9,  // 20: authsuite.registry.v1.ClientService.UpdateClient:input_type -> authsuite.registry.v1.UpdateClientRequest
+	11, // 21: authsuite.registry.v1.ClientService.DeleteClient:input_type -> authsuite.registry.v1.DeleteClientRequest
+	13, // 22: authsuite.registry.v1.ClientService.CreateClientSecret:input_type -> authsuite.registry.v1.CreateClientSecretRequest
+	15, // 23: authsuite.registry.v1.ClientService.ListClientSecrets:input_type -> authsuite.registry.v1.ListClientSecretsRequest
+	17, // 24: authsuite.registry.v1.ClientService.DeleteClientSecret:input_type -> authsuite.registry.v1.DeleteClientSecretRequest
+	4,  // 25: authsuite.registry.v1.ClientService.CreateClient:output_type -> authsuite.registry.v1.CreateClientResponse
+	6,  // 26: authsuite.registry.v1.ClientService.ListClients:output_type -> authsuite.registry.v1.ListClientsResponse
+	8,  // 27: authsuite.registry.v1.ClientService.GetClient:output_type -> authsuite.registry.v1.GetClientResponse
+	10, // 28: authsuite.registry.v1.ClientService.UpdateClient:output_type -> authsuite.registry.v1.UpdateClientResponse
+	12, // 29: authsuite.registry.v1.ClientService.DeleteClient:output_type -> authsuite.registry.v1.DeleteClientResponse
+	14, // 30: authsuite.registry.v1.ClientService.CreateClientSecret:output_type -> authsuite.registry.v1.CreateClientSecretResponse
+	16, // 31: authsuite.registry.v1.ClientService.ListClientSecrets:output_type -> authsuite.registry.v1.ListClientSecretsResponse
+	18, // 32: authsuite.registry.v1.ClientService.DeleteClientSecret:output_type -> authsuite.registry.v1.DeleteClientSecretResponse
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_registry_v1_client_proto_init() }
@@ -1366,14 +1546,14 @@ func file_authsuite_registry_v1_client_proto_init() {
 		return
 	}
 	file_authsuite_registry_v1_client_proto_msgTypes[0].OneofWrappers = []any{}
-	file_authsuite_registry_v1_client_proto_msgTypes[1].OneofWrappers = []any{}
+	file_authsuite_registry_v1_client_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_registry_v1_client_proto_rawDesc), len(file_authsuite_registry_v1_client_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -73,6 +73,8 @@ type WatchClientsResponse struct {
 	//	*WatchClientsResponse_DeletedUser
 	//	*WatchClientsResponse_DeletedTenantId
 	//	*WatchClientsResponse_Progress
+	//	*WatchClientsResponse_ResourceUpsert
+	//	*WatchClientsResponse_DeletedResource
 	Event isWatchClientsResponse_Event `protobuf_oneof:"event"`
 	// Set on the synced event when the snapshot listed every user account (user_upsert events). A watcher
 	// must not conclude that a user is gone from a snapshot without it.
@@ -190,6 +192,24 @@ func (x *WatchClientsResponse) GetProgress() bool {
 	return false
 }
 
+func (x *WatchClientsResponse) GetResourceUpsert() *ApiResource {
+	if x != nil {
+		if x, ok := x.Event.(*WatchClientsResponse_ResourceUpsert); ok {
+			return x.ResourceUpsert
+		}
+	}
+	return nil
+}
+
+func (x *WatchClientsResponse) GetDeletedResource() *ApiResourceRef {
+	if x != nil {
+		if x, ok := x.Event.(*WatchClientsResponse_DeletedResource); ok {
+			return x.DeletedResource
+		}
+	}
+	return nil
+}
+
 func (x *WatchClientsResponse) GetUsersSynced() bool {
 	if x != nil {
 		return x.UsersSynced
@@ -254,6 +274,16 @@ type WatchClientsResponse_Progress struct {
 	Progress bool `protobuf:"varint,8,opt,name=progress,proto3,oneof"`
 }
 
+type WatchClientsResponse_ResourceUpsert struct {
+	// An API resource was created or changed (or is part of the initial snapshot).
+	ResourceUpsert *ApiResource `protobuf:"bytes,11,opt,name=resource_upsert,json=resourceUpsert,proto3,oneof"`
+}
+
+type WatchClientsResponse_DeletedResource struct {
+	// An API resource was deleted.
+	DeletedResource *ApiResourceRef `protobuf:"bytes,12,opt,name=deleted_resource,json=deletedResource,proto3,oneof"`
+}
+
 func (*WatchClientsResponse_Upsert) isWatchClientsResponse_Event() {}
 
 func (*WatchClientsResponse_DeletedClientId) isWatchClientsResponse_Event() {}
@@ -268,8 +298,12 @@ func (*WatchClientsResponse_DeletedTenantId) isWatchClientsResponse_Event() {}
 
 func (*WatchClientsResponse_Progress) isWatchClientsResponse_Event() {}
 
+func (*WatchClientsResponse_ResourceUpsert) isWatchClientsResponse_Event() {}
+
+func (*WatchClientsResponse_DeletedResource) isWatchClientsResponse_Event() {}
+
 // UserRecord is what the token service needs to tell whether a user's sign-ins, sessions and tokens are
-// still good: never the password hash or the profile.
+// still good, and the claims its tokens carry: never the password hash.
 type UserRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The user's tenant.
@@ -292,6 +326,16 @@ type UserRecord struct {
 	Mobile string `protobuf:"bytes,8,opt,name=mobile,proto3" json:"mobile,omitempty"`
 	// Whether mobile is verified (the phone_number_verified claim).
 	PhoneVerified bool `protobuf:"varint,9,opt,name=phone_verified,json=phoneVerified,proto3" json:"phone_verified,omitempty"`
+	// The user's login name (the preferred_username claim, scope profile).
+	LoginName string `protobuf:"bytes,10,opt,name=login_name,json=loginName,proto3" json:"login_name,omitempty"`
+	// The user's display name (the name claim, scope profile).
+	DisplayName string `protobuf:"bytes,11,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// The user's roles (the roles claim, scope roles).
+	Roles []string `protobuf:"bytes,12,rep,name=roles,proto3" json:"roles,omitempty"`
+	// The user's groups (the groups claim, scope groups).
+	Groups []string `protobuf:"bytes,13,rep,name=groups,proto3" json:"groups,omitempty"`
+	// The user's custom attributes, released by clients' claim_mappings.
+	Attributes    map[string]string `protobuf:"bytes,14,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -389,6 +433,96 @@ func (x *UserRecord) GetPhoneVerified() bool {
 	return false
 }
 
+func (x *UserRecord) GetLoginName() string {
+	if x != nil {
+		return x.LoginName
+	}
+	return ""
+}
+
+func (x *UserRecord) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *UserRecord) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *UserRecord) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *UserRecord) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+// ApiResourceRef names a deleted API resource.
+type ApiResourceRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource's tenant.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The resource indicator.
+	ResourceId    string `protobuf:"bytes,2,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiResourceRef) Reset() {
+	*x = ApiResourceRef{}
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiResourceRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiResourceRef) ProtoMessage() {}
+
+func (x *ApiResourceRef) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiResourceRef.ProtoReflect.Descriptor instead.
+func (*ApiResourceRef) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ApiResourceRef) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ApiResourceRef) GetResourceId() string {
+	if x != nil {
+		return x.ResourceId
+	}
+	return ""
+}
+
 // UserRef names a deleted user account.
 type UserRef struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -404,7 +538,7 @@ type UserRef struct {
 
 func (x *UserRef) Reset() {
 	*x = UserRef{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[3]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +550,7 @@ func (x *UserRef) String() string {
 func (*UserRef) ProtoMessage() {}
 
 func (x *UserRef) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[3]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +563,7 @@ func (x *UserRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserRef.ProtoReflect.Descriptor instead.
 func (*UserRef) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{3}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *UserRef) GetTenantId() string {
@@ -468,7 +602,7 @@ type ClientRecord struct {
 
 func (x *ClientRecord) Reset() {
 	*x = ClientRecord{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[4]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +614,7 @@ func (x *ClientRecord) String() string {
 func (*ClientRecord) ProtoMessage() {}
 
 func (x *ClientRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[4]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +627,7 @@ func (x *ClientRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientRecord.ProtoReflect.Descriptor instead.
 func (*ClientRecord) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{4}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ClientRecord) GetClient() *Client {
@@ -536,7 +670,7 @@ type SecretDigest struct {
 
 func (x *SecretDigest) Reset() {
 	*x = SecretDigest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[5]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +682,7 @@ func (x *SecretDigest) String() string {
 func (*SecretDigest) ProtoMessage() {}
 
 func (x *SecretDigest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[5]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +695,7 @@ func (x *SecretDigest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretDigest.ProtoReflect.Descriptor instead.
 func (*SecretDigest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{5}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SecretDigest) GetSecretId() string {
@@ -610,7 +744,7 @@ type RecordSecretUseRequest struct {
 
 func (x *RecordSecretUseRequest) Reset() {
 	*x = RecordSecretUseRequest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[6]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -622,7 +756,7 @@ func (x *RecordSecretUseRequest) String() string {
 func (*RecordSecretUseRequest) ProtoMessage() {}
 
 func (x *RecordSecretUseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[6]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -635,7 +769,7 @@ func (x *RecordSecretUseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSecretUseRequest.ProtoReflect.Descriptor instead.
 func (*RecordSecretUseRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{6}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RecordSecretUseRequest) GetUses() []*SecretUse {
@@ -660,7 +794,7 @@ type SecretUse struct {
 
 func (x *SecretUse) Reset() {
 	*x = SecretUse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[7]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +806,7 @@ func (x *SecretUse) String() string {
 func (*SecretUse) ProtoMessage() {}
 
 func (x *SecretUse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[7]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +819,7 @@ func (x *SecretUse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretUse.ProtoReflect.Descriptor instead.
 func (*SecretUse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{7}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SecretUse) GetClientId() string {
@@ -718,7 +852,7 @@ type RecordSecretUseResponse struct {
 
 func (x *RecordSecretUseResponse) Reset() {
 	*x = RecordSecretUseResponse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[8]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +864,7 @@ func (x *RecordSecretUseResponse) String() string {
 func (*RecordSecretUseResponse) ProtoMessage() {}
 
 func (x *RecordSecretUseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[8]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +877,7 @@ func (x *RecordSecretUseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSecretUseResponse.ProtoReflect.Descriptor instead.
 func (*RecordSecretUseResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{8}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{9}
 }
 
 // ResolveUserRequest names a user the way sudo does.
@@ -764,7 +898,7 @@ type ResolveUserRequest struct {
 
 func (x *ResolveUserRequest) Reset() {
 	*x = ResolveUserRequest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +910,7 @@ func (x *ResolveUserRequest) String() string {
 func (*ResolveUserRequest) ProtoMessage() {}
 
 func (x *ResolveUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[9]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +923,7 @@ func (x *ResolveUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveUserRequest.ProtoReflect.Descriptor instead.
 func (*ResolveUserRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{9}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ResolveUserRequest) GetSelector() string {
@@ -835,7 +969,7 @@ type ResolveUserResponse struct {
 
 func (x *ResolveUserResponse) Reset() {
 	*x = ResolveUserResponse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +981,7 @@ func (x *ResolveUserResponse) String() string {
 func (*ResolveUserResponse) ProtoMessage() {}
 
 func (x *ResolveUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[10]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +994,7 @@ func (x *ResolveUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveUserResponse.ProtoReflect.Descriptor instead.
 func (*ResolveUserResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{10}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ResolveUserResponse) GetUser() *User {
@@ -897,7 +1031,7 @@ type LookupTenantRequest struct {
 
 func (x *LookupTenantRequest) Reset() {
 	*x = LookupTenantRequest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[11]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +1043,7 @@ func (x *LookupTenantRequest) String() string {
 func (*LookupTenantRequest) ProtoMessage() {}
 
 func (x *LookupTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[11]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +1056,7 @@ func (x *LookupTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupTenantRequest.ProtoReflect.Descriptor instead.
 func (*LookupTenantRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{11}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LookupTenantRequest) GetTenantId() string {
@@ -952,7 +1086,7 @@ type LookupTenantResponse struct {
 
 func (x *LookupTenantResponse) Reset() {
 	*x = LookupTenantResponse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[12]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1098,7 @@ func (x *LookupTenantResponse) String() string {
 func (*LookupTenantResponse) ProtoMessage() {}
 
 func (x *LookupTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[12]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1111,7 @@ func (x *LookupTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupTenantResponse.ProtoReflect.Descriptor instead.
 func (*LookupTenantResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{12}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LookupTenantResponse) GetTenantId() string {
@@ -1009,7 +1143,7 @@ type AuthenticateUserRequest struct {
 
 func (x *AuthenticateUserRequest) Reset() {
 	*x = AuthenticateUserRequest{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[13]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1155,7 @@ func (x *AuthenticateUserRequest) String() string {
 func (*AuthenticateUserRequest) ProtoMessage() {}
 
 func (x *AuthenticateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[13]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1168,7 @@ func (x *AuthenticateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateUserRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateUserRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{13}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AuthenticateUserRequest) GetTenantId() string {
@@ -1071,7 +1205,7 @@ type AuthenticateUserResponse struct {
 
 func (x *AuthenticateUserResponse) Reset() {
 	*x = AuthenticateUserResponse{}
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[14]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1217,7 @@ func (x *AuthenticateUserResponse) String() string {
 func (*AuthenticateUserResponse) ProtoMessage() {}
 
 func (x *AuthenticateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[14]
+	mi := &file_authsuite_registry_v1_internal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1230,7 @@ func (x *AuthenticateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateUserResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateUserResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{14}
+	return file_authsuite_registry_v1_internal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AuthenticateUserResponse) GetUser() *User {
@@ -1117,8 +1251,8 @@ var File_authsuite_registry_v1_internal_proto protoreflect.FileDescriptor
 
 const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\n" +
-	"$authsuite/registry/v1/internal.proto\x12\x15authsuite.registry.v1\x1a\"authsuite/registry/v1/client.proto\x1a authsuite/registry/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n" +
-	"\x13WatchClientsRequest\"\xe9\x03\n" +
+	"$authsuite/registry/v1/internal.proto\x12\x15authsuite.registry.v1\x1a\"authsuite/registry/v1/client.proto\x1a$authsuite/registry/v1/resource.proto\x1a authsuite/registry/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n" +
+	"\x13WatchClientsRequest\"\x8c\x05\n" +
 	"\x14WatchClientsResponse\x12=\n" +
 	"\x06upsert\x18\x01 \x01(\v2#.authsuite.registry.v1.ClientRecordH\x00R\x06upsert\x12,\n" +
 	"\x11deleted_client_id\x18\x02 \x01(\tH\x00R\x0fdeletedClientId\x12\x18\n" +
@@ -1127,12 +1261,14 @@ const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"userUpsert\x12C\n" +
 	"\fdeleted_user\x18\x05 \x01(\v2\x1e.authsuite.registry.v1.UserRefH\x00R\vdeletedUser\x12,\n" +
 	"\x11deleted_tenant_id\x18\x06 \x01(\tH\x00R\x0fdeletedTenantId\x12\x1c\n" +
-	"\bprogress\x18\b \x01(\bH\x00R\bprogress\x12!\n" +
+	"\bprogress\x18\b \x01(\bH\x00R\bprogress\x12M\n" +
+	"\x0fresource_upsert\x18\v \x01(\v2\".authsuite.registry.v1.ApiResourceH\x00R\x0eresourceUpsert\x12R\n" +
+	"\x10deleted_resource\x18\f \x01(\v2%.authsuite.registry.v1.ApiResourceRefH\x00R\x0fdeletedResource\x12!\n" +
 	"\fusers_synced\x18\a \x01(\bR\vusersSynced\x12\x1a\n" +
 	"\brevision\x18\t \x01(\x03R\brevision\x12+\n" +
 	"\x11revision_complete\x18\n" +
 	" \x01(\bR\x10revisionCompleteB\a\n" +
-	"\x05event\"\xbb\x02\n" +
+	"\x05event\"\xbd\x04\n" +
 	"\n" +
 	"UserRecord\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
@@ -1143,7 +1279,23 @@ const file_authsuite_registry_v1_internal_proto_rawDesc = "" +
 	"\x05email\x18\x06 \x01(\tR\x05email\x12%\n" +
 	"\x0eemail_verified\x18\a \x01(\bR\remailVerified\x12\x16\n" +
 	"\x06mobile\x18\b \x01(\tR\x06mobile\x12%\n" +
-	"\x0ephone_verified\x18\t \x01(\bR\rphoneVerified\"a\n" +
+	"\x0ephone_verified\x18\t \x01(\bR\rphoneVerified\x12\x1d\n" +
+	"\n" +
+	"login_name\x18\n" +
+	" \x01(\tR\tloginName\x12!\n" +
+	"\fdisplay_name\x18\v \x01(\tR\vdisplayName\x12\x14\n" +
+	"\x05roles\x18\f \x03(\tR\x05roles\x12\x16\n" +
+	"\x06groups\x18\r \x03(\tR\x06groups\x12Q\n" +
+	"\n" +
+	"attributes\x18\x0e \x03(\v21.authsuite.registry.v1.UserRecord.AttributesEntryR\n" +
+	"attributes\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"N\n" +
+	"\x0eApiResourceRef\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1f\n" +
+	"\vresource_id\x18\x02 \x01(\tR\n" +
+	"resourceId\"a\n" +
 	"\aUserRef\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12 \n" +
@@ -1215,55 +1367,61 @@ func file_authsuite_registry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_authsuite_registry_v1_internal_proto_rawDescData
 }
 
-var file_authsuite_registry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_authsuite_registry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_authsuite_registry_v1_internal_proto_goTypes = []any{
 	(*WatchClientsRequest)(nil),      // 0: authsuite.registry.v1.WatchClientsRequest
 	(*WatchClientsResponse)(nil),     // 1: authsuite.registry.v1.WatchClientsResponse
 	(*UserRecord)(nil),               // 2: authsuite.registry.v1.UserRecord
-	(*UserRef)(nil),                  // 3: authsuite.registry.v1.UserRef
-	(*ClientRecord)(nil),             // 4: authsuite.registry.v1.ClientRecord
-	(*SecretDigest)(nil),             // 5: authsuite.registry.v1.SecretDigest
-	(*RecordSecretUseRequest)(nil),   // 6: authsuite.registry.v1.RecordSecretUseRequest
-	(*SecretUse)(nil),                // 7: authsuite.registry.v1.SecretUse
-	(*RecordSecretUseResponse)(nil),  // 8: authsuite.registry.v1.RecordSecretUseResponse
-	(*ResolveUserRequest)(nil),       // 9: authsuite.registry.v1.ResolveUserRequest
-	(*ResolveUserResponse)(nil),      // 10: authsuite.registry.v1.ResolveUserResponse
-	(*LookupTenantRequest)(nil),      // 11: authsuite.registry.v1.LookupTenantRequest
-	(*LookupTenantResponse)(nil),     // 12: authsuite.registry.v1.LookupTenantResponse
-	(*AuthenticateUserRequest)(nil),  // 13: authsuite.registry.v1.AuthenticateUserRequest
-	(*AuthenticateUserResponse)(nil), // 14: authsuite.registry.v1.AuthenticateUserResponse
-	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
-	(*Client)(nil),                   // 16: authsuite.registry.v1.Client
-	(*User)(nil),                     // 17: authsuite.registry.v1.User
+	(*ApiResourceRef)(nil),           // 3: authsuite.registry.v1.ApiResourceRef
+	(*UserRef)(nil),                  // 4: authsuite.registry.v1.UserRef
+	(*ClientRecord)(nil),             // 5: authsuite.registry.v1.ClientRecord
+	(*SecretDigest)(nil),             // 6: authsuite.registry.v1.SecretDigest
+	(*RecordSecretUseRequest)(nil),   // 7: authsuite.registry.v1.RecordSecretUseRequest
+	(*SecretUse)(nil),                // 8: authsuite.registry.v1.SecretUse
+	(*RecordSecretUseResponse)(nil),  // 9: authsuite.registry.v1.RecordSecretUseResponse
+	(*ResolveUserRequest)(nil),       // 10: authsuite.registry.v1.ResolveUserRequest
+	(*ResolveUserResponse)(nil),      // 11: authsuite.registry.v1.ResolveUserResponse
+	(*LookupTenantRequest)(nil),      // 12: authsuite.registry.v1.LookupTenantRequest
+	(*LookupTenantResponse)(nil),     // 13: authsuite.registry.v1.LookupTenantResponse
+	(*AuthenticateUserRequest)(nil),  // 14: authsuite.registry.v1.AuthenticateUserRequest
+	(*AuthenticateUserResponse)(nil), // 15: authsuite.registry.v1.AuthenticateUserResponse
+	nil,                              // 16: authsuite.registry.v1.UserRecord.AttributesEntry
+	(*ApiResource)(nil),              // 17: authsuite.registry.v1.ApiResource
+	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
+	(*Client)(nil),                   // 19: authsuite.registry.v1.Client
+	(*User)(nil),                     // 20: authsuite.registry.v1.User
 }
 var file_authsuite_registry_v1_internal_proto_depIdxs = []int32{
-	4,  // 0: authsuite.registry.v1.WatchClientsResponse.upsert:type_name -> authsuite.registry.v1.ClientRecord
+	5,  // 0: authsuite.registry.v1.WatchClientsResponse.upsert:type_name -> authsuite.registry.v1.ClientRecord
 	2,  // 1: authsuite.registry.v1.WatchClientsResponse.user_upsert:type_name -> authsuite.registry.v1.UserRecord
-	3,  // 2: authsuite.registry.v1.WatchClientsResponse.deleted_user:type_name -> authsuite.registry.v1.UserRef
-	15, // 3: authsuite.registry.v1.UserRecord.disable_time:type_name -> google.protobuf.Timestamp
-	16, // 4: authsuite.registry.v1.ClientRecord.client:type_name -> authsuite.registry.v1.Client
-	5,  // 5: authsuite.registry.v1.ClientRecord.secrets:type_name -> authsuite.registry.v1.SecretDigest
-	15, // 6: authsuite.registry.v1.SecretDigest.start_time:type_name -> google.protobuf.Timestamp
-	15, // 7: authsuite.registry.v1.SecretDigest.expiration:type_name -> google.protobuf.Timestamp
-	7,  // 8: authsuite.registry.v1.RecordSecretUseRequest.uses:type_name -> authsuite.registry.v1.SecretUse
-	15, // 9: authsuite.registry.v1.SecretUse.used_time:type_name -> google.protobuf.Timestamp
-	17, // 10: authsuite.registry.v1.ResolveUserResponse.user:type_name -> authsuite.registry.v1.User
-	17, // 11: authsuite.registry.v1.AuthenticateUserResponse.user:type_name -> authsuite.registry.v1.User
-	0,  // 12: authsuite.registry.v1.RegistryInternalService.WatchClients:input_type -> authsuite.registry.v1.WatchClientsRequest
-	6,  // 13: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:input_type -> authsuite.registry.v1.RecordSecretUseRequest
-	9,  // 14: authsuite.registry.v1.RegistryInternalService.ResolveUser:input_type -> authsuite.registry.v1.ResolveUserRequest
-	11, // 15: authsuite.registry.v1.RegistryInternalService.LookupTenant:input_type -> authsuite.registry.v1.LookupTenantRequest
-	13, // 16: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:input_type -> authsuite.registry.v1.AuthenticateUserRequest
-	1,  // 17: authsuite.registry.v1.RegistryInternalService.WatchClients:output_type -> authsuite.registry.v1.WatchClientsResponse
-	8,  // 18: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:output_type -> authsuite.registry.v1.RecordSecretUseResponse
-	10, // 19: authsuite.registry.v1.RegistryInternalService.ResolveUser:output_type -> authsuite.registry.v1.ResolveUserResponse
-	12, // 20: authsuite.registry.v1.RegistryInternalService.LookupTenant:output_type -> authsuite.registry.v1.LookupTenantResponse
-	14, // 21: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:output_type -> authsuite.registry.v1.AuthenticateUserResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	4,  // 2: authsuite.registry.v1.WatchClientsResponse.deleted_user:type_name -> authsuite.registry.v1.UserRef
+	17, // 3: authsuite.registry.v1.WatchClientsResponse.resource_upsert:type_name -> authsuite.registry.v1.ApiResource
+	3,  // 4: authsuite.registry.v1.WatchClientsResponse.deleted_resource:type_name -> authsuite.registry.v1.ApiResourceRef
+	18, // 5: authsuite.registry.v1.UserRecord.disable_time:type_name -> google.protobuf.Timestamp
+	16, // 6: authsuite.registry.v1.UserRecord.attributes:type_name -> authsuite.registry.v1.UserRecord.AttributesEntry
+	19, // 7: authsuite.registry.v1.ClientRecord.client:type_name -> authsuite.registry.v1.Client
+	6,  // 8: authsuite.registry.v1.ClientRecord.secrets:type_name -> authsuite.registry.v1.SecretDigest
+	18, // 9: authsuite.registry.v1.SecretDigest.start_time:type_name -> google.protobuf.Timestamp
+	18, // 10: authsuite.registry.v1.SecretDigest.expiration:type_name -> google.protobuf.Timestamp
+	8,  // 11: authsuite.registry.v1.RecordSecretUseRequest.uses:type_name -> authsuite.registry.v1.SecretUse
+	18, // 12: authsuite.registry.v1.SecretUse.used_time:type_name -> google.protobuf.Timestamp
+	20, // 13: authsuite.registry.v1.ResolveUserResponse.user:type_name -> authsuite.registry.v1.User
+	20, // 14: authsuite.registry.v1.AuthenticateUserResponse.user:type_name -> authsuite.registry.v1.User
+	0,  // 15: authsuite.registry.v1.RegistryInternalService.WatchClients:input_type -> authsuite.registry.v1.WatchClientsRequest
+	7,  // 16: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:input_type -> authsuite.registry.v1.RecordSecretUseRequest
+	10, // 17: authsuite.registry.v1.RegistryInternalService.ResolveUser:input_type -> authsuite.registry.v1.ResolveUserRequest
+	12, // 18: authsuite.registry.v1.RegistryInternalService.LookupTenant:input_type -> authsuite.registry.v1.LookupTenantRequest
+	14, // 19: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:input_type -> authsuite.registry.v1.AuthenticateUserRequest
+	1,  // 20: authsuite.registry.v1.RegistryInternalService.WatchClients:output_type -> authsuite.registry.v1.WatchClientsResponse
+	9,  // 21: authsuite.registry.v1.RegistryInternalService.RecordSecretUse:output_type -> authsuite.registry.v1.RecordSecretUseResponse
+	11, // 22: authsuite.registry.v1.RegistryInternalService.ResolveUser:output_type -> authsuite.registry.v1.ResolveUserResponse
+	13, // 23: authsuite.registry.v1.RegistryInternalService.LookupTenant:output_type -> authsuite.registry.v1.LookupTenantResponse
+	15, // 24: authsuite.registry.v1.RegistryInternalService.AuthenticateUser:output_type -> authsuite.registry.v1.AuthenticateUserResponse
+	20, // [20:25] is the sub-list for method output_type
+	15, // [15:20] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_registry_v1_internal_proto_init() }
@@ -1272,6 +1430,7 @@ func file_authsuite_registry_v1_internal_proto_init() {
 		return
 	}
 	file_authsuite_registry_v1_client_proto_init()
+	file_authsuite_registry_v1_resource_proto_init()
 	file_authsuite_registry_v1_user_proto_init()
 	file_authsuite_registry_v1_internal_proto_msgTypes[1].OneofWrappers = []any{
 		(*WatchClientsResponse_Upsert)(nil),
@@ -1281,6 +1440,8 @@ func file_authsuite_registry_v1_internal_proto_init() {
 		(*WatchClientsResponse_DeletedUser)(nil),
 		(*WatchClientsResponse_DeletedTenantId)(nil),
 		(*WatchClientsResponse_Progress)(nil),
+		(*WatchClientsResponse_ResourceUpsert)(nil),
+		(*WatchClientsResponse_DeletedResource)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1288,7 +1449,7 @@ func file_authsuite_registry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_registry_v1_internal_proto_rawDesc), len(file_authsuite_registry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -55,6 +55,10 @@ type User struct {
 	// mobile. On update, omitting it keeps the stored value while the number stays the same and resets it to
 	// false when the number changes. Always present in answers.
 	PhoneVerified *bool `protobuf:"varint,13,opt,name=phone_verified,json=phoneVerified,proto3,oneof" json:"phone_verified,omitempty"`
+	// Groups the user belongs to (the groups claim, scope groups).
+	Groups []string `protobuf:"bytes,14,rep,name=groups,proto3" json:"groups,omitempty"`
+	// Custom attributes (name to value), released in tokens by a client's claim_mappings.
+	Attributes    map[string]string `protobuf:"bytes,15,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -178,6 +182,20 @@ func (x *User) GetPhoneVerified() bool {
 		return *x.PhoneVerified
 	}
 	return false
+}
+
+func (x *User) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *User) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
 }
 
 // CreateUserRequest is the body of POST /tenants/{tenantId}/users/.
@@ -707,7 +725,7 @@ var File_authsuite_registry_v1_user_proto protoreflect.FileDescriptor
 
 const file_authsuite_registry_v1_user_proto_rawDesc = "" +
 	"\n" +
-	" authsuite/registry/v1/user.proto\x12\x15authsuite.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x04\n" +
+	" authsuite/registry/v1/user.proto\x12\x15authsuite.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x05\n" +
 	"\x04User\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1d\n" +
@@ -725,7 +743,14 @@ const file_authsuite_registry_v1_user_proto_rawDesc = "" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12*\n" +
 	"\x0eemail_verified\x18\f \x01(\bH\x01R\remailVerified\x88\x01\x01\x12*\n" +
-	"\x0ephone_verified\x18\r \x01(\bH\x02R\rphoneVerified\x88\x01\x01B\v\n" +
+	"\x0ephone_verified\x18\r \x01(\bH\x02R\rphoneVerified\x88\x01\x01\x12\x16\n" +
+	"\x06groups\x18\x0e \x03(\tR\x06groups\x12K\n" +
+	"\n" +
+	"attributes\x18\x0f \x03(\v2+.authsuite.registry.v1.User.AttributesEntryR\n" +
+	"attributes\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\v\n" +
 	"\t_passwordB\x11\n" +
 	"\x0f_email_verifiedB\x11\n" +
 	"\x0f_phone_verified\"a\n" +
@@ -780,7 +805,7 @@ func file_authsuite_registry_v1_user_proto_rawDescGZIP() []byte {
 	return file_authsuite_registry_v1_user_proto_rawDescData
 }
 
-var file_authsuite_registry_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_authsuite_registry_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_authsuite_registry_v1_user_proto_goTypes = []any{
 	(*User)(nil),                  // 0: authsuite.registry.v1.User
 	(*CreateUserRequest)(nil),     // 1: authsuite.registry.v1.CreateUserRequest
@@ -793,32 +818,34 @@ var file_authsuite_registry_v1_user_proto_goTypes = []any{
 	(*UpdateUserResponse)(nil),    // 8: authsuite.registry.v1.UpdateUserResponse
 	(*DeleteUserRequest)(nil),     // 9: authsuite.registry.v1.DeleteUserRequest
 	(*DeleteUserResponse)(nil),    // 10: authsuite.registry.v1.DeleteUserResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	nil,                           // 11: authsuite.registry.v1.User.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_authsuite_registry_v1_user_proto_depIdxs = []int32{
-	11, // 0: authsuite.registry.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	11, // 1: authsuite.registry.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: authsuite.registry.v1.CreateUserRequest.user:type_name -> authsuite.registry.v1.User
-	0,  // 3: authsuite.registry.v1.CreateUserResponse.user:type_name -> authsuite.registry.v1.User
-	0,  // 4: authsuite.registry.v1.ListUsersResponse.items:type_name -> authsuite.registry.v1.User
-	0,  // 5: authsuite.registry.v1.GetUserResponse.user:type_name -> authsuite.registry.v1.User
-	0,  // 6: authsuite.registry.v1.UpdateUserRequest.user:type_name -> authsuite.registry.v1.User
-	0,  // 7: authsuite.registry.v1.UpdateUserResponse.user:type_name -> authsuite.registry.v1.User
-	1,  // 8: authsuite.registry.v1.UserService.CreateUser:input_type -> authsuite.registry.v1.CreateUserRequest
-	3,  // 9: authsuite.registry.v1.UserService.ListUsers:input_type -> authsuite.registry.v1.ListUsersRequest
-	5,  // 10: authsuite.registry.v1.UserService.GetUser:input_type -> authsuite.registry.v1.GetUserRequest
-	7,  // 11: authsuite.registry.v1.UserService.UpdateUser:input_type -> authsuite.registry.v1.UpdateUserRequest
-	9,  // 12: authsuite.registry.v1.UserService.DeleteUser:input_type -> authsuite.registry.v1.DeleteUserRequest
-	2,  // 13: authsuite.registry.v1.UserService.CreateUser:output_type -> authsuite.registry.v1.CreateUserResponse
-	4,  // 14: authsuite.registry.v1.UserService.ListUsers:output_type -> authsuite.registry.v1.ListUsersResponse
-	6,  // 15: authsuite.registry.v1.UserService.GetUser:output_type -> authsuite.registry.v1.GetUserResponse
-	8,  // 16: authsuite.registry.v1.UserService.UpdateUser:output_type -> authsuite.registry.v1.UpdateUserResponse
-	10, // 17: authsuite.registry.v1.UserService.DeleteUser:output_type -> authsuite.registry.v1.DeleteUserResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	12, // 0: authsuite.registry.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	12, // 1: authsuite.registry.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	11, // 2: authsuite.registry.v1.User.attributes:type_name -> authsuite.registry.v1.User.AttributesEntry
+	0,  // 3: authsuite.registry.v1.CreateUserRequest.user:type_name -> authsuite.registry.v1.User
+	0,  // 4: authsuite.registry.v1.CreateUserResponse.user:type_name -> authsuite.registry.v1.User
+	0,  // 5: authsuite.registry.v1.ListUsersResponse.items:type_name -> authsuite.registry.v1.User
+	0,  // 6: authsuite.registry.v1.GetUserResponse.user:type_name -> authsuite.registry.v1.User
+	0,  // 7: authsuite.registry.v1.UpdateUserRequest.user:type_name -> authsuite.registry.v1.User
+	0,  // 8: authsuite.registry.v1.UpdateUserResponse.user:type_name -> authsuite.registry.v1.User
+	1,  // 9: authsuite.registry.v1.UserService.CreateUser:input_type -> authsuite.registry.v1.CreateUserRequest
+	3,  // 10: authsuite.registry.v1.UserService.ListUsers:input_type -> authsuite.registry.v1.ListUsersRequest
+	5,  // 11: authsuite.registry.v1.UserService.GetUser:input_type -> authsuite.registry.v1.GetUserRequest
+	7,  // 12: authsuite.registry.v1.UserService.UpdateUser:input_type -> authsuite.registry.v1.UpdateUserRequest
+	9,  // 13: authsuite.registry.v1.UserService.DeleteUser:input_type -> authsuite.registry.v1.DeleteUserRequest
+	2,  // 14: authsuite.registry.v1.UserService.CreateUser:output_type -> authsuite.registry.v1.CreateUserResponse
+	4,  // 15: authsuite.registry.v1.UserService.ListUsers:output_type -> authsuite.registry.v1.ListUsersResponse
+	6,  // 16: authsuite.registry.v1.UserService.GetUser:output_type -> authsuite.registry.v1.GetUserResponse
+	8,  // 17: authsuite.registry.v1.UserService.UpdateUser:output_type -> authsuite.registry.v1.UpdateUserResponse
+	10, // 18: authsuite.registry.v1.UserService.DeleteUser:output_type -> authsuite.registry.v1.DeleteUserResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_registry_v1_user_proto_init() }
@@ -833,7 +860,7 @@ func file_authsuite_registry_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_registry_v1_user_proto_rawDesc), len(file_authsuite_registry_v1_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,9 +32,13 @@ type ClientCredentials struct {
 	// The client secret; empty for public clients.
 	ClientSecret string `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
 	// Whether the credentials came in an HTTP Basic Authorization header.
-	Basic         bool `protobuf:"varint,3,opt,name=basic,proto3" json:"basic,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Basic bool `protobuf:"varint,3,opt,name=basic,proto3" json:"basic,omitempty"`
+	// The client assertion type; urn:ietf:params:oauth:client-assertion-type:jwt-bearer (RFC 7523 §2.2).
+	ClientAssertionType string `protobuf:"bytes,4,opt,name=client_assertion_type,json=clientAssertionType,proto3" json:"client_assertion_type,omitempty"`
+	// A JWT signed with one of the client's keys (RFC 7523 §3, OpenID Connect Core §9 private_key_jwt).
+	ClientAssertion string `protobuf:"bytes,5,opt,name=client_assertion,json=clientAssertion,proto3" json:"client_assertion,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ClientCredentials) Reset() {
@@ -88,6 +92,20 @@ func (x *ClientCredentials) GetBasic() bool {
 	return false
 }
 
+func (x *ClientCredentials) GetClientAssertionType() string {
+	if x != nil {
+		return x.ClientAssertionType
+	}
+	return ""
+}
+
+func (x *ClientCredentials) GetClientAssertion() string {
+	if x != nil {
+		return x.ClientAssertion
+	}
+	return ""
+}
+
 // TokenRequest is an access token request (RFC 6749 §4).
 type TokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -108,9 +126,23 @@ type TokenRequest struct {
 	// Resource owner's user name (password grant).
 	Username string `protobuf:"bytes,8,opt,name=username,proto3" json:"username,omitempty"`
 	// Resource owner's password (password grant).
-	Password      string `protobuf:"bytes,9,opt,name=password,proto3" json:"password,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Password string `protobuf:"bytes,9,opt,name=password,proto3" json:"password,omitempty"`
+	// Resource indicators: absolute URIs of the APIs the token is for (RFC 8707 §2).
+	Resource []string `protobuf:"bytes,10,rep,name=resource,proto3" json:"resource,omitempty"`
+	// Logical names of the targets of an exchanged token (RFC 8693 §2.1); authsuite takes API resource ids.
+	Audience []string `protobuf:"bytes,11,rep,name=audience,proto3" json:"audience,omitempty"`
+	// The token to exchange (RFC 8693 §2.1, token-exchange grant).
+	SubjectToken string `protobuf:"bytes,12,opt,name=subject_token,json=subjectToken,proto3" json:"subject_token,omitempty"`
+	// The type of subject_token; urn:ietf:params:oauth:token-type:access_token.
+	SubjectTokenType string `protobuf:"bytes,13,opt,name=subject_token_type,json=subjectTokenType,proto3" json:"subject_token_type,omitempty"`
+	// The token of the party acting for the subject (RFC 8693 §2.1).
+	ActorToken string `protobuf:"bytes,14,opt,name=actor_token,json=actorToken,proto3" json:"actor_token,omitempty"`
+	// The type of actor_token; required with it.
+	ActorTokenType string `protobuf:"bytes,15,opt,name=actor_token_type,json=actorTokenType,proto3" json:"actor_token_type,omitempty"`
+	// The type of token wanted (RFC 8693 §2.1); only urn:ietf:params:oauth:token-type:access_token.
+	RequestedTokenType string `protobuf:"bytes,16,opt,name=requested_token_type,json=requestedTokenType,proto3" json:"requested_token_type,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *TokenRequest) Reset() {
@@ -206,6 +238,55 @@ func (x *TokenRequest) GetPassword() string {
 	return ""
 }
 
+func (x *TokenRequest) GetResource() []string {
+	if x != nil {
+		return x.Resource
+	}
+	return nil
+}
+
+func (x *TokenRequest) GetAudience() []string {
+	if x != nil {
+		return x.Audience
+	}
+	return nil
+}
+
+func (x *TokenRequest) GetSubjectToken() string {
+	if x != nil {
+		return x.SubjectToken
+	}
+	return ""
+}
+
+func (x *TokenRequest) GetSubjectTokenType() string {
+	if x != nil {
+		return x.SubjectTokenType
+	}
+	return ""
+}
+
+func (x *TokenRequest) GetActorToken() string {
+	if x != nil {
+		return x.ActorToken
+	}
+	return ""
+}
+
+func (x *TokenRequest) GetActorTokenType() string {
+	if x != nil {
+		return x.ActorTokenType
+	}
+	return ""
+}
+
+func (x *TokenRequest) GetRequestedTokenType() string {
+	if x != nil {
+		return x.RequestedTokenType
+	}
+	return ""
+}
+
 // TokenResponse is a successful token response (RFC 6749 §5.1).
 type TokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -220,9 +301,11 @@ type TokenResponse struct {
 	// The refresh token, when offline_access was granted.
 	RefreshToken *string `protobuf:"bytes,5,opt,name=refresh_token,proto3,oneof" json:"refresh_token,omitempty"`
 	// The ID token, when openid was granted.
-	IdToken       *string `protobuf:"bytes,6,opt,name=id_token,proto3,oneof" json:"id_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	IdToken *string `protobuf:"bytes,6,opt,name=id_token,proto3,oneof" json:"id_token,omitempty"`
+	// The type of the issued token, for the token-exchange grant (RFC 8693 §2.2.1).
+	IssuedTokenType *string `protobuf:"bytes,7,opt,name=issued_token_type,proto3,oneof" json:"issued_token_type,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *TokenResponse) Reset() {
@@ -297,6 +380,13 @@ func (x *TokenResponse) GetIdToken() string {
 	return ""
 }
 
+func (x *TokenResponse) GetIssuedTokenType() string {
+	if x != nil && x.IssuedTokenType != nil {
+		return *x.IssuedTokenType
+	}
+	return ""
+}
+
 // IntrospectRequest asks about a token (RFC 7662 §2.1).
 type IntrospectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -306,6 +396,8 @@ type IntrospectRequest struct {
 	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
 	// access_token or refresh_token; a hint only: the hinted kind is looked up first, then the other.
 	TokenTypeHint string `protobuf:"bytes,3,opt,name=token_type_hint,json=tokenTypeHint,proto3" json:"token_type_hint,omitempty"`
+	// When set, an access token is active only if its audience names this value (an API resource id).
+	Audience      string `protobuf:"bytes,4,opt,name=audience,proto3" json:"audience,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -361,6 +453,13 @@ func (x *IntrospectRequest) GetTokenTypeHint() string {
 	return ""
 }
 
+func (x *IntrospectRequest) GetAudience() string {
+	if x != nil {
+		return x.Audience
+	}
+	return ""
+}
+
 // IntrospectResponse describes a token (RFC 7662 §2.2): an access token, or a refresh token to the client it
 // was issued to. Inactive tokens carry only active=false. exp and iat are JSON numbers on the wire.
 type IntrospectResponse struct {
@@ -386,7 +485,14 @@ type IntrospectResponse struct {
 	// Token identifier.
 	Jti *string `protobuf:"bytes,10,opt,name=jti,proto3,oneof" json:"jti,omitempty"`
 	// The tenant the token belongs to.
-	Tenant        *string `protobuf:"bytes,11,opt,name=tenant,proto3,oneof" json:"tenant,omitempty"`
+	Tenant *string `protobuf:"bytes,11,opt,name=tenant,proto3,oneof" json:"tenant,omitempty"`
+	// Every audience of the token (RFC 7519 §4.1.3); the gateway writes "aud" from it: a string when there
+	// is one, an array otherwise. aud above is the first.
+	Audiences []string `protobuf:"bytes,14,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	// The certificate the token is bound to (RFC 8705 §3.2).
+	Cnf *Confirmation `protobuf:"bytes,15,opt,name=cnf,proto3,oneof" json:"cnf,omitempty"`
+	// The acting party of a delegated token, with its own actor nested (RFC 8693 §4.1).
+	Act           *Actor `protobuf:"bytes,16,opt,name=act,proto3,oneof" json:"act,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -498,6 +604,73 @@ func (x *IntrospectResponse) GetTenant() string {
 	return ""
 }
 
+func (x *IntrospectResponse) GetAudiences() []string {
+	if x != nil {
+		return x.Audiences
+	}
+	return nil
+}
+
+func (x *IntrospectResponse) GetCnf() *Confirmation {
+	if x != nil {
+		return x.Cnf
+	}
+	return nil
+}
+
+func (x *IntrospectResponse) GetAct() *Actor {
+	if x != nil {
+		return x.Act
+	}
+	return nil
+}
+
+// Confirmation is the cnf claim of a certificate-bound token (RFC 8705 §3.1).
+type Confirmation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// base64url SHA-256 thumbprint of the DER certificate.
+	X5TS256       string `protobuf:"bytes,1,opt,name=x5t_s256,json=x5t#S256,proto3" json:"x5t_s256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Confirmation) Reset() {
+	*x = Confirmation{}
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Confirmation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Confirmation) ProtoMessage() {}
+
+func (x *Confirmation) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Confirmation.ProtoReflect.Descriptor instead.
+func (*Confirmation) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Confirmation) GetX5TS256() string {
+	if x != nil {
+		return x.X5TS256
+	}
+	return ""
+}
+
 // RevokeRequest revokes a token (RFC 7009 §2.1).
 type RevokeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -513,7 +686,7 @@ type RevokeRequest struct {
 
 func (x *RevokeRequest) Reset() {
 	*x = RevokeRequest{}
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[5]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +698,7 @@ func (x *RevokeRequest) String() string {
 func (*RevokeRequest) ProtoMessage() {}
 
 func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[5]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +711,7 @@ func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeRequest.ProtoReflect.Descriptor instead.
 func (*RevokeRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{5}
+	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RevokeRequest) GetClient() *ClientCredentials {
@@ -571,7 +744,7 @@ type RevokeResponse struct {
 
 func (x *RevokeResponse) Reset() {
 	*x = RevokeResponse{}
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[6]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +756,7 @@ func (x *RevokeResponse) String() string {
 func (*RevokeResponse) ProtoMessage() {}
 
 func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[6]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +769,7 @@ func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeResponse.ProtoReflect.Descriptor instead.
 func (*RevokeResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{6}
+	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{7}
 }
 
 // GetDiscoveryRequest is empty.
@@ -608,7 +781,7 @@ type GetDiscoveryRequest struct {
 
 func (x *GetDiscoveryRequest) Reset() {
 	*x = GetDiscoveryRequest{}
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[7]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +793,7 @@ func (x *GetDiscoveryRequest) String() string {
 func (*GetDiscoveryRequest) ProtoMessage() {}
 
 func (x *GetDiscoveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[7]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +806,7 @@ func (x *GetDiscoveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDiscoveryRequest.ProtoReflect.Descriptor instead.
 func (*GetDiscoveryRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{7}
+	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{8}
 }
 
 // GetDiscoveryResponse is the provider metadata document.
@@ -683,13 +856,17 @@ type GetDiscoveryResponse struct {
 	BackchannelLogoutSessionSupported bool `protobuf:"varint,21,opt,name=backchannel_logout_session_supported,proto3" json:"backchannel_logout_session_supported,omitempty"`
 	// Whether authorization responses carry the iss parameter (RFC 9207 §3).
 	AuthorizationResponseIssParameterSupported bool `protobuf:"varint,22,opt,name=authorization_response_iss_parameter_supported,proto3" json:"authorization_response_iss_parameter_supported,omitempty"`
-	unknownFields                              protoimpl.UnknownFields
-	sizeCache                                  protoimpl.SizeCache
+	// Signing algorithms accepted in private_key_jwt client assertions (OpenID Connect Discovery §3).
+	TokenEndpointAuthSigningAlgValuesSupported []string `protobuf:"bytes,23,rep,name=token_endpoint_auth_signing_alg_values_supported,proto3" json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	// Whether certificate-bound access tokens are issued (RFC 8705 §3.3).
+	TlsClientCertificateBoundAccessTokens bool `protobuf:"varint,24,opt,name=tls_client_certificate_bound_access_tokens,proto3" json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	unknownFields                         protoimpl.UnknownFields
+	sizeCache                             protoimpl.SizeCache
 }
 
 func (x *GetDiscoveryResponse) Reset() {
 	*x = GetDiscoveryResponse{}
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[8]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -701,7 +878,7 @@ func (x *GetDiscoveryResponse) String() string {
 func (*GetDiscoveryResponse) ProtoMessage() {}
 
 func (x *GetDiscoveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[8]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -714,7 +891,7 @@ func (x *GetDiscoveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDiscoveryResponse.ProtoReflect.Descriptor instead.
 func (*GetDiscoveryResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{8}
+	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetDiscoveryResponse) GetIssuer() string {
@@ -871,6 +1048,20 @@ func (x *GetDiscoveryResponse) GetAuthorizationResponseIssParameterSupported() b
 	return false
 }
 
+func (x *GetDiscoveryResponse) GetTokenEndpointAuthSigningAlgValuesSupported() []string {
+	if x != nil {
+		return x.TokenEndpointAuthSigningAlgValuesSupported
+	}
+	return nil
+}
+
+func (x *GetDiscoveryResponse) GetTlsClientCertificateBoundAccessTokens() bool {
+	if x != nil {
+		return x.TlsClientCertificateBoundAccessTokens
+	}
+	return false
+}
+
 // GetJwksRequest is empty.
 type GetJwksRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -880,7 +1071,7 @@ type GetJwksRequest struct {
 
 func (x *GetJwksRequest) Reset() {
 	*x = GetJwksRequest{}
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[9]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1083,7 @@ func (x *GetJwksRequest) String() string {
 func (*GetJwksRequest) ProtoMessage() {}
 
 func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[9]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1096,7 @@ func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJwksRequest.ProtoReflect.Descriptor instead.
 func (*GetJwksRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{9}
+	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{10}
 }
 
 // GetJwksResponse is a JWK Set (RFC 7517 §5).
@@ -919,7 +1110,7 @@ type GetJwksResponse struct {
 
 func (x *GetJwksResponse) Reset() {
 	*x = GetJwksResponse{}
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[10]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1122,7 @@ func (x *GetJwksResponse) String() string {
 func (*GetJwksResponse) ProtoMessage() {}
 
 func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[10]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1135,7 @@ func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJwksResponse.ProtoReflect.Descriptor instead.
 func (*GetJwksResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{10}
+	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetJwksResponse) GetKeys() []*Jwk {
@@ -981,7 +1172,7 @@ type Jwk struct {
 
 func (x *Jwk) Reset() {
 	*x = Jwk{}
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[11]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1184,7 @@ func (x *Jwk) String() string {
 func (*Jwk) ProtoMessage() {}
 
 func (x *Jwk) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[11]
+	mi := &file_authsuite_token_v1_oauth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1197,7 @@ func (x *Jwk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Jwk.ProtoReflect.Descriptor instead.
 func (*Jwk) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{11}
+	return file_authsuite_token_v1_oauth_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Jwk) GetKty() string {
@@ -1076,11 +1267,13 @@ var File_authsuite_token_v1_oauth_proto protoreflect.FileDescriptor
 
 const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"\n" +
-	"\x1eauthsuite/token/v1/oauth.proto\x12\x12authsuite.token.v1\"k\n" +
+	"\x1eauthsuite/token/v1/oauth.proto\x12\x12authsuite.token.v1\x1a%authsuite/token/v1/simple_token.proto\"\xca\x01\n" +
 	"\x11ClientCredentials\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
 	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12\x14\n" +
-	"\x05basic\x18\x03 \x01(\bR\x05basic\"\xbb\x02\n" +
+	"\x05basic\x18\x03 \x01(\bR\x05basic\x122\n" +
+	"\x15client_assertion_type\x18\x04 \x01(\tR\x13clientAssertionType\x12)\n" +
+	"\x10client_assertion\x18\x05 \x01(\tR\x0fclientAssertion\"\xc3\x04\n" +
 	"\fTokenRequest\x12=\n" +
 	"\x06client\x18\x01 \x01(\v2%.authsuite.token.v1.ClientCredentialsR\x06client\x12\x1d\n" +
 	"\n" +
@@ -1091,7 +1284,16 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"\rcode_verifier\x18\x06 \x01(\tR\fcodeVerifier\x12#\n" +
 	"\rrefresh_token\x18\a \x01(\tR\frefreshToken\x12\x1a\n" +
 	"\busername\x18\b \x01(\tR\busername\x12\x1a\n" +
-	"\bpassword\x18\t \x01(\tR\bpassword\"\xf4\x01\n" +
+	"\bpassword\x18\t \x01(\tR\bpassword\x12\x1a\n" +
+	"\bresource\x18\n" +
+	" \x03(\tR\bresource\x12\x1a\n" +
+	"\baudience\x18\v \x03(\tR\baudience\x12#\n" +
+	"\rsubject_token\x18\f \x01(\tR\fsubjectToken\x12,\n" +
+	"\x12subject_token_type\x18\r \x01(\tR\x10subjectTokenType\x12\x1f\n" +
+	"\vactor_token\x18\x0e \x01(\tR\n" +
+	"actorToken\x12(\n" +
+	"\x10actor_token_type\x18\x0f \x01(\tR\x0eactorTokenType\x120\n" +
+	"\x14requested_token_type\x18\x10 \x01(\tR\x12requestedTokenType\"\xbd\x02\n" +
 	"\rTokenResponse\x12\"\n" +
 	"\faccess_token\x18\x01 \x01(\tR\faccess_token\x12\x1e\n" +
 	"\n" +
@@ -1102,13 +1304,16 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"expires_in\x12\x14\n" +
 	"\x05scope\x18\x04 \x01(\tR\x05scope\x12)\n" +
 	"\rrefresh_token\x18\x05 \x01(\tH\x00R\rrefresh_token\x88\x01\x01\x12\x1f\n" +
-	"\bid_token\x18\x06 \x01(\tH\x01R\bid_token\x88\x01\x01B\x10\n" +
+	"\bid_token\x18\x06 \x01(\tH\x01R\bid_token\x88\x01\x01\x121\n" +
+	"\x11issued_token_type\x18\a \x01(\tH\x02R\x11issued_token_type\x88\x01\x01B\x10\n" +
 	"\x0e_refresh_tokenB\v\n" +
-	"\t_id_token\"\x90\x01\n" +
+	"\t_id_tokenB\x14\n" +
+	"\x12_issued_token_type\"\xac\x01\n" +
 	"\x11IntrospectRequest\x12=\n" +
 	"\x06client\x18\x01 \x01(\v2%.authsuite.token.v1.ClientCredentialsR\x06client\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12&\n" +
-	"\x0ftoken_type_hint\x18\x03 \x01(\tR\rtokenTypeHint\"\x98\x03\n" +
+	"\x0ftoken_type_hint\x18\x03 \x01(\tR\rtokenTypeHint\x12\x1a\n" +
+	"\baudience\x18\x04 \x01(\tR\baudience\"\xb1\x04\n" +
 	"\x12IntrospectResponse\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\bR\x06active\x12\x19\n" +
 	"\x05scope\x18\x02 \x01(\tH\x00R\x05scope\x88\x01\x01\x12!\n" +
@@ -1123,7 +1328,11 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"\x03iss\x18\t \x01(\tH\aR\x03iss\x88\x01\x01\x12\x15\n" +
 	"\x03jti\x18\n" +
 	" \x01(\tH\bR\x03jti\x88\x01\x01\x12\x1b\n" +
-	"\x06tenant\x18\v \x01(\tH\tR\x06tenant\x88\x01\x01B\b\n" +
+	"\x06tenant\x18\v \x01(\tH\tR\x06tenant\x88\x01\x01\x12\x1c\n" +
+	"\taudiences\x18\x0e \x03(\tR\taudiences\x127\n" +
+	"\x03cnf\x18\x0f \x01(\v2 .authsuite.token.v1.ConfirmationH\n" +
+	"R\x03cnf\x88\x01\x01\x120\n" +
+	"\x03act\x18\x10 \x01(\v2\x19.authsuite.token.v1.ActorH\vR\x03act\x88\x01\x01B\b\n" +
 	"\x06_scopeB\f\n" +
 	"\n" +
 	"_client_idB\r\n" +
@@ -1134,14 +1343,17 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"\x04_audB\x06\n" +
 	"\x04_issB\x06\n" +
 	"\x04_jtiB\t\n" +
-	"\a_tenant\"\x8c\x01\n" +
+	"\a_tenantB\x06\n" +
+	"\x04_cnfB\x06\n" +
+	"\x04_act\"*\n" +
+	"\fConfirmation\x12\x1a\n" +
+	"\bx5t_s256\x18\x01 \x01(\tR\bx5t#S256\"\x8c\x01\n" +
 	"\rRevokeRequest\x12=\n" +
 	"\x06client\x18\x01 \x01(\v2%.authsuite.token.v1.ClientCredentialsR\x06client\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12&\n" +
 	"\x0ftoken_type_hint\x18\x03 \x01(\tR\rtokenTypeHint\"\x10\n" +
 	"\x0eRevokeResponse\"\x15\n" +
-	"\x13GetDiscoveryRequest\"\xf4\n" +
-	"\n" +
+	"\x13GetDiscoveryRequest\"\xc0\f\n" +
 	"\x14GetDiscoveryResponse\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x126\n" +
 	"\x16authorization_endpoint\x18\x02 \x01(\tR\x16authorization_endpoint\x12&\n" +
@@ -1165,7 +1377,9 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"\x10claims_supported\x18\x13 \x03(\tR\x10claims_supported\x12B\n" +
 	"\x1cbackchannel_logout_supported\x18\x14 \x01(\bR\x1cbackchannel_logout_supported\x12R\n" +
 	"$backchannel_logout_session_supported\x18\x15 \x01(\bR$backchannel_logout_session_supported\x12f\n" +
-	".authorization_response_iss_parameter_supported\x18\x16 \x01(\bR.authorization_response_iss_parameter_supported\"\x10\n" +
+	".authorization_response_iss_parameter_supported\x18\x16 \x01(\bR.authorization_response_iss_parameter_supported\x12j\n" +
+	"0token_endpoint_auth_signing_alg_values_supported\x18\x17 \x03(\tR0token_endpoint_auth_signing_alg_values_supported\x12^\n" +
+	"*tls_client_certificate_bound_access_tokens\x18\x18 \x01(\bR*tls_client_certificate_bound_access_tokens\"\x10\n" +
 	"\x0eGetJwksRequest\">\n" +
 	"\x0fGetJwksResponse\x12+\n" +
 	"\x04keys\x18\x01 \x03(\v2\x17.authsuite.token.v1.JwkR\x04keys\"\xd0\x01\n" +
@@ -1206,41 +1420,45 @@ func file_authsuite_token_v1_oauth_proto_rawDescGZIP() []byte {
 	return file_authsuite_token_v1_oauth_proto_rawDescData
 }
 
-var file_authsuite_token_v1_oauth_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_authsuite_token_v1_oauth_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_authsuite_token_v1_oauth_proto_goTypes = []any{
 	(*ClientCredentials)(nil),    // 0: authsuite.token.v1.ClientCredentials
 	(*TokenRequest)(nil),         // 1: authsuite.token.v1.TokenRequest
 	(*TokenResponse)(nil),        // 2: authsuite.token.v1.TokenResponse
 	(*IntrospectRequest)(nil),    // 3: authsuite.token.v1.IntrospectRequest
 	(*IntrospectResponse)(nil),   // 4: authsuite.token.v1.IntrospectResponse
-	(*RevokeRequest)(nil),        // 5: authsuite.token.v1.RevokeRequest
-	(*RevokeResponse)(nil),       // 6: authsuite.token.v1.RevokeResponse
-	(*GetDiscoveryRequest)(nil),  // 7: authsuite.token.v1.GetDiscoveryRequest
-	(*GetDiscoveryResponse)(nil), // 8: authsuite.token.v1.GetDiscoveryResponse
-	(*GetJwksRequest)(nil),       // 9: authsuite.token.v1.GetJwksRequest
-	(*GetJwksResponse)(nil),      // 10: authsuite.token.v1.GetJwksResponse
-	(*Jwk)(nil),                  // 11: authsuite.token.v1.Jwk
+	(*Confirmation)(nil),         // 5: authsuite.token.v1.Confirmation
+	(*RevokeRequest)(nil),        // 6: authsuite.token.v1.RevokeRequest
+	(*RevokeResponse)(nil),       // 7: authsuite.token.v1.RevokeResponse
+	(*GetDiscoveryRequest)(nil),  // 8: authsuite.token.v1.GetDiscoveryRequest
+	(*GetDiscoveryResponse)(nil), // 9: authsuite.token.v1.GetDiscoveryResponse
+	(*GetJwksRequest)(nil),       // 10: authsuite.token.v1.GetJwksRequest
+	(*GetJwksResponse)(nil),      // 11: authsuite.token.v1.GetJwksResponse
+	(*Jwk)(nil),                  // 12: authsuite.token.v1.Jwk
+	(*Actor)(nil),                // 13: authsuite.token.v1.Actor
 }
 var file_authsuite_token_v1_oauth_proto_depIdxs = []int32{
 	0,  // 0: authsuite.token.v1.TokenRequest.client:type_name -> authsuite.token.v1.ClientCredentials
 	0,  // 1: authsuite.token.v1.IntrospectRequest.client:type_name -> authsuite.token.v1.ClientCredentials
-	0,  // 2: authsuite.token.v1.RevokeRequest.client:type_name -> authsuite.token.v1.ClientCredentials
-	11, // 3: authsuite.token.v1.GetJwksResponse.keys:type_name -> authsuite.token.v1.Jwk
-	1,  // 4: authsuite.token.v1.OAuthService.Token:input_type -> authsuite.token.v1.TokenRequest
-	3,  // 5: authsuite.token.v1.OAuthService.Introspect:input_type -> authsuite.token.v1.IntrospectRequest
-	5,  // 6: authsuite.token.v1.OAuthService.Revoke:input_type -> authsuite.token.v1.RevokeRequest
-	7,  // 7: authsuite.token.v1.OAuthService.GetDiscovery:input_type -> authsuite.token.v1.GetDiscoveryRequest
-	9,  // 8: authsuite.token.v1.OAuthService.GetJwks:input_type -> authsuite.token.v1.GetJwksRequest
-	2,  // 9: authsuite.token.v1.OAuthService.Token:output_type -> authsuite.token.v1.TokenResponse
-	4,  // 10: authsuite.token.v1.OAuthService.Introspect:output_type -> authsuite.token.v1.IntrospectResponse
-	6,  // 11: authsuite.token.v1.OAuthService.Revoke:output_type -> authsuite.token.v1.RevokeResponse
-	8,  // 12: authsuite.token.v1.OAuthService.GetDiscovery:output_type -> authsuite.token.v1.GetDiscoveryResponse
-	10, // 13: authsuite.token.v1.OAuthService.GetJwks:output_type -> authsuite.token.v1.GetJwksResponse
-	9,  // [9:14] is the sub-list for method output_type
-	4,  // [4:9] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	5,  // 2: authsuite.token.v1.IntrospectResponse.cnf:type_name -> authsuite.token.v1.Confirmation
+	13, // 3: authsuite.token.v1.IntrospectResponse.act:type_name -> authsuite.token.v1.Actor
+	0,  // 4: authsuite.token.v1.RevokeRequest.client:type_name -> authsuite.token.v1.ClientCredentials
+	12, // 5: authsuite.token.v1.GetJwksResponse.keys:type_name -> authsuite.token.v1.Jwk
+	1,  // 6: authsuite.token.v1.OAuthService.Token:input_type -> authsuite.token.v1.TokenRequest
+	3,  // 7: authsuite.token.v1.OAuthService.Introspect:input_type -> authsuite.token.v1.IntrospectRequest
+	6,  // 8: authsuite.token.v1.OAuthService.Revoke:input_type -> authsuite.token.v1.RevokeRequest
+	8,  // 9: authsuite.token.v1.OAuthService.GetDiscovery:input_type -> authsuite.token.v1.GetDiscoveryRequest
+	10, // 10: authsuite.token.v1.OAuthService.GetJwks:input_type -> authsuite.token.v1.GetJwksRequest
+	2,  // 11: authsuite.token.v1.OAuthService.Token:output_type -> authsuite.token.v1.TokenResponse
+	4,  // 12: authsuite.token.v1.OAuthService.Introspect:output_type -> authsuite.token.v1.IntrospectResponse
+	7,  // 13: authsuite.token.v1.OAuthService.Revoke:output_type -> authsuite.token.v1.RevokeResponse
+	9,  // 14: authsuite.token.v1.OAuthService.GetDiscovery:output_type -> authsuite.token.v1.GetDiscoveryResponse
+	11, // 15: authsuite.token.v1.OAuthService.GetJwks:output_type -> authsuite.token.v1.GetJwksResponse
+	11, // [11:16] is the sub-list for method output_type
+	6,  // [6:11] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_token_v1_oauth_proto_init() }
@@ -1248,16 +1466,17 @@ func file_authsuite_token_v1_oauth_proto_init() {
 	if File_authsuite_token_v1_oauth_proto != nil {
 		return
 	}
+	file_authsuite_token_v1_simple_token_proto_init()
 	file_authsuite_token_v1_oauth_proto_msgTypes[2].OneofWrappers = []any{}
 	file_authsuite_token_v1_oauth_proto_msgTypes[4].OneofWrappers = []any{}
-	file_authsuite_token_v1_oauth_proto_msgTypes[11].OneofWrappers = []any{}
+	file_authsuite_token_v1_oauth_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_token_v1_oauth_proto_rawDesc), len(file_authsuite_token_v1_oauth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -177,7 +177,9 @@ type CheckTokenRequest struct {
 	// The sudo user's tenant by id.
 	TenantId string `protobuf:"bytes,3,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	// The sudo user's tenant by code.
-	TenantCode    string `protobuf:"bytes,4,opt,name=tenant_code,json=tenantCode,proto3" json:"tenant_code,omitempty"`
+	TenantCode string `protobuf:"bytes,4,opt,name=tenant_code,json=tenantCode,proto3" json:"tenant_code,omitempty"`
+	// When set, the token is valid only if its audience names this value (an API resource id).
+	Audience      string `protobuf:"bytes,5,opt,name=audience,proto3" json:"audience,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -236,6 +238,13 @@ func (x *CheckTokenRequest) GetTenantId() string {
 func (x *CheckTokenRequest) GetTenantCode() string {
 	if x != nil {
 		return x.TenantCode
+	}
+	return ""
+}
+
+func (x *CheckTokenRequest) GetAudience() string {
+	if x != nil {
+		return x.Audience
 	}
 	return ""
 }
@@ -355,7 +364,9 @@ type Actor struct {
 	// The acting client.
 	ClientId string `protobuf:"bytes,1,opt,name=client_id,proto3" json:"client_id,omitempty"`
 	// The acting client's subject.
-	Sub           string `protobuf:"bytes,2,opt,name=sub,proto3" json:"sub,omitempty"`
+	Sub string `protobuf:"bytes,2,opt,name=sub,proto3" json:"sub,omitempty"`
+	// The party that acted before this one, in a chain of delegations (RFC 8693 §4.1).
+	Act           *Actor `protobuf:"bytes,3,opt,name=act,proto3,oneof" json:"act,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -402,6 +413,13 @@ func (x *Actor) GetSub() string {
 		return x.Sub
 	}
 	return ""
+}
+
+func (x *Actor) GetAct() *Actor {
+	if x != nil {
+		return x.Act
+	}
+	return nil
 }
 
 // RevokeTokenRequest carries the query of GET /api/oauth2/server/tokens/revoke.
@@ -524,13 +542,14 @@ const file_authsuite_token_v1_simple_token_proto_rawDesc = "" +
 	"\n" +
 	"expires_in\x18\x03 \x01(\x05R\n" +
 	"expires_in\x12\x14\n" +
-	"\x05scope\x18\x04 \x01(\tR\x05scope\"{\n" +
+	"\x05scope\x18\x04 \x01(\tR\x05scope\"\x97\x01\n" +
 	"\x11CheckTokenRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x12\n" +
 	"\x04sudo\x18\x02 \x01(\tR\x04sudo\x12\x1b\n" +
 	"\ttenant_id\x18\x03 \x01(\tR\btenantId\x12\x1f\n" +
 	"\vtenant_code\x18\x04 \x01(\tR\n" +
-	"tenantCode\"\xc2\x02\n" +
+	"tenantCode\x12\x1a\n" +
+	"\baudience\x18\x05 \x01(\tR\baudience\"\xc2\x02\n" +
 	"\x12CheckTokenResponse\x12\"\n" +
 	"\faccess_token\x18\x01 \x01(\tR\faccess_token\x12\x1e\n" +
 	"\n" +
@@ -548,10 +567,12 @@ const file_authsuite_token_v1_simple_token_proto_rawDesc = "" +
 	"\x04_subB\r\n" +
 	"\v_login_nameB\t\n" +
 	"\a_tenantB\x06\n" +
-	"\x04_act\"7\n" +
+	"\x04_act\"q\n" +
 	"\x05Actor\x12\x1c\n" +
 	"\tclient_id\x18\x01 \x01(\tR\tclient_id\x12\x10\n" +
-	"\x03sub\x18\x02 \x01(\tR\x03sub\"*\n" +
+	"\x03sub\x18\x02 \x01(\tR\x03sub\x120\n" +
+	"\x03act\x18\x03 \x01(\v2\x19.authsuite.token.v1.ActorH\x00R\x03act\x88\x01\x01B\x06\n" +
+	"\x04_act\"*\n" +
 	"\x12RevokeTokenRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\";\n" +
 	"\x13RevokeTokenResponse\x12\x12\n" +
@@ -588,17 +609,18 @@ var file_authsuite_token_v1_simple_token_proto_goTypes = []any{
 }
 var file_authsuite_token_v1_simple_token_proto_depIdxs = []int32{
 	4, // 0: authsuite.token.v1.CheckTokenResponse.act:type_name -> authsuite.token.v1.Actor
-	0, // 1: authsuite.token.v1.SimpleTokenService.GetToken:input_type -> authsuite.token.v1.GetTokenRequest
-	2, // 2: authsuite.token.v1.SimpleTokenService.CheckToken:input_type -> authsuite.token.v1.CheckTokenRequest
-	5, // 3: authsuite.token.v1.SimpleTokenService.RevokeToken:input_type -> authsuite.token.v1.RevokeTokenRequest
-	1, // 4: authsuite.token.v1.SimpleTokenService.GetToken:output_type -> authsuite.token.v1.GetTokenResponse
-	3, // 5: authsuite.token.v1.SimpleTokenService.CheckToken:output_type -> authsuite.token.v1.CheckTokenResponse
-	6, // 6: authsuite.token.v1.SimpleTokenService.RevokeToken:output_type -> authsuite.token.v1.RevokeTokenResponse
-	4, // [4:7] is the sub-list for method output_type
-	1, // [1:4] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	4, // 1: authsuite.token.v1.Actor.act:type_name -> authsuite.token.v1.Actor
+	0, // 2: authsuite.token.v1.SimpleTokenService.GetToken:input_type -> authsuite.token.v1.GetTokenRequest
+	2, // 3: authsuite.token.v1.SimpleTokenService.CheckToken:input_type -> authsuite.token.v1.CheckTokenRequest
+	5, // 4: authsuite.token.v1.SimpleTokenService.RevokeToken:input_type -> authsuite.token.v1.RevokeTokenRequest
+	1, // 5: authsuite.token.v1.SimpleTokenService.GetToken:output_type -> authsuite.token.v1.GetTokenResponse
+	3, // 6: authsuite.token.v1.SimpleTokenService.CheckToken:output_type -> authsuite.token.v1.CheckTokenResponse
+	6, // 7: authsuite.token.v1.SimpleTokenService.RevokeToken:output_type -> authsuite.token.v1.RevokeTokenResponse
+	5, // [5:8] is the sub-list for method output_type
+	2, // [2:5] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_token_v1_simple_token_proto_init() }
@@ -607,6 +629,7 @@ func file_authsuite_token_v1_simple_token_proto_init() {
 		return
 	}
 	file_authsuite_token_v1_simple_token_proto_msgTypes[3].OneofWrappers = []any{}
+	file_authsuite_token_v1_simple_token_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -37,6 +37,42 @@ type Client struct {
 	BackChannelLogoutSessionRequired bool          `json:"back_channel_logout_session_required,omitempty"`
 	CORSOrigins                      []string      `json:"cors_origins,omitempty"`
 	Secrets                          []Secret      `json:"secrets,omitempty"`
+
+	// AuthMethod is how the client authenticates (registry token_endpoint_auth_method), never empty:
+	// AuthSecret, AuthPrivateKeyJWT, AuthTLS, AuthSelfSignedTLS or AuthNone.
+	AuthMethod string `json:"auth_method,omitempty"`
+	// JWKS is the client's JWK Set as JSON (RFC 7517 §5), or nil; JWKSURI is where to fetch it instead.
+	JWKS    []byte `json:"jwks,omitempty"`
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// TLSSubjectDN is the certificate subject tls_client_auth requires (RFC 8705 §2.1.2).
+	TLSSubjectDN string `json:"tls_subject_dn,omitempty"`
+	// CertBoundTokens: access tokens issued over a connection with a client certificate are bound to it
+	// (RFC 8705 §3).
+	CertBoundTokens bool `json:"cert_bound_tokens,omitempty"`
+	// Claims are static claims of the client's own tokens; AlwaysSendClaims adds them to user tokens too.
+	Claims           map[string]string `json:"claims,omitempty"`
+	AlwaysSendClaims bool              `json:"always_send_claims,omitempty"`
+	// ClaimMappings put user attributes into the client's tokens.
+	ClaimMappings []ClaimMapping `json:"claim_mappings,omitempty"`
+	// ServesResources are the API resources the client serves: it may exchange tokens for them (RFC 8693).
+	ServesResources []string `json:"serves_resources,omitempty"`
+}
+
+// Client authentication methods (RFC 7591 §2 token_endpoint_auth_method, RFC 8705 §2).
+const (
+	AuthSecret        = "client_secret_basic" // client_secret_post is accepted alike
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthTLS           = "tls_client_auth"
+	AuthSelfSignedTLS = "self_signed_tls_client_auth"
+	AuthNone          = "none"
+)
+
+// ClaimMapping puts the user attribute Attribute into tokens as the claim Claim, when Scope (if set) is
+// granted.
+type ClaimMapping struct {
+	Attribute string `json:"attribute"`
+	Claim     string `json:"claim"`
+	Scope     string `json:"scope,omitempty"`
 }
 
 // Secret is a client secret as the registry stores it: a keyed digest (suitekey purpose "client-secret"),
@@ -103,4 +139,16 @@ func (c *Client) VerifySecret(kr *suitekey.Keyring, value string, now time.Time)
 		}
 	}
 	return "", false
+}
+
+// Method is the client's authentication method: AuthMethod, or for a client persisted before methods
+// existed (AuthMethod empty) the one its RequireSecret implies.
+func (c *Client) Method() string {
+	switch {
+	case c.AuthMethod != "":
+		return c.AuthMethod
+	case c.RequireSecret:
+		return AuthSecret
+	}
+	return AuthNone
 }

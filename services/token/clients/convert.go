@@ -2,8 +2,12 @@ package clients
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 )
@@ -57,6 +61,31 @@ func fromRecord(r *registryv1.ClientRecord) (*Client, error) {
 	if pc.BackChannelLogoutSessionRequired != nil {
 		c.BackChannelLogoutSessionRequired = pc.GetBackChannelLogoutSessionRequired()
 	}
+	c.AuthMethod = pc.GetTokenEndpointAuthMethod()
+	if c.AuthMethod == "" {
+		c.AuthMethod = AuthNone
+		if c.RequireSecret {
+			c.AuthMethod = AuthSecret
+		}
+	}
+	if j := pc.GetJwks(); j != nil {
+		b, err := protojson.Marshal(j)
+		if err != nil {
+			return nil, fmt.Errorf("client %q: jwks: %w", c.ID, err)
+		}
+		c.JWKS = b
+	}
+	c.JWKSURI = pc.GetJwksUri()
+	c.TLSSubjectDN = pc.GetTlsClientAuthSubjectDn()
+	c.CertBoundTokens = pc.GetTlsClientCertificateBoundAccessTokens()
+	if len(pc.GetClaims()) > 0 {
+		c.Claims = maps.Clone(pc.GetClaims())
+	}
+	c.AlwaysSendClaims = pc.GetAlwaysSendClientClaims()
+	for _, m := range pc.GetClaimMappings() {
+		c.ClaimMappings = append(c.ClaimMappings, ClaimMapping{Attribute: m.GetUserAttribute(), Claim: m.GetClaim(), Scope: m.GetScope()})
+	}
+	c.ServesResources = slices.Clone(pc.GetServesResources())
 	for _, s := range r.GetSecrets() {
 		sec := Secret{ID: s.GetSecretId(), KeyID: s.GetKeyId(), Digest: slices.Clone(s.GetDigest())}
 		if s.StartTime != nil {

@@ -22,9 +22,16 @@ func invalidRequest(format string, args ...any) error {
 	return apierror.OAuth(apierror.InvalidRequest, format, args...)
 }
 
+// repeatable are the parameters that may be sent more than once: resource (RFC 8707 §2) and audience
+// (RFC 8693 §2.1). At most maxRepeated values each.
+var repeatable = map[string]bool{"resource": true, "audience": true}
+
+// maxRepeated bounds the values of a repeatable parameter.
+const maxRepeated = 16
+
 // ParseForm reads an RFC 6749 §3.2 request body: POST, application/x-www-form-urlencoded, at most 64 KiB,
-// no parameter repeated (§3.1). Parameters sent without a value are treated as omitted. The URL query is
-// ignored.
+// no parameter repeated (§3.1) except resource and audience. Parameters sent without a value are treated as
+// omitted. The URL query is ignored.
 func ParseForm(r *http.Request) (url.Values, error) {
 	if r.Method != http.MethodPost {
 		return nil, invalidRequest("the endpoint requires POST")
@@ -45,14 +52,28 @@ func ParseForm(r *http.Request) (url.Values, error) {
 		return nil, invalidRequest("the body is not valid form encoding")
 	}
 	for k, vs := range form {
-		if len(vs) > 1 {
+		switch {
+		case len(vs) > 1 && !repeatable[k]:
 			return nil, invalidRequest("parameter %q is repeated", apierror.Clip(k, 40))
+		case len(vs) > maxRepeated:
+			return nil, invalidRequest("parameter %q is repeated more than %d times", k, maxRepeated)
 		}
-		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
+		if !utf8.ValidString(k) {
 			return nil, invalidRequest("parameters must be UTF-8")
 		}
-		if vs[0] == "" {
+		kept := vs[:0]
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return nil, invalidRequest("parameters must be UTF-8")
+			}
+			if v != "" {
+				kept = append(kept, v)
+			}
+		}
+		if len(kept) == 0 {
 			delete(form, k)
+		} else {
+			form[k] = kept
 		}
 	}
 	if form.Get("sudo") != "" {
@@ -68,7 +89,11 @@ func ParseForm(r *http.Request) (url.Values, error) {
 func ClientAuth(r *http.Request, form url.Values) (*tokenv1.ClientCredentials, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return &tokenv1.ClientCredentials{ClientId: form.Get("client_id"), ClientSecret: form.Get("client_secret")}, nil
+		return &tokenv1.ClientCredentials{
+			ClientId: form.Get("client_id"), ClientSecret: form.Get("client_secret"),
+			// RFC 7523 §2.2: client_id is optional with an assertion; the token service reads it from sub.
+			ClientAssertionType: form.Get("client_assertion_type"), ClientAssertion: form.Get("client_assertion"),
+		}, nil
 	}
 	scheme, payload, _ := strings.Cut(h, " ")
 	if !strings.EqualFold(scheme, "Basic") {
@@ -88,8 +113,8 @@ func ClientAuth(r *http.Request, form url.Values) (*tokenv1.ClientCredentials, e
 	if err1 != nil || err2 != nil || id == "" {
 		return nil, bad
 	}
-	if form.Has("client_secret") {
-		return nil, invalidRequest("use one client authentication method, not Basic and client_secret both")
+	if form.Has("client_secret") || form.Has("client_assertion") {
+		return nil, invalidRequest("use one client authentication method, not Basic and a secret or assertion in the body")
 	}
 	if cid := form.Get("client_id"); cid != "" && cid != id {
 		return nil, bad
@@ -121,17 +146,26 @@ func ParseTokenRequest(r *http.Request) (*tokenv1.TokenRequest, error) {
 		RefreshToken: form.Get("refresh_token"),
 		Username:     form.Get("username"),
 		Password:     form.Get("password"),
+		// RFC 8707 §2 and RFC 8693 §2.1.
+		Resource:           form["resource"],
+		Audience:           form["audience"],
+		SubjectToken:       form.Get("subject_token"),
+		SubjectTokenType:   form.Get("subject_token_type"),
+		ActorToken:         form.Get("actor_token"),
+		ActorTokenType:     form.Get("actor_token_type"),
+		RequestedTokenType: form.Get("requested_token_type"),
 	}, nil
 }
 
-// tokenJSON is the successful token response (RFC 6749 §5.1).
+// tokenJSON is the successful token response (RFC 6749 §5.1; RFC 8693 §2.2.1 adds issued_token_type).
 type tokenJSON struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int32  `json:"expires_in"`
-	Scope        string `json:"scope,omitempty"`
-	RefreshToken string `json:"refresh_token,omitempty"`
-	IDToken      string `json:"id_token,omitempty"`
+	AccessToken     string `json:"access_token"`
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
+	TokenType       string `json:"token_type"`
+	ExpiresIn       int32  `json:"expires_in"`
+	Scope           string `json:"scope,omitempty"`
+	RefreshToken    string `json:"refresh_token,omitempty"`
+	IDToken         string `json:"id_token,omitempty"`
 }
 
 // token serves POST /connect/token.
@@ -148,12 +182,13 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, tokenJSON{
-		AccessToken:  resp.GetAccessToken(),
-		TokenType:    resp.GetTokenType(),
-		ExpiresIn:    resp.GetExpiresIn(),
-		Scope:        resp.GetScope(),
-		RefreshToken: resp.GetRefreshToken(),
-		IDToken:      resp.GetIdToken(),
+		AccessToken:     resp.GetAccessToken(),
+		IssuedTokenType: resp.GetIssuedTokenType(),
+		TokenType:       resp.GetTokenType(),
+		ExpiresIn:       resp.GetExpiresIn(),
+		Scope:           resp.GetScope(),
+		RefreshToken:    resp.GetRefreshToken(),
+		IDToken:         resp.GetIdToken(),
 	})
 }
 
@@ -161,11 +196,14 @@ func (g *Gateway) token(w http.ResponseWriter, r *http.Request) {
 // marshalOAuthJSON).
 func (g *Gateway) introspect(w http.ResponseWriter, r *http.Request) {
 	noStore(w.Header())
-	client, token, hint, ok := clientAndToken(w, r)
+	client, form, ok := clientAndToken(w, r)
 	if !ok {
 		return
 	}
-	resp, err := g.oauth.Introspect(r.Context(), &tokenv1.IntrospectRequest{Client: client, Token: token, TokenTypeHint: hint})
+	resp, err := g.oauth.Introspect(r.Context(), &tokenv1.IntrospectRequest{
+		Client: client, Token: form.Get("token"), TokenTypeHint: form.Get("token_type_hint"),
+		Audience: form.Get("audience"), // authsuite's extension: active only for this audience
+	})
 	if err != nil {
 		writeOAuthError(w, err, client.GetBasic())
 		return
@@ -177,11 +215,11 @@ func (g *Gateway) introspect(w http.ResponseWriter, r *http.Request) {
 
 // revocation serves POST /connect/revocation (RFC 7009 §2): 200 with an empty body, also for unknown tokens.
 func (g *Gateway) revocation(w http.ResponseWriter, r *http.Request) {
-	client, token, hint, ok := clientAndToken(w, r)
+	client, form, ok := clientAndToken(w, r)
 	if !ok {
 		return
 	}
-	_, err := g.oauth.Revoke(r.Context(), &tokenv1.RevokeRequest{Client: client, Token: token, TokenTypeHint: hint})
+	_, err := g.oauth.Revoke(r.Context(), &tokenv1.RevokeRequest{Client: client, Token: form.Get("token"), TokenTypeHint: form.Get("token_type_hint")})
 	if err != nil {
 		writeOAuthError(w, err, client.GetBasic())
 		return
@@ -192,7 +230,7 @@ func (g *Gateway) revocation(w http.ResponseWriter, r *http.Request) {
 // clientAndToken reads the form of an introspection (RFC 7662 §2.1) or revocation (RFC 7009 §2.1) request:
 // the caller's client credentials, the required token and the optional token_type_hint. On a bad request it
 // writes the error and reports false.
-func clientAndToken(w http.ResponseWriter, r *http.Request) (client *tokenv1.ClientCredentials, token, hint string, ok bool) {
+func clientAndToken(w http.ResponseWriter, r *http.Request) (client *tokenv1.ClientCredentials, form url.Values, ok bool) {
 	form, err := ParseForm(r)
 	if err == nil {
 		client, err = ClientAuth(r, form)
@@ -202,9 +240,9 @@ func clientAndToken(w http.ResponseWriter, r *http.Request) (client *tokenv1.Cli
 	}
 	if err != nil {
 		writeOAuthError(w, err, false)
-		return nil, "", "", false
+		return nil, nil, false
 	}
-	return client, form.Get("token"), form.Get("token_type_hint"), true
+	return client, form, true
 }
 
 // writeOAuthError renders err as an RFC 6749 §5.2 error response (writeAnswer): client errors are 400 except

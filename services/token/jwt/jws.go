@@ -58,12 +58,26 @@ type Claims struct {
 	// registry's per-account random value): a user deleted and created again with the same id is another
 	// account, and this token is not good for it.
 	Incarnation string `json:"uinc,omitempty"`
+	// Confirmation binds the token to a client certificate (RFC 8705 §3.1): only a caller presenting
+	// that certificate may use it.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
+	// Parents (private claim) are the jtis of the tokens this one was exchanged from (RFC 8693), nearest
+	// first: revoking any of them revokes this one too.
+	Parents []string `json:"pjti,omitempty"`
 }
 
-// Actor is the acting party of a delegated token (RFC 8693 §4.1).
+// Actor is the acting party of a delegated token (RFC 8693 §4.1); Act is the party that acted before it,
+// in a chain of delegations.
 type Actor struct {
 	ClientID string `json:"client_id,omitempty"`
 	Subject  string `json:"sub,omitempty"`
+	Act      *Actor `json:"act,omitempty"`
+}
+
+// Confirmation is the cnf claim of a certificate-bound token (RFC 8705 §3.1).
+type Confirmation struct {
+	// X5tS256 is the base64url SHA-256 thumbprint of the DER client certificate.
+	X5tS256 string `json:"x5t#S256"`
 }
 
 // Audience is the "aud" claim (RFC 7519 §4.1.3): written as a string when it has one member, read from a

@@ -157,15 +157,19 @@ func (c Client) Clone() Client {
 
 // Change is one change of a commit, as Store.Watch reports it. Exactly one field is set: Tenant, Client or
 // User is the record as stored after a create or update (secrets included); DeletedTenant and DeletedClient
-// are the IDs of deleted records; DeletedUser is the deleted user as it was, incarnation included. A deleted
-// tenant's clients and users are gone with it; their individual deletions may or may not be reported.
+// are the IDs of deleted records; DeletedUser is the deleted user as it was, incarnation included; Resource
+// is an API resource as stored after a create or update, and DeletedResource names a deleted one. A deleted
+// tenant's clients, users and API resources are gone with it; their individual deletions may or may not be
+// reported.
 type Change struct {
-	Tenant        *Tenant
-	DeletedTenant string
-	Client        *Client
-	DeletedClient string
-	User          *User
-	DeletedUser   *User
+	Tenant          *Tenant
+	DeletedTenant   string
+	Client          *Client
+	DeletedClient   string
+	User            *User
+	DeletedUser     *User
+	Resource        *ApiResource
+	DeletedResource *ApiResourceRef
 }
 
 // Clone returns a deep copy of ch, so a watcher may keep or modify it without touching another's.
@@ -182,6 +186,14 @@ func (ch Change) Clone() Change {
 		u := ch.User.Clone()
 		ch.User = &u
 	}
+	if ch.Resource != nil {
+		r := ch.Resource.Clone()
+		ch.Resource = &r
+	}
+	if ch.DeletedResource != nil {
+		r := *ch.DeletedResource
+		ch.DeletedResource = &r
+	}
 	if ch.DeletedUser != nil {
 		u := ch.DeletedUser.Clone()
 		ch.DeletedUser = &u
@@ -193,4 +205,29 @@ func (ch Change) Clone() Change {
 func (u User) Clone() User {
 	u.Roles = slices.Clone(u.Roles)
 	return u
+}
+
+// ApiResource is a protected API of a tenant (RFC 8707 resource indicators). ID is an absolute URI, unique
+// within the tenant; it is the audience of tokens issued for the resource's scopes. AccessTokenLifetime is
+// whole seconds, zero meaning the client's.
+type ApiResource struct {
+	ID                  string
+	TenantID            string
+	DisplayName         string
+	Scopes              []string
+	AccessTokenLifetime time.Duration
+	CreateTime          time.Time
+	UpdateTime          time.Time
+}
+
+// ApiResourceRef names an API resource.
+type ApiResourceRef struct {
+	TenantID string
+	ID       string
+}
+
+// Clone returns a deep copy of r.
+func (r ApiResource) Clone() ApiResource {
+	r.Scopes = slices.Clone(r.Scopes)
+	return r
 }

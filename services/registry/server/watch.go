@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -308,20 +307,6 @@ func upsertEvent(c registry.Client, tenantCode string) *registryv1.WatchClientsR
 
 func deletedEvent(id string) *registryv1.WatchClientsResponse {
 	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_DeletedClientId{DeletedClientId: id}}
-}
-
-// userRecord is the part of a user the token service needs to end a disabled, deleted or re-created
-// account's sign-ins, and the addresses with their verification that it releases in ID tokens without
-// asking the registry per token: never the password hash or the rest of the profile.
-func userRecord(u registry.User) *registryv1.UserRecord {
-	r := &registryv1.UserRecord{
-		TenantId: u.TenantID, UserId: u.ID, Incarnation: u.Incarnation, Disabled: u.Disabled,
-		Email: u.Email, EmailVerified: u.EmailVerified, Mobile: u.Mobile, PhoneVerified: u.PhoneVerified,
-	}
-	if !u.DisableTime.IsZero() {
-		r.DisableTime = timestamppb.New(u.DisableTime)
-	}
-	return r
 }
 
 func userUpsertEvent(u registry.User) *registryv1.WatchClientsResponse {

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/changelog"

@@ -97,34 +97,3 @@ func toJwks(keys []jwt.JWK) *tokenv1.GetJwksResponse {
 	return out
 }
 
-// discoveryDocument is the provider metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3) with every
-// endpoint under the issuer, at the IdentityServer paths (docs/reference/oauth.md#endpoints).
-func discoveryDocument(issuer string, alg jwt.Alg) *tokenv1.GetDiscoveryResponse {
-	authMethods := []string{"client_secret_basic", "client_secret_post"}
-	return &tokenv1.GetDiscoveryResponse{
-		Issuer:                                    issuer,
-		AuthorizationEndpoint:                     issuer + "/connect/authorize",
-		TokenEndpoint:                             issuer + "/connect/token",
-		UserinfoEndpoint:                          issuer + "/connect/userinfo",
-		JwksUri:                                   issuer + "/.well-known/openid-configuration/jwks",
-		IntrospectionEndpoint:                     issuer + "/connect/introspect",
-		RevocationEndpoint:                        issuer + "/connect/revocation",
-		EndSessionEndpoint:                        issuer + "/connect/endsession",
-		ScopesSupported:                           []string{"openid", "profile", "email", "phone", "offline_access", "adminapi", "sudo"},
-		ResponseTypesSupported:                    []string{"code"},
-		ResponseModesSupported:                    ResponseModesSupported,
-		GrantTypesSupported:                       []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword},
-		SubjectTypesSupported:                     []string{"public"},
-		IdTokenSigningAlgValuesSupported:          []string{string(alg)},
-		TokenEndpointAuthMethodsSupported:         append([]string{"none"}, authMethods...), // "none": public clients, PKCE
-		IntrospectionEndpointAuthMethodsSupported: authMethods,
-		RevocationEndpointAuthMethodsSupported:    authMethods,
-		CodeChallengeMethodsSupported:             []string{"S256"},
-		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash",
-			"name", "preferred_username", "updated_at", "email", "email_verified", "phone_number", "phone_number_verified", "tenant"},
-		BackchannelLogoutSupported:        true,
-		BackchannelLogoutSessionSupported: true,
-		// Authorization responses carry iss (RFC 9207 §2), so clients can tell issuers apart.
-		AuthorizationResponseIssParameterSupported: true,
-	}
-}

@@ -20,7 +20,7 @@ var (
 )
 
 // verifyToken checks token's signature (against current and retired keys), issuer and audience, then its
-// expiry and the revocation set. For errTokenExpired and errTokenRevoked it also returns the verified
+// expiry and the revocation set (its own jti, its family and the jtis it was exchanged from). For errTokenExpired and errTokenRevoked it also returns the verified
 // token; for other errors nil. Tokens of a client that no longer exists count as revoked, and so do a
 // user's tokens once the user is deleted, re-created (another account incarnation) or disabled (see
 // accounts.go). The signature check is cached by the token's SHA-256; expiry, revocation, the client's
@@ -50,6 +50,14 @@ func (s *Server) verifyToken(token string) (*verified, error) {
 	}
 	if s.revoked.has(v.claims.ID) || (v.claims.FamilyID != "" && s.revoked.has(familyKey(v.claims.FamilyID))) {
 		return v, errTokenRevoked
+	}
+	// An exchanged token (RFC 8693) falls with every token it was exchanged from: revoking any upstream
+	// token revokes the whole downstream chain. pjti is bounded by the exchange's chain depth, and
+	// a downstream token never outlives its parents, so their revocation entries outlast it.
+	for _, p := range v.claims.Parents {
+		if s.revoked.has(p) {
+			return v, errTokenRevoked
+		}
 	}
 	if s.cache.Ready() {
 		// Deleting a client ends its tokens too: a deleted (for example compromised) client's tokens are

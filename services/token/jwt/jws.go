@@ -64,6 +64,9 @@ type Claims struct {
 	// Parents (private claim) are the jtis of the tokens this one was exchanged from (RFC 8693), nearest
 	// first: revoking any of them revokes this one too.
 	Parents []string `json:"pjti,omitempty"`
+	// MayAct names the party allowed to act for the subject (RFC 8693 §4.4): a client named here may
+	// exchange this token.
+	MayAct *Actor `json:"may_act,omitempty"`
 }
 
 // Actor is the acting party of a delegated token (RFC 8693 §4.1); Act is the party that acted before it,

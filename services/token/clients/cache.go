@@ -45,6 +45,10 @@ type Config struct {
 	// (deleted, re-created with another incarnation, or disabled), after the cache already refuses them
 	// (CheckAccount). It runs in the watch goroutine, in feed order, and should not block long.
 	AccountsEnded func(ctx context.Context, ended []token.Account)
+	// ClientsDeleted, when set, is called with the clients the registry's feed deleted (one by one, with
+	// their tenant, or missing from a new snapshot), after Get stopped returning them. It runs in the watch
+	// goroutine, in feed order, and should not block long.
+	ClientsDeleted func(deleted []*Client)
 }
 
 // Cache is the local copy of the registry's clients and of the status of its user accounts. Get and
@@ -326,7 +330,13 @@ func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 // the accounts the snapshot ended (missed deletions and disables).
 func (c *Cache) replace(m map[string]*Client, accounts map[accountKey]*Account) []token.Account {
 	var ended []token.Account
+	var deleted []*Client
 	c.mu.Lock()
+	for id, cl := range c.byID {
+		if _, ok := m[id]; !ok {
+			deleted = append(deleted, cl)
+		}
+	}
 	c.setAllLocked(m)
 	if accounts != nil {
 		ended = c.replaceAccountsLocked(accounts)
@@ -339,6 +349,7 @@ func (c *Cache) replace(m map[string]*Client, accounts map[accountKey]*Account) 
 	}
 	c.log.Info("client snapshot synced from registry", "clients", len(m), "accounts", len(accounts))
 	c.changed()
+	c.clientsDeleted(deleted)
 	return ended
 }
 
@@ -347,28 +358,52 @@ func (c *Cache) replace(m map[string]*Client, accounts map[accountKey]*Account) 
 // use), so it causes no snapshot write.
 func (c *Cache) apply(id string, cl *Client) {
 	c.mu.Lock()
-	if old, ok := c.byID[id]; ok && cl != nil && reflect.DeepEqual(old, cl) {
+	old, ok := c.byID[id]
+	if ok && cl != nil && reflect.DeepEqual(old, cl) {
 		c.mu.Unlock()
 		return
 	}
 	c.putLocked(id, cl)
 	c.mu.Unlock()
 	c.changed()
+	if ok && cl == nil {
+		c.clientsDeleted([]*Client{old})
+	}
+}
+
+// clientsDeleted reports deleted clients to Config.ClientsDeleted.
+func (c *Cache) clientsDeleted(deleted []*Client) {
+	if len(deleted) > 0 && c.cfg.ClientsDeleted != nil {
+		c.cfg.ClientsDeleted(deleted)
+	}
+}
+
+// MaxAccessTokenLifetime is the longest access token lifetime of the clients the cache holds: no token
+// issued from now on outlives it unless a client's setting grows.
+func (c *Cache) MaxAccessTokenLifetime() time.Duration {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var d time.Duration
+	for _, cl := range c.byID {
+		d = max(d, cl.AccessTokenLifetime)
+	}
+	return d
 }
 
 // deleteTenantClients deletes every client of the tenant.
 func (c *Cache) deleteTenantClients(tenantID string) {
 	c.mu.Lock()
-	n := 0
+	var deleted []*Client
 	for id, cl := range c.byID {
 		if cl.TenantID == tenantID {
 			c.putLocked(id, nil)
-			n++
+			deleted = append(deleted, cl)
 		}
 	}
 	c.mu.Unlock()
-	if n > 0 {
+	if len(deleted) > 0 {
 		c.changed()
+		c.clientsDeleted(deleted)
 	}
 }
 

@@ -156,8 +156,15 @@ type Store interface {
 	// may run more than once and must not keep state between runs.
 	UpdateLoginFailureSet(ctx context.Context, keys []string, update func([]LoginFailures) ([]LoginFailures, error)) ([]LoginFailures, error)
 
-	// SweepExpired deletes every interaction, session, code, refresh token, consent and failure count whose
-	// Expiry is before t, and says how many it deleted.
+	// UseAssertionID records that the client assertion (RFC 7523 §3 item 7) jti of clientID was used, and
+	// reports whether it was fresh: atomically, so that of concurrent calls for one clientID and jti (on any
+	// store value over the same data, on any replica) exactly one gets true. A recorded id stays used until
+	// SweepExpired runs at a time after expiry; a call for a recorded id changes nothing. clientID NUL jti must
+	// be a valid key (ValidKey).
+	UseAssertionID(ctx context.Context, clientID, jti string, expiry time.Time) (fresh bool, err error)
+
+	// SweepExpired deletes every interaction, session, code, refresh token, consent, failure count and used
+	// assertion id whose Expiry is before t, and says how many it deleted.
 	SweepExpired(ctx context.Context, t time.Time) (int, error)
 
 	// Close releases the store. Methods called afterwards return ErrClosed.

@@ -34,6 +34,10 @@ var (
 	// the sweep drops both together.
 	bucketSessionSIDs = []byte("session_sids")
 
+	// bucketAssertions maps token.AssertionKey(client id, jti) → 8-byte big-endian expiry (Unix seconds): the
+	// client assertion ids used (RFC 7523 §3). Added without a schema step, as boltdb.Open creates it.
+	bucketAssertions = []byte("assertion_ids")
+
 	// bucketWatch holds keyRevision → the 8-byte big-endian revision of the last commit Watch reports. It is
 	// created in files written before it existed (which then start at revision 0); it changes no other
 	// bucket, so it needs no schema step.
@@ -41,10 +45,10 @@ var (
 
 	allBuckets = [][]byte{bucketKeys, bucketRevocations, bucketClients,
 		bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures,
-		bucketSessionSIDs, bucketWatch}
+		bucketSessionSIDs, bucketWatch, bucketAssertions}
 	// expiringBuckets are the buckets SweepExpired sweeps.
 	expiringBuckets = [][]byte{bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures,
-		bucketSessionSIDs}
+		bucketSessionSIDs, bucketAssertions}
 )
 
 // keyClientSnapshot is the one key of bucketClients; keyRevision the one key of bucketWatch.

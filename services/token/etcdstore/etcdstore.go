@@ -11,7 +11,8 @@
 //	P x/r/<exp>/<jti>             expiry index of the revocations (SweepRevocations), empty value
 //	P s/<kind>/<key>              a sign-in record (JSON with its expiry), kind one of
 //	                              in (interaction), se (session), co (code), rt (refresh token),
-//	                              cn (consent, key tenant NUL user NUL client), lf (login failures)
+//	                              cn (consent, key tenant NUL user NUL client), lf (login failures),
+//	                              ja (used client assertion id, key client NUL jti)
 //	P s/sid/<sid>                 the SID index: the session's key
 //	P x/s/<exp>/<kind>/<key>      expiry index of the sign-in records (SweepExpired), empty value
 //	P c/ptr                       the client snapshot's pointer: generation, chunk count, size

@@ -59,6 +59,7 @@ type data struct {
 	refresh      map[string]*refreshRec
 	consents     map[string]*consentRec // keyed by consentKey
 	failures     map[string]*failuresRec
+	assertions   map[string]time.Time // token.AssertionKey → expiry (whole seconds)
 
 	// log gets the commits Watch reports, appended under mu so that revisions follow commit order.
 	log *changelog.Log[token.Change]
@@ -79,6 +80,7 @@ func New() *Store {
 		refresh:      map[string]*refreshRec{},
 		consents:     map[string]*consentRec{},
 		failures:     map[string]*failuresRec{},
+		assertions:   map[string]time.Time{},
 		log:          changelog.New[token.Change](0, historyCommits),
 	}}
 }

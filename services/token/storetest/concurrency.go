@@ -29,6 +29,7 @@ var concurrencyTests = []struct {
 	{"UpdateKeysConcurrent", updateKeysConcurrent},
 	{"UpdateSessionConcurrent", updateSessionConcurrent},
 	{"UpdateLoginFailureSetAnswersLastRun", failuresLastRun},
+	{"UseAssertionIDRace", useAssertionIDRace},
 }
 
 // stores gives each goroutine i one of the store values: the one value of Run, or alternately the two values

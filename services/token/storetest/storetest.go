@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, throttleTests...)
 	tests = append(tests, accountTests...)
 	tests = append(tests, watchTests...)
+	tests = append(tests, assertionTests...)
 	for _, c := range concurrencyTests {
 		tests = append(tests, struct {
 			name string

@@ -21,11 +21,13 @@ var oauthProtoJSON = protojson.MarshalOptions{EmitDefaultValues: true}
 // JSON numbers. The proto3 JSON mapping writes them as strings, but OAuth bodies define them as numbers:
 // RFC 7662 §2.2 exp, iat and nbf ("integer timestamp"), OIDC Core §5.1 updated_at ("JSON number"), and typed
 // clients (go-oidc, x/oauth2, oauth2-proxy) refuse a string there. Every field of m is kept, so a claim
-// added to a response message later is written without touching this code. Object keys come out sorted.
+// added to a response message later is written without touching this code, except introspection's
+// "audiences", which becomes "aud" (see audienceFields).
 //
-// Flat messages of strings, booleans and integers (introspection, userinfo: the token-checking path) are
-// written directly by appendFlat, about ten times faster than the protojson round trip it replaces; anything
-// else takes the general path. Both write the same members with the same values.
+// Messages of strings, booleans and integers, possibly nested in plain messages (introspection with its cnf
+// and act chain, userinfo: the token-checking path), are written directly by appendFlat, about ten times
+// faster than the protojson round trip it replaces; anything else takes the general path. Both write the
+// same members with the same values.
 func marshalOAuthJSON(m proto.Message) ([]byte, error) {
 	if b, ok := appendFlat(make([]byte, 0, 256), m.ProtoReflect()); ok {
 		return b, nil
@@ -33,7 +35,8 @@ func marshalOAuthJSON(m proto.Message) ([]byte, error) {
 	return marshalOAuthJSONGeneral(m)
 }
 
-// marshalOAuthJSONGeneral is marshalOAuthJSON for any message: protojson, then numeric64.
+// marshalOAuthJSONGeneral is marshalOAuthJSON for any message: protojson, then numeric64, then the audience
+// rule (audienceFields).
 func marshalOAuthJSONGeneral(m proto.Message) ([]byte, error) {
 	b, err := oauthProtoJSON.Marshal(m)
 	if err != nil {
@@ -43,7 +46,7 @@ func marshalOAuthJSONGeneral(m proto.Message) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fixed, nil
+	return applyAudience(fixed, m.ProtoReflect())
 }
 
 // writeOAuthJSON answers 200 with m rendered by marshalOAuthJSON.
@@ -163,42 +166,146 @@ func unquote64(v json.RawMessage) (json.RawMessage, error) {
 	return json.RawMessage(s), nil
 }
 
-// appendFlat appends m as a JSON object when every field of m is a singular string, bool or integer; it
-// reports false (and appends nothing useful) otherwise. The members are those protojson writes with
-// EmitDefaultValues — an optional field only when set, any other field always — under their JSON names, with
-// 64-bit integers as numbers.
+// maxFlatDepth bounds the nesting appendFlat follows (act chains nest one level per delegation); deeper
+// messages take the general path.
+const maxFlatDepth = 32
+
+// appendFlat appends m as a JSON object when every field of m is a string, bool or integer, singular or
+// repeated, or a singular message (not a well-known type) of such fields, to maxFlatDepth; it reports false
+// (and appends nothing useful) otherwise. The members are those protojson writes with EmitDefaultValues — an
+// optional field or a message only when set, a list always (empty as []), any other field always — under
+// their JSON names, with 64-bit integers as numbers, and with the audience rule of audienceFields applied to
+// the top-level message.
 func appendFlat(b []byte, m protoreflect.Message) ([]byte, bool) {
+	aud, audiences := audienceFields(m.Descriptor())
+	return appendFlatDepth(b, m, aud, audiences, 0)
+}
+
+func appendFlatDepth(b []byte, m protoreflect.Message, aud, audiences protoreflect.FieldDescriptor, depth int) ([]byte, bool) {
+	if depth > maxFlatDepth {
+		return nil, false
+	}
 	fields := m.Descriptor().Fields()
 	b = append(b, '{')
 	first := true
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
-		if fd.Cardinality() == protoreflect.Repeated || !flatKind(fd.Kind()) {
+		if fd.IsMap() {
+			return nil, false
+		}
+		isMsg := fd.Kind() == protoreflect.MessageKind
+		if isMsg && (fd.IsList() || fd.Message().FullName().Parent() == "google.protobuf") {
+			return nil, false
+		}
+		if !isMsg && !flatKind(fd.Kind()) {
 			return nil, false // decided by the type, not by which fields this value sets
 		}
-		if fd.HasPresence() && !m.Has(fd) {
+		if fd == audiences {
+			continue // written as aud
+		}
+		if fd == aud {
+			if l := m.Get(audiences).List(); l.Len() > 0 {
+				b = appendMember(b, fd, &first)
+				b = appendAudience(b, l)
+				continue
+			}
+		}
+		if !fd.IsList() && fd.HasPresence() && !m.Has(fd) {
 			continue
 		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendJSONString(b, fd.JSONName())
-		b = append(b, ':')
-		v := m.Get(fd)
-		switch fd.Kind() {
-		case protoreflect.StringKind:
-			b = appendJSONString(b, v.String())
-		case protoreflect.BoolKind:
-			b = strconv.AppendBool(b, v.Bool())
-		case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
-			protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-			b = strconv.AppendInt(b, v.Int(), 10)
-		case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-			b = strconv.AppendUint(b, v.Uint(), 10)
+		b = appendMember(b, fd, &first)
+		switch {
+		case isMsg:
+			var ok bool
+			if b, ok = appendFlatDepth(b, m.Get(fd).Message(), nil, nil, depth+1); !ok {
+				return nil, false
+			}
+		case fd.IsList():
+			l := m.Get(fd).List()
+			b = append(b, '[')
+			for j := 0; j < l.Len(); j++ {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendScalar(b, fd.Kind(), l.Get(j))
+			}
+			b = append(b, ']')
+		default:
+			b = appendScalar(b, fd.Kind(), m.Get(fd))
 		}
 	}
 	return append(b, '}'), true
+}
+
+// appendMember appends the separator (unless *first) and the member name of fd.
+func appendMember(b []byte, fd protoreflect.FieldDescriptor, first *bool) []byte {
+	if !*first {
+		b = append(b, ',')
+	}
+	*first = false
+	b = appendJSONString(b, fd.JSONName())
+	return append(b, ':')
+}
+
+// appendScalar appends v, a value of the flat kind k.
+func appendScalar(b []byte, k protoreflect.Kind, v protoreflect.Value) []byte {
+	switch k {
+	case protoreflect.StringKind:
+		return appendJSONString(b, v.String())
+	case protoreflect.BoolKind:
+		return strconv.AppendBool(b, v.Bool())
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return strconv.AppendInt(b, v.Int(), 10)
+	}
+	return strconv.AppendUint(b, v.Uint(), 10)
+}
+
+// appendAudience appends a non-empty audience list as RFC 7519 §4.1.3 allows and RFC 7662 §2.2 uses: a
+// single string for one audience, an array of strings for several.
+func appendAudience(b []byte, l protoreflect.List) []byte {
+	if l.Len() == 1 {
+		return appendJSONString(b, l.Get(0).String())
+	}
+	b = append(b, '[')
+	for j := 0; j < l.Len(); j++ {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, l.Get(j).String())
+	}
+	return append(b, ']')
+}
+
+// audienceFields returns the fields of md the audience rule applies to: a singular string field named
+// "aud" and a repeated string field named "audiences" (introspection's answer). When md has both, the
+// rendering has no "audiences" member, and "aud" is written from audiences when the list is not empty (a
+// string for one, an array for several, RFC 7662 §2.2 / RFC 7519 §4.1.3), from aud otherwise. Both are nil
+// for any other message.
+func audienceFields(md protoreflect.MessageDescriptor) (aud, audiences protoreflect.FieldDescriptor) {
+	fields := md.Fields()
+	a, l := fields.ByJSONName("aud"), fields.ByJSONName("audiences")
+	if a == nil || l == nil || a.IsList() || a.Kind() != protoreflect.StringKind || !l.IsList() || l.Kind() != protoreflect.StringKind {
+		return nil, nil
+	}
+	return a, l
+}
+
+// applyAudience applies the audience rule of audienceFields to raw, the JSON object of m.
+func applyAudience(raw []byte, m protoreflect.Message) ([]byte, error) {
+	aud, audiences := audienceFields(m.Descriptor())
+	if aud == nil {
+		return raw, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	delete(obj, audiences.JSONName())
+	if l := m.Get(audiences).List(); l.Len() > 0 {
+		obj[aud.JSONName()] = appendAudience(nil, l)
+	}
+	return json.Marshal(obj)
 }
 
 // flatKind reports whether appendFlat writes values of kind k.

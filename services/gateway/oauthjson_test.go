@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	providerv1 "github.com/authsuite/authsuite/gen/authsuite/provider/v1"
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 )
 
@@ -157,6 +158,11 @@ func FuzzMarshalOAuthJSON(f *testing.F) {
 	f.Add(int64(math.MaxInt64), int64(math.MinInt64), "a \"b\" \\ \u2028", "\u5f20\u4e09", false)
 	f.Fuzz(func(t *testing.T, exp, iat int64, scope, sub string, verified bool) {
 		in := &tokenv1.IntrospectResponse{Active: true, Exp: &exp, Iat: &iat, Scope: &scope, Sub: &sub}
+		if verified {
+			in.Audiences = []string{scope, sub}
+			in.Act = &tokenv1.Actor{ClientId: sub, Act: &tokenv1.Actor{Sub: scope}}
+			in.Cnf = &tokenv1.Confirmation{X5TS256: scope}
+		}
 		if !utf8.ValidString(scope) || !utf8.ValidString(sub) {
 			return // protobuf strings are UTF-8; the services never produce anything else
 		}
@@ -223,7 +229,91 @@ func TestFlatPathMatchesGeneral(t *testing.T) {
 		&tokenv1.UserInfoResponse{Sub: s, Name: &s, PreferredUsername: &s, UpdatedAt: &n, Email: &s, EmailVerified: &f, PhoneNumber: &s, PhoneNumberVerified: &f, Tenant: s}} {
 		sameAsGeneral(t, m)
 	}
-	if _, ok := appendFlat(nil, (&tokenv1.TokenRequest{}).ProtoReflect()); ok {
-		t.Error("TokenRequest (a nested message) took the flat path")
+	if _, ok := appendFlat(nil, (&structpb.Struct{}).ProtoReflect()); ok {
+		t.Error("Struct (a map) took the flat path")
 	}
+	if _, ok := appendFlat(nil, (&registryv1.Client{}).ProtoReflect()); ok {
+		t.Error("Client (enums, a Struct, maps) took the flat path")
+	}
+}
+
+// introspectionAudTyped decodes aud as RFC 7519 §4.1.3 allows it: a string or an array of strings.
+type introspectionAudTyped struct {
+	Active bool            `json:"active"`
+	Aud    json.RawMessage `json:"aud"`
+	Cnf    *struct {
+		X5tS256 string `json:"x5t#S256"`
+	} `json:"cnf"`
+	Act *actorTyped `json:"act"`
+}
+
+type actorTyped struct {
+	ClientID string      `json:"client_id"`
+	Sub      string      `json:"sub"`
+	Act      *actorTyped `json:"act"`
+}
+
+// TestIntrospectionAudience: aud is a string for one audience and an array for several (RFC 7662 §2.2,
+// RFC 7519 §4.1.3), "audiences" is never written, cnf and the act chain are nested objects, the inactive
+// answer is exactly {"active":false}, and the fast path agrees with the general one.
+func TestIntrospectionAudience(t *testing.T) {
+	act := &tokenv1.Actor{ClientId: "svc-b", Sub: "svc-b", Act: &tokenv1.Actor{ClientId: "svc-a", Sub: "svc-a"}}
+	for _, tc := range []struct {
+		in   *tokenv1.IntrospectResponse
+		want string
+	}{
+		{&tokenv1.IntrospectResponse{Active: true, Aud: proto.String("https://a"), Audiences: []string{"https://a"}}, `"https://a"`},
+		{&tokenv1.IntrospectResponse{Active: true, Aud: proto.String("https://a"), Audiences: []string{"https://a", "https://b"}}, `["https://a","https://b"]`},
+		{&tokenv1.IntrospectResponse{Active: true, Aud: proto.String("https://a")}, `"https://a"`},
+		{&tokenv1.IntrospectResponse{Active: true, Audiences: []string{"x"}, Cnf: &tokenv1.Confirmation{X5TS256: "abc"}, Act: act}, `"x"`},
+	} {
+		sameAsGeneral(t, tc.in)
+		for _, b := range [][]byte{mustMarshal(t, tc.in), mustGeneral(t, tc.in)} {
+			var got introspectionAudTyped
+			strictDecode(t, b, &got)
+			if string(got.Aud) != tc.want || bytes.Contains(b, []byte(`"audiences"`)) {
+				t.Errorf("aud %s from %s, want %s and no audiences member", got.Aud, b, tc.want)
+			}
+			if tc.in.Cnf != nil && (got.Cnf == nil || got.Cnf.X5tS256 != "abc") {
+				t.Errorf("cnf lost: %s", b)
+			}
+			if tc.in.Act != nil && (got.Act == nil || got.Act.ClientID != "svc-b" || got.Act.Act == nil || got.Act.Act.Sub != "svc-a" || got.Act.Act.Act != nil) {
+				t.Errorf("act chain lost: %s", b)
+			}
+		}
+	}
+	for _, b := range [][]byte{mustMarshal(t, &tokenv1.IntrospectResponse{}), mustGeneral(t, &tokenv1.IntrospectResponse{})} {
+		if string(b) != `{"active":false}` {
+			t.Errorf("inactive answer %s", b)
+		}
+	}
+	// A chain deeper than the fast path follows is still written, by the general path.
+	deep := &tokenv1.Actor{ClientId: "c0"}
+	for i := 0; i < maxFlatDepth+2; i++ {
+		deep = &tokenv1.Actor{ClientId: "c", Act: deep}
+	}
+	if _, ok := appendFlat(nil, (&tokenv1.IntrospectResponse{Active: true, Act: deep}).ProtoReflect()); ok {
+		t.Error("a chain deeper than maxFlatDepth took the fast path")
+	}
+	if b := mustMarshal(t, &tokenv1.IntrospectResponse{Active: true, Act: deep}); !bytes.Contains(b, []byte(`"c0"`)) {
+		t.Errorf("deep chain lost: %s", b)
+	}
+}
+
+func mustMarshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := marshalOAuthJSON(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustGeneral(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := marshalOAuthJSONGeneral(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -27,11 +27,23 @@ func toCheckResponse(token string, v *verified, now time.Time) *tokenv1.CheckTok
 	}
 }
 
-func withSudo(r *tokenv1.CheckTokenResponse, v *verified, u *access.User) {
+// withSudo describes the impersonated user u and the actor chain act (see delegate).
+func withSudo(r *tokenv1.CheckTokenResponse, u *access.User, act *jwt.Actor) {
 	r.Sub = new(u.ID)
 	r.LoginName = new(u.LoginName)
 	r.Tenant = new(u.TenantID)
-	r.Act = &tokenv1.Actor{ClientId: v.claims.ClientID, Sub: v.claims.Subject}
+	r.Act = toActor(act)
+}
+
+// toActor renders an act chain (RFC 8693 §4.1) nested as in the token; the chain is bounded by
+// MaxDelegationDepth when built.
+func toActor(a *jwt.Actor) *tokenv1.Actor {
+	var head *tokenv1.Actor
+	for tail := &head; a != nil; a = a.Act {
+		*tail = &tokenv1.Actor{ClientId: a.ClientID, Sub: a.Subject}
+		tail = &(*tail).Act
+	}
+	return head
 }
 
 func toIntrospectResponse(c *jwt.Claims) *tokenv1.IntrospectResponse {
@@ -96,4 +108,3 @@ func toJwks(keys []jwt.JWK) *tokenv1.GetJwksResponse {
 	}
 	return out
 }
-

@@ -12,7 +12,6 @@ import (
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/apistatus"
-	"github.com/authsuite/authsuite/internal/directory"
 )
 
 // GetToken is GET /api/oauth2/server/tokens (docs/reference/simple-token-api.md#get-a-token): the client credentials grant with the
@@ -46,12 +45,13 @@ func invalidToken(err error) error {
 
 // CheckToken is GET /api/oauth2/server/tokens/check (docs/reference/simple-token-api.md#check-a-token). A live token answers its four
 // fields with expires_in the seconds left; an expired, revoked or forged one answers 400 invalid_token.
-// With sudo (docs/reference.md#sudo) the suite's one rule decides (access.Resolve, with the registry as
-// directory): the token must carry scope sudo (403 insufficient_scope otherwise, never a silent fallback)
-// and be a client's or a system-tenant admin's (403 for any other user token); the user is resolved in the
-// named tenant (or the token's own) — 404 unknown, 403 disabled —, a client of a non-system tenant may only
-// reach its own tenant (one 403 for unknown and foreign tenants alike), and the answer describes the user
-// (sub, loginName, tenant) and the acting client (act, RFC 8693 §4.1).
+// With sudo (docs/reference.md#sudo) the delegation policy decides (delegate: the suite's one rule,
+// access.Resolve, with the registry as directory): the token must carry scope sudo (403 insufficient_scope
+// otherwise, never a silent fallback) and be a client's or a system-tenant admin's (403 for any other user
+// token); the user is resolved in the named tenant (or the token's own) — 404 unknown, 403 disabled —, a
+// client of a non-system tenant may only reach its own tenant (one 403 for unknown and foreign tenants
+// alike), and the answer describes the user (sub, loginName, tenant) and the acting client (act, RFC 8693
+// §4.1), with the parties that acted before it nested inside when the token was itself exchanged.
 func (s *Server) CheckToken(ctx context.Context, req *tokenv1.CheckTokenRequest) (*tokenv1.CheckTokenResponse, error) {
 	if req.GetToken() == "" {
 		return nil, apierror.OAuthWithStatus(http.StatusBadRequest, apierror.InvalidRequest, "token is required")
@@ -65,14 +65,12 @@ func (s *Server) CheckToken(ctx context.Context, req *tokenv1.CheckTokenRequest)
 	if !sudo.Asked() {
 		return resp, nil
 	}
-	c := v.claims
-	tok := access.Token{ClientID: c.ClientID, TenantID: c.Tenant, UserID: userID(c), Scopes: v.scopes}
-	p, err := access.Resolve(ctx, directory.NewRegistry(s.reg), tok, sudo)
-	s.auditSudo(ctx, p, err)
+	d, err := s.delegate(ctx, delegation{actor: v, sudo: sudo})
+	s.auditSudo(ctx, d.principal, err)
 	if err != nil {
 		return nil, err
 	}
-	withSudo(resp, v, p.As)
+	withSudo(resp, d.principal.As, d.act)
 	return resp, nil
 }
 

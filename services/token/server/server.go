@@ -96,6 +96,7 @@ type Server struct {
 	tokenv1.UnimplementedSimpleTokenServiceServer
 	tokenv1.UnimplementedTokenInternalServiceServer
 	tokenv1.UnimplementedAuthorizeServiceServer
+	tokenv1.UnimplementedRevocationServiceServer
 
 	st      token.Store
 	kr      *suitekey.Keyring
@@ -119,6 +120,7 @@ type Server struct {
 	// clientsView is cache, as the barrier waits on it.
 	clientsView revisionView
 	vcache      *verifiedCache
+	revWatch    *revocationWatch // cutoffs and watchers of WatchRevocations
 	discovery   *tokenv1.GetDiscoveryResponse
 
 	maintMu    sync.Mutex
@@ -196,12 +198,17 @@ func New(deps Deps) (*Server, error) {
 		cache: clients.NewCache(clients.Config{
 			Registry: deps.Registry, Store: deps.Store, Keyring: deps.Keyring, Log: deps.Log,
 			ReconnectMin: deps.ReconnectMin, ReconnectMax: deps.ReconnectMax,
-			AccountsEnded: func(ctx context.Context, ended []token.Account) { s.endAccounts(ctx, ended) },
+			AccountsEnded: func(ctx context.Context, ended []token.Account) {
+				s.cutoffAccounts(ended)
+				s.endAccounts(ctx, ended)
+			},
+			ClientsDeleted: func(deleted []*clients.Client) { s.cutoffClients(deleted) },
 		}),
 		uses:         clients.NewUseRecorder(deps.Registry, deps.Log),
 		revoked:      &revocationSet{m: map[string]int64{}},
 		barrierWaits: make(chan struct{}, maxBarrierWaits),
 		vcache:       newVerifiedCache(deps.VerifyCacheSize),
+		revWatch:     newRevocationWatch(),
 		httpClient:   deps.HTTPClient,
 	}
 	s.discovery = discoveryDocument(issuer, alg)
@@ -233,14 +240,15 @@ func normalizeIssuer(raw string) (string, error) {
 	return iss, nil
 }
 
-// Register adds OAuthService, SimpleTokenService, AuthorizeService and TokenInternalService to g, every
-// method behind the revision barrier (barrier.go).
+// Register adds OAuthService, SimpleTokenService, AuthorizeService, TokenInternalService and
+// RevocationService to g, every unary method behind the revision barrier (barrier.go).
 func (s *Server) Register(g grpc.ServiceRegistrar) {
 	g = barrierRegistrar{ServiceRegistrar: g, s: s}
 	tokenv1.RegisterOAuthServiceServer(g, s)
 	tokenv1.RegisterAuthorizeServiceServer(g, s)
 	tokenv1.RegisterSimpleTokenServiceServer(g, s)
 	tokenv1.RegisterTokenInternalServiceServer(g, s)
+	tokenv1.RegisterRevocationServiceServer(g, s)
 }
 
 // Ready reports whether the service knows the clients: a snapshot was loaded from token.db or received from

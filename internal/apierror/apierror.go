@@ -163,6 +163,8 @@ const (
 	RequestNotSupported      = "request_not_supported"
 	RequestURINotSupported   = "request_uri_not_supported"
 	RegistrationNotSupported = "registration_not_supported"
+	// RFC 8707 §2 and RFC 8693 §2.2.2: a resource or audience that is unknown, malformed or not allowed.
+	InvalidTarget = "invalid_target"
 )
 
 // oauthCodes are the codes above.
@@ -171,7 +173,7 @@ var oauthCodes = map[string]bool{
 	InvalidScope: true, AccessDenied: true, UnsupportedResponseType: true, ServerError: true, TemporarilyUnavailable: true,
 	InvalidToken: true, InsufficientScope: true, UnsupportedTokenType: true, LoginRequired: true, ConsentRequired: true,
 	InteractionRequired: true, AccountSelectionRequired: true, InvalidRequestURI: true, InvalidRequestObject: true,
-	RequestNotSupported: true, RequestURINotSupported: true, RegistrationNotSupported: true,
+	RequestNotSupported: true, RequestURINotSupported: true, RegistrationNotSupported: true, InvalidTarget: true,
 }
 
 // IsOAuthCode reports whether code is one of the OAuth 2.0 / OpenID Connect error codes above.

@@ -219,6 +219,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			return nil, fmt.Errorf("token service: %w", err)
 		}
 		tokSrv.Register(both)
+		if cfg.AuthzRoutes != "" {
+			// On the network listener only: Envoy calls it there; the gateway never does.
+			if err := registerAuthz(s.grpc.Server, tokSrv, cfg.AuthzRoutes, log); err != nil {
+				return nil, err
+			}
+		}
 		ready = tokSrv.ReadyC()
 		background = append(background, func() error { return tokSrv.Run(runCtx) })
 	}

@@ -92,6 +92,7 @@ type Config struct {
 	KeyRotation   time.Duration // signing key rotation period
 	LogFormat     string        // text or json
 	LogLevel      string        // debug, info, warn, error
+	AuthzRoutes   string        // route file of the Envoy authorizer (token role, all-in-one); empty: not served
 
 	// Bounds of the REST listener (gateway and all-in-one; internal/httplimit).
 	MaxBodyBytes           int64         // largest request body (413 beyond)
@@ -301,6 +302,7 @@ func newFlagSet(role Role, c *Config) *flag.FlagSet {
 	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", 60*time.Second, "time to answer a REST request once its headers are read")
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 120*time.Second, "how long an idle keep-alive REST connection stays open")
 	fs.IntVar(&c.MaxConnections, "max-connections", 1024, "open REST connections at most; one in eight (at least 2) is kept for /healthz and /readyz")
+	fs.StringVar(&c.AuthzRoutes, "authz-routes", "", "JSON route file of the Envoy external authorizer (envoy.service.auth.v3.Authorization on --grpc-addr): the audience and scopes each path prefix requires; without it the authorizer is not served")
 	fs.BoolVar(&c.AllowPrivateOutbound, "allow-private-outbound", false, "let back-channel logout and provider requests reach loopback, private and link-local addresses (refused by default against SSRF)")
 	return fs
 }
@@ -362,6 +364,9 @@ func (c Config) Validate() error {
 	}
 	if c.GRPCTLSCA == "" && (c.GRPCTLSCert != "" || c.GRPCTLSKey != "") {
 		bad("grpc-tls-ca", "is required with --grpc-tls-cert and --grpc-tls-key")
+	}
+	if c.AuthzRoutes != "" && !c.Role.Runs(RoleToken) {
+		bad("authz-routes", "the Envoy authorizer runs in the token role: give it to `authsuite serve token` (or the one-process mode)")
 	}
 	if c.ShutdownGrace < 0 {
 		bad("shutdown-grace", "must not be negative")

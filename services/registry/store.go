@@ -63,7 +63,7 @@ type Store interface {
 	// than once, see above); an error from update aborts with nothing changed and is returned as is. The ID
 	// cannot change. ErrNotFound when there is no such tenant; ErrAlreadyExists when the new code is taken.
 	UpdateTenant(ctx context.Context, id string, update func(Tenant) (Tenant, error)) (Tenant, error)
-	// DeleteTenant deletes the tenant with all its clients (and their secrets) and users atomically,
+	// DeleteTenant deletes the tenant with all its clients (and their secrets), users and API resources atomically,
 	// returning the IDs of the clients deleted, in order. ErrNotFound when there is no such tenant.
 	DeleteTenant(ctx context.Context, id string) (deletedClients []string, err error)
 
@@ -105,6 +105,21 @@ type Store interface {
 	UpdateUser(ctx context.Context, tenantID, id string, update func(User) (User, error)) (User, error)
 	// DeleteUser deletes a user. ErrNotFound when there is none.
 	DeleteUser(ctx context.Context, tenantID, id string) error
+
+	// CreateApiResource stores r. ErrNotFound when r.TenantID does not exist; ErrAlreadyExists when r.ID is
+	// taken in the tenant (resource IDs are compared byte for byte: callers store them normalized).
+	CreateApiResource(ctx context.Context, r ApiResource) (ApiResource, error)
+	// GetApiResource returns the API resource tenantID/id. ErrNotFound when there is none (or no such tenant).
+	GetApiResource(ctx context.Context, tenantID, id string) (ApiResource, error)
+	// ListApiResources lists the API resources of tenantID ordered by ID. A tenant that does not exist has
+	// no resources (no error).
+	ListApiResources(ctx context.Context, tenantID string, opts ListOptions) (items []ApiResource, next string, err error)
+	// UpdateApiResource runs update on the stored resource and stores its result atomically (update may run
+	// more than once, see above); an error from update aborts with nothing changed and is returned as is. The
+	// ID and TenantID cannot change. ErrNotFound when there is no such resource.
+	UpdateApiResource(ctx context.Context, tenantID, id string, update func(ApiResource) (ApiResource, error)) (ApiResource, error)
+	// DeleteApiResource deletes an API resource. ErrNotFound when there is none.
+	DeleteApiResource(ctx context.Context, tenantID, id string) error
 
 	// Seed stores the tenants, clients and users (each with a new Incarnation, as CreateUser) atomically if
 	// and only if the registry has no tenant; it reports whether it did. Of several callers seeding at once,

@@ -297,7 +297,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, 
 	return deleted, nil
 }
 
-// deleteTenant deletes the tenant id with its clients and users, returning the deleted clients' IDs in order.
+// deleteTenant deletes the tenant id with its clients, users and API resources, returning the deleted clients' IDs in order.
 func deleteTenant(tx *bolt.Tx, id string) (deleted []string, err error) {
 	t, err := getTenant(tx, id)
 	if err != nil {
@@ -322,7 +322,7 @@ func deleteTenant(tx *bolt.Tx, id string) (deleted []string, err error) {
 		}
 		deleted = append(deleted, cid)
 	}
-	for _, name := range [][]byte{bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles} {
+	for _, name := range [][]byte{bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles, bucketResources} {
 		if err := deletePrefix(tx.Bucket(name), prefix); err != nil {
 			return nil, err
 		}

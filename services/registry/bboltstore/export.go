@@ -11,8 +11,8 @@ import (
 	"github.com/authsuite/authsuite/services/registry"
 )
 
-// Export returns every tenant, client (with its secrets' digests) and user (with its password hash and
-// incarnation) of the store, read in one read transaction: a consistent snapshot even while the store is
+// Export returns every tenant, client (with its secrets' digests), user (with its password hash and
+// incarnation) and API resource of the store, read in one read transaction: a consistent snapshot even while the store is
 // written.
 func (s *Store) Export(ctx context.Context) (registry.Snapshot, error) {
 	var snap registry.Snapshot
@@ -24,7 +24,10 @@ func (s *Store) Export(ctx context.Context) (registry.Snapshot, error) {
 		if err := exportJSON(tx, bucketClients, func(r storedClient) { snap.Clients = append(snap.Clients, r.domain()) }); err != nil {
 			return err
 		}
-		return exportJSON(tx, bucketUsers, func(r storedUser) { snap.Users = append(snap.Users, r.domain()) })
+		if err := exportJSON(tx, bucketUsers, func(r storedUser) { snap.Users = append(snap.Users, r.domain()) }); err != nil {
+			return err
+		}
+		return exportJSON(tx, bucketResources, func(r storedResource) { snap.Resources = append(snap.Resources, r.domain()) })
 	})
 	if err != nil {
 		return registry.Snapshot{}, fmt.Errorf("registry store export: %w", err)

@@ -9,9 +9,11 @@ import (
 // The schema of registry.db: every bucket, declared once. Keys joined from parts use sep, which no tenant id,
 // client id, user id, login name, email or mobile may contain (the validators reject control characters).
 //
-// Version 2 (version 1 had no revision bucket; upgrading adds it with revision 0):
+// Version 3 (version 1 had no revision bucket, upgrading adds it with revision 0; version 2 had no API
+// resources, upgrading adds their empty bucket — and a version 2 build refuses the file, so it cannot leave a
+// deleted tenant's resources behind):
 //
-//	meta           "schema_version" → "2"
+//	meta           "schema_version" → "3"
 //	revision       "revision" → the last commit's revision (8 bytes, big endian), written by every commit
 //	tenants        tenantID → storedTenant (JSON)
 //	tenant_codes   code → tenantID
@@ -21,6 +23,7 @@ import (
 //	user_logins    tenantID sep lower(loginName) → userID
 //	user_emails    tenantID sep lower(email) → userID
 //	user_mobiles   tenantID sep mobile → userID
+//	resources      tenantID sep resourceID → storedResource (JSON)
 var (
 	bucketTenants       = []byte("tenants")
 	bucketTenantCodes   = []byte("tenant_codes")
@@ -31,17 +34,18 @@ var (
 	bucketUserEmails    = []byte("user_emails")
 	bucketUserMobiles   = []byte("user_mobiles")
 	bucketRevision      = []byte("revision")
+	bucketResources     = []byte("resources")
 
 	keyRevision = []byte("revision")
 
 	allBuckets = [][]byte{
 		bucketTenants, bucketTenantCodes, bucketClients, bucketTenantClients,
-		bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles, bucketRevision,
+		bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles, bucketRevision, bucketResources,
 	}
 )
 
 // SchemaVersion is the layout this package reads and writes. Open refuses files of any other version.
-const SchemaVersion = "2"
+const SchemaVersion = "3"
 
 var joinKey = boltdb.JoinKey
 
@@ -50,4 +54,6 @@ const sep = boltdb.KeySep
 var schema = boltdb.Schema{Version: SchemaVersion, Buckets: allBuckets, Migrate: map[string]func(*bolt.Tx) error{
 	// Open creates the revision bucket; no revision stored reads as 0.
 	"1": func(*bolt.Tx) error { return nil },
+	// Open creates the (empty) resources bucket.
+	"2": func(*bolt.Tx) error { return nil },
 }}

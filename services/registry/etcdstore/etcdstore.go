@@ -12,15 +12,16 @@
 //	P tc/<tenant> NUL <client>   tenant generation              (the tenant's clients, in ID order)
 //	P u/<tenant> NUL <user>      user record, with its tenant's generation
 //	P ul/<tenant> NUL lower(login), ue/… lower(email), um/… mobile → {user ID, tenant generation}
+//	P r/<tenant> NUL <resource>  API resource record, with its tenant's generation
 //	P seed                       the lock of a seed in progress (with a lease)
 //
 // # Generations, and why a tenant of any size is deleted atomically
 //
 // etcd refuses transactions of more than 128 operations or 1.5 MiB, so deleting a tenant cannot delete its
 // clients one key at a time. Instead a record that belongs to a tenant counts only while the tenant exists
-// with the generation the record carries. Deleting a tenant is one transaction of seven operations: the
-// tenant and its code, and one range delete per per-tenant prefix (tc/, u/, ul/, ue/, um/); every reader sees
-// all of it or none of it. What that transaction cannot reach is the global client record c/<id>: it is left
+// with the generation the record carries. Deleting a tenant is one transaction of eight operations: the
+// tenant and its code, and one range delete per per-tenant prefix (tc/, u/, ul/, ue/, um/, r/); every reader
+// sees all of it or none of it. What that transaction cannot reach is the global client record c/<id>: it is left
 // behind with a generation no tenant has, so every reader treats it as absent, CreateClient may take the ID
 // again, and DeleteTenant removes such records afterwards (best effort; a crash in between leaves only
 // invisible records). A tenant deleted and created again with the same ID gets a new generation, so nothing
@@ -146,17 +147,19 @@ func (s *Store) note(rev int64) {
 
 const sep = "\x00"
 
-func (s *Store) tenantKey(id string) string       { return s.p + "t/" + id }
-func (s *Store) codeKey(code string) string       { return s.p + "code/" + code }
-func (s *Store) clientKey(id string) string       { return s.p + "c/" + id }
-func (s *Store) memberPrefix(tid string) string   { return s.p + "tc/" + tid + sep }
-func (s *Store) userPrefix(tid string) string     { return s.p + "u/" + tid + sep }
-func (s *Store) loginPrefix(tid string) string    { return s.p + "ul/" + tid + sep }
-func (s *Store) emailPrefix(tid string) string    { return s.p + "ue/" + tid + sep }
-func (s *Store) mobilePrefix(tid string) string   { return s.p + "um/" + tid + sep }
-func (s *Store) memberKey(tid, cid string) string { return s.memberPrefix(tid) + cid }
-func (s *Store) userKey(tid, uid string) string   { return s.userPrefix(tid) + uid }
-func (s *Store) seedKey() string                  { return s.p + "seed" }
+func (s *Store) tenantKey(id string) string        { return s.p + "t/" + id }
+func (s *Store) codeKey(code string) string        { return s.p + "code/" + code }
+func (s *Store) clientKey(id string) string        { return s.p + "c/" + id }
+func (s *Store) memberPrefix(tid string) string    { return s.p + "tc/" + tid + sep }
+func (s *Store) userPrefix(tid string) string      { return s.p + "u/" + tid + sep }
+func (s *Store) loginPrefix(tid string) string     { return s.p + "ul/" + tid + sep }
+func (s *Store) emailPrefix(tid string) string     { return s.p + "ue/" + tid + sep }
+func (s *Store) mobilePrefix(tid string) string    { return s.p + "um/" + tid + sep }
+func (s *Store) memberKey(tid, cid string) string  { return s.memberPrefix(tid) + cid }
+func (s *Store) userKey(tid, uid string) string    { return s.userPrefix(tid) + uid }
+func (s *Store) resourcePrefix(tid string) string  { return s.p + "r/" + tid + sep }
+func (s *Store) resourceKey(tid, id string) string { return s.resourcePrefix(tid) + id }
+func (s *Store) seedKey() string                   { return s.p + "seed" }
 
 // after returns the first key greater than every key that starts with prefix+after… up to prefix+after itself:
 // the start of the page after the item whose key is prefix+after ("" = the first page).

@@ -17,12 +17,12 @@ import (
 var ErrNotEmpty = errors.New("registry etcdstore: the store is not empty")
 
 // Import writes snap into an empty store as it is: tenants with their codes, clients with their secrets'
-// digests, users with their password hashes and incarnations (none is generated again). The records are
-// checked first as Seed checks them (nothing is written when one is refused), and ErrNotEmpty refuses a store
-// that holds any key.
+// digests, users with their password hashes and incarnations (none is generated again), API resources. The
+// records are checked first as Seed checks them, resources by registry.CheckSnapshotResources (nothing is
+// written when one is refused), and ErrNotEmpty refuses a store that holds any key.
 //
-// The import is written in transactions within etcd's limits (128 operations, 1 MiB each): clients and users
-// first, under the generations of tenants that do not exist yet (invisible to every reader), then the
+// The import is written in transactions within etcd's limits (128 operations, 1 MiB each): clients, users
+// and resources first, under the generations of tenants that do not exist yet (invisible to every reader), then the
 // tenants, which make their records visible. A registry of more tenants than one transaction holds is
 // therefore not visible all at once: the caller fences the whole import (internal/migrate writes a marker
 // before the first write and removes it after the last, and a suite refuses to start on a prefix with the
@@ -35,6 +35,9 @@ func (s *Store) Import(ctx context.Context, snap registry.Snapshot) error {
 		if u.Incarnation == "" {
 			return fmt.Errorf("registry import: user %q of tenant %q has no incarnation", u.ID, u.TenantID)
 		}
+	}
+	if err := registry.CheckSnapshotResources(snap); err != nil {
+		return fmt.Errorf("registry import: %w", err)
 	}
 	resp, err := s.cli.Get(ctx, s.p, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
@@ -92,6 +95,11 @@ func (s *Store) importRecords(snap registry.Snapshot) (final, records []kvPut, e
 		for _, ix := range s.indexes(u) {
 			add(&records, ix.key, storedIndex{UserID: u.ID, TenantGen: su.TenantGen})
 		}
+	}
+	for _, r := range snap.Resources {
+		sr := resourceToStored(r)
+		sr.TenantGen = gens[r.TenantID]
+		add(&records, s.resourceKey(r.TenantID, r.ID), sr)
 	}
 	return final, records, err
 }

@@ -180,8 +180,8 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, update func(registr
 }
 
 // DeleteTenant implements registry.Store: one transaction deletes the tenant, its code and every per-tenant
-// key (seven operations whatever the tenant's size); the global client records it leaves behind no longer
-// count and are removed afterwards.
+// key (eight operations whatever the tenant's size; its users and API resources go with it); the global
+// client records it leaves behind no longer count and are removed afterwards.
 func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, err error) {
 	if hasSep(id) {
 		return nil, apierror.NotFound("tenant %q", id)
@@ -202,6 +202,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, 
 			clientv3.OpDelete(s.loginPrefix(id), clientv3.WithPrefix()),
 			clientv3.OpDelete(s.emailPrefix(id), clientv3.WithPrefix()),
 			clientv3.OpDelete(s.mobilePrefix(id), clientv3.WithPrefix()),
+			clientv3.OpDelete(s.resourcePrefix(id), clientv3.WithPrefix()),
 		).Commit()
 		if err != nil {
 			return err

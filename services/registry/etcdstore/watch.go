@@ -96,7 +96,7 @@ func (s *Store) watch(ctx context.Context, from int64, fn func(changelog.Batch[r
 type decoder struct {
 	p    string            // the registry's key prefix
 	gens map[string]string // tenant ID → generation, as of the last decoded revision
-	// records reads the clients and users of a tenant's generation at a revision, as changes.
+	// records reads the clients, users and API resources of a tenant's generation at a revision, as changes.
 	records func(ctx context.Context, tid, gen string, rev int64) ([]registry.Change, error)
 }
 
@@ -207,6 +207,14 @@ func (d *decoder) decode(ctx context.Context, rev int64, events []*clientv3.Even
 			if live(su.TenantID, su.TenantGen) {
 				b.Changes = append(b.Changes, registry.Change{DeletedUser: new(su.domain())})
 			}
+		case strings.HasPrefix(key, p+"r/"):
+			ch, err := decodeResource(ev, strings.TrimPrefix(key, p+"r/"), live)
+			if err != nil {
+				return b, err
+			}
+			if ch != nil {
+				b.Changes = append(b.Changes, *ch)
+			}
 		}
 	}
 	for _, tid := range slices.Sorted(maps.Keys(created)) {
@@ -219,7 +227,31 @@ func (d *decoder) decode(ctx context.Context, rev int64, events []*clientv3.Even
 	return b, nil
 }
 
-// recordsOf returns, as changes, the clients and users of tenant tid's generation gen at revision rev.
+// decodeResource turns the event of API resource key r/<rest> into its change, or nil when the record does
+// not count (live says whether a tenant generation does). A deletion is reported with the record it removed,
+// so the deletions a tenant delete makes (whose tenant is no longer live) are not.
+func decodeResource(ev *clientv3.Event, rest string, live func(tid, gen string) bool) (*registry.Change, error) {
+	kv := ev.Kv
+	if ev.Type == mvccpb.DELETE {
+		if kv = ev.PrevKv; kv == nil {
+			return nil, nil
+		}
+	}
+	var sr storedResource
+	if err := decodeAs(kv, &sr, rest, func() string { return sr.TenantID + sep + sr.ID }); err != nil {
+		return nil, err
+	}
+	switch {
+	case !live(sr.TenantID, sr.TenantGen):
+		return nil, nil
+	case ev.Type == mvccpb.DELETE:
+		return &registry.Change{DeletedResource: &registry.ApiResourceRef{TenantID: sr.TenantID, ID: sr.ID}}, nil
+	}
+	return &registry.Change{Resource: new(sr.domain())}, nil
+}
+
+// recordsOf returns, as changes, the clients, users and API resources of tenant tid's generation gen at
+// revision rev.
 func (s *Store) recordsOf(ctx context.Context, tid, gen string, rev int64) ([]registry.Change, error) {
 	var out []registry.Change
 	prefix := s.memberPrefix(tid)
@@ -253,5 +285,18 @@ func (s *Store) recordsOf(ctx context.Context, tid, gen string, rev int64) ([]re
 			}
 			return registry.Change{User: new(su.domain())}, su.TenantGen == gen, nil
 		})
-	return append(out, users...), err
+	if err != nil {
+		return nil, err
+	}
+	prefix = s.resourcePrefix(tid)
+	resources, _, _, err := page(ctx, s, rev, prefix, clientv3.GetPrefixRangeEnd(prefix), int(^uint(0)>>2),
+		func(kv *mvccpb.KeyValue, _ int64) (registry.Change, bool, error) {
+			var sr storedResource
+			if err := decode(kv, &sr); err != nil {
+				return registry.Change{}, false, err
+			}
+			return registry.Change{Resource: new(sr.domain())}, sr.TenantGen == gen, nil
+		})
+	out = append(out, users...)
+	return append(out, resources...), err
 }

@@ -47,14 +47,15 @@ var _ registry.Store = (*Store)(nil)
 // state is the whole registry. Records are never shared with callers (see records.go). Indexes are keyed by
 // tenant first, as the bbolt store's composite keys are, so a tenant's entries go with it.
 type state struct {
-	tenants       map[string]*tenantRec          // tenant ID → tenant
-	codes         map[string]string              // tenant code → tenant ID
-	clients       map[string]*clientRec          // client ID → client (IDs unique across tenants)
-	tenantClients map[string]map[string]struct{} // tenant ID → its client IDs
-	users         map[string]map[string]*userRec // tenant ID → user ID → user
-	logins        map[string]map[string]string   // tenant ID → lower(login name) → user ID
-	emails        map[string]map[string]string   // tenant ID → lower(email) → user ID
-	mobiles       map[string]map[string]string   // tenant ID → mobile → user ID
+	tenants       map[string]*tenantRec              // tenant ID → tenant
+	codes         map[string]string                  // tenant code → tenant ID
+	clients       map[string]*clientRec              // client ID → client (IDs unique across tenants)
+	tenantClients map[string]map[string]struct{}     // tenant ID → its client IDs
+	users         map[string]map[string]*userRec     // tenant ID → user ID → user
+	logins        map[string]map[string]string       // tenant ID → lower(login name) → user ID
+	emails        map[string]map[string]string       // tenant ID → lower(email) → user ID
+	mobiles       map[string]map[string]string       // tenant ID → mobile → user ID
+	resources     map[string]map[string]*resourceRec // tenant ID → resource ID → API resource
 }
 
 func newState() *state {
@@ -67,6 +68,7 @@ func newState() *state {
 		logins:        map[string]map[string]string{},
 		emails:        map[string]map[string]string{},
 		mobiles:       map[string]map[string]string{},
+		resources:     map[string]map[string]*resourceRec{},
 	}
 }
 
@@ -277,7 +279,8 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, update func(registr
 	return t, nil
 }
 
-// DeleteTenant implements registry.Store. The tenant, its clients (secrets included), its users and every
+// DeleteTenant implements registry.Store. The tenant, its clients (secrets included), its users, its API
+// resources and every
 // index entry of theirs go in one step; the deleted client IDs come back sorted.
 func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, err error) {
 	err = s.update(ctx, func(st *state) ([]registry.Change, error) {
@@ -296,6 +299,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, 
 		delete(st.logins, id)
 		delete(st.emails, id)
 		delete(st.mobiles, id)
+		delete(st.resources, id)
 		delete(st.codes, t.code)
 		delete(st.tenants, id)
 		return append(changes, registry.Change{DeletedTenant: id}), nil

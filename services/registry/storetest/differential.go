@@ -22,6 +22,9 @@ var DifferentialSeeds = [][]byte{
 	{7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 1, 1, 1, 0, 9, 0, 0, 8, 0, 1, 0, 1, 1, 2, 10, 0, 1, 0},
 	// Emails differing only in case collide; finding by email ignores case.
 	{0, 0, 0, 7, 0, 0, 0, 2, 0, 7, 0, 1, 2, 1, 0, 10, 0, 2, 6},
+	// API resources: create in both tenants, update, list, a tenant delete and a recreated tenant.
+	{0, 0, 0, 0, 1, 1, 14, 0, 0, 0, 1, 1, 1, 1, 14, 1, 0, 0, 0, 2, 0, 14, 1, 0, 1, 1, 14, 3, 0, 0, 0, 14, 0, 0, 4,
+		2, 0, 0, 0, 0, 14, 0, 0, 4, 14, 0, 0, 0, 0, 0, 0, 14, 2, 0, 1},
 }
 
 // MaxProgram is the longest operation sequence Differential runs (longer inputs are cut).
@@ -139,7 +142,7 @@ func listOptions(r *reader) registry.ListOptions {
 // decodeOp reads one operation and returns its description and a function that runs it on a store.
 func decodeOp(r *reader) (string, func(registry.Store) (any, error)) {
 	ctx := context.Background()
-	switch r.next(14) {
+	switch r.next(15) {
 	case 0:
 		tn := registry.Tenant{ID: tenantID(r), Code: pick(r, "x", "y", "z"), Name: "T", CreateTime: tDiff}
 		return fmt.Sprintf("CreateTenant(%+v)", tn), func(s registry.Store) (any, error) { return s.CreateTenant(ctx, tn) }
@@ -248,6 +251,8 @@ func decodeOp(r *reader) (string, func(registry.Store) (any, error)) {
 			items, _, err := s.ListTenants(ctx, registry.ListOptions{})
 			return []any{done, items}, err
 		}
+	case 14:
+		return resourceOp(r)
 	default:
 		tid, code, cid, uid := tenantID(r), pick(r, "x", "y", "z"), clientID(r), userID(r)
 		return fmt.Sprintf("Get(%s, %s, %s, %s)", tid, code, cid, uid), func(s registry.Store) (any, error) {

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
+	runResources(t, open)
 }
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)

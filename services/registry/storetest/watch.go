@@ -77,6 +77,10 @@ func describe(b changelog.Batch[registry.Change]) []string {
 			out = append(out, "user "+ch.User.TenantID+"/"+ch.User.ID)
 		case ch.DeletedUser != nil:
 			out = append(out, "-user "+ch.DeletedUser.TenantID+"/"+ch.DeletedUser.ID)
+		case ch.Resource != nil:
+			out = append(out, "resource "+ch.Resource.TenantID+"/"+ch.Resource.ID)
+		case ch.DeletedResource != nil:
+			out = append(out, "-resource "+ch.DeletedResource.TenantID+"/"+ch.DeletedResource.ID)
 		default:
 			out = append(out, "empty change")
 		}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"crypto/rand"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,75 @@ type Client struct {
 	UpdateTime                       time.Time
 	// Secrets are the client's secrets, ordered by StartTime then ID. Only digests are kept.
 	Secrets []Secret
+
+	// TokenEndpointAuthMethod is how the client authenticates (RFC 7591 §2): one of the Auth* constants, or
+	// "" in records written before methods existed, meaning the one RequireClientSecret implies
+	// (EffectiveAuthMethod).
+	TokenEndpointAuthMethod string
+	// JWKS is the client's JWK Set (RFC 7517 §5) as canonical JSON (CanonicalJSON), nil when none; JWKSURI
+	// is an https URL of it instead. At most one of them is set.
+	JWKS    []byte
+	JWKSURI string
+	// TLSClientAuthSubjectDN is the RFC 4514 subject the client's certificate must have for tls_client_auth,
+	// as the administrator wrote it; compare it with CanonicalDN.
+	TLSClientAuthSubjectDN string
+	// CertBoundAccessTokens binds access tokens issued over a connection with a client certificate to that
+	// certificate (RFC 8705 §3).
+	CertBoundAccessTokens bool
+	// Claims are static claims of the client's own access tokens; AlwaysSendClaims adds them to the tokens
+	// it obtains for users too.
+	Claims           map[string]string
+	AlwaysSendClaims bool
+	// ClaimMappings put user attributes into the client's tokens, each under its own claim name.
+	ClaimMappings []ClaimMapping
+	// ServesResources are the API resource ids (absolute URIs) the client serves.
+	ServesResources []string
+}
+
+// ClaimMapping releases the user attribute UserAttribute as the claim Claim in tokens issued to the client
+// for a user, when Scope is granted (or always when Scope is "").
+type ClaimMapping struct {
+	UserAttribute string
+	Claim         string
+	Scope         string
+}
+
+// Client authentication methods (RFC 7591 §2 token_endpoint_auth_method, RFC 7523 §2.2, RFC 8705 §2).
+// client_secret_basic and client_secret_post are stored as given; the token service accepts both ways of
+// presenting the secret for either.
+const (
+	AuthClientSecretBasic       = "client_secret_basic"
+	AuthClientSecretPost        = "client_secret_post"
+	AuthPrivateKeyJWT           = "private_key_jwt"
+	AuthTLSClientAuth           = "tls_client_auth"
+	AuthSelfSignedTLSClientAuth = "self_signed_tls_client_auth"
+	AuthNone                    = "none"
+)
+
+// EffectiveAuthMethod is the client's authentication method: TokenEndpointAuthMethod, or when that is
+// empty client_secret_basic for a client that requires a secret and none otherwise.
+func (c Client) EffectiveAuthMethod() string {
+	switch {
+	case c.TokenEndpointAuthMethod != "":
+		return c.TokenEndpointAuthMethod
+	case c.RequireClientSecret:
+		return AuthClientSecretBasic
+	}
+	return AuthNone
+}
+
+// ResolveAuthMethod completes the authentication settings of a client read from a request: without a
+// method, the one RequireClientSecret implies; with a method but without a stated requireClientSecret
+// (requireStated false), RequireClientSecret follows the method (false for none, true otherwise). A stated
+// flag is kept, so that a contradiction reaches ValidateClient and is refused.
+func (c *Client) ResolveAuthMethod(requireStated bool) {
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = c.EffectiveAuthMethod()
+		return
+	}
+	if !requireStated {
+		c.RequireClientSecret = c.TokenEndpointAuthMethod != AuthNone
+	}
 }
 
 // Secret is one client secret as stored: a keyed digest (suitekey, purpose SecretDigestPurpose), never the
@@ -103,6 +173,10 @@ type User struct {
 	// email_verified, phone_number_verified). Neither is true without its address (ValidateUser).
 	EmailVerified bool
 	PhoneVerified bool
+	// Groups are the groups the user belongs to (the groups claim); Attributes are custom attributes that
+	// clients' ClaimMappings release.
+	Groups     []string
+	Attributes map[string]string
 }
 
 // Verification says which verification flags an update states; an unstated one follows KeepVerification.
@@ -143,6 +217,10 @@ func (c Client) Clone() Client {
 	c.AllowedScopes = slices.Clone(c.AllowedScopes)
 	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.JWKS = slices.Clone(c.JWKS)
+	c.Claims = maps.Clone(c.Claims)
+	c.ClaimMappings = slices.Clone(c.ClaimMappings)
+	c.ServesResources = slices.Clone(c.ServesResources)
 	secrets := make([]Secret, len(c.Secrets))
 	for i, s := range c.Secrets {
 		s.Digest = slices.Clone(s.Digest)
@@ -201,9 +279,12 @@ func (ch Change) Clone() Change {
 	return ch
 }
 
-// Clone returns a deep copy of u, so callers may modify Roles without touching the original.
+// Clone returns a deep copy of u, so callers may modify Roles, Groups or Attributes without touching the
+// original.
 func (u User) Clone() User {
 	u.Roles = slices.Clone(u.Roles)
+	u.Groups = slices.Clone(u.Groups)
+	u.Attributes = maps.Clone(u.Attributes)
 	return u
 }
 

@@ -18,6 +18,8 @@ const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
 	GrantPassword          = "password"
+	// GrantTokenExchange is RFC 8693 §2.1 token exchange.
+	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
 
 // Client defaults and bounds (docs/reference/admin-api.md#client-fields).
@@ -71,8 +73,8 @@ func ValidateClient(c Client) error {
 	if len(c.AllowedGrantTypes) == 0 {
 		return apierror.Invalid("allowedGrantTypes", "at least one grant type is required")
 	}
-	if len(c.AllowedGrantTypes) > 4 {
-		return apierror.Invalid("allowedGrantTypes", "at most 4 grant types")
+	if len(c.AllowedGrantTypes) > 5 {
+		return apierror.Invalid("allowedGrantTypes", "at most 5 grant types")
 	}
 	seen := map[string]bool{}
 	for i, g := range c.AllowedGrantTypes {
@@ -96,8 +98,13 @@ func ValidateClient(c Client) error {
 			if !c.AllowROPC {
 				return apierror.Invalid(field, "password requires allowRopc: true")
 			}
+		case GrantTokenExchange:
+			// RFC 8693 §2.1: the exchange is a request of a client the server can authenticate.
+			if !c.RequireClientSecret {
+				return apierror.Invalid(field, "token exchange requires a confidential client (requireClientSecret: true, RFC 8693 §2.1)")
+			}
 		default:
-			return apierror.Invalid(field, "unknown grant type %q: want client_credentials, authorization_code, refresh_token or password", apierror.Clip(g, 40))
+			return apierror.Invalid(field, "unknown grant type %q: want client_credentials, authorization_code, refresh_token, password or %s", apierror.Clip(g, 40), GrantTokenExchange)
 		}
 		if seen[g] {
 			return apierror.Invalid(field, "duplicate grant type %q", g)
@@ -128,7 +135,88 @@ func ValidateClient(c Client) error {
 	if err := validateLifetime("accessTokenLifetime", c.AccessTokenLifetime, MaxAccessTokenLifetime); err != nil {
 		return err
 	}
-	return validateLifetime("refreshTokenLifetime", c.RefreshTokenLifetime, MaxRefreshTokenLifetime)
+	if err := validateLifetime("refreshTokenLifetime", c.RefreshTokenLifetime, MaxRefreshTokenLifetime); err != nil {
+		return err
+	}
+	if err := validateClientAuth(c); err != nil {
+		return err
+	}
+	if err := validateClaims(c.Claims); err != nil {
+		return err
+	}
+	if err := validateClaimMappings(c.ClaimMappings, c.Claims); err != nil {
+		return err
+	}
+	if len(c.ServesResources) > maxServedResources {
+		return apierror.Invalid("servesResources", "at most %d entries", maxServedResources)
+	}
+	return validateList("servesResources", c.ServesResources, ValidateResourceID)
+}
+
+// validateClientAuth checks the authentication method and what it needs (RFC 7591 §2, RFC 7523 §2.2,
+// RFC 8705 §2): none exactly for a client without a secret, keys for private_key_jwt and
+// self_signed_tls_client_auth, a subject for tls_client_auth; jwks and jwksUri not both (RFC 7591 §2).
+// An empty method stands for the one requireClientSecret implies.
+func validateClientAuth(c Client) error {
+	const field = "tokenEndpointAuthMethod"
+	m := c.EffectiveAuthMethod()
+	switch m {
+	case AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
+		if !c.RequireClientSecret {
+			return apierror.Invalid(field, "%s authenticates a confidential client: it contradicts requireClientSecret: false", m)
+		}
+	case AuthNone:
+		if c.RequireClientSecret {
+			return apierror.Invalid(field, "none is for public clients: it contradicts requireClientSecret: true")
+		}
+	default:
+		return apierror.Invalid(field, "unknown method %q: want client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth, self_signed_tls_client_auth or none", apierror.Clip(m, 40))
+	}
+	if c.JWKS != nil && c.JWKSURI != "" {
+		return apierror.Invalid("jwksUri", "set jwks or jwksUri, not both (RFC 7591 §2)")
+	}
+	if c.JWKS != nil {
+		if err := ValidateJWKS("jwks", c.JWKS); err != nil {
+			return err
+		}
+	}
+	if c.JWKSURI != "" {
+		if err := ValidateJWKSURI("jwksUri", c.JWKSURI); err != nil {
+			return err
+		}
+	}
+	if c.TLSClientAuthSubjectDN != "" {
+		rdns, err := ParseDN(c.TLSClientAuthSubjectDN)
+		if err != nil {
+			return apierror.Invalid("tlsClientAuthSubjectDn", "not an RFC 4514 distinguished name: %v", err)
+		}
+		if len(rdns) == 0 {
+			return apierror.Invalid("tlsClientAuthSubjectDn", "must not be empty")
+		}
+	}
+	switch m {
+	case AuthPrivateKeyJWT, AuthSelfSignedTLSClientAuth:
+		if c.JWKS == nil && c.JWKSURI == "" {
+			return apierror.Invalid("jwks", "%s needs the client's public keys: set jwks or jwksUri", m)
+		}
+	case AuthTLSClientAuth:
+		if c.TLSClientAuthSubjectDN == "" {
+			return apierror.Invalid("tlsClientAuthSubjectDn", "tls_client_auth needs the certificate's subject (RFC 8705 §2.1.2)")
+		}
+	}
+	return nil
+}
+
+// ValidateJWKSURI checks where a client's JWK Set is fetched: a URI as ValidateRedirectURI accepts it (no
+// fragment, no userinfo, at most 2000 bytes), and https (RFC 7591 §2 jwks_uri). Errors name field.
+func ValidateJWKSURI(field, raw string) error {
+	if err := ValidateRedirectURI(field, raw); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(raw); u == nil || !strings.EqualFold(u.Scheme, "https") {
+		return apierror.Invalid(field, "must be an https URL")
+	}
+	return nil
 }
 
 func validateLifetime(field string, d, max time.Duration) error {
@@ -308,8 +396,8 @@ func NormalizeOrigin(raw string) string {
 	return norm
 }
 
-// NormalizeClient returns c with its CORS origins in the form browsers send them (NormalizeOrigin); it is
-// what is stored and answered. Redirect URIs are kept byte for byte: they are matched exactly (RFC 9700
+// NormalizeClient returns c with its CORS origins in the form browsers send them (NormalizeOrigin) and its
+// served resources in their normal form (NormalizeResourceID); it is what is stored and answered. Redirect URIs are kept byte for byte: they are matched exactly (RFC 9700
 // §2.1), and their paths are case-sensitive (RFC 3986 §6.2.2.1).
 func NormalizeClient(c Client) Client {
 	if len(c.AllowedCORSOrigins) > 0 {
@@ -318,6 +406,13 @@ func NormalizeClient(c Client) Client {
 			origins[i] = NormalizeOrigin(o)
 		}
 		c.AllowedCORSOrigins = origins
+	}
+	if len(c.ServesResources) > 0 {
+		served := make([]string, len(c.ServesResources))
+		for i, r := range c.ServesResources {
+			served[i] = NormalizeResourceID(r)
+		}
+		c.ServesResources = served
 	}
 	return c
 }

@@ -5,12 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/claimnames"
 )
 
 // ValidateTenantID checks a tenant id: 1 to 64 characters of [A-Za-z0-9._-]. Errors name "tenantId".
@@ -39,9 +42,9 @@ func ValidateUserID(id string) error { return validateID("userId", id) }
 
 // ValidateUser checks a user's profile (not the password, see ValidatePassword): id, a required login name
 // (1 to 200 bytes, no control characters or ':'), an optional email (local@domain, at most 254 bytes), an
-// optional mobile number (an optional '+' and 3 to 20 digits), a display name of at most 200 bytes and roles
-// of [A-Za-z0-9._:-]{1,64} without duplicates; emailVerified and phoneVerified only with their address. Errors
-// name the REST field.
+// optional mobile number (an optional '+' and 3 to 20 digits), a display name of at most 200 bytes, roles
+// of [A-Za-z0-9._:-]{1,64} without duplicates, groups and attributes (validateGroups, validateAttributes);
+// emailVerified and phoneVerified only with their address. Errors name the REST field.
 func ValidateUser(u User) error {
 	if err := ValidateUserID(u.ID); err != nil {
 		return err
@@ -79,6 +82,12 @@ func ValidateUser(u User) error {
 		return apierror.Invalid("phoneVerified", "cannot be true without a mobile")
 	}
 	if err := validateText("displayName", u.DisplayName, maxNameLen); err != nil {
+		return err
+	}
+	if err := validateGroups(u.Groups); err != nil {
+		return err
+	}
+	if err := validateAttributes(u.Attributes); err != nil {
 		return err
 	}
 	if len(u.Roles) > maxListLen {
@@ -202,4 +211,141 @@ func PageOptions(size int32, token string) (ListOptions, error) {
 		return ListOptions{}, err
 	}
 	return ListOptions{Limit: int(size), After: after}, nil
+}
+
+// Bounds of the claims and attributes a client or user may carry.
+const (
+	MaxClientClaims    = 50
+	MaxClaimMappings   = 50
+	MaxUserGroups      = 100
+	MaxUserAttributes  = 50
+	MaxClaimValueLen   = 1024
+	maxGroupLen        = 128
+	maxServedResources = 50
+	maxClaimNameLen    = 64
+	maxResourceURILen  = 2000
+)
+
+// validClaimName reports whether s is 1 to 64 characters of [A-Za-z0-9_.:-]: the rule for claim names and
+// for user attribute keys.
+func validClaimName(s string) bool {
+	if s == "" || len(s) > maxClaimNameLen {
+		return false
+	}
+	for _, r := range s {
+		if !isIDChar(r) && r != ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// validateClaimName checks a claim name a client configures: validClaimName and not reserved
+// (claimnames.Reserved), so configuration never replaces a claim authsuite sets itself.
+func validateClaimName(field, name string) error {
+	if !validClaimName(name) {
+		return apierror.Invalid(field, "must be 1 to %d characters of letters, digits, '_', '.', ':' and '-'", maxClaimNameLen)
+	}
+	if claimnames.Reserved(name) {
+		return apierror.Invalid(field, "%q is a claim authsuite sets itself and cannot be configured", name)
+	}
+	return nil
+}
+
+// validateClaimValue checks a configured claim or attribute value: at most 1024 bytes of UTF-8.
+func validateClaimValue(field, v string) error {
+	if len(v) > MaxClaimValueLen || !utf8.ValidString(v) {
+		return apierror.Invalid(field, "must be at most %d bytes of UTF-8", MaxClaimValueLen)
+	}
+	return nil
+}
+
+// validateClaims checks a client's static claims: at most 50, names as validateClaimName, values as
+// validateClaimValue. Errors name "claims.<name>" (or "claims" for the count); names are checked in sorted
+// order, so the same input always names the same field.
+func validateClaims(claims map[string]string) error {
+	if len(claims) > MaxClientClaims {
+		return apierror.Invalid("claims", "at most %d claims", MaxClientClaims)
+	}
+	for _, name := range slices.Sorted(maps.Keys(claims)) {
+		field := "claims." + apierror.Clip(name, maxClaimNameLen)
+		if err := validateClaimName(field, name); err != nil {
+			return err
+		}
+		if err := validateClaimValue(field, claims[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateClaimMappings checks a client's claim mappings: at most 50, each a user attribute key (the rule of
+// user attribute keys), a claim name (validateClaimName) that no other mapping and no static claim gives,
+// and an optional scope-token.
+func validateClaimMappings(ms []ClaimMapping, claims map[string]string) error {
+	if len(ms) > MaxClaimMappings {
+		return apierror.Invalid("claimMappings", "at most %d mappings", MaxClaimMappings)
+	}
+	seen := make(map[string]bool, len(ms))
+	for i, m := range ms {
+		f := fmt.Sprintf("claimMappings[%d]", i)
+		if !validClaimName(m.UserAttribute) {
+			return apierror.Invalid(f+".userAttribute", "must be 1 to %d characters of letters, digits, '_', '.', ':' and '-'", maxClaimNameLen)
+		}
+		if err := validateClaimName(f+".claim", m.Claim); err != nil {
+			return err
+		}
+		if seen[m.Claim] {
+			return apierror.Invalid(f+".claim", "another mapping already gives the claim %q", m.Claim)
+		}
+		if _, ok := claims[m.Claim]; ok {
+			return apierror.Invalid(f+".claim", "the static claim %q already has that name", m.Claim)
+		}
+		seen[m.Claim] = true
+		if m.Scope != "" {
+			if err := ValidateScopeToken(f+".scope", m.Scope); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validateGroups checks a user's groups: at most 100, each 1 to 128 printable characters (no control or
+// space-only names), no duplicates.
+func validateGroups(groups []string) error {
+	if len(groups) > MaxUserGroups {
+		return apierror.Invalid("groups", "at most %d groups", MaxUserGroups)
+	}
+	seen := make(map[string]bool, len(groups))
+	for i, g := range groups {
+		f := fmt.Sprintf("groups[%d]", i)
+		if g == "" || len(g) > maxGroupLen || !utf8.ValidString(g) ||
+			strings.ContainsFunc(g, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) || strings.TrimSpace(g) != g {
+			return apierror.Invalid(f, "must be 1 to %d bytes of printable characters, without leading or trailing spaces", maxGroupLen)
+		}
+		if seen[g] {
+			return apierror.Invalid(f, "duplicate group")
+		}
+		seen[g] = true
+	}
+	return nil
+}
+
+// validateAttributes checks a user's custom attributes: at most 50, keys of [A-Za-z0-9_.:-]{1,64}, values
+// at most 1024 bytes of UTF-8. Errors name "attributes.<key>"; keys are checked in sorted order.
+func validateAttributes(attrs map[string]string) error {
+	if len(attrs) > MaxUserAttributes {
+		return apierror.Invalid("attributes", "at most %d attributes", MaxUserAttributes)
+	}
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		field := "attributes." + apierror.Clip(k, maxClaimNameLen)
+		if !validClaimName(k) {
+			return apierror.Invalid(field, "a key must be 1 to %d characters of letters, digits, '_', '.', ':' and '-'", maxClaimNameLen)
+		}
+		if err := validateClaimValue(field, attrs[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

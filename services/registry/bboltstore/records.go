@@ -1,6 +1,7 @@
 package bboltstore
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/authsuite/authsuite/services/registry"
@@ -58,6 +59,17 @@ type storedClient struct {
 	CreateTime                       time.Time      `json:"create_time"`
 	UpdateTime                       time.Time      `json:"update_time"`
 	Secrets                          []storedSecret `json:"secrets,omitempty"`
+	// Absent in records written before these settings existed: the zero values are the settings such a
+	// client had (the method "" is the one RequireClientSecret implies).
+	TokenEndpointAuthMethod string               `json:"token_endpoint_auth_method,omitempty"`
+	JWKS                    json.RawMessage      `json:"jwks,omitempty"`
+	JWKSURI                 string               `json:"jwks_uri,omitempty"`
+	TLSClientAuthSubjectDN  string               `json:"tls_client_auth_subject_dn,omitempty"`
+	CertBoundAccessTokens   bool                 `json:"cert_bound_access_tokens,omitempty"`
+	Claims                  map[string]string    `json:"claims,omitempty"`
+	AlwaysSendClaims        bool                 `json:"always_send_claims,omitempty"`
+	ClaimMappings           []storedClaimMapping `json:"claim_mappings,omitempty"`
+	ServesResources         []string             `json:"serves_resources,omitempty"`
 }
 
 func clientToStored(c registry.Client) storedClient {
@@ -74,6 +86,12 @@ func clientToStored(c registry.Client) storedClient {
 		AccessTokenLifetimeSeconds:  int64(c.AccessTokenLifetime / time.Second),
 		RefreshTokenLifetimeSeconds: int64(c.RefreshTokenLifetime / time.Second),
 		CreateTime:                  c.CreateTime, UpdateTime: c.UpdateTime,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI,
+		TLSClientAuthSubjectDN: c.TLSClientAuthSubjectDN, CertBoundAccessTokens: c.CertBoundAccessTokens,
+		Claims: c.Claims, AlwaysSendClaims: c.AlwaysSendClaims, ServesResources: c.ServesResources,
+	}
+	for _, m := range c.ClaimMappings {
+		s.ClaimMappings = append(s.ClaimMappings, storedClaimMapping(m))
 	}
 	for _, sec := range c.Secrets {
 		s.Secrets = append(s.Secrets, storedSecret{
@@ -98,6 +116,15 @@ func (s storedClient) domain() registry.Client {
 		AccessTokenLifetime:  time.Duration(s.AccessTokenLifetimeSeconds) * time.Second,
 		RefreshTokenLifetime: time.Duration(s.RefreshTokenLifetimeSeconds) * time.Second,
 		CreateTime:           s.CreateTime, UpdateTime: s.UpdateTime,
+		TokenEndpointAuthMethod: s.TokenEndpointAuthMethod, JWKSURI: s.JWKSURI,
+		TLSClientAuthSubjectDN: s.TLSClientAuthSubjectDN, CertBoundAccessTokens: s.CertBoundAccessTokens,
+		Claims: s.Claims, AlwaysSendClaims: s.AlwaysSendClaims, ServesResources: s.ServesResources,
+	}
+	if len(s.JWKS) > 0 {
+		c.JWKS = []byte(s.JWKS)
+	}
+	for _, m := range s.ClaimMappings {
+		c.ClaimMappings = append(c.ClaimMappings, registry.ClaimMapping(m))
 	}
 	for _, sec := range s.Secrets {
 		c.Secrets = append(c.Secrets, registry.Secret{
@@ -106,6 +133,13 @@ func (s storedClient) domain() registry.Client {
 		})
 	}
 	return c
+}
+
+// storedClaimMapping is a registry.ClaimMapping as stored.
+type storedClaimMapping struct {
+	UserAttribute string `json:"user_attribute"`
+	Claim         string `json:"claim"`
+	Scope         string `json:"scope,omitempty"`
 }
 
 type storedUser struct {
@@ -125,6 +159,9 @@ type storedUser struct {
 	// Absent (false) in records written before verification was kept.
 	EmailVerified bool `json:"email_verified,omitempty"`
 	PhoneVerified bool `json:"phone_verified,omitempty"`
+	// Absent in records written before groups and attributes existed.
+	Groups     []string          `json:"groups,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 func userToStored(u registry.User) storedUser {
@@ -133,6 +170,7 @@ func userToStored(u registry.User) storedUser {
 		DisplayName: u.DisplayName, PasswordHash: u.PasswordHash, Roles: u.Roles, Disabled: u.Disabled,
 		Incarnation: u.Incarnation, DisableTime: u.DisableTime, CreateTime: u.CreateTime, UpdateTime: u.UpdateTime,
 		EmailVerified: u.EmailVerified, PhoneVerified: u.PhoneVerified,
+		Groups: u.Groups, Attributes: u.Attributes,
 	}
 }
 
@@ -142,5 +180,6 @@ func (s storedUser) domain() registry.User {
 		DisplayName: s.DisplayName, PasswordHash: s.PasswordHash, Roles: s.Roles, Disabled: s.Disabled,
 		Incarnation: s.Incarnation, DisableTime: s.DisableTime, CreateTime: s.CreateTime, UpdateTime: s.UpdateTime,
 		EmailVerified: s.EmailVerified, PhoneVerified: s.PhoneVerified,
+		Groups: s.Groups, Attributes: s.Attributes,
 	}
 }

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -54,6 +55,15 @@ type clientRec struct {
 	refreshTokenLifetimeSeconds      int64
 	createTime, updateTime           time.Time
 	secrets                          []secretRec
+	tokenEndpointAuthMethod          string
+	jwks                             []byte
+	jwksURI                          string
+	tlsClientAuthSubjectDN           string
+	certBoundAccessTokens            bool
+	claims                           map[string]string
+	alwaysSendClaims                 bool
+	claimMappings                    []registry.ClaimMapping
+	servesResources                  []string
 }
 
 func clientToRec(c registry.Client) *clientRec {
@@ -73,6 +83,10 @@ func clientToRec(c registry.Client) *clientRec {
 		accessTokenLifetimeSeconds:  int64(c.AccessTokenLifetime / time.Second),
 		refreshTokenLifetimeSeconds: int64(c.RefreshTokenLifetime / time.Second),
 		createTime:                  wall(c.CreateTime), updateTime: wall(c.UpdateTime),
+		tokenEndpointAuthMethod: c.TokenEndpointAuthMethod, jwks: bytesOrNil(c.JWKS), jwksURI: c.JWKSURI,
+		tlsClientAuthSubjectDN: c.TLSClientAuthSubjectDN, certBoundAccessTokens: c.CertBoundAccessTokens,
+		claims: strMap(c.Claims), alwaysSendClaims: c.AlwaysSendClaims,
+		claimMappings: mappings(c.ClaimMappings), servesResources: strs(c.ServesResources),
 	}
 	for _, s := range c.Secrets {
 		r.secrets = append(r.secrets, secretRec{
@@ -101,6 +115,10 @@ func (r *clientRec) domain() registry.Client {
 		AccessTokenLifetime:       time.Duration(r.accessTokenLifetimeSeconds) * time.Second,
 		RefreshTokenLifetime:      time.Duration(r.refreshTokenLifetimeSeconds) * time.Second,
 		CreateTime:                r.createTime, UpdateTime: r.updateTime,
+		TokenEndpointAuthMethod: r.tokenEndpointAuthMethod, JWKS: bytesOrNil(r.jwks), JWKSURI: r.jwksURI,
+		TLSClientAuthSubjectDN: r.tlsClientAuthSubjectDN, CertBoundAccessTokens: r.certBoundAccessTokens,
+		Claims: strMap(r.claims), AlwaysSendClaims: r.alwaysSendClaims,
+		ClaimMappings: mappings(r.claimMappings), ServesResources: strs(r.servesResources),
 	}
 	for _, s := range r.secrets {
 		c.Secrets = append(c.Secrets, registry.Secret{
@@ -121,6 +139,8 @@ type userRec struct {
 	disableTime                  time.Time
 	createTime, updateTime       time.Time
 	emailVerified, phoneVerified bool
+	groups                       []string
+	attributes                   map[string]string
 }
 
 func userToRec(u registry.User) *userRec {
@@ -130,6 +150,7 @@ func userToRec(u registry.User) *userRec {
 		incarnation: u.Incarnation, disableTime: wall(u.DisableTime),
 		createTime: wall(u.CreateTime), updateTime: wall(u.UpdateTime),
 		emailVerified: u.EmailVerified, phoneVerified: u.PhoneVerified,
+		groups: strs(u.Groups), attributes: strMap(u.Attributes),
 	}
 }
 
@@ -139,6 +160,7 @@ func (r *userRec) domain() registry.User {
 		DisplayName: r.displayName, PasswordHash: r.passwordHash, Roles: strs(r.roles), Disabled: r.disabled,
 		Incarnation: r.incarnation, DisableTime: r.disableTime, CreateTime: r.createTime, UpdateTime: r.updateTime,
 		EmailVerified: r.emailVerified, PhoneVerified: r.phoneVerified,
+		Groups: strs(r.groups), Attributes: strMap(r.attributes),
 	}
 }
 
@@ -148,6 +170,29 @@ func strs(s []string) []string {
 		return nil
 	}
 	return slices.Clone(s)
+}
+
+// strMap returns a copy of m, nil when m is empty (as the bbolt store's omitempty reads it back).
+func strMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
+}
+
+// bytesOrNil returns a copy of b, nil when b is empty.
+func bytesOrNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return slices.Clone(b)
+}
+
+func mappings(ms []registry.ClaimMapping) []registry.ClaimMapping {
+	if len(ms) == 0 {
+		return nil
+	}
+	return slices.Clone(ms)
 }
 
 // wall drops t's monotonic clock reading, which a stored time cannot keep.

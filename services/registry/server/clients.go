@@ -36,7 +36,11 @@ func (cs *clientService) CreateClient(ctx context.Context, req *registryv1.Creat
 		if req.GetClient() == nil {
 			return apierror.Invalid("client", "is required")
 		}
-		c := registry.NormalizeClient(clientFromProto(req.GetClient()))
+		c, err := clientFromProto(req.GetClient())
+		if err != nil {
+			return err
+		}
+		c = registry.NormalizeClient(c)
 		if err := registry.ValidateClient(c); err != nil {
 			return err
 		}
@@ -44,7 +48,7 @@ func (cs *clientService) CreateClient(ctx context.Context, req *registryv1.Creat
 		now := cs.s.now().UTC()
 		c.CreateTime, c.UpdateTime = now, now
 		id := c.ID
-		c, err := cs.s.store.CreateClient(ctx, c)
+		c, err = cs.s.store.CreateClient(ctx, c)
 		if errors.Is(err, apierror.ErrAlreadyExists) {
 			return cs.s.clientIDTaken(ctx, p, id)
 		}
@@ -111,7 +115,11 @@ func (cs *clientService) UpdateClient(ctx context.Context, req *registryv1.Updat
 		if req.GetClient() == nil {
 			return apierror.Invalid("client", "is required")
 		}
-		in := registry.NormalizeClient(clientFromProto(req.GetClient()))
+		in, err := clientFromProto(req.GetClient())
+		if err != nil {
+			return err
+		}
+		in = registry.NormalizeClient(in)
 		if in.ID != "" && in.ID != req.GetClientId() {
 			return apierror.Invalid("clientId", "the body's clientId must match the path")
 		}

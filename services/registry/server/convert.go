@@ -5,10 +5,13 @@ package server
 // ("requireClientSecret": true); passwords are never written out; a secret's value only when given.
 
 import (
+	"encoding/json"
+	"maps"
 	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
@@ -45,12 +48,14 @@ func tenantFromProto(pb *registryv1.Tenant) registry.Tenant {
 }
 
 // clientFromProto reads the writable settings of a client, starting from registry.DefaultClient so unset
-// optional fields take their defaults. Lifetimes are seconds; out-of-range values are left for
-// registry.ValidateClient to reject.
-func clientFromProto(pb *registryv1.Client) registry.Client {
+// optional fields take their defaults, and completing the authentication method with
+// registry.Client.ResolveAuthMethod. Lifetimes are seconds; out-of-range values are left for
+// registry.ValidateClient to reject. The only error is a jwks that cannot be rendered as JSON.
+func clientFromProto(pb *registryv1.Client) (registry.Client, error) {
 	c := registry.DefaultClient()
 	if pb == nil {
-		return c
+		c.ResolveAuthMethod(false)
+		return c, nil
 	}
 	c.ID = pb.GetClientId()
 	c.Name = pb.GetClientName()
@@ -80,7 +85,49 @@ func clientFromProto(pb *registryv1.Client) registry.Client {
 	if pb.RefreshTokenLifetime != nil {
 		c.RefreshTokenLifetime = time.Duration(pb.GetRefreshTokenLifetime()) * time.Second
 	}
-	return c
+	c.TokenEndpointAuthMethod = pb.GetTokenEndpointAuthMethod()
+	c.ResolveAuthMethod(pb.RequireClientSecret != nil)
+	if pb.GetJwks() != nil {
+		b, err := structJSON(pb.GetJwks())
+		if err != nil {
+			return c, apierror.Invalid("jwks", "not a JSON object")
+		}
+		c.JWKS = b
+	}
+	c.JWKSURI = pb.GetJwksUri()
+	c.TLSClientAuthSubjectDN = pb.GetTlsClientAuthSubjectDn()
+	c.CertBoundAccessTokens = pb.GetTlsClientCertificateBoundAccessTokens()
+	if len(pb.GetClaims()) > 0 {
+		c.Claims = maps.Clone(pb.GetClaims())
+	}
+	c.AlwaysSendClaims = pb.GetAlwaysSendClientClaims()
+	for _, m := range pb.GetClaimMappings() {
+		c.ClaimMappings = append(c.ClaimMappings, registry.ClaimMapping{UserAttribute: m.GetUserAttribute(), Claim: m.GetClaim(), Scope: m.GetScope()})
+	}
+	c.ServesResources = slices.Clone(pb.GetServesResources())
+	return c, nil
+}
+
+// structJSON renders a Struct as canonical JSON: members sorted by name (encoding/json's order for maps),
+// no insignificant whitespace, so one JWK Set is always stored as the same bytes.
+func structJSON(s *structpb.Struct) ([]byte, error) {
+	return json.Marshal(s.AsMap())
+}
+
+// jsonStruct reads stored canonical JSON back into the Struct the API answers with; nil for none.
+func jsonStruct(b []byte) *structpb.Struct {
+	if b == nil {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil
+	}
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		return nil
+	}
+	return s
 }
 
 func clientToProto(c registry.Client) *registryv1.Client {
@@ -106,7 +153,32 @@ func clientToProto(c registry.Client) *registryv1.Client {
 		RefreshTokenLifetime:             proto.Int32(int32(c.RefreshTokenLifetime / time.Second)),
 		CreateTime:                       timestamp(c.CreateTime),
 		UpdateTime:                       timestamp(c.UpdateTime),
+
+		TokenEndpointAuthMethod:               c.EffectiveAuthMethod(),
+		Jwks:                                  jsonStruct(c.JWKS),
+		JwksUri:                               c.JWKSURI,
+		TlsClientAuthSubjectDn:                c.TLSClientAuthSubjectDN,
+		TlsClientCertificateBoundAccessTokens: c.CertBoundAccessTokens,
+		Claims:                                nonNilMap(c.Claims),
+		AlwaysSendClientClaims:                c.AlwaysSendClaims,
+		ClaimMappings:                         claimMappingsToProto(c.ClaimMappings),
+		ServesResources:                       nonNil(c.ServesResources),
 	}
+}
+
+func claimMappingsToProto(ms []registry.ClaimMapping) []*registryv1.ClaimMapping {
+	out := make([]*registryv1.ClaimMapping, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, &registryv1.ClaimMapping{UserAttribute: m.UserAttribute, Claim: m.Claim, Scope: m.Scope})
+	}
+	return out
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return maps.Clone(m)
 }
 
 func nonNil(s []string) []string {
@@ -159,6 +231,10 @@ func userFromProto(pb *registryv1.User) (u registry.User, password *string) {
 		Disabled:      pb.GetDisabled(),
 		EmailVerified: pb.GetEmailVerified(),
 		PhoneVerified: pb.GetPhoneVerified(),
+		Groups:        slices.Clone(pb.GetGroups()),
+	}
+	if len(pb.GetAttributes()) > 0 {
+		u.Attributes = maps.Clone(pb.GetAttributes())
 	}
 	return u, pb.Password
 }
@@ -184,6 +260,8 @@ func userToProto(u registry.User) *registryv1.User {
 
 		EmailVerified: new(u.EmailVerified),
 		PhoneVerified: new(u.PhoneVerified),
+		Groups:        nonNil(u.Groups),
+		Attributes:    nonNilMap(u.Attributes),
 	}
 }
 
@@ -203,12 +281,15 @@ func secretUsesFromProto(uses []*registryv1.SecretUse) ([]registry.SecretUse, er
 }
 
 // userRecord is the part of a user the token service needs to end a disabled, deleted or re-created
-// account's sign-ins, and the addresses with their verification that it releases in ID tokens without
-// asking the registry per token: never the password hash or the rest of the profile.
+// account's sign-ins, and what it releases in tokens and userinfo without asking the registry per token
+// (the addresses with their verification, login and display name, roles, groups, attributes): never the
+// password hash.
 func userRecord(u registry.User) *registryv1.UserRecord {
 	r := &registryv1.UserRecord{
 		TenantId: u.TenantID, UserId: u.ID, Incarnation: u.Incarnation, Disabled: u.Disabled,
 		Email: u.Email, EmailVerified: u.EmailVerified, Mobile: u.Mobile, PhoneVerified: u.PhoneVerified,
+		LoginName: u.LoginName, DisplayName: u.DisplayName, Roles: slices.Clone(u.Roles),
+		Groups: slices.Clone(u.Groups), Attributes: maps.Clone(u.Attributes),
 	}
 	if !u.DisableTime.IsZero() {
 		r.DisableTime = timestamppb.New(u.DisableTime)

@@ -1,0 +1,30 @@
+// Package claimnames lists the claim names authsuite's tokens and userinfo answers set themselves, so that
+// no configured claim (a client's static claims, a claim mapping) can replace or forge one of them. The
+// registry refuses such names when a client is written, and the token service skips them when it issues, so
+// the list lives in one place for both.
+package claimnames
+
+// reserved are the names of JWT (RFC 7519 §4.1), OAuth access token (RFC 9068 §2.2), token exchange
+// (RFC 8693 §4), certificate binding (RFC 8705 §3.1), OpenID Connect (Core §2, §5.1) and authsuite's own
+// claims (tenant, fid, uinc, pjti, roles, groups).
+var reserved = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
+	"client_id": true, "scope": true, "tenant": true, "act": true, "may_act": true, "cnf": true,
+	"auth_time": true, "acr": true, "amr": true, "sid": true, "nonce": true, "azp": true,
+	"at_hash": true, "c_hash": true, "fid": true, "uinc": true, "pjti": true, "roles": true, "groups": true,
+	"email": true, "email_verified": true, "phone_number": true, "phone_number_verified": true,
+	"name": true, "preferred_username": true, "updated_at": true,
+}
+
+// Reserved reports whether name is a claim that only authsuite sets. The comparison is exact: JWT claim
+// names are case-sensitive (RFC 7519 §4).
+func Reserved(name string) bool { return reserved[name] }
+
+// All returns the reserved names, in no particular order, for documentation and tests.
+func All() []string {
+	out := make([]string, 0, len(reserved))
+	for n := range reserved {
+		out = append(out, n)
+	}
+	return out
+}

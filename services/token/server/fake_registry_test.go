@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,9 @@ type fakeRegistry struct {
 	useTries int
 	useFail  bool
 	watches  int
+	// accounts, when set, are the user records every watch's snapshot carries (with users_synced), so the
+	// token server's account view knows them; nil: a registry without user events.
+	accounts []*registryv1.UserRecord
 	// rev counts the fake's commits (every put and delete); events carry it as a registry does, so tests
 	// wait for a change with the client view's WaitRevision instead of polling.
 	rev int64
@@ -164,6 +168,9 @@ func (f *fakeRegistry) WatchClients(_ *registryv1.WatchClientsRequest, ss regist
 	for _, r := range f.clients {
 		initial = append(initial, &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Upsert{Upsert: proto.Clone(r).(*registryv1.ClientRecord)}})
 	}
+	for _, a := range f.accounts {
+		initial = append(initial, &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_UserUpsert{UserUpsert: proto.Clone(a).(*registryv1.UserRecord)}})
+	}
 	snapshotRev := f.rev
 	ch, kill := make(chan *registryv1.WatchClientsResponse, 1024), make(chan struct{})
 	f.streams[ch] = kill
@@ -179,7 +186,7 @@ func (f *fakeRegistry) WatchClients(_ *registryv1.WatchClientsRequest, ss regist
 		}
 	}
 	if err := ss.Send(&registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_Synced{Synced: true},
-		Revision: snapshotRev, RevisionComplete: true}); err != nil {
+		Revision: snapshotRev, RevisionComplete: true, UsersSynced: f.accounts != nil}); err != nil {
 		return err
 	}
 	for {
@@ -273,4 +280,18 @@ func (f *fakeRegistry) useAttempts() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.useTries
+}
+
+// putAccount creates or replaces a user record of the account feed, tells connected watchers and returns the
+// change's revision. The first call turns the feed on for later watches (see accounts).
+func (f *fakeRegistry) putAccount(a *registryv1.UserRecord) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.accounts = slices.DeleteFunc(f.accounts, func(o *registryv1.UserRecord) bool {
+		return o.GetTenantId() == a.GetTenantId() && o.GetUserId() == a.GetUserId()
+	})
+	f.accounts = append(f.accounts, a)
+	f.rev++
+	f.broadcast(&registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_UserUpsert{UserUpsert: proto.Clone(a).(*registryv1.UserRecord)}})
+	return f.rev
 }

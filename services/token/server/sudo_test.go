@@ -2,13 +2,16 @@ package server
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/services/token/jwt"
 )
 
 func TestCheckTokenSudoMatrix(t *testing.T) {
@@ -109,5 +112,48 @@ func TestCheckTokenSudoMatrix(t *testing.T) {
 	}
 	if _, err := e.check(sysSudo); err != nil {
 		t.Fatalf("plain check with registry down: %v", err)
+	}
+}
+
+// TestCheckTokenSudoWithExchangedToken: a sudo check made with a token obtained by token exchange answers
+// the whole delegation chain: the token's client acting, the parties that acted before it nested inside,
+// built by the same code as an exchanged token's act.
+func TestCheckTokenSudoWithExchangedToken(t *testing.T) {
+	e := newEnv(t)
+	e.reg.mu.Lock()
+	e.reg.users = []*registryv1.User{
+		{UserId: "u-admin", TenantId: "default", LoginName: "admin", Roles: []string{"tenant_admin"}},
+		{UserId: "u2", TenantId: "t-acme", LoginName: "alice"},
+	}
+	e.reg.mu.Unlock()
+	r := e.reg.record("gw", "default", []string{GrantTokenExchange}, []string{"sudo", "openid"}, 3600, secretSpec{id: "s", value: "pw-gw"})
+	r.Client.ServesResources = []string{"https://gw.internal"}
+	e.reg.put(r)
+	e.awaitRegistry()
+	now := e.clock.Now()
+	// The admin's token for the gateway, issued to "svc" after "svc" had acted for "front".
+	subject, err := e.srv.keys.signer().Sign(&jwt.Claims{
+		Issuer: e.srv.issuer, Subject: "u-admin", Audience: jwt.Audience{"https://gw.internal", e.srv.issuer}, ClientID: "svc",
+		Scope: "sudo openid", Tenant: "default", IssuedAt: now.Unix(), Expiry: now.Add(time.Hour).Unix(), ID: newJTI(),
+		AuthTime: now.Unix(), Act: &jwt.Actor{ClientID: "front", Subject: "front"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.oauth.Token(context.Background(), &tokenv1.TokenRequest{GrantType: GrantTokenExchange, Client: creds("gw", "pw-gw"),
+		SubjectToken: subject, SubjectTokenType: TokenTypeAccessToken, Scope: "sudo openid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.simple.CheckToken(context.Background(), &tokenv1.CheckTokenRequest{Token: resp.GetAccessToken(), Sudo: "uid:u2", TenantId: "t-acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain []string
+	for a := got.GetAct(); a != nil; a = a.Act {
+		chain = append(chain, a.GetClientId()+"/"+a.GetSub())
+	}
+	if got.GetSub() != "u2" || !slices.Equal(chain, []string{"gw/u-admin", "gw/gw", "front/front"}) {
+		t.Fatalf("sub %q, act chain %v", got.GetSub(), chain)
 	}
 }

@@ -61,10 +61,12 @@ func New(d Deps) *Server {
 	return &Server{store: d.Store, keyring: d.Keyring, auth: d.Auth, log: d.Log, now: d.Now}
 }
 
-// Register adds TenantService, ClientService, UserService and RegistryInternalService to s.
+// Register adds TenantService, ClientService, ApiResourceService, UserService and RegistryInternalService to
+// s.
 func (s *Server) Register(gs grpc.ServiceRegistrar) {
 	registryv1.RegisterTenantServiceServer(gs, &tenantService{s: s})
 	registryv1.RegisterClientServiceServer(gs, &clientService{s: s})
+	registryv1.RegisterApiResourceServiceServer(gs, &resourceService{s: s})
 	registryv1.RegisterUserServiceServer(gs, &userService{s: s})
 	registryv1.RegisterRegistryInternalServiceServer(gs, &internalService{s: s})
 }

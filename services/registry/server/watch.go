@@ -80,7 +80,7 @@ func (w *watches) close() {
 func (s *Server) EndWatches() { s.watches.close() }
 
 // watchClients sends one WatchClients stream: it notes the store's revision, sends the snapshot read after
-// it (every client, then every user account, paged), then synced, then every commit after the noted
+// it (every client, then every user account, then every API resource, paged), then synced, then every commit after the noted
 // revision as the store's watch reports it. Commits already in the snapshot come again; each event carries
 // the whole new state, so applying them in order converges. It returns when ctx ends, send fails, or the
 // watch breaks (errWatchBehind or another UNAVAILABLE error: the watcher reconnects and resyncs).
@@ -115,6 +115,9 @@ func (s *Server) watchClients(ctx context.Context, send func(*registryv1.WatchCl
 		after = next
 	}
 	if err := s.sendUsers(ctx, rev, send); err != nil {
+		return err
+	}
+	if err := s.sendResources(ctx, rev, send); err != nil {
 		return err
 	}
 	synced := &registryv1.WatchClientsResponse{
@@ -266,6 +269,10 @@ func (f *feedConverter) change(ctx context.Context, ch registry.Change, out func
 		return out(userUpsertEvent(*ch.User))
 	case ch.DeletedUser != nil:
 		return out(userDeletedEvent(*ch.DeletedUser))
+	case ch.Resource != nil:
+		return out(resourceUpsertEvent(*ch.Resource))
+	case ch.DeletedResource != nil:
+		return out(resourceDeletedEvent(*ch.DeletedResource))
 	case ch.DeletedTenant != "":
 		delete(f.codes, ch.DeletedTenant)
 		return out(tenantDeletedEvent(ch.DeletedTenant))
@@ -318,8 +325,8 @@ func userDeletedEvent(u registry.User) *registryv1.WatchClientsResponse {
 	}}}
 }
 
-// tenantDeletedEvent says the tenant is gone with every client and user account it had (one event however
-// many it had).
+// tenantDeletedEvent says the tenant is gone with every client, user account and API resource it had (one
+// event however many it had: the store may or may not report their deletions one by one as well).
 func tenantDeletedEvent(tenantID string) *registryv1.WatchClientsResponse {
 	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_DeletedTenantId{DeletedTenantId: tenantID}}
 }
@@ -341,6 +348,52 @@ func (s *Server) sendUsers(ctx context.Context, rev int64, send func(*registryv1
 				}
 				for _, u := range users {
 					ev := userUpsertEvent(u)
+					ev.Revision = rev
+					if err := send(ev); err != nil {
+						return err
+					}
+				}
+				if next == "" {
+					break
+				}
+				after = next
+			}
+		}
+		if nextTenant == "" {
+			return nil
+		}
+		afterTenant = nextTenant
+	}
+}
+
+func resourceUpsertEvent(r registry.ApiResource) *registryv1.WatchClientsResponse {
+	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_ResourceUpsert{ResourceUpsert: resourceToProto(r)}}
+}
+
+func resourceDeletedEvent(ref registry.ApiResourceRef) *registryv1.WatchClientsResponse {
+	return &registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_DeletedResource{DeletedResource: &registryv1.ApiResourceRef{
+		TenantId: ref.TenantID, ResourceId: ref.ID,
+	}}}
+}
+
+// sendResources streams every API resource of every tenant as resource_upsert events of revision rev, paged
+// from the store.
+func (s *Server) sendResources(ctx context.Context, rev int64, send func(*registryv1.WatchClientsResponse) error) error {
+	afterTenant := ""
+	for {
+		tenants, nextTenant, err := s.store.ListTenants(ctx, registry.ListOptions{Limit: registry.MaxPageSize, After: afterTenant})
+		if err != nil {
+			return err
+		}
+		for _, t := range tenants {
+			after := ""
+			for {
+				items, next, err := s.store.ListApiResources(ctx, t.ID, registry.ListOptions{Limit: registry.MaxPageSize, After: after})
+				if err != nil {
+					return err
+				}
+				for _, r := range items {
+					ev := resourceUpsertEvent(r)
 					ev.Revision = rev
 					if err := send(ev); err != nil {
 						return err

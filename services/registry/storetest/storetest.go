@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"UserIndexesFollowUpdates", testUserIndexesFollowUpdates},
 		{"UserPaging", testUserPaging},
 		{"UserIncarnation", testUserIncarnation},
+		{"ClientFieldsRoundTrip", testClientFieldsRoundTrip},
+		{"UserFieldsRoundTrip", testUserFieldsRoundTrip},
 		{"Seed", testSeed},
 		{"ReturnedValuesAreCopies", testCopies},
 		{"WatchReportsWrites", testWatchReportsWrites},
@@ -700,7 +702,7 @@ func equalClient(a, b registry.Client) bool {
 		slices.Equal(a.AllowedScopes, b.AllowedScopes) && slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) &&
 		slices.Equal(a.RedirectURIs, b.RedirectURIs) && a.RedirectURIPrefixMatching == b.RedirectURIPrefixMatching &&
 		a.AccessTokenLifetime == b.AccessTokenLifetime && a.RefreshTokenLifetime == b.RefreshTokenLifetime &&
-		a.CreateTime.Equal(b.CreateTime) && a.UpdateTime.Equal(b.UpdateTime)
+		a.CreateTime.Equal(b.CreateTime) && a.UpdateTime.Equal(b.UpdateTime) && equalClientFields(a, b)
 }
 
 func equalUser(a, b registry.User) bool {
@@ -708,7 +710,7 @@ func equalUser(a, b registry.User) bool {
 		a.Mobile == b.Mobile && a.DisplayName == b.DisplayName && a.PasswordHash == b.PasswordHash &&
 		slices.Equal(a.Roles, b.Roles) && a.Disabled == b.Disabled && a.CreateTime.Equal(b.CreateTime) &&
 		a.UpdateTime.Equal(b.UpdateTime) && a.DisableTime.Equal(b.DisableTime) &&
-		a.EmailVerified == b.EmailVerified && a.PhoneVerified == b.PhoneVerified
+		a.EmailVerified == b.EmailVerified && a.PhoneVerified == b.PhoneVerified && equalUserFields(a, b)
 }
 
 // testUserIncarnation: the store gives every created or seeded account a fresh incarnation (ignoring the

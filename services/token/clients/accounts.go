@@ -3,6 +3,8 @@ package clients
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -12,7 +14,8 @@ import (
 
 // Account is the status of a user account as the registry's change feed reports it (registry UserRecord):
 // which incarnation of the user id is live, whether it is disabled, and when it was last disabled; and the
-// user's addresses with their verification, which ID tokens release by scope (OIDC Core §5.4). An *Account
+// user's addresses with their verification, which ID tokens release by scope (OIDC Core §5.4), and the
+// profile, roles, groups and attributes that tokens and userinfo release by scope and claim mapping. An *Account
 // handed out by the Cache is never modified afterwards; changes replace it.
 type Account struct {
 	TenantID    string    `json:"tenant_id"`
@@ -25,6 +28,15 @@ type Account struct {
 	EmailVerified bool   `json:"email_verified,omitempty"`
 	Mobile        string `json:"mobile,omitempty"`
 	PhoneVerified bool   `json:"phone_verified,omitempty"`
+
+	// LoginName and DisplayName are the profile claims preferred_username and name; Roles and Groups the
+	// roles and groups claims (scopes roles and groups); Attributes the custom attributes that clients'
+	// claim mappings release.
+	LoginName   string            `json:"login_name,omitempty"`
+	DisplayName string            `json:"display_name,omitempty"`
+	Roles       []string          `json:"roles,omitempty"`
+	Groups      []string          `json:"groups,omitempty"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
 }
 
 // Why CheckAccount refuses. Messages name no user.
@@ -37,6 +49,22 @@ var (
 
 type accountKey struct{ tenantID, userID string }
 
+// Bounds on what one user record may carry (roles, groups, attributes and their values), so tokens and the
+// persisted snapshot stay bounded; a record beyond them is skipped.
+const (
+	maxAccountList  = 256
+	maxAccountValue = 1024
+)
+
+// nilIfEmpty returns nil for an empty list, so an account read back from the snapshot (omitempty) compares
+// equal to the one the feed delivered.
+func nilIfEmpty(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
 func (a *Account) key() accountKey { return accountKey{a.TenantID, a.UserID} }
 
 func (a *Account) ref() token.Account {
@@ -47,7 +75,9 @@ func (a *Account) ref() token.Account {
 func (a *Account) same(b *Account) bool {
 	return a.TenantID == b.TenantID && a.UserID == b.UserID && a.Incarnation == b.Incarnation &&
 		a.Disabled == b.Disabled && a.DisableTime.Equal(b.DisableTime) &&
-		a.Email == b.Email && a.EmailVerified == b.EmailVerified && a.Mobile == b.Mobile && a.PhoneVerified == b.PhoneVerified
+		a.Email == b.Email && a.EmailVerified == b.EmailVerified && a.Mobile == b.Mobile && a.PhoneVerified == b.PhoneVerified &&
+		a.LoginName == b.LoginName && a.DisplayName == b.DisplayName && slices.Equal(a.Roles, b.Roles) &&
+		slices.Equal(a.Groups, b.Groups) && maps.Equal(a.Attributes, b.Attributes)
 }
 
 // endedBy reports whether replacing a with next (nil: deleted) ends what was issued to a: the account is
@@ -100,13 +130,34 @@ func accountFromRecord(r *registryv1.UserRecord) (*Account, error) {
 	// Protobuf strings are UTF-8 on the wire; the persisted snapshot (JSON) could not keep anything else
 	// byte for byte, and an incarnation that changed on reload would end the account.
 	if !utf8.ValidString(r.GetTenantId()) || !utf8.ValidString(r.GetUserId()) || !utf8.ValidString(r.GetIncarnation()) ||
-		!utf8.ValidString(r.GetEmail()) || !utf8.ValidString(r.GetMobile()) {
+		!utf8.ValidString(r.GetEmail()) || !utf8.ValidString(r.GetMobile()) ||
+		!utf8.ValidString(r.GetLoginName()) || !utf8.ValidString(r.GetDisplayName()) {
 		return nil, errors.New("user record with invalid UTF-8")
+	}
+	if len(r.GetRoles()) > maxAccountList || len(r.GetGroups()) > maxAccountList || len(r.GetAttributes()) > maxAccountList {
+		return nil, errors.New("user record with too many roles, groups or attributes")
+	}
+	for _, l := range [][]string{r.GetRoles(), r.GetGroups()} {
+		for _, v := range l {
+			if !utf8.ValidString(v) || len(v) > maxAccountValue {
+				return nil, errors.New("user record with an invalid role or group")
+			}
+		}
+	}
+	for k, v := range r.GetAttributes() {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) || len(k) > maxAccountValue || len(v) > maxAccountValue {
+			return nil, errors.New("user record with an invalid attribute")
+		}
 	}
 	a := &Account{
 		TenantID: r.GetTenantId(), UserID: r.GetUserId(), Incarnation: r.GetIncarnation(), Disabled: r.GetDisabled(),
 		Email: r.GetEmail(), EmailVerified: r.GetEmailVerified() && r.GetEmail() != "",
 		Mobile: r.GetMobile(), PhoneVerified: r.GetPhoneVerified() && r.GetMobile() != "",
+		LoginName: r.GetLoginName(), DisplayName: r.GetDisplayName(),
+		Roles: nilIfEmpty(slices.Clone(r.GetRoles())), Groups: nilIfEmpty(slices.Clone(r.GetGroups())),
+	}
+	if len(r.GetAttributes()) > 0 {
+		a.Attributes = maps.Clone(r.GetAttributes())
 	}
 	if r.DisableTime != nil {
 		a.DisableTime = r.GetDisableTime().AsTime()

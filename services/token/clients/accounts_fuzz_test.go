@@ -107,7 +107,7 @@ func FuzzAccountEvents(f *testing.F) {
 				if !ok || old.Incarnation != e.Incarnation {
 					t.Fatalf("op %d: ended %v, which the view should not have held", i/2, e)
 				}
-				if now, ok := next[k]; ok && now == old {
+				if now, ok := next[k]; ok && now.same(&old) {
 					t.Fatalf("op %d: ended %v, which did not change", i/2, e)
 				}
 			}

@@ -68,6 +68,10 @@ type Cache struct {
 	// accountsChanged is closed (and replaced) at every change of accounts, for AwaitAccount.
 	accountsChanged chan struct{}
 	lastHash        [32]byte // of the last snapshot written or loaded
+	// resources are the API resources of every tenant, byScope indexes them by (tenant, scope); both kept
+	// under mu (resources.go).
+	resources map[resourceKey]*Resource
+	byScope   map[resourceKey][]*Resource
 
 	// applied is the registry revision the view has applied in full (0 before the first snapshot from the
 	// registry).
@@ -101,7 +105,7 @@ func NewCache(cfg Config) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, origins: map[string]int{}, accounts: map[accountKey]*Account{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1), applied: changelog.NewApplied(0)}
+	return &Cache{cfg: cfg, log: log, byID: map[string]*Client{}, origins: map[string]int{}, accounts: map[accountKey]*Account{}, resources: map[resourceKey]*Resource{}, byScope: map[resourceKey][]*Resource{}, readyCh: make(chan struct{}), dirty: make(chan struct{}, 1), applied: changelog.NewApplied(0)}
 }
 
 // Get returns the client with id, which the caller must not modify.
@@ -164,6 +168,8 @@ type snapshot struct {
 	// neither).
 	Accounts      []*Account `json:"accounts,omitempty"`
 	AccountsKnown bool       `json:"accounts_known,omitempty"`
+	// Resources are every API resource (snapshots written before resources existed have none).
+	Resources []*Resource `json:"resources,omitempty"`
 }
 
 // Load reads the snapshot persisted by an earlier run, if any, so known clients work before the registry
@@ -198,6 +204,13 @@ func (c *Cache) Load(ctx context.Context) error {
 		return nil
 	}
 	c.setAllLocked(m)
+	res := make(map[resourceKey]*Resource, len(s.Resources))
+	for _, r := range s.Resources {
+		if r != nil && r.ID != "" && r.TenantID != "" {
+			res[r.key()] = r
+		}
+	}
+	c.setResourcesLocked(res)
 	if s.AccountsKnown {
 		accounts := make(map[accountKey]*Account, len(s.Accounts))
 		for _, a := range s.Accounts {
@@ -258,6 +271,7 @@ func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 	}
 	pending := map[string]*Client{}
 	pendingAccounts := map[accountKey]*Account{}
+	pendingResources := map[resourceKey]*Resource{}
 	for {
 		ev, err := stream.Recv()
 		if err != nil {
@@ -299,22 +313,42 @@ func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 			} else {
 				delete(pendingAccounts, k)
 			}
+		case *registryv1.WatchClientsResponse_ResourceUpsert:
+			r, err := resourceFromRecord(e.ResourceUpsert)
+			if err != nil {
+				c.log.Warn("skipping resource record", "err", err)
+				continue
+			}
+			if synced {
+				c.applyResource(r.key(), r)
+			} else {
+				pendingResources[r.key()] = r
+			}
+		case *registryv1.WatchClientsResponse_DeletedResource:
+			k := resourceKey{e.DeletedResource.GetTenantId(), e.DeletedResource.GetResourceId()}
+			if synced {
+				c.applyResource(k, nil)
+			} else {
+				delete(pendingResources, k)
+			}
 		case *registryv1.WatchClientsResponse_DeletedTenantId:
-			// The tenant's clients are gone with it, whether or not deleted_client_id events said so.
+			// The tenant's clients and resources are gone with it, whether or not deletion events said so.
 			if synced {
 				c.deleteTenantClients(e.DeletedTenantId)
+				c.deleteTenantResources(e.DeletedTenantId)
 				c.endAccounts(ctx, c.deleteTenantAccounts(e.DeletedTenantId))
 			} else {
 				maps.DeleteFunc(pending, func(_ string, cl *Client) bool { return cl.TenantID == e.DeletedTenantId })
 				maps.DeleteFunc(pendingAccounts, func(k accountKey, _ *Account) bool { return k.tenantID == e.DeletedTenantId })
+				maps.DeleteFunc(pendingResources, func(k resourceKey, _ *Resource) bool { return k.tenantID == e.DeletedTenantId })
 			}
 		case *registryv1.WatchClientsResponse_Synced:
 			if !synced {
 				if !ev.GetUsersSynced() {
 					pendingAccounts = nil // a registry without user events: keep what is known
 				}
-				c.endAccounts(ctx, c.replace(pending, pendingAccounts))
-				pending, pendingAccounts = nil, nil
+				c.endAccounts(ctx, c.replaceWith(pending, pendingAccounts, pendingResources))
+				pending, pendingAccounts, pendingResources = nil, nil, nil
 				synced = true
 				c.setApplied(ev.GetRevision(), true)
 			}
@@ -326,9 +360,15 @@ func (c *Cache) watchOnce(ctx context.Context) (synced bool, err error) {
 	}
 }
 
-// replace installs a registry snapshot: the clients, and the accounts unless accounts is nil. It returns
-// the accounts the snapshot ended (missed deletions and disables).
+// replace installs a registry snapshot of clients and accounts (see replaceWith), keeping the resources.
 func (c *Cache) replace(m map[string]*Client, accounts map[accountKey]*Account) []token.Account {
+	return c.replaceWith(m, accounts, nil)
+}
+
+// replaceWith installs a registry snapshot: the clients, the resources unless resources is nil, and the
+// accounts unless accounts is nil. It returns the accounts the snapshot ended (missed deletions and
+// disables).
+func (c *Cache) replaceWith(m map[string]*Client, accounts map[accountKey]*Account, resources map[resourceKey]*Resource) []token.Account {
 	var ended []token.Account
 	var deleted []*Client
 	c.mu.Lock()
@@ -338,6 +378,9 @@ func (c *Cache) replace(m map[string]*Client, accounts map[accountKey]*Account) 
 		}
 	}
 	c.setAllLocked(m)
+	if resources != nil {
+		c.setResourcesLocked(resources)
+	}
 	if accounts != nil {
 		ended = c.replaceAccountsLocked(accounts)
 	}
@@ -498,8 +541,15 @@ func (c *Cache) persist(ctx context.Context) error {
 			s.Accounts = append(s.Accounts, a)
 		}
 	}
+	s.Resources = make([]*Resource, 0, len(c.resources))
+	for _, r := range c.resources {
+		s.Resources = append(s.Resources, r)
+	}
 	last := c.lastHash
 	c.mu.RUnlock()
+	slices.SortFunc(s.Resources, func(a, b *Resource) int {
+		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.ID, b.ID))
+	})
 	slices.SortFunc(s.Accounts, func(a, b *Account) int {
 		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.UserID, b.UserID))
 	})

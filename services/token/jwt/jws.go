@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"reflect"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -67,6 +69,100 @@ type Claims struct {
 	// MayAct names the party allowed to act for the subject (RFC 8693 §4.4): a client named here may
 	// exchange this token.
 	MayAct *Actor `json:"may_act,omitempty"`
+	// Roles and Groups are the user's roles and groups (scopes roles and groups; RFC 9068 §2.2.3.1 and
+	// RFC 7643 §4.1.2 give the names).
+	Roles  []string `json:"roles,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+	// Extra are further top-level string claims: client static claims and claim mappings. A name that is a
+	// registered claim (IsRegisteredClaim) is never written from here, so it cannot overwrite one; Verify
+	// reads back every top-level string member that is not registered.
+	Extra map[string]string `json:"-"`
+}
+
+// claimsNoExtra has Claims' fields and tags without its methods: what Sign marshals directly.
+type claimsNoExtra Claims
+
+// registeredClaims are the member names the claims of this package's tokens, ID tokens (OIDC Core §2,
+// §5.1) and logout tokens use, and the registered JWT claims (RFC 7519 §4.1): Extra never writes them.
+var registeredClaims = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeFor[Claims]()
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			m[name] = true
+		}
+	}
+	for _, n := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "nonce", "at_hash",
+		"c_hash", "acr", "amr", "auth_time", "sid", "events", "typ", "cnf", "act", "may_act", "scope",
+		"client_id", "name", "preferred_username", "updated_at", "email", "email_verified", "phone_number",
+		"phone_number_verified", "roles", "groups", "entitlements", "tenant"} {
+		m[n] = true
+	}
+	return m
+}()
+
+// IsRegisteredClaim reports whether name is a claim authsuite sets itself (see registeredClaims): a mapped
+// or static claim of that name is never written.
+func IsRegisteredClaim(name string) bool { return registeredClaims[name] }
+
+// marshalClaims is the JSON payload of c: encoding/json's rendering of its fields, then, when Extra is not
+// empty, its members that are not registered claims, in name order, appended to the object without a
+// second encoding pass.
+func marshalClaims(c *Claims) ([]byte, error) {
+	b, err := json.Marshal((*claimsNoExtra)(c))
+	if err != nil || len(c.Extra) == 0 {
+		return b, err
+	}
+	keys := make([]string, 0, len(c.Extra))
+	for k := range c.Extra {
+		if k != "" && !registeredClaims[k] {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return b, nil
+	}
+	slices.Sort(keys)
+	b = b[:len(b)-1] // drop '}'; the object is never empty (iss, sub and aud are always written)
+	for _, k := range keys {
+		kb, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		vb, err := json.Marshal(c.Extra[k])
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, ',')
+		b = append(b, kb...)
+		b = append(b, ':')
+		b = append(b, vb...)
+	}
+	return append(b, '}'), nil
+}
+
+// readExtra collects the top-level string members of payload that are not registered claims into c.Extra
+// (nil when there are none). Members of other types are not Extra and are left out.
+func readExtra(payload []byte, c *Claims) error {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &all); err != nil {
+		return err
+	}
+	for k, v := range all {
+		if registeredClaims[k] || len(v) == 0 || v[0] != '"' {
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return err
+		}
+		if c.Extra == nil {
+			c.Extra = map[string]string{}
+		}
+		c.Extra[k] = s
+	}
+	return nil
 }
 
 // Actor is the acting party of a delegated token (RFC 8693 §4.1); Act is the party that acted before it,
@@ -123,7 +219,7 @@ func (a Audience) Contains(s string) bool {
 // Sign returns the compact JWS (RFC 7515 §7.1) of c with the protected header {"alg","kid","typ":"at+jwt"}
 // (RFC 9068 §2.1).
 func (k *PrivateKey) Sign(c *Claims) (string, error) {
-	payload, err := json.Marshal(c)
+	payload, err := marshalClaims(c)
 	if err != nil {
 		return "", fmt.Errorf("jwt: encode claims: %w", err)
 	}
@@ -197,9 +293,9 @@ var strict = base64.RawURLEncoding.Strict()
 
 // Verify checks that token is a compact JWS access token (typ at+jwt, RFC 9068 §4) signed by a key that
 // lookup returns, with that key's algorithm (never the "none" algorithm, never an algorithm the header picks
-// on its own), and returns its claims. iss, sub, client_id, exp, iat and jti must be present; time, issuer
-// and audience checks are the caller's. Errors wrap ErrMalformed, ErrUnknownKey or ErrSignature. Verify never
-// panics on any input.
+// on its own), and returns its claims, Roles, Groups and Extra included. iss, sub, client_id, exp, iat and
+// jti must be present; time, issuer and audience checks are the caller's. Errors wrap ErrMalformed,
+// ErrUnknownKey or ErrSignature. Verify never panics on any input.
 func Verify(token string, lookup KeyLookup) (*Claims, error) {
 	pb, err := verifyCompact(token, "at+jwt", lookup)
 	if err != nil {
@@ -207,7 +303,10 @@ func Verify(token string, lookup KeyLookup) (*Claims, error) {
 	}
 	var c Claims
 	dec := json.NewDecoder(bytes.NewReader(pb))
-	if err := dec.Decode(&c); err != nil || dec.More() {
+	if err := dec.Decode((*claimsNoExtra)(&c)); err != nil || dec.More() {
+		return nil, ErrMalformed
+	}
+	if err := readExtra(pb, &c); err != nil {
 		return nil, ErrMalformed
 	}
 	if c.Issuer == "" || c.Subject == "" || c.ClientID == "" || c.ID == "" || c.Expiry == 0 || c.IssuedAt == 0 {

@@ -7,10 +7,11 @@ import (
 	"github.com/authsuite/authsuite/internal/apierror"
 )
 
-// AuthenticateToken verifies a bearer access token for the other services (signature, expiry, revocation)
+// AuthenticateToken verifies a bearer access token for the other services (signature, expiry, revocation,
+// and aud naming the issuer: a token issued only for an API resource is not good at authsuite's own APIs)
 // and describes it; an invalid token answers UNAUTHENTICATED.
 func (s *Server) AuthenticateToken(ctx context.Context, req *tokenv1.AuthenticateTokenRequest) (*tokenv1.AuthenticateTokenResponse, error) {
-	v, err := s.verifyToken(req.GetToken())
+	v, err := s.verifyOwnToken(req.GetToken())
 	if err != nil {
 		return nil, apierror.Unauthenticated("access token: %s", err.Error())
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
@@ -87,8 +88,9 @@ func grantScopes(cl *clients.Client, requested string) ([]string, error) {
 }
 
 // clientCredentials issues an access token by the client credentials grant (RFC 6749 §4.4) to an
-// authenticated client. It writes nothing to disk and calls no other service.
-func (s *Server) clientCredentials(cl *clients.Client, scope string) (*issued, error) {
+// authenticated client, for the resources named (RFC 8707 §2; the audience rule is grantTarget's), with
+// the client's static claims. It writes nothing to disk and calls no other service.
+func (s *Server) clientCredentials(ctx context.Context, cl *clients.Client, scope string, resources []string) (*issued, error) {
 	if !cl.HasGrant(GrantClientCredentials) {
 		return nil, apierror.OAuth(apierror.UnauthorizedClient, "the client may not use the client_credentials grant")
 	}
@@ -100,20 +102,27 @@ func (s *Server) clientCredentials(cl *clients.Client, scope string) (*issued, e
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(cl, cl.ID, scopes)
+	var requested []string
+	if strings.TrimSpace(scope) != "" {
+		requested = scopes
+	}
+	t, err := s.grantTarget(cl, scopes, requested, resources, false)
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, cl, cl.ID, t)
 }
 
-// issue signs an RFC 9068 access token for subject on behalf of cl.
-func (s *Server) issue(cl *clients.Client, subject string, scopes []string) (*issued, error) {
-	lifetime := min(cl.AccessTokenLifetime, MaxAccessTokenLifetime)
-	if lifetime < time.Second {
-		lifetime = time.Second
-	}
+// issue signs an RFC 9068 access token for subject on behalf of cl: the audience, scopes and lifetime of t,
+// the client's static claims (clientClaims), and cnf when the client's tokens are certificate-bound.
+func (s *Server) issue(ctx context.Context, cl *clients.Client, subject string, t target) (*issued, error) {
+	lifetime := t.Lifetime
 	now := s.now()
-	scope := strings.Join(scopes, " ")
+	scope := strings.Join(t.Scopes, " ")
 	c := &jwt.Claims{
-		Issuer: s.issuer, Subject: subject, Audience: jwt.Audience{s.issuer}, ClientID: cl.ID, Scope: scope,
+		Issuer: s.issuer, Subject: subject, Audience: t.Aud, ClientID: cl.ID, Scope: scope,
 		Tenant: cl.TenantID, IssuedAt: now.Unix(), Expiry: now.Add(lifetime).Unix(), ID: newJTI(),
+		Confirmation: s.certConfirmation(ctx, cl), Extra: clientClaims(cl),
 	}
 	tok, err := s.keys.signer().Sign(c)
 	if err != nil {

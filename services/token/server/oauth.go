@@ -39,7 +39,7 @@ func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1
 	case GrantTokenExchange:
 		return s.tokenExchange(ctx, cl, req)
 	}
-	iss, err := s.clientCredentials(cl, req.GetScope())
+	iss, err := s.clientCredentials(ctx, cl, req.GetScope(), req.GetResource())
 	if err != nil {
 		return nil, err
 	}

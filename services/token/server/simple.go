@@ -31,7 +31,7 @@ func (s *Server) GetToken(ctx context.Context, req *tokenv1.GetTokenRequest) (*t
 	if err != nil {
 		return nil, err
 	}
-	iss, err := s.clientCredentials(cl, req.GetScope())
+	iss, err := s.clientCredentials(ctx, cl, req.GetScope(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,8 @@ func (s *Server) CheckToken(ctx context.Context, req *tokenv1.CheckTokenRequest)
 	if req.GetToken() == "" {
 		return nil, apierror.OAuthWithStatus(http.StatusBadRequest, apierror.InvalidRequest, "token is required")
 	}
-	v, err := s.verifyToken(req.GetToken())
+	// Any token of this issuer; with audience, only one whose aud contains it (RFC 7519 §4.1.3).
+	v, err := s.verifyTokenFor(req.GetToken(), req.GetAudience())
 	if err != nil {
 		return nil, invalidToken(err)
 	}
@@ -64,6 +65,10 @@ func (s *Server) CheckToken(ctx context.Context, req *tokenv1.CheckTokenRequest)
 	sudo := access.SudoRequest{Selector: req.GetSudo(), TenantID: req.GetTenantId(), TenantCode: req.GetTenantCode()}
 	if !sudo.Asked() {
 		return resp, nil
+	}
+	// Sudo is authsuite's own API: a token issued for an API resource only is not good for it.
+	if !v.claims.Audience.Contains(s.issuer) {
+		return nil, invalidToken(errTokenAudience)
 	}
 	d, err := s.delegate(ctx, delegation{actor: v, sudo: sudo})
 	s.auditSudo(ctx, d.principal, err)

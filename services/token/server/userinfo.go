@@ -16,12 +16,13 @@ import (
 // openid (else invalid_token 401 / insufficient_scope 403, RFC 6750 §3.1); claims are released by scope
 // (§5.4): profile → name, preferred_username, updated_at; email → email, email_verified; phone →
 // phone_number, phone_number_verified (the user's emailVerified and phoneVerified). A disabled or deleted
-// user's token answers invalid_token.
+// user's token answers invalid_token, and so does a token whose aud does not name the issuer (one issued
+// for an API resource only).
 func (s *Server) UserInfo(ctx context.Context, req *tokenv1.UserInfoRequest) (*tokenv1.UserInfoResponse, error) {
 	if err := refuseSudo(ctx); err != nil {
 		return nil, err
 	}
-	v, err := s.verifyToken(req.GetAccessToken())
+	v, err := s.verifyOwnToken(req.GetAccessToken())
 	if err != nil {
 		return nil, apierror.OAuth(apierror.InvalidToken, "access token: %s", err.Error())
 	}

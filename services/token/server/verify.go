@@ -17,9 +17,31 @@ var (
 	errTokenInvalid = errors.New("token is malformed or not signed by this issuer")
 	errTokenExpired = errors.New("token has expired")
 	errTokenRevoked = errors.New("token has been revoked")
+	// errTokenAudience: a valid token whose aud does not name the audience the caller needs.
+	errTokenAudience = errors.New("token is not meant for this audience")
 )
 
-// verifyToken checks token's signature (against current and retired keys), issuer and audience, then its
+// verifyOwnToken is verifyToken for authsuite's own APIs (the admin API bearer through AuthenticateToken,
+// userinfo, sudo): the token must also name the issuer in aud (RFC 9068 §4, RFC 8707 §2: a token issued for
+// an API resource only is not good at the authorization server). A token of another audience answers
+// errTokenAudience with a nil *verified.
+func (s *Server) verifyOwnToken(token string) (*verified, error) {
+	return s.verifyTokenFor(token, s.issuer)
+}
+
+// verifyTokenFor is verifyToken, and when audience is not empty the token's aud must contain it (RFC 7519
+// §4.1.3, exact string comparison); otherwise errTokenAudience with a nil *verified.
+func (s *Server) verifyTokenFor(token, audience string) (*verified, error) {
+	v, err := s.verifyToken(token)
+	if v != nil && audience != "" && !v.claims.Audience.Contains(audience) {
+		return nil, errTokenAudience
+	}
+	return v, err
+}
+
+// verifyToken checks that token is an access token of this issuer, whatever its audience (the check
+// endpoint, introspection, revocation, token exchange and ext_authz take any; verifyOwnToken and
+// verifyTokenFor add an audience): its signature (against current and retired keys) and issuer, then its
 // expiry and the revocation set (its own jti, its family and the jtis it was exchanged from). For errTokenExpired and errTokenRevoked it also returns the verified
 // token; for other errors nil. Tokens of a client that no longer exists count as revoked, and so do a
 // user's tokens once the user is deleted, re-created (another account incarnation) or disabled (see
@@ -39,7 +61,7 @@ func (s *Server) verifyToken(token string) (*verified, error) {
 		if err != nil {
 			return nil, errTokenInvalid
 		}
-		if c.Issuer != s.issuer || !c.Audience.Contains(s.issuer) {
+		if c.Issuer != s.issuer || len(c.Audience) == 0 {
 			return nil, errTokenInvalid
 		}
 		v = &verified{claims: c, scopes: strings.Fields(c.Scope)}

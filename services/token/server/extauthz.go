@@ -58,6 +58,7 @@ var (
 	errAuthzCertMissing   = errors.New("the token is bound to a client certificate and none was presented")
 	errAuthzCertMismatch  = errors.New("the token is bound to another client certificate")
 	errAuthzHeaderValue   = errors.New("the token's claims cannot be passed as header values")
+	errAuthzHeaders       = errors.New("the request has too many headers")
 )
 
 // authorizer serves envoy.service.auth.v3.Authorization for a Server.
@@ -101,11 +102,11 @@ func (a *authorizer) Check(_ context.Context, req *authv3.CheckRequest) (*authv3
 	if !ok {
 		return authzDeny(http.StatusForbidden, "", errAuthzNoRoute, ""), nil
 	}
-	headers, ok := authzHeaders(h)
+	authorization, foreign, ok := authzHeaders(h)
 	if !ok {
-		return authzDeny(http.StatusBadRequest, "invalid_request", errors.New("too many request headers"), ""), nil
+		return authzDeny(http.StatusBadRequest, "invalid_request", errAuthzHeaders, ""), nil
 	}
-	tok, err := bearerToken(headers["authorization"])
+	tok, err := bearerToken(authorization)
 	if err != nil {
 		return authzDeny(http.StatusBadRequest, "invalid_request", err, ""), nil
 	}
@@ -142,51 +143,52 @@ func (a *authorizer) Check(_ context.Context, req *authv3.CheckRequest) (*authv3
 		}
 		ok2.Headers = append(ok2.Headers, overwriteHeader(kv[0], kv[1]))
 	}
-	for name := range headers {
-		if strings.HasPrefix(name, authzHeaderPrefix) && !isAuthzHeader(name) {
-			ok2.HeadersToRemove = append(ok2.HeadersToRemove, name)
-		}
-	}
+	ok2.HeadersToRemove = append(ok2.HeadersToRemove, foreign...)
 	return &authv3.CheckResponse{
 		Status:       &rpcstatus.Status{Code: int32(codes.OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok2},
 	}, nil
 }
 
-// authzHeaders returns the request's headers by lower-cased name, from header_map when Envoy sends raw
-// headers (encode_raw_headers) and from headers otherwise; Envoy joins repeated headers with ",". ok is
-// false beyond maxAuthzHeaders.
-func authzHeaders(h *authv3.AttributeContext_HttpRequest) (map[string]string, bool) {
-	if hm := h.GetHeaderMap(); hm != nil && len(hm.GetHeaders()) > 0 {
-		if len(hm.GetHeaders()) > maxAuthzHeaders {
-			return nil, false
+// authzHeaders reads the request's headers as Envoy reports them: from header_map when Envoy sends raw
+// headers (encode_raw_headers), from headers otherwise. It returns the Authorization value (Envoy joins
+// repeated headers with ","; repeated header_map entries are joined the same way) and the lower-cased names
+// of the x-authsuite-* headers other than the four the authorizer sets. Names are matched without regard to
+// case (Envoy sends them lower-cased). ok is false beyond maxAuthzHeaders headers.
+func authzHeaders(h *authv3.AttributeContext_HttpRequest) (authorization string, foreign []string, ok bool) {
+	note := func(name, value string) {
+		switch {
+		case strings.EqualFold(name, "authorization"):
+			if authorization != "" {
+				authorization += ","
+			}
+			authorization += value
+		case len(name) > len(authzHeaderPrefix) && strings.EqualFold(name[:len(authzHeaderPrefix)], authzHeaderPrefix):
+			if name := strings.ToLower(name); !isAuthzHeader(name) && !slices.Contains(foreign, name) {
+				foreign = append(foreign, name)
+			}
 		}
-		m := make(map[string]string, len(hm.GetHeaders()))
-		for _, hv := range hm.GetHeaders() {
-			val := hv.GetValue()
+	}
+	if hm := h.GetHeaderMap().GetHeaders(); len(hm) > 0 {
+		if len(hm) > maxAuthzHeaders {
+			return "", nil, false
+		}
+		for _, hv := range hm {
+			v := hv.GetValue()
 			if raw := hv.GetRawValue(); len(raw) > 0 {
-				val = string(raw)
+				v = string(raw)
 			}
-			name := strings.ToLower(hv.GetKey())
-			if prev, dup := m[name]; dup {
-				val = prev + "," + val
-			}
-			m[name] = val
+			note(hv.GetKey(), v)
 		}
-		return m, true
+		return authorization, foreign, true
 	}
 	if len(h.GetHeaders()) > maxAuthzHeaders {
-		return nil, false
+		return "", nil, false
 	}
-	m := make(map[string]string, len(h.GetHeaders()))
-	for k, val := range h.GetHeaders() {
-		name := strings.ToLower(k)
-		if prev, dup := m[name]; dup {
-			val = prev + "," + val
-		}
-		m[name] = val
+	for k, v := range h.GetHeaders() {
+		note(k, v)
 	}
-	return m, true
+	return authorization, foreign, true
 }
 
 // bearerToken reads an Authorization header value: "" with no error when it is empty or of another scheme

@@ -108,7 +108,9 @@ func decide(t *testing.T, c authv3.AuthorizationClient, req *authv3.CheckRequest
 	return d
 }
 
-func withBearer(tok string) map[string]string { return map[string]string{"authorization": "Bearer " + tok} }
+func withBearer(tok string) map[string]string {
+	return map[string]string{"authorization": "Bearer " + tok}
+}
 
 func TestAuthzAllowSetsUpstreamHeaders(t *testing.T) {
 	e, c := authzEnv(t, authzTestRoutes)

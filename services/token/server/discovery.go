@@ -6,10 +6,23 @@ import (
 )
 
 // discoveryDocument is the provider metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3) with every
-// endpoint under the issuer, at the IdentityServer paths (docs/reference/oauth.md#endpoints).
-func discoveryDocument(issuer string, alg jwt.Alg) *tokenv1.GetDiscoveryResponse {
+// endpoint under the issuer, at the IdentityServer paths (docs/reference/oauth.md#endpoints). The
+// certificate methods (RFC 8705 §2) and certificate-bound tokens (§3.3) are advertised only when client
+// certificates can reach the service (certs), tls_client_auth only when client CAs are configured too
+// (clientCA).
+func discoveryDocument(issuer string, alg jwt.Alg, clientCA, certs bool) *tokenv1.GetDiscoveryResponse {
 	// OpenID Connect Core §9, RFC 7523 §2.2, RFC 8705 §2.
-	authMethods := []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"}
+	authMethods := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+	if certs && clientCA {
+		authMethods = append(authMethods, "tls_client_auth")
+	}
+	if certs {
+		authMethods = append(authMethods, "self_signed_tls_client_auth")
+	}
+	assertionAlgs := make([]string, len(AssertionAlgs))
+	for i, a := range AssertionAlgs {
+		assertionAlgs[i] = string(a)
+	}
 	return &tokenv1.GetDiscoveryResponse{
 		Issuer:                                    issuer,
 		AuthorizationEndpoint:                     issuer + "/connect/authorize",
@@ -30,9 +43,9 @@ func discoveryDocument(issuer string, alg jwt.Alg) *tokenv1.GetDiscoveryResponse
 		RevocationEndpointAuthMethodsSupported:    authMethods,
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		// Algorithms of private_key_jwt client assertions (OpenID Connect Discovery 1.0 §3).
-		TokenEndpointAuthSigningAlgValuesSupported: []string{"RS256", "PS256", "ES256", "EdDSA"},
+		TokenEndpointAuthSigningAlgValuesSupported: assertionAlgs,
 		// Access tokens issued over TLS with a client certificate can be bound to it (RFC 8705 §3.3).
-		TlsClientCertificateBoundAccessTokens: true,
+		TlsClientCertificateBoundAccessTokens: certs,
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash",
 			"name", "preferred_username", "updated_at", "email", "email_verified", "phone_number", "phone_number_verified", "tenant", "roles", "groups"},
 		BackchannelLogoutSupported:        true,

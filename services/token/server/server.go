@@ -12,6 +12,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/changelog"
+	"github.com/authsuite/authsuite/internal/jwksfetch"
 	"github.com/authsuite/authsuite/internal/periodic"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/token"
@@ -87,6 +89,16 @@ type Deps struct {
 	// VerifyCacheSize bounds the verified-token cache (default 10000 per generation, two generations;
 	// negative disables it).
 	VerifyCacheSize int
+	// JWKSFetcher fetches the jwks_uri of clients that authenticate with keys (private_key_jwt,
+	// self_signed_tls_client_auth). Default: jwksfetch.New with the outbound defaults (private destinations
+	// refused).
+	JWKSFetcher *jwksfetch.Fetcher
+	// ClientCAs verifies the certificate chains of tls_client_auth clients (RFC 8705 §2.1); nil: that
+	// method is refused and not advertised.
+	ClientCAs *x509.CertPool
+	// ClientCertificates says TLS client certificates can reach the service (the REST listener serves TLS
+	// and asks for them): certificate authentication and certificate-bound tokens are advertised.
+	ClientCertificates bool
 }
 
 // Server implements the token service's gRPC APIs. Create it with New, register it with Register, and keep
@@ -120,6 +132,7 @@ type Server struct {
 	// clientsView is cache, as the barrier waits on it.
 	clientsView revisionView
 	vcache      *verifiedCache
+	clientKeys  *clientKeys      // registered client keys: inline sets parsed once, jwks_uri sets cached
 	revWatch    *revocationWatch // cutoffs and watchers of WatchRevocations
 	discovery   *tokenv1.GetDiscoveryResponse
 
@@ -208,10 +221,11 @@ func New(deps Deps) (*Server, error) {
 		revoked:      &revocationSet{m: map[string]int64{}},
 		barrierWaits: make(chan struct{}, maxBarrierWaits),
 		vcache:       newVerifiedCache(deps.VerifyCacheSize),
+		clientKeys:   newClientKeys(deps.JWKSFetcher),
 		revWatch:     newRevocationWatch(),
 		httpClient:   deps.HTTPClient,
 	}
-	s.discovery = discoveryDocument(issuer, alg)
+	s.discovery = discoveryDocument(issuer, alg, deps.ClientCAs != nil, deps.ClientCertificates)
 	s.clientsView = s.cache
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

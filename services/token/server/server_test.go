@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"regexp"
 	"slices"
@@ -440,15 +441,45 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, w)
 		}
 	}
-	eq("grant types", d.GetGrantTypesSupported(), []string{"client_credentials", "authorization_code", "refresh_token", "password"})
+	eq("grant types", d.GetGrantTypesSupported(), []string{"client_credentials", "authorization_code", "refresh_token", "password", "urn:ietf:params:oauth:grant-type:token-exchange"})
 	eq("response types", d.GetResponseTypesSupported(), []string{"code"})
 	eq("subject types", d.GetSubjectTypesSupported(), []string{"public"})
 	eq("pkce", d.GetCodeChallengeMethodsSupported(), []string{"S256"})
-	eq("auth methods", d.GetTokenEndpointAuthMethodsSupported(), []string{"none", "client_secret_basic", "client_secret_post"})
+	// Without client certificates reaching the service, only the secret and key methods are advertised.
+	eq("auth methods", d.GetTokenEndpointAuthMethodsSupported(), []string{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"})
+	eq("introspection auth methods", d.GetIntrospectionEndpointAuthMethodsSupported(), []string{"client_secret_basic", "client_secret_post", "private_key_jwt"})
+	eq("assertion algs", d.GetTokenEndpointAuthSigningAlgValuesSupported(), []string{"RS256", "PS256", "ES256", "EdDSA"})
 	eq("algs", d.GetIdTokenSigningAlgValuesSupported(), []string{"EdDSA"})
-	eq("scopes", d.GetScopesSupported(), []string{"openid", "profile", "email", "phone", "offline_access", "adminapi", "sudo"})
+	eq("scopes", d.GetScopesSupported(), []string{"openid", "profile", "email", "phone", "offline_access", "roles", "groups", "adminapi", "sudo"})
 	if !d.GetBackchannelLogoutSupported() {
 		t.Error("backchannel logout")
+	}
+	if d.GetTlsClientCertificateBoundAccessTokens() {
+		t.Error("certificate-bound tokens advertised without client certificates")
+	}
+
+	// With client certificates: self-signed certificates and bound tokens; tls_client_auth with a client CA.
+	for _, tc := range []struct {
+		ca   bool
+		want []string
+	}{
+		{false, []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "self_signed_tls_client_auth"}},
+		{true, []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"}},
+	} {
+		e := newEnv(t, func(d *Deps) {
+			d.ClientCertificates = true
+			if tc.ca {
+				d.ClientCAs = x509.NewCertPool()
+			}
+		})
+		d, err := e.oauth.GetDiscovery(context.Background(), &tokenv1.GetDiscoveryRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq("revocation auth methods with certificates", d.GetRevocationEndpointAuthMethodsSupported(), tc.want)
+		if !d.GetTlsClientCertificateBoundAccessTokens() {
+			t.Error("certificate-bound tokens not advertised with client certificates")
+		}
 	}
 }
 

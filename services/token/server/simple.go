@@ -27,7 +27,7 @@ func (s *Server) GetToken(ctx context.Context, req *tokenv1.GetTokenRequest) (*t
 	default:
 		return nil, apierror.OAuth(apierror.UnsupportedGrantType, "grant_type must be client_credentials")
 	}
-	cl, err := s.authenticate(ctx, clientAuth{ClientID: req.GetClientId(), Secret: req.GetClientSecret()}, true)
+	cl, err := s.authenticate(ctx, clientAuth{ClientID: req.GetClientId(), Secret: req.GetClientSecret(), SecretOnly: true}, true)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,9 @@ func (s *Server) UserInfo(ctx context.Context, req *tokenv1.UserInfoRequest) (*t
 	if err != nil {
 		return nil, apierror.OAuth(apierror.InvalidToken, "access token: %s", err.Error())
 	}
+	if err := s.requireBoundCert(ctx, v.claims); err != nil { // RFC 8705 §3
+		return nil, err
+	}
 	uid := userID(v.claims)
 	if uid == "" {
 		return nil, apierror.OAuth(apierror.InvalidToken, "the access token was not issued to a user")

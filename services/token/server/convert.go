@@ -59,8 +59,17 @@ func toIntrospectResponse(c *jwt.Claims) *tokenv1.IntrospectResponse {
 		Jti:       new(c.ID),
 		Tenant:    new(c.Tenant),
 	}
+	// RFC 7662 §2.2: aud as RFC 7519 §4.1.3 has it; the gateway writes it from audiences (a string for one,
+	// an array for several), aud keeps the first for gRPC callers.
 	if len(c.Audience) > 0 {
 		r.Aud = new(c.Audience[0])
+		r.Audiences = []string(c.Audience)
+	}
+	if c.Confirmation != nil {
+		r.Cnf = &tokenv1.Confirmation{X5TS256: c.Confirmation.X5tS256} // RFC 8705 §3.2
+	}
+	if c.Act != nil {
+		r.Act = toActor(c.Act) // RFC 8693 §4.1, the whole chain
 	}
 	return r
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -57,6 +58,10 @@ func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1
 //     and the client may still refresh it (refresh_token grant, offline access); scope is what a refresh
 //     would grant now.
 //
+// With audience set, an access token is active only when its aud contains it (RFC 7519 §4.1.3), and a
+// refresh token never is (it has no audience): a resource server learns whether the token is meant for it
+// in the same call. An active access token's answer has aud (all audiences), cnf and the act chain.
+//
 // Anything else (invalid, expired, revoked, unknown) is answered with active=false only (§2.2).
 func (s *Server) Introspect(ctx context.Context, req *tokenv1.IntrospectRequest) (*tokenv1.IntrospectResponse, error) {
 	if err := refuseSudo(ctx); err != nil {
@@ -82,6 +87,9 @@ func (s *Server) Introspect(ctx context.Context, req *tokenv1.IntrospectRequest)
 			return nil, err
 		}
 		if found {
+			if aud := req.GetAudience(); aud != "" && resp.GetActive() && !slices.Contains(resp.GetAudiences(), aud) {
+				return inactive(), nil
+			}
 			return resp, nil
 		}
 	}

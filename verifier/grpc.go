@@ -107,8 +107,7 @@ func (v *Verifier) authorizeCall(ctx context.Context, c *compiledRules, method s
 
 // grpcBearer reads "authorization: Bearer <token>" (scheme case-insensitive).
 func grpcBearer(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
 	if len(vals) == 0 {
 		return "", status.Error(codes.Unauthenticated, "a bearer token is required (authorization metadata)")
 	}

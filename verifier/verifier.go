@@ -319,7 +319,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string, peer *x509.Certificat
 
 // local is Verify's local validation: cached or verified signature and claims, then time and revocations.
 func (v *Verifier) local(ctx context.Context, raw string) (*Token, error) {
-	h := sha256.Sum256([]byte(raw))
+	h := hashToken(raw)
 	t, ok := v.cache.get(h)
 	if !ok {
 		var err error
@@ -344,6 +344,14 @@ func (v *Verifier) local(ctx context.Context, raw string) (*Token, error) {
 		}
 	}
 	return t, nil
+}
+
+// hashToken is the SHA-256 of raw (at most jwt.MaxTokenSize bytes), hashed from a stack copy so the warm
+// path does not allocate.
+func hashToken(raw string) [32]byte {
+	var buf [jwt.MaxTokenSize]byte
+	n := copy(buf[:], raw)
+	return sha256.Sum256(buf[:n])
 }
 
 // verifySignature verifies raw's signature with the issuer's keys, fetching them again once when its kid

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"time"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -35,12 +34,14 @@ const maxExchangeTargets = 16
 //     still live), and the delegation policy (delegate) lets the client act for it; an actor token must be
 //     the client's own live client token. Any failure is invalid_request without saying which (§2.2.2);
 //   - the target (resource and audience, both API resource ids) and the scope follow the audience rule
-//     every grant follows (exchangeAudience): scope ⊆ the subject token's scopes ∩ the client's allowed
-//     scopes ∩ the targets' scopes, none requested meaning that intersection (invalid_target, invalid_scope);
+//     every grant follows (grantTarget): scope ⊆ the subject token's scopes ∩ the client's allowed scopes,
+//     and within the targets' scopes when targets are named; none requested means that intersection
+//     (invalid_target, invalid_scope);
 //   - the issued token (§2.2.1) is the user's token still (sub, tenant, auth_time, uinc, sid and fid of the
-//     subject token), issued to the client (client_id), with the act chain (§4.1) and pjti (the subject's
-//     jti, then its own parents, so revoking any upstream token revokes it), and never outlives the subject
-//     token. No refresh token.
+//     subject token, the user's roles, groups and mapped claims as the client's tokens carry them), issued
+//     to the client (client_id), with the act chain (§4.1) and pjti (the subject's jti, then its own
+//     parents, so revoking any upstream token revokes it), and never outlives the subject token. No refresh
+//     token.
 //
 // Errors change nothing; a success writes nothing and calls no other service.
 func (s *Server) tokenExchange(ctx context.Context, cl *clients.Client, req *tokenv1.TokenRequest) (*tokenv1.TokenResponse, error) {
@@ -72,20 +73,31 @@ func (s *Server) tokenExchange(ctx context.Context, cl *clients.Client, req *tok
 		return nil, err
 	}
 	sc := subject.claims
-	aud, scopes, lifetime, err := s.exchangeAudience(cl, exchangeScopes(cl, subject.scopes), requested, exchangeTargets(req))
+	// The one audience rule (grantTarget); resource and audience both name API resources. Issuer scopes
+	// (openid and the like) are kept only when asked for once a target is named.
+	t, err := s.grantTarget(cl, exchangeScopes(cl, subject.scopes), requested, exchangeTargets(req), false)
 	if err != nil {
 		return nil, err
 	}
 	// Never extends a grant: the exchanged token ends when its subject token does, at the latest, so the
 	// subject token's revocation entry (kept until its expiry) outlasts it.
 	now := s.now()
-	exp := min(now.Add(lifetime).Unix(), sc.Expiry)
-	scope := strings.Join(scopes, " ")
+	exp := min(now.Add(t.Lifetime).Unix(), sc.Expiry)
+	scope := strings.Join(t.Scopes, " ")
 	c := &jwt.Claims{
-		Issuer: s.issuer, Subject: sc.Subject, Audience: aud, ClientID: cl.ID, Scope: scope, Tenant: sc.Tenant,
+		Issuer: s.issuer, Subject: sc.Subject, Audience: t.Aud, ClientID: cl.ID, Scope: scope, Tenant: sc.Tenant,
 		IssuedAt: now.Unix(), Expiry: exp, ID: newJTI(), Act: d.act, AuthTime: sc.AuthTime, FamilyID: sc.FamilyID,
 		SID: sc.SID, Incarnation: sc.Incarnation, Parents: append([]string{sc.ID}, sc.Parents...),
 		Confirmation: s.certConfirmation(ctx, cl),
+	}
+	if uid := userID(sc); uid != "" {
+		// The user's claims as any token of this client carries them, from the account view now.
+		a, _ := s.cache.Account(sc.Tenant, uid, sc.Incarnation)
+		uc := claimsFor(a, cl, t.Scopes)
+		c.Roles, c.Groups, c.Extra = uc.Roles, uc.Groups, uc.Extra
+	} else {
+		// A client's token: the static claims describe the subject client, not the exchanging one.
+		c.Extra = sc.Extra
 	}
 	tok, err := s.keys.signer().Sign(c)
 	if err != nil {
@@ -167,27 +179,4 @@ func exchangeTargets(req *tokenv1.TokenRequest) []string {
 		}
 	}
 	return out
-}
-
-// exchangeAudience applies the audience rule to an exchange: ceiling is what the exchange may grant at
-// most (exchangeScopes), requested the scopes asked for (each must be in ceiling, or invalid_scope), and
-// targets the resources the token is for. It returns the token's audience, its scopes (none requested:
-// the ceiling, narrowed to the targets' scopes) and the lifetime the audience allows.
-func (s *Server) exchangeAudience(cl *clients.Client, ceiling, requested, targets []string) (aud, scopes []string, lifetime time.Duration, err error) {
-	for _, sc := range requested {
-		if !slices.Contains(ceiling, sc) {
-			return nil, nil, 0, apierror.OAuth(apierror.InvalidScope, "scope %q is not granted by the subject token or not allowed for this client", clip(sc))
-		}
-	}
-	scopes = requested
-	if len(scopes) == 0 {
-		scopes = ceiling
-	}
-	if len(targets) > 0 {
-		return nil, nil, 0, apierror.OAuth(apierror.InvalidTarget, "resource %q is not an API resource of the client's tenant", clip(targets[0]))
-	}
-	if len(scopes) == 0 {
-		return nil, nil, 0, apierror.OAuth(apierror.InvalidScope, "no scope of the subject token is allowed for this client")
-	}
-	return jwt.Audience{s.issuer}, scopes, max(min(cl.AccessTokenLifetime, MaxAccessTokenLifetime), time.Second), nil
 }

@@ -19,11 +19,14 @@ import (
 	"github.com/authsuite/authsuite/services/token/jwt"
 )
 
-// The resources of the exchange tests: service A serves resA, and so on.
+// The resources of the exchange tests: service A serves resA, and so on. Each defines orders.read (the
+// scope a call chain carries along) and a scope of its own.
 const (
 	resA = "https://a.internal"
 	resB = "https://b.internal"
 	resC = "https://c.internal"
+	resD = "https://d.internal"
+	resE = "https://e.internal" // defines only audit.write
 )
 
 var exchangeGrants = []string{GrantClientCredentials, GrantTokenExchange}
@@ -35,7 +38,7 @@ func exchangeEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t)
 	put := func(id, tenant string, grants []string, serves ...string) {
-		r := e.reg.record(id, tenant, grants, []string{"openid", "orders.read", "orders.write", "stock.read", "offline_access"}, 3600,
+		r := e.reg.record(id, tenant, grants, []string{"openid", "roles", "orders.read", "orders.write", "stock.read", "audit.write", "offline_access"}, 3600,
 			secretSpec{id: "s", value: "pw-" + id})
 		r.Client.ServesResources = serves
 		e.reg.put(r)
@@ -46,11 +49,31 @@ func exchangeEnv(t *testing.T) *env {
 	put("svc-c", "t-acme", exchangeGrants, resC)
 	put("beta-a", "t-beta", exchangeGrants, resA)
 	put("no-grant", "t-acme", []string{GrantClientCredentials}, resA)
-	e.reg.putAccount(&registryv1.UserRecord{TenantId: "t-acme", UserId: "u-alice", Incarnation: "inc-1"})
+	e.reg.putAccount(&registryv1.UserRecord{TenantId: "t-acme", UserId: "u-alice", Incarnation: "inc-1", Roles: []string{"buyer"}})
 	e.reg.breakStreams(false) // the next snapshot carries the accounts (users_synced)
 	e.awaitRegistry()
 	waitFor(t, 5*time.Second, "the account view", func() bool { _, ok := e.srv.cache.Incarnation("t-acme", "u-alice"); return ok })
+	for _, r := range []*registryv1.ApiResource{
+		{TenantId: "t-acme", ResourceId: resA, Scopes: []string{"orders.read", "orders.write"}},
+		{TenantId: "t-acme", ResourceId: resB, Scopes: []string{"orders.read", "stock.read"}},
+		{TenantId: "t-acme", ResourceId: resC, Scopes: []string{"orders.read", "audit.write"}},
+		{TenantId: "t-acme", ResourceId: resD, Scopes: []string{"orders.read"}},
+		{TenantId: "t-acme", ResourceId: resE, Scopes: []string{"audit.write"}},
+		{TenantId: "t-acme", ResourceId: "https://secret.internal", Scopes: []string{"secret.read"}},
+		{TenantId: "t-beta", ResourceId: "https://beta.internal", Scopes: []string{"orders.read"}},
+	} {
+		feedResource(e, r)
+	}
+	e.awaitRegistry()
 	return e
+}
+
+// feedResource sends an API resource on the fake registry's feed, as the registry does after a write.
+func feedResource(e *env, r *registryv1.ApiResource) {
+	e.reg.mu.Lock()
+	defer e.reg.mu.Unlock()
+	e.reg.rev++
+	e.reg.broadcast(&registryv1.WatchClientsResponse{Event: &registryv1.WatchClientsResponse_ResourceUpsert{ResourceUpsert: r}})
 }
 
 // userToken signs an access token of u-alice (tenant t-acme) issued to "web", as the code flow would, with
@@ -106,6 +129,7 @@ type exchangedClaims struct {
 	Uinc     string          `json:"uinc"`
 	Pjti     []string        `json:"pjti"`
 	Act      *actClaim       `json:"act"`
+	Roles    []string        `json:"roles"`
 }
 
 type actClaim struct {
@@ -173,6 +197,12 @@ func TestExchangeIssuesTheUsersToken(t *testing.T) {
 	if got := c.Act.chain(); !slices.Equal(got, []string{"svc-a/svc-a"}) {
 		t.Fatalf("act %v", got)
 	}
+	// No target named: the audience rule gives every resource defining a granted scope, and the issuer for
+	// openid; roles are not released without scope roles.
+	var aud []string
+	if err := json.Unmarshal(c.Aud, &aud); err != nil || !slices.Equal(aud, []string{resA, resB, resC, resD, e.srv.issuer}) || c.Roles != nil {
+		t.Fatalf("aud %s (%v), roles %v", c.Aud, err, c.Roles)
+	}
 	if !slices.Equal(c.Pjti, []string{sc.ID}) {
 		t.Fatalf("pjti %v, want [%s]", c.Pjti, sc.ID)
 	}
@@ -217,7 +247,7 @@ func TestExchangeLifetimeOfTheClient(t *testing.T) {
 // not use.
 func TestExchangeRefusals(t *testing.T) {
 	e := exchangeEnv(t)
-	subject, _ := e.userToken("openid orders.read", []string{resA})
+	subject, _ := e.userToken("openid orders.read stock.read", []string{resA})
 	expired, _ := e.userToken("orders.read", []string{resA}, func(c *jwt.Claims) { c.Expiry = e.clock.Now().Unix() })
 	revoked, _ := e.userToken("orders.read", []string{resA})
 	if _, err := e.simple.RevokeToken(context.Background(), &tokenv1.RevokeTokenRequest{Token: revoked}); err != nil {
@@ -226,7 +256,7 @@ func TestExchangeRefusals(t *testing.T) {
 	foreignTenant, _ := e.userToken("orders.read", []string{resA}, func(c *jwt.Claims) { c.Tenant, c.Subject, c.Incarnation = "t-beta", "u-bob", "" })
 	otherUser, _ := e.userToken("orders.read", []string{resA}, func(c *jwt.Claims) { c.Incarnation = "inc-old" })
 	forBOnly, _ := e.userToken("orders.read", []string{resB})
-	svcBToken := e.mustToken("svc-b", "pw-svc-b", "orders.read")
+	svcBToken := e.mustToken("svc-b", "pw-svc-b", "stock.read") // aud: resB only
 	svcAToken := e.mustToken("svc-a", "pw-svc-a", "orders.read")
 	base := e.storeWrites()
 
@@ -267,6 +297,12 @@ func TestExchangeRefusals(t *testing.T) {
 		{"offline_access", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Scope = "offline_access" })), apierror.InvalidScope, ""},
 		{"unknown resource", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Resource = []string{"https://nowhere.internal"} })), apierror.InvalidTarget, ""},
 		{"unknown audience", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Audience = []string{"nowhere"} })), apierror.InvalidTarget, ""},
+		{"resource of no allowed scope", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Resource = []string{"https://secret.internal"} })), apierror.InvalidTarget, ""},
+		{"resource of another tenant", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Audience = []string{"https://beta.internal"} })), apierror.InvalidTarget, ""},
+		{"scope of another resource than named", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) {
+			r.Resource, r.Scope = []string{resD}, "orders.read stock.read"
+		})), apierror.InvalidScope, ""},
+		{"no scope for the target", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Resource = []string{resE} })), apierror.InvalidScope, ""},
 		{"too many targets", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) {
 			for i := range maxExchangeTargets + 1 {
 				r.Resource = append(r.Resource, "https://r"+strings.Repeat("x", i)+".internal")
@@ -399,5 +435,81 @@ func TestExchangeDeletedClientEndsItsTokens(t *testing.T) {
 	e.awaitRegistry()
 	if _, err := e.check(resp.GetAccessToken()); err == nil {
 		t.Fatal("the exchanged token of a deleted client still checks")
+	}
+}
+
+// TestExchangeChainOfThree (RFC 8693 §4.1): a user's token for service A travels A → B → C → D, each hop
+// exchanging the token it received for one for the next; each token names only the next resource, nests
+// the earlier actors, lists every upstream jti, and revoking any upstream token ends every downstream one
+// at once.
+func TestExchangeChainOfThree(t *testing.T) {
+	e := exchangeEnv(t)
+	r := e.reg.record("svc-d", "t-acme", exchangeGrants, []string{"orders.read"}, 3600, secretSpec{id: "s", value: "pw-svc-d"})
+	r.Client.ServesResources = []string{resD}
+	e.reg.put(r)
+	e.awaitRegistry()
+
+	t0, c0 := e.userToken("openid roles orders.read orders.write", []string{resA})
+	hop := func(by, subject, next string, wantScope string, wantChain ...string) (string, exchangedClaims) {
+		t.Helper()
+		resp, c := mustExchange(t, e, exchangeReq(by, subject, func(r *tokenv1.TokenRequest) { r.Resource = []string{next} }))
+		var aud string
+		if err := json.Unmarshal(c.Aud, &aud); err != nil || aud != next {
+			t.Fatalf("%s: aud %s, want the string %q", by, c.Aud, next)
+		}
+		if c.Scope != wantScope || c.Sub != "u-alice" || c.ClientID != by || !slices.Equal(c.Act.chain(), wantChain) {
+			t.Fatalf("%s: scope %q sub %q client_id %q act %v", by, c.Scope, c.Sub, c.ClientID, c.Act.chain())
+		}
+		return resp.GetAccessToken(), c
+	}
+	t1, c1 := hop("svc-a", t0, resB, "orders.read", "svc-a/svc-a")
+	t2, c2 := hop("svc-b", t1, resC, "orders.read", "svc-b/svc-b", "svc-a/svc-a")
+	t3, c3 := hop("svc-c", t2, resD, "orders.read", "svc-c/svc-c", "svc-b/svc-b", "svc-a/svc-a")
+	if !slices.Equal(c1.Pjti, []string{c0.ID}) || !slices.Equal(c2.Pjti, []string{c1.Jti, c0.ID}) || !slices.Equal(c3.Pjti, []string{c2.Jti, c1.Jti, c0.ID}) {
+		t.Fatalf("pjti %v, %v, %v", c1.Pjti, c2.Pjti, c3.Pjti)
+	}
+	// Scope is never widened along the chain: t1 has only orders.read.
+	_, err := e.exchange(exchangeReq("svc-b", t1, func(r *tokenv1.TokenRequest) { r.Resource, r.Scope = []string{resA}, "orders.write" }))
+	wantOAuth(t, err, apierror.InvalidScope, 400)
+	// A hop may only exchange a token meant for it: C cannot use A's token.
+	_, err = e.exchange(exchangeReq("svc-c", t1, func(r *tokenv1.TokenRequest) { r.Resource = []string{resD} }))
+	wantOAuth(t, err, apierror.InvalidRequest, 400)
+
+	// Revoking t1 ends t2 and t3, at once, and leaves t0.
+	if _, err := e.oauth.Revoke(context.Background(), &tokenv1.RevokeRequest{Client: creds("svc-a", "pw-svc-a"), Token: t1}); err != nil {
+		t.Fatal(err)
+	}
+	for i, tok := range []string{t1, t2, t3} {
+		if _, err := e.check(tok); err == nil {
+			t.Fatalf("token %d of the chain still checks after t1 was revoked", i+1)
+		}
+	}
+	if _, err := e.check(t0); err != nil {
+		t.Fatalf("t0: %v", err)
+	}
+	_, err = e.exchange(exchangeReq("svc-c", t2, func(r *tokenv1.TokenRequest) { r.Resource = []string{resD} }))
+	wantOAuth(t, err, apierror.InvalidRequest, 400)
+
+	// A new chain from t0, then t0 revoked: everything downstream ends.
+	u1, _ := hop("svc-a", t0, resB, "orders.read", "svc-a/svc-a")
+	u2, _ := hop("svc-b", u1, resC, "orders.read", "svc-b/svc-b", "svc-a/svc-a")
+	if _, err := e.simple.RevokeToken(context.Background(), &tokenv1.RevokeTokenRequest{Token: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for i, tok := range []string{t0, u1, u2} {
+		if _, err := e.check(tok); err == nil {
+			t.Fatalf("token %d still checks after t0 was revoked", i)
+		}
+	}
+}
+
+// TestExchangeCarriesTheUsersClaims: with scope roles granted, the exchanged token carries the user's
+// roles as the account view holds them now.
+func TestExchangeCarriesTheUsersClaims(t *testing.T) {
+	e := exchangeEnv(t)
+	subject, _ := e.userToken("roles orders.read", []string{resA})
+	_, c := mustExchange(t, e, exchangeReq("svc-a", subject))
+	if !slices.Equal(c.Roles, []string{"buyer"}) || c.Scope != "roles orders.read" {
+		t.Fatalf("roles %v scope %q", c.Roles, c.Scope)
 	}
 }

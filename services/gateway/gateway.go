@@ -53,6 +53,7 @@ type Gateway struct {
 // New builds the gateway. It does not dial anything: the backends' connections are used per request.
 func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	b.Registry, b.Token = revisionConn{b.Registry}, revisionConn{b.Token}
+	b.Token = clientCertConn{b.Token} // the HTTP client's TLS certificate, for the token service (clientcert.go)
 	if b.Provider != nil {
 		b.Provider = revisionConn{b.Provider}
 	}
@@ -80,6 +81,9 @@ func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Ga
 		},
 		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
 			return registryv1.RegisterUserServiceHandlerClient(ctx, m, registryv1.NewUserServiceClient(c))
+		},
+		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+			return registryv1.RegisterApiResourceServiceHandlerClient(ctx, m, registryv1.NewApiResourceServiceClient(resourceIDConn{c}))
 		},
 	}
 	for _, reg := range regs {
@@ -117,11 +121,11 @@ func adapt(h http.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, _ map[string]string) { h(w, r) }
 }
 
-// ServeHTTP normalizes the request (see normalize), answers CORS preflights (see cors), bounds the body (see
-// limitBody) and routes it; every backend call made for it carries its Authsuite-Revision values and answers
-// the revisions it produced in the response's Authsuite-Revision header (revision.go). A query that is not
-// UTF-8 is refused first: protobuf strings must be UTF-8, and a service could otherwise not decode the
-// request.
+// ServeHTTP takes an API resource's percent-encoded URI out of the path (see resourcePath), normalizes the
+// request (see normalize), answers CORS preflights (see cors), bounds the body (see limitBody) and routes it;
+// every backend call made for it carries its Authsuite-Revision values and answers the revisions it produced
+// in the response's Authsuite-Revision header (revision.go). A query that is not UTF-8 is refused first:
+// protobuf strings must be UTF-8, and a service could otherwise not decode the request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || !validUTF8(q) {
@@ -137,8 +141,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, invalidRequest("the Authsuite-Revision header must be printable ASCII"))
 		return
 	}
+	r = resourcePath(r)
 	normalize(r)
 	r = withRevision(w, r)
+	r = withClientCert(r)
 	if g.cors(w, r) || !g.limitBody(w, r) {
 		return
 	}
@@ -241,6 +247,9 @@ func headerMatcher(key string) (string, bool) {
 	case sudoBinHeader, sudoTenantIDBinHeader, sudoTenantCodeBinHeader:
 		// grpc-gateway base64-decodes a "-Bin" header into the binary metadata value.
 		return strings.ToLower(key), true
+	}
+	if textproto.CanonicalMIMEHeaderKey(key) == forgedCertHeader {
+		return "", false // only the TLS handshake states a client certificate (clientcert.go)
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }

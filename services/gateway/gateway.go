@@ -272,6 +272,7 @@ func init() {
 	for _, m := range []proto.Message{
 		&registryv1.CreateTenantResponse{}, &registryv1.CreateClientResponse{},
 		&registryv1.CreateClientSecretResponse{}, &registryv1.CreateUserResponse{},
+		&registryv1.CreateApiResourceResponse{},
 	} {
 		createdResponses[m.ProtoReflect().Descriptor().FullName()] = true
 	}

@@ -79,6 +79,9 @@ type AuthCode struct {
 	Expiry        time.Time
 	// Incarnation is the account incarnation (Account) of UserID the code was issued to.
 	Incarnation string
+	// Resources are the API resources the authorization request named (RFC 8707 §2); the token request may
+	// narrow them, never widen. Nil: none named.
+	Resources []string
 }
 
 // RefreshToken is a refresh token (RFC 6749 §6), found by the SHA-256 of its value. Tokens rotated from one
@@ -100,6 +103,9 @@ type RefreshToken struct {
 	// IssueTime is when this token was issued (the family's first token, or this rotation); zero for tokens
 	// stored before it was kept. Introspection answers it as iat.
 	IssueTime time.Time
+	// Resources bound the family's audience (RFC 8707 §2.2): the resources of its authorization grant, which
+	// a refresh may narrow, never widen. Nil: none named.
+	Resources []string
 
 	// The rotation grace period (RotateRefreshTokenGrace), set by the store on rotation:
 	// Successor is the SHA-256 of the token this one was rotated to; SealedSuccessor is that token's value,

@@ -76,18 +76,19 @@ type codeRecord struct {
 	FamilyID      string    `json:"family_id"`
 	Used          bool      `json:"used,omitempty"`
 	Incarnation   string    `json:"incarnation,omitempty"`
+	Resources     []string  `json:"resources,omitempty"`
 }
 
 func codeToRecord(c token.AuthCode) codeRecord {
 	return codeRecord{ClientID: c.ClientID, TenantID: c.TenantID, UserID: c.UserID, RedirectURI: c.RedirectURI,
 		Scopes: c.Scopes, Nonce: c.Nonce, CodeChallenge: c.CodeChallenge, SID: c.SID, AuthTime: c.AuthTime,
-		FamilyID: c.FamilyID, Used: c.Used, Incarnation: c.Incarnation}
+		FamilyID: c.FamilyID, Used: c.Used, Incarnation: c.Incarnation, Resources: c.Resources}
 }
 
 func (r codeRecord) domain(hash []byte, exp time.Time) token.AuthCode {
 	return token.AuthCode{Hash: hash, ClientID: r.ClientID, TenantID: r.TenantID, UserID: r.UserID,
 		RedirectURI: r.RedirectURI, Scopes: r.Scopes, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge, SID: r.SID,
-		AuthTime: r.AuthTime, FamilyID: r.FamilyID, Used: r.Used, Expiry: exp, Incarnation: r.Incarnation}
+		AuthTime: r.AuthTime, FamilyID: r.FamilyID, Used: r.Used, Expiry: exp, Incarnation: r.Incarnation, Resources: r.Resources}
 }
 
 type refreshRecord struct {
@@ -105,20 +106,21 @@ type refreshRecord struct {
 	SealedSuccessor []byte    `json:"sealed_successor,omitempty"`
 	GraceUntil      time.Time `json:"grace_until,omitzero"`
 	Predecessor     []byte    `json:"predecessor,omitempty"`
+	Resources       []string  `json:"resources,omitempty"`
 }
 
 func refreshToRecord(t token.RefreshToken) refreshRecord {
 	return refreshRecord{FamilyID: t.FamilyID, ClientID: t.ClientID, TenantID: t.TenantID, UserID: t.UserID,
 		Scopes: t.Scopes, SID: t.SID, AuthTime: t.AuthTime, Used: t.Used, Incarnation: t.Incarnation,
 		IssueTime: t.IssueTime, Successor: t.Successor, SealedSuccessor: t.SealedSuccessor, GraceUntil: t.GraceUntil,
-		Predecessor: t.Predecessor}
+		Predecessor: t.Predecessor, Resources: t.Resources}
 }
 
 func (r refreshRecord) domain(hash []byte, exp time.Time) token.RefreshToken {
 	return token.RefreshToken{Hash: hash, FamilyID: r.FamilyID, ClientID: r.ClientID, TenantID: r.TenantID,
 		UserID: r.UserID, Scopes: r.Scopes, SID: r.SID, AuthTime: r.AuthTime, Used: r.Used, Expiry: exp,
 		Incarnation: r.Incarnation, IssueTime: r.IssueTime, Successor: r.Successor,
-		SealedSuccessor: r.SealedSuccessor, GraceUntil: r.GraceUntil, Predecessor: r.Predecessor}
+		SealedSuccessor: r.SealedSuccessor, GraceUntil: r.GraceUntil, Predecessor: r.Predecessor, Resources: r.Resources}
 }
 
 type consentRecord struct {

@@ -104,18 +104,20 @@ type codeRec struct {
 	used                                    bool
 	expiry                                  time.Time
 	incarnation                             string
+	resources                               []string
 }
 
 func codeToRec(c token.AuthCode) *codeRec {
 	return &codeRec{clientID: c.ClientID, tenantID: c.TenantID, userID: c.UserID, redirectURI: c.RedirectURI,
 		scopes: slices.Clone(c.Scopes), nonce: c.Nonce, codeChallenge: c.CodeChallenge, sid: c.SID, authTime: wall(c.AuthTime),
-		familyID: c.FamilyID, used: c.Used, expiry: expiry(c.Expiry), incarnation: c.Incarnation}
+		familyID: c.FamilyID, used: c.Used, expiry: expiry(c.Expiry), incarnation: c.Incarnation, resources: omittedList(c.Resources)}
 }
 
 func (r *codeRec) domain(hash string) token.AuthCode {
 	return token.AuthCode{Hash: []byte(hash), ClientID: r.clientID, TenantID: r.tenantID, UserID: r.userID,
 		RedirectURI: r.redirectURI, Scopes: slices.Clone(r.scopes), Nonce: r.nonce, CodeChallenge: r.codeChallenge,
-		SID: r.sid, AuthTime: r.authTime, FamilyID: r.familyID, Used: r.used, Expiry: r.expiry, Incarnation: r.incarnation}
+		SID: r.sid, AuthTime: r.authTime, FamilyID: r.familyID, Used: r.used, Expiry: r.expiry, Incarnation: r.incarnation,
+		Resources: slices.Clone(r.resources)}
 }
 
 type refreshRec struct {
@@ -130,20 +132,23 @@ type refreshRec struct {
 	successor, sealedSuccessor           []byte
 	graceUntil                           time.Time
 	predecessor                          []byte
+	resources                            []string
 }
 
 func refreshToRec(t token.RefreshToken) *refreshRec {
 	return &refreshRec{familyID: t.FamilyID, clientID: t.ClientID, tenantID: t.TenantID, userID: t.UserID,
 		scopes: slices.Clone(t.Scopes), sid: t.SID, authTime: wall(t.AuthTime), used: t.Used, expiry: expiry(t.Expiry),
 		incarnation: t.Incarnation, issueTime: wall(t.IssueTime), successor: omitted(t.Successor),
-		sealedSuccessor: omitted(t.SealedSuccessor), graceUntil: wall(t.GraceUntil), predecessor: omitted(t.Predecessor)}
+		sealedSuccessor: omitted(t.SealedSuccessor), graceUntil: wall(t.GraceUntil), predecessor: omitted(t.Predecessor),
+		resources: omittedList(t.Resources)}
 }
 
 func (r *refreshRec) domain(hash string) token.RefreshToken {
 	return token.RefreshToken{Hash: []byte(hash), FamilyID: r.familyID, ClientID: r.clientID, TenantID: r.tenantID,
 		UserID: r.userID, Scopes: slices.Clone(r.scopes), SID: r.sid, AuthTime: r.authTime, Used: r.used, Expiry: r.expiry,
 		Incarnation: r.incarnation, IssueTime: r.issueTime, Successor: bytes.Clone(r.successor),
-		SealedSuccessor: bytes.Clone(r.sealedSuccessor), GraceUntil: r.graceUntil, Predecessor: bytes.Clone(r.predecessor)}
+		SealedSuccessor: bytes.Clone(r.sealedSuccessor), GraceUntil: r.graceUntil, Predecessor: bytes.Clone(r.predecessor),
+		Resources: slices.Clone(r.resources)}
 }
 
 type consentRec struct {

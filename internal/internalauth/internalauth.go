@@ -36,6 +36,10 @@ const (
 	MetadataKey = "authsuite-internal"
 	// GatewayMetadataKey carries the gateway credential.
 	GatewayMetadataKey = "authsuite-gateway"
+	// ClientCertMetadataKey carries the TLS client certificate chain (DER, leaf first, one value each) that
+	// the REST gateway received on a request's connection (RFC 8705 §2). Services believe it only on calls
+	// that carry the gateway or the internal credential; the gateway never forwards it from HTTP headers.
+	ClientCertMetadataKey = "authsuite-client-cert-bin"
 )
 
 // gatewayPurpose labels the derivation of the gateway credential, so it differs from every other key the

@@ -53,6 +53,7 @@ type Gateway struct {
 // New builds the gateway. It does not dial anything: the backends' connections are used per request.
 func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Gateway, error) {
 	b.Registry, b.Token = revisionConn{b.Registry}, revisionConn{b.Token}
+	b.Token = clientCertConn{b.Token} // the HTTP client's TLS certificate, for the token service (clientcert.go)
 	if b.Provider != nil {
 		b.Provider = revisionConn{b.Provider}
 	}
@@ -143,6 +144,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = resourcePath(r)
 	normalize(r)
 	r = withRevision(w, r)
+	r = withClientCert(r)
 	if g.cors(w, r) || !g.limitBody(w, r) {
 		return
 	}
@@ -245,6 +247,9 @@ func headerMatcher(key string) (string, bool) {
 	case sudoBinHeader, sudoTenantIDBinHeader, sudoTenantCodeBinHeader:
 		// grpc-gateway base64-decodes a "-Bin" header into the binary metadata value.
 		return strings.ToLower(key), true
+	}
+	if textproto.CanonicalMIMEHeaderKey(key) == forgedCertHeader {
+		return "", false // only the TLS handshake states a client certificate (clientcert.go)
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }

@@ -17,11 +17,8 @@ import (
 	"github.com/authsuite/authsuite/services/token/jwt"
 )
 
-// ClientCertMetadataKey carries the TLS client certificate chain (DER, leaf first, one value per
-// certificate) the REST gateway received on the connection of a request (RFC 8705 §2). The token service
-// believes it only on calls that carry the gateway or the internal credential; the gateway never forwards
-// it from an HTTP request.
-const ClientCertMetadataKey = "authsuite-client-cert-bin"
+// ClientCertMetadataKey carries the client certificate chain the REST gateway received (internalauth).
+const ClientCertMetadataKey = internalauth.ClientCertMetadataKey
 
 // maxClientCerts bounds the chain read from a call.
 const maxClientCerts = 4

@@ -72,6 +72,14 @@ func (s *Server) tokenExchange(ctx context.Context, cl *clients.Client, req *tok
 	if err != nil {
 		return nil, err
 	}
+	for _, sc := range requested {
+		switch {
+		case sc == ScopeOfflineAccess:
+			return nil, apierror.OAuth(apierror.InvalidScope, "an exchange issues no refresh token: offline_access cannot be requested")
+		case !slices.Contains(subject.scopes, sc):
+			return nil, apierror.OAuth(apierror.InvalidScope, "scope %q is not in the subject_token's scope: an exchange never widens it", clip(sc))
+		}
+	}
 	sc := subject.claims
 	// The one audience rule (grantTarget); resource and audience both name API resources. Issuer scopes
 	// (openid and the like) are kept only when asked for once a target is named.

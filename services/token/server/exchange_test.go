@@ -257,6 +257,8 @@ func TestExchangeRefusals(t *testing.T) {
 	otherUser, _ := e.userToken("orders.read", []string{resA}, func(c *jwt.Claims) { c.Incarnation = "inc-old" })
 	forBOnly, _ := e.userToken("orders.read", []string{resB})
 	svcBToken := e.mustToken("svc-b", "pw-svc-b", "stock.read") // aud: resB only
+	withPayments, _ := e.userToken("orders.read payments.pay", []string{resA})
+	offline, _ := e.userToken("orders.read offline_access", []string{resA})
 	svcAToken := e.mustToken("svc-a", "pw-svc-a", "orders.read")
 	base := e.storeWrites()
 
@@ -292,9 +294,12 @@ func TestExchangeRefusals(t *testing.T) {
 		{"user token as actor", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) {
 			r.ActorToken, r.ActorTokenType = subject, TokenTypeAccessToken
 		})), apierror.InvalidRequest, ""},
-		{"scope widening", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Scope = "orders.read orders.write" })), apierror.InvalidScope, ""},
+		{"scope widening", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Scope = "orders.read orders.write" })), apierror.InvalidScope,
+			`scope "orders.write" is not in the subject_token's scope: an exchange never widens it`},
+		{"scope the client may not have", exchangeReq("svc-a", withPayments, with(func(r *tokenv1.TokenRequest) { r.Scope = "payments.pay" })), apierror.InvalidScope, ""},
 		{"malformed scope", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Scope = "a\\b" })), apierror.InvalidScope, ""},
-		{"offline_access", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Scope = "offline_access" })), apierror.InvalidScope, ""},
+		{"offline_access", exchangeReq("svc-a", offline, with(func(r *tokenv1.TokenRequest) { r.Scope = "offline_access" })), apierror.InvalidScope,
+			"an exchange issues no refresh token: offline_access cannot be requested"},
 		{"unknown resource", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Resource = []string{"https://nowhere.internal"} })), apierror.InvalidTarget, ""},
 		{"unknown audience", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Audience = []string{"nowhere"} })), apierror.InvalidTarget, ""},
 		{"resource of no allowed scope", exchangeReq("svc-a", subject, with(func(r *tokenv1.TokenRequest) { r.Resource = []string{"https://secret.internal"} })), apierror.InvalidTarget, ""},

@@ -124,6 +124,68 @@ func TestExtAuthz(t *testing.T) {
 	}
 }
 
+// TestExtAuthzResourceAudience: with an API resource, a client's token for the resource's scope carries
+// the resource as its audience (RFC 8707), which the authorizer matches against the route's audience: the
+// resource's route allows it, a route for authsuite's own audience refuses it.
+func TestExtAuthzResourceAudience(t *testing.T) {
+	routes := filepath.Join(t.TempDir(), "routes.json")
+	authzWriteFile(t, routes, `{"routes": [
+		{"prefix": "/orders/", "audience": "https://orders.internal", "scopes": ["orders.read"]},
+		{"prefix": "/orders/", "audience": "https://orders.internal", "scopes": ["orders.write"], "methods": ["POST", "PUT", "DELETE"]},
+		{"prefix": "/admin/", "audience": "https://authsuite.invalid"}
+	]}`)
+	s := &suite{t: t, dataDir: t.TempDir(), httpAddr: "127.0.0.1:0", grpcAddr: "127.0.0.1:0", args: []string{"--authz-routes", routes}}
+	s.start()
+	t.Cleanup(s.stop)
+	admin := clientToken(t, s, "admin", bootstrapSecret, "adminapi")
+	tenant := expect(t, "tenant", s.call("POST", "/api/adminapi2/v1/tenants", admin, map[string]any{"code": "shop"}), 201)["tenantId"].(string)
+	base := "/api/adminapi2/v1/tenants/" + tenant
+	expect(t, "resource", s.call("POST", base+"/resources/", admin, map[string]any{
+		"resourceId": "https://orders.internal", "displayName": "Orders", "scopes": []string{"orders.read", "orders.write"},
+	}), 201)
+	expect(t, "client", s.call("POST", base+"/clients", admin, map[string]any{
+		"clientId": "frontend", "allowedGrantTypes": []string{"client_credentials"}, "allowedScopes": []string{"orders.read"},
+	}), 201)
+	secret := expect(t, "secret", s.call("POST", base+"/clients/frontend/secrets", admin, map[string]any{}), 201)["value"].(string)
+	s.sync()
+	tok := clientToken(t, s, "frontend", secret, "orders.read")
+
+	cc, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	c := authv3.NewAuthorizationClient(cc)
+	check := func(method, path string) (codes.Code, int) {
+		t.Helper()
+		resp, err := c.Check(context.Background(), &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+			Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+				Method: method, Path: path, Headers: map[string]string{"authorization": "Bearer " + tok},
+			}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok := resp.GetOkResponse(); ok != nil {
+			return codes.Code(resp.GetStatus().GetCode()), 200
+		}
+		return codes.Code(resp.GetStatus().GetCode()), int(resp.GetDeniedResponse().GetStatus().GetCode())
+	}
+	for _, tc := range []struct {
+		method, path string
+		code         codes.Code
+		status       int
+	}{
+		{"GET", "/orders/42", codes.OK, 200},
+		{"POST", "/orders/", codes.PermissionDenied, 403}, // orders.write was not granted
+		{"GET", "/admin/users", codes.PermissionDenied, 403},
+	} {
+		if code, status := check(tc.method, tc.path); code != tc.code || status != tc.status {
+			t.Errorf("%s %s: %v %d; want %v %d", tc.method, tc.path, code, status, tc.code, tc.status)
+		}
+	}
+}
+
 // A route file that does not validate stops the start with an error naming the flag, the route and the field.
 func TestExtAuthzBadRoutesRefused(t *testing.T) {
 	if testing.Short() {

@@ -80,6 +80,7 @@ type Config struct {
 	ProviderAddr  string        // where the provider service is reached (split roles), as TokenAddr
 	TLSCert       string        // gateway HTTPS certificate (PEM file); with TLSKey
 	TLSKey        string        // gateway HTTPS key (PEM file)
+	TLSClientCA   string        // CA bundle (PEM file) verifying tls_client_auth client certificates (token role, all)
 	GRPCTLSCert   string        // this role's certificate for mutual TLS between roles
 	GRPCTLSKey    string        // its key
 	GRPCTLSCA     string        // the CA that signs every role's certificate
@@ -269,6 +270,7 @@ func newFlagSet(role Role, c *Config) *flag.FlagSet {
 	fs.StringVar(&c.ProviderAddr, "provider-addr", defaultAddrs[RoleProvider].grpc, "gRPC address of the provider service (split roles); comma-separated for several replicas")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve the REST API over HTTPS with this certificate (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "the HTTPS private key (PEM)")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA certificates (PEM bundle) whose client certificates authenticate tls_client_auth clients (RFC 8705); the token service verifies them, the HTTPS listener asks every client for a certificate")
 	fs.StringVar(&c.GRPCTLSCert, "grpc-tls-cert", "", "certificate of this role for mutual TLS between roles (PEM)")
 	fs.StringVar(&c.GRPCTLSKey, "grpc-tls-key", "", "private key for --grpc-tls-cert (PEM)")
 	fs.StringVar(&c.GRPCTLSCA, "grpc-tls-ca", "", "CA certificate that signs every role's certificate; enables mutual TLS (PEM)")
@@ -358,6 +360,12 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert", "--tls-cert and --tls-key go together")
+	}
+	if c.TLSClientCA != "" && !c.Role.Runs(RoleToken) {
+		bad("tls-client-ca", "client certificates are verified by the token service: give it to `authsuite serve token` (or the one-process mode)")
+	}
+	if c.TLSClientCA != "" && c.Role == RoleAll && c.TLSCert == "" {
+		bad("tls-client-ca", "needs --tls-cert and --tls-key: client certificates come with HTTPS")
 	}
 	if c.GRPCTLSCA != "" && (c.GRPCTLSCert == "" || c.GRPCTLSKey == "") {
 		bad("grpc-tls-ca", "mutual TLS needs --grpc-tls-cert and --grpc-tls-key too")

@@ -59,6 +59,7 @@ func (s Snapshots) Counts() []Count {
 		add("tenants", len(r.Tenants))
 		add("clients", len(r.Clients))
 		add("users", len(r.Users))
+		add("api_resources", len(r.Resources))
 	}
 	if t := s.Token; t != nil {
 		add("signing_keys", len(t.Keys))

@@ -26,6 +26,7 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/grpctest"
+	"github.com/authsuite/authsuite/services/token/clients"
 	"github.com/authsuite/authsuite/services/token/jwt"
 )
 
@@ -263,6 +264,59 @@ func TestAuthzCertificateBinding(t *testing.T) {
 	for _, tc := range cases {
 		if got := checkCertBinding(tc.cnf, tc.cert); got != tc.want {
 			t.Errorf("%s: %v; want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// envoyPEM is a certificate as Envoy reports it in attributes.source.certificate: PEM, with "\n", " ", "+",
+// "/" and "=" percent-encoded.
+func envoyPEM(der []byte) string {
+	p := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return strings.NewReplacer("\n", "%0A", " ", "%20", "+", "%2B", "/", "%2F", "=", "%3D").Replace(p)
+}
+
+// A certificate-bound token (RFC 8705 §3) issued at the token endpoint passes the authorizer only with the
+// certificate Envoy reports for the downstream connection.
+func TestAuthzBoundToken(t *testing.T) {
+	ca := newTestCA(t)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	e := newEnv(t, func(d *Deps) { d.ClientCAs, d.ClientCertificates = pool, true })
+	routes, err := ParseAuthzRoutes([]byte(authzTestRoutes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := grpctest.Serve(t, e.cred, func(g grpc.ServiceRegistrar) { e.srv.RegisterAuthz(g, routes) })
+	c := authv3.NewAuthorizationClient(grpctest.Dial(t, addr, ""))
+
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert := leafCert(t, &ca, pkix.Name{CommonName: "orders"}, key)
+	r := e.reg.record("tls", "default", []string{GrantClientCredentials}, []string{"read"}, 3600)
+	r.Client.TokenEndpointAuthMethod = clients.AuthTLS
+	r.Client.TlsClientAuthSubjectDn = "CN=orders"
+	r.Client.TlsClientCertificateBoundAccessTokens = true
+	e.reg.put(r)
+	e.awaitRegistry()
+	resp, err := tokenv1.NewOAuthServiceClient(e.browserConn).Token(withCert(cert),
+		&tokenv1.TokenRequest{GrantType: GrantClientCredentials, Client: &tokenv1.ClientCredentials{ClientId: "tls"}, Scope: "read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.claimsOf(resp.GetAccessToken()).Confirmation == nil {
+		t.Fatal("the token is not bound")
+	}
+	check := func(peerCert string) authzDecision {
+		req := envoyCheck("GET", "/api/x", withBearer(resp.GetAccessToken()))
+		req.Attributes.Source.Certificate = peerCert
+		return decide(t, c, req)
+	}
+	if d := check(envoyPEM(cert.Raw)); d.httpStatus != 200 || d.set["x-authsuite-client-id"] != "tls" {
+		t.Fatalf("with its certificate: %+v", d)
+	}
+	other := leafCert(t, &ca, pkix.Name{CommonName: "orders"}, key)
+	for name, peerCert := range map[string]string{"none": "", "another": envoyPEM(other.Raw), "garbage": "%%%"} {
+		if d := check(peerCert); d.httpStatus != 401 || d.grpcCode != codes.Unauthenticated || !strings.HasPrefix(d.challenge, `Bearer error="invalid_token"`) {
+			t.Errorf("%s certificate: %+v", name, d)
 		}
 	}
 }

@@ -204,6 +204,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		if err != nil {
 			return nil, err
 		}
+		cas, err := clientCAs(cfg.TLSClientCA)
+		if err != nil {
+			return nil, err
+		}
 		tokSrv, err := tokserver.New(tokserver.Deps{
 			Store:       tokDB,
 			Keyring:     keys,
@@ -214,6 +218,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			SigningAlg:  cfg.SigningAlg,
 			KeyRotation: cfg.KeyRotation,
 			HTTPClient:  outbound.New(outbound.Options{AllowPrivate: cfg.AllowPrivateOutbound, Timeout: tokserver.BackChannelTimeout}),
+			// Client keys and certificates (RFC 7523, RFC 8705): certificates reach the service through the HTTPS
+			// listener (one process) or the gateway role in front of a token role given --tls-client-ca.
+			JWKSFetcher:        jwksFetcher(cfg.AllowPrivateOutbound),
+			ClientCAs:          cas,
+			ClientCertificates: cfg.TLSCert != "" || cfg.TLSClientCA != "",
 		})
 		if err != nil {
 			return nil, fmt.Errorf("token service: %w", err)
@@ -302,6 +311,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		mux.Handle("GET /openapi.json", gateway.OpenAPI())
 		mux.Handle("/", gw)
 		s.http, httpLis = restServer(cfg, httpLis, s.metrics.HTTPMiddleware(mux))
+		if cfg.TLSCert != "" {
+			s.http.TLSConfig = restTLS() // asks for client certificates (clienttls.go)
+		}
 	}
 
 	if s.grpc != nil {

@@ -52,7 +52,7 @@ const (
 var (
 	errAuthzNoRoute       = errors.New("no route matches the request's method and path")
 	errAuthzPathNotNormal = errors.New("the request path is not in normal form")
-	errAuthzMalformed     = errors.New("the Authorization header is not a single Bearer token (RFC 6750 §2.1)")
+	errAuthzMalformed     = errors.New("the Authorization header is not a single Bearer token")
 	errAuthzAudience      = errors.New("the token's audience does not include the route's resource")
 	errAuthzScope         = errors.New("the token lacks a scope the route requires")
 	errAuthzCertMissing   = errors.New("the token is bound to a client certificate and none was presented")
@@ -292,8 +292,8 @@ func authzDeny(code int, errCode string, reason error, scope string) *authv3.Che
 }
 
 // bearerChallenge is the WWW-Authenticate value of RFC 6750 §3: "Bearer", then error, error_description and
-// scope when set. Descriptions are fixed messages within the characters §3 allows (%x20-21 / %x23-5B /
-// %x5D-7E); scope is made of scope-tokens, which exclude '"' and '\'.
+// scope when set. A description character outside those §3 allows (%x20-21 / %x23-5B / %x5D-7E) is
+// replaced by a space; scope is made of scope-tokens, which exclude '"' and '\'.
 func bearerChallenge(errCode, description, scope string) string {
 	if errCode == "" {
 		return "Bearer"
@@ -302,7 +302,13 @@ func bearerChallenge(errCode, description, scope string) string {
 	b.WriteString(`Bearer error="`)
 	b.WriteString(errCode)
 	b.WriteString(`", error_description="`)
-	b.WriteString(description)
+	for i := 0; i < len(description); i++ {
+		if c := description[i]; c < 0x20 || c == '"' || c == '\\' || c > 0x7e {
+			b.WriteByte(' ')
+		} else {
+			b.WriteByte(c)
+		}
+	}
 	b.WriteByte('"')
 	if errCode == "insufficient_scope" && scope != "" {
 		b.WriteString(`, scope="`)

@@ -67,7 +67,7 @@ func (s *Server) WatchRevocations(req *tokenv1.WatchRevocationsRequest, stream t
 	if err != nil {
 		return status.Error(codes.Unauthenticated, "WatchRevocations: a bearer access token is required (authorization metadata)")
 	}
-	v, err := s.verifyToken(raw)
+	v, err := s.verifyOwnToken(raw)
 	if err != nil {
 		return status.Error(codes.Unauthenticated, "WatchRevocations: the bearer token is not valid")
 	}
@@ -122,7 +122,7 @@ func (s *Server) WatchRevocations(req *tokenv1.WatchRevocationsRequest, stream t
 		case resp := <-w.out:
 			if resp.GetRevoked() != nil || resp.GetProgress() {
 				// What ends the watcher's own token arrives as an event: check it again (a cached lookup).
-				if _, err := s.verifyToken(raw); err != nil {
+				if _, err := s.verifyOwnToken(raw); err != nil {
 					return status.Error(codes.Unauthenticated, "WatchRevocations: the bearer token is no longer valid")
 				}
 			}

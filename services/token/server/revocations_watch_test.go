@@ -206,3 +206,21 @@ func claimsOf(t *testing.T, e *env, tok string) *jwt.Claims {
 	}
 	return c
 }
+
+// TestWatchRevocationsWantsATokenForTheIssuer: a token issued for an API resource only is the resource's,
+// not a credential for authsuite's own APIs (RFC 8707 §2, RFC 9068 §4).
+func TestWatchRevocationsWantsATokenForTheIssuer(t *testing.T) {
+	e := exchangeEnv(t)
+	resp, err := e.oauth.Token(context.Background(), &tokenv1.TokenRequest{GrantType: GrantClientCredentials,
+		Client: creds("web", "pw-web"), Scope: "orders.read", Resource: []string{resA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aud := claimsOf(t, e, resp.GetAccessToken()).Audience; aud.Contains(testIssuer) {
+		t.Fatalf("resource token's aud %v names the issuer", aud)
+	}
+	st, _ := revStream(t, e, resp.GetAccessToken(), 0)
+	if _, err := st.Recv(); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("resource-only token: %v, want UNAUTHENTICATED", err)
+	}
+}

@@ -6,8 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -260,43 +258,5 @@ func TestValidateUserGroupsAndAttributes(t *testing.T) {
 		if got := fieldOf(t, registry.ValidateUser(u)); got != tc.field {
 			t.Errorf("%s: error names %q, want %q", tc.name, got, tc.field)
 		}
-	}
-}
-
-func TestCanonicalDN(t *testing.T) {
-	for in, want := range map[string]string{
-		"CN=svc,O=Example,C=DE":                "CN=svc,O=Example,C=DE",
-		"cn=svc,commonName=x,2.5.4.10=Example": "CN=svc,CN=x,O=Example",
-		"OU=b+CN=a":                            "CN=a+OU=b",
-		`CN=a\,b\+c\;d\<\>\"\\`:                `CN=a\,b\+c\;d\<\>\"\\`,
-		`CN=\20lead and trail\20`:              `CN=\ lead and trail\ `,
-		`CN=\#hash`:                            `CN=\#hash`,
-		`CN=x=y`:                               `CN=x=y`,
-		`CN=\C3\A4rzte`:                        "CN=ärzte",
-		"1.2.840.113549.1.9.1=#160b612e6578616d706c65": "1.2.840.113549.1.9.1=#160b612e6578616d706c65",
-		"CN=": "CN=",
-		"":    "",
-	} {
-		got, err := registry.CanonicalDN(in)
-		if err != nil || got != want {
-			t.Errorf("CanonicalDN(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"CN", "=x", "CN=a;b", "CN=a,", ",CN=a", "CN= a", "CN=a ", `CN=a\`, `CN=\zz`, `CN=\ff`,
-		"CN=#", "CN=#4", "CN=#4g", "1=a", "01.2=a", "1..2=a", "C N=a", "CN=a\x00", "CN=\"q\"", "CN=a+", "\xff=a"} {
-		if got, err := registry.CanonicalDN(bad); err == nil {
-			t.Errorf("CanonicalDN(%q) = %q; want an error", bad, got)
-		}
-	}
-	// A certificate's subject as crypto/x509 prints it (RFC 4514) matches the DN an administrator writes.
-	name := pkix.Name{CommonName: "orders, eu", Organization: []string{"Example #1"}, Country: []string{"DE"},
-		ExtraNames: []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{2, 5, 4, 11}, Value: " ops "}}}
-	fromCert, err := registry.CanonicalDN(name.String())
-	if err != nil {
-		t.Fatalf("CanonicalDN(%q): %v", name.String(), err)
-	}
-	written, _ := registry.CanonicalDN(`OU=\ ops\ ,CN=orders\, eu,O=Example #1,C=DE`)
-	if fromCert != written {
-		t.Errorf("certificate subject %q gives %q; the written DN gives %q", name.String(), fromCert, written)
 	}
 }

@@ -47,12 +47,12 @@ type Client struct {
 	// "" in records written before methods existed, meaning the one RequireClientSecret implies
 	// (EffectiveAuthMethod).
 	TokenEndpointAuthMethod string
-	// JWKS is the client's JWK Set (RFC 7517 §5) as canonical JSON (CanonicalJSON), nil when none; JWKSURI
-	// is an https URL of it instead. At most one of them is set.
+	// JWKS is the client's JWK Set (RFC 7517 §5) as JSON with members in sorted order and no insignificant
+	// whitespace, nil when none; JWKSURI is an https URL of it instead. At most one of them is set.
 	JWKS    []byte
 	JWKSURI string
 	// TLSClientAuthSubjectDN is the RFC 4514 subject the client's certificate must have for tls_client_auth,
-	// as the administrator wrote it; compare it with CanonicalDN.
+	// as the administrator wrote it; it is compared by dn.Canonical.
 	TLSClientAuthSubjectDN string
 	// CertBoundAccessTokens binds access tokens issued over a connection with a client certificate to that
 	// certificate (RFC 8705 §3).

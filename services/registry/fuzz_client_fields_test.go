@@ -12,52 +12,6 @@ import (
 	"github.com/authsuite/authsuite/services/registry"
 )
 
-// FuzzCanonicalDN: CanonicalDN never panics; what it accepts has a canonical form that is accepted again,
-// is its own canonical form, and parses to the same name; and escaping every value of the parsed name
-// differently (every byte as a hex pair) still gives the same canonical form.
-func FuzzCanonicalDN(f *testing.F) {
-	for _, s := range []string{"CN=svc,O=Example,C=DE", "OU=b+CN=a", `CN=a\,b\+c`, `CN=\20x\20`, "1.2.3=#0401ff",
-		`CN=\C3\A4`, "CN=", "", "cn=x,commonName=y", `CN=\#h`, "CN=a;b", "CN= a"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		canon, err := registry.CanonicalDN(s)
-		if err != nil {
-			return
-		}
-		again, err := registry.CanonicalDN(canon)
-		if err != nil || again != canon {
-			t.Fatalf("CanonicalDN(%q) = %q, whose canonical form is %q, %v", s, canon, again, err)
-		}
-		rdns, _ := registry.ParseDN(s)
-		var b strings.Builder
-		for i, rdn := range rdns {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			for j, a := range rdn {
-				if j > 0 {
-					b.WriteByte('+')
-				}
-				b.WriteString(a.Type + "=")
-				if a.Hex {
-					b.WriteString("#" + a.Value)
-					continue
-				}
-				for k := 0; k < len(a.Value); k++ {
-					b.WriteString("\\" + strings.ToUpper(string("0123456789abcdef"[a.Value[k]>>4])+string("0123456789abcdef"[a.Value[k]&15])))
-				}
-			}
-		}
-		if len(b.String()) > registry.MaxDNLen {
-			return
-		}
-		if hexed, err := registry.CanonicalDN(b.String()); err != nil || hexed != canon {
-			t.Fatalf("CanonicalDN(%q) = %q; its hex-escaped form %q gives %q, %v", s, canon, b.String(), hexed, err)
-		}
-	})
-}
-
 // FuzzValidateJWKS: ValidateJWKS never panics, and a set it accepts has 1 to 20 keys, none with a private
 // member, each of which go-jose reads as a public EC, RSA or Ed25519 key, with distinct kids.
 func FuzzValidateJWKS(f *testing.F) {

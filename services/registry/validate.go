@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/dn"
 )
 
 // Grant types a client may be allowed (RFC 6749 §4.1, §4.3, §4.4, §6).
@@ -186,7 +187,7 @@ func validateClientAuth(c Client) error {
 		}
 	}
 	if c.TLSClientAuthSubjectDN != "" {
-		rdns, err := ParseDN(c.TLSClientAuthSubjectDN)
+		rdns, err := dn.ParseDN(c.TLSClientAuthSubjectDN)
 		if err != nil {
 			return apierror.Invalid("tlsClientAuthSubjectDn", "not an RFC 4514 distinguished name: %v", err)
 		}

@@ -42,10 +42,10 @@ func (s *Server) verifyTokenFor(token, audience string) (*verified, error) {
 // verifyToken checks that token is an access token of this issuer, whatever its audience (the check
 // endpoint, introspection, revocation, token exchange and ext_authz take any; verifyOwnToken and
 // verifyTokenFor add an audience): its signature (against current and retired keys) and issuer, then its
-// expiry and the revocation set (its own jti, its family and the jtis it was exchanged from). For errTokenExpired and errTokenRevoked it also returns the verified
-// token; for other errors nil. Tokens of a client that no longer exists count as revoked, and so do a
-// user's tokens once the user is deleted, re-created (another account incarnation) or disabled (see
-// accounts.go). The signature check is cached by the token's SHA-256; expiry, revocation, the client's
+// expiry and the revocation set (its own jti, its family and the jtis it was exchanged from). For
+// errTokenExpired and errTokenRevoked it also returns the verified token; for other errors nil. Tokens of a
+// client that no longer exists count as revoked, and so do a user's tokens once the user is deleted,
+// re-created (another account incarnation) or disabled (see accounts.go). The signature check is cached by the token's SHA-256; expiry, revocation, the client's
 // existence and the user's status are checked on every call. No I/O.
 func (s *Server) verifyToken(token string) (*verified, error) {
 	if token == "" {

@@ -83,6 +83,8 @@ func TestValidateJWKS(t *testing.T) {
 		{"unknown kty", jwks(json.RawMessage(`{"kty":"XYZ"}`)), "jwks.keys[0]"},
 		{"EC point not on the curve", jwks(json.RawMessage(`{"kty":"EC","crv":"P-256","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`)), "jwks.keys[0]"},
 		{"duplicate kid", jwks(ec, jwkJSON(t, edPub, "ec")), "jwks.keys[1]"},
+		{"an encryption key", jwks(json.RawMessage(`{"kty":"OKP","crv":"Ed25519","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`)), "jwks.keys[0]"},
+		{"a signing key", jwks(json.RawMessage(`{"kty":"OKP","crv":"Ed25519","use":"sig","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`)), ""},
 		{"no keys", []byte(`{"keys":[]}`), "jwks.keys"},
 		{"not a set", []byte(`{"kty":"EC"}`), "jwks.keys"},
 		{"keys not a list", []byte(`{"keys":"x"}`), "jwks"},

@@ -9,6 +9,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/authsuite/authsuite/internal/claimnames"
+	"github.com/authsuite/authsuite/internal/jwksfetch"
 	"github.com/authsuite/authsuite/services/registry"
 )
 
@@ -34,6 +35,10 @@ func FuzzValidateJWKS(f *testing.F) {
 		if err := json.Unmarshal(raw, &parsed); err != nil || len(parsed.Keys) != len(set.Keys) {
 			t.Fatalf("accepted %q, which go-jose reads as %d keys, %v", raw, len(parsed.Keys), err)
 		}
+		// Every key registered is one the token service uses.
+		if used, err := jwksfetch.ParseSet(raw); err != nil || len(used) != len(parsed.Keys) {
+			t.Fatalf("accepted %q, of which the token service uses %d keys (%v)", raw, len(used), err)
+		}
 		kids := map[string]bool{}
 		for i, k := range parsed.Keys {
 			for _, m := range []string{"d", "p", "q", "dp", "dq", "qi", "k", "oth"} {
@@ -41,8 +46,8 @@ func FuzzValidateJWKS(f *testing.F) {
 					t.Fatalf("accepted key %d with member %q: %q", i, m, raw)
 				}
 			}
-			if !k.IsPublic() || !k.Valid() {
-				t.Fatalf("accepted key %d that is not a valid public key: %q", i, raw)
+			if !k.IsPublic() || !k.Valid() || k.Use != "" && k.Use != "sig" {
+				t.Fatalf("accepted key %d that is not a valid public signing key: %q", i, raw)
 			}
 			if k.KeyID != "" && kids[k.KeyID] {
 				t.Fatalf("accepted duplicate kid %q", k.KeyID)

@@ -11,15 +11,17 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/jwksfetch"
 )
 
 // JWK Set bounds: the size of its JSON, its keys, and the RSA modulus sizes a key may have (the upper bound
-// caps the work of verifying one signature).
+// caps the work of verifying one signature). They are the token service's (internal/jwksfetch), so every
+// key a client registers is one the token service uses.
 const (
-	MaxJWKSBytes  = 64 << 10
-	MaxJWKSKeys   = 20
-	MinRSAKeyBits = 2048
-	MaxRSAKeyBits = 8192
+	MaxJWKSBytes  = jwksfetch.MaxBodyBytes
+	MaxJWKSKeys   = jwksfetch.MaxKeys
+	MinRSAKeyBits = jwksfetch.MinRSABits
+	MaxRSAKeyBits = jwksfetch.MaxRSABits
 )
 
 // jwkPrivateMembers are the JWK members that carry private or symmetric key material (RFC 7518 §6.2.2,
@@ -28,8 +30,10 @@ var jwkPrivateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k", "p
 
 // ValidateJWKS checks a client's JWK Set (RFC 7517 §5), given as JSON: at most MaxJWKSBytes and MaxJWKSKeys,
 // at least one key, every key public (no private or symmetric member), of type EC on P-256, P-384 or P-521,
-// RSA of 2048 to 8192 bits, or OKP Ed25519 (RFC 8037), with an x5c chain (if any) that matches the key, and
-// key ids unique where set. Errors name field (e.g. "jwks.keys[2]").
+// RSA of 2048 to 8192 bits, or OKP Ed25519 (RFC 8037), with an x5c chain (if any) that matches the key, a
+// "use" (if any) of "sig", and key ids unique where set. It is stricter than the token service's reading of
+// a set (jwksfetch.ParseSet, which skips keys it cannot use): a registered key the token service would
+// skip is refused here. Errors name field (e.g. "jwks.keys[2]").
 func ValidateJWKS(field string, raw []byte) error {
 	if len(raw) > MaxJWKSBytes {
 		return apierror.Invalid(field, "must be at most %d bytes", MaxJWKSBytes)
@@ -65,8 +69,12 @@ func ValidateJWKS(field string, raw []byte) error {
 			}
 			return apierror.Invalid(f, "not a valid JWK: %s", apierror.Clip(err.Error(), 120))
 		}
-		if !jwk.IsPublic() {
+		if !jwk.IsPublic() || !jwk.Valid() {
 			return apierror.Invalid(f, "register public keys only")
+		}
+		if jwk.Use != "" && jwk.Use != "sig" {
+			// RFC 7517 §4.2: a key for encryption does not verify the client's signatures.
+			return apierror.Invalid(f, `"use" must be "sig" (or absent): the keys verify the client's signatures`)
 		}
 		switch key := jwk.Key.(type) {
 		case *ecdsa.PublicKey: // go-jose reads only P-256, P-384 and P-521 (RFC 7518 §6.2.1.1)

@@ -36,7 +36,9 @@ type Interaction struct {
 	// ResponseMode is how the response goes to RedirectURI: "" (query) or "form_post" (OAuth 2.0 Form Post
 	// Response Mode).
 	ResponseMode string
-	UserID       string // set once the user signed in for this interaction
+	// Resources are the API resources the request named (RFC 8707 §2), nil when none.
+	Resources []string
+	UserID    string // set once the user signed in for this interaction
 	UserName     string
 	SessionID    []byte // SHA-256 of the session cookie the user signed in with
 	// Logout marks a pending logout confirmation (RP-Initiated Logout 1.0 §2) rather than an authorization

@@ -26,6 +26,7 @@ type interactionRecord struct {
 	UserName      string   `json:"user_name,omitempty"`
 	SessionID     []byte   `json:"session_id,omitempty"`
 	Logout        bool     `json:"logout,omitempty"`
+	Resources     []string `json:"resources,omitempty"`
 	Exp           int64    `json:"exp"`
 }
 
@@ -33,14 +34,14 @@ func interactionToRecord(i token.Interaction) interactionRecord {
 	return interactionRecord{Exp: i.Expiry.Unix(), ClientID: i.ClientID, TenantID: i.TenantID, RedirectURI: i.RedirectURI, Scopes: i.Scopes,
 		State: i.State, Nonce: i.Nonce, CodeChallenge: i.CodeChallenge, Prompt: i.Prompt, MaxAge: i.MaxAge,
 		LoginHint: i.LoginHint, ResponseMode: i.ResponseMode, UserID: i.UserID, UserName: i.UserName,
-		SessionID: i.SessionID, Logout: i.Logout}
+		SessionID: i.SessionID, Logout: i.Logout, Resources: i.Resources}
 }
 
 func (r interactionRecord) domain(id []byte) token.Interaction {
 	return token.Interaction{ID: id, ClientID: r.ClientID, TenantID: r.TenantID, RedirectURI: r.RedirectURI,
 		Scopes: r.Scopes, State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge, Prompt: r.Prompt,
 		MaxAge: r.MaxAge, LoginHint: r.LoginHint, ResponseMode: r.ResponseMode, UserID: r.UserID,
-		UserName: r.UserName, SessionID: r.SessionID, Logout: r.Logout, Expiry: time.Unix(r.Exp, 0)}
+		UserName: r.UserName, SessionID: r.SessionID, Logout: r.Logout, Resources: r.Resources, Expiry: time.Unix(r.Exp, 0)}
 }
 
 type sessionRecord struct {

@@ -61,20 +61,22 @@ type interactionRec struct {
 	sessionID                       []byte
 	logout                          bool
 	expiry                          time.Time
+	resources                       []string
 }
 
 func interactionToRec(i token.Interaction) *interactionRec {
 	return &interactionRec{clientID: i.ClientID, tenantID: i.TenantID, redirectURI: i.RedirectURI, scopes: slices.Clone(i.Scopes),
 		state: i.State, nonce: i.Nonce, codeChallenge: i.CodeChallenge, prompt: omittedList(i.Prompt), maxAge: i.MaxAge,
 		loginHint: i.LoginHint, responseMode: i.ResponseMode, userID: i.UserID, userName: i.UserName,
-		sessionID: omitted(i.SessionID), logout: i.Logout, expiry: expiry(i.Expiry)}
+		sessionID: omitted(i.SessionID), logout: i.Logout, expiry: expiry(i.Expiry), resources: omittedList(i.Resources)}
 }
 
 func (r *interactionRec) domain(id string) token.Interaction {
 	return token.Interaction{ID: []byte(id), ClientID: r.clientID, TenantID: r.tenantID, RedirectURI: r.redirectURI,
 		Scopes: slices.Clone(r.scopes), State: r.state, Nonce: r.nonce, CodeChallenge: r.codeChallenge,
 		Prompt: slices.Clone(r.prompt), MaxAge: r.maxAge, LoginHint: r.loginHint, ResponseMode: r.responseMode,
-		UserID: r.userID, UserName: r.userName, SessionID: bytes.Clone(r.sessionID), Logout: r.logout, Expiry: r.expiry}
+		UserID: r.userID, UserName: r.userName, SessionID: bytes.Clone(r.sessionID), Logout: r.logout, Expiry: r.expiry,
+		Resources: slices.Clone(r.resources)}
 }
 
 type sessionRec struct {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -46,6 +47,15 @@ func parseResources(values []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// oauthDescription is the error_description of an OAuth error, or the error's text.
+func oauthDescription(err error) string {
+	var oe *apierror.OAuthError
+	if errors.As(err, &oe) {
+		return oe.Description
+	}
+	return err.Error()
 }
 
 // resolveResources parses the resource parameters (parseResources) and looks each up among the API

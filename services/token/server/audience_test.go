@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -166,7 +167,7 @@ func TestAudienceRefusals(t *testing.T) {
 		{"", []string{"orders"}, apierror.InvalidTarget},
 		{"", []string{ordersRes + "#frag"}, apierror.InvalidTarget},
 		{"", []string{""}, apierror.InvalidTarget},
-		{"", []string{paymentsRes}, apierror.InvalidTarget},      // no scope of it is allowed for the client
+		{"", []string{paymentsRes}, apierror.InvalidTarget},         // no scope of it is allowed for the client
 		{"", []string{"https://read.acme"}, apierror.InvalidTarget}, // another tenant's
 		{"", many, apierror.InvalidTarget},
 		{"billing.read", []string{ordersRes}, apierror.InvalidScope},
@@ -183,7 +184,15 @@ func TestAudienceRefusals(t *testing.T) {
 	}
 }
 
-func apierrorCode(err error) string { return apistatus.FromStatus(err).OAuthCode }
+// apierrorCode is the OAuth error code of err: an *apierror.OAuthError returned directly, or one carried
+// by a gRPC status.
+func apierrorCode(err error) string {
+	var oe *apierror.OAuthError
+	if errors.As(err, &oe) {
+		return oe.Code
+	}
+	return apistatus.FromStatus(err).OAuthCode
+}
 
 // TestResourceFeedChanges: deleting a resource makes its scopes issuer scopes again, and a changed
 // lifetime applies to the next token.

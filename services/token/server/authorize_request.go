@@ -39,6 +39,9 @@ type authzRequest struct {
 	MaxAge        int64 // -1 when absent
 	LoginHint     string
 	ResponseMode  string // "" (query) or responseModeFormPost
+	// Resources are the resource parameters (RFC 8707 §2), well-formed (parseResources); the caller checks
+	// them against the client's tenant.
+	Resources []string
 }
 
 // Response modes of the authorization endpoint (OAuth 2.0 Multiple Response Type Encoding Practices §2.1,
@@ -128,7 +131,7 @@ func parseAuthorizeRequest(raw string, lookup func(id string) (*clients.Client, 
 		return &authzError{Code: code, Description: fmt.Sprintf(format, args...), RedirectURI: redirect, State: state, ResponseMode: mode}
 	}
 	for k, vs := range q {
-		if len(vs) > 1 {
+		if len(vs) > 1 && k != "resource" { // RFC 8707 §2: resource may repeat
 			return nil, fail(apierror.InvalidRequest, "parameter %q is repeated", clip(k))
 		}
 	}
@@ -168,6 +171,9 @@ func parseAuthorizeRequest(raw string, lookup func(id string) (*clients.Client, 
 		return nil, fail(apierror.InvalidScope, "%s", err.Error())
 	}
 	r.Scopes = scopes
+	if r.Resources, err = parseResources(q["resource"]); err != nil {
+		return nil, fail(apierror.InvalidTarget, "%s", oauthDescription(err))
+	}
 
 	// RFC 7636 §4.3, §4.4.1: only S256 is supported (plain, the default method, is refused); RFC 9700
 	// §2.1.1: PKCE is required unless the client is registered with allowNoPkce.

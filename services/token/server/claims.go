@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"slices"
 
 	"github.com/authsuite/authsuite/services/token/clients"
@@ -69,4 +70,34 @@ func claimsFor(a *clients.Account, cl *clients.Client, scopes []string) userClai
 		uc.Extra[m.Claim] = v
 	}
 	return uc
+}
+
+// idTokenWithExtra is an ID token's claims with the mapped and static claims as further top-level
+// members: registered claim names (jwt.IsRegisteredClaim) are never written from extra, so nothing can
+// overwrite iss, sub, aud, nonce or the like.
+type idTokenWithExtra struct {
+	claims *idTokenClaims
+	extra  map[string]string
+}
+
+// MarshalJSON writes the claims, then the extra members in name order.
+func (t idTokenWithExtra) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(t.claims)
+	if err != nil || len(t.extra) == 0 {
+		return b, err
+	}
+	keys := make([]string, 0, len(t.extra))
+	for k := range t.extra {
+		if k != "" && !jwt.IsRegisteredClaim(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	b = b[:len(b)-1] // drop '}'; the object always has iss
+	for _, k := range keys {
+		kb, _ := json.Marshal(k)
+		vb, _ := json.Marshal(t.extra[k])
+		b = append(append(append(append(b, ','), kb...), ':'), vb...)
+	}
+	return append(b, '}'), nil
 }

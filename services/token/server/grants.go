@@ -28,6 +28,45 @@ type userGrant struct {
 	FamilyID         string
 	FamilyEnd        time.Time // absolute end of the refresh token family (refreshTokenLifetime)
 	Incarnation      string    // of the user's account (accounts.go)
+	// Resources bound the family's audience: the resources of the authorization request (RFC 8707 §2.2),
+	// kept with a new refresh token.
+	Resources []string
+	// Target is the access token's audience, scopes and lifetime (userTarget).
+	Target target
+}
+
+// userTarget applies the audience rule (grantTarget) to a user grant of scopes. bound are the resources
+// of the authorization request (code) or of the refresh family; requested those of this token request,
+// which may narrow bound and never widen it (RFC 8707 §2.2: invalid_target), and which, when bound is
+// empty, must each define a granted scope (the user consented to scopes, not to other audiences). None
+// requested: bound, less resources deleted since. Errors change nothing; memory lookups only.
+func (s *Server) userTarget(cl *clients.Client, scopes, bound, requested []string) (target, error) {
+	var named []string
+	if len(requested) > 0 {
+		ids, err := parseResources(requested)
+		if err != nil {
+			return target{}, err
+		}
+		for _, id := range ids {
+			switch {
+			case len(bound) > 0 && !slices.Contains(bound, id):
+				return target{}, apierror.OAuth(apierror.InvalidTarget, "resource %q was not part of the authorization request", clip(id))
+			case len(bound) == 0:
+				r, ok := s.cache.Resource(cl.TenantID, id)
+				if !ok || !slices.ContainsFunc(scopes, r.Defines) {
+					return target{}, apierror.OAuth(apierror.InvalidTarget, "no granted scope belongs to resource %q", clip(id))
+				}
+			}
+		}
+		named = ids
+	} else {
+		for _, id := range bound {
+			if _, ok := s.cache.Resource(cl.TenantID, id); ok {
+				named = append(named, id)
+			}
+		}
+	}
+	return s.grantTarget(cl, scopes, nil, named, true)
 }
 
 // familyKey is the revocation-set entry that revokes every token of a code / refresh token family.
@@ -62,6 +101,7 @@ func (s *Server) authorizationCode(ctx context.Context, cl *clients.Client, req 
 		return nil, errGrant("the authorization code is invalid or expired")
 	}
 	now := s.now()
+	var t target
 	c, err := s.st.ConsumeCode(ctx, digest(code), func(c token.AuthCode) error {
 		switch {
 		case c.ClientID != cl.ID:
@@ -78,7 +118,9 @@ func (s *Server) authorizationCode(ctx context.Context, cl *clients.Client, req 
 		case c.CodeChallenge != "" && !s256Matches(verifier, c.CodeChallenge):
 			return errGrant("code_verifier does not match the code_challenge")
 		}
-		return nil
+		var err error
+		t, err = s.userTarget(cl, c.Scopes, c.Resources, req.GetResource())
+		return err
 	})
 	switch {
 	case errors.Is(err, token.ErrUsed):
@@ -101,6 +143,7 @@ func (s *Server) authorizationCode(ctx context.Context, cl *clients.Client, req 
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: c.UserID, TenantID: c.TenantID, Scopes: c.Scopes, AuthTime: c.AuthTime, SID: c.SID, Nonce: c.Nonce,
 		FamilyID: c.FamilyID, FamilyEnd: now.Add(cl.RefreshTokenLifetime), Incarnation: c.Incarnation,
+		Resources: c.Resources, Target: t,
 	}, "")
 }
 
@@ -143,6 +186,7 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 	now := s.now()
 	next, hash := newSecret(), digest(rt)
 	var narrowed []string
+	var t target
 	grace := token.RefreshGrace{Now: now, Window: RefreshGracePeriod, Sealed: s.kr.Seal([]byte(next), hash)}
 	res, err := s.st.RotateRefreshTokenGrace(ctx, hash, grace, func(old token.RefreshToken) (token.RefreshToken, error) {
 		switch {
@@ -158,6 +202,9 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 			return old, err
 		}
 		narrowed = scopes
+		if t, err = s.userTarget(cl, scopes, old.Resources, req.GetResource()); err != nil {
+			return old, err
+		}
 		n := old
 		n.Hash, n.Scopes, n.IssueTime = digest(next), ceiling, now
 		return n, nil
@@ -198,6 +245,7 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: rotated.UserID, TenantID: rotated.TenantID, Scopes: narrowed, AuthTime: rotated.AuthTime, SID: rotated.SID,
 		FamilyID: rotated.FamilyID, FamilyEnd: rotated.Expiry, Incarnation: rotated.Incarnation,
+		Resources: rotated.Resources, Target: t,
 	}, next)
 }
 
@@ -266,6 +314,11 @@ func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.
 			return nil, apierror.OAuth(apierror.InvalidScope, "%s", err.Error())
 		}
 	}
+	// The audience rule before the password is checked: a bad resource costs no password attempt.
+	t, err := s.userTarget(cl, scopes, nil, req.GetResource())
+	if err != nil {
+		return nil, err
+	}
 	// Throttled per account (checkPassword; the token request carries no browser address). The audit names
 	// the account, never the typed name.
 	b := &tokenv1.Browser{}
@@ -296,7 +349,7 @@ func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.
 	now := s.now()
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: u.GetUserId(), TenantID: cl.TenantID, Scopes: scopes, AuthTime: now, FamilyID: newJTI(),
-		FamilyEnd: now.Add(cl.RefreshTokenLifetime), Incarnation: inc,
+		FamilyEnd: now.Add(cl.RefreshTokenLifetime), Incarnation: inc, Resources: t.Resources, Target: t,
 	}, "")
 }
 
@@ -306,14 +359,18 @@ func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.
 // refresh token of a refresh grant, always returned; otherwise a new one is stored here (durably, before
 // answering).
 func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGrant, refresh string) (*tokenv1.TokenResponse, error) {
-	lifetime := max(min(cl.AccessTokenLifetime, MaxAccessTokenLifetime), time.Second)
+	lifetime := g.Target.Lifetime
 	now := s.now()
-	scope := strings.Join(g.Scopes, " ")
+	scope := strings.Join(g.Target.Scopes, " ")
 	signer := s.keys.signer()
+	// The user's claims as the account view holds them now (roles, groups, mapped attributes).
+	account, _ := s.cache.Account(g.TenantID, g.UserID, g.Incarnation)
+	uc := claimsFor(account, cl, g.Target.Scopes)
 	at, err := signer.Sign(&jwt.Claims{
-		Issuer: s.issuer, Subject: g.UserID, Audience: jwt.Audience{s.issuer}, ClientID: cl.ID, Scope: scope,
+		Issuer: s.issuer, Subject: g.UserID, Audience: g.Target.Aud, ClientID: cl.ID, Scope: scope,
 		Tenant: g.TenantID, IssuedAt: now.Unix(), Expiry: now.Add(lifetime).Unix(), ID: newJTI(),
 		AuthTime: max(g.AuthTime.Unix(), 1), FamilyID: g.FamilyID, SID: g.SID, Incarnation: g.Incarnation,
+		Confirmation: s.certConfirmation(ctx, cl), Roles: uc.Roles, Groups: uc.Groups, Extra: uc.Extra,
 	})
 	if err != nil {
 		return nil, err
@@ -331,20 +388,20 @@ func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGra
 		if err := s.st.PutRefreshToken(ctx, token.RefreshToken{
 			Hash: digest(refresh), FamilyID: g.FamilyID, ClientID: cl.ID, TenantID: g.TenantID, UserID: g.UserID,
 			Scopes: g.Scopes, SID: g.SID, AuthTime: g.AuthTime, Expiry: g.FamilyEnd, Incarnation: g.Incarnation,
-			IssueTime: now,
+			IssueTime: now, Resources: g.Resources,
 		}); err != nil {
 			return nil, err
 		}
 		resp.RefreshToken = &refresh
 	}
-	if slices.Contains(g.Scopes, ScopeOpenID) {
+	if slices.Contains(g.Target.Scopes, ScopeOpenID) {
 		idc := idTokenClaims{
 			Issuer: s.issuer, Subject: g.UserID, Audience: cl.ID, Expiry: now.Add(IDTokenLifetime).Unix(),
 			IssuedAt: now.Unix(), AuthTime: g.AuthTime.Unix(), Nonce: g.Nonce, SID: g.SID,
-			AtHash: leftHalfHash(signer.Alg(), at),
+			AtHash: leftHalfHash(signer.Alg(), at), Roles: uc.Roles, Groups: uc.Groups,
 		}
 		s.addressClaims(&idc, g)
-		idt, err := signer.SignTyped("JWT", idc)
+		idt, err := signer.SignTyped("JWT", idTokenWithExtra{&idc, uc.Extra})
 		if err != nil {
 			return nil, err
 		}
@@ -370,6 +427,10 @@ type idTokenClaims struct {
 	EmailVerified       *bool  `json:"email_verified,omitempty"`
 	PhoneNumber         string `json:"phone_number,omitempty"`
 	PhoneNumberVerified *bool  `json:"phone_number_verified,omitempty"`
+
+	// The roles and groups claims of scopes roles and groups (claimsFor).
+	Roles  []string `json:"roles,omitempty"`
+	Groups []string `json:"groups,omitempty"`
 }
 
 // addressClaims adds to an ID token the claims of the scopes granted (OIDC Core §5.4): email and
@@ -378,7 +439,7 @@ type idTokenClaims struct {
 // userinfo answers them; while the view does not list the account, the ID token carries none (userinfo
 // still does).
 func (s *Server) addressClaims(c *idTokenClaims, g userGrant) {
-	email, phone := slices.Contains(g.Scopes, "email"), slices.Contains(g.Scopes, "phone")
+	email, phone := slices.Contains(g.Target.Scopes, "email"), slices.Contains(g.Target.Scopes, "phone")
 	if !email && !phone {
 		return
 	}

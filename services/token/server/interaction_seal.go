@@ -51,6 +51,7 @@ type sealedInteraction struct {
 	UserName      string   `json:"user_name,omitempty"`
 	SessionID     []byte   `json:"session_id,omitempty"`
 	Logout        bool     `json:"logout,omitempty"`
+	Resources     []string `json:"resources,omitempty"`
 	Exp           int64    `json:"exp"` // Unix seconds
 }
 
@@ -58,14 +59,14 @@ func sealedFrom(in *token.Interaction, exp int64) sealedInteraction {
 	return sealedInteraction{ClientID: in.ClientID, TenantID: in.TenantID, RedirectURI: in.RedirectURI,
 		Scopes: in.Scopes, State: in.State, Nonce: in.Nonce, CodeChallenge: in.CodeChallenge, Prompt: in.Prompt,
 		MaxAge: in.MaxAge, LoginHint: in.LoginHint, ResponseMode: in.ResponseMode, UserID: in.UserID,
-		UserName: in.UserName, SessionID: in.SessionID, Logout: in.Logout, Exp: exp}
+		UserName: in.UserName, SessionID: in.SessionID, Logout: in.Logout, Resources: in.Resources, Exp: exp}
 }
 
 func (si sealedInteraction) interaction() token.Interaction {
 	return token.Interaction{ClientID: si.ClientID, TenantID: si.TenantID, RedirectURI: si.RedirectURI,
 		Scopes: si.Scopes, State: si.State, Nonce: si.Nonce, CodeChallenge: si.CodeChallenge, Prompt: si.Prompt,
 		MaxAge: si.MaxAge, LoginHint: si.LoginHint, ResponseMode: si.ResponseMode, UserID: si.UserID,
-		UserName: si.UserName, SessionID: si.SessionID, Logout: si.Logout, Expiry: time.Unix(si.Exp, 0)}
+		UserName: si.UserName, SessionID: si.SessionID, Logout: si.Logout, Resources: si.Resources, Expiry: time.Unix(si.Exp, 0)}
 }
 
 func isSealedInteraction(id string) bool { return strings.HasPrefix(id, sealedInteractionPrefix) }

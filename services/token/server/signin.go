@@ -91,10 +91,21 @@ func (s *Server) Authorize(ctx context.Context, req *tokenv1.AuthorizeRequest) (
 		}
 		return &tokenv1.AuthorizeResponse{Step: s.respond(aerr.RedirectURI, aerr.ResponseMode, errorParams(aerr.Code, aerr.Description, aerr.State, s.issuer))}, nil
 	}
+	// RFC 8707 §2: every resource must be one the client may obtain tokens for, and the scopes must fit them
+	// (the audience rule, grantTarget), else invalid_target / invalid_scope back to the client.
+	if len(ar.Resources) > 0 {
+		if _, err := s.grantTarget(ar.Client, ar.Scopes, ar.Scopes, ar.Resources, true); err != nil {
+			var oe *apierror.OAuthError
+			if !errors.As(err, &oe) {
+				return nil, err
+			}
+			return &tokenv1.AuthorizeResponse{Step: s.respond(ar.RedirectURI, ar.ResponseMode, errorParams(oe.Code, oe.Description, ar.State, s.issuer))}, nil
+		}
+	}
 	in := &token.Interaction{
 		ClientID: ar.Client.ID, TenantID: ar.Client.TenantID, RedirectURI: ar.RedirectURI, Scopes: ar.Scopes,
 		State: ar.State, Nonce: ar.Nonce, CodeChallenge: ar.CodeChallenge, Prompt: ar.Prompt, MaxAge: ar.MaxAge,
-		LoginHint: ar.LoginHint, ResponseMode: ar.ResponseMode,
+		LoginHint: ar.LoginHint, ResponseMode: ar.ResponseMode, Resources: ar.Resources,
 	}
 	sess, err := s.currentSession(ctx, req.GetBrowser().GetSessionCookie(), ar.Client.TenantID)
 	if err != nil {
@@ -244,7 +255,7 @@ func (s *Server) finish(ctx context.Context, cl *clients.Client, in *token.Inter
 	if err := s.st.PutCode(ctx, token.AuthCode{
 		Hash: digest(code), ClientID: cl.ID, TenantID: cl.TenantID, UserID: sess.UserID, RedirectURI: in.RedirectURI,
 		Scopes: in.Scopes, Nonce: in.Nonce, CodeChallenge: in.CodeChallenge, SID: sess.SID, AuthTime: sess.AuthTime,
-		FamilyID: newJTI(), Expiry: now.Add(s.deps.CodeLifetime), Incarnation: sess.Incarnation,
+		FamilyID: newJTI(), Expiry: now.Add(s.deps.CodeLifetime), Incarnation: sess.Incarnation, Resources: in.Resources,
 	}); err != nil {
 		return nil, err
 	}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: every check a change must pass. Run from anywhere: `bash scripts/test.sh`.
 # On a bare machine (Go and Debian's apt) it first installs what the tests need: a C compiler for the race
-# detector, chromium for the real-browser sign-in test, and curl, jq and openssl for e2e/TestREADME, which runs
-# the README's shell blocks.
+# detector, chromium for the real-browser sign-in test, curl, jq and openssl for e2e/TestREADME, which runs
+# the README's shell blocks, and Debian's authlib for the private_key_jwt interoperability test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v curl >/dev/null || need+=(curl)
 command -v jq >/dev/null || need+=(jq)
 command -v openssl >/dev/null || need+=(openssl)
+/usr/bin/python3 -c 'import authlib, requests' 2>/dev/null || need+=(python3-authlib)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} with apt"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -62,9 +62,10 @@ func (s *Server) tokenExchange(ctx context.Context, cl *clients.Client, req *tok
 	var actor *verified
 	if req.GetActorToken() != "" {
 		// RFC 8693 §2.1: the actor token represents the acting party; here it must be the client's own live
-		// client token, so a client can only ever act as itself.
+		// client token (issued to it, about itself, acting for nobody), so a client can only act as itself.
 		actor, err = s.verifyToken(req.GetActorToken())
-		if err != nil || actor.claims.ClientID != cl.ID || userID(actor.claims) != "" || actor.claims.Tenant != cl.TenantID {
+		if err != nil || actor.claims.ClientID != cl.ID || actor.claims.Subject != cl.ID || userID(actor.claims) != "" ||
+			actor.claims.Act != nil || actor.claims.Tenant != cl.TenantID {
 			return nil, apierror.OAuth(apierror.InvalidRequest, "the actor_token is invalid or not a token of this client")
 		}
 	}

@@ -351,11 +351,24 @@ func TestExchangeActorToken(t *testing.T) {
 	if got := c.Act.chain(); !slices.Equal(got, []string{"svc-a/svc-a"}) {
 		t.Fatalf("act %v", got)
 	}
+	// A token issued to svc-a by exchanging another client's token is svc-a's, but not svc-a acting as
+	// itself: it is no actor token.
+	webToken := e.mustToken("web", "pw-web", "orders.read")
+	exchanged, _ := mustExchange(t, e, exchangeReq("svc-a", webToken))
+	_, err := e.exchange(exchangeReq("svc-a", subject, func(r *tokenv1.TokenRequest) {
+		r.ActorToken, r.ActorTokenType = exchanged.GetAccessToken(), TokenTypeAccessToken
+	}))
+	wantOAuth(t, err, apierror.InvalidRequest, 400)
+	// Neither is an actor_token_type that names no access token.
+	_, err = e.exchange(exchangeReq("svc-a", subject, func(r *tokenv1.TokenRequest) {
+		r.ActorToken, r.ActorTokenType = actor, "urn:ietf:params:oauth:token-type:id_token"
+	}))
+	wantOAuth(t, err, apierror.InvalidRequest, 400)
 	// A revoked actor token is refused.
 	if _, err := e.simple.RevokeToken(context.Background(), &tokenv1.RevokeTokenRequest{Token: actor}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.exchange(exchangeReq("svc-a", subject, func(r *tokenv1.TokenRequest) { r.ActorToken, r.ActorTokenType = actor, TokenTypeAccessToken }))
+	_, err = e.exchange(exchangeReq("svc-a", subject, func(r *tokenv1.TokenRequest) { r.ActorToken, r.ActorTokenType = actor, TokenTypeAccessToken }))
 	wantOAuth(t, err, apierror.InvalidRequest, 400)
 }
 

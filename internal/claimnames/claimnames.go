@@ -4,8 +4,9 @@
 // the list lives in one place for both.
 package claimnames
 
-// reserved are the names of JWT (RFC 7519 §4.1), OAuth access token (RFC 9068 §2.2), token exchange
-// (RFC 8693 §4), certificate binding (RFC 8705 §3.1), OpenID Connect (Core §2, §5.1) and authsuite's own
+// reserved are the names of JWT (RFC 7519 §4.1, and the typ header some tokens repeat), OAuth access token
+// (RFC 9068 §2.2, with entitlements of §7.2.1), token exchange (RFC 8693 §4), certificate binding (RFC 8705
+// §3.1), OpenID Connect (Core §2, §5.1), logout token (Back-Channel Logout §2.4 events) and authsuite's own
 // claims (tenant, fid, uinc, pjti, roles, groups).
 var reserved = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
@@ -14,6 +15,7 @@ var reserved = map[string]bool{
 	"at_hash": true, "c_hash": true, "fid": true, "uinc": true, "pjti": true, "roles": true, "groups": true,
 	"email": true, "email_verified": true, "phone_number": true, "phone_number_verified": true,
 	"name": true, "preferred_username": true, "updated_at": true,
+	"events": true, "typ": true, "entitlements": true,
 }
 
 // Reserved reports whether name is a claim that only authsuite sets. The comparison is exact: JWT claim

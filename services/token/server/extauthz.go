@@ -207,15 +207,20 @@ func bearerToken(v string) (string, error) {
 	return tok, nil
 }
 
+// b64tokenChars are the characters of an RFC 6750 §2.1 b64token before its "=" padding.
+var b64tokenChars = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
+		t[c] = true
+	}
+	return t
+}()
+
 // b64token reports whether s is an RFC 6750 §2.1 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+"
 // / "/" ) *"=".
 func b64token(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			break
-		}
+	for i < len(s) && b64tokenChars[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false

@@ -221,6 +221,34 @@ func TestServiceChainExchangesAndStopsWithinASecondOfARevocation(t *testing.T) {
 	if _, err := hops[2].call(ctx, cToken); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("C token exchanged from the revoked one: %v, want UNAUTHENTICATED", err)
 	}
+
+	// Per-request introspection mode (RFC 7662) gives the same answers, one call to the token service each.
+	conn, err := grpc.NewClient(s.running.GRPCAddr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	introspecting := func(audience string) *verifier.Verifier {
+		iv, err := verifier.New(ctx, verifier.Config{Issuer: s.base, Audience: audience,
+			Introspection: &verifier.Introspection{Conn: conn, ClientID: "svc-a", ClientSecret: hops[0].secret}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { iv.Close() })
+		return iv
+	}
+	ia := introspecting(hops[0].resource)
+	if _, err := ia.Verify(ctx, original, nil); !errors.Is(err, verifier.ErrInvalidToken) {
+		t.Fatalf("introspection of the revoked token: %v, want ErrInvalidToken", err)
+	}
+	fresh := expect(t, "alice's next token", s.form("/connect/token", "grant_type=password&scope=orders.read&resource="+url.QueryEscape("https://a.internal")+"&username=alice&password="+url.QueryEscape(alicePassword),
+		"frontend", frontendSecret), 200)["access_token"].(string)
+	if tok, err := ia.Verify(ctx, fresh, nil, "orders.read"); err != nil || tok.Subject != f.aliceID || tok.Tenant != f.tenantID {
+		t.Fatalf("introspection of a live token: %+v, %v", tok, err)
+	}
+	if _, err := introspecting(hops[1].resource).Verify(ctx, fresh, nil); !errors.Is(err, verifier.ErrInvalidToken) {
+		t.Fatalf("introspection for another audience: %v, want ErrInvalidToken", err)
+	}
 }
 
 // mustExchange exchanges subject at hop h for h's next hop.

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/services/token/jwt"
 )
@@ -222,5 +223,29 @@ func TestWatchRevocationsWantsATokenForTheIssuer(t *testing.T) {
 	st, _ := revStream(t, e, resp.GetAccessToken(), 0)
 	if _, err := st.Recv(); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("resource-only token: %v, want UNAUTHENTICATED", err)
+	}
+}
+
+// TestWatchRevocationsCutsOffADisabledUser: disabling a user sends a cutoff of the user's tokens, issued up
+// to now, to the watchers of the user's tenant.
+func TestWatchRevocationsCutsOffADisabledUser(t *testing.T) {
+	e := exchangeEnv(t)
+	st, _ := revStream(t, e, e.mustToken("svc", svcSecret, ""), 0) // the system tenant's watcher
+	recvUntilSynced(t, st)
+	e.reg.putAccount(&registryv1.UserRecord{TenantId: "t-acme", UserId: "u-alice", Incarnation: "inc-1", Disabled: true})
+	e.awaitRegistry()
+	r := recvRevoked(t, st).GetRevoked()
+	if r.GetTenantId() != "t-acme" || r.GetSubject() != "u-alice" || r.GetIssuedBefore() != e.clock.Now().Unix() ||
+		r.GetJti() != "" || r.GetClientId() != "" {
+		t.Fatalf("cutoff %v", r)
+	}
+	// A watcher connecting later gets it in the full state.
+	st2, _ := revStream(t, e, e.mustToken("svc", svcSecret, ""), 0)
+	found := false
+	for _, resp := range recvUntilSynced(t, st2) {
+		found = found || resp.GetRevoked().GetSubject() == "u-alice"
+	}
+	if !found {
+		t.Fatal("the cutoff is not in a later watcher's full state")
 	}
 }

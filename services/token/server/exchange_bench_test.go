@@ -37,11 +37,25 @@ func BenchmarkTokenExchange(b *testing.B) {
 	}
 	req := &tokenv1.TokenRequest{GrantType: GrantTokenExchange, Client: creds("svc-a", "pw-svc-a"), SubjectToken: subject,
 		SubjectTokenType: TokenTypeAccessToken}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.Token(context.Background(), req); err != nil {
-			b.Fatal(err)
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Token(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "exchanges/s")
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "exchanges/s")
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Token(context.Background(), req); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "exchanges/s")
+	})
 }

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -97,45 +96,6 @@ func TestNormalizeResourceID(t *testing.T) {
 			t.Errorf("NormalizeResourceID(%q) = %q, want %q", in, got, want)
 		}
 	}
-}
-
-// FuzzResourceID holds the resource indicator rules: normalizing is idempotent and a changed result is
-// valid; a valid indicator is its own normal form, an absolute URI without fragment, query or userinfo of at
-// most MaxResourceIDLen bytes, and Go's URL parser reads it back to the same string.
-func FuzzResourceID(f *testing.F) {
-	for _, s := range []string{"https://orders.internal", "HTTPS://Orders:443/x", "urn:a:b", "https://x#y",
-		"http://[::1]:80/", "https:foo", "a:", "https://h:443:443", "https://%41", "http://[v1.x]"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		norm := NormalizeResourceID(raw)
-		if again := NormalizeResourceID(norm); again != norm {
-			t.Fatalf("not idempotent: %q → %q → %q", raw, norm, again)
-		}
-		if norm != raw {
-			if err := ValidateResourceID("resourceId", norm); err != nil {
-				t.Fatalf("NormalizeResourceID(%q) = %q, which is invalid: %v", raw, norm, err)
-			}
-		}
-		err := ValidateResourceID("resourceId", raw)
-		if err != nil {
-			var fe *apierror.FieldError
-			if !errors.As(err, &fe) || fe.Field != "resourceId" {
-				t.Fatalf("error %v does not name resourceId", err)
-			}
-			return
-		}
-		if norm != raw {
-			t.Fatalf("valid %q normalizes to %q", raw, norm)
-		}
-		u, perr := url.Parse(raw)
-		if perr != nil || u.Scheme == "" || u.Fragment != "" || u.RawQuery != "" || u.ForceQuery || u.User != nil || len(raw) > MaxResourceIDLen {
-			t.Fatalf("valid %q is not an absolute URI without fragment, query and userinfo (%v)", raw, perr)
-		}
-		if u.String() != raw {
-			t.Fatalf("valid %q reads back as %q", raw, u.String())
-		}
-	})
 }
 
 // FuzzValidateApiResource: validation never panics, and every refusal names one of the resource's fields.

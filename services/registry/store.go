@@ -38,11 +38,11 @@ func (o ListOptions) EffectiveLimit() int {
 // sentinels: apierror.ErrNotFound when a named record (or the tenant it belongs to) does not exist,
 // apierror.ErrAlreadyExists when a unique key is taken. Returned values are copies that callers own.
 //
-// Update functions (the update argument of UpdateTenant, UpdateClient and UpdateUser) may run more than once
-// for one call: a backend that writes by compare-and-swap runs the function again on the newer value when
-// another writer got in first. They must compute their result from the value they are given only, must not
-// call back into the store, and must not have effects a second run would repeat. Only the result of the run
-// that is stored is returned.
+// Update functions (the update argument of UpdateTenant, UpdateClient, UpdateUser and UpdateApiResource) may
+// run more than once for one call: a backend that writes by compare-and-swap runs the function again on the
+// newer value when another writer got in first. They must compute their result from the value they are given
+// only, must not call back into the store, and must not have effects a second run would repeat. Only the
+// result of the run that is stored is returned.
 //
 // Listings return the items after opts.After in key order and the key to pass as After for the next page,
 // or "" when there is no further item.

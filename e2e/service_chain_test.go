@@ -40,6 +40,7 @@ type chainHop struct {
 	next                  *chainHop
 	mu                    sync.Mutex
 	seen                  *verifier.Token // the last token the hop accepted
+	keysOverGRPC          bool
 	healthpb.UnimplementedHealthServer
 	s *suite
 }
@@ -112,7 +113,11 @@ func (h *chainHop) serve(t *testing.T, grpcAddr string) {
 	t.Cleanup(func() { conn.Close() })
 	// The watch's bearer names the issuer (scope "revocations" belongs to no API resource).
 	cc := clientcredentials.Config{ClientID: h.name, ClientSecret: h.secret, TokenURL: h.s.base + "/connect/token", Scopes: []string{"revocations"}}
-	h.v, err = verifier.New(ctx, verifier.Config{Issuer: h.s.base, Audience: h.resource, Revocations: conn, TokenSource: cc.TokenSource(ctx)})
+	cfg := verifier.Config{Issuer: h.s.base, Audience: h.resource, Revocations: conn, TokenSource: cc.TokenSource(ctx)}
+	if h.keysOverGRPC {
+		cfg.KeysConn = conn // OAuthService.GetJwks instead of the jwks_uri
+	}
+	h.v, err = verifier.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +145,7 @@ func TestServiceChainExchangesAndStopsWithinASecondOfARevocation(t *testing.T) {
 	hops := []*chainHop{
 		{name: "svc-a", resource: "https://a.internal", scope: "orders.read", s: s},
 		{name: "svc-b", resource: "https://b.internal", scope: "orders.read", s: s},
-		{name: "svc-c", resource: "https://c.internal", scope: "orders.read", s: s},
+		{name: "svc-c", resource: "https://c.internal", scope: "orders.read", s: s, keysOverGRPC: true},
 	}
 	for i, h := range hops {
 		// Created: 201 as the other admin resources answer, or 200.

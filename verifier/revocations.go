@@ -87,7 +87,8 @@ func later(a, b cutoff) cutoff {
 }
 
 // revoked reports whether t is revoked: its jti, its family or a parent jti (RFC 8693 exchanges) is
-// revoked, or it was issued at or before a cutoff of its user (tenant and subject) or its client.
+// revoked, or it was issued at or before a cutoff of its user (tenant and subject, for tokens issued to a
+// signed-in user: those with auth_time) or of its client.
 func (r *revocationSet) revoked(t *Token) bool {
 	iat := t.IssuedAt.Unix()
 	r.mu.RLock()
@@ -105,7 +106,7 @@ func (r *revocationSet) revoked(t *Token) bool {
 			return true
 		}
 	}
-	if c, ok := r.subjects[subjectKey{t.Tenant, t.Subject}]; ok && iat <= c.issuedBefore {
+	if c, ok := r.subjects[subjectKey{t.Tenant, t.Subject}]; ok && t.user && iat <= c.issuedBefore {
 		return true
 	}
 	if c, ok := r.clients[t.ClientID]; ok && iat <= c.issuedBefore {

@@ -171,3 +171,60 @@ func TestTokenExchangeREST(t *testing.T) {
 	expect(t, "check exchanged after revocation", s.call("GET", "/api/oauth2/server/tokens/check?token="+url.QueryEscape(got.AccessToken), "", nil), 400, "invalid_token")
 	expect(t, "exchange of a revoked token", exchange(nil), 400, "invalid_request")
 }
+
+// TestTokenExchangeRESTUserChain: alice's token for the orders service (password grant with a resource
+// indicator) is exchanged by orders for the stock service, then by stock for the audit service: each token
+// is alice's (sub), names only its next hop, nests the earlier actors and lists every upstream jti; revoking
+// alice's token ends both exchanged tokens at once.
+func TestTokenExchangeRESTUserChain(t *testing.T) {
+	f := newSigninFixture(t)
+	s := f.s
+	base := "/api/adminapi2/v1/tenants/" + f.tenantID
+	hops := []struct{ id, res string }{{"orders", exchangeOrdersRes}, {"stock", exchangeStockRes}, {"audit", "https://audit.internal"}}
+	secrets := map[string]string{}
+	for _, h := range hops {
+		// One scope the whole chain carries: an exchange never widens the scope.
+		expect(t, "resource "+h.res, s.call("POST", base+"/resources/", f.adminToken, map[string]any{"resourceId": h.res, "scopes": []string{"chain.call"}}), 201)
+		expect(t, "client "+h.id, s.call("POST", base+"/clients/", f.adminToken, map[string]any{
+			"clientId": h.id, "allowedGrantTypes": []string{exchangeGrantType}, "allowedScopes": []string{"chain.call"}, "servesResources": []string{h.res}}), 201)
+		secrets[h.id] = expect(t, "secret "+h.id, s.call("POST", base+"/clients/"+h.id+"/secrets/", f.adminToken, map[string]any{}), 201)["value"].(string)
+	}
+	expect(t, "shop", s.call("POST", base+"/clients/", f.adminToken, map[string]any{
+		"clientId": exchangeFrontendID, "allowRopc": true, "allowedGrantTypes": []string{"password"}, "allowedScopes": []string{"chain.call"}}), 201)
+	shopSecret := expect(t, "shop secret", s.call("POST", base+"/clients/"+exchangeFrontendID+"/secrets/", f.adminToken, map[string]any{}), 201)["value"].(string)
+
+	var login exchangeAnswer
+	decodeTyped(t, "alice's token", s.form("/connect/token", "grant_type=password&scope=chain.call&resource="+url.QueryEscape(exchangeOrdersRes)+
+		"&username=alice&password="+url.QueryEscape(alicePassword), exchangeFrontendID, shopSecret), 200, &login)
+	var original exchangedPayload
+	jwtPayload(t, login.AccessToken, &original)
+	if original.Aud != exchangeOrdersRes || original.Sub != f.aliceID {
+		t.Fatalf("alice's token: aud %q sub %q", original.Aud, original.Sub)
+	}
+	tok, parents := login.AccessToken, []string{original.Jti}
+	var chain []string
+	var tokens []string
+	for i, h := range hops[:2] {
+		next := hops[i+1]
+		var got exchangeAnswer
+		decodeTyped(t, h.id+" exchanges", s.form("/connect/token", url.Values{"grant_type": {exchangeGrantType}, "subject_token": {tok},
+			"subject_token_type": {accessTokenTypeURN}, "audience": {next.res}}.Encode(), h.id, secrets[h.id]), 200, &got)
+		var p exchangedPayload
+		jwtPayload(t, got.AccessToken, &p)
+		chain = append([]string{h.id}, chain...)
+		var acts []string
+		for a := p.Act; a != nil; a = a.Act {
+			acts = append(acts, a.ClientID)
+		}
+		if got.IssuedTokenType != accessTokenTypeURN || p.Sub != f.aliceID || p.Aud != next.res || p.ClientID != h.id || p.Scope != "chain.call" ||
+			!slices.Equal(acts, chain) || !slices.Equal(p.Pjti, parents) || p.Exp > original.Exp {
+			t.Fatalf("%s: answer %+v, token %+v, act %v", h.id, got, p, acts)
+		}
+		tok, parents = got.AccessToken, append([]string{p.Jti}, parents...)
+		tokens = append(tokens, tok)
+	}
+	expect(t, "revoke alice's token", s.form("/connect/revocation", "token="+url.QueryEscape(login.AccessToken), exchangeFrontendID, shopSecret), 200)
+	for i, tok := range tokens {
+		expect(t, "exchanged token "+hops[i+1].id+" after the revocation", s.call("GET", "/api/oauth2/server/tokens/check?token="+url.QueryEscape(tok), "", nil), 400, "invalid_token")
+	}
+}

@@ -12,8 +12,8 @@ import (
 	"github.com/authsuite/authsuite/services/token/clients"
 )
 
-// benchServer is an in-process server (no gRPC) whose cache holds svc, for measuring the core.
-func benchServer(b *testing.B, alg string, cacheSize int) *Server {
+// benchServer is an in-process server (no gRPC) whose cache holds svc, for measuring (and fuzzing) the core.
+func benchServer(b testing.TB, alg string, cacheSize int) *Server {
 	kr, _ := suitekey.New(make([]byte, 32))
 	st, err := bboltstore.Open(b.TempDir() + "/token.db")
 	if err != nil {

@@ -163,7 +163,7 @@ func authzHeaders(h *authv3.AttributeContext_HttpRequest) (authorization string,
 				authorization += ","
 			}
 			authorization += value
-		case len(name) > len(authzHeaderPrefix) && strings.EqualFold(name[:len(authzHeaderPrefix)], authzHeaderPrefix):
+		case len(name) >= len(authzHeaderPrefix) && strings.EqualFold(name[:len(authzHeaderPrefix)], authzHeaderPrefix):
 			if name := strings.ToLower(name); !isAuthzHeader(name) && !slices.Contains(foreign, name) {
 				foreign = append(foreign, name)
 			}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/url"
 	"path"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 )
 
 // routeDoc is the route file as encoding/json reads it: the oracle of FuzzParseAuthzRoutes.
@@ -135,6 +138,77 @@ func FuzzAuthzRequest(f *testing.F) {
 		}
 		if err != nil && tok != "" {
 			t.Fatal("a token with an error")
+		}
+	})
+}
+
+// FuzzAuthzCheck: whatever a request states, Check answers a decision, never an error, and allows only a
+// request whose one Authorization header carries the live token (scope read, aud the issuer) and whose
+// normal path and method select a route that token satisfies (in authzTestRoutes: under /api/, not under
+// /api/admin/, not DELETE); an allowed request's upstream headers are the token's, and a smuggled
+// x-authsuite-* header is removed.
+func FuzzAuthzCheck(f *testing.F) {
+	s := benchServer(f, "ES256", 0)
+	r, err := s.Token(context.Background(), &tokenv1.TokenRequest{GrantType: GrantClientCredentials, Client: creds("svc", svcSecret), Scope: "read"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	tok := r.GetAccessToken()
+	routes, err := ParseAuthzRoutes([]byte(authzTestRoutes))
+	if err != nil {
+		f.Fatal(err)
+	}
+	a := &authorizer{s: s, routes: routes}
+	f.Add("GET", "/api/orders?x=1", "Bearer TOKEN", "x-authsuite-roles", "admin", "")
+	f.Add("DELETE", "/api/orders", "bearer TOKEN", "x-authsuite-sub", "root", "")
+	f.Add("GET", "/api/admin/x", "Bearer  TOKEN", "Authorization", "Bearer TOKEN", "%zz")
+	f.Add("GET", "/api/%2e%2e/admin/", "Bearer TOKEN", "X-Authsuite-Tenant", "t", "")
+	f.Add("POST", "/other/x", "Bearer TOKENx", "host", "a", "")
+	f.Fuzz(func(t *testing.T, method, path, authorization, name, value, cert string) {
+		authorization = strings.ReplaceAll(authorization, "TOKEN", tok)
+		value = strings.ReplaceAll(value, "TOKEN", tok)
+		headers := map[string]string{"authorization": authorization, name: value}
+		req := envoyCheck(method, path, headers)
+		req.Attributes.Source.Certificate = cert
+		resp, err := a.Check(context.Background(), req)
+		if err != nil || resp == nil {
+			t.Fatalf("Check answered %v, %v", resp, err)
+		}
+		allowed := resp.GetOkResponse()
+		if (allowed != nil) != (resp.GetStatus().GetCode() == 0) || (allowed == nil && resp.GetDeniedResponse() == nil) {
+			t.Fatalf("inconsistent answer %v", resp)
+		}
+		if allowed == nil {
+			return
+		}
+		p, _, _ := strings.Cut(path, "?")
+		p, _, _ = strings.Cut(p, "#")
+		if !authzNormalPath(p) || !strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/api/admin/") || method == "DELETE" {
+			t.Fatalf("allowed %s %q", method, path)
+		}
+		var auth []string
+		for k, v := range headers {
+			if strings.EqualFold(k, "authorization") {
+				auth = append(auth, v)
+			}
+		}
+		if len(auth) != 1 {
+			t.Fatalf("allowed with Authorization %q", auth)
+		}
+		scheme, rest, _ := strings.Cut(auth[0], " ")
+		if !strings.EqualFold(scheme, "bearer") || strings.TrimLeft(rest, " ") != tok {
+			t.Fatalf("allowed with Authorization %q", auth)
+		}
+		set := map[string]string{}
+		for _, h := range allowed.GetHeaders() {
+			set[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+		}
+		if set[authzHeaderSubject] != "svc" || set[authzHeaderClientID] != "svc" || set[authzHeaderTenant] != "default" || set[authzHeaderScope] != "read" || len(set) != 4 {
+			t.Fatalf("upstream headers %v", set)
+		}
+		if n := strings.ToLower(name); strings.HasPrefix(n, authzHeaderPrefix) && !isAuthzHeader(n) &&
+			!slices.Contains(allowed.GetHeadersToRemove(), n) {
+			t.Fatalf("smuggled %q kept (removed: %q)", name, allowed.GetHeadersToRemove())
 		}
 	})
 }

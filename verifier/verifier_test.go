@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -393,6 +394,61 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 	} {
 		if _, err := New(context.Background(), cfg); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+type fakeServerStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s fakeServerStream) Context() context.Context { return s.ctx }
+
+func TestStreamInterceptor(t *testing.T) {
+	f := newFakeIssuer(t)
+	v := newTestVerifier(t, f, nil)
+	icpt := v.StreamServerInterceptor(Rules{"/orders.v1.Orders/Watch": {"orders.read"}})
+	var seen *Token
+	handler := func(_ any, ss grpc.ServerStream) error { seen, _ = FromContext(ss.Context()); return nil }
+	info := &grpc.StreamServerInfo{FullMethod: "/orders.v1.Orders/Watch", IsServerStream: true}
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "bearer "+f.sign(f.claims())))
+	if err := icpt(nil, fakeServerStream{ctx: ctx}, info, handler); err != nil || seen == nil || seen.Subject != "user-1" {
+		t.Fatalf("stream with a token: %v, %v", err, seen)
+	}
+	if err := icpt(nil, fakeServerStream{ctx: context.Background()}, info, handler); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("stream without a token: %v", err)
+	}
+	two := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer a", "authorization", "Bearer b"))
+	if err := icpt(nil, fakeServerStream{ctx: two}, info, handler); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("two authorization values: %v", err)
+	}
+}
+
+func TestMiddlewareCertificateBinding(t *testing.T) {
+	f := newFakeIssuer(t)
+	v := newTestVerifier(t, f, nil)
+	h := v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	cert := selfSigned(t)
+	sum := sha256.Sum256(cert.Raw)
+	c := f.claims()
+	c.Confirmation = &jwt.Confirmation{X5tS256: base64.RawURLEncoding.EncodeToString(sum[:])}
+	tok := f.sign(c)
+	for name, tc := range map[string]struct {
+		state  *tls.ConnectionState
+		status int
+	}{
+		"its certificate":     {&tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}, 200},
+		"another certificate": {&tls.ConnectionState{PeerCertificates: []*x509.Certificate{selfSigned(t)}}, 401},
+		"no TLS":              {nil, 401},
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.TLS = tc.state
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("%s: %d, want %d", name, rec.Code, tc.status)
 		}
 	}
 }

@@ -249,3 +249,29 @@ func TestWatchRevocationsCutsOffADisabledUser(t *testing.T) {
 		t.Fatal("the cutoff is not in a later watcher's full state")
 	}
 }
+
+func TestWatchRevocationsBounds(t *testing.T) {
+	e := newEnv(t)
+	tok := e.mustToken("svc", svcSecret, "")
+	// Every slot taken: one more watcher is refused.
+	for range MaxRevocationWatchers {
+		e.srv.revWatch.slots <- struct{}{}
+	}
+	st, _ := revStream(t, e, tok, 0)
+	if _, err := st.Recv(); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("watcher past the limit: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	for range MaxRevocationWatchers {
+		<-e.srv.revWatch.slots
+	}
+
+	// A watcher whose queue is full is ended with UNAVAILABLE.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	w := &revWatcher{out: make(chan *tokenv1.WatchRevocationsResponse, 1), cancel: cancel}
+	w.send(&tokenv1.WatchRevocationsResponse{})
+	w.send(&tokenv1.WatchRevocationsResponse{})
+	if status.Code(context.Cause(ctx)) != codes.Unavailable {
+		t.Fatalf("overflowing watcher: cause %v, want UNAVAILABLE", context.Cause(ctx))
+	}
+}

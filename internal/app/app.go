@@ -186,8 +186,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		}
 		if err := registry.Bootstrap(ctx, regDB, keys, registry.BootstrapOptions{
 			Secret: cfg.BootstrapSecret, Password: cfg.BootstrapPassword, Out: bootstrapOut, Log: log.With("service", "registry"),
+			PublicURL: s.Issuer,
 		}); err != nil {
 			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		// Tenants from before the admin console get their console client (AlreadyExists from a replica
+		// doing the same is no error).
+		if _, err := registry.EnsureConsoleClients(ctx, regDB, s.Issuer, time.Now().UTC()); err != nil {
+			return nil, err
 		}
 		regSrv := regserver.New(regserver.Deps{
 			Store:   regDB,
@@ -195,6 +201,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Auth:    bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),
 			Log:     log.With("service", "registry"),
 			Now:     time.Now,
+			// New tenants get their admin console client.
+			PublicURL: s.Issuer,
 		})
 		regSrv.Register(both)
 		s.endStreams = regSrv.EndWatches
@@ -293,7 +301,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			return nil, err
 		}
 		gatewayOpts = []gateway.Option{gateway.WithServerKey(gwCred), gateway.WithSecureCookies(strings.HasPrefix(s.Issuer, "https://")),
-			gateway.WithBodyLimits(cfg.MaxBodyBytes, cfg.MaxProviderConfigBytes)}
+			gateway.WithBodyLimits(cfg.MaxBodyBytes, cfg.MaxProviderConfigBytes), gateway.WithPublicURL(s.Issuer)}
 	}
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -35,6 +35,7 @@ func WithServerKey(secret string) Option {
 		if secret == "" {
 			return
 		}
+		g.serverSecret = secret
 		m := hmac.New(sha256.New, []byte(secret))
 		m.Write([]byte(csrfKeyLabel))
 		g.csrfKey = m.Sum(nil)

@@ -48,6 +48,9 @@ type Gateway struct {
 	log                        *slog.Logger
 	// proxies are the trusted reverse proxies (clientAddr); none by default.
 	proxies clientip.Trusted
+	// publicURL, serverSecret and console: the admin console under /console/ (console.go).
+	publicURL, serverSecret string
+	console                 http.Handler
 }
 
 // New builds the gateway. It does not dial anything: the backends' connections are used per request.
@@ -114,6 +117,9 @@ func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Ga
 			return nil, err
 		}
 	}
+	if err := g.mountConsole(b); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -127,6 +133,9 @@ func adapt(h http.HandlerFunc) runtime.HandlerFunc {
 // in the response's Authsuite-Revision header (revision.go). A query that is not UTF-8 is refused first:
 // protobuf strings must be UTF-8, and a service could otherwise not decode the request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.serveConsole(w, r) {
+		return
+	}
 	if r.URL.RawQuery != "" {
 		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || !validUTF8(q) {
 			g.writeError(w, r, invalidRequest("the query must be valid form encoding of UTF-8 text"))

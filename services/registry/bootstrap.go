@@ -23,6 +23,8 @@ type BootstrapOptions struct {
 	Out      io.Writer
 	Log      *slog.Logger
 	Now      func() time.Time
+	// PublicURL, when set, also creates the system tenant's admin console client "console" (ConsoleClient).
+	PublicURL string
 }
 
 // The warnings of a start whose bootstrap settings the data no longer reflects. They name the variable,
@@ -92,6 +94,10 @@ func Bootstrap(ctx context.Context, store Store, keyring *suitekey.Keyring, opts
 	if err := ValidateClient(client); err != nil {
 		return fmt.Errorf("bootstrap client: %w", err)
 	}
+	clients := []Client{client}
+	if opts.PublicURL != "" {
+		clients = append(clients, ConsoleClient(tenant, opts.PublicURL, now))
+	}
 	var users []User
 	if opts.Password != "" {
 		users = append(users, User{
@@ -105,7 +111,7 @@ func Bootstrap(ctx context.Context, store Store, keyring *suitekey.Keyring, opts
 			UpdateTime:   now,
 		})
 	}
-	done, err := store.Seed(ctx, []Tenant{tenant}, []Client{client}, users)
+	done, err := store.Seed(ctx, []Tenant{tenant}, clients, users)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}

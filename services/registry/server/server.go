@@ -30,6 +30,8 @@ type Deps struct {
 	Auth    bearer.Authenticator
 	Log     *slog.Logger
 	Now     func() time.Time
+	// PublicURL is the suite's public URL: new tenants get their admin console client for it (console.go).
+	PublicURL string
 }
 
 // Server implements the registry's gRPC services. It is safe for concurrent use.
@@ -39,6 +41,8 @@ type Server struct {
 	auth    bearer.Authenticator
 	log     *slog.Logger
 	now     func() time.Time
+
+	publicURL string
 
 	// watches are the open WatchClients streams. Their events come from the store's watch, not from the
 	// handlers: a change made through any replica sharing the store reaches every watcher of every replica,
@@ -58,7 +62,7 @@ func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Server{store: d.Store, keyring: d.Keyring, auth: d.Auth, log: d.Log, now: d.Now}
+	return &Server{store: d.Store, keyring: d.Keyring, auth: d.Auth, log: d.Log, now: d.Now, publicURL: d.PublicURL}
 }
 
 // Register adds TenantService, ClientService, ApiResourceService, UserService and RegistryInternalService to
@@ -69,6 +73,7 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 	registryv1.RegisterApiResourceServiceServer(gs, &resourceService{s: s})
 	registryv1.RegisterUserServiceServer(gs, &userService{s: s})
 	registryv1.RegisterRegistryInternalServiceServer(gs, &internalService{s: s})
+	registryv1.RegisterConsoleServiceServer(gs, &consoleService{s: s})
 }
 
 // admin runs one admin API call: it authenticates the caller, checks that the principal may act in tenantID

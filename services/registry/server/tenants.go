@@ -30,6 +30,9 @@ func (ts *tenantService) CreateTenant(ctx context.Context, req *registryv1.Creat
 		if err != nil {
 			return err
 		}
+		if err := ts.s.createConsoleClient(ctx, t); err != nil {
+			return err
+		}
 		resp = &registryv1.CreateTenantResponse{Tenant: tenantToProto(t)}
 		return nil
 	})

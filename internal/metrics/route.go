@@ -60,6 +60,8 @@ var (
 		"/tenants/{tenantId}/clients/{clientId}/secrets/{secretId}",
 		"/tenants/{tenantId}/users",
 		"/tenants/{tenantId}/users/{userId}",
+		"/tenants/{tenantId}/resources",
+		"/tenants/{tenantId}/resources/{resourceId}",
 	)
 	providerRoutes = templates(providerPrefix,
 		"/connectors",
@@ -70,9 +72,10 @@ var (
 
 // RouteOf returns the route label of an HTTP request path: one of a fixed set of templates, never a raw id,
 // so the label's cardinality is bounded whatever clients send. Path parameters become {tenantId},
-// {clientId}, {secretId}, {userId} or {connectorId}; /api/adminapi2/v2/… folds onto its /v1 template and
-// trailing slashes are ignored, as the gateway serves them. Pass the escaped path (URL.EscapedPath or
-// RawPath) so an id holding an encoded slash stays one segment. Any other path is "other".
+// {clientId}, {secretId}, {userId}, {resourceId} or {connectorId}; /api/adminapi2/v2/… folds onto its /v1
+// template and trailing slashes are ignored, as the gateway serves them. Pass the escaped path
+// (URL.EscapedPath or RawPath) so an id holding an encoded slash (a resource URI) stays one segment. Any other
+// path is "other".
 //
 // RouteOf does not allocate.
 func RouteOf(path string) string {

@@ -50,6 +50,9 @@ func TestRouteOf(t *testing.T) {
 		{"/api/adminapi2/v1/tenants/a%2Fb/clients/c%201/secrets/s%3F1", secret},
 		{"/api/adminapi2/v1/tenants/acme/users", "/api/adminapi2/v1/tenants/{tenantId}/users"},
 		{"/api/adminapi2/v2/tenants/acme/users/u-1/", "/api/adminapi2/v1/tenants/{tenantId}/users/{userId}"},
+		{"/api/adminapi2/v1/tenants/acme/resources/", "/api/adminapi2/v1/tenants/{tenantId}/resources"},
+		{"/api/adminapi2/v2/tenants/acme/resources/https%3A%2F%2Forders.internal", "/api/adminapi2/v1/tenants/{tenantId}/resources/{resourceId}"},
+		{"/api/adminapi2/v1/tenants/acme/resources/urn:x:y/", "/api/adminapi2/v1/tenants/{tenantId}/resources/{resourceId}"},
 		{"/api/adminapi2/v1/tenants//clients", "other"}, // an empty id is no id
 		{"/api/adminapi2/v1/tenants/acme/clients/c1/secrets/s1/extra", "other"},
 		{"/api/adminapi2/v1/tenants/acme/widgets", "other"},

@@ -73,7 +73,9 @@ type Config struct {
 	Revocations grpc.ClientConnInterface
 	// TokenSource gives the bearer access token the watch authenticates with (an access token of this
 	// issuer whose aud contains the issuer: for example x/oauth2 clientcredentials without a resource).
-	// Required with Revocations.
+	// Required with Revocations. It is asked at every (re)connect; the stream ends when the token expires
+	// or is revoked, so a caching source (oauth2.ReuseTokenSource, what clientcredentials.Config returns)
+	// must hand out a new token by then: a revoked cached token keeps the watch out until it expires.
 	TokenSource oauth2.TokenSource
 	// AllowUnsynced accepts tokens (without revocation checks) before the revocation watch has received
 	// the full state and while it has been broken longer than MaxStale. Default false: ErrNotReady.

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // TestExtAuthz runs the binary with --authz-routes and calls envoy.service.auth.v3.Authorization/Check on
@@ -183,6 +184,21 @@ func TestExtAuthzResourceAudience(t *testing.T) {
 		if code, status := check(tc.method, tc.path); code != tc.code || status != tc.status {
 			t.Errorf("%s %s: %v %d; want %v %d", tc.method, tc.path, code, status, tc.code, tc.status)
 		}
+	}
+}
+
+// Without --authz-routes the authorizer is not served: Envoy's call fails UNIMPLEMENTED, which its ext_authz
+// filter counts as a denial (unless failure_mode_allow is set).
+func TestExtAuthzOffWithoutRoutes(t *testing.T) {
+	s := startSuite(t)
+	cc, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	_, err = authv3.NewAuthorizationClient(cc).Check(context.Background(), &authv3.CheckRequest{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("Check without --authz-routes: %v; want UNIMPLEMENTED", err)
 	}
 }
 

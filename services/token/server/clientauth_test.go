@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -19,12 +20,15 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/internalauth"
 	"github.com/authsuite/authsuite/internal/jwksfetch"
 	"github.com/authsuite/authsuite/services/token/clients"
 	"github.com/authsuite/authsuite/services/token/jwt"
@@ -442,5 +446,35 @@ func TestRequireBoundCert(t *testing.T) {
 	}
 	if err := e.srv.requireBoundCert(in(nil), &jwt.Claims{}); err != nil {
 		t.Fatalf("unbound: %v", err)
+	}
+}
+
+// TestClientCertsSource: a direct caller's certificate is its own TLS handshake's; a call from the gateway
+// or another service uses only what it forwarded, never the certificate of its own connection (a role
+// certificate between services), and a direct caller cannot forward one.
+func TestClientCertsSource(t *testing.T) {
+	e := newEnv(t)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	own, forwarded := leafCert(t, nil, pkix.Name{CommonName: "conn"}, key), leafCert(t, nil, pkix.Name{CommonName: "fwd"}, key)
+	conn := peer.NewContext(context.Background(), &peer.Peer{AuthInfo: credentials.TLSInfo{State: tls.ConnectionState{PeerCertificates: []*x509.Certificate{own}}}})
+	gateway := metadata.Pairs(internalauth.GatewayMetadataKey, internalauth.GatewayCredential(e.kr))
+	for name, tc := range map[string]struct {
+		ctx  context.Context
+		want *x509.Certificate
+	}{
+		"direct caller":               {conn, own},
+		"direct caller forwarding":    {metadata.NewIncomingContext(conn, metadata.Pairs(ClientCertMetadataKey, string(forwarded.Raw))), own},
+		"gateway forwarding":          {metadata.NewIncomingContext(conn, metadata.Join(gateway, metadata.Pairs(ClientCertMetadataKey, string(forwarded.Raw)))), forwarded},
+		"gateway without a forwarded": {metadata.NewIncomingContext(conn, gateway), nil},
+		"wrong gateway credential":    {metadata.NewIncomingContext(context.Background(), metadata.Pairs(internalauth.GatewayMetadataKey, "x", ClientCertMetadataKey, string(forwarded.Raw))), nil},
+		"internal caller forwarding":  {metadata.NewIncomingContext(conn, metadata.Pairs(internalauth.MetadataKey, e.cred, ClientCertMetadataKey, string(forwarded.Raw))), forwarded},
+	} {
+		got := e.srv.clientCerts(tc.ctx)
+		switch {
+		case tc.want == nil && got != nil:
+			t.Errorf("%s: %d certificates, want none", name, len(got))
+		case tc.want != nil && (len(got) == 0 || !got[0].Equal(tc.want)):
+			t.Errorf("%s: got %v, want %s", name, got, tc.want.Subject)
+		}
 	}
 }

@@ -63,7 +63,9 @@ func ValidateClientID(id string) error {
 }
 
 // ValidateClient checks every setting of c and returns the first problem as an *apierror.FieldError naming
-// the REST field (e.g. "redirectUris[1]"). It does not modify c and never panics.
+// the REST field (e.g. "redirectUris[1]", "jwks.keys[0]", "claims.sub"). It does not modify c and never
+// panics. An empty TokenEndpointAuthMethod stands for the one RequireClientSecret implies (a record written
+// before methods existed); requests are completed by ResolveAuthMethod first.
 func ValidateClient(c Client) error {
 	if err := ValidateClientID(c.ID); err != nil {
 		return err
@@ -398,8 +400,9 @@ func NormalizeOrigin(raw string) string {
 }
 
 // NormalizeClient returns c with its CORS origins in the form browsers send them (NormalizeOrigin) and its
-// served resources in their normal form (NormalizeResourceID); it is what is stored and answered. Redirect URIs are kept byte for byte: they are matched exactly (RFC 9700
-// §2.1), and their paths are case-sensitive (RFC 3986 §6.2.2.1).
+// served resources in their normal form (NormalizeResourceID); it is what is stored and answered. Redirect
+// URIs are kept byte for byte: they are matched exactly (RFC 9700 §2.1), and their paths are case-sensitive
+// (RFC 3986 §6.2.2.1).
 func NormalizeClient(c Client) Client {
 	if len(c.AllowedCORSOrigins) > 0 {
 		origins := make([]string, len(c.AllowedCORSOrigins))

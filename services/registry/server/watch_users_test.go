@@ -9,7 +9,7 @@ import (
 // TestWatchUsers: the change feed lists every user account in its snapshot (synced then says users_synced)
 // and reports creation, disabling (with a disable time that later updates keep), deletion and tenant
 // deletion; a user created again with the same id has another incarnation. No record carries a password
-// hash or profile data.
+// hash (what else it carries, see TestWatchCarriesNewFields).
 func TestWatchUsers(t *testing.T) {
 	e := newEnv(t)
 	first := e.createUser(t, "acme", &registryv1.User{LoginName: "alice", Password: new("alice-password-1")})

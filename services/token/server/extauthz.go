@@ -129,24 +129,24 @@ func (a *authorizer) Check(_ context.Context, req *authv3.CheckRequest) (*authv3
 			return authzDeny(http.StatusForbidden, "insufficient_scope", errAuthzScope, route.challengeScope), nil
 		}
 	}
-	ok2 := &authv3.OkHttpResponse{}
+	allow := &authv3.OkHttpResponse{}
 	for _, kv := range [...][2]string{
 		{authzHeaderSubject, c.Subject}, {authzHeaderClientID, c.ClientID}, {authzHeaderTenant, c.Tenant}, {authzHeaderScope, c.Scope},
 	} {
 		if kv[1] == "" {
 			// Envoy drops a header set to an empty value rather than setting it: remove the client's copy.
-			ok2.HeadersToRemove = append(ok2.HeadersToRemove, kv[0])
+			allow.HeadersToRemove = append(allow.HeadersToRemove, kv[0])
 			continue
 		}
 		if !headerValueOK(kv[1]) {
 			return authzDeny(http.StatusUnauthorized, "invalid_token", errAuthzHeaderValue, ""), nil
 		}
-		ok2.Headers = append(ok2.Headers, overwriteHeader(kv[0], kv[1]))
+		allow.Headers = append(allow.Headers, overwriteHeader(kv[0], kv[1]))
 	}
-	ok2.HeadersToRemove = append(ok2.HeadersToRemove, foreign...)
+	allow.HeadersToRemove = append(allow.HeadersToRemove, foreign...)
 	return &authv3.CheckResponse{
 		Status:       &rpcstatus.Status{Code: int32(codes.OK)},
-		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok2},
+		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: allow},
 	}, nil
 }
 

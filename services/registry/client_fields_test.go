@@ -262,3 +262,26 @@ func TestValidateUserGroupsAndAttributes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkValidateClientWithKeys: the cost a client write pays for checking a JWK Set of three keys (RSA
+// 2048, EC P-256, Ed25519), 50 static claims and 50 claim mappings.
+func BenchmarkValidateClientWithKeys(b *testing.B) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := baseClient()
+	c.TokenEndpointAuthMethod = registry.AuthPrivateKeyJWT
+	c.JWKS = jwks(jwkJSON(b, &rsaKey.PublicKey, "r"), jwkJSON(b, &ecKey.PublicKey, "e"), jwkJSON(b, edPub, "d"))
+	c.Claims = map[string]string{}
+	for i := range 50 {
+		c.Claims[fmt.Sprint("static_", i)] = "value"
+		c.ClaimMappings = append(c.ClaimMappings, registry.ClaimMapping{UserAttribute: fmt.Sprint("attr", i), Claim: fmt.Sprint("mapped_", i)})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := registry.ValidateClient(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -37,7 +37,7 @@ type keyServer struct {
 	hits atomic.Int32
 }
 
-func newKeyServer(t *testing.T, keys ...jose.JSONWebKey) *keyServer {
+func newKeyServer(t testing.TB, keys ...jose.JSONWebKey) *keyServer {
 	ks := &keyServer{code: 200}
 	ks.set(t, keys...)
 	ks.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -51,7 +51,7 @@ func newKeyServer(t *testing.T, keys ...jose.JSONWebKey) *keyServer {
 	return ks
 }
 
-func (ks *keyServer) set(t *testing.T, keys ...jose.JSONWebKey) {
+func (ks *keyServer) set(t testing.TB, keys ...jose.JSONWebKey) {
 	b, err := json.Marshal(jose.JSONWebKeySet{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
@@ -225,5 +225,24 @@ func TestParseSetSkipsUnusable(t *testing.T) {
 	keys, err := ParseSet([]byte(raw))
 	if err != nil || len(keys) != 1 || keys[0].KeyID != "good" {
 		t.Fatalf("ParseSet: %v, %v; want only the key good", keys, err)
+	}
+}
+
+// BenchmarkKeysCached is the steady state: a cached set answers a known kid with no network call.
+func BenchmarkKeysCached(b *testing.B) {
+	ks := newKeyServer(b, ecJWK(b, "k"))
+	f := New(Options{Client: ks.Client()})
+	ctx := context.Background()
+	if _, err := f.Keys(ctx, ks.URL, "k"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Keys(ctx, ks.URL, "k"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := f.Fetches(); n != 1 {
+		b.Fatalf("%d fetches, want 1", n)
 	}
 }

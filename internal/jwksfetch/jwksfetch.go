@@ -165,6 +165,19 @@ func (f *Fetcher) Fetches() int64 {
 // unless the last fetch is younger than MinRefetch: then it answers from the cache (or the last fetch's
 // error). The keys returned must not be modified.
 func (f *Fetcher) Keys(ctx context.Context, uri, kid string) ([]jose.JSONWebKey, error) {
+	return f.keys(ctx, uri, kid, false)
+}
+
+// Refetch is Keys for a caller that looked for a key in the cached set by other means than its id (a
+// certificate's public key, RFC 8705 §2.2) and did not find it: the set is fetched again unless the last
+// fetch is younger than MinRefetch.
+func (f *Fetcher) Refetch(ctx context.Context, uri string) ([]jose.JSONWebKey, error) {
+	return f.keys(ctx, uri, "", true)
+}
+
+// keys answers from the cache or waits for the shared fetch, or for ctx to end: the fetch itself runs on,
+// bounded by DefaultTimeout, for the other callers and the cache.
+func (f *Fetcher) keys(ctx context.Context, uri, kid string, miss bool) ([]jose.JSONWebKey, error) {
 	u, err := url.Parse(uri)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return nil, ErrNotHTTPS
@@ -173,7 +186,7 @@ func (f *Fetcher) Keys(ctx context.Context, uri, kid string) ([]jose.JSONWebKey,
 	f.mu.Lock()
 	e := f.entries[uri]
 	if e != nil {
-		fresh := e.keys != nil && now.Sub(e.good) < f.o.TTL && (kid == "" || hasKid(e.keys, kid))
+		fresh := e.keys != nil && now.Sub(e.good) < f.o.TTL && !miss && (kid == "" || hasKid(e.keys, kid))
 		recent := now.Sub(e.attempt) < f.o.MinRefetch
 		if fresh || recent {
 			keys, err := e.keys, e.err
@@ -185,11 +198,16 @@ func (f *Fetcher) Keys(ctx context.Context, uri, kid string) ([]jose.JSONWebKey,
 		}
 	}
 	f.mu.Unlock()
-	v, err, _ := f.group.Do(uri, func() (any, error) { return f.fetch(uri) })
-	if err != nil {
-		return nil, err
+	ch := f.group.DoChan(uri, func() (any, error) { return f.fetch(uri) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.([]jose.JSONWebKey), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return v.([]jose.JSONWebKey), nil
 }
 
 // fetch gets the set at uri and records the outcome.

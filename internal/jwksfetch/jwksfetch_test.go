@@ -246,3 +246,37 @@ func BenchmarkKeysCached(b *testing.B) {
 		b.Fatalf("%d fetches, want 1", n)
 	}
 }
+
+// TestRefetch: a key looked up by other means than its id and missing refetches, at most once per
+// MinRefetch.
+func TestRefetch(t *testing.T) {
+	ks := newKeyServer(t, ecJWK(t, "k1"))
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	f := newFetcher(ks, c)
+	ctx := context.Background()
+	if _, err := f.Keys(ctx, ks.URL, ""); err != nil {
+		t.Fatal(err)
+	}
+	ks.set(t, ecJWK(t, "k2"))
+	if keys, _ := f.Refetch(ctx, ks.URL); hasKid(keys, "k2") || ks.hits.Load() != 1 {
+		t.Fatalf("refetched within MinRefetch (%d fetches)", ks.hits.Load())
+	}
+	c.add(DefaultMinRefetch)
+	if keys, err := f.Refetch(ctx, ks.URL); err != nil || !hasKid(keys, "k2") {
+		t.Fatalf("Refetch after MinRefetch: %v, %v", keys, err)
+	}
+}
+
+// TestCallerLeaves: a caller whose context ends stops waiting for the shared fetch.
+func TestCallerLeaves(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { <-release }))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	f := New(Options{Client: srv.Client()})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.Keys(ctx, srv.URL, "k"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("%v, want context.Canceled", err)
+	}
+}

@@ -86,12 +86,21 @@ func (k *clientKeys) keys(ctx context.Context, cl *clients.Client, kid string) (
 	return nil, errors.New("the client registered no keys (jwks or jwks_uri)")
 }
 
-// hasPublicKey reports whether pub is one of cl's registered keys (RFC 8705 §2.2).
+// hasPublicKey reports whether pub is one of cl's registered keys (RFC 8705 §2.2). A key missing from a
+// cached jwks_uri set (the client rotated it) makes the set be fetched again, as an unknown kid does.
 func (k *clientKeys) hasPublicKey(ctx context.Context, cl *clients.Client, pub crypto.PublicKey) bool {
 	keys, err := k.keys(ctx, cl, "")
-	if err != nil {
+	if err == nil && containsKey(keys, pub) {
+		return true
+	}
+	if cl.JWKS != nil || cl.JWKSURI == "" {
 		return false
 	}
+	keys, err = k.fetch.Refetch(ctx, cl.JWKSURI)
+	return err == nil && containsKey(keys, pub)
+}
+
+func containsKey(keys []jose.JSONWebKey, pub crypto.PublicKey) bool {
 	for _, jwk := range keys {
 		if eq, ok := jwk.Key.(interface{ Equal(crypto.PublicKey) bool }); ok && eq.Equal(pub) {
 			return true

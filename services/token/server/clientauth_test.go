@@ -478,3 +478,44 @@ func TestClientCertsSource(t *testing.T) {
 		}
 	}
 }
+
+// TestSelfSignedKeyRotation: a self_signed_tls_client_auth client whose keys live at a jwks_uri authenticates
+// with a certificate of a rotated key once the set is refetched (a key missing from the cached set).
+func TestSelfSignedKeyRotation(t *testing.T) {
+	k1, k2 := newClientKey(t, "k1"), newClientKey(t, "k2")
+	var mu sync.Mutex
+	served := []jose.JSONWebKey{k1.jwk}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: served})
+	}))
+	t.Cleanup(srv.Close)
+	fetchClock := newClock()
+	e := newEnv(t, func(d *Deps) {
+		d.ClientCertificates = true
+		d.JWKSFetcher = jwksfetch.New(jwksfetch.Options{Client: srv.Client(), Now: fetchClock.Now})
+	})
+	r := e.reg.record("self", "default", []string{GrantClientCredentials}, []string{"read"}, 3600)
+	r.Client.TokenEndpointAuthMethod = clients.AuthSelfSignedTLS
+	r.Client.JwksUri = srv.URL + "/jwks"
+	e.reg.put(r)
+	e.awaitRegistry()
+	trusted := tokenv1.NewOAuthServiceClient(e.browserConn)
+	call := func(k clientKey) error {
+		_, err := trusted.Token(withCert(leafCert(t, nil, pkix.Name{CommonName: "self"}, k.priv)),
+			&tokenv1.TokenRequest{GrantType: GrantClientCredentials, Client: &tokenv1.ClientCredentials{ClientId: "self"}})
+		return err
+	}
+	if err := call(k1); err != nil {
+		t.Fatalf("first key: %v", err)
+	}
+	mu.Lock()
+	served = []jose.JSONWebKey{k2.jwk}
+	mu.Unlock()
+	wantOAuth(t, call(k2), apierror.InvalidClient, 401) // within the refetch interval
+	fetchClock.Advance(jwksfetch.DefaultMinRefetch)
+	if err := call(k2); err != nil {
+		t.Fatalf("rotated key: %v", err)
+	}
+}

@@ -102,9 +102,21 @@ var registeredClaims = func() map[string]bool {
 	return m
 }()
 
-// IsRegisteredClaim reports whether name is a claim authsuite sets itself (see registeredClaims): a mapped
-// or static claim of that name is never written.
-func IsRegisteredClaim(name string) bool { return registeredClaims[name] }
+// IsRegisteredClaim reports whether name is a claim authsuite sets itself (see registeredClaims), compared
+// case-insensitively with Unicode simple folding: encoding/json, and decoders like it, match member names
+// that way, so an extra "SUB" or "ſub" written after "sub" would replace it for them. A mapped or static
+// claim of such a name is never written.
+func IsRegisteredClaim(name string) bool {
+	if registeredClaims[name] {
+		return true
+	}
+	for r := range registeredClaims {
+		if strings.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
+}
 
 // marshalClaims is the JSON payload of c: encoding/json's rendering of its fields, then, when Extra is not
 // empty, its members that are not registered claims, in name order, appended to the object without a
@@ -116,7 +128,7 @@ func marshalClaims(c *Claims) ([]byte, error) {
 	}
 	keys := make([]string, 0, len(c.Extra))
 	for k := range c.Extra {
-		if k != "" && !registeredClaims[k] {
+		if k != "" && !IsRegisteredClaim(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -150,7 +162,7 @@ func readExtra(payload []byte, c *Claims) error {
 		return err
 	}
 	for k, v := range all {
-		if registeredClaims[k] || len(v) == 0 || v[0] != '"' {
+		if IsRegisteredClaim(k) || len(v) == 0 || v[0] != '"' {
 			continue
 		}
 		var s string
@@ -301,13 +313,20 @@ func Verify(token string, lookup KeyLookup) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One pass for a token with only known members (the usual case); a token with further members
+	// (Extra) is decoded again leniently and its extra members collected.
 	var c Claims
 	dec := json.NewDecoder(bytes.NewReader(pb))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode((*claimsNoExtra)(&c)); err != nil || dec.More() {
-		return nil, ErrMalformed
-	}
-	if err := readExtra(pb, &c); err != nil {
-		return nil, ErrMalformed
+		c = Claims{}
+		dec = json.NewDecoder(bytes.NewReader(pb))
+		if err := dec.Decode((*claimsNoExtra)(&c)); err != nil || dec.More() {
+			return nil, ErrMalformed
+		}
+		if err := readExtra(pb, &c); err != nil {
+			return nil, ErrMalformed
+		}
 	}
 	if c.Issuer == "" || c.Subject == "" || c.ClientID == "" || c.ID == "" || c.Expiry == 0 || c.IssuedAt == 0 {
 		return nil, fmt.Errorf("%w: missing required claim", ErrMalformed)

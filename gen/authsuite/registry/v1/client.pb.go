@@ -615,8 +615,11 @@ type ListClientsRequest struct {
 	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	// At most this many items (default 100, at most 1000).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page.
-	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// The next_page_token of the previous page, from a request with the same filter.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only clients whose client_id or client_name contains this text, compared without regard to case (at most
+	// 200 characters; empty lists every client). A page token is valid only with the filter it was issued for.
+	Filter        string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -668,6 +671,13 @@ func (x *ListClientsRequest) GetPageSize() int32 {
 func (x *ListClientsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListClientsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
 	}
 	return ""
 }
@@ -1411,12 +1421,13 @@ const file_authsuite_registry_v1_client_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x125\n" +
 	"\x06client\x18\x02 \x01(\v2\x1d.authsuite.registry.v1.ClientR\x06client\"M\n" +
 	"\x14CreateClientResponse\x125\n" +
-	"\x06client\x18\x01 \x01(\v2\x1d.authsuite.registry.v1.ClientR\x06client\"m\n" +
+	"\x06client\x18\x01 \x01(\v2\x1d.authsuite.registry.v1.ClientR\x06client\"\x85\x01\n" +
 	"\x12ListClientsRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"r\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\"r\n" +
 	"\x13ListClientsResponse\x123\n" +
 	"\x05items\x18\x01 \x03(\v2\x1d.authsuite.registry.v1.ClientR\x05items\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"L\n" +

@@ -5,8 +5,9 @@
 //   - the issuer's signing keys (its JWKS, from the jwks_uri over HTTP(S) or from the token service's gRPC
 //     OAuthService.GetJwks), fetched at New and again, single-flight and rate-limited, when a token names
 //     a key it does not know (after a key rotation);
-//   - a cache of verified signatures by token hash (bounded; entries go with the token's expiry), so a
-//     token seen before costs a hash and a few map lookups;
+//   - a cache of verified signatures by token hash (at most 2×Config.CacheSize tokens; expiry and
+//     revocation are checked on every call, so a cached token is refused once it expires), so a token seen
+//     before costs a hash and a few map lookups;
 //   - the revocations still in force, from the token service's RevocationService.WatchRevocations stream:
 //     revoked tokens (jti), refresh token families (fid), the tokens a revoked token was exchanged into
 //     (pjti), and cutoffs for users that were disabled, deleted or created anew and for deleted clients.

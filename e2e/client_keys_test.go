@@ -106,6 +106,9 @@ func TestClientKeysPrivateKeyJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SSL_CERT_FILE", roots)
+	if sys, err := x509.SystemCertPool(); err != nil || !verifies(jwksSrv.Certificate(), sys) {
+		t.Fatalf("the system roots do not hold the jwks_uri server's certificate (%v): this process read them before SSL_CERT_FILE was set", err)
+	}
 
 	s := startSuite(t)
 	admin, tenant := keyedTenant(t, s, "keys")
@@ -184,6 +187,11 @@ func TestClientKeysPrivateKeyJWT(t *testing.T) {
 		check := s.call("GET", "/api/oauth2/server/tokens/check?token="+url.QueryEscape(tok.AccessToken), "", nil)
 		expect(t, "check authlib's token", check, 200)
 	})
+}
+
+func verifies(c *x509.Certificate, roots *x509.CertPool) bool {
+	_, err := c.Verify(x509.VerifyOptions{Roots: roots})
+	return err == nil
 }
 
 // authlibPython is a python3 that imports authlib (Debian's python3-authlib installs it for /usr/bin/python3).

@@ -111,6 +111,11 @@ type Store interface {
 	// SessionBySID returns the stored session whose SID is sid (with its ID), or ErrNotFound. It reads an
 	// index, never a scan: RP-initiated logout with an id_token_hint names the session only by its sid.
 	SessionBySID(ctx context.Context, sid string) (Session, error)
+	// ListSessions returns a page of the sessions of q.TenantID (of q.UserID when set), ordered by user id
+	// then SID, through an index kept in the transactions that write and delete sessions (never a scan of
+	// every session; see SessionListKey for what is not indexed). Errors: ErrBadCursor for an After outside
+	// the query; an error for a query CheckSessionQuery refuses.
+	ListSessions(ctx context.Context, q SessionQuery) (SessionPage, error)
 
 	// PutCode stores a new authorization code under c.Hash.
 	PutCode(ctx context.Context, c AuthCode) error

@@ -61,6 +61,9 @@ func (s *Store) DeleteAccountSessions(ctx context.Context, accounts []token.Acco
 		// Their SID index entries go with them.
 		idx := tx.Bucket(bucketSessionSIDs)
 		for _, se := range out {
+			if err := dropListIndex(tx, sessionToRecord(se), se.ID); err != nil {
+				return err
+			}
 			if v := idx.Get([]byte(se.SID)); se.SID != "" && len(v) >= 8 && bytes.Equal(v[8:], se.ID) {
 				if err := idx.Delete([]byte(se.SID)); err != nil {
 					return err

@@ -105,8 +105,8 @@ func TestMigrateFromSchema1(t *testing.T) {
 		t.Fatalf("sign-in bucket missing: %v", err)
 	}
 	s.DB().View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket([]byte("meta")).Get([]byte("schema_version")); string(v) != "3" {
-			t.Errorf("schema version %q, want 3", v)
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema_version")); string(v) != "4" {
+			t.Errorf("schema version %q, want 4", v)
 		}
 		return nil
 	})

@@ -33,6 +33,10 @@ var (
 	// by the session's key in bucketSessions. It is written in the transaction that writes the session, so
 	// the sweep drops both together.
 	bucketSessionSIDs = []byte("session_sids")
+	// bucketSessionList (schema 4) maps tenant id NUL token.SessionListKey (user id NUL SID) → 8-byte
+	// big-endian expiry (the session's) followed by the session's key: the session list of the admin API
+	// (sessionlist.go), written in the transactions that write and delete sessions.
+	bucketSessionList = []byte("session_list")
 
 	// bucketAssertions maps token.AssertionKey(client id, jti) → 8-byte big-endian expiry (Unix seconds): the
 	// client assertion ids used (RFC 7523 §3). Added without a schema step, as boltdb.Open creates it.
@@ -45,10 +49,10 @@ var (
 
 	allBuckets = [][]byte{bucketKeys, bucketRevocations, bucketClients,
 		bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures,
-		bucketSessionSIDs, bucketWatch, bucketAssertions}
+		bucketSessionSIDs, bucketWatch, bucketAssertions, bucketSessionList}
 	// expiringBuckets are the buckets SweepExpired sweeps.
 	expiringBuckets = [][]byte{bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures,
-		bucketSessionSIDs, bucketAssertions}
+		bucketSessionSIDs, bucketAssertions, bucketSessionList}
 )
 
 // keyClientSnapshot is the one key of bucketClients; keyRevision the one key of bucketWatch.
@@ -58,13 +62,14 @@ var (
 )
 
 // schemaVersion is the layout this code reads and writes.
-const schemaVersion = "3"
+const schemaVersion = "4"
 
 // migrations are the upgrade steps of older files (boltdb.Schema.Migrate: from-version → step to the next).
 // Each step keeps existing data; boltdb.Open creates missing buckets before the steps run.
 var migrations = map[string]func(*bolt.Tx) error{
 	"1": func(*bolt.Tx) error { return nil }, // 1 → 2 adds the sign-in buckets only
 	"2": indexSessionSIDs,                    // 2 → 3 indexes the stored sessions by SID
+	"3": indexSessionList,                    // 3 → 4 lists the stored sessions by tenant and user
 }
 
 // indexSessionSIDs fills bucketSessionSIDs from the sessions already stored.

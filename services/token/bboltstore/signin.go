@@ -134,6 +134,9 @@ func (s *Store) PutSession(ctx context.Context, se token.Session) error {
 		if err := b.Put(id, raw); err != nil {
 			return err
 		}
+		if err := putListIndex(tx, se.TenantID, se.UserID, se.SID, id, se.Expiry); err != nil {
+			return err
+		}
 		return putSIDIndex(tx, se.SID, id, se.Expiry)
 	})
 }
@@ -157,6 +160,9 @@ func dropSIDIndex(tx *bolt.Tx, old, id []byte) error {
 	var se sessionRecord
 	if _, err := decodeRecord(old, &se); err != nil || se.SID == "" || token.ValidKey([]byte(se.SID)) != nil {
 		return nil // an undecodable record has no usable index entry
+	}
+	if err := dropListIndex(tx, se, id); err != nil {
+		return err
 	}
 	b := tx.Bucket(bucketSessionSIDs)
 	if v := b.Get([]byte(se.SID)); len(v) >= 8 && bytes.Equal(v[8:], id) {
@@ -231,6 +237,9 @@ func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(token.
 			return err
 		}
 		if err := putIn(b, id, next.Expiry, sessionToRecord(next)); err != nil {
+			return err
+		}
+		if err := putListIndex(tx, next.TenantID, next.UserID, next.SID, id, next.Expiry); err != nil {
 			return err
 		}
 		return putSIDIndex(tx, next.SID, id, next.Expiry)
@@ -464,7 +473,7 @@ func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 					return err
 				}
 			}
-			if !bytes.Equal(name, bucketSessionSIDs) { // index entries are not records of their own
+			if !bytes.Equal(name, bucketSessionSIDs) && !bytes.Equal(name, bucketSessionList) { // index entries are not records of their own
 				n += len(expired)
 			}
 		}

@@ -14,6 +14,8 @@
 //	                              cn (consent, key tenant NUL user NUL client), lf (login failures),
 //	                              ja (used client assertion id, key client NUL jti)
 //	P s/sid/<sid>                 the SID index: the session's key
+//	P s/sl/<tenant>\x00<user>\x00<sid>  the session list index: the session's key (sessionlist.go)
+//	P s/slv                       written once the sessions stored before the list index are indexed
 //	P x/s/<exp>/<kind>/<key>      expiry index of the sign-in records (SweepExpired), empty value
 //	P c/ptr                       the client snapshot's pointer: generation, chunk count, size
 //	P c/<gen>/<n>                 the client snapshot's chunks of one generation (16 hex digits, 8 digits)
@@ -108,6 +110,9 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string) (*Store, err
 		return nil, fmt.Errorf("open token store: %w", err)
 	}
 	s.saw(resp.Header)
+	if err := s.indexSessionList(ctx); err != nil {
+		return nil, fmt.Errorf("open token store: %w", err)
+	}
 	return s, nil
 }
 

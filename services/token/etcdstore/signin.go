@@ -173,7 +173,7 @@ func (s *Store) sessionOps(id []byte, old token.Session, found bool, next token.
 	if next.SID != "" && token.ValidKey([]byte(next.SID)) == nil {
 		ops = append(ops, clientv3.OpPut(s.sidKey(next.SID), string(id)))
 	}
-	return ops, nil
+	return append(ops, s.moveListOps(id, old, found, next)...), nil
 }
 
 // PutSession implements token.Store: the session and its SID index entry in one transaction.
@@ -250,8 +250,9 @@ func (s *Store) UpdateSession(ctx context.Context, id []byte, update func(token.
 
 // deleteSessionOps delete the stored session se (with its key, expiry and SID index entries).
 func (s *Store) deleteSessionOps(se token.Session) []clientv3.Op {
-	return append([]clientv3.Op{clientv3.OpDelete(s.recKey(kindSession, se.ID)), clientv3.OpDelete(s.idxKey(kindSession, se.ID, se.Expiry))},
+	ops := append([]clientv3.Op{clientv3.OpDelete(s.recKey(kindSession, se.ID)), clientv3.OpDelete(s.idxKey(kindSession, se.ID, se.Expiry))},
 		s.dropSIDOps(se.SID, se.ID)...)
+	return append(ops, s.dropListOps(se, se.ID)...)
 }
 
 // DeleteSession implements token.Store.
@@ -618,6 +619,7 @@ func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 		if json.Unmarshal(kv.Value, &r) != nil {
 			return nil
 		}
-		return s.dropSIDOps(r.SID, kv.Key[len(sessions):])
+		id := kv.Key[len(sessions):]
+		return append(s.dropSIDOps(r.SID, id), s.dropListOps(r.domain(id), id)...)
 	})
 }

@@ -55,6 +55,7 @@ type data struct {
 	interactions map[string]*interactionRec // keyed by the SHA-256 of the interaction id
 	sessions     map[string]*sessionRec     // keyed by the SHA-256 of the session cookie
 	sids         map[string]sidEntry        // SID → session key
+	sessionList  map[string]map[string]sidEntry // tenant → token.SessionListKey → session key (sessionlist.go)
 	codes        map[string]*codeRec
 	refresh      map[string]*refreshRec
 	consents     map[string]*consentRec // keyed by consentKey
@@ -76,6 +77,7 @@ func New() *Store {
 		interactions: map[string]*interactionRec{},
 		sessions:     map[string]*sessionRec{},
 		sids:         map[string]sidEntry{},
+		sessionList:  map[string]map[string]sidEntry{},
 		codes:        map[string]*codeRec{},
 		refresh:      map[string]*refreshRec{},
 		consents:     map[string]*consentRec{},

@@ -54,6 +54,7 @@ func (d *data) putSID(sid, id string, exp time.Time) {
 		return
 	}
 	d.sids[sid] = sidEntry{id: id, expiry: exp}
+	d.putListEntry(id)
 }
 
 // dropSID deletes the index entry of the session stored under id, if there is one and it still points at id.
@@ -62,6 +63,7 @@ func (d *data) dropSID(id string) {
 	if !ok || old.sid == "" {
 		return
 	}
+	d.dropListEntry(id, old)
 	if e, ok := d.sids[old.sid]; ok && e.id == id {
 		delete(d.sids, old.sid)
 	}
@@ -397,6 +399,7 @@ func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 			sweep(d.failures, t, func(r *failuresRec) time.Time { return r.expiry }) +
 			sweep(d.assertions, t, func(e time.Time) time.Time { return e })
 		sweep(d.sids, t, func(e sidEntry) time.Time { return e.expiry })
+		d.sweepSessionList(t)
 		return nil
 	})
 	return n, err

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, accountTests...)
 	tests = append(tests, watchTests...)
 	tests = append(tests, assertionTests...)
+	tests = append(tests, sessionListTests...)
 	for _, c := range concurrencyTests {
 		tests = append(tests, struct {
 			name string

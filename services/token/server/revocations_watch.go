@@ -48,11 +48,12 @@ const (
 // tenant.
 //
 // Revisions. jti and family revocations come from the token store: their responses carry the store's
-// revision, and a watcher that resumes with from_revision gets what followed it, or, when that history is
-// gone or from_revision is ahead of the store, a response with reset set, the full state and synced again.
-// That reset is the first response when from_revision is ahead of the store; when the history is found
-// compacted (changelog.ErrCompacted) it may follow the resumed stream's synced, since the store's watch
-// tells only once it runs. Subject and client cutoffs are not stored: this replica learns them from the
+// revision, and a watcher that resumes with from_revision gets what followed it. When from_revision is
+// ahead of the store, the first response has reset set and the full state follows. When the history after
+// it is gone (changelog.ErrCompacted; the store's watch tells only once it runs, so possibly after the
+// resumed stream's synced), a response with reset set is the stream's last: it ends with UNAVAILABLE and
+// the watcher, having dropped what it held, reconnects from revision 0. The state before synced is sent
+// directly, whatever its size; only what follows goes through the bounded queue. Subject and client cutoffs are not stored: this replica learns them from the
 // registry's feed and keeps them in memory (at most maxCutoffs) until every token they match has expired
 // (the longest access token lifetime of the clients, at least minCutoffKeep). They are sent whole at the
 // start of every stream, resumed or not (a watcher applies them again, harmlessly), and carry the
@@ -84,6 +85,11 @@ func (s *Server) WatchRevocations(req *tokenv1.WatchRevocationsRequest, stream t
 	defer cancel(nil)
 	w := &revWatcher{tenant: v.claims.Tenant, all: isSystemTenant(v.claims.Tenant), out: make(chan *tokenv1.WatchRevocationsResponse, revocationWatchBuffer), cancel: cancel}
 
+	// The state before synced is sent here, not queued: it may be larger than the queue.
+	sendNow := func(resp *tokenv1.WatchRevocationsResponse) error {
+		w.stamp(resp, 0)
+		return stream.Send(resp)
+	}
 	from := req.GetFromRevision()
 	if from > 0 {
 		latest, err := s.st.LatestRevision(ctx)
@@ -92,7 +98,9 @@ func (s *Server) WatchRevocations(req *tokenv1.WatchRevocationsRequest, stream t
 		}
 		if from > latest {
 			// A revision this store never produced (another store, or one restarted empty): start over.
-			w.send(&tokenv1.WatchRevocationsResponse{Reset_: true, Event: &tokenv1.WatchRevocationsResponse_Progress{Progress: true}})
+			if err := sendNow(&tokenv1.WatchRevocationsResponse{Reset_: true, Event: &tokenv1.WatchRevocationsResponse_Progress{Progress: true}}); err != nil {
+				return err
+			}
 			from = 0
 		}
 	}
@@ -102,10 +110,26 @@ func (s *Server) WatchRevocations(req *tokenv1.WatchRevocationsRequest, stream t
 	cutoffs := s.revWatch.subscribe(w)
 	defer s.revWatch.unsubscribe(w)
 	if from == 0 {
-		from = s.fullState(w)
+		rev, entries := s.fullState()
+		w.stamp(&tokenv1.WatchRevocationsResponse{}, rev)
+		for _, r := range entries {
+			if err := sendNow(&tokenv1.WatchRevocationsResponse{Event: &tokenv1.WatchRevocationsResponse_Revoked{Revoked: r}}); err != nil {
+				return err
+			}
+		}
+		from = rev
 	}
-	w.sendCutoffs(cutoffs, s.now().Unix())
-	w.send(&tokenv1.WatchRevocationsResponse{Event: &tokenv1.WatchRevocationsResponse_Synced{Synced: true}})
+	now := s.now().Unix()
+	for _, c := range cutoffs {
+		if c.GetExpireTime() >= now && w.sees(c) {
+			if err := sendNow(&tokenv1.WatchRevocationsResponse{Event: &tokenv1.WatchRevocationsResponse_Revoked{Revoked: c}}); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sendNow(&tokenv1.WatchRevocationsResponse{Event: &tokenv1.WatchRevocationsResponse_Synced{Synced: true}}); err != nil {
+		return err
+	}
 
 	expiry := time.NewTimer(time.Unix(v.claims.Expiry, 0).Sub(s.now()))
 	defer expiry.Stop()
@@ -129,35 +153,34 @@ func (s *Server) WatchRevocations(req *tokenv1.WatchRevocationsRequest, stream t
 			if err := stream.Send(resp); err != nil {
 				return err
 			}
+			if resp.GetReset_() {
+				// The history after the watcher's revision is gone: it dropped what it held at reset and
+				// takes the full state from a new stream (sent there before synced, whatever its size).
+				return status.Error(codes.Unavailable, "WatchRevocations: the revocation history was compacted; reconnect from revision 0")
+			}
 		}
 	}
 }
 
-// fullState queues every revocation of the in-memory set still in force, each with the revision the set is
-// current with, and returns that revision. The revision is noted before the set is read, so the set holds
-// every revocation up to it (and possibly later ones, which the watch sends again).
-func (s *Server) fullState(w *revWatcher) int64 {
+// fullState returns every revocation of the in-memory set still in force and the revision the set is
+// current with. The revision is noted before the set is read, so the set holds every revocation up to it
+// (and possibly later ones, which the watch sends again).
+func (s *Server) fullState() (int64, []*tokenv1.Revocation) {
 	rev := s.applied.Get()
 	now := s.now().Unix()
 	s.revoked.mu.RLock()
+	defer s.revoked.mu.RUnlock()
 	entries := make([]*tokenv1.Revocation, 0, len(s.revoked.m))
 	for jti, exp := range s.revoked.m {
 		if exp >= now {
 			entries = append(entries, revocationOf(jti, exp))
 		}
 	}
-	s.revoked.mu.RUnlock()
-	w.mu.Lock()
-	w.lastRev = rev
-	w.mu.Unlock()
-	for _, r := range entries {
-		w.send(&tokenv1.WatchRevocationsResponse{Event: &tokenv1.WatchRevocationsResponse_Revoked{Revoked: r}})
-	}
-	return rev
+	return rev, entries
 }
 
 // followRevocations queues the store's revocations after from until ctx ends; when the history is gone it
-// queues reset and the full state and goes on from there. A store failure ends the stream with
+// queues a reset, after which WatchRevocations ends the stream. A store failure ends the stream with
 // UNAVAILABLE (the watcher resumes, possibly at another replica).
 func (s *Server) followRevocations(ctx context.Context, w *revWatcher, from int64) {
 	for ctx.Err() == nil {
@@ -183,12 +206,9 @@ func (s *Server) followRevocations(ctx context.Context, w *revWatcher, from int6
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, changelog.ErrCompacted):
-			// The watcher drops what it holds at reset: the cutoffs are sent again with the full state.
+			// The stream ends after the reset is sent (WatchRevocations); the watcher reconnects from 0.
 			w.send(&tokenv1.WatchRevocationsResponse{Reset_: true, Event: &tokenv1.WatchRevocationsResponse_Progress{Progress: true}})
-			cutoffs := s.revWatch.snapshot()
-			from = s.fullState(w)
-			w.sendCutoffs(cutoffs, s.now().Unix())
-			w.send(&tokenv1.WatchRevocationsResponse{Event: &tokenv1.WatchRevocationsResponse_Synced{Synced: true}})
+			return
 		default:
 			s.log.Warn("revocation watch: store watch failed", "err", err)
 			w.cancel(status.Error(codes.Unavailable, "WatchRevocations: the token store watch failed; resume from the last revision"))
@@ -214,6 +234,14 @@ type revWatcher struct {
 
 	mu      sync.Mutex
 	lastRev int64 // revision of the last store event queued
+}
+
+// stamp sets resp's revision to the last store event's, raised to rev first.
+func (w *revWatcher) stamp(resp *tokenv1.WatchRevocationsResponse, rev int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.lastRev = max(w.lastRev, rev)
+	resp.Revision = w.lastRev
 }
 
 // send queues resp with the revision of the last store event; sendAt with rev (raising it).

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,5 +275,25 @@ func TestWatchRevocationsBounds(t *testing.T) {
 	w.send(&tokenv1.WatchRevocationsResponse{})
 	if status.Code(context.Cause(ctx)) != codes.Unavailable {
 		t.Fatalf("overflowing watcher: cause %v, want UNAVAILABLE", context.Cause(ctx))
+	}
+}
+
+// TestWatchRevocationsSendsAFullStateLargerThanTheQueue: the state before synced does not go through the
+// bounded queue, so a revocation set larger than it still syncs.
+func TestWatchRevocationsSendsAFullStateLargerThanTheQueue(t *testing.T) {
+	e := newEnv(t)
+	exp := e.clock.Now().Add(time.Hour).Unix()
+	for i := range revocationWatchBuffer + 100 {
+		e.srv.revoked.add("bulk-"+strconv.Itoa(i), exp)
+	}
+	st, _ := revStream(t, e, e.mustToken("svc", svcSecret, ""), 0)
+	n := 0
+	for _, r := range recvUntilSynced(t, st) {
+		if strings.HasPrefix(r.GetRevoked().GetJti(), "bulk-") {
+			n++
+		}
+	}
+	if n != revocationWatchBuffer+100 {
+		t.Fatalf("full state carried %d of %d revocations", n, revocationWatchBuffer+100)
 	}
 }

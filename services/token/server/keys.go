@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -136,20 +135,37 @@ func (m *keyManager) ensure(ctx context.Context) error {
 	if !m.needsNew(keys, now) && !m.anyExpired(keys, now) {
 		return m.load(keys) // nothing to change: no write
 	}
+	rotate := func(old []token.SigningKey) bool { return m.needsNew(old, now) }
+	keys, _, err = m.update(ctx, now, m.needsNew(keys, now), rotate)
+	if err != nil {
+		return err
+	}
+	return m.load(keys)
+}
+
+// update is the one compare-and-swap of the key set, for the schedule (ensure) and for a rotation on
+// demand (rotateNow): in one UpdateKeys it drops the retired keys every token they signed has outlived
+// and, when generate is set and rotate says so of the keys it finds there, retires the current key and
+// adds a new one (publishDelay ahead of its use, except for the first key). It returns the stored key set
+// and the new key, nil when this call added none (nothing was due, or another replica rotated first).
+func (m *keyManager) update(ctx context.Context, now time.Time, generate bool, rotate func(old []token.SigningKey) bool) ([]token.SigningKey, *jwt.PrivateKey, error) {
 	var candidate *jwt.PrivateKey
-	if m.needsNew(keys, now) {
+	var err error
+	if generate {
 		// Generate outside the write transaction: RSA generation can take a while.
 		if candidate, err = jwt.Generate(m.alg); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	// The update function decides on the keys it is given (it may run more than once, and another replica
-	// may have rotated since the read above); it logs nothing, since only its last run counts.
+	// may have rotated since the caller read them); it logs nothing, since only its last run counts.
+	var keys []token.SigningKey
 	var dropped, retired []string
+	added := false
 	err = m.st.UpdateKeys(ctx, func(old []token.SigningKey) ([]token.SigningKey, error) {
 		next := make([]token.SigningKey, 0, len(old)+1)
-		dropped, retired = nil, nil
-		rotate := candidate != nil && m.needsNew(old, now)
+		dropped, retired, added = nil, nil, false
+		rotating := candidate != nil && rotate(old)
 		// The first key signs at once; a replacement only after every replica has had time to load it.
 		from := now
 		if len(old) > 0 {
@@ -160,17 +176,17 @@ func (m *keyManager) ensure(ctx context.Context) error {
 				dropped = append(dropped, k.ID)
 				continue
 			}
-			if rotate && k.RetireTime.IsZero() {
+			if rotating && k.RetireTime.IsZero() {
 				k.RetireTime = from
 				retired = append(retired, k.ID)
 			}
 			next = append(next, k)
 		}
-		if !rotate && len(dropped) == 0 {
+		if !rotating && len(dropped) == 0 {
 			keys = old
 			return nil, errKeysUnchanged
 		}
-		if rotate {
+		if rotating {
 			der, err := candidate.MarshalPKCS8()
 			if err != nil {
 				return nil, err
@@ -179,6 +195,7 @@ func (m *keyManager) ensure(ctx context.Context) error {
 				ID: candidate.KeyID(), Alg: string(candidate.Alg()), CreateTime: from,
 				Private: m.kr.Seal(der, []byte(candidate.KeyID())),
 			})
+			added = true
 		}
 		keys = next
 		return next, nil
@@ -186,20 +203,21 @@ func (m *keyManager) ensure(ctx context.Context) error {
 	switch {
 	case errors.Is(err, errKeysUnchanged):
 		// Another replica rotated or dropped first: use what it stored.
+		return keys, nil, nil
 	case err != nil:
-		return fmt.Errorf("signing keys: %w", err)
-	default:
-		for _, kid := range dropped {
-			m.log.Info("dropping expired signing key", "kid", kid)
-		}
-		for _, kid := range retired {
-			m.log.Info("retiring signing key", "kid", kid)
-		}
-		if candidate != nil && slices.ContainsFunc(keys, func(k token.SigningKey) bool { return k.ID == candidate.KeyID() }) {
-			m.log.Info("new signing key", "kid", candidate.KeyID(), "alg", candidate.Alg())
-		}
+		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
-	return m.load(keys)
+	for _, kid := range dropped {
+		m.log.Info("dropping expired signing key", "kid", kid)
+	}
+	for _, kid := range retired {
+		m.log.Info("retiring signing key", "kid", kid)
+	}
+	if !added {
+		return keys, nil, nil
+	}
+	m.log.Info("new signing key", "kid", candidate.KeyID(), "alg", candidate.Alg())
+	return keys, candidate, nil
 }
 
 // reload loads the stored key set, after another replica changed it.

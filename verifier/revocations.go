@@ -48,6 +48,16 @@ func (r *revocationSet) clear() {
 	r.mu.Unlock()
 }
 
+// replaceWith makes the set hold what other holds (other is not used afterwards).
+func (r *revocationSet) replaceWith(other *revocationSet) {
+	other.mu.Lock()
+	jtis, families, subjects, clients := other.jtis, other.families, other.subjects, other.clients
+	other.mu.Unlock()
+	r.mu.Lock()
+	r.jtis, r.families, r.subjects, r.clients = jtis, families, subjects, clients
+	r.mu.Unlock()
+}
+
 // add applies one revocation event; it reports false when the event names nothing it knows or the set is
 // full.
 func (r *revocationSet) add(e *tokenv1.Revocation) bool {
@@ -223,6 +233,13 @@ func (w *watcher) once(ctx context.Context) (synced bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	// A full state (a stream from 0, or what follows a reset) is collected in pending and replaces the set
+	// at synced; until then the set held keeps answering, with what arrives added to it (a revocation is
+	// never withdrawn early, so adding is always safe).
+	var pending *revocationSet
+	if from == 0 {
+		pending = newRevocationSet()
+	}
 	for {
 		resp, err := stream.Recv()
 		if err != nil {
@@ -233,24 +250,30 @@ func (w *watcher) once(ctx context.Context) (synced bool, err error) {
 			return synced, err
 		}
 		if resp.GetReset_() {
-			// The server could not resume: drop everything, take the full state that follows.
-			w.v.revs.clear()
-			w.applied.reset()
-			w.brokenSince.Store(w.v.now().UnixNano())
+			// The server could not resume: what it sends next (here or in a new stream from 0) is the
+			// full state, which replaces what is held.
+			pending = newRevocationSet()
+			w.applied.forget()
 			synced = false
 		}
 		switch e := resp.GetEvent().(type) {
 		case *tokenv1.WatchRevocationsResponse_Revoked:
-			if !w.v.revs.add(e.Revoked) && e.Revoked.GetExpireTime() >= w.v.now().Unix() {
-				if w.v.revs.size() >= maxRevocations {
-					w.applied.reset()
-					return synced, errors.New("verifier: too many revocations held")
-				}
+			ok := w.v.revs.add(e.Revoked)
+			if pending != nil {
+				ok = pending.add(e.Revoked) && ok
+			}
+			if !ok && e.Revoked.GetExpireTime() >= w.v.now().Unix() && (w.v.revs.size() >= maxRevocations || (pending != nil && pending.size() >= maxRevocations)) {
+				w.applied.forget()
+				return synced, errors.New("verifier: too many revocations held")
 			}
 			if synced {
 				w.applied.raise(resp.GetRevision())
 			}
 		case *tokenv1.WatchRevocationsResponse_Synced:
+			if pending != nil {
+				w.v.revs.replaceWith(pending)
+				pending = nil
+			}
 			synced = true
 			w.applied.markSynced(resp.GetRevision())
 			w.brokenSince.Store(0)
@@ -304,12 +327,12 @@ func (a *applied) markSynced(rev int64) {
 	a.notifyLocked()
 }
 
-// reset forgets the revision: the next stream takes the full state.
-func (a *applied) reset() {
+// forget forgets the revision: the next stream takes the full state. The revocations held stay trusted
+// (synced) until then.
+func (a *applied) forget() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.rev = 0
-	a.synced.Store(false)
 	a.notifyLocked()
 }
 

@@ -9,10 +9,13 @@ import (
 
 // ListOptions selects one page of a listing ordered by key. After is the key of the last item of the previous
 // page ("" for the first page); Limit is the page size (values < 1 mean DefaultPageSize, values above
-// MaxPageSize mean MaxPageSize).
+// MaxPageSize mean MaxPageSize). Filter, for the listings of clients and users only, keeps the items
+// ClientMatches or UserMatches accepts ("" keeps all); Limit counts kept items, and a backend that can
+// iterate skips the others without copying the table.
 type ListOptions struct {
-	Limit int
-	After string
+	Limit  int
+	After  string
+	Filter string
 }
 
 // Page sizes of every listing.

@@ -398,6 +398,10 @@ func (s *Store) GetClient(ctx context.Context, id string) (c registry.Client, er
 // ListClients implements registry.Store.
 func (s *Store) ListClients(ctx context.Context, tenantID string, opts registry.ListOptions) (items []registry.Client, next string, err error) {
 	err = s.view(ctx, func(tx *bolt.Tx) error {
+		if opts.Filter != "" {
+			items, next, err = listClientsFiltered(tx, tenantID, opts)
+			return err
+		}
 		decode := func(v []byte) error {
 			var sc storedClient
 			if err := json.Unmarshal(v, &sc); err != nil {
@@ -627,6 +631,10 @@ func (s *Store) FindUser(ctx context.Context, tenantID string, sel access.Select
 // ListUsers implements registry.Store.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, opts registry.ListOptions) (items []registry.User, next string, err error) {
 	err = s.view(ctx, func(tx *bolt.Tx) error {
+		if opts.Filter != "" {
+			items, next, err = listUsersFiltered(tx, tenantID, opts)
+			return err
+		}
 		next, err = page(tx.Bucket(bucketUsers), joinKey(tenantID, ""), opts.After, opts.EffectiveLimit(), func(_ string, v []byte) error {
 			var su storedUser
 			if err := json.Unmarshal(v, &su); err != nil {

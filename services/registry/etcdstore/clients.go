@@ -124,9 +124,12 @@ func (s *Store) CreateClient(ctx context.Context, c registry.Client) (registry.C
 func (s *Store) ListClients(ctx context.Context, tenantID string, opts registry.ListOptions) (items []registry.Client, next string, err error) {
 	var more bool
 	err = retry(ctx, func() error {
-		if tenantID == "" {
+		switch {
+		case tenantID == "":
 			items, more, err = s.listAllClients(ctx, opts)
-		} else {
+		case opts.Filter != "":
+			items, more, err = s.listTenantClientsFiltered(ctx, tenantID, opts)
+		default:
 			items, more, err = s.listTenantClients(ctx, tenantID, opts)
 		}
 		return err
@@ -144,17 +147,25 @@ func (s *Store) ListClients(ctx context.Context, tenantID string, opts registry.
 func (s *Store) listAllClients(ctx context.Context, opts registry.ListOptions) ([]registry.Client, bool, error) {
 	prefix := s.p + "c/"
 	var ts *tenants
+	raw := registry.NewRawMatcher(opts.Filter)
 	items, more, _, err := page(ctx, s, 0, after(prefix, opts.After), clientv3.GetPrefixRangeEnd(prefix), opts.EffectiveLimit(),
 		func(kv *mvccpb.KeyValue, rev int64) (registry.Client, bool, error) {
 			if ts == nil {
 				ts = s.tenantsAt(rev)
 			}
+			if !raw.MayMatch(kv.Value) {
+				return registry.Client{}, false, nil
+			}
 			var sc storedClient
 			if err := decode(kv, &sc); err != nil {
 				return registry.Client{}, false, err
 			}
+			c := sc.domain()
+			if !registry.ClientMatches(c, opts.Filter) {
+				return registry.Client{}, false, nil
+			}
 			gen, err := ts.gen(ctx, sc.TenantID)
-			return sc.domain(), err == nil && gen != "" && gen == sc.TenantGen, err
+			return c, err == nil && gen != "" && gen == sc.TenantGen, err
 		})
 	return items, more, err
 }

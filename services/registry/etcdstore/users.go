@@ -262,14 +262,18 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, opts registry.Li
 		if err != nil {
 			return err
 		}
-		prefix := s.userPrefix(tenantID)
+		prefix, raw := s.userPrefix(tenantID), registry.NewRawMatcher(opts.Filter)
 		items, more, _, err = page(ctx, s, rev, after(prefix, opts.After), clientv3.GetPrefixRangeEnd(prefix), opts.EffectiveLimit(),
 			func(kv *mvccpb.KeyValue, _ int64) (registry.User, bool, error) {
+				if !raw.MayMatch(kv.Value) {
+					return registry.User{}, false, nil
+				}
 				var su storedUser
 				if err := decode(kv, &su); err != nil {
 					return registry.User{}, false, err
 				}
-				return su.domain(), su.TenantGen == t.Gen, nil
+				u := su.domain()
+				return u, su.TenantGen == t.Gen && registry.UserMatches(u, opts.Filter), nil
 			})
 		return err
 	})

@@ -370,6 +370,10 @@ func (s *Store) GetClient(ctx context.Context, id string) (c registry.Client, er
 func (s *Store) ListClients(ctx context.Context, tenantID string, opts registry.ListOptions) (items []registry.Client, next string, err error) {
 	err = s.view(ctx, func(st *state) error {
 		var keys []string
+		if opts.Filter != "" {
+			items, next = listClientsFiltered(st, tenantID, opts)
+			return nil
+		}
 		if tenantID == "" {
 			keys, next = page(st.clients, opts.After, opts.EffectiveLimit())
 		} else {
@@ -592,6 +596,13 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, opts registry.Li
 	err = s.view(ctx, func(st *state) error {
 		var keys []string
 		users := st.users[tenantID]
+		if opts.Filter != "" {
+			items, next = pageMatching(users, opts.After, opts.EffectiveLimit(), func(_ string, u *userRec) (registry.User, bool) {
+				d := u.domain()
+				return d, registry.UserMatches(d, opts.Filter)
+			})
+			return nil
+		}
 		keys, next = page(users, opts.After, opts.EffectiveLimit())
 		for _, k := range keys {
 			items = append(items, users[k].domain())

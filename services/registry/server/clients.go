@@ -78,7 +78,7 @@ func (s *Server) clientIDTaken(ctx context.Context, p principal, clientID string
 
 func (cs *clientService) ListClients(ctx context.Context, req *registryv1.ListClientsRequest) (resp *registryv1.ListClientsResponse, err error) {
 	err = cs.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
-		opts, err := registry.PageOptions(req.GetPageSize(), req.GetPageToken())
+		opts, err := registry.ListPageOptions(req.GetPageSize(), req.GetPageToken(), req.GetFilter())
 		if err != nil {
 			return err
 		}
@@ -89,7 +89,7 @@ func (cs *clientService) ListClients(ctx context.Context, req *registryv1.ListCl
 		if err != nil {
 			return err
 		}
-		resp = &registryv1.ListClientsResponse{Items: []*registryv1.Client{}, NextPageToken: registry.EncodePageToken(next)}
+		resp = &registryv1.ListClientsResponse{Items: []*registryv1.Client{}, NextPageToken: registry.EncodeListPageToken(next, opts.Filter)}
 		for _, c := range items {
 			resp.Items = append(resp.Items, clientToProto(c))
 		}

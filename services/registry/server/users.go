@@ -61,7 +61,7 @@ func (us *userService) CreateUser(ctx context.Context, req *registryv1.CreateUse
 
 func (us *userService) ListUsers(ctx context.Context, req *registryv1.ListUsersRequest) (resp *registryv1.ListUsersResponse, err error) {
 	err = us.s.admin(ctx, req.GetTenantId(), false, func(principal) error {
-		opts, err := registry.PageOptions(req.GetPageSize(), req.GetPageToken())
+		opts, err := registry.ListPageOptions(req.GetPageSize(), req.GetPageToken(), req.GetFilter())
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (us *userService) ListUsers(ctx context.Context, req *registryv1.ListUsersR
 		if err != nil {
 			return err
 		}
-		resp = &registryv1.ListUsersResponse{Items: []*registryv1.User{}, NextPageToken: registry.EncodePageToken(next)}
+		resp = &registryv1.ListUsersResponse{Items: []*registryv1.User{}, NextPageToken: registry.EncodeListPageToken(next, opts.Filter)}
 		for _, u := range items {
 			resp.Items = append(resp.Items, userToProto(u))
 		}

@@ -66,7 +66,7 @@ func audArray(t *testing.T, raw json.RawMessage) []string {
 // tokens issued for its scopes (RFC 8707): client_credentials with and without resource, an unknown
 // resource refused with invalid_target, introspection answering aud by its JSON type and honouring an
 // expected audience, the admin API refusing a token meant only for the resource; and a code flow whose ID
-// token go-oidc verifies, carrying the user's roles and groups.
+// token go-oidc verifies, carrying the user's roles and groups, which userinfo answers too.
 func TestAudiencesThroughREST(t *testing.T) {
 	f := newSigninFixture(t)
 	s := f.s
@@ -174,4 +174,16 @@ func TestAudiencesThroughREST(t *testing.T) {
 		t.Fatalf("access token aud %v roles %v groups %v", got, p.Roles, p.Groups)
 	}
 	verifyAccessToken(t, s, tok.AccessToken)
+	// userinfo releases them by the same scopes, as JSON arrays.
+	ui, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	var uc struct {
+		Roles  []string `json:"roles"`
+		Groups []string `json:"groups"`
+	}
+	if err := ui.Claims(&uc); err != nil || !slices.Equal(uc.Roles, claims.Roles) || !slices.Equal(uc.Groups, claims.Groups) {
+		t.Fatalf("userinfo roles %v groups %v: %v", uc.Roles, uc.Groups, err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -22,7 +23,8 @@ var oauthProtoJSON = protojson.MarshalOptions{EmitDefaultValues: true}
 // RFC 7662 §2.2 exp, iat and nbf ("integer timestamp"), OIDC Core §5.1 updated_at ("JSON number"), and typed
 // clients (go-oidc, x/oauth2, oauth2-proxy) refuse a string there. Every field of m is kept, so a claim
 // added to a response message later is written without touching this code, except introspection's
-// "audiences", which becomes "aud" (see audienceFields).
+// "audiences", which becomes "aud" (see audienceFields), empty lists, which are left out, and userinfo's
+// "claims" map, whose entries are written as members (isClaimsMap).
 //
 // Messages of strings, booleans and integers, possibly nested in plain messages (introspection with its cnf
 // and act chain, userinfo: the token-checking path), are written directly by appendFlat, about ten times
@@ -36,7 +38,7 @@ func marshalOAuthJSON(m proto.Message) ([]byte, error) {
 }
 
 // marshalOAuthJSONGeneral is marshalOAuthJSON for any message: protojson, then numeric64, then the audience
-// rule (audienceFields).
+// rule (audienceFields), empty lists dropped and the claims map flattened (applyListsAndClaims).
 func marshalOAuthJSONGeneral(m proto.Message) ([]byte, error) {
 	b, err := oauthProtoJSON.Marshal(m)
 	if err != nil {
@@ -46,7 +48,11 @@ func marshalOAuthJSONGeneral(m proto.Message) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return applyAudience(fixed, m.ProtoReflect())
+	fixed, err = applyAudience(fixed, m.ProtoReflect())
+	if err != nil {
+		return nil, err
+	}
+	return applyListsAndClaims(fixed, m.ProtoReflect())
 }
 
 // writeOAuthJSON answers 200 with m rendered by marshalOAuthJSON.
@@ -171,11 +177,11 @@ func unquote64(v json.RawMessage) (json.RawMessage, error) {
 const maxFlatDepth = 32
 
 // appendFlat appends m as a JSON object when every field of m is a string, bool or integer, singular or
-// repeated, or a singular message (not a well-known type) of such fields, to maxFlatDepth; it reports false
-// (and appends nothing useful) otherwise. The members are those protojson writes with EmitDefaultValues — an
-// optional field or a message only when set, a list always (empty as []), any other field always — under
-// their JSON names, with 64-bit integers as numbers, and with the audience rule of audienceFields applied to
-// the top-level message.
+// repeated, or a singular message (not a well-known type) of such fields, to maxFlatDepth, or the top-level
+// claims map (isClaimsMap); it reports false (and appends nothing useful) otherwise. The members are those
+// protojson writes with EmitDefaultValues — an optional field or a message only when set, a non-empty list,
+// any other field always — under their JSON names, with 64-bit integers as numbers, the audience rule of
+// audienceFields applied to the top-level message, and the claims map's entries as members.
 func appendFlat(b []byte, m protoreflect.Message) ([]byte, bool) {
 	aud, audiences := audienceFields(m.Descriptor())
 	return appendFlatDepth(b, m, aud, audiences, 0)
@@ -188,10 +194,15 @@ func appendFlatDepth(b []byte, m protoreflect.Message, aud, audiences protorefle
 	fields := m.Descriptor().Fields()
 	b = append(b, '{')
 	first := true
+	var claims protoreflect.FieldDescriptor
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
 		if fd.IsMap() {
-			return nil, false
+			if depth > 0 || !isClaimsMap(fd) {
+				return nil, false
+			}
+			claims = fd
+			continue
 		}
 		isMsg := fd.Kind() == protoreflect.MessageKind
 		if isMsg && (fd.IsList() || fd.Message().FullName().Parent() == "google.protobuf") {
@@ -210,7 +221,7 @@ func appendFlatDepth(b []byte, m protoreflect.Message, aud, audiences protorefle
 				continue
 			}
 		}
-		if !fd.IsList() && fd.HasPresence() && !m.Has(fd) {
+		if !fd.IsList() && fd.HasPresence() && !m.Has(fd) || fd.IsList() && m.Get(fd).List().Len() == 0 {
 			continue
 		}
 		b = appendMember(b, fd, &first)
@@ -234,7 +245,86 @@ func appendFlatDepth(b []byte, m protoreflect.Message, aud, audiences protorefle
 			b = appendScalar(b, fd.Kind(), m.Get(fd))
 		}
 	}
+	if claims != nil {
+		mp := m.Get(claims).Map()
+		keys := make([]string, 0, mp.Len())
+		mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+			if fields.ByJSONName(k.String()) == nil {
+				keys = append(keys, k.String())
+			}
+			return true
+		})
+		slices.Sort(keys)
+		for _, k := range keys {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, mp.Get(protoreflect.ValueOfString(k).MapKey()).String())
+		}
+	}
 	return append(b, '}'), true
+}
+
+// isClaimsMap reports whether fd is a map<string, string> field named "claims": further claims of a
+// response (userinfo's mapped and static claims) written as top-level members of the object, never one
+// that a field of the message writes, instead of as a nested object.
+func isClaimsMap(fd protoreflect.FieldDescriptor) bool {
+	return fd.IsMap() && fd.JSONName() == "claims" && fd.MapKey().Kind() == protoreflect.StringKind &&
+		fd.MapValue().Kind() == protoreflect.StringKind
+}
+
+// applyListsAndClaims is the general path's part of two rules appendFlat applies: an empty list is not
+// written (an OAuth body gains nothing from []), and a claims map (isClaimsMap) of the top-level message is
+// written as its own members.
+func applyListsAndClaims(raw []byte, m protoreflect.Message) ([]byte, error) {
+	fields := m.Descriptor().Fields()
+	var obj map[string]json.RawMessage
+	changed := false
+	decode := func() error {
+		if obj == nil {
+			return json.Unmarshal(raw, &obj)
+		}
+		return nil
+	}
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		switch {
+		case fd.IsList() && m.Get(fd).List().Len() == 0:
+			if err := decode(); err != nil {
+				return nil, err
+			}
+			delete(obj, fd.JSONName())
+			changed = true
+		case isClaimsMap(fd):
+			if err := decode(); err != nil {
+				return nil, err
+			}
+			delete(obj, fd.JSONName())
+			changed = true
+			var err error
+			m.Get(fd).Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+				if fields.ByJSONName(k.String()) != nil {
+					return true
+				}
+				var b []byte
+				if b, err = json.Marshal(v.String()); err != nil {
+					return false
+				}
+				obj[k.String()] = b
+				return true
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !changed {
+		return raw, nil
+	}
+	return json.Marshal(obj)
 }
 
 // appendMember appends the separator (unless *first) and the member name of fd.

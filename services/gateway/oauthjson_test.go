@@ -179,6 +179,9 @@ func FuzzMarshalOAuthJSON(f *testing.F) {
 		}
 		sameAsGeneral(t, in)
 		u := &tokenv1.UserInfoResponse{Sub: sub, UpdatedAt: &exp, EmailVerified: &verified, Name: &scope, Tenant: sub}
+		if verified {
+			u.Roles, u.Groups, u.Claims = []string{scope, sub}, []string{sub}, map[string]string{scope: sub, "sub": scope, sub: "x"}
+		}
 		sameAsGeneral(t, u)
 		b, err = marshalOAuthJSON(u)
 		if err != nil {
@@ -297,6 +300,32 @@ func TestIntrospectionAudience(t *testing.T) {
 	}
 	if b := mustMarshal(t, &tokenv1.IntrospectResponse{Active: true, Act: deep}); !bytes.Contains(b, []byte(`"c0"`)) {
 		t.Errorf("deep chain lost: %s", b)
+	}
+}
+
+// TestUserInfoRolesGroupsClaims: roles and groups are arrays when set and absent when empty; the claims
+// map's entries are top-level members that never replace a field's member; both paths agree.
+func TestUserInfoRolesGroupsClaims(t *testing.T) {
+	u := &tokenv1.UserInfoResponse{Sub: "u1", Tenant: "t", Roles: []string{"admin"}, Groups: []string{"ops", "emea"},
+		Claims: map[string]string{"department": "sales", "sub": "forged", "tenant": "forged"}}
+	sameAsGeneral(t, u)
+	for _, b := range [][]byte{mustMarshal(t, u), mustGeneral(t, u)} {
+		var got struct {
+			Sub, Tenant, Department string
+			Roles, Groups           []string
+			Claims                  any `json:"claims"`
+		}
+		strictDecode(t, b, &got)
+		if got.Sub != "u1" || got.Tenant != "t" || got.Department != "sales" || len(got.Roles) != 1 || len(got.Groups) != 2 || got.Claims != nil {
+			t.Fatalf("userinfo %s", b)
+		}
+	}
+	empty := &tokenv1.UserInfoResponse{Sub: "u1", Tenant: "t"}
+	sameAsGeneral(t, empty)
+	for _, b := range [][]byte{mustMarshal(t, empty), mustGeneral(t, empty)} {
+		if bytes.Contains(b, []byte("roles")) || bytes.Contains(b, []byte("groups")) || bytes.Contains(b, []byte("claims")) {
+			t.Fatalf("empty lists or map written: %s", b)
+		}
 	}
 }
 

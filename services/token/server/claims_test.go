@@ -37,7 +37,8 @@ func claimsEnv(t *testing.T) *env {
 	e.reg.put(r)
 	pw := "pw-alice-123"
 	e.reg.mu.Lock()
-	e.reg.users = append(e.reg.users, &registryv1.User{UserId: "u-alice", TenantId: "t-acme", LoginName: "alice", Password: &pw})
+	e.reg.users = append(e.reg.users, &registryv1.User{UserId: "u-alice", TenantId: "t-acme", LoginName: "alice", Password: &pw,
+		Roles: []string{"admin", "auditor"}, Groups: []string{"ops"}, Attributes: map[string]string{"dept": "sales", "salary_band": "B"}})
 	e.reg.mu.Unlock()
 	e.reg.putAccount(aliceRecord([]string{"admin", "auditor"}))
 	e.reg.breakStreams(false) // the next snapshot carries the accounts (users_synced)
@@ -50,7 +51,8 @@ func claimsEnv(t *testing.T) *env {
 }
 
 func aliceRecord(roles []string) *registryv1.UserRecord {
-	return &registryv1.UserRecord{TenantId: "t-acme", UserId: "u-alice", Incarnation: "inc-1", LoginName: "alice",
+	// No incarnation: the fake registry's ResolveUser (userinfo) answers none.
+	return &registryv1.UserRecord{TenantId: "t-acme", UserId: "u-alice", LoginName: "alice",
 		Roles: roles, Groups: []string{"ops"}, Attributes: map[string]string{"dept": "sales", "salary_band": "B"}}
 }
 
@@ -219,5 +221,36 @@ func TestAuthorizeResource(t *testing.T) {
 	// Without bound resources, a token request may only name a resource of a granted scope.
 	if _, err := e.srv.userTarget(cl, []string{"openid", "orders.read"}, nil, []string{billingRes}); apierrorCode(err) != apierror.InvalidTarget {
 		t.Fatalf("unbound widening: %v", err)
+	}
+}
+
+// TestUserInfoRolesGroupsAndClaims: userinfo releases roles, groups and the client's mapped and static
+// claims by scope, as the tokens do.
+func TestUserInfoRolesGroupsAndClaims(t *testing.T) {
+	e := claimsEnv(t)
+	az := tokenv1.NewAuthorizeServiceClient(e.browserConn)
+	for _, tc := range []struct {
+		scope                string
+		roles, groups        []string
+		department, band, sr string
+	}{
+		{"openid roles groups", []string{"admin", "auditor"}, []string{"ops"}, "sales", "", "web"},
+		{"openid hr", nil, nil, "sales", "B", "web"},
+	} {
+		r, err := e.passwordToken(tc.scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ui, err := az.UserInfo(context.Background(), &tokenv1.UserInfoRequest{AccessToken: r.GetAccessToken()})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.scope, err)
+		}
+		if ui.GetSub() != "u-alice" || !slices.Equal(ui.GetRoles(), tc.roles) || !slices.Equal(ui.GetGroups(), tc.groups) ||
+			ui.GetClaims()["department"] != tc.department || ui.GetClaims()["band"] != tc.band || ui.GetClaims()["svc_role"] != tc.sr {
+			t.Fatalf("%s: userinfo %v", tc.scope, ui)
+		}
+		if _, ok := ui.GetClaims()["sub"]; ok {
+			t.Fatalf("a mapping wrote sub: %v", ui)
+		}
 	}
 }

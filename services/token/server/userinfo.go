@@ -10,12 +10,14 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/token/clients"
 )
 
 // UserInfo is the UserInfo endpoint (OIDC Core §5.3): the access token must be a live user token with scope
 // openid (else invalid_token 401 / insufficient_scope 403, RFC 6750 §3.1); claims are released by scope
 // (§5.4): profile → name, preferred_username, updated_at; email → email, email_verified; phone →
-// phone_number, phone_number_verified (the user's emailVerified and phoneVerified). A disabled or deleted
+// phone_number, phone_number_verified (the user's emailVerified and phoneVerified); roles → roles, groups →
+// groups, and the client's claim mappings and static claims as in its tokens. A disabled or deleted
 // user's token answers invalid_token, and so does a token whose aud does not name the issuer (one issued
 // for an API resource only).
 func (s *Server) UserInfo(ctx context.Context, req *tokenv1.UserInfoRequest) (*tokenv1.UserInfoResponse, error) {
@@ -66,6 +68,12 @@ func (s *Server) UserInfo(ctx context.Context, req *tokenv1.UserInfoRequest) (*t
 	}
 	if has("phone") && u.GetMobile() != "" {
 		out.PhoneNumber, out.PhoneNumberVerified = new(u.GetMobile()), new(u.GetPhoneVerified())
+	}
+	// roles, groups, claim mappings and static claims as in the tokens (claimsFor), from the user as the
+	// directory holds it now.
+	if cl, ok := s.cache.Get(v.claims.ClientID); ok {
+		uc := claimsFor(&clients.Account{Roles: u.GetRoles(), Groups: u.GetGroups(), Attributes: u.GetAttributes()}, cl, v.scopes)
+		out.Roles, out.Groups, out.Claims = uc.Roles, uc.Groups, uc.Extra
 	}
 	return out, nil
 }

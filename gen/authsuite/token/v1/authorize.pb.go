@@ -1175,7 +1175,14 @@ type UserInfoResponse struct {
 	// Whether the number is verified (phone): the user's phoneVerified.
 	PhoneNumberVerified *bool `protobuf:"varint,8,opt,name=phone_number_verified,proto3,oneof" json:"phone_number_verified,omitempty"`
 	// The user's tenant.
-	Tenant        string `protobuf:"bytes,9,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Tenant string `protobuf:"bytes,9,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The user's roles (scope roles); written only when not empty.
+	Roles []string `protobuf:"bytes,10,rep,name=roles,proto3" json:"roles,omitempty"`
+	// The user's groups (scope groups); written only when not empty.
+	Groups []string `protobuf:"bytes,11,rep,name=groups,proto3" json:"groups,omitempty"`
+	// Claims of the client's claim mappings and static claims: each is written as a top-level member of the
+	// userinfo response (never one that another field of this message writes).
+	Claims        map[string]string `protobuf:"bytes,12,rep,name=claims,proto3" json:"claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1271,6 +1278,27 @@ func (x *UserInfoResponse) GetTenant() string {
 		return x.Tenant
 	}
 	return ""
+}
+
+func (x *UserInfoResponse) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *UserInfoResponse) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *UserInfoResponse) GetClaims() map[string]string {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
 }
 
 // CheckCorsOriginRequest names a browser origin.
@@ -1450,7 +1478,7 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12%\n" +
 	"\x0esecure_cookies\x18\x03 \x01(\bR\rsecureCookies\"4\n" +
 	"\x0fUserInfoRequest\x12!\n" +
-	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\"\xd2\x03\n" +
+	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\"\x85\x05\n" +
 	"\x10UserInfoResponse\x12\x10\n" +
 	"\x03sub\x18\x01 \x01(\tR\x03sub\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x123\n" +
@@ -1462,7 +1490,14 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\x0eemail_verified\x18\x06 \x01(\bH\x04R\x0eemail_verified\x88\x01\x01\x12'\n" +
 	"\fphone_number\x18\a \x01(\tH\x05R\fphone_number\x88\x01\x01\x129\n" +
 	"\x15phone_number_verified\x18\b \x01(\bH\x06R\x15phone_number_verified\x88\x01\x01\x12\x16\n" +
-	"\x06tenant\x18\t \x01(\tR\x06tenantB\a\n" +
+	"\x06tenant\x18\t \x01(\tR\x06tenant\x12\x14\n" +
+	"\x05roles\x18\n" +
+	" \x03(\tR\x05roles\x12\x16\n" +
+	"\x06groups\x18\v \x03(\tR\x06groups\x12H\n" +
+	"\x06claims\x18\f \x03(\v20.authsuite.token.v1.UserInfoResponse.ClaimsEntryR\x06claims\x1a9\n" +
+	"\vClaimsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\a\n" +
 	"\x05_nameB\x15\n" +
 	"\x13_preferred_usernameB\r\n" +
 	"\v_updated_atB\b\n" +
@@ -1497,7 +1532,7 @@ func file_authsuite_token_v1_authorize_proto_rawDescGZIP() []byte {
 	return file_authsuite_token_v1_authorize_proto_rawDescData
 }
 
-var file_authsuite_token_v1_authorize_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_authsuite_token_v1_authorize_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_authsuite_token_v1_authorize_proto_goTypes = []any{
 	(*Browser)(nil),                   // 0: authsuite.token.v1.Browser
 	(*AuthorizeRequest)(nil),          // 1: authsuite.token.v1.AuthorizeRequest
@@ -1519,6 +1554,7 @@ var file_authsuite_token_v1_authorize_proto_goTypes = []any{
 	(*UserInfoResponse)(nil),          // 17: authsuite.token.v1.UserInfoResponse
 	(*CheckCorsOriginRequest)(nil),    // 18: authsuite.token.v1.CheckCorsOriginRequest
 	(*CheckCorsOriginResponse)(nil),   // 19: authsuite.token.v1.CheckCorsOriginResponse
+	nil,                               // 20: authsuite.token.v1.UserInfoResponse.ClaimsEntry
 }
 var file_authsuite_token_v1_authorize_proto_depIdxs = []int32{
 	0,  // 0: authsuite.token.v1.AuthorizeRequest.browser:type_name -> authsuite.token.v1.Browser
@@ -1533,25 +1569,26 @@ var file_authsuite_token_v1_authorize_proto_depIdxs = []int32{
 	2,  // 9: authsuite.token.v1.ConsentResponse.step:type_name -> authsuite.token.v1.Step
 	0,  // 10: authsuite.token.v1.EndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
 	0,  // 11: authsuite.token.v1.ConfirmEndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
-	1,  // 12: authsuite.token.v1.AuthorizeService.Authorize:input_type -> authsuite.token.v1.AuthorizeRequest
-	8,  // 13: authsuite.token.v1.AuthorizeService.Login:input_type -> authsuite.token.v1.LoginRequest
-	10, // 14: authsuite.token.v1.AuthorizeService.Consent:input_type -> authsuite.token.v1.ConsentRequest
-	12, // 15: authsuite.token.v1.AuthorizeService.EndSession:input_type -> authsuite.token.v1.EndSessionRequest
-	14, // 16: authsuite.token.v1.AuthorizeService.ConfirmEndSession:input_type -> authsuite.token.v1.ConfirmEndSessionRequest
-	16, // 17: authsuite.token.v1.AuthorizeService.UserInfo:input_type -> authsuite.token.v1.UserInfoRequest
-	18, // 18: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:input_type -> authsuite.token.v1.CheckCorsOriginRequest
-	7,  // 19: authsuite.token.v1.AuthorizeService.Authorize:output_type -> authsuite.token.v1.AuthorizeResponse
-	9,  // 20: authsuite.token.v1.AuthorizeService.Login:output_type -> authsuite.token.v1.LoginResponse
-	11, // 21: authsuite.token.v1.AuthorizeService.Consent:output_type -> authsuite.token.v1.ConsentResponse
-	13, // 22: authsuite.token.v1.AuthorizeService.EndSession:output_type -> authsuite.token.v1.EndSessionResponse
-	15, // 23: authsuite.token.v1.AuthorizeService.ConfirmEndSession:output_type -> authsuite.token.v1.ConfirmEndSessionResponse
-	17, // 24: authsuite.token.v1.AuthorizeService.UserInfo:output_type -> authsuite.token.v1.UserInfoResponse
-	19, // 25: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:output_type -> authsuite.token.v1.CheckCorsOriginResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	20, // 12: authsuite.token.v1.UserInfoResponse.claims:type_name -> authsuite.token.v1.UserInfoResponse.ClaimsEntry
+	1,  // 13: authsuite.token.v1.AuthorizeService.Authorize:input_type -> authsuite.token.v1.AuthorizeRequest
+	8,  // 14: authsuite.token.v1.AuthorizeService.Login:input_type -> authsuite.token.v1.LoginRequest
+	10, // 15: authsuite.token.v1.AuthorizeService.Consent:input_type -> authsuite.token.v1.ConsentRequest
+	12, // 16: authsuite.token.v1.AuthorizeService.EndSession:input_type -> authsuite.token.v1.EndSessionRequest
+	14, // 17: authsuite.token.v1.AuthorizeService.ConfirmEndSession:input_type -> authsuite.token.v1.ConfirmEndSessionRequest
+	16, // 18: authsuite.token.v1.AuthorizeService.UserInfo:input_type -> authsuite.token.v1.UserInfoRequest
+	18, // 19: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:input_type -> authsuite.token.v1.CheckCorsOriginRequest
+	7,  // 20: authsuite.token.v1.AuthorizeService.Authorize:output_type -> authsuite.token.v1.AuthorizeResponse
+	9,  // 21: authsuite.token.v1.AuthorizeService.Login:output_type -> authsuite.token.v1.LoginResponse
+	11, // 22: authsuite.token.v1.AuthorizeService.Consent:output_type -> authsuite.token.v1.ConsentResponse
+	13, // 23: authsuite.token.v1.AuthorizeService.EndSession:output_type -> authsuite.token.v1.EndSessionResponse
+	15, // 24: authsuite.token.v1.AuthorizeService.ConfirmEndSession:output_type -> authsuite.token.v1.ConfirmEndSessionResponse
+	17, // 25: authsuite.token.v1.AuthorizeService.UserInfo:output_type -> authsuite.token.v1.UserInfoResponse
+	19, // 26: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:output_type -> authsuite.token.v1.CheckCorsOriginResponse
+	20, // [20:27] is the sub-list for method output_type
+	13, // [13:20] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_token_v1_authorize_proto_init() }
@@ -1572,7 +1609,7 @@ func file_authsuite_token_v1_authorize_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_token_v1_authorize_proto_rawDesc), len(file_authsuite_token_v1_authorize_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

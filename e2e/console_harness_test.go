@@ -77,18 +77,30 @@ func (f *consoleFixture) browser() *consoleBrowser {
 		cancelAlloc()
 		t.Fatalf("start chromium: %v", err)
 	}
-	ctx, cancelT := context.WithTimeout(bctx, 3*time.Minute)
-	t.Cleanup(func() { cancelT(); cancel(); cancelAlloc() })
-	return &consoleBrowser{t: t, ctx: ctx, base: f.s.base}
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return &consoleBrowser{t: t, ctx: bctx, base: f.s.base}
 }
 
 // run runs chromedp actions, failing the test with what on error.
+// stepTimeout bounds one step: a page that never shows what a test waits for fails the test quickly.
+const stepTimeout = 20 * time.Second
+
 func (b *consoleBrowser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		loc, _ := b.location()
-		b.t.Fatalf("%s: %v (at %s)", what, err, loc)
+		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+		b.t.Fatalf("%s: %v (at %s, showing %q)", what, err, loc, clipText(text, 500))
 	}
+}
+
+func clipText(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // open navigates to a console path ("/console/tenants") and waits for the page's main element.
@@ -264,4 +276,31 @@ func (f *consoleFixture) consoleGet(path string) response {
 		f.t.Fatal(err)
 	}
 	return f.s.do(req)
+}
+
+// navigate opens a URL path and returns the HTTP status of the document.
+func (b *consoleBrowser) navigate(path string) int64 {
+	b.t.Helper()
+	resp, err := chromedp.RunResponse(b.ctx, chromedp.Navigate(b.base+path))
+	if err != nil {
+		b.t.Fatalf("navigate %s: %v", path, err)
+	}
+	b.run("load "+path, chromedp.WaitReady(css("body")))
+	return resp.Status
+}
+
+// postForm submits a form built in the page (the console's own origin, with the browser's cookies) with
+// fields to path, as a forged page would, and waits for the answer to show want.
+func (b *consoleBrowser) postForm(path string, fields map[string]string, want string) {
+	b.t.Helper()
+	js := "(() => { const f = document.createElement('form'); f.method = 'post'; f.action = " + jsString(path) + ";"
+	for k, v := range fields {
+		js += " { const i = document.createElement('input'); i.type = 'hidden'; i.name = " + jsString(k) + "; i.value = " + jsString(v) + "; f.append(i); }"
+	}
+	js += " document.body.append(f); f.submit(); return true })()"
+	b.markStale()
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](js)); err != nil {
+		b.t.Fatalf("post %s: %v", path, err)
+	}
+	b.wait(fresh(want))
 }

@@ -238,22 +238,19 @@ func (c *Console) redeem(ctx context.Context, pl pendingLogin, code string) (*Se
 	}, nil
 }
 
-// decideRole asks the tenant API what the session's user may see (see callback).
+// decideRole asks the admin API what the session's user may do (see callback): TenantService answers
+// system administrators only; the tenant's client list answers the administrators of that tenant (the
+// tenant API itself is for system administrators only).
 func (c *Console) decideRole(ctx context.Context, s *Session) error {
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+s.AccessToken)
-	tenants := registryv1.NewTenantServiceClient(c.cfg.Registry)
-	if _, err := tenants.ListTenants(ctx, &registryv1.ListTenantsRequest{PageSize: 1}); err == nil {
+	if _, err := registryv1.NewTenantServiceClient(c.cfg.Registry).ListTenants(ctx, &registryv1.ListTenantsRequest{PageSize: 1}); err == nil {
 		s.System = true
 		return nil
 	} else if code := apistatus.Of(err).Code; code != codes.PermissionDenied {
 		return err
 	}
-	t, err := tenants.GetTenant(ctx, &registryv1.GetTenantRequest{TenantId: s.TenantID})
-	if err != nil {
-		return err
-	}
-	s.TenantCode = t.GetTenant().GetCode()
-	return nil
+	_, err := registryv1.NewClientServiceClient(c.cfg.Registry).ListClients(ctx, &registryv1.ListClientsRequest{TenantId: s.TenantID, PageSize: 1})
+	return err
 }
 
 // logout serves POST /console/logout (CSRF-checked): the session cookie is cleared, and the browser ends its

@@ -58,13 +58,10 @@ func (d *tenantsData) load(x *Ctx) error {
 	}, func(t *registryv1.Tenant, q string) bool {
 		return Contains(q, t.GetTenantId(), t.GetCode(), t.GetName())
 	})
-	if apistatus.Of(err).Code == codes.PermissionDenied {
-		// Not a system administrator: the API may still show the user's own tenant.
-		resp, err := cl.GetTenant(x.API(), &registryv1.GetTenantRequest{TenantId: x.Session.TenantID})
-		if err != nil {
-			return err
-		}
-		d.Items, d.Own = []tenantRow{tenantRowOf(resp.GetTenant())}, true
+	if apistatus.Of(err).Code == codes.PermissionDenied && !x.Session.System {
+		// Not a system administrator: the tenant API refuses them. Their own tenant, as the sign-in
+		// established it (the tenant whose console client signed them in), is all they see.
+		d.Items, d.Own = []tenantRow{{ID: x.Session.TenantID, Code: x.Session.TenantCode}}, true
 		return nil
 	}
 	if err != nil {

@@ -254,3 +254,60 @@ func TestUserInfoRolesGroupsAndClaims(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeFlowResources: through Authorize and Login, a bad resource goes back to the client as
+// invalid_target; a good one is kept with the code, and the token request may narrow it, not widen it (a
+// refused redemption leaves the code unused).
+func TestCodeFlowResources(t *testing.T) {
+	e := claimsEnv(t)
+	az := tokenv1.NewAuthorizeServiceClient(e.browserConn)
+	ctx := context.Background()
+	verifier := strings.Repeat("v", 43)
+	params := func(resources ...string) string {
+		q, _ := url.ParseQuery(authorizeParams("client_id", "app", "scope", "openid orders.read billing.read"))
+		q["resource"] = resources
+		return q.Encode()
+	}
+	a, err := az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: params("https://unknown.internal")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := url.Parse(a.GetStep().GetRedirectUri())
+	if err != nil || loc.Query().Get("error") != apierror.InvalidTarget || loc.Query().Get("state") != "s" {
+		t.Fatalf("unknown resource: %v %v", a, err)
+	}
+	// A scope of a resource not named is invalid_scope (RFC 8707 §2).
+	a, err = az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: params(ordersRes)})
+	if loc, _ := url.Parse(a.GetStep().GetRedirectUri()); err != nil || loc.Query().Get("error") != apierror.InvalidScope {
+		t.Fatalf("scope of another resource: %v %v", a, err)
+	}
+	a, err = az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: params(ordersRes, billingRes)})
+	if err != nil || a.GetStep().GetLogin() == nil {
+		t.Fatalf("authorize: %v %v", a, err)
+	}
+	l, err := az.Login(ctx, &tokenv1.LoginRequest{InteractionId: a.GetStep().GetLogin().GetInteractionId(), Username: "alice", Password: "pw-alice-123",
+		Browser: &tokenv1.Browser{RemoteAddr: "192.0.2.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err = url.Parse(l.GetStep().GetRedirectUri())
+	if err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("login: %v %v", l, err)
+	}
+	redeem := func(resources ...string) (*tokenv1.TokenResponse, error) {
+		return e.oauth.Token(ctx, &tokenv1.TokenRequest{GrantType: GrantAuthorizationCode, Client: creds("app", "pw-app"),
+			Code: loc.Query().Get("code"), RedirectUri: webCallback, CodeVerifier: verifier, Resource: resources})
+	}
+	e.reg.putResource(&registryv1.ApiResource{ResourceId: paymentsRes, TenantId: "t-acme", Scopes: []string{"orders.read"}})
+	e.awaitRegistry()
+	_, err = redeem(paymentsRes)
+	wantOAuth(t, err, apierror.InvalidTarget, 400)
+	r, err := redeem(billingRes)
+	if err != nil {
+		t.Fatalf("the refused redemption used the code: %v", err)
+	}
+	at := decodeAT(t, r.GetAccessToken())
+	if got := audOf(t, at.Aud); !slices.Equal(got, []string{billingRes, testIssuer}) || at.Scope != "openid billing.read" || r.GetExpiresIn() != 3600 {
+		t.Fatalf("aud %v scope %q lifetime %d", got, at.Scope, r.GetExpiresIn())
+	}
+}

@@ -196,6 +196,8 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 			return old, errGrant("the refresh token is invalid or expired")
 		case s.revoked.has(familyKey(old.FamilyID)):
 			return old, errGrant("the refresh token has been revoked")
+		case old.SID != "" && s.revoked.has(sessionRevocationKey(old.SID)):
+			return old, errGrant("the refresh token's session was ended")
 		}
 		ceiling, scopes, err := refreshScopes(cl, old.Scopes, req.GetScope())
 		if err != nil {

@@ -62,6 +62,10 @@ var (
 		"/tenants/{tenantId}/users/{userId}",
 		"/tenants/{tenantId}/resources",
 		"/tenants/{tenantId}/resources/{resourceId}",
+		"/tenants/{tenantId}/sessions",
+		"/tenants/{tenantId}/sessions/{sid}",
+		"/signing-keys",
+		"/signing-keys:rotate",
 	)
 	providerRoutes = templates(providerPrefix,
 		"/connectors",
@@ -72,7 +76,7 @@ var (
 
 // RouteOf returns the route label of an HTTP request path: one of a fixed set of templates, never a raw id,
 // so the label's cardinality is bounded whatever clients send. Path parameters become {tenantId},
-// {clientId}, {secretId}, {userId}, {resourceId} or {connectorId}; /api/adminapi2/v2/… folds onto its /v1
+// {clientId}, {secretId}, {userId}, {resourceId}, {sid} or {connectorId}; /api/adminapi2/v2/… folds onto its /v1
 // template and trailing slashes are ignored, as the gateway serves them. Pass the escaped path
 // (URL.EscapedPath or RawPath) so an id holding an encoded slash (a resource URI) stays one segment. Any other
 // path is "other".

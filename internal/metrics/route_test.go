@@ -53,6 +53,10 @@ func TestRouteOf(t *testing.T) {
 		{"/api/adminapi2/v1/tenants/acme/resources/", "/api/adminapi2/v1/tenants/{tenantId}/resources"},
 		{"/api/adminapi2/v2/tenants/acme/resources/https%3A%2F%2Forders.internal", "/api/adminapi2/v1/tenants/{tenantId}/resources/{resourceId}"},
 		{"/api/adminapi2/v1/tenants/acme/resources/urn:x:y/", "/api/adminapi2/v1/tenants/{tenantId}/resources/{resourceId}"},
+		{"/api/adminapi2/v1/tenants/acme/sessions/", "/api/adminapi2/v1/tenants/{tenantId}/sessions"},
+		{"/api/adminapi2/v1/tenants/acme/sessions/abc", "/api/adminapi2/v1/tenants/{tenantId}/sessions/{sid}"},
+		{"/api/adminapi2/v1/signing-keys", "/api/adminapi2/v1/signing-keys"},
+		{"/api/adminapi2/v2/signing-keys:rotate", "/api/adminapi2/v1/signing-keys:rotate"},
 		{"/api/adminapi2/v1/tenants//clients", "other"}, // an empty id is no id
 		{"/api/adminapi2/v1/tenants/acme/clients/c1/secrets/s1/extra", "other"},
 		{"/api/adminapi2/v1/tenants/acme/widgets", "other"},

@@ -39,8 +39,8 @@ type Interaction struct {
 	// Resources are the API resources the request named (RFC 8707 §2), nil when none.
 	Resources []string
 	UserID    string // set once the user signed in for this interaction
-	UserName     string
-	SessionID    []byte // SHA-256 of the session cookie the user signed in with
+	UserName  string
+	SessionID []byte // SHA-256 of the session cookie the user signed in with
 	// Logout marks a pending logout confirmation (RP-Initiated Logout 1.0 §2) rather than an authorization
 	// request: RedirectURI is then the validated post_logout_redirect_uri with state (or empty).
 	Logout bool

@@ -230,6 +230,7 @@ func (x *Ctx) Retry(name, title string, data any, err error) {
 		return
 	}
 	p := ProblemsOf(err)
+	p.Message = "Not saved. " + p.Message
 	x.RenderProblems(p.Status, name, title, data, p)
 }
 

@@ -230,6 +230,16 @@ func (c *Console) redeem(ctx context.Context, pl pendingLogin, code string) (*Se
 		name = id.PreferredUsername
 	}
 	if name == "" {
+		// The ID token may leave the profile to the UserInfo endpoint (OIDC Core §5.4): ask it, as the
+		// gateway's /connect/userinfo does. Only the name shown in the header depends on it.
+		if ui, err := tokenv1.NewAuthorizeServiceClient(c.cfg.Token).UserInfo(ctx, &tokenv1.UserInfoRequest{AccessToken: resp.GetAccessToken()}); err == nil {
+			name = ui.GetName()
+			if name == "" {
+				name = ui.GetPreferredUsername()
+			}
+		}
+	}
+	if name == "" {
 		name = id.Subject
 	}
 	return &Session{

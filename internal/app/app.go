@@ -26,6 +26,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/audit"
 	"github.com/authsuite/authsuite/internal/backup"
 	"github.com/authsuite/authsuite/internal/bearer"
 	"github.com/authsuite/authsuite/internal/config"
@@ -66,6 +67,9 @@ type Suite struct {
 	cancel       context.CancelFunc
 	wg           sync.WaitGroup
 
+	auditLayer *audit.Interceptor   // records the admin actions of the services of this process
+	auditLogs  map[string]audit.Log // their audit logs, by service name, for AuditService
+
 	background chan struct{} // closed when the services' background loops have returned
 	endStreams func()        // ends the registry's watch streams, when this process runs the registry
 	errs       chan error
@@ -78,7 +82,8 @@ type Suite struct {
 // bootstrapOut), binds the listeners and serves until Shutdown.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (_ *Suite, err error) {
 	// s is not the named result: every failing return sets that to nil, and abort must run on what was built.
-	s := &Suite{log: log, errs: make(chan error, 8), background: make(chan struct{}), metrics: metrics.New(roleName(cfg.Role))}
+	s := &Suite{log: log, errs: make(chan error, 8), background: make(chan struct{}), metrics: metrics.New(roleName(cfg.Role)),
+		auditLayer: audit.NewInterceptor()}
 	defer func() {
 		if err != nil {
 			s.abort()
@@ -135,7 +140,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			}
 			serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 		}
-		unary, stream := grpcserver.Interceptors(log, guardOf(keys), s.metrics)
+		unary, stream := grpcserver.Interceptors(log, guardOf(keys), s.metrics, s.auditLayer)
 		s.grpc = grpcserver.NewWith(unary, stream, serverOpts...)
 		registrar = s.grpc.Server
 		s.local = s.grpc.Health
@@ -143,7 +148,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 	if role == config.RoleAll {
 		// In one process the services reach each other, and the gateway reaches them, through an in-process
 		// gRPC channel running the same interceptors as the network server: the same API, without the socket.
-		unary, stream := grpcserver.Interceptors(log, guardOf(keys), s.metrics)
+		unary, stream := grpcserver.Interceptors(log, guardOf(keys), s.metrics, s.auditLayer)
 		channel := inproc.New(unary, stream, metadata.Pairs(internalauth.MetadataKey, keys.InternalCredential()))
 		healthpb.RegisterHealthServer(channel, s.grpc.Health)
 		registrar = registrars{s.grpc.Server, channel}
@@ -195,6 +200,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		if _, err := registry.EnsureConsoleClients(ctx, regDB, s.Issuer, time.Now().UTC()); err != nil {
 			return nil, err
 		}
+		if _, err := s.auditRecorder(cfg, "registry", dbs, log.With("service", "registry")); err != nil {
+			return nil, err
+		}
 		regSrv := regserver.New(regserver.Deps{
 			Store:   regDB,
 			Keyring: keys,
@@ -212,6 +220,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		if err != nil {
 			return nil, err
 		}
+		tokAudit, err := s.auditRecorder(cfg, "token", dbs, log.With("service", "token"))
+		if err != nil {
+			return nil, err
+		}
 		cas, err := clientCAs(cfg.TLSClientCA)
 		if err != nil {
 			return nil, err
@@ -223,6 +235,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Issuer:      s.Issuer,
 			Log:         log.With("service", "token"),
 			Now:         time.Now,
+			Audit:       tokAudit,
 			SigningAlg:  cfg.SigningAlg,
 			KeyRotation: cfg.KeyRotation,
 			HTTPClient:  outbound.New(outbound.Options{AllowPrivate: cfg.AllowPrivateOutbound, Timeout: tokserver.BackChannelTimeout}),
@@ -250,6 +263,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		if err != nil {
 			return nil, err
 		}
+		if _, err := s.auditRecorder(cfg, "provider", dbs, log.With("service", "provider")); err != nil {
+			return nil, err
+		}
 		provSrv := provserver.New(provserver.Deps{
 			Store:     provDB,
 			Keyring:   keys,
@@ -267,6 +283,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 		background = append(background, func() error { return provSrv.Run(runCtx) }) // the grant cache follows the store
 	}
 	if runsServices {
+		s.auditServer(conns.Token, conns.Registry).Register(both)
 		bs := backup.New(backup.Deps{
 			Databases:          dbs,
 			Auth:               bearer.NewTokenService(tokenv1.NewTokenInternalServiceClient(conns.Token)),

@@ -18,6 +18,7 @@ import (
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/apistatus"
+	"github.com/authsuite/authsuite/internal/audit"
 )
 
 // TokenInfo describes a verified access token.
@@ -149,7 +150,9 @@ func Resolve(ctx context.Context, auth Authenticator, dir access.Directory) (acc
 	if err != nil {
 		return access.Principal{}, err
 	}
-	return access.Resolve(ctx, dir, info.Token(), SudoFromContext(ctx))
+	p, err := access.Resolve(ctx, dir, info.Token(), SudoFromContext(ctx))
+	audit.NoteActor(ctx, p) // the actor of the call's audit event, when the call is an audited action
+	return p, err
 }
 
 // Audit writes the one audit record of an authorized call: "admin call" with the full RPC method

@@ -19,9 +19,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	opsv1 "github.com/authsuite/authsuite/gen/authsuite/ops/v1"
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
+	"github.com/authsuite/authsuite/internal/audit"
 	"github.com/authsuite/authsuite/internal/clientip"
 )
 
@@ -104,6 +106,11 @@ func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Ga
 		return nil, err
 	}
 	if err := tokenv1.RegisterSessionServiceHandlerClient(ctx, g.mux, tokenv1.NewSessionServiceClient(b.Token)); err != nil {
+		return nil, err
+	}
+	// Each service's audit log, through that service's own AuditService (audit.Router picks it by the path).
+	auditConns := audit.Router{"token": b.Token, "registry": b.Registry, "provider": b.Provider}
+	if err := opsv1.RegisterAuditServiceHandlerClient(ctx, g.mux, opsv1.NewAuditServiceClient(auditConns)); err != nil {
 		return nil, err
 	}
 	for path, h := range map[string]http.HandlerFunc{

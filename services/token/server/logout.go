@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/audit"
 	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/jwt"
 )
@@ -151,8 +153,9 @@ func (s *Server) endHintedSession(ctx context.Context, hint *idTokenClaims, b *t
 	case err != nil:
 		return false, err
 	}
-	s.log.Info("audit", "event", "logout", "by", "id_token_hint", "client_id", hint.Audience, "user_id", ended.UserID,
-		"tenant", ended.TenantID, "remote_addr", clip(b.GetRemoteAddr()))
+	s.deps.Audit.Record(ctx, audit.Event{Event: "logout", TenantID: ended.TenantID, Outcome: audit.OutcomeSuccess,
+		Actor: audit.Actor{ClientID: hint.Audience, UserID: ended.UserID}, Target: audit.Target{Kind: "session"},
+		RemoteAddr: clip(b.GetRemoteAddr()), Line: audit.Line{Attrs: []slog.Attr{slog.String("by", "id_token_hint")}}})
 	s.backChannelLogout(ended)
 	return true, nil
 }
@@ -213,7 +216,8 @@ func (s *Server) endSession(ctx context.Context, cookie string, b *tokenv1.Brows
 	sess, err := s.st.DeleteSession(ctx, digest(cookie))
 	switch {
 	case err == nil:
-		s.log.Info("audit", "event", "logout", "user_id", sess.UserID, "tenant", sess.TenantID, "remote_addr", clip(b.GetRemoteAddr()))
+		s.deps.Audit.Record(ctx, audit.Event{Event: "logout", TenantID: sess.TenantID, Outcome: audit.OutcomeSuccess,
+			Actor: audit.Actor{UserID: sess.UserID}, Target: audit.Target{Kind: "session"}, RemoteAddr: clip(b.GetRemoteAddr())})
 		s.backChannelLogout(sess)
 		return true, nil
 	case !errors.Is(err, token.ErrNotFound):

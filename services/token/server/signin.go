@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"maps"
 	"net/url"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/apistatus"
+	"github.com/authsuite/authsuite/internal/audit"
 	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/clients"
 )
@@ -458,14 +460,29 @@ func (s *Server) authenticateUser(ctx context.Context, tenantID, login, password
 
 // audit writes one audit record of a sign-in event. It never contains a password, code or token. loginName
 // must be the login name of the account userID (never what was typed: that may be a password).
+//
+// The audit log keeps it as sign_in (outcome success) or sign_in_failed (outcome failure, the reason being
+// the log line's outcome: bad_credentials, disabled, throttled…) for a login or password grant, and as
+// consent_granted or consent_denied; the user is named only when the login named an existing account.
 func (s *Server) audit(event, outcome string, cl *clients.Client, userID, loginName string, b *tokenv1.Browser) {
-	attrs := []any{"event", event, "outcome", outcome, "client_id", cl.ID, "tenant", cl.TenantID,
-		"remote_addr", clip(b.GetRemoteAddr()), "user_agent", clip(b.GetUserAgent())}
-	if userID != "" {
-		attrs = append(attrs, "user_id", userID)
-	}
+	e := audit.Event{TenantID: cl.TenantID, Actor: audit.Actor{ClientID: cl.ID, UserID: userID},
+		Target: audit.Target{Kind: "user", ID: userID}, Outcome: audit.OutcomeSuccess, RemoteAddr: clip(b.GetRemoteAddr()),
+		Line: audit.Line{Event: event, Outcome: outcome, Attrs: []slog.Attr{slog.String("user_agent", clip(b.GetUserAgent()))}}}
 	if loginName != "" {
-		attrs = append(attrs, "login_name", clip(loginName))
+		e.Line.Attrs = append(e.Line.Attrs, slog.String("login_name", clip(loginName)))
 	}
-	s.log.Info("audit", attrs...)
+	switch {
+	case event == "consent" && outcome == "granted":
+		e.Event = "consent_granted"
+	case event == "consent":
+		e.Event, e.Outcome = "consent_denied", audit.OutcomeDenied
+	case outcome == "success":
+		e.Event = "sign_in"
+	default:
+		e.Event, e.Outcome, e.Reason = "sign_in_failed", audit.OutcomeFailure, outcome
+	}
+	if e.Target.ID == "" {
+		e.Target = audit.Target{}
+	}
+	s.deps.Audit.Record(context.Background(), e)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/apistatus"
+	"github.com/authsuite/authsuite/internal/audit"
 )
 
 // GetToken is GET /api/oauth2/server/tokens (docs/reference/simple-token-api.md#get-a-token): the client credentials grant with the
@@ -83,12 +84,23 @@ func (s *Server) CheckToken(ctx context.Context, req *tokenv1.CheckTokenRequest)
 // and tenant), the impersonated user when granted, and the outcome. It never logs the token.
 func (s *Server) auditSudo(ctx context.Context, p access.Principal, err error) {
 	method, _ := grpc.Method(ctx)
-	outcome, level := "ok", slog.LevelInfo
+	outcome := "ok" // the recorder logs a refusal at Warn
 	if err != nil {
-		outcome, level = status.Code(apistatus.ToStatus(err)).String(), slog.LevelWarn
+		outcome = status.Code(apistatus.ToStatus(err)).String()
 	}
-	attrs := append([]slog.Attr{slog.String("event", "sudo_check"), slog.String("method", method)}, p.AuditAttrs()...)
-	s.log.LogAttrs(ctx, level, "audit", append(attrs, slog.String("outcome", outcome))...)
+	e := audit.Event{Event: "sudo_check", TenantID: p.Caller.TenantID, Outcome: audit.OutcomeSuccess,
+		Actor: audit.Actor{ClientID: p.Caller.ClientID, UserID: p.Caller.UserID},
+		Line:  audit.Line{Outcome: outcome, Attrs: append([]slog.Attr{slog.String("method", method)}, p.AuditAttrs()...)}}
+	if p.As != nil {
+		e.TenantID, e.Target = p.As.TenantID, audit.Target{Kind: "user", ID: p.As.ID}
+		if p.As.TenantID != p.Caller.TenantID {
+			e.Actor.ActingFor = p.Caller.TenantID
+		}
+	}
+	if err != nil {
+		e.Outcome, e.Reason = audit.OutcomeDenied, outcome
+	}
+	s.deps.Audit.Record(ctx, e)
 }
 
 // RevokeToken is GET /api/oauth2/server/tokens/revoke (docs/reference/simple-token-api.md#revoke-a-token): it revokes the token durably and

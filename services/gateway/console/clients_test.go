@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -96,11 +98,50 @@ func (s *clientStore) handle(ctx context.Context, method string, req any) (proto
 	return nil, status.Error(codes.Unimplemented, method)
 }
 
+const clientsIssuer = "https://id.example"
+
+// clientsConn answers unary calls with handle, a stand-in for the registry.
+type clientsConn struct {
+	handle func(ctx context.Context, method string, req any) (proto.Message, error)
+}
+
+func (f clientsConn) Invoke(ctx context.Context, method string, args, reply any, _ ...grpc.CallOption) error {
+	resp, err := f.handle(ctx, method, args)
+	if err != nil {
+		return err
+	}
+	proto.Merge(reply.(proto.Message), resp)
+	return nil
+}
+
+func (clientsConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+	return nil, errors.New("no streams")
+}
+
+// clientsJar is a browser's cookies.
+type clientsJar map[string]*http.Cookie
+
+func (j clientsJar) do(c *Console, method, target string, body url.Values) *httptest.ResponseRecorder {
+	var r *http.Request
+	if body != nil {
+		r = httptest.NewRequest(method, clientsIssuer+target, strings.NewReader(body.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		r = httptest.NewRequest(method, clientsIssuer+target, nil)
+	}
+	for _, ck := range j {
+		r.AddCookie(ck)
+	}
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, r)
+	return w
+}
+
 // signedIn is a console over store with a session cookie of a system administrator of t-acme.
-func signedIn(t testing.TB, store *clientStore) (*Console, jar, string) {
+func signedIn(t testing.TB, store *clientStore) (*Console, clientsJar, string) {
 	t.Helper()
-	conn := fakeConn{handle: store.handle}
-	c, err := New(Config{PublicURL: testIssuer, Secret: "test secret", Secure: true, Registry: conn, Token: conn})
+	conn := clientsConn{handle: store.handle}
+	c, err := New(Config{PublicURL: clientsIssuer, Secret: "test secret", Secure: true, Registry: conn, Token: conn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +150,7 @@ func signedIn(t testing.TB, store *clientStore) (*Console, jar, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, jar{"__Host-" + sessionCookieName: {Name: "__Host-" + sessionCookieName, Value: sealed}}, s.CSRF
+	return c, clientsJar{"__Host-" + sessionCookieName: {Name: "__Host-" + sessionCookieName, Value: sealed}}, s.CSRF
 }
 
 func manyClients(n int) []*registryv1.Client {
@@ -297,7 +338,7 @@ func BenchmarkClientsList10000(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
-				r := httptest.NewRequest("GET", testIssuer+tc.path, nil)
+				r := httptest.NewRequest("GET", clientsIssuer+tc.path, nil)
 				for _, ck := range j {
 					r.AddCookie(ck)
 				}

@@ -249,7 +249,7 @@ func TestClientFormRoundTrip(t *testing.T) {
 		TokenEndpointAuthMethod: "private_key_jwt", RequireClientSecret: proto.Bool(true), AllowRememberConsent: proto.Bool(false),
 		BackChannelLogoutSessionRequired: proto.Bool(true), RedirectUris: []string{"https://a/cb", "https://b/cb"},
 		AllowedScopes: []string{"read"}, JwksUri: "https://svc.example/jwks", Claims: map[string]string{"role": "a=b", "tier": "gold"},
-		ClaimMappings: []*registryv1.ClaimMapping{{UserAttribute: "dept", Claim: "department", Scope: "profile"}, {UserAttribute: "x", Claim: "y"}},
+		ClaimMappings:   []*registryv1.ClaimMapping{{UserAttribute: "dept", Claim: "department", Scope: "profile"}, {UserAttribute: "x", Claim: "y"}},
 		ServesResources: []string{"https://api.example"}, AccessTokenLifetime: proto.Int32(300), TlsClientCertificateBoundAccessTokens: true}
 	v := url.Values{}
 	f := formOfClient(in)

@@ -56,6 +56,10 @@ func (o ListOptions) EffectiveLimit() int {
 type Store interface {
 	// CreateTenant stores t. ErrAlreadyExists when t.ID or t.Code is taken.
 	CreateTenant(ctx context.Context, t Tenant) (Tenant, error)
+	// CreateTenantWithClients stores t and clients (each of tenant t) in one atomic write: all of them or,
+	// on any error, nothing. ErrAlreadyExists when t.ID, t.Code or a client's ID is taken. It is how a tenant
+	// is created with its admin console client.
+	CreateTenantWithClients(ctx context.Context, t Tenant, clients []Client) (Tenant, error)
 	// GetTenant returns the tenant with id. ErrNotFound when there is none.
 	GetTenant(ctx context.Context, id string) (Tenant, error)
 	// GetTenantByCode returns the tenant whose code is code. ErrNotFound when there is none.

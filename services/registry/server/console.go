@@ -33,23 +33,19 @@ func (cs *consoleService) FindConsoleClient(ctx context.Context, req *registryv1
 	return &registryv1.FindConsoleClientResponse{TenantId: t.ID, ClientId: id}, nil
 }
 
-// createConsoleClient gives the new tenant t its console client, right after the tenant was stored. When
-// that fails the tenant is deleted again, so a tenant is never left without its console sign-in; a crash in
-// between is repaired by EnsureConsoleClients at the next start. Without a public URL (a registry told
-// none) nothing is created.
-func (s *Server) createConsoleClient(ctx context.Context, t registry.Tenant) error {
+// createTenant stores the new tenant t with its admin console client in one store write
+// (Store.CreateTenantWithClients), so no tenant is ever without its console sign-in. Without a public URL
+// (a registry told none) the tenant is created alone.
+func (s *Server) createTenant(ctx context.Context, t registry.Tenant) (registry.Tenant, error) {
 	if s.publicURL == "" {
-		return nil
+		return s.store.CreateTenant(ctx, t)
 	}
-	_, err := s.store.CreateClient(ctx, registry.ConsoleClient(t, s.publicURL, t.CreateTime))
-	if err == nil {
-		return nil
+	console := registry.ConsoleClient(t, s.publicURL, t.CreateTime)
+	// Name the taken console client id plainly (the store's answer would say only "already exists").
+	if c, err := s.store.GetClient(ctx, console.ID); err == nil && c.TenantID != t.ID {
+		if _, err := s.store.GetTenant(ctx, t.ID); errors.Is(err, apierror.ErrNotFound) {
+			return registry.Tenant{}, apierror.AlreadyExists("tenantId: client %q, the console client the tenant needs, is taken: choose another tenantId", clipID(console.ID))
+		}
 	}
-	if _, derr := s.store.DeleteTenant(context.WithoutCancel(ctx), t.ID); derr != nil {
-		s.log.Error("a tenant without its console client is left behind", "tenant", t.ID, "err", derr)
-	}
-	if errors.Is(err, apierror.ErrAlreadyExists) {
-		return apierror.AlreadyExists("client %q, the console client of the new tenant, is taken: choose another tenantId", clipID(registry.ConsoleClientID(t.ID)))
-	}
-	return err
+	return s.store.CreateTenantWithClients(ctx, t, []registry.Client{console})
 }

@@ -26,11 +26,8 @@ func (ts *tenantService) CreateTenant(ctx context.Context, req *registryv1.Creat
 			return err
 		}
 		t.CreateTime = ts.s.now().UTC()
-		t, err := ts.s.store.CreateTenant(ctx, t)
+		t, err := ts.s.createTenant(ctx, t)
 		if err != nil {
-			return err
-		}
-		if err := ts.s.createConsoleClient(ctx, t); err != nil {
 			return err
 		}
 		resp = &registryv1.CreateTenantResponse{Tenant: tenantToProto(t)}

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
 	runResources(t, open)
+	runTenantWithClients(t, open)
 	runFilter(t, open)
 }
 

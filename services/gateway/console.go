@@ -23,7 +23,7 @@ func (g *Gateway) mountConsole(b Backends) error {
 	c, err := console.New(console.Config{
 		PublicURL: g.publicURL, Secret: g.serverSecret, Secure: g.secureCookies,
 		Registry: b.Registry, Token: b.Token, Provider: b.Provider,
-		MaxUpload: g.maxProviderConfig, Log: g.log,
+		MaxUpload: g.bodyLimit(providerConfigLoadPath), Log: g.log,
 	})
 	if err != nil {
 		return err

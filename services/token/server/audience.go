@@ -2,12 +2,11 @@ package server
 
 import (
 	"errors"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/resourceuri"
 	"github.com/authsuite/authsuite/services/token/clients"
 	"github.com/authsuite/authsuite/services/token/jwt"
 )
@@ -27,23 +26,25 @@ type target struct {
 	Resources []string
 }
 
-// parseResources checks the resource parameters of a request (RFC 8707 §2): at most maxResources, each an
-// absolute URI without a fragment, repeats dropped, order kept. A malformed one is invalid_target.
+// parseResources checks the resource parameters of a request (RFC 8707 §2): at most maxResources, each a
+// resource indicator as the registry stores them (resourceuri.Validate: an absolute URI without a fragment
+// or query) once in its normal form (resourceuri.Normalize: "HTTPS://Orders.Internal:443" names
+// https://orders.internal), repeats dropped, order kept. A malformed one is invalid_target.
 func parseResources(values []string) ([]string, error) {
 	if len(values) > maxResources {
 		return nil, apierror.OAuth(apierror.InvalidTarget, "at most %d resource values", maxResources)
 	}
 	var out []string
 	for _, v := range values {
-		if len(v) > maxResourceLen || strings.ContainsAny(v, "# \t\r\n") {
-			return nil, apierror.OAuth(apierror.InvalidTarget, "resource %q must be an absolute URI without a fragment", clip(v))
+		if len(v) > maxResourceLen {
+			return nil, apierror.OAuth(apierror.InvalidTarget, "resource %q is too long", clip(v))
 		}
-		u, err := url.Parse(v)
-		if err != nil || !u.IsAbs() {
-			return nil, apierror.OAuth(apierror.InvalidTarget, "resource %q must be an absolute URI without a fragment", clip(v))
+		n := resourceuri.Normalize(v)
+		if err := resourceuri.Validate(n); err != nil {
+			return nil, apierror.OAuth(apierror.InvalidTarget, "resource %q %s", clip(v), err.Error())
 		}
-		if !slices.Contains(out, v) {
-			out = append(out, v)
+		if !slices.Contains(out, n) {
+			out = append(out, n)
 		}
 	}
 	return out, nil

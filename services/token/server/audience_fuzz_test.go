@@ -11,15 +11,17 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/resourceuri"
 	"github.com/authsuite/authsuite/services/token/clients"
 )
 
 // FuzzParseResources: whatever the resource parameters (one per line), parseResources either refuses them
-// with invalid_target because one is malformed or there are too many, or returns each distinct one, in
-// order, every one an absolute URI without a fragment.
+// with invalid_target because one is malformed or there are too many, or returns the normal form of each
+// distinct one, in order, every one an absolute URI without a fragment, already normal.
 func FuzzParseResources(f *testing.F) {
 	for _, s := range []string{"https://orders.internal", "https://a\nhttps://a\nurn:x:y", "orders", "https://a#b", "", "https://a b",
-		strings.Repeat("https://x\n", 20), "http://[::1", "mailto:a@b", "https://" + strings.Repeat("a", 3000)} {
+		strings.Repeat("https://x\n", 20), "http://[::1", "mailto:a@b", "https://" + strings.Repeat("a", 3000),
+		"HTTPS://Orders.Internal:443\nhttps://orders.internal", "https://a?q=1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -31,8 +33,7 @@ func FuzzParseResources(f *testing.F) {
 			}
 			bad := len(values) > maxResources
 			for _, v := range values {
-				u, perr := url.Parse(v)
-				bad = bad || perr != nil || !u.IsAbs() || strings.ContainsAny(v, "# \t\r\n") || len(v) > maxResourceLen
+				bad = bad || len(v) > maxResourceLen || resourceuri.Validate(resourceuri.Normalize(v)) != nil
 			}
 			if !bad {
 				t.Fatalf("refused %q", values)
@@ -41,8 +42,8 @@ func FuzzParseResources(f *testing.F) {
 		}
 		var want []string
 		for _, v := range values {
-			if !slices.Contains(want, v) {
-				want = append(want, v)
+			if n := resourceuri.Normalize(v); !slices.Contains(want, n) {
+				want = append(want, n)
 			}
 		}
 		if !slices.Equal(out, want) {
@@ -50,7 +51,7 @@ func FuzzParseResources(f *testing.F) {
 		}
 		for _, v := range out {
 			u, perr := url.Parse(v)
-			if perr != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(v, "#") {
+			if perr != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(v, "#") || resourceuri.Normalize(v) != v {
 				t.Fatalf("accepted %q", v)
 			}
 		}

@@ -123,6 +123,7 @@ func TestAudienceRule(t *testing.T) {
 		{"read", nil, []string{testIssuer}, "read", 3600},
 		{"billing.read read", nil, []string{billingRes, testIssuer}, "billing.read read", 3600},
 		{"", []string{ordersRes}, []string{ordersRes}, "orders.read", 600},
+		{"", []string{"HTTPS://Orders.INTERNAL:443"}, []string{ordersRes}, "orders.read", 600}, // one normal form
 		{"", []string{billingRes, ordersRes, billingRes}, []string{billingRes, ordersRes}, "orders.read billing.read", 600},
 		{"orders.read read", []string{ordersRes}, []string{ordersRes, testIssuer}, "orders.read read", 600},
 	} {
@@ -167,6 +168,7 @@ func TestAudienceRefusals(t *testing.T) {
 		{"", []string{"orders"}, apierror.InvalidTarget},
 		{"", []string{ordersRes + "#frag"}, apierror.InvalidTarget},
 		{"", []string{""}, apierror.InvalidTarget},
+		{"", []string{ordersRes + "?x=1"}, apierror.InvalidTarget},
 		{"", []string{paymentsRes}, apierror.InvalidTarget},         // no scope of it is allowed for the client
 		{"", []string{"https://read.acme"}, apierror.InvalidTarget}, // another tenant's
 		{"", many, apierror.InvalidTarget},

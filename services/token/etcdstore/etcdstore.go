@@ -15,7 +15,7 @@
 //	                              ja (used client assertion id, key client NUL jti)
 //	P s/sid/<sid>                 the SID index: the session's key
 //	P s/sl/<tenant>\x00<user>\x00<sid>  the session list index: the session's key (sessionlist.go)
-//	P s/slv                       written once the sessions stored before the list index are indexed
+//	P m/session-list              written once the sessions stored before the list index are indexed
 //	P x/s/<exp>/<kind>/<key>      expiry index of the sign-in records (SweepExpired), empty value
 //	P c/ptr                       the client snapshot's pointer: generation, chunk count, size
 //	P c/<gen>/<n>                 the client snapshot's chunks of one generation (16 hex digits, 8 digits)

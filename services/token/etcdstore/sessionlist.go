@@ -17,7 +17,7 @@ import (
 // the session, so it follows every session write and deletion.
 //
 // Sessions written before the index existed are indexed once, by Open (indexSessionList): it scans the
-// sessions when the marker P s/slv is absent, indexes each with a transaction guarded by the session's mod
+// sessions when the marker P m/session-list is absent, indexes each with a transaction guarded by the session's mod
 // revision (a session changed or deleted meanwhile is left to the write that changed it), then writes the
 // marker. During a rolling upgrade a replica of an older build still writes sessions without an entry:
 // those are listed once a newer replica writes them again (their next sign-in or code), or after the
@@ -27,7 +27,7 @@ const sessionListVersion = "1"
 
 func (s *Store) listPrefix(tenantID string) string { return s.p + "s/sl/" + tenantID + "\x00" }
 
-func (s *Store) listMarker() string { return s.p + "s/slv" }
+func (s *Store) listMarker() string { return s.p + "m/session-list" }
 
 // listKey is the index key of a session; "" for one that is not indexed.
 func (s *Store) listKey(tenantID, userID, sid string) string {

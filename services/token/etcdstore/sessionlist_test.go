@@ -28,7 +28,10 @@ func TestIndexSessionListOnOpen(t *testing.T) {
 		}
 	}
 	// What an older build left: no index, no marker.
-	if _, err := cli.Delete(ctx, "/old/token/s/sl", clientv3.WithPrefix()); err != nil {
+	if _, err := cli.Delete(ctx, "/old/token/s/sl/", clientv3.WithPrefix()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Delete(ctx, "/old/token/m/session-list"); err != nil {
 		t.Fatal(err)
 	}
 	if page, err := s.ListSessions(ctx, token.SessionQuery{TenantID: "t"}); err != nil || len(page.Sessions) != 0 {
@@ -39,7 +42,7 @@ func TestIndexSessionListOnOpen(t *testing.T) {
 	if err != nil || len(page.Sessions) != 2 || page.Sessions[0].SID != "sid-1" || page.Sessions[1].SID != "sid-2" {
 		t.Fatalf("after open: %+v, %v", page, err)
 	}
-	resp, err := cli.Get(ctx, "/old/token/s/slv")
+	resp, err := cli.Get(ctx, "/old/token/m/session-list")
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("marker: %v, %v", resp, err)
 	}

@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestConsoleSignInTenants: the system administrator signs in to the console and manages tenants through
@@ -154,5 +158,77 @@ func noInline(t *testing.T, what, html string) {
 		if strings.Contains(lower, ev) {
 			t.Errorf("%s: has an event handler attribute %q", what, ev)
 		}
+	}
+}
+
+// TestConsoleTenantPaging: the tenants list pages through the API 50 at a time and filters on the server,
+// and the console is usable from the keyboard: Tab reaches the skip link first, then the header and the
+// navigation, and a form submits with Enter.
+func TestConsoleTenantPaging(t *testing.T) {
+	f := newConsoleFixture(t)
+	for i := range 120 {
+		f.tenant(fmt.Sprintf("t%03d", i), fmt.Sprintf("Paged %d", i))
+	}
+	b := f.browser()
+	b.signIn("default", "admin", consoleAdminPassword)
+	rows := func() int {
+		t.Helper()
+		n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int]("document.querySelectorAll('#tenants tbody tr').length"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := rows(); n != 50 || !b.has("#next-page") || b.has("#first-page") {
+		t.Fatalf("first page: %d rows, next %v", n, b.has("#next-page"))
+	}
+	seen := map[string]bool{}
+	pages := 0
+	for {
+		pages++
+		for _, line := range strings.Split(b.text("#tenants tbody"), "\n") {
+			if code, _, ok := strings.Cut(strings.TrimSpace(line), "\t"); ok {
+				if seen[code] {
+					t.Fatalf("tenant %s on two pages", code)
+				}
+				seen[code] = true
+			}
+		}
+		if !b.has("#next-page") {
+			break
+		}
+		b.submit("#next-page", "#tenants")
+	}
+	if pages != 3 || len(seen) != 121 {
+		t.Fatalf("%d pages, %d tenants", pages, len(seen))
+	}
+
+	// The filter, from the keyboard: type into the box and press Enter.
+	b.open("/console/tenants")
+	b.fill("#q", "t11")
+	b.markStale()
+	b.run("filter with Enter", chromedp.KeyEvent("\r"), chromedp.WaitVisible(css(fresh("#tenants"))))
+	if n := rows(); n != 10 || b.has("#next-page") {
+		t.Fatalf("filter t11: %d rows", n)
+	}
+	b.screenshot("tenants-filtered")
+
+	// Tab order: the skip link first, then the header's sign-out, then the navigation.
+	b.open("/console/tenants")
+	focused := func() string {
+		t.Helper()
+		s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.activeElement.id || document.activeElement.className || document.activeElement.textContent"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(s)
+	}
+	var order []string
+	for range 4 {
+		b.run("tab", chromedp.KeyEvent("\t"))
+		order = append(order, focused())
+	}
+	if order[0] != "skip" || !slices.Contains(order, "signout") || !slices.Contains(order, "Tenants") {
+		t.Fatalf("tab order %q", order)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
@@ -162,5 +163,39 @@ func TestListFilterREST(t *testing.T) {
 	}
 	if got, _ := ids(base+"/users?filter=acme.example", "userId"); len(got) != 1 || got[0] != f.aliceID {
 		t.Errorf("users matching acme.example (alice's email): %v", got)
+	}
+}
+
+// TestAuditKeysAndProviders: a key rotation an administrator asks for is a keys_rotated event of the token
+// service naming the new key; loading the provider file and a refused file are provider events
+// (provider_config_loaded, success and failure).
+func TestAuditKeysAndProviders(t *testing.T) {
+	s := startSuite(t)
+	admin := clientToken(t, s, "admin", bootstrapSecret, "adminapi")
+	rotated := expect(t, "rotate", s.call("POST", "/api/adminapi2/v1/signing-keys:rotate", admin, map[string]any{}), http.StatusOK)
+	kid := rotated["key"].(map[string]any)["kid"].(string)
+	file, err := os.ReadFile("../docs/examples/oauth-configurations.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectRaw(t, "load", s.raw(http.MethodPost, thingworxServices+"LoadOAuthConfiguration", admin, string(file)), 200)
+	if r := s.raw(http.MethodPost, thingworxServices+"LoadOAuthConfiguration", admin, `{"oauthConfigurations":{"x":1}}`); r.status != http.StatusBadRequest {
+		t.Fatalf("a bad file: %d %s", r.status, r.body)
+	}
+	var tok, prov *opsv1.ListAuditEventsResponse
+	var provRaw response
+	eventually(t, 10*time.Second, "the audit events", func() bool {
+		tok, _ = auditEvents(t, s, admin, "token", nil)
+		prov, provRaw = auditEvents(t, s, admin, "provider", url.Values{"event": {"provider_config_loaded"}})
+		return find(tok.GetItems(), "keys_rotated", "") != nil && len(prov.GetItems()) == 2
+	})
+	if e := find(tok.GetItems(), "keys_rotated", ""); e.GetTarget().GetId() != kid || e.GetActor().GetClientId() != "admin" || e.GetOutcome() != "success" {
+		t.Errorf("keys_rotated: %v, want the new key %s", e, kid)
+	}
+	if a, b := prov.GetItems()[0], prov.GetItems()[1]; a.GetOutcome() != "failure" || a.GetReason() != "InvalidArgument" || b.GetOutcome() != "success" {
+		t.Errorf("provider loads, newest first: %v, %v", a, b)
+	}
+	if bytes.Contains(provRaw.body, []byte("example-gmail-client-secret")) {
+		t.Error("a provider event holds the file's client secret")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/services/registry"
@@ -66,3 +67,45 @@ func FuzzRawMatcher(f *testing.F) {
 		}
 	})
 }
+
+// FuzzListPageOptions checks the filtered page token rule: a token round-trips with its own filter, is refused
+// with any other, and any string given as a token is either refused as "pageToken" or yields a position.
+func FuzzListPageOptions(f *testing.F) {
+	f.Add("c00042", "billing", "billing", "")
+	f.Add("c1", "", "x", "azE6YzE")
+	f.Add("u", "é", "É", "ZjE6")
+	f.Fuzz(func(t *testing.T, next, filter, other, token string) {
+		if len(filter) > registry.MaxFilterLen || len(other) > registry.MaxFilterLen {
+			return
+		}
+		if opts, err := registry.ListPageOptions(5, token, other); err != nil {
+			var fe *apierror.FieldError
+			if !errors.As(err, &fe) || (fe.Field != "pageToken" && fe.Field != "filter") {
+				t.Fatalf("token %q filter %q: %v", token, other, err)
+			}
+		} else if opts.Filter != other {
+			t.Fatalf("filter %q became %q", other, opts.Filter)
+		}
+		tok := registry.EncodeListPageToken(next, filter)
+		if next == "" {
+			if tok != "" {
+				t.Fatalf("empty next gave token %q", tok)
+			}
+			return
+		}
+		opts, err := registry.ListPageOptions(5, tok, filter)
+		if err != nil && validFilter(filter) {
+			t.Fatalf("own filter %q refused: %v", filter, err)
+		}
+		if err == nil && opts.After != next {
+			t.Fatalf("after %q, want %q", opts.After, next)
+		}
+		if other != filter && validFilter(other) {
+			if _, err := registry.ListPageOptions(5, tok, other); err == nil {
+				t.Fatalf("token of filter %q accepted with %q", filter, other)
+			}
+		}
+	})
+}
+
+func validFilter(s string) bool { return utf8.ValidString(s) && len(s) <= registry.MaxFilterLen }

@@ -27,6 +27,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/audit"
 	"github.com/authsuite/authsuite/internal/changelog"
 	"github.com/authsuite/authsuite/internal/jwksfetch"
 	"github.com/authsuite/authsuite/internal/periodic"
@@ -60,6 +61,9 @@ type Deps struct {
 	Log *slog.Logger
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// Audit records sign-ins, sign-in failures, sudo checks and logouts (internal/audit). Default: a
+	// recorder that writes their log lines to Log only.
+	Audit *audit.Recorder
 	// SigningAlg is the algorithm of new signing keys: ES256 (default), EdDSA or RS256. Changing it rotates
 	// the key at the next start.
 	SigningAlg string
@@ -156,6 +160,9 @@ func New(deps Deps) (*Server, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if deps.Audit == nil {
+		deps.Audit = audit.NewRecorder(audit.Options{Service: "token", Logger: deps.Log, Now: deps.Now})
 	}
 	if deps.SigningAlg == "" {
 		deps.SigningAlg = string(jwt.ES256)

@@ -181,7 +181,7 @@ func showConnector(x *Ctx) {
 	c := resp.GetConnector()
 	_, names := tenantUsers(x, c.GetTenantId(), "")
 	d := connectorData{connectorRow: connectorRowOf(c, names), Back: connectorScopeOf(x).path()}
-	x.Render(http.StatusOK, "connector", "Connector "+d.ID, &d)
+	x.Render(http.StatusOK, "connector", "Connector", &d)
 }
 
 // confirmRevokeConnector serves GET /console/connectors/{id}/delete (with the list's query, kept).

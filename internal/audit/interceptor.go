@@ -106,8 +106,11 @@ func actionEvent(a action, holder *actorHolder, req, resp any, err error) Event 
 	case "key":
 		e.Target.ID = firstString(nil, respMsg, "kid", "key_id")
 	}
-	if a.event == "user_updated" && findBool(reqMsg, "disabled") {
-		e.Event = "user_disabled"
+	switch {
+	case a.event == "user_updated" && findBool(reqMsg, "disabled"):
+		e.Event = "user_disabled" // an update leaving the user disabled
+	case a.event == "user_updated" && firstString(reqMsg, nil, "password") != "":
+		e.Event = "user_password_set" // only that a password was given, never the password
 	}
 	if e.TenantID == "" && a.service == "provider" && a.kind == "connector" && known {
 		e.TenantID = p.TenantID() // connectors belong to their owner's tenant

@@ -51,15 +51,20 @@ func TestInterceptorRecordsActions(t *testing.T) {
 	call("/authsuite.registry.v1.UserService/UpdateUser",
 		&registryv1.UpdateUserRequest{TenantId: "t1", UserId: "u1", User: &registryv1.User{Disabled: true}}, nil,
 		apistatus.ToStatus(apierror.Invalid("email", "bad")))
+	call("/authsuite.registry.v1.UserService/UpdateUser",
+		&registryv1.UpdateUserRequest{TenantId: "t1", UserId: "u2", User: &registryv1.User{Password: new("new-password-1")}}, nil, nil)
 	call("/authsuite.registry.v1.ClientService/GetClient", &registryv1.GetClientRequest{TenantId: "t1", ClientId: "web"}, nil, nil)
 	if err := rec.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	items, _, _ := log.List(context.Background(), audit.Query{})
-	if len(items) != 3 {
-		t.Fatalf("%d events, want 3 (reads are not recorded): %+v", len(items), items)
+	if len(items) != 4 {
+		t.Fatalf("%d events, want 4 (reads are not recorded): %+v", len(items), items)
 	}
-	created, secret, disabled := items[2], items[1], items[0]
+	created, secret, disabled, password := items[3], items[2], items[1], items[0]
+	if password.Event != "user_password_set" || password.Target.ID != "u2" {
+		t.Errorf("user_password_set: %+v", password)
+	}
 	if created.Event != "client_created" || created.TenantID != "t1" || created.Target != (audit.Target{Kind: "client", ID: "web"}) ||
 		created.Actor != (audit.Actor{ClientID: "admin-default", ActingFor: "default"}) || created.Outcome != audit.OutcomeSuccess {
 		t.Errorf("client_created: %+v", created)

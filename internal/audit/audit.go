@@ -10,8 +10,9 @@
 // in the same write that appends.
 //
 // Admin actions are recorded by Interceptor, one gRPC layer for every service of a process: it knows the
-// write methods of the admin APIs (methods.go), takes the target from the request and response, and the
-// actor from the principal that bearer.Resolve noted in the call's context (NoteActor). Sign-ins, sign-in
+// write methods of the admin APIs (actions, in interceptor.go), takes the target from the request and
+// response, and the actor from the principal that bearer.Resolve noted in the call's context (NoteActor). A
+// new audited method is one line of that table. Sign-ins, sign-in
 // failures, sudo checks and logouts are recorded by the token service itself, which alone knows them. Key
 // rotation is the SigningKeyService.RotateSigningKey call, recorded by the interceptor as keys_rotated; a
 // rotation the schedule makes is no admin action and is not recorded. Code that records an event of its own

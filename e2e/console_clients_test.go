@@ -212,22 +212,31 @@ func TestConsoleClients10000(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each page loaded ten times in the browser; the time is the document's request to its last byte
+	// (Navigation Timing), the console's work and the API calls behind it, without the browser's rendering.
 	for _, p := range []struct{ name, path string }{
 		{"first page", "/console/clients/" + tenant},
 		{"second page", nextPage},
 		{"filter, one match among 10,000", "/console/clients/" + tenant + "?q=service+9999"},
 	} {
-		js := `(async () => { const n = 10; const t0 = performance.now(); let rows = 0;
-			for (let i = 0; i < n; i++) { const r = await fetch(` + jsString(p.path) + `); const s = await r.text();
-				if (r.status !== 200) throw new Error("status " + r.status); rows = s.split('<tr><td><a href=').length - 1; }
-			return [(performance.now() - t0) / n, rows]; })()`
-		res, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]float64](js, chromedp.EvalAwaitPromise))
-		if err != nil {
-			t.Fatalf("%s: %v", p.name, err)
+		const runs = 10
+		var total float64
+		rows := 0
+		for range runs {
+			if st := documentStatus(b, p.path); st != 200 {
+				t.Fatalf("%s: status %d", p.name, st)
+			}
+			ms, err := chromedp.Run(b.ctx, chromedp.Evaluate[float64]("(e => e.responseEnd - e.requestStart)(performance.getEntriesByType('navigation')[0])"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += ms
+			rows = strings.Count(b.html(), `<tr><td><a href="/console/clients/`)
 		}
-		t.Logf("%s: %.1f ms per page, %d rows", p.name, res[0], int(res[1]))
-		if res[0] > 2000 {
-			t.Errorf("%s: %.0f ms per page", p.name, res[0])
+		per := total / runs
+		t.Logf("%s: %.1f ms per page, %d rows", p.name, per, rows)
+		if per > 2000 {
+			t.Errorf("%s: %.0f ms per page", p.name, per)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,6 +13,7 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/audit"
 	"github.com/authsuite/authsuite/services/token"
 )
 
@@ -108,7 +110,8 @@ func (a ssoSessions) ListSessions(ctx context.Context, req *tokenv1.ListSessions
 
 // EndSession implements SessionService: admins of the session's tenant (or of the system tenant) only. It
 // ends the session as logout does (logout.go): the session record goes, so its cookie signs nobody in, and
-// its clients get back-channel logout tokens (backChannelLogout). Before that it revokes, durably and on
+// its clients get back-channel logout tokens (backChannelLogout); the audit log records session_ended with
+// the administrator as actor. Before that it revokes, durably and on
 // every replica, the refresh tokens issued in the session (sessionRevocationKey), which logout by the user
 // leaves alone. A session of another tenant, an expired one and an unknown sid all answer NOT_FOUND.
 func (a ssoSessions) EndSession(ctx context.Context, req *tokenv1.EndSsoSessionRequest) (*tokenv1.EndSsoSessionResponse, error) {
@@ -144,9 +147,13 @@ func (a ssoSessions) EndSession(ctx context.Context, req *tokenv1.EndSsoSessionR
 	case err != nil:
 		return nil, err
 	}
-	attrs := append([]any{"event", "logout", "by", "admin", "sid", ended.SID, "user_id", ended.UserID, "tenant", ended.TenantID},
-		attrArgs(p.AuditAttrs())...)
-	s.log.Info("audit", attrs...)
+	actor := audit.Actor{ClientID: p.Caller.ClientID, UserID: p.UserID()}
+	if p.TenantID() != ended.TenantID {
+		actor.ActingFor = p.TenantID()
+	}
+	s.deps.Audit.Record(ctx, audit.Event{Event: "session_ended", TenantID: ended.TenantID, Outcome: audit.OutcomeSuccess,
+		Actor: actor, Target: audit.Target{Kind: "session", ID: ended.SID},
+		Line: audit.Line{Attrs: []slog.Attr{slog.String("by", "admin"), slog.String("user_id", ended.UserID)}}})
 	s.backChannelLogout(ended)
 	return &tokenv1.EndSsoSessionResponse{Session: toSsoSession(ended)}, nil
 }

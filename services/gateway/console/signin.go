@@ -291,7 +291,7 @@ func (c *Console) forbidden(w http.ResponseWriter, s *Session, msg string, clien
 	d := forbiddenData{Message: msg}
 	v := View{Title: "Not allowed", User: s}
 	if s != nil {
-		v.CSRF = s.CSRF
+		v.CSRF, v.Nav = s.CSRF, navItems("")
 	} else {
 		q := url.Values{"post_logout_redirect_uri": {c.cfg.PublicURL + Prefix}}
 		if clientID != "" {

@@ -49,3 +49,19 @@ func TestEnsureConsoleClients(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 }
+
+func TestBootstrapCreatesTheSystemConsoleClient(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	if err := registry.Bootstrap(ctx, st, keyring(t), registry.BootstrapOptions{Secret: "a bootstrap secret", PublicURL: "https://id.example"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.GetClient(ctx, registry.SystemConsoleClientID)
+	if err != nil || c.TenantID != access.SystemTenant || c.RedirectURIs[0] != "https://id.example/console/callback" || c.RequireClientSecret {
+		t.Fatalf("console client %+v, %v", c, err)
+	}
+	// Nothing left to backfill.
+	if n, err := registry.EnsureConsoleClients(ctx, st, "https://id.example", time.Now()); err != nil || n != 0 {
+		t.Fatalf("backfill after bootstrap: %d, %v", n, err)
+	}
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -152,4 +153,135 @@ func TestConsoleUsers(t *testing.T) {
 	if h := strings.ToLower(b.html()); strings.Contains(h, " style=") || strings.Contains(h, "<script>") || strings.Contains(h, " onclick=") {
 		t.Fatal("the users page has inline style or script")
 	}
+}
+
+// startConsoleSignIn starts a console sign-in for tenantCode and waits for what the authorization endpoint
+// answers: the login page (#login), or, when the browser's SSO session signs in without it, the console's
+// answer. It reports whether the login page showed.
+func (b *consoleBrowser) startConsoleSignIn(tenantCode string) bool {
+	b.t.Helper()
+	b.open("/console/")
+	b.fill("#f-tenant", tenantCode)
+	b.submit("#continue", "#login, #user, #forbidden")
+	return b.has("#login")
+}
+
+// TestConsoleSessionsKeys: a user signs in through the real login page; the system administrator finds the
+// session from the user's page, ends it (after a confirmation), and the user's browser must sign in again.
+// Then the administrator rotates the signing key and sees the old key retired; a tenant administrator is
+// refused the keys page.
+func TestConsoleSessionsKeys(t *testing.T) {
+	f := newConsoleFixture(t)
+	acme := f.tenant("acme", "Acme")
+	pat := f.user(acme, "pat", "pat-password-123")
+	f.user(acme, "ada", "ada-password-123", "tenant_admin")
+
+	// pat (no admin role) signs in: the console refuses pat, but the SSO session is made.
+	p := f.browser()
+	p.signIn("acme", "pat", "pat-password-123")
+	p.wait("#forbidden")
+	if p.startConsoleSignIn("acme") {
+		t.Fatal("the SSO session did not sign pat in again")
+	}
+
+	b := f.browser()
+	b.signIn("default", "admin", consoleAdminPassword)
+	b.open("/console/users/" + pat + "?tenant=" + acme)
+	b.submit("#user-sessions", "#sessions")
+	if list := b.text("#sessions"); !strings.Contains(list, "pat") {
+		t.Fatalf("pat's sessions: %q", list)
+	}
+	b.open("/console/sessions?tenant=" + acme)
+	b.screenshot("sessions")
+	b.submit("#sessions a.end-session", "#confirm")
+	b.submit("#confirm-yes", "#flash")
+	if list := b.text("#sessions"); strings.Contains(list, "pat") {
+		t.Fatalf("sessions after ending pat's: %q", list)
+	}
+	if !p.startConsoleSignIn("acme") {
+		t.Fatal("after the session ended, pat's browser signed in without the login page")
+	}
+
+	// Signing keys: one current key; rotate now; the new key is published, then signs, and the old retires.
+	b.open("/console/keys")
+	if b.has("#keys tr.key-retired") || !b.has("#keys tr.key-current") {
+		t.Fatalf("keys before the rotation: %q", b.text("#keys"))
+	}
+	old := b.text("#keys tr.key-current code")
+	b.submit("#rotate", "#confirm")
+	if !strings.Contains(b.text("#question"), old) {
+		t.Fatalf("the confirmation does not name the current key %s: %q", old, b.text("#question"))
+	}
+	b.submit("#confirm-yes", "#flash")
+	if !strings.Contains(b.text("#keys"), old) || !b.has("#keys tr.key-next, #keys tr.key-current + tr") {
+		t.Fatalf("keys after the rotation: %q", b.text("#keys"))
+	}
+	// The old key retires once the new one is published (the token service's publish delay): wait for the
+	// keys page to say so, asking it from a same-origin page the console's CSP does not govern (the console
+	// forbids scripts to fetch).
+	b.open("/.well-known/openid-configuration")
+	retired := `(() => { const r = new XMLHttpRequest(); r.open("GET", "/console/keys", false); r.send(); return r.responseText.includes("key-retired"); })()`
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](retired, chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
+		t.Fatalf("wait for the retired key: %v", err)
+	}
+	b.open("/console/keys")
+	if got := b.text("#keys tr.key-retired code"); got != old {
+		t.Fatalf("retired key %q, want %s", got, old)
+	}
+	b.screenshot("keys")
+
+	// A tenant administrator: the API refuses the keys, and the console shows its refusal.
+	a := f.browser()
+	a.signIn("acme", "ada", "ada-password-123")
+	a.open("/console/keys")
+	a.wait("#forbidden")
+}
+
+// TestConsoleAudit: what an administrator just did in the console, and a sign-in through the login page,
+// show on the audit page, newest first, with actor, target and outcome; the event filter narrows the page;
+// a tenant administrator sees their tenant's events only.
+func TestConsoleAudit(t *testing.T) {
+	f := newConsoleFixture(t)
+	acme := f.tenant("acme", "Acme")
+	globex := f.tenant("globex", "Globex")
+	f.user(globex, "gina", "gina-password-123")
+	f.user(acme, "ada", "ada-password-123", "tenant_admin")
+
+	b := f.browser()
+	b.signIn("default", "admin", consoleAdminPassword)
+	b.open("/console/users?tenant=" + acme)
+	b.fill("#f-loginName", "hugo")
+	b.fill("#f-password", "hugo-password-123")
+	b.submit("#create", "#flash")
+	hugo := b.text("#user-id")
+	b.fill("#f-password", "hugo-password-456")
+	b.submit("#set-password", "#flash")
+	b.submit("#disable", "#flash")
+
+	b.open("/console/audit")
+	all := b.text("#audit")
+	for _, want := range []string{"user_created", "user_password_set", "user_disabled", "sign_in", "user " + hugo, "tenant_created"} {
+		if !strings.Contains(all, want) {
+			t.Fatalf("audit page lacks %q:\n%s", want, all)
+		}
+	}
+	if i, j := strings.Index(all, "user_disabled"), strings.Index(all, "user_created"); i > j {
+		t.Fatalf("audit events not newest first:\n%s", all)
+	}
+	b.screenshot("audit")
+	b.open("/console/audit?event=user_created")
+	if list := b.text("#audit"); !strings.Contains(list, "user_created") || strings.Contains(list, "user_disabled") || strings.Contains(list, "sign_in") {
+		t.Fatalf("filtered by user_created:\n%s", list)
+	}
+
+	// A tenant administrator of acme: acme's events, never globex's.
+	a := f.browser()
+	a.signIn("acme", "ada", "ada-password-123")
+	a.open("/console/audit")
+	list := a.text("#audit")
+	if !strings.Contains(list, "user "+hugo) || strings.Contains(list, globex) {
+		t.Fatalf("acme's admin sees:\n%s", list)
+	}
+	a.open("/console/audit?tenant=" + globex)
+	a.wait("#forbidden")
 }

@@ -194,9 +194,8 @@ func loadProviders(x *Ctx) {
 
 type providerData struct {
 	providerRow
-	Settings      []setting
-	HeaderNames   []string
-	ConfirmDelete string
+	Settings    []setting
+	HeaderNames []string
 }
 
 type setting struct{ Key, Value string }
@@ -230,7 +229,12 @@ func showProvider(x *Ctx) {
 	if !ok {
 		return
 	}
-	d := providerData{providerRow: providerRowOf(p), HeaderNames: p.GetValidateHeaderNames()}
+	d := providerDataOf(p)
+	x.Render(http.StatusOK, "provider", d.Type+"/"+d.Name, d)
+}
+
+func providerDataOf(p *providerv1.OAuthProvider) *providerData {
+	d := &providerData{providerRow: providerRowOf(p), HeaderNames: p.GetValidateHeaderNames()}
 	for k, v := range p.GetSettings().GetFields() {
 		var text string
 		if sv, ok := v.GetKind().(*structpb.Value_StringValue); ok {
@@ -245,7 +249,7 @@ func showProvider(x *Ctx) {
 		d.Settings = append(d.Settings, setting{Key: k, Value: text})
 	}
 	sort.Slice(d.Settings, func(i, j int) bool { return d.Settings[i].Key < d.Settings[j].Key })
-	x.Render(http.StatusOK, "provider", d.Type+"/"+d.Name, &d)
+	return d
 }
 
 // confirmDeleteProvider serves GET /console/providers/{type}/{name}/delete.
@@ -265,7 +269,16 @@ func deleteProvider(x *Ctx) {
 	typ, name := x.R.PathValue("type"), x.R.PathValue("name")
 	_, err := providerConfigs(x).DeleteOAuthConfiguration(x.API(), &providerv1.DeleteOAuthConfigurationRequest{ConnectorName: typ, OauthProvider: name})
 	if err != nil {
-		x.Fail(err)
+		if x.handled(err) {
+			return
+		}
+		// Refused (in use by connectors, gone): the provider's page with the API's reason, when it is still there.
+		p, ok := findProvider(x, typ, name)
+		if !ok {
+			return
+		}
+		d := providerDataOf(p)
+		x.RenderProblems(ProblemsOf(err).Status, "provider", d.Type+"/"+d.Name, d, ProblemsOf(err))
 		return
 	}
 	x.Redirect(Prefix+"providers", "Provider "+typ+"/"+name+" deleted.")

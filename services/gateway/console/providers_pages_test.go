@@ -50,7 +50,9 @@ func (p *providerFake) Invoke(ctx context.Context, method string, args, reply an
 			{ConnectorType: "google_gmail", OauthProvider: "Gmail-1", Action: "created"},
 			{ConnectorType: "slack", OauthProvider: "Slack", Action: "unchanged"}}}
 	case *providerv1.GetOAuthConfigurationRequest:
-		resp = &providerv1.GetOAuthConfigurationResponse{}
+		resp = &providerv1.GetOAuthConfigurationResponse{Items: []*providerv1.OAuthProvider{{ConnectorType: "slack", OauthProvider: "Slack", ConnectorCount: 1}}}
+	case *providerv1.DeleteOAuthConfigurationRequest:
+		return apierror.FailedPrecondition("provider slack/Slack is used by 1 connector(s)")
 	case *providerv1.ListConnectorsRequest:
 		resp = &providerv1.ListConnectorsResponse{Items: p.connectors}
 	case *providerv1.DeleteConnectorRequest:
@@ -190,5 +192,23 @@ func TestConnectorsNarrowAndPage(t *testing.T) {
 	}
 	if body := get("/console/connectors?tenant=t-other"); rows(body) != 13 || !strings.Contains(body, "u-zed") {
 		t.Fatalf("other tenant: %d rows", rows(body))
+	}
+}
+
+func TestProviderDeleteRefusedShowsWhy(t *testing.T) {
+	c, cookies := providerConsole(t, &providerFake{})
+	r := httptest.NewRequest(http.MethodPost, testIssuerQ+"/console/providers/slack/Slack/delete", strings.NewReader("csrf=csrf-1"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Origin", testIssuerQ)
+	for _, ck := range cookies {
+		r.AddCookie(ck)
+	}
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, r)
+	if w.Code != http.StatusBadRequest && w.Code != http.StatusConflict && w.Code != http.StatusPreconditionFailed {
+		t.Fatalf("refused delete answered %d", w.Code)
+	}
+	if body := w.Body.String(); !strings.Contains(body, `id="problem"`) || !strings.Contains(body, "used by 1 connector") || !strings.Contains(body, `id="settings"`) {
+		t.Fatalf("refused delete page:\n%s", body)
 	}
 }

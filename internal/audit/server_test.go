@@ -54,7 +54,7 @@ func TestInterceptorRecordsActions(t *testing.T) {
 		apistatus.ToStatus(apierror.Invalid("email", "bad")))
 	call("/authsuite.registry.v1.UserService/UpdateUser",
 		&registryv1.UpdateUserRequest{TenantId: "t1", UserId: "u2", User: &registryv1.User{Password: new("new-password-1")}}, nil, nil)
-	call("/authsuite.token.v1.SessionService/EndSession", &tokenv1.EndSsoSessionRequest{TenantId: "t1", Sid: "sid-1"}, nil, nil)
+	call("/authsuite.token.v1.SigningKeyService/RotateSigningKey", &tokenv1.RotateSigningKeyRequest{}, nil, nil)
 	call("/authsuite.registry.v1.ClientService/GetClient", &registryv1.GetClientRequest{TenantId: "t1", ClientId: "web"}, nil, nil)
 	if err := rec.Close(context.Background()); err != nil {
 		t.Fatal(err)

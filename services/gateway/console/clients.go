@@ -120,17 +120,23 @@ func clientRowOf(c *registryv1.Client) clientRow {
 	return r
 }
 
-// clientMatches is the list's filter: id, name, grant types and method, ignoring case.
+// clientMatches is the list's filter as the API applies it: client_id or client_name, ignoring case.
 func clientMatches(c *registryv1.Client, q string) bool {
-	return Contains(q, append([]string{c.GetClientId(), c.GetClientName(), c.GetTokenEndpointAuthMethod()}, c.GetAllowedGrantTypes()...)...)
+	return Contains(q, c.GetClientId(), c.GetClientName())
 }
 
 // listClients serves GET /console/clients/{tenant}: one page of ListClients, filtered by ?q=.
 func listClients(x *Ctx) {
 	tenant := x.R.PathValue("tenant")
 	cl := clientsAPI(x)
+	// The API filters (client_id or client_name containing the text, ignoring case), so a filtered page reads
+	// matching clients only, however many the tenant has; the console's match then keeps all of them.
+	filter := strings.TrimSpace(x.R.URL.Query().Get("q"))
+	if len(filter) > 200 {
+		filter = filter[:200] // as List clips it
+	}
 	items, pg, err := List(x, func(ctx context.Context, token string, size int32) ([]*registryv1.Client, string, error) {
-		resp, err := cl.ListClients(ctx, &registryv1.ListClientsRequest{TenantId: tenant, PageSize: size, PageToken: token})
+		resp, err := cl.ListClients(ctx, &registryv1.ListClientsRequest{TenantId: tenant, PageSize: size, PageToken: token, Filter: filter})
 		return resp.GetItems(), resp.GetNextPageToken(), err
 	}, clientMatches)
 	if err != nil {

@@ -22,13 +22,16 @@ import (
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/access"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/etcdtest"
+	"github.com/authsuite/authsuite/services/token"
+	"github.com/authsuite/authsuite/services/token/etcdstore"
 	"github.com/authsuite/authsuite/services/token/memstore"
 )
 
 // adminEnv is a token server whose registry has a system tenant administrator (root), an administrator of
 // t-acme (alice), a user of t-acme without role (bob) and an administrator of t-beta (carol), each able to
 // sign in through a public web client of their tenant that may ask for adminapi and offline access.
-func adminEnv(t *testing.T, st ...*memstore.Store) (*env, tokenv1.AuthorizeServiceClient) {
+func adminEnv(t *testing.T, st ...token.Store) (*env, tokenv1.AuthorizeServiceClient) {
 	t.Helper()
 	mod := func(d *Deps) { d.SessionLifetime = time.Hour }
 	var e *env
@@ -433,4 +436,74 @@ func FuzzSessionPageToken(f *testing.F) {
 			t.Fatalf("round trip of %q: %q, %v", cur, again, err)
 		}
 	})
+}
+
+// TestEtcdAdminReplicas: two token servers on a real etcd cluster, each with its own client, as two
+// processes would be. A session signed in at one is listed and ended at the other, and its refresh token
+// is then refused at the first; concurrent rotations at both, naming the current key, make one key.
+func TestEtcdAdminReplicas(t *testing.T) {
+	cluster := etcdtest.Start(t, 3)
+	open := func(i int) token.Store {
+		st, err := etcdstore.Open(context.Background(), cluster.ClientAt(t, i), "/authsuite-admin/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	a, az := adminEnv(t, open(0))
+	b := a.replicaOn(open(1))
+	alice := signIn(t, a, az, "web-acme", "alice")
+	sid := sidOf(t, alice.tokens.GetIdToken())
+	ctx := bearerCtx(alice.tokens.GetAccessToken())
+	list, err := tokenv1.NewSessionServiceClient(b.publicConn).ListSessions(ctx, &tokenv1.ListSessionsRequest{TenantId: "t-acme"})
+	if err != nil || len(list.GetItems()) != 1 || list.GetItems()[0].GetSid() != sid {
+		t.Fatalf("the other replica lists %v, %v", list, err)
+	}
+	if _, err := tokenv1.NewSessionServiceClient(b.publicConn).EndSession(ctx, &tokenv1.EndSsoSessionRequest{TenantId: "t-acme", Sid: sid}); err != nil {
+		t.Fatal(err)
+	}
+	// a refuses the refresh token once it has applied b's revocation (the store's watch).
+	wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.srv.applied.Wait(wctx, b.st.Revision()); err != nil {
+		t.Fatalf("a has not applied b's writes: %v", err)
+	}
+	_, err = a.srv.Token(context.Background(), &tokenv1.TokenRequest{Client: &tokenv1.ClientCredentials{ClientId: "web-acme"},
+		GrantType: GrantRefreshToken, RefreshToken: alice.tokens.GetRefreshToken()})
+	if err == nil || !strings.Contains(err.Error(), "session was ended") {
+		t.Fatalf("the ended session's refresh token at the other replica: %v", err)
+	}
+
+	admin := bearerCtx(a.mustToken("svc", svcSecret, "adminapi"))
+	ks, err := a.st.Keys(context.Background())
+	if err != nil || len(ks) != 1 {
+		t.Fatalf("keys %v, %v", ks, err)
+	}
+	var mu sync.Mutex
+	kids, rotated := map[string]bool{}, 0
+	var wg sync.WaitGroup
+	for i := range 6 {
+		x := []*env{a, b}[i%2]
+		wg.Go(func() {
+			r, err := tokenv1.NewSigningKeyServiceClient(x.publicConn).RotateSigningKey(admin, &tokenv1.RotateSigningKeyRequest{CurrentKid: ks[0].ID})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			kids[r.GetKey().GetKid()] = true
+			if r.GetRotated() {
+				rotated++
+			}
+		})
+	}
+	wg.Wait()
+	if rotated != 1 || len(kids) != 1 || kids[ks[0].ID] {
+		t.Fatalf("%d calls rotated, answering keys %v; want one new key", rotated, kids)
+	}
+	if ks, err := b.st.Keys(context.Background()); err != nil || len(ks) != 2 {
+		t.Fatalf("%d stored keys, %v; want 2", len(ks), err)
+	}
 }

@@ -139,6 +139,13 @@ func TestConsoleHeaders(t *testing.T) {
 	b.screenshot("signin")
 	b.signIn("default", "admin", consoleAdminPassword)
 	noInline(t, "tenants page", b.html())
+
+	// The session key derives from the gateway's secret: a restarted gateway still opens the session.
+	f.s.restart()
+	b.open("/console/tenants")
+	if got := b.text("#user"); got == "" {
+		t.Fatal("signed out by a restart")
+	}
 }
 
 // noInline fails when html has an inline script, a style element or attribute, or an event handler

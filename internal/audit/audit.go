@@ -24,6 +24,8 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -44,8 +46,8 @@ const (
 
 // Event is one audit record. ID and Time are set by Recorder.Record when empty.
 type Event struct {
-	// ID orders a service's events: 16 hex digits of the Unix time in nanoseconds, then 8 of a per-process
-	// counter, so later events of a process have greater IDs and IDs sort as text.
+	// ID orders a service's events: 16 hex digits of the Unix time in nanoseconds, 8 of a per-process
+	// counter and 6 naming the process, so later events of a process have greater IDs and IDs sort as text.
 	ID         string    `json:"id"`
 	Time       time.Time `json:"time"`
 	Service    string    `json:"service"`
@@ -132,7 +134,15 @@ func normalize(e Event) Event {
 	return e
 }
 
-// newID is the ID of an event at t, the n-th of this process.
+// newID is the ID of an event at t, the n-th of this process: the time and counter, then procTag, so that
+// replicas appending to one shared log (etcd) never write the same ID.
 func newID(t time.Time, n uint32) string {
-	return fmt.Sprintf("%016x%08x", uint64(t.UnixNano()), n)
+	return fmt.Sprintf("%016x%08x%s", uint64(t.UnixNano()), n, procTag)
 }
+
+// procTag is 6 random hex digits drawn once per process.
+var procTag = func() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b) // crypto/rand does not fail on supported platforms
+	return hex.EncodeToString(b)
+}()

@@ -66,6 +66,7 @@ var (
 		"/tenants/{tenantId}/sessions/{sid}",
 		"/signing-keys",
 		"/signing-keys:rotate",
+		"/audit/{service}",
 	)
 	providerRoutes = templates(providerPrefix,
 		"/connectors",
@@ -76,8 +77,8 @@ var (
 
 // RouteOf returns the route label of an HTTP request path: one of a fixed set of templates, never a raw id,
 // so the label's cardinality is bounded whatever clients send. Path parameters become {tenantId},
-// {clientId}, {secretId}, {userId}, {resourceId}, {sid} or {connectorId}; /api/adminapi2/v2/… folds onto its /v1
-// template and trailing slashes are ignored, as the gateway serves them. Pass the escaped path
+// {clientId}, {secretId}, {userId}, {resourceId}, {sid}, {service} or {connectorId}; /api/adminapi2/v2/…
+// folds onto its /v1 template and trailing slashes are ignored, as the gateway serves them. Pass the escaped path
 // (URL.EscapedPath or RawPath) so an id holding an encoded slash (a resource URI) stays one segment. Any other
 // path is "other".
 //

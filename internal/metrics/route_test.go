@@ -57,6 +57,8 @@ func TestRouteOf(t *testing.T) {
 		{"/api/adminapi2/v1/tenants/acme/sessions/abc", "/api/adminapi2/v1/tenants/{tenantId}/sessions/{sid}"},
 		{"/api/adminapi2/v1/signing-keys", "/api/adminapi2/v1/signing-keys"},
 		{"/api/adminapi2/v2/signing-keys:rotate", "/api/adminapi2/v1/signing-keys:rotate"},
+		{"/api/adminapi2/v1/audit/registry", "/api/adminapi2/v1/audit/{service}"},
+		{"/api/adminapi2/v1/audit/anything-at-all/", "/api/adminapi2/v1/audit/{service}"},
 		{"/api/adminapi2/v1/tenants//clients", "other"}, // an empty id is no id
 		{"/api/adminapi2/v1/tenants/acme/clients/c1/secrets/s1/extra", "other"},
 		{"/api/adminapi2/v1/tenants/acme/widgets", "other"},

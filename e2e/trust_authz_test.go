@@ -125,15 +125,15 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	})
 	// A password-grant client of the system tenant that may ask for adminapi and sudo.
 	expect(t, "ropc client", s.call("POST", authzTenants+"default/clients/", f.admin, map[string]any{
-		"clientId": "console", "allowRopc": true, "allowedGrantTypes": []string{"password"}, "allowedScopes": []string{"adminapi", "sudo"},
+		"clientId": "ropc", "allowRopc": true, "allowedGrantTypes": []string{"password"}, "allowedScopes": []string{"adminapi", "sudo"},
 	}), 201)
-	ropcSecret := expect(t, "ropc secret", s.call("POST", authzTenants+"default/clients/console/secrets/", f.admin, map[string]any{}), 201)["value"].(string)
+	ropcSecret := expect(t, "ropc secret", s.call("POST", authzTenants+"default/clients/ropc/secrets/", f.admin, map[string]any{}), 201)["value"].(string)
 	f.nobodyID = expect(t, "nobody", s.call("POST", authzTenants+"default/users/", f.admin, map[string]any{
 		"loginName": "nobody", "password": "Nobody-password-42",
 	}), 201)["userId"].(string)
 	userToken := func(name, password string) string {
 		// The request carries the revision of the writes above (the suite's barrier).
-		r := s.form("/connect/token", "grant_type=password&scope=adminapi+sudo&username="+name+"&password="+url.QueryEscape(password), "console", ropcSecret)
+		r := s.form("/connect/token", "grant_type=password&scope=adminapi+sudo&username="+name+"&password="+url.QueryEscape(password), "ropc", ropcSecret)
 		return expect(t, name+" token", r, 200)["access_token"].(string)
 	}
 	f.nobody = userToken("nobody", "Nobody-password-42")
@@ -308,7 +308,7 @@ func TestAuthzAuditNamesCallerAndMethod(t *testing.T) {
 			CallerTenant: "default", Sudo: true, AsUserID: f.adminUserID, AsTenant: "default", Outcome: "ok"},
 		{Msg: "admin call", Service: "provider", Method: "/authsuite.provider.v1.ProviderConfigService/GetOAuthConfiguration", CallerClientID: "admin",
 			CallerTenant: "default", Sudo: true, AsUserID: f.adminUserID, AsTenant: "default", Outcome: "ok"},
-		{Msg: "admin call", Service: "registry", Method: "/authsuite.registry.v1.TenantService/ListTenants", CallerClientID: "console",
+		{Msg: "admin call", Service: "registry", Method: "/authsuite.registry.v1.TenantService/ListTenants", CallerClientID: "ropc",
 			CallerUserID: f.nobodyID, CallerTenant: "default", Outcome: "PermissionDenied"},
 		{Msg: "audit", Event: "sudo_check", Service: "token", Method: "/authsuite.token.v1.SimpleTokenService/CheckToken", CallerClientID: "admin",
 			CallerTenant: "default", Sudo: true, AsUserID: f.nobodyID, AsTenant: "default", Outcome: "ok"},

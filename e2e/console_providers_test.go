@@ -152,4 +152,9 @@ func TestConsoleProviders(t *testing.T) {
 	}
 	tb.upload("#f-file", filepath.Join("..", "docs", "examples", "oauth-configurations.json"))
 	tb.submit("#load", "#forbidden")
+	// Their connectors page has no tenant picker, and offers their tenant's users.
+	tb.open("/console/connectors")
+	if tb.wait("#connectors"); tb.has("#tenant-pick") || !strings.Contains(tb.text("#user-pick"), "alice") {
+		t.Fatalf("tenant admin's connectors page: %s", tb.text("#connector-scope"))
+	}
 }

@@ -41,6 +41,7 @@ var auditEventKinds = []string{
 
 type auditRow struct {
 	Time, Service, Event, Tenant string
+	TenantCode                   string // when the page knows the tenant's code
 	Actor, Target, Outcome       string
 	Reason, Remote               string
 }
@@ -204,6 +205,17 @@ func listAudit(x *Ctx) {
 	}
 	next := url.Values{}
 	more := false
+	tenantCodes := map[string]string{x.Session.TenantID: x.Session.TenantCode}
+	for _, t := range d.Tenants {
+		if t.Code != "" {
+			tenantCodes[t.ID] = t.Code
+		}
+	}
+	for i := range d.Items {
+		if c := tenantCodes[d.Items[i].Tenant]; c != "" {
+			d.Items[i].TenantCode = c
+		}
+	}
 	for _, s := range srcs {
 		switch {
 		case s.cur.done:

@@ -32,8 +32,8 @@ func listQuery(x *Ctx) string {
 
 // tenantOption is one entry of the tenant picker.
 type tenantOption struct {
-	ID, Label string
-	Selected  bool
+	ID, Code, Label string
+	Selected        bool
 }
 
 // maxPickerTenants bounds the picker: a system administrator with more tenants types the id in the URL or
@@ -55,7 +55,7 @@ func tenantOptions(x *Ctx, current string) []tenantOption {
 	for _, t := range resp.GetItems() {
 		sel := t.GetTenantId() == current
 		found = found || sel
-		out = append(out, tenantOption{ID: t.GetTenantId(), Label: t.GetCode() + " — " + t.GetName(), Selected: sel})
+		out = append(out, tenantOption{ID: t.GetTenantId(), Code: t.GetCode(), Label: t.GetCode() + " — " + t.GetName(), Selected: sel})
 	}
 	if !found {
 		out = append(out, tenantOption{ID: current, Label: current, Selected: true})

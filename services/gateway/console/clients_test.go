@@ -233,7 +233,11 @@ func TestClientFormKeepsInputAndShowsAPIMessages(t *testing.T) {
 func TestSecretValueOnlyInTheCreatingResponse(t *testing.T) {
 	store := &clientStore{clients: manyClients(1), secrets: map[string][]*registryv1.ClientSecret{}}
 	c, j, csrf := signedIn(t, store)
-	resp := j.do(c, "POST", "/console/clients/t-acme/client-00000/secrets", url.Values{"csrf": {csrf}, "description": {"ci"}})
+	page := j.do(c, "GET", "/console/clients/t-acme/client-00000/secrets", nil).Body.String()
+	_, rest, _ := strings.Cut(page, `name="state" value="`)
+	state, _, _ := strings.Cut(rest, `"`)
+	form := url.Values{"csrf": {csrf}, "description": {"ci"}, "state": {state}}
+	resp := j.do(c, "POST", "/console/clients/t-acme/client-00000/secrets", form)
 	if resp.Code != http.StatusCreated || !strings.Contains(resp.Body.String(), `<code id="secret-value">s3cr3t-value-only-once</code>`) ||
 		resp.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("create secret: %d %v\n%s", resp.Code, resp.Header(), resp.Body)
@@ -243,11 +247,18 @@ func TestSecretValueOnlyInTheCreatingResponse(t *testing.T) {
 			t.Fatal("the value is in a cookie")
 		}
 	}
+	// The same form again (a reload of the answer): refused, no second secret, no value.
+	resp = j.do(c, "POST", "/console/clients/t-acme/client-00000/secrets", form)
+	if resp.Code != http.StatusConflict || strings.Contains(resp.Body.String(), "s3cr3t-value") || len(store.secrets["client-00000"]) != 1 {
+		t.Fatalf("form sent twice: %d, %d secrets\n%s", resp.Code, len(store.secrets["client-00000"]), resp.Body)
+	}
 	resp = j.do(c, "GET", "/console/clients/t-acme/client-00000/secrets", nil)
 	if resp.Code != 200 || strings.Contains(resp.Body.String(), "s3cr3t-value") || !strings.Contains(resp.Body.String(), "s3c…") {
 		t.Fatalf("secrets after create: %d\n%s", resp.Code, resp.Body)
 	}
-	resp = j.do(c, "POST", "/console/clients/t-acme/client-00000/secrets", url.Values{"csrf": {csrf}, "expiration": {"tomorrow"}})
+	_, rest, _ = strings.Cut(resp.Body.String(), `name="state" value="`)
+	state, _, _ = strings.Cut(rest, `"`)
+	resp = j.do(c, "POST", "/console/clients/t-acme/client-00000/secrets", url.Values{"csrf": {csrf}, "expiration": {"tomorrow"}, "state": {state}})
 	if resp.Code != http.StatusBadRequest || !strings.Contains(resp.Body.String(), `id="e-expiration"`) {
 		t.Fatalf("bad date: %d\n%s", resp.Code, resp.Body)
 	}

@@ -1,6 +1,10 @@
 package console
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"time"
@@ -15,6 +19,11 @@ import (
 // URL, and the console's pages are no-store, so reloading (a GET of the same path: the list) or going back
 // does not show it again. The API has no call to change a secret's expiration: to stop a secret at once,
 // delete it.
+//
+// A browser's reload of the page showing a value offers to send the form again. The form carries the state
+// of the secret list it was shown with (a digest of the secret ids, keyed by the session's CSRF token), and
+// the console creates a secret only when the list is still in that state, so a form sent twice creates one
+// secret: the second answer says so and shows no value.
 
 func init() {
 	Register("clients", func(m *Mux) {
@@ -36,6 +45,7 @@ type secretsData struct {
 	Items                        []secretRow
 	Description, Expiration      string // the create form's values
 	MinDate, MaxDate             string
+	State                        string // the list's state, sent back by the create form
 }
 
 type secretCreated struct {
@@ -70,6 +80,7 @@ func (d *secretsData) load(x *Ctx) error {
 		return err
 	}
 	now := x.c.now()
+	d.State = secretsState(x.Session.CSRF, d.Tenant, d.ClientID, resp.GetItems())
 	for _, s := range resp.GetItems() {
 		d.Items = append(d.Items, secretRowOf(s, now))
 	}
@@ -87,6 +98,25 @@ func listSecrets(x *Ctx) {
 		return
 	}
 	x.Render(http.StatusOK, "secrets", "Secrets of "+d.ClientID, d)
+}
+
+// secretsState is the digest of a client's secret list that the create form carries: the secret ids in the
+// API's order, keyed by the session's CSRF token, so it is the same only for the same list in the same session.
+func secretsState(csrf, tenant, client string, items []*registryv1.ClientSecret) string {
+	m := hmac.New(sha256.New, []byte(csrf))
+	for _, s := range append([]string{tenant, client}, secretIDs(items)...) {
+		m.Write([]byte(s))
+		m.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+func secretIDs(items []*registryv1.ClientSecret) []string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = s.GetSecretId()
+	}
+	return out
 }
 
 // parseExpiration reads the form's date (YYYY-MM-DD): the secret is accepted through the end of that day,
@@ -116,6 +146,16 @@ func createSecret(x *Ctx) {
 			return
 		}
 		x.RenderProblems(p.Status, "secrets", "Secrets of "+id, d, p)
+	}
+	cur, err := clientsAPI(x).ListClientSecrets(x.API(), &registryv1.ListClientSecretsRequest{TenantId: tenant, ClientId: id})
+	if err != nil {
+		x.Fail(err)
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(f.Get("state")), []byte(secretsState(x.Session.CSRF, tenant, id, cur.GetItems()))) != 1 {
+		retry(Problems{Status: http.StatusConflict, Message: "The secrets changed after this form was shown (was it sent twice?): no secret was created. " +
+			"Check the list below and create one again if you need it."})
+		return
 	}
 	exp, ok := parseExpiration(expText)
 	if !ok {

@@ -25,6 +25,7 @@ var screenshotPages = map[string]string{
 	"forbidden":            "Refusal page: a signed-in user who is no administrator",
 	"tenants":              "Tenants: list and create form",
 	"tenants-invalid":      "Tenants: the API's messages next to the fields of a refused create",
+	"tenants-filtered":     "Tenants: the filter box narrowing the list on the server",
 	"tenants-tenant-admin": "Tenants as a tenant administrator: only their own tenant",
 	"tenant":               "Tenant: one tenant's settings",
 	"tenant-delete":        "Tenant: confirmation before deleting",
@@ -48,6 +49,7 @@ var screenshotPages = map[string]string{
 	"connector":            "Connector: one connector's details",
 	"connector-revoke":     "Connector: confirmation before revoking",
 	"keys":                 "Signing keys: current and retired, rotate now",
+	"keys-rotate":          "Signing keys: confirmation before rotating",
 	"sessions":             "Sessions: a tenant's SSO sessions",
 	"audit":                "Audit: recent admin actions and sign-ins",
 }

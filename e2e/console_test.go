@@ -64,6 +64,10 @@ func TestConsoleTenantAdmin(t *testing.T) {
 	if got := b.text("#tenant"); got != "tenant acme" {
 		t.Fatalf("role shown %q", got)
 	}
+	if got := b.path(); !strings.HasPrefix(got, "/console/clients") {
+		t.Fatalf("a tenant admin starts at %s, want their clients", got)
+	}
+	b.open("/console/tenants")
 	list := b.text("#tenants")
 	if !strings.Contains(list, "acme") || strings.Contains(list, "globex") || strings.Contains(list, "default") {
 		t.Fatalf("a tenant admin's tenant list: %q", list)

@@ -38,8 +38,8 @@ type landingData struct {
 
 // home serves GET /console/: the console for a signed-in user, else the sign-in page.
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
-	if c.session(r) != nil {
-		http.Redirect(w, r, Prefix+"tenants", http.StatusSeeOther)
+	if s := c.session(r); s != nil {
+		http.Redirect(w, r, landingPage(s), http.StatusSeeOther)
 		return
 	}
 	c.landing(w, http.StatusOK, landingData{Tenant: systemTenantCode, Return: localReturn(r.URL.Query().Get("return"))}, Problems{})
@@ -173,9 +173,22 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	c.setCookie(w, sessionCookieName, sealed, s.Expiry)
 	target := pl.Return
 	if target == "" {
-		target = Prefix + "tenants"
+		target = landingPage(s)
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// landingPage is where a signed-in user starts: tenants for a system administrator, the tenant's clients
+// (when that section is built in) for a tenant administrator.
+func landingPage(s *Session) string {
+	if !s.System {
+		for _, n := range navItems("") {
+			if n.Href == Prefix+"clients" {
+				return n.Href
+			}
+		}
+	}
+	return Prefix + "tenants"
 }
 
 func tenantLabel(s *Session) string {

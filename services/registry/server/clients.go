@@ -45,6 +45,9 @@ func (cs *clientService) CreateClient(ctx context.Context, req *registryv1.Creat
 			return err
 		}
 		c.TenantID = req.GetTenantId()
+		if err := reservedClientID(c.ID, c.TenantID); err != nil {
+			return err
+		}
 		now := cs.s.now().UTC()
 		c.CreateTime, c.UpdateTime = now, now
 		id := c.ID

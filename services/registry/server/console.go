@@ -49,3 +49,13 @@ func (s *Server) createTenant(ctx context.Context, t registry.Tenant) (registry.
 	}
 	return s.store.CreateTenantWithClients(ctx, t, []registry.Client{console})
 }
+
+// reservedClientID refuses, for a client of tenantID, an id of the console clients' form other than that
+// tenant's own console client's: "console.<another tenant>" would take that tenant's console sign-in away,
+// or a future tenant's.
+func reservedClientID(id, tenantID string) error {
+	if registry.IsConsoleClientID(id) && id != registry.ConsoleClientID(tenantID) {
+		return apierror.Invalid("clientId", "%q is reserved: ids %q and %q… name the admin console client of a tenant", clipID(id), registry.SystemConsoleClientID, registry.ConsoleClientPrefix)
+	}
+	return nil
+}

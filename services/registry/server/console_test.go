@@ -72,3 +72,25 @@ func TestCreateTenantCreatesItsConsoleClient(t *testing.T) {
 		t.Fatal("the tenant was stored without its console client")
 	}
 }
+
+func TestConsoleClientIDsAreReserved(t *testing.T) {
+	e := newEnv(t)
+	for id, want := range map[string]codes.Code{
+		"console":        codes.InvalidArgument, // the system tenant's
+		"console.other":  codes.InvalidArgument, // another (or a future) tenant's
+		"console.acme":   codes.OK,              // acme's own, e.g. made again after a delete
+		"consoles":       codes.OK,
+		"my.console.app": codes.OK,
+	} {
+		c := validClient(id)
+		_, err := e.clients.CreateClient(as(tokAcme), &registryv1.CreateClientRequest{TenantId: "acme", Client: c})
+		if want == codes.OK {
+			if err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+			continue
+		}
+		wantCode(t, err, want)
+		wantField(t, err, "clientId")
+	}
+}

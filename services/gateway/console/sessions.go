@@ -21,7 +21,9 @@ func init() {
 	})
 }
 
-func ssoSessions(x *Ctx) tokenv1.SessionServiceClient { return tokenv1.NewSessionServiceClient(x.Token()) }
+func ssoSessions(x *Ctx) tokenv1.SessionServiceClient {
+	return tokenv1.NewSessionServiceClient(x.Token())
+}
 
 type sessionRow struct {
 	Sid, UserID, LoginName string

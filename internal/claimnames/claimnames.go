@@ -4,6 +4,8 @@
 // the list lives in one place for both.
 package claimnames
 
+import "strings"
+
 // reserved are the names of JWT (RFC 7519 §4.1, and the typ header some tokens repeat), OAuth access token
 // (RFC 9068 §2.2, with entitlements of §7.2.1), token exchange (RFC 8693 §4), certificate binding (RFC 8705
 // §3.1), OpenID Connect (Core §2, §5.1), logout token (Back-Channel Logout §2.4 events) and authsuite's own
@@ -18,9 +20,21 @@ var reserved = map[string]bool{
 	"events": true, "typ": true, "entitlements": true,
 }
 
-// Reserved reports whether name is a claim that only authsuite sets. The comparison is exact: JWT claim
-// names are case-sensitive (RFC 7519 §4).
-func Reserved(name string) bool { return reserved[name] }
+// Reserved reports whether name is a claim that only authsuite sets. JWT claim names are case-sensitive
+// (RFC 7519 §4), but encoding/json and decoders like it match member names ignoring case (with Unicode
+// simple folding), so a "SUB" or "ſub" written after "sub" would replace it for them: such names are
+// reserved too, as the token service skips them when it signs.
+func Reserved(name string) bool {
+	if reserved[name] {
+		return true
+	}
+	for r := range reserved {
+		if strings.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
+}
 
 // All returns the reserved names, in no particular order, for documentation and tests.
 func All() []string {

@@ -9,7 +9,7 @@ import (
 	"github.com/authsuite/authsuite/internal/resourceuri"
 )
 
-// API resource bounds (docs/reference.md, "API resources").
+// API resource bounds (docs/reference/admin-api.md, "API resources").
 const (
 	// MaxResourceIDLen bounds a resource indicator: it is the "aud" of every token issued for the resource.
 	MaxResourceIDLen = resourceuri.MaxLen

@@ -19,6 +19,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/authsuite/authsuite/internal/claimnames"
 )
 
 // MaxTokenSize bounds the length of a token Verify looks at; longer input is rejected unread.
@@ -82,8 +84,9 @@ type Claims struct {
 // claimsNoExtra has Claims' fields and tags without its methods: what Sign marshals directly.
 type claimsNoExtra Claims
 
-// registeredClaims are the member names the claims of this package's tokens, ID tokens (OIDC Core §2,
-// §5.1) and logout tokens use, and the registered JWT claims (RFC 7519 §4.1): Extra never writes them.
+// registeredClaims are the member names this package's tokens use (Claims' fields) and every name
+// claimnames reserves (registered JWT, OpenID Connect, logout token and authsuite claims): Extra never
+// writes them. The registry refuses the same names, from the same list, when a client is written.
 var registeredClaims = func() map[string]bool {
 	m := map[string]bool{}
 	t := reflect.TypeFor[Claims]()
@@ -93,10 +96,7 @@ var registeredClaims = func() map[string]bool {
 			m[name] = true
 		}
 	}
-	for _, n := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "nonce", "at_hash",
-		"c_hash", "acr", "amr", "auth_time", "sid", "events", "typ", "cnf", "act", "may_act", "scope",
-		"client_id", "name", "preferred_username", "updated_at", "email", "email_verified", "phone_number",
-		"phone_number_verified", "roles", "groups", "entitlements", "tenant"} {
+	for _, n := range claimnames.All() {
 		m[n] = true
 	}
 	return m

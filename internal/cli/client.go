@@ -136,6 +136,15 @@ func (f *clientFlags) apply(c *registryv1.Client, given map[string]bool) {
 	}
 	if given["require-client-secret"] {
 		c.RequireClientSecret = proto.Bool(b("require-client-secret"))
+		// The flag chooses between a secret and none; an update of a client stored with the other one of
+		// the two switches its method with it, rather than being refused as a contradiction. Key and
+		// certificate methods are left as they are.
+		switch m := c.GetTokenEndpointAuthMethod(); {
+		case !b("require-client-secret") && (m == "client_secret_basic" || m == "client_secret_post"):
+			c.TokenEndpointAuthMethod = "none"
+		case b("require-client-secret") && m == "none":
+			c.TokenEndpointAuthMethod = "client_secret_basic"
+		}
 	}
 	if given["require-consent"] {
 		c.RequireConsent = b("require-consent")

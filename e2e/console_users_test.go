@@ -144,7 +144,7 @@ func TestConsoleUsers(t *testing.T) {
 
 	// Delete, after the confirmation.
 	b.open("/console/users?tenant=" + acme)
-	b.submit("#users a[href*='" + carol + "']", "#user-facts")
+	b.submit("#users a[href*='"+carol+"']", "#user-facts")
 	b.submit("#delete", "#confirm")
 	b.submit("#confirm-yes", "#flash")
 	if strings.Contains(b.text("#users"), "carol") {

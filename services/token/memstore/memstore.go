@@ -52,9 +52,9 @@ type data struct {
 	snapshot    []byte
 	hasSnapshot bool
 
-	interactions map[string]*interactionRec // keyed by the SHA-256 of the interaction id
-	sessions     map[string]*sessionRec     // keyed by the SHA-256 of the session cookie
-	sids         map[string]sidEntry        // SID → session key
+	interactions map[string]*interactionRec     // keyed by the SHA-256 of the interaction id
+	sessions     map[string]*sessionRec         // keyed by the SHA-256 of the session cookie
+	sids         map[string]sidEntry            // SID → session key
 	sessionList  map[string]map[string]sidEntry // tenant → token.SessionListKey → session key (sessionlist.go)
 	codes        map[string]*codeRec
 	refresh      map[string]*refreshRec

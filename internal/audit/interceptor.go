@@ -20,7 +20,7 @@ type action struct {
 }
 
 // actions are the audited write methods, by full gRPC method name. Reads are not recorded, nor methods whose
-// service records its own event (SessionService.EndSession: session_ended, by the token service).
+// service records its own event (SessionService.EndSsoSession: session_ended, by the token service).
 var actions = map[string]action{
 	"/authsuite.registry.v1.TenantService/CreateTenant":                     {"registry", "tenant_created", "tenant"},
 	"/authsuite.registry.v1.TenantService/UpdateTenant":                     {"registry", "tenant_updated", "tenant"},

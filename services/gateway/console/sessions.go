@@ -100,7 +100,7 @@ func confirmEndSession(x *Ctx) {
 // endSession serves POST /console/sessions/{sid}/end?tenant=&user=: EndSession.
 func endSession(x *Ctx) {
 	tenant, user, sid := scopeTenant(x), sessionUser(x), x.R.PathValue("sid")
-	resp, err := ssoSessions(x).EndSession(x.API(), &tokenv1.EndSsoSessionRequest{TenantId: tenant, Sid: sid})
+	resp, err := ssoSessions(x).EndSsoSession(x.API(), &tokenv1.EndSsoSessionRequest{TenantId: tenant, Sid: sid})
 	if err != nil {
 		x.Fail(err)
 		return

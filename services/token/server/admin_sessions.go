@@ -33,7 +33,7 @@ const (
 )
 
 // sessionRevocationKey is the revocation-set entry that refuses every refresh token issued in the session
-// sid: an administrator ended it (EndSession). It is stored and followed by every replica like a family
+// sid: an administrator ended it (EndSsoSession). It is stored and followed by every replica like a family
 // revocation.
 func sessionRevocationKey(sid string) string { return "sid:" + sid }
 
@@ -108,13 +108,13 @@ func (a ssoSessions) ListSessions(ctx context.Context, req *tokenv1.ListSessions
 	return resp, nil
 }
 
-// EndSession implements SessionService: admins of the session's tenant (or of the system tenant) only. It
+// EndSsoSession implements SessionService: admins of the session's tenant (or of the system tenant) only. It
 // ends the session as logout does (logout.go): the session record goes, so its cookie signs nobody in, and
 // its clients get back-channel logout tokens (backChannelLogout); the audit log records session_ended with
 // the administrator as actor. Before that it revokes, durably and on
 // every replica, the refresh tokens issued in the session (sessionRevocationKey), which logout by the user
 // leaves alone. A session of another tenant, an expired one and an unknown sid all answer NOT_FOUND.
-func (a ssoSessions) EndSession(ctx context.Context, req *tokenv1.EndSsoSessionRequest) (*tokenv1.EndSsoSessionResponse, error) {
+func (a ssoSessions) EndSsoSession(ctx context.Context, req *tokenv1.EndSsoSessionRequest) (*tokenv1.EndSsoSessionResponse, error) {
 	s := a.s
 	tenant, sid := req.GetTenantId(), req.GetSid()
 	if tenant == "" {

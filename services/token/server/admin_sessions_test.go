@@ -150,7 +150,7 @@ func TestAdminAuthorizationMatrix(t *testing.T) {
 			if want == codes.OK {
 				want = codes.NotFound
 			}
-			if _, err := sessions.EndSession(ctx, &tokenv1.EndSsoSessionRequest{TenantId: "t-acme", Sid: "no-such-sid"}); status.Code(err) != want {
+			if _, err := sessions.EndSsoSession(ctx, &tokenv1.EndSsoSessionRequest{TenantId: "t-acme", Sid: "no-such-sid"}); status.Code(err) != want {
 				t.Errorf("EndSession(t-acme, unknown): %v, want %v", err, want)
 			}
 		})
@@ -241,10 +241,10 @@ func TestAdminSessions(t *testing.T) {
 	}
 	// Not through another tenant's path, even by a system administrator.
 	root := bearerCtx(e.mustToken("svc", svcSecret, "adminapi"))
-	if _, err := sessions.EndSession(root, &tokenv1.EndSsoSessionRequest{TenantId: "t-beta", Sid: bobSID}); status.Code(err) != codes.NotFound {
+	if _, err := sessions.EndSsoSession(root, &tokenv1.EndSsoSessionRequest{TenantId: "t-beta", Sid: bobSID}); status.Code(err) != codes.NotFound {
 		t.Fatalf("ending t-acme's session through t-beta: %v", err)
 	}
-	ended, err := sessions.EndSession(ctx, &tokenv1.EndSsoSessionRequest{TenantId: "t-acme", Sid: bobSID})
+	ended, err := sessions.EndSsoSession(ctx, &tokenv1.EndSsoSessionRequest{TenantId: "t-acme", Sid: bobSID})
 	if err != nil || ended.GetSession().GetUserId() != "u-bob" || ended.GetSession().GetSid() != bobSID {
 		t.Fatalf("EndSession = %v, %v", ended, err)
 	}
@@ -256,7 +256,7 @@ func TestAdminSessions(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no back-channel logout token")
 	}
-	if _, err := sessions.EndSession(ctx, &tokenv1.EndSsoSessionRequest{TenantId: "t-acme", Sid: bobSID}); status.Code(err) != codes.NotFound {
+	if _, err := sessions.EndSsoSession(ctx, &tokenv1.EndSsoSessionRequest{TenantId: "t-acme", Sid: bobSID}); status.Code(err) != codes.NotFound {
 		t.Fatalf("ending it again: %v", err)
 	}
 	// The cookie signs nobody in.
@@ -460,7 +460,7 @@ func TestEtcdAdminReplicas(t *testing.T) {
 	if err != nil || len(list.GetItems()) != 1 || list.GetItems()[0].GetSid() != sid {
 		t.Fatalf("the other replica lists %v, %v", list, err)
 	}
-	if _, err := tokenv1.NewSessionServiceClient(b.publicConn).EndSession(ctx, &tokenv1.EndSsoSessionRequest{TenantId: "t-acme", Sid: sid}); err != nil {
+	if _, err := tokenv1.NewSessionServiceClient(b.publicConn).EndSsoSession(ctx, &tokenv1.EndSsoSessionRequest{TenantId: "t-acme", Sid: sid}); err != nil {
 		t.Fatal(err)
 	}
 	// a refuses the refresh token once it has applied b's revocation (the store's watch).

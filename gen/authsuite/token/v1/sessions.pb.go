@@ -381,11 +381,10 @@ const file_authsuite_token_v1_sessions_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x10\n" +
 	"\x03sid\x18\x02 \x01(\tR\x03sid\"Q\n" +
 	"\x15EndSsoSessionResponse\x128\n" +
-	"\asession\x18\x01 \x01(\v2\x1e.authsuite.token.v1.SsoSessionR\asession2\xd6\x01\n" +
+	"\asession\x18\x01 \x01(\v2\x1e.authsuite.token.v1.SsoSessionR\asession2\xd9\x01\n" +
 	"\x0eSessionService\x12a\n" +
-	"\fListSessions\x12'.authsuite.token.v1.ListSessionsRequest\x1a(.authsuite.token.v1.ListSessionsResponse\x12a\n" +
-	"\n" +
-	"EndSession\x12(.authsuite.token.v1.EndSsoSessionRequest\x1a).authsuite.token.v1.EndSsoSessionResponseB\xd0\x01\n" +
+	"\fListSessions\x12'.authsuite.token.v1.ListSessionsRequest\x1a(.authsuite.token.v1.ListSessionsResponse\x12d\n" +
+	"\rEndSsoSession\x12(.authsuite.token.v1.EndSsoSessionRequest\x1a).authsuite.token.v1.EndSsoSessionResponseB\xd0\x01\n" +
 	"\x16com.authsuite.token.v1B\rSessionsProtoP\x01Z=github.com/authsuite/authsuite/gen/authsuite/token/v1;tokenv1\xa2\x02\x03ATX\xaa\x02\x12Authsuite.Token.V1\xca\x02\x12Authsuite\\Token\\V1\xe2\x02\x1eAuthsuite\\Token\\V1\\GPBMetadata\xea\x02\x14Authsuite::Token::V1b\x06proto3"
 
 var (
@@ -415,9 +414,9 @@ var file_authsuite_token_v1_sessions_proto_depIdxs = []int32{
 	0, // 2: authsuite.token.v1.ListSessionsResponse.items:type_name -> authsuite.token.v1.SsoSession
 	0, // 3: authsuite.token.v1.EndSsoSessionResponse.session:type_name -> authsuite.token.v1.SsoSession
 	1, // 4: authsuite.token.v1.SessionService.ListSessions:input_type -> authsuite.token.v1.ListSessionsRequest
-	3, // 5: authsuite.token.v1.SessionService.EndSession:input_type -> authsuite.token.v1.EndSsoSessionRequest
+	3, // 5: authsuite.token.v1.SessionService.EndSsoSession:input_type -> authsuite.token.v1.EndSsoSessionRequest
 	2, // 6: authsuite.token.v1.SessionService.ListSessions:output_type -> authsuite.token.v1.ListSessionsResponse
-	4, // 7: authsuite.token.v1.SessionService.EndSession:output_type -> authsuite.token.v1.EndSsoSessionResponse
+	4, // 7: authsuite.token.v1.SessionService.EndSsoSession:output_type -> authsuite.token.v1.EndSsoSessionResponse
 	6, // [6:8] is the sub-list for method output_type
 	4, // [4:6] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name

@@ -19,8 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SessionService_ListSessions_FullMethodName = "/authsuite.token.v1.SessionService/ListSessions"
-	SessionService_EndSession_FullMethodName   = "/authsuite.token.v1.SessionService/EndSession"
+	SessionService_ListSessions_FullMethodName  = "/authsuite.token.v1.SessionService/ListSessions"
+	SessionService_EndSsoSession_FullMethodName = "/authsuite.token.v1.SessionService/EndSsoSession"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -33,10 +33,10 @@ const (
 type SessionServiceClient interface {
 	// ListSessions pages through a tenant's sessions, or one user's, ordered by user id then session id.
 	ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error)
-	// EndSession ends a session as RP-initiated logout does: the browser's cookie no longer signs in, the
+	// EndSsoSession ends a session as RP-initiated logout does: the browser's cookie no longer signs in, the
 	// clients that received a code in it get a back-channel logout token, and the refresh tokens issued in
 	// it are refused from now on. The end is audited. NOT_FOUND when the tenant has no such live session.
-	EndSession(ctx context.Context, in *EndSsoSessionRequest, opts ...grpc.CallOption) (*EndSsoSessionResponse, error)
+	EndSsoSession(ctx context.Context, in *EndSsoSessionRequest, opts ...grpc.CallOption) (*EndSsoSessionResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -57,10 +57,10 @@ func (c *sessionServiceClient) ListSessions(ctx context.Context, in *ListSession
 	return out, nil
 }
 
-func (c *sessionServiceClient) EndSession(ctx context.Context, in *EndSsoSessionRequest, opts ...grpc.CallOption) (*EndSsoSessionResponse, error) {
+func (c *sessionServiceClient) EndSsoSession(ctx context.Context, in *EndSsoSessionRequest, opts ...grpc.CallOption) (*EndSsoSessionResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(EndSsoSessionResponse)
-	err := c.cc.Invoke(ctx, SessionService_EndSession_FullMethodName, in, out, cOpts...)
+	err := c.cc.Invoke(ctx, SessionService_EndSsoSession_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -77,10 +77,10 @@ func (c *sessionServiceClient) EndSession(ctx context.Context, in *EndSsoSession
 type SessionServiceServer interface {
 	// ListSessions pages through a tenant's sessions, or one user's, ordered by user id then session id.
 	ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error)
-	// EndSession ends a session as RP-initiated logout does: the browser's cookie no longer signs in, the
+	// EndSsoSession ends a session as RP-initiated logout does: the browser's cookie no longer signs in, the
 	// clients that received a code in it get a back-channel logout token, and the refresh tokens issued in
 	// it are refused from now on. The end is audited. NOT_FOUND when the tenant has no such live session.
-	EndSession(context.Context, *EndSsoSessionRequest) (*EndSsoSessionResponse, error)
+	EndSsoSession(context.Context, *EndSsoSessionRequest) (*EndSsoSessionResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -94,8 +94,8 @@ type UnimplementedSessionServiceServer struct{}
 func (UnimplementedSessionServiceServer) ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSessions not implemented")
 }
-func (UnimplementedSessionServiceServer) EndSession(context.Context, *EndSsoSessionRequest) (*EndSsoSessionResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method EndSession not implemented")
+func (UnimplementedSessionServiceServer) EndSsoSession(context.Context, *EndSsoSessionRequest) (*EndSsoSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EndSsoSession not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -136,20 +136,20 @@ func _SessionService_ListSessions_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
-func _SessionService_EndSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+func _SessionService_EndSsoSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(EndSsoSessionRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(SessionServiceServer).EndSession(ctx, in)
+		return srv.(SessionServiceServer).EndSsoSession(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: SessionService_EndSession_FullMethodName,
+		FullMethod: SessionService_EndSsoSession_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SessionServiceServer).EndSession(ctx, req.(*EndSsoSessionRequest))
+		return srv.(SessionServiceServer).EndSsoSession(ctx, req.(*EndSsoSessionRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -166,8 +166,8 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _SessionService_ListSessions_Handler,
 		},
 		{
-			MethodName: "EndSession",
-			Handler:    _SessionService_EndSession_Handler,
+			MethodName: "EndSsoSession",
+			Handler:    _SessionService_EndSsoSession_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

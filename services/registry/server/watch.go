@@ -333,21 +333,28 @@ func tenantDeletedEvent(tenantID string) *registryv1.WatchClientsResponse {
 
 // sendUsers streams every user of every tenant as user_upsert events of revision rev, paged from the store.
 func (s *Server) sendUsers(ctx context.Context, rev int64, send func(*registryv1.WatchClientsResponse) error) error {
+	return sendPerTenant(ctx, s.store, rev, send, s.store.ListUsers, userUpsertEvent)
+}
+
+// sendPerTenant streams every item list names in every tenant, as the events event makes, each of revision
+// rev, paged from the store (tenants and items MaxPageSize at a time).
+func sendPerTenant[T any](ctx context.Context, st registry.Store, rev int64, send func(*registryv1.WatchClientsResponse) error,
+	list func(context.Context, string, registry.ListOptions) ([]T, string, error), event func(T) *registryv1.WatchClientsResponse) error {
 	afterTenant := ""
 	for {
-		tenants, nextTenant, err := s.store.ListTenants(ctx, registry.ListOptions{Limit: registry.MaxPageSize, After: afterTenant})
+		tenants, nextTenant, err := st.ListTenants(ctx, registry.ListOptions{Limit: registry.MaxPageSize, After: afterTenant})
 		if err != nil {
 			return err
 		}
 		for _, t := range tenants {
 			after := ""
 			for {
-				users, next, err := s.store.ListUsers(ctx, t.ID, registry.ListOptions{Limit: registry.MaxPageSize, After: after})
+				items, next, err := list(ctx, t.ID, registry.ListOptions{Limit: registry.MaxPageSize, After: after})
 				if err != nil {
 					return err
 				}
-				for _, u := range users {
-					ev := userUpsertEvent(u)
+				for _, it := range items {
+					ev := event(it)
 					ev.Revision = rev
 					if err := send(ev); err != nil {
 						return err
@@ -379,35 +386,5 @@ func resourceDeletedEvent(ref registry.ApiResourceRef) *registryv1.WatchClientsR
 // sendResources streams every API resource of every tenant as resource_upsert events of revision rev, paged
 // from the store.
 func (s *Server) sendResources(ctx context.Context, rev int64, send func(*registryv1.WatchClientsResponse) error) error {
-	afterTenant := ""
-	for {
-		tenants, nextTenant, err := s.store.ListTenants(ctx, registry.ListOptions{Limit: registry.MaxPageSize, After: afterTenant})
-		if err != nil {
-			return err
-		}
-		for _, t := range tenants {
-			after := ""
-			for {
-				items, next, err := s.store.ListApiResources(ctx, t.ID, registry.ListOptions{Limit: registry.MaxPageSize, After: after})
-				if err != nil {
-					return err
-				}
-				for _, r := range items {
-					ev := resourceUpsertEvent(r)
-					ev.Revision = rev
-					if err := send(ev); err != nil {
-						return err
-					}
-				}
-				if next == "" {
-					break
-				}
-				after = next
-			}
-		}
-		if nextTenant == "" {
-			return nil
-		}
-		afterTenant = nextTenant
-	}
+	return sendPerTenant(ctx, s.store, rev, send, s.store.ListApiResources, resourceUpsertEvent)
 }

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
 
@@ -114,7 +116,10 @@ func TestMachineToMachineWalkthrough(t *testing.T) {
 func clientToken(t testing.TB, s *suite, id, secret, scope string) string {
 	t.Helper()
 	cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: s.base + "/connect/token", Scopes: strings.Fields(scope)}
-	tok, err := cc.Token(context.Background())
+	// The request carries the suite's remembered revisions (the barrier), so a client created just before
+	// is known to the token service when it answers.
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: revisionTransport{s}})
+	tok, err := cc.Token(ctx)
 	if err != nil {
 		t.Fatalf("token for %s: %v", id, err)
 	}
@@ -186,4 +191,16 @@ func TestOpenAPIAndHealth(t *testing.T) {
 			t.Errorf("%s: %d", p, r.status)
 		}
 	}
+}
+
+// revisionTransport sends a request with the suite's remembered revisions, as suite.do does, for clients
+// (x/oauth2) that make their own requests.
+type revisionTransport struct{ s *suite }
+
+func (rt revisionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if v := rt.s.revisionValue(); v != "" {
+		req = req.Clone(req.Context())
+		req.Header.Set(revisionHeader, v)
+	}
+	return http.DefaultTransport.RoundTrip(req)
 }

@@ -18,7 +18,7 @@ import (
 
 // TestConsoleClients: the system administrator creates a client from each preset through the console's
 // forms, sees the API's message next to a bad redirect URI (with the typed text kept), creates a secret
-// whose value shows once and works at /connect/token, deletes the secret and the client.
+// whose value shows once and works at /connect/token, expires the secret, deletes it and the client.
 func TestConsoleClients(t *testing.T) {
 	f := newConsoleFixture(t)
 	b := f.browser()
@@ -133,7 +133,16 @@ func TestConsoleClients(t *testing.T) {
 		t.Fatalf("secrets list %q", b.text("#secrets"))
 	}
 	b.screenshot("client-secrets")
-	b.submit("#secrets a.danger", "#confirm")
+	// Expire it now: after the confirmation it stays listed, marked expired, with no second expire offered.
+	b.submit(`#secrets a[id^="expire-"]`, "#confirm")
+	if q := b.text("#confirm"); !strings.Contains(q, value[:3]+"…") || !strings.Contains(q, "Expire") {
+		t.Fatalf("expire confirmation %q", q)
+	}
+	b.submit("#confirm-yes", "#flash")
+	if got := b.text("#secrets"); !strings.Contains(got, "expired") || !strings.Contains(got, "ci pipeline") || b.has(`#secrets a[id^="expire-"]`) {
+		t.Fatalf("after expire: %q", got)
+	}
+	b.submit(`#secrets a[id^="delete-"]`, "#confirm")
 	b.submit("#confirm-yes", "#flash")
 	if got := b.text("#secrets"); !strings.Contains(got, "No secrets.") {
 		t.Fatalf("after delete: %q", got)

@@ -30,6 +30,7 @@ var actions = map[string]action{
 	"/authsuite.registry.v1.ClientService/DeleteClient":                     {"registry", "client_deleted", "client"},
 	"/authsuite.registry.v1.ClientService/CreateClientSecret":               {"registry", "secret_created", "secret"},
 	"/authsuite.registry.v1.ClientService/DeleteClientSecret":               {"registry", "secret_deleted", "secret"},
+	"/authsuite.registry.v1.ClientService/ExpireClientSecret":               {"registry", "secret_expired", "secret"},
 	"/authsuite.registry.v1.UserService/CreateUser":                         {"registry", "user_created", "user"},
 	"/authsuite.registry.v1.UserService/UpdateUser":                         {"registry", "user_updated", "user"},
 	"/authsuite.registry.v1.UserService/DeleteUser":                         {"registry", "user_deleted", "user"},

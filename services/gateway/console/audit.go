@@ -33,7 +33,7 @@ var auditServices = []string{"registry", "token", "provider"}
 var auditEventKinds = []string{
 	"sign_in", "sign_in_failed", "logout", "session_ended", "consent_granted", "sudo_check",
 	"tenant_created", "tenant_updated", "tenant_deleted",
-	"client_created", "client_updated", "client_deleted", "secret_created", "secret_deleted",
+	"client_created", "client_updated", "client_deleted", "secret_created", "secret_deleted", "secret_expired",
 	"user_created", "user_updated", "user_disabled", "user_password_set", "user_deleted",
 	"resource_created", "resource_updated", "resource_deleted", "keys_rotated",
 	"provider_config_loaded", "provider_config_deleted", "provider_tokens_deleted", "connector_created", "connector_deleted",

@@ -17,8 +17,7 @@ import (
 // The secrets of a client: list (never a value), create, delete. A created secret's value is in exactly one
 // response, the page answering the POST that created it: it is not stored in the session, a cookie or a
 // URL, and the console's pages are no-store, so reloading (a GET of the same path: the list) or going back
-// does not show it again. The API has no call to change a secret's expiration: to stop a secret at once,
-// delete it.
+// does not show it again. To stop a secret at once, expire it (secrets_expire.go) or delete it.
 //
 // A browser's reload of the page showing a value offers to send the form again. The form carries the state
 // of the secret list it was shown with (a digest of the secret ids, keyed by the session's CSRF token), and

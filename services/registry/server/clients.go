@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
@@ -245,25 +246,34 @@ func (cs *clientService) ListClientSecrets(ctx context.Context, req *registryv1.
 }
 
 func (cs *clientService) DeleteClientSecret(ctx context.Context, req *registryv1.DeleteClientSecretRequest) (resp *registryv1.DeleteClientSecretResponse, err error) {
-	err = cs.s.adminWrite(ctx, req.GetTenantId(), false, func(principal) error {
+	err = cs.updateSecret(ctx, req.GetTenantId(), req.GetClientId(), req.GetSecretId(), func(c *registry.Client, i int, _ time.Time) {
+		c.Secrets = slices.Delete(c.Secrets, i, i+1)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &registryv1.DeleteClientSecretResponse{}, nil
+}
+
+// updateSecret is the write path of the calls on one secret: an admin write to the tenant, changing the
+// secret at index i of the client the store hands over (change may run more than once, so it must
+// depend on its arguments only). Not found names the client (in this tenant) or the secret.
+func (cs *clientService) updateSecret(ctx context.Context, tenantID, clientID, secretID string, change func(c *registry.Client, i int, now time.Time)) error {
+	return cs.s.adminWrite(ctx, tenantID, false, func(principal) error {
 		now := cs.s.now().UTC()
-		_, err := cs.s.store.UpdateClient(ctx, req.GetClientId(), func(c registry.Client) (registry.Client, error) {
-			if c.TenantID != req.GetTenantId() {
-				return registry.Client{}, errClientNotFound(req.GetTenantId(), req.GetClientId())
+		_, err := cs.s.store.UpdateClient(ctx, clientID, func(c registry.Client) (registry.Client, error) {
+			if c.TenantID != tenantID {
+				return registry.Client{}, errClientNotFound(tenantID, clientID)
 			}
-			i := slices.IndexFunc(c.Secrets, func(s registry.Secret) bool { return s.ID == req.GetSecretId() })
+			i := slices.IndexFunc(c.Secrets, func(s registry.Secret) bool { return s.ID == secretID })
 			if i < 0 {
-				return registry.Client{}, apierror.NotFound("secret %q of client %q", clipID(req.GetSecretId()), c.ID)
+				return registry.Client{}, apierror.NotFound("secret %q of client %q", clipID(secretID), c.ID)
 			}
-			c.Secrets = slices.Delete(c.Secrets, i, i+1)
+			c.Secrets = slices.Clone(c.Secrets)
+			change(&c, i, now)
 			c.UpdateTime = now
 			return c, nil
 		})
-		if err != nil {
-			return err // not found: the client (in this tenant) or the secret, as the message says
-		}
-		resp = &registryv1.DeleteClientSecretResponse{}
-		return nil
+		return err
 	})
-	return resp, err
 }

@@ -1352,6 +1352,116 @@ func (*DeleteClientSecretResponse) Descriptor() ([]byte, []int) {
 	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{18}
 }
 
+// ExpireClientSecretRequest is the body of POST /tenants/{tenantId}/clients/{clientId}/secrets/{secretId}:expire.
+type ExpireClientSecretRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant (from the path).
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The client (from the path).
+	ClientId string `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The secret (from the path).
+	SecretId      string `protobuf:"bytes,3,opt,name=secret_id,json=secretId,proto3" json:"secret_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireClientSecretRequest) Reset() {
+	*x = ExpireClientSecretRequest{}
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireClientSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireClientSecretRequest) ProtoMessage() {}
+
+func (x *ExpireClientSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireClientSecretRequest.ProtoReflect.Descriptor instead.
+func (*ExpireClientSecretRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ExpireClientSecretRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ExpireClientSecretRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *ExpireClientSecretRequest) GetSecretId() string {
+	if x != nil {
+		return x.SecretId
+	}
+	return ""
+}
+
+// ExpireClientSecretResponse carries the expired secret without its value.
+type ExpireClientSecretResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The secret, its expiration now at most the time of the call.
+	Secret        *ClientSecret `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireClientSecretResponse) Reset() {
+	*x = ExpireClientSecretResponse{}
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireClientSecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireClientSecretResponse) ProtoMessage() {}
+
+func (x *ExpireClientSecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_client_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireClientSecretResponse.ProtoReflect.Descriptor instead.
+func (*ExpireClientSecretResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_client_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ExpireClientSecretResponse) GetSecret() *ClientSecret {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
 var File_authsuite_registry_v1_client_proto protoreflect.FileDescriptor
 
 const file_authsuite_registry_v1_client_proto_rawDesc = "" +
@@ -1461,7 +1571,13 @@ const file_authsuite_registry_v1_client_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1b\n" +
 	"\tsecret_id\x18\x03 \x01(\tR\bsecretId\"\x1c\n" +
-	"\x1aDeleteClientSecretResponse2\xfe\x06\n" +
+	"\x1aDeleteClientSecretResponse\"r\n" +
+	"\x19ExpireClientSecretRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1b\n" +
+	"\tsecret_id\x18\x03 \x01(\tR\bsecretId\"Y\n" +
+	"\x1aExpireClientSecretResponse\x12;\n" +
+	"\x06secret\x18\x01 \x01(\v2#.authsuite.registry.v1.ClientSecretR\x06secret2\xf9\a\n" +
 	"\rClientService\x12g\n" +
 	"\fCreateClient\x12*.authsuite.registry.v1.CreateClientRequest\x1a+.authsuite.registry.v1.CreateClientResponse\x12d\n" +
 	"\vListClients\x12).authsuite.registry.v1.ListClientsRequest\x1a*.authsuite.registry.v1.ListClientsResponse\x12^\n" +
@@ -1470,7 +1586,8 @@ const file_authsuite_registry_v1_client_proto_rawDesc = "" +
 	"\fDeleteClient\x12*.authsuite.registry.v1.DeleteClientRequest\x1a+.authsuite.registry.v1.DeleteClientResponse\x12y\n" +
 	"\x12CreateClientSecret\x120.authsuite.registry.v1.CreateClientSecretRequest\x1a1.authsuite.registry.v1.CreateClientSecretResponse\x12v\n" +
 	"\x11ListClientSecrets\x12/.authsuite.registry.v1.ListClientSecretsRequest\x1a0.authsuite.registry.v1.ListClientSecretsResponse\x12y\n" +
-	"\x12DeleteClientSecret\x120.authsuite.registry.v1.DeleteClientSecretRequest\x1a1.authsuite.registry.v1.DeleteClientSecretResponseB\xe3\x01\n" +
+	"\x12DeleteClientSecret\x120.authsuite.registry.v1.DeleteClientSecretRequest\x1a1.authsuite.registry.v1.DeleteClientSecretResponse\x12y\n" +
+	"\x12ExpireClientSecret\x120.authsuite.registry.v1.ExpireClientSecretRequest\x1a1.authsuite.registry.v1.ExpireClientSecretResponseB\xe3\x01\n" +
 	"\x19com.authsuite.registry.v1B\vClientProtoP\x01ZCgithub.com/authsuite/authsuite/gen/authsuite/registry/v1;registryv1\xa2\x02\x03ARX\xaa\x02\x15Authsuite.Registry.V1\xca\x02\x15Authsuite\\Registry\\V1\xe2\x02!Authsuite\\Registry\\V1\\GPBMetadata\xea\x02\x17Authsuite::Registry::V1b\x06proto3"
 
 var (
@@ -1485,7 +1602,7 @@ func file_authsuite_registry_v1_client_proto_rawDescGZIP() []byte {
 	return file_authsuite_registry_v1_client_proto_rawDescData
 }
 
-var file_authsuite_registry_v1_client_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_authsuite_registry_v1_client_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_authsuite_registry_v1_client_proto_goTypes = []any{
 	(*Client)(nil),                     // 0: authsuite.registry.v1.Client
 	(*ClaimMapping)(nil),               // 1: authsuite.registry.v1.ClaimMapping
@@ -1506,19 +1623,21 @@ var file_authsuite_registry_v1_client_proto_goTypes = []any{
 	(*ListClientSecretsResponse)(nil),  // 16: authsuite.registry.v1.ListClientSecretsResponse
 	(*DeleteClientSecretRequest)(nil),  // 17: authsuite.registry.v1.DeleteClientSecretRequest
 	(*DeleteClientSecretResponse)(nil), // 18: authsuite.registry.v1.DeleteClientSecretResponse
-	nil,                                // 19: authsuite.registry.v1.Client.ClaimsEntry
-	(*timestamppb.Timestamp)(nil),      // 20: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),            // 21: google.protobuf.Struct
+	(*ExpireClientSecretRequest)(nil),  // 19: authsuite.registry.v1.ExpireClientSecretRequest
+	(*ExpireClientSecretResponse)(nil), // 20: authsuite.registry.v1.ExpireClientSecretResponse
+	nil,                                // 21: authsuite.registry.v1.Client.ClaimsEntry
+	(*timestamppb.Timestamp)(nil),      // 22: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 23: google.protobuf.Struct
 }
 var file_authsuite_registry_v1_client_proto_depIdxs = []int32{
-	20, // 0: authsuite.registry.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	20, // 1: authsuite.registry.v1.Client.update_time:type_name -> google.protobuf.Timestamp
-	21, // 2: authsuite.registry.v1.Client.jwks:type_name -> google.protobuf.Struct
-	19, // 3: authsuite.registry.v1.Client.claims:type_name -> authsuite.registry.v1.Client.ClaimsEntry
+	22, // 0: authsuite.registry.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	22, // 1: authsuite.registry.v1.Client.update_time:type_name -> google.protobuf.Timestamp
+	23, // 2: authsuite.registry.v1.Client.jwks:type_name -> google.protobuf.Struct
+	21, // 3: authsuite.registry.v1.Client.claims:type_name -> authsuite.registry.v1.Client.ClaimsEntry
 	1,  // 4: authsuite.registry.v1.Client.claim_mappings:type_name -> authsuite.registry.v1.ClaimMapping
-	20, // 5: authsuite.registry.v1.ClientSecret.start_time:type_name -> google.protobuf.Timestamp
-	20, // 6: authsuite.registry.v1.ClientSecret.expiration:type_name -> google.protobuf.Timestamp
-	20, // 7: authsuite.registry.v1.ClientSecret.last_used:type_name -> google.protobuf.Timestamp
+	22, // 5: authsuite.registry.v1.ClientSecret.start_time:type_name -> google.protobuf.Timestamp
+	22, // 6: authsuite.registry.v1.ClientSecret.expiration:type_name -> google.protobuf.Timestamp
+	22, // 7: authsuite.registry.v1.ClientSecret.last_used:type_name -> google.protobuf.Timestamp
 	0,  // 8: authsuite.registry.v1.CreateClientRequest.client:type_name -> authsuite.registry.v1.Client
 	0,  // 9: authsuite.registry.v1.CreateClientResponse.client:type_name -> authsuite.registry.v1.Client
 	0,  // 10: authsuite.registry.v1.ListClientsResponse.items:type_name -> authsuite.registry.v1.Client
@@ -1528,27 +1647,30 @@ var file_authsuite_registry_v1_client_proto_depIdxs = []int32{
 	2,  // 14: authsuite.registry.v1.CreateClientSecretRequest.secret:type_name -> authsuite.registry.v1.ClientSecret
 	2,  // 15: authsuite.registry.v1.CreateClientSecretResponse.secret:type_name -> authsuite.registry.v1.ClientSecret
 	2,  // 16: authsuite.registry.v1.ListClientSecretsResponse.items:type_name -> authsuite.registry.v1.ClientSecret
-	3,  // 17: authsuite.registry.v1.ClientService.CreateClient:input_type -> authsuite.registry.v1.CreateClientRequest
-	5,  // 18: authsuite.registry.v1.ClientService.ListClients:input_type -> authsuite.registry.v1.ListClientsRequest
-	7,  // 19: authsuite.registry.v1.ClientService.GetClient:input_type -> authsuite.registry.v1.GetClientRequest
-	9,  // 20: authsuite.registry.v1.ClientService.UpdateClient:input_type -> authsuite.registry.v1.UpdateClientRequest
-	11, // 21: authsuite.registry.v1.ClientService.DeleteClient:input_type -> authsuite.registry.v1.DeleteClientRequest
-	13, // 22: authsuite.registry.v1.ClientService.CreateClientSecret:input_type -> authsuite.registry.v1.CreateClientSecretRequest
-	15, // 23: authsuite.registry.v1.ClientService.ListClientSecrets:input_type -> authsuite.registry.v1.ListClientSecretsRequest
-	17, // 24: authsuite.registry.v1.ClientService.DeleteClientSecret:input_type -> authsuite.registry.v1.DeleteClientSecretRequest
-	4,  // 25: authsuite.registry.v1.ClientService.CreateClient:output_type -> authsuite.registry.v1.CreateClientResponse
-	6,  // 26: authsuite.registry.v1.ClientService.ListClients:output_type -> authsuite.registry.v1.ListClientsResponse
-	8,  // 27: authsuite.registry.v1.ClientService.GetClient:output_type -> authsuite.registry.v1.GetClientResponse
-	10, // 28: authsuite.registry.v1.ClientService.UpdateClient:output_type -> authsuite.registry.v1.UpdateClientResponse
-	12, // 29: authsuite.registry.v1.ClientService.DeleteClient:output_type -> authsuite.registry.v1.DeleteClientResponse
-	14, // 30: authsuite.registry.v1.ClientService.CreateClientSecret:output_type -> authsuite.registry.v1.CreateClientSecretResponse
-	16, // 31: authsuite.registry.v1.ClientService.ListClientSecrets:output_type -> authsuite.registry.v1.ListClientSecretsResponse
-	18, // 32: authsuite.registry.v1.ClientService.DeleteClientSecret:output_type -> authsuite.registry.v1.DeleteClientSecretResponse
-	25, // [25:33] is the sub-list for method output_type
-	17, // [17:25] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	2,  // 17: authsuite.registry.v1.ExpireClientSecretResponse.secret:type_name -> authsuite.registry.v1.ClientSecret
+	3,  // 18: authsuite.registry.v1.ClientService.CreateClient:input_type -> authsuite.registry.v1.CreateClientRequest
+	5,  // 19: authsuite.registry.v1.ClientService.ListClients:input_type -> authsuite.registry.v1.ListClientsRequest
+	7,  // 20: authsuite.registry.v1.ClientService.GetClient:input_type -> authsuite.registry.v1.GetClientRequest
+	9,  // 21: authsuite.registry.v1.ClientService.UpdateClient:input_type -> authsuite.registry.v1.UpdateClientRequest
+	11, // 22: authsuite.registry.v1.ClientService.DeleteClient:input_type -> authsuite.registry.v1.DeleteClientRequest
+	13, // 23: authsuite.registry.v1.ClientService.CreateClientSecret:input_type -> authsuite.registry.v1.CreateClientSecretRequest
+	15, // 24: authsuite.registry.v1.ClientService.ListClientSecrets:input_type -> authsuite.registry.v1.ListClientSecretsRequest
+	17, // 25: authsuite.registry.v1.ClientService.DeleteClientSecret:input_type -> authsuite.registry.v1.DeleteClientSecretRequest
+	19, // 26: authsuite.registry.v1.ClientService.ExpireClientSecret:input_type -> authsuite.registry.v1.ExpireClientSecretRequest
+	4,  // 27: authsuite.registry.v1.ClientService.CreateClient:output_type -> authsuite.registry.v1.CreateClientResponse
+	6,  // 28: authsuite.registry.v1.ClientService.ListClients:output_type -> authsuite.registry.v1.ListClientsResponse
+	8,  // 29: authsuite.registry.v1.ClientService.GetClient:output_type -> authsuite.registry.v1.GetClientResponse
+	10, // 30: authsuite.registry.v1.ClientService.UpdateClient:output_type -> authsuite.registry.v1.UpdateClientResponse
+	12, // 31: authsuite.registry.v1.ClientService.DeleteClient:output_type -> authsuite.registry.v1.DeleteClientResponse
+	14, // 32: authsuite.registry.v1.ClientService.CreateClientSecret:output_type -> authsuite.registry.v1.CreateClientSecretResponse
+	16, // 33: authsuite.registry.v1.ClientService.ListClientSecrets:output_type -> authsuite.registry.v1.ListClientSecretsResponse
+	18, // 34: authsuite.registry.v1.ClientService.DeleteClientSecret:output_type -> authsuite.registry.v1.DeleteClientSecretResponse
+	20, // 35: authsuite.registry.v1.ClientService.ExpireClientSecret:output_type -> authsuite.registry.v1.ExpireClientSecretResponse
+	27, // [27:36] is the sub-list for method output_type
+	18, // [18:27] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_registry_v1_client_proto_init() }
@@ -1564,7 +1686,7 @@ func file_authsuite_registry_v1_client_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_registry_v1_client_proto_rawDesc), len(file_authsuite_registry_v1_client_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

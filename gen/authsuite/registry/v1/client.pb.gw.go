@@ -491,6 +491,83 @@ func local_request_ClientService_DeleteClientSecret_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
+func request_ClientService_ExpireClientSecret_0(ctx context.Context, marshaler runtime.Marshaler, client ClientServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExpireClientSecretRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["tenant_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "tenant_id")
+	}
+	protoReq.TenantId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "tenant_id", err)
+	}
+	val, ok = pathParams["client_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "client_id")
+	}
+	protoReq.ClientId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "client_id", err)
+	}
+	val, ok = pathParams["secret_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "secret_id")
+	}
+	protoReq.SecretId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "secret_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ExpireClientSecret(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ClientService_ExpireClientSecret_0(ctx context.Context, marshaler runtime.Marshaler, server ClientServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExpireClientSecretRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["tenant_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "tenant_id")
+	}
+	protoReq.TenantId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "tenant_id", err)
+	}
+	val, ok = pathParams["client_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "client_id")
+	}
+	protoReq.ClientId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "client_id", err)
+	}
+	val, ok = pathParams["secret_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "secret_id")
+	}
+	protoReq.SecretId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "secret_id", err)
+	}
+	msg, err := server.ExpireClientSecret(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterClientServiceHandlerServer registers the http handlers for service ClientService to "mux".
 // UnaryRPC     :call ClientServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -656,6 +733,26 @@ func RegisterClientServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 			return
 		}
 		forward_ClientService_DeleteClientSecret_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_ClientService_ExpireClientSecret_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/authsuite.registry.v1.ClientService/ExpireClientSecret", runtime.WithHTTPPathPattern("/api/adminapi2/v1/tenants/{tenant_id}/clients/{client_id}/secrets/{secret_id}:expire"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ClientService_ExpireClientSecret_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ClientService_ExpireClientSecret_0(annotatedContext, mux, outboundMarshaler, w, req, response_ClientService_ExpireClientSecret_0{resp.(*ExpireClientSecretResponse)}, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -833,6 +930,23 @@ func RegisterClientServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_ClientService_DeleteClientSecret_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_ClientService_ExpireClientSecret_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/authsuite.registry.v1.ClientService/ExpireClientSecret", runtime.WithHTTPPathPattern("/api/adminapi2/v1/tenants/{tenant_id}/clients/{client_id}/secrets/{secret_id}:expire"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ClientService_ExpireClientSecret_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ClientService_ExpireClientSecret_0(annotatedContext, mux, outboundMarshaler, w, req, response_ClientService_ExpireClientSecret_0{resp.(*ExpireClientSecretResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -872,6 +986,15 @@ func (m response_ClientService_CreateClientSecret_0) XXX_ResponseBody() interfac
 	return response.Secret
 }
 
+type response_ClientService_ExpireClientSecret_0 struct {
+	*ExpireClientSecretResponse
+}
+
+func (m response_ClientService_ExpireClientSecret_0) XXX_ResponseBody() interface{} {
+	response := m.ExpireClientSecretResponse
+	return response.Secret
+}
+
 var (
 	pattern_ClientService_CreateClient_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5}, []string{"api", "adminapi2", "v1", "tenants", "tenant_id", "clients"}, ""))
 	pattern_ClientService_ListClients_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5}, []string{"api", "adminapi2", "v1", "tenants", "tenant_id", "clients"}, ""))
@@ -881,6 +1004,7 @@ var (
 	pattern_ClientService_CreateClientSecret_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5, 1, 0, 4, 1, 5, 6, 2, 7}, []string{"api", "adminapi2", "v1", "tenants", "tenant_id", "clients", "client_id", "secrets"}, ""))
 	pattern_ClientService_ListClientSecrets_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5, 1, 0, 4, 1, 5, 6, 2, 7}, []string{"api", "adminapi2", "v1", "tenants", "tenant_id", "clients", "client_id", "secrets"}, ""))
 	pattern_ClientService_DeleteClientSecret_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5, 1, 0, 4, 1, 5, 6, 2, 7, 1, 0, 4, 1, 5, 8}, []string{"api", "adminapi2", "v1", "tenants", "tenant_id", "clients", "client_id", "secrets", "secret_id"}, ""))
+	pattern_ClientService_ExpireClientSecret_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5, 1, 0, 4, 1, 5, 6, 2, 7, 1, 0, 4, 1, 5, 8}, []string{"api", "adminapi2", "v1", "tenants", "tenant_id", "clients", "client_id", "secrets", "secret_id"}, "expire"))
 )
 
 var (
@@ -892,4 +1016,5 @@ var (
 	forward_ClientService_CreateClientSecret_0 = runtime.ForwardResponseMessage
 	forward_ClientService_ListClientSecrets_0  = runtime.ForwardResponseMessage
 	forward_ClientService_DeleteClientSecret_0 = runtime.ForwardResponseMessage
+	forward_ClientService_ExpireClientSecret_0 = runtime.ForwardResponseMessage
 )

@@ -27,6 +27,7 @@ const (
 	ClientService_CreateClientSecret_FullMethodName = "/authsuite.registry.v1.ClientService/CreateClientSecret"
 	ClientService_ListClientSecrets_FullMethodName  = "/authsuite.registry.v1.ClientService/ListClientSecrets"
 	ClientService_DeleteClientSecret_FullMethodName = "/authsuite.registry.v1.ClientService/DeleteClientSecret"
+	ClientService_ExpireClientSecret_FullMethodName = "/authsuite.registry.v1.ClientService/ExpireClientSecret"
 )
 
 // ClientServiceClient is the client API for ClientService service.
@@ -51,6 +52,9 @@ type ClientServiceClient interface {
 	ListClientSecrets(ctx context.Context, in *ListClientSecretsRequest, opts ...grpc.CallOption) (*ListClientSecretsResponse, error)
 	// DeleteClientSecret deletes one secret.
 	DeleteClientSecret(ctx context.Context, in *DeleteClientSecretRequest, opts ...grpc.CallOption) (*DeleteClientSecretResponse, error)
+	// ExpireClientSecret ends one secret's validity now, keeping it listed; a secret already expired is
+	// left as it is.
+	ExpireClientSecret(ctx context.Context, in *ExpireClientSecretRequest, opts ...grpc.CallOption) (*ExpireClientSecretResponse, error)
 }
 
 type clientServiceClient struct {
@@ -141,6 +145,16 @@ func (c *clientServiceClient) DeleteClientSecret(ctx context.Context, in *Delete
 	return out, nil
 }
 
+func (c *clientServiceClient) ExpireClientSecret(ctx context.Context, in *ExpireClientSecretRequest, opts ...grpc.CallOption) (*ExpireClientSecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExpireClientSecretResponse)
+	err := c.cc.Invoke(ctx, ClientService_ExpireClientSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClientServiceServer is the server API for ClientService service.
 // All implementations must embed UnimplementedClientServiceServer
 // for forward compatibility.
@@ -163,6 +177,9 @@ type ClientServiceServer interface {
 	ListClientSecrets(context.Context, *ListClientSecretsRequest) (*ListClientSecretsResponse, error)
 	// DeleteClientSecret deletes one secret.
 	DeleteClientSecret(context.Context, *DeleteClientSecretRequest) (*DeleteClientSecretResponse, error)
+	// ExpireClientSecret ends one secret's validity now, keeping it listed; a secret already expired is
+	// left as it is.
+	ExpireClientSecret(context.Context, *ExpireClientSecretRequest) (*ExpireClientSecretResponse, error)
 	mustEmbedUnimplementedClientServiceServer()
 }
 
@@ -196,6 +213,9 @@ func (UnimplementedClientServiceServer) ListClientSecrets(context.Context, *List
 }
 func (UnimplementedClientServiceServer) DeleteClientSecret(context.Context, *DeleteClientSecretRequest) (*DeleteClientSecretResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteClientSecret not implemented")
+}
+func (UnimplementedClientServiceServer) ExpireClientSecret(context.Context, *ExpireClientSecretRequest) (*ExpireClientSecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExpireClientSecret not implemented")
 }
 func (UnimplementedClientServiceServer) mustEmbedUnimplementedClientServiceServer() {}
 func (UnimplementedClientServiceServer) testEmbeddedByValue()                       {}
@@ -362,6 +382,24 @@ func _ClientService_DeleteClientSecret_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientService_ExpireClientSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExpireClientSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientServiceServer).ExpireClientSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientService_ExpireClientSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientServiceServer).ExpireClientSecret(ctx, req.(*ExpireClientSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ClientService_ServiceDesc is the grpc.ServiceDesc for ClientService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -400,6 +438,10 @@ var ClientService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteClientSecret",
 			Handler:    _ClientService_DeleteClientSecret_Handler,
+		},
+		{
+			MethodName: "ExpireClientSecret",
+			Handler:    _ClientService_ExpireClientSecret_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

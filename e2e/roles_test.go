@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"net"
 	"net/http"
 	"os"
@@ -61,12 +60,12 @@ type process struct {
 	args []string
 	env  []string
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *lockedBuffer
 }
 
 func (p *process) start() {
 	p.t.Helper()
-	p.logs = &bytes.Buffer{}
+	p.logs = &lockedBuffer{}
 	p.cmd = exec.Command(authsuiteBinary(p.t), p.args...)
 	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs

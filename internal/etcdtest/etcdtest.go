@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -385,20 +386,50 @@ func (m *member) logTail(max int64) string {
 	return string(b)
 }
 
-// freePorts returns n distinct TCP ports on 127.0.0.1 that the kernel chose. All n listeners are held open until
-// every port is chosen, so the ports differ from each other; another process may still take one before etcd
-// binds it, which Start detects and answers with fresh ports.
+// freePorts returns n distinct TCP ports on 127.0.0.1 that nothing listens on, chosen below the kernel's
+// ephemeral range (net.ipv4.ip_local_port_range). Ports in that range are also handed out as the local end of
+// outgoing connections, so a killed member's port could be taken by any client's connection before Restart
+// binds it again; below the range only another listener can take it. All n listeners are held open until every
+// port is chosen, so the ports differ from each other; another process may still take one before etcd binds
+// it, which Start detects and answers with fresh ports.
 func freePorts(n int) ([]int, error) {
+	low := ephemeralLow()
+	const first = 10000
 	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 1000 || low-first < 2*n {
+			// No room below the ephemeral range: fall back to ports the kernel chooses.
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, err
+			}
+			defer l.Close()
+			ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+			continue
+		}
+		port := first + mrand.IntN(low-first)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
-			return nil, err
+			continue // taken: try another
 		}
 		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports, nil
+}
+
+// ephemeralLow returns the first port of the kernel's ephemeral range, or 32768 (Linux's default) when it
+// cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if low, err := strconv.Atoi(f[0]); err == nil && low > 1024 && low <= 65535 {
+				return low
+			}
+		}
+	}
+	return 32768
 }
 
 var bin struct {

@@ -34,7 +34,18 @@ type Tenant struct {
 	// Display name.
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	// When the tenant was created (output only).
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// How the tenant's sign-in, account and device pages look.
+	Branding *TenantBranding `protobuf:"bytes,5,opt,name=branding,proto3" json:"branding,omitempty"`
+	// The page language when neither ui_locales nor Accept-Language names a supported one: "en" (default),
+	// "zh-Hans" or "zh-Hant".
+	DefaultLocale string `protobuf:"bytes,6,opt,name=default_locale,json=defaultLocale,proto3" json:"default_locale,omitempty"`
+	// Who must present a second factor at sign-in.
+	MfaPolicy *MfaPolicy `protobuf:"bytes,7,opt,name=mfa_policy,json=mfaPolicy,proto3" json:"mfa_policy,omitempty"`
+	// Whether people may create their own account on the login page (needs smtp, to verify the address).
+	SelfRegistration bool `protobuf:"varint,8,opt,name=self_registration,json=selfRegistration,proto3" json:"self_registration,omitempty"`
+	// The mail server for password-reset and verification links; without it those pages are not offered.
+	Smtp          *SmtpSettings `protobuf:"bytes,9,opt,name=smtp,proto3" json:"smtp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -93,6 +104,41 @@ func (x *Tenant) GetName() string {
 func (x *Tenant) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Tenant) GetBranding() *TenantBranding {
+	if x != nil {
+		return x.Branding
+	}
+	return nil
+}
+
+func (x *Tenant) GetDefaultLocale() string {
+	if x != nil {
+		return x.DefaultLocale
+	}
+	return ""
+}
+
+func (x *Tenant) GetMfaPolicy() *MfaPolicy {
+	if x != nil {
+		return x.MfaPolicy
+	}
+	return nil
+}
+
+func (x *Tenant) GetSelfRegistration() bool {
+	if x != nil {
+		return x.SelfRegistration
+	}
+	return false
+}
+
+func (x *Tenant) GetSmtp() *SmtpSettings {
+	if x != nil {
+		return x.Smtp
 	}
 	return nil
 }
@@ -579,13 +625,19 @@ var File_authsuite_registry_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_authsuite_registry_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\"authsuite/registry/v1/tenant.proto\x12\x15authsuite.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x01\n" +
+	"\"authsuite/registry/v1/tenant.proto\x12\x15authsuite.registry.v1\x1a+authsuite/registry/v1/signin_settings.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x03\n" +
 	"\x06Tenant\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"L\n" +
+	"createTime\x12A\n" +
+	"\bbranding\x18\x05 \x01(\v2%.authsuite.registry.v1.TenantBrandingR\bbranding\x12%\n" +
+	"\x0edefault_locale\x18\x06 \x01(\tR\rdefaultLocale\x12?\n" +
+	"\n" +
+	"mfa_policy\x18\a \x01(\v2 .authsuite.registry.v1.MfaPolicyR\tmfaPolicy\x12+\n" +
+	"\x11self_registration\x18\b \x01(\bR\x10selfRegistration\x127\n" +
+	"\x04smtp\x18\t \x01(\v2#.authsuite.registry.v1.SmtpSettingsR\x04smtp\"L\n" +
 	"\x13CreateTenantRequest\x125\n" +
 	"\x06tenant\x18\x01 \x01(\v2\x1d.authsuite.registry.v1.TenantR\x06tenant\"M\n" +
 	"\x14CreateTenantResponse\x125\n" +
@@ -643,30 +695,36 @@ var file_authsuite_registry_v1_tenant_proto_goTypes = []any{
 	(*DeleteTenantRequest)(nil),   // 9: authsuite.registry.v1.DeleteTenantRequest
 	(*DeleteTenantResponse)(nil),  // 10: authsuite.registry.v1.DeleteTenantResponse
 	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*TenantBranding)(nil),        // 12: authsuite.registry.v1.TenantBranding
+	(*MfaPolicy)(nil),             // 13: authsuite.registry.v1.MfaPolicy
+	(*SmtpSettings)(nil),          // 14: authsuite.registry.v1.SmtpSettings
 }
 var file_authsuite_registry_v1_tenant_proto_depIdxs = []int32{
 	11, // 0: authsuite.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
-	0,  // 1: authsuite.registry.v1.CreateTenantRequest.tenant:type_name -> authsuite.registry.v1.Tenant
-	0,  // 2: authsuite.registry.v1.CreateTenantResponse.tenant:type_name -> authsuite.registry.v1.Tenant
-	0,  // 3: authsuite.registry.v1.ListTenantsResponse.items:type_name -> authsuite.registry.v1.Tenant
-	0,  // 4: authsuite.registry.v1.GetTenantResponse.tenant:type_name -> authsuite.registry.v1.Tenant
-	0,  // 5: authsuite.registry.v1.UpdateTenantRequest.tenant:type_name -> authsuite.registry.v1.Tenant
-	0,  // 6: authsuite.registry.v1.UpdateTenantResponse.tenant:type_name -> authsuite.registry.v1.Tenant
-	1,  // 7: authsuite.registry.v1.TenantService.CreateTenant:input_type -> authsuite.registry.v1.CreateTenantRequest
-	3,  // 8: authsuite.registry.v1.TenantService.ListTenants:input_type -> authsuite.registry.v1.ListTenantsRequest
-	5,  // 9: authsuite.registry.v1.TenantService.GetTenant:input_type -> authsuite.registry.v1.GetTenantRequest
-	7,  // 10: authsuite.registry.v1.TenantService.UpdateTenant:input_type -> authsuite.registry.v1.UpdateTenantRequest
-	9,  // 11: authsuite.registry.v1.TenantService.DeleteTenant:input_type -> authsuite.registry.v1.DeleteTenantRequest
-	2,  // 12: authsuite.registry.v1.TenantService.CreateTenant:output_type -> authsuite.registry.v1.CreateTenantResponse
-	4,  // 13: authsuite.registry.v1.TenantService.ListTenants:output_type -> authsuite.registry.v1.ListTenantsResponse
-	6,  // 14: authsuite.registry.v1.TenantService.GetTenant:output_type -> authsuite.registry.v1.GetTenantResponse
-	8,  // 15: authsuite.registry.v1.TenantService.UpdateTenant:output_type -> authsuite.registry.v1.UpdateTenantResponse
-	10, // 16: authsuite.registry.v1.TenantService.DeleteTenant:output_type -> authsuite.registry.v1.DeleteTenantResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	12, // 1: authsuite.registry.v1.Tenant.branding:type_name -> authsuite.registry.v1.TenantBranding
+	13, // 2: authsuite.registry.v1.Tenant.mfa_policy:type_name -> authsuite.registry.v1.MfaPolicy
+	14, // 3: authsuite.registry.v1.Tenant.smtp:type_name -> authsuite.registry.v1.SmtpSettings
+	0,  // 4: authsuite.registry.v1.CreateTenantRequest.tenant:type_name -> authsuite.registry.v1.Tenant
+	0,  // 5: authsuite.registry.v1.CreateTenantResponse.tenant:type_name -> authsuite.registry.v1.Tenant
+	0,  // 6: authsuite.registry.v1.ListTenantsResponse.items:type_name -> authsuite.registry.v1.Tenant
+	0,  // 7: authsuite.registry.v1.GetTenantResponse.tenant:type_name -> authsuite.registry.v1.Tenant
+	0,  // 8: authsuite.registry.v1.UpdateTenantRequest.tenant:type_name -> authsuite.registry.v1.Tenant
+	0,  // 9: authsuite.registry.v1.UpdateTenantResponse.tenant:type_name -> authsuite.registry.v1.Tenant
+	1,  // 10: authsuite.registry.v1.TenantService.CreateTenant:input_type -> authsuite.registry.v1.CreateTenantRequest
+	3,  // 11: authsuite.registry.v1.TenantService.ListTenants:input_type -> authsuite.registry.v1.ListTenantsRequest
+	5,  // 12: authsuite.registry.v1.TenantService.GetTenant:input_type -> authsuite.registry.v1.GetTenantRequest
+	7,  // 13: authsuite.registry.v1.TenantService.UpdateTenant:input_type -> authsuite.registry.v1.UpdateTenantRequest
+	9,  // 14: authsuite.registry.v1.TenantService.DeleteTenant:input_type -> authsuite.registry.v1.DeleteTenantRequest
+	2,  // 15: authsuite.registry.v1.TenantService.CreateTenant:output_type -> authsuite.registry.v1.CreateTenantResponse
+	4,  // 16: authsuite.registry.v1.TenantService.ListTenants:output_type -> authsuite.registry.v1.ListTenantsResponse
+	6,  // 17: authsuite.registry.v1.TenantService.GetTenant:output_type -> authsuite.registry.v1.GetTenantResponse
+	8,  // 18: authsuite.registry.v1.TenantService.UpdateTenant:output_type -> authsuite.registry.v1.UpdateTenantResponse
+	10, // 19: authsuite.registry.v1.TenantService.DeleteTenant:output_type -> authsuite.registry.v1.DeleteTenantResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_registry_v1_tenant_proto_init() }
@@ -674,6 +732,7 @@ func file_authsuite_registry_v1_tenant_proto_init() {
 	if File_authsuite_registry_v1_tenant_proto != nil {
 		return
 	}
+	file_authsuite_registry_v1_signin_settings_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -58,9 +58,15 @@ type User struct {
 	// Groups the user belongs to (the groups claim, scope groups).
 	Groups []string `protobuf:"bytes,14,rep,name=groups,proto3" json:"groups,omitempty"`
 	// Custom attributes (name to value), released in tokens by a client's claim_mappings.
-	Attributes    map[string]string `protobuf:"bytes,15,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Attributes map[string]string `protobuf:"bytes,15,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Whether the user has a TOTP key (output only).
+	TotpEnrolled bool `protobuf:"varint,16,opt,name=totp_enrolled,json=totpEnrolled,proto3" json:"totp_enrolled,omitempty"`
+	// How many passkeys the user has (output only).
+	PasskeyCount int32 `protobuf:"varint,17,opt,name=passkey_count,json=passkeyCount,proto3" json:"passkey_count,omitempty"`
+	// The user's links to upstream identity providers (output only).
+	FederatedIdentities []*FederatedIdentity `protobuf:"bytes,18,rep,name=federated_identities,json=federatedIdentities,proto3" json:"federated_identities,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *User) Reset() {
@@ -194,6 +200,27 @@ func (x *User) GetGroups() []string {
 func (x *User) GetAttributes() map[string]string {
 	if x != nil {
 		return x.Attributes
+	}
+	return nil
+}
+
+func (x *User) GetTotpEnrolled() bool {
+	if x != nil {
+		return x.TotpEnrolled
+	}
+	return false
+}
+
+func (x *User) GetPasskeyCount() int32 {
+	if x != nil {
+		return x.PasskeyCount
+	}
+	return 0
+}
+
+func (x *User) GetFederatedIdentities() []*FederatedIdentity {
+	if x != nil {
+		return x.FederatedIdentities
 	}
 	return nil
 }
@@ -732,11 +759,121 @@ func (*DeleteUserResponse) Descriptor() ([]byte, []int) {
 	return file_authsuite_registry_v1_user_proto_rawDescGZIP(), []int{10}
 }
 
+// ResetUserFactorsRequest names the user whose factors are removed.
+type ResetUserFactorsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant (from the path).
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The user (from the path).
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Whether the user's federated identities are removed too.
+	FederatedIdentities bool `protobuf:"varint,3,opt,name=federated_identities,json=federatedIdentities,proto3" json:"federated_identities,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ResetUserFactorsRequest) Reset() {
+	*x = ResetUserFactorsRequest{}
+	mi := &file_authsuite_registry_v1_user_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetUserFactorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetUserFactorsRequest) ProtoMessage() {}
+
+func (x *ResetUserFactorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_user_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetUserFactorsRequest.ProtoReflect.Descriptor instead.
+func (*ResetUserFactorsRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_user_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ResetUserFactorsRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ResetUserFactorsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ResetUserFactorsRequest) GetFederatedIdentities() bool {
+	if x != nil {
+		return x.FederatedIdentities
+	}
+	return false
+}
+
+// ResetUserFactorsResponse carries the user.
+type ResetUserFactorsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user after the reset.
+	User          *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetUserFactorsResponse) Reset() {
+	*x = ResetUserFactorsResponse{}
+	mi := &file_authsuite_registry_v1_user_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetUserFactorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetUserFactorsResponse) ProtoMessage() {}
+
+func (x *ResetUserFactorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_registry_v1_user_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetUserFactorsResponse.ProtoReflect.Descriptor instead.
+func (*ResetUserFactorsResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_registry_v1_user_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ResetUserFactorsResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 var File_authsuite_registry_v1_user_proto protoreflect.FileDescriptor
 
 const file_authsuite_registry_v1_user_proto_rawDesc = "" +
 	"\n" +
-	" authsuite/registry/v1/user.proto\x12\x15authsuite.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x05\n" +
+	" authsuite/registry/v1/user.proto\x12\x15authsuite.registry.v1\x1a+authsuite/registry/v1/signin_settings.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x06\n" +
 	"\x04User\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1d\n" +
@@ -758,7 +895,10 @@ const file_authsuite_registry_v1_user_proto_rawDesc = "" +
 	"\x06groups\x18\x0e \x03(\tR\x06groups\x12K\n" +
 	"\n" +
 	"attributes\x18\x0f \x03(\v2+.authsuite.registry.v1.User.AttributesEntryR\n" +
-	"attributes\x1a=\n" +
+	"attributes\x12#\n" +
+	"\rtotp_enrolled\x18\x10 \x01(\bR\ftotpEnrolled\x12#\n" +
+	"\rpasskey_count\x18\x11 \x01(\x05R\fpasskeyCount\x12[\n" +
+	"\x14federated_identities\x18\x12 \x03(\v2(.authsuite.registry.v1.FederatedIdentityR\x13federatedIdentities\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\v\n" +
@@ -793,7 +933,13 @@ const file_authsuite_registry_v1_user_proto_rawDesc = "" +
 	"\x11DeleteUserRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\"\x14\n" +
-	"\x12DeleteUserResponse2\xf0\x03\n" +
+	"\x12DeleteUserResponse\"\x82\x01\n" +
+	"\x17ResetUserFactorsRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x121\n" +
+	"\x14federated_identities\x18\x03 \x01(\bR\x13federatedIdentities\"K\n" +
+	"\x18ResetUserFactorsResponse\x12/\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.authsuite.registry.v1.UserR\x04user2\xe5\x04\n" +
 	"\vUserService\x12a\n" +
 	"\n" +
 	"CreateUser\x12(.authsuite.registry.v1.CreateUserRequest\x1a).authsuite.registry.v1.CreateUserResponse\x12^\n" +
@@ -802,7 +948,8 @@ const file_authsuite_registry_v1_user_proto_rawDesc = "" +
 	"\n" +
 	"UpdateUser\x12(.authsuite.registry.v1.UpdateUserRequest\x1a).authsuite.registry.v1.UpdateUserResponse\x12a\n" +
 	"\n" +
-	"DeleteUser\x12(.authsuite.registry.v1.DeleteUserRequest\x1a).authsuite.registry.v1.DeleteUserResponseB\xe1\x01\n" +
+	"DeleteUser\x12(.authsuite.registry.v1.DeleteUserRequest\x1a).authsuite.registry.v1.DeleteUserResponse\x12s\n" +
+	"\x10ResetUserFactors\x12..authsuite.registry.v1.ResetUserFactorsRequest\x1a/.authsuite.registry.v1.ResetUserFactorsResponseB\xe1\x01\n" +
 	"\x19com.authsuite.registry.v1B\tUserProtoP\x01ZCgithub.com/authsuite/authsuite/gen/authsuite/registry/v1;registryv1\xa2\x02\x03ARX\xaa\x02\x15Authsuite.Registry.V1\xca\x02\x15Authsuite\\Registry\\V1\xe2\x02!Authsuite\\Registry\\V1\\GPBMetadata\xea\x02\x17Authsuite::Registry::V1b\x06proto3"
 
 var (
@@ -817,47 +964,54 @@ func file_authsuite_registry_v1_user_proto_rawDescGZIP() []byte {
 	return file_authsuite_registry_v1_user_proto_rawDescData
 }
 
-var file_authsuite_registry_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_authsuite_registry_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_authsuite_registry_v1_user_proto_goTypes = []any{
-	(*User)(nil),                  // 0: authsuite.registry.v1.User
-	(*CreateUserRequest)(nil),     // 1: authsuite.registry.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),    // 2: authsuite.registry.v1.CreateUserResponse
-	(*ListUsersRequest)(nil),      // 3: authsuite.registry.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),     // 4: authsuite.registry.v1.ListUsersResponse
-	(*GetUserRequest)(nil),        // 5: authsuite.registry.v1.GetUserRequest
-	(*GetUserResponse)(nil),       // 6: authsuite.registry.v1.GetUserResponse
-	(*UpdateUserRequest)(nil),     // 7: authsuite.registry.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),    // 8: authsuite.registry.v1.UpdateUserResponse
-	(*DeleteUserRequest)(nil),     // 9: authsuite.registry.v1.DeleteUserRequest
-	(*DeleteUserResponse)(nil),    // 10: authsuite.registry.v1.DeleteUserResponse
-	nil,                           // 11: authsuite.registry.v1.User.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*User)(nil),                     // 0: authsuite.registry.v1.User
+	(*CreateUserRequest)(nil),        // 1: authsuite.registry.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),       // 2: authsuite.registry.v1.CreateUserResponse
+	(*ListUsersRequest)(nil),         // 3: authsuite.registry.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),        // 4: authsuite.registry.v1.ListUsersResponse
+	(*GetUserRequest)(nil),           // 5: authsuite.registry.v1.GetUserRequest
+	(*GetUserResponse)(nil),          // 6: authsuite.registry.v1.GetUserResponse
+	(*UpdateUserRequest)(nil),        // 7: authsuite.registry.v1.UpdateUserRequest
+	(*UpdateUserResponse)(nil),       // 8: authsuite.registry.v1.UpdateUserResponse
+	(*DeleteUserRequest)(nil),        // 9: authsuite.registry.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),       // 10: authsuite.registry.v1.DeleteUserResponse
+	(*ResetUserFactorsRequest)(nil),  // 11: authsuite.registry.v1.ResetUserFactorsRequest
+	(*ResetUserFactorsResponse)(nil), // 12: authsuite.registry.v1.ResetUserFactorsResponse
+	nil,                              // 13: authsuite.registry.v1.User.AttributesEntry
+	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
+	(*FederatedIdentity)(nil),        // 15: authsuite.registry.v1.FederatedIdentity
 }
 var file_authsuite_registry_v1_user_proto_depIdxs = []int32{
-	12, // 0: authsuite.registry.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	12, // 1: authsuite.registry.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	11, // 2: authsuite.registry.v1.User.attributes:type_name -> authsuite.registry.v1.User.AttributesEntry
-	0,  // 3: authsuite.registry.v1.CreateUserRequest.user:type_name -> authsuite.registry.v1.User
-	0,  // 4: authsuite.registry.v1.CreateUserResponse.user:type_name -> authsuite.registry.v1.User
-	0,  // 5: authsuite.registry.v1.ListUsersResponse.items:type_name -> authsuite.registry.v1.User
-	0,  // 6: authsuite.registry.v1.GetUserResponse.user:type_name -> authsuite.registry.v1.User
-	0,  // 7: authsuite.registry.v1.UpdateUserRequest.user:type_name -> authsuite.registry.v1.User
-	0,  // 8: authsuite.registry.v1.UpdateUserResponse.user:type_name -> authsuite.registry.v1.User
-	1,  // 9: authsuite.registry.v1.UserService.CreateUser:input_type -> authsuite.registry.v1.CreateUserRequest
-	3,  // 10: authsuite.registry.v1.UserService.ListUsers:input_type -> authsuite.registry.v1.ListUsersRequest
-	5,  // 11: authsuite.registry.v1.UserService.GetUser:input_type -> authsuite.registry.v1.GetUserRequest
-	7,  // 12: authsuite.registry.v1.UserService.UpdateUser:input_type -> authsuite.registry.v1.UpdateUserRequest
-	9,  // 13: authsuite.registry.v1.UserService.DeleteUser:input_type -> authsuite.registry.v1.DeleteUserRequest
-	2,  // 14: authsuite.registry.v1.UserService.CreateUser:output_type -> authsuite.registry.v1.CreateUserResponse
-	4,  // 15: authsuite.registry.v1.UserService.ListUsers:output_type -> authsuite.registry.v1.ListUsersResponse
-	6,  // 16: authsuite.registry.v1.UserService.GetUser:output_type -> authsuite.registry.v1.GetUserResponse
-	8,  // 17: authsuite.registry.v1.UserService.UpdateUser:output_type -> authsuite.registry.v1.UpdateUserResponse
-	10, // 18: authsuite.registry.v1.UserService.DeleteUser:output_type -> authsuite.registry.v1.DeleteUserResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	14, // 0: authsuite.registry.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	14, // 1: authsuite.registry.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	13, // 2: authsuite.registry.v1.User.attributes:type_name -> authsuite.registry.v1.User.AttributesEntry
+	15, // 3: authsuite.registry.v1.User.federated_identities:type_name -> authsuite.registry.v1.FederatedIdentity
+	0,  // 4: authsuite.registry.v1.CreateUserRequest.user:type_name -> authsuite.registry.v1.User
+	0,  // 5: authsuite.registry.v1.CreateUserResponse.user:type_name -> authsuite.registry.v1.User
+	0,  // 6: authsuite.registry.v1.ListUsersResponse.items:type_name -> authsuite.registry.v1.User
+	0,  // 7: authsuite.registry.v1.GetUserResponse.user:type_name -> authsuite.registry.v1.User
+	0,  // 8: authsuite.registry.v1.UpdateUserRequest.user:type_name -> authsuite.registry.v1.User
+	0,  // 9: authsuite.registry.v1.UpdateUserResponse.user:type_name -> authsuite.registry.v1.User
+	0,  // 10: authsuite.registry.v1.ResetUserFactorsResponse.user:type_name -> authsuite.registry.v1.User
+	1,  // 11: authsuite.registry.v1.UserService.CreateUser:input_type -> authsuite.registry.v1.CreateUserRequest
+	3,  // 12: authsuite.registry.v1.UserService.ListUsers:input_type -> authsuite.registry.v1.ListUsersRequest
+	5,  // 13: authsuite.registry.v1.UserService.GetUser:input_type -> authsuite.registry.v1.GetUserRequest
+	7,  // 14: authsuite.registry.v1.UserService.UpdateUser:input_type -> authsuite.registry.v1.UpdateUserRequest
+	9,  // 15: authsuite.registry.v1.UserService.DeleteUser:input_type -> authsuite.registry.v1.DeleteUserRequest
+	11, // 16: authsuite.registry.v1.UserService.ResetUserFactors:input_type -> authsuite.registry.v1.ResetUserFactorsRequest
+	2,  // 17: authsuite.registry.v1.UserService.CreateUser:output_type -> authsuite.registry.v1.CreateUserResponse
+	4,  // 18: authsuite.registry.v1.UserService.ListUsers:output_type -> authsuite.registry.v1.ListUsersResponse
+	6,  // 19: authsuite.registry.v1.UserService.GetUser:output_type -> authsuite.registry.v1.GetUserResponse
+	8,  // 20: authsuite.registry.v1.UserService.UpdateUser:output_type -> authsuite.registry.v1.UpdateUserResponse
+	10, // 21: authsuite.registry.v1.UserService.DeleteUser:output_type -> authsuite.registry.v1.DeleteUserResponse
+	12, // 22: authsuite.registry.v1.UserService.ResetUserFactors:output_type -> authsuite.registry.v1.ResetUserFactorsResponse
+	17, // [17:23] is the sub-list for method output_type
+	11, // [11:17] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_registry_v1_user_proto_init() }
@@ -865,6 +1019,7 @@ func file_authsuite_registry_v1_user_proto_init() {
 	if File_authsuite_registry_v1_user_proto != nil {
 		return
 	}
+	file_authsuite_registry_v1_signin_settings_proto_init()
 	file_authsuite_registry_v1_user_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -872,7 +1027,7 @@ func file_authsuite_registry_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_registry_v1_user_proto_rawDesc), len(file_authsuite_registry_v1_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

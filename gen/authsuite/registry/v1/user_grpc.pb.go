@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	UserService_CreateUser_FullMethodName = "/authsuite.registry.v1.UserService/CreateUser"
-	UserService_ListUsers_FullMethodName  = "/authsuite.registry.v1.UserService/ListUsers"
-	UserService_GetUser_FullMethodName    = "/authsuite.registry.v1.UserService/GetUser"
-	UserService_UpdateUser_FullMethodName = "/authsuite.registry.v1.UserService/UpdateUser"
-	UserService_DeleteUser_FullMethodName = "/authsuite.registry.v1.UserService/DeleteUser"
+	UserService_CreateUser_FullMethodName       = "/authsuite.registry.v1.UserService/CreateUser"
+	UserService_ListUsers_FullMethodName        = "/authsuite.registry.v1.UserService/ListUsers"
+	UserService_GetUser_FullMethodName          = "/authsuite.registry.v1.UserService/GetUser"
+	UserService_UpdateUser_FullMethodName       = "/authsuite.registry.v1.UserService/UpdateUser"
+	UserService_DeleteUser_FullMethodName       = "/authsuite.registry.v1.UserService/DeleteUser"
+	UserService_ResetUserFactors_FullMethodName = "/authsuite.registry.v1.UserService/ResetUserFactors"
 )
 
 // UserServiceClient is the client API for UserService service.
@@ -42,6 +43,10 @@ type UserServiceClient interface {
 	UpdateUser(ctx context.Context, in *UpdateUserRequest, opts ...grpc.CallOption) (*UpdateUserResponse, error)
 	// DeleteUser deletes a user.
 	DeleteUser(ctx context.Context, in *DeleteUserRequest, opts ...grpc.CallOption) (*DeleteUserResponse, error)
+	// ResetUserFactors removes the user's TOTP key, recovery codes and passkeys (the user enrols again, as the
+	// tenant's policy asks, at the next sign-in), and optionally their federated identities. The reset is
+	// audited.
+	ResetUserFactors(ctx context.Context, in *ResetUserFactorsRequest, opts ...grpc.CallOption) (*ResetUserFactorsResponse, error)
 }
 
 type userServiceClient struct {
@@ -102,6 +107,16 @@ func (c *userServiceClient) DeleteUser(ctx context.Context, in *DeleteUserReques
 	return out, nil
 }
 
+func (c *userServiceClient) ResetUserFactors(ctx context.Context, in *ResetUserFactorsRequest, opts ...grpc.CallOption) (*ResetUserFactorsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetUserFactorsResponse)
+	err := c.cc.Invoke(ctx, UserService_ResetUserFactors_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UserServiceServer is the server API for UserService service.
 // All implementations must embed UnimplementedUserServiceServer
 // for forward compatibility.
@@ -118,6 +133,10 @@ type UserServiceServer interface {
 	UpdateUser(context.Context, *UpdateUserRequest) (*UpdateUserResponse, error)
 	// DeleteUser deletes a user.
 	DeleteUser(context.Context, *DeleteUserRequest) (*DeleteUserResponse, error)
+	// ResetUserFactors removes the user's TOTP key, recovery codes and passkeys (the user enrols again, as the
+	// tenant's policy asks, at the next sign-in), and optionally their federated identities. The reset is
+	// audited.
+	ResetUserFactors(context.Context, *ResetUserFactorsRequest) (*ResetUserFactorsResponse, error)
 	mustEmbedUnimplementedUserServiceServer()
 }
 
@@ -142,6 +161,9 @@ func (UnimplementedUserServiceServer) UpdateUser(context.Context, *UpdateUserReq
 }
 func (UnimplementedUserServiceServer) DeleteUser(context.Context, *DeleteUserRequest) (*DeleteUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteUser not implemented")
+}
+func (UnimplementedUserServiceServer) ResetUserFactors(context.Context, *ResetUserFactorsRequest) (*ResetUserFactorsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetUserFactors not implemented")
 }
 func (UnimplementedUserServiceServer) mustEmbedUnimplementedUserServiceServer() {}
 func (UnimplementedUserServiceServer) testEmbeddedByValue()                     {}
@@ -254,6 +276,24 @@ func _UserService_DeleteUser_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UserService_ResetUserFactors_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetUserFactorsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).ResetUserFactors(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_ResetUserFactors_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).ResetUserFactors(ctx, req.(*ResetUserFactorsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // UserService_ServiceDesc is the grpc.ServiceDesc for UserService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -280,6 +320,10 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteUser",
 			Handler:    _UserService_DeleteUser_Handler,
+		},
+		{
+			MethodName: "ResetUserFactors",
+			Handler:    _UserService_ResetUserFactors_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -22,6 +22,759 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// PageContext is what every page needs to pick its language and branding.
+type PageContext struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant whose branding and default language apply; empty: the defaults.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The request's ui_locales (OIDC Core §3.1.2.1), in order of preference; empty when none.
+	UiLocales     []string `protobuf:"bytes,2,rep,name=ui_locales,json=uiLocales,proto3" json:"ui_locales,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PageContext) Reset() {
+	*x = PageContext{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PageContext) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PageContext) ProtoMessage() {}
+
+func (x *PageContext) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PageContext.ProtoReflect.Descriptor instead.
+func (*PageContext) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PageContext) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *PageContext) GetUiLocales() []string {
+	if x != nil {
+		return x.UiLocales
+	}
+	return nil
+}
+
+// UpstreamButton is one "Sign in with X" button of the login page.
+type UpstreamButton struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider's id (posted back with StartUpstreamRequest).
+	ProviderId string `protobuf:"bytes,1,opt,name=provider_id,json=providerId,proto3" json:"provider_id,omitempty"`
+	// The provider's display name.
+	DisplayName   string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpstreamButton) Reset() {
+	*x = UpstreamButton{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpstreamButton) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpstreamButton) ProtoMessage() {}
+
+func (x *UpstreamButton) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpstreamButton.ProtoReflect.Descriptor instead.
+func (*UpstreamButton) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *UpstreamButton) GetProviderId() string {
+	if x != nil {
+		return x.ProviderId
+	}
+	return ""
+}
+
+func (x *UpstreamButton) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+// SecondFactorPage asks for the second factor after a verified password, or for a TOTP enrolment when the
+// tenant's policy requires a factor the user does not have.
+type SecondFactorPage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The pending interaction (opaque; echo it back in SecondFactorRequest).
+	InteractionId string `protobuf:"bytes,1,opt,name=interaction_id,json=interactionId,proto3" json:"interaction_id,omitempty"`
+	// The client's display name.
+	ClientName string `protobuf:"bytes,2,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
+	// The user's display or login name.
+	UserName string `protobuf:"bytes,3,opt,name=user_name,json=userName,proto3" json:"user_name,omitempty"`
+	// Whether a TOTP or recovery code is accepted.
+	Totp bool `protobuf:"varint,4,opt,name=totp,proto3" json:"totp,omitempty"`
+	// The WebAuthn PublicKeyCredentialRequestOptions (JSON, W3C WebAuthn §5.5) when a passkey is accepted.
+	WebauthnOptions string `protobuf:"bytes,5,opt,name=webauthn_options,json=webauthnOptions,proto3" json:"webauthn_options,omitempty"`
+	// A message key for the user (see LoginPage.error_code); empty on first display.
+	ErrorCode string `protobuf:"bytes,6,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	// Set when the user must enrol TOTP now (policy): the enrolment to confirm with a code.
+	Enrollment string `protobuf:"bytes,7,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	// With enrollment: the PNG QR code of the key.
+	EnrollmentQrPng []byte `protobuf:"bytes,8,opt,name=enrollment_qr_png,json=enrollmentQrPng,proto3" json:"enrollment_qr_png,omitempty"`
+	// With enrollment: the key in base32.
+	EnrollmentSecret string `protobuf:"bytes,9,opt,name=enrollment_secret,json=enrollmentSecret,proto3" json:"enrollment_secret,omitempty"`
+	// Recovery codes to show once (after an enrolment at sign-in); the page then posts the interaction back
+	// with neither code nor assertion to continue.
+	RecoveryCodes []string `protobuf:"bytes,10,rep,name=recovery_codes,json=recoveryCodes,proto3" json:"recovery_codes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecondFactorPage) Reset() {
+	*x = SecondFactorPage{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecondFactorPage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecondFactorPage) ProtoMessage() {}
+
+func (x *SecondFactorPage) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecondFactorPage.ProtoReflect.Descriptor instead.
+func (*SecondFactorPage) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SecondFactorPage) GetInteractionId() string {
+	if x != nil {
+		return x.InteractionId
+	}
+	return ""
+}
+
+func (x *SecondFactorPage) GetClientName() string {
+	if x != nil {
+		return x.ClientName
+	}
+	return ""
+}
+
+func (x *SecondFactorPage) GetUserName() string {
+	if x != nil {
+		return x.UserName
+	}
+	return ""
+}
+
+func (x *SecondFactorPage) GetTotp() bool {
+	if x != nil {
+		return x.Totp
+	}
+	return false
+}
+
+func (x *SecondFactorPage) GetWebauthnOptions() string {
+	if x != nil {
+		return x.WebauthnOptions
+	}
+	return ""
+}
+
+func (x *SecondFactorPage) GetErrorCode() string {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return ""
+}
+
+func (x *SecondFactorPage) GetEnrollment() string {
+	if x != nil {
+		return x.Enrollment
+	}
+	return ""
+}
+
+func (x *SecondFactorPage) GetEnrollmentQrPng() []byte {
+	if x != nil {
+		return x.EnrollmentQrPng
+	}
+	return nil
+}
+
+func (x *SecondFactorPage) GetEnrollmentSecret() string {
+	if x != nil {
+		return x.EnrollmentSecret
+	}
+	return ""
+}
+
+func (x *SecondFactorPage) GetRecoveryCodes() []string {
+	if x != nil {
+		return x.RecoveryCodes
+	}
+	return nil
+}
+
+// MessagePage is an informational page: a device was authorised, a link was sent, and so on.
+type MessagePage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message's key in the page catalogues (e.g. "device.approved").
+	MessageCode string `protobuf:"bytes,1,opt,name=message_code,json=messageCode,proto3" json:"message_code,omitempty"`
+	// Values the message names, by name (e.g. client_name).
+	Args          map[string]string `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessagePage) Reset() {
+	*x = MessagePage{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessagePage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessagePage) ProtoMessage() {}
+
+func (x *MessagePage) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessagePage.ProtoReflect.Descriptor instead.
+func (*MessagePage) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *MessagePage) GetMessageCode() string {
+	if x != nil {
+		return x.MessageCode
+	}
+	return ""
+}
+
+func (x *MessagePage) GetArgs() map[string]string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+// SecondFactorRequest is a submitted second-factor form.
+type SecondFactorRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The interaction from the page.
+	InteractionId string `protobuf:"bytes,1,opt,name=interaction_id,json=interactionId,proto3" json:"interaction_id,omitempty"`
+	// A TOTP or recovery code (or the code confirming a required enrolment).
+	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	// A WebAuthn assertion (JSON of the PublicKeyCredential, W3C WebAuthn §5.1) answering webauthn_options.
+	WebauthnAssertion string `protobuf:"bytes,3,opt,name=webauthn_assertion,json=webauthnAssertion,proto3" json:"webauthn_assertion,omitempty"`
+	// The browser.
+	Browser       *Browser `protobuf:"bytes,4,opt,name=browser,proto3" json:"browser,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecondFactorRequest) Reset() {
+	*x = SecondFactorRequest{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecondFactorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecondFactorRequest) ProtoMessage() {}
+
+func (x *SecondFactorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecondFactorRequest.ProtoReflect.Descriptor instead.
+func (*SecondFactorRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SecondFactorRequest) GetInteractionId() string {
+	if x != nil {
+		return x.InteractionId
+	}
+	return ""
+}
+
+func (x *SecondFactorRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *SecondFactorRequest) GetWebauthnAssertion() string {
+	if x != nil {
+		return x.WebauthnAssertion
+	}
+	return ""
+}
+
+func (x *SecondFactorRequest) GetBrowser() *Browser {
+	if x != nil {
+		return x.Browser
+	}
+	return nil
+}
+
+// SecondFactorResponse is the next step.
+type SecondFactorResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next step (the same page with error_code after a failure).
+	Step          *Step `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecondFactorResponse) Reset() {
+	*x = SecondFactorResponse{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecondFactorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecondFactorResponse) ProtoMessage() {}
+
+func (x *SecondFactorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecondFactorResponse.ProtoReflect.Descriptor instead.
+func (*SecondFactorResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SecondFactorResponse) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+// PasskeyLoginRequest is a password-less sign-in.
+type PasskeyLoginRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The interaction from the login page.
+	InteractionId string `protobuf:"bytes,1,opt,name=interaction_id,json=interactionId,proto3" json:"interaction_id,omitempty"`
+	// The WebAuthn assertion (JSON of the PublicKeyCredential) answering the login page's webauthn_options.
+	WebauthnAssertion string `protobuf:"bytes,2,opt,name=webauthn_assertion,json=webauthnAssertion,proto3" json:"webauthn_assertion,omitempty"`
+	// The browser.
+	Browser       *Browser `protobuf:"bytes,3,opt,name=browser,proto3" json:"browser,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PasskeyLoginRequest) Reset() {
+	*x = PasskeyLoginRequest{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PasskeyLoginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PasskeyLoginRequest) ProtoMessage() {}
+
+func (x *PasskeyLoginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PasskeyLoginRequest.ProtoReflect.Descriptor instead.
+func (*PasskeyLoginRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PasskeyLoginRequest) GetInteractionId() string {
+	if x != nil {
+		return x.InteractionId
+	}
+	return ""
+}
+
+func (x *PasskeyLoginRequest) GetWebauthnAssertion() string {
+	if x != nil {
+		return x.WebauthnAssertion
+	}
+	return ""
+}
+
+func (x *PasskeyLoginRequest) GetBrowser() *Browser {
+	if x != nil {
+		return x.Browser
+	}
+	return nil
+}
+
+// PasskeyLoginResponse is the next step.
+type PasskeyLoginResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next step.
+	Step          *Step `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PasskeyLoginResponse) Reset() {
+	*x = PasskeyLoginResponse{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PasskeyLoginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PasskeyLoginResponse) ProtoMessage() {}
+
+func (x *PasskeyLoginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PasskeyLoginResponse.ProtoReflect.Descriptor instead.
+func (*PasskeyLoginResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PasskeyLoginResponse) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+// StartUpstreamRequest is a click on a "Sign in with X" button.
+type StartUpstreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The interaction from the login page.
+	InteractionId string `protobuf:"bytes,1,opt,name=interaction_id,json=interactionId,proto3" json:"interaction_id,omitempty"`
+	// The provider (UpstreamButton.provider_id).
+	ProviderId string `protobuf:"bytes,2,opt,name=provider_id,json=providerId,proto3" json:"provider_id,omitempty"`
+	// The browser.
+	Browser       *Browser `protobuf:"bytes,3,opt,name=browser,proto3" json:"browser,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartUpstreamRequest) Reset() {
+	*x = StartUpstreamRequest{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartUpstreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartUpstreamRequest) ProtoMessage() {}
+
+func (x *StartUpstreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartUpstreamRequest.ProtoReflect.Descriptor instead.
+func (*StartUpstreamRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StartUpstreamRequest) GetInteractionId() string {
+	if x != nil {
+		return x.InteractionId
+	}
+	return ""
+}
+
+func (x *StartUpstreamRequest) GetProviderId() string {
+	if x != nil {
+		return x.ProviderId
+	}
+	return ""
+}
+
+func (x *StartUpstreamRequest) GetBrowser() *Browser {
+	if x != nil {
+		return x.Browser
+	}
+	return nil
+}
+
+// StartUpstreamResponse sends the browser to the provider.
+type StartUpstreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The redirect to the provider's authorization endpoint.
+	Step *Step `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	// A value the gateway sets as a short-lived cookie and sends back with the callback, binding the upstream
+	// round trip to this browser (RFC 9700 §4.7 CSRF).
+	BindingCookie string `protobuf:"bytes,2,opt,name=binding_cookie,json=bindingCookie,proto3" json:"binding_cookie,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartUpstreamResponse) Reset() {
+	*x = StartUpstreamResponse{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartUpstreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartUpstreamResponse) ProtoMessage() {}
+
+func (x *StartUpstreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartUpstreamResponse.ProtoReflect.Descriptor instead.
+func (*StartUpstreamResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StartUpstreamResponse) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *StartUpstreamResponse) GetBindingCookie() string {
+	if x != nil {
+		return x.BindingCookie
+	}
+	return ""
+}
+
+// UpstreamCallbackRequest is the provider's redirect back.
+type UpstreamCallbackRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The query of the callback (code, state, iss; or error, error_description, state).
+	Parameters string `protobuf:"bytes,1,opt,name=parameters,proto3" json:"parameters,omitempty"`
+	// The binding cookie set by StartUpstream; empty when absent.
+	BindingCookie string `protobuf:"bytes,2,opt,name=binding_cookie,json=bindingCookie,proto3" json:"binding_cookie,omitempty"`
+	// The browser.
+	Browser       *Browser `protobuf:"bytes,3,opt,name=browser,proto3" json:"browser,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpstreamCallbackRequest) Reset() {
+	*x = UpstreamCallbackRequest{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpstreamCallbackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpstreamCallbackRequest) ProtoMessage() {}
+
+func (x *UpstreamCallbackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpstreamCallbackRequest.ProtoReflect.Descriptor instead.
+func (*UpstreamCallbackRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpstreamCallbackRequest) GetParameters() string {
+	if x != nil {
+		return x.Parameters
+	}
+	return ""
+}
+
+func (x *UpstreamCallbackRequest) GetBindingCookie() string {
+	if x != nil {
+		return x.BindingCookie
+	}
+	return ""
+}
+
+func (x *UpstreamCallbackRequest) GetBrowser() *Browser {
+	if x != nil {
+		return x.Browser
+	}
+	return nil
+}
+
+// UpstreamCallbackResponse is the next step.
+type UpstreamCallbackResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next step.
+	Step          *Step `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpstreamCallbackResponse) Reset() {
+	*x = UpstreamCallbackResponse{}
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpstreamCallbackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpstreamCallbackResponse) ProtoMessage() {}
+
+func (x *UpstreamCallbackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpstreamCallbackResponse.ProtoReflect.Descriptor instead.
+func (*UpstreamCallbackResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpstreamCallbackResponse) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
 // Browser carries what the gateway knows about the browser.
 type Browser struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -37,7 +790,7 @@ type Browser struct {
 
 func (x *Browser) Reset() {
 	*x = Browser{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[0]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +802,7 @@ func (x *Browser) String() string {
 func (*Browser) ProtoMessage() {}
 
 func (x *Browser) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[0]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +815,7 @@ func (x *Browser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Browser.ProtoReflect.Descriptor instead.
 func (*Browser) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{0}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Browser) GetSessionCookie() string {
@@ -99,7 +852,7 @@ type AuthorizeRequest struct {
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[1]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -111,7 +864,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[1]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -124,7 +877,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{1}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AuthorizeRequest) GetParameters() string {
@@ -152,7 +905,11 @@ type Step struct {
 	//	*Step_Login
 	//	*Step_Consent
 	//	*Step_FormPost
+	//	*Step_SecondFactor
+	//	*Step_Message
 	Step isStep_Step `protobuf_oneof:"step"`
+	// The language and branding of the page.
+	Page *PageContext `protobuf:"bytes,8,opt,name=page,proto3" json:"page,omitempty"`
 	// Set the SSO session cookie to this value (after a login); empty: leave it.
 	SetSessionCookie string `protobuf:"bytes,4,opt,name=set_session_cookie,json=setSessionCookie,proto3" json:"set_session_cookie,omitempty"`
 	// Lifetime of set_session_cookie, seconds.
@@ -165,7 +922,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[2]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -177,7 +934,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[2]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -190,7 +947,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{2}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Step) GetStep() isStep_Step {
@@ -232,6 +989,31 @@ func (x *Step) GetFormPost() *FormPost {
 		if x, ok := x.Step.(*Step_FormPost); ok {
 			return x.FormPost
 		}
+	}
+	return nil
+}
+
+func (x *Step) GetSecondFactor() *SecondFactorPage {
+	if x != nil {
+		if x, ok := x.Step.(*Step_SecondFactor); ok {
+			return x.SecondFactor
+		}
+	}
+	return nil
+}
+
+func (x *Step) GetMessage() *MessagePage {
+	if x != nil {
+		if x, ok := x.Step.(*Step_Message); ok {
+			return x.Message
+		}
+	}
+	return nil
+}
+
+func (x *Step) GetPage() *PageContext {
+	if x != nil {
+		return x.Page
 	}
 	return nil
 }
@@ -282,6 +1064,16 @@ type Step_FormPost struct {
 	FormPost *FormPost `protobuf:"bytes,7,opt,name=form_post,json=formPost,proto3,oneof"`
 }
 
+type Step_SecondFactor struct {
+	// Show the second-factor page.
+	SecondFactor *SecondFactorPage `protobuf:"bytes,9,opt,name=second_factor,json=secondFactor,proto3,oneof"`
+}
+
+type Step_Message struct {
+	// Show an informational page.
+	Message *MessagePage `protobuf:"bytes,10,opt,name=message,proto3,oneof"`
+}
+
 func (*Step_RedirectUri) isStep_Step() {}
 
 func (*Step_Login) isStep_Step() {}
@@ -289,6 +1081,10 @@ func (*Step_Login) isStep_Step() {}
 func (*Step_Consent) isStep_Step() {}
 
 func (*Step_FormPost) isStep_Step() {}
+
+func (*Step_SecondFactor) isStep_Step() {}
+
+func (*Step_Message) isStep_Step() {}
 
 // FormPost is an authorization response delivered by the browser as an HTML form POST (OAuth 2.0 Form Post
 // Response Mode §2): the page must submit exactly these parameters, in order, to action.
@@ -304,7 +1100,7 @@ type FormPost struct {
 
 func (x *FormPost) Reset() {
 	*x = FormPost{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[3]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -316,7 +1112,7 @@ func (x *FormPost) String() string {
 func (*FormPost) ProtoMessage() {}
 
 func (x *FormPost) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[3]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -329,7 +1125,7 @@ func (x *FormPost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormPost.ProtoReflect.Descriptor instead.
 func (*FormPost) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{3}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FormPost) GetAction() string {
@@ -359,7 +1155,7 @@ type FormParam struct {
 
 func (x *FormParam) Reset() {
 	*x = FormParam{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[4]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -371,7 +1167,7 @@ func (x *FormParam) String() string {
 func (*FormParam) ProtoMessage() {}
 
 func (x *FormParam) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[4]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -384,7 +1180,7 @@ func (x *FormParam) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormParam.ProtoReflect.Descriptor instead.
 func (*FormParam) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{4}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FormParam) GetName() string {
@@ -411,14 +1207,26 @@ type LoginPage struct {
 	// A login name to prefill (login_hint, or the name just tried).
 	LoginHint string `protobuf:"bytes,3,opt,name=login_hint,json=loginHint,proto3" json:"login_hint,omitempty"`
 	// A message for the user (a failed attempt, a lock); empty on first display.
-	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// The key of error in the page catalogues (e.g. "login.bad_credentials"); pages show the translation and
+	// fall back to error.
+	ErrorCode string `protobuf:"bytes,5,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	// The tenant's upstream identity providers.
+	Upstream []*UpstreamButton `protobuf:"bytes,6,rep,name=upstream,proto3" json:"upstream,omitempty"`
+	// The WebAuthn PublicKeyCredentialRequestOptions (JSON) for a password-less passkey sign-in; empty when the
+	// tenant does not allow one.
+	WebauthnOptions string `protobuf:"bytes,7,opt,name=webauthn_options,json=webauthnOptions,proto3" json:"webauthn_options,omitempty"`
+	// Whether the page links to self-registration.
+	SelfRegistration bool `protobuf:"varint,8,opt,name=self_registration,json=selfRegistration,proto3" json:"self_registration,omitempty"`
+	// Whether the page links to password reset (the tenant sends mail).
+	PasswordReset bool `protobuf:"varint,9,opt,name=password_reset,json=passwordReset,proto3" json:"password_reset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LoginPage) Reset() {
 	*x = LoginPage{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[5]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -430,7 +1238,7 @@ func (x *LoginPage) String() string {
 func (*LoginPage) ProtoMessage() {}
 
 func (x *LoginPage) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[5]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -443,7 +1251,7 @@ func (x *LoginPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginPage.ProtoReflect.Descriptor instead.
 func (*LoginPage) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{5}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LoginPage) GetInteractionId() string {
@@ -474,6 +1282,41 @@ func (x *LoginPage) GetError() string {
 	return ""
 }
 
+func (x *LoginPage) GetErrorCode() string {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return ""
+}
+
+func (x *LoginPage) GetUpstream() []*UpstreamButton {
+	if x != nil {
+		return x.Upstream
+	}
+	return nil
+}
+
+func (x *LoginPage) GetWebauthnOptions() string {
+	if x != nil {
+		return x.WebauthnOptions
+	}
+	return ""
+}
+
+func (x *LoginPage) GetSelfRegistration() bool {
+	if x != nil {
+		return x.SelfRegistration
+	}
+	return false
+}
+
+func (x *LoginPage) GetPasswordReset() bool {
+	if x != nil {
+		return x.PasswordReset
+	}
+	return false
+}
+
 // ConsentPage is what the consent page shows.
 type ConsentPage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -493,7 +1336,7 @@ type ConsentPage struct {
 
 func (x *ConsentPage) Reset() {
 	*x = ConsentPage{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[6]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +1348,7 @@ func (x *ConsentPage) String() string {
 func (*ConsentPage) ProtoMessage() {}
 
 func (x *ConsentPage) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[6]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +1361,7 @@ func (x *ConsentPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentPage.ProtoReflect.Descriptor instead.
 func (*ConsentPage) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{6}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConsentPage) GetInteractionId() string {
@@ -567,7 +1410,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[7]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +1422,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[7]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +1435,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{7}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AuthorizeResponse) GetStep() *Step {
@@ -619,7 +1462,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[8]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -631,7 +1474,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[8]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -644,7 +1487,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{8}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LoginRequest) GetInteractionId() string {
@@ -686,7 +1529,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[9]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -698,7 +1541,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[9]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -711,7 +1554,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{9}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LoginResponse) GetStep() *Step {
@@ -738,7 +1581,7 @@ type ConsentRequest struct {
 
 func (x *ConsentRequest) Reset() {
 	*x = ConsentRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[10]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +1593,7 @@ func (x *ConsentRequest) String() string {
 func (*ConsentRequest) ProtoMessage() {}
 
 func (x *ConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[10]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +1606,7 @@ func (x *ConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentRequest.ProtoReflect.Descriptor instead.
 func (*ConsentRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{10}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConsentRequest) GetInteractionId() string {
@@ -805,7 +1648,7 @@ type ConsentResponse struct {
 
 func (x *ConsentResponse) Reset() {
 	*x = ConsentResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[11]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +1660,7 @@ func (x *ConsentResponse) String() string {
 func (*ConsentResponse) ProtoMessage() {}
 
 func (x *ConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[11]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +1673,7 @@ func (x *ConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentResponse.ProtoReflect.Descriptor instead.
 func (*ConsentResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{11}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConsentResponse) GetStep() *Step {
@@ -854,7 +1697,7 @@ type EndSessionRequest struct {
 
 func (x *EndSessionRequest) Reset() {
 	*x = EndSessionRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1709,7 @@ func (x *EndSessionRequest) String() string {
 func (*EndSessionRequest) ProtoMessage() {}
 
 func (x *EndSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[12]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1722,7 @@ func (x *EndSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndSessionRequest.ProtoReflect.Descriptor instead.
 func (*EndSessionRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{12}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EndSessionRequest) GetParameters() string {
@@ -918,7 +1761,7 @@ type EndSessionResponse struct {
 
 func (x *EndSessionResponse) Reset() {
 	*x = EndSessionResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1773,7 @@ func (x *EndSessionResponse) String() string {
 func (*EndSessionResponse) ProtoMessage() {}
 
 func (x *EndSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[13]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1786,7 @@ func (x *EndSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndSessionResponse.ProtoReflect.Descriptor instead.
 func (*EndSessionResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{13}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *EndSessionResponse) GetRedirectUri() string {
@@ -996,7 +1839,7 @@ type ConfirmEndSessionRequest struct {
 
 func (x *ConfirmEndSessionRequest) Reset() {
 	*x = ConfirmEndSessionRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1008,7 +1851,7 @@ func (x *ConfirmEndSessionRequest) String() string {
 func (*ConfirmEndSessionRequest) ProtoMessage() {}
 
 func (x *ConfirmEndSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[14]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1021,7 +1864,7 @@ func (x *ConfirmEndSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEndSessionRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmEndSessionRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{14}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConfirmEndSessionRequest) GetConfirmId() string {
@@ -1060,7 +1903,7 @@ type ConfirmEndSessionResponse struct {
 
 func (x *ConfirmEndSessionResponse) Reset() {
 	*x = ConfirmEndSessionResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1915,7 @@ func (x *ConfirmEndSessionResponse) String() string {
 func (*ConfirmEndSessionResponse) ProtoMessage() {}
 
 func (x *ConfirmEndSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[15]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1928,7 @@ func (x *ConfirmEndSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEndSessionResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmEndSessionResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{15}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConfirmEndSessionResponse) GetLoggedOut() bool {
@@ -1120,7 +1963,7 @@ type UserInfoRequest struct {
 
 func (x *UserInfoRequest) Reset() {
 	*x = UserInfoRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[16]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1975,7 @@ func (x *UserInfoRequest) String() string {
 func (*UserInfoRequest) ProtoMessage() {}
 
 func (x *UserInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[16]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1988,7 @@ func (x *UserInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfoRequest.ProtoReflect.Descriptor instead.
 func (*UserInfoRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{16}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UserInfoRequest) GetAccessToken() string {
@@ -1189,7 +2032,7 @@ type UserInfoResponse struct {
 
 func (x *UserInfoResponse) Reset() {
 	*x = UserInfoResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[17]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +2044,7 @@ func (x *UserInfoResponse) String() string {
 func (*UserInfoResponse) ProtoMessage() {}
 
 func (x *UserInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[17]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +2057,7 @@ func (x *UserInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfoResponse.ProtoReflect.Descriptor instead.
 func (*UserInfoResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{17}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UserInfoResponse) GetSub() string {
@@ -1312,7 +2155,7 @@ type CheckCorsOriginRequest struct {
 
 func (x *CheckCorsOriginRequest) Reset() {
 	*x = CheckCorsOriginRequest{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[18]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +2167,7 @@ func (x *CheckCorsOriginRequest) String() string {
 func (*CheckCorsOriginRequest) ProtoMessage() {}
 
 func (x *CheckCorsOriginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[18]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +2180,7 @@ func (x *CheckCorsOriginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCorsOriginRequest.ProtoReflect.Descriptor instead.
 func (*CheckCorsOriginRequest) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{18}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CheckCorsOriginRequest) GetOrigin() string {
@@ -1358,7 +2201,7 @@ type CheckCorsOriginResponse struct {
 
 func (x *CheckCorsOriginResponse) Reset() {
 	*x = CheckCorsOriginResponse{}
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[19]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +2213,7 @@ func (x *CheckCorsOriginResponse) String() string {
 func (*CheckCorsOriginResponse) ProtoMessage() {}
 
 func (x *CheckCorsOriginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[19]
+	mi := &file_authsuite_token_v1_authorize_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +2226,7 @@ func (x *CheckCorsOriginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCorsOriginResponse.ProtoReflect.Descriptor instead.
 func (*CheckCorsOriginResponse) Descriptor() ([]byte, []int) {
-	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{19}
+	return file_authsuite_token_v1_authorize_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CheckCorsOriginResponse) GetAllowed() bool {
@@ -1397,7 +2240,66 @@ var File_authsuite_token_v1_authorize_proto protoreflect.FileDescriptor
 
 const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\n" +
-	"\"authsuite/token/v1/authorize.proto\x12\x12authsuite.token.v1\x1a\"authsuite/options/v1/options.proto\"p\n" +
+	"\"authsuite/token/v1/authorize.proto\x12\x12authsuite.token.v1\x1a\"authsuite/options/v1/options.proto\"I\n" +
+	"\vPageContext\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1d\n" +
+	"\n" +
+	"ui_locales\x18\x02 \x03(\tR\tuiLocales\"T\n" +
+	"\x0eUpstreamButton\x12\x1f\n" +
+	"\vprovider_id\x18\x01 \x01(\tR\n" +
+	"providerId\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\"\xf5\x02\n" +
+	"\x10SecondFactorPage\x12%\n" +
+	"\x0einteraction_id\x18\x01 \x01(\tR\rinteractionId\x12\x1f\n" +
+	"\vclient_name\x18\x02 \x01(\tR\n" +
+	"clientName\x12\x1b\n" +
+	"\tuser_name\x18\x03 \x01(\tR\buserName\x12\x12\n" +
+	"\x04totp\x18\x04 \x01(\bR\x04totp\x12)\n" +
+	"\x10webauthn_options\x18\x05 \x01(\tR\x0fwebauthnOptions\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x06 \x01(\tR\terrorCode\x12\x1e\n" +
+	"\n" +
+	"enrollment\x18\a \x01(\tR\n" +
+	"enrollment\x12*\n" +
+	"\x11enrollment_qr_png\x18\b \x01(\fR\x0fenrollmentQrPng\x12+\n" +
+	"\x11enrollment_secret\x18\t \x01(\tR\x10enrollmentSecret\x12%\n" +
+	"\x0erecovery_codes\x18\n" +
+	" \x03(\tR\rrecoveryCodes\"\xa8\x01\n" +
+	"\vMessagePage\x12!\n" +
+	"\fmessage_code\x18\x01 \x01(\tR\vmessageCode\x12=\n" +
+	"\x04args\x18\x02 \x03(\v2).authsuite.token.v1.MessagePage.ArgsEntryR\x04args\x1a7\n" +
+	"\tArgsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb6\x01\n" +
+	"\x13SecondFactorRequest\x12%\n" +
+	"\x0einteraction_id\x18\x01 \x01(\tR\rinteractionId\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12-\n" +
+	"\x12webauthn_assertion\x18\x03 \x01(\tR\x11webauthnAssertion\x125\n" +
+	"\abrowser\x18\x04 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"D\n" +
+	"\x14SecondFactorResponse\x12,\n" +
+	"\x04step\x18\x01 \x01(\v2\x18.authsuite.token.v1.StepR\x04step\"\xa2\x01\n" +
+	"\x13PasskeyLoginRequest\x12%\n" +
+	"\x0einteraction_id\x18\x01 \x01(\tR\rinteractionId\x12-\n" +
+	"\x12webauthn_assertion\x18\x02 \x01(\tR\x11webauthnAssertion\x125\n" +
+	"\abrowser\x18\x03 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"D\n" +
+	"\x14PasskeyLoginResponse\x12,\n" +
+	"\x04step\x18\x01 \x01(\v2\x18.authsuite.token.v1.StepR\x04step\"\x95\x01\n" +
+	"\x14StartUpstreamRequest\x12%\n" +
+	"\x0einteraction_id\x18\x01 \x01(\tR\rinteractionId\x12\x1f\n" +
+	"\vprovider_id\x18\x02 \x01(\tR\n" +
+	"providerId\x125\n" +
+	"\abrowser\x18\x03 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"l\n" +
+	"\x15StartUpstreamResponse\x12,\n" +
+	"\x04step\x18\x01 \x01(\v2\x18.authsuite.token.v1.StepR\x04step\x12%\n" +
+	"\x0ebinding_cookie\x18\x02 \x01(\tR\rbindingCookie\"\x97\x01\n" +
+	"\x17UpstreamCallbackRequest\x12\x1e\n" +
+	"\n" +
+	"parameters\x18\x01 \x01(\tR\n" +
+	"parameters\x12%\n" +
+	"\x0ebinding_cookie\x18\x02 \x01(\tR\rbindingCookie\x125\n" +
+	"\abrowser\x18\x03 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"H\n" +
+	"\x18UpstreamCallbackResponse\x12,\n" +
+	"\x04step\x18\x01 \x01(\v2\x18.authsuite.token.v1.StepR\x04step\"p\n" +
 	"\aBrowser\x12%\n" +
 	"\x0esession_cookie\x18\x01 \x01(\tR\rsessionCookie\x12\x1f\n" +
 	"\vremote_addr\x18\x02 \x01(\tR\n" +
@@ -1408,12 +2310,16 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\n" +
 	"parameters\x18\x01 \x01(\tR\n" +
 	"parameters\x125\n" +
-	"\abrowser\x18\x02 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"\xee\x02\n" +
+	"\abrowser\x18\x02 \x01(\v2\x1b.authsuite.token.v1.BrowserR\abrowser\"\xad\x04\n" +
 	"\x04Step\x12#\n" +
 	"\fredirect_uri\x18\x01 \x01(\tH\x00R\vredirectUri\x125\n" +
 	"\x05login\x18\x02 \x01(\v2\x1d.authsuite.token.v1.LoginPageH\x00R\x05login\x12;\n" +
 	"\aconsent\x18\x03 \x01(\v2\x1f.authsuite.token.v1.ConsentPageH\x00R\aconsent\x12;\n" +
-	"\tform_post\x18\a \x01(\v2\x1c.authsuite.token.v1.FormPostH\x00R\bformPost\x12,\n" +
+	"\tform_post\x18\a \x01(\v2\x1c.authsuite.token.v1.FormPostH\x00R\bformPost\x12K\n" +
+	"\rsecond_factor\x18\t \x01(\v2$.authsuite.token.v1.SecondFactorPageH\x00R\fsecondFactor\x12;\n" +
+	"\amessage\x18\n" +
+	" \x01(\v2\x1f.authsuite.token.v1.MessagePageH\x00R\amessage\x123\n" +
+	"\x04page\x18\b \x01(\v2\x1f.authsuite.token.v1.PageContextR\x04page\x12,\n" +
 	"\x12set_session_cookie\x18\x04 \x01(\tR\x10setSessionCookie\x123\n" +
 	"\x16session_cookie_max_age\x18\x05 \x01(\x03R\x13sessionCookieMaxAge\x12%\n" +
 	"\x0esecure_cookies\x18\x06 \x01(\bR\rsecureCookiesB\x06\n" +
@@ -1423,14 +2329,20 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\x06params\x18\x02 \x03(\v2\x1d.authsuite.token.v1.FormParamR\x06params\"5\n" +
 	"\tFormParam\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x88\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xe6\x02\n" +
 	"\tLoginPage\x12%\n" +
 	"\x0einteraction_id\x18\x01 \x01(\tR\rinteractionId\x12\x1f\n" +
 	"\vclient_name\x18\x02 \x01(\tR\n" +
 	"clientName\x12\x1d\n" +
 	"\n" +
 	"login_hint\x18\x03 \x01(\tR\tloginHint\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\xb1\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x05 \x01(\tR\terrorCode\x12>\n" +
+	"\bupstream\x18\x06 \x03(\v2\".authsuite.token.v1.UpstreamButtonR\bupstream\x12)\n" +
+	"\x10webauthn_options\x18\a \x01(\tR\x0fwebauthnOptions\x12+\n" +
+	"\x11self_registration\x18\b \x01(\bR\x10selfRegistration\x12%\n" +
+	"\x0epassword_reset\x18\t \x01(\bR\rpasswordReset\"\xb1\x01\n" +
 	"\vConsentPage\x12%\n" +
 	"\x0einteraction_id\x18\x01 \x01(\tR\rinteractionId\x12\x1f\n" +
 	"\vclient_name\x18\x02 \x01(\tR\n" +
@@ -1508,7 +2420,7 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\x16CheckCorsOriginRequest\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\"3\n" +
 	"\x17CheckCorsOriginResponse\x12\x18\n" +
-	"\aallowed\x18\x01 \x01(\bR\aallowed2\xa6\x05\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed2\xc1\b\n" +
 	"\x10AuthorizeService\x12X\n" +
 	"\tAuthorize\x12$.authsuite.token.v1.AuthorizeRequest\x1a%.authsuite.token.v1.AuthorizeResponse\x12L\n" +
 	"\x05Login\x12 .authsuite.token.v1.LoginRequest\x1a!.authsuite.token.v1.LoginResponse\x12R\n" +
@@ -1517,7 +2429,11 @@ const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"EndSession\x12%.authsuite.token.v1.EndSessionRequest\x1a&.authsuite.token.v1.EndSessionResponse\x12p\n" +
 	"\x11ConfirmEndSession\x12,.authsuite.token.v1.ConfirmEndSessionRequest\x1a-.authsuite.token.v1.ConfirmEndSessionResponse\x12U\n" +
 	"\bUserInfo\x12#.authsuite.token.v1.UserInfoRequest\x1a$.authsuite.token.v1.UserInfoResponse\x12j\n" +
-	"\x0fCheckCorsOrigin\x12*.authsuite.token.v1.CheckCorsOriginRequest\x1a+.authsuite.token.v1.CheckCorsOriginResponse\x1a\x04\xa0\xbb\x18\x01B\xd1\x01\n" +
+	"\x0fCheckCorsOrigin\x12*.authsuite.token.v1.CheckCorsOriginRequest\x1a+.authsuite.token.v1.CheckCorsOriginResponse\x12a\n" +
+	"\fSecondFactor\x12'.authsuite.token.v1.SecondFactorRequest\x1a(.authsuite.token.v1.SecondFactorResponse\x12a\n" +
+	"\fPasskeyLogin\x12'.authsuite.token.v1.PasskeyLoginRequest\x1a(.authsuite.token.v1.PasskeyLoginResponse\x12d\n" +
+	"\rStartUpstream\x12(.authsuite.token.v1.StartUpstreamRequest\x1a).authsuite.token.v1.StartUpstreamResponse\x12m\n" +
+	"\x10UpstreamCallback\x12+.authsuite.token.v1.UpstreamCallbackRequest\x1a,.authsuite.token.v1.UpstreamCallbackResponse\x1a\x04\xa0\xbb\x18\x01B\xd1\x01\n" +
 	"\x16com.authsuite.token.v1B\x0eAuthorizeProtoP\x01Z=github.com/authsuite/authsuite/gen/authsuite/token/v1;tokenv1\xa2\x02\x03ATX\xaa\x02\x12Authsuite.Token.V1\xca\x02\x12Authsuite\\Token\\V1\xe2\x02\x1eAuthsuite\\Token\\V1\\GPBMetadata\xea\x02\x14Authsuite::Token::V1b\x06proto3"
 
 var (
@@ -1532,63 +2448,97 @@ func file_authsuite_token_v1_authorize_proto_rawDescGZIP() []byte {
 	return file_authsuite_token_v1_authorize_proto_rawDescData
 }
 
-var file_authsuite_token_v1_authorize_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_authsuite_token_v1_authorize_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_authsuite_token_v1_authorize_proto_goTypes = []any{
-	(*Browser)(nil),                   // 0: authsuite.token.v1.Browser
-	(*AuthorizeRequest)(nil),          // 1: authsuite.token.v1.AuthorizeRequest
-	(*Step)(nil),                      // 2: authsuite.token.v1.Step
-	(*FormPost)(nil),                  // 3: authsuite.token.v1.FormPost
-	(*FormParam)(nil),                 // 4: authsuite.token.v1.FormParam
-	(*LoginPage)(nil),                 // 5: authsuite.token.v1.LoginPage
-	(*ConsentPage)(nil),               // 6: authsuite.token.v1.ConsentPage
-	(*AuthorizeResponse)(nil),         // 7: authsuite.token.v1.AuthorizeResponse
-	(*LoginRequest)(nil),              // 8: authsuite.token.v1.LoginRequest
-	(*LoginResponse)(nil),             // 9: authsuite.token.v1.LoginResponse
-	(*ConsentRequest)(nil),            // 10: authsuite.token.v1.ConsentRequest
-	(*ConsentResponse)(nil),           // 11: authsuite.token.v1.ConsentResponse
-	(*EndSessionRequest)(nil),         // 12: authsuite.token.v1.EndSessionRequest
-	(*EndSessionResponse)(nil),        // 13: authsuite.token.v1.EndSessionResponse
-	(*ConfirmEndSessionRequest)(nil),  // 14: authsuite.token.v1.ConfirmEndSessionRequest
-	(*ConfirmEndSessionResponse)(nil), // 15: authsuite.token.v1.ConfirmEndSessionResponse
-	(*UserInfoRequest)(nil),           // 16: authsuite.token.v1.UserInfoRequest
-	(*UserInfoResponse)(nil),          // 17: authsuite.token.v1.UserInfoResponse
-	(*CheckCorsOriginRequest)(nil),    // 18: authsuite.token.v1.CheckCorsOriginRequest
-	(*CheckCorsOriginResponse)(nil),   // 19: authsuite.token.v1.CheckCorsOriginResponse
-	nil,                               // 20: authsuite.token.v1.UserInfoResponse.ClaimsEntry
+	(*PageContext)(nil),               // 0: authsuite.token.v1.PageContext
+	(*UpstreamButton)(nil),            // 1: authsuite.token.v1.UpstreamButton
+	(*SecondFactorPage)(nil),          // 2: authsuite.token.v1.SecondFactorPage
+	(*MessagePage)(nil),               // 3: authsuite.token.v1.MessagePage
+	(*SecondFactorRequest)(nil),       // 4: authsuite.token.v1.SecondFactorRequest
+	(*SecondFactorResponse)(nil),      // 5: authsuite.token.v1.SecondFactorResponse
+	(*PasskeyLoginRequest)(nil),       // 6: authsuite.token.v1.PasskeyLoginRequest
+	(*PasskeyLoginResponse)(nil),      // 7: authsuite.token.v1.PasskeyLoginResponse
+	(*StartUpstreamRequest)(nil),      // 8: authsuite.token.v1.StartUpstreamRequest
+	(*StartUpstreamResponse)(nil),     // 9: authsuite.token.v1.StartUpstreamResponse
+	(*UpstreamCallbackRequest)(nil),   // 10: authsuite.token.v1.UpstreamCallbackRequest
+	(*UpstreamCallbackResponse)(nil),  // 11: authsuite.token.v1.UpstreamCallbackResponse
+	(*Browser)(nil),                   // 12: authsuite.token.v1.Browser
+	(*AuthorizeRequest)(nil),          // 13: authsuite.token.v1.AuthorizeRequest
+	(*Step)(nil),                      // 14: authsuite.token.v1.Step
+	(*FormPost)(nil),                  // 15: authsuite.token.v1.FormPost
+	(*FormParam)(nil),                 // 16: authsuite.token.v1.FormParam
+	(*LoginPage)(nil),                 // 17: authsuite.token.v1.LoginPage
+	(*ConsentPage)(nil),               // 18: authsuite.token.v1.ConsentPage
+	(*AuthorizeResponse)(nil),         // 19: authsuite.token.v1.AuthorizeResponse
+	(*LoginRequest)(nil),              // 20: authsuite.token.v1.LoginRequest
+	(*LoginResponse)(nil),             // 21: authsuite.token.v1.LoginResponse
+	(*ConsentRequest)(nil),            // 22: authsuite.token.v1.ConsentRequest
+	(*ConsentResponse)(nil),           // 23: authsuite.token.v1.ConsentResponse
+	(*EndSessionRequest)(nil),         // 24: authsuite.token.v1.EndSessionRequest
+	(*EndSessionResponse)(nil),        // 25: authsuite.token.v1.EndSessionResponse
+	(*ConfirmEndSessionRequest)(nil),  // 26: authsuite.token.v1.ConfirmEndSessionRequest
+	(*ConfirmEndSessionResponse)(nil), // 27: authsuite.token.v1.ConfirmEndSessionResponse
+	(*UserInfoRequest)(nil),           // 28: authsuite.token.v1.UserInfoRequest
+	(*UserInfoResponse)(nil),          // 29: authsuite.token.v1.UserInfoResponse
+	(*CheckCorsOriginRequest)(nil),    // 30: authsuite.token.v1.CheckCorsOriginRequest
+	(*CheckCorsOriginResponse)(nil),   // 31: authsuite.token.v1.CheckCorsOriginResponse
+	nil,                               // 32: authsuite.token.v1.MessagePage.ArgsEntry
+	nil,                               // 33: authsuite.token.v1.UserInfoResponse.ClaimsEntry
 }
 var file_authsuite_token_v1_authorize_proto_depIdxs = []int32{
-	0,  // 0: authsuite.token.v1.AuthorizeRequest.browser:type_name -> authsuite.token.v1.Browser
-	5,  // 1: authsuite.token.v1.Step.login:type_name -> authsuite.token.v1.LoginPage
-	6,  // 2: authsuite.token.v1.Step.consent:type_name -> authsuite.token.v1.ConsentPage
-	3,  // 3: authsuite.token.v1.Step.form_post:type_name -> authsuite.token.v1.FormPost
-	4,  // 4: authsuite.token.v1.FormPost.params:type_name -> authsuite.token.v1.FormParam
-	2,  // 5: authsuite.token.v1.AuthorizeResponse.step:type_name -> authsuite.token.v1.Step
-	0,  // 6: authsuite.token.v1.LoginRequest.browser:type_name -> authsuite.token.v1.Browser
-	2,  // 7: authsuite.token.v1.LoginResponse.step:type_name -> authsuite.token.v1.Step
-	0,  // 8: authsuite.token.v1.ConsentRequest.browser:type_name -> authsuite.token.v1.Browser
-	2,  // 9: authsuite.token.v1.ConsentResponse.step:type_name -> authsuite.token.v1.Step
-	0,  // 10: authsuite.token.v1.EndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
-	0,  // 11: authsuite.token.v1.ConfirmEndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
-	20, // 12: authsuite.token.v1.UserInfoResponse.claims:type_name -> authsuite.token.v1.UserInfoResponse.ClaimsEntry
-	1,  // 13: authsuite.token.v1.AuthorizeService.Authorize:input_type -> authsuite.token.v1.AuthorizeRequest
-	8,  // 14: authsuite.token.v1.AuthorizeService.Login:input_type -> authsuite.token.v1.LoginRequest
-	10, // 15: authsuite.token.v1.AuthorizeService.Consent:input_type -> authsuite.token.v1.ConsentRequest
-	12, // 16: authsuite.token.v1.AuthorizeService.EndSession:input_type -> authsuite.token.v1.EndSessionRequest
-	14, // 17: authsuite.token.v1.AuthorizeService.ConfirmEndSession:input_type -> authsuite.token.v1.ConfirmEndSessionRequest
-	16, // 18: authsuite.token.v1.AuthorizeService.UserInfo:input_type -> authsuite.token.v1.UserInfoRequest
-	18, // 19: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:input_type -> authsuite.token.v1.CheckCorsOriginRequest
-	7,  // 20: authsuite.token.v1.AuthorizeService.Authorize:output_type -> authsuite.token.v1.AuthorizeResponse
-	9,  // 21: authsuite.token.v1.AuthorizeService.Login:output_type -> authsuite.token.v1.LoginResponse
-	11, // 22: authsuite.token.v1.AuthorizeService.Consent:output_type -> authsuite.token.v1.ConsentResponse
-	13, // 23: authsuite.token.v1.AuthorizeService.EndSession:output_type -> authsuite.token.v1.EndSessionResponse
-	15, // 24: authsuite.token.v1.AuthorizeService.ConfirmEndSession:output_type -> authsuite.token.v1.ConfirmEndSessionResponse
-	17, // 25: authsuite.token.v1.AuthorizeService.UserInfo:output_type -> authsuite.token.v1.UserInfoResponse
-	19, // 26: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:output_type -> authsuite.token.v1.CheckCorsOriginResponse
-	20, // [20:27] is the sub-list for method output_type
-	13, // [13:20] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	32, // 0: authsuite.token.v1.MessagePage.args:type_name -> authsuite.token.v1.MessagePage.ArgsEntry
+	12, // 1: authsuite.token.v1.SecondFactorRequest.browser:type_name -> authsuite.token.v1.Browser
+	14, // 2: authsuite.token.v1.SecondFactorResponse.step:type_name -> authsuite.token.v1.Step
+	12, // 3: authsuite.token.v1.PasskeyLoginRequest.browser:type_name -> authsuite.token.v1.Browser
+	14, // 4: authsuite.token.v1.PasskeyLoginResponse.step:type_name -> authsuite.token.v1.Step
+	12, // 5: authsuite.token.v1.StartUpstreamRequest.browser:type_name -> authsuite.token.v1.Browser
+	14, // 6: authsuite.token.v1.StartUpstreamResponse.step:type_name -> authsuite.token.v1.Step
+	12, // 7: authsuite.token.v1.UpstreamCallbackRequest.browser:type_name -> authsuite.token.v1.Browser
+	14, // 8: authsuite.token.v1.UpstreamCallbackResponse.step:type_name -> authsuite.token.v1.Step
+	12, // 9: authsuite.token.v1.AuthorizeRequest.browser:type_name -> authsuite.token.v1.Browser
+	17, // 10: authsuite.token.v1.Step.login:type_name -> authsuite.token.v1.LoginPage
+	18, // 11: authsuite.token.v1.Step.consent:type_name -> authsuite.token.v1.ConsentPage
+	15, // 12: authsuite.token.v1.Step.form_post:type_name -> authsuite.token.v1.FormPost
+	2,  // 13: authsuite.token.v1.Step.second_factor:type_name -> authsuite.token.v1.SecondFactorPage
+	3,  // 14: authsuite.token.v1.Step.message:type_name -> authsuite.token.v1.MessagePage
+	0,  // 15: authsuite.token.v1.Step.page:type_name -> authsuite.token.v1.PageContext
+	16, // 16: authsuite.token.v1.FormPost.params:type_name -> authsuite.token.v1.FormParam
+	1,  // 17: authsuite.token.v1.LoginPage.upstream:type_name -> authsuite.token.v1.UpstreamButton
+	14, // 18: authsuite.token.v1.AuthorizeResponse.step:type_name -> authsuite.token.v1.Step
+	12, // 19: authsuite.token.v1.LoginRequest.browser:type_name -> authsuite.token.v1.Browser
+	14, // 20: authsuite.token.v1.LoginResponse.step:type_name -> authsuite.token.v1.Step
+	12, // 21: authsuite.token.v1.ConsentRequest.browser:type_name -> authsuite.token.v1.Browser
+	14, // 22: authsuite.token.v1.ConsentResponse.step:type_name -> authsuite.token.v1.Step
+	12, // 23: authsuite.token.v1.EndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
+	12, // 24: authsuite.token.v1.ConfirmEndSessionRequest.browser:type_name -> authsuite.token.v1.Browser
+	33, // 25: authsuite.token.v1.UserInfoResponse.claims:type_name -> authsuite.token.v1.UserInfoResponse.ClaimsEntry
+	13, // 26: authsuite.token.v1.AuthorizeService.Authorize:input_type -> authsuite.token.v1.AuthorizeRequest
+	20, // 27: authsuite.token.v1.AuthorizeService.Login:input_type -> authsuite.token.v1.LoginRequest
+	22, // 28: authsuite.token.v1.AuthorizeService.Consent:input_type -> authsuite.token.v1.ConsentRequest
+	24, // 29: authsuite.token.v1.AuthorizeService.EndSession:input_type -> authsuite.token.v1.EndSessionRequest
+	26, // 30: authsuite.token.v1.AuthorizeService.ConfirmEndSession:input_type -> authsuite.token.v1.ConfirmEndSessionRequest
+	28, // 31: authsuite.token.v1.AuthorizeService.UserInfo:input_type -> authsuite.token.v1.UserInfoRequest
+	30, // 32: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:input_type -> authsuite.token.v1.CheckCorsOriginRequest
+	4,  // 33: authsuite.token.v1.AuthorizeService.SecondFactor:input_type -> authsuite.token.v1.SecondFactorRequest
+	6,  // 34: authsuite.token.v1.AuthorizeService.PasskeyLogin:input_type -> authsuite.token.v1.PasskeyLoginRequest
+	8,  // 35: authsuite.token.v1.AuthorizeService.StartUpstream:input_type -> authsuite.token.v1.StartUpstreamRequest
+	10, // 36: authsuite.token.v1.AuthorizeService.UpstreamCallback:input_type -> authsuite.token.v1.UpstreamCallbackRequest
+	19, // 37: authsuite.token.v1.AuthorizeService.Authorize:output_type -> authsuite.token.v1.AuthorizeResponse
+	21, // 38: authsuite.token.v1.AuthorizeService.Login:output_type -> authsuite.token.v1.LoginResponse
+	23, // 39: authsuite.token.v1.AuthorizeService.Consent:output_type -> authsuite.token.v1.ConsentResponse
+	25, // 40: authsuite.token.v1.AuthorizeService.EndSession:output_type -> authsuite.token.v1.EndSessionResponse
+	27, // 41: authsuite.token.v1.AuthorizeService.ConfirmEndSession:output_type -> authsuite.token.v1.ConfirmEndSessionResponse
+	29, // 42: authsuite.token.v1.AuthorizeService.UserInfo:output_type -> authsuite.token.v1.UserInfoResponse
+	31, // 43: authsuite.token.v1.AuthorizeService.CheckCorsOrigin:output_type -> authsuite.token.v1.CheckCorsOriginResponse
+	5,  // 44: authsuite.token.v1.AuthorizeService.SecondFactor:output_type -> authsuite.token.v1.SecondFactorResponse
+	7,  // 45: authsuite.token.v1.AuthorizeService.PasskeyLogin:output_type -> authsuite.token.v1.PasskeyLoginResponse
+	9,  // 46: authsuite.token.v1.AuthorizeService.StartUpstream:output_type -> authsuite.token.v1.StartUpstreamResponse
+	11, // 47: authsuite.token.v1.AuthorizeService.UpstreamCallback:output_type -> authsuite.token.v1.UpstreamCallbackResponse
+	37, // [37:48] is the sub-list for method output_type
+	26, // [26:37] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_authsuite_token_v1_authorize_proto_init() }
@@ -1596,20 +2546,22 @@ func file_authsuite_token_v1_authorize_proto_init() {
 	if File_authsuite_token_v1_authorize_proto != nil {
 		return
 	}
-	file_authsuite_token_v1_authorize_proto_msgTypes[2].OneofWrappers = []any{
+	file_authsuite_token_v1_authorize_proto_msgTypes[14].OneofWrappers = []any{
 		(*Step_RedirectUri)(nil),
 		(*Step_Login)(nil),
 		(*Step_Consent)(nil),
 		(*Step_FormPost)(nil),
+		(*Step_SecondFactor)(nil),
+		(*Step_Message)(nil),
 	}
-	file_authsuite_token_v1_authorize_proto_msgTypes[17].OneofWrappers = []any{}
+	file_authsuite_token_v1_authorize_proto_msgTypes[29].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_token_v1_authorize_proto_rawDesc), len(file_authsuite_token_v1_authorize_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,10 @@ const (
 	AuthorizeService_ConfirmEndSession_FullMethodName = "/authsuite.token.v1.AuthorizeService/ConfirmEndSession"
 	AuthorizeService_UserInfo_FullMethodName          = "/authsuite.token.v1.AuthorizeService/UserInfo"
 	AuthorizeService_CheckCorsOrigin_FullMethodName   = "/authsuite.token.v1.AuthorizeService/CheckCorsOrigin"
+	AuthorizeService_SecondFactor_FullMethodName      = "/authsuite.token.v1.AuthorizeService/SecondFactor"
+	AuthorizeService_PasskeyLogin_FullMethodName      = "/authsuite.token.v1.AuthorizeService/PasskeyLogin"
+	AuthorizeService_StartUpstream_FullMethodName     = "/authsuite.token.v1.AuthorizeService/StartUpstream"
+	AuthorizeService_UpstreamCallback_FullMethodName  = "/authsuite.token.v1.AuthorizeService/UpstreamCallback"
 )
 
 // AuthorizeServiceClient is the client API for AuthorizeService service.
@@ -59,6 +63,19 @@ type AuthorizeServiceClient interface {
 	UserInfo(ctx context.Context, in *UserInfoRequest, opts ...grpc.CallOption) (*UserInfoResponse, error)
 	// CheckCorsOrigin says whether an origin is in some client's allowedCorsOrigins.
 	CheckCorsOrigin(ctx context.Context, in *CheckCorsOriginRequest, opts ...grpc.CallOption) (*CheckCorsOriginResponse, error)
+	// SecondFactor checks the second factor of a pending interaction whose password was verified (a TOTP or
+	// recovery code, or a WebAuthn assertion), or confirms a TOTP enrolment the tenant's policy demanded, with
+	// the password throttle, and answers the next step.
+	SecondFactor(ctx context.Context, in *SecondFactorRequest, opts ...grpc.CallOption) (*SecondFactorResponse, error)
+	// PasskeyLogin signs in with a discoverable passkey instead of a password (when the tenant allows it): the
+	// assertion must answer the challenge of the login page and verify the user (UV).
+	PasskeyLogin(ctx context.Context, in *PasskeyLoginRequest, opts ...grpc.CallOption) (*PasskeyLoginResponse, error)
+	// StartUpstream leaves a pending interaction for an upstream identity provider's authorization endpoint
+	// (OIDC Core §3.1.2.1 with state, nonce and PKCE).
+	StartUpstream(ctx context.Context, in *StartUpstreamRequest, opts ...grpc.CallOption) (*StartUpstreamResponse, error)
+	// UpstreamCallback completes an upstream sign-in (OIDC Core §3.1.2.5, §3.1.3): it redeems the code,
+	// validates the ID token, links or creates the user, starts the SSO session and answers the next step.
+	UpstreamCallback(ctx context.Context, in *UpstreamCallbackRequest, opts ...grpc.CallOption) (*UpstreamCallbackResponse, error)
 }
 
 type authorizeServiceClient struct {
@@ -139,6 +156,46 @@ func (c *authorizeServiceClient) CheckCorsOrigin(ctx context.Context, in *CheckC
 	return out, nil
 }
 
+func (c *authorizeServiceClient) SecondFactor(ctx context.Context, in *SecondFactorRequest, opts ...grpc.CallOption) (*SecondFactorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SecondFactorResponse)
+	err := c.cc.Invoke(ctx, AuthorizeService_SecondFactor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authorizeServiceClient) PasskeyLogin(ctx context.Context, in *PasskeyLoginRequest, opts ...grpc.CallOption) (*PasskeyLoginResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PasskeyLoginResponse)
+	err := c.cc.Invoke(ctx, AuthorizeService_PasskeyLogin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authorizeServiceClient) StartUpstream(ctx context.Context, in *StartUpstreamRequest, opts ...grpc.CallOption) (*StartUpstreamResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartUpstreamResponse)
+	err := c.cc.Invoke(ctx, AuthorizeService_StartUpstream_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authorizeServiceClient) UpstreamCallback(ctx context.Context, in *UpstreamCallbackRequest, opts ...grpc.CallOption) (*UpstreamCallbackResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpstreamCallbackResponse)
+	err := c.cc.Invoke(ctx, AuthorizeService_UpstreamCallback_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthorizeServiceServer is the server API for AuthorizeService service.
 // All implementations must embed UnimplementedAuthorizeServiceServer
 // for forward compatibility.
@@ -170,6 +227,19 @@ type AuthorizeServiceServer interface {
 	UserInfo(context.Context, *UserInfoRequest) (*UserInfoResponse, error)
 	// CheckCorsOrigin says whether an origin is in some client's allowedCorsOrigins.
 	CheckCorsOrigin(context.Context, *CheckCorsOriginRequest) (*CheckCorsOriginResponse, error)
+	// SecondFactor checks the second factor of a pending interaction whose password was verified (a TOTP or
+	// recovery code, or a WebAuthn assertion), or confirms a TOTP enrolment the tenant's policy demanded, with
+	// the password throttle, and answers the next step.
+	SecondFactor(context.Context, *SecondFactorRequest) (*SecondFactorResponse, error)
+	// PasskeyLogin signs in with a discoverable passkey instead of a password (when the tenant allows it): the
+	// assertion must answer the challenge of the login page and verify the user (UV).
+	PasskeyLogin(context.Context, *PasskeyLoginRequest) (*PasskeyLoginResponse, error)
+	// StartUpstream leaves a pending interaction for an upstream identity provider's authorization endpoint
+	// (OIDC Core §3.1.2.1 with state, nonce and PKCE).
+	StartUpstream(context.Context, *StartUpstreamRequest) (*StartUpstreamResponse, error)
+	// UpstreamCallback completes an upstream sign-in (OIDC Core §3.1.2.5, §3.1.3): it redeems the code,
+	// validates the ID token, links or creates the user, starts the SSO session and answers the next step.
+	UpstreamCallback(context.Context, *UpstreamCallbackRequest) (*UpstreamCallbackResponse, error)
 	mustEmbedUnimplementedAuthorizeServiceServer()
 }
 
@@ -200,6 +270,18 @@ func (UnimplementedAuthorizeServiceServer) UserInfo(context.Context, *UserInfoRe
 }
 func (UnimplementedAuthorizeServiceServer) CheckCorsOrigin(context.Context, *CheckCorsOriginRequest) (*CheckCorsOriginResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckCorsOrigin not implemented")
+}
+func (UnimplementedAuthorizeServiceServer) SecondFactor(context.Context, *SecondFactorRequest) (*SecondFactorResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SecondFactor not implemented")
+}
+func (UnimplementedAuthorizeServiceServer) PasskeyLogin(context.Context, *PasskeyLoginRequest) (*PasskeyLoginResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PasskeyLogin not implemented")
+}
+func (UnimplementedAuthorizeServiceServer) StartUpstream(context.Context, *StartUpstreamRequest) (*StartUpstreamResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartUpstream not implemented")
+}
+func (UnimplementedAuthorizeServiceServer) UpstreamCallback(context.Context, *UpstreamCallbackRequest) (*UpstreamCallbackResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpstreamCallback not implemented")
 }
 func (UnimplementedAuthorizeServiceServer) mustEmbedUnimplementedAuthorizeServiceServer() {}
 func (UnimplementedAuthorizeServiceServer) testEmbeddedByValue()                          {}
@@ -348,6 +430,78 @@ func _AuthorizeService_CheckCorsOrigin_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthorizeService_SecondFactor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SecondFactorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthorizeServiceServer).SecondFactor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthorizeService_SecondFactor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthorizeServiceServer).SecondFactor(ctx, req.(*SecondFactorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthorizeService_PasskeyLogin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PasskeyLoginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthorizeServiceServer).PasskeyLogin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthorizeService_PasskeyLogin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthorizeServiceServer).PasskeyLogin(ctx, req.(*PasskeyLoginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthorizeService_StartUpstream_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartUpstreamRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthorizeServiceServer).StartUpstream(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthorizeService_StartUpstream_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthorizeServiceServer).StartUpstream(ctx, req.(*StartUpstreamRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthorizeService_UpstreamCallback_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpstreamCallbackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthorizeServiceServer).UpstreamCallback(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthorizeService_UpstreamCallback_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthorizeServiceServer).UpstreamCallback(ctx, req.(*UpstreamCallbackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthorizeService_ServiceDesc is the grpc.ServiceDesc for AuthorizeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -382,6 +536,22 @@ var AuthorizeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckCorsOrigin",
 			Handler:    _AuthorizeService_CheckCorsOrigin_Handler,
+		},
+		{
+			MethodName: "SecondFactor",
+			Handler:    _AuthorizeService_SecondFactor_Handler,
+		},
+		{
+			MethodName: "PasskeyLogin",
+			Handler:    _AuthorizeService_PasskeyLogin_Handler,
+		},
+		{
+			MethodName: "StartUpstream",
+			Handler:    _AuthorizeService_StartUpstream_Handler,
+		},
+		{
+			MethodName: "UpstreamCallback",
+			Handler:    _AuthorizeService_UpstreamCallback_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

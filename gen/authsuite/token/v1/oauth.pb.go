@@ -141,8 +141,10 @@ type TokenRequest struct {
 	ActorTokenType string `protobuf:"bytes,15,opt,name=actor_token_type,json=actorTokenType,proto3" json:"actor_token_type,omitempty"`
 	// The type of token wanted (RFC 8693 §2.1); only urn:ietf:params:oauth:token-type:access_token.
 	RequestedTokenType string `protobuf:"bytes,16,opt,name=requested_token_type,json=requestedTokenType,proto3" json:"requested_token_type,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The device verification code (RFC 8628 §3.4, device_code grant).
+	DeviceCode    string `protobuf:"bytes,17,opt,name=device_code,json=deviceCode,proto3" json:"device_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TokenRequest) Reset() {
@@ -283,6 +285,13 @@ func (x *TokenRequest) GetActorTokenType() string {
 func (x *TokenRequest) GetRequestedTokenType() string {
 	if x != nil {
 		return x.RequestedTokenType
+	}
+	return ""
+}
+
+func (x *TokenRequest) GetDeviceCode() string {
+	if x != nil {
+		return x.DeviceCode
 	}
 	return ""
 }
@@ -1273,7 +1282,7 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12\x14\n" +
 	"\x05basic\x18\x03 \x01(\bR\x05basic\x122\n" +
 	"\x15client_assertion_type\x18\x04 \x01(\tR\x13clientAssertionType\x12)\n" +
-	"\x10client_assertion\x18\x05 \x01(\tR\x0fclientAssertion\"\xc3\x04\n" +
+	"\x10client_assertion\x18\x05 \x01(\tR\x0fclientAssertion\"\xe4\x04\n" +
 	"\fTokenRequest\x12=\n" +
 	"\x06client\x18\x01 \x01(\v2%.authsuite.token.v1.ClientCredentialsR\x06client\x12\x1d\n" +
 	"\n" +
@@ -1293,7 +1302,9 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"\vactor_token\x18\x0e \x01(\tR\n" +
 	"actorToken\x12(\n" +
 	"\x10actor_token_type\x18\x0f \x01(\tR\x0eactorTokenType\x120\n" +
-	"\x14requested_token_type\x18\x10 \x01(\tR\x12requestedTokenType\"\xbd\x02\n" +
+	"\x14requested_token_type\x18\x10 \x01(\tR\x12requestedTokenType\x12\x1f\n" +
+	"\vdevice_code\x18\x11 \x01(\tR\n" +
+	"deviceCode\"\xbd\x02\n" +
 	"\rTokenResponse\x12\"\n" +
 	"\faccess_token\x18\x01 \x01(\tR\faccess_token\x12\x1e\n" +
 	"\n" +

@@ -38,7 +38,11 @@ type SsoSession struct {
 	// When the session ends by itself.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// The clients that received an authorization code in this session.
-	ClientIds     []string `protobuf:"bytes,7,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
+	ClientIds []string `protobuf:"bytes,7,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
+	// The authentication methods of the sign-in (RFC 8176: pwd, otp, hwk, swk, mfa, fed).
+	Amr []string `protobuf:"bytes,8,rep,name=amr,proto3" json:"amr,omitempty"`
+	// The authentication context class (acr) the sign-in reached.
+	Acr           string `protobuf:"bytes,9,opt,name=acr,proto3" json:"acr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -120,6 +124,20 @@ func (x *SsoSession) GetClientIds() []string {
 		return x.ClientIds
 	}
 	return nil
+}
+
+func (x *SsoSession) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
+}
+
+func (x *SsoSession) GetAcr() string {
+	if x != nil {
+		return x.Acr
+	}
+	return ""
 }
 
 // ListSessionsRequest pages through a tenant's sessions.
@@ -351,11 +369,112 @@ func (x *EndSsoSessionResponse) GetSession() *SsoSession {
 	return nil
 }
 
+// EndUserSessionsRequest names the user whose sessions end.
+type EndUserSessionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant (from the path).
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The user (from the path).
+	UserId        string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndUserSessionsRequest) Reset() {
+	*x = EndUserSessionsRequest{}
+	mi := &file_authsuite_token_v1_sessions_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndUserSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndUserSessionsRequest) ProtoMessage() {}
+
+func (x *EndUserSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_sessions_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndUserSessionsRequest.ProtoReflect.Descriptor instead.
+func (*EndUserSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_sessions_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *EndUserSessionsRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *EndUserSessionsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// EndUserSessionsResponse counts the ended sessions.
+type EndUserSessionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many sessions ended.
+	Ended         int32 `protobuf:"varint,1,opt,name=ended,proto3" json:"ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndUserSessionsResponse) Reset() {
+	*x = EndUserSessionsResponse{}
+	mi := &file_authsuite_token_v1_sessions_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndUserSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndUserSessionsResponse) ProtoMessage() {}
+
+func (x *EndUserSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_authsuite_token_v1_sessions_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndUserSessionsResponse.ProtoReflect.Descriptor instead.
+func (*EndUserSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_authsuite_token_v1_sessions_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *EndUserSessionsResponse) GetEnded() int32 {
+	if x != nil {
+		return x.Ended
+	}
+	return 0
+}
+
 var File_authsuite_token_v1_sessions_proto protoreflect.FileDescriptor
 
 const file_authsuite_token_v1_sessions_proto_rawDesc = "" +
 	"\n" +
-	"!authsuite/token/v1/sessions.proto\x12\x12authsuite.token.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x02\n" +
+	"!authsuite/token/v1/sessions.proto\x12\x12authsuite.token.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x02\n" +
 	"\n" +
 	"SsoSession\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1b\n" +
@@ -367,7 +486,9 @@ const file_authsuite_token_v1_sessions_proto_rawDesc = "" +
 	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12\x1d\n" +
 	"\n" +
-	"client_ids\x18\a \x03(\tR\tclientIds\"\x87\x01\n" +
+	"client_ids\x18\a \x03(\tR\tclientIds\x12\x10\n" +
+	"\x03amr\x18\b \x03(\tR\x03amr\x12\x10\n" +
+	"\x03acr\x18\t \x01(\tR\x03acr\"\x87\x01\n" +
 	"\x13ListSessionsRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1b\n" +
@@ -381,10 +502,16 @@ const file_authsuite_token_v1_sessions_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x10\n" +
 	"\x03sid\x18\x02 \x01(\tR\x03sid\"Q\n" +
 	"\x15EndSsoSessionResponse\x128\n" +
-	"\asession\x18\x01 \x01(\v2\x1e.authsuite.token.v1.SsoSessionR\asession2\xd9\x01\n" +
+	"\asession\x18\x01 \x01(\v2\x1e.authsuite.token.v1.SsoSessionR\asession\"N\n" +
+	"\x16EndUserSessionsRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"/\n" +
+	"\x17EndUserSessionsResponse\x12\x14\n" +
+	"\x05ended\x18\x01 \x01(\x05R\x05ended2\xc5\x02\n" +
 	"\x0eSessionService\x12a\n" +
 	"\fListSessions\x12'.authsuite.token.v1.ListSessionsRequest\x1a(.authsuite.token.v1.ListSessionsResponse\x12d\n" +
-	"\rEndSsoSession\x12(.authsuite.token.v1.EndSsoSessionRequest\x1a).authsuite.token.v1.EndSsoSessionResponseB\xd0\x01\n" +
+	"\rEndSsoSession\x12(.authsuite.token.v1.EndSsoSessionRequest\x1a).authsuite.token.v1.EndSsoSessionResponse\x12j\n" +
+	"\x0fEndUserSessions\x12*.authsuite.token.v1.EndUserSessionsRequest\x1a+.authsuite.token.v1.EndUserSessionsResponseB\xd0\x01\n" +
 	"\x16com.authsuite.token.v1B\rSessionsProtoP\x01Z=github.com/authsuite/authsuite/gen/authsuite/token/v1;tokenv1\xa2\x02\x03ATX\xaa\x02\x12Authsuite.Token.V1\xca\x02\x12Authsuite\\Token\\V1\xe2\x02\x1eAuthsuite\\Token\\V1\\GPBMetadata\xea\x02\x14Authsuite::Token::V1b\x06proto3"
 
 var (
@@ -399,26 +526,30 @@ func file_authsuite_token_v1_sessions_proto_rawDescGZIP() []byte {
 	return file_authsuite_token_v1_sessions_proto_rawDescData
 }
 
-var file_authsuite_token_v1_sessions_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_authsuite_token_v1_sessions_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_authsuite_token_v1_sessions_proto_goTypes = []any{
-	(*SsoSession)(nil),            // 0: authsuite.token.v1.SsoSession
-	(*ListSessionsRequest)(nil),   // 1: authsuite.token.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 2: authsuite.token.v1.ListSessionsResponse
-	(*EndSsoSessionRequest)(nil),  // 3: authsuite.token.v1.EndSsoSessionRequest
-	(*EndSsoSessionResponse)(nil), // 4: authsuite.token.v1.EndSsoSessionResponse
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*SsoSession)(nil),              // 0: authsuite.token.v1.SsoSession
+	(*ListSessionsRequest)(nil),     // 1: authsuite.token.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),    // 2: authsuite.token.v1.ListSessionsResponse
+	(*EndSsoSessionRequest)(nil),    // 3: authsuite.token.v1.EndSsoSessionRequest
+	(*EndSsoSessionResponse)(nil),   // 4: authsuite.token.v1.EndSsoSessionResponse
+	(*EndUserSessionsRequest)(nil),  // 5: authsuite.token.v1.EndUserSessionsRequest
+	(*EndUserSessionsResponse)(nil), // 6: authsuite.token.v1.EndUserSessionsResponse
+	(*timestamppb.Timestamp)(nil),   // 7: google.protobuf.Timestamp
 }
 var file_authsuite_token_v1_sessions_proto_depIdxs = []int32{
-	5, // 0: authsuite.token.v1.SsoSession.auth_time:type_name -> google.protobuf.Timestamp
-	5, // 1: authsuite.token.v1.SsoSession.expire_time:type_name -> google.protobuf.Timestamp
+	7, // 0: authsuite.token.v1.SsoSession.auth_time:type_name -> google.protobuf.Timestamp
+	7, // 1: authsuite.token.v1.SsoSession.expire_time:type_name -> google.protobuf.Timestamp
 	0, // 2: authsuite.token.v1.ListSessionsResponse.items:type_name -> authsuite.token.v1.SsoSession
 	0, // 3: authsuite.token.v1.EndSsoSessionResponse.session:type_name -> authsuite.token.v1.SsoSession
 	1, // 4: authsuite.token.v1.SessionService.ListSessions:input_type -> authsuite.token.v1.ListSessionsRequest
 	3, // 5: authsuite.token.v1.SessionService.EndSsoSession:input_type -> authsuite.token.v1.EndSsoSessionRequest
-	2, // 6: authsuite.token.v1.SessionService.ListSessions:output_type -> authsuite.token.v1.ListSessionsResponse
-	4, // 7: authsuite.token.v1.SessionService.EndSsoSession:output_type -> authsuite.token.v1.EndSsoSessionResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
+	5, // 6: authsuite.token.v1.SessionService.EndUserSessions:input_type -> authsuite.token.v1.EndUserSessionsRequest
+	2, // 7: authsuite.token.v1.SessionService.ListSessions:output_type -> authsuite.token.v1.ListSessionsResponse
+	4, // 8: authsuite.token.v1.SessionService.EndSsoSession:output_type -> authsuite.token.v1.EndSsoSessionResponse
+	6, // 9: authsuite.token.v1.SessionService.EndUserSessions:output_type -> authsuite.token.v1.EndUserSessionsResponse
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -435,7 +566,7 @@ func file_authsuite_token_v1_sessions_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_authsuite_token_v1_sessions_proto_rawDesc), len(file_authsuite_token_v1_sessions_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

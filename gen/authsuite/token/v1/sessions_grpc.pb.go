@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SessionService_ListSessions_FullMethodName  = "/authsuite.token.v1.SessionService/ListSessions"
-	SessionService_EndSsoSession_FullMethodName = "/authsuite.token.v1.SessionService/EndSsoSession"
+	SessionService_ListSessions_FullMethodName    = "/authsuite.token.v1.SessionService/ListSessions"
+	SessionService_EndSsoSession_FullMethodName   = "/authsuite.token.v1.SessionService/EndSsoSession"
+	SessionService_EndUserSessions_FullMethodName = "/authsuite.token.v1.SessionService/EndUserSessions"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -37,6 +38,9 @@ type SessionServiceClient interface {
 	// clients that received a code in it get a back-channel logout token, and the refresh tokens issued in
 	// it are refused from now on. The end is audited. NOT_FOUND when the tenant has no such live session.
 	EndSsoSession(ctx context.Context, in *EndSsoSessionRequest, opts ...grpc.CallOption) (*EndSsoSessionResponse, error)
+	// EndUserSessions ends every live session of one user, each as EndSsoSession does. It answers how many
+	// ended (zero is not an error).
+	EndUserSessions(ctx context.Context, in *EndUserSessionsRequest, opts ...grpc.CallOption) (*EndUserSessionsResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -67,6 +71,16 @@ func (c *sessionServiceClient) EndSsoSession(ctx context.Context, in *EndSsoSess
 	return out, nil
 }
 
+func (c *sessionServiceClient) EndUserSessions(ctx context.Context, in *EndUserSessionsRequest, opts ...grpc.CallOption) (*EndUserSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EndUserSessionsResponse)
+	err := c.cc.Invoke(ctx, SessionService_EndUserSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility.
@@ -81,6 +95,9 @@ type SessionServiceServer interface {
 	// clients that received a code in it get a back-channel logout token, and the refresh tokens issued in
 	// it are refused from now on. The end is audited. NOT_FOUND when the tenant has no such live session.
 	EndSsoSession(context.Context, *EndSsoSessionRequest) (*EndSsoSessionResponse, error)
+	// EndUserSessions ends every live session of one user, each as EndSsoSession does. It answers how many
+	// ended (zero is not an error).
+	EndUserSessions(context.Context, *EndUserSessionsRequest) (*EndUserSessionsResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -96,6 +113,9 @@ func (UnimplementedSessionServiceServer) ListSessions(context.Context, *ListSess
 }
 func (UnimplementedSessionServiceServer) EndSsoSession(context.Context, *EndSsoSessionRequest) (*EndSsoSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EndSsoSession not implemented")
+}
+func (UnimplementedSessionServiceServer) EndUserSessions(context.Context, *EndUserSessionsRequest) (*EndUserSessionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EndUserSessions not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -154,6 +174,24 @@ func _SessionService_EndSsoSession_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_EndUserSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EndUserSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).EndUserSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_EndUserSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).EndUserSessions(ctx, req.(*EndUserSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -168,6 +206,10 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EndSsoSession",
 			Handler:    _SessionService_EndSsoSession_Handler,
+		},
+		{
+			MethodName: "EndUserSessions",
+			Handler:    _SessionService_EndUserSessions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

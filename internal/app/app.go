@@ -232,6 +232,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOu
 			Store:       tokDB,
 			Keyring:     keys,
 			Registry:    registryv1.NewRegistryInternalServiceClient(conns.Registry),
+			Factors:     registryv1.NewFactorInternalServiceClient(conns.Registry),
 			Issuer:      s.Issuer,
 			Log:         log.With("service", "token"),
 			Now:         time.Now,

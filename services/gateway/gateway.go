@@ -90,6 +90,9 @@ func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Ga
 		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
 			return registryv1.RegisterApiResourceServiceHandlerClient(ctx, m, registryv1.NewApiResourceServiceClient(resourceIDConn{c}))
 		},
+		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+			return registryv1.RegisterIdentityProviderServiceHandlerClient(ctx, m, registryv1.NewIdentityProviderServiceClient(c))
+		},
 	}
 	for _, reg := range regs {
 		if err := reg(ctx, g.mux, b.Registry); err != nil {
@@ -122,8 +125,14 @@ func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Ga
 			return nil, err
 		}
 	}
-	if err := g.registerSignIn(b.Token); err != nil {
-		return nil, err
+	// The browser pages: sign-in, the account page, mail links and registration, the device page, and
+	// upstream identity providers.
+	for _, register := range []func(grpc.ClientConnInterface) error{
+		g.registerSignIn, g.registerAccount, g.registerSelfService, g.registerDevice, g.registerUpstream,
+	} {
+		if err := register(b.Token); err != nil {
+			return nil, err
+		}
 	}
 	if b.Provider != nil {
 		if err := g.registerProvider(ctx, b.Provider); err != nil {

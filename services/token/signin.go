@@ -1,7 +1,9 @@
 package token
 
 import (
+	"bytes"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -45,6 +47,78 @@ type Interaction struct {
 	// request: RedirectURI is then the validated post_logout_redirect_uri with state (or empty).
 	Logout bool
 	Expiry time.Time
+	// SignInState is the interaction's progress beyond the authorization request.
+	SignInState
+}
+
+// Interaction purposes (SignInState.Purpose).
+const (
+	// PurposeAuthorize (the zero value) is an authorization request of ClientID: it ends with a code.
+	PurposeAuthorize = ""
+	// PurposeAccount is a sign-in to the account page (/account) of TenantID: there is no client
+	// (ClientID is empty) and it ends with a redirect to /account.
+	PurposeAccount = "account"
+	// PurposeDevice approves the device authorization whose device code digest is DeviceCodeID (RFC 8628
+	// §3.3) for ClientID: it ends with the approval recorded and a page telling the person to return to
+	// their device.
+	PurposeDevice = "device"
+)
+
+// SignInState is what an interaction records as sign-in proceeds past the password: why it exists, the
+// language and authentication context asked for, a verified first factor waiting for the second, the open
+// WebAuthn ceremony, and an upstream provider round trip. Stores keep it as one opaque JSON member.
+type SignInState struct {
+	// Purpose is PurposeAuthorize, PurposeAccount or PurposeDevice.
+	Purpose string `json:"purpose,omitempty"`
+	// DeviceCodeID is, with PurposeDevice, the SHA-256 of the device code being approved.
+	DeviceCodeID []byte `json:"device_code_id,omitempty"`
+	// UILocales are the request's ui_locales (OIDC Core §3.1.2.1), in order.
+	UILocales []string `json:"ui_locales,omitempty"`
+	// ACRValues are the request's acr_values (OIDC Core §3.1.2.1), in order of preference.
+	ACRValues []string `json:"acr_values,omitempty"`
+	// PendingUserID is the user whose first factor verified while a second one is still required; UserID
+	// stays empty until sign-in completes. PendingIncarnation is that account's incarnation and PendingAMR
+	// the methods used so far (RFC 8176).
+	PendingUserID      string   `json:"pending_user_id,omitempty"`
+	PendingIncarnation string   `json:"pending_incarnation,omitempty"`
+	PendingAMR         []string `json:"pending_amr,omitempty"`
+	// WebAuthnSession is the open WebAuthn ceremony's state (its challenge), opaque to the store.
+	WebAuthnSession []byte `json:"webauthn_session,omitempty"`
+	// Enrollment is a TOTP enrolment the tenant's policy made the pending user start (sealed by the registry).
+	Enrollment string `json:"enrollment,omitempty"`
+	// UpstreamProvider is the upstream identity provider the browser was sent to; UpstreamNonce the nonce
+	// sent; UpstreamVerifier the PKCE code verifier (RFC 7636), sealed; UpstreamBinding the SHA-256 of the
+	// browser-binding cookie value.
+	UpstreamProvider string `json:"upstream_provider,omitempty"`
+	UpstreamNonce    string `json:"upstream_nonce,omitempty"`
+	UpstreamVerifier []byte `json:"upstream_verifier,omitempty"`
+	UpstreamBinding  []byte `json:"upstream_binding,omitempty"`
+}
+
+// Clone returns a copy of st that shares no slice with it.
+func (st SignInState) Clone() SignInState {
+	st.DeviceCodeID = bytes.Clone(st.DeviceCodeID)
+	st.UILocales = slices.Clone(st.UILocales)
+	st.ACRValues = slices.Clone(st.ACRValues)
+	st.PendingAMR = slices.Clone(st.PendingAMR)
+	st.WebAuthnSession = bytes.Clone(st.WebAuthnSession)
+	st.UpstreamVerifier = bytes.Clone(st.UpstreamVerifier)
+	st.UpstreamBinding = bytes.Clone(st.UpstreamBinding)
+	return st
+}
+
+// Authn is how a person authenticated (OIDC Core §2 amr and acr): the authentication methods of RFC 8176
+// (pwd, otp, hwk, swk, mfa, fed, ...) and the authentication context class reached. A session keeps it;
+// the codes and refresh tokens issued in the session carry it to their ID tokens.
+type Authn struct {
+	AMR []string `json:"amr,omitempty"`
+	ACR string   `json:"acr,omitempty"`
+}
+
+// Clone returns a copy of a that shares no slice with it.
+func (a Authn) Clone() Authn {
+	a.AMR = slices.Clone(a.AMR)
+	return a
 }
 
 // Session is an SSO session (OIDC Core §3.1.2.1 "End-User session"), found by the SHA-256 of its cookie, or
@@ -60,6 +134,8 @@ type Session struct {
 	Expiry   time.Time
 	// Incarnation is the account incarnation (Account) of UserID the session was issued to.
 	Incarnation string
+	// Authn is how the user authenticated in this session.
+	Authn
 }
 
 // AuthCode is an authorization code (RFC 6749 §4.1.2), found by the SHA-256 of its value. It is bound to the
@@ -84,6 +160,8 @@ type AuthCode struct {
 	// Resources are the API resources the authorization request named (RFC 8707 §2); the token request may
 	// narrow them, never widen. Nil: none named.
 	Resources []string
+	// Authn is how the user authenticated in the session the code was issued in.
+	Authn
 }
 
 // RefreshToken is a refresh token (RFC 6749 §6), found by the SHA-256 of its value. Tokens rotated from one
@@ -108,6 +186,8 @@ type RefreshToken struct {
 	// Resources bound the family's audience (RFC 8707 §2.2): the resources of its authorization grant, which
 	// a refresh may narrow, never widen. Nil: none named.
 	Resources []string
+	// Authn is how the user authenticated in the session the family started in.
+	Authn
 
 	// The rotation grace period (RotateRefreshTokenGrace), set by the store on rotation:
 	// Successor is the SHA-256 of the token this one was rotated to; SealedSuccessor is that token's value,

@@ -74,6 +74,8 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 	registryv1.RegisterUserServiceServer(gs, &userService{s: s})
 	registryv1.RegisterRegistryInternalServiceServer(gs, &internalService{s: s})
 	registryv1.RegisterConsoleServiceServer(gs, &consoleService{s: s})
+	registryv1.RegisterIdentityProviderServiceServer(gs, &identityProviderService{s: s})
+	registryv1.RegisterFactorInternalServiceServer(gs, &factorService{s: s})
 }
 
 // admin runs one admin API call: it authenticates the caller, checks that the principal may act in tenantID

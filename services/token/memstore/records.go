@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -62,13 +63,15 @@ type interactionRec struct {
 	logout                          bool
 	expiry                          time.Time
 	resources                       []string
+	signIn                          token.SignInState
 }
 
 func interactionToRec(i token.Interaction) *interactionRec {
 	return &interactionRec{clientID: i.ClientID, tenantID: i.TenantID, redirectURI: i.RedirectURI, scopes: slices.Clone(i.Scopes),
 		state: i.State, nonce: i.Nonce, codeChallenge: i.CodeChallenge, prompt: omittedList(i.Prompt), maxAge: i.MaxAge,
 		loginHint: i.LoginHint, responseMode: i.ResponseMode, userID: i.UserID, userName: i.UserName,
-		sessionID: omitted(i.SessionID), logout: i.Logout, expiry: expiry(i.Expiry), resources: omittedList(i.Resources)}
+		sessionID: omitted(i.SessionID), logout: i.Logout, expiry: expiry(i.Expiry), resources: omittedList(i.Resources),
+		signIn: asStored(i.SignInState)}
 }
 
 func (r *interactionRec) domain(id string) token.Interaction {
@@ -76,7 +79,7 @@ func (r *interactionRec) domain(id string) token.Interaction {
 		Scopes: slices.Clone(r.scopes), State: r.state, Nonce: r.nonce, CodeChallenge: r.codeChallenge,
 		Prompt: slices.Clone(r.prompt), MaxAge: r.maxAge, LoginHint: r.loginHint, ResponseMode: r.responseMode,
 		UserID: r.userID, UserName: r.userName, SessionID: bytes.Clone(r.sessionID), Logout: r.logout, Expiry: r.expiry,
-		Resources: slices.Clone(r.resources)}
+		Resources: slices.Clone(r.resources), SignInState: r.signIn.Clone()}
 }
 
 type sessionRec struct {
@@ -85,16 +88,18 @@ type sessionRec struct {
 	clients                         []string
 	expiry                          time.Time
 	incarnation                     string
+	authn                           token.Authn
 }
 
 func sessionToRec(s token.Session) *sessionRec {
 	return &sessionRec{sid: s.SID, userID: s.UserID, userName: s.UserName, tenantID: s.TenantID, authTime: wall(s.AuthTime),
-		clients: omittedList(s.Clients), expiry: expiry(s.Expiry), incarnation: s.Incarnation}
+		clients: omittedList(s.Clients), expiry: expiry(s.Expiry), incarnation: s.Incarnation, authn: asStored(s.Authn)}
 }
 
 func (r *sessionRec) domain(id string) token.Session {
 	return token.Session{ID: []byte(id), SID: r.sid, UserID: r.userID, UserName: r.userName, TenantID: r.tenantID,
-		AuthTime: r.authTime, Clients: slices.Clone(r.clients), Expiry: r.expiry, Incarnation: r.incarnation}
+		AuthTime: r.authTime, Clients: slices.Clone(r.clients), Expiry: r.expiry, Incarnation: r.incarnation,
+		Authn: r.authn.Clone()}
 }
 
 type codeRec struct {
@@ -107,19 +112,21 @@ type codeRec struct {
 	expiry                                  time.Time
 	incarnation                             string
 	resources                               []string
+	authn                                   token.Authn
 }
 
 func codeToRec(c token.AuthCode) *codeRec {
 	return &codeRec{clientID: c.ClientID, tenantID: c.TenantID, userID: c.UserID, redirectURI: c.RedirectURI,
 		scopes: slices.Clone(c.Scopes), nonce: c.Nonce, codeChallenge: c.CodeChallenge, sid: c.SID, authTime: wall(c.AuthTime),
-		familyID: c.FamilyID, used: c.Used, expiry: expiry(c.Expiry), incarnation: c.Incarnation, resources: omittedList(c.Resources)}
+		familyID: c.FamilyID, used: c.Used, expiry: expiry(c.Expiry), incarnation: c.Incarnation, resources: omittedList(c.Resources),
+		authn: asStored(c.Authn)}
 }
 
 func (r *codeRec) domain(hash string) token.AuthCode {
 	return token.AuthCode{Hash: []byte(hash), ClientID: r.clientID, TenantID: r.tenantID, UserID: r.userID,
 		RedirectURI: r.redirectURI, Scopes: slices.Clone(r.scopes), Nonce: r.nonce, CodeChallenge: r.codeChallenge,
 		SID: r.sid, AuthTime: r.authTime, FamilyID: r.familyID, Used: r.used, Expiry: r.expiry, Incarnation: r.incarnation,
-		Resources: slices.Clone(r.resources)}
+		Resources: slices.Clone(r.resources), Authn: r.authn.Clone()}
 }
 
 type refreshRec struct {
@@ -135,6 +142,7 @@ type refreshRec struct {
 	graceUntil                           time.Time
 	predecessor                          []byte
 	resources                            []string
+	authn                                token.Authn
 }
 
 func refreshToRec(t token.RefreshToken) *refreshRec {
@@ -142,7 +150,7 @@ func refreshToRec(t token.RefreshToken) *refreshRec {
 		scopes: slices.Clone(t.Scopes), sid: t.SID, authTime: wall(t.AuthTime), used: t.Used, expiry: expiry(t.Expiry),
 		incarnation: t.Incarnation, issueTime: wall(t.IssueTime), successor: omitted(t.Successor),
 		sealedSuccessor: omitted(t.SealedSuccessor), graceUntil: wall(t.GraceUntil), predecessor: omitted(t.Predecessor),
-		resources: omittedList(t.Resources)}
+		resources: omittedList(t.Resources), authn: asStored(t.Authn)}
 }
 
 func (r *refreshRec) domain(hash string) token.RefreshToken {
@@ -150,7 +158,7 @@ func (r *refreshRec) domain(hash string) token.RefreshToken {
 		UserID: r.userID, Scopes: slices.Clone(r.scopes), SID: r.sid, AuthTime: r.authTime, Used: r.used, Expiry: r.expiry,
 		Incarnation: r.incarnation, IssueTime: r.issueTime, Successor: bytes.Clone(r.successor),
 		SealedSuccessor: bytes.Clone(r.sealedSuccessor), GraceUntil: r.graceUntil, Predecessor: bytes.Clone(r.predecessor),
-		Resources: slices.Clone(r.resources)}
+		Resources: slices.Clone(r.resources), Authn: r.authn.Clone()}
 }
 
 type consentRec struct {
@@ -188,4 +196,19 @@ func (r *failuresRec) domain(key string) token.LoginFailures {
 type sidEntry struct {
 	id     string
 	expiry time.Time
+}
+
+// asStored returns v as the durable stores give it back: through its own JSON encoding, so that empty lists
+// read back as nil there and here alike. v's types marshal without error (plain strings, byte and string
+// slices).
+func asStored[T any](v T) T {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // unreachable for the types stored here
+	}
+	var out T
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
+	}
+	return out
 }

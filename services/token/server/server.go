@@ -54,6 +54,12 @@ type Deps struct {
 	Keyring *suitekey.Keyring
 	// Registry is the registry's internal API (the connection carries the internal credential).
 	Registry registryv1.RegistryInternalServiceClient
+	// Factors is the registry's factor API (second factors, self-service, federated identities; the
+	// connection carries the internal credential). Nil: sign-in is password-only, with no tenant settings.
+	Factors registryv1.FactorInternalServiceClient
+	// Mailer sends password-reset and verification mails through a tenant's SMTP server. Default: SMTP
+	// (internal/mail).
+	Mailer Mailer
 	// Issuer is the issuer URL (http or https, no query or fragment); tokens carry it as iss and aud, and
 	// every discovery endpoint lives under it. A trailing slash is removed.
 	Issuer string
@@ -117,6 +123,9 @@ type Server struct {
 	st      token.Store
 	kr      *suitekey.Keyring
 	reg     registryv1.RegistryInternalServiceClient
+	factors registryv1.FactorInternalServiceClient
+	// settings caches the tenants' sign-in settings (signin_settings.go).
+	settings *signInSettingsCache
 	issuer  string
 	log     *slog.Logger
 	now     func() time.Time
@@ -212,7 +221,7 @@ func New(deps Deps) (*Server, error) {
 	}
 	var s *Server
 	s = &Server{
-		st: deps.Store, kr: deps.Keyring, reg: deps.Registry, issuer: issuer, log: deps.Log, now: deps.Now, deps: deps,
+		st: deps.Store, kr: deps.Keyring, reg: deps.Registry, factors: deps.Factors, issuer: issuer, log: deps.Log, now: deps.Now, deps: deps,
 		keys: &keyManager{st: deps.Store, kr: deps.Keyring, alg: alg, rotation: deps.KeyRotation, publishDelay: deps.KeyPublishDelay,
 			now: deps.Now, log: deps.Log},
 		cache: clients.NewCache(clients.Config{
@@ -230,6 +239,7 @@ func New(deps Deps) (*Server, error) {
 		vcache:       newVerifiedCache(deps.VerifyCacheSize),
 		clientKeys:   newClientKeys(deps.JWKSFetcher),
 		revWatch:     newRevocationWatch(),
+		settings:     newSignInSettingsCache(deps.Factors, deps.Now),
 		httpClient:   deps.HTTPClient,
 	}
 	s.discovery = discoveryDocument(issuer, alg, deps.ClientCAs != nil, deps.ClientCertificates)
@@ -273,6 +283,9 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	tokenv1.RegisterRevocationServiceServer(g, s)
 	tokenv1.RegisterSigningKeyServiceServer(g, signingKeys{s: s})
 	tokenv1.RegisterSessionServiceServer(g, ssoSessions{s: s})
+	tokenv1.RegisterAccountServiceServer(g, accountService{s: s})
+	tokenv1.RegisterSelfServiceServiceServer(g, selfService{s: s})
+	tokenv1.RegisterDeviceServiceServer(g, deviceService{s: s})
 }
 
 // Ready reports whether the service knows the clients: a snapshot was loaded from token.db or received from

@@ -28,7 +28,15 @@ type PageContext struct {
 	// The tenant whose branding and default language apply; empty: the defaults.
 	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	// The request's ui_locales (OIDC Core §3.1.2.1), in order of preference; empty when none.
-	UiLocales     []string `protobuf:"bytes,2,rep,name=ui_locales,json=uiLocales,proto3" json:"ui_locales,omitempty"`
+	UiLocales []string `protobuf:"bytes,2,rep,name=ui_locales,json=uiLocales,proto3" json:"ui_locales,omitempty"`
+	// The tenant's default language ("en", "zh-Hans", "zh-Hant"); empty: "en".
+	DefaultLocale string `protobuf:"bytes,3,opt,name=default_locale,json=defaultLocale,proto3" json:"default_locale,omitempty"`
+	// The name pages show (the tenant's branded name); empty: "authsuite".
+	BrandName string `protobuf:"bytes,4,opt,name=brand_name,json=brandName,proto3" json:"brand_name,omitempty"`
+	// The tenant's logo as a data URI (image/png, jpeg, gif or webp); empty: none.
+	LogoDataUri string `protobuf:"bytes,5,opt,name=logo_data_uri,json=logoDataUri,proto3" json:"logo_data_uri,omitempty"`
+	// The primary colour, "#rrggbb"; empty: the default.
+	PrimaryColor  string `protobuf:"bytes,6,opt,name=primary_color,json=primaryColor,proto3" json:"primary_color,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -75,6 +83,34 @@ func (x *PageContext) GetUiLocales() []string {
 		return x.UiLocales
 	}
 	return nil
+}
+
+func (x *PageContext) GetDefaultLocale() string {
+	if x != nil {
+		return x.DefaultLocale
+	}
+	return ""
+}
+
+func (x *PageContext) GetBrandName() string {
+	if x != nil {
+		return x.BrandName
+	}
+	return ""
+}
+
+func (x *PageContext) GetLogoDataUri() string {
+	if x != nil {
+		return x.LogoDataUri
+	}
+	return ""
+}
+
+func (x *PageContext) GetPrimaryColor() string {
+	if x != nil {
+		return x.PrimaryColor
+	}
+	return ""
 }
 
 // UpstreamButton is one "Sign in with X" button of the login page.
@@ -2240,11 +2276,16 @@ var File_authsuite_token_v1_authorize_proto protoreflect.FileDescriptor
 
 const file_authsuite_token_v1_authorize_proto_rawDesc = "" +
 	"\n" +
-	"\"authsuite/token/v1/authorize.proto\x12\x12authsuite.token.v1\x1a\"authsuite/options/v1/options.proto\"I\n" +
+	"\"authsuite/token/v1/authorize.proto\x12\x12authsuite.token.v1\x1a\"authsuite/options/v1/options.proto\"\xd8\x01\n" +
 	"\vPageContext\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1d\n" +
 	"\n" +
-	"ui_locales\x18\x02 \x03(\tR\tuiLocales\"T\n" +
+	"ui_locales\x18\x02 \x03(\tR\tuiLocales\x12%\n" +
+	"\x0edefault_locale\x18\x03 \x01(\tR\rdefaultLocale\x12\x1d\n" +
+	"\n" +
+	"brand_name\x18\x04 \x01(\tR\tbrandName\x12\"\n" +
+	"\rlogo_data_uri\x18\x05 \x01(\tR\vlogoDataUri\x12#\n" +
+	"\rprimary_color\x18\x06 \x01(\tR\fprimaryColor\"T\n" +
 	"\x0eUpstreamButton\x12\x1f\n" +
 	"\vprovider_id\x18\x01 \x01(\tR\n" +
 	"providerId\x12!\n" +

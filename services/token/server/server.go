@@ -126,14 +126,14 @@ type Server struct {
 	factors registryv1.FactorInternalServiceClient
 	// settings caches the tenants' sign-in settings (signin_settings.go).
 	settings *signInSettingsCache
-	issuer  string
-	log     *slog.Logger
-	now     func() time.Time
-	deps    Deps
-	keys    *keyManager
-	cache   *clients.Cache
-	uses    *clients.UseRecorder
-	revoked *revocationSet
+	issuer   string
+	log      *slog.Logger
+	now      func() time.Time
+	deps     Deps
+	keys     *keyManager
+	cache    *clients.Cache
+	uses     *clients.UseRecorder
+	revoked  *revocationSet
 	// applied is the store revision the revocation set and signing keys are current with (followStore).
 	applied *changelog.Applied
 	// barrierWaits holds one slot per request waiting at the revision barrier (maxBarrierWaits).

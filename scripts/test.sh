@@ -14,6 +14,7 @@ command -v curl >/dev/null || need+=(curl)
 command -v jq >/dev/null || need+=(jq)
 command -v openssl >/dev/null || need+=(openssl)
 /usr/bin/python3 -c 'import authlib, requests' 2>/dev/null || need+=(python3-authlib)
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} with apt"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

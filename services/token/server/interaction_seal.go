@@ -88,8 +88,8 @@ func (s *Server) openInteraction(id string) (*token.Interaction, *clients.Client
 	if !ok {
 		return nil, nil, errInteractionGone
 	}
-	cl, ok := s.cache.Get(in.ClientID)
-	if !ok || cl.TenantID != in.TenantID {
+	cl, ok := s.interactionClient(in)
+	if !ok {
 		return nil, nil, errInteractionGone
 	}
 	return in, cl, nil

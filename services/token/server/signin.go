@@ -231,17 +231,34 @@ func (s *Server) loadInteraction(ctx context.Context, id string) (*token.Interac
 	case !s.now().Before(in.Expiry) || in.Logout:
 		return nil, nil, errInteractionGone
 	}
-	cl, ok := s.cache.Get(in.ClientID)
-	if !ok || cl.TenantID != in.TenantID {
+	cl, ok := s.interactionClient(&in)
+	if !ok {
 		return nil, nil, errInteractionGone
 	}
 	return &in, cl, nil
+}
+
+// interactionClient returns the client an interaction runs for: the client of an authorization or device
+// request (which must still exist in the interaction's tenant), or for a sign-in to the account page, which
+// has no client, the stand-in accountClient gives.
+func (s *Server) interactionClient(in *token.Interaction) (*clients.Client, bool) {
+	if in.Purpose == token.PurposeAccount {
+		return s.accountClient(in.TenantID), in.ClientID == ""
+	}
+	cl, ok := s.cache.Get(in.ClientID)
+	return cl, ok && cl.TenantID == in.TenantID
 }
 
 // finish issues the authorization code (RFC 6749 §4.1.2) for a signed-in interaction: it records the client
 // in the session (for back-channel logout), stores the code's digest durably, drops the interaction, and
 // answers the redirect with code, state and iss (RFC 9207).
 func (s *Server) finish(ctx context.Context, cl *clients.Client, in *token.Interaction, sess *token.Session) (*tokenv1.Step, error) {
+	switch in.Purpose {
+	case token.PurposeAccount:
+		return s.finishAccount(ctx, in, sess)
+	case token.PurposeDevice:
+		return s.finishDevice(ctx, cl, in, sess)
+	}
 	if !slices.Contains(sess.Clients, cl.ID) {
 		if _, err := s.st.UpdateSession(ctx, sess.ID, func(old token.Session) (token.Session, error) {
 			if !slices.Contains(old.Clients, cl.ID) {

@@ -149,6 +149,13 @@ type Store interface {
 	PutConsent(ctx context.Context, c Consent) error
 	// Consent returns the remembered consent of a user for a client, or ErrNotFound.
 	Consent(ctx context.Context, tenantID, userID, clientID string) (Consent, error)
+	// ListConsents returns the remembered consents of one user of one tenant, ordered by ClientID, read as
+	// one snapshot and never by scanning other users' records; at most MaxListConsents of them. Expired ones
+	// not swept yet are included: callers check Expiry. None is an empty list, not an error.
+	ListConsents(ctx context.Context, tenantID, userID string) ([]Consent, error)
+	// DeleteConsent forgets the remembered consent of a user for a client, or returns ErrNotFound when there
+	// is none (of concurrent deletions, exactly one succeeds).
+	DeleteConsent(ctx context.Context, tenantID, userID, clientID string) error
 
 	// LoginFailures returns the failure count under key, or ErrNotFound.
 	LoginFailures(ctx context.Context, key string) (LoginFailures, error)

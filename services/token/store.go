@@ -149,6 +149,23 @@ type Store interface {
 	PutConsent(ctx context.Context, c Consent) error
 	// Consent returns the remembered consent of a user for a client, or ErrNotFound.
 	Consent(ctx context.Context, tenantID, userID, clientID string) (Consent, error)
+
+	// PutDeviceCode stores a new device authorization (RFC 8628 §3.2) under d.Hash with its user code index
+	// entry under d.UserCode, in one transaction. When a device code whose Expiry is after now already holds
+	// d.UserCode, nothing is stored and ErrUserCodeTaken is returned (the caller draws another user code);
+	// an expired holder is replaced.
+	PutDeviceCode(ctx context.Context, d DeviceCode, now time.Time) error
+	// DeviceCode returns the device authorization stored under hash (whatever its Status), or ErrNotFound.
+	DeviceCode(ctx context.Context, hash []byte) (DeviceCode, error)
+	// DeviceCodeByUserCode returns the device authorization whose UserCode is userCode (read through the
+	// index, never a scan), or ErrNotFound.
+	DeviceCodeByUserCode(ctx context.Context, userCode []byte) (DeviceCode, error)
+	// UpdateDeviceCode runs update on the device authorization under hash inside one transaction and stores
+	// what it returns (Hash, UserCode and Expiry cannot change): the approval, the denial, and the single
+	// redemption of the token endpoint (of concurrent updates that each move Status on, exactly one sees the
+	// old Status). An error from update aborts with nothing changed and is returned as is, together with the
+	// record update saw. ErrNotFound when there is none.
+	UpdateDeviceCode(ctx context.Context, hash []byte, update func(DeviceCode) (DeviceCode, error)) (DeviceCode, error)
 	// ListConsents returns the remembered consents of one user of one tenant, ordered by ClientID, read as
 	// one snapshot and never by scanning other users' records; at most MaxListConsents of them. Expired ones
 	// not swept yet are included: callers check Expiry. None is an empty list, not an error.
@@ -175,8 +192,9 @@ type Store interface {
 	// be a valid key (ValidKey).
 	UseAssertionID(ctx context.Context, clientID, jti string, expiry time.Time) (fresh bool, err error)
 
-	// SweepExpired deletes every interaction, session, code, refresh token, consent, failure count and used
-	// assertion id whose Expiry is before t, and says how many it deleted.
+	// SweepExpired deletes every interaction, session, code, refresh token, consent, failure count, used
+	// assertion id and device authorization (counted with its user code index entry: two) whose Expiry is
+	// before t, and says how many it deleted.
 	SweepExpired(ctx context.Context, t time.Time) (int, error)
 
 	// Close releases the store. Methods called afterwards return ErrClosed.

@@ -49,10 +49,10 @@ var (
 
 	allBuckets = [][]byte{bucketKeys, bucketRevocations, bucketClients,
 		bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures,
-		bucketSessionSIDs, bucketWatch, bucketAssertions, bucketSessionList}
+		bucketSessionSIDs, bucketWatch, bucketAssertions, bucketSessionList, bucketDeviceCodes, bucketDeviceUsers}
 	// expiringBuckets are the buckets SweepExpired sweeps.
 	expiringBuckets = [][]byte{bucketInteractions, bucketSessions, bucketCodes, bucketRefresh, bucketConsents, bucketLoginFailures,
-		bucketSessionSIDs, bucketAssertions, bucketSessionList}
+		bucketSessionSIDs, bucketAssertions, bucketSessionList, bucketDeviceCodes, bucketDeviceUsers}
 )
 
 // keyClientSnapshot is the one key of bucketClients; keyRevision the one key of bucketWatch.

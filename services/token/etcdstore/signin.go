@@ -47,7 +47,7 @@ func parseSignInEntry(entry []byte) (exp int64, kind string, key []byte, ok bool
 	exp, ok = parseExpKey(entry[:16])
 	kind, key = string(entry[17:19]), entry[20:]
 	switch kind {
-	case kindInteraction, kindSession, kindCode, kindRefresh, kindConsent, kindFailures, kindAssertion:
+	case kindInteraction, kindSession, kindCode, kindRefresh, kindConsent, kindFailures, kindAssertion, kindDevice, kindDeviceUser:
 	default:
 		return 0, "", nil, false
 	}

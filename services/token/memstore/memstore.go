@@ -61,6 +61,7 @@ type data struct {
 	consents     map[string]*consentRec // keyed by consentKey
 	failures     map[string]*failuresRec
 	assertions   map[string]time.Time // token.AssertionKey → expiry (whole seconds)
+	device       *deviceData          // device authorizations (device.go), nil until the first
 
 	// log gets the commits Watch reports, appended under mu so that revisions follow commit order.
 	log *changelog.Log[token.Change]

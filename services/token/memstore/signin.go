@@ -397,7 +397,8 @@ func (s *Store) SweepExpired(ctx context.Context, t time.Time) (int, error) {
 			sweep(d.refresh, t, func(r *refreshRec) time.Time { return r.expiry }) +
 			sweep(d.consents, t, func(r *consentRec) time.Time { return r.expiry }) +
 			sweep(d.failures, t, func(r *failuresRec) time.Time { return r.expiry }) +
-			sweep(d.assertions, t, func(e time.Time) time.Time { return e })
+			sweep(d.assertions, t, func(e time.Time) time.Time { return e }) +
+			d.sweepDevices(t)
 		sweep(d.sids, t, func(e sidEntry) time.Time { return e.expiry })
 		d.sweepSessionList(t)
 		return nil

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, watchTests...)
 	tests = append(tests, assertionTests...)
 	tests = append(tests, sessionListTests...)
+	tests = append(tests, deviceTests...)
 	tests = append(tests, consentTests...)
 	for _, c := range concurrencyTests {
 		tests = append(tests, struct {

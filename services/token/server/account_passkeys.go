@@ -142,7 +142,9 @@ func (a accountService) FinishPasskeyRegistration(ctx context.Context, req *toke
 	if !fresh {
 		return nil, apierror.Invalid("ceremony", "this passkey registration was already used; start again")
 	}
-	cred, err := rp.CreateCredential(newPasskeyUser(f), c.Session, p)
+	sd := c.Session
+	sd.Expires = time.Time{} // checked above on the server's clock
+	cred, err := rp.CreateCredential(newPasskeyUser(f), sd, p)
 	if err != nil {
 		return nil, apierror.Invalid("webauthn_attestation", "the passkey could not be verified: %v", clip(passkeyErrText(err)))
 	}

@@ -120,8 +120,7 @@ func (s *Server) verifyPasskeyLogin(ctx context.Context, in *token.Interaction, 
 		return nil, nil, fmt.Errorf("%w: no usable user handle", errPasskeyFailed)
 	}
 	challenge := p.Response.CollectedClientData.Challenge
-	exp, err := s.useChallenge(ctx, challenge, passkeyBinding(in.TenantID, in.ClientID, "login:"+in.Purpose, ""))
-	if err != nil {
+	if _, err := s.useChallenge(ctx, challenge, passkeyBinding(in.TenantID, in.ClientID, "login:"+in.Purpose, "")); err != nil {
 		return nil, nil, err
 	}
 	f, err := s.factors.GetFactors(ctx, &registryv1.GetFactorsRequest{TenantId: in.TenantID, UserId: string(handle)})
@@ -136,7 +135,7 @@ func (s *Server) verifyPasskeyLogin(ctx context.Context, in *token.Interaction, 
 	if u.id != string(handle) {
 		return nil, nil, fmt.Errorf("%w: the registry answered another user", errPasskeyFailed)
 	}
-	sd := ceremonySession(in, challenge, exp, rp.Config.RPID, nil, protocol.VerificationRequired)
+	sd := ceremonySession(in, challenge, rp.Config.RPID, nil, protocol.VerificationRequired)
 	sd.UserID, sd.AllowedCredentialIDs = nil, nil
 	sd.UserVerification = protocol.VerificationRequired // whatever was kept: password-less needs UV
 	in.WebAuthnSession = nil

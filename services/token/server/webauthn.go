@@ -309,12 +309,14 @@ func parseAssertion(assertionJSON string) (*protocol.ParsedCredentialAssertionDa
 
 // ceremonySession is the SessionData of the ceremony the assertion answers: the one kept in in (when it
 // is for the same challenge), else rebuilt from the verified challenge (a sealed interaction keeps none).
-func ceremonySession(in *token.Interaction, challenge string, exp time.Time, rpID string, userID []byte, uv protocol.UserVerificationRequirement) webauthn.SessionData {
+// Its expiry is left zero: useChallenge checked the challenge's own expiry on the server's clock.
+func ceremonySession(in *token.Interaction, challenge string, rpID string, userID []byte, uv protocol.UserVerificationRequirement) webauthn.SessionData {
 	var sd webauthn.SessionData
 	if len(in.WebAuthnSession) > 0 && json.Unmarshal(in.WebAuthnSession, &sd) == nil && sd.Challenge == challenge {
+		sd.Expires = time.Time{}
 		return sd
 	}
-	return webauthn.SessionData{Challenge: challenge, RelyingPartyID: rpID, UserID: userID, Expires: exp, UserVerification: uv}
+	return webauthn.SessionData{Challenge: challenge, RelyingPartyID: rpID, UserID: userID, UserVerification: uv}
 }
 
 // verifyPasskeyAssertion checks a passkey second factor for the user of f (§7.2): the assertion must answer
@@ -339,11 +341,10 @@ func (s *Server) verifyPasskeyAssertion(ctx context.Context, in *token.Interacti
 		return nil, fmt.Errorf("%w: not the interaction's user", errPasskeyFailed)
 	}
 	challenge := p.Response.CollectedClientData.Challenge
-	exp, err := s.useChallenge(ctx, challenge, passkeyBinding(in.TenantID, in.ClientID, "2fa", u.id))
-	if err != nil {
+	if _, err := s.useChallenge(ctx, challenge, passkeyBinding(in.TenantID, in.ClientID, "2fa", u.id)); err != nil {
 		return nil, err
 	}
-	sd := ceremonySession(in, challenge, exp, rp.Config.RPID, u.WebAuthnID(), protocol.VerificationPreferred)
+	sd := ceremonySession(in, challenge, rp.Config.RPID, u.WebAuthnID(), protocol.VerificationPreferred)
 	in.WebAuthnSession = nil
 	cred, err := rp.ValidateLogin(u, sd, p)
 	if err != nil {

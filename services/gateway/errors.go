@@ -72,7 +72,9 @@ const (
 // answer says how to render one error: the route's rendering and what the request tells about credentials.
 type answer struct {
 	kind  rendering
-	title string // pages: the heading
+	title string // pages: the catalogue key of the heading ("error.signin_failed")
+	// accept: pages: the request's Accept-Language header, which picks the page's language.
+	accept string
 	// basic: the client tried HTTP Basic (oauthJSON: invalid_client carries a Basic challenge, RFC 6749 §5.2).
 	basic bool
 	// bearer: the request carried a bearer token, so a 401 challenge names the error (RFC 6750 §3.1: a request
@@ -83,7 +85,7 @@ type answer struct {
 // answerFor is the route's answer to r: the rendering its path calls for.
 func answerFor(r *http.Request) answer {
 	p := r.URL.Path
-	a := answer{bearer: r.Header.Get("Authorization") != ""}
+	a := answer{bearer: r.Header.Get("Authorization") != "", accept: r.Header.Get("Accept-Language")}
 	switch {
 	case p == simpleRevokePath:
 		a.kind = revokeJSON
@@ -94,11 +96,11 @@ func answerFor(r *http.Request) answer {
 		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		a.basic = strings.EqualFold(scheme, "Basic")
 	case strings.HasPrefix(p, "/connect/"):
-		a.kind, a.title = signInPage, "Sign-in failed"
+		a.kind, a.title = signInPage, "error.signin_failed"
 	case p == providerReturnPath:
-		a.kind, a.title = connectorPage, "Authorization failed"
+		a.kind, a.title = connectorPage, "error.authorization_failed"
 	case strings.HasPrefix(p, "/api/provider/v1/connectors/") && strings.HasSuffix(p, "/start"):
-		a.kind, a.title = connectorPage, "Cannot start authorization"
+		a.kind, a.title = connectorPage, "error.cannot_start"
 	}
 	return a
 }
@@ -189,9 +191,9 @@ func writeAnswer(w http.ResponseWriter, err error, a answer, log *slog.Logger) {
 	case signInPage, connectorPage:
 		title := a.title
 		if a.kind == connectorPage && p.grpc == codes.Unauthenticated {
-			title = "Sign in first"
+			title = "error.sign_in_first"
 		}
-		renderPage(w, p.status, "message.html", map[string]any{"Title": title, "Code": p.code, "Message": p.desc}, log)
+		renderPage(w, p.status, "message.html", errorPageData(a.accept, title, p.code, p.desc), log)
 	case oauthJSON:
 		if p.code == apierror.InvalidClient && a.basic {
 			w.Header().Set("WWW-Authenticate", `Basic realm="authsuite", charset="UTF-8"`)
@@ -268,9 +270,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // renderPage answers status with the named page template; a template failure is a plain 500.
+// Data without the layout's "L" and "Brand" gets English and no branding (withPageDefaults).
 func renderPage(w http.ResponseWriter, status int, name string, data any, log *slog.Logger) {
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := pages.ExecuteTemplate(&buf, name, withPageDefaults(data)); err != nil {
 		if log != nil {
 			log.Error("render page", "page", name, "err", err)
 		}

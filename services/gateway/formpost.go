@@ -31,7 +31,7 @@ var formPostScriptSource = func() string {
 // policy plus the hash-allowed script and, when action's origin can be written as a CSP source, a
 // form-action limited to it.
 func formPostCSP(action string) string {
-	csp := "default-src 'none'; script-src " + formPostScriptSource + "; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+	csp := "default-src 'none'; script-src " + formPostScriptSource + "; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
 	if o := cspOrigin(action); o != "" {
 		csp += "; form-action " + o
 	}
@@ -59,9 +59,10 @@ type formPostParam struct{ Name, Value string }
 // formPost renders fp as the auto-submitting page (200, never cached: pageHeaders). Only http and https
 // actions are rendered (the token service accepts form_post for no other redirect URI); the template
 // escapes every name and value.
-func (g *Gateway) formPost(w http.ResponseWriter, fp *tokenv1.FormPost) {
+// The page speaks r's language (pageData with the step's page context pc, which may be nil).
+func (g *Gateway) formPost(w http.ResponseWriter, r *http.Request, pc *tokenv1.PageContext, fp *tokenv1.FormPost) {
 	if cspOrigin(fp.GetAction()) == "" {
-		g.messagePage(w, http.StatusBadRequest, "Sign-in failed", apierror.InvalidRequest, "response_mode=form_post needs an http or https redirect_uri")
+		g.pageError(w, r, apierror.OAuthWithStatus(http.StatusBadRequest, apierror.InvalidRequest, "response_mode=form_post needs an http or https redirect_uri"))
 		return
 	}
 	params := make([]formPostParam, 0, len(fp.GetParams()))
@@ -69,8 +70,7 @@ func (g *Gateway) formPost(w http.ResponseWriter, fp *tokenv1.FormPost) {
 		params = append(params, formPostParam{Name: p.GetName(), Value: p.GetValue()})
 	}
 	w.Header().Set("Content-Security-Policy", formPostCSP(fp.GetAction()))
-	g.render(w, http.StatusOK, "formpost.html", map[string]any{
-		"Title": "Returning to the application", "Action": fp.GetAction(), "Params": params,
-		"Script": template.JS(formPostScript),
-	})
+	d := pageData(r, pc, "formpost.title")
+	d["Action"], d["Params"], d["Script"] = fp.GetAction(), params, template.JS(formPostScript)
+	g.render(w, http.StatusOK, "formpost.html", d)
 }

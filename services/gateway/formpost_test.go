@@ -75,7 +75,7 @@ func formPostPageSkeleton(t *testing.T) string {
 	t.Helper()
 	g := &Gateway{log: slog.New(slog.DiscardHandler)}
 	w := httptest.NewRecorder()
-	g.formPost(w, &tokenv1.FormPost{Action: "https://rp.example/cb"})
+	g.formPost(w, httptest.NewRequest(http.MethodGet, "/connect/authorize", nil), nil, &tokenv1.FormPost{Action: "https://rp.example/cb"})
 	return w.Body.String()
 }
 
@@ -87,7 +87,7 @@ func renderFormPost(action string, params [][2]string) *httptest.ResponseRecorde
 	}
 	w := httptest.NewRecorder()
 	pageHeaders(w.Header())
-	g.formPost(w, fp)
+	g.formPost(w, httptest.NewRequest(http.MethodGet, "/connect/authorize", nil), nil, fp)
 	return w
 }
 

@@ -12,6 +12,7 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/services/gateway/i18n"
 )
 
 // The browser sign-in pages (docs/reference/oauth.md#sign-in-pages): the gateway renders what the token service's AuthorizeService
@@ -58,7 +59,7 @@ func (g *Gateway) registerSignIn(cc grpc.ClientConnInterface) error {
 func pageHeaders(h http.Header) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -94,12 +95,12 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w.Header())
 	params, err := requestParameters(r)
 	if err != nil {
-		g.errorPage(w, err)
+		g.pageError(w, r, err)
 		return
 	}
 	resp, err := g.authz.Authorize(r.Context(), &tokenv1.AuthorizeRequest{Parameters: params, Browser: g.browser(r)})
 	if err != nil {
-		g.errorPage(w, err)
+		g.pageError(w, r, err)
 		return
 	}
 	g.step(w, r, resp.GetStep())
@@ -116,7 +117,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		InteractionId: form.Get("interaction"), Username: form.Get("username"), Password: form.Get("password"), Browser: g.browser(r),
 	})
 	if err != nil {
-		g.errorPage(w, err)
+		g.pageError(w, r, err)
 		return
 	}
 	g.step(w, r, resp.GetStep())
@@ -134,7 +135,7 @@ func (g *Gateway) consent(w http.ResponseWriter, r *http.Request) {
 		Browser: g.browser(r),
 	})
 	if err != nil {
-		g.errorPage(w, err)
+		g.pageError(w, r, err)
 		return
 	}
 	g.step(w, r, resp.GetStep())
@@ -145,11 +146,11 @@ func (g *Gateway) consent(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) pageForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	form, err := ParseForm(r)
 	if err != nil {
-		g.errorPage(w, err)
+		g.pageError(w, r, err)
 		return nil, false
 	}
 	if !g.validCSRF(r, form.Get("interaction"), form.Get("csrf_token")) {
-		g.errorPage(w, apierror.OAuthWithStatus(http.StatusForbidden, apierror.InvalidRequest,
+		g.pageError(w, r, apierror.OAuthWithStatus(http.StatusForbidden, apierror.InvalidRequest,
 			"The form has expired or did not come from this site. Go back to the application and start again."))
 		return nil, false
 	}
@@ -169,21 +170,22 @@ func (g *Gateway) step(w http.ResponseWriter, r *http.Request, st *tokenv1.Step)
 		redirect(w, r, s.RedirectUri)
 	case *tokenv1.Step_Login:
 		p := s.Login
-		g.render(w, http.StatusOK, "login.html", map[string]any{
-			"Title": "Sign in", "ClientName": p.GetClientName(), "Error": p.GetError(), "LoginHint": p.GetLoginHint(),
-			"Interaction": p.GetInteractionId(), "CSRF": g.formCSRF(w, r, p.GetInteractionId()),
-		})
+		d := pageData(r, st.GetPage(), "login.title")
+		d["ClientName"], d["LoginHint"], d["Interaction"] = p.GetClientName(), p.GetLoginHint(), p.GetInteractionId()
+		d["Error"] = loginError(d["L"].(i18n.Localizer), p.GetErrorCode(), p.GetError())
+		d["CSRF"] = g.formCSRF(w, r, p.GetInteractionId())
+		g.render(w, http.StatusOK, "login.html", d)
 	case *tokenv1.Step_FormPost:
-		g.formPost(w, s.FormPost)
+		g.formPost(w, r, st.GetPage(), s.FormPost)
 	case *tokenv1.Step_Consent:
 		p := s.Consent
-		g.render(w, http.StatusOK, "consent.html", map[string]any{
-			"Title": "Allow access", "ClientName": p.GetClientName(), "Scopes": p.GetScopes(), "UserName": p.GetUserName(),
-			"AllowRemember": p.GetAllowRemember(), "Interaction": p.GetInteractionId(),
-			"CSRF": g.formCSRF(w, r, p.GetInteractionId()),
-		})
+		d := pageData(r, st.GetPage(), "consent.title")
+		d["ClientName"], d["UserName"], d["Interaction"] = p.GetClientName(), p.GetUserName(), p.GetInteractionId()
+		d["Scopes"], d["AllowRemember"] = scopeTexts(d["L"].(i18n.Localizer), p.GetScopes()), p.GetAllowRemember()
+		d["CSRF"] = g.formCSRF(w, r, p.GetInteractionId())
+		g.render(w, http.StatusOK, "consent.html", d)
 	default:
-		g.errorPage(w, fmt.Errorf("sign-in step %T has no rendering", s))
+		g.pageError(w, r, fmt.Errorf("sign-in step %T has no rendering", s))
 	}
 }
 
@@ -199,8 +201,9 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 
 // errorPage shows an error of a sign-in page (writeAnswer): one that must not be redirected to the client
 // (RFC 6749 §4.1.2.1: invalid client or redirect URI), or a failure of the service.
+// Without the request it answers in English: handlers use pageError (errorpage.go).
 func (g *Gateway) errorPage(w http.ResponseWriter, err error) {
-	writeAnswer(w, err, answer{kind: signInPage, title: "Sign-in failed"}, g.log)
+	writeAnswer(w, err, answer{kind: signInPage, title: "error.signin_failed"}, g.log)
 }
 
 func (g *Gateway) messagePage(w http.ResponseWriter, status int, title, code, msg string) {
@@ -221,19 +224,18 @@ func (g *Gateway) endSession(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w.Header())
 	params, err := requestParameters(r)
 	if err != nil {
-		g.errorPage(w, err)
+		g.pageError(w, r, err)
 		return
 	}
 	resp, err := g.authz.EndSession(r.Context(), &tokenv1.EndSessionRequest{Parameters: params, Browser: g.browser(r)})
 	if err != nil {
-		g.errorPage(w, err)
+		g.pageError(w, r, err)
 		return
 	}
 	if id := resp.GetConfirmId(); id != "" {
-		g.render(w, http.StatusOK, "logout.html", map[string]any{
-			"Title": "Sign out", "ClientName": resp.GetClientName(), "Interaction": id,
-			"CSRF": g.formCSRF(w, r, id),
-		})
+		d := pageData(r, nil, "logout.title")
+		d["ClientName"], d["Interaction"], d["CSRF"] = resp.GetClientName(), id, g.formCSRF(w, r, id)
+		g.render(w, http.StatusOK, "logout.html", d)
 		return
 	}
 	g.signedOut(w, r, resp.GetSecureCookies(), resp.GetRedirectUri(), resp.GetSessionEnded())
@@ -250,11 +252,11 @@ func (g *Gateway) endSessionConfirm(w http.ResponseWriter, r *http.Request) {
 		ConfirmId: form.Get("interaction"), Logout: form.Get("decision") == "yes", Browser: g.browser(r),
 	})
 	if err != nil {
-		g.errorPage(w, err)
+		g.pageError(w, r, err)
 		return
 	}
 	if !resp.GetLoggedOut() {
-		g.messagePage(w, http.StatusOK, "Still signed in", "", "You are still signed in. You can close this window.")
+		g.showMessage(w, r, nil, http.StatusOK, "message.still_signed_in", nil)
 		return
 	}
 	g.signedOut(w, r, resp.GetSecureCookies(), resp.GetRedirectUri(), true)
@@ -269,9 +271,9 @@ func (g *Gateway) signedOut(w http.ResponseWriter, r *http.Request, secure bool,
 	case to != "":
 		redirect(w, r, to)
 	case ended:
-		g.messagePage(w, http.StatusOK, "Signed out", "", "You have been signed out. You can close this window.")
+		g.showMessage(w, r, nil, http.StatusOK, "message.signed_out", nil)
 	default:
-		g.messagePage(w, http.StatusOK, "Not signed in", "", "There was no session to end: you were not signed in. You can close this window.")
+		g.showMessage(w, r, nil, http.StatusOK, "message.not_signed_in", nil)
 	}
 }
 

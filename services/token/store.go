@@ -173,6 +173,10 @@ type Store interface {
 	// DeleteConsent forgets the remembered consent of a user for a client, or returns ErrNotFound when there
 	// is none (of concurrent deletions, exactly one succeeds).
 	DeleteConsent(ctx context.Context, tenantID, userID, clientID string) error
+	// ClientRefreshFamilies returns the distinct family ids of the refresh tokens (used or not, expired or
+	// not) of one user of one tenant issued to one client, sorted, read as one snapshot. It scans the refresh
+	// tokens, O(records): it runs when a person revokes a consent, never per token request.
+	ClientRefreshFamilies(ctx context.Context, tenantID, userID, clientID string) ([]string, error)
 
 	// LoginFailures returns the failure count under key, or ErrNotFound.
 	LoginFailures(ctx context.Context, key string) (LoginFailures, error)

@@ -3,6 +3,7 @@ package bboltstore
 import (
 	"bytes"
 	"context"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -55,4 +56,32 @@ func (s *Store) DeleteConsent(ctx context.Context, tenantID, userID, clientID st
 		}
 		return b.Delete(key)
 	})
+}
+
+// ClientRefreshFamilies implements token.Store: one read transaction over the refresh tokens.
+func (s *Store) ClientRefreshFamilies(ctx context.Context, tenantID, userID, clientID string) ([]string, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	var out []string
+	err := boltdb.View(ctx, s.db, func(tx *bolt.Tx) error {
+		out = nil
+		seen := map[string]bool{}
+		return tx.Bucket(bucketRefresh).ForEach(func(_, v []byte) error {
+			var r refreshRecord
+			if _, err := decodeRecord(v, &r); err != nil {
+				return err
+			}
+			if r.TenantID == tenantID && r.UserID == userID && r.ClientID == clientID && !seen[r.FamilyID] {
+				seen[r.FamilyID] = true
+				out = append(out, r.FamilyID)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/authsuite/authsuite/services/token"
@@ -53,4 +55,29 @@ func (s *Store) DeleteConsent(ctx context.Context, tenantID, userID, clientID st
 		return token.ErrNotFound
 	}
 	return nil
+}
+
+// ClientRefreshFamilies implements token.Store: a paged scan of the refresh tokens at one revision.
+func (s *Store) ClientRefreshFamilies(ctx context.Context, tenantID, userID, clientID string) ([]string, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	err := s.scan(ctx, s.p+"s/"+kindRefresh+"/", "", 500, func(kv *mvccpb.KeyValue) error {
+		var r refreshRecord
+		if err := json.Unmarshal(kv.Value, &r); err != nil {
+			return fmt.Errorf("token store: refresh record: %w", err)
+		}
+		if r.TenantID == tenantID && r.UserID == userID && r.ClientID == clientID && !seen[r.FamilyID] {
+			seen[r.FamilyID] = true
+			out = append(out, r.FamilyID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return out, nil
 }

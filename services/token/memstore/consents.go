@@ -42,3 +42,23 @@ func (s *Store) DeleteConsent(ctx context.Context, tenantID, userID, clientID st
 		return nil
 	})
 }
+
+// ClientRefreshFamilies implements token.Store.
+func (s *Store) ClientRefreshFamilies(ctx context.Context, tenantID, userID, clientID string) ([]string, error) {
+	var out []string
+	err := s.read(ctx, func(d *data) error {
+		seen := map[string]bool{}
+		for _, r := range d.refresh {
+			if r.tenantID == tenantID && r.userID == userID && r.clientID == clientID && !seen[r.familyID] {
+				seen[r.familyID] = true
+				out = append(out, r.familyID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -137,25 +137,104 @@ func (a ssoSessions) EndSsoSession(ctx context.Context, req *tokenv1.EndSsoSessi
 	case sess.TenantID != tenant || !s.now().Before(sess.Expiry):
 		return nil, notFound
 	}
-	if err := s.revokeSessionRefresh(ctx, sess); err != nil {
-		return nil, err
+	actor := audit.Actor{ClientID: p.Caller.ClientID, UserID: p.UserID()}
+	if p.TenantID() != tenant {
+		actor.ActingFor = p.TenantID()
 	}
-	ended, err := s.st.DeleteSession(ctx, sess.ID)
+	ended, err := s.endSessionBy(ctx, sess, actor, "admin")
 	switch {
 	case errors.Is(err, token.ErrNotFound):
 		return nil, notFound // ended concurrently
 	case err != nil:
 		return nil, err
 	}
-	actor := audit.Actor{ClientID: p.Caller.ClientID, UserID: p.UserID()}
-	if p.TenantID() != ended.TenantID {
-		actor.ActingFor = p.TenantID()
+	return &tokenv1.EndSsoSessionResponse{Session: toSsoSession(ended)}, nil
+}
+
+// endSessionBy ends sess for actor (by: "admin" or "user", the audit line's attribute), as an administrator's
+// EndSsoSession does: first the refresh tokens issued in it are revoked, durably and on every replica
+// (revokeSessionRefresh), then the session record goes (its cookie signs nobody in), the audit log records
+// session_ended, and its clients get back-channel logout tokens (OIDC Back-Channel Logout 1.0 §2.5).
+// token.ErrNotFound when the session was ended concurrently (its tokens are revoked all the same).
+func (s *Server) endSessionBy(ctx context.Context, sess token.Session, actor audit.Actor, by string) (token.Session, error) {
+	if err := s.revokeSessionRefresh(ctx, sess); err != nil {
+		return token.Session{}, err
+	}
+	ended, err := s.st.DeleteSession(ctx, sess.ID)
+	if err != nil {
+		return token.Session{}, err
 	}
 	s.deps.Audit.Record(ctx, audit.Event{Event: "session_ended", TenantID: ended.TenantID, Outcome: audit.OutcomeSuccess,
 		Actor: actor, Target: audit.Target{Kind: "session", ID: ended.SID},
-		Line: audit.Line{Attrs: []slog.Attr{slog.String("by", "admin"), slog.String("user_id", ended.UserID)}}})
+		Line: audit.Line{Attrs: []slog.Attr{slog.String("by", by), slog.String("user_id", ended.UserID)}}})
 	s.backChannelLogout(ended)
-	return &tokenv1.EndSsoSessionResponse{Session: toSsoSession(ended)}, nil
+	return ended, nil
+}
+
+// maxUserSessionsEnded bounds the sessions one EndUserSessions call ends (pages of token.MaxSessionPage);
+// a user with more is left with the rest, and a second call ends them.
+const maxUserSessionsEnded = 10 * token.MaxSessionPage
+
+// EndUserSessions implements SessionService: admins of the tenant (or of the system tenant) only, like
+// EndSsoSession. Every live session of the user ends as EndSsoSession ends one (endSessionBy: refresh tokens
+// issued in it revoked, record deleted, audit, back-channel logout). A user with no session, or an unknown
+// user, answers zero: the call is idempotent. At most maxUserSessionsEnded sessions end per call.
+func (a ssoSessions) EndUserSessions(ctx context.Context, req *tokenv1.EndUserSessionsRequest) (*tokenv1.EndUserSessionsResponse, error) {
+	s := a.s
+	tenant, user := req.GetTenantId(), req.GetUserId()
+	if tenant == "" {
+		return nil, apierror.Invalid("tenantId", "is required")
+	}
+	p, err := s.authorizeAdmin(ctx, tenant, "")
+	if err != nil {
+		return nil, err
+	}
+	if user == "" || len(user) > maxSessionUserID || strings.ContainsRune(user, 0) {
+		return nil, apierror.Invalid("userId", "must be 1 to %d characters", maxSessionUserID)
+	}
+	actor := audit.Actor{ClientID: p.Caller.ClientID, UserID: p.UserID()}
+	if p.TenantID() != tenant {
+		actor.ActingFor = p.TenantID()
+	}
+	sessions, err := s.userSessions(ctx, tenant, user, maxUserSessionsEnded)
+	if err != nil {
+		return nil, err
+	}
+	var n int32
+	for _, se := range sessions {
+		switch _, err := s.endSessionBy(ctx, se, actor, "admin"); {
+		case errors.Is(err, token.ErrNotFound): // ended concurrently
+		case err != nil:
+			return nil, err
+		default:
+			n++
+		}
+	}
+	return &tokenv1.EndUserSessionsResponse{Ended: n}, nil
+}
+
+// userSessions returns the live sessions of tenant/user (at most limit), page by page from the store's
+// per-user listing (never a scan of other users' sessions).
+func (s *Server) userSessions(ctx context.Context, tenant, user string, limit int) ([]token.Session, error) {
+	var out []token.Session
+	after := ""
+	now := s.now()
+	for len(out) < limit {
+		page, err := s.st.ListSessions(ctx, token.SessionQuery{TenantID: tenant, UserID: user, After: after, Limit: token.MaxSessionPage})
+		if err != nil {
+			return nil, err
+		}
+		for _, se := range page.Sessions {
+			if se.UserID == user && se.TenantID == tenant && now.Before(se.Expiry) && len(out) < limit {
+				out = append(out, se)
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	return out, nil
 }
 
 // revokeSessionRefresh records that the refresh tokens issued in sess are refused, for as long as any of
@@ -179,5 +258,6 @@ func toSsoSession(se token.Session) *tokenv1.SsoSession {
 	return &tokenv1.SsoSession{
 		Sid: se.SID, TenantId: se.TenantID, UserId: se.UserID, LoginName: se.UserName,
 		AuthTime: timestamppb.New(se.AuthTime), ExpireTime: timestamppb.New(se.Expiry), ClientIds: se.Clients,
+		Amr: se.AMR, Acr: se.ACR,
 	}
 }

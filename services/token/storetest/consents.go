@@ -19,6 +19,7 @@ var consentTests = []struct {
 	{"ListConsents", testListConsents},
 	{"DeleteConsent", testDeleteConsent},
 	{"ConcurrentDeleteConsent", testConcurrentDeleteConsent},
+	{"ClientRefreshFamilies", testClientRefreshFamilies},
 }
 
 func clientIDs(cs []token.Consent) []string {
@@ -147,5 +148,35 @@ func testConcurrentDeleteConsent(t *testing.T, open func() token.Store) {
 	wg.Wait()
 	if ok.Load() != 1 || gone.Load() != 7 {
 		t.Fatalf("concurrent deletes: %d succeeded, %d not found; want 1 and 7", ok.Load(), gone.Load())
+	}
+}
+
+func testClientRefreshFamilies(t *testing.T, open func() token.Store) {
+	s := open()
+	defer s.Close()
+	if got, err := s.ClientRefreshFamilies(ctx, "t", "u", "web"); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: ClientRefreshFamilies = %v, %v; want none", got, err)
+	}
+	exp := t0().Add(time.Hour)
+	for i, r := range []token.RefreshToken{
+		{FamilyID: "f2", ClientID: "web", TenantID: "t", UserID: "u"},
+		{FamilyID: "f2", ClientID: "web", TenantID: "t", UserID: "u", Used: true}, // a rotated one: same family
+		{FamilyID: "f1", ClientID: "web", TenantID: "t", UserID: "u"},
+		{FamilyID: "x-other-client", ClientID: "cli", TenantID: "t", UserID: "u"},
+		{FamilyID: "x-other-user", ClientID: "web", TenantID: "t", UserID: "u2"},
+		{FamilyID: "x-other-tenant", ClientID: "web", TenantID: "t2", UserID: "u"},
+	} {
+		r.Hash = []byte{byte('a' + i), 1, 2, 3}
+		r.Scopes, r.Expiry, r.AuthTime, r.Incarnation = []string{"openid", "offline_access"}, exp, t0(), "i"
+		if err := s.PutRefreshToken(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ClientRefreshFamilies(ctx, "t", "u", "web")
+	if err != nil || !slices.Equal(got, []string{"f1", "f2"}) {
+		t.Fatalf("ClientRefreshFamilies(t, u, web) = %q, %v; want f1 f2", got, err)
+	}
+	if got, err := s.ClientRefreshFamilies(ctx, "t", "u", "nobody"); err != nil || len(got) != 0 {
+		t.Fatalf("ClientRefreshFamilies(t, u, nobody) = %q, %v; want none", got, err)
 	}
 }

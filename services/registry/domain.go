@@ -14,6 +14,7 @@ type Tenant struct {
 	Code       string
 	Name       string
 	CreateTime time.Time
+	SignInSettings
 }
 
 // Client is an OAuth 2.0 client (RFC 6749 §2) with its secrets. ID is unique across all tenants.
@@ -177,6 +178,7 @@ type User struct {
 	// clients' ClaimMappings release.
 	Groups     []string
 	Attributes map[string]string
+	Factors
 }
 
 // Verification says which verification flags an update states; an unstated one follows KeepVerification.
@@ -253,7 +255,7 @@ type Change struct {
 // Clone returns a deep copy of ch, so a watcher may keep or modify it without touching another's.
 func (ch Change) Clone() Change {
 	if ch.Tenant != nil {
-		t := *ch.Tenant
+		t := ch.Tenant.Clone()
 		ch.Tenant = &t
 	}
 	if ch.Client != nil {
@@ -285,6 +287,7 @@ func (u User) Clone() User {
 	u.Roles = slices.Clone(u.Roles)
 	u.Groups = slices.Clone(u.Groups)
 	u.Attributes = maps.Clone(u.Attributes)
+	u.Factors = u.Factors.Clone()
 	return u
 }
 

@@ -103,6 +103,10 @@ type Store interface {
 	// FindUser returns the user of tenantID that sel names (uid, login name, email or mobile). ErrNotFound
 	// when there is none.
 	FindUser(ctx context.Context, tenantID string, sel access.Selector) (User, error)
+	// FindUserByFederatedIdentity returns the user of tenantID linked to subject at the upstream provider
+	// providerID (an index lookup, no scan). ErrNotFound when there is none. (providerID, subject) is unique
+	// within a tenant: CreateUser and UpdateUser fail with ErrAlreadyExists when another user holds it.
+	FindUserByFederatedIdentity(ctx context.Context, tenantID, providerID, subject string) (User, error)
 	// ListUsers lists the users of tenantID ordered by ID. A tenant that does not exist has no users.
 	ListUsers(ctx context.Context, tenantID string, opts ListOptions) (items []User, next string, err error)
 	// UpdateUser runs update on the stored user and stores its result atomically (update may run more than

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -174,12 +175,12 @@ func page(b *bolt.Bucket, prefix []byte, after string, limit int, fn func(suffix
 // CreateTenant implements registry.Store.
 func (s *Store) CreateTenant(ctx context.Context, t registry.Tenant) (registry.Tenant, error) {
 	err := s.update(ctx, func(tx *bolt.Tx) ([]registry.Change, error) {
-		return one(registry.Change{Tenant: new(t)}), createTenant(tx, t)
+		return one(registry.Change{Tenant: new(tenantToStored(t).domain())}), createTenant(tx, t)
 	})
 	if err != nil {
 		return registry.Tenant{}, err
 	}
-	return t, nil
+	return tenantToStored(t).domain(), nil
 }
 
 func createTenant(tx *bolt.Tx, t registry.Tenant) error {
@@ -275,7 +276,7 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, update func(registr
 	if err != nil {
 		return registry.Tenant{}, err
 	}
-	return t, nil
+	return tenantToStored(t).domain(), nil
 }
 
 // DeleteTenant implements registry.Store.
@@ -322,7 +323,7 @@ func deleteTenant(tx *bolt.Tx, id string) (deleted []string, err error) {
 		}
 		deleted = append(deleted, cid)
 	}
-	for _, name := range [][]byte{bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles, bucketResources} {
+	for _, name := range [][]byte{bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles, bucketResources, bucketUserFederated} {
 		if err := deletePrefix(tx.Bucket(name), prefix); err != nil {
 			return nil, err
 		}
@@ -512,6 +513,25 @@ func mobileKey(tenantID, mobile string) []byte {
 	return joinKey(tenantID, mobile)
 }
 
+// federatedKey is the index key of a federated identity: the subject is hex-encoded, so that no byte of it
+// can be taken for a separator.
+func federatedKey(tenantID, provider, subject string) []byte {
+	return joinKey(tenantID, provider, hex.EncodeToString([]byte(subject)))
+}
+
+// FindUserByFederatedIdentity implements registry.Store.
+func (s *Store) FindUserByFederatedIdentity(ctx context.Context, tenantID, providerID, subject string) (u registry.User, err error) {
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketUserFederated).Get(federatedKey(tenantID, providerID, subject))
+		if id == nil || strings.Contains(tenantID, sep) || strings.Contains(providerID, sep) {
+			return apierror.NotFound("user linked to %q at provider %q in tenant %q", subject, providerID, tenantID)
+		}
+		u, err = getUser(tx, tenantID, string(id))
+		return err
+	})
+	return u, err
+}
+
 // putUserIndexes adds u's unique-index entries, failing when one names another user.
 func putUserIndexes(tx *bolt.Tx, u registry.User) error {
 	type idx struct {
@@ -525,6 +545,9 @@ func putUserIndexes(tx *bolt.Tx, u registry.User) error {
 	}
 	if u.Mobile != "" {
 		list = append(list, idx{bucketUserMobiles, mobileKey(u.TenantID, u.Mobile), "mobile"})
+	}
+	for _, fi := range u.FederatedIdentities {
+		list = append(list, idx{bucketUserFederated, federatedKey(u.TenantID, fi.ProviderID, fi.Subject), "federated identity"})
 	}
 	for _, ix := range list {
 		b := tx.Bucket(ix.bucket)
@@ -552,6 +575,11 @@ func deleteUserIndexes(tx *bolt.Tx, u registry.User) error {
 			return err
 		}
 	}
+	for _, fi := range u.FederatedIdentities {
+		if err := tx.Bucket(bucketUserFederated).Delete(federatedKey(u.TenantID, fi.ProviderID, fi.Subject)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -564,7 +592,7 @@ func (s *Store) CreateUser(ctx context.Context, u registry.User) (registry.User,
 	if err != nil {
 		return registry.User{}, err
 	}
-	return u, nil
+	return userToStored(u).domain(), nil
 }
 
 // createUser stores u as given; callers set a new incarnation first.
@@ -671,7 +699,7 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, update func
 	if err != nil {
 		return registry.User{}, err
 	}
-	return u, nil
+	return userToStored(u).domain(), nil
 }
 
 // DeleteUser implements registry.Store.

@@ -90,13 +90,13 @@ func TestRefusesOtherSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.DB().Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte("4"))
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte("5"))
 	}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	if _, err := bboltstore.Open(path); !errors.Is(err, bboltstore.ErrSchemaVersion) {
-		t.Fatalf("Open(version 4) = %v, want ErrSchemaVersion", err)
+		t.Fatalf("Open(version 5) = %v, want ErrSchemaVersion", err)
 	}
 }
 

@@ -15,7 +15,7 @@ func (s *Store) CreateTenantWithClients(ctx context.Context, t registry.Tenant, 
 		if err := createTenant(tx, t); err != nil {
 			return nil, err
 		}
-		changes := []registry.Change{{Tenant: new(t)}}
+		changes := []registry.Change{{Tenant: new(tenantToStored(t).domain())}}
 		for _, c := range clients {
 			if c.TenantID != t.ID {
 				return nil, apierror.Invalid("tenantId", "a client created with tenant %q must belong to it", t.ID)
@@ -30,5 +30,5 @@ func (s *Store) CreateTenantWithClients(ctx context.Context, t registry.Tenant, 
 	if err != nil {
 		return registry.Tenant{}, err
 	}
-	return t, nil
+	return tenantToStored(t).domain(), nil
 }

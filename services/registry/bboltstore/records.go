@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/authsuite/authsuite/services/registry"
+	"github.com/authsuite/authsuite/services/registry/internal/signinrec"
 )
 
 // Stored forms of the domain types. They are private so the on-disk format changes only deliberately
@@ -15,14 +16,16 @@ type storedTenant struct {
 	Code       string    `json:"code"`
 	Name       string    `json:"name,omitempty"`
 	CreateTime time.Time `json:"create_time"`
+	// Absent in records written before sign-in settings existed.
+	signinrec.Tenant
 }
 
 func tenantToStored(t registry.Tenant) storedTenant {
-	return storedTenant{ID: t.ID, Code: t.Code, Name: t.Name, CreateTime: t.CreateTime}
+	return storedTenant{ID: t.ID, Code: t.Code, Name: t.Name, CreateTime: t.CreateTime, Tenant: signinrec.FromTenant(t.SignInSettings)}
 }
 
 func (s storedTenant) domain() registry.Tenant {
-	return registry.Tenant{ID: s.ID, Code: s.Code, Name: s.Name, CreateTime: s.CreateTime}
+	return registry.Tenant{ID: s.ID, Code: s.Code, Name: s.Name, CreateTime: s.CreateTime, SignInSettings: s.Tenant.Domain()}
 }
 
 type storedSecret struct {
@@ -162,6 +165,8 @@ type storedUser struct {
 	// Absent in records written before groups and attributes existed.
 	Groups     []string          `json:"groups,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
+	// Absent in records written before second factors and federated identities existed.
+	signinrec.User
 }
 
 func userToStored(u registry.User) storedUser {
@@ -170,7 +175,7 @@ func userToStored(u registry.User) storedUser {
 		DisplayName: u.DisplayName, PasswordHash: u.PasswordHash, Roles: u.Roles, Disabled: u.Disabled,
 		Incarnation: u.Incarnation, DisableTime: u.DisableTime, CreateTime: u.CreateTime, UpdateTime: u.UpdateTime,
 		EmailVerified: u.EmailVerified, PhoneVerified: u.PhoneVerified,
-		Groups: u.Groups, Attributes: u.Attributes,
+		Groups: u.Groups, Attributes: u.Attributes, User: signinrec.FromUser(u.Factors),
 	}
 }
 
@@ -180,6 +185,6 @@ func (s storedUser) domain() registry.User {
 		DisplayName: s.DisplayName, PasswordHash: s.PasswordHash, Roles: s.Roles, Disabled: s.Disabled,
 		Incarnation: s.Incarnation, DisableTime: s.DisableTime, CreateTime: s.CreateTime, UpdateTime: s.UpdateTime,
 		EmailVerified: s.EmailVerified, PhoneVerified: s.PhoneVerified,
-		Groups: s.Groups, Attributes: s.Attributes,
+		Groups: s.Groups, Attributes: s.Attributes, Factors: s.User.Domain(),
 	}
 }

@@ -43,8 +43,8 @@ func TestUpgradeAddsResources(t *testing.T) {
 	if err := s.DB().View(func(tx *bolt.Tx) error {
 		version = string(tx.Bucket([]byte("meta")).Get([]byte("schema_version")))
 		return nil
-	}); err != nil || version != "3" {
-		t.Fatalf("schema version after the upgrade %q (%v), want 3", version, err)
+	}); err != nil || version != bboltstore.SchemaVersion {
+		t.Fatalf("schema version after the upgrade %q (%v), want %s", version, err, bboltstore.SchemaVersion)
 	}
 	if _, err := s.GetTenant(ctx, "a"); err != nil {
 		t.Fatalf("tenant after the upgrade: %v", err)

@@ -9,11 +9,12 @@ import (
 // The schema of registry.db: every bucket, declared once. Keys joined from parts use sep, which no tenant id,
 // client id, user id, login name, email or mobile may contain (the validators reject control characters).
 //
-// Version 3 (version 1 had no revision bucket, upgrading adds it with revision 0; version 2 had no API
+// Version 4 (version 1 had no revision bucket, upgrading adds it with revision 0; version 2 had no API
 // resources, upgrading adds their empty bucket — and a version 2 build refuses the file, so it cannot leave a
-// deleted tenant's resources behind):
+// deleted tenant's resources behind; version 3 had no federated identities, upgrading adds their empty index,
+// and a version 3 build refuses the file, so it cannot leave a stale index entry behind):
 //
-//	meta           "schema_version" → "3"
+//	meta           "schema_version" → "4"
 //	revision       "revision" → the last commit's revision (8 bytes, big endian), written by every commit
 //	tenants        tenantID → storedTenant (JSON)
 //	tenant_codes   code → tenantID
@@ -24,6 +25,7 @@ import (
 //	user_emails    tenantID sep lower(email) → userID
 //	user_mobiles   tenantID sep mobile → userID
 //	resources      tenantID sep resourceID → storedResource (JSON)
+//	user_federated tenantID sep providerID sep hex(subject) → userID
 var (
 	bucketTenants       = []byte("tenants")
 	bucketTenantCodes   = []byte("tenant_codes")
@@ -35,17 +37,19 @@ var (
 	bucketUserMobiles   = []byte("user_mobiles")
 	bucketRevision      = []byte("revision")
 	bucketResources     = []byte("resources")
+	bucketUserFederated = []byte("user_federated")
 
 	keyRevision = []byte("revision")
 
 	allBuckets = [][]byte{
 		bucketTenants, bucketTenantCodes, bucketClients, bucketTenantClients,
 		bucketUsers, bucketUserLogins, bucketUserEmails, bucketUserMobiles, bucketRevision, bucketResources,
+		bucketUserFederated,
 	}
 )
 
 // SchemaVersion is the layout this package reads and writes. Open refuses files of any other version.
-const SchemaVersion = "3"
+const SchemaVersion = "4"
 
 var joinKey = boltdb.JoinKey
 
@@ -56,4 +60,6 @@ var schema = boltdb.Schema{Version: SchemaVersion, Buckets: allBuckets, Migrate:
 	"1": func(*bolt.Tx) error { return nil },
 	// Open creates the (empty) resources bucket.
 	"2": func(*bolt.Tx) error { return nil },
+	// Open creates the (empty) federated identity index: no user of a version 3 file has a federated identity.
+	"3": func(*bolt.Tx) error { return nil },
 }}

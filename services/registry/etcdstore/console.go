@@ -101,5 +101,5 @@ func (s *Store) CreateTenantWithClients(ctx context.Context, t registry.Tenant, 
 	if err != nil {
 		return registry.Tenant{}, err
 	}
-	return t, nil
+	return tenantToStored(t).domain(), nil
 }

@@ -12,6 +12,7 @@
 //	P tc/<tenant> NUL <client>   tenant generation              (the tenant's clients, in ID order)
 //	P u/<tenant> NUL <user>      user record, with its tenant's generation
 //	P ul/<tenant> NUL lower(login), ue/… lower(email), um/… mobile → {user ID, tenant generation}
+//	P uf/<tenant> NUL provider NUL hex(subject) → {user ID, tenant generation} (federated identities)
 //	P r/<tenant> NUL <resource>  API resource record, with its tenant's generation
 //	P seed                       the lock of a seed in progress (with a lease)
 //
@@ -20,7 +21,7 @@
 // etcd refuses transactions of more than 128 operations or 1.5 MiB, so deleting a tenant cannot delete its
 // clients one key at a time. Instead a record that belongs to a tenant counts only while the tenant exists
 // with the generation the record carries. Deleting a tenant is one transaction of eight operations: the
-// tenant and its code, and one range delete per per-tenant prefix (tc/, u/, ul/, ue/, um/, r/); every reader
+// tenant and its code, and one range delete per per-tenant prefix (tc/, u/, ul/, ue/, um/, uf/, r/); every reader
 // sees all of it or none of it. What that transaction cannot reach is the global client record c/<id>: it is left
 // behind with a generation no tenant has, so every reader treats it as absent, CreateClient may take the ID
 // again, and DeleteTenant removes such records afterwards (best effort; a crash in between leaves only
@@ -155,6 +156,7 @@ func (s *Store) userPrefix(tid string) string      { return s.p + "u/" + tid + s
 func (s *Store) loginPrefix(tid string) string     { return s.p + "ul/" + tid + sep }
 func (s *Store) emailPrefix(tid string) string     { return s.p + "ue/" + tid + sep }
 func (s *Store) mobilePrefix(tid string) string    { return s.p + "um/" + tid + sep }
+func (s *Store) federatedPrefix(tid string) string { return s.p + "uf/" + tid + sep }
 func (s *Store) memberKey(tid, cid string) string  { return s.memberPrefix(tid) + cid }
 func (s *Store) userKey(tid, uid string) string    { return s.userPrefix(tid) + uid }
 func (s *Store) resourcePrefix(tid string) string  { return s.p + "r/" + tid + sep }

@@ -42,7 +42,7 @@ func (s *Store) CreateTenant(ctx context.Context, t registry.Tenant) (registry.T
 		return registry.Tenant{}, apierror.AlreadyExists("tenant code %q", t.Code)
 	}
 	s.note(resp.Header.Revision)
-	return t, nil
+	return tenantToStored(t).domain(), nil
 }
 
 // getTenant reads tenant id at rev (0: latest).
@@ -176,7 +176,7 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, update func(registr
 	if err != nil {
 		return registry.Tenant{}, err
 	}
-	return t, nil
+	return tenantToStored(t).domain(), nil
 }
 
 // DeleteTenant implements registry.Store: one transaction deletes the tenant, its code and every per-tenant
@@ -202,6 +202,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, 
 			clientv3.OpDelete(s.loginPrefix(id), clientv3.WithPrefix()),
 			clientv3.OpDelete(s.emailPrefix(id), clientv3.WithPrefix()),
 			clientv3.OpDelete(s.mobilePrefix(id), clientv3.WithPrefix()),
+			clientv3.OpDelete(s.federatedPrefix(id), clientv3.WithPrefix()),
 			clientv3.OpDelete(s.resourcePrefix(id), clientv3.WithPrefix()),
 		).Commit()
 		if err != nil {

@@ -2,6 +2,7 @@ package etcdstore
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -27,7 +28,16 @@ func (s *Store) indexes(u registry.User) []userIndex {
 	if u.Mobile != "" {
 		list = append(list, userIndex{s.mobilePrefix(u.TenantID) + u.Mobile, "mobile"})
 	}
+	for _, fi := range u.FederatedIdentities {
+		list = append(list, userIndex{s.federatedKey(u.TenantID, fi.ProviderID, fi.Subject), "federated identity"})
+	}
 	return list
+}
+
+// federatedKey is the index key of a federated identity; the subject is hex-encoded, so that no byte of it
+// can be taken for a separator.
+func (s *Store) federatedKey(tid, provider, subject string) string {
+	return s.federatedPrefix(tid) + provider + sep + hex.EncodeToString([]byte(subject))
 }
 
 // userSnap is a tenant and (maybe) one of its users read in one snapshot.
@@ -108,6 +118,11 @@ func (s *Store) writeUser(ctx context.Context, snap userSnap, old *storedUser, u
 	if badPart(u.LoginName, u.Email, u.Mobile) {
 		return errBadID
 	}
+	for _, fi := range u.FederatedIdentities {
+		if badPart(fi.ProviderID) {
+			return errBadID
+		}
+	}
 	idx := s.indexes(u)
 	keys := make([]string, len(idx))
 	for i, ix := range idx {
@@ -187,7 +202,7 @@ func (s *Store) CreateUser(ctx context.Context, u registry.User) (registry.User,
 	if err != nil {
 		return registry.User{}, err
 	}
-	return u, nil
+	return userToStored(u).domain(), nil
 }
 
 // GetUser implements registry.Store.
@@ -216,6 +231,20 @@ func (s *Store) FindUser(ctx context.Context, tenantID string, sel access.Select
 	if key == "" || hasSep(tenantID, sel.Value) {
 		return registry.User{}, notFound
 	}
+	return s.findByIndex(ctx, tenantID, key, notFound)
+}
+
+// FindUserByFederatedIdentity implements registry.Store.
+func (s *Store) FindUserByFederatedIdentity(ctx context.Context, tenantID, providerID, subject string) (registry.User, error) {
+	notFound := apierror.NotFound("user linked to %q at provider %q in tenant %q", subject, providerID, tenantID)
+	if hasSep(tenantID, providerID) {
+		return registry.User{}, notFound
+	}
+	return s.findByIndex(ctx, tenantID, s.federatedKey(tenantID, providerID, subject), notFound)
+}
+
+// findByIndex reads the user the unique-index key names, notFound when none (of the tenant's generation).
+func (s *Store) findByIndex(ctx context.Context, tenantID, key string, notFound error) (u registry.User, err error) {
 	err = retry(ctx, func() error {
 		// The user key read here ("") is never a user's; the index entry names the one to read next.
 		snap, kvs, err := s.readUser(ctx, tenantID, "", 0, key)
@@ -304,7 +333,7 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, update func
 	if err != nil {
 		return registry.User{}, err
 	}
-	return u, nil
+	return userToStored(u).domain(), nil
 }
 
 // DeleteUser implements registry.Store.

@@ -55,6 +55,7 @@ type state struct {
 	logins        map[string]map[string]string       // tenant ID → lower(login name) → user ID
 	emails        map[string]map[string]string       // tenant ID → lower(email) → user ID
 	mobiles       map[string]map[string]string       // tenant ID → mobile → user ID
+	federated     map[string]map[string]string       // tenant ID → provider ID NUL subject → user ID
 	resources     map[string]map[string]*resourceRec // tenant ID → resource ID → API resource
 }
 
@@ -68,6 +69,7 @@ func newState() *state {
 		logins:        map[string]map[string]string{},
 		emails:        map[string]map[string]string{},
 		mobiles:       map[string]map[string]string{},
+		federated:     map[string]map[string]string{},
 		resources:     map[string]map[string]*resourceRec{},
 	}
 }
@@ -299,6 +301,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (deleted []string, 
 		delete(st.logins, id)
 		delete(st.emails, id)
 		delete(st.mobiles, id)
+		delete(st.federated, id)
 		delete(st.resources, id)
 		delete(st.codes, t.code)
 		delete(st.tenants, id)
@@ -476,6 +479,9 @@ func (st *state) indexes(u *userRec) []userIndex {
 	if u.mobile != "" {
 		list = append(list, userIndex{st.mobiles, u.mobile, "mobile"})
 	}
+	for _, fi := range u.factors.FederatedIdentities {
+		list = append(list, userIndex{st.federated, federatedKey(fi.ProviderID, fi.Subject), "federated identity"})
+	}
 	return list
 }
 
@@ -584,6 +590,21 @@ func (s *Store) FindUser(ctx context.Context, tenantID string, sel access.Select
 		r := st.users[tenantID][id]
 		if !ok || r == nil {
 			return apierror.NotFound("user %s in tenant %q", sel, tenantID)
+		}
+		u = r.domain()
+		return nil
+	})
+	return u, err
+}
+
+func federatedKey(provider, subject string) string { return provider + "\x00" + subject }
+
+// FindUserByFederatedIdentity implements registry.Store.
+func (s *Store) FindUserByFederatedIdentity(ctx context.Context, tenantID, providerID, subject string) (u registry.User, err error) {
+	err = s.view(ctx, func(st *state) error {
+		r := st.users[tenantID][st.federated[tenantID][federatedKey(providerID, subject)]]
+		if r == nil || strings.Contains(providerID, "\x00") {
+			return apierror.NotFound("user linked to %q at provider %q in tenant %q", subject, providerID, tenantID)
 		}
 		u = r.domain()
 		return nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authsuite/authsuite/services/registry"
+	"github.com/authsuite/authsuite/services/registry/internal/signinrec"
 )
 
 // Record forms of the domain types. They are private and hold nothing shared with a caller: every value is
@@ -17,14 +18,15 @@ import (
 type tenantRec struct {
 	id, code, name string
 	createTime     time.Time
+	signIn         signinrec.Tenant
 }
 
 func tenantToRec(t registry.Tenant) *tenantRec {
-	return &tenantRec{id: t.ID, code: t.Code, name: t.Name, createTime: wall(t.CreateTime)}
+	return &tenantRec{id: t.ID, code: t.Code, name: t.Name, createTime: wall(t.CreateTime), signIn: signinrec.FromTenant(t.SignInSettings)}
 }
 
 func (r *tenantRec) domain() registry.Tenant {
-	return registry.Tenant{ID: r.id, Code: r.code, Name: r.name, CreateTime: r.createTime}
+	return registry.Tenant{ID: r.id, Code: r.code, Name: r.name, CreateTime: r.createTime, SignInSettings: r.signIn.Domain()}
 }
 
 type secretRec struct {
@@ -141,6 +143,7 @@ type userRec struct {
 	emailVerified, phoneVerified bool
 	groups                       []string
 	attributes                   map[string]string
+	factors                      signinrec.User
 }
 
 func userToRec(u registry.User) *userRec {
@@ -150,7 +153,7 @@ func userToRec(u registry.User) *userRec {
 		incarnation: u.Incarnation, disableTime: wall(u.DisableTime),
 		createTime: wall(u.CreateTime), updateTime: wall(u.UpdateTime),
 		emailVerified: u.EmailVerified, phoneVerified: u.PhoneVerified,
-		groups: strs(u.Groups), attributes: strMap(u.Attributes),
+		groups: strs(u.Groups), attributes: strMap(u.Attributes), factors: signinrec.FromUser(u.Factors),
 	}
 }
 
@@ -160,7 +163,7 @@ func (r *userRec) domain() registry.User {
 		DisplayName: r.displayName, PasswordHash: r.passwordHash, Roles: strs(r.roles), Disabled: r.disabled,
 		Incarnation: r.incarnation, DisableTime: r.disableTime, CreateTime: r.createTime, UpdateTime: r.updateTime,
 		EmailVerified: r.emailVerified, PhoneVerified: r.phoneVerified,
-		Groups: strs(r.groups), Attributes: strMap(r.attributes),
+		Groups: strs(r.groups), Attributes: strMap(r.attributes), Factors: r.factors.Domain(),
 	}
 }
 

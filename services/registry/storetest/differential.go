@@ -22,6 +22,10 @@ var DifferentialSeeds = [][]byte{
 	{7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 1, 1, 1, 0, 9, 0, 0, 8, 0, 1, 0, 1, 1, 2, 10, 0, 1, 0},
 	// Emails differing only in case collide; finding by email ignores case.
 	{0, 0, 0, 7, 0, 0, 0, 2, 0, 7, 0, 1, 2, 1, 0, 10, 0, 2, 6},
+	// Sign-in settings and factors: a tenant's settings set and cleared, federated links taken twice, moved,
+	// looked up and dropped with their tenant.
+	{0, 0, 0, 15, 0, 1, 7, 0, 0, 0, 0, 0, 7, 0, 1, 2, 1, 0, 16, 0, 0, 0, 0, 0, 16, 0, 0, 1, 0, 0, 16, 1, 0, 0, 0,
+		16, 0, 0, 0, 1, 1, 16, 2, 0, 1, 1, 15, 0, 0, 2, 0, 16, 1, 0, 0, 0},
 	// API resources: create in both tenants, update, list, a tenant delete and a recreated tenant.
 	{0, 0, 0, 0, 1, 1, 14, 0, 0, 0, 1, 1, 1, 1, 14, 1, 0, 0, 0, 2, 0, 14, 1, 0, 1, 1, 14, 3, 0, 0, 0, 14, 0, 0, 4,
 		2, 0, 0, 0, 0, 14, 0, 0, 4, 14, 0, 0, 0, 0, 0, 0, 14, 2, 0, 1},
@@ -142,7 +146,7 @@ func listOptions(r *reader) registry.ListOptions {
 // decodeOp reads one operation and returns its description and a function that runs it on a store.
 func decodeOp(r *reader) (string, func(registry.Store) (any, error)) {
 	ctx := context.Background()
-	switch r.next(15) {
+	switch r.next(17) {
 	case 0:
 		tn := registry.Tenant{ID: tenantID(r), Code: pick(r, "x", "y", "z"), Name: "T", CreateTime: tDiff}
 		return fmt.Sprintf("CreateTenant(%+v)", tn), func(s registry.Store) (any, error) { return s.CreateTenant(ctx, tn) }
@@ -253,6 +257,10 @@ func decodeOp(r *reader) (string, func(registry.Store) (any, error)) {
 		}
 	case 14:
 		return resourceOp(r)
+	case 15:
+		return tenantSignInOp(r)
+	case 16:
+		return factorsOp(r)
 	default:
 		tid, code, cid, uid := tenantID(r), pick(r, "x", "y", "z"), clientID(r), userID(r)
 		return fmt.Sprintf("Get(%s, %s, %s, %s)", tid, code, cid, uid), func(s registry.Store) (any, error) {
@@ -268,5 +276,56 @@ func decodeOp(r *reader) (string, func(registry.Store) (any, error)) {
 			}
 			return out, nil
 		}
+	}
+}
+
+// tenantSignInOp sets a tenant's sign-in settings to one of a few values (the zero value among them).
+func tenantSignInOp(r *reader) (string, func(registry.Store) (any, error)) {
+	ctx := context.Background()
+	id, which := tenantID(r), r.next(3)
+	return fmt.Sprintf("UpdateTenant(%s, sign-in settings %d)", id, which), func(s registry.Store) (any, error) {
+		return s.UpdateTenant(ctx, id, func(tn registry.Tenant) (registry.Tenant, error) {
+			switch which {
+			case 0:
+				tn.SignInSettings = registry.SignInSettings{}
+			case 1:
+				tn.SignInSettings = tenantSignIn()
+			default:
+				tn.DefaultLocale, tn.MFA.Roles = "zh-Hans", append(tn.MFA.Roles, "r")
+				tn.IdentityProviders = append(tn.IdentityProviders, registry.IdentityProvider{ID: "p", Scopes: []string{}})
+			}
+			return tn, nil
+		})
+	}
+}
+
+// factorsOp links a user to a federated identity (or drops the links), changes their other factors, or
+// looks a link up; links are drawn from a small set so that they collide.
+func factorsOp(r *reader) (string, func(registry.Store) (any, error)) {
+	ctx := context.Background()
+	what, tid, uid := r.next(3), tenantID(r), userID(r)
+	provider, subject := pick(r, "corp", "gh"), pick(r, "1", "2", "x\x00y")
+	switch what {
+	case 0:
+		return fmt.Sprintf("UpdateUser(%s/%s, link %s %q)", tid, uid, provider, subject), func(s registry.Store) (any, error) {
+			return noInc(s.UpdateUser(ctx, tid, uid, func(u registry.User) (registry.User, error) {
+				u.FederatedIdentities = append(u.FederatedIdentities, registry.FederatedIdentity{ProviderID: provider, Subject: subject})
+				return u, nil
+			}))
+		}
+	case 1:
+		return fmt.Sprintf("UpdateUser(%s/%s, factors)", tid, uid), func(s registry.Store) (any, error) {
+			return noInc(s.UpdateUser(ctx, tid, uid, func(u registry.User) (registry.User, error) {
+				if u.TOTP.Enrolled() {
+					u.Factors = registry.Factors{}
+				} else {
+					u.Factors = userFactors(provider, subject)
+				}
+				return u, nil
+			}))
+		}
+	}
+	return fmt.Sprintf("FindUserByFederatedIdentity(%s, %s, %q)", tid, provider, subject), func(s registry.Store) (any, error) {
+		return noInc(s.FindUserByFederatedIdentity(ctx, tid, provider, subject))
 	}
 }

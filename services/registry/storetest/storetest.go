@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -46,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) registry.Store) {
 		{"UserIncarnation", testUserIncarnation},
 		{"ClientFieldsRoundTrip", testClientFieldsRoundTrip},
 		{"UserFieldsRoundTrip", testUserFieldsRoundTrip},
+		{"SignInRoundTrip", testSignInRoundTrip},
+		{"FederatedIndex", testFederatedIndex},
 		{"Seed", testSeed},
 		{"ReturnedValuesAreCopies", testCopies},
 		{"WatchReportsWrites", testWatchReportsWrites},
@@ -680,7 +683,8 @@ func testCopies(t *testing.T, s registry.Store) {
 }
 
 func equalTenant(a, b registry.Tenant) bool {
-	return a.ID == b.ID && a.Code == b.Code && a.Name == b.Name && a.CreateTime.Equal(b.CreateTime)
+	return a.ID == b.ID && a.Code == b.Code && a.Name == b.Name && a.CreateTime.Equal(b.CreateTime) &&
+		reflect.DeepEqual(a.SignInSettings, b.SignInSettings)
 }
 
 func equalClient(a, b registry.Client) bool {
@@ -712,7 +716,8 @@ func equalUser(a, b registry.User) bool {
 		a.Mobile == b.Mobile && a.DisplayName == b.DisplayName && a.PasswordHash == b.PasswordHash &&
 		slices.Equal(a.Roles, b.Roles) && a.Disabled == b.Disabled && a.CreateTime.Equal(b.CreateTime) &&
 		a.UpdateTime.Equal(b.UpdateTime) && a.DisableTime.Equal(b.DisableTime) &&
-		a.EmailVerified == b.EmailVerified && a.PhoneVerified == b.PhoneVerified && equalUserFields(a, b)
+		a.EmailVerified == b.EmailVerified && a.PhoneVerified == b.PhoneVerified && equalUserFields(a, b) &&
+		reflect.DeepEqual(a.Factors, b.Factors)
 }
 
 // testUserIncarnation: the store gives every created or seeded account a fresh incarnation (ignoring the

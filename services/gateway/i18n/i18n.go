@@ -77,19 +77,36 @@ func load(fsys fs.FS) (map[string]map[string]string, error) {
 	return out, nil
 }
 
+// Limits on what Match reads: the first maxUILocales ui_locales of at most maxTagBytes each (RFC 5646
+// §4.4.1: 35 characters hold every tag that matters) and an Accept-Language header of at most
+// maxAcceptLanguage bytes; anything beyond is ignored, so a hostile request costs bounded work.
+const (
+	maxUILocales      = 10
+	maxTagBytes       = 35
+	maxAcceptLanguage = 1024
+)
+
 // Match picks the page language: the first of uiLocales (OIDC Core §3.1.2.1, in order of preference) that
-// matches a supported language, else the best match of the Accept-Language header (RFC 9110 §12.5.4), else
-// tenantDefault when it is supported, else English. "zh-TW" and "zh-HK" match Traditional Chinese, "zh" and
-// "zh-CN" Simplified Chinese.
+// matches a supported language, else the best match of the Accept-Language header (RFC 9110 §12.5.4,
+// highest quality first; q=0 means "not this one"), else tenantDefault when it is supported (any case),
+// else English. Only English and Chinese tags match: "zh-TW", "zh-HK", "zh-MO" and "zh-Hant" give
+// Traditional Chinese, "zh", "zh-CN", "zh-SG" and "zh-Hans" Simplified Chinese; a tag of another language
+// (even one x/text calls close to English, such as Klingon) never does. Malformed tags are skipped.
 func Match(uiLocales []string, acceptLanguage, tenantDefault string) string {
-	for _, l := range uiLocales {
+	for i, l := range uiLocales {
+		if i == maxUILocales {
+			break
+		}
+		if len(l) > maxTagBytes {
+			continue
+		}
 		if tag, err := language.Parse(l); err == nil {
 			if m, ok := match(tag); ok {
 				return m
 			}
 		}
 	}
-	if acceptLanguage != "" && len(acceptLanguage) <= 1024 {
+	if acceptLanguage != "" && len(acceptLanguage) <= maxAcceptLanguage {
 		if tags, _, err := language.ParseAcceptLanguage(acceptLanguage); err == nil {
 			for _, tag := range tags {
 				if m, ok := match(tag); ok {
@@ -106,8 +123,18 @@ func Match(uiLocales []string, acceptLanguage, tenantDefault string) string {
 	return English
 }
 
-// match maps one tag to a supported language, when the matcher is at least fairly confident.
+var (
+	baseEnglish, _ = language.English.Base()
+	baseChinese, _ = language.Chinese.Base()
+)
+
+// match maps one tag to a supported language: only a tag of the English or Chinese language (Mandarin
+// included) does, and then only when the matcher is at least fairly confident (so "zh-Latn" does not).
 func match(tag language.Tag) (string, bool) {
+	base, _ := tag.Base()
+	if base != baseEnglish && base != baseChinese && base.String() != "cmn" {
+		return "", false
+	}
 	_, i, conf := matcher.Match(tag)
 	if conf < language.High {
 		return "", false

@@ -151,6 +151,7 @@ type Server struct {
 
 	maintMu    sync.Mutex
 	httpClient *http.Client
+	upstreams  upstreamProviders // discovered upstream identity providers (upstream_discovery.go)
 	bg         sync.WaitGroup // back-channel logout sends in flight
 }
 

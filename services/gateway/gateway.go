@@ -128,7 +128,7 @@ func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Ga
 	// The browser pages: sign-in, the account page, mail links and registration, the device page, and
 	// upstream identity providers.
 	for _, register := range []func(grpc.ClientConnInterface) error{
-		g.registerSignIn, g.registerAccount, g.registerSelfService, g.registerDevice, g.registerUpstream,
+		g.registerSignIn, g.registerAccount, g.registerSelfService, g.registerDevice, g.registerUpstream, g.registerPasskey,
 	} {
 		if err := register(b.Token); err != nil {
 			return nil, err

@@ -39,10 +39,12 @@ func timeFromProto(field string, ts *timestamppb.Timestamp) (time.Time, error) {
 }
 
 func tenantToProto(t registry.Tenant) *registryv1.Tenant {
-	return &registryv1.Tenant{TenantId: t.ID, Code: t.Code, Name: t.Name, CreateTime: timestamp(t.CreateTime)}
+	pb := &registryv1.Tenant{TenantId: t.ID, Code: t.Code, Name: t.Name, CreateTime: timestamp(t.CreateTime)}
+	signInToProto(pb, t.SignInSettings)
+	return pb
 }
 
-// tenantFromProto reads the writable fields of a tenant (id, code, name).
+// tenantFromProto reads the id, code and name of a tenant (signInFromProto reads its sign-in settings).
 func tenantFromProto(pb *registryv1.Tenant) registry.Tenant {
 	return registry.Tenant{ID: pb.GetTenantId(), Code: pb.GetCode(), Name: pb.GetName()}
 }

@@ -25,6 +25,14 @@ func (ts *tenantService) CreateTenant(ctx context.Context, req *registryv1.Creat
 		if err := registry.ValidateTenant(t); err != nil {
 			return err
 		}
+		settings, pw := signInFromProto(req.GetTenant())
+		if err := ts.s.applySMTPPassword(t.ID, &settings, pw, registry.SMTPSettings{}); err != nil {
+			return err
+		}
+		if err := registry.ValidateSignInSettings(settings); err != nil {
+			return err
+		}
+		t.SignInSettings = settings
 		t.CreateTime = ts.s.now().UTC()
 		t, err := ts.s.createTenant(ctx, t)
 		if err != nil {
@@ -80,6 +88,7 @@ func (ts *tenantService) UpdateTenant(ctx context.Context, req *registryv1.Updat
 			}
 			return err
 		}
+		settings, pw := signInFromProto(req.GetTenant())
 		// A code change changes every client record's tenant_code: the client feed re-sends the tenant's
 		// clients when it sees the change.
 		t, err := ts.s.store.UpdateTenant(ctx, in.ID, func(old registry.Tenant) (registry.Tenant, error) {
@@ -88,7 +97,16 @@ func (ts *tenantService) UpdateTenant(ctx context.Context, req *registryv1.Updat
 			if old.ID == access.SystemTenant && in.Code != old.Code {
 				return old, apierror.FailedPrecondition("code: the code of the system tenant %q cannot change", access.SystemTenant)
 			}
-			old.Code, old.Name = in.Code, in.Name
+			// The sign-in settings are replaced; the identity providers are IdentityProviderService's.
+			next := settings.Clone()
+			if err := ts.s.applySMTPPassword(old.ID, &next, pw, old.SMTP); err != nil {
+				return old, err
+			}
+			if err := registry.ValidateSignInSettings(next); err != nil {
+				return old, err
+			}
+			next.IdentityProviders = old.IdentityProviders
+			old.Code, old.Name, old.SignInSettings = in.Code, in.Name, next
 			return old, nil
 		})
 		if err != nil {

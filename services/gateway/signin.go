@@ -174,6 +174,7 @@ func (g *Gateway) step(w http.ResponseWriter, r *http.Request, st *tokenv1.Step)
 		d["ClientName"], d["LoginHint"], d["Interaction"] = p.GetClientName(), p.GetLoginHint(), p.GetInteractionId()
 		d["Error"] = loginError(d["L"].(i18n.Localizer), p.GetErrorCode(), p.GetError())
 		d["CSRF"] = g.formCSRF(w, r, p.GetInteractionId())
+		d["Upstream"] = p.GetUpstream()
 		g.render(w, http.StatusOK, "login.html", d)
 	case *tokenv1.Step_FormPost:
 		g.formPost(w, r, st.GetPage(), s.FormPost)

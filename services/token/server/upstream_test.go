@@ -86,7 +86,7 @@ func newTestOP(t *testing.T, now func() time.Time) *testOP {
 		json.NewEncoder(w).Encode(map[string]any{
 			"issuer": op.srv.URL, "authorization_endpoint": op.srv.URL + "/authorize", "token_endpoint": op.srv.URL + "/token",
 			"jwks_uri": op.srv.URL + "/jwks", "userinfo_endpoint": op.srv.URL + "/userinfo",
-			"id_token_signing_alg_values_supported": []string{"ES256"},
+			"id_token_signing_alg_values_supported":          []string{"ES256"},
 			"authorization_response_iss_parameter_supported": op.issParam,
 		})
 	})

@@ -165,6 +165,10 @@ const (
 	RegistrationNotSupported = "registration_not_supported"
 	// RFC 8707 §2 and RFC 8693 §2.2.2: a resource or audience that is unknown, malformed or not allowed.
 	InvalidTarget = "invalid_target"
+	// RFC 8628 §3.5: the device access token response.
+	AuthorizationPending = "authorization_pending"
+	SlowDown             = "slow_down"
+	ExpiredToken         = "expired_token"
 )
 
 // oauthCodes are the codes above.
@@ -174,6 +178,7 @@ var oauthCodes = map[string]bool{
 	InvalidToken: true, InsufficientScope: true, UnsupportedTokenType: true, LoginRequired: true, ConsentRequired: true,
 	InteractionRequired: true, AccountSelectionRequired: true, InvalidRequestURI: true, InvalidRequestObject: true,
 	RequestNotSupported: true, RequestURINotSupported: true, RegistrationNotSupported: true, InvalidTarget: true,
+	AuthorizationPending: true, SlowDown: true, ExpiredToken: true,
 }
 
 // IsOAuthCode reports whether code is one of the OAuth 2.0 / OpenID Connect error codes above.

@@ -21,6 +21,8 @@ const (
 	GrantPassword          = "password"
 	// GrantTokenExchange is RFC 8693 §2.1 token exchange.
 	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// GrantDeviceCode is the RFC 8628 §3.4 device authorization grant (public or confidential clients, §5.6).
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // Client defaults and bounds (docs/reference/admin-api.md#client-fields).
@@ -106,8 +108,9 @@ func ValidateClient(c Client) error {
 			if !c.RequireClientSecret {
 				return apierror.Invalid(field, "token exchange requires a confidential client (requireClientSecret: true, RFC 8693 §2.1)")
 			}
+		case GrantDeviceCode:
 		default:
-			return apierror.Invalid(field, "unknown grant type %q: want client_credentials, authorization_code, refresh_token, password or %s", apierror.Clip(g, 40), GrantTokenExchange)
+			return apierror.Invalid(field, "unknown grant type %q: want client_credentials, authorization_code, refresh_token, password, %s or %s", apierror.Clip(g, 40), GrantTokenExchange, GrantDeviceCode)
 		}
 		if seen[g] {
 			return apierror.Invalid(field, "duplicate grant type %q", g)

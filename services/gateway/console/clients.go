@@ -101,6 +101,7 @@ var grantLabels = []struct{ Value, Label string }{
 	{"refresh_token", "Refresh token"},
 	{"password", "Password (ROPC)"},
 	{"urn:ietf:params:oauth:grant-type:token-exchange", "Token exchange (RFC 8693)"},
+	{"urn:ietf:params:oauth:grant-type:device_code", "Device code (RFC 8628)"},
 }
 
 func grantLabel(g string) string {

@@ -35,7 +35,7 @@ func discoveryDocument(issuer string, alg jwt.Alg, clientCA, certs bool) *tokenv
 		ScopesSupported:                           []string{"openid", "profile", "email", "phone", "offline_access", "roles", "groups", "adminapi", "sudo"},
 		ResponseTypesSupported:                    []string{"code"},
 		ResponseModesSupported:                    ResponseModesSupported,
-		GrantTypesSupported:                       []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantTokenExchange},
+		GrantTypesSupported:                       []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantTokenExchange, GrantDeviceCode},
 		SubjectTypesSupported:                     []string{"public"},
 		IdTokenSigningAlgValuesSupported:          []string{string(alg)},
 		TokenEndpointAuthMethodsSupported:         append([]string{"none"}, authMethods...), // "none": public clients, PKCE

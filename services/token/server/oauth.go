@@ -22,7 +22,7 @@ func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1
 	switch gt {
 	case "":
 		return nil, apierror.OAuth(apierror.InvalidRequest, "grant_type is required")
-	case GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantTokenExchange:
+	case GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantTokenExchange, GrantDeviceCode:
 	default:
 		return nil, apierror.OAuth(apierror.UnsupportedGrantType, "grant_type %q is not supported", clip(gt))
 	}
@@ -39,6 +39,8 @@ func (s *Server) Token(ctx context.Context, req *tokenv1.TokenRequest) (*tokenv1
 		return s.password(ctx, cl, req)
 	case GrantTokenExchange:
 		return s.tokenExchange(ctx, cl, req)
+	case GrantDeviceCode:
+		return s.deviceCodeGrant(ctx, cl, req)
 	}
 	iss, err := s.clientCredentials(ctx, cl, req.GetScope(), req.GetResource())
 	if err != nil {

@@ -148,6 +148,8 @@ type Server struct {
 	clientKeys  *clientKeys      // registered client keys: inline sets parsed once, jwks_uri sets cached
 	revWatch    *revocationWatch // cutoffs and watchers of WatchRevocations
 	discovery   *tokenv1.GetDiscoveryResponse
+	// devicePolls is when each pending device code last polled (device_poll.go), in this replica's memory.
+	devicePolls devicePolls
 
 	maintMu    sync.Mutex
 	httpClient *http.Client

@@ -60,6 +60,8 @@ var (
 const (
 	kindAccount = "acct"
 	kindAddress = "addr"
+	// kindUserCode keys the device user-code guesses of a remote address (userCodeKey, device_usercode.go).
+	kindUserCode = "ucode"
 )
 
 // throttleKey is a fixed-size key of kind for the given parts (hashed: the store holds no login names or
@@ -88,6 +90,9 @@ func addressKey(addr string) string {
 }
 
 func policyOf(key string) throttlePolicy {
+	if strings.HasPrefix(key, kindUserCode+":") {
+		return userCodePolicy
+	}
 	if strings.HasPrefix(key, kindAddress+":") {
 		return addressPolicy
 	}

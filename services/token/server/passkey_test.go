@@ -371,7 +371,7 @@ func TestAccountPasskeyDelete(t *testing.T) {
 	if _, err := acc.DeleteAccountPasskey(ctx, &tokenv1.DeleteAccountPasskeyRequest{Browser: b, Id: b64(a.credID)}); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("old sign-in: %v", err)
 	}
-	cookie = signInAlice(t, az).GetSetSessionCookie()
+	cookie = signInAliceWithPasskey(t, az, a) // alice has a passkey: it is her second factor
 	if _, err := acc.DeleteAccountPasskey(ctx, &tokenv1.DeleteAccountPasskeyRequest{Browser: &tokenv1.Browser{SessionCookie: cookie}, Id: b64(a.credID)}); err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,8 @@ func FuzzPasskeyChallenge(f *testing.F) {
 	}
 	s := &Server{kr: kr, now: time.Now}
 	binding := passkeyBinding("t-acme", "web", "2fa", "u-alice")
-	minted := b64(s.mintChallenge(binding, time.Now().Add(time.Minute)))
+	// Deterministic, so every fuzzing worker process has the same one.
+	minted := b64(s.challengeWith(binding, time.Unix(1e10, 0), [16]byte{1, 2, 3}))
 	f.Add(minted)
 	f.Add(minted[:len(minted)-1] + "A")
 	f.Add(b64(make([]byte, passkeyChallengeLen)))

@@ -42,6 +42,11 @@ type authzRequest struct {
 	// Resources are the resource parameters (RFC 8707 §2), well-formed (parseResources); the caller checks
 	// them against the client's tenant.
 	Resources []string
+	// ACRValues are the acr_values (OIDC Core §3.1.2.1), in order of preference (parseACRValues).
+	ACRValues []string
+	// UILocales are the well-formed tags of ui_locales (OIDC Core §3.1.2.1), in order (validUILocales);
+	// malformed ones are dropped, since the parameter is a preference.
+	UILocales []string
 }
 
 // Response modes of the authorization endpoint (OAuth 2.0 Multiple Response Type Encoding Practices §2.1,
@@ -219,6 +224,11 @@ func parseAuthorizeRequest(raw string, lookup func(id string) (*clients.Client, 
 		}
 		r.MaxAge = n
 	}
+	// OIDC Core §3.1.2.1 acr_values: requested (voluntary) classes, see acr.go.
+	if r.ACRValues, err = parseACRValues(get("acr_values")); err != nil {
+		return nil, fail(apierror.InvalidRequest, "%s", err.Error())
+	}
+	r.UILocales = validUILocales(strings.Fields(get("ui_locales")))
 	return r, nil
 }
 

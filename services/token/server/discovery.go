@@ -47,7 +47,8 @@ func discoveryDocument(issuer string, alg jwt.Alg, clientCA, certs bool) *tokenv
 		// Access tokens issued over TLS with a client certificate can be bound to it (RFC 8705 §3.3).
 		TlsClientCertificateBoundAccessTokens: certs,
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash",
-			"name", "preferred_username", "updated_at", "email", "email_verified", "phone_number", "phone_number_verified", "tenant", "roles", "groups"},
+			"name", "preferred_username", "updated_at", "email", "email_verified", "phone_number", "phone_number_verified", "tenant", "roles", "groups",
+			"amr", "acr"}, // OIDC Core §2; the acr classes are ACRValuesSupported (acr.go)
 		BackchannelLogoutSupported:        true,
 		BackchannelLogoutSessionSupported: true,
 		// Authorization responses carry iss (RFC 9207 §2), so clients can tell issuers apart.

@@ -33,6 +33,8 @@ type userGrant struct {
 	Resources []string
 	// Target is the access token's audience, scopes and lifetime (userTarget).
 	Target target
+	// Authn is how the user authenticated (the ID token's amr and acr, OIDC Core §2).
+	Authn token.Authn
 }
 
 // userTarget applies the audience rule (grantTarget) to a user grant of scopes. bound are the resources
@@ -143,7 +145,7 @@ func (s *Server) authorizationCode(ctx context.Context, cl *clients.Client, req 
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: c.UserID, TenantID: c.TenantID, Scopes: c.Scopes, AuthTime: c.AuthTime, SID: c.SID, Nonce: c.Nonce,
 		FamilyID: c.FamilyID, FamilyEnd: now.Add(cl.RefreshTokenLifetime), Incarnation: c.Incarnation,
-		Resources: c.Resources, Target: t,
+		Resources: c.Resources, Target: t, Authn: c.Authn,
 	}, "")
 }
 
@@ -247,7 +249,7 @@ func (s *Server) refreshToken(ctx context.Context, cl *clients.Client, req *toke
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: rotated.UserID, TenantID: rotated.TenantID, Scopes: narrowed, AuthTime: rotated.AuthTime, SID: rotated.SID,
 		FamilyID: rotated.FamilyID, FamilyEnd: rotated.Expiry, Incarnation: rotated.Incarnation,
-		Resources: rotated.Resources, Target: t,
+		Resources: rotated.Resources, Target: t, Authn: rotated.Authn,
 	}, next)
 }
 
@@ -352,6 +354,7 @@ func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: u.GetUserId(), TenantID: cl.TenantID, Scopes: scopes, AuthTime: now, FamilyID: newJTI(),
 		FamilyEnd: now.Add(cl.RefreshTokenLifetime), Incarnation: inc, Resources: t.Resources, Target: t,
+		Authn: authnOf(amrPassword),
 	}, "")
 }
 
@@ -390,7 +393,7 @@ func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGra
 		if err := s.st.PutRefreshToken(ctx, token.RefreshToken{
 			Hash: digest(refresh), FamilyID: g.FamilyID, ClientID: cl.ID, TenantID: g.TenantID, UserID: g.UserID,
 			Scopes: g.Scopes, SID: g.SID, AuthTime: g.AuthTime, Expiry: g.FamilyEnd, Incarnation: g.Incarnation,
-			IssueTime: now, Resources: g.Resources,
+			IssueTime: now, Resources: g.Resources, Authn: g.Authn.Clone(),
 		}); err != nil {
 			return nil, err
 		}
@@ -401,6 +404,7 @@ func (s *Server) issueForUser(ctx context.Context, cl *clients.Client, g userGra
 			Issuer: s.issuer, Subject: g.UserID, Audience: cl.ID, Expiry: now.Add(IDTokenLifetime).Unix(),
 			IssuedAt: now.Unix(), AuthTime: g.AuthTime.Unix(), Nonce: g.Nonce, SID: g.SID,
 			AtHash: leftHalfHash(signer.Alg(), at), Roles: uc.Roles, Groups: uc.Groups,
+			AMR: g.Authn.AMR, ACR: g.Authn.ACR,
 		}
 		s.addressClaims(&idc, g)
 		idt, err := signer.SignTyped("JWT", idTokenWithExtra{&idc, uc.Extra})
@@ -423,6 +427,10 @@ type idTokenClaims struct {
 	Nonce    string `json:"nonce,omitempty"`
 	SID      string `json:"sid,omitempty"`
 	AtHash   string `json:"at_hash,omitempty"`
+	// How the user authenticated (OIDC Core §2; RFC 8176 methods; the classes of acr.go). Absent for
+	// sign-ins from before they were kept.
+	AMR []string `json:"amr,omitempty"`
+	ACR string   `json:"acr,omitempty"`
 
 	// The address claims of scopes email and phone (OIDC Core §5.1, §5.4), see addressClaims.
 	Email               string `json:"email,omitempty"`

@@ -53,20 +53,29 @@ type sealedInteraction struct {
 	Logout        bool     `json:"logout,omitempty"`
 	Resources     []string `json:"resources,omitempty"`
 	Exp           int64    `json:"exp"` // Unix seconds
+	// What the login page needs of the SignInState: why the interaction exists, the languages and the
+	// authentication context classes asked for. All bounded by the authorization request's parser
+	// (validUILocales, parseACRValues) and by maxSealedInteraction.
+	Purpose      string   `json:"purpose,omitempty"`
+	DeviceCodeID []byte   `json:"device_code_id,omitempty"`
+	UILocales    []string `json:"ui_locales,omitempty"`
+	ACRValues    []string `json:"acr_values,omitempty"`
 }
 
 func sealedFrom(in *token.Interaction, exp int64) sealedInteraction {
 	return sealedInteraction{ClientID: in.ClientID, TenantID: in.TenantID, RedirectURI: in.RedirectURI,
 		Scopes: in.Scopes, State: in.State, Nonce: in.Nonce, CodeChallenge: in.CodeChallenge, Prompt: in.Prompt,
 		MaxAge: in.MaxAge, LoginHint: in.LoginHint, ResponseMode: in.ResponseMode, UserID: in.UserID,
-		UserName: in.UserName, SessionID: in.SessionID, Logout: in.Logout, Resources: in.Resources, Exp: exp}
+		UserName: in.UserName, SessionID: in.SessionID, Logout: in.Logout, Resources: in.Resources, Exp: exp,
+		Purpose: in.Purpose, DeviceCodeID: in.DeviceCodeID, UILocales: in.UILocales, ACRValues: in.ACRValues}
 }
 
 func (si sealedInteraction) interaction() token.Interaction {
 	return token.Interaction{ClientID: si.ClientID, TenantID: si.TenantID, RedirectURI: si.RedirectURI,
 		Scopes: si.Scopes, State: si.State, Nonce: si.Nonce, CodeChallenge: si.CodeChallenge, Prompt: si.Prompt,
 		MaxAge: si.MaxAge, LoginHint: si.LoginHint, ResponseMode: si.ResponseMode, UserID: si.UserID,
-		UserName: si.UserName, SessionID: si.SessionID, Logout: si.Logout, Resources: si.Resources, Expiry: time.Unix(si.Exp, 0)}
+		UserName: si.UserName, SessionID: si.SessionID, Logout: si.Logout, Resources: si.Resources, Expiry: time.Unix(si.Exp, 0),
+		SignInState: token.SignInState{Purpose: si.Purpose, DeviceCodeID: si.DeviceCodeID, UILocales: si.UILocales, ACRValues: si.ACRValues}}
 }
 
 func isSealedInteraction(id string) bool { return strings.HasPrefix(id, sealedInteractionPrefix) }
@@ -110,7 +119,8 @@ func unsealInteraction(kr *suitekey.Keyring, now time.Time, id string) (*token.I
 		return nil, false
 	}
 	var si sealedInteraction
-	if err := json.Unmarshal(plain, &si); err != nil || si.Logout || si.UserID != "" || si.ClientID == "" {
+	// Only a sign-in to the account page has no client (token.PurposeAccount).
+	if err := json.Unmarshal(plain, &si); err != nil || si.Logout || si.UserID != "" || (si.ClientID == "") != (si.Purpose == token.PurposeAccount) {
 		return nil, false
 	}
 	in := si.interaction()

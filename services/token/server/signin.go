@@ -108,6 +108,7 @@ func (s *Server) Authorize(ctx context.Context, req *tokenv1.AuthorizeRequest) (
 		ClientID: ar.Client.ID, TenantID: ar.Client.TenantID, RedirectURI: ar.RedirectURI, Scopes: ar.Scopes,
 		State: ar.State, Nonce: ar.Nonce, CodeChallenge: ar.CodeChallenge, Prompt: ar.Prompt, MaxAge: ar.MaxAge,
 		LoginHint: ar.LoginHint, ResponseMode: ar.ResponseMode, Resources: ar.Resources,
+		SignInState: token.SignInState{ACRValues: ar.ACRValues, UILocales: ar.UILocales},
 	}
 	sess, err := s.currentSession(ctx, req.GetBrowser().GetSessionCookie(), ar.Client.TenantID)
 	if err != nil {
@@ -121,10 +122,11 @@ func (s *Server) Authorize(ctx context.Context, req *tokenv1.AuthorizeRequest) (
 }
 
 // next decides what follows for an interaction (OIDC Core §3.1.2.3, §3.1.2.4): a login when there is no
-// usable session (none, prompt=login, max_age exceeded), a consent when the client requires one that is not
-// remembered (or prompt=consent), else the code. prompt=none turns a needed page into login_required or
-// consent_required (§3.1.2.6). fresh says the user just signed in for this interaction. id is the
-// interaction's id when it is already stored.
+// usable session (none, prompt=login, max_age exceeded), a second factor when the session's class is below
+// the one acr_values ask for or the tenant's policy requires (step-up, stepUp), a consent when the client
+// requires one that is not remembered (or prompt=consent), else the code. prompt=none turns a needed page
+// into login_required or consent_required (§3.1.2.6). fresh says the user just signed in for this
+// interaction. id is the interaction's id when it is already stored.
 func (s *Server) next(ctx context.Context, cl *clients.Client, in *token.Interaction, id string, sess *token.Session, fresh bool) (*tokenv1.Step, error) {
 	none := slices.Contains(in.Prompt, "none")
 	needLogin := sess == nil
@@ -148,13 +150,14 @@ func (s *Server) next(ctx context.Context, cl *clients.Client, in *token.Interac
 				return nil, err
 			}
 		}
-		return &tokenv1.Step{Step: &tokenv1.Step_Login{Login: &tokenv1.LoginPage{
-			InteractionId: id, ClientName: clientName(cl), LoginHint: in.LoginHint,
-		}}, SecureCookies: s.secureCookies()}, nil
+		return s.loginStep(ctx, cl, in, id, in.LoginHint, "", ""), nil
+	}
+	if step, err := s.stepUp(ctx, cl, in, id, sess, fresh); step != nil || err != nil {
+		return step, err
 	}
 	in.UserID, in.UserName, in.SessionID = sess.UserID, sess.UserName, sess.ID
 	// A device authorization always asks (RFC 8628 §5.4): the person must see which client gets access.
-	if cl.RequireConsent || in.Purpose == token.PurposeDevice {
+	if cl.RequireConsent {
 		remembered := false
 		if !slices.Contains(in.Prompt, "consent") {
 			c, err := s.st.Consent(ctx, sess.TenantID, sess.UserID, cl.ID)
@@ -176,7 +179,7 @@ func (s *Server) next(ctx context.Context, cl *clients.Client, in *token.Interac
 			return &tokenv1.Step{Step: &tokenv1.Step_Consent{Consent: &tokenv1.ConsentPage{
 				InteractionId: id, ClientName: clientName(cl), Scopes: in.Scopes,
 				AllowRemember: cl.AllowRememberConsent, UserName: sess.UserName,
-			}}, SecureCookies: s.secureCookies()}, nil
+			}}, Page: s.pageContext(ctx, in.TenantID, in.UILocales), SecureCookies: s.secureCookies()}, nil
 		}
 	}
 	return s.finish(ctx, cl, in, sess)
@@ -276,6 +279,7 @@ func (s *Server) finish(ctx context.Context, cl *clients.Client, in *token.Inter
 		Hash: digest(code), ClientID: cl.ID, TenantID: cl.TenantID, UserID: sess.UserID, RedirectURI: in.RedirectURI,
 		Scopes: in.Scopes, Nonce: in.Nonce, CodeChallenge: in.CodeChallenge, SID: sess.SID, AuthTime: sess.AuthTime,
 		FamilyID: newJTI(), Expiry: now.Add(s.deps.CodeLifetime), Incarnation: sess.Incarnation, Resources: in.Resources,
+		Authn: sess.Authn.Clone(), // the ID token's amr and acr (OIDC Core §2)
 	}); err != nil {
 		return nil, err
 	}
@@ -345,13 +349,11 @@ func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1
 	}
 	b := req.GetBrowser()
 	username := strings.TrimSpace(req.GetUsername())
-	again := func(msg string) *tokenv1.LoginResponse {
-		return &tokenv1.LoginResponse{Step: &tokenv1.Step{Step: &tokenv1.Step_Login{Login: &tokenv1.LoginPage{
-			InteractionId: req.GetInteractionId(), ClientName: clientName(cl), LoginHint: clip(username), Error: msg,
-		}}, SecureCookies: s.secureCookies()}}
+	again := func(code, msg string) *tokenv1.LoginResponse {
+		return &tokenv1.LoginResponse{Step: s.loginStep(ctx, cl, in, req.GetInteractionId(), clip(username), code, msg)}
 	}
 	if username == "" || req.GetPassword() == "" {
-		return again("Enter your user name and password."), nil
+		return again(errCodeMissing, "Enter your user name and password."), nil
 	}
 	// Throttled per account and per address (checkPassword). The audit names the account, never the typed
 	// name: a password typed into the name field must not reach the logs.
@@ -362,53 +364,114 @@ func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1
 		return nil, ref.slowDown()
 	case ref != nil:
 		s.audit("login", "throttled", cl, account.GetUserId(), account.GetLoginName(), b)
-		return again(ref.message()), nil
+		return again(ref.errorCode(), ref.message()), nil
 	case errors.Is(err, errUserDisabled):
 		s.audit("login", "disabled", cl, account.GetUserId(), account.GetLoginName(), b)
-		return again(msgDisabled), nil
+		return again(errCodeDisabled, msgDisabled), nil
 	case errors.Is(err, errUserCredentials):
 		s.audit("login", "bad_credentials", cl, account.GetUserId(), account.GetLoginName(), b)
-		return again(msgBadCredentials), nil
+		return again(errCodeBadCredentials, msgBadCredentials), nil
 	case err != nil:
 		return nil, err
 	}
 	inc, err := s.incarnationOf(ctx, cl.TenantID, u.GetUserId())
 	switch {
 	case errors.Is(err, errUserDisabled):
-		return again(msgDisabled), nil // disabled or deleted since the password check
+		return again(errCodeDisabled, msgDisabled), nil // disabled or deleted since the password check
 	case errors.Is(err, errUserCredentials):
-		return again(msgBadCredentials), nil
+		return again(errCodeBadCredentials, msgBadCredentials), nil
 	case err != nil:
 		return nil, err
 	}
 	s.audit("login", "success", cl, u.GetUserId(), u.GetLoginName(), b)
 
-	// A new session replaces the browser's previous one (session fixation, RFC 9700 §4.x; OIDC Core §3.1.2.3).
+	// The password is the first factor: a second one may be needed before any session exists.
+	step, gone, err := s.afterPassword(ctx, cl, in, req.GetInteractionId(), b, u, inc)
+	switch {
+	case err != nil:
+		return nil, err
+	case gone:
+		return again(errCodeBadCredentials, msgBadCredentials), nil // deleted or re-created in between
+	}
+	return &tokenv1.LoginResponse{Step: step}, nil
+}
+
+// Error codes of the login page (LoginPage.error_code: keys of the page catalogues).
+const (
+	errCodeMissing        = "login.missing"
+	errCodeBadCredentials = "login.bad_credentials"
+	errCodeDisabled       = "login.disabled"
+	errCodeThrottled      = "login.throttled"
+	errCodeLocked         = "login.locked"
+)
+
+// errorCode is the login page's error code of a refusal.
+func (r *refusal) errorCode() string {
+	if r.locked {
+		return errCodeLocked
+	}
+	return errCodeThrottled
+}
+
+// loginStep is the login page of in (its id is id): the client's name, a login name to prefill, an error
+// (errCode the catalogue key, msg the English text), and what the tenant's settings offer: upstream
+// provider buttons, a password-less passkey sign-in, self-registration and password reset links. Settings
+// the registry cannot answer now leave those out; the page itself always renders.
+func (s *Server) loginStep(ctx context.Context, cl *clients.Client, in *token.Interaction, id, hint, errCode, msg string) *tokenv1.Step {
+	p := &tokenv1.LoginPage{InteractionId: id, ClientName: clientName(cl), LoginHint: hint, Error: msg, ErrorCode: errCode}
+	if st, err := s.settings.get(ctx, in.TenantID); err == nil {
+		p.Upstream = s.upstreamButtons(st)
+		p.SelfRegistration = st.GetSelfRegistration()
+		p.PasswordReset = st.GetSmtp().GetHost() != ""
+		if st.GetMfaPolicy().GetPasswordless() {
+			if opts, err := s.passkeyLoginOptions(ctx, in); err == nil {
+				p.WebauthnOptions = opts
+			} else {
+				s.log.Warn("login page without password-less passkey sign-in", "tenant", in.TenantID, "err", err)
+			}
+		}
+	}
+	return &tokenv1.Step{Step: &tokenv1.Step_Login{Login: p}, Page: s.pageContext(ctx, in.TenantID, in.UILocales), SecureCookies: s.secureCookies()}
+}
+
+// startSession starts the SSO session of a user whose sign-in is complete (every factor it needs verified):
+// user userID (incarnation inc, shown as userName), authenticated as authn, at now. The session replaces
+// the browser b's previous one (session fixation, RFC 9700 §4.x; OIDC Core §3.1.2.3), which ends with
+// back-channel logout. The interaction in (stored under id, or sealed) then continues with next, and the
+// answer sets the session cookie. Every way of signing in (password, second factor, passkey, upstream
+// provider) starts its session here.
+func (s *Server) startSession(ctx context.Context, cl *clients.Client, in *token.Interaction, id string, b *tokenv1.Browser,
+	userID, userName, inc string, authn token.Authn) (*tokenv1.Step, error) {
 	if old := b.GetSessionCookie(); old != "" && len(old) <= 128 {
 		if prev, err := s.st.DeleteSession(ctx, digest(old)); err == nil {
 			s.backChannelLogout(prev)
 		}
 	}
+	clearPending(in)
 	cookie := newSecret()
 	now := s.now()
-	name := u.GetDisplayName()
-	if name == "" {
-		name = u.GetLoginName()
-	}
 	sess := token.Session{
-		ID: digest(cookie), SID: newJTI(), UserID: u.GetUserId(), UserName: name, TenantID: cl.TenantID,
-		AuthTime: now, Expiry: now.Add(s.deps.SessionLifetime), Incarnation: inc,
+		ID: digest(cookie), SID: newJTI(), UserID: userID, UserName: userName, TenantID: in.TenantID,
+		AuthTime: now, Expiry: now.Add(s.deps.SessionLifetime), Incarnation: inc, Authn: authn.Clone(),
 	}
 	if err := s.st.PutSession(ctx, sess); err != nil {
 		return nil, err
 	}
-	step, err := s.next(ctx, cl, in, req.GetInteractionId(), &sess, true)
+	step, err := s.next(ctx, cl, in, id, &sess, true)
 	if err != nil {
 		return nil, err
 	}
 	step.SetSessionCookie = cookie
 	step.SessionCookieMaxAge = int64(s.deps.SessionLifetime / time.Second)
-	return &tokenv1.LoginResponse{Step: step}, nil
+	return step, nil
+}
+
+// displayName is what pages call user u: the display name, else the login name.
+func displayName(u *registryv1.User) string {
+	if n := u.GetDisplayName(); n != "" {
+		return n
+	}
+	return u.GetLoginName()
 }
 
 // Consent records the decision of a consent page. The browser must still hold the session the page was shown
@@ -427,13 +490,6 @@ func (s *Server) Consent(ctx context.Context, req *tokenv1.ConsentRequest) (*tok
 		return nil, errInteractionGone
 	}
 	if !req.GetAllow() {
-		if in.Purpose == token.PurposeDevice {
-			step, err := s.denyDevice(ctx, cl, in, sess)
-			if err != nil {
-				return nil, err
-			}
-			return &tokenv1.ConsentResponse{Step: step}, nil
-		}
 		if err := s.st.DeleteInteraction(ctx, in.ID); err != nil {
 			return nil, err
 		}

@@ -157,7 +157,7 @@ func (s *Server) next(ctx context.Context, cl *clients.Client, in *token.Interac
 	}
 	in.UserID, in.UserName, in.SessionID = sess.UserID, sess.UserName, sess.ID
 	// A device authorization always asks (RFC 8628 §5.4): the person must see which client gets access.
-	if cl.RequireConsent {
+	if cl.RequireConsent || in.Purpose == token.PurposeDevice {
 		remembered := false
 		if !slices.Contains(in.Prompt, "consent") {
 			c, err := s.st.Consent(ctx, sess.TenantID, sess.UserID, cl.ID)
@@ -490,6 +490,13 @@ func (s *Server) Consent(ctx context.Context, req *tokenv1.ConsentRequest) (*tok
 		return nil, errInteractionGone
 	}
 	if !req.GetAllow() {
+		if in.Purpose == token.PurposeDevice {
+			step, err := s.denyDevice(ctx, cl, in, sess)
+			if err != nil {
+				return nil, err
+			}
+			return &tokenv1.ConsentResponse{Step: step}, nil
+		}
 		if err := s.st.DeleteInteraction(ctx, in.ID); err != nil {
 			return nil, err
 		}

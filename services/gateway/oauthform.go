@@ -154,6 +154,8 @@ func ParseTokenRequest(r *http.Request) (*tokenv1.TokenRequest, error) {
 		ActorToken:         form.Get("actor_token"),
 		ActorTokenType:     form.Get("actor_token_type"),
 		RequestedTokenType: form.Get("requested_token_type"),
+		// RFC 8628 §3.4.
+		DeviceCode: form.Get("device_code"),
 	}, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"golang.org/x/text/language"
@@ -107,11 +108,9 @@ func Match(uiLocales []string, acceptLanguage, tenantDefault string) string {
 		}
 	}
 	if acceptLanguage != "" && len(acceptLanguage) <= maxAcceptLanguage {
-		if tags, _, err := language.ParseAcceptLanguage(acceptLanguage); err == nil {
-			for _, tag := range tags {
-				if m, ok := match(tag); ok {
-					return m
-				}
+		for _, tag := range acceptedTags(acceptLanguage) {
+			if m, ok := match(tag); ok {
+				return m
 			}
 		}
 	}
@@ -121,6 +120,49 @@ func Match(uiLocales []string, acceptLanguage, tenantDefault string) string {
 		}
 	}
 	return English
+}
+
+// maxAcceptEntries bounds the entries of an Accept-Language header that are read.
+const maxAcceptEntries = 32
+
+// acceptedTags returns the languages of an Accept-Language header (RFC 9110 §12.5.4), highest quality
+// first (ties in the header's order), without those of quality 0. Each entry is read on its own, so one
+// malformed entry ("zh;q=0.9;q=0.9", "??") is skipped rather than discarding the whole header; at most
+// maxAcceptEntries entries are read.
+func acceptedTags(header string) []language.Tag {
+	type weighted struct {
+		tag language.Tag
+		q   float32
+	}
+	var ws []weighted
+	for i, entry := range strings.Split(header, ",") {
+		if i == maxAcceptEntries {
+			break
+		}
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		tags, qs, err := language.ParseAcceptLanguage(entry)
+		if err != nil || len(tags) != 1 {
+			continue
+		}
+		ws = append(ws, weighted{tags[0], qs[0]})
+	}
+	slices.SortStableFunc(ws, func(a, b weighted) int {
+		switch {
+		case a.q > b.q:
+			return -1
+		case a.q < b.q:
+			return 1
+		}
+		return 0
+	})
+	out := make([]language.Tag, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, w.tag)
+	}
+	return out
 }
 
 var (

@@ -18,6 +18,11 @@ func TestMatchMore(t *testing.T) {
 		{nil, "zh-TW;q=0, fr", "", English}, // q=0: not Chinese
 		{nil, "de, zh-TW;q=0.1", "", TraditionalChinese},
 		{nil, "zh-MO", "", TraditionalChinese},
+		{nil, "zh-TW,zh;q=0.9;q=0.9,en;q=0.5;q=0.8", "", TraditionalChinese}, // one bad entry, not a bad header
+		{nil, "??, zh-CN", "", SimplifiedChinese},
+		{nil, "en;q=0.5, zh-TW", "", TraditionalChinese}, // quality beats order
+		{nil, "en, zh-TW", "", English},                  // order breaks ties
+		{nil, strings.Repeat("fr,", maxAcceptEntries) + "zh-TW", "", English},
 		{nil, "zh-SG", "", SimplifiedChinese},
 		{nil, "cmn", "", SimplifiedChinese},
 		{nil, "zh-Latn", "zh-Hant", TraditionalChinese},
@@ -25,7 +30,7 @@ func TestMatchMore(t *testing.T) {
 		{[]string{"zh-Hant"}, "zh-CN", "en", TraditionalChinese},
 		{[]string{strings.Repeat("a", 40), "zh-TW"}, "", "", TraditionalChinese},
 		{append(slices.Repeat([]string{"fr"}, maxUILocales), "zh-TW"), "", "", English}, // the 11th is not read
-		{nil, strings.Repeat("fr,", 400) + "zh-TW", "", English},                       // beyond 1 KiB: ignored
+		{nil, strings.Repeat("fr,", 400) + "zh-TW", "", English},                        // beyond 1 KiB: ignored
 	}
 	for _, c := range cases {
 		if got := Match(c.ui, c.accept, c.def); got != c.want {

@@ -37,6 +37,22 @@ var actions = map[string]action{
 	"/authsuite.registry.v1.ApiResourceService/CreateApiResource":           {"registry", "resource_created", "resource"},
 	"/authsuite.registry.v1.ApiResourceService/UpdateApiResource":           {"registry", "resource_updated", "resource"},
 	"/authsuite.registry.v1.ApiResourceService/DeleteApiResource":           {"registry", "resource_deleted", "resource"},
+	"/authsuite.registry.v1.UserService/ResetUserFactors":                   {"registry", "user_factors_reset", "user"},
+	"/authsuite.registry.v1.IdentityProviderService/CreateIdentityProvider": {"registry", "identity_provider_created", "identity_provider"},
+	"/authsuite.registry.v1.IdentityProviderService/UpdateIdentityProvider": {"registry", "identity_provider_updated", "identity_provider"},
+	"/authsuite.registry.v1.IdentityProviderService/DeleteIdentityProvider": {"registry", "identity_provider_deleted", "identity_provider"},
+	// Sign-in security events, called by the token service (internal credential, no admin actor).
+	"/authsuite.registry.v1.FactorInternalService/ConfirmTotpEnrollment":    {"registry", "totp_enrolled", "user"},
+	"/authsuite.registry.v1.FactorInternalService/DeleteTotp":               {"registry", "totp_removed", "user"},
+	"/authsuite.registry.v1.FactorInternalService/VerifySecondFactorCode":   {"registry", "second_factor_verified", "user"},
+	"/authsuite.registry.v1.FactorInternalService/RegenerateRecoveryCodes":  {"registry", "recovery_codes_regenerated", "user"},
+	"/authsuite.registry.v1.FactorInternalService/AddPasskey":               {"registry", "passkey_added", "user"},
+	"/authsuite.registry.v1.FactorInternalService/DeletePasskey":            {"registry", "passkey_removed", "user"},
+	"/authsuite.registry.v1.FactorInternalService/ChangePassword":           {"registry", "password_changed", "user"},
+	"/authsuite.registry.v1.FactorInternalService/ResetPassword":            {"registry", "password_reset", "user"},
+	"/authsuite.registry.v1.FactorInternalService/MarkEmailVerified":        {"registry", "email_verified", "user"},
+	"/authsuite.registry.v1.FactorInternalService/RegisterUser":             {"registry", "user_registered", "user"},
+	"/authsuite.registry.v1.FactorInternalService/LinkFederatedIdentity":    {"registry", "identity_linked", "user"},
 	"/authsuite.token.v1.SigningKeyService/RotateSigningKey":                {"token", "keys_rotated", "key"},
 	"/authsuite.provider.v1.ProviderConfigService/LoadOAuthConfiguration":   {"provider", "provider_config_loaded", "provider"},
 	"/authsuite.provider.v1.ProviderConfigService/DeleteOAuthConfiguration": {"provider", "provider_config_deleted", "provider"},
@@ -107,12 +123,20 @@ func actionEvent(a action, holder *actorHolder, req, resp any, err error) Event 
 		e.Target.ID = firstString(reqMsg, respMsg, "oauth_provider", "name")
 	case "key":
 		e.Target.ID = firstString(nil, respMsg, "kid", "key_id")
+	case "identity_provider":
+		e.Target.ID = firstString(reqMsg, respMsg, "provider_id")
 	}
 	switch {
 	case a.event == "user_updated" && findBool(reqMsg, "disabled"):
 		e.Event = "user_disabled" // an update leaving the user disabled
 	case a.event == "user_updated" && firstString(reqMsg, nil, "password") != "":
 		e.Event = "user_password_set" // only that a password was given, never the password
+	case a.event == "second_factor_verified" && firstString(nil, respMsg, "method") == "recovery":
+		e.Event = "recovery_code_used"
+	case a.event == "identity_linked" && topBool(respMsg, "created"):
+		e.Event = "user_created_by_federation"
+	case a.event == "identity_linked" && err == nil && !topBool(respMsg, "linked"):
+		e.Event = "federated_sign_in" // the link existed
 	}
 	if e.TenantID == "" && a.service == "provider" && a.kind == "connector" && known {
 		e.TenantID = p.TenantID() // connectors belong to their owner's tenant
@@ -169,6 +193,15 @@ func findString(m protoreflect.Message, name protoreflect.Name, depth int) strin
 		}
 	}
 	return ""
+}
+
+// topBool reports whether m has the top-level bool field name set to true.
+func topBool(m proto.Message, name protoreflect.Name) bool {
+	if m == nil || !m.ProtoReflect().IsValid() {
+		return false
+	}
+	f := m.ProtoReflect().Descriptor().Fields().ByName(name)
+	return f != nil && f.Kind() == protoreflect.BoolKind && m.ProtoReflect().Get(f).Bool()
 }
 
 // findBool reports whether m or a directly nested message has the bool field name set to true.

@@ -264,6 +264,10 @@ func userToProto(u registry.User) *registryv1.User {
 		PhoneVerified: new(u.PhoneVerified),
 		Groups:        nonNil(u.Groups),
 		Attributes:    nonNilMap(u.Attributes),
+
+		TotpEnrolled:        u.TOTP.Enrolled(),
+		PasskeyCount:        int32(len(u.Passkeys)),
+		FederatedIdentities: federatedToProto(u.FederatedIdentities),
 	}
 }
 

@@ -130,6 +130,7 @@ func (us *userService) UpdateUser(ctx context.Context, req *registryv1.UpdateUse
 				in.PasswordHash = hash
 			}
 			in.KeepVerification(old, verificationFromProto(req.GetUser()))
+			in.Factors = old.Factors // FactorInternalService's and ResetUserFactors'
 			// Disabling ends everything issued to the account so far, also once it is enabled again.
 			in.DisableTime = old.DisableTime
 			if in.Disabled && !old.Disabled {
@@ -152,6 +153,28 @@ func (us *userService) DeleteUser(ctx context.Context, req *registryv1.DeleteUse
 			return err
 		}
 		resp = &registryv1.DeleteUserResponse{}
+		return nil
+	})
+	return resp, err
+}
+
+// ResetUserFactors removes the user's TOTP key, recovery codes and passkeys, and their federated identities
+// when asked; authorized like UpdateUser and audited (user_factors_reset).
+func (us *userService) ResetUserFactors(ctx context.Context, req *registryv1.ResetUserFactorsRequest) (resp *registryv1.ResetUserFactorsResponse, err error) {
+	err = us.s.adminWrite(ctx, req.GetTenantId(), false, func(principal) error {
+		now := us.s.now().UTC()
+		u, err := us.s.store.UpdateUser(ctx, req.GetTenantId(), req.GetUserId(), func(u registry.User) (registry.User, error) {
+			u.TOTP, u.RecoveryCodes, u.Passkeys = registry.TOTP{}, nil, nil
+			if req.GetFederatedIdentities() {
+				u.FederatedIdentities = nil
+			}
+			u.UpdateTime = now
+			return u, nil
+		})
+		if err != nil {
+			return err
+		}
+		resp = &registryv1.ResetUserFactorsResponse{User: userToProto(u)}
 		return nil
 	})
 	return resp, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -22,11 +21,6 @@ import (
 // Password-less sign-in with a passkey (W3C WebAuthn §7.2 with a discoverable credential).
 
 const (
-	// passkeyLoginACR is the authentication context class of a password-less sign-in (ACRMFA, acr.go): a
-	// passkey that verified the user is possession plus a PIN or biometric in one gesture.
-	passkeyLoginACR = "urn:authsuite:acr:mfa"
-	// passkeyLoginMFA is RFC 8176's "mfa" (multiple-factor authentication; amrMFA, acr.go).
-	passkeyLoginMFA = "mfa"
 	// errCodePasskeyFailed is the page-catalogue key of a refused passkey (passkey.json).
 	errCodePasskeyFailed = "passkey.failed"
 	// msgPasskeyFailed is its English text, for pages without the catalogue.
@@ -93,9 +87,21 @@ func (s *Server) PasskeyLogin(ctx context.Context, req *tokenv1.PasskeyLoginRequ
 		return nil, err
 	}
 	u := f.GetUser()
+	// The incarnation as the token service's account view knows it (waiting, bounded, for the change feed),
+	// so the session is live at once; a user re-created since the registry answered is refused.
+	inc, err := s.incarnationOf(ctx, in.TenantID, u.GetUserId())
+	switch {
+	case errors.Is(err, errUserDisabled), errors.Is(err, errUserCredentials), err == nil && f.GetIncarnation() != "" && inc != f.GetIncarnation():
+		s.audit("login", "disabled", cl, u.GetUserId(), u.GetLoginName(), b)
+		return s.passkeyLoginAgain(ctx, in, cl, req.GetInteractionId(), "login.disabled", msgDisabled)
+	case err != nil:
+		return nil, err
+	}
 	s.audit("login", "success", cl, u.GetUserId(), u.GetLoginName(), b)
-	step, err := s.startPasskeySession(ctx, cl, in, req.GetInteractionId(), b, u, f.GetIncarnation(),
-		token.Authn{AMR: append(amr, passkeyLoginMFA), ACR: passkeyLoginACR})
+	// A passkey that verified the user is possession plus a PIN or biometric in one gesture: two factors
+	// (RFC 8176 "mfa"; ACRMFA).
+	step, err := s.startSession(ctx, cl, in, req.GetInteractionId(), b, u.GetUserId(), displayName(u), inc,
+		token.Authn{AMR: append(amr, amrMFA), ACR: ACRMFA})
 	if err != nil {
 		return nil, err
 	}
@@ -171,41 +177,4 @@ func (s *Server) passkeyLoginAgain(ctx context.Context, in *token.Interaction, c
 		InteractionId: id, ClientName: clientName(cl), LoginHint: in.LoginHint, Error: msg, ErrorCode: code,
 		WebauthnOptions: opts,
 	}}, SecureCookies: s.secureCookies()}}, nil
-}
-
-// startPasskeySession starts the SSO session of a password-less sign-in, as Login starts one after a
-// password: the browser's previous session is ended (session fixation), the new one carries authn, and the
-// interaction continues (consent or the code).
-func (s *Server) startPasskeySession(ctx context.Context, cl *clients.Client, in *token.Interaction, id string, b *tokenv1.Browser, u *registryv1.User, inc string, authn token.Authn) (*tokenv1.Step, error) {
-	if inc == "" {
-		var err error
-		if inc, err = s.incarnationOf(ctx, in.TenantID, u.GetUserId()); err != nil {
-			return nil, err
-		}
-	}
-	if old := b.GetSessionCookie(); old != "" && len(old) <= 128 {
-		if prev, err := s.st.DeleteSession(ctx, digest(old)); err == nil {
-			s.backChannelLogout(prev)
-		}
-	}
-	cookie := newSecret()
-	now := s.now()
-	name := u.GetDisplayName()
-	if name == "" {
-		name = u.GetLoginName()
-	}
-	sess := token.Session{
-		ID: digest(cookie), SID: newJTI(), UserID: u.GetUserId(), UserName: name, TenantID: in.TenantID,
-		AuthTime: now, Expiry: now.Add(s.deps.SessionLifetime), Incarnation: inc, Authn: authn,
-	}
-	if err := s.st.PutSession(ctx, sess); err != nil {
-		return nil, err
-	}
-	step, err := s.next(ctx, cl, in, id, &sess, true)
-	if err != nil {
-		return nil, err
-	}
-	step.SetSessionCookie = cookie
-	step.SessionCookieMaxAge = int64(s.deps.SessionLifetime / time.Second)
-	return step, nil
 }

@@ -61,7 +61,7 @@ func (f *fakeFactors) GetFactors(_ context.Context, req *registryv1.GetFactorsRe
 	if !ok {
 		return nil, status.Error(codes.NotFound, "no such user")
 	}
-	resp := &registryv1.GetFactorsResponse{User: proto.Clone(u).(*registryv1.User), Incarnation: "inc-" + u.GetUserId()}
+	resp := &registryv1.GetFactorsResponse{User: proto.Clone(u).(*registryv1.User)} // no incarnation: the token service asks its own account view
 	for _, p := range f.passkeys[k] {
 		resp.Passkeys = append(resp.Passkeys, proto.Clone(p).(*registryv1.Passkey))
 	}

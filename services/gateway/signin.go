@@ -175,6 +175,7 @@ func (g *Gateway) step(w http.ResponseWriter, r *http.Request, st *tokenv1.Step)
 		d["Error"] = loginError(d["L"].(i18n.Localizer), p.GetErrorCode(), p.GetError())
 		d["CSRF"] = g.formCSRF(w, r, p.GetInteractionId())
 		d["Upstream"] = p.GetUpstream()
+		d["PasswordReset"], d["SelfRegistration"], d["TenantID"] = p.GetPasswordReset(), p.GetSelfRegistration(), st.GetPage().GetTenantId()
 		g.render(w, http.StatusOK, "login.html", d)
 	case *tokenv1.Step_FormPost:
 		g.formPost(w, r, st.GetPage(), s.FormPost)

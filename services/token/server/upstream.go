@@ -48,13 +48,6 @@ const (
 	upstreamCallbackPath = "/connect/upstream/callback"
 	// upstreamStateClient namespaces the used-state records (UseAssertionID): no client id contains '#'.
 	upstreamStateClient = "#upstream-state"
-	// upstreamAMR is the session's amr after an upstream sign-in. RFC 8176 §2 registers no value for a
-	// federated sign-in; "fed" is the one IdentityServer (Duende) records for external logins, and amr
-	// values outside the registry are allowed (OIDC Core §2: "an array of case-sensitive strings").
-	upstreamAMR = "fed"
-	// upstreamACR is the session's acr after an upstream sign-in: the one-factor class (acr.go), since
-	// authsuite cannot know how the provider authenticated the person.
-	upstreamACR = "urn:authsuite:acr:pwd"
 )
 
 // Message keys of the login page after a failed upstream sign-in (LoginPage.error_code; the gateway's
@@ -227,15 +220,18 @@ func (s *Server) UpstreamCallback(ctx context.Context, req *tokenv1.UpstreamCall
 	case err != nil:
 		return nil, err
 	}
-	s.auditUpstream("success", cl, p.GetProviderId(), u.GetUserId(), u.GetLoginName(), b)
 	if link.GetCreated() || link.GetLinked() {
 		s.log.Info("audit", "event", "federated_identity_linked", "tenant", in.TenantID, "user_id", u.GetUserId(),
 			"provider_id", p.GetProviderId(), "created", link.GetCreated())
 	}
 	step, err := s.upstreamSignedIn(ctx, cl, in, u, inc, b)
-	if err != nil {
+	switch {
+	case errors.Is(err, errUserDisabled) || errors.Is(err, errUserCredentials):
+		return fail("disabled", upstreamErrDisabled)
+	case err != nil:
 		return nil, err
 	}
+	s.auditUpstream("success", cl, p.GetProviderId(), u.GetUserId(), u.GetLoginName(), b)
 	return &tokenv1.UpstreamCallbackResponse{Step: step}, nil
 }
 
@@ -365,41 +361,50 @@ func (s *Server) upstreamConfig(op *upstreamOP, p *registryv1.UpstreamProvider) 
 		RedirectURL: s.issuer + upstreamCallbackPath, Scopes: scopes}
 }
 
-// upstreamSignedIn starts the SSO session of a user an upstream provider signed in (replacing the browser's
-// previous session, as a password sign-in does) with amr ["fed"] (upstreamAMR) and the one-factor acr, and
-// answers the next step. The second factors of authsuite are not asked: the provider authenticated the
-// person.
+// upstreamSignedIn continues the sign-in of user u (incarnation inc) whom an upstream provider signed in.
+// authsuite's second factors are skipped (the provider authenticated the person) unless the tenant's policy
+// requires one of u (MfaPolicy ALL, or ROLES and a role of u's) or the request's acr_values ask for the
+// two-factor class: then, exactly as after a password (afterPassword), the interaction is stored with u
+// pending and amr ["fed"] so far, and the second-factor page (or the TOTP enrolment the policy demands)
+// follows; no session exists until it is verified, and the session then says ["fed", <factor>, "mfa"].
+// Otherwise the session starts now (startSession: it replaces the browser's previous one) with amr ["fed"]
+// and the one-factor acr, and next goes on with consent or the code.
+//
+// amr "fed": RFC 8176 §2 registers no value for a federated sign-in; "fed" is what IdentityServer (Duende)
+// records for external logins, and amr values outside the registry are allowed (OIDC Core §2: an array of
+// case-sensitive strings).
 func (s *Server) upstreamSignedIn(ctx context.Context, cl *clients.Client, in *token.Interaction, u *registryv1.User, inc string, b *tokenv1.Browser) (*tokenv1.Step, error) {
-	if old := b.GetSessionCookie(); old != "" && len(old) <= 128 {
-		if prev, err := s.st.DeleteSession(ctx, digest(old)); err == nil {
-			s.backChannelLogout(prev)
-		}
-	}
-	cookie := newSecret()
-	now := s.now()
-	name := u.GetDisplayName()
-	if name == "" {
-		name = u.GetLoginName()
-	}
-	sess := token.Session{
-		ID: digest(cookie), SID: newJTI(), UserID: u.GetUserId(), UserName: name, TenantID: in.TenantID,
-		AuthTime: now, Expiry: now.Add(s.deps.SessionLifetime), Incarnation: inc,
-		Authn: token.Authn{AMR: []string{upstreamAMR}, ACR: upstreamACR},
-	}
-	if err := s.st.PutSession(ctx, sess); err != nil {
-		return nil, err
-	}
-	// The interaction continues unstored: next stores it again under a new id if a consent page follows,
-	// so the state that travelled through the provider names nothing any more.
+	// The interaction continues unstored: it is stored again under a new id if a consent or second-factor
+	// page follows, so the state that travelled through the provider names nothing any more.
 	in.ID = nil
 	in.SignInState.UpstreamProvider, in.UpstreamNonce, in.UpstreamVerifier, in.UpstreamBinding = "", "", nil, nil
-	step, err := s.next(ctx, cl, in, "", &sess, true)
-	if err != nil {
-		return nil, err
+	clearPending(in)
+	if s.factors != nil {
+		st, err := s.settings.get(ctx, in.TenantID)
+		if err != nil {
+			return nil, err // fail closed: whether a second factor is needed is unknown
+		}
+		if policyRequiresMFA(st.GetMfaPolicy(), u.GetRoles()) || wantsMFA(in.ACRValues) {
+			f, err := s.userFactors(ctx, in.TenantID, u.GetUserId())
+			if err != nil {
+				return nil, err
+			}
+			if f.GetUser().GetDisabled() || incarnationChanged(inc, f.GetIncarnation()) {
+				return nil, errUserDisabled
+			}
+			if need := decideFactor(st.GetMfaPolicy(), f); need != needNothing {
+				in.UserID, in.UserName, in.SessionID = "", "", nil
+				in.PendingUserID, in.PendingIncarnation, in.PendingAMR = u.GetUserId(), inc, []string{amrFederated}
+				if need == needEnroll {
+					if err := s.beginEnrollment(ctx, in, st); err != nil {
+						return nil, err
+					}
+				}
+				return s.secondFactorStep(ctx, cl, in, "", f, "")
+			}
+		}
 	}
-	step.SetSessionCookie = cookie
-	step.SessionCookieMaxAge = int64(s.deps.SessionLifetime / time.Second)
-	return step, nil
+	return s.startSession(ctx, cl, in, "", b, u.GetUserId(), displayName(u), inc, authnOf(amrFederated))
 }
 
 // upstreamLoginAgain answers the login page of in again (a new sealed interaction) with the message key.

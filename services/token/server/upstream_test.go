@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -34,6 +35,7 @@ type upstreamFactors struct {
 	registryv1.UnimplementedFactorInternalServiceServer
 	mu        sync.Mutex
 	providers []*registryv1.UpstreamProvider
+	policy    *registryv1.MfaPolicy
 	linkErr   error
 	links     []*registryv1.LinkFederatedIdentityRequest
 }
@@ -43,6 +45,9 @@ func (f *upstreamFactors) GetSignInSettings(_ context.Context, req *registryv1.G
 	defer f.mu.Unlock()
 	st := defaultSignInSettings(req.GetTenantId())
 	st.UpstreamProviders = f.providers
+	if f.policy != nil {
+		st.MfaPolicy = f.policy
+	}
 	return &registryv1.GetSignInSettingsResponse{Settings: st}, nil
 }
 
@@ -54,6 +59,14 @@ func (f *upstreamFactors) LinkFederatedIdentity(_ context.Context, req *registry
 		return nil, f.linkErr
 	}
 	return &registryv1.LinkFederatedIdentityResponse{User: &registryv1.User{UserId: "u-alice", TenantId: "t-acme", LoginName: "alice"}, Linked: len(f.links) == 1}, nil
+}
+
+// GetFactors: alice has TOTP.
+func (f *upstreamFactors) GetFactors(_ context.Context, req *registryv1.GetFactorsRequest) (*registryv1.GetFactorsResponse, error) {
+	if req.GetUserId() != "u-alice" {
+		return nil, status.Error(codes.NotFound, "no such user")
+	}
+	return &registryv1.GetFactorsResponse{User: &registryv1.User{UserId: "u-alice", TenantId: "t-acme", LoginName: "alice"}, TotpEnrolled: true}, nil
 }
 
 // testOP is an OpenID provider on loopback: discovery, an authorization endpoint the test calls itself
@@ -73,6 +86,14 @@ type testOP struct {
 	issParam bool
 	// tokenCalls counts token requests.
 	tokenCalls int
+	// state is the last authorization request's state.
+	state string
+}
+
+func (op *testOP) lastState() string {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.state
 }
 
 func newTestOP(t *testing.T, now func() time.Time) *testOP {
@@ -128,6 +149,7 @@ func (op *testOP) authorize(redirect string) url.Values {
 	code := newSecret()
 	op.mu.Lock()
 	op.codes[code] = q
+	op.state = q.Get("state")
 	op.mu.Unlock()
 	return url.Values{"code": {code}, "state": {q.Get("state")}, "iss": {op.srv.URL}}
 }
@@ -260,7 +282,7 @@ func TestUpstreamSignIn(t *testing.T) {
 		t.Fatalf("link request %v", link)
 	}
 	sess, err := ue.e.st.Session(context.Background(), digest(r.GetStep().GetSetSessionCookie()))
-	if err != nil || sess.UserID != "u-alice" || !slices.Equal(sess.AMR, []string{"fed"}) || sess.ACR != upstreamACR {
+	if err != nil || sess.UserID != "u-alice" || !slices.Equal(sess.AMR, []string{"fed"}) || sess.ACR != ACRPassword {
 		t.Fatalf("session %+v, %v", sess, err)
 	}
 	// Used up: the same answer again is refused, and the provider is not asked again.
@@ -480,5 +502,23 @@ func TestUpstreamProviders(t *testing.T) {
 	to, binding = ue.start(t)
 	if r, err := ue.callback(strict.authorize(to), binding); err != nil || r.GetStep().GetSetSessionCookie() == "" {
 		t.Fatalf("with iss: %v, %v", r, err)
+	}
+}
+
+// TestUpstreamSecondFactorPolicy: a federated sign-in skips authsuite's second factor, unless the tenant's
+// policy requires one: then the callback answers the second-factor page (no session yet) for the user.
+func TestUpstreamSecondFactorPolicy(t *testing.T) {
+	ue := newUpstreamEnv(t)
+	ue.factors.mu.Lock()
+	ue.factors.policy = &registryv1.MfaPolicy{Requirement: registryv1.MfaPolicy_REQUIREMENT_ALL}
+	ue.factors.mu.Unlock()
+	to, binding := ue.start(t)
+	r, err := ue.callback(ue.op.authorize(to), binding)
+	if err != nil || r.GetStep().GetSecondFactor() == nil || !r.GetStep().GetSecondFactor().GetTotp() {
+		t.Fatalf("policy ALL: %v, %v", r, err)
+	}
+	// The page's interaction is not the state that travelled through the provider.
+	if id := r.GetStep().GetSecondFactor().GetInteractionId(); id == "" || bytes.Equal(digest(id), digest(ue.op.lastState())) {
+		t.Fatalf("second-factor interaction %q", id)
 	}
 }

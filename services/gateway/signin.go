@@ -40,6 +40,7 @@ func (g *Gateway) registerSignIn(cc grpc.ClientConnInterface) error {
 		{[]string{http.MethodGet, http.MethodPost}, "/connect/authorize", g.authorize},
 		{[]string{http.MethodPost}, "/connect/login", g.login},
 		{[]string{http.MethodPost}, "/connect/consent", g.consent},
+		{[]string{http.MethodPost}, secondFactorPath, g.secondFactor},
 		{[]string{http.MethodGet, http.MethodPost}, "/connect/endsession", g.endSession},
 		{[]string{http.MethodPost}, "/connect/endsession/confirm", g.endSessionConfirm},
 		{[]string{http.MethodGet, http.MethodPost}, "/connect/userinfo", noSudo(g.userInfo)},
@@ -186,6 +187,10 @@ func (g *Gateway) step(w http.ResponseWriter, r *http.Request, st *tokenv1.Step)
 		d["Scopes"], d["AllowRemember"] = scopeTexts(d["L"].(i18n.Localizer), p.GetScopes()), p.GetAllowRemember()
 		d["CSRF"] = g.formCSRF(w, r, p.GetInteractionId())
 		g.render(w, http.StatusOK, "consent.html", d)
+	case *tokenv1.Step_SecondFactor:
+		g.renderSecondFactor(w, r, st, s.SecondFactor)
+	case *tokenv1.Step_Message:
+		g.renderMessage(w, r, st, s.Message)
 	default:
 		g.pageError(w, r, fmt.Errorf("sign-in step %T has no rendering", s))
 	}

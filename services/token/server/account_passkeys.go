@@ -230,7 +230,7 @@ func parseCredentialID(id string) ([]byte, error) {
 	if id == "" || len(id) > 1364 {
 		return nil, apierror.Invalid("id", "a passkey id (base64url) is required")
 	}
-	b, err := base64.RawURLEncoding.DecodeString(id)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(id)
 	if err != nil || len(b) == 0 || len(b) > 1023 {
 		return nil, apierror.Invalid("id", "not a passkey id (base64url)")
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/bboltstore"
+	"github.com/authsuite/authsuite/services/token/memstore"
 )
 
 // passkeyIssuer is the issuer of the passkey tests: WebAuthn needs a domain as RP ID, not an IP address.
@@ -462,38 +463,49 @@ func FuzzCredentialID(f *testing.F) {
 
 // BenchmarkPasskeySignIn measures the server's side of a passkey second factor: the request options
 // (challenge minted, SessionData kept) and the verification of the answer (parse, single-use challenge
-// written to the bbolt store, ES256 signature, sign count recorded in an in-process registry). The software
-// authenticator's signing is not timed.
+// written to the token store, ES256 signature, sign count recorded in an in-process registry). The software
+// authenticator's signing is not timed. "bbolt" is the default file store (the challenge write is a durable
+// transaction), "memory" the in-memory store (the CPU cost alone).
 func BenchmarkPasskeySignIn(b *testing.B) {
-	kr, _ := suitekey.New(make([]byte, 32))
-	st, err := bboltstore.Open(b.TempDir() + "/token.db")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	f := newFakeFactors(&registryv1.User{UserId: "u-alice", TenantId: "t-acme", LoginName: "alice"})
-	s, err := New(Deps{Store: st, Keyring: kr, Registry: registryv1.NewRegistryInternalServiceClient(nil), Factors: f, Issuer: passkeyIssuer})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a := newSoftAuthenticator(b, passkeyIssuer, "localhost")
-	a.userHandle = []byte("u-alice")
-	f.passkeys["t-acme/u-alice"] = []*registryv1.Passkey{{CredentialId: a.credID, PublicKey: a.coseKey(), AttestationType: "none", UserVerified: true}}
-	ctx := context.Background()
-	fs, _ := f.GetFactors(ctx, &registryv1.GetFactorsRequest{TenantId: "t-acme", UserId: "u-alice"})
-	b.ReportAllocs()
-	for b.Loop() {
-		in := &token.Interaction{TenantID: "t-acme", ClientID: "web", SignInState: token.SignInState{PendingUserID: "u-alice"}}
-		opts, err := s.passkeyRequestOptions(ctx, in, fs)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		assertion := a.get(opts)
-		fs.Passkeys[0].SignCount = a.counter - 1
-		b.StartTimer()
-		if _, err := s.verifyPasskeyAssertion(ctx, in, fs, assertion); err != nil {
-			b.Fatal(err)
-		}
+	for _, store := range []string{"bbolt", "memory"} {
+		b.Run(store, func(b *testing.B) {
+			var st token.Store
+			if store == "bbolt" {
+				bs, err := bboltstore.Open(b.TempDir() + "/token.db")
+				if err != nil {
+					b.Fatal(err)
+				}
+				st = bs
+			} else {
+				st = memstore.New()
+			}
+			b.Cleanup(func() { st.Close() })
+			kr, _ := suitekey.New(make([]byte, 32))
+			f := newFakeFactors(&registryv1.User{UserId: "u-alice", TenantId: "t-acme", LoginName: "alice"})
+			s, err := New(Deps{Store: st, Keyring: kr, Registry: registryv1.NewRegistryInternalServiceClient(nil), Factors: f, Issuer: passkeyIssuer})
+			if err != nil {
+				b.Fatal(err)
+			}
+			a := newSoftAuthenticator(b, passkeyIssuer, "localhost")
+			a.userHandle = []byte("u-alice")
+			f.passkeys["t-acme/u-alice"] = []*registryv1.Passkey{{CredentialId: a.credID, PublicKey: a.coseKey(), AttestationType: "none", UserVerified: true}}
+			ctx := context.Background()
+			fs, _ := f.GetFactors(ctx, &registryv1.GetFactorsRequest{TenantId: "t-acme", UserId: "u-alice"})
+			b.ReportAllocs()
+			for b.Loop() {
+				in := &token.Interaction{TenantID: "t-acme", ClientID: "web", SignInState: token.SignInState{PendingUserID: "u-alice"}}
+				opts, err := s.passkeyRequestOptions(ctx, in, fs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				assertion := a.get(opts)
+				fs.Passkeys[0].SignCount = a.counter - 1
+				b.StartTimer()
+				if _, err := s.verifyPasskeyAssertion(ctx, in, fs, assertion); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

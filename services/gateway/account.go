@@ -21,11 +21,12 @@ import (
 // The account page (/account): a signed-in person manages their password, TOTP, passkeys, sessions and
 // remembered consents (AccountService). Every form is a POST carrying a CSRF token bound to the browser's
 // CSRF cookie and to its session (accountCSRF), so a form of another site, or one rendered for another
-// session, is refused. The page is server-rendered; its CSP allows images from data: URIs (the QR code)
-// and scripts only from the gateway itself (the passkey ceremony's static file).
+// session, is refused. The page is server-rendered and runs no script; its CSP allows images from data:
+// URIs only (the QR code). Adding a passkey is a page of its own (passkey.go).
 
-// accountCSP is the account page's Content-Security-Policy: pageHeaders' plus script-src 'self'.
-const accountCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+// accountCSP is the account page's Content-Security-Policy: pageHeaders' (no script at all; images only
+// from data: URIs, the QR code and the logo) with forms allowed to post to this origin only.
+const accountCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // accountNotices are the notices /account?done=<key> shows after a form succeeded (a fixed set: the query
 // cannot put arbitrary text on the page).

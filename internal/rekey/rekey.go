@@ -51,7 +51,7 @@ var files = []file{
 			return nil, nil, err
 		}
 		return s.DB(), s.Close, nil
-	}, func(*bolt.Tx, boltdb.Reseal) (int, error) { return 0, nil }}, // digests only: their subkeys are retained
+	}, regstore.ResealAll}, // SMTP passwords, upstream secrets, TOTP keys; digests' subkeys are retained
 	{"token.db", func(p string) (*bolt.DB, func() error, error) {
 		s, err := tokstore.Open(p)
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 // secrets cannot be recomputed without the secrets, so when a key is dropped (Rekey) its subkeys for these
 // purposes, and only these, are kept, sealed under the new primary key: the dropped master key itself, its
 // sealing key and its internal credential are gone.
-var RetainedPurposes = []string{"client-secret"}
+var RetainedPurposes = []string{"client-secret", "recovery-code"} // recovery codes: registry.RecoveryCodeDigestPurpose
 
 // Record is what a data file keeps about the master keys: Keys lists the id of every key that data in the
 // file may be sealed or digested under; Retained holds the digest subkeys of dropped keys, each sealed under

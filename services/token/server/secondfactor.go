@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -344,7 +345,7 @@ func (s *Server) checkFactor(ctx context.Context, in *token.Interaction, f *regi
 		switch {
 		case err == nil:
 			return factorResult{outcome: outcomeRight, amr: []string{amrOTP}, recovery: resp.GetRecoveryCodes()}
-		case status.Code(err) == codes.InvalidArgument && strings.Contains(status.Convert(err).Message(), "enrollment"):
+		case violatesField(err, "enrollment"):
 			// The registry's enrolment expired (15 minutes): not a guess; a new key is shown.
 			return factorResult{outcome: outcomeUnanswered, errCode: errCodeEnrollmentExpired, restart: true}
 		case status.Code(err) == codes.InvalidArgument:
@@ -412,4 +413,23 @@ func (s *Server) completeSecondFactor(ctx context.Context, cl *clients.Client, i
 	}
 	clearPending(in)
 	return s.next(ctx, cl, in, id, &upd, true)
+}
+
+// violatesField reports whether err is the registry's INVALID_ARGUMENT about field: a google.rpc.BadRequest
+// field violation naming it, or a message starting with "field:" (apierror.FieldError).
+func violatesField(err error, field string) bool {
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		return false
+	}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() == field {
+					return true
+				}
+			}
+		}
+	}
+	return strings.HasPrefix(st.Message(), field+":")
 }

@@ -33,6 +33,7 @@ type mfaFactors struct {
 	used     map[string]int64                 // user id → last accepted time step
 	recovery map[string][]string              // user id → unused recovery codes
 	verifies int
+	expire   bool // ConfirmTotpEnrollment answers every enrolment expired
 }
 
 func newMFAFactors() *mfaFactors {
@@ -103,8 +104,11 @@ func (f *mfaFactors) BeginTotpEnrollment(_ context.Context, req *registryv1.Begi
 }
 
 func (f *mfaFactors) ConfirmTotpEnrollment(_ context.Context, req *registryv1.ConfirmTotpEnrollmentRequest) (*registryv1.ConfirmTotpEnrollmentResponse, error) {
+	f.mu.Lock()
+	expired := f.expire
+	f.mu.Unlock()
 	secret, ok := strings.CutPrefix(req.GetEnrollment(), "enr:")
-	if !ok {
+	if !ok || expired {
 		return nil, status.Error(codes.InvalidArgument, "enrollment: not an enrollment of this registry")
 	}
 	if !totp.Validate(req.GetCode(), secret) {

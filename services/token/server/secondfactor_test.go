@@ -332,6 +332,18 @@ func TestSecondFactorEnrollment(t *testing.T) {
 	if err != nil || wrong.GetSecondFactor().GetErrorCode() != errCodeFactorBadCode || wrong.GetSecondFactor().GetEnrollmentSecret() != p.GetEnrollmentSecret() {
 		t.Fatalf("wrong enrolment code: %v, %v", wrong, err)
 	}
+	// An enrolment the registry no longer accepts (expired) shows a new key, without counting a failure.
+	f.mu.Lock()
+	f.expire = true
+	f.mu.Unlock()
+	exp, err := secondFactor(az, id, nowCode(t, p.GetEnrollmentSecret()), testBrowser)
+	f.mu.Lock()
+	f.expire = false
+	f.mu.Unlock()
+	if err != nil || exp.GetSecondFactor().GetErrorCode() != errCodeEnrollmentExpired || exp.GetSecondFactor().GetEnrollmentSecret() == p.GetEnrollmentSecret() {
+		t.Fatalf("expired enrolment: %v, %v", exp, err)
+	}
+	p = exp.GetSecondFactor()
 	rc, err := secondFactor(az, id, nowCode(t, p.GetEnrollmentSecret()), testBrowser)
 	if err != nil || len(rc.GetSecondFactor().GetRecoveryCodes()) == 0 || rc.GetSetSessionCookie() != "" {
 		t.Fatalf("confirmed: %v, %v", rc, err)

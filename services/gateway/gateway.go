@@ -308,7 +308,7 @@ func init() {
 	for _, m := range []proto.Message{
 		&registryv1.CreateTenantResponse{}, &registryv1.CreateClientResponse{},
 		&registryv1.CreateClientSecretResponse{}, &registryv1.CreateUserResponse{},
-		&registryv1.CreateApiResourceResponse{},
+		&registryv1.CreateApiResourceResponse{}, &registryv1.CreateIdentityProviderResponse{},
 	} {
 		createdResponses[m.ProtoReflect().Descriptor().FullName()] = true
 	}

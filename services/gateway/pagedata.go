@@ -38,13 +38,16 @@ const maxBrandName = 100
 
 var (
 	colorPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
-	logoPattern  = regexp.MustCompile(`^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$`)
+	logoPattern  = regexp.MustCompile(`^data:(?i:image/(png|jpeg|gif|webp);base64),[A-Za-z0-9+/]+={0,2}$`)
 )
 
+// maxLogoURI bounds the logo's data URI: the registry's 48 KiB image, base64-encoded, with its prefix.
+const maxLogoURI = 2 * 48 << 10
+
 // brandOf returns the branding of pc, checked again here: only a #rrggbb colour reaches the style sheet
-// and only a base64 raster-image data URI (no SVG: it can carry script) of at most 64 KiB reaches an
+// and only a base64 raster-image data URI (no SVG: it can carry script) reaches an
 // <img src> (the registry validates both; the gateway does not rely on it, since the values are written
-// into CSS and URLs). A name longer than maxBrandName runes is cut.
+// into CSS and URLs), and at most maxLogoURI long. A name longer than maxBrandName runes is cut.
 func brandOf(pc *tokenv1.PageContext) Brand {
 	b := Brand{Name: "authsuite", Color: defaultColor}
 	if n := strings.TrimSpace(pc.GetBrandName()); n != "" {
@@ -56,7 +59,7 @@ func brandOf(pc *tokenv1.PageContext) Brand {
 	if c := pc.GetPrimaryColor(); colorPattern.MatchString(c) {
 		b.Color = template.CSS(strings.ToLower(c))
 	}
-	if l := pc.GetLogoDataUri(); len(l) <= 64<<10 && logoPattern.MatchString(l) {
+	if l := pc.GetLogoDataUri(); len(l) <= maxLogoURI && logoPattern.MatchString(l) {
 		b.Logo = template.URL(l)
 	}
 	b.OnColor, b.Link = "#ffffff", b.Color

@@ -138,6 +138,14 @@ func TestBranding(t *testing.T) {
 			t.Errorf("unsafe branding %v reached the page:\n%s", pc, body)
 		}
 	}
+	// The largest logo the registry accepts (48 KiB) still shows; an upper-case media type too.
+	big := "data:IMAGE/PNG;base64," + strings.Repeat("A", 4*(48<<10)/3)
+	if brandOf(&tokenv1.PageContext{LogoDataUri: big}).Logo == "" {
+		t.Error("a 48 KiB logo was dropped")
+	}
+	if brandOf(&tokenv1.PageContext{LogoDataUri: big + strings.Repeat("A", maxLogoURI)}).Logo != "" {
+		t.Error("an oversized logo reached the page")
+	}
 	dark := brandOf(&tokenv1.PageContext{PrimaryColor: "#003366"})
 	if dark.OnColor != "#ffffff" || dark.Link != "#003366" {
 		t.Errorf("dark brand colour: %+v", dark)

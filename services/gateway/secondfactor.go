@@ -21,12 +21,13 @@ const secondFactorPath = "/connect/secondfactor"
 const maxQRPNG = 64 << 10
 
 // secondFactorCSP is the page's Content-Security-Policy: pageHeaders' policy, plus images from data: URIs
-// (the enrolment's QR code) and, when a passkey is offered, the gateway's own static script.
+// (the enrolment's QR code) and, when a passkey is offered, the gateway's own static script. There is no
+// form-action: browsers apply it to the redirect that answers the form, which goes to the client.
 func secondFactorCSP(h http.Header, passkey bool) {
 	pageHeaders(h)
-	csp := "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+	csp := "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
 	if passkey {
-		csp = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+		csp = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
 	}
 	h.Set("Content-Security-Policy", csp)
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"html"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +21,7 @@ import (
 // deviceClient creates "tv", a public client of the fixture's tenant allowed the device_code and
 // refresh_token grants with offline access, and waits until the token service knows it (a request with the
 // suite's revision barrier).
-func deviceClient(t *testing.T, f *signinFixture) {
+func deviceClient(t testing.TB, f *signinFixture) {
 	t.Helper()
 	s := f.s
 	expect(t, "client tv", s.call("POST", "/api/adminapi2/v1/tenants/"+f.tenantID+"/clients/", f.adminToken, map[string]any{
@@ -249,4 +252,54 @@ func TestDeviceGrantChromium(t *testing.T) {
 	if err != nil || tok.AccessToken == "" {
 		t.Fatalf("DeviceAccessToken after the browser approved: %v", err)
 	}
+}
+
+// BenchmarkDevicePollHTTP measures pending device polls over loopback HTTP against the real binary, with a
+// load generator of its own: 16 workers with keep-alive connections, each POSTing the token form for one of
+// 64 pending device codes and checking the typed JSON error (authorization_pending or slow_down). Reported:
+// polls/s.
+func BenchmarkDevicePollHTTP(b *testing.B) {
+	f := newSigninFixture(b)
+	deviceClient(b, f)
+	codes := make([]string, 64)
+	for i := range codes {
+		r := f.s.form("/connect/deviceauthorization", "client_id=tv&scope=openid", "", "")
+		var da struct {
+			DeviceCode string `json:"device_code"`
+		}
+		if r.status != 200 || json.Unmarshal([]byte(r.body), &da) != nil {
+			b.Fatalf("device authorization: %d %s", r.status, r.body)
+		}
+		codes[i] = da.DeviceCode
+	}
+	const workers = 16
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	var next atomic.Int64
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				n := next.Add(1)
+				if n > int64(b.N) {
+					return
+				}
+				body := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "client_id": {"tv"}, "device_code": {codes[n%int64(len(codes))]}}.Encode()
+				resp, err := client.Post(f.s.base+"/connect/token", "application/x-www-form-urlencoded", strings.NewReader(body))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				var e deviceErrorJSON
+				err = json.NewDecoder(resp.Body).Decode(&e)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 400 || (e.Error != "authorization_pending" && e.Error != "slow_down") {
+					b.Errorf("poll: %d %+v %v", resp.StatusCode, e, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "polls/s")
 }

@@ -34,7 +34,7 @@ const (
 	carolPassword  = "carol-up-password-123"
 )
 
-func newUpstreamFixture(t *testing.T) *upstreamFixture {
+func newUpstreamFixture(t testing.TB) *upstreamFixture {
 	t.Helper()
 	x := &upstreamFixture{up: startSuite(t)}
 	x.f = newSigninFixture(t)
@@ -74,7 +74,7 @@ func newUpstreamFixture(t *testing.T) *upstreamFixture {
 
 // downCode completes a downstream sign-in that landed on spa's callback: the code is redeemed with x/oauth2
 // and the ID token verified with go-oidc; it answers the ID token's claims.
-func (x *upstreamFixture) downClaims(t *testing.T, landed, verifier, nonce string) map[string]any {
+func (x *upstreamFixture) downClaims(t testing.TB, landed, verifier, nonce string) map[string]any {
 	t.Helper()
 	u, err := url.Parse(landed)
 	if err != nil || u.Query().Get("code") == "" {
@@ -229,7 +229,7 @@ var upstreamFormRE = regexp.MustCompile(`action="/connect/upstream/start"`)
 // upstreamRoundTrip runs, in the cookie-keeping browser b, the downstream login page's upstream button and
 // the upstream login as user; it answers the provider's redirect back (the downstream callback URL) without
 // following it.
-func (x *upstreamFixture) upstreamRoundTrip(t *testing.T, b *browser, authURL, user, password string) string {
+func (x *upstreamFixture) upstreamRoundTrip(t testing.TB, b *browser, authURL, user, password string) string {
 	t.Helper()
 	p := b.get(authURL)
 	if !p.isLogin() || !upstreamFormRE.MatchString(p.body) {
@@ -320,5 +320,20 @@ func TestUpstreamLinkAndRefusals(t *testing.T) {
 		if strings.HasPrefix(c, "authsuite_session=") {
 			t.Fatalf("a session from a disabled provider: %s", c)
 		}
+	}
+}
+
+// BenchmarkUpstreamSignIn measures one whole brokered sign-in over loopback HTTP with the real binaries: the
+// downstream login page, the button, the upstream authorization request, login page and password check,
+// the callback (code redeemed at the upstream, ID token verified, identity linked, session started) and the
+// redirect to the client. Each iteration is a new browser, so the upstream asks for the password each time.
+func BenchmarkUpstreamSignIn(b *testing.B) {
+	x := newUpstreamFixture(b)
+	authURL, _ := x.spaAuthorize("n-bench")
+	b.ResetTimer()
+	for b.Loop() {
+		br := newBrowser(b)
+		cb := x.upstreamRoundTrip(b, br, authURL, "ursula", ursulaPassword)
+		redirectParams(b, br.get(cb), x.f.callback)
 	}
 }

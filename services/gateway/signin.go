@@ -177,6 +177,10 @@ func (g *Gateway) step(w http.ResponseWriter, r *http.Request, st *tokenv1.Step)
 		d["CSRF"] = g.formCSRF(w, r, p.GetInteractionId())
 		d["Upstream"] = p.GetUpstream()
 		d["PasswordReset"], d["SelfRegistration"], d["TenantID"] = p.GetPasswordReset(), p.GetSelfRegistration(), st.GetPage().GetTenantId()
+		if o := p.GetWebauthnOptions(); o != "" {
+			d["WebAuthnOptions"] = o
+			passkeyPageHeaders(w.Header()) // the password-less button runs static/webauthn.js (script-src 'self')
+		}
 		g.render(w, http.StatusOK, "login.html", d)
 	case *tokenv1.Step_FormPost:
 		g.formPost(w, r, st.GetPage(), s.FormPost)

@@ -231,7 +231,7 @@ func parseCredentialID(id string) ([]byte, error) {
 		return nil, apierror.Invalid("id", "a passkey id (base64url) is required")
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(id)
-	if err != nil || len(b) == 0 || len(b) > 1023 {
+	if err != nil || len(b) == 0 || len(b) > 1023 || base64.RawURLEncoding.EncodeToString(b) != id { // one spelling per id
 		return nil, apierror.Invalid("id", "not a passkey id (base64url)")
 	}
 	return b, nil

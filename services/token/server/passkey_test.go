@@ -416,6 +416,7 @@ func FuzzPasskeyChallenge(f *testing.F) {
 	minted := b64(s.challengeWith(binding, time.Unix(1e10, 0), [16]byte{1, 2, 3}))
 	f.Add(minted)
 	f.Add(minted[:len(minted)-1] + "A")
+	f.Add(minted[:10] + "\r" + minted[10:])
 	f.Add(b64(make([]byte, passkeyChallengeLen)))
 	f.Add("")
 	f.Fuzz(func(t *testing.T, c string) {

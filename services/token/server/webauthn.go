@@ -195,10 +195,11 @@ func (s *Server) checkChallenge(c string, binding []byte) (time.Time, bool) {
 	if len(c) > 2*passkeyChallengeLen {
 		return time.Time{}, false
 	}
-	// Strict: one challenge has one text, so the used-challenge record (keyed by the text) cannot be
-	// sidestepped by flipping the unused low bits of the last character.
+	// One challenge has one text, so the used-challenge record (keyed by the text) cannot be sidestepped by
+	// another spelling of the same bytes: Strict refuses set unused low bits in the last character, and the
+	// re-encoding check refuses the CR and LF characters the decoder skips.
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(c)
-	if err != nil || len(raw) != passkeyChallengeLen {
+	if err != nil || len(raw) != passkeyChallengeLen || base64.RawURLEncoding.EncodeToString(raw) != c {
 		return time.Time{}, false
 	}
 	data := append(bytes.Clone(raw[:24]), binding...)

@@ -148,6 +148,7 @@ type Server struct {
 	clientKeys  *clientKeys      // registered client keys: inline sets parsed once, jwks_uri sets cached
 	revWatch    *revocationWatch // cutoffs and watchers of WatchRevocations
 	discovery   *tokenv1.GetDiscoveryResponse
+	mailq       *mailOutbox // self-service mails, sent after their requests are answered (self_service_mail.go)
 	// devicePolls is when each pending device code last polled (device_poll.go), in this replica's memory.
 	devicePolls devicePolls
 
@@ -222,6 +223,9 @@ func New(deps Deps) (*Server, error) {
 	if deps.VerifyCacheSize == 0 {
 		deps.VerifyCacheSize = DefaultVerifyCacheSize
 	}
+	if deps.Mailer == nil {
+		deps.Mailer = defaultMailer()
+	}
 	var s *Server
 	s = &Server{
 		st: deps.Store, kr: deps.Keyring, reg: deps.Registry, factors: deps.Factors, issuer: issuer, log: deps.Log, now: deps.Now, deps: deps,
@@ -244,6 +248,7 @@ func New(deps Deps) (*Server, error) {
 		revWatch:     newRevocationWatch(),
 		settings:     newSignInSettingsCache(deps.Factors, deps.Now),
 		httpClient:   deps.HTTPClient,
+		mailq:        newMailOutbox(deps),
 	}
 	s.discovery = discoveryDocument(issuer, alg, deps.ClientCAs != nil, deps.ClientCertificates)
 	s.clientsView = s.cache

@@ -90,6 +90,9 @@ func addressKey(addr string) string {
 }
 
 func policyOf(key string) throttlePolicy {
+	if p, ok := selfServicePolicy(key); ok {
+		return p
+	}
 	if strings.HasPrefix(key, kindUserCode+":") {
 		return userCodePolicy
 	}

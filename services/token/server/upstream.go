@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +49,8 @@ const (
 	upstreamCallbackPath = "/connect/upstream/callback"
 	// upstreamStateClient namespaces the used-state records (UseAssertionID): no client id contains '#'.
 	upstreamStateClient = "#upstream-state"
+	// upstreamClockSkew is the leeway between authsuite's and a provider's clocks when auth_time is checked.
+	upstreamClockSkew = 2 * time.Minute
 )
 
 // Message keys of the login page after a failed upstream sign-in (LoginPage.error_code; the gateway's
@@ -134,6 +137,9 @@ func (s *Server) StartUpstream(ctx context.Context, req *tokenv1.StartUpstreamRe
 	}
 	if len(in.UILocales) > 0 {
 		opts = append(opts, oauth2.SetAuthURLParam("ui_locales", strings.Join(in.UILocales, " ")))
+	}
+	if in.MaxAge >= 0 {
+		opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.FormatInt(in.MaxAge, 10)))
 	}
 	to := s.upstreamConfig(op, p).AuthCodeURL(state, opts...)
 	return &tokenv1.StartUpstreamResponse{Step: s.redirectStep(to), BindingCookie: binding}, nil
@@ -321,6 +327,14 @@ func (s *Server) redeemUpstream(ctx context.Context, op *upstreamOP, p *registry
 	azp, _ := claims["azp"].(string)
 	if _, present := claims["azp"]; present && azp != p.GetClientId() || len(idt.Audience) > 1 && azp == "" {
 		return upstreamIdentity{}, errors.New("the ID token's azp is not our client_id")
+	}
+	// OIDC Core §3.1.3.7 item 13: with max_age sent, auth_time must be present and recent enough (with
+	// upstreamClockSkew for the two clocks), else the person did not authenticate as the client asked.
+	if in.MaxAge >= 0 {
+		at, ok := claims["auth_time"].(float64)
+		if !ok || s.now().Sub(time.Unix(int64(at), 0)) > time.Duration(in.MaxAge)*time.Second+upstreamClockSkew {
+			return upstreamIdentity{}, errors.New("the ID token's auth_time is missing or older than max_age")
+		}
 	}
 	if !validUpstreamSubject(idt.Subject) {
 		return upstreamIdentity{}, errors.New("the ID token's sub is empty, too long or not printable ASCII")

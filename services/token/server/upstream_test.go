@@ -176,7 +176,7 @@ func (op *testOP) token(w http.ResponseWriter, r *http.Request) {
 	}
 	now := op.now()
 	claims := map[string]any{"iss": op.srv.URL, "sub": "up-sub-1", "aud": "authsuite-at-up", "exp": now.Add(5 * time.Minute).Unix(),
-		"iat": now.Unix(), "nonce": q.Get("nonce")}
+		"iat": now.Unix(), "nonce": q.Get("nonce"), "auth_time": now.Add(-time.Minute).Unix()}
 	if op.tamper != nil {
 		op.tamper(claims)
 	}
@@ -389,8 +389,30 @@ func TestUpstreamRefusals(t *testing.T) {
 	ue.op.tamper = nil
 	ue.op.mu.Unlock()
 
+	// max_age is passed on, and an auth_time older than it (or none) is refused.
+	to, binding := ue.start(t, "max_age", "600")
+	if u, _ := url.Parse(to); u.Query().Get("max_age") != "600" {
+		t.Fatalf("max_age not passed on: %s", to)
+	}
+	if r, err := ue.callback(ue.op.authorize(to), binding); err != nil || r.GetStep().GetSetSessionCookie() == "" {
+		t.Fatalf("recent auth_time: %v, %v", r, err)
+	}
+	for _, tamper := range []func(map[string]any){
+		func(c map[string]any) { c["auth_time"] = ue.e.clock.Now().Add(-20 * time.Minute).Unix() },
+		func(c map[string]any) { delete(c, "auth_time") },
+	} {
+		ue.op.mu.Lock()
+		ue.op.tamper = tamper
+		ue.op.mu.Unlock()
+		to, binding := ue.start(t, "max_age", "600")
+		loginAgain("auth_time", ue.op.authorize(to), binding, upstreamErrFailed)
+	}
+	ue.op.mu.Lock()
+	ue.op.tamper = nil
+	ue.op.mu.Unlock()
+
 	// RFC 9207: an iss that is not the provider's.
-	to, binding := ue.start(t)
+	to, binding = ue.start(t)
 	q := ue.op.authorize(to)
 	q.Set("iss", "https://evil.example")
 	loginAgain("mix-up", q, binding, upstreamErrFailed)

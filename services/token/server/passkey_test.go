@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
@@ -509,4 +510,52 @@ func BenchmarkPasskeySignIn(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzOpenCeremony: only what this keyring sealed as a registration ceremony opens (any other bytes, a
+// value sealed for another purpose, a changed byte are refused).
+func FuzzOpenCeremony(f *testing.F) {
+	kr, err := suitekey.New(make([]byte, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := &Server{kr: kr, now: time.Now}
+	plain := []byte(`{"tenant_id":"t","user_id":"u","session_id":"AA==","exp":1,"session":{"challenge":"abc"}}`)
+	sealed := kr.Seal(plain, passkeyCeremonyAAD)
+	f.Add(b64(sealed))
+	f.Add(b64(kr.Seal(plain, sealedInteractionAAD)))
+	f.Add(b64(sealed)[:20])
+	f.Add("")
+	f.Fuzz(func(t *testing.T, v string) {
+		c, ok := s.openCeremony(v)
+		if !ok {
+			return
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || !bytes.Equal(raw, sealed) || c.UserID != "u" {
+			t.Fatalf("openCeremony(%q) opened %+v", v, c)
+		}
+	})
+}
+
+// FuzzParseAssertion: an accepted assertion is within the size bound and names a credential; nothing
+// panics.
+func FuzzParseAssertion(f *testing.F) {
+	a := newSoftAuthenticator(f, passkeyIssuer, "localhost")
+	a.userHandle = []byte("u-alice")
+	f.Add(a.getFrom(b64(make([]byte, 40)), passkeyIssuer))
+	f.Add(`{"id":"AA","rawId":"AA","type":"public-key","response":{}}`)
+	f.Add("{")
+	f.Fuzz(func(t *testing.T, in string) {
+		p, err := parseAssertion(in)
+		if err != nil {
+			if !errors.Is(err, errPasskeyFailed) {
+				t.Fatalf("error %v does not wrap errPasskeyFailed", err)
+			}
+			return
+		}
+		if len(in) > maxPasskeyJSON || len(p.RawID) == 0 {
+			t.Fatalf("accepted %d bytes with raw id %x", len(in), p.RawID)
+		}
+	})
 }

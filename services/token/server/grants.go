@@ -350,6 +350,9 @@ func (s *Server) password(ctx context.Context, cl *clients.Client, req *tokenv1.
 	case err != nil:
 		return nil, err
 	}
+	if err := s.passwordGrantAllowed(ctx, cl.TenantID, u.GetUserId()); err != nil {
+		return nil, err // the password grant has no step for a second factor (secondfactor.go)
+	}
 	now := s.now()
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: u.GetUserId(), TenantID: cl.TenantID, Scopes: scopes, AuthTime: now, FamilyID: newJTI(),

@@ -433,3 +433,27 @@ func violatesField(err error, field string) bool {
 	}
 	return strings.HasPrefix(st.Message(), field+":")
 }
+
+// passwordGrantAllowed refuses the password grant (RFC 6749 §4.3), which has no step for a second factor,
+// to a user who has one or whom the tenant's policy requires to have one (invalid_grant): such a user signs
+// in through the browser, where the second factor is asked. Without a factor API every user may.
+func (s *Server) passwordGrantAllowed(ctx context.Context, tenantID, userID string) error {
+	if s.factors == nil {
+		return nil
+	}
+	f, err := s.userFactors(ctx, tenantID, userID)
+	switch {
+	case errors.Is(err, errUserCredentials):
+		return errGrant("invalid user name or password")
+	case err != nil:
+		return err
+	}
+	st, err := s.settings.get(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if decideFactor(st.GetMfaPolicy(), f) != needNothing {
+		return errGrant("this account signs in with a second factor, which the password grant cannot carry: use the authorization code flow")
+	}
+	return nil
+}

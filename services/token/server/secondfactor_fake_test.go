@@ -42,7 +42,7 @@ func newMFAFactors() *mfaFactors {
 }
 
 // serve starts f on loopback with the internal credential cred and answers a client of it.
-func (f *mfaFactors) serve(t *testing.T, cred string) registryv1.FactorInternalServiceClient {
+func (f *mfaFactors) serve(t testing.TB, cred string) registryv1.FactorInternalServiceClient {
 	addr := grpctest.Serve(t, cred, func(s grpc.ServiceRegistrar) { registryv1.RegisterFactorInternalServiceServer(s, f) })
 	return registryv1.NewFactorInternalServiceClient(grpctest.Dial(t, addr, cred))
 }
@@ -54,7 +54,7 @@ func (f *mfaFactors) addUser(u *registryv1.User) {
 }
 
 // giveTOTP enrols a new TOTP key (and recovery codes) for userID and answers the key.
-func (f *mfaFactors) giveTOTP(t *testing.T, userID string, recovery ...string) string {
+func (f *mfaFactors) giveTOTP(t testing.TB, userID string, recovery ...string) string {
 	t.Helper()
 	k, err := totp.Generate(totp.GenerateOpts{Issuer: "test", AccountName: userID})
 	if err != nil {
@@ -62,7 +62,7 @@ func (f *mfaFactors) giveTOTP(t *testing.T, userID string, recovery ...string) s
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.totp[userID], f.recovery[userID] = k.Secret(), recovery
+	f.totp[userID], f.recovery[userID] = k.Secret(), slices.Clone(recovery)
 	return k.Secret()
 }
 

@@ -545,3 +545,32 @@ func signInAliceWithPasskey(t *testing.T, az tokenv1.AuthorizeServiceClient, a *
 	}
 	return r.GetStep().GetSetSessionCookie()
 }
+
+// TestPasswordGrantSecondFactor: the password grant's ID token says amr [pwd], acr pwd; a user with a
+// second factor (or whom the policy requires to have one) cannot skip it through the password grant.
+func TestPasswordGrantSecondFactor(t *testing.T) {
+	e, f, _ := mfaEnv(t)
+	r := e.reg.record("ropc", "t-acme", []string{GrantPassword}, []string{"openid"}, 3600, secretSpec{id: "s1", value: "pw-ropc-secret"})
+	r.Client.AllowRopc = true
+	e.reg.put(r)
+	e.awaitRegistry()
+	f.giveTOTP(t, "u-alice")
+	ctx := context.Background()
+	grant := func(user string) (*tokenv1.TokenResponse, error) {
+		return e.oauth.Token(ctx, &tokenv1.TokenRequest{GrantType: GrantPassword, Client: creds("ropc", "pw-ropc-secret"),
+			Username: user, Password: "pw-" + user + "-123", Scope: "openid"})
+	}
+	tok, err := grant("carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := decodeIDToken(t, tok.GetIdToken()); !slices.Equal(c.AMR, []string{"pwd"}) || c.ACR != ACRPassword {
+		t.Fatalf("password grant ID token: %+v", c)
+	}
+	_, err = grant("alice")
+	wantOAuth(t, err, "invalid_grant", 400)
+	f.setPolicy("t-acme", &registryv1.MfaPolicy{Requirement: registryv1.MfaPolicy_REQUIREMENT_ALL})
+	e.srv.settings.forget("t-acme")
+	_, err = grant("carol")
+	wantOAuth(t, err, "invalid_grant", 400)
+}

@@ -144,7 +144,9 @@ func (s *Server) lookupUserCode(ctx context.Context, code string) (token.DeviceC
 // the client's tenant.
 func (d deviceService) SubmitUserCode(ctx context.Context, req *tokenv1.SubmitUserCodeRequest) (*tokenv1.SubmitUserCodeResponse, error) {
 	s := d.s
-	again := func(code string) *tokenv1.SubmitUserCodeResponse { return &tokenv1.SubmitUserCodeResponse{ErrorCode: code} }
+	again := func(code string) *tokenv1.SubmitUserCodeResponse {
+		return &tokenv1.SubmitUserCodeResponse{ErrorCode: code}
+	}
 	code, ok := normalizeUserCode(req.GetUserCode())
 	if !ok {
 		return again(deviceInvalidCode), nil // cannot match any code: not a guess worth counting
@@ -291,7 +293,8 @@ func deviceError(code, format string, args ...any) error {
 // store and writes nothing. Expired: expired_token; denied: access_denied. Approved: the tokens, exactly once
 // (the store moves the code from approved to redeemed atomically; a second redemption is invalid_grant),
 // as for a code issued in the approving session: an ID token with openid, a refresh token with
-// offline_access for a client allowed offline access, auth_time and sid of that session. A user disabled,
+// offline_access for a client allowed offline access, auth_time, sid, amr and acr of that session (RFC 8176).
+// A user disabled,
 // deleted or re-created since the approval, or whose session was ended by an administrator, gets
 // invalid_grant.
 func (s *Server) deviceCodeGrant(ctx context.Context, cl *clients.Client, req *tokenv1.TokenRequest) (*tokenv1.TokenResponse, error) {
@@ -360,6 +363,6 @@ func (s *Server) deviceCodeGrant(ctx context.Context, cl *clients.Client, req *t
 	return s.issueForUser(ctx, cl, userGrant{
 		UserID: dc.UserID, TenantID: dc.TenantID, Scopes: dc.Scopes, AuthTime: dc.AuthTime, SID: dc.SID,
 		FamilyID: newJTI(), FamilyEnd: now.Add(cl.RefreshTokenLifetime), Incarnation: dc.Incarnation,
-		Resources: dc.Resources, Target: t,
+		Resources: dc.Resources, Target: t, Authn: dc.Authn,
 	}, "")
 }

@@ -142,6 +142,11 @@ func TestDeviceGrantFlow(t *testing.T) {
 	if c := d.claimsOf(tok.GetAccessToken()); c.Subject != "u-alice" || c.ClientID != "tv" || c.SID == "" {
 		t.Errorf("access token claims = %+v", c)
 	}
+	// The ID token carries how alice authenticated at approval (RFC 8176: a password).
+	_, idc := d.verifyWithJose(tok.GetIdToken())
+	if amr, _ := idc["amr"].([]any); len(amr) == 0 || amr[0] != "pwd" || idc["sub"] != "u-alice" || idc["aud"] != "tv" {
+		t.Errorf("ID token claims = %v; want sub u-alice, aud tv, amr [pwd]", idc)
+	}
 	_, err = d.poll(tvClient, r.GetDeviceCode())
 	wantOAuth(t, err, apierror.InvalidGrant, 400)
 	// The refresh token works.

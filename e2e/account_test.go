@@ -238,3 +238,36 @@ func TestAdminUserSessions(t *testing.T) {
 	}
 	expect(t, "no token", f.s.call(http.MethodDelete, path, "", nil), http.StatusUnauthorized)
 }
+
+// BenchmarkAccountPage measures GET /account for a signed-in browser through the whole suite (gateway,
+// token service, registry factors, session and consent listings), one request at a time and in parallel.
+func BenchmarkAccountPage(b *testing.B) {
+	f := newSigninFixture(b)
+	h := newBrowser(b)
+	p := h.login(f.s.base, h.get(f.s.base+"/account/signin?tenant=acme"), "alice", alicePassword)
+	if !strings.HasSuffix(p.location, "/account") {
+		b.Fatalf("sign-in: status %d location %q", p.status, p.location)
+	}
+	get := func() {
+		resp, err := h.client.Get(f.s.base + "/account")
+		if err != nil {
+			b.Fatal(err)
+		}
+		pg := readPage(b, resp)
+		if pg.status != http.StatusOK || !strings.Contains(pg.body, `id="profile"`) {
+			b.Fatalf("GET /account: %d", pg.status)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			get()
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				get()
+			}
+		})
+	})
+}

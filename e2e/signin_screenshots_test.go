@@ -185,6 +185,10 @@ func TestSignInPagesLanguages(t *testing.T) {
 			b.open(strings.TrimPrefix(f.authorizeURL("web", "openid", "st", "n", ch, "ui_locales", "fr "+other), base))
 			b.wait("#login")
 			b.expect("login with ui_locales", other, i18n.For(other).T("login.heading"))
+
+			// The page's language switcher repeats the request in the language chosen.
+			b.submit(`#languages a[lang="`+lang+`"]`, "#login")
+			b.expect("login after switching back", lang, b.l.T("login.heading"))
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -77,7 +78,38 @@ func brandOf(pc *tokenv1.PageContext) Brand {
 // default), "Brand" its Brand, "Title" its localized title (titleKey). Pages add their own fields.
 func pageData(r *http.Request, pc *tokenv1.PageContext, titleKey string) map[string]any {
 	l := i18n.For(i18n.Match(pc.GetUiLocales(), r.Header.Get("Accept-Language"), pc.GetDefaultLocale()))
-	return map[string]any{"L": l, "Brand": brandOf(pc), "Title": l.T(titleKey)}
+	return map[string]any{"L": l, "Brand": brandOf(pc), "Title": l.T(titleKey), "Languages": languageLinks(r, l.Lang)}
+}
+
+// languageLink is one entry of a page's language switcher.
+type languageLink struct {
+	Tag, Name string
+	// Href repeats the authorization request with ui_locales set to Tag; empty for the current language.
+	Href string
+}
+
+// languageLinks is the language switcher of a page answering r in lang: for an authorization request by
+// GET (OIDC Core §3.1.2.1), the same request with ui_locales set to each supported language, so a person
+// can change the language of the login page (the relying party's own ui_locales is replaced by the choice).
+// Other pages (a POSTed form, the account and device pages) get none: nil.
+func languageLinks(r *http.Request, lang string) []languageLink {
+	if r.Method != http.MethodGet || r.URL.Path != "/connect/authorize" {
+		return nil
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil
+	}
+	out := make([]languageLink, 0, len(i18n.Locales))
+	for _, tag := range i18n.Locales {
+		link := languageLink{Tag: tag, Name: i18n.Name(tag)}
+		if tag != lang {
+			q.Set("ui_locales", tag)
+			link.Href = "/connect/authorize?" + q.Encode()
+		}
+		out = append(out, link)
+	}
+	return out
 }
 
 // withPageDefaults gives a page's data the "L" (English) and "Brand" (no branding) every page's layout

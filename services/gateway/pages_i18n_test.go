@@ -229,3 +229,29 @@ func TestSignedOutMessages(t *testing.T) {
 		}
 	}
 }
+
+// The login page of an authorization request by GET links to the same request in each other language; a
+// page answering a POST has no switcher.
+func TestLanguageSwitcher(t *testing.T) {
+	g := &Gateway{}
+	r := httptest.NewRequest(http.MethodGet, "/connect/authorize?client_id=web&scope=openid&ui_locales=fr", nil)
+	w := httptest.NewRecorder()
+	g.step(w, r, &tokenv1.Step{Step: &tokenv1.Step_Login{Login: &tokenv1.LoginPage{InteractionId: "i"}}})
+	body := w.Body.String()
+	for _, want := range []string{
+		`<span lang="en" aria-current="true">English</span>`,
+		`<a href="/connect/authorize?client_id=web&amp;scope=openid&amp;ui_locales=zh-Hans" lang="zh-Hans" hreflang="zh-Hans">简体中文</a>`,
+		`<a href="/connect/authorize?client_id=web&amp;scope=openid&amp;ui_locales=zh-Hant" lang="zh-Hant" hreflang="zh-Hant">繁體中文</a>`,
+		`aria-label="Language"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("switcher lacks %q:\n%s", want, body)
+		}
+	}
+	r = httptest.NewRequest(http.MethodPost, "/connect/login", nil)
+	w = httptest.NewRecorder()
+	g.step(w, r, &tokenv1.Step{Step: &tokenv1.Step_Login{Login: &tokenv1.LoginPage{InteractionId: "i"}}})
+	if strings.Contains(w.Body.String(), `id="languages"`) {
+		t.Errorf("a POSTed page has a switcher:\n%s", w.Body.String())
+	}
+}

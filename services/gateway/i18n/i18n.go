@@ -30,6 +30,17 @@ const (
 // Locales are the supported languages, English first.
 var Locales = []string{English, SimplifiedChinese, TraditionalChinese}
 
+// names are the languages' names in themselves (endonyms), as a language switcher shows them.
+var names = map[string]string{English: "English", SimplifiedChinese: "简体中文", TraditionalChinese: "繁體中文"}
+
+// Name is lang's name in lang itself ("简体中文"), or lang when it is not supported.
+func Name(lang string) string {
+	if n, ok := names[lang]; ok {
+		return n
+	}
+	return lang
+}
+
 //go:embed locales
 var files embed.FS
 

@@ -135,3 +135,45 @@ func FuzzValidateSignInSettings(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidateIdentityProvider: an accepted provider has a valid id, a 1-100 character name, an issuer
+// ValidateIssuer accepts, a client id, at most 20 scopes and a claim mapping over the known keys only.
+func FuzzValidateIdentityProvider(f *testing.F) {
+	f.Add("corp", "Corp", "https://idp.example", "c", "openid email", "login_name", "upn")
+	f.Add("Bad", "", "http://x", "", "a a", "roles", "")
+	f.Fuzz(func(t *testing.T, id, name, issuer, clientID, scopes, mapKey, mapValue string) {
+		p := registry.IdentityProvider{ID: id, DisplayName: name, Issuer: issuer, ClientID: clientID,
+			Scopes: strings.Fields(scopes), ClaimMapping: map[string]string{mapKey: mapValue}}
+		err := registry.ValidateIdentityProvider(p)
+		if err != nil {
+			if fe, ok := err.(*apierror.FieldError); !ok || !strings.HasPrefix(fe.Field, "provider.") {
+				t.Fatalf("error %v names no provider field", err)
+			}
+			return
+		}
+		if registry.ValidateProviderID("x", id) != nil || name == "" || len([]rune(name)) > 100 || clientID == "" ||
+			registry.ValidateIssuer("x", issuer) != nil || len(p.Scopes) > 20 || mapValue == "" {
+			t.Fatalf("accepted %+v", p)
+		}
+		switch mapKey {
+		case "login_name", "email", "display_name":
+		default:
+			t.Fatalf("accepted mapping key %q", mapKey)
+		}
+	})
+}
+
+// FuzzValidateFederatedIdentity: an accepted link has a valid provider id and a subject of 1-255 bytes of
+// UTF-8 without NUL (the stores' index keys rely on it).
+func FuzzValidateFederatedIdentity(f *testing.F) {
+	f.Add("corp", "248289761001")
+	f.Add("corp", "a\x00b")
+	f.Fuzz(func(t *testing.T, provider, subject string) {
+		if registry.ValidateFederatedIdentity(registry.FederatedIdentity{ProviderID: provider, Subject: subject}) != nil {
+			return
+		}
+		if registry.ValidateProviderID("x", provider) != nil || subject == "" || len(subject) > 255 || strings.ContainsRune(subject, 0) {
+			t.Fatalf("accepted %q %q", provider, subject)
+		}
+	})
+}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	"github.com/authsuite/authsuite/services/token"
@@ -370,11 +372,19 @@ func (s *Server) acceptAssertion(ctx context.Context, tenantID, userID string, c
 		s.log.Warn("audit", "event", "passkey_clone_warning", "tenant_id", tenantID, "user_id", userID)
 		return nil, fmt.Errorf("%w: the sign count went backwards (cloned authenticator?)", errPasskeyFailed)
 	}
+	if s.factors == nil {
+		return nil, errors.New("webauthn: no factor API to record the passkey's use")
+	}
 	flags := p.Response.AuthenticatorData.Flags
-	if _, err := s.factors.RecordPasskeyUse(ctx, &registryv1.RecordPasskeyUseRequest{
+	_, err := s.factors.RecordPasskeyUse(ctx, &registryv1.RecordPasskeyUseRequest{
 		TenantId: tenantID, UserId: userID, CredentialId: cred.ID,
 		SignCount: p.Response.AuthenticatorData.Counter, BackupState: flags.HasBackupState(),
-	}); err != nil {
+	})
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.NotFound:
+		return nil, fmt.Errorf("%w: the passkey was deleted meanwhile", errPasskeyFailed)
+	default:
 		return nil, err
 	}
 	return passkeyAMR(cred.Flags.BackupEligible, flags.HasUserVerified()), nil

@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -20,7 +22,6 @@ type mailFixture struct {
 
 func newMailFixture(t *testing.T) *mailFixture {
 	t.Helper()
-	chromium(t)
 	f := &mailFixture{box: startMailbox(t), consoleFixture: newConsoleFixture(t)}
 	f.tenantID = expect(t, "tenant", f.s.call("POST", "/api/adminapi2/v1/tenants/", f.adminToken, map[string]any{
 		"code": "acme", "name": "Acme", "smtp": f.box.settings(), "selfRegistration": true,
@@ -172,4 +173,71 @@ func (b *consoleBrowser) value(sel string) string {
 		b.t.Fatalf("value of %s: %v", sel, err)
 	}
 	return v
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, p page) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no CSRF token on the page (status %d): %s", p.status, clipText(p.body, 400))
+	}
+	return m[1]
+}
+
+// TestMailForgotAnswersAlike: over HTTP, the forgot-password form answers a known and an unknown login with
+// the same page, refuses a post without its CSRF token, slows a network down with 429 after its budget;
+// links that do not verify show no form; opening a verification link changes nothing.
+func TestMailForgotAnswersAlike(t *testing.T) {
+	f := newMailFixture(t)
+	b := newBrowser(t)
+	base := f.s.base
+	form := b.get(base + "/account/forgot?tenant=acme&ui_locales=zh-Hant")
+	if form.status != 200 || !strings.Contains(form.header.Get("Content-Security-Policy"), "default-src 'none'") ||
+		form.header.Get("Cache-Control") != "no-store" || !strings.Contains(form.body, `lang="zh-Hant"`) {
+		t.Fatalf("forgot page: %d %v", form.status, form.header)
+	}
+	csrf := csrfOf(t, form)
+	post := func(login, token string) page {
+		return b.post(base+"/account/forgot", url.Values{"tenant": {"acme"}, "login": {login}, "csrf_token": {token}, "ui_locales": {"zh-Hant"}})
+	}
+	if p := post("alice", ""); p.status != http.StatusForbidden {
+		t.Fatalf("without CSRF: %d", p.status)
+	}
+	unknown, known := post("nobody", csrf), post("alice", csrf)
+	if unknown.status != 200 || known.status != 200 || unknown.body != known.body {
+		t.Fatalf("answers differ: %d %d\n%s\n%s", unknown.status, known.status, unknown.body, known.body)
+	}
+	m := f.box.next()
+	if m.to[0] != "alice@acme.example" || !strings.Contains(m.subject, "密碼") {
+		t.Fatalf("mail to %q: %q", m.to, m.subject)
+	}
+	link := m.link(t, base+"/account/reset")
+	// A tampered link shows no form; a post with another form's CSRF token is refused.
+	if p := b.get(link + "x"); p.status != http.StatusBadRequest || strings.Contains(p.body, `id="reset"`) {
+		t.Fatalf("tampered link: %d", p.status)
+	}
+	tok := strings.TrimPrefix(link, base+"/account/reset?token=")
+	tok, _ = url.QueryUnescape(tok)
+	if p := b.post(base+"/account/reset", url.Values{"token": {tok}, "csrf_token": {csrf}, "new_password": {"x-password-123"},
+		"repeat_password": {"x-password-123"}}); p.status != http.StatusForbidden {
+		t.Fatalf("reset with the forgot form's CSRF token: %d", p.status)
+	}
+	// A verification page renders without using anything up; a bad token fails on the button.
+	vp := b.get(base + "/account/verify-email?token=bogus.token.value")
+	if vp.status != 200 || !strings.Contains(vp.body, `id="verify"`) {
+		t.Fatalf("verify page: %d", vp.status)
+	}
+	if p := b.post(base+"/account/verify-email", url.Values{"token": {"bogus.token.value"}, "csrf_token": {csrfOf(t, vp)}}); p.status != http.StatusBadRequest {
+		t.Fatalf("bogus verification: %d", p.status)
+	}
+	// The network's budget (10 requests, 2 used) runs out: 429 with the form again.
+	var last page
+	for range 9 {
+		last = post("nobody", csrf)
+	}
+	if last.status != http.StatusTooManyRequests || !strings.Contains(last.body, `id="forgot"`) {
+		t.Fatalf("beyond the budget: %d %s", last.status, clipText(last.body, 300))
+	}
 }

@@ -70,6 +70,7 @@ func (s Snapshots) Counts() []Count {
 		add("refresh_tokens", len(t.RefreshTokens))
 		add("consents", len(t.Consents))
 		add("login_failures", len(t.LoginFailures))
+		add("device_codes", len(t.DeviceCodes))
 	}
 	if p := s.Provider; p != nil {
 		add("providers", len(p.Providers))

@@ -13,4 +13,6 @@ type Snapshot struct {
 	RefreshTokens []RefreshToken
 	Consents      []Consent
 	LoginFailures []LoginFailures
+	// DeviceCodes are the device authorizations (RFC 8628), with their Status.
+	DeviceCodes []DeviceCode
 }

@@ -60,8 +60,14 @@ func (s *Store) Export(ctx context.Context) (token.Snapshot, error) {
 		}); err != nil {
 			return err
 		}
-		return exportBucket(tx, bucketLoginFailures, func(k []byte, exp time.Time, r failuresRecord) {
+		if err := exportBucket(tx, bucketLoginFailures, func(k []byte, exp time.Time, r failuresRecord) {
 			snap.LoginFailures = append(snap.LoginFailures, r.domain(string(k), exp))
+		}); err != nil {
+			return err
+		}
+		return exportBucket(tx, bucketDeviceCodes, func(k []byte, exp time.Time, r token.DeviceCode) {
+			r.Hash, r.Expiry = k, exp
+			snap.DeviceCodes = append(snap.DeviceCodes, r)
 		})
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -141,4 +142,19 @@ func (s *Store) UpdateDeviceCode(ctx context.Context, hash []byte, update func(t
 		return tr.Succeeded, nil
 	})
 	return out, err
+}
+
+// importDeviceCodes writes the device authorizations of a snapshot (Import), one transaction each, in
+// order of expiry: where an expired record not yet swept shares its user code with a newer one, the user
+// code index ends up naming the newer one, as in the exporting store.
+func (s *Store) importDeviceCodes(ctx context.Context, dcs []token.DeviceCode) error {
+	sorted := slices.Clone(dcs)
+	slices.SortStableFunc(sorted, func(a, b token.DeviceCode) int { return a.Expiry.Compare(b.Expiry) })
+	never := time.Unix(1<<40, 0) // every holder has expired by then: each put takes the index entry
+	for _, dc := range sorted {
+		if err := s.PutDeviceCode(ctx, dc, never); err != nil {
+			return err
+		}
+	}
+	return nil
 }

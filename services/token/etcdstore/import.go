@@ -73,6 +73,9 @@ func (s *Store) Import(ctx context.Context, snap token.Snapshot) error {
 			return err
 		})
 	}
+	if len(snap.DeviceCodes) > 0 {
+		jobs = append(jobs, func(ctx context.Context) error { return s.importDeviceCodes(ctx, snap.DeviceCodes) })
+	}
 	if err := runAll(ctx, jobs); err != nil {
 		return fmt.Errorf("token import: %w", err)
 	}

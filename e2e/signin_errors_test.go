@@ -175,11 +175,11 @@ func TestLoginErrors(t *testing.T) {
 	b := newBrowser(t)
 	p := b.get(f.authorizeURL("spa", "openid", "s", "", ch))
 	p = b.login(s.base, p, "alice", "wrong-password")
-	if !p.isLogin() || !strings.Contains(p.body, "Invalid user name or password.") {
+	if !p.isLogin() || !strings.Contains(p.body, "The user name or password is not correct.") {
 		t.Fatalf("wrong password: %s", p.body)
 	}
 	unknown := b.login(s.base, p, "nobody", "wrong-password")
-	if !strings.Contains(unknown.body, "Invalid user name or password.") {
+	if !strings.Contains(unknown.body, "The user name or password is not correct.") {
 		t.Fatalf("unknown user: %s", unknown.body)
 	}
 	p = b.login(s.base, unknown, "bob", "bob-password-123")
@@ -190,7 +190,7 @@ func TestLoginErrors(t *testing.T) {
 	for range 3 {
 		p = b.login(s.base, p, "alice", "wrong-password")
 	}
-	if !strings.Contains(p.body, "Too many failed sign-in attempts") {
+	if !strings.Contains(p.body, "Too many attempts") { // the page shows the catalogue text of login.throttled
 		t.Fatalf("no throttling after 4 failures: %s", p.body)
 	}
 	p = b.login(s.base, p, "alice", alicePassword)

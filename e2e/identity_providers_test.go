@@ -3,8 +3,10 @@ package e2e
 import (
 	"bytes"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // upstreamProvider is an identity provider as the admin API answers it, with the JSON types the reference
@@ -115,7 +117,7 @@ func TestIdentityProvidersREST(t *testing.T) {
 	if bytes.Contains(create.body, []byte("upstream-secret-e2e")) {
 		t.Fatal("the client secret was answered")
 	}
-	p := decodeAs[upstreamProvider](t, "create", create, http.StatusOK)
+	p := decodeAs[upstreamProvider](t, "create", create, http.StatusCreated)
 	if p.ProviderID != "corp" || p.TenantID != f.tenantID || p.ClientSecret != nil || !p.LinkByEmail || p.CreateUsers ||
 		p.ClaimMapping["login_name"] != "upn" || p.RedirectURI != s.base+"/connect/upstream/callback" {
 		t.Fatalf("created %+v", p)
@@ -163,6 +165,17 @@ func TestIdentityProvidersREST(t *testing.T) {
 
 	expect(t, "delete", s.call(http.MethodDelete, base+"/corp", f.adminToken, nil), http.StatusOK)
 	decodeAs[apiError](t, "deleted", s.call(http.MethodGet, base+"/corp", f.adminToken, nil), http.StatusNotFound)
+
+	want := map[string]bool{"identity_provider_created": false, "identity_provider_updated": false, "identity_provider_deleted": false}
+	eventually(t, 10*time.Second, "identity provider events in the audit log", func() bool {
+		ev, _ := auditEvents(t, s, f.adminToken, "registry", url.Values{"tenantId": {f.tenantID}, "pageSize": {"1000"}})
+		for _, e := range ev.GetItems() {
+			if _, ok := want[e.GetEvent()]; ok && e.GetTarget().GetId() == "corp" && e.GetOutcome() == "success" {
+				want[e.GetEvent()] = true
+			}
+		}
+		return want["identity_provider_created"] && want["identity_provider_updated"] && want["identity_provider_deleted"]
+	})
 }
 
 // TestResetFactorsREST: POST …/users/{id}:resetFactors answers the user with the factor fields typed as the
@@ -186,4 +199,17 @@ func TestResetFactorsREST(t *testing.T) {
 		}
 	}
 	decodeAs[apiError](t, "unknown user", s.call(http.MethodPost, users+"/ghost:resetFactors", f.adminToken, map[string]any{}), http.StatusNotFound)
+
+	// The reset and the provider changes are in the registry's audit log (the recorder stores in the
+	// background: wait for it).
+	q := url.Values{"event": {"user_factors_reset"}, "tenantId": {f.tenantID}}
+	eventually(t, 10*time.Second, "user_factors_reset in the audit log", func() bool {
+		ev, _ := auditEvents(t, s, f.adminToken, "registry", q)
+		for _, e := range ev.GetItems() {
+			if e.GetTarget().GetId() == u.UserID && e.GetOutcome() == "success" && e.GetActor().GetClientId() == "admin" {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -544,3 +544,51 @@ func TestUpstreamSecondFactorPolicy(t *testing.T) {
 		t.Fatalf("second-factor interaction %q", id)
 	}
 }
+
+// TestUpstreamSlowProviderBlocksNobody: while one provider's discovery hangs, a sign-in through another
+// provider of the same tenant completes.
+func TestUpstreamSlowProviderBlocksNobody(t *testing.T) {
+	ue := newUpstreamEnv(t)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	asked := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(free) // runs before slow.Close
+	ue.factors.mu.Lock()
+	ue.factors.providers = append(ue.factors.providers, &registryv1.UpstreamProvider{ProviderId: "slow", DisplayName: "Slow", Issuer: slow.URL, ClientId: "x"})
+	ue.factors.mu.Unlock()
+	ctx := context.Background()
+	a, err := ue.az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ue.az.StartUpstream(ctx, &tokenv1.StartUpstreamRequest{InteractionId: a.GetStep().GetLogin().GetInteractionId(), ProviderId: "slow"})
+	}()
+	<-asked // the slow provider's discovery is in flight
+	to, binding := ue.start(t)
+	if r, err := ue.callback(ue.op.authorize(to), binding); err != nil || r.GetStep().GetSetSessionCookie() == "" {
+		t.Fatalf("sign-in beside a hanging provider: %v, %v", r, err)
+	}
+	select {
+	case <-done:
+		t.Fatal("the hanging provider's start returned before it was released")
+	default:
+	}
+	free()
+	<-done
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
+	"github.com/authsuite/authsuite/internal/audit"
 	"github.com/authsuite/authsuite/internal/mail"
 	"github.com/authsuite/authsuite/services/token"
 )
@@ -167,8 +169,7 @@ func (ss selfService) CompletePasswordReset(ctx context.Context, req *tokenv1.Co
 		s.log.Warn("password reset: a link was used twice", "tenant", c.TenantID, "user_id", c.UserID)
 	}
 	s.endAccounts(context.WithoutCancel(ctx), []token.Account{{TenantID: c.TenantID, UserID: c.UserID, Incarnation: c.Incarnation}})
-	s.log.Info("audit", "event", "password_reset", "tenant", c.TenantID, "user_id", c.UserID,
-		"remote_addr", req.GetBrowser().GetRemoteAddr())
+	s.auditSelfService("password_reset", audit.OutcomeSuccess, c.TenantID, c.UserID, req.GetBrowser())
 	return &tokenv1.CompletePasswordResetResponse{Page: s.pageContext(ctx, c.TenantID, nil)}, nil
 }
 
@@ -244,7 +245,7 @@ func (ss selfService) VerifyEmail(ctx context.Context, req *tokenv1.VerifyEmailR
 	default:
 		return nil, err
 	}
-	s.log.Info("audit", "event", "email_verified", "tenant", c.TenantID, "user_id", c.UserID)
+	s.auditSelfService("email_verified", audit.OutcomeSuccess, c.TenantID, c.UserID, req.GetBrowser(), slog.String("email", c.Email))
 	return &tokenv1.VerifyEmailResponse{Page: s.pageContext(ctx, c.TenantID, nil), Email: c.Email}, nil
 }
 
@@ -300,7 +301,7 @@ func (ss selfService) Register(ctx context.Context, req *tokenv1.RegisterRequest
 		return nil, err
 	}
 	u := resp.GetUser()
-	s.log.Info("audit", "event", "user_registered", "tenant", in.TenantID, "user_id", u.GetUserId(), "remote_addr", b.GetRemoteAddr())
+	s.auditSelfService("user_registered", audit.OutcomeSuccess, in.TenantID, u.GetUserId(), b, slog.String("login_name", clip(u.GetLoginName())))
 	if st.GetSmtp().GetHost() != "" && u.GetEmail() != "" {
 		s.mailVerification(st, u, resp.GetIncarnation(), u.GetEmail(), mailLocale(req.GetLocale()))
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
+	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/audit"
 	"github.com/authsuite/authsuite/internal/mail"
 	"github.com/authsuite/authsuite/services/gateway/i18n"
 )
@@ -119,7 +122,15 @@ func (s *Server) sendLinkMail(ctx context.Context, m linkMail) {
 			"user_id", m.user.GetUserId(), "err", err)
 		return
 	}
-	s.log.Info("audit", "event", "mail_sent", "kind", m.kind, "tenant", m.settings.GetTenantId(), "user_id", m.user.GetUserId())
+	s.auditSelfService("mail_sent", audit.OutcomeSuccess, m.settings.GetTenantId(), m.user.GetUserId(), nil, slog.String("kind", m.kind))
+}
+
+// auditSelfService records a self-service event of userID in tenantID (the audit log and its line; never a
+// token, password or typed login).
+func (s *Server) auditSelfService(event, outcome, tenantID, userID string, b *tokenv1.Browser, attrs ...slog.Attr) {
+	e := audit.Event{Event: event, TenantID: tenantID, Outcome: outcome, Actor: audit.Actor{UserID: userID},
+		Target: audit.Target{Kind: "user", ID: userID}, RemoteAddr: clip(b.GetRemoteAddr()), Line: audit.Line{Attrs: attrs}}
+	s.deps.Audit.Record(context.Background(), e)
 }
 
 // linkURL is the page a link token opens: issuer + path + "?token=" + tok.
@@ -151,7 +162,7 @@ func (s *Server) mailPasswordReset(ctx context.Context, tenant, login, locale st
 		return
 	}
 	if ref, err := s.countRequest(ctx, mailAccountKey(tenantID, u.GetUserId())); err != nil || ref != nil {
-		s.log.Info("audit", "event", "password_reset_throttled", "tenant", tenantID, "user_id", u.GetUserId())
+		s.auditSelfService("password_reset_mail", audit.OutcomeDenied, tenantID, u.GetUserId(), nil, slog.String("reason", "throttled"))
 		return
 	}
 	f, err := s.factors.GetFactors(ctx, &registryv1.GetFactorsRequest{TenantId: tenantID, UserId: u.GetUserId()})

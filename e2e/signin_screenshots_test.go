@@ -128,6 +128,25 @@ func (b *signinShooter) shot(name string) {
 func TestSignInPagesLanguages(t *testing.T) {
 	f := newSigninFixture(t)
 	base := f.s.base
+	// acme sends mail (to a loopback address nothing listens on: no test here submits a mail form) and lets
+	// people register, so its login page links to both; set before any of its pages is shown, since the
+	// token service keeps a tenant's settings for a few seconds.
+	expect(t, "acme settings", f.s.call("PUT", "/api/adminapi2/v1/tenants/"+f.tenantID, f.adminToken, map[string]any{
+		"code": "acme", "name": "Acme", "selfRegistration": true,
+		"smtp": map[string]any{"host": "127.0.0.1", "port": 2525, "security": "SECURITY_NONE", "from": "Acme <no-reply@acme.example>"},
+	}), 200)
+	// globex requires a second factor of everyone: carol, who has none, is asked to enrol one.
+	globex := expect(t, "globex", f.s.call("POST", "/api/adminapi2/v1/tenants/", f.adminToken, map[string]any{
+		"code": "globex", "name": "Globex", "mfaPolicy": map[string]any{"requirement": "REQUIREMENT_ALL"},
+	}), 201)["tenantId"].(string)
+	expect(t, "carol", f.s.call("POST", "/api/adminapi2/v1/tenants/"+globex+"/users/", f.adminToken, map[string]any{
+		"loginName": "carol", "displayName": "Carol", "password": alicePassword,
+	}), 201)
+	expect(t, "globex client", f.s.call("POST", "/api/adminapi2/v1/tenants/"+globex+"/clients/", f.adminToken, map[string]any{
+		"clientId": "globex-spa", "clientName": "Globex Portal", "requireClientSecret": false,
+		"allowedGrantTypes": []string{"authorization_code"}, "allowedScopes": []string{"openid"}, "redirectUris": []string{f.callback},
+	}), 201)
+	f.s.sync()
 	for _, lang := range i18n.Locales {
 		t.Run(lang, func(t *testing.T) {
 			b := newSigninShooter(t, base, lang)
@@ -154,6 +173,10 @@ func TestSignInPagesLanguages(t *testing.T) {
 				t.Fatalf("after consent: %v (at %s)", err, loc)
 			}
 
+			b.open("/account")
+			b.wait("h1")
+			b.page("account", "account.heading")
+
 			b.open("/connect/endsession")
 			b.wait("#logout")
 			b.page("logout", "logout.question")
@@ -167,6 +190,28 @@ func TestSignInPagesLanguages(t *testing.T) {
 			b.open("/connect/endsession")
 			b.wait("#message")
 			b.page("not-signed-in", "message.not_signed_in")
+
+			b.open("/account")
+			b.wait("h1")
+			b.page("account-signin", "account.signin.heading")
+
+			b.open("/account/forgot?tenant=" + f.tenantID)
+			b.wait("h1")
+			b.page("forgot", "forgot.title")
+
+			b.open("/device")
+			b.wait("h1")
+			b.page("device", "device.heading")
+
+			b.open(strings.TrimPrefix(f.authorizeURL("web", "openid", "st", "n", ch), base))
+			b.submit("#register", "h1")
+			b.page("register", "register.title")
+
+			b.open(strings.TrimPrefix(f.authorizeURL("globex-spa", "openid", "st", "n", ch), base))
+			b.fill("#username", "carol")
+			b.fill("#password", alicePassword)
+			b.submit("#submit", "#enroll")
+			b.page("secondfactor-enroll", "secondfactor.enroll_title")
 
 			b.open(strings.TrimPrefix(f.authorizeURL("no-such-client", "openid", "st", "n", ch), base))
 			b.wait("#error")
@@ -198,15 +243,21 @@ var signinShotFile = regexp.MustCompile(`^([a-z0-9]+(?:-[a-z0-9]+)*)-(en|zh-Hans
 
 // signinShotPages says what each sign-in screenshot shows; a name not here is shown by its name.
 var signinShotPages = map[string]string{
-	"login":           "Login page of a relying party's authorization request",
-	"login-error":     "Login page after a wrong password",
-	"login-branded":   "Login page of a tenant with its own name, logo and colour",
-	"consent":         "Consent page: the scopes described, a scope without description as given",
-	"logout":          "Logout confirmation (RP-initiated logout without id_token_hint)",
-	"still-signed-in": "After answering No to the logout confirmation",
-	"signed-out":      "After signing out",
-	"not-signed-in":   "Logout without a session",
-	"error":           "Error page: the OAuth error explained, the description as the service gave it",
+	"login":               "Login page of a relying party's authorization request",
+	"login-error":         "Login page after a wrong password",
+	"login-branded":       "Login page of a tenant with its own name, logo and colour",
+	"consent":             "Consent page: the scopes described, a scope without description as given",
+	"logout":              "Logout confirmation (RP-initiated logout without id_token_hint)",
+	"still-signed-in":     "After answering No to the logout confirmation",
+	"signed-out":          "After signing out",
+	"not-signed-in":       "Logout without a session",
+	"account":             "Account page (/account) of a signed-in person",
+	"account-signin":      "Account page without a session: the organisation, then the login page",
+	"forgot":              "Forgot password: a reset link by mail",
+	"device":              "Device login (RFC 8628): the user code",
+	"register":            "Self-registration from the login page",
+	"secondfactor-enroll": "Second factor required: enrol an authenticator app (QR code)",
+	"error":               "Error page: the OAuth error explained, the description as the service gave it",
 }
 
 // signinShotIndex renders the index of the sign-in screenshots named in files (base names).

@@ -116,6 +116,7 @@ func TestLinkFederatedConcurrent(t *testing.T) {
 	for name, mk := range map[string]func(testing.TB) *fenv{
 		"bbolt":  func(t testing.TB) *fenv { return newFactorEnv(t, nil, "") },
 		"memory": newMemFactorEnv,
+		"etcd":   newEtcdFactorEnv,
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := mk(t)

@@ -147,11 +147,12 @@ func TestTOTPCodeUsedOnce(t *testing.T) {
 }
 
 // TestSecondFactorConcurrentUse: of concurrent uses of one TOTP code, or of one recovery code, exactly one
-// succeeds (on bbolt and on the memory store).
+// succeeds (on bbolt, on the memory store and on etcd, whose writes are compare-and-swap).
 func TestSecondFactorConcurrentUse(t *testing.T) {
 	for name, mk := range map[string]func(testing.TB) *fenv{
 		"bbolt":  func(t testing.TB) *fenv { return newFactorEnv(t, nil, "") },
 		"memory": newMemFactorEnv,
+		"etcd":   newEtcdFactorEnv,
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := mk(t)

@@ -140,3 +140,87 @@ func TestMFAInBrowser(t *testing.T) {
 	b.click("#submit")
 	wantMFA("TOTP sign-in", claimsOf("TOTP sign-in", landing("TOTP code"), v3))
 }
+
+// TestMFAStepUpInBrowser: alice signs in with her password alone (no second factor, none required). Then
+// the tenant requires a second factor of everybody: her next sign-in through the same browser goes
+// straight to enrolling TOTP, without the password page, and her session is upgraded in place (acr mfa).
+// Afterwards acr_values=mfa with prompt=none is answered with a code at once.
+func TestMFAStepUpInBrowser(t *testing.T) {
+	chromium(t) // skips without a browser, before the suite starts
+	f := newSigninFixture(t)
+	s := f.s
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, s.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := oauth2.Config{ClientID: "spa", Endpoint: provider.Endpoint(), RedirectURL: f.callback, Scopes: []string{"openid"}}
+	idVerifier := provider.Verifier(&oidc.Config{ClientID: "spa"})
+	b := (&consoleFixture{t: t, s: s}).browser()
+	landing := func(what, verifier string) (mfaClaims, int64) {
+		t.Helper()
+		lctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+		defer cancel()
+		landed, err := waitLocation(lctx, f.callback)
+		if err != nil {
+			t.Fatalf("%s: %v (at %q)", what, err, landed)
+		}
+		u, _ := url.Parse(landed)
+		tok, err := conf.Exchange(ctx, u.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("%s: exchange: %v", what, err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := idVerifier.Verify(ctx, raw)
+		if err != nil {
+			t.Fatalf("%s: ID token: %v", what, err)
+		}
+		var c mfaClaims
+		if err := idt.Claims(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c, idt.IssuedAt.Unix()
+	}
+
+	v1, ch1 := pkce()
+	b.run("login page", chromedp.Navigate(f.authorizeURL("spa", "openid", "st", "n-1", ch1)), chromedp.WaitVisible(css("#login")))
+	b.fill("#username", "alice")
+	b.fill("#password", alicePassword)
+	b.click("#submit")
+	if c, _ := landing("password sign-in", v1); !slices.Equal(c.AMR, []string{"pwd"}) || c.ACR != "urn:authsuite:acr:pwd" {
+		t.Fatalf("password sign-in: %+v", c)
+	}
+
+	base := "/api/adminapi2/v1/tenants/" + f.tenantID
+	tenant := expect(t, "tenant", s.call("GET", base, f.adminToken, nil), 200)
+	tenant["mfaPolicy"] = map[string]any{"requirement": "REQUIREMENT_ALL"}
+	expect(t, "policy: second factor for all", s.call("PUT", base, f.adminToken, tenant), 200)
+	s.sync()
+
+	// The same browser: enrolment at once (the policy reaches sign-in within its settings cache's 10 s).
+	v2, ch2 := pkce()
+	eventually(t, 15*time.Second, "the policy applies to the session", func() bool {
+		b.run("authorize", chromedp.Navigate(f.authorizeURL("spa", "openid", "st", "n-2", ch2)), chromedp.WaitReady(css("body")))
+		return b.has("#enroll")
+	})
+	if b.has("#login") {
+		t.Fatal("step-up asked for the password again")
+	}
+	code, err := totp.GenerateCode(b.text("#secret"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.fill("#code", code)
+	b.submit("#submit", "#recovery-codes")
+	b.click("#submit")
+	if c, _ := landing("step-up", v2); !slices.Equal(c.AMR, []string{"pwd", "otp", "mfa"}) || c.ACR != "urn:authsuite:acr:mfa" {
+		t.Fatalf("stepped-up sign-in: %+v", c)
+	}
+
+	// The upgraded session serves a request for mfa without any page.
+	v3, ch3 := pkce()
+	b.run("prompt=none", chromedp.Navigate(f.authorizeURL("spa", "openid", "st", "n-3", ch3, "prompt", "none", "acr_values", "urn:authsuite:acr:mfa")))
+	if c, _ := landing("prompt=none after step-up", v3); c.ACR != "urn:authsuite:acr:mfa" {
+		t.Fatalf("prompt=none after step-up: %+v", c)
+	}
+}

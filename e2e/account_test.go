@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,15 @@ func TestAccountPageChromium(t *testing.T) {
 	}
 	if csp := f.s.callWith(http.MethodGet, "/account", "", nil).header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "img-src data:") {
 		t.Fatalf("account page CSP = %q", csp)
+	}
+
+	// A form with a forged CSRF token (posted from the page itself, with the browser's cookies) is refused
+	// and ends nothing.
+	ownSID := b1.attr("li.session", "data-sid")
+	b1.postForm("/account/sessions/end", map[string]string{"sid": ownSID, "csrf_token": "forged"}, "#message")
+	b1.open("/account")
+	if b1.attr("li.session", "data-sid") != ownSID {
+		t.Fatal("the session changed after a forged form")
 	}
 
 	// A remembered consent for web, and a refresh token of it.
@@ -215,6 +225,9 @@ func TestAdminUserSessions(t *testing.T) {
 	for _, s := range list.Items {
 		if s.Sid == "" || s.UserID != f.aliceID || s.TenantID != f.tenantID {
 			t.Fatalf("session item = %+v", s)
+		}
+		if !slices.Contains(s.Amr, "pwd") {
+			t.Fatalf("session amr = %q; want pwd", s.Amr)
 		}
 		if _, err := time.Parse(time.RFC3339, s.AuthTime); err != nil {
 			t.Fatalf("authTime %q: %v", s.AuthTime, err)

@@ -62,6 +62,13 @@ func signInFromProto(pb *registryv1.Tenant) (registry.SignInSettings, *string) {
 	return s, nil
 }
 
+// hasSignInSettings reports whether an update states any sign-in setting: a branding, MFA policy or SMTP
+// object, a default locale or self-registration on. An update stating none keeps the stored settings.
+func hasSignInSettings(pb *registryv1.Tenant) bool {
+	return pb.GetBranding() != nil || pb.GetMfaPolicy() != nil || pb.GetSmtp() != nil || pb.GetDefaultLocale() != "" ||
+		pb.GetSelfRegistration()
+}
+
 // signInToProto fills pb's sign-in settings from t. The SMTP password is left out unless withPassword (the
 // internal answer), which the caller opens.
 func signInToProto(pb *registryv1.Tenant, s registry.SignInSettings) {

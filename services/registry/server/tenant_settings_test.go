@@ -136,9 +136,17 @@ func TestTenantSignInSettings(t *testing.T) {
 	if pw := e.smtpPassword(t, "t1"); pw != "" {
 		t.Fatalf("empty password: %q kept", pw)
 	}
+	// An update stating no sign-in setting (a rename, as the console sends it) keeps them all.
+	renamed := update(func(x *registryv1.Tenant) {
+		x.Name, x.Branding, x.MfaPolicy, x.Smtp, x.DefaultLocale, x.SelfRegistration = "Renamed", nil, nil, nil, "", false
+	})
+	if renamed.GetName() != "Renamed" || renamed.GetBranding().GetPrimaryColor() != "#12ab9F" || renamed.GetSmtp().GetHost() != "smtp.example.com" ||
+		!renamed.GetSelfRegistration() || renamed.GetDefaultLocale() != "zh-Hans" {
+		t.Fatalf("rename = %v", renamed)
+	}
 	// Clearing everything: defaults read back (port default, language en).
 	cleared := update(func(x *registryv1.Tenant) {
-		x.Branding, x.MfaPolicy, x.Smtp, x.DefaultLocale, x.SelfRegistration = nil, nil, nil, "", false
+		x.Branding, x.MfaPolicy, x.Smtp, x.DefaultLocale, x.SelfRegistration = nil, nil, nil, "en", false
 	})
 	if cleared.GetDefaultLocale() != "en" || cleared.GetSmtp().GetHost() != "" || cleared.GetMfaPolicy().GetRequirement() != 0 {
 		t.Fatalf("cleared = %v", cleared)

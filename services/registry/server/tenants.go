@@ -97,7 +97,12 @@ func (ts *tenantService) UpdateTenant(ctx context.Context, req *registryv1.Updat
 			if old.ID == access.SystemTenant && in.Code != old.Code {
 				return old, apierror.FailedPrecondition("code: the code of the system tenant %q cannot change", access.SystemTenant)
 			}
-			// The sign-in settings are replaced; the identity providers are IdentityProviderService's.
+			// A request without any sign-in setting (older clients, the console's rename) keeps them all;
+			// otherwise they are replaced. The identity providers are IdentityProviderService's.
+			if !hasSignInSettings(req.GetTenant()) {
+				old.Code, old.Name = in.Code, in.Name
+				return old, nil
+			}
 			next := settings.Clone()
 			if err := ts.s.applySMTPPassword(old.ID, &next, pw, old.SMTP); err != nil {
 				return old, err

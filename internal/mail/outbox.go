@@ -20,6 +20,8 @@ const (
 // the SMTP connections open), so a flood of requests cannot open unbounded connections or goroutines.
 type Outbox struct {
 	log     *slog.Logger
+	ctx     context.Context // the jobs' context, cancelled by Close
+	cancel  context.CancelFunc
 	pending chan struct{} // one token per job queued or running
 	running chan struct{} // one token per job running
 	wg      sync.WaitGroup
@@ -44,13 +46,17 @@ func NewOutbox(o OutboxOptions) *Outbox {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{log: o.Log, pending: make(chan struct{}, o.Queue), running: make(chan struct{}, o.Concurrency)}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Outbox{log: o.Log, ctx: ctx, cancel: cancel, pending: make(chan struct{}, o.Queue), running: make(chan struct{}, o.Concurrency)}
 }
 
 // Go queues job and returns at once: true when it will run, false when the queue was full and the job was
-// dropped (and logged under kind). The job gets a context that no caller cancels; it must bound its own
-// work (Send does: Timeout).
+// dropped (and logged under kind), also after Close. The job's context is cancelled by Close only; the job
+// must bound its own work (Send does: Timeout).
 func (o *Outbox) Go(kind string, job func(ctx context.Context)) bool {
+	if o.ctx.Err() != nil {
+		return false
+	}
 	select {
 	case o.pending <- struct{}{}:
 	default:
@@ -61,17 +67,31 @@ func (o *Outbox) Go(kind string, job func(ctx context.Context)) bool {
 	go func() {
 		defer o.wg.Done()
 		defer func() { <-o.pending }()
-		o.running <- struct{}{}
+		select {
+		case o.running <- struct{}{}:
+		case <-o.ctx.Done():
+			return
+		}
 		defer func() { <-o.running }()
+		if o.ctx.Err() != nil {
+			return // closed while it waited
+		}
 		defer func() {
 			if r := recover(); r != nil {
 				o.log.Error("mail job panicked", "kind", kind, "panic", r)
 			}
 		}()
-		job(context.Background())
+		job(o.ctx)
 	}()
 	return true
 }
 
 // Wait returns when every job queued so far has ended.
 func (o *Outbox) Wait() { o.wg.Wait() }
+
+// Close cancels the jobs waiting or running (a delivery in progress is abandoned) and waits for them to
+// end; later jobs are dropped. The service calls it on shutdown, before its store is closed.
+func (o *Outbox) Close() {
+	o.cancel()
+	o.wg.Wait()
+}

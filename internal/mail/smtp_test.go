@@ -218,3 +218,24 @@ type fakeRemote struct {
 }
 
 func (f fakeRemote) RemoteAddr() net.Addr { return f.remote }
+
+// Close cancels waiting and running jobs and refuses new ones.
+func TestOutboxClose(t *testing.T) {
+	o := mail.NewOutbox(mail.OutboxOptions{Queue: 10, Concurrency: 1})
+	started := make(chan struct{})
+	var cancelled, ranSecond atomic.Bool
+	o.Go("test", func(ctx context.Context) {
+		close(started)
+		<-ctx.Done()
+		cancelled.Store(true)
+	})
+	<-started
+	o.Go("test", func(context.Context) { ranSecond.Store(true) }) // waits for the only slot
+	o.Close()
+	if !cancelled.Load() || ranSecond.Load() {
+		t.Fatalf("cancelled %v, second job ran %v", cancelled.Load(), ranSecond.Load())
+	}
+	if o.Go("test", func(context.Context) {}) {
+		t.Fatal("a job was queued after Close")
+	}
+}

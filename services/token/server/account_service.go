@@ -118,8 +118,10 @@ func (a accountService) GetAccount(ctx context.Context, req *tokenv1.GetAccountR
 		LoginName: u.GetLoginName(), DisplayName: u.GetDisplayName(), Email: u.GetEmail(), EmailVerified: u.GetEmailVerified(),
 		TotpEnrolled: f.GetTotpEnrolled(), RecoveryCodesLeft: f.GetRecoveryCodesLeft(),
 		RecentSignIn: now.Sub(as.Session.AuthTime) <= RecentSignIn,
-		// Users created by an upstream provider may have no password; the registry then reports no stamp.
-		HasPassword: f.GetPasswordStamp() != "" || len(f.GetFederatedIdentities()) == 0,
+		// GetFactors does not say whether the user has a password (a user an upstream provider created may
+		// have none): the password form is always offered, and ChangePassword refuses a current password
+		// that does not match.
+		HasPassword: true,
 	}
 	if st, err := s.settings.get(ctx, as.TenantID); err == nil {
 		resp.Page.BrandName = st.GetBranding().GetDisplayName()

@@ -441,7 +441,7 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, w)
 		}
 	}
-	eq("grant types", d.GetGrantTypesSupported(), []string{"client_credentials", "authorization_code", "refresh_token", "password", "urn:ietf:params:oauth:grant-type:token-exchange"})
+	eq("grant types", d.GetGrantTypesSupported(), []string{"client_credentials", "authorization_code", "refresh_token", "password", "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:device_code"})
 	eq("response types", d.GetResponseTypesSupported(), []string{"code"})
 	eq("subject types", d.GetSubjectTypesSupported(), []string{"public"})
 	eq("pkce", d.GetCodeChallengeMethodsSupported(), []string{"S256"})

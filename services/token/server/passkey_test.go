@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/internal/suitekey"
 	"github.com/authsuite/authsuite/services/token"
 	"github.com/authsuite/authsuite/services/token/bboltstore"
@@ -303,6 +305,9 @@ func TestPasskeyLoginThrottled(t *testing.T) {
 	}
 	if refused == nil {
 		t.Fatal("failed passkeys from one address were never throttled")
+	}
+	if info := apistatus.FromStatus(refused); info.HTTPStatus != http.StatusTooManyRequests || info.RetryAfter <= 0 {
+		t.Fatalf("throttled answer %v (%+v), want 429 with a retry delay", refused, info)
 	}
 	id, opts := loginPage(t, e, az)
 	resp, err := az.PasskeyLogin(ctx, &tokenv1.PasskeyLoginRequest{InteractionId: id, WebauthnAssertion: a.get(opts), Browser: &tokenv1.Browser{RemoteAddr: "203.0.113.6"}})

@@ -155,7 +155,10 @@ type Server struct {
 	maintMu    sync.Mutex
 	httpClient *http.Client
 	upstreams  upstreamProviders // discovered upstream identity providers (upstream_discovery.go)
-	bg         sync.WaitGroup // back-channel logout sends in flight
+	bg         sync.WaitGroup    // back-channel logout sends in flight
+
+	// upstreamStarts counts the upstream round trips started per address (upstream_limit.go).
+	upstreamStarts upstreamStartLimit
 }
 
 // New validates deps, loads or creates the signing keys (rotating them when due), loads the revocation list
@@ -327,8 +330,7 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	})
 	wg.Wait()
-	s.mailq.Close() // self-service mails waiting or in flight are abandoned before the store closes
-	s.bg.Wait()     // back-channel logout sends in flight (each bounded by BackChannelTimeout)
+	s.bg.Wait() // back-channel logout sends in flight (each bounded by BackChannelTimeout)
 	return nil
 }
 

@@ -110,6 +110,9 @@ func (s *Server) StartUpstream(ctx context.Context, req *tokenv1.StartUpstreamRe
 		return &tokenv1.StartUpstreamResponse{Step: step}, nil
 	}
 
+	if err := s.upstreamStarts.allow(req.GetBrowser().GetRemoteAddr(), s.now()); err != nil {
+		return nil, err
+	}
 	state, binding, nonce := newSecret(), newSecret(), newSecret()
 	verifier := oauth2.GenerateVerifier()
 	up := *in

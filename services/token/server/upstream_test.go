@@ -25,6 +25,7 @@ import (
 
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/apistatus"
 	"github.com/authsuite/authsuite/internal/grpctest"
 	"github.com/authsuite/authsuite/internal/suitekey"
 )
@@ -591,4 +592,38 @@ func TestUpstreamSlowProviderBlocksNobody(t *testing.T) {
 	}
 	free()
 	<-done
+}
+
+// TestUpstreamStartLimit: an address may start upstreamStartsPerWindow round trips per window; the next is
+// answered 429 temporarily_unavailable with Retry-After without storing anything, another address is not
+// affected, and the next window allows it again.
+func TestUpstreamStartLimit(t *testing.T) {
+	ue := newUpstreamEnv(t)
+	ctx := context.Background()
+	a, err := ue.az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(addr string) error {
+		_, err := ue.az.StartUpstream(ctx, &tokenv1.StartUpstreamRequest{InteractionId: a.GetStep().GetLogin().GetInteractionId(), ProviderId: "up",
+			Browser: &tokenv1.Browser{RemoteAddr: addr}})
+		return err
+	}
+	for i := range upstreamStartsPerWindow {
+		if err := start("192.0.2.9"); err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+	}
+	err = start("192.0.2.9")
+	wantOAuth(t, err, "temporarily_unavailable", http.StatusTooManyRequests)
+	if info := apistatus.FromStatus(err); info.RetryAfter <= 0 || info.RetryAfter > upstreamStartWindow {
+		t.Fatalf("retry after %v", info.RetryAfter)
+	}
+	if err := start("192.0.2.10"); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	ue.e.clock.Advance(upstreamStartWindow)
+	if err := start("192.0.2.9"); err != nil {
+		t.Fatalf("next window: %v", err)
+	}
 }

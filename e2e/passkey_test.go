@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -90,9 +91,27 @@ func TestPasskeyBrowser(t *testing.T) {
 	if !slices.Equal(amr, []string{"hwk", "user", "mfa"}) || acr != "urn:authsuite:acr:mfa" {
 		t.Fatalf("password-less: amr %v acr %q, want [hwk user mfa] urn:authsuite:acr:mfa", amr, acr)
 	}
-	// The authenticator's counter moved on with each use, and the registry kept the last use.
+	// The authenticator's counter moved on with each use.
 	if c := authenticatorCredentials(t, b, auth); len(c) != 1 || c[0].SignCount < 2 {
 		t.Errorf("after two sign-ins the credential is %+v", c)
+	}
+
+	// An authenticator that does not verify the user cannot sign in password-less: the login page comes
+	// back with the reason, in the page's language, and a new passkey button.
+	signOutBrowser(t, b)
+	badUV := true
+	if _, err := chromedp.Call(b.ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{AuthenticatorID: auth, IsBadUV: &badUV}); err != nil {
+		t.Fatalf("WebAuthn.setResponseOverrideBits: %v", err)
+	}
+	authURL, _ = spaAuthorizeAt(s.base, f.callback, "n-bad")
+	b.run("authorize", chromedp.Navigate(authURL), chromedp.WaitVisible(css("#passkey-login-button")))
+	b.submit("#passkey-login-button", "#error")
+	if got := b.text("#error"); !strings.Contains(got, "passkey could not sign you in") {
+		t.Errorf("refused passkey: %q", got)
+	}
+	b.wait("#passkey-login-button")
+	if loc, _ := b.location(); strings.HasPrefix(loc, f.callback) {
+		t.Fatal("signed in without user verification")
 	}
 }
 

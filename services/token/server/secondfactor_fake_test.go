@@ -34,6 +34,7 @@ type mfaFactors struct {
 	recovery map[string][]string              // user id → unused recovery codes
 	verifies int
 	expire   bool // ConfirmTotpEnrollment answers every enrolment expired
+	down     bool // GetSignInSettings answers UNAVAILABLE
 }
 
 func newMFAFactors() *mfaFactors {
@@ -75,6 +76,9 @@ func (f *mfaFactors) setPolicy(tenantID string, p *registryv1.MfaPolicy) {
 func (f *mfaFactors) GetSignInSettings(_ context.Context, req *registryv1.GetSignInSettingsRequest) (*registryv1.GetSignInSettingsResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down {
+		return nil, status.Error(codes.Unavailable, "registry down")
+	}
 	st := defaultSignInSettings(req.GetTenantId())
 	st.TenantName = "Acme"
 	if p := f.policy[req.GetTenantId()]; p != nil {

@@ -574,3 +574,24 @@ func TestPasswordGrantSecondFactor(t *testing.T) {
 	_, err = grant("carol")
 	wantOAuth(t, err, "invalid_grant", 400)
 }
+
+// TestStepUpRegistryDown: while the registry cannot answer the tenant's settings, a one-factor session
+// keeps single sign-on, but a request for acr mfa is not answered as if it were met.
+func TestStepUpRegistryDown(t *testing.T) {
+	e, f, az := mfaEnv(t)
+	ctx := context.Background()
+	st := passwordStep(t, az, "carol")
+	cookie := &tokenv1.Browser{SessionCookie: st.GetSetSessionCookie()}
+	f.mu.Lock()
+	f.down = true
+	f.mu.Unlock()
+	e.clock.Advance(signInSettingsTTL + time.Second)
+	a, err := az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams(), Browser: cookie})
+	if err != nil || !strings.Contains(a.GetStep().GetRedirectUri(), "code=") {
+		t.Fatalf("SSO while the registry is down: %v, %v", a, err)
+	}
+	a, err = az.Authorize(ctx, &tokenv1.AuthorizeRequest{Parameters: authorizeParams("acr_values", ACRMFA), Browser: cookie})
+	if err == nil && strings.Contains(a.GetStep().GetRedirectUri(), "code=") {
+		t.Fatalf("acr mfa answered with a code while the registry is down: %v", a)
+	}
+}

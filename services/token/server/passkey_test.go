@@ -564,3 +564,54 @@ func FuzzParseAssertion(f *testing.F) {
 		}
 	})
 }
+
+// TestPasskeyRegistrationRefusals: a registration is refused, naming the field, for an attestation from
+// another origin, a ceremony of another session or one that expired, and a bad name; a second registration
+// excludes the passkey already held; nothing is stored by a refusal.
+func TestPasskeyRegistrationRefusals(t *testing.T) {
+	e, f, az, acc := passkeyEnv(t)
+	ctx := context.Background()
+	cookie := signInAlice(t, az).GetSetSessionCookie()
+	other := signInAlice(t, az).GetSetSessionCookie()
+	b := &tokenv1.Browser{SessionCookie: cookie}
+	a := newSoftAuthenticator(t, passkeyIssuer, "localhost")
+	begin := func() *tokenv1.BeginPasskeyRegistrationResponse {
+		t.Helper()
+		r, err := acc.BeginPasskeyRegistration(ctx, &tokenv1.BeginPasskeyRegistrationRequest{Browser: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	finish := func(br *tokenv1.Browser, r *tokenv1.BeginPasskeyRegistrationResponse, att, name, field string) {
+		t.Helper()
+		_, err := acc.FinishPasskeyRegistration(ctx, &tokenv1.FinishPasskeyRegistrationRequest{Browser: br, Ceremony: r.GetCeremony(), WebauthnAttestation: att, Name: name})
+		if status.Code(err) != codes.InvalidArgument || apistatus.FromStatus(err).Field != field {
+			t.Fatalf("want INVALID_ARGUMENT naming %s, got %v", field, err)
+		}
+	}
+	r := begin()
+	a.origin = "http://evil.example"
+	finish(b, r, a.create(r.GetWebauthnOptions()), "", "webauthn_attestation")
+	a.origin = passkeyIssuer
+	r = begin()
+	finish(&tokenv1.Browser{SessionCookie: other}, r, a.create(r.GetWebauthnOptions()), "", "ceremony")
+	finish(b, r, a.create(r.GetWebauthnOptions()), strings.Repeat("x", 65), "name")
+	finish(b, r, a.create(r.GetWebauthnOptions()), "a\nb", "name")
+	e.clock.Advance(passkeyCeremonyLifetime + time.Second)
+	finish(b, r, a.create(r.GetWebauthnOptions()), "", "ceremony")
+	finish(b, &tokenv1.BeginPasskeyRegistrationResponse{Ceremony: "not sealed"}, a.create(r.GetWebauthnOptions()), "", "ceremony")
+	f.mu.Lock()
+	n := len(f.passkeys["t-acme/u-alice"])
+	f.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d passkeys stored by refusals", n)
+	}
+	r = begin()
+	if _, err := acc.FinishPasskeyRegistration(ctx, &tokenv1.FinishPasskeyRegistrationRequest{Browser: b, Ceremony: r.GetCeremony(), WebauthnAttestation: a.create(r.GetWebauthnOptions())}); err != nil {
+		t.Fatal(err)
+	}
+	if again := begin(); !strings.Contains(again.GetWebauthnOptions(), `"excludeCredentials":[{"type":"public-key","id":"`+b64(a.credID)) {
+		t.Errorf("the held passkey is not excluded: %s", again.GetWebauthnOptions())
+	}
+}

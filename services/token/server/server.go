@@ -330,7 +330,8 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	})
 	wg.Wait()
-	s.bg.Wait() // back-channel logout sends in flight (each bounded by BackChannelTimeout)
+	s.mailq.Close() // self-service mails waiting or in flight are abandoned before the store closes
+	s.bg.Wait()     // back-channel logout sends in flight (each bounded by BackChannelTimeout)
 	return nil
 }
 

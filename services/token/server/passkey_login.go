@@ -78,7 +78,7 @@ func (s *Server) PasskeyLogin(ctx context.Context, req *tokenv1.PasskeyLoginRequ
 	switch {
 	case errors.Is(err, errUserDisabled):
 		s.audit("login", "disabled", cl, f.GetUser().GetUserId(), f.GetUser().GetLoginName(), b)
-		return s.passkeyLoginAgain(ctx, in, cl, req.GetInteractionId(), "login.disabled", msgDisabled)
+		return s.passkeyLoginAgain(ctx, in, cl, req.GetInteractionId(), errCodeDisabled, msgDisabled)
 	case errors.Is(err, errPasskeyFailed):
 		s.log.Info("passkey sign-in refused", "tenant_id", in.TenantID, "reason", clip(err.Error()))
 		s.audit("login", "passkey_failed", cl, f.GetUser().GetUserId(), f.GetUser().GetLoginName(), b)
@@ -93,7 +93,7 @@ func (s *Server) PasskeyLogin(ctx context.Context, req *tokenv1.PasskeyLoginRequ
 	switch {
 	case errors.Is(err, errUserDisabled), errors.Is(err, errUserCredentials), err == nil && f.GetIncarnation() != "" && inc != f.GetIncarnation():
 		s.audit("login", "disabled", cl, u.GetUserId(), u.GetLoginName(), b)
-		return s.passkeyLoginAgain(ctx, in, cl, req.GetInteractionId(), "login.disabled", msgDisabled)
+		return s.passkeyLoginAgain(ctx, in, cl, req.GetInteractionId(), errCodeDisabled, msgDisabled)
 	case err != nil:
 		return nil, err
 	}
@@ -162,19 +162,15 @@ func (s *Server) verifyPasskeyLogin(ctx context.Context, in *token.Interaction, 
 	return f, amr, nil
 }
 
-// passkeyLoginAgain is the login page again after a refused passkey, with a new challenge.
+// passkeyLoginAgain is the login page again after a refused passkey (loginStep: the tenant's branding,
+// language and alternatives, and a new password-less challenge), with the error code and its English text.
+// A stored interaction keeps the new ceremony.
 func (s *Server) passkeyLoginAgain(ctx context.Context, in *token.Interaction, cl *clients.Client, id, code, msg string) (*tokenv1.PasskeyLoginResponse, error) {
-	opts, err := s.passkeyLoginOptions(ctx, in)
-	if err != nil {
-		return nil, err
-	}
+	step := s.loginStep(ctx, cl, in, id, in.LoginHint, code, msg)
 	if in.ID != nil {
 		if err := s.st.PutInteraction(ctx, *in); err != nil {
 			return nil, err
 		}
 	}
-	return &tokenv1.PasskeyLoginResponse{Step: &tokenv1.Step{Step: &tokenv1.Step_Login{Login: &tokenv1.LoginPage{
-		InteractionId: id, ClientName: clientName(cl), LoginHint: in.LoginHint, Error: msg, ErrorCode: code,
-		WebauthnOptions: opts,
-	}}, SecureCookies: s.secureCookies()}}, nil
+	return &tokenv1.PasskeyLoginResponse{Step: step}, nil
 }

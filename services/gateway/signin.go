@@ -217,10 +217,6 @@ func (g *Gateway) errorPage(w http.ResponseWriter, err error) {
 	writeAnswer(w, err, answer{kind: signInPage, title: "error.signin_failed"}, g.log)
 }
 
-func (g *Gateway) messagePage(w http.ResponseWriter, status int, title, code, msg string) {
-	g.render(w, status, "message.html", map[string]any{"Title": title, "Code": code, "Message": msg})
-}
-
 func (g *Gateway) render(w http.ResponseWriter, status int, name string, data any) {
 	renderPage(w, status, name, data, g.log)
 }

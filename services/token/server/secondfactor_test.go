@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pquerna/otp/totp"
 	"google.golang.org/grpc/codes"
@@ -594,4 +595,44 @@ func TestStepUpRegistryDown(t *testing.T) {
 	if err == nil && strings.Contains(a.GetStep().GetRedirectUri(), "code=") {
 		t.Fatalf("acr mfa answered with a code while the registry is down: %v", a)
 	}
+}
+
+// FuzzOpenEnrollment: a sealed enrolment opens to what was sealed; anything else (not made by seal under
+// the ring, or changed) never opens, and nothing panics.
+func FuzzOpenEnrollment(f *testing.F) {
+	kr, err := suitekey.New(make([]byte, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := &Server{kr: kr}
+	seal := func(pe pendingEnrollment) string {
+		b, _ := json.Marshal(pe)
+		return base64.RawURLEncoding.EncodeToString(kr.Seal(b, enrollmentAAD))
+	}
+	good := seal(pendingEnrollment{Registry: "enr", URI: "otpauth://totp/x?secret=AAAA", Secret: "AAAA"})
+	for _, seed := range []string{"", good, good[:len(good)-1], good + "A", "!!!", strings.Repeat("A", maxEnrollment+1)} {
+		f.Add(seed, "reg", "AAAA")
+	}
+	f.Fuzz(func(t *testing.T, raw, reg, secret string) {
+		in := &token.Interaction{SignInState: token.SignInState{Enrollment: raw}}
+		pe, err := s.openEnrollment(in)
+		if err == nil && raw != good && !strings.HasPrefix(raw, good) {
+			// Only values sealed under the ring open; the fuzzer cannot forge AES-GCM.
+			if _, derr := base64.RawURLEncoding.DecodeString(raw); derr != nil || pe.Registry == "" {
+				t.Fatalf("opened %q: %+v", raw, pe)
+			}
+		}
+		if reg == "" || !utf8.ValidString(reg) || !utf8.ValidString(secret) {
+			return // the registry's values are ASCII; JSON would replace invalid UTF-8
+		}
+		want := pendingEnrollment{Registry: reg, URI: "otpauth://totp/x", Secret: secret}
+		sealed := seal(want)
+		if len(sealed) > maxEnrollment {
+			return
+		}
+		got, err := s.openEnrollment(&token.Interaction{SignInState: token.SignInState{Enrollment: sealed}})
+		if err != nil || got != want {
+			t.Fatalf("round trip of %+v: %+v, %v", want, got, err)
+		}
+	})
 }

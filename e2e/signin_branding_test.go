@@ -12,7 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/authsuite/authsuite/services/gateway/i18n"
+	"github.com/authsuite/authsuite/internal/i18n"
 )
 
 // brandLogo is a small real PNG (a teal square) as a data URI.

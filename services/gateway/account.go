@@ -15,7 +15,7 @@ import (
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
 	"github.com/authsuite/authsuite/internal/apistatus"
-	"github.com/authsuite/authsuite/services/gateway/i18n"
+	"github.com/authsuite/authsuite/internal/i18n"
 )
 
 // The account page (/account): a signed-in person manages their password, TOTP, passkeys, sessions and

@@ -3,7 +3,7 @@ package gateway
 import (
 	"net/http"
 
-	"github.com/authsuite/authsuite/services/gateway/i18n"
+	"github.com/authsuite/authsuite/internal/i18n"
 )
 
 // errorPageData is the data of message.html showing an error to a person (writeAnswer's page renderings):

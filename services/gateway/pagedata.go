@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
-	"github.com/authsuite/authsuite/services/gateway/i18n"
+	"github.com/authsuite/authsuite/internal/i18n"
 )
 
 // Brand is how a page looks for its tenant (TenantBranding, carried by the token service's PageContext).

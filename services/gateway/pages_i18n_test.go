@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
-	"github.com/authsuite/authsuite/services/gateway/i18n"
+	"github.com/authsuite/authsuite/internal/i18n"
 )
 
 // templateKey finds the catalogue keys pages use: {{.L.T "key" …}} (also inside if/else and with spaces).

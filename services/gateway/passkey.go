@@ -8,7 +8,7 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apistatus"
-	"github.com/authsuite/authsuite/services/gateway/i18n"
+	"github.com/authsuite/authsuite/internal/i18n"
 )
 
 // Passkey pages (W3C WebAuthn). Every ceremony ends in an ordinary form POST, CSRF-protected like the

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
-	"github.com/authsuite/authsuite/services/gateway/i18n"
+	"github.com/authsuite/authsuite/internal/i18n"
 )
 
 // The second-factor page (docs: sign-in, second factors): after a verified password the token service asks

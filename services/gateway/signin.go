@@ -12,7 +12,7 @@ import (
 
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/apierror"
-	"github.com/authsuite/authsuite/services/gateway/i18n"
+	"github.com/authsuite/authsuite/internal/i18n"
 )
 
 // The browser sign-in pages (docs/reference/oauth.md#sign-in-pages): the gateway renders what the token service's AuthorizeService

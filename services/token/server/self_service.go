@@ -48,7 +48,7 @@ const (
 	maxLocaleInput   = 35
 )
 
-// Error codes of the self-service pages (keys of the mail catalogue, services/gateway/i18n mail.json).
+// Error codes of the self-service pages (keys of the mail catalogue, internal/i18n mail.json).
 const (
 	errCodeRegisterMissing   = "register.missing"
 	errCodeRegisterEmail     = "register.bad_email"

@@ -14,8 +14,8 @@ import (
 	registryv1 "github.com/authsuite/authsuite/gen/authsuite/registry/v1"
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
 	"github.com/authsuite/authsuite/internal/audit"
+	"github.com/authsuite/authsuite/internal/i18n"
 	"github.com/authsuite/authsuite/internal/mail"
-	"github.com/authsuite/authsuite/services/gateway/i18n"
 )
 
 // Throttling of self-service (see throttle.go for reserve/settle). Every request counts as a failure that
@@ -100,7 +100,7 @@ type linkMail struct {
 }
 
 // compose returns the subject and body of m in its language (the page's, else the tenant's default), from
-// the mail catalogue (services/gateway/i18n, locales/*/mail.json).
+// the mail catalogue (internal/i18n, locales/*/mail.json).
 func (m linkMail) compose() (subject, body string) {
 	l := i18n.For(i18n.Match([]string{m.locale}, "", m.settings.GetDefaultLocale()))
 	brand := m.settings.GetBranding().GetDisplayName()

@@ -21,6 +21,8 @@ type ssoSessionJSON struct {
 	AuthTime   time.Time `json:"authTime"`
 	ExpireTime time.Time `json:"expireTime"`
 	ClientIDs  []string  `json:"clientIds"`
+	Amr        []string  `json:"amr"`
+	Acr        string    `json:"acr"`
 }
 
 type listSessionsJSON struct {
@@ -131,7 +133,7 @@ func TestAdminSessionsREST(t *testing.T) {
 	for _, it := range list.Items {
 		sids = append(sids, it.Sid)
 		if it.UserID != f.aliceID || it.LoginName != "Alice Liddell" || it.TenantID != f.tenantID || !slices.Equal(it.ClientIDs, []string{"web"}) ||
-			!it.ExpireTime.After(it.AuthTime) || time.Since(it.AuthTime) > time.Minute {
+			!slices.Equal(it.Amr, []string{"pwd"}) || it.Acr != "urn:authsuite:acr:pwd" || !it.ExpireTime.After(it.AuthTime) || time.Since(it.AuthTime) > time.Minute {
 			t.Errorf("listed session %+v", it)
 		}
 	}

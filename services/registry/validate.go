@@ -78,8 +78,9 @@ func ValidateClient(c Client) error {
 	if len(c.AllowedGrantTypes) == 0 {
 		return apierror.Invalid("allowedGrantTypes", "at least one grant type is required")
 	}
-	if len(c.AllowedGrantTypes) > 5 {
-		return apierror.Invalid("allowedGrantTypes", "at most 5 grant types")
+	// Six grant types are known and none may repeat: a longer list is refused before it is walked.
+	if len(c.AllowedGrantTypes) > 6 {
+		return apierror.Invalid("allowedGrantTypes", "at most 6 grant types")
 	}
 	seen := map[string]bool{}
 	for i, g := range c.AllowedGrantTypes {

@@ -158,3 +158,21 @@ func split(s string) []string {
 	}
 	return strings.Split(s, "\n")
 }
+
+// TestValidateClientEveryGrant: a confidential client may hold every known grant type once; a seventh entry
+// (necessarily a repeat or an unknown one) is refused naming allowedGrantTypes.
+func TestValidateClientEveryGrant(t *testing.T) {
+	all := []string{registry.GrantClientCredentials, registry.GrantAuthorizationCode, registry.GrantRefreshToken,
+		registry.GrantPassword, registry.GrantTokenExchange, registry.GrantDeviceCode}
+	c := registry.DefaultClient()
+	c.ID, c.RequireClientSecret, c.AllowOfflineAccess, c.AllowROPC = "all", true, true, true
+	c.RedirectURIs, c.AllowedGrantTypes = []string{"https://app.example/cb"}, all
+	if err := registry.ValidateClient(c); err != nil {
+		t.Fatalf("every grant once: %v", err)
+	}
+	c.AllowedGrantTypes = append(all, registry.GrantPassword)
+	var fe *apierror.FieldError
+	if err := registry.ValidateClient(c); !errors.As(err, &fe) || fe.Field != "allowedGrantTypes" {
+		t.Fatalf("seven grant types: %v", err)
+	}
+}

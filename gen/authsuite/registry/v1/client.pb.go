@@ -49,7 +49,9 @@ type Client struct {
 	AllowNoPkce bool `protobuf:"varint,10,opt,name=allow_no_pkce,json=allowNoPkce,proto3" json:"allow_no_pkce,omitempty"`
 	// Whether the resource owner password grant is allowed (default false).
 	AllowRopc bool `protobuf:"varint,11,opt,name=allow_ropc,json=allowRopc,proto3" json:"allow_ropc,omitempty"`
-	// Grant types: client_credentials, authorization_code, refresh_token, password.
+	// Grant types, each at most once: client_credentials, authorization_code, refresh_token, password,
+	// urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693), urn:ietf:params:oauth:grant-type:device_code
+	// (RFC 8628).
 	AllowedGrantTypes []string `protobuf:"bytes,12,rep,name=allowed_grant_types,json=allowedGrantTypes,proto3" json:"allowed_grant_types,omitempty"`
 	// Origins allowed to call the token, userinfo and discovery endpoints from a browser.
 	AllowedCorsOrigins []string `protobuf:"bytes,13,rep,name=allowed_cors_origins,json=allowedCorsOrigins,proto3" json:"allowed_cors_origins,omitempty"`

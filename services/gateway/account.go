@@ -47,11 +47,7 @@ type accountPages struct {
 // registerAccount registers the account page (/account) and its forms.
 func (gw *Gateway) registerAccount(cc grpc.ClientConnInterface) error {
 	g := &accountPages{Gateway: gw, account: tokenv1.NewAccountServiceClient(cc)}
-	routes := []struct {
-		method string
-		path   string
-		h      http.HandlerFunc
-	}{
+	return g.handle([]route{
 		{http.MethodGet, "/account", g.accountPage},
 		{http.MethodGet, "/account/signin", g.accountSignIn},
 		{http.MethodPost, "/account/password", g.accountPassword},
@@ -62,13 +58,7 @@ func (gw *Gateway) registerAccount(cc grpc.ClientConnInterface) error {
 		{http.MethodPost, "/account/sessions/end", g.accountEndSession},
 		{http.MethodPost, "/account/consents/revoke", g.accountRevokeConsent},
 		{http.MethodPost, "/account/passkeys/delete", g.accountDeletePasskey},
-	}
-	for _, r := range routes {
-		if err := g.mux.HandlePath(r.method, r.path, adapt(r.h)); err != nil {
-			return err
-		}
-	}
-	return nil
+	}...)
 }
 
 // accountHeaders are pageHeaders with the account page's CSP.

@@ -28,23 +28,14 @@ const (
 // device_authorization_endpoint member of the discovery document (RFC 8628 §4).
 func (g *Gateway) registerDevice(cc grpc.ClientConnInterface) error {
 	dev := tokenv1.NewDeviceServiceClient(cc)
-	routes := []struct {
-		method, path string
-		h            http.HandlerFunc
-	}{
+	return g.handle([]route{
 		{http.MethodPost, DeviceAuthorizationPath, noSudo(g.deviceAuthorization(dev))},
 		{http.MethodGet, DevicePath, g.devicePage},
 		{http.MethodPost, DevicePath, g.deviceSubmit(dev)},
 		// Registered after the generated route, so it takes precedence (runtime.ServeMux tries the newest
 		// registration first).
 		{http.MethodGet, "/.well-known/openid-configuration", g.discoveryWithDevice},
-	}
-	for _, r := range routes {
-		if err := g.mux.HandlePath(r.method, r.path, adapt(r.h)); err != nil {
-			return err
-		}
-	}
-	return nil
+	}...)
 }
 
 // deviceAuthorizationJSON is the device authorization response (RFC 8628 §3.2).

@@ -7,6 +7,7 @@ package gateway
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/textproto"
@@ -143,6 +144,24 @@ func New(ctx context.Context, b Backends, log *slog.Logger, opts ...Option) (*Ga
 		return nil, err
 	}
 	return g, nil
+}
+
+// route is one hand-written route of the gateway: a page, a form or an endpoint not generated from
+// proto/authsuite/gateway.yaml.
+type route struct {
+	method, path string
+	h            http.HandlerFunc
+}
+
+// handle registers routes on the gateway's mux in order. Of two registrations of one method and path the
+// later takes precedence (runtime.ServeMux tries the newest first).
+func (g *Gateway) handle(routes ...route) error {
+	for _, r := range routes {
+		if err := g.mux.HandlePath(r.method, r.path, adapt(r.h)); err != nil {
+			return fmt.Errorf("route %s %s: %w", r.method, r.path, err)
+		}
+	}
+	return nil
 }
 
 func adapt(h http.HandlerFunc) runtime.HandlerFunc {

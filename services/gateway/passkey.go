@@ -34,21 +34,12 @@ type passkeyPages struct {
 // registerPasskey registers the passkey pages and the script.
 func (g *Gateway) registerPasskey(cc grpc.ClientConnInterface) error {
 	p := &passkeyPages{acc: &accountPages{Gateway: g, account: tokenv1.NewAccountServiceClient(cc)}, authz: tokenv1.NewAuthorizeServiceClient(cc)}
-	routes := []struct {
-		method, path string
-		h            http.HandlerFunc
-	}{
+	return g.handle([]route{
 		{http.MethodGet, webauthnScriptPath, staticScript},
 		{http.MethodPost, "/connect/login/passkey", p.login},
 		{http.MethodGet, "/account/passkeys/new", p.newPage},
 		{http.MethodPost, "/account/passkeys", p.create},
-	}
-	for _, r := range routes {
-		if err := g.mux.HandlePath(r.method, r.path, adapt(r.h)); err != nil {
-			return err
-		}
-	}
-	return nil
+	}...)
 }
 
 // login serves POST /connect/login/passkey: the login page's password-less form.

@@ -38,11 +38,7 @@ type selfServicePages struct {
 // registerSelfService registers password reset, e-mail verification and self-registration pages.
 func (gw *Gateway) registerSelfService(cc grpc.ClientConnInterface) error {
 	g := &selfServicePages{Gateway: gw, ss: tokenv1.NewSelfServiceServiceClient(cc)}
-	routes := []struct {
-		method string
-		path   string
-		h      http.HandlerFunc
-	}{
+	return g.handle([]route{
 		{http.MethodGet, "/account/forgot", g.forgotPage},
 		{http.MethodPost, "/account/forgot", g.forgotSubmit},
 		{http.MethodGet, "/account/reset", g.resetPage},
@@ -51,13 +47,7 @@ func (gw *Gateway) registerSelfService(cc grpc.ClientConnInterface) error {
 		{http.MethodPost, "/account/verify-email", g.verifySubmit},
 		{http.MethodGet, "/connect/register", g.registerPage},
 		{http.MethodPost, "/connect/register", g.registerSubmit},
-	}
-	for _, r := range routes {
-		if err := g.mux.HandlePath(r.method, r.path, adapt(r.h)); err != nil {
-			return err
-		}
-	}
-	return nil
+	}...)
 }
 
 // CSRF bindings of the self-service forms (the "interaction" of formCSRF).

@@ -29,30 +29,21 @@ var pageFiles embed.FS
 
 var pages = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
 
-// signInPaths are the hand-written browser and OIDC endpoints, all for GET and POST unless noted.
+// registerSignIn registers the hand-written browser and OpenID Connect endpoints.
 func (g *Gateway) registerSignIn(cc grpc.ClientConnInterface) error {
 	g.authz = tokenv1.NewAuthorizeServiceClient(cc)
-	routes := []struct {
-		methods []string
-		path    string
-		h       http.HandlerFunc
-	}{
-		{[]string{http.MethodGet, http.MethodPost}, "/connect/authorize", g.authorize},
-		{[]string{http.MethodPost}, "/connect/login", g.login},
-		{[]string{http.MethodPost}, "/connect/consent", g.consent},
-		{[]string{http.MethodPost}, secondFactorPath, g.secondFactor},
-		{[]string{http.MethodGet, http.MethodPost}, "/connect/endsession", g.endSession},
-		{[]string{http.MethodPost}, "/connect/endsession/confirm", g.endSessionConfirm},
-		{[]string{http.MethodGet, http.MethodPost}, "/connect/userinfo", noSudo(g.userInfo)},
-	}
-	for _, r := range routes {
-		for _, m := range r.methods {
-			if err := g.mux.HandlePath(m, r.path, adapt(r.h)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return g.handle([]route{
+		{http.MethodGet, "/connect/authorize", g.authorize},
+		{http.MethodPost, "/connect/authorize", g.authorize},
+		{http.MethodPost, "/connect/login", g.login},
+		{http.MethodPost, "/connect/consent", g.consent},
+		{http.MethodPost, secondFactorPath, g.secondFactor},
+		{http.MethodGet, "/connect/endsession", g.endSession},
+		{http.MethodPost, "/connect/endsession", g.endSession},
+		{http.MethodPost, "/connect/endsession/confirm", g.endSessionConfirm},
+		{http.MethodGet, "/connect/userinfo", noSudo(g.userInfo)},
+		{http.MethodPost, "/connect/userinfo", noSudo(g.userInfo)},
+	}...)
 }
 
 // pageHeaders are set on every sign-in page and redirect: never cached, never framed (clickjacking,

@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	opsv1 "github.com/authsuite/authsuite/gen/authsuite/ops/v1"
 )
 
 // upstreamFixture is two authsuites: "up", an OpenID provider with tenant upco, users ursula and carol-up
@@ -196,6 +198,20 @@ func TestUpstreamBrowser(t *testing.T) {
 	fed := x.federated(t, sub)
 	if len(fed) != 1 || fed[0]["providerId"] != "up" || fed[0]["subject"] != x.ursulaID || fed[0]["email"] != "ursula@up.example" {
 		t.Fatalf("federated identities %v", fed)
+	}
+	// The link is in the downstream's audit log (the provider and whether the user was created go to the
+	// log line only).
+	var linked *opsv1.AuditEvent
+	eventually(t, 10*time.Second, "the federated_identity_linked audit event", func() bool {
+		list, r := auditEvents(t, x.f.s, x.f.adminToken, "token", url.Values{"pageSize": {"1000"}})
+		if list == nil {
+			t.Fatalf("audit events: %d %s", r.status, r.body)
+		}
+		linked = find(list.GetItems(), "federated_identity_linked", sub)
+		return linked != nil
+	})
+	if linked.GetOutcome() != "success" || linked.GetActor().GetClientId() != "spa" {
+		t.Fatalf("federated_identity_linked event %v", linked)
 	}
 
 	// A second sign-in with prompt=login: the prompt is passed on, so the upstream asks for the password

@@ -230,8 +230,10 @@ func (s *Server) UpstreamCallback(ctx context.Context, req *tokenv1.UpstreamCall
 		return nil, err
 	}
 	if link.GetCreated() || link.GetLinked() {
-		s.log.Info("audit", "event", "federated_identity_linked", "tenant", in.TenantID, "user_id", u.GetUserId(),
-			"provider_id", p.GetProviderId(), "created", link.GetCreated())
+		s.deps.Audit.Record(context.WithoutCancel(ctx), audit.Event{Event: "federated_identity_linked", TenantID: in.TenantID,
+			Outcome: audit.OutcomeSuccess, Actor: audit.Actor{ClientID: cl.ID, UserID: u.GetUserId()},
+			Target: audit.Target{Kind: "user", ID: u.GetUserId()}, RemoteAddr: clip(b.GetRemoteAddr()),
+			Line: audit.Line{Attrs: []slog.Attr{slog.String("provider_id", clip(p.GetProviderId())), slog.Bool("created", link.GetCreated())}}})
 	}
 	step, err := s.upstreamSignedIn(ctx, cl, in, u, inc, b)
 	switch {

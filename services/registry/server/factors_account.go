@@ -162,9 +162,8 @@ func newPasswordError(err error) error {
 // ChangePassword checks the current password (UNAUTHENTICATED when wrong, also for a user without one) and
 // the rules, and stores the new one if the password did not change in between.
 func (f *factorService) ChangePassword(ctx context.Context, req *registryv1.ChangePasswordRequest) (*registryv1.ChangePasswordResponse, error) {
-	if err := newPasswordError(registry.ValidatePassword(req.GetNewPassword())); err != nil {
-		return nil, err
-	}
+	// The current password is checked before the new one's rules: a refusal for the rules then says the
+	// current one was right, and a guess of it is always answered as one (the caller throttles guesses).
 	u, err := f.activeUser(ctx, req.GetTenantId(), req.GetUserId())
 	if err != nil {
 		return nil, err
@@ -178,6 +177,9 @@ func (f *factorService) ChangePassword(ctx context.Context, req *registryv1.Chan
 	}
 	if !ok {
 		return nil, apierror.Unauthenticated("wrong password")
+	}
+	if err := newPasswordError(registry.ValidatePassword(req.GetNewPassword())); err != nil {
+		return nil, err
 	}
 	hash, err := registry.HashPasswordContext(ctx, req.GetNewPassword())
 	if err != nil {

@@ -106,6 +106,9 @@ func TestPasswordChange(t *testing.T) {
 	before := stamp("alice")
 	wantCode(t, change("alice", "wrong horse", "new battery staple"), codes.Unauthenticated)
 	wantField(t, change("alice", "correct horse", "short"), "newPassword")
+	// A weak new password with a wrong current one is a wrong guess, never a rules refusal (which would say
+	// the guess was right).
+	wantCode(t, change("alice", "wrong horse", "short"), codes.Unauthenticated)
 	wantCode(t, change("bob", "", "new battery staple"), codes.Unauthenticated)
 	if stamp("alice") != before {
 		t.Fatal("a refused change changed the stamp")

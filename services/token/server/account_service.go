@@ -213,9 +213,12 @@ func (a accountService) ChangeAccountPassword(ctx context.Context, req *tokenv1.
 		return nil, ref.slowDown()
 	}
 	_, err = s.factors.ChangePassword(ctx, &registryv1.ChangePasswordRequest{TenantId: as.TenantID, UserId: as.UserID, CurrentPassword: cur, NewPassword: next})
+	// Only a change clears the account's failures. A refusal of the new password is refunded, neither right
+	// nor wrong: it must not reset the count, or requests with a weak new password slipped between guesses
+	// of the current one would keep the account from ever locking.
 	o := outcomeUnanswered
 	switch status.Code(err) {
-	case codes.OK, codes.InvalidArgument: // the current password was right (the new one may break the rules)
+	case codes.OK:
 		o = outcomeRight
 	case codes.Unauthenticated:
 		o = outcomeWrong

@@ -31,6 +31,7 @@ type accountFactors struct {
 	passwords                              map[string]string
 	totp                                   map[string]bool
 	changes                                int
+	rulesFirst                             bool // ChangePassword checks the new password's rules before the current one
 }
 
 func newAccountFactors() *accountFactors {
@@ -61,10 +62,14 @@ func (f *accountFactors) ChangePassword(_ context.Context, req *registryv1.Chang
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := req.GetTenantId() + "/" + req.GetUserId()
+	weak := len(req.GetNewPassword()) < 8
+	if weak && f.rulesFirst {
+		return nil, apistatus.ToStatus(apierror.Invalid("new_password", "must be at least 8 characters"))
+	}
 	if f.passwords[k] != req.GetCurrentPassword() {
 		return nil, status.Error(codes.Unauthenticated, "wrong password")
 	}
-	if len(req.GetNewPassword()) < 8 {
+	if weak {
 		return nil, apistatus.ToStatus(apierror.Invalid("new_password", "must be at least 8 characters"))
 	}
 	f.passwords[k] = req.GetNewPassword()
@@ -240,6 +245,44 @@ func TestAccountChangePassword(t *testing.T) {
 	}
 	if _, err := acc.GetAccount(ctx, &tokenv1.GetAccountRequest{Browser: browserOf(bob.cookie)}); err != nil {
 		t.Fatalf("bob's session ended with alice's password change: %v", err)
+	}
+}
+
+// TestAccountPasswordGuessesLock: guesses of the current password on the account page count towards the
+// account's lock like the login page's, and a request refused for its weak new password resets nothing,
+// even from a registry that checks the rules first: slipped between guesses, such requests used to clear
+// the count, so the account never locked. Once locked, the right password is refused too.
+func TestAccountPasswordGuessesLock(t *testing.T) {
+	e, az, acc, f := accountEnv(t)
+	f.rulesFirst = true
+	ctx := context.Background()
+	a := signIn(t, e, az, "web-acme", "alice")
+	change := func(cur, next string) error {
+		_, err := acc.ChangeAccountPassword(ctx, &tokenv1.ChangeAccountPasswordRequest{Browser: browserOf(a.cookie), CurrentPassword: cur, NewPassword: next})
+		return err
+	}
+	// wait lets the delay after n failures pass (never early: every request is answered, and the session's
+	// sign-in stays recent enough for the page).
+	wait := func(n int) {
+		d := time.Duration(0)
+		if n >= accountPolicy.Free {
+			d = min(accountPolicy.Base<<(n-accountPolicy.Free), accountPolicy.MaxDelay)
+		}
+		e.clock.Advance(d + time.Second)
+	}
+	for i := range accountPolicy.LockAt {
+		wait(i)
+		if info := apistatus.FromStatus(change("guess", "a-new-password")); info.Code != codes.InvalidArgument || info.Field != "current_password" {
+			t.Fatalf("guess %d: %v; want INVALID_ARGUMENT current_password", i+1, info)
+		}
+		wait(i + 1)
+		if info := apistatus.FromStatus(change("guess", "short")); i+1 < accountPolicy.LockAt && (info.Code != codes.InvalidArgument || info.Field != "new_password") {
+			t.Fatalf("weak new password after guess %d: %v", i+1, info)
+		}
+	}
+	wait(accountPolicy.LockAt)
+	if err := change("pw-alice-123", "a-new-password"); status.Code(err) == codes.OK || f.changes != 0 {
+		t.Fatalf("the right password changed it after %d wrong guesses (%v): the account did not lock", accountPolicy.LockAt, err)
 	}
 }
 

@@ -71,10 +71,11 @@ func FuzzValidateIssuer(f *testing.F) {
 }
 
 // FuzzValidateSMTP: accepted settings have a host, a port within range, SECURITY_NONE only on a loopback
-// host and a From address net/mail parses; nothing is accepted without a host except the empty settings.
+// host without a username, and a From address net/mail parses; nothing is accepted without a host except the empty settings.
 func FuzzValidateSMTP(f *testing.F) {
 	f.Add("smtp.example.com", 587, "", "user", "A <a@example.com>")
 	f.Add("127.0.0.1", 25, "none", "", "a@example.com")
+	f.Add("127.0.0.1", 25, "none", "user", "a@example.com")
 	f.Add("smtp.example.com", 25, "none", "", "a@example.com")
 	f.Add("", 0, "", "", "")
 	f.Add("[::1]", 70000, "tls", "x\x00", "bad")
@@ -92,8 +93,8 @@ func FuzzValidateSMTP(f *testing.F) {
 		if port < 0 || port > 65535 || strings.ContainsAny(host, ":/ @[]") && !isAddr(host) {
 			t.Fatalf("accepted host %q port %d", host, port)
 		}
-		if security == registry.SMTPNone && !registry.IsLoopbackHost(host) {
-			t.Fatalf("accepted SECURITY_NONE for %q", host)
+		if security == registry.SMTPNone && (!registry.IsLoopbackHost(host) || user != "") {
+			t.Fatalf("accepted SECURITY_NONE for %q with user %q", host, user)
 		}
 		if _, err := mail.ParseAddress(from); err != nil {
 			t.Fatalf("accepted From %q", from)

@@ -133,8 +133,8 @@ func ValidateLogo(field, uri string) error {
 // ValidateSMTP checks SMTP settings: all empty (no mail), or a host name or IP address (no scheme, port or
 // path), a port 0 (DefaultSMTPPort) to 65535, a known security mode (SMTPNone only for a loopback host: a
 // password or link must not cross a network in clear), a user name of at most 320 bytes without control
-// characters, and a From address net/mail parses. A password without a user name is refused. Errors name
-// the REST field.
+// characters (none with SMTPNone: authentication needs TLS), and a From address net/mail parses. A password
+// without a user name is refused. Errors name the REST field.
 func ValidateSMTP(m SMTPSettings) error {
 	if m.Host == "" {
 		if m.Port != 0 || m.Security != "" || m.Username != "" || len(m.SealedPassword) > 0 || m.From != "" {
@@ -162,6 +162,10 @@ func ValidateSMTP(m SMTPSettings) error {
 	}
 	if len(m.SealedPassword) > 0 && m.Username == "" {
 		return apierror.Invalid("smtp.password", "needs a username")
+	}
+	if m.Security == SMTPNone && m.Username != "" {
+		// The mailer authenticates only inside TLS (internal/mail): such settings could never send.
+		return apierror.Invalid("smtp.username", "SMTP authentication needs TLS: use SECURITY_STARTTLS or SECURITY_TLS, or no username")
 	}
 	if m.From == "" {
 		return apierror.Invalid("smtp.from", "is required")

@@ -216,9 +216,13 @@ func TestTenantSignInSettingsInvalid(t *testing.T) {
 	if !reflect.DeepEqual(before, after) {
 		t.Fatalf("refused updates changed the tenant:\n%+v\n%+v", before, after)
 	}
-	// SECURITY_NONE is fine for a loopback server.
+	// SECURITY_NONE is fine for a loopback server, but not with a username: authentication needs TLS, so
+	// such settings could never send.
 	ok := settingsTenant("loop")
 	ok.Smtp.Host, ok.Smtp.Security = "127.0.0.1", registryv1.SmtpSettings_SECURITY_NONE
+	_, err := e.tenants.CreateTenant(ctx, &registryv1.CreateTenantRequest{Tenant: ok})
+	wantField(t, err, "smtp.username")
+	ok.Smtp.Username, ok.Smtp.Password = "", nil
 	if _, err := e.tenants.CreateTenant(ctx, &registryv1.CreateTenantRequest{Tenant: ok}); err != nil {
 		t.Fatalf("loopback SECURITY_NONE: %v", err)
 	}

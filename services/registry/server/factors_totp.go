@@ -129,7 +129,7 @@ func (f *factorService) VerifySecondFactorCode(ctx context.Context, req *registr
 	if code == "" || len(code) > maxCodeLen {
 		return nil, apierror.Unauthenticated("wrong code")
 	}
-	if digits := strings.TrimSpace(code); len(digits) == int(totpDigits) && strings.Trim(digits, "0123456789") == "" {
+	if digits, ok := totpCode(code); ok {
 		secret, err := f.s.keyring.Open(u.TOTP.Sealed, registry.TOTPKeyAD(u.TenantID, u.ID, u.Incarnation))
 		if err != nil {
 			f.s.log.Error("cannot open a user's TOTP key", "tenant", u.TenantID, "user", u.ID, "err", err)
@@ -208,11 +208,23 @@ func (f *factorService) RegenerateRecoveryCodes(ctx context.Context, req *regist
 	return &registryv1.RegenerateRecoveryCodesResponse{RecoveryCodes: codes}, nil
 }
 
+// totpCode is a typed TOTP code without the spaces people copy from an authenticator app ("123 456"), and
+// whether that is exactly totpDigits decimal digits.
+func totpCode(typed string) (string, bool) {
+	code := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, typed)
+	return code, len(code) == int(totpDigits) && strings.Trim(code, "0123456789") == ""
+}
+
 // matchTOTP reports whether code is the code of secret for a step within totpSkew of now, and which step
 // (the latest that matches). Every candidate is compared in constant time.
 func matchTOTP(secret, code string, now time.Time) (int64, bool) {
-	code = strings.TrimSpace(code)
-	if len(code) != int(totpDigits) {
+	code, valid := totpCode(code)
+	if !valid {
 		return 0, false
 	}
 	cur := now.Unix() / totpPeriod

@@ -54,8 +54,10 @@ func TestTOTPEnrollment(t *testing.T) {
 		Enrollment: string(tampered), Code: code(t, begin.GetSecret(), now)})
 	wantField(t, err, "enrollment")
 
+	// Typed as an authenticator app shows it, with a space in the middle.
+	c := code(t, begin.GetSecret(), now)
 	conf, err := e.factors.ConfirmTotpEnrollment(ctx, &registryv1.ConfirmTotpEnrollmentRequest{TenantId: "acme", UserId: "alice",
-		Enrollment: begin.GetEnrollment(), Code: code(t, begin.GetSecret(), now)})
+		Enrollment: begin.GetEnrollment(), Code: c[:3] + " " + c[3:]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +128,9 @@ func TestTOTPCodeUsedOnce(t *testing.T) {
 	}
 	_, err = verify(code(t, secret, e.clock.now()))
 	wantCode(t, err, codes.Unauthenticated)
-	// The next step's code (clock skew of the phone) is accepted once too.
-	r, err = verify(code(t, secret, e.clock.now().Add(30*time.Second)))
+	// The next step's code (clock skew of the phone) is accepted once too, also with the app's space.
+	next := code(t, secret, e.clock.now().Add(30*time.Second))
+	r, err = verify(" " + next[:3] + " " + next[3:])
 	if err != nil || r.GetMethod() != "otp" {
 		t.Fatalf("next step: %v, %v", r, err)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
+
+	opsv1 "github.com/authsuite/authsuite/gen/authsuite/ops/v1"
 )
 
 // mfaClaims are the ID token claims the second-factor test reads, typed: amr is an array of strings.
@@ -139,6 +141,29 @@ func TestMFAInBrowser(t *testing.T) {
 	b.fill("#code", next)
 	b.click("#submit")
 	wantMFA("TOTP sign-in", claimsOf("TOTP sign-in", landing("TOTP code"), v3))
+
+	// The audit log has one sign_in per sign-in (recorded by the second factor, not also by the password)
+	// and the refused recovery code as a failed one.
+	count := func(items []*opsv1.AuditEvent, kind, reason string) (n int) {
+		for _, e := range items {
+			if e.GetEvent() == kind && e.GetTarget().GetId() == f.aliceID && (reason == "" || e.GetReason() == reason) {
+				n++
+			}
+		}
+		return n
+	}
+	var items []*opsv1.AuditEvent
+	eventually(t, 10*time.Second, "the sign-in audit events", func() bool {
+		list, r := auditEvents(t, s, f.adminToken, "token", url.Values{"pageSize": {"1000"}})
+		if list == nil {
+			t.Fatalf("audit events: %d %s", r.status, r.body)
+		}
+		items = list.GetItems()
+		return count(items, "sign_in", "") >= 3 && count(items, "sign_in_failed", "bad_second_factor") >= 1
+	})
+	if n := count(items, "sign_in", ""); n != 3 {
+		t.Fatalf("%d sign_in events for three sign-ins with a second factor", n)
+	}
 }
 
 // TestMFAStepUpInBrowser: alice signs in with her password alone (no second factor, none required). Then

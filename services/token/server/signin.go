@@ -383,8 +383,6 @@ func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1
 	case err != nil:
 		return nil, err
 	}
-	s.audit("login", "success", cl, u.GetUserId(), u.GetLoginName(), b)
-
 	// The password is the first factor: a second one may be needed before any session exists.
 	step, gone, err := s.afterPassword(ctx, cl, in, req.GetInteractionId(), b, u, inc)
 	switch {
@@ -392,6 +390,10 @@ func (s *Server) Login(ctx context.Context, req *tokenv1.LoginRequest) (*tokenv1
 		return nil, err
 	case gone:
 		return again(errCodeBadCredentials, msgBadCredentials), nil // deleted or re-created in between
+	}
+	// One sign_in per sign-in: when a second factor is due, its page records it (or the failure) instead.
+	if step.GetSecondFactor() == nil {
+		s.audit("login", "success", cl, u.GetUserId(), u.GetLoginName(), b)
 	}
 	return &tokenv1.LoginResponse{Step: step}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,12 +43,16 @@ func deviceConfig(t *testing.T, f *signinFixture) (*oauth2.Config, *oidc.Provide
 	var meta struct {
 		DeviceAuthorizationEndpoint string   `json:"device_authorization_endpoint"`
 		GrantTypesSupported         []string `json:"grant_types_supported"`
+		ACRValuesSupported          []string `json:"acr_values_supported"`
+		UILocalesSupported          []string `json:"ui_locales_supported"`
 	}
 	if err := provider.Claims(&meta); err != nil {
 		t.Fatal(err)
 	}
 	if meta.DeviceAuthorizationEndpoint != f.s.base+"/connect/deviceauthorization" ||
-		!strings.Contains(strings.Join(meta.GrantTypesSupported, " "), "urn:ietf:params:oauth:grant-type:device_code") {
+		!strings.Contains(strings.Join(meta.GrantTypesSupported, " "), "urn:ietf:params:oauth:grant-type:device_code") ||
+		!slices.Equal(meta.ACRValuesSupported, []string{"urn:authsuite:acr:pwd", "urn:authsuite:acr:mfa"}) ||
+		!slices.Equal(meta.UILocalesSupported, []string{"en", "zh-Hans", "zh-Hant"}) {
 		t.Fatalf("discovery: %+v", meta)
 	}
 	ep := provider.Endpoint()

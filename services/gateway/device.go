@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -24,17 +22,14 @@ const (
 	maxTypedUserCode = 64
 )
 
-// registerDevice registers the device authorization endpoint, the /device page, and the
-// device_authorization_endpoint member of the discovery document (RFC 8628 §4).
+// registerDevice registers the device authorization endpoint and the /device page (RFC 8628 §3.1, §3.3);
+// the token service advertises the endpoint in discovery (§4).
 func (g *Gateway) registerDevice(cc grpc.ClientConnInterface) error {
 	dev := tokenv1.NewDeviceServiceClient(cc)
 	return g.handle([]route{
 		{http.MethodPost, DeviceAuthorizationPath, noSudo(g.deviceAuthorization(dev))},
 		{http.MethodGet, DevicePath, g.devicePage},
 		{http.MethodPost, DevicePath, g.deviceSubmit(dev)},
-		// Registered after the generated route, so it takes precedence (runtime.ServeMux tries the newest
-		// registration first).
-		{http.MethodGet, "/.well-known/openid-configuration", g.discoveryWithDevice},
 	}...)
 }
 
@@ -144,33 +139,4 @@ func (g *Gateway) renderDevice(w http.ResponseWriter, r *http.Request, status in
 		d["Error"] = errorCode
 	}
 	g.render(w, status, "device.html", d)
-}
-
-// discoveryWithDevice serves the discovery document (RFC 8414 §2) with device_authorization_endpoint
-// (RFC 8628 §4), which GetDiscoveryResponse has no field for: the service's document, rendered as the
-// generated route renders it, with the member added before the closing brace.
-func (g *Gateway) discoveryWithDevice(w http.ResponseWriter, r *http.Request) {
-	resp, err := g.oauth.GetDiscovery(r.Context(), &tokenv1.GetDiscoveryRequest{})
-	if err != nil {
-		g.writeError(w, r, err)
-		return
-	}
-	b, err := newCodec().Marshal(resp) // as the generated route writes it
-	if err != nil {
-		g.writeError(w, r, err)
-		return
-	}
-	b = bytes.TrimRight(b, " \n")
-	ep, _ := json.Marshal(resp.GetIssuer() + DeviceAuthorizationPath)
-	if len(b) >= 2 && b[len(b)-1] == '}' {
-		sep := ","
-		if bytes.Equal(bytes.TrimSpace(b), []byte("{}")) {
-			sep = ""
-		}
-		b = append(append(append(b[:len(b)-1:len(b)-1], []byte(sep+`"device_authorization_endpoint":`)...), ep...), '}')
-	}
-	b = append(b, '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
 }

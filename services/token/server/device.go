@@ -21,6 +21,12 @@ const (
 	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 	// DeviceCodeLifetime is how long a device code and its user code work (expires_in, §3.2).
 	DeviceCodeLifetime = 600 * time.Second
+	// DeviceAuthorizationPath is the device authorization endpoint under the issuer (IdentityServer's path,
+	// RFC 8628 §3.1), served by the gateway and advertised in discovery.
+	DeviceAuthorizationPath = "/connect/deviceauthorization"
+	// DevicePagePath is the verification URI under the issuer (RFC 8628 §3.2): the page a person types the
+	// user code into.
+	DevicePagePath = "/device"
 	// DevicePollInterval is the minimum polling interval answered (interval, §3.2).
 	DevicePollInterval = 5 * time.Second
 	// userCodeAttempts bounds the draws of a user code that collides with a live one.
@@ -91,7 +97,7 @@ func (d deviceService) DeviceAuthorization(ctx context.Context, req *tokenv1.Dev
 		}
 	}
 	s.log.Info("audit", "event", "device_authorization", "client_id", cl.ID)
-	uri := s.issuer + "/device"
+	uri := s.issuer + DevicePagePath
 	return &tokenv1.DeviceAuthorizationResponse{
 		DeviceCode: code, UserCode: formatUserCode(user), VerificationUri: uri,
 		VerificationUriComplete: uri + "?" + url.Values{"user_code": {formatUserCode(user)}}.Encode(),

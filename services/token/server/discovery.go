@@ -2,6 +2,7 @@ package server
 
 import (
 	tokenv1 "github.com/authsuite/authsuite/gen/authsuite/token/v1"
+	"github.com/authsuite/authsuite/internal/i18n"
 	"github.com/authsuite/authsuite/services/token/jwt"
 )
 
@@ -53,5 +54,8 @@ func discoveryDocument(issuer string, alg jwt.Alg, clientCA, certs bool) *tokenv
 		BackchannelLogoutSessionSupported: true,
 		// Authorization responses carry iss (RFC 9207 §2), so clients can tell issuers apart.
 		AuthorizationResponseIssParameterSupported: true,
+		DeviceAuthorizationEndpoint:                issuer + DeviceAuthorizationPath,
+		AcrValuesSupported:                         ACRValuesSupported,
+		UiLocalesSupported:                         i18n.Locales,
 	}
 }

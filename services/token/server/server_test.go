@@ -419,21 +419,22 @@ func TestDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		d.GetIssuer():                testIssuer,
-		d.GetAuthorizationEndpoint(): testIssuer + "/connect/authorize",
-		d.GetTokenEndpoint():         testIssuer + "/connect/token",
-		d.GetUserinfoEndpoint():      testIssuer + "/connect/userinfo",
-		d.GetJwksUri():               testIssuer + "/.well-known/openid-configuration/jwks",
-		d.GetIntrospectionEndpoint(): testIssuer + "/connect/introspect",
-		d.GetRevocationEndpoint():    testIssuer + "/connect/revocation",
-		d.GetEndSessionEndpoint():    testIssuer + "/connect/endsession",
+		d.GetIssuer():                      testIssuer,
+		d.GetAuthorizationEndpoint():       testIssuer + "/connect/authorize",
+		d.GetTokenEndpoint():               testIssuer + "/connect/token",
+		d.GetUserinfoEndpoint():            testIssuer + "/connect/userinfo",
+		d.GetJwksUri():                     testIssuer + "/.well-known/openid-configuration/jwks",
+		d.GetIntrospectionEndpoint():       testIssuer + "/connect/introspect",
+		d.GetRevocationEndpoint():          testIssuer + "/connect/revocation",
+		d.GetEndSessionEndpoint():          testIssuer + "/connect/endsession",
+		d.GetDeviceAuthorizationEndpoint(): testIssuer + "/connect/deviceauthorization",
 	}
 	for got, w := range want {
 		if got != w {
 			t.Errorf("endpoint %q, want %q", got, w)
 		}
 	}
-	if len(want) != 8 {
+	if len(want) != 9 {
 		t.Errorf("endpoints not distinct: %v", want)
 	}
 	eq := func(name string, got, w []string) {
@@ -443,6 +444,8 @@ func TestDiscovery(t *testing.T) {
 	}
 	eq("grant types", d.GetGrantTypesSupported(), []string{"client_credentials", "authorization_code", "refresh_token", "password", "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:device_code"})
 	eq("response types", d.GetResponseTypesSupported(), []string{"code"})
+	eq("acr values", d.GetAcrValuesSupported(), []string{"urn:authsuite:acr:pwd", "urn:authsuite:acr:mfa"})
+	eq("ui locales", d.GetUiLocalesSupported(), []string{"en", "zh-Hans", "zh-Hant"})
 	eq("subject types", d.GetSubjectTypesSupported(), []string{"public"})
 	eq("pkce", d.GetCodeChallengeMethodsSupported(), []string{"S256"})
 	// Without client certificates reaching the service, only the secret and key methods are advertised.

@@ -869,8 +869,14 @@ type GetDiscoveryResponse struct {
 	TokenEndpointAuthSigningAlgValuesSupported []string `protobuf:"bytes,23,rep,name=token_endpoint_auth_signing_alg_values_supported,proto3" json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// Whether certificate-bound access tokens are issued (RFC 8705 §3.3).
 	TlsClientCertificateBoundAccessTokens bool `protobuf:"varint,24,opt,name=tls_client_certificate_bound_access_tokens,proto3" json:"tls_client_certificate_bound_access_tokens,omitempty"`
-	unknownFields                         protoimpl.UnknownFields
-	sizeCache                             protoimpl.SizeCache
+	// The device authorization endpoint (RFC 8628 §4).
+	DeviceAuthorizationEndpoint string `protobuf:"bytes,25,opt,name=device_authorization_endpoint,proto3" json:"device_authorization_endpoint,omitempty"`
+	// The authentication context classes the server can satisfy, weakest first (OpenID Connect Discovery §3).
+	AcrValuesSupported []string `protobuf:"bytes,26,rep,name=acr_values_supported,proto3" json:"acr_values_supported,omitempty"`
+	// The languages of the sign-in pages, as BCP 47 tags (OpenID Connect Discovery §3).
+	UiLocalesSupported []string `protobuf:"bytes,27,rep,name=ui_locales_supported,proto3" json:"ui_locales_supported,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GetDiscoveryResponse) Reset() {
@@ -1069,6 +1075,27 @@ func (x *GetDiscoveryResponse) GetTlsClientCertificateBoundAccessTokens() bool {
 		return x.TlsClientCertificateBoundAccessTokens
 	}
 	return false
+}
+
+func (x *GetDiscoveryResponse) GetDeviceAuthorizationEndpoint() string {
+	if x != nil {
+		return x.DeviceAuthorizationEndpoint
+	}
+	return ""
+}
+
+func (x *GetDiscoveryResponse) GetAcrValuesSupported() []string {
+	if x != nil {
+		return x.AcrValuesSupported
+	}
+	return nil
+}
+
+func (x *GetDiscoveryResponse) GetUiLocalesSupported() []string {
+	if x != nil {
+		return x.UiLocalesSupported
+	}
+	return nil
 }
 
 // GetJwksRequest is empty.
@@ -1364,7 +1391,7 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12&\n" +
 	"\x0ftoken_type_hint\x18\x03 \x01(\tR\rtokenTypeHint\"\x10\n" +
 	"\x0eRevokeResponse\"\x15\n" +
-	"\x13GetDiscoveryRequest\"\xc0\f\n" +
+	"\x13GetDiscoveryRequest\"\xee\r\n" +
 	"\x14GetDiscoveryResponse\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x126\n" +
 	"\x16authorization_endpoint\x18\x02 \x01(\tR\x16authorization_endpoint\x12&\n" +
@@ -1390,7 +1417,10 @@ const file_authsuite_token_v1_oauth_proto_rawDesc = "" +
 	"$backchannel_logout_session_supported\x18\x15 \x01(\bR$backchannel_logout_session_supported\x12f\n" +
 	".authorization_response_iss_parameter_supported\x18\x16 \x01(\bR.authorization_response_iss_parameter_supported\x12j\n" +
 	"0token_endpoint_auth_signing_alg_values_supported\x18\x17 \x03(\tR0token_endpoint_auth_signing_alg_values_supported\x12^\n" +
-	"*tls_client_certificate_bound_access_tokens\x18\x18 \x01(\bR*tls_client_certificate_bound_access_tokens\"\x10\n" +
+	"*tls_client_certificate_bound_access_tokens\x18\x18 \x01(\bR*tls_client_certificate_bound_access_tokens\x12D\n" +
+	"\x1ddevice_authorization_endpoint\x18\x19 \x01(\tR\x1ddevice_authorization_endpoint\x122\n" +
+	"\x14acr_values_supported\x18\x1a \x03(\tR\x14acr_values_supported\x122\n" +
+	"\x14ui_locales_supported\x18\x1b \x03(\tR\x14ui_locales_supported\"\x10\n" +
 	"\x0eGetJwksRequest\">\n" +
 	"\x0fGetJwksResponse\x12+\n" +
 	"\x04keys\x18\x01 \x03(\v2\x17.authsuite.token.v1.JwkR\x04keys\"\xd0\x01\n" +

@@ -39,7 +39,7 @@ type IdentityProviderServiceClient interface {
 	ListIdentityProviders(ctx context.Context, in *ListIdentityProvidersRequest, opts ...grpc.CallOption) (*ListIdentityProvidersResponse, error)
 	// GetIdentityProvider returns one provider, without its secret.
 	GetIdentityProvider(ctx context.Context, in *GetIdentityProviderRequest, opts ...grpc.CallOption) (*GetIdentityProviderResponse, error)
-	// UpdateIdentityProvider replaces a provider; the secret is kept when omitted.
+	// UpdateIdentityProvider replaces a provider; an omitted secret is kept while issuer and client_id stay.
 	UpdateIdentityProvider(ctx context.Context, in *UpdateIdentityProviderRequest, opts ...grpc.CallOption) (*UpdateIdentityProviderResponse, error)
 	// DeleteIdentityProvider removes a provider; the federated identities of its users stay (a provider
 	// re-created with the same id finds them again).
@@ -117,7 +117,7 @@ type IdentityProviderServiceServer interface {
 	ListIdentityProviders(context.Context, *ListIdentityProvidersRequest) (*ListIdentityProvidersResponse, error)
 	// GetIdentityProvider returns one provider, without its secret.
 	GetIdentityProvider(context.Context, *GetIdentityProviderRequest) (*GetIdentityProviderResponse, error)
-	// UpdateIdentityProvider replaces a provider; the secret is kept when omitted.
+	// UpdateIdentityProvider replaces a provider; an omitted secret is kept while issuer and client_id stay.
 	UpdateIdentityProvider(context.Context, *UpdateIdentityProviderRequest) (*UpdateIdentityProviderResponse, error)
 	// DeleteIdentityProvider removes a provider; the federated identities of its users stay (a provider
 	// re-created with the same id finds them again).

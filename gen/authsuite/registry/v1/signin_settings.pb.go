@@ -268,7 +268,8 @@ type SmtpSettings struct {
 	Security SmtpSettings_Security `protobuf:"varint,3,opt,name=security,proto3,enum=authsuite.registry.v1.SmtpSettings_Security" json:"security,omitempty"`
 	// The SMTP AUTH user name; empty: no authentication.
 	Username string `protobuf:"bytes,4,opt,name=username,proto3" json:"username,omitempty"`
-	// Write-only: the SMTP AUTH password. Never returned; kept when omitted on update while username stays.
+	// Write-only: the SMTP AUTH password. Never returned; kept when omitted on update while host and username
+	// stay the same (it is never sent to another server or account).
 	Password *string `protobuf:"bytes,5,opt,name=password,proto3,oneof" json:"password,omitempty"`
 	// The From address of the mails, e.g. "Example <no-reply@example.com>".
 	From          string `protobuf:"bytes,6,opt,name=from,proto3" json:"from,omitempty"`
@@ -470,7 +471,8 @@ func (x *SignInSettings) GetTenantCode() string {
 // X"): authsuite is its relying party (authorization code flow with PKCE and nonce, OIDC Core §3.1).
 type UpstreamProvider struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The provider's id within the tenant: 1-64 of a-z, 0-9 and '-' (from the path on create and update).
+	// The provider's id within the tenant: 1-64 of a-z, 0-9 and '-' (from the body on create, from the path
+	// on update).
 	ProviderId string `protobuf:"bytes,1,opt,name=provider_id,json=providerId,proto3" json:"provider_id,omitempty"`
 	// The tenant (output only).
 	TenantId string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
@@ -481,7 +483,8 @@ type UpstreamProvider struct {
 	Issuer string `protobuf:"bytes,4,opt,name=issuer,proto3" json:"issuer,omitempty"`
 	// The client_id authsuite was registered with at the provider.
 	ClientId string `protobuf:"bytes,5,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	// Write-only: the client secret (client_secret_basic). Never returned; kept when omitted on update.
+	// Write-only: the client secret (client_secret_basic). Never returned; kept when omitted on update while
+	// issuer and client_id stay the same (it is never sent to another provider or client).
 	ClientSecret *string `protobuf:"bytes,6,opt,name=client_secret,json=clientSecret,proto3,oneof" json:"client_secret,omitempty"`
 	// The scopes asked for; openid is always added (default: openid email profile).
 	Scopes []string `protobuf:"bytes,7,rep,name=scopes,proto3" json:"scopes,omitempty"`

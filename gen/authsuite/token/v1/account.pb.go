@@ -454,7 +454,8 @@ type GetAccountResponse struct {
 	Consents []*AccountConsent `protobuf:"bytes,12,rep,name=consents,proto3" json:"consents,omitempty"`
 	// Whether the current session's sign-in is recent enough to change factors and the password.
 	RecentSignIn bool `protobuf:"varint,13,opt,name=recent_sign_in,json=recentSignIn,proto3" json:"recent_sign_in,omitempty"`
-	// Whether the user has a password (users created by an upstream provider may have none).
+	// Always true for now: the password form is always offered, and a user an upstream provider created, who
+	// has no password, is refused by its current-password check.
 	HasPassword   bool `protobuf:"varint,14,opt,name=has_password,json=hasPassword,proto3" json:"has_password,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -41,7 +41,8 @@ const (
 // passkeys, TOTP, sessions and remembered consents. Every call is authenticated by the browser's SSO session
 // cookie (Browser.session_cookie) alone; UNAUTHENTICATED when it names no live session. Changing a factor or
 // the password needs a session whose sign-in is recent (10 minutes) or FAILED_PRECONDITION
-// "reauthentication_required" (the page then signs in again with prompt=login).
+// "reauthentication_required" (the page then signs the person in again, asking for the password even in a live
+// session: /account/signin?reauth=1).
 type AccountServiceClient interface {
 	// StartAccountSignIn answers the login step for a browser without a session, for the tenant named by its
 	// id or code; its completion redirects to /account.
@@ -208,7 +209,8 @@ func (c *accountServiceClient) RevokeAccountConsent(ctx context.Context, in *Rev
 // passkeys, TOTP, sessions and remembered consents. Every call is authenticated by the browser's SSO session
 // cookie (Browser.session_cookie) alone; UNAUTHENTICATED when it names no live session. Changing a factor or
 // the password needs a session whose sign-in is recent (10 minutes) or FAILED_PRECONDITION
-// "reauthentication_required" (the page then signs in again with prompt=login).
+// "reauthentication_required" (the page then signs the person in again, asking for the password even in a live
+// session: /account/signin?reauth=1).
 type AccountServiceServer interface {
 	// StartAccountSignIn answers the login step for a browser without a session, for the tenant named by its
 	// id or code; its completion redirects to /account.

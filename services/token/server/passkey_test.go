@@ -91,6 +91,10 @@ func (f *fakeFactors) RecordPasskeyUse(_ context.Context, req *registryv1.Record
 	defer f.mu.Unlock()
 	for _, p := range f.passkeys[req.GetTenantId()+"/"+req.GetUserId()] {
 		if bytes.Equal(p.GetCredentialId(), req.GetCredentialId()) {
+			// The registry's atomic check against the stored counter (WebAuthn §6.1.1).
+			if (req.GetSignCount() != 0 || p.GetSignCount() != 0) && req.GetSignCount() <= p.GetSignCount() {
+				return nil, status.Error(codes.FailedPrecondition, "the passkey's signature counter did not increase")
+			}
 			p.SignCount, p.BackupState = req.GetSignCount(), req.GetBackupState()
 			f.uses = append(f.uses, req)
 			return &registryv1.RecordPasskeyUseResponse{}, nil
@@ -353,6 +357,16 @@ func TestPasskeySecondFactor(t *testing.T) {
 	opts, _ = e.srv.passkeyRequestOptions(ctx, in, fs)
 	if _, err := e.srv.verifyPasskeyAssertion(ctx, in, fs, a.get(opts)); !errors.Is(err, errPasskeyFailed) {
 		t.Fatalf("cloned authenticator: %v", err)
+	}
+	// A use elsewhere moved the stored counter past this one after the factors were read: the registry's
+	// check refuses it, and the passkey is refused (a failed attempt), not a server error.
+	fs, _ = f.GetFactors(ctx, &registryv1.GetFactorsRequest{TenantId: "t-acme", UserId: "u-alice"})
+	f.mu.Lock()
+	f.passkeys["t-acme/u-alice"][0].SignCount = 1000
+	f.mu.Unlock()
+	opts, _ = e.srv.passkeyRequestOptions(ctx, in, fs)
+	if _, err := e.srv.verifyPasskeyAssertion(ctx, in, fs, a.get(opts)); !errors.Is(err, errPasskeyFailed) {
+		t.Fatalf("counter refused by the registry: %v, want a refused passkey", err)
 	}
 	// No passkey: no options.
 	if o, err := e.srv.passkeyRequestOptions(ctx, in, &registryv1.GetFactorsResponse{User: fs.GetUser()}); o != "" || err != nil {

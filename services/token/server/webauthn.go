@@ -384,6 +384,11 @@ func (s *Server) acceptAssertion(ctx context.Context, tenantID, userID string, c
 	case codes.OK:
 	case codes.NotFound:
 		return nil, fmt.Errorf("%w: the passkey was deleted meanwhile", errPasskeyFailed)
+	case codes.FailedPrecondition:
+		// The registry's atomic check of the stored counter (a concurrent use may have moved it past this
+		// one's): a refused passkey, counted as a failed attempt, not a failure of the server.
+		s.log.Warn("audit", "event", "passkey_clone_warning", "tenant_id", tenantID, "user_id", userID)
+		return nil, fmt.Errorf("%w: the sign count did not increase (cloned authenticator?)", errPasskeyFailed)
 	default:
 		return nil, err
 	}

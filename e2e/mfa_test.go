@@ -22,6 +22,27 @@ type mfaClaims struct {
 	ACR string   `json:"acr"`
 }
 
+// redeemMFA redeems the code of the redirect the browser landed on (with the PKCE verifier) and answers the
+// ID token's amr and acr, verified by go-oidc, and its iat.
+func redeemMFA(t *testing.T, ctx context.Context, conf oauth2.Config, idVerifier *oidc.IDTokenVerifier, what, landed, verifier string) (mfaClaims, int64) {
+	t.Helper()
+	u, _ := url.Parse(landed)
+	tok, err := conf.Exchange(ctx, u.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("%s: exchange: %v", what, err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := idVerifier.Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("%s: ID token: %v", what, err)
+	}
+	var c mfaClaims
+	if err := idt.Claims(&c); err != nil {
+		t.Fatalf("%s: claims: %v", what, err)
+	}
+	return c, idt.IssuedAt.Unix()
+}
+
 // TestMFAInBrowser drives Chromium through second factors. The tenant's policy requires a second factor of
 // everybody: alice, who has none, enrols TOTP at sign-in (the QR code page, a code computed here), sees her
 // recovery codes once, and lands with a code whose ID token (verified by go-oidc) says amr
@@ -52,20 +73,7 @@ func TestMFAInBrowser(t *testing.T) {
 	idVerifier := provider.Verifier(&oidc.Config{ClientID: "spa"})
 	claimsOf := func(what, landed, verifier string) mfaClaims {
 		t.Helper()
-		u, _ := url.Parse(landed)
-		tok, err := conf.Exchange(ctx, u.Query().Get("code"), oauth2.VerifierOption(verifier))
-		if err != nil {
-			t.Fatalf("%s: exchange: %v", what, err)
-		}
-		raw, _ := tok.Extra("id_token").(string)
-		idt, err := idVerifier.Verify(ctx, raw)
-		if err != nil {
-			t.Fatalf("%s: ID token: %v", what, err)
-		}
-		var c mfaClaims
-		if err := idt.Claims(&c); err != nil {
-			t.Fatalf("%s: claims: %v", what, err)
-		}
+		c, _ := redeemMFA(t, ctx, conf, idVerifier, what, landed, verifier)
 		return c
 	}
 	wantMFA := func(what string, c mfaClaims) {
@@ -190,21 +198,7 @@ func TestMFAStepUpInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v (at %q)", what, err, landed)
 		}
-		u, _ := url.Parse(landed)
-		tok, err := conf.Exchange(ctx, u.Query().Get("code"), oauth2.VerifierOption(verifier))
-		if err != nil {
-			t.Fatalf("%s: exchange: %v", what, err)
-		}
-		raw, _ := tok.Extra("id_token").(string)
-		idt, err := idVerifier.Verify(ctx, raw)
-		if err != nil {
-			t.Fatalf("%s: ID token: %v", what, err)
-		}
-		var c mfaClaims
-		if err := idt.Claims(&c); err != nil {
-			t.Fatal(err)
-		}
-		return c, idt.IssuedAt.Unix()
+		return redeemMFA(t, ctx, conf, idVerifier, what, landed, verifier)
 	}
 
 	v1, ch1 := pkce()
